@@ -1,0 +1,41 @@
+# plantrack: `make run` serves the demo on SQLite; `make test` runs every check.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint install demo serve worker clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: install, migrate the embedded SQLite, load the demo, serve on :8000
+run: $(STAMP)
+	$(BIN)/plantrack migrate
+	$(BIN)/plantrack demo
+	@echo
+	@echo "plantrack is starting on http://127.0.0.1:8000"
+	@echo "  API and its documentation:  http://127.0.0.1:8000/schema"
+	@echo "  health:                     http://127.0.0.1:8000/health"
+	@echo "  demo staff accounts (password demo-password-2026):"
+	@echo "    operator@plantrack.demo, analyst@plantrack.demo, manager1@plantrack.demo"
+	@echo "  data: var/plantrack.sqlite3 (delete var/ to start over)"
+	@echo
+	PLANTRACK_EMBEDDED_WORKER=1 $(BIN)/plantrack serve
+
+## test: lint, then the whole suite on SQLite, then the database tests on PostgreSQL
+test: $(STAMP) lint
+	$(BIN)/pytest --db=sqlite
+	$(BIN)/pytest --db=postgres -m db
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""plantrack: treatment-plan tracking for a dental referral exchange."""

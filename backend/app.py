@@ -1,0 +1,69 @@
+"""Builds the Litestar app from settings: plugins, routers, lifespan."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+
+from backend import __doc__ as about
+from backend.http_context import RequestContext
+from backend.http_errors import problem_details
+from backend.logs import configure_logging
+from backend.push.worker import default_handlers, run_forever
+from backend.routes import health
+from backend.settings import Settings, load_settings
+from backend.store.engine import close_engine, open_engine
+
+VERSION = "0.1.0"
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def database(app: Litestar) -> AsyncIterator[None]:
+        engine = await open_engine(settings)
+        app.state.engine = engine
+        try:
+            yield
+        finally:
+            await close_engine(engine)
+
+    @asynccontextmanager
+    async def embedded_worker(app: Litestar) -> AsyncIterator[None]:
+        if not settings.embedded_worker:
+            yield
+            return
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_forever(default_handlers(), stop=stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
+
+    app = Litestar(
+        route_handlers=[*health.ROUTES],
+        lifespan=[database, embedded_worker],
+        plugins=[problem_details],
+        openapi_config=OpenAPIConfig(
+            title="plantrack",
+            version=VERSION,
+            description=about,
+            path="/schema",
+        ),
+        debug=False,
+    )
+    app.state.settings = settings
+    # Outermost, so unmatched routes and error responses get a request id too.
+    app.asgi_handler = RequestContext(app.asgi_handler)
+    return app
+
+
+def create_app_from_env() -> Litestar:
+    """Entry point for servers (uvicorn --factory): settings and logging from the env."""
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

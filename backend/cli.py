@@ -1,0 +1,187 @@
+"""The `plantrack` command: serve, migrate, demo, staff, worker."""
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from uuid import UUID
+
+from backend.settings import Settings, SettingsError, load_settings
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        sys.exit(f"plantrack: {exc}")
+
+
+async def _with_database(settings: Settings, job: Callable[[], Awaitable[None]]) -> None:
+    from backend.store.engine import close_engine, open_engine
+
+    engine = await open_engine(settings)
+    try:
+        await job()
+    finally:
+        await close_engine(engine)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    # Workers are separate processes that read their settings from the environment.
+    for var, value in (
+        ("PLANTRACK_HOST", args.host),
+        ("PLANTRACK_PORT", args.port),
+        ("PLANTRACK_WORKERS", args.workers),
+    ):
+        if value is not None:
+            os.environ[var] = str(value)
+    settings = _settings()
+    from backend.logs import configure_logging
+
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        "backend.app:create_app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=args.proxy_headers,
+        server_header=False,
+    )
+
+
+async def migrate(settings: Settings) -> None:
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    from backend.store.engine import bind, make_engine
+
+    bind(make_engine(settings.database_url))
+    result = await run_forwards(app_name="plantrack")
+    if not result.success:
+        sys.exit(f"plantrack migrate: {result.message}")
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    asyncio.run(migrate(_settings()))
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from backend.demo import load_demo
+    from backend.store import referrals
+
+    settings = _settings()
+
+    def progress(done: int, total: int) -> None:
+        if done % 25 == 0 or done == total:
+            print(f"\r  referrals {done}/{total}", end="" if done < total else "\n", flush=True)
+
+    async def job() -> None:
+        added = await load_demo(referrals_count=args.referrals, seed=args.seed, progress=progress)
+        print("added: " + ", ".join(f"{k} {v}" for k, v in added.items()))
+        steps = await referrals.count_by_step()
+        print("referrals by step: " + ", ".join(f"{k} {v}" for k, v in steps.items()))
+
+    print(f"loading demo data into {settings.database_url.split('@')[-1]}")
+    asyncio.run(_with_database(settings, job))
+
+
+def cmd_staff_add(args: argparse.Namespace) -> None:
+    from backend.domain.roles import Role
+    from backend.services.errors import ServiceError
+    from backend.services.staff import add_staff
+
+    password = args.password or os.environ.get("PLANTRACK_STAFF_PASSWORD")
+    if not password:
+        password = getpass.getpass("password: ")
+
+    async def job() -> None:
+        try:
+            staff = await add_staff(
+                email=args.email,
+                role=Role(args.role),
+                password=password,
+                clinic_id=args.clinic,
+                name=args.name,
+            )
+        except ServiceError as exc:
+            sys.exit(f"plantrack staff add: {exc.detail}")
+        print(f"added {staff.email} ({staff.role}), id {staff.staff_id}")
+
+    asyncio.run(_with_database(_settings(), job))
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    from backend.logs import configure_logging
+    from backend.push.worker import default_handlers, run_forever, run_once, worker_name
+    from backend.services.recording import reevaluate_due
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+
+    async def job() -> None:
+        if args.once:
+            sent = await run_once(default_handlers(), worker=worker_name())
+            refolded = await reevaluate_due()
+            print(f"outbox messages handled: {sent}; referrals re-folded: {refolded}")
+        else:
+            await run_forever(default_handlers(), interval=args.interval)
+
+    with suppress(KeyboardInterrupt):
+        asyncio.run(_with_database(settings, job))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from backend.domain.roles import Role
+
+    parser = argparse.ArgumentParser(prog="plantrack", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="serve the HTTP API (uvicorn)")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int)
+    p.add_argument(
+        "--proxy-headers", action="store_true", help="trust X-Forwarded-For from a reverse proxy"
+    )
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("migrate", help="bring the database schema up to date")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("demo", help="load demo data (idempotent)")
+    p.add_argument("--referrals", type=int, default=300)
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=cmd_demo)
+
+    staff = sub.add_parser("staff", help="staff accounts").add_subparsers(
+        dest="staff_command", required=True
+    )
+    p = staff.add_parser("add", help="add a staff account")
+    p.add_argument("--email", required=True)
+    p.add_argument("--role", required=True, choices=[r.value for r in Role])
+    p.add_argument("--clinic", type=UUID, help="clinic id, for clinic roles")
+    p.add_argument("--name", default="")
+    p.add_argument("--password", help="else PLANTRACK_STAFF_PASSWORD, else asked for")
+    p.set_defaults(func=cmd_staff_add)
+
+    p = sub.add_parser("worker", help="deliver the outbox and re-check verification deadlines")
+    p.add_argument("--once", action="store_true", help="one batch, then exit")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between idle polls")
+    p.set_defaults(func=cmd_worker)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,586 @@
+"""The funnel fold: a referral's ledger → its current step, step times and money.
+
+The fold is the single definition of where a referral stands. It orders events by
+when they happened (not when we heard of them), so late and out-of-order deliveries
+land where they belong; ties break on content, never on arrival, so the answer does
+not depend on the order events arrived in. A step never moves back except through
+an explicit correction, a reopening, or the exchange ruling that a claim did not
+happen.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+import msgspec
+
+from backend.domain.events import (
+    AppointmentResponse,
+    Closed,
+    Completed,
+    Contacted,
+    ContactRating,
+    Correction,
+    Event,
+    ItemDone,
+    NoShow,
+    PatientAnswer,
+    PatientReport,
+    Payment,
+    PlanLine,
+    PlanSet,
+    Received,
+    Reopened,
+    Resolution,
+    Sent,
+    Side,
+    Transferred,
+    VisitCosigned,
+    Visited,
+)
+
+
+class Step(StrEnum):
+    sent = "sent"
+    delivered = "delivered"
+    unreachable = "unreachable"
+    contacted = "contacted"
+    booked = "booked"
+    declined = "declined"
+    visited = "visited"
+    in_treatment = "in_treatment"
+    completed = "completed"
+    closed = "closed"
+    transferred = "transferred"
+
+
+# The main line of the funnel, in order. Side exits (declined, closed, transferred)
+# are closures laid over the furthest step reached; `unreachable` is a failed attempt.
+MAIN_LINE: tuple[Step, ...] = (
+    Step.sent,
+    Step.delivered,
+    Step.contacted,
+    Step.booked,
+    Step.visited,
+    Step.in_treatment,
+    Step.completed,
+)
+RANK: dict[Step, int] = {step: i for i, step in enumerate(MAIN_LINE)}
+CLOSURES = frozenset({Step.declined, Step.closed, Step.transferred})
+
+# Milestones that money depends on, and so get verified (DESIGN §3). Plan items are
+# milestones too, keyed "item:<item_id>".
+CONTACTED, BOOKED, VISITED, COMPLETED = "contacted", "booked", "visited", "completed"
+ITEM_PREFIX = "item:"
+
+
+def item_milestone(item_id: UUID) -> str:
+    return f"{ITEM_PREFIX}{item_id}"
+
+
+# Same-instant events fold in this order: a visit and a closing stamped with the same
+# second mean "came, then stopped", not the reverse.
+_KIND_ORDER = {
+    kind: i
+    for i, kind in enumerate(
+        (
+            "plan_set",
+            "sent",
+            "received",
+            "contacted",
+            "visited",
+            "visit_cosigned",
+            "item_done",
+            "payment",
+            "no_show",
+            "completed",
+            "closed",
+            "reopened",
+            "transferred",
+            "resolution",
+            "correction",
+        )
+    )
+}
+
+
+def fold_order(event: Event) -> tuple:
+    """Total order on events that ignores arrival: time, then kind, then identity."""
+    return (
+        event.occurred_at,
+        _KIND_ORDER.get(event.kind, len(_KIND_ORDER)),
+        event.source,
+        event.idempotency_key,
+    )
+
+
+class ClinicClaimRef(msgspec.Struct, frozen=True, kw_only=True):
+    """A statement by the clinic side that a milestone happened."""
+
+    event_id: int
+    occurred_at: datetime
+    recorded_at: datetime
+    appointment_at: datetime | None = None
+    cosigned: bool = False  # visit code: the patient signed it too
+
+
+class PatientSays(msgspec.Struct, frozen=True, kw_only=True):
+    """The patient's word on a milestone: from an answer, a report, a rating."""
+
+    event_id: int
+    answer: str  # yes | no | unsure
+    occurred_at: datetime
+    appointment_at: datetime | None = None
+    appointment_id: UUID | None = None
+
+
+class ResolutionRef(msgspec.Struct, frozen=True, kw_only=True):
+    event_id: int
+    outcome: str
+    occurred_at: datetime
+    note: str
+
+
+class Appointment(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    starts_at: datetime
+    booked_event_id: int
+    # FHIR Appointment.status words: booked, fulfilled, noshow, cancelled (superseded)
+    status: str = "booked"
+    # FHIR participant status for the patient: needs-action, accepted, declined, tentative
+    patient_status: str = "needs-action"
+
+
+class PlanVersion(msgspec.Struct, frozen=True, kw_only=True):
+    plan_id: UUID
+    version: int
+    origin: str
+    currency: str
+    lines: tuple[PlanLine, ...]
+    chosen_variant: str | None
+
+    @property
+    def variant(self) -> str | None:
+        """The variant that counts: the chosen one, else the first offered."""
+        if self.chosen_variant:
+            return self.chosen_variant
+        offered = sorted({line.variant for line in self.lines if line.variant})
+        return offered[0] if offered else None
+
+    def chosen_lines(self) -> tuple[PlanLine, ...]:
+        variant = self.variant
+        return tuple(line for line in self.lines if line.variant in (None, variant))
+
+    @property
+    def total(self) -> int:
+        return sum(line.price for line in self.chosen_lines())
+
+
+class MoneyFigures(msgspec.Struct, frozen=True, kw_only=True):
+    """Money of one referral, in minor units of `currency` (DESIGN §4)."""
+
+    currency: str
+    estimated: int  # the exchange's estimate
+    planned: int  # the current plan (the clinic's, once it has one)
+    accepted: int  # planned, once the patient booked or came
+    executed: int  # items done
+    paid: int  # payments received
+    remaining: int  # open plan's items not yet done
+    lost: int  # declined or closed plan's items not done
+
+
+class ReferralFold(msgspec.Struct, frozen=True, kw_only=True):
+    step: Step
+    reached: Step  # furthest point on the main line
+    step_at: dict[str, datetime]  # first time each step was reached (closures: last)
+    closed_reason: str | None
+    accepted_at: datetime | None
+    sent_at: datetime | None
+    clinic_id: UUID | None
+    transferred_to: UUID | None
+    contact_attempts: int
+    no_show: bool
+    patient_stopped: bool
+    appointments: tuple[Appointment, ...]
+    plan: PlanVersion | None
+    estimated_plan: PlanVersion | None
+    done_items: dict[UUID, datetime]
+    known_items: frozenset[UUID]  # items of every plan version, current or not
+    money: MoneyFigures
+    clinic_claims: dict[str, tuple[ClinicClaimRef, ...]]
+    patient_says: dict[str, tuple[PatientSays, ...]]
+    resolutions: dict[str, ResolutionRef]
+    retracted: frozenset[int]
+    last_event_id: int
+
+    @property
+    def current_appointment(self) -> Appointment | None:
+        live = [a for a in self.appointments if a.status != "cancelled"]
+        return live[-1] if live else None
+
+    @property
+    def is_open(self) -> bool:
+        return self.step not in CLOSURES and self.step is not Step.completed
+
+
+def retracted_ids(events: Iterable[Event]) -> frozenset[int]:
+    """Events taken back: by an active correction, or by a did-not-happen ruling.
+
+    A correction can itself be corrected; it can only point at an older event, so
+    the recursion below always ends.
+    """
+    by_id = {e.id: e for e in events}
+    corrections_of: dict[int, list[int]] = {}
+    rulings: list[Event] = []
+    for e in by_id.values():
+        if isinstance(e.body, Correction) and e.body.retracts < e.id:
+            corrections_of.setdefault(e.body.retracts, []).append(e.id)
+        elif isinstance(e.body, Resolution) and e.body.outcome == "did_not_happen":
+            rulings.append(e)
+
+    memo: dict[int, bool] = {}
+
+    def is_retracted(event_id: int) -> bool:
+        if event_id not in memo:
+            memo[event_id] = False  # guards against malformed input only
+            by_correction = any(not is_retracted(c) for c in corrections_of.get(event_id, ()))
+            by_ruling = False
+            event = by_id.get(event_id)
+            if event is not None and event.side is Side.clinic:
+                claimed = milestones_claimed(event)
+                by_ruling = any(
+                    r.id > event_id
+                    and r.body.milestone in claimed  # type: ignore[union-attr]
+                    and not is_retracted(r.id)
+                    for r in rulings
+                )
+            memo[event_id] = by_correction or by_ruling
+        return memo[event_id]
+
+    return frozenset(i for i in by_id if is_retracted(i))
+
+
+def milestones_claimed(event: Event) -> tuple[str, ...]:
+    """Which verifiable milestones a clinic-side event asserts."""
+    body = event.body
+    if isinstance(body, Contacted):
+        if body.outcome == "booked":
+            return (CONTACTED, BOOKED)
+        if body.outcome == "declined":
+            return (CONTACTED,)
+        return ()
+    if isinstance(body, Visited | VisitCosigned):
+        return (VISITED,)
+    if isinstance(body, ItemDone):
+        return (item_milestone(body.item_id),)
+    if isinstance(body, Completed):
+        return (COMPLETED,)
+    return ()
+
+
+def _patient_statements(event: Event) -> list[tuple[str, PatientSays]]:
+    """What a patient-side event says about which milestones."""
+    body = event.body
+
+    def says(answer: str, **kw) -> PatientSays:
+        return PatientSays(event_id=event.id, answer=answer, occurred_at=event.occurred_at, **kw)
+
+    if isinstance(body, PatientAnswer):
+        return [(body.milestone, says(body.answer, appointment_at=body.appointment_at))]
+    if isinstance(body, PatientReport):
+        if body.about == "contacted":
+            return [(CONTACTED, says("yes"))]
+        if body.about == "booked":
+            return [
+                (CONTACTED, says("yes")),
+                (BOOKED, says("yes", appointment_at=body.appointment_at)),
+            ]
+        if body.about == "visited":
+            return [(CONTACTED, says("yes")), (VISITED, says("yes"))]
+        return []
+    if isinstance(body, ContactRating):
+        return [(CONTACTED, says("yes" if body.called else "no"))]
+    if isinstance(body, AppointmentResponse) and body.response == "confirm":
+        return [(BOOKED, says("yes", appointment_id=body.appointment_id))]
+    if isinstance(body, VisitCosigned):
+        return [(VISITED, says("yes"))]
+    return []
+
+
+class _Walk:
+    """Mutable state of one fold; lives only inside fold_referral()."""
+
+    def __init__(self) -> None:
+        self.reached = Step.sent
+        self.closure: Step | None = None
+        self.closed_reason: str | None = None
+        self.step_at: dict[str, datetime] = {}
+        self.sent_at: datetime | None = None
+        self.clinic_id: UUID | None = None
+        self.transferred_to: UUID | None = None
+        self.attempts = 0
+        self.unreachable_at: datetime | None = None
+        self.no_show = False
+        self.stopped = False
+        self.appointments: dict[UUID, Appointment] = {}
+        self.done: dict[UUID, datetime] = {}
+        self.paid = 0
+
+    def reach(self, step: Step, at: datetime) -> None:
+        self.step_at.setdefault(step, at)
+        if RANK[step] > RANK[self.reached]:
+            self.reached = step
+
+    def close(self, step: Step, at: datetime, reason: str | None) -> None:
+        if self.reached is Step.completed or self.closure is Step.transferred:
+            return  # completion and transfer are final; a later close adds nothing
+        self.closure, self.closed_reason = step, reason
+        self.step_at[step] = at
+
+    def reopen_on_progress(self) -> None:
+        """Progress after a decline or a closing means the patient came back."""
+        if self.closure in (Step.declined, Step.closed):
+            self.closure, self.closed_reason = None, None
+
+    def book(self, event: Event, body: Contacted) -> None:
+        for appt_id, appt in self.appointments.items():
+            if appt.status == "booked":
+                self.appointments[appt_id] = msgspec.structs.replace(appt, status="cancelled")
+        appt_id = body.appointment_id or UUID(int=event.id)
+        assert body.appointment_at is not None
+        self.appointments[appt_id] = Appointment(
+            id=appt_id, starts_at=body.appointment_at, booked_event_id=event.id
+        )
+        self.no_show = False
+
+    def mark_current_appointment(self, status: str) -> None:
+        for appt_id, appt in reversed(self.appointments.items()):
+            if appt.status == "booked":
+                self.appointments[appt_id] = msgspec.structs.replace(appt, status=status)
+                return
+
+    def milestone_happened(self, milestone: str, at: datetime) -> None:
+        """The exchange ruled that a milestone happened although the clinic was silent."""
+        if milestone == CONTACTED:
+            self.reach(Step.contacted, at)
+        elif milestone == BOOKED:
+            self.reach(Step.booked, at)
+        elif milestone == VISITED:
+            self.reach(Step.visited, at)
+        elif milestone == COMPLETED:
+            self.reach(Step.completed, at)
+            self.closure = None
+            return
+        elif milestone.startswith(ITEM_PREFIX):
+            self.done.setdefault(UUID(milestone.removeprefix(ITEM_PREFIX)), at)
+            self.reach(Step.in_treatment, at)
+        else:
+            return
+        self.reopen_on_progress()
+
+    def apply(self, event: Event) -> None:
+        body, at = event.body, event.occurred_at
+        if isinstance(body, Sent):
+            self.sent_at = at if self.sent_at is None else min(self.sent_at, at)
+            self.clinic_id = body.clinic_id
+            self.reach(Step.sent, at)
+        elif isinstance(body, Received):
+            self.reach(Step.delivered, at)
+        elif isinstance(body, Contacted):
+            if body.outcome == "unreachable":
+                self.attempts += 1
+                self.unreachable_at = at
+                return
+            self.attempts += 1
+            if body.outcome == "booked" and body.appointment_at is not None:
+                self.reach(Step.contacted, at)
+                self.reach(Step.booked, at)
+                self.book(event, body)
+                if self.reached is not Step.completed:
+                    self.reopen_on_progress()
+            elif body.outcome == "booked":
+                self.reach(Step.contacted, at)
+                self.reach(Step.booked, at)
+                self.reopen_on_progress()
+            else:
+                self.reach(Step.contacted, at)
+                self.close(Step.declined, at, body.reason)
+        elif isinstance(body, Visited | VisitCosigned):
+            self.reach(Step.visited, at)
+            self.mark_current_appointment("fulfilled")
+            self.no_show = False
+            self.reopen_on_progress()
+        elif isinstance(body, NoShow):
+            self.mark_current_appointment("noshow")
+            self.no_show = True
+        elif isinstance(body, ItemDone):
+            self.done.setdefault(body.item_id, at)
+            self.reach(Step.in_treatment, at)
+            self.reopen_on_progress()
+        elif isinstance(body, Payment):
+            self.paid += body.amount
+            self.reach(Step.in_treatment, at)
+            self.reopen_on_progress()
+        elif isinstance(body, Completed):
+            self.reach(Step.completed, at)
+            if self.closure is not Step.transferred:
+                self.closure, self.closed_reason = None, None
+        elif isinstance(body, Closed):
+            self.close(Step.closed, at, body.reason)
+        elif isinstance(body, Reopened):
+            # An explicit correction: the one way out of completed as well as closed.
+            if self.closure in (Step.declined, Step.closed):
+                self.closure, self.closed_reason = None, None
+            if self.reached is Step.completed:
+                self.reached = Step.in_treatment if self.done else Step.visited
+        elif isinstance(body, Transferred):
+            if self.reached is Step.completed:
+                return  # nothing is left to move
+            self.closure, self.closed_reason = Step.transferred, None
+            self.transferred_to = body.to_referral_id
+            self.step_at[Step.transferred] = at
+        elif isinstance(body, Resolution) and body.outcome == "happened":
+            self.milestone_happened(body.milestone, at)
+        elif isinstance(body, AppointmentResponse):
+            appt = self.appointments.get(body.appointment_id)
+            if appt is not None:
+                status = {"confirm": "accepted", "decline": "declined"}.get(
+                    body.response, "tentative"
+                )
+                self.appointments[appt.id] = msgspec.structs.replace(appt, patient_status=status)
+        elif isinstance(body, PatientReport) and body.about == "stopped":
+            self.stopped = True
+
+    def current_step(self) -> Step:
+        if self.closure is not None:
+            return self.closure
+        if (
+            self.unreachable_at is not None
+            and RANK[self.reached] < RANK[Step.contacted]
+            and self.unreachable_at >= self.step_at.get(self.reached, self.unreachable_at)
+        ):
+            return Step.unreachable
+        return self.reached
+
+
+def _plan_versions(events: list[Event]) -> tuple[PlanVersion | None, PlanVersion | None, dict]:
+    versions = sorted(
+        (e.body for e in events if isinstance(e.body, PlanSet)),
+        key=lambda b: b.version,
+    )
+    current = estimated = None
+    price_of: dict[UUID, int] = {}
+    for body in versions:
+        version = PlanVersion(
+            plan_id=body.plan_id,
+            version=body.version,
+            origin=body.origin,
+            currency=body.currency,
+            lines=tuple(body.lines),
+            chosen_variant=body.chosen_variant,
+        )
+        current = version
+        if body.origin == "estimated":
+            estimated = version
+        for line in body.lines:
+            price_of[line.item_id] = line.price  # a later version's price wins
+    return current, estimated, price_of
+
+
+def fold_referral(events: Iterable[Event], *, default_currency: str = "RUB") -> ReferralFold:
+    """Where a referral stands, from its ledger alone."""
+    events = list(events)
+    retracted = retracted_ids(events)
+    live = sorted((e for e in events if e.id not in retracted), key=fold_order)
+
+    walk = _Walk()
+    clinic_claims: dict[str, list[ClinicClaimRef]] = {}
+    patient_says: dict[str, list[PatientSays]] = {}
+    resolutions: dict[str, ResolutionRef] = {}
+
+    for event in live:
+        walk.apply(event)
+        body = event.body
+        if event.side is Side.clinic or isinstance(body, VisitCosigned):
+            appointment_at = body.appointment_at if isinstance(body, Contacted) else None
+            for milestone in milestones_claimed(event):
+                clinic_claims.setdefault(milestone, []).append(
+                    ClinicClaimRef(
+                        event_id=event.id,
+                        occurred_at=event.occurred_at,
+                        recorded_at=event.recorded_at,
+                        appointment_at=appointment_at if milestone == BOOKED else None,
+                        cosigned=isinstance(body, VisitCosigned),
+                    )
+                )
+        if event.side is Side.patient:
+            for milestone, said in _patient_statements(event):
+                patient_says.setdefault(milestone, []).append(said)
+        if isinstance(body, Resolution):
+            resolutions[body.milestone] = ResolutionRef(
+                event_id=event.id,
+                outcome=body.outcome,
+                occurred_at=event.occurred_at,
+                note=body.note,
+            )
+
+    plan, estimated_plan, price_of = _plan_versions(live)
+    step = walk.current_step()
+    money = _money(walk, step, plan, estimated_plan, price_of, default_currency)
+    accepted_steps = [walk.step_at[s] for s in MAIN_LINE[RANK[Step.booked] :] if s in walk.step_at]
+
+    return ReferralFold(
+        step=step,
+        reached=walk.reached,
+        step_at=dict(walk.step_at),
+        closed_reason=walk.closed_reason,
+        accepted_at=min(accepted_steps) if accepted_steps else None,
+        sent_at=walk.sent_at,
+        clinic_id=walk.clinic_id,
+        transferred_to=walk.transferred_to,
+        contact_attempts=walk.attempts,
+        no_show=walk.no_show,
+        patient_stopped=walk.stopped,
+        appointments=tuple(walk.appointments.values()),
+        plan=plan,
+        estimated_plan=estimated_plan,
+        done_items=dict(walk.done),
+        known_items=frozenset(price_of),
+        money=money,
+        clinic_claims={k: tuple(v) for k, v in clinic_claims.items()},
+        patient_says={k: tuple(v) for k, v in patient_says.items()},
+        resolutions=resolutions,
+        retracted=retracted,
+        last_event_id=max((e.id for e in events), default=0),
+    )
+
+
+def _money(
+    walk: _Walk,
+    step: Step,
+    plan: PlanVersion | None,
+    estimated_plan: PlanVersion | None,
+    price_of: dict[UUID, int],
+    default_currency: str,
+) -> MoneyFigures:
+    currency = plan.currency if plan else default_currency
+    planned = plan.total if plan else 0
+    executed = sum(price_of.get(item_id, 0) for item_id in walk.done)
+    undone = (
+        sum(line.price for line in plan.chosen_lines() if line.item_id not in walk.done)
+        if plan
+        else 0
+    )
+    is_open = step not in CLOSURES and walk.reached is not Step.completed
+    is_lost = step in (Step.declined, Step.closed)
+    return MoneyFigures(
+        currency=currency,
+        estimated=estimated_plan.total if estimated_plan else 0,
+        planned=planned,
+        accepted=planned if RANK[walk.reached] >= RANK[Step.booked] else 0,
+        executed=executed,
+        paid=walk.paid,
+        remaining=undone if is_open else 0,
+        lost=undone if is_lost else 0,
+    )

@@ -1,0 +1,57 @@
+"""Every error as application/problem+json (RFC 9457), never a stack trace or SQL."""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from litestar.exceptions import HTTPException
+from litestar.plugins.problem_details import (
+    ProblemDetailsConfig,
+    ProblemDetailsException,
+    ProblemDetailsPlugin,
+)
+
+from backend.logs import request_id
+from backend.services.errors import ServiceError
+
+log = logging.getLogger("plantrack.errors")
+
+
+def _problem(status: int, detail: str, extra: Any = None, headers=None) -> ProblemDetailsException:
+    fields: dict[str, Any] = {"request_id": request_id.get()}
+    if isinstance(extra, dict):
+        fields.update(extra)
+    elif extra:
+        fields["errors"] = extra  # e.g. the list of validation errors
+    return ProblemDetailsException(
+        status_code=status,
+        title=HTTPStatus(status).phrase,
+        detail=detail,
+        extra=fields,
+        headers=headers,
+    )
+
+
+def _from_http(exc: HTTPException) -> ProblemDetailsException:
+    return _problem(exc.status_code, exc.detail, exc.extra, exc.headers)
+
+
+def _from_service(exc: ServiceError) -> ProblemDetailsException:
+    return _problem(exc.status, exc.detail, exc.extra or None)
+
+
+def _from_unexpected(exc: Exception) -> ProblemDetailsException:
+    log.error("unhandled error", exc_info=exc)
+    return _problem(500, "Something went wrong on our side. Quote the request id to support.")
+
+
+problem_details = ProblemDetailsPlugin(
+    ProblemDetailsConfig(
+        enable_for_all_http_exceptions=True,
+        exception_to_problem_detail_map={
+            HTTPException: _from_http,
+            ServiceError: _from_service,
+            Exception: _from_unexpected,
+        },
+    )
+)

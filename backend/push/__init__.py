@@ -1,0 +1,1 @@
+"""Notifications: the outbox worker and what it delivers."""

@@ -1,0 +1,1 @@
+"""HTTP, one module per audience. Thin: parse, authorise, call a service, answer."""

@@ -1,0 +1,44 @@
+"""Liveness and readiness, for load balancers and orchestrators."""
+
+import logging
+
+import msgspec
+from litestar import get
+from litestar.exceptions import HTTPException
+
+from backend.store.engine import ping
+
+log = logging.getLogger("plantrack.health")
+
+
+class Health(msgspec.Struct, frozen=True):
+    status: str
+
+
+@get(
+    "/health",
+    summary="Liveness",
+    description="The process is up and serving HTTP.",
+    tags=["health"],
+    sync_to_thread=False,
+)
+def health() -> Health:
+    return Health(status="ok")
+
+
+@get(
+    "/ready",
+    summary="Readiness",
+    description="The database answers. 503 with a problem description when it does not.",
+    tags=["health"],
+)
+async def ready() -> Health:
+    try:
+        await ping()
+    except Exception as exc:
+        log.warning("database not ready", extra={"fields": {"error": type(exc).__name__}})
+        raise HTTPException(status_code=503, detail="database unavailable") from exc
+    return Health(status="ready")
+
+
+ROUTES = [health, ready]

@@ -1,0 +1,212 @@
+"""The one door into the ledger, for every source: panel, CRM, MIS, app, exchange.
+
+Recording a statement, in one transaction: lock the referral, fold what is known,
+ask the domain whether the statement may be made, append it (once per source and
+idempotency key), fold again, and rewrite what follows from the ledger — the
+referral's step and money, its verifications and appointments, the questions for
+the patient — with an outbox message for each new question.
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from backend.clock import utcnow
+from backend.domain.authority import Refusal, RefusalKind, check_statement
+from backend.domain.events import Body, Contacted, Correction, Event, Source, side_of
+from backend.domain.funnel import ReferralFold, fold_referral
+from backend.domain.questions import plan_questions
+from backend.domain.verification import VerificationPolicy, verify
+from backend.ids import new_id
+from backend.services.errors import Conflict, Forbidden, Invalid, NotFound
+from backend.store import appointments, ledger, outbox, questions, referrals, verifications
+from backend.store.engine import write_transaction
+
+QUESTION_TOPIC = "push.question"
+
+
+class Statement(msgspec.Struct, frozen=True, kw_only=True):
+    """Something a source says about a referral, before it is in the ledger."""
+
+    body: Body
+    source: Source
+    actor: str
+    idempotency_key: str | None = None
+    occurred_at: datetime | None = None
+
+
+class Recorded(msgspec.Struct, frozen=True, kw_only=True):
+    event: Event
+    duplicate: bool  # this delivery was already in the ledger; nothing changed
+    fold: ReferralFold
+
+
+async def record(
+    referral_id: UUID, statement: Statement, *, now: datetime | None = None
+) -> Recorded:
+    """Record one statement about a referral. Raises NotFound, Forbidden, Invalid, Conflict."""
+    now = now or utcnow()
+    async with write_transaction():
+        referral = await referrals.lock(referral_id)
+        if referral is None:
+            raise NotFound("no such referral")
+        return (await record_locked(referral, [statement], now))[0]
+
+
+async def record_locked(
+    referral: dict[str, Any], statements: list[Statement], now: datetime
+) -> list[Recorded]:
+    """Record statements about a referral the caller has locked (see referrals.lock)."""
+    referral_id = referral["id"]
+    events = await ledger.events_of(referral_id)
+    results: list[tuple[Event, bool]] = []
+    fold = fold_referral(events)
+    for statement in statements:
+        event, duplicate = await _append(referral_id, statement, events, fold, now)
+        if not duplicate:
+            events.append(event)
+            fold = fold_referral(events)
+        results.append((event, duplicate))
+    if any(not duplicate for _, duplicate in results):
+        await refresh(referral, events, now, fold=fold)
+    return [Recorded(event=e, duplicate=d, fold=fold) for e, d in results]
+
+
+async def _append(
+    referral_id: UUID,
+    statement: Statement,
+    events: list[Event],
+    fold: ReferralFold,
+    now: datetime,
+) -> tuple[Event, bool]:
+    key = statement.idempotency_key or f"auto:{new_id()}"
+    # A redelivery is answered as the first delivery was, before any check that the
+    # referral's later state might now fail. Most land on the same referral, whose
+    # events are in hand; a key used on another referral is caught by the insert.
+    existing = next(
+        (e for e in events if e.source == statement.source and e.idempotency_key == key), None
+    )
+    if existing is not None:
+        return _same_delivery(existing, referral_id, statement), True
+
+    body = _completed(statement.body)
+    side = side_of(statement.source, body)
+    occurred_at = statement.occurred_at or now
+    retracts_side = None
+    if isinstance(body, Correction):
+        target = next((e for e in events if e.id == body.retracts), None)
+        retracts_side = target.side if target is not None else None
+    refusal = check_statement(
+        side, body, fold, occurred_at=occurred_at, now=now, retracts_side=retracts_side
+    )
+    if refusal is not None:
+        raise _error(refusal)
+
+    event = await ledger.append(
+        referral_id=referral_id,
+        body=body,
+        source=statement.source,
+        actor=statement.actor,
+        occurred_at=occurred_at,
+        recorded_at=now,
+        idempotency_key=key,
+    )
+    if event is None:  # lost a race to an identical delivery
+        existing = await ledger.by_key(statement.source, key)
+        assert existing is not None
+        return _same_delivery(existing, referral_id, statement), True
+    return event, False
+
+
+def _same_delivery(existing: Event, referral_id: UUID, statement: Statement) -> Event:
+    """A repeated idempotency key must carry the same statement about the same referral."""
+    same = existing.referral_id == referral_id and type(existing.body) is type(statement.body)
+    if not same:
+        raise Conflict(
+            "this idempotency key was already used for a different statement",
+            idempotency_key=statement.idempotency_key,
+        )
+    return existing
+
+
+def _completed(body: Body) -> Body:
+    """Fill in what the ledger needs that a source does not send."""
+    if isinstance(body, Contacted) and body.outcome == "booked" and body.appointment_id is None:
+        return msgspec.structs.replace(body, appointment_id=new_id())
+    return body
+
+
+def _error(refusal: Refusal) -> Exception:
+    cls = {
+        RefusalKind.forbidden: Forbidden,
+        RefusalKind.invalid: Invalid,
+        RefusalKind.conflict: Conflict,
+    }[refusal.kind]
+    return cls(refusal.message)
+
+
+def policy_for(referral: dict[str, Any]) -> VerificationPolicy:
+    minutes = referral.get("clinic.first_contact_sla_minutes")
+    if minutes:
+        return VerificationPolicy(contact_sla=timedelta(minutes=minutes))
+    return VerificationPolicy()
+
+
+async def refresh(
+    referral: dict[str, Any],
+    events: list[Event],
+    now: datetime,
+    *,
+    fold: ReferralFold | None = None,
+) -> ReferralFold:
+    """Rewrite everything derived from a referral's ledger, as of `now`."""
+    referral_id = referral["id"]
+    fold = fold or fold_referral(events)
+    policy = policy_for(referral)
+    verdicts = verify(fold, now, policy)
+    asked = await questions.asked_for(referral_id)
+    plan = plan_questions(fold, verdicts, asked, now=now, policy=policy)
+
+    await referrals.save_fold(referral_id, fold, verdicts, now)
+    await verifications.save_all(referral_id, verdicts, now)
+    await appointments.save_all(referral_id, fold.appointments, now)
+    await questions.withdraw(list(plan.withdraw))
+    for spec in plan.ask:
+        question_id = new_id()
+        await questions.insert(
+            question_id=question_id,
+            referral_id=referral_id,
+            patient_id=referral["patient"],
+            spec=spec,
+            now=now,
+        )
+        await outbox.enqueue(
+            topic=QUESTION_TOPIC,
+            payload={
+                "patient_id": str(referral["patient"]),
+                "referral_id": str(referral_id),
+                "question_id": str(question_id),
+                "kind": spec.kind.value,
+            },
+            dedupe_key=f"question:{question_id}",
+            referral_id=referral_id,
+            now=now,
+        )
+    return fold
+
+
+async def reevaluate_due(*, now: datetime | None = None, limit: int = 200) -> int:
+    """Re-fold referrals whose verification deadlines have passed (awaiting → unverified,
+    pending → overdue, with the questions that follow). Returns how many."""
+    now = now or utcnow()
+    done = 0
+    for referral_id in await referrals.due_for_reevaluation(now, limit):
+        async with write_transaction():
+            referral = await referrals.lock(referral_id)
+            if referral is None:
+                continue
+            await refresh(referral, await ledger.events_of(referral_id), now)
+            done += 1
+    return done

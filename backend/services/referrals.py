@@ -1,0 +1,302 @@
+"""Sending a referral to a clinic, and the clinic's revisions of its plan."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+
+from backend.clock import utcnow
+from backend.domain.events import PlanLine, PlanSet, Sent, Source
+from backend.domain.norms import Specialization
+from backend.domain.teeth import ToothCondition, is_valid_tooth
+from backend.ids import new_id, short_code
+from backend.phones import BadPhone, normalise_phone
+from backend.services.errors import Conflict, Invalid, NotFound
+from backend.services.recording import Statement, record_locked
+from backend.store import ledger, parties, plans, referrals
+from backend.store.engine import write_transaction
+from backend.store.plans import ItemRow, ToothRow
+
+Price = Annotated[int, msgspec.Meta(ge=0, le=100_000_000_00, description="minor units")]
+Tooth = Annotated[int, msgspec.Meta(ge=11, le=85, description="FDI tooth number")]
+
+
+class PatientIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    phone: Annotated[str, msgspec.Meta(min_length=5, max_length=32)]
+    name: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    locale: Literal["ru", "en"] = "ru"
+
+
+class PlanItemIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    specialization: Specialization
+    price: Price
+    title_ru: Annotated[str, msgspec.Meta(max_length=300)] = ""
+    title_en: Annotated[str, msgspec.Meta(max_length=300)] = ""
+    code: Annotated[str, msgspec.Meta(max_length=32)] = ""
+    tooth: Tooth | None = None
+    stage: Annotated[int, msgspec.Meta(ge=1, le=20)] = 1
+    variant: Annotated[str, msgspec.Meta(pattern="^[A-Z]$")] | None = None
+    chair_minutes: Annotated[int, msgspec.Meta(ge=0, le=10_000)] | None = None
+    course_days: Annotated[int, msgspec.Meta(ge=0, le=2_000)] | None = None
+    # A revision keeps an item's id to say "this is the same procedure".
+    item_id: UUID | None = None
+
+
+class ToothIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    tooth: Tooth
+    phase: Literal["before", "after"]
+    condition: ToothCondition
+    note: Annotated[str, msgspec.Meta(max_length=300)] = ""
+
+
+class PlanIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    items: Annotated[list[PlanItemIn], msgspec.Meta(min_length=1, max_length=200)]
+    teeth: Annotated[list[ToothIn], msgspec.Meta(max_length=104)] = []
+    currency: Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$")] = "RUB"
+    chosen_variant: Annotated[str, msgspec.Meta(pattern="^[A-Z]$")] | None = None
+
+
+class SentReferral(msgspec.Struct, frozen=True, kw_only=True):
+    referral_id: UUID
+    patient_id: UUID
+    invite_code: str
+    duplicate: bool
+
+
+def _check_plan(plan: PlanIn, known_items: frozenset[UUID] = frozenset()) -> None:
+    for i, item in enumerate(plan.items):
+        if item.tooth is not None and not is_valid_tooth(item.tooth):
+            raise Invalid(f"items[{i}].tooth: {item.tooth} is not an FDI tooth number")
+        if item.item_id is not None and item.item_id not in known_items:
+            raise Invalid(f"items[{i}].item_id is not an item of this referral's plan")
+    for i, tooth in enumerate(plan.teeth):
+        if not is_valid_tooth(tooth.tooth):
+            raise Invalid(f"teeth[{i}].tooth: {tooth.tooth} is not an FDI tooth number")
+    ids = [item.item_id for item in plan.items if item.item_id is not None]
+    if len(ids) != len(set(ids)):
+        raise Invalid("an item_id appears twice in the plan")
+    teeth_keys = [(t.tooth, t.phase) for t in plan.teeth]
+    if len(teeth_keys) != len(set(teeth_keys)):
+        raise Invalid("a tooth appears twice in the same phase")
+    variants = {item.variant for item in plan.items if item.variant}
+    if plan.chosen_variant and plan.chosen_variant not in variants:
+        raise Invalid(f"chosen_variant {plan.chosen_variant} is not among the items' variants")
+
+
+def _plan_rows(plan: PlanIn) -> tuple[list[ItemRow], list[ToothRow]]:
+    items = [
+        ItemRow(
+            item_id=item.item_id or new_id(),
+            specialization=str(item.specialization),
+            price=item.price,
+            stage=item.stage,
+            position=position,
+            variant=item.variant,
+            code=item.code,
+            title_ru=item.title_ru,
+            title_en=item.title_en,
+            tooth=item.tooth,
+            chair_minutes=item.chair_minutes,
+            course_days=item.course_days,
+        )
+        for position, item in enumerate(plan.items)
+    ]
+    teeth = [
+        ToothRow(tooth=t.tooth, phase=t.phase, condition=str(t.condition), note=t.note)
+        for t in plan.teeth
+    ]
+    return items, teeth
+
+
+def _plan_set(
+    plan_id: UUID, version: int, origin: str, plan: PlanIn, items: list[ItemRow], reason: str | None
+) -> PlanSet:
+    return PlanSet(
+        plan_id=plan_id,
+        version=version,
+        origin=origin,
+        currency=plan.currency,
+        chosen_variant=plan.chosen_variant,
+        reason=reason,
+        lines=[
+            PlanLine(
+                item_id=i.item_id,
+                price=i.price,
+                specialization=i.specialization,
+                stage=i.stage,
+                variant=i.variant,
+                course_days=i.course_days,
+            )
+            for i in items
+        ],
+    )
+
+
+async def send_referral(
+    *,
+    patient: PatientIn,
+    clinic_id: UUID,
+    plan: PlanIn,
+    source: Source = Source.exchange,
+    actor: str,
+    idempotency_key: str | None = None,
+    sent_at: datetime | None = None,
+    now: datetime | None = None,
+    patient_timezone: str | None = None,
+) -> SentReferral:
+    """Send a patient with an estimated plan to a clinic. With an idempotency key (the
+    exchange's order id), sending the same order again returns the first referral."""
+    now = now or utcnow()
+    try:
+        phone = normalise_phone(patient.phone)
+    except BadPhone as exc:
+        raise Invalid(f"patient.phone: {exc}") from exc
+    _check_plan(plan)
+    sent_key = f"sent:{idempotency_key}" if idempotency_key else None
+
+    async with write_transaction():
+        if sent_key and (earlier := await ledger.by_key(source, sent_key)) is not None:
+            row = await referrals.get(earlier.referral_id)
+            assert row is not None
+            return SentReferral(
+                referral_id=row["id"],
+                patient_id=row["patient"],
+                invite_code=row["invite_code"],
+                duplicate=True,
+            )
+        clinic = await parties.clinic(clinic_id)
+        if clinic is None or clinic["archived_at"] is not None:
+            raise NotFound("no such clinic")
+
+        existing = await parties.patient_by_phone(phone)
+        if existing is None:
+            patient_id = new_id()
+            await parties.insert_patient(
+                patient_id=patient_id,
+                phone=phone,
+                name=patient.name,
+                locale=patient.locale,
+                timezone=patient_timezone or clinic["timezone"],
+                now=now,
+            )
+        else:
+            patient_id = existing["id"]
+
+        referral_id, plan_id = new_id(), new_id()
+        invite_code = short_code()
+        sent_at = sent_at or now
+        await referrals.insert(
+            referral_id=referral_id,
+            patient_id=patient_id,
+            clinic_id=clinic_id,
+            invite_code=invite_code,
+            sent_at=sent_at,
+            currency=plan.currency,
+            now=now,
+        )
+        items, teeth = _plan_rows(plan)
+        await plans.insert_version(
+            plan_id=plan_id,
+            referral_id=referral_id,
+            version=1,
+            origin="estimated",
+            currency=plan.currency,
+            items=items,
+            teeth=teeth,
+            chosen_variant=plan.chosen_variant,
+            reason=None,
+            created_by=actor,
+            now=now,
+        )
+        locked = await referrals.lock(referral_id)
+        assert locked is not None
+        await record_locked(
+            locked,
+            [
+                Statement(
+                    body=_plan_set(plan_id, 1, "estimated", plan, items, None),
+                    source=source,
+                    actor=actor,
+                    occurred_at=sent_at,
+                    idempotency_key=f"plan:{plan_id}",
+                ),
+                Statement(
+                    body=Sent(clinic_id=clinic_id),
+                    source=source,
+                    actor=actor,
+                    occurred_at=sent_at,
+                    idempotency_key=sent_key or f"sent:{referral_id}",
+                ),
+            ],
+            now,
+        )
+    return SentReferral(
+        referral_id=referral_id, patient_id=patient_id, invite_code=invite_code, duplicate=False
+    )
+
+
+async def revise_plan(
+    referral_id: UUID,
+    plan: PlanIn,
+    *,
+    reason: str,
+    source: Source,
+    actor: str,
+    idempotency_key: str | None = None,
+    occurred_at: datetime | None = None,
+    now: datetime | None = None,
+) -> int:
+    """The clinic's actual plan, as a new version beside the estimate. Returns the version."""
+    now = now or utcnow()
+    if not reason.strip():
+        raise Invalid("a plan revision needs a reason the patient can read")
+    async with write_transaction():
+        locked = await referrals.lock(referral_id)
+        if locked is None:
+            raise NotFound("no such referral")
+        if idempotency_key and (earlier := await ledger.by_key(source, idempotency_key)):
+            if not isinstance(earlier.body, PlanSet) or earlier.referral_id != referral_id:
+                raise Conflict("this idempotency key was already used for something else")
+            return earlier.body.version
+        current = await referrals.get(referral_id)
+        assert current is not None
+        if plan.currency != current["currency"]:
+            raise Invalid(f"the referral is in {current['currency']}, not {plan.currency}")
+        known = frozenset(
+            line.item_id
+            for e in await ledger.events_of(referral_id)
+            if isinstance(e.body, PlanSet)
+            for line in e.body.lines
+        )
+        _check_plan(plan, known)
+        version = await plans.latest_version(referral_id) + 1
+        plan_id = new_id()
+        items, teeth = _plan_rows(plan)
+        await plans.insert_version(
+            plan_id=plan_id,
+            referral_id=referral_id,
+            version=version,
+            origin="actual",
+            currency=plan.currency,
+            items=items,
+            teeth=teeth,
+            chosen_variant=plan.chosen_variant,
+            reason=reason,
+            created_by=actor,
+            now=now,
+        )
+        await record_locked(
+            locked,
+            [
+                Statement(
+                    body=_plan_set(plan_id, version, "actual", plan, items, reason),
+                    source=source,
+                    actor=actor,
+                    occurred_at=occurred_at,
+                    idempotency_key=idempotency_key or f"plan:{plan_id}",
+                )
+            ],
+            now,
+        )
+    return version

@@ -1,0 +1,140 @@
+"""Settings from the environment (PLANTRACK_*), with safe defaults for a laptop.
+
+Production refuses to start with anything that only makes sense in development: a
+generated secret, the Firebase Auth emulator, the embedded SQLite database.
+"""
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+SECRET_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
+MIN_SECRET_LENGTH = 32
+
+
+class SettingsError(Exception):
+    """The configuration is unusable; the message says what to set."""
+
+
+class Settings(msgspec.Struct, kw_only=True, frozen=True):
+    env: Literal["dev", "prod"] = "dev"
+    database_url: str = ""
+    secret_key: str = msgspec.field(default="")
+    secret_key_generated: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    log_level: str = "INFO"
+    var_dir: str = "var"
+    db_pool_size: int = 10
+    # Run the outbox worker inside the web process: one process for a laptop demo.
+    # In production run `plantrack worker` separately, as many as needed.
+    embedded_worker: bool = False
+    firebase_auth_emulator_host: str | None = None
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"Settings(env={self.env!r}, database_url={_redact(self.database_url)!r}, ...)"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+# Environment variable → field. Only these are read; anything else is ignored.
+ENV_VARS = {
+    "PLANTRACK_ENV": "env",
+    "PLANTRACK_DATABASE_URL": "database_url",
+    "PLANTRACK_SECRET_KEY": "secret_key",
+    "PLANTRACK_HOST": "host",
+    "PLANTRACK_PORT": "port",
+    "PLANTRACK_WORKERS": "workers",
+    "PLANTRACK_LOG_LEVEL": "log_level",
+    "PLANTRACK_VAR_DIR": "var_dir",
+    "PLANTRACK_DB_POOL_SIZE": "db_pool_size",
+    "PLANTRACK_EMBEDDED_WORKER": "embedded_worker",
+    "FIREBASE_AUTH_EMULATOR_HOST": "firebase_auth_emulator_host",
+}
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read, default and check the settings. Raises SettingsError with what to fix."""
+    environ = dict(os.environ if environ is None else environ)
+    raw = {field: environ[var] for var, field in ENV_VARS.items() if environ.get(var)}
+    try:
+        settings = msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        name = next((v for v, f in ENV_VARS.items() if f"$.{f}" in str(exc)), "a setting")
+        raise SettingsError(f"{name}: {exc}") from exc
+
+    var_dir = Path(settings.var_dir)
+    changes: dict = {}
+    if not settings.database_url:
+        changes["database_url"] = _default_database_url(var_dir)
+    if not settings.secret_key and settings.env == "dev":
+        changes["secret_key"] = _dev_secret(var_dir)
+        changes["secret_key_generated"] = True
+    settings = msgspec.structs.replace(settings, **changes)
+    check_settings(settings)
+    return settings
+
+
+def _default_database_url(var_dir: Path) -> str:
+    return f"sqlite:///{var_dir / 'plantrack.sqlite3'}"
+
+
+def database_url(environ: dict[str, str] | None = None) -> str:
+    """Just the database URL, for tools that need nothing else (Piccolo's CLI)."""
+    environ = dict(os.environ if environ is None else environ)
+    given = environ.get("PLANTRACK_DATABASE_URL")
+    return given or _default_database_url(Path(environ.get("PLANTRACK_VAR_DIR") or "var"))
+
+
+def check_settings(settings: Settings) -> None:
+    url = settings.database_url
+    if not (url.startswith("sqlite:///") or url.startswith(("postgresql://", "postgres://"))):
+        raise SettingsError(
+            "PLANTRACK_DATABASE_URL must be sqlite:///PATH or postgresql://USER@HOST/DB"
+        )
+    if settings.env != "prod":
+        return
+    problems = []
+    if not settings.secret_key:
+        problems.append("PLANTRACK_SECRET_KEY is required")
+    elif settings.secret_key_generated:
+        problems.append("PLANTRACK_SECRET_KEY must be set, not generated")
+    elif len(settings.secret_key) < MIN_SECRET_LENGTH:
+        problems.append(f"PLANTRACK_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
+    if settings.firebase_auth_emulator_host:
+        problems.append("FIREBASE_AUTH_EMULATOR_HOST is set: the emulator accepts unsigned tokens")
+    if settings.is_sqlite:
+        problems.append("PLANTRACK_DATABASE_URL must point at PostgreSQL in production")
+    if problems:
+        raise SettingsError("refusing to start in production: " + "; ".join(problems))
+
+
+def _dev_secret(var_dir: Path) -> str:
+    """A secret generated once per checkout and kept under var/, for development only."""
+    path = var_dir / SECRET_FILE
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race; use its secret
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(secret)
+    return secret
+
+
+def _redact(url: str) -> str:
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"

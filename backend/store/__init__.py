@@ -1,0 +1,1 @@
+"""Tables, migrations and every database query. Routes and services never build SQL."""

@@ -1,0 +1,85 @@
+"""The database engine: SQLite (embedded default) or PostgreSQL, bound to every table."""
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+from backend.settings import Settings
+
+# Piccolo looks its configuration module up by this name (migrations, its CLI).
+os.environ.setdefault("PICCOLO_CONF", "backend.piccolo_conf")
+
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        return SQLiteEngine(path=url.removeprefix("sqlite:///"), timeout=SQLITE_BUSY_TIMEOUT_S)
+    return PostgresEngine(config={"dsn": url}, log_queries=False)
+
+
+def bind(engine: Engine) -> Engine:
+    """Make `engine` the one every table and Piccolo's migration runner use."""
+    if isinstance(engine, SQLiteEngine):
+        Path(engine.path).parent.mkdir(parents=True, exist_ok=True)
+    from piccolo.apps.migrations.tables import Migration
+
+    import backend.piccolo_conf as conf
+    from backend.store.tables import TABLES
+
+    conf.DB = engine
+    for table in (*TABLES, Migration):
+        table._meta.db = engine
+    return engine
+
+
+def current_engine() -> Engine:
+    from backend.store.tables import Event
+
+    return Event._meta.db
+
+
+async def open_engine(settings: Settings) -> Engine:
+    """Bind and connect: a pool on PostgreSQL, WAL mode on SQLite."""
+    engine = bind(make_engine(settings.database_url))
+    if isinstance(engine, PostgresEngine):
+        await engine.start_connection_pool(min_size=1, max_size=settings.db_pool_size)
+    else:
+        # WAL lets readers go on while one writer writes; it persists in the file.
+        await engine._run_in_new_connection("PRAGMA journal_mode=WAL")
+    return engine
+
+
+async def close_engine(engine: Engine) -> None:
+    if isinstance(engine, PostgresEngine) and engine.pool is not None:
+        await engine.close_connection_pool()
+
+
+@asynccontextmanager
+async def write_transaction() -> AsyncIterator[Any]:
+    """A transaction for a change. On SQLite it takes the write lock up front
+    (BEGIN IMMEDIATE), so two writers queue instead of deadlocking on upgrade."""
+    engine = current_engine()
+    if isinstance(engine, SQLiteEngine):
+        async with engine.transaction(transaction_type=TransactionType.immediate) as tx:
+            yield tx
+    else:
+        async with engine.transaction() as tx:
+            yield tx
+
+
+def is_postgres() -> bool:
+    return isinstance(current_engine(), PostgresEngine)
+
+
+async def ping() -> None:
+    """Raises if the database does not answer."""
+    from backend.store.tables import Event
+
+    await Event.raw("SELECT 1").run()

@@ -1,0 +1,105 @@
+"""The ledger: append an event once per (source, idempotency key); read a referral's events."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from backend.domain.events import Body, Event, Side, Source, body_decoder, kind_of, side_of
+from backend.store.tables import Event as EventRow
+
+
+def encode_body(body: Body) -> str:
+    """The payload column holds the whole tagged body; `kind` repeats the tag for queries."""
+    return msgspec.json.encode(body).decode()
+
+
+def _to_event(row: dict[str, Any]) -> Event:
+    return Event(
+        id=row["id"],
+        referral_id=row["referral"],
+        source=Source(row["source"]),
+        side=Side(row["side"]),
+        actor=row["actor"],
+        occurred_at=row["occurred_at"],
+        recorded_at=row["recorded_at"],
+        idempotency_key=row["idempotency_key"],
+        body=body_decoder.decode(row["payload"]),
+    )
+
+
+_COLUMNS = (
+    EventRow.id,
+    EventRow.referral,
+    EventRow.kind,
+    EventRow.source,
+    EventRow.side,
+    EventRow.actor,
+    EventRow.occurred_at,
+    EventRow.recorded_at,
+    EventRow.idempotency_key,
+    EventRow.payload,
+)
+
+
+async def append(
+    *,
+    referral_id: UUID,
+    body: Body,
+    source: Source,
+    actor: str,
+    occurred_at: datetime,
+    recorded_at: datetime,
+    idempotency_key: str,
+) -> Event | None:
+    """Append one event; None if this (source, key) is already in the ledger."""
+    row = EventRow(
+        referral=referral_id,
+        kind=kind_of(body),
+        source=source.value,
+        side=side_of(source, body).value,
+        actor=actor,
+        occurred_at=occurred_at,
+        recorded_at=recorded_at,
+        idempotency_key=idempotency_key,
+        payload=encode_body(body),
+    )
+    inserted = (
+        await EventRow.insert(row)
+        .on_conflict(target=(EventRow.source, EventRow.idempotency_key), action="DO NOTHING")
+        .returning(EventRow.id)
+    )
+    if not inserted:
+        return None
+    return Event(
+        id=inserted[0]["id"],
+        referral_id=referral_id,
+        source=source,
+        side=side_of(source, body),
+        actor=actor,
+        occurred_at=occurred_at,
+        recorded_at=recorded_at,
+        idempotency_key=idempotency_key,
+        body=body,
+    )
+
+
+async def by_key(source: Source, idempotency_key: str) -> Event | None:
+    rows = await EventRow.select(*_COLUMNS).where(
+        (EventRow.source == source.value) & (EventRow.idempotency_key == idempotency_key)
+    )
+    return _to_event(rows[0]) if rows else None
+
+
+async def events_of(referral_id: UUID) -> list[Event]:
+    rows = (
+        await EventRow.select(*_COLUMNS)
+        .where(EventRow.referral == referral_id)
+        .order_by(EventRow.id)
+    )
+    return [_to_event(r) for r in rows]
+
+
+async def count() -> int:
+    return await EventRow.count()

@@ -1,0 +1,129 @@
+"""The transactional outbox: side effects written with the change, delivered by workers.
+
+Claiming is one UPDATE … RETURNING over the due rows. On PostgreSQL the inner SELECT
+takes `FOR UPDATE SKIP LOCKED`, so several workers share the rows without waiting on
+each other; on SQLite the write transaction holds the whole database, which makes the
+same statement safe there too, one worker at a time.
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from backend.store.engine import is_postgres
+from backend.store.tables import Outbox
+
+
+async def enqueue(
+    *,
+    topic: str,
+    payload: dict[str, Any],
+    now: datetime,
+    available_at: datetime | None = None,
+    dedupe_key: str | None = None,
+    referral_id: UUID | None = None,
+) -> None:
+    """Add a message; a message with the same dedupe key is added once."""
+    row = Outbox(
+        topic=topic,
+        payload=msgspec.json.encode(payload).decode(),
+        dedupe_key=dedupe_key,
+        referral=referral_id,
+        status="pending",
+        available_at=available_at or now,
+        created_at=now,
+    )
+    query = Outbox.insert(row)
+    if dedupe_key is not None:
+        query = query.on_conflict(target=(Outbox.dedupe_key,), action="DO NOTHING")
+    await query
+
+
+class Claimed(msgspec.Struct, frozen=True):
+    id: int
+    topic: str
+    payload: dict[str, Any]
+    attempts: int
+    referral: UUID | None
+
+
+async def claim(*, worker: str, limit: int, lease: timedelta, now: datetime) -> list[Claimed]:
+    """Take up to `limit` due messages for `lease`; a lease that runs out (a worker that
+    died) makes its messages due again."""
+    lock = "FOR UPDATE SKIP LOCKED" if is_postgres() else ""
+    rows = await Outbox.raw(
+        f"""
+        UPDATE "outbox"
+           SET status = 'in_flight', locked_by = {{}}, locked_until = {{}},
+               attempts = attempts + 1
+         WHERE id IN (
+               SELECT id FROM "outbox"
+                WHERE (status = 'pending' AND available_at <= {{}})
+                   OR (status = 'in_flight' AND locked_until < {{}})
+                ORDER BY available_at, id
+                LIMIT {{}} {lock})
+        RETURNING id, topic, payload, attempts, referral
+        """,  # noqa: S608 - only the lock clause is interpolated, and it is a constant
+        worker,
+        now + lease,
+        now,
+        now,
+        limit,
+    )
+    return [
+        Claimed(
+            id=r["id"],
+            topic=r["topic"],
+            payload=msgspec.json.decode(r["payload"]),
+            attempts=r["attempts"],
+            referral=r["referral"],
+        )
+        for r in sorted(rows, key=lambda r: r["id"])
+    ]
+
+
+async def finish(
+    message_id: int, *, worker: str, status: str, now: datetime, error: str | None = None
+) -> bool:
+    """Record the outcome, only if this worker still holds the message."""
+    rows = await Outbox.raw(
+        """
+        UPDATE "outbox" SET status = {}, done_at = {}, last_error = {},
+               locked_by = NULL, locked_until = NULL
+         WHERE id = {} AND locked_by = {} AND status = 'in_flight'
+        RETURNING id
+        """,
+        status,
+        now,
+        error,
+        message_id,
+        worker,
+    )
+    return bool(rows)
+
+
+async def retry_later(message_id: int, *, worker: str, at: datetime, error: str) -> bool:
+    rows = await Outbox.raw(
+        """
+        UPDATE "outbox" SET status = 'pending', available_at = {}, last_error = {},
+               locked_by = NULL, locked_until = NULL
+         WHERE id = {} AND locked_by = {} AND status = 'in_flight'
+        RETURNING id
+        """,
+        at,
+        error,
+        message_id,
+        worker,
+    )
+    return bool(rows)
+
+
+async def count_by_status() -> dict[str, int]:
+    rows = await Outbox.raw('SELECT status, COUNT(*) AS n FROM "outbox" GROUP BY status')
+    return {r["status"]: r["n"] for r in rows}
+
+
+async def of_topic(topic: str) -> list[dict[str, Any]]:
+    return await Outbox.select().where(Outbox.topic == topic).order_by(Outbox.id)

@@ -1,0 +1,89 @@
+"""Clinics, patients and staff accounts."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from backend.store.tables import Clinic, Patient, StaffUser
+
+
+async def insert_clinic(
+    *,
+    clinic_id: UUID,
+    name: str,
+    city: str,
+    timezone: str,
+    now: datetime,
+    address: str = "",
+    phone: str = "",
+    district: str | None = None,
+    delivery_channel: str = "panel",
+    first_contact_sla_minutes: int | None = None,
+) -> None:
+    await Clinic.insert(
+        Clinic(
+            id=clinic_id,
+            name=name,
+            city=city,
+            district=district,
+            address=address,
+            phone=phone,
+            timezone=timezone,
+            delivery_channel=delivery_channel,
+            first_contact_sla_minutes=first_contact_sla_minutes,
+            created_at=now,
+        )
+    )
+
+
+async def clinic(clinic_id: UUID) -> dict[str, Any] | None:
+    return await Clinic.select().where(Clinic.id == clinic_id).first()
+
+
+async def clinics() -> list[dict[str, Any]]:
+    return await Clinic.select().order_by(Clinic.name)
+
+
+async def patient_by_phone(phone: str) -> dict[str, Any] | None:
+    return await Patient.select().where(Patient.phone == phone).first()
+
+
+async def patient(patient_id: UUID) -> dict[str, Any] | None:
+    return await Patient.select().where(Patient.id == patient_id).first()
+
+
+async def insert_patient(
+    *, patient_id: UUID, phone: str, name: str, locale: str, timezone: str, now: datetime
+) -> None:
+    await Patient.insert(
+        Patient(
+            id=patient_id, phone=phone, name=name, locale=locale, timezone=timezone, created_at=now
+        )
+    )
+
+
+async def staff_by_email(email: str) -> dict[str, Any] | None:
+    return await StaffUser.select().where(StaffUser.email == email).first()
+
+
+async def insert_staff(
+    *,
+    staff_id: UUID,
+    email: str,
+    name: str,
+    role: str,
+    clinic_id: UUID | None,
+    password_hash: str,
+    now: datetime,
+) -> None:
+    await StaffUser.insert(
+        StaffUser(
+            id=staff_id,
+            email=email,
+            name=name,
+            role=role,
+            clinic=clinic_id,
+            password_hash=password_hash,
+            created_at=now,
+        )
+    )

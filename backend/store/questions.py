@@ -1,0 +1,78 @@
+"""Questions to patients: what was asked, what is open, what was answered."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from backend.domain.questions import AskedQuestion, QuestionKind, QuestionSpec
+from backend.store.tables import Question
+
+
+async def asked_for(referral_id: UUID) -> list[AskedQuestion]:
+    rows = await Question.select(
+        Question.id, Question.kind, Question.milestone, Question.subject, Question.status
+    ).where(Question.referral == referral_id)
+    return [
+        AskedQuestion(
+            id=r["id"],
+            kind=QuestionKind(r["kind"]),
+            milestone=r["milestone"],
+            subject=r["subject"],
+            open=r["status"] == "requested",
+        )
+        for r in rows
+    ]
+
+
+async def insert(
+    *, question_id: UUID, referral_id: UUID, patient_id: UUID, spec: QuestionSpec, now: datetime
+) -> None:
+    await Question.insert(
+        Question(
+            id=question_id,
+            referral=referral_id,
+            patient=patient_id,
+            kind=spec.kind.value,
+            milestone=spec.milestone,
+            subject=spec.subject,
+            about_at=spec.about_at,
+            item_id=spec.item_id,
+            status="requested",
+            asked_at=now,
+            expires_at=spec.expires_at,
+        )
+    )
+
+
+async def withdraw(question_ids: list[UUID]) -> None:
+    if question_ids:
+        await Question.update({Question.status: "cancelled"}).where(
+            Question.id.is_in(question_ids) & (Question.status == "requested")
+        )
+
+
+async def mark_answered(question_id: UUID, answer: str, event_id: int, at: datetime) -> None:
+    await Question.update(
+        {
+            Question.status: "completed",
+            Question.answer: answer,
+            Question.answer_event_id: event_id,
+            Question.answered_at: at,
+        }
+    ).where(Question.id == question_id)
+
+
+async def get(question_id: UUID) -> dict[str, Any] | None:
+    return await Question.select().where(Question.id == question_id).first()
+
+
+async def open_for_patient(patient_id: UUID, now: datetime) -> list[dict[str, Any]]:
+    return (
+        await Question.select()
+        .where(
+            (Question.patient == patient_id)
+            & (Question.status == "requested")
+            & (Question.expires_at > now)
+        )
+        .order_by(Question.asked_at)
+    )

@@ -1,0 +1,113 @@
+"""Referral rows: creation, the row lock a change takes, and the derived columns."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from backend.domain.funnel import ReferralFold
+from backend.domain.verification import NEEDS_EXCHANGE, Verification, VerificationState, next_due
+from backend.store.engine import is_postgres
+from backend.store.tables import Referral
+
+
+async def insert(
+    *,
+    referral_id: UUID,
+    patient_id: UUID,
+    clinic_id: UUID,
+    invite_code: str,
+    sent_at: datetime,
+    currency: str,
+    now: datetime,
+    transferred_from: UUID | None = None,
+) -> None:
+    await Referral.insert(
+        Referral(
+            id=referral_id,
+            patient=patient_id,
+            clinic=clinic_id,
+            invite_code=invite_code,
+            transferred_from=transferred_from,
+            sent_at=sent_at,
+            currency=currency,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+
+
+async def lock(referral_id: UUID) -> dict[str, Any] | None:
+    """Read the referral and hold it until the transaction ends, so that two changes to
+    one referral fold one after the other. SQLite's write transaction already holds the
+    whole database (BEGIN IMMEDIATE); PostgreSQL locks the row."""
+    query = Referral.select(
+        Referral.id,
+        Referral.clinic,
+        Referral.patient,
+        Referral.clinic.first_contact_sla_minutes,
+        Referral.clinic.timezone,
+    ).where(Referral.id == referral_id)
+    if is_postgres():
+        # OF referral: a change to one referral must not lock its whole clinic.
+        query = query.lock_rows("UPDATE", of=(Referral,))
+    rows = await query
+    return rows[0] if rows else None
+
+
+async def get(referral_id: UUID) -> dict[str, Any] | None:
+    return await Referral.select().where(Referral.id == referral_id).first()
+
+
+async def by_invite_code(code: str) -> dict[str, Any] | None:
+    return await Referral.select().where(Referral.invite_code == code).first()
+
+
+async def save_fold(
+    referral_id: UUID,
+    fold: ReferralFold,
+    verifications: dict[str, Verification],
+    now: datetime,
+) -> None:
+    states = [v.state for v in verifications.values()]
+    m = fold.money
+    await Referral.update(
+        {
+            Referral.step: fold.step.value,
+            Referral.reached: fold.reached.value,
+            Referral.step_at: msgspec.json.encode(fold.step_at).decode(),
+            Referral.closed_reason: fold.closed_reason,
+            Referral.accepted_at: fold.accepted_at,
+            Referral.currency: m.currency,
+            Referral.estimated_amount: m.estimated,
+            Referral.planned_amount: m.planned,
+            Referral.accepted_amount: m.accepted,
+            Referral.executed_amount: m.executed,
+            Referral.paid_amount: m.paid,
+            Referral.remaining_amount: m.remaining,
+            Referral.lost_amount: m.lost,
+            Referral.disputed_count: sum(s in NEEDS_EXCHANGE for s in states),
+            Referral.overdue_count: sum(s is VerificationState.overdue for s in states),
+            Referral.verification_due_at: next_due(verifications),
+            Referral.folded_event_id: fold.last_event_id,
+            Referral.updated_at: now,
+        }
+    ).where(Referral.id == referral_id)
+
+
+async def due_for_reevaluation(now: datetime, limit: int) -> list[UUID]:
+    rows = (
+        await Referral.select(Referral.id)
+        .where(Referral.verification_due_at <= now)
+        .order_by(Referral.verification_due_at)
+        .limit(limit)
+    )
+    return [r["id"] for r in rows]
+
+
+async def count_by_step() -> dict[str, int]:
+    rows = await Referral.raw(
+        'SELECT step, COUNT(*) AS n FROM "referral" GROUP BY step ORDER BY step'
+    )
+    return {r["step"]: r["n"] for r in rows}

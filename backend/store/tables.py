@@ -1,0 +1,320 @@
+"""The schema, as Piccolo tables. Migrations in ./migrations are generated from it.
+
+Conventions: money is integer minor units beside a currency code; every timestamp is
+timezone-aware and stored in UTC; nothing is deleted (archived_at instead); the
+ledger (`Event`) and the audit log are append-only, enforced by database triggers.
+Derived columns (a referral's step, money, verification counts) are rewritten from
+the ledger by the services in the same transaction that appends to it.
+
+Multi-column unique keys are unique indexes made by a hand-written migration
+(SQLite cannot add a constraint to an existing table, which is how Piccolo's
+generated migrations add them); each table says which it has.
+"""
+
+from piccolo.columns import (
+    JSONB,
+    UUID,
+    BigInt,
+    BigSerial,
+    Boolean,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    SmallInt,
+    Text,
+    Time,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.table import Table
+
+
+def _fk(table, null: bool = False, index: bool = True, **kw):
+    # Nothing is ever deleted, so a reference may never dangle.
+    return ForeignKey(references=table, on_delete=OnDelete.restrict, index=index, null=null, **kw)
+
+
+class Clinic(Table, tablename="clinic"):
+    id = UUID(primary_key=True)
+    name = Varchar(length=200)
+    city = Varchar(length=100)
+    district = Varchar(length=100, null=True, default=None)
+    address = Text(default="")
+    phone = Varchar(length=32, default="")
+    timezone = Varchar(length=64, default="Europe/Moscow")  # IANA name
+    delivery_channel = Varchar(length=20, default="panel")  # panel|bitrix24|amocrm|webhook|ident
+    first_contact_sla_minutes = Integer(null=True, default=None)
+    created_at = Timestamptz()
+    archived_at = Timestamptz(null=True, default=None)
+
+
+class StaffUser(Table, tablename="staff_user"):
+    id = UUID(primary_key=True)
+    email = Varchar(length=254, unique=True)
+    name = Varchar(length=200, default="")
+    role = Varchar(length=32)
+    clinic = _fk(Clinic, null=True, default=None)
+    password_hash = Text()
+    totp_secret = Varchar(length=64, null=True, default=None)
+    created_at = Timestamptz()
+    last_login_at = Timestamptz(null=True, default=None)
+    archived_at = Timestamptz(null=True, default=None)
+
+
+class Patient(Table, tablename="patient"):
+    id = UUID(primary_key=True)
+    phone = Varchar(length=20, unique=True)  # E.164
+    name = Varchar(length=200, default="")
+    locale = Varchar(length=5, default="ru")
+    timezone = Varchar(length=64, default="Europe/Moscow")
+    firebase_uid = Varchar(length=128, unique=True, null=True, default=None)
+    notification_prefs = JSONB(default="{}")
+    quiet_hours_start = Time(null=True, default=None)
+    quiet_hours_end = Time(null=True, default=None)
+    created_at = Timestamptz()
+    archived_at = Timestamptz(null=True, default=None)
+    erased_at = Timestamptz(null=True, default=None)
+
+
+class Device(Table, tablename="device"):
+    id = UUID(primary_key=True)
+    patient = _fk(Patient)
+    token = Varchar(length=4096, unique=True)  # FCM registration token
+    platform = Varchar(length=16)  # ios|android|web
+    app_version = Varchar(length=32, default="")
+    locale = Varchar(length=5, default="ru")
+    active = Boolean(default=True)
+    created_at = Timestamptz()
+    last_seen_at = Timestamptz()
+    deactivated_at = Timestamptz(null=True, default=None)
+    deactivated_reason = Varchar(length=64, null=True, default=None)
+
+
+class Referral(Table, tablename="referral"):
+    id = UUID(primary_key=True)
+    patient = _fk(Patient)
+    clinic = _fk(Clinic)
+    invite_code = Varchar(length=32, unique=True)
+    transferred_from = UUID(null=True, default=None, index=True)
+    sent_at = Timestamptz()
+    # Derived from the ledger by the fold; rewritten on every event.
+    step = Varchar(length=20, default="sent", index=True)
+    reached = Varchar(length=20, default="sent")
+    step_at = JSONB(default="{}")
+    closed_reason = Text(null=True, default=None)
+    accepted_at = Timestamptz(null=True, default=None)
+    currency = Varchar(length=3, default="RUB")
+    estimated_amount = BigInt(default=0)
+    planned_amount = BigInt(default=0)
+    accepted_amount = BigInt(default=0)
+    executed_amount = BigInt(default=0)
+    paid_amount = BigInt(default=0)
+    remaining_amount = BigInt(default=0)
+    lost_amount = BigInt(default=0)
+    disputed_count = SmallInt(default=0)  # disputed + clinic_silent milestones
+    overdue_count = SmallInt(default=0)
+    verification_due_at = Timestamptz(null=True, default=None, index=True)
+    folded_event_id = BigInt(default=0)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+    archived_at = Timestamptz(null=True, default=None)
+
+
+class Plan(Table, tablename="plan"):
+    """One version of a referral's plan: the exchange's estimate or the clinic's plan."""
+
+    id = UUID(primary_key=True)
+    referral = _fk(Referral)
+    version = Integer()
+    origin = Varchar(length=10)  # estimated|actual
+    currency = Varchar(length=3, default="RUB")
+    chosen_variant = Varchar(length=8, null=True, default=None)
+    reason = Text(null=True, default=None)
+    created_by = Varchar(length=120, default="")
+    created_at = Timestamptz()
+    # unique (referral, version)
+
+
+class PlanItem(Table, tablename="plan_item"):
+    id = UUID(primary_key=True)
+    plan = _fk(Plan)
+    item_id = UUID()  # stable across versions: a carried-over item keeps it
+    position = SmallInt(default=0)
+    stage = SmallInt(default=1)
+    variant = Varchar(length=8, null=True, default=None)
+    specialization = Varchar(length=20)
+    code = Varchar(length=32, default="")
+    title_ru = Text(default="")
+    title_en = Text(default="")
+    tooth = SmallInt(null=True, default=None)  # FDI number
+    price = BigInt()
+    chair_minutes = Integer(null=True, default=None)
+    course_days = Integer(null=True, default=None)
+    # unique (plan, item_id)
+
+
+class ToothState(Table, tablename="tooth_state"):
+    id = UUID(primary_key=True)
+    plan = _fk(Plan)
+    tooth = SmallInt()  # FDI number
+    phase = Varchar(length=8)  # before|after
+    condition = Varchar(length=24)
+    note = Text(default="")
+    # unique (plan, tooth, phase)
+
+
+class Media(Table, tablename="media"):
+    id = UUID(primary_key=True)
+    referral = _fk(Referral)
+    kind = Varchar(length=16)  # xray|photo|scan
+    phase = Varchar(length=8)  # before|after|progress
+    tooth = SmallInt(null=True, default=None)
+    caption = Text(default="")
+    storage_key = Varchar(length=300)
+    content_type = Varchar(length=64)
+    size_bytes = BigInt()
+    sha256 = Varchar(length=64)
+    created_at = Timestamptz()
+    archived_at = Timestamptz(null=True, default=None)
+
+
+class Appointment(Table, tablename="appointment"):
+    """Derived from booking claims; status words from FHIR Appointment."""
+
+    id = UUID(primary_key=True)
+    referral = _fk(Referral)
+    starts_at = Timestamptz()
+    status = Varchar(length=16, default="booked")
+    patient_status = Varchar(length=16, default="needs-action")
+    booked_event_id = BigInt()
+    updated_at = Timestamptz()
+
+
+class ContactRating(Table, tablename="contact_rating"):
+    """The patient's latest rating of how the clinic got in touch (history in the ledger)."""
+
+    id = UUID(primary_key=True)
+    referral = _fk(Referral, unique=True)
+    called = Boolean()
+    stars = SmallInt(null=True, default=None)
+    comment = Text(default="")
+    event_id = BigInt()
+    updated_at = Timestamptz()
+
+
+class Question(Table, tablename="question"):
+    """A verification question to the patient (a FHIR Task)."""
+
+    id = UUID(primary_key=True)
+    referral = _fk(Referral)
+    patient = _fk(Patient)
+    kind = Varchar(length=24)
+    milestone = Varchar(length=48)
+    subject = Varchar(length=80)
+    about_at = Timestamptz(null=True, default=None)
+    item_id = UUID(null=True, default=None)
+    status = Varchar(length=12, default="requested", index=True)  # requested|completed|cancelled
+    asked_at = Timestamptz()
+    expires_at = Timestamptz()
+    answered_at = Timestamptz(null=True, default=None)
+    answer = Varchar(length=8, null=True, default=None)
+    answer_event_id = BigInt(null=True, default=None)
+    # unique (referral, milestone, subject): a question is asked once
+
+
+class Verification(Table, tablename="verification"):
+    id = UUID(primary_key=True)
+    referral = _fk(Referral)
+    milestone = Varchar(length=48)
+    state = Varchar(length=20, index=True)
+    claim_event_id = BigInt(null=True, default=None)
+    clinic_said_at = Timestamptz(null=True, default=None)
+    appointment_at = Timestamptz(null=True, default=None)
+    patient_event_id = BigInt(null=True, default=None)
+    patient_answer = Varchar(length=8, null=True, default=None)
+    patient_said_at = Timestamptz(null=True, default=None)
+    resolution_event_id = BigInt(null=True, default=None)
+    due_at = Timestamptz(null=True, default=None)
+    updated_at = Timestamptz()
+    # unique (referral, milestone)
+
+
+class Event(Table, tablename="event"):
+    """The ledger. Append-only; (source, idempotency_key) records a delivery once."""
+
+    id = BigSerial(primary_key=True)
+    referral = _fk(Referral, index=False)  # (referral, id) index in migration 0002
+    kind = Varchar(length=32)
+    source = Varchar(length=20)
+    side = Varchar(length=10)
+    actor = Varchar(length=120)
+    occurred_at = Timestamptz()
+    recorded_at = Timestamptz()
+    idempotency_key = Varchar(length=200)
+    payload = JSONB()
+    # unique (source, idempotency_key)
+
+
+class Outbox(Table, tablename="outbox"):
+    """Side effects written in the same transaction as the change that causes them."""
+
+    id = BigSerial(primary_key=True)
+    topic = Varchar(length=32)
+    dedupe_key = Varchar(length=200, unique=True, null=True, default=None)
+    referral = UUID(null=True, default=None)
+    payload = JSONB()
+    status = Varchar(length=12, default="pending")  # pending|in_flight|done|logged|failed
+    available_at = Timestamptz()
+    attempts = SmallInt(default=0)
+    locked_by = Varchar(length=64, null=True, default=None)
+    locked_until = Timestamptz(null=True, default=None)
+    last_error = Text(null=True, default=None)
+    created_at = Timestamptz()
+    done_at = Timestamptz(null=True, default=None)
+
+
+class AuditLog(Table, tablename="audit_log"):
+    """Who looked at or changed what, when and from where. Append-only."""
+
+    id = BigSerial(primary_key=True)
+    at = Timestamptz()
+    actor = Varchar(length=120)
+    actor_role = Varchar(length=32)
+    action = Varchar(length=48)
+    object_kind = Varchar(length=32)
+    object_id = Varchar(length=64)
+    ip = Varchar(length=45, default="")
+    request_id = Varchar(length=64, default="")
+    details = JSONB(default="{}")
+
+
+class DurationNorm(Table, tablename="duration_norm"):
+    id = UUID(primary_key=True)
+    scope = Varchar(length=40)  # "exchange" or a clinic id
+    specialization = Varchar(length=20)
+    chair_minutes = Integer()
+    course_days = Integer()
+    source = Text(default="")
+    updated_at = Timestamptz()
+    # unique (scope, specialization)
+
+
+TABLES: list[type[Table]] = [
+    Clinic,
+    StaffUser,
+    Patient,
+    Device,
+    Referral,
+    Plan,
+    PlanItem,
+    ToothState,
+    Media,
+    Appointment,
+    ContactRating,
+    Question,
+    Verification,
+    Event,
+    Outbox,
+    AuditLog,
+    DurationNorm,
+]

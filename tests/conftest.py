@@ -1,0 +1,166 @@
+"""Test databases: the same tests run on SQLite and on a real PostgreSQL.
+
+    pytest --db=sqlite            # every test; a fresh SQLite file per test
+    pytest --db=postgres -m db    # the tests that touch a database, on PostgreSQL
+
+PostgreSQL comes from PLANTRACK_TEST_POSTGRES_URL (a server database the tests may
+create databases in), or else a throwaway cluster started for the session.
+Migrations run once per session; each test then starts from empty tables.
+"""
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from litestar import Litestar
+
+from backend.settings import Settings, load_settings
+from backend.store.engine import bind, close_engine, make_engine, open_engine
+from backend.store.tables import TABLES
+from tests import pg_cluster
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db",
+        choices=("sqlite", "postgres"),
+        default=os.environ.get("PLANTRACK_TEST_DB", "sqlite"),
+        help="database engine for the tests marked db",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "db" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"plantrack test database: {config.getoption('--db')}"
+
+
+def _settings(var_dir: Path, url: str) -> Settings:
+    return load_settings(
+        {
+            "PLANTRACK_ENV": "dev",
+            "PLANTRACK_VAR_DIR": str(var_dir),
+            "PLANTRACK_DATABASE_URL": url,
+            "PLANTRACK_SECRET_KEY": "test-secret-" + "x" * 40,
+            "PLANTRACK_DB_POOL_SIZE": "4",
+        }
+    )
+
+
+async def _migrate(settings: Settings) -> None:
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    engine = bind(make_engine(settings.database_url))
+    result = await run_forwards(app_name="plantrack")
+    assert result.success, result.message
+    await close_engine(engine)
+
+
+@pytest.fixture(scope="session")
+def database_template(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
+    """(engine, URL) of a migrated database the tests start from."""
+    engine = request.config.getoption("--db")
+    base = tmp_path_factory.mktemp("db")
+    if engine == "sqlite":
+        url = f"sqlite:///{base / 'template.sqlite3'}"
+        asyncio.run(_migrate(_settings(base, url)))
+        yield engine, url
+        return
+
+    given = os.environ.get("PLANTRACK_TEST_POSTGRES_URL")
+    cluster = None
+    if given:
+        server_url = given
+    else:
+        cluster = pg_cluster.temp_base()
+        server_url = pg_cluster.start(cluster)
+    url = asyncio.run(_fresh_postgres_database(server_url, "plantrack_test"))
+    asyncio.run(_migrate(_settings(base, url)))
+    try:
+        yield engine, url
+    finally:
+        if cluster is not None:
+            pg_cluster.stop(cluster)
+
+
+async def _fresh_postgres_database(server_url: str, name: str) -> str:
+    import asyncpg
+
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return server_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+_TRUNCATE = "TRUNCATE {} RESTART IDENTITY CASCADE".format(
+    ", ".join(f'"{t._meta.tablename}"' for t in TABLES)
+)
+
+
+@pytest.fixture
+async def db(database_template: tuple[str, str], tmp_path: Path) -> AsyncIterator[Settings]:
+    """Settings for a database with the schema and no rows, bound and connected."""
+    engine_name, url = database_template
+    if engine_name == "sqlite":
+        template = Path(url.removeprefix("sqlite:///"))
+        mine = tmp_path / "test.sqlite3"
+        shutil.copyfile(template, mine)
+        url = f"sqlite:///{mine}"
+    settings = _settings(tmp_path, url)
+    engine = await open_engine(settings)
+    if engine_name == "postgres":
+        await engine.run_ddl(_TRUNCATE)
+    try:
+        yield settings
+    finally:
+        await close_engine(engine)
+
+
+@asynccontextmanager
+async def running(app: Litestar) -> AsyncIterator[None]:
+    """Run the app's lifespan in a task of its own, entered and exited in that task
+    (anyio requires it), while the test talks to the app on the same event loop."""
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def lifespan() -> None:
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(lifespan())
+    waiter = asyncio.create_task(started.wait())
+    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        waiter.cancel()
+        task.result()  # startup failed: raise its error here
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+@pytest.fixture
+async def client(db: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The app in-process, on this test's event loop, through its real lifespan."""
+    from backend.app import create_app
+
+    app = create_app(db)
+    async with running(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://plantrack.test") as c:
+            yield c

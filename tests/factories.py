@@ -1,0 +1,79 @@
+"""Small builders for service and HTTP tests: a clinic, a referral with a plan."""
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from backend.domain.events import Source
+from backend.ids import new_id
+from backend.services.referrals import (
+    PatientIn,
+    PlanIn,
+    PlanItemIn,
+    SentReferral,
+    ToothIn,
+    send_referral,
+)
+from backend.store import parties
+
+NOW = datetime(2026, 11, 2, 7, 0, tzinfo=UTC)  # Monday, 10:00 in Moscow
+
+
+def hours(n: float) -> datetime:
+    return NOW + timedelta(hours=n)
+
+
+async def make_clinic(name: str = "Улыбка", timezone: str = "Europe/Moscow") -> UUID:
+    clinic_id = new_id()
+    await parties.insert_clinic(
+        clinic_id=clinic_id,
+        name=name,
+        city="Москва",
+        timezone=timezone,
+        now=NOW,
+        address="ул. Тверская, 1",
+        phone="+74951234567",
+    )
+    return clinic_id
+
+
+PLAN = PlanIn(
+    items=[
+        PlanItemIn(
+            specialization="therapy",
+            price=6_500_00,
+            title_ru="Лечение кариеса",
+            title_en="Caries treatment",
+            tooth=16,
+            code="A16.07.002",
+        ),
+        PlanItemIn(
+            specialization="implantology",
+            price=65_000_00,
+            title_ru="Имплант",
+            title_en="Implant",
+            tooth=36,
+            stage=2,
+            code="A16.07.054",
+        ),
+    ],
+    teeth=[
+        ToothIn(tooth=16, phase="before", condition="caries"),
+        ToothIn(tooth=16, phase="after", condition="filled"),
+        ToothIn(tooth=36, phase="before", condition="missing"),
+        ToothIn(tooth=36, phase="after", condition="implant"),
+    ],
+)
+
+
+async def make_referral(
+    clinic_id: UUID, phone: str = "+79161234567", at=NOW, key: str | None = None
+) -> SentReferral:
+    return await send_referral(
+        patient=PatientIn(phone=phone, name="Анна Иванова"),
+        clinic_id=clinic_id,
+        plan=PLAN,
+        source=Source.exchange,
+        actor="test",
+        idempotency_key=key,
+        now=at,
+    )
