@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             path="/schema",
         ),
         debug=False,
+        logging_config=None,  # ours (backend.logs): JSON lines, no bodies
     )
     app.state.settings = settings
     # Outermost, so unmatched routes and error responses get a request id too.

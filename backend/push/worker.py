@@ -84,7 +84,7 @@ async def run_once(
         if outcome.status == "retry" and message.attempts < MAX_ATTEMPTS:
             delay = outcome.retry_after or backoff(message.attempts)
             await outbox.retry_later(
-                message.id, worker=worker, at=utcnow() + delay, error=outcome.error or "retry"
+                message.id, worker=worker, at=now + delay, error=outcome.error or "retry"
             )
         else:
             status = "failed" if outcome.status == "retry" else outcome.status
