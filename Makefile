@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Demo sign-in uses the Firebase Auth emulator mode (unsigned tokens; dev only).
+DEV_ENV := FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:9099
+
 ## run: install, migrate the embedded SQLite, load the demo, serve on :8000
 run: $(STAMP)
 	$(BIN)/plantrack migrate
@@ -22,11 +25,15 @@ run: $(STAMP)
 	@echo "plantrack is starting on http://127.0.0.1:8000"
 	@echo "  API and its documentation:  http://127.0.0.1:8000/schema"
 	@echo "  health:                     http://127.0.0.1:8000/health"
+	@echo "  sign in as a demo patient (phones +79165000000 … +79165000299):"
+	@echo "    TOKEN=\$$($(DEV_ENV) $(BIN)/plantrack dev-token --phone +79165000001)"
+	@echo "    curl -s localhost:8000/api/v1/auth/patient -H 'content-type: application/json' \\"
+	@echo "      -d \"{\\\"firebase_id_token\\\": \\\"\$$TOKEN\\\"}\""
 	@echo "  demo staff accounts (password demo-password-2026):"
 	@echo "    operator@plantrack.demo, analyst@plantrack.demo, manager1@plantrack.demo"
-	@echo "  data: var/plantrack.sqlite3 (delete var/ to start over)"
+	@echo "  data: var/ (delete it to start over)"
 	@echo
-	PLANTRACK_EMBEDDED_WORKER=1 $(BIN)/plantrack serve
+	$(DEV_ENV) PLANTRACK_EMBEDDED_WORKER=1 $(BIN)/plantrack serve
 
 ## test: lint, then the whole suite on SQLite, then the database tests on PostgreSQL
 test: $(STAMP) lint

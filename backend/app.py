@@ -6,13 +6,17 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 
 from backend import __doc__ as about
+from backend.auth.firebase import FirebaseVerifier
+from backend.auth.tokens import key_ring
 from backend.http_context import RequestContext
 from backend.http_errors import problem_details
 from backend.logs import configure_logging
+from backend.media_files import LocalMediaFiles
 from backend.push.worker import default_handlers, run_forever
-from backend.routes import health
+from backend.routes import auth, health, media, patient
 from backend.settings import Settings, load_settings
 from backend.store.engine import close_engine, open_engine
 
@@ -32,6 +36,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await close_engine(engine)
 
     @asynccontextmanager
+    async def firebase(app: Litestar) -> AsyncIterator[None]:
+        # firebase-admin's clients bind to the loop they first run on: make them here.
+        app.state.firebase = FirebaseVerifier(settings.firebase_project_id)
+        try:
+            yield
+        finally:
+            app.state.firebase.close()
+
+    @asynccontextmanager
     async def embedded_worker(app: Litestar) -> AsyncIterator[None]:
         if not settings.embedded_worker:
             yield
@@ -45,19 +58,31 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await task
 
     app = Litestar(
-        route_handlers=[*health.ROUTES],
-        lifespan=[database, embedded_worker],
+        route_handlers=[*health.ROUTES, auth.router, patient.router, media.media_file],
+        lifespan=[database, firebase, embedded_worker],
         plugins=[problem_details],
         openapi_config=OpenAPIConfig(
             title="plantrack",
             version=VERSION,
             description=about,
             path="/schema",
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        bearer_format="JWT",
+                        description="An access token from POST /api/v1/auth/patient",
+                    )
+                }
+            ),
         ),
         debug=False,
         logging_config=None,  # ours (backend.logs): JSON lines, no bodies
     )
     app.state.settings = settings
+    app.state.key_ring = key_ring(settings)
+    app.state.media_files = LocalMediaFiles(settings.media_dir)
     # Outermost, so unmatched routes and error responses get a request id too.
     app.asgi_handler = RequestContext(app.asgi_handler)
     return app

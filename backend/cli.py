@@ -74,16 +74,29 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from backend.demo import load_demo
+    from backend.media_files import LocalMediaFiles
     from backend.store import referrals
 
     settings = _settings()
 
+    tty = sys.stdout.isatty()
+
     def progress(done: int, total: int) -> None:
         if done % 25 == 0 or done == total:
-            print(f"\r  referrals {done}/{total}", end="" if done < total else "\n", flush=True)
+            last = done == total
+            print(
+                f"\r  referrals {done}/{total}" if tty else f"  referrals {done}/{total}",
+                end="\n" if last or not tty else "",
+                flush=True,
+            )
 
     async def job() -> None:
-        added = await load_demo(referrals_count=args.referrals, seed=args.seed, progress=progress)
+        added = await load_demo(
+            referrals_count=args.referrals,
+            seed=args.seed,
+            progress=progress,
+            media_files=LocalMediaFiles(settings.media_dir),
+        )
         print("added: " + ", ".join(f"{k} {v}" for k, v in added.items()))
         steps = await referrals.count_by_step()
         print("referrals by step: " + ", ".join(f"{k} {v}" for k, v in steps.items()))
@@ -137,6 +150,29 @@ def cmd_worker(args: argparse.Namespace) -> None:
         asyncio.run(_with_database(settings, job))
 
 
+def cmd_dev_token(args: argparse.Namespace) -> None:
+    """An emulator ID token for a phone, to try the patient API by hand."""
+    from backend.auth.emulator import emulator_id_token
+    from backend.clock import utcnow
+    from backend.phones import BadPhone, normalise_phone
+
+    settings = _settings()
+    if settings.env != "dev" or not os.environ.get("FIREBASE_AUTH_EMULATOR_HOST"):
+        sys.exit("plantrack dev-token: only in dev with FIREBASE_AUTH_EMULATOR_HOST set")
+    try:
+        phone = normalise_phone(args.phone)
+    except BadPhone as exc:
+        sys.exit(f"plantrack dev-token: {exc}")
+    print(
+        emulator_id_token(
+            project_id=settings.firebase_project_id,
+            uid=f"dev-{phone[1:]}",
+            phone=phone,
+            now=utcnow(),
+        )
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from backend.domain.roles import Role
 
@@ -175,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="one batch, then exit")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between idle polls")
     p.set_defaults(func=cmd_worker)
+    p = sub.add_parser("dev-token", help="a Firebase emulator ID token for a phone (dev only)")
+    p.add_argument("--phone", required=True)
+    p.set_defaults(func=cmd_dev_token)
     return parser
 
 

@@ -6,7 +6,9 @@ would hold. Deterministic (a fixed seed) and idempotent: every statement has an
 idempotency key, so running it again adds nothing.
 """
 
+import io
 import random
+import secrets
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime, timedelta
@@ -28,8 +30,10 @@ from backend.domain.events import (
 )
 from backend.domain.funnel import milestones_claimed
 from backend.domain.roles import Role
+from backend.media_files import MediaFiles
 from backend.services.answers import answer_question
 from backend.services.errors import Conflict
+from backend.services.media import attach_media
 from backend.services.recording import Statement, record, reevaluate_due
 from backend.services.referrals import (
     PatientIn,
@@ -40,6 +44,7 @@ from backend.services.referrals import (
     send_referral,
 )
 from backend.services.staff import add_staff
+from backend.services.visit_codes import issue_code, redeem_code
 from backend.store import parties, plans, questions
 from backend.store.engine import write_transaction
 
@@ -257,6 +262,7 @@ class Story:
         self.n, self.id, self.patient_id, self.rng, self.now = n, referral_id, patient_id, rng, now
         self.speed, self.honesty = profile
         self.step = 0
+        self.code_secret = secrets.token_hex(16)  # visit codes live minutes; so does this
 
     async def clinic(self, body, at: datetime, source: Source = Source.clinic_panel) -> bool:
         """Record a clinic claim at `at`; False once `at` is in the future."""
@@ -353,7 +359,17 @@ async def _play(r: Story, sent_at: datetime, fate: str, items: list, revise: Cal
     if fate == "no_show":
         await r.clinic(NoShow(), appointment + h(1))
         return
-    if not await r.clinic(Visited(), appointment):
+    if appointment >= r.now:
+        return
+    if rng.random() < 0.3:  # at reception, the patient enters the clinic's visit code
+        code = await issue_code(
+            r.id, secret=r.code_secret, issued_by="demo:clinic", now=appointment
+        )
+        await redeem_code(
+            r.patient_id, r.id, code.code, secret=r.code_secret, now=appointment + h(0.05)
+        )
+        await r.patient_answers(appointment + h(rng.uniform(1, 30)))
+    elif not await r.clinic(Visited(), appointment):
         return
     if fate == "visited":
         return
@@ -409,6 +425,7 @@ async def load_demo(
     seed: int = 7,
     now: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
+    media_files: MediaFiles | None = None,
 ) -> dict[str, int]:
     """Create the demo; returns counts of what was added (zero on a second run)."""
     now = now or utcnow()
@@ -519,11 +536,44 @@ async def load_demo(
         # of dozens, which is what makes 300 stories load in seconds on SQLite.
         async with write_transaction():
             await _play(r, sent_at, fate, items, revise)
+            if media_files is not None and story.random() < 0.4:
+                await attach_media(
+                    media_files,
+                    referral_id=sent.referral_id,
+                    data=_xray(story),
+                    kind="xray",
+                    phase="before",
+                    caption="Ортопантомограмма",
+                    now=sent_at,
+                )
         if progress:
             progress(n + 1, referrals_count)
 
     await reevaluate_due(now=now, limit=referrals_count * 4)
     return added
+
+
+def _xray(rng: random.Random) -> bytes:
+    """A panoramic-X-ray-like picture: light teeth on a dark, slightly noisy field."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    image = Image.new("L", (640, 300), 18)
+    draw = ImageDraw.Draw(image)
+    for jaw, top in ((0, 70), (1, 160)):
+        for i in range(16):
+            x = 40 + i * 36
+            if rng.random() < 0.08:
+                continue  # a missing tooth
+            bright = rng.randint(150, 230)
+            h = 70 - abs(i - 7.5) * 2
+            y = top if jaw == 0 else top + 5
+            draw.rounded_rectangle((x, y, x + 28, y + h), radius=10, fill=bright)
+            if rng.random() < 0.15:  # a filling shows bright white
+                draw.ellipse((x + 8, y + 10, x + 20, y + 22), fill=255)
+    image = image.filter(ImageFilter.GaussianBlur(2.2))
+    out = io.BytesIO()
+    image.convert("RGB").save(out, format="JPEG", quality=80)
+    return out.getvalue()
 
 
 def _fate(rng: random.Random, age_days: float) -> str:

@@ -33,6 +33,13 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # Run the outbox worker inside the web process: one process for a laptop demo.
     # In production run `plantrack worker` separately, as many as needed.
     embedded_worker: bool = False
+    firebase_project_id: str = "plantrack-dev"
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
+    # "kid:secret,kid:secret": the first signs, all verify (key rotation). Empty: one
+    # key derived from the secret key.
+    jwt_keys: str = msgspec.field(default="")
+    media_dir: str = ""  # default: <var_dir>/media
     firebase_auth_emulator_host: str | None = None
 
     def __repr__(self) -> str:  # never print the secret
@@ -55,6 +62,11 @@ ENV_VARS = {
     "PLANTRACK_VAR_DIR": "var_dir",
     "PLANTRACK_DB_POOL_SIZE": "db_pool_size",
     "PLANTRACK_EMBEDDED_WORKER": "embedded_worker",
+    "PLANTRACK_FIREBASE_PROJECT_ID": "firebase_project_id",
+    "PLANTRACK_ACCESS_TOKEN_MINUTES": "access_token_minutes",
+    "PLANTRACK_REFRESH_TOKEN_DAYS": "refresh_token_days",
+    "PLANTRACK_JWT_KEYS": "jwt_keys",
+    "PLANTRACK_MEDIA_DIR": "media_dir",
     "FIREBASE_AUTH_EMULATOR_HOST": "firebase_auth_emulator_host",
 }
 
@@ -73,6 +85,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     changes: dict = {}
     if not settings.database_url:
         changes["database_url"] = _default_database_url(var_dir)
+    if not settings.media_dir:
+        changes["media_dir"] = str(var_dir / "media")
     if not settings.secret_key and settings.env == "dev":
         changes["secret_key"] = _dev_secret(var_dir)
         changes["secret_key_generated"] = True

@@ -24,6 +24,10 @@ from backend.store.engine import bind, close_engine, make_engine, open_engine
 from backend.store.tables import TABLES
 from tests import pg_cluster
 
+# firebase-admin reads this from the environment at each verification: tests sign in
+# with the emulator's unsigned tokens, as `make run` does.
+os.environ.setdefault("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(

@@ -39,6 +39,7 @@ from backend.domain.events import (
     VisitCosigned,
     Visited,
 )
+from backend.domain.receipts import PaymentRef
 
 
 class Step(StrEnum):
@@ -206,6 +207,7 @@ class ReferralFold(msgspec.Struct, frozen=True, kw_only=True):
     plan: PlanVersion | None
     estimated_plan: PlanVersion | None
     done_items: dict[UUID, datetime]
+    payments: tuple[PaymentRef, ...]
     known_items: frozenset[UUID]  # items of every plan version, current or not
     money: MoneyFigures
     clinic_claims: dict[str, tuple[ClinicClaimRef, ...]]
@@ -326,6 +328,7 @@ class _Walk:
         self.appointments: dict[UUID, Appointment] = {}
         self.done: dict[UUID, datetime] = {}
         self.paid = 0
+        self.payments: list[PaymentRef] = []
 
     def reach(self, step: Step, at: datetime) -> None:
         self.step_at.setdefault(step, at)
@@ -420,6 +423,7 @@ class _Walk:
             self.reopen_on_progress()
         elif isinstance(body, Payment):
             self.paid += body.amount
+            self.payments.append(PaymentRef(event_id=event.id, amount=body.amount, occurred_at=at))
             self.reach(Step.in_treatment, at)
             self.reopen_on_progress()
         elif isinstance(body, Completed):
@@ -546,6 +550,7 @@ def fold_referral(events: Iterable[Event], *, default_currency: str = "RUB") -> 
         plan=plan,
         estimated_plan=estimated_plan,
         done_items=dict(walk.done),
+        payments=tuple(walk.payments),
         known_items=frozenset(price_of),
         money=money,
         clinic_claims={k: tuple(v) for k, v in clinic_claims.items()},

@@ -6,6 +6,7 @@ import msgspec
 from litestar import get
 from litestar.exceptions import HTTPException
 
+from backend.routes.docs import responds
 from backend.store.engine import ping
 
 log = logging.getLogger("plantrack.health")
@@ -21,6 +22,7 @@ class Health(msgspec.Struct, frozen=True):
     description="The process is up and serving HTTP.",
     tags=["health"],
     sync_to_thread=False,
+    responses=responds(Health, {"status": "ok"}, "Alive"),
 )
 def health() -> Health:
     return Health(status="ok")
@@ -31,6 +33,7 @@ def health() -> Health:
     summary="Readiness",
     description="The database answers. 503 with a problem description when it does not.",
     tags=["health"],
+    responses=responds(Health, {"status": "ready"}, "Ready", errors=(503,)),
 )
 async def ready() -> Health:
     try:

@@ -18,6 +18,18 @@ class NotFound(ServiceError):
     status, title = 404, "Not found"
 
 
+class NotAuthenticated(ServiceError):
+    status, title = 401, "Unauthorized"
+
+
+class TooManyAttempts(ServiceError):
+    status, title = 429, "Too Many Requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
 class Forbidden(ServiceError):
     status, title = 403, "Forbidden"
 

@@ -9,6 +9,7 @@ import msgspec
 from backend.clock import utcnow
 from backend.domain.events import PlanLine, PlanSet, Sent, Source
 from backend.domain.norms import Specialization
+from backend.domain.plans import PlanItem, ToothState
 from backend.domain.teeth import ToothCondition, is_valid_tooth
 from backend.ids import new_id, short_code
 from backend.phones import BadPhone, normalise_phone
@@ -16,7 +17,6 @@ from backend.services.errors import Conflict, Invalid, NotFound
 from backend.services.recording import Statement, record_locked
 from backend.store import ledger, parties, plans, referrals
 from backend.store.engine import write_transaction
-from backend.store.plans import ItemRow, ToothRow
 
 Price = Annotated[int, msgspec.Meta(ge=0, le=100_000_000_00, description="minor units")]
 Tooth = Annotated[int, msgspec.Meta(ge=11, le=85, description="FDI tooth number")]
@@ -84,9 +84,9 @@ def _check_plan(plan: PlanIn, known_items: frozenset[UUID] = frozenset()) -> Non
         raise Invalid(f"chosen_variant {plan.chosen_variant} is not among the items' variants")
 
 
-def _plan_rows(plan: PlanIn) -> tuple[list[ItemRow], list[ToothRow]]:
+def _plan_rows(plan: PlanIn) -> tuple[list[PlanItem], list[ToothState]]:
     items = [
-        ItemRow(
+        PlanItem(
             item_id=item.item_id or new_id(),
             specialization=str(item.specialization),
             price=item.price,
@@ -103,14 +103,19 @@ def _plan_rows(plan: PlanIn) -> tuple[list[ItemRow], list[ToothRow]]:
         for position, item in enumerate(plan.items)
     ]
     teeth = [
-        ToothRow(tooth=t.tooth, phase=t.phase, condition=str(t.condition), note=t.note)
+        ToothState(tooth=t.tooth, phase=t.phase, condition=str(t.condition), note=t.note)
         for t in plan.teeth
     ]
     return items, teeth
 
 
 def _plan_set(
-    plan_id: UUID, version: int, origin: str, plan: PlanIn, items: list[ItemRow], reason: str | None
+    plan_id: UUID,
+    version: int,
+    origin: str,
+    plan: PlanIn,
+    items: list[PlanItem],
+    reason: str | None,
 ) -> PlanSet:
     return PlanSet(
         plan_id=plan_id,

@@ -87,3 +87,14 @@ async def insert_staff(
             created_at=now,
         )
     )
+
+
+async def patient_by_firebase_uid(uid: str) -> dict[str, Any] | None:
+    return await Patient.select().where(Patient.firebase_uid == uid).first()
+
+
+async def update_patient(patient_id: UUID, values: dict[str, Any]) -> None:
+    """Update profile columns by name (the service decides which are allowed)."""
+    columns = {getattr(Patient, name): value for name, value in values.items()}
+    if columns:
+        await Patient.update(columns).where(Patient.id == patient_id)

@@ -6,30 +6,11 @@ from uuid import UUID
 
 import msgspec
 
+from backend.domain.plans import PlanItem, ToothState
 from backend.ids import new_id
-from backend.store.tables import Plan, PlanItem, ToothState
-
-
-class ItemRow(msgspec.Struct, frozen=True, kw_only=True):
-    item_id: UUID
-    specialization: str
-    price: int
-    stage: int = 1
-    position: int = 0
-    variant: str | None = None
-    code: str = ""
-    title_ru: str = ""
-    title_en: str = ""
-    tooth: int | None = None
-    chair_minutes: int | None = None
-    course_days: int | None = None
-
-
-class ToothRow(msgspec.Struct, frozen=True, kw_only=True):
-    tooth: int
-    phase: str
-    condition: str
-    note: str = ""
+from backend.store.tables import Plan
+from backend.store.tables import PlanItem as PlanItemRow
+from backend.store.tables import ToothState as ToothStateRow
 
 
 async def insert_version(
@@ -39,8 +20,8 @@ async def insert_version(
     version: int,
     origin: str,
     currency: str,
-    items: list[ItemRow],
-    teeth: list[ToothRow],
+    items: list[PlanItem],
+    teeth: list[ToothState],
     chosen_variant: str | None,
     reason: str | None,
     created_by: str,
@@ -60,12 +41,12 @@ async def insert_version(
         )
     )
     if items:
-        await PlanItem.insert(
-            *(PlanItem(id=new_id(), plan=plan_id, **msgspec.structs.asdict(i)) for i in items)
+        await PlanItemRow.insert(
+            *(PlanItemRow(id=new_id(), plan=plan_id, **msgspec.structs.asdict(i)) for i in items)
         )
     if teeth:
-        await ToothState.insert(
-            *(ToothState(id=new_id(), plan=plan_id, **msgspec.structs.asdict(t)) for t in teeth)
+        await ToothStateRow.insert(
+            *(ToothStateRow(id=new_id(), plan=plan_id, **msgspec.structs.asdict(t)) for t in teeth)
         )
 
 
@@ -83,18 +64,18 @@ async def versions_of(referral_id: UUID) -> list[dict[str, Any]]:
     return await Plan.select().where(Plan.referral == referral_id).order_by(Plan.version)
 
 
-async def items_of(plan_id: UUID) -> list[ItemRow]:
+async def items_of(plan_id: UUID) -> list[PlanItem]:
     rows = (
-        await PlanItem.select(*(getattr(PlanItem, f) for f in ItemRow.__struct_fields__))
-        .where(PlanItem.plan == plan_id)
-        .order_by(PlanItem.stage)
-        .order_by(PlanItem.position)
+        await PlanItemRow.select(*(getattr(PlanItemRow, f) for f in PlanItem.__struct_fields__))
+        .where(PlanItemRow.plan == plan_id)
+        .order_by(PlanItemRow.stage)
+        .order_by(PlanItemRow.position)
     )
-    return [ItemRow(**r) for r in rows]
+    return [PlanItem(**r) for r in rows]
 
 
-async def teeth_of(plan_id: UUID) -> list[ToothRow]:
-    rows = await ToothState.select(
-        ToothState.tooth, ToothState.phase, ToothState.condition, ToothState.note
-    ).where(ToothState.plan == plan_id)
-    return [ToothRow(**r) for r in rows]
+async def teeth_of(plan_id: UUID) -> list[ToothState]:
+    rows = await ToothStateRow.select(
+        ToothStateRow.tooth, ToothStateRow.phase, ToothStateRow.condition, ToothStateRow.note
+    ).where(ToothStateRow.plan == plan_id)
+    return [ToothState(**r) for r in rows]

@@ -66,13 +66,23 @@ async def get(question_id: UUID) -> dict[str, Any] | None:
     return await Question.select().where(Question.id == question_id).first()
 
 
-async def open_for_patient(patient_id: UUID, now: datetime) -> list[dict[str, Any]]:
-    return (
-        await Question.select()
-        .where(
-            (Question.patient == patient_id)
-            & (Question.status == "requested")
-            & (Question.expires_at > now)
-        )
-        .order_by(Question.asked_at)
+async def open_for_patient(
+    patient_id: UUID,
+    now: datetime,
+    *,
+    limit: int = 500,
+    after: tuple[datetime, UUID] | None = None,
+) -> list[dict[str, Any]]:
+    """Open, unexpired questions, oldest first, a page at a time (keyset on asked_at, id)."""
+    query = Question.select().where(
+        (Question.patient == patient_id)
+        & (Question.status == "requested")
+        & (Question.expires_at > now)
     )
+    if after is not None:
+        asked_at, question_id = after
+        query = query.where(
+            (Question.asked_at > asked_at)
+            | ((Question.asked_at == asked_at) & (Question.id > question_id))
+        )
+    return await query.order_by(Question.asked_at).order_by(Question.id).limit(limit)

@@ -111,3 +111,34 @@ async def count_by_step() -> dict[str, int]:
         'SELECT step, COUNT(*) AS n FROM "referral" GROUP BY step ORDER BY step'
     )
     return {r["step"]: r["n"] for r in rows}
+
+
+async def referral_of_appointment(appointment_id: UUID) -> UUID | None:
+    from backend.store.tables import Appointment
+
+    row = (
+        await Appointment.select(Appointment.referral)
+        .where(Appointment.id == appointment_id)
+        .first()
+    )
+    return row["referral"] if row else None
+
+
+async def for_patient(
+    patient_id: UUID, *, limit: int, before: tuple[datetime, UUID] | None = None
+) -> list[dict[str, Any]]:
+    """The patient's referrals, newest first, a page at a time (keyset on sent_at, id)."""
+    query = Referral.select().where(
+        (Referral.patient == patient_id) & Referral.archived_at.is_null()
+    )
+    if before is not None:
+        sent_at, referral_id = before
+        query = query.where(
+            (Referral.sent_at < sent_at)
+            | ((Referral.sent_at == sent_at) & (Referral.id < referral_id))
+        )
+    return (
+        await query.order_by(Referral.sent_at, ascending=False)
+        .order_by(Referral.id, ascending=False)
+        .limit(limit)
+    )

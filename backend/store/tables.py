@@ -299,6 +299,41 @@ class DurationNorm(Table, tablename="duration_norm"):
     # unique (scope, specialization)
 
 
+class PatientSession(Table, tablename="patient_session"):
+    """A refresh token (stored as its SHA-256). Rotation keeps the family; presenting a
+    used token again revokes the whole family (someone copied it)."""
+
+    id = UUID(primary_key=True)
+    family = UUID(index=True)
+    patient = _fk(Patient)
+    token_hash = Varchar(length=64, unique=True)
+    created_at = Timestamptz()
+    expires_at = Timestamptz()
+    used_at = Timestamptz(null=True, default=None)
+    revoked_at = Timestamptz(null=True, default=None)
+
+
+class VisitCode(Table, tablename="visit_code"):
+    """A one-time code the clinic shows at reception; the patient enters it to co-sign
+    the visit. Only its HMAC is stored."""
+
+    id = UUID(primary_key=True)
+    referral = _fk(Referral)
+    code_hash = Varchar(length=64)
+    created_by = Varchar(length=120)
+    created_at = Timestamptz()
+    expires_at = Timestamptz()
+    used_at = Timestamptz(null=True, default=None)
+
+
+class Throttle(Table, tablename="throttle"):
+    """Failed-attempt counters in fixed windows, shared by every process."""
+
+    key = Varchar(length=200, primary_key=True)
+    window_start = Timestamptz()
+    count = Integer(default=0)
+
+
 TABLES: list[type[Table]] = [
     Clinic,
     StaffUser,
@@ -317,4 +352,7 @@ TABLES: list[type[Table]] = [
     Outbox,
     AuditLog,
     DurationNorm,
+    PatientSession,
+    VisitCode,
+    Throttle,
 ]

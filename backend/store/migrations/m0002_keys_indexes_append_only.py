@@ -7,7 +7,7 @@ engine spells its own way.
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 
-ID = "2026-11-23T11:30:00:000000"
+ID = "2026-11-23T11:05:56:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "unique keys, indexes, append-only ledger and audit log"
 

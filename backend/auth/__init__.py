@@ -1,0 +1,1 @@
+"""Who is calling: Firebase ID tokens in, our own short-lived JWTs out."""

@@ -1,0 +1,97 @@
+"""Plan contents, and the difference between the exchange's estimate and the clinic's plan.
+
+The patient sees both versions side by side with the difference explained: which
+procedures the clinic added or dropped, which changed price, and by how much the
+total moved. Items match by their stable id (a carried-over item keeps it), else by
+procedure code and tooth.
+"""
+
+from uuid import UUID
+
+import msgspec
+
+
+class PlanItem(msgspec.Struct, frozen=True, kw_only=True):
+    item_id: UUID
+    specialization: str
+    price: int
+    stage: int = 1
+    position: int = 0
+    variant: str | None = None
+    code: str = ""
+    title_ru: str = ""
+    title_en: str = ""
+    tooth: int | None = None
+    chair_minutes: int | None = None
+    course_days: int | None = None
+
+
+class ToothState(msgspec.Struct, frozen=True, kw_only=True):
+    tooth: int
+    phase: str  # before | after
+    condition: str
+    note: str = ""
+
+
+class PriceChange(msgspec.Struct, frozen=True, kw_only=True):
+    before: PlanItem
+    after: PlanItem
+
+    @property
+    def delta(self) -> int:
+        return self.after.price - self.before.price
+
+
+class PlanComparison(msgspec.Struct, frozen=True, kw_only=True):
+    estimated_total: int
+    actual_total: int
+    added: tuple[PlanItem, ...]
+    dropped: tuple[PlanItem, ...]
+    repriced: tuple[PriceChange, ...]
+    unchanged: int
+
+    @property
+    def difference(self) -> int:
+        return self.actual_total - self.estimated_total
+
+    @property
+    def same(self) -> bool:
+        return not (self.added or self.dropped or self.repriced)
+
+
+def chosen(items: list[PlanItem], chosen_variant: str | None) -> list[PlanItem]:
+    """Items that count: common ones and those of the chosen (else first) variant."""
+    offered = sorted({i.variant for i in items if i.variant})
+    variant = chosen_variant or (offered[0] if offered else None)
+    return [i for i in items if i.variant in (None, variant)]
+
+
+def compare_plans(estimated: list[PlanItem], actual: list[PlanItem]) -> PlanComparison:
+    remaining = list(estimated)
+    pairs: list[tuple[PlanItem, PlanItem]] = []
+    added: list[PlanItem] = []
+
+    def take(match) -> PlanItem | None:
+        for i, item in enumerate(remaining):
+            if match(item):
+                return remaining.pop(i)
+        return None
+
+    for item in actual:
+        before = take(lambda e, item=item: e.item_id == item.item_id)
+        if before is None and item.code:
+            before = take(lambda e, item=item: (e.code, e.tooth) == (item.code, item.tooth))
+        if before is None:
+            added.append(item)
+        else:
+            pairs.append((before, item))
+
+    repriced = tuple(PriceChange(before=b, after=a) for b, a in pairs if b.price != a.price)
+    return PlanComparison(
+        estimated_total=sum(i.price for i in estimated),
+        actual_total=sum(i.price for i in actual),
+        added=tuple(added),
+        dropped=tuple(remaining),
+        repriced=repriced,
+        unchanged=len(pairs) - len(repriced),
+    )

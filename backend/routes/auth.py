@@ -1,0 +1,99 @@
+"""Sign-in for patients (Firebase phone auth) and our own sessions."""
+
+from typing import Annotated
+
+from litestar import Request, Router, post
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+
+from backend.auth.firebase import InvalidFirebaseToken
+from backend.auth.tokens import PATIENT_AUDIENCE, InvalidToken, read_access
+from backend.clock import utcnow
+from backend.routes import patient_examples as ex
+from backend.routes.docs import example_body, problems, responds
+from backend.routes.patient_schemas import PatientSignIn, RefreshIn, Tokens
+from backend.routes.security import bearer_token
+from backend.services import patient_auth
+
+
+def _tokens(pair: patient_auth.TokenPair) -> Tokens:
+    return Tokens(
+        access_token=pair.access_token,
+        token_type=pair.token_type,
+        expires_in=pair.expires_in,
+        refresh_token=pair.refresh_token,
+        refresh_expires_in=pair.refresh_expires_in,
+        patient_id=pair.patient_id,
+    )
+
+
+@post(
+    "/patient",
+    summary="Sign in a patient",
+    description=(
+        "Exchange a Firebase ID token (phone sign-in) for our access and refresh tokens. "
+        "The phone number in the Firebase token must be the one the exchange referred; with "
+        "an invite code (from the link sent with a referral) it must be that referral's "
+        "phone. A mismatch is 403 with the reason."
+    ),
+    status_code=200,
+    responses=responds(Tokens, ex.TOKENS, "Signed in", errors=(401, 403, 422)),
+)
+async def sign_in_patient(
+    request: Request, data: Annotated[PatientSignIn, example_body(ex.SIGN_IN)]
+) -> Tokens:
+    try:
+        identity = await request.app.state.firebase.verify(data.firebase_id_token)
+    except InvalidFirebaseToken as exc:
+        raise NotAuthorizedException(detail=f"Firebase ID token rejected: {exc}") from exc
+    pair = await patient_auth.sign_in_patient(
+        identity,
+        invite_code=data.invite_code,
+        ring=request.app.state.key_ring,
+        settings=request.app.state.settings,
+    )
+    return _tokens(pair)
+
+
+@post(
+    "/refresh",
+    summary="Rotate the refresh token",
+    description=(
+        "Use up a refresh token and get a new pair. A refresh token works once: presenting a "
+        "used one again revokes the whole session (both holders must sign in again)."
+    ),
+    status_code=200,
+    responses=responds(Tokens, ex.TOKENS, "A new pair", errors=(401,)),
+)
+async def refresh(request: Request, data: Annotated[RefreshIn, example_body(ex.REFRESH)]) -> Tokens:
+    pair = await patient_auth.refresh_session(
+        data.refresh_token, ring=request.app.state.key_ring, settings=request.app.state.settings
+    )
+    return _tokens(pair)
+
+
+@post(
+    "/logout",
+    summary="End the session",
+    description=(
+        "End the session of the access token sent in the Authorization header: its refresh "
+        "tokens stop working and so does the access token itself."
+    ),
+    status_code=204,
+    responses=problems(401),
+)
+async def logout(request: Request) -> None:
+    token = bearer_token(request)
+    try:
+        claims = read_access(
+            request.app.state.key_ring, token, audience=PATIENT_AUDIENCE, now=utcnow()
+        )
+    except InvalidToken as exc:
+        raise NotAuthorizedException(detail=str(exc)) from exc
+    if claims.role != "patient":
+        raise PermissionDeniedException(detail="this token is not a patient's")
+    await patient_auth.log_out(family=claims.session)
+
+
+router = Router(
+    path="/api/v1/auth", route_handlers=[sign_in_patient, refresh, logout], tags=["auth"]
+)

@@ -1,0 +1,47 @@
+"""Picture files, served only to holders of a fresh signed URL (see backend.media_files)."""
+
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Request, get
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, Parameter
+from litestar.response import File
+
+from backend.clock import utcnow
+from backend.media_files import check_signature
+from backend.routes.docs import responds
+from backend.store import media
+
+
+@get(
+    "/media/{media_id:uuid}",
+    summary="A picture file",
+    description="The bytes of a picture. Needs the exp and sig of a signed URL from the API; "
+    "an expired or wrong signature is answered as missing.",
+    responses=responds(bytes, "(binary image)", "The picture", media_type="image/*", errors=(404,)),
+    tags=["media"],
+)
+async def media_file(
+    request: Request,
+    media_id: FromPath[UUID],
+    exp: Annotated[int, Parameter(description="expiry, Unix seconds")],
+    sig: Annotated[str, Parameter(max_length=64, description="signature")],
+) -> File:
+    settings = request.app.state.settings
+    if not check_signature(settings.secret_key, media_id, exp, sig, utcnow()):
+        raise NotFoundException(detail="no such picture (or the link has expired)")
+    row = await media.get(media_id)
+    if row is None or row["archived_at"] is not None:
+        raise NotFoundException(detail="no such picture (or the link has expired)")
+    path = request.app.state.media_files.path(row["storage_key"])
+    return File(
+        path=path,
+        media_type=row["content_type"],
+        content_disposition_type="inline",
+        headers={
+            "Cache-Control": "private, max-age=600",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'",
+        },
+    )

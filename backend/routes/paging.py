@@ -1,0 +1,41 @@
+"""Keyset pagination: an opaque cursor that names the last row seen."""
+
+import base64
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+from litestar.exceptions import ValidationException
+from litestar.params import Parameter
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+Limit = Annotated[
+    int,
+    Parameter(ge=1, le=MAX_LIMIT, description=f"page size, at most {MAX_LIMIT}", examples=[]),
+]
+Cursor = Annotated[
+    str | None, Parameter(description="from the previous page's next_cursor", max_length=200)
+]
+
+
+class _Key(msgspec.Struct, array_like=True):
+    at: datetime
+    id: UUID
+
+
+def encode_cursor(at: datetime, row_id: UUID) -> str:
+    return base64.urlsafe_b64encode(msgspec.json.encode(_Key(at, row_id))).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key = msgspec.json.decode(raw, type=_Key)
+    except (ValueError, msgspec.DecodeError) as exc:
+        raise ValidationException(detail="cursor: not a cursor from this API") from exc
+    return key.at, key.id

@@ -1,0 +1,446 @@
+"""The patient app's API: /api/v1/me. Every object is the caller's own; any other id
+is answered as missing (404)."""
+
+from typing import Annotated, Literal
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from litestar import Request, Response, Router, delete, get, patch, post, put
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, Parameter
+
+from backend import texts
+from backend.clock import utcnow
+from backend.domain.odontogram import chart, render_svg
+from backend.media_files import signed_url
+from backend.routes import patient_examples as ex
+from backend.routes import patient_present as present
+from backend.routes import patient_schemas as s
+from backend.routes.docs import example_body, responds
+from backend.routes.paging import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from backend.routes.security import PatientPrincipal, patient_principal
+from backend.services import answers, patient_reads, patient_statements, profile, visit_codes
+from backend.services.recording import Recorded as RecordedResult
+from backend.store import questions, referrals
+
+ID_ERRORS = (401, 404)
+
+
+def _me(row: dict) -> s.Me:
+    return s.Me(
+        id=row["id"],
+        name=row["name"],
+        phone=row["phone"],
+        locale=row["locale"],
+        timezone=row["timezone"],
+        notifications=profile.prefs_of(row),
+        quiet_hours=profile.quiet_of(row),
+    )
+
+
+def _recorded(result: RecordedResult, lang: texts.Lang) -> s.Recorded:
+    step = result.fold.step.value
+    return s.Recorded(
+        event_id=result.event.id,
+        duplicate=result.duplicate,
+        step=step,
+        step_label=texts.STEPS[step][lang],
+    )
+
+
+async def _lang(patient: PatientPrincipal) -> texts.Lang:
+    row = await profile.profile(patient.patient_id)
+    return row["locale"] if row["locale"] in texts.LANGS else "ru"
+
+
+@get(
+    "/",
+    summary="My profile",
+    description="The signed-in patient's profile and settings.",
+    responses=responds(s.Me, ex.ME, "The profile", errors=(401,)),
+)
+async def get_me(patient: NamedDependency[PatientPrincipal]) -> s.Me:
+    return _me(await profile.profile(patient.patient_id))
+
+
+@patch(
+    "/",
+    summary="Change my profile",
+    description="Name, language (ru/en), notification preferences, quiet hours. Send only "
+    "what changes; unknown fields are refused.",
+    responses=responds(s.Me, ex.ME, "The updated profile", errors=(400, 401)),
+)
+async def patch_me(
+    patient: NamedDependency[PatientPrincipal],
+    data: Annotated[profile.ProfileChange, example_body(ex.PROFILE_CHANGE)],
+) -> s.Me:
+    return _me(await profile.update_profile(patient.patient_id, data))
+
+
+@put(
+    "/devices",
+    summary="Register this device for push",
+    description="Register or refresh an FCM registration token. Idempotent; a token "
+    "registered by another account moves to this one.",
+    status_code=200,
+    responses=responds(s.DeviceOut, ex.DEVICE, "The device", errors=(400, 401)),
+)
+async def put_device(
+    patient: NamedDependency[PatientPrincipal],
+    data: Annotated[s.DeviceIn, example_body(ex.DEVICE_IN)],
+) -> s.DeviceOut:
+    row = await profile.register_device(
+        patient.patient_id,
+        token=data.token,
+        platform=data.platform,
+        app_version=data.app_version,
+        locale=data.locale,
+    )
+    return s.DeviceOut(
+        token=row["token"],
+        platform=row["platform"],
+        app_version=row["app_version"],
+        locale=row["locale"],
+        active=row["active"],
+        last_seen_at=row["last_seen_at"],
+    )
+
+
+@delete(
+    "/devices/{token:str}",
+    summary="Stop push to this device",
+    description="Deactivate a device token (on sign-out). The record is kept, inactive.",
+    status_code=204,
+    responses=responds(None, None, "Deactivated", status=204, errors=ID_ERRORS),
+)
+async def delete_device(patient: NamedDependency[PatientPrincipal], token: FromPath[str]) -> None:
+    await profile.forget_device(patient.patient_id, token)
+
+
+@get(
+    "/referrals",
+    summary="My referrals",
+    description="The patient's referrals, newest first, each with its progress summary.",
+    responses=responds(s.ReferralPage, ex.REFERRAL_PAGE, "A page of referrals", errors=(400, 401)),
+)
+async def list_referrals(
+    patient: NamedDependency[PatientPrincipal], limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+) -> s.ReferralPage:
+    now = utcnow()
+    rows = await referrals.for_patient(
+        patient.patient_id, limit=limit + 1, before=decode_cursor(cursor)
+    )
+    page, more = rows[:limit], len(rows) > limit
+    items = []
+    for row in page:
+        bundle = await patient_reads.referral_bundle(patient.patient_id, row["id"], now)
+        items.append(present.summary(row, bundle.clinic["name"], bundle))
+    last = page[-1] if page else None
+    return s.ReferralPage(
+        items=items,
+        next_cursor=encode_cursor(last["sent_at"], last["id"]) if more and last else None,
+    )
+
+
+@get(
+    "/referrals/{referral_id:uuid}",
+    summary="My plan screen",
+    description=(
+        "Everything the plan screen shows, computed by the server: clinic, stages with items "
+        "and prices, progress by money and by items, next step, expected finish and whether "
+        "it is on schedule, the estimate beside the clinic's plan with the difference "
+        "explained, appointments, open questions, and each milestone's confirmation state."
+    ),
+    responses=responds(s.ReferralOut, ex.REFERRAL, "The plan screen", errors=ID_ERRORS),
+)
+async def get_referral(
+    patient: NamedDependency[PatientPrincipal], referral_id: FromPath[UUID]
+) -> s.ReferralOut:
+    bundle = await patient_reads.referral_bundle(patient.patient_id, referral_id, utcnow())
+    return present.referral(bundle)
+
+
+Phase = Literal["before", "after", "now"]
+PhaseParam = Annotated[
+    Phase,
+    Parameter(description="before treatment, the planned result, or today (items done so far)"),
+]
+
+
+async def _chart(patient: PatientPrincipal, referral_id: UUID, phase: Phase):
+    bundle = await patient_reads.referral_bundle(patient.patient_id, referral_id, utcnow())
+    current = bundle.current
+    teeth = current.teeth if current else []
+    if bundle.actual and not bundle.actual.teeth and bundle.estimated:
+        teeth = bundle.estimated.teeth  # the clinic kept the exchange's chart
+    items = current.items if current else []
+    return chart(teeth, items, set(bundle.fold.done_items), phase), bundle.lang
+
+
+@get(
+    "/referrals/{referral_id:uuid}/teeth.svg",
+    summary="Dental chart as SVG",
+    description="32 permanent teeth in FDI numbering, two arches, colour-blind-safe colours "
+    "with a letter code on every tooth and a legend, in the patient's language.",
+    media_type="image/svg+xml",
+    responses=responds(
+        str, ex.TEETH_SVG, "An SVG picture", media_type="image/svg+xml", errors=ID_ERRORS
+    ),
+)
+async def teeth_svg(
+    patient: NamedDependency[PatientPrincipal],
+    referral_id: FromPath[UUID],
+    phase: PhaseParam = "now",
+) -> Response[str]:
+    teeth, lang = await _chart(patient, referral_id, phase)
+    svg = render_svg(teeth, texts.chart_texts(phase, lang))
+    return Response(
+        svg, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=60"}
+    )
+
+
+@get(
+    "/referrals/{referral_id:uuid}/teeth",
+    summary="Dental chart as data",
+    description="The same chart as JSON, for apps that draw it natively.",
+    responses=responds(s.TeethOut, ex.TEETH, "The chart", errors=ID_ERRORS),
+)
+async def teeth_json(
+    patient: NamedDependency[PatientPrincipal],
+    referral_id: FromPath[UUID],
+    phase: PhaseParam = "now",
+) -> s.TeethOut:
+    teeth, lang = await _chart(patient, referral_id, phase)
+    return present.teeth(teeth, phase, lang)
+
+
+def _media_out(request: Request, row: dict) -> s.MediaOut:
+    url, expires_at = signed_url(request.app.state.settings.secret_key, row["id"], utcnow())
+    return s.MediaOut(
+        id=row["id"],
+        kind=row["kind"],
+        phase=row["phase"],
+        tooth=row["tooth"],
+        caption=row["caption"],
+        content_type=row["content_type"],
+        url=url,
+        url_expires_at=expires_at,
+    )
+
+
+@get(
+    "/referrals/{referral_id:uuid}/media",
+    summary="Before/after pictures",
+    description="X-rays and photos of this referral, each with a signed URL valid for ten "
+    "minutes (fetch it without the Authorization header).",
+    responses=responds(s.MediaList, ex.MEDIA_LIST, "The pictures", errors=ID_ERRORS),
+)
+async def list_media(
+    request: Request, patient: NamedDependency[PatientPrincipal], referral_id: FromPath[UUID]
+) -> s.MediaList:
+    rows = await patient_reads.media_of(patient.patient_id, referral_id)
+    return s.MediaList(items=[_media_out(request, r) for r in rows])
+
+
+@get(
+    "/media/{media_id:uuid}",
+    summary="One picture",
+    description="One picture with a fresh signed URL.",
+    responses=responds(s.MediaOut, ex.MEDIA, "The picture", errors=ID_ERRORS),
+)
+async def get_media(
+    request: Request, patient: NamedDependency[PatientPrincipal], media_id: FromPath[UUID]
+) -> s.MediaOut:
+    return _media_out(request, await patient_reads.one_media(patient.patient_id, media_id))
+
+
+@get(
+    "/questions",
+    summary="My open questions",
+    description="Verification questions waiting for a one-tap answer, oldest first.",
+    responses=responds(s.QuestionPage, ex.QUESTION_PAGE, "A page of questions", errors=(400, 401)),
+)
+async def list_questions(
+    patient: NamedDependency[PatientPrincipal], limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+) -> s.QuestionPage:
+    now = utcnow()
+    lang = await _lang(patient)
+    rows = await questions.open_for_patient(
+        patient.patient_id, now, limit=limit + 1, after=decode_cursor(cursor)
+    )
+    page, more = rows[:limit], len(rows) > limit
+    out = []
+    for row in page:
+        bundle = await patient_reads.referral_bundle(patient.patient_id, row["referral"], now)
+        items = {i.item_id: i for i in (bundle.current.items if bundle.current else [])}
+        out.append(present.question(row, bundle.clinic["name"], items, bundle.tz, lang))
+    last = page[-1] if page else None
+    return s.QuestionPage(
+        items=out,
+        next_cursor=encode_cursor(last["asked_at"], last["id"]) if more and last else None,
+    )
+
+
+@post(
+    "/questions/{question_id:uuid}/answer",
+    summary="Answer a question",
+    description="Yes, no or not sure, with an optional note. The answer is recorded as an "
+    "event beside the clinic's claim; a question is answered once.",
+    status_code=200,
+    responses=responds(s.Recorded, ex.RECORDED, "Recorded", errors=(400, 401, 404, 409)),
+)
+async def answer_question(
+    patient: NamedDependency[PatientPrincipal],
+    question_id: FromPath[UUID],
+    data: Annotated[s.AnswerIn, example_body(ex.ANSWER_IN)],
+) -> s.Recorded:
+    result = await answers.answer_question(
+        patient_id=patient.patient_id, question_id=question_id, answer=data.answer, note=data.note
+    )
+    return _recorded(result, await _lang(patient))
+
+
+@post(
+    "/referrals/{referral_id:uuid}/contact-rating",
+    summary="Rate how the clinic got in touch",
+    description="Did the clinic call, and how was it (1-5 stars, a comment). One rating per "
+    "referral: a new one replaces it (the ledger keeps every version).",
+    status_code=200,
+    responses=responds(s.Recorded, ex.RECORDED, "Recorded", errors=(400, 401, 404)),
+)
+async def rate_contact(
+    patient: NamedDependency[PatientPrincipal],
+    referral_id: FromPath[UUID],
+    data: Annotated[s.ContactRatingIn, example_body(ex.RATING_IN)],
+) -> s.Recorded:
+    result = await patient_statements.rate_contact(
+        patient.patient_id,
+        referral_id,
+        called=data.called,
+        stars=data.stars,
+        comment=data.comment,
+    )
+    return _recorded(result, await _lang(patient))
+
+
+@post(
+    "/appointments/{appointment_id:uuid}/response",
+    summary="Confirm, decline or ask to move an appointment",
+    description="The patient's answer to a booked appointment (FHIR participant status).",
+    status_code=200,
+    responses=responds(s.Recorded, ex.RECORDED, "Recorded", errors=(400, 401, 404, 409)),
+)
+async def respond_to_appointment(
+    patient: NamedDependency[PatientPrincipal],
+    appointment_id: FromPath[UUID],
+    data: Annotated[s.AppointmentResponseIn, example_body(ex.APPOINTMENT_IN)],
+) -> s.Recorded:
+    result = await patient_statements.respond_to_appointment(
+        patient.patient_id, appointment_id, response=data.response, note=data.note
+    )
+    return _recorded(result, await _lang(patient))
+
+
+@post(
+    "/referrals/{referral_id:uuid}/visit-code",
+    summary="Enter the code shown at reception",
+    description="A right code co-signs the visit (the strongest evidence there is). Wrong "
+    "codes are limited: after 5 in 15 minutes, 429 with Retry-After.",
+    status_code=200,
+    responses=responds(
+        s.Recorded, ex.RECORDED, "The visit is co-signed", errors=(400, 401, 404, 422, 429)
+    ),
+)
+async def enter_visit_code(
+    request: Request,
+    patient: NamedDependency[PatientPrincipal],
+    referral_id: FromPath[UUID],
+    data: Annotated[s.VisitCodeIn, example_body(ex.VISIT_CODE_IN)],
+) -> s.Recorded:
+    result = await visit_codes.redeem_code(
+        patient.patient_id,
+        referral_id,
+        data.code,
+        secret=request.app.state.settings.secret_key,
+    )
+    return _recorded(result, await _lang(patient))
+
+
+@post(
+    "/referrals/{referral_id:uuid}/reports",
+    summary="Tell what happened",
+    description="The patient says on their own that the clinic called, booked them, that "
+    "they came, or that they stopped treatment. The clinic's records are checked against it.",
+    status_code=200,
+    responses=responds(s.Recorded, ex.RECORDED, "Recorded", errors=(400, 401, 404, 422)),
+)
+async def report(
+    patient: NamedDependency[PatientPrincipal],
+    referral_id: FromPath[UUID],
+    data: Annotated[s.ReportIn, example_body(ex.REPORT_IN)],
+) -> s.Recorded:
+    result = await patient_statements.report(
+        patient.patient_id,
+        referral_id,
+        about=data.kind,
+        occurred_at=data.occurred_at,
+        appointment_at=data.appointment_at,
+        note=data.note,
+    )
+    return _recorded(result, await _lang(patient))
+
+
+@post(
+    "/referrals/{referral_id:uuid}/receipts",
+    summary="Attach a fiscal receipt",
+    description="The text of a Russian fiscal receipt's QR code (t=…&s=…&fn=…&i=…&fp=…&n=1), "
+    "kept as evidence of payment and compared with the payments the clinic reported.",
+    status_code=200,
+    responses=responds(
+        s.ReceiptOut, ex.RECEIPT, "Recorded and compared", errors=(400, 401, 404, 409, 422)
+    ),
+)
+async def attach_receipt(
+    patient: NamedDependency[PatientPrincipal],
+    referral_id: FromPath[UUID],
+    data: Annotated[s.ReceiptIn, example_body(ex.RECEIPT_IN)],
+) -> s.ReceiptOut:
+    result = await patient_statements.attach_receipt(patient.patient_id, referral_id, qr=data.qr)
+    me = await profile.profile(patient.patient_id)
+    lang: texts.Lang = me["locale"] if me["locale"] in texts.LANGS else "ru"
+    currency = result.recorded.fold.money.currency
+    reported = result.match.reported_amount
+    return s.ReceiptOut(
+        event_id=result.recorded.event.id,
+        amount=present.money(result.amount, currency, lang),
+        issued_at=present.local(result.issued_at, ZoneInfo(me["timezone"])),
+        match=result.match.outcome,
+        reported_amount=present.money(reported, currency, lang) if reported is not None else None,
+    )
+
+
+router = Router(
+    path="/api/v1/me",
+    route_handlers=[
+        get_me,
+        patch_me,
+        put_device,
+        delete_device,
+        list_referrals,
+        get_referral,
+        teeth_svg,
+        teeth_json,
+        list_media,
+        get_media,
+        list_questions,
+        answer_question,
+        rate_contact,
+        respond_to_appointment,
+        enter_visit_code,
+        report,
+        attach_receipt,
+    ],
+    dependencies={"patient": Provide(patient_principal)},
+    security=[{"bearer": []}],
+    tags=["patient"],
+)

@@ -1,0 +1,252 @@
+"""Examples for the patient API's documentation. A test decodes each one into its
+response type, so an example that drifts from the schema fails the build."""
+
+RID = "01a2b3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b"
+ITEM = "01a2b3c4-5d6e-7f80-9a1b-2c3d4e5f6a01"
+Q = "01a2b3c4-5d6e-7f80-9a1b-2c3d4e5f6a99"
+APPT = "01a2b3c4-5d6e-7f80-9a1b-2c3d4e5f6a55"
+PATIENT = "01a2b3c4-5d6e-7f80-9a1b-2c3d4e5f6a11"
+CLINIC = "01a2b3c4-5d6e-7f80-9a1b-2c3d4e5f6a22"
+
+
+def _m(amount: int, formatted: str) -> dict:
+    return {"amount": amount, "currency": "RUB", "formatted": formatted}
+
+
+TOKENS = {
+    "access_token": "eyJhbGciOiJIUzI1NiIsImtpZCI6IjdmM2E5YzFiMmQ0ZSJ9.eyJzdWIiOiIuLi4ifQ.sig",
+    "token_type": "Bearer",
+    "expires_in": 900,
+    "refresh_token": "kq8mZx1vR0c2n3Yb7tP4sW9eU6aH5jL0dF2gQ8xC1vB",
+    "refresh_expires_in": 2592000,
+    "patient_id": PATIENT,
+}
+
+ME = {
+    "id": PATIENT,
+    "name": "Анна Иванова",
+    "phone": "+79161234567",
+    "locale": "ru",
+    "timezone": "Europe/Moscow",
+    "notifications": {"questions": True, "reminders": True, "news": False},
+    "quiet_hours": {"start": "21:00:00", "end": "09:00:00"},
+}
+
+DEVICE = {
+    "token": "fcm-registration-token-example-0123456789",
+    "platform": "android",
+    "app_version": "1.4.2",
+    "locale": "ru",
+    "active": True,
+    "last_seen_at": "2026-11-23T14:05:00+03:00",
+}
+
+QUESTION = {
+    "id": Q,
+    "referral_id": RID,
+    "kind": "confirm_booking",
+    "text": "Вы записаны в «Улыбка на Тверской» на 5 декабря, 10:00?",
+    "answers": [
+        {"value": "yes", "label": "Да"},
+        {"value": "no", "label": "Нет"},
+        {"value": "unsure", "label": "Не помню"},
+    ],
+    "asked_at": "2026-11-23T14:05:00+03:00",
+    "expires_at": "2026-11-26T14:05:00+03:00",
+}
+
+REFERRAL = {
+    "id": RID,
+    "step": "in_treatment",
+    "step_label": "Идёт лечение",
+    "closed_reason": None,
+    "sent_at": "2026-11-02T10:00:00+03:00",
+    "clinic": {
+        "id": CLINIC,
+        "name": "Улыбка на Тверской",
+        "city": "Москва",
+        "address": "ул. Тверская, 12",
+        "phone": "+74951234567",
+    },
+    "progress": {
+        "percent_money": 9,
+        "percent_items": 50,
+        "money_done": _m(650000, "6 500 ₽"),
+        "money_total": _m(7150000, "71 500 ₽"),
+        "items_done": 1,
+        "items_total": 2,
+        "current_stage": 2,
+        "next_step": "Следующая процедура: Установка импланта",
+        "schedule": "on_track",
+        "schedule_label": "Идёт по плану",
+        "behind_days": 0,
+        "expected_finish": "2027-05-16T10:00:00+03:00",
+        "planned_finish": "2027-05-16T10:00:00+03:00",
+    },
+    "stages": [
+        {
+            "stage": 1,
+            "title": "Этап 1: терапия",
+            "status": "completed",
+            "status_label": "Выполнено",
+            "expected_start": "2026-11-09T10:00:00+03:00",
+            "expected_end": "2026-11-16T10:00:00+03:00",
+            "money": _m(650000, "6 500 ₽"),
+            "items": [
+                {
+                    "item_id": ITEM,
+                    "title": "Лечение кариеса, пломба",
+                    "tooth": 16,
+                    "specialization": "therapy",
+                    "specialization_label": "терапия",
+                    "price": _m(650000, "6 500 ₽"),
+                    "status": "completed",
+                    "status_label": "Выполнено",
+                    "done_at": "2026-11-12T11:30:00+03:00",
+                    "verification": "confirmed",
+                }
+            ],
+        }
+    ],
+    "plan_comparison": {
+        "estimated_total": _m(7150000, "71 500 ₽"),
+        "actual_total": _m(7900000, "79 000 ₽"),
+        "difference": _m(750000, "7 500 ₽"),
+        "summary": "План клиники дороже предварительного на 7 500 ₽",
+        "reason": "Добавлена гигиена перед протезированием",
+        "changes": [
+            {
+                "change": "added",
+                "title": "Профессиональная гигиена",
+                "tooth": None,
+                "before": None,
+                "after": _m(750000, "7 500 ₽"),
+            }
+        ],
+    },
+    "appointments": [
+        {
+            "id": APPT,
+            "starts_at": "2026-12-05T10:00:00+03:00",
+            "status": "booked",
+            "patient_status": "needs-action",
+            "can_respond": True,
+        }
+    ],
+    "questions": [QUESTION],
+    "milestones": [
+        {
+            "milestone": "contacted",
+            "label": "Звонок из клиники",
+            "state": "confirmed",
+            "state_label": "Подтверждено",
+        },
+        {
+            "milestone": "booked",
+            "label": "Запись на приём",
+            "state": "needs_your_answer",
+            "state_label": "Ждём вашего ответа",
+        },
+    ],
+}
+
+REFERRAL_PAGE = {
+    "items": [
+        {
+            "id": RID,
+            "clinic_name": "Улыбка на Тверской",
+            "step": "in_treatment",
+            "step_label": "Идёт лечение",
+            "sent_at": "2026-11-02T10:00:00+03:00",
+            "percent_money": 9,
+            "percent_items": 50,
+            "money_total": _m(7150000, "71 500 ₽"),
+            "next_step": "Ответьте на вопрос о лечении",
+            "open_questions": 1,
+        }
+    ],
+    "next_cursor": None,
+}
+
+QUESTION_PAGE = {"items": [QUESTION], "next_cursor": None}
+
+TEETH = {
+    "phase": "before",
+    "title": "Зубы до лечения",
+    "teeth": [
+        {
+            "tooth": 16,
+            "condition": "caries",
+            "label": "Кариес",
+            "code": "К",
+            "in_plan": True,
+            "done": False,
+            "partly_done": False,
+        },
+        {
+            "tooth": 17,
+            "condition": "healthy",
+            "label": "Здоров",
+            "code": "",
+            "in_plan": False,
+            "done": False,
+            "partly_done": False,
+        },
+    ],
+    "legend": {"caries": "Кариес", "healthy": "Здоров"},
+}
+
+TEETH_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 400 700" role="img">'
+    '<title id="chart-title">Зубы до лечения</title>'
+    '<g class="tooth" data-tooth="16" data-condition="caries">…</g>…</svg>'
+)
+
+MEDIA = {
+    "id": "01a2b3c4-5d6e-7f80-9a1b-2c3d4e5f6a77",
+    "kind": "xray",
+    "phase": "before",
+    "tooth": None,
+    "caption": "Ортопантомограмма",
+    "content_type": "image/jpeg",
+    "url": "/media/01a2b3c4-5d6e-7f80-9a1b-2c3d4e5f6a77?exp=1795440000&sig=9c1f…",
+    "url_expires_at": "2026-11-23T14:15:00+03:00",
+}
+
+MEDIA_LIST = {"items": [MEDIA]}
+
+RECORDED = {
+    "event_id": 4812,
+    "duplicate": False,
+    "step": "visited",
+    "step_label": "Консультация прошла",
+}
+
+RECEIPT = {
+    "event_id": 4813,
+    "amount": _m(650000, "6 500 ₽"),
+    "issued_at": "2026-11-12T11:42:00+03:00",
+    "match": "matches",
+    "reported_amount": _m(650000, "6 500 ₽"),
+}
+
+# Request bodies.
+SIGN_IN = {"firebase_id_token": "eyJhbGciOiJSUzI1NiIs…", "invite_code": "7KQ2M9XR4T"}
+REFRESH = {"refresh_token": "kq8mZx1vR0c2n3Yb7tP4sW9eU6aH5jL0dF2gQ8xC1vB"}
+PROFILE_CHANGE = {"locale": "en", "quiet_hours": {"start": "22:00:00", "end": "08:00:00"}}
+DEVICE_IN = {
+    "token": "fcm-registration-token-example-0123456789",
+    "platform": "android",
+    "app_version": "1.4.2",
+    "locale": "ru",
+}
+ANSWER_IN = {"answer": "yes"}
+RATING_IN = {"called": True, "stars": 5, "comment": "Позвонили в тот же день"}
+APPOINTMENT_IN = {"response": "confirm"}
+VISIT_CODE_IN = {"code": "482913"}
+REPORT_IN = {
+    "kind": "contacted",
+    "occurred_at": "2026-11-23T12:30:00+03:00",
+    "note": "Звонили, записали на пятницу",
+}
+RECEIPT_IN = {"qr": "t=20261112T1142&s=6500.00&fn=9960440300000001&i=1234&fp=2840123456&n=1"}

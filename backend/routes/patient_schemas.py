@@ -1,0 +1,322 @@
+"""Request and response bodies of the patient app API (/api/v1/auth, /api/v1/me)."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+
+from backend.services.profile import NotificationPrefs, QuietHours
+
+Text = Annotated[str, msgspec.Meta(max_length=2000)]
+
+
+class Money(msgspec.Struct, frozen=True, kw_only=True):
+    amount: Annotated[int, msgspec.Meta(description="minor units (kopecks)", examples=[650000])]
+    currency: Annotated[str, msgspec.Meta(examples=["RUB"])]
+    formatted: Annotated[
+        str, msgspec.Meta(description="in the patient's language", examples=["6 500 ₽"])
+    ]
+
+
+# --- auth -----------------------------------------------------------------------------
+
+
+class PatientSignIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    firebase_id_token: Annotated[str, msgspec.Meta(min_length=10, max_length=8192)]
+    invite_code: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+
+
+class RefreshIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    refresh_token: Annotated[str, msgspec.Meta(min_length=20, max_length=200)]
+
+
+class Tokens(msgspec.Struct, frozen=True, kw_only=True):
+    access_token: str
+    token_type: str
+    expires_in: Annotated[int, msgspec.Meta(description="seconds")]
+    refresh_token: str
+    refresh_expires_in: Annotated[int, msgspec.Meta(description="seconds")]
+    patient_id: UUID
+
+
+# --- profile --------------------------------------------------------------------------
+
+
+class Me(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    name: str
+    phone: str
+    locale: Literal["ru", "en"]
+    timezone: str
+    notifications: NotificationPrefs
+    quiet_hours: QuietHours
+
+
+class DeviceIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    token: Annotated[
+        str, msgspec.Meta(min_length=20, max_length=4096, description="FCM registration token")
+    ]
+    platform: Literal["ios", "android", "web"]
+    app_version: Annotated[str, msgspec.Meta(max_length=32)] = ""
+    locale: Literal["ru", "en"] = "ru"
+
+
+class DeviceOut(msgspec.Struct, frozen=True, kw_only=True):
+    token: str
+    platform: str
+    app_version: str
+    locale: str
+    active: bool
+    last_seen_at: datetime
+
+
+# --- the plan screen ------------------------------------------------------------------
+
+
+class ClinicOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    name: str
+    city: str
+    address: str
+    phone: str
+
+
+class MilestoneOut(msgspec.Struct, frozen=True, kw_only=True):
+    milestone: Annotated[
+        str, msgspec.Meta(description="contacted | booked | visited | completed | item:<item_id>")
+    ]
+    label: str
+    state: Annotated[
+        str,
+        msgspec.Meta(
+            description="confirmed | needs_your_answer | under_review | not_confirmed | "
+            "waiting_for_clinic | upcoming"
+        ),
+    ]
+    state_label: str
+
+
+class PlanItemOut(msgspec.Struct, frozen=True, kw_only=True):
+    item_id: UUID
+    title: str
+    tooth: int | None
+    specialization: str
+    specialization_label: str
+    price: Money
+    status: Annotated[
+        str,
+        msgspec.Meta(
+            description="FHIR CarePlan activity status: completed | in-progress | not-started | "
+            "stopped"
+        ),
+    ]
+    status_label: str
+    done_at: datetime | None
+    verification: str | None
+
+
+class StageOut(msgspec.Struct, frozen=True, kw_only=True):
+    stage: int
+    title: str
+    status: str
+    status_label: str
+    expected_start: datetime | None
+    expected_end: datetime | None
+    money: Money
+    items: list[PlanItemOut]
+
+
+class ProgressOut(msgspec.Struct, frozen=True, kw_only=True):
+    percent_money: Annotated[int, msgspec.Meta(ge=0, le=100)]
+    percent_items: Annotated[int, msgspec.Meta(ge=0, le=100)]
+    money_done: Money
+    money_total: Money
+    items_done: int
+    items_total: int
+    current_stage: int | None
+    next_step: str
+    schedule: Literal["not_started", "on_track", "behind", "done"]
+    schedule_label: str
+    behind_days: int
+    expected_finish: datetime | None
+    planned_finish: datetime | None
+
+
+class PlanChange(msgspec.Struct, frozen=True, kw_only=True):
+    change: Literal["added", "dropped", "repriced"]
+    title: str
+    tooth: int | None
+    before: Money | None
+    after: Money | None
+
+
+class PlanComparisonOut(msgspec.Struct, frozen=True, kw_only=True):
+    estimated_total: Money | None
+    actual_total: Money | None
+    difference: Money | None
+    summary: str
+    reason: Annotated[str | None, msgspec.Meta(description="the clinic's reason, its words")]
+    changes: list[PlanChange]
+
+
+class AppointmentOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    starts_at: datetime
+    status: Annotated[str, msgspec.Meta(description="FHIR Appointment status")]
+    patient_status: Annotated[
+        str,
+        msgspec.Meta(
+            description="FHIR participant status: needs-action | accepted | declined | tentative"
+        ),
+    ]
+    can_respond: bool
+
+
+class AnswerOption(msgspec.Struct, frozen=True, kw_only=True):
+    value: Literal["yes", "no", "unsure"]
+    label: str
+
+
+class QuestionOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    referral_id: UUID
+    kind: str
+    text: str
+    answers: list[AnswerOption]
+    asked_at: datetime
+    expires_at: datetime
+
+
+class ReferralOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    step: str
+    step_label: str
+    closed_reason: str | None
+    sent_at: datetime
+    clinic: ClinicOut
+    progress: ProgressOut
+    stages: list[StageOut]
+    plan_comparison: PlanComparisonOut
+    appointments: list[AppointmentOut]
+    questions: list[QuestionOut]
+    milestones: list[MilestoneOut]
+
+
+class ReferralSummary(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    clinic_name: str
+    step: str
+    step_label: str
+    sent_at: datetime
+    percent_money: int
+    percent_items: int
+    money_total: Money
+    next_step: str
+    open_questions: int
+
+
+class ReferralPage(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[ReferralSummary]
+    next_cursor: Annotated[str | None, msgspec.Meta(description="pass as ?cursor= for more")]
+
+
+class QuestionPage(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[QuestionOut]
+    next_cursor: str | None
+
+
+# --- teeth ----------------------------------------------------------------------------
+
+
+class ToothOut(msgspec.Struct, frozen=True, kw_only=True):
+    tooth: int
+    condition: str
+    label: str
+    code: str
+    in_plan: bool
+    done: bool
+    partly_done: bool
+
+
+class TeethOut(msgspec.Struct, frozen=True, kw_only=True):
+    phase: Literal["before", "after", "now"]
+    title: str
+    teeth: list[ToothOut]
+    legend: dict[str, str]
+
+
+# --- media ----------------------------------------------------------------------------
+
+
+class MediaOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    kind: Literal["xray", "photo", "scan"]
+    phase: Literal["before", "after", "progress"]
+    tooth: int | None
+    caption: str
+    content_type: str
+    url: Annotated[str, msgspec.Meta(description="signed, short-lived; no token needed")]
+    url_expires_at: datetime
+
+
+class MediaList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[MediaOut]
+
+
+# --- what the patient says ------------------------------------------------------------
+
+
+class AnswerIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    answer: Literal["yes", "no", "unsure"]
+    note: Text | None = None
+
+
+class ContactRatingIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    called: bool
+    stars: Annotated[int, msgspec.Meta(ge=1, le=5)] | None = None
+    comment: Text = ""
+
+
+class AppointmentResponseIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    response: Literal["confirm", "decline", "reschedule"]
+    note: Text | None = None
+
+
+class VisitCodeIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    code: Annotated[str, msgspec.Meta(min_length=4, max_length=16)]
+
+
+class ReportIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    kind: Literal["contacted", "booked", "visited", "stopped"]
+    occurred_at: datetime | None = None
+    appointment_at: datetime | None = None
+    note: Text | None = None
+
+
+class ReceiptIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    qr: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=10, max_length=512, description="the text of the receipt's QR code"
+        ),
+    ]
+
+
+class Recorded(msgspec.Struct, frozen=True, kw_only=True):
+    """A statement is in the ledger (or was already: `duplicate`)."""
+
+    event_id: int
+    duplicate: bool
+    step: str
+    step_label: str
+
+
+class ReceiptOut(msgspec.Struct, frozen=True, kw_only=True):
+    event_id: int
+    amount: Money
+    issued_at: datetime
+    match: Annotated[
+        str, msgspec.Meta(description="matches | amount_differs | no_payment_reported")
+    ]
+    reported_amount: Money | None

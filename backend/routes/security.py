@@ -1,0 +1,44 @@
+"""Reading the caller from the Authorization header."""
+
+from uuid import UUID
+
+import msgspec
+from litestar import Request
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+
+from backend.auth.tokens import PATIENT_AUDIENCE, InvalidToken, read_access
+from backend.clock import utcnow
+from backend.services.patient_auth import session_ended
+
+
+class PatientPrincipal(msgspec.Struct, frozen=True):
+    patient_id: UUID
+    session: UUID
+
+
+def _unauthorized(detail: str, error: str | None = None) -> NotAuthorizedException:
+    challenge = 'Bearer realm="plantrack"' + (f', error="{error}"' if error else "")
+    return NotAuthorizedException(detail=detail, headers={"WWW-Authenticate": challenge})
+
+
+def bearer_token(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("sign in first: send Authorization: Bearer <access token>")
+    return token.strip()
+
+
+async def patient_principal(request: Request) -> PatientPrincipal:
+    token = bearer_token(request)
+    try:
+        claims = read_access(
+            request.app.state.key_ring, token, audience=PATIENT_AUDIENCE, now=utcnow()
+        )
+    except InvalidToken as exc:
+        raise _unauthorized(str(exc), "invalid_token") from exc
+    if claims.role != "patient":
+        raise PermissionDeniedException(detail="this token is not a patient's")
+    # Logging out ends the session at once, not when the access token expires.
+    if await session_ended(claims.session):
+        raise _unauthorized("this session has ended; sign in again", "invalid_token")
+    return PatientPrincipal(patient_id=claims.subject, session=claims.session)

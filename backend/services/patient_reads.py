@@ -1,0 +1,126 @@
+"""What the patient app reads: a referral with everything its plan screen needs.
+
+Everything derived is computed here by the domain from the ledger and the plan rows —
+step, money, progress, verification — never by the app and never from stale copies.
+Another patient's referral is answered exactly like a missing one.
+"""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from backend.domain.funnel import ReferralFold, fold_referral
+from backend.domain.plans import PlanItem, ToothState, chosen
+from backend.domain.progress import Progress, plan_progress
+from backend.domain.verification import Verification, verify
+from backend.services.errors import NotFound
+from backend.services.recording import policy_for
+from backend.store import ledger, media, norms, parties, plans, questions, referrals
+
+
+class PlanVersionView(msgspec.Struct, frozen=True, kw_only=True):
+    plan_id: UUID
+    version: int
+    origin: str
+    reason: str | None
+    created_at: datetime
+    items: list[PlanItem]  # the chosen variant's
+    teeth: list[ToothState]
+
+
+class ReferralBundle(msgspec.Struct, frozen=True, kw_only=True):
+    referral: dict[str, Any]
+    clinic: dict[str, Any]
+    patient: dict[str, Any]
+    tz: ZoneInfo
+    fold: ReferralFold
+    verifications: dict[str, Verification]
+    progress: Progress
+    estimated: PlanVersionView | None
+    actual: PlanVersionView | None
+    open_questions: list[dict[str, Any]]
+
+    @property
+    def current(self) -> PlanVersionView | None:
+        return self.actual or self.estimated
+
+    @property
+    def lang(self) -> str:
+        return self.patient["locale"] if self.patient["locale"] in ("ru", "en") else "ru"
+
+
+async def owned_referral(patient_id: UUID, referral_id: UUID) -> dict[str, Any]:
+    row = await referrals.get(referral_id)
+    if row is None or row["patient"] != patient_id or row["archived_at"] is not None:
+        raise NotFound("no such referral")
+    return row
+
+
+async def _version(row: dict[str, Any] | None) -> PlanVersionView | None:
+    if row is None:
+        return None
+    return PlanVersionView(
+        plan_id=row["id"],
+        version=row["version"],
+        origin=row["origin"],
+        reason=row["reason"],
+        created_at=row["created_at"],
+        items=chosen(await plans.items_of(row["id"]), row["chosen_variant"]),
+        teeth=await plans.teeth_of(row["id"]),
+    )
+
+
+async def referral_bundle(patient_id: UUID, referral_id: UUID, now: datetime) -> ReferralBundle:
+    referral = await owned_referral(patient_id, referral_id)
+    clinic = await parties.clinic(referral["clinic"])
+    patient = await parties.patient(patient_id)
+    assert clinic is not None and patient is not None
+    fold = fold_referral(await ledger.events_of(referral_id))
+    versions = await plans.versions_of(referral_id)
+    estimated = await _version(
+        next((v for v in reversed(versions) if v["origin"] == "estimated"), None)
+    )
+    actual = await _version(next((v for v in reversed(versions) if v["origin"] == "actual"), None))
+
+    policy = policy_for({"clinic.first_contact_sla_minutes": clinic["first_contact_sla_minutes"]})
+    current = fold.plan
+    appointment = fold.current_appointment
+    progress = plan_progress(
+        current.chosen_lines() if current else (),
+        fold.done_items,
+        started_at=fold.step_at.get("visited") or min(fold.done_items.values(), default=None),
+        planned_start=appointment.starts_at if appointment else None,
+        norms=await norms.norms_for(clinic["id"]),
+        now=now,
+    )
+    open_questions = [
+        q for q in await questions.open_for_patient(patient_id, now) if q["referral"] == referral_id
+    ]
+    return ReferralBundle(
+        referral=referral,
+        clinic=clinic,
+        patient=patient,
+        tz=ZoneInfo(patient["timezone"]),
+        fold=fold,
+        verifications=verify(fold, now, policy),
+        progress=progress,
+        estimated=estimated,
+        actual=actual,
+        open_questions=open_questions,
+    )
+
+
+async def media_of(patient_id: UUID, referral_id: UUID) -> list[dict[str, Any]]:
+    await owned_referral(patient_id, referral_id)
+    return await media.of_referral(referral_id)
+
+
+async def one_media(patient_id: UUID, media_id: UUID) -> dict[str, Any]:
+    row = await media.get(media_id)
+    if row is None or row["archived_at"] is not None:
+        raise NotFound("no such picture")
+    await owned_referral(patient_id, row["referral"])
+    return row

@@ -1,0 +1,191 @@
+"""What a patient says on their own: how the clinic got in touch, an answer to an
+appointment, a report of what happened, a fiscal receipt. Each is an event in the
+ledger beside the clinic's claims, never an overwrite of them."""
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from backend.clock import utcnow
+from backend.domain.events import (
+    AppointmentResponse,
+    Body,
+    ContactRating,
+    PatientReport,
+    ReceiptAttached,
+    Source,
+)
+from backend.domain.funnel import fold_referral
+from backend.domain.receipts import BadReceipt, ReceiptMatch, match_receipt, parse_receipt_qr
+from backend.ids import new_id
+from backend.services.errors import Conflict, Invalid, NotFound
+from backend.services.recording import Recorded, Statement, record_locked
+from backend.store import ledger, parties, referrals
+from backend.store.engine import write_transaction
+from backend.store.tables import ContactRating as ContactRatingRow
+
+
+async def _locked_own(patient_id: UUID, referral_id: UUID) -> dict:
+    row = await referrals.lock(referral_id)
+    if row is None or row["patient"] != patient_id:
+        raise NotFound("no such referral")
+    return row
+
+
+async def _say(
+    patient_id: UUID,
+    referral: dict,
+    body: Body,
+    now: datetime,
+    *,
+    key: str | None = None,
+    occurred_at: datetime | None = None,
+) -> Recorded:
+    [recorded] = await record_locked(
+        referral,
+        [
+            Statement(
+                body=body,
+                source=Source.patient_app,
+                actor=f"patient:{patient_id}",
+                idempotency_key=key or f"patient:{new_id()}",
+                occurred_at=occurred_at,
+            )
+        ],
+        now,
+    )
+    return recorded
+
+
+async def rate_contact(
+    patient_id: UUID,
+    referral_id: UUID,
+    *,
+    called: bool,
+    stars: int | None,
+    comment: str,
+    now: datetime | None = None,
+) -> Recorded:
+    """One rating per referral; a new one replaces the shown one, the ledger keeps all."""
+    now = now or utcnow()
+    async with write_transaction():
+        referral = await _locked_own(patient_id, referral_id)
+        recorded = await _say(
+            patient_id, referral, ContactRating(called=called, stars=stars, comment=comment), now
+        )
+        await ContactRatingRow.insert(
+            ContactRatingRow(
+                id=new_id(),
+                referral=referral_id,
+                called=called,
+                stars=stars,
+                comment=comment,
+                event_id=recorded.event.id,
+                updated_at=now,
+            )
+        ).on_conflict(
+            target=(ContactRatingRow.referral,),
+            action="DO UPDATE",
+            values=(
+                ContactRatingRow.called,
+                ContactRatingRow.stars,
+                ContactRatingRow.comment,
+                ContactRatingRow.event_id,
+                ContactRatingRow.updated_at,
+            ),
+        )
+    return recorded
+
+
+async def respond_to_appointment(
+    patient_id: UUID,
+    appointment_id: UUID,
+    *,
+    response: Literal["confirm", "decline", "reschedule"],
+    note: str | None,
+    now: datetime | None = None,
+) -> Recorded:
+    now = now or utcnow()
+    async with write_transaction():
+        referral_id = await referrals.referral_of_appointment(appointment_id)
+        if referral_id is None:
+            raise NotFound("no such appointment")
+        referral = await _locked_own(patient_id, referral_id)
+        fold = fold_referral(await ledger.events_of(referral_id))
+        appointment = next((a for a in fold.appointments if a.id == appointment_id), None)
+        if appointment is None or appointment.status != "booked":
+            raise Conflict("this appointment is no longer booked")
+        return await _say(
+            patient_id,
+            referral,
+            AppointmentResponse(appointment_id=appointment_id, response=response, note=note),
+            now,
+        )
+
+
+async def report(
+    patient_id: UUID,
+    referral_id: UUID,
+    *,
+    about: Literal["contacted", "booked", "visited", "stopped"],
+    occurred_at: datetime | None,
+    appointment_at: datetime | None,
+    note: str | None,
+    now: datetime | None = None,
+) -> Recorded:
+    now = now or utcnow()
+    async with write_transaction():
+        referral = await _locked_own(patient_id, referral_id)
+        return await _say(
+            patient_id,
+            referral,
+            PatientReport(about=about, appointment_at=appointment_at, note=note),
+            now,
+            occurred_at=occurred_at,
+        )
+
+
+class ReceiptResult(msgspec.Struct, frozen=True, kw_only=True):
+    recorded: Recorded
+    amount: int
+    issued_at: datetime
+    match: ReceiptMatch
+
+
+async def attach_receipt(
+    patient_id: UUID, referral_id: UUID, *, qr: str, now: datetime | None = None
+) -> ReceiptResult:
+    """Parse the receipt QR, keep it as evidence, and say which reported payment it backs.
+    The same receipt twice is one piece of evidence (its fiscal ids are the key)."""
+    now = now or utcnow()
+    async with write_transaction():
+        referral = await _locked_own(patient_id, referral_id)
+        clinic = await parties.clinic(referral["clinic"])
+        assert clinic is not None
+        try:
+            receipt = parse_receipt_qr(qr, ZoneInfo(clinic["timezone"]))
+        except BadReceipt as exc:
+            raise Invalid(str(exc)) from exc
+        if receipt.issued_at > now:
+            raise Invalid("the receipt's time is in the future")
+        recorded = await _say(
+            patient_id,
+            referral,
+            ReceiptAttached(
+                amount=receipt.amount,
+                issued_at=receipt.issued_at,
+                fn=receipt.fn,
+                fd=receipt.fd,
+                fp=receipt.fp,
+            ),
+            now,
+            key=f"receipt:{receipt.fn}:{receipt.fd}:{receipt.fp}",
+            occurred_at=receipt.issued_at,
+        )
+        match = match_receipt(receipt, recorded.fold.payments)
+    return ReceiptResult(
+        recorded=recorded, amount=receipt.amount, issued_at=receipt.issued_at, match=match
+    )

@@ -1,0 +1,92 @@
+"""The patient's own profile, notification preferences, quiet hours and devices."""
+
+from datetime import time
+from typing import Any, Literal
+from uuid import UUID
+
+import msgspec
+
+from backend.clock import utcnow
+from backend.services.errors import NotFound
+from backend.store import devices, parties
+from backend.store.engine import write_transaction
+
+DEFAULT_QUIET = (time(21, 0), time(9, 0))
+
+
+class NotificationPrefs(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    questions: bool = True  # verification questions ("did the clinic call?")
+    reminders: bool = True  # appointment reminders
+    news: bool = False
+
+
+class QuietHours(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    start: time
+    end: time
+
+
+class ProfileChange(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Only these fields; anything else in the body is refused, not ignored."""
+
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    locale: Literal["ru", "en"] | msgspec.UnsetType = msgspec.UNSET
+    notifications: NotificationPrefs | msgspec.UnsetType = msgspec.UNSET
+    quiet_hours: QuietHours | msgspec.UnsetType = msgspec.UNSET
+
+
+async def profile(patient_id: UUID) -> dict[str, Any]:
+    row = await parties.patient(patient_id)
+    if row is None or row["erased_at"] is not None:
+        raise NotFound("no such patient")
+    return row
+
+
+def prefs_of(row: dict[str, Any]) -> NotificationPrefs:
+    raw = row["notification_prefs"]
+    return msgspec.json.decode(raw, type=NotificationPrefs) if raw else NotificationPrefs()
+
+
+def quiet_of(row: dict[str, Any]) -> QuietHours:
+    start, end = row["quiet_hours_start"], row["quiet_hours_end"]
+    if start is None or end is None:
+        start, end = DEFAULT_QUIET
+    return QuietHours(start=start, end=end)
+
+
+async def update_profile(patient_id: UUID, change: ProfileChange) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if change.name is not msgspec.UNSET:
+        values["name"] = change.name.strip()
+    if change.locale is not msgspec.UNSET:
+        values["locale"] = change.locale
+    if change.notifications is not msgspec.UNSET:
+        values["notification_prefs"] = msgspec.json.encode(change.notifications).decode()
+    if change.quiet_hours is not msgspec.UNSET:
+        values["quiet_hours_start"] = change.quiet_hours.start
+        values["quiet_hours_end"] = change.quiet_hours.end
+    async with write_transaction():
+        await profile(patient_id)
+        await parties.update_patient(patient_id, values)
+    return await profile(patient_id)
+
+
+async def register_device(
+    patient_id: UUID, *, token: str, platform: str, app_version: str, locale: str
+) -> dict[str, Any]:
+    async with write_transaction():
+        return await devices.register(
+            patient_id=patient_id,
+            token=token,
+            platform=platform,
+            app_version=app_version,
+            locale=locale,
+            now=utcnow(),
+        )
+
+
+async def forget_device(patient_id: UUID, token: str) -> None:
+    async with write_transaction():
+        if not await devices.deactivate(
+            patient_id=patient_id, token=token, reason="signed_out", now=utcnow()
+        ):
+            raise NotFound("no such device")

@@ -1,0 +1,61 @@
+"""Patients' devices: FCM registration tokens, active or deactivated (never deleted)."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from backend.ids import new_id
+from backend.store.tables import Device
+
+
+async def register(
+    *, patient_id: UUID, token: str, platform: str, app_version: str, locale: str, now: datetime
+) -> dict[str, Any]:
+    """Register or refresh a token. A token seen on another account moves to this one:
+    the phone changed hands, and pushes must follow the person now signed in."""
+    await Device.insert(
+        Device(
+            id=new_id(),
+            patient=patient_id,
+            token=token,
+            platform=platform,
+            app_version=app_version,
+            locale=locale,
+            active=True,
+            created_at=now,
+            last_seen_at=now,
+        )
+    ).on_conflict(
+        target=(Device.token,),
+        action="DO UPDATE",
+        values=(
+            Device.patient,
+            Device.platform,
+            Device.app_version,
+            Device.locale,
+            Device.last_seen_at,
+            (Device.active, True),
+            (Device.deactivated_at, None),
+            (Device.deactivated_reason, None),
+        ),
+    )
+    row = await Device.select().where(Device.token == token).first()
+    assert row is not None
+    return row
+
+
+async def deactivate(*, patient_id: UUID, token: str, reason: str, now: datetime) -> bool:
+    rows = await Device.raw(
+        'UPDATE "device" SET "active" = {}, "deactivated_at" = {}, "deactivated_reason" = {} '
+        'WHERE "token" = {} AND "patient" = {} RETURNING "id"',
+        False,
+        now,
+        reason,
+        token,
+        patient_id,
+    )
+    return bool(rows)
+
+
+async def active_for(patient_id: UUID) -> list[dict[str, Any]]:
+    return await Device.select().where((Device.patient == patient_id) & (Device.active == True))  # noqa: E712

@@ -1,0 +1,50 @@
+"""Media rows: before/after pictures of a referral (the bytes live in a MediaFiles store)."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from backend.store.tables import Media
+
+
+async def insert(
+    *,
+    media_id: UUID,
+    referral_id: UUID,
+    kind: str,
+    phase: str,
+    tooth: int | None,
+    caption: str,
+    storage_key: str,
+    content_type: str,
+    size_bytes: int,
+    sha256: str,
+    now: datetime,
+) -> None:
+    await Media.insert(
+        Media(
+            id=media_id,
+            referral=referral_id,
+            kind=kind,
+            phase=phase,
+            tooth=tooth,
+            caption=caption,
+            storage_key=storage_key,
+            content_type=content_type,
+            size_bytes=size_bytes,
+            sha256=sha256,
+            created_at=now,
+        )
+    )
+
+
+async def of_referral(referral_id: UUID) -> list[dict[str, Any]]:
+    return (
+        await Media.select()
+        .where((Media.referral == referral_id) & Media.archived_at.is_null())
+        .order_by(Media.created_at)
+    )
+
+
+async def get(media_id: UUID) -> dict[str, Any] | None:
+    return await Media.select().where(Media.id == media_id).first()

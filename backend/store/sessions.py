@@ -1,0 +1,58 @@
+"""Patient sessions: refresh tokens by their hash, grouped in rotation families."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from backend.store.tables import PatientSession
+
+
+async def insert(
+    *,
+    session_id: UUID,
+    family: UUID,
+    patient_id: UUID,
+    token_hash: str,
+    now: datetime,
+    expires_at: datetime,
+) -> None:
+    await PatientSession.insert(
+        PatientSession(
+            id=session_id,
+            family=family,
+            patient=patient_id,
+            token_hash=token_hash,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+
+
+async def by_hash(token_hash: str) -> dict[str, Any] | None:
+    return await PatientSession.select().where(PatientSession.token_hash == token_hash).first()
+
+
+async def mark_used(session_id: UUID, now: datetime) -> bool:
+    """True if this call used it (a concurrent refresh with the same token loses)."""
+    rows = await PatientSession.raw(
+        'UPDATE "patient_session" SET "used_at" = {} '
+        'WHERE "id" = {} AND "used_at" IS NULL AND "revoked_at" IS NULL RETURNING "id"',
+        now,
+        session_id,
+    )
+    return bool(rows)
+
+
+async def revoke_family(family: UUID, now: datetime) -> None:
+    await PatientSession.update({PatientSession.revoked_at: now}).where(
+        (PatientSession.family == family) & PatientSession.revoked_at.is_null()
+    )
+
+
+async def family_revoked(family: UUID) -> bool:
+    row = (
+        await PatientSession.select(PatientSession.id)
+        .where((PatientSession.family == family) & PatientSession.revoked_at.is_not_null())
+        .first()
+    )
+    return row is not None

@@ -1,0 +1,249 @@
+"""What patients read, in Russian and English: money, dates, steps, questions, the chart.
+
+Numbers and dates are formatted by Babel (CLDR rules: "5 декабря", "6 500 ₽"); the
+words are here, side by side per language, so a missing translation is easy to see.
+"""
+
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal
+
+from backend.domain.odontogram import ChartTexts
+
+Lang = Literal["ru", "en"]
+LANGS: tuple[Lang, ...] = ("ru", "en")
+
+_SYMBOLS = {"RUB": "₽"}
+
+
+def money(amount: int, currency: str, lang: Lang) -> str:
+    """'6 500 ₽' / '₽6,500'; kopecks only when there are some."""
+    value = amount / 100
+    whole = amount % 100 == 0
+    symbol = _SYMBOLS.get(currency)
+    if symbol is None:
+        return format_currency(value, currency, locale=lang)
+    number = format_decimal(value, format="#,##0" if whole else "#,##0.00", locale=lang)
+    return f"{number}\u00a0{symbol}" if lang == "ru" else f"{symbol}{number}"
+
+
+def day(at: datetime, tz: ZoneInfo, lang: Lang) -> str:
+    return format_date(at.astimezone(tz), "d MMMM" if lang == "ru" else "d MMM", locale=lang)
+
+
+def day_time(at: datetime, tz: ZoneInfo, lang: Lang) -> str:
+    pattern = "d MMMM, HH:mm" if lang == "ru" else "d MMM, HH:mm"
+    return format_datetime(at.astimezone(tz), pattern, locale=lang)
+
+
+STEPS: dict[str, dict[Lang, str]] = {
+    "sent": {"ru": "Направление отправлено в клинику", "en": "Referral sent to the clinic"},
+    "delivered": {"ru": "Клиника получила направление", "en": "The clinic has your referral"},
+    "unreachable": {
+        "ru": "Клиника не смогла до вас дозвониться",
+        "en": "The clinic could not reach you",
+    },
+    "contacted": {"ru": "Клиника связалась с вами", "en": "The clinic has called you"},
+    "booked": {"ru": "Вы записаны на приём", "en": "You are booked"},
+    "declined": {"ru": "Вы отказались от записи", "en": "You declined the appointment"},
+    "visited": {"ru": "Консультация прошла", "en": "Consultation done"},
+    "in_treatment": {"ru": "Идёт лечение", "en": "Treatment in progress"},
+    "completed": {"ru": "Лечение завершено", "en": "Treatment completed"},
+    "closed": {"ru": "Направление закрыто", "en": "Referral closed"},
+    "transferred": {
+        "ru": "Лечение продолжается в другой клинике",
+        "en": "Treatment continues at another clinic",
+    },
+}
+
+MILESTONES: dict[str, dict[Lang, str]] = {
+    "contacted": {"ru": "Звонок из клиники", "en": "Call from the clinic"},
+    "booked": {"ru": "Запись на приём", "en": "Appointment booked"},
+    "visited": {"ru": "Визит в клинику", "en": "Visit to the clinic"},
+    "completed": {"ru": "Лечение завершено", "en": "Treatment completed"},
+    "item": {"ru": "Процедура", "en": "Procedure"},
+}
+
+# What a patient is shown of a verification state: their part, not the audit's.
+PATIENT_STATES: dict[str, tuple[str, dict[Lang, str]]] = {
+    "verified": ("confirmed", {"ru": "Подтверждено", "en": "Confirmed"}),
+    "awaiting_patient": (
+        "needs_your_answer",
+        {"ru": "Ждём вашего ответа", "en": "Waiting for your answer"},
+    ),
+    "disputed": ("under_review", {"ru": "Проверяем", "en": "Being checked"}),
+    "clinic_silent": ("under_review", {"ru": "Проверяем", "en": "Being checked"}),
+    "rejected": ("not_confirmed", {"ru": "Не подтверждено", "en": "Not confirmed"}),
+    "unverified": ("not_confirmed", {"ru": "Не подтверждено", "en": "Not confirmed"}),
+    "overdue": (
+        "waiting_for_clinic",
+        {"ru": "Ждём действий клиники", "en": "Waiting for the clinic"},
+    ),
+    "pending": ("upcoming", {"ru": "Впереди", "en": "Upcoming"}),
+}
+
+SCHEDULE: dict[str, dict[Lang, str]] = {
+    "not_started": {"ru": "Лечение ещё не началось", "en": "Treatment has not started yet"},
+    "on_track": {"ru": "Идёт по плану", "en": "On schedule"},
+    "behind": {"ru": "Отстаёт от плана", "en": "Behind schedule"},
+    "done": {"ru": "Выполнено", "en": "Done"},
+}
+
+# FHIR CarePlan activity status words.
+ITEM_STATUS: dict[str, dict[Lang, str]] = {
+    "completed": {"ru": "Выполнено", "en": "Done"},
+    "in-progress": {"ru": "Текущий этап", "en": "Current stage"},
+    "not-started": {"ru": "Запланировано", "en": "Planned"},
+    "stopped": {"ru": "Не будет выполнено", "en": "Will not be done"},
+}
+
+ANSWERS: dict[str, dict[Lang, str]] = {
+    "yes": {"ru": "Да", "en": "Yes"},
+    "no": {"ru": "Нет", "en": "No"},
+    "unsure": {"ru": "Не помню", "en": "Not sure"},
+}
+
+# {clinic}, {when}, {what}, {tooth} are filled in.
+QUESTIONS: dict[str, dict[Lang, str]] = {
+    "confirm_contact": {
+        "ru": "Звонили ли вам из клиники «{clinic}» {when}?",
+        "en": "Did «{clinic}» call you on {when}?",
+    },
+    "confirm_booking": {
+        "ru": "Вы записаны в «{clinic}» на {when}?",
+        "en": "Are you booked at «{clinic}» for {when}?",
+    },
+    "confirm_visit": {
+        "ru": "Вы были на приёме в «{clinic}» {when}?",
+        "en": "Did you come to «{clinic}» on {when}?",
+    },
+    "confirm_item": {"ru": "Вам сделали: {what}{tooth}?", "en": "Was this done: {what}{tooth}?"},
+    "confirm_completed": {
+        "ru": "Лечение в «{clinic}» завершено?",
+        "en": "Is your treatment at «{clinic}» finished?",
+    },
+    "contact_check": {
+        "ru": "Вам уже позвонили из клиники «{clinic}»?",
+        "en": "Has «{clinic}» called you yet?",
+    },
+    "visit_check": {
+        "ru": "Вы пришли на приём в «{clinic}» {when}?",
+        "en": "Did you go to your appointment at «{clinic}» on {when}?",
+    },
+}
+
+TOOTH = {"ru": " (зуб {n})", "en": " (tooth {n})"}
+
+NEXT_STEP: dict[str, dict[Lang, str]] = {
+    "wait_call": {
+        "ru": "Клиника позвонит вам, чтобы записать на приём",
+        "en": "The clinic will call you to book an appointment",
+    },
+    "call_again": {
+        "ru": "Клиника не дозвонилась. Позвоните ей: {phone}",
+        "en": "The clinic could not reach you. Call them: {phone}",
+    },
+    "appointment": {"ru": "Приём {when}", "en": "Appointment on {when}"},
+    "book": {
+        "ru": "Запишитесь на следующий приём: {phone}",
+        "en": "Book your next appointment: {phone}",
+    },
+    "item": {"ru": "Следующая процедура: {what}", "en": "Next procedure: {what}"},
+    "done": {
+        "ru": "Лечение завершено. Не забудьте про осмотр через полгода",
+        "en": "Treatment completed. Remember your check-up in six months",
+    },
+    "closed": {"ru": "Направление закрыто", "en": "This referral is closed"},
+    "answer": {
+        "ru": "Ответьте на вопрос о лечении",
+        "en": "Answer a question about your treatment",
+    },
+}
+
+PLAN_DIFF: dict[str, dict[Lang, str]] = {
+    "same": {
+        "ru": "План клиники совпадает с предварительным",
+        "en": "The clinic's plan matches the estimate",
+    },
+    "none": {
+        "ru": "Клиника ещё не составила свой план",
+        "en": "The clinic has not made its plan yet",
+    },
+    "more": {
+        "ru": "План клиники дороже предварительного на {delta}",
+        "en": "The clinic's plan costs {delta} more than the estimate",
+    },
+    "less": {
+        "ru": "План клиники дешевле предварительного на {delta}",
+        "en": "The clinic's plan costs {delta} less than the estimate",
+    },
+    "equal": {
+        "ru": "Состав плана изменился, сумма та же",
+        "en": "The plan changed but costs the same",
+    },
+}
+
+STAGE = {"ru": "Этап {n}", "en": "Stage {n}"}
+
+SPECIALIZATIONS: dict[str, dict[Lang, str]] = {
+    "therapy": {"ru": "терапия", "en": "therapy"},
+    "endodontics": {"ru": "эндодонтия", "en": "endodontics"},
+    "periodontics": {"ru": "пародонтология", "en": "periodontics"},
+    "hygiene": {"ru": "гигиена", "en": "hygiene"},
+    "surgery": {"ru": "хирургия", "en": "surgery"},
+    "implantology": {"ru": "имплантология", "en": "implantology"},
+    "orthopedics": {"ru": "ортопедия", "en": "prosthetics"},
+    "orthodontics": {"ru": "ортодонтия", "en": "orthodontics"},
+    "diagnostics": {"ru": "диагностика", "en": "diagnostics"},
+}
+
+CONDITIONS: dict[str, dict[Lang, tuple[str, str]]] = {
+    # condition: {lang: (label, code)}
+    "healthy": {"ru": ("Здоров", ""), "en": ("Healthy", "")},
+    "caries": {"ru": ("Кариес", "К"), "en": ("Caries", "C")},
+    "filled": {"ru": ("Пломба", "П"), "en": ("Filling", "F")},
+    "root_canal": {"ru": ("Лечение каналов", "Э"), "en": ("Root canal", "RC")},
+    "crown": {"ru": ("Коронка", "Кр"), "en": ("Crown", "Cr")},
+    "missing": {"ru": ("Нет зуба", "–"), "en": ("Missing", "–")},
+    "implant": {"ru": ("Имплант", "И"), "en": ("Implant", "I")},
+    "extraction": {"ru": ("Удаление", "У"), "en": ("To remove", "X")},
+    "bridge": {"ru": ("Мост", "М"), "en": ("Bridge", "B")},
+    "periodontitis": {"ru": ("Пародонтит", "Пд"), "en": ("Periodontitis", "P")},
+}
+
+CHART: dict[str, dict[Lang, str]] = {
+    "before": {"ru": "Зубы до лечения", "en": "Your teeth before treatment"},
+    "after": {"ru": "Зубы после лечения (план)", "en": "Your teeth after treatment (planned)"},
+    "now": {"ru": "Зубы сейчас", "en": "Your teeth now"},
+    "description": {
+        "ru": "Схема 32 постоянных зубов по системе FDI: верхняя челюсть сверху, нижняя снизу, "
+        "ваша правая сторона слева.",
+        "en": "Chart of the 32 permanent teeth in FDI numbering: upper jaw on top, lower jaw "
+        "below, your right side on the left.",
+    },
+    "in_plan": {"ru": "в плане лечения", "en": "in the treatment plan"},
+    "done": {"ru": "сделано", "en": "done"},
+    "upper": {"ru": "Верхняя челюсть", "en": "Upper jaw"},
+    "lower": {"ru": "Нижняя челюсть", "en": "Lower jaw"},
+}
+
+
+def chart_texts(phase: str, lang: Lang) -> ChartTexts:
+    return ChartTexts(
+        title=CHART[phase][lang],
+        description=CHART["description"][lang],
+        conditions={c: v[lang][0] for c, v in CONDITIONS.items()},
+        codes={c: v[lang][1] for c, v in CONDITIONS.items()},
+        in_plan=CHART["in_plan"][lang],
+        done=CHART["done"][lang],
+        upper=CHART["upper"][lang],
+        lower=CHART["lower"][lang],
+    )
+
+
+def item_title(title_ru: str, title_en: str, lang: Lang) -> str:
+    """The patient's language when the plan has it, else whichever it has."""
+    return (title_ru if lang == "ru" else title_en) or title_ru or title_en
