@@ -16,7 +16,7 @@ from backend.http_errors import problem_details
 from backend.logs import configure_logging
 from backend.media_files import LocalMediaFiles
 from backend.push.worker import default_handlers, run_forever
-from backend.routes import auth, health, media, patient
+from backend.routes import auth, clinic, exchange, health, media, patient, staff_auth
 from backend.settings import Settings, load_settings
 from backend.store.engine import close_engine, open_engine
 
@@ -58,7 +58,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await task
 
     app = Litestar(
-        route_handlers=[*health.ROUTES, auth.router, patient.router, media.media_file],
+        route_handlers=[
+            *health.ROUTES,
+            auth.router,
+            staff_auth.router,
+            patient.router,
+            clinic.router,
+            exchange.router,
+            media.media_file,
+        ],
         lifespan=[database, firebase, embedded_worker],
         plugins=[problem_details],
         openapi_config=OpenAPIConfig(
@@ -72,7 +80,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                         type="http",
                         scheme="bearer",
                         bearer_format="JWT",
-                        description="An access token from POST /api/v1/auth/patient",
+                        description="A patient's access token (POST /api/v1/auth/patient) or "
+                        "a staff session token (POST /api/v1/auth/staff)",
                     )
                 }
             ),

@@ -126,6 +126,8 @@ def cmd_staff_add(args: argparse.Namespace) -> None:
         except ServiceError as exc:
             sys.exit(f"plantrack staff add: {exc.detail}")
         print(f"added {staff.email} ({staff.role}), id {staff.staff_id}")
+        print("second factor: add this to an authenticator app (shown only now):")
+        print(f"  {staff.totp_uri}")
 
     asyncio.run(_with_database(_settings(), job))
 

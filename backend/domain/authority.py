@@ -73,7 +73,7 @@ def check_statement(
 
     if isinstance(body, Contacted) and body.outcome == "booked" and body.appointment_at is None:
         return _no(RefusalKind.invalid, "a booking needs appointment_at")
-    if isinstance(body, ItemDone) and body.item_id not in fold.known_items:
+    if isinstance(body, ItemDone) and body.item_id not in fold.item_prices:
         return _no(RefusalKind.invalid, "item_id is not in any version of this referral's plan")
     if isinstance(body, Payment) and body.amount <= 0:
         return _no(RefusalKind.invalid, "amount must be a positive number of minor units")

@@ -208,7 +208,7 @@ class ReferralFold(msgspec.Struct, frozen=True, kw_only=True):
     estimated_plan: PlanVersion | None
     done_items: dict[UUID, datetime]
     payments: tuple[PaymentRef, ...]
-    known_items: frozenset[UUID]  # items of every plan version, current or not
+    item_prices: dict[UUID, int]  # items of every plan version; the latest version's price
     money: MoneyFigures
     clinic_claims: dict[str, tuple[ClinicClaimRef, ...]]
     patient_says: dict[str, tuple[PatientSays, ...]]
@@ -492,11 +492,20 @@ def _plan_versions(events: list[Event]) -> tuple[PlanVersion | None, PlanVersion
     return current, estimated, price_of
 
 
-def fold_referral(events: Iterable[Event], *, default_currency: str = "RUB") -> ReferralFold:
-    """Where a referral stands, from its ledger alone."""
+def fold_referral(
+    events: Iterable[Event], *, as_of: datetime | None = None, default_currency: str = "RUB"
+) -> ReferralFold:
+    """Where a referral stands, from its ledger alone.
+
+    as_of: where it stood at that moment — events that happened before it, with every
+    correction known today applied (a correction restates the past; it is not news).
+    """
     events = list(events)
     retracted = retracted_ids(events)
-    live = sorted((e for e in events if e.id not in retracted), key=fold_order)
+    live = sorted(
+        (e for e in events if e.id not in retracted and (as_of is None or e.occurred_at < as_of)),
+        key=fold_order,
+    )
 
     walk = _Walk()
     clinic_claims: dict[str, list[ClinicClaimRef]] = {}
@@ -551,7 +560,7 @@ def fold_referral(events: Iterable[Event], *, default_currency: str = "RUB") -> 
         estimated_plan=estimated_plan,
         done_items=dict(walk.done),
         payments=tuple(walk.payments),
-        known_items=frozenset(price_of),
+        item_prices=price_of,
         money=money,
         clinic_claims={k: tuple(v) for k, v in clinic_claims.items()},
         patient_says={k: tuple(v) for k, v in patient_says.items()},

@@ -5,7 +5,7 @@ from uuid import UUID
 
 from litestar import Request, get
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import File
 
 from backend.clock import utcnow
@@ -25,8 +25,8 @@ from backend.store import media
 async def media_file(
     request: Request,
     media_id: FromPath[UUID],
-    exp: Annotated[int, Parameter(description="expiry, Unix seconds")],
-    sig: Annotated[str, Parameter(max_length=64, description="signature")],
+    exp: Annotated[int, QueryParameter(description="expiry, Unix seconds")],
+    sig: Annotated[str, QueryParameter(max_length=64, description="signature")],
 ) -> File:
     settings = request.app.state.settings
     if not check_signature(settings.secret_key, media_id, exp, sig, utcnow()):

@@ -7,17 +7,17 @@ from uuid import UUID
 
 import msgspec
 from litestar.exceptions import ValidationException
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
 Limit = Annotated[
     int,
-    Parameter(ge=1, le=MAX_LIMIT, description=f"page size, at most {MAX_LIMIT}", examples=[]),
+    QueryParameter(ge=1, le=MAX_LIMIT, description=f"page size, at most {MAX_LIMIT}", examples=[]),
 ]
 Cursor = Annotated[
-    str | None, Parameter(description="from the previous page's next_cursor", max_length=200)
+    str | None, QueryParameter(description="from the previous page's next_cursor", max_length=200)
 ]
 
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, Router, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, QueryParameter
 
 from backend import texts
 from backend.clock import utcnow
@@ -163,7 +163,9 @@ async def get_referral(
 Phase = Literal["before", "after", "now"]
 PhaseParam = Annotated[
     Phase,
-    Parameter(description="before treatment, the planned result, or today (items done so far)"),
+    QueryParameter(
+        description="before treatment, the planned result, or today (items done so far)"
+    ),
 ]
 
 

@@ -109,20 +109,22 @@ def _plan_rows(plan: PlanIn) -> tuple[list[PlanItem], list[ToothState]]:
     return items, teeth
 
 
-def _plan_set(
+def plan_set_event(
     plan_id: UUID,
     version: int,
     origin: str,
-    plan: PlanIn,
+    currency: str,
     items: list[PlanItem],
+    chosen_variant: str | None,
     reason: str | None,
 ) -> PlanSet:
+    """The ledger's record of a plan version: the money-relevant part of each item."""
     return PlanSet(
         plan_id=plan_id,
         version=version,
         origin=origin,
-        currency=plan.currency,
-        chosen_variant=plan.chosen_variant,
+        currency=currency,
+        chosen_variant=chosen_variant,
         reason=reason,
         lines=[
             PlanLine(
@@ -220,7 +222,9 @@ async def send_referral(
             locked,
             [
                 Statement(
-                    body=_plan_set(plan_id, 1, "estimated", plan, items, None),
+                    body=plan_set_event(
+                        plan_id, 1, "estimated", plan.currency, items, plan.chosen_variant, None
+                    ),
                     source=source,
                     actor=actor,
                     occurred_at=sent_at,
@@ -295,7 +299,15 @@ async def revise_plan(
             locked,
             [
                 Statement(
-                    body=_plan_set(plan_id, version, "actual", plan, items, reason),
+                    body=plan_set_event(
+                        plan_id,
+                        version,
+                        "actual",
+                        plan.currency,
+                        items,
+                        plan.chosen_variant,
+                        reason,
+                    ),
                     source=source,
                     actor=actor,
                     occurred_at=occurred_at,

@@ -10,6 +10,7 @@ from backend.clock import utcnow
 from backend.domain.roles import Role, needs_clinic
 from backend.ids import new_id
 from backend.services.errors import Conflict, Invalid, NotFound
+from backend.services.staff_auth import new_totp_secret, provisioning_uri
 from backend.store import parties
 from backend.store.engine import write_transaction
 
@@ -24,6 +25,9 @@ class NewStaff(msgspec.Struct, frozen=True, kw_only=True):
     staff_id: UUID
     email: str
     role: Role
+    clinic_id: UUID | None
+    # Shown once, to set up the authenticator app; the secret is not shown again.
+    totp_uri: str
 
 
 def hash_password(password: str) -> str:
@@ -43,6 +47,7 @@ async def add_staff(
     if not needs_clinic(role) and clinic_id is not None:
         raise Invalid(f"a {role} works for the exchange, not for a clinic")
     password_hash = hash_password(password)
+    totp_secret = new_totp_secret()
     async with write_transaction():
         if clinic_id is not None and await parties.clinic(clinic_id) is None:
             raise NotFound("no such clinic")
@@ -56,6 +61,13 @@ async def add_staff(
             role=role.value,
             clinic_id=clinic_id,
             password_hash=password_hash,
+            totp_secret=totp_secret,
             now=utcnow(),
         )
-    return NewStaff(staff_id=staff_id, email=email, role=role)
+    return NewStaff(
+        staff_id=staff_id,
+        email=email,
+        role=role,
+        clinic_id=clinic_id,
+        totp_uri=provisioning_uri(totp_secret, email),
+    )

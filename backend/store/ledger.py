@@ -103,3 +103,16 @@ async def events_of(referral_id: UUID) -> list[Event]:
 
 async def count() -> int:
     return await EventRow.count()
+
+
+async def histories(clinic_ids: list[UUID] | None = None) -> dict[UUID, list[Event]]:
+    """Every referral's events, for the given clinics (all when None), in ledger order."""
+    query = EventRow.select(*_COLUMNS)
+    if clinic_ids is not None:
+        if not clinic_ids:
+            return {}
+        query = query.where(EventRow.referral.clinic.is_in(clinic_ids))
+    grouped: dict[UUID, list[Event]] = {}
+    for row in await query.order_by(EventRow.id):
+        grouped.setdefault(row["referral"], []).append(_to_event(row))
+    return grouped

@@ -52,12 +52,22 @@ async def patient(patient_id: UUID) -> dict[str, Any] | None:
     return await Patient.select().where(Patient.id == patient_id).first()
 
 
+def search_key(name: str, phone: str) -> str:
+    return f"{name.casefold()} {''.join(ch for ch in phone if ch.isdigit())}"
+
+
 async def insert_patient(
     *, patient_id: UUID, phone: str, name: str, locale: str, timezone: str, now: datetime
 ) -> None:
     await Patient.insert(
         Patient(
-            id=patient_id, phone=phone, name=name, locale=locale, timezone=timezone, created_at=now
+            id=patient_id,
+            phone=phone,
+            name=name,
+            search_key=search_key(name, phone),
+            locale=locale,
+            timezone=timezone,
+            created_at=now,
         )
     )
 
@@ -74,6 +84,7 @@ async def insert_staff(
     role: str,
     clinic_id: UUID | None,
     password_hash: str,
+    totp_secret: str,
     now: datetime,
 ) -> None:
     await StaffUser.insert(
@@ -84,6 +95,7 @@ async def insert_staff(
             role=role,
             clinic=clinic_id,
             password_hash=password_hash,
+            totp_secret=totp_secret,
             created_at=now,
         )
     )
@@ -96,5 +108,9 @@ async def patient_by_firebase_uid(uid: str) -> dict[str, Any] | None:
 async def update_patient(patient_id: UUID, values: dict[str, Any]) -> None:
     """Update profile columns by name (the service decides which are allowed)."""
     columns = {getattr(Patient, name): value for name, value in values.items()}
+    if "name" in values:
+        row = await patient(patient_id)
+        if row is not None:
+            columns[Patient.search_key] = search_key(values["name"], row["phone"])
     if columns:
         await Patient.update(columns).where(Patient.id == patient_id)

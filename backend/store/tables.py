@@ -56,6 +56,8 @@ class StaffUser(Table, tablename="staff_user"):
     clinic = _fk(Clinic, null=True, default=None)
     password_hash = Text()
     totp_secret = Varchar(length=64, null=True, default=None)
+    totp_confirmed_at = Timestamptz(null=True, default=None)
+    totp_last_step = BigInt(null=True, default=None)  # a code works once (no replay)
     created_at = Timestamptz()
     last_login_at = Timestamptz(null=True, default=None)
     archived_at = Timestamptz(null=True, default=None)
@@ -65,6 +67,9 @@ class Patient(Table, tablename="patient"):
     id = UUID(primary_key=True)
     phone = Varchar(length=20, unique=True)  # E.164
     name = Varchar(length=200, default="")
+    # Lower-cased name and phone digits, for staff search: SQLite's LIKE and lower()
+    # fold only ASCII, so Cyrillic names are folded here, in Python.
+    search_key = Varchar(length=260, default="", index=True)
     locale = Varchar(length=5, default="ru")
     timezone = Varchar(length=64, default="Europe/Moscow")
     firebase_uid = Varchar(length=128, unique=True, null=True, default=None)
@@ -313,6 +318,21 @@ class PatientSession(Table, tablename="patient_session"):
     revoked_at = Timestamptz(null=True, default=None)
 
 
+class StaffSession(Table, tablename="staff_session"):
+    """A staff sign-in, for the API (bearer) and the admin pages (cookie) alike. Opaque
+    token stored as its SHA-256; ends after 15 idle minutes, 12 hours at most, or logout."""
+
+    id = UUID(primary_key=True)
+    staff = _fk(StaffUser)
+    token_hash = Varchar(length=64, unique=True)
+    created_at = Timestamptz()
+    last_seen_at = Timestamptz()
+    expires_at = Timestamptz()
+    revoked_at = Timestamptz(null=True, default=None)
+    ip = Varchar(length=45, default="")
+    user_agent = Varchar(length=200, default="")
+
+
 class VisitCode(Table, tablename="visit_code"):
     """A one-time code the clinic shows at reception; the patient enters it to co-sign
     the visit. Only its HMAC is stored."""
@@ -353,6 +373,7 @@ TABLES: list[type[Table]] = [
     AuditLog,
     DurationNorm,
     PatientSession,
+    StaffSession,
     VisitCode,
     Throttle,
 ]

@@ -5,6 +5,11 @@ from openapi_spec_validator import validate
 
 from backend.routes import patient_examples as ex
 from backend.routes import patient_schemas as s
+from backend.routes import staff_examples as sx
+from backend.routes import staff_schemas as ss
+from backend.routes.exchange import NewReferralIn
+from backend.services.claims import Claim
+from backend.services.exchange_admin import ClinicChange, ClinicIn
 from backend.services.profile import ProfileChange
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
@@ -57,6 +62,34 @@ def test_examples_match_their_schemas():
         (ex.VISIT_CODE_IN, s.VisitCodeIn),
         (ex.REPORT_IN, s.ReportIn),
         (ex.RECEIPT_IN, s.ReceiptIn),
+        (sx.SIGN_IN, ss.StaffSignIn),
+        (sx.SESSION, ss.StaffSession),
+        (sx.REFERRAL_LIST, ss.ReferralList),
+        (sx.CARD, ss.ReferralCardOut),
+        (sx.TIMELINE, ss.Timeline),
+        (sx.CLAIM_IN, Claim),
+        (sx.CLAIM_OUT, ss.ClaimRecorded),
+        (sx.PLAN_IN, ss.PlanRevisionIn),
+        (sx.PLAN_OUT, ss.PlanRevised),
+        (sx.VISIT_CODE, ss.VisitCodeOut),
+        (sx.RATINGS, ss.RatingList),
+        (sx.NOBODY, ss.NobodyCalledList),
+        (sx.FUNNEL, ss.FunnelOut),
+        (sx.SCORECARDS, ss.ScorecardList),
+        (sx.CLINIC_OUT, ss.ClinicOut),
+        (sx.CLINIC_LIST, ss.ClinicList),
+        (sx.CLINIC_IN, ClinicIn),
+        (sx.CLINIC_CHANGE, ClinicChange),
+        (sx.STAFF_IN, ss.StaffIn),
+        (sx.STAFF_OUT, ss.StaffCreated),
+        (sx.REFERRAL_IN, NewReferralIn),
+        (sx.REFERRAL_CREATED, ss.ReferralCreated),
+        (sx.TRANSFER_IN, ss.TransferIn),
+        (sx.TRANSFER_OUT, ss.TransferOut),
+        (sx.MEDIA_OUT, ss.MediaCreated),
+        (sx.DISPUTES, ss.DisputeList),
+        (sx.RESOLUTION_IN, ss.ResolutionIn),
+        (sx.AUDIT, ss.AuditList),
     ]
     for example, schema in pairs:
         msgspec.json.decode(msgspec.json.encode(example), type=schema, strict=False)

@@ -1,0 +1,271 @@
+"""The clinic's API: /api/v1/clinic. Its own referrals only; anything else is a 404."""
+
+from datetime import date
+from typing import Annotated
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from litestar import Request, Router, get, post, put
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, QueryParameter
+
+from backend.clock import utcnow
+from backend.domain.events import Source
+from backend.domain.funnel import Step
+from backend.routes import staff_examples as ex
+from backend.routes import staff_present as present
+from backend.routes import staff_schemas as s
+from backend.routes.docs import example_body, responds
+from backend.routes.paging import DEFAULT_LIMIT, Cursor, Limit, decode_cursor
+from backend.routes.staff_security import (
+    CLINIC_MANAGER,
+    CLINIC_STAFF,
+    provide_staff,
+    provide_viewer,
+    roles,
+    staff_guard,
+)
+from backend.services import desk, reports, visit_codes
+from backend.services.audit import Viewer
+from backend.services.claims import Claim, record_clinic_claim
+from backend.services.referrals import PlanIn, revise_plan
+from backend.services.staff_auth import StaffPrincipal, qr_svg
+from backend.store import parties
+
+StepFilter = Annotated[Step | None, QueryParameter(description="only referrals at this step")]
+First = Annotated[date | None, QueryParameter(name="from", description="first day, clinic time")]
+Last = Annotated[date | None, QueryParameter(name="to", description="last day (inclusive)")]
+ID_ERRORS = (401, 403, 404)
+
+
+@get(
+    "/referrals",
+    summary="The clinic's referrals",
+    description="Newest first, with filters: step, overdue, disputed, search by name or phone.",
+    opt=roles(CLINIC_STAFF),
+    responses=responds(s.ReferralList, ex.REFERRAL_LIST, "A page", errors=(400, 401, 403)),
+)
+async def list_referrals(
+    viewer: NamedDependency[Viewer],
+    step: StepFilter = None,
+    overdue: FromQuery[bool] = False,
+    disputed: FromQuery[bool] = False,
+    q: Annotated[str | None, QueryParameter(max_length=100, description="name or phone")] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> s.ReferralList:
+    rows = await desk.list_referrals(
+        viewer,
+        step=step.value if step else None,
+        overdue=overdue,
+        disputed=disputed,
+        search=q,
+        limit=limit + 1,
+        before=decode_cursor(cursor),
+    )
+    return present.referral_rows(rows, limit, with_phone=True)
+
+
+async def referral_card(viewer: Viewer, referral_id: UUID) -> s.ReferralCardOut:
+    card = await desk.referral_card(viewer, referral_id, utcnow())
+    return present.card(card, await desk.appointments_of(referral_id))
+
+
+@get(
+    "/referrals/{referral_id:uuid}",
+    summary="The referral card",
+    description="The patient, the estimated and actual plans, verification states, "
+    "appointments and the patient's rating. Written to the audit log.",
+    opt=roles(CLINIC_STAFF),
+    responses=responds(s.ReferralCardOut, ex.CARD, "The card", errors=ID_ERRORS),
+)
+async def get_referral(
+    viewer: NamedDependency[Viewer], referral_id: FromPath[UUID]
+) -> s.ReferralCardOut:
+    return await referral_card(viewer, referral_id)
+
+
+@get(
+    "/referrals/{referral_id:uuid}/timeline",
+    summary="The referral's timeline",
+    description="Every event from every source (panel, CRM, MIS, app, exchange), in the "
+    "order things happened, with those taken back by a correction marked.",
+    opt=roles(CLINIC_STAFF),
+    responses=responds(s.Timeline, ex.TIMELINE, "Events", errors=ID_ERRORS),
+)
+async def get_timeline(viewer: NamedDependency[Viewer], referral_id: FromPath[UUID]) -> s.Timeline:
+    return present.timeline(await desk.referral_card(viewer, referral_id, utcnow()))
+
+
+@post(
+    "/referrals/{referral_id:uuid}/claims",
+    summary="Record a step",
+    description=(
+        "One funnel step, tagged by `kind`: received; contacted (outcome booked with "
+        "appointment_at, declined with reason, or unreachable); visited; no_show; item_done "
+        "(item_id); payment (amount in kopecks); completed; closed (reason). Optional "
+        "occurred_at. Send an Idempotency-Key header to make retries safe."
+    ),
+    status_code=200,
+    opt=roles(CLINIC_STAFF),
+    responses=responds(
+        s.ClaimRecorded, ex.CLAIM_OUT, "Recorded", errors=(400, 401, 403, 404, 409, 422)
+    ),
+)
+async def post_claim(
+    request: Request,
+    staff: NamedDependency[StaffPrincipal],
+    referral_id: FromPath[UUID],
+    data: Annotated[Claim, example_body(ex.CLAIM_IN)],
+) -> s.ClaimRecorded:
+    await desk.referral_in_scope(staff, referral_id)
+    key = request.headers.get("idempotency-key")
+    result = await record_clinic_claim(
+        referral_id,
+        data,
+        source=Source.clinic_panel,
+        actor=staff.actor,
+        idempotency_key=f"panel:{staff.clinic_id}:{key}" if key else None,
+    )
+    return s.ClaimRecorded(
+        event_id=result.event.id, duplicate=result.duplicate, step=result.fold.step.value
+    )
+
+
+@put(
+    "/referrals/{referral_id:uuid}/plan",
+    summary="Set the clinic's plan",
+    description="A new version of the plan beside the estimate, with a reason the patient "
+    "will read. Keep an item's item_id to say it is the same procedure.",
+    status_code=200,
+    opt=roles(CLINIC_STAFF),
+    responses=responds(
+        s.PlanRevised, ex.PLAN_OUT, "The new version", errors=(400, 401, 403, 404, 422)
+    ),
+)
+async def put_plan(
+    staff: NamedDependency[StaffPrincipal],
+    referral_id: FromPath[UUID],
+    data: Annotated[s.PlanRevisionIn, example_body(ex.PLAN_IN)],
+) -> s.PlanRevised:
+    referral = await desk.referral_in_scope(staff, referral_id)
+    version = await revise_plan(
+        referral_id,
+        PlanIn(items=data.items, chosen_variant=data.chosen_variant, currency=referral["currency"]),
+        reason=data.reason,
+        source=Source.clinic_panel,
+        actor=staff.actor,
+    )
+    return s.PlanRevised(version=version)
+
+
+@post(
+    "/referrals/{referral_id:uuid}/visit-code",
+    summary="A visit code for reception",
+    description="A six-digit one-time code (and its QR) for the patient to enter in the app: "
+    "valid 30 minutes, once. It co-signs the visit.",
+    status_code=200,
+    opt=roles(CLINIC_STAFF),
+    responses=responds(s.VisitCodeOut, ex.VISIT_CODE, "The code", errors=ID_ERRORS),
+)
+async def post_visit_code(
+    request: Request, staff: NamedDependency[StaffPrincipal], referral_id: FromPath[UUID]
+) -> s.VisitCodeOut:
+    await desk.referral_in_scope(staff, referral_id)
+    issued = await visit_codes.issue_code(
+        referral_id, secret=request.app.state.settings.secret_key, issued_by=staff.actor
+    )
+    return s.VisitCodeOut(
+        code=issued.code, expires_at=issued.expires_at, qr_svg=qr_svg(issued.code)
+    )
+
+
+@get(
+    "/funnel",
+    summary="The clinic's funnel in money",
+    description="In, accepted, executed (this period's plans vs earlier), reserve by month "
+    "of arrival, lost by reason, each split by verification; month by month inflow vs "
+    "executed. Period in the clinic's time zone; this month by default.",
+    opt=roles(CLINIC_MANAGER),
+    responses=responds(s.FunnelOut, ex.FUNNEL, "The funnel", errors=(400, 401, 403)),
+)
+async def get_funnel(
+    staff: NamedDependency[StaffPrincipal], first: First = None, last: Last = None
+) -> s.FunnelOut:
+    clinic = await parties.clinic(staff.clinic_id)
+    assert clinic is not None
+    tz, now = ZoneInfo(clinic["timezone"]), utcnow()
+    start, end = reports.period_bounds(first, last, tz, now)
+    ids = [clinic["id"]]
+    figures = await reports.funnel(ids, start=start, end=end, tz=tz, now=now)
+    months = await reports.monthly_flow(ids, months=6, tz=tz, now=now)
+    return present.funnel(figures, ids, months)
+
+
+@get(
+    "/ratings",
+    summary="What patients said about the contact",
+    description="Each patient's latest rating of how the clinic got in touch, newest first.",
+    opt=roles(CLINIC_MANAGER),
+    responses=responds(s.RatingList, ex.RATINGS, "Ratings", errors=(401, 403)),
+)
+async def get_ratings(viewer: NamedDependency[Viewer]) -> s.RatingList:
+    rows = await desk.ratings(viewer, viewer.principal.clinic_id)
+    return s.RatingList(
+        items=[
+            s.RatingOut(
+                referral_id=r["referral"],
+                patient_name=r["patient_name"],
+                called=r["called"],
+                stars=r["stars"],
+                comment=r["comment"],
+                updated_at=r["updated_at"],
+            )
+            for r in rows
+        ]
+    )
+
+
+@get(
+    "/nobody-called",
+    summary="Patients who say nobody called",
+    description="Open referrals whose patient's last word is that the clinic never called: "
+    "the coordinator's call list.",
+    opt=roles(CLINIC_STAFF),
+    responses=responds(s.NobodyCalledList, ex.NOBODY, "The list", errors=(401, 403)),
+)
+async def get_nobody_called(viewer: NamedDependency[Viewer]) -> s.NobodyCalledList:
+    rows = await desk.nobody_called(viewer, viewer.principal.clinic_id)
+    return s.NobodyCalledList(
+        items=[
+            s.NobodyCalledRow(
+                referral_id=r["referral"],
+                patient_name=r["patient_name"],
+                patient_phone=r["patient_phone"],
+                step=r["step"],
+                sent_at=r["sent_at"],
+                said_at=r["patient_said_at"],
+            )
+            for r in rows
+        ]
+    )
+
+
+router = Router(
+    path="/api/v1/clinic",
+    route_handlers=[
+        list_referrals,
+        get_referral,
+        get_timeline,
+        post_claim,
+        put_plan,
+        post_visit_code,
+        get_funnel,
+        get_ratings,
+        get_nobody_called,
+    ],
+    guards=[staff_guard],
+    dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},
+    security=[{"bearer": []}],
+    tags=["clinic"],
+)

@@ -1,0 +1,448 @@
+"""The exchange's API: /api/v1/exchange. Operators run it; analysts read the funnel and
+the scorecards but no patient's contact data."""
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+from litestar import Request, Router, get, patch, post
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency, Provide
+from litestar.enums import RequestEncodingType
+from litestar.openapi.spec import Example
+from litestar.params import Body, FromPath, FromQuery, QueryParameter
+
+from backend.clock import utcnow
+from backend.domain.funnel import Step
+from backend.routes import staff_examples as ex
+from backend.routes import staff_present as present
+from backend.routes import staff_schemas as s
+from backend.routes.clinic import referral_card
+from backend.routes.docs import example_body, responds
+from backend.routes.paging import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from backend.routes.staff_security import (
+    EXCHANGE_READERS,
+    OPERATOR,
+    provide_staff,
+    provide_viewer,
+    roles,
+    staff_guard,
+)
+from backend.services import desk, exchange_admin, reports
+from backend.services.audit import Viewer
+from backend.services.errors import Invalid, NotFound
+from backend.services.media import attach_media
+from backend.services.referrals import PatientIn, PlanIn, send_referral
+from backend.services.staff import add_staff
+from backend.services.staff_auth import StaffPrincipal, qr_svg
+from backend.store import parties
+from backend.store.desk import clinics as all_clinics
+
+ID_ERRORS = (401, 403, 404)
+ClinicFilter = Annotated[
+    list[UUID] | None,
+    QueryParameter(name="clinic_id", description="one or more clinics; all when absent"),
+]
+
+
+class NewReferralIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    patient: PatientIn
+    clinic_id: UUID
+    plan: PlanIn
+
+
+@get(
+    "/clinics",
+    summary="Clinics",
+    description="Every clinic, archived ones with ?archived=1.",
+    opt=roles(EXCHANGE_READERS),
+    responses=responds(s.ClinicList, ex.CLINIC_LIST, "Clinics", errors=(401, 403)),
+)
+async def list_clinics(archived: FromQuery[bool] = False) -> s.ClinicList:
+    rows = await all_clinics(include_archived=archived)
+    return s.ClinicList(items=[present.clinic(r) for r in rows])
+
+
+@post(
+    "/clinics",
+    summary="Add a clinic",
+    description="A partner clinic: name, city, time zone, how it receives referrals, its "
+    "first-contact SLA.",
+    opt=roles(OPERATOR),
+    responses=responds(
+        s.ClinicOut, ex.CLINIC_OUT, "The clinic", status=201, errors=(400, 401, 403, 422)
+    ),
+)
+async def create_clinic(
+    data: Annotated[exchange_admin.ClinicIn, example_body(ex.CLINIC_IN)],
+) -> s.ClinicOut:
+    clinic_id = await exchange_admin.create_clinic(data)
+    return present.clinic(await parties.clinic(clinic_id))
+
+
+@get(
+    "/clinics/{clinic_id:uuid}",
+    summary="One clinic",
+    description="A clinic's settings.",
+    opt=roles(EXCHANGE_READERS),
+    responses=responds(s.ClinicOut, ex.CLINIC_OUT, "The clinic", errors=ID_ERRORS),
+)
+async def get_clinic(clinic_id: FromPath[UUID]) -> s.ClinicOut:
+    row = await parties.clinic(clinic_id)
+    if row is None:
+        raise NotFound("no such clinic")
+    return present.clinic(row)
+
+
+@patch(
+    "/clinics/{clinic_id:uuid}",
+    summary="Change a clinic",
+    description="Send only what changes.",
+    opt=roles(OPERATOR),
+    responses=responds(s.ClinicOut, ex.CLINIC_OUT, "The clinic", errors=(400, 401, 403, 404, 422)),
+)
+async def patch_clinic(
+    clinic_id: FromPath[UUID],
+    data: Annotated[exchange_admin.ClinicChange, example_body(ex.CLINIC_CHANGE)],
+) -> s.ClinicOut:
+    return present.clinic(await exchange_admin.update_clinic(clinic_id, data))
+
+
+@post(
+    "/clinics/{clinic_id:uuid}/archive",
+    summary="Archive a clinic",
+    description="It receives no new referrals; its history stays. ?restore=1 undoes it.",
+    status_code=200,
+    opt=roles(OPERATOR),
+    responses=responds(s.ClinicOut, ex.CLINIC_OUT, "The clinic", errors=ID_ERRORS),
+)
+async def archive_clinic(
+    clinic_id: FromPath[UUID], restore: FromQuery[bool] = False
+) -> s.ClinicOut:
+    return present.clinic(await exchange_admin.set_clinic_archived(clinic_id, not restore))
+
+
+@post(
+    "/staff",
+    summary="Add a staff account",
+    description="A clinic coordinator or manager (with clinic_id), or an exchange role. The "
+    "answer carries the authenticator key once, as a URI and a QR.",
+    opt=roles(OPERATOR),
+    responses=responds(
+        s.StaffCreated,
+        ex.STAFF_OUT,
+        "The account",
+        status=201,
+        errors=(400, 401, 403, 404, 409, 422),
+    ),
+)
+async def create_staff(data: Annotated[s.StaffIn, example_body(ex.STAFF_IN)]) -> s.StaffCreated:
+    staff = await add_staff(
+        email=data.email,
+        role=data.role,
+        password=data.password,
+        clinic_id=data.clinic_id,
+        name=data.name,
+    )
+    return s.StaffCreated(
+        staff_id=staff.staff_id,
+        email=staff.email,
+        role=staff.role,
+        clinic_id=staff.clinic_id,
+        totp_uri=staff.totp_uri,
+        totp_qr_svg=qr_svg(staff.totp_uri),
+    )
+
+
+@post(
+    "/referrals",
+    summary="Send a patient to a clinic",
+    description="The patient (phone, name), the clinic and the estimated plan (items, tooth "
+    "states before/after). The answer holds the invite code for the patient's link. An "
+    "Idempotency-Key (your order id) makes a repeated request return the same referral.",
+    opt=roles(OPERATOR),
+    responses=responds(
+        s.ReferralCreated,
+        ex.REFERRAL_CREATED,
+        "The referral",
+        status=201,
+        errors=(400, 401, 403, 404, 422),
+    ),
+)
+async def create_referral(
+    request: Request,
+    staff: NamedDependency[StaffPrincipal],
+    data: Annotated[NewReferralIn, example_body(ex.REFERRAL_IN)],
+) -> s.ReferralCreated:
+    sent = await send_referral(
+        patient=data.patient,
+        clinic_id=data.clinic_id,
+        plan=data.plan,
+        actor=staff.actor,
+        idempotency_key=request.headers.get("idempotency-key"),
+    )
+    return s.ReferralCreated(
+        id=sent.referral_id,
+        patient_id=sent.patient_id,
+        invite_code=sent.invite_code,
+        duplicate=sent.duplicate,
+    )
+
+
+@get(
+    "/referrals",
+    summary="All referrals",
+    description="Across clinics, with the clinic's filters plus clinic_id.",
+    opt=roles(OPERATOR),
+    responses=responds(s.ReferralList, ex.REFERRAL_LIST, "A page", errors=(400, 401, 403)),
+)
+async def list_referrals(
+    viewer: NamedDependency[Viewer],
+    clinic_id: FromQuery[UUID | None] = None,
+    step: FromQuery[Step | None] = None,
+    overdue: FromQuery[bool] = False,
+    disputed: FromQuery[bool] = False,
+    q: Annotated[str | None, QueryParameter(max_length=100)] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> s.ReferralList:
+    rows = await desk.list_referrals(
+        viewer,
+        clinic_id=clinic_id,
+        step=step.value if step else None,
+        overdue=overdue,
+        disputed=disputed,
+        search=q,
+        limit=limit + 1,
+        before=decode_cursor(cursor),
+    )
+    return present.referral_rows(rows, limit, with_phone=True)
+
+
+@get(
+    "/referrals/{referral_id:uuid}",
+    summary="A referral card",
+    description="As the clinic sees it. Written to the audit log.",
+    opt=roles(OPERATOR),
+    responses=responds(s.ReferralCardOut, ex.CARD, "The card", errors=ID_ERRORS),
+)
+async def get_referral(
+    viewer: NamedDependency[Viewer], referral_id: FromPath[UUID]
+) -> s.ReferralCardOut:
+    return await referral_card(viewer, referral_id)
+
+
+@dataclass
+class MediaUpload:
+    file: UploadFile
+    kind: Literal["xray", "photo", "scan"]
+    phase: Literal["before", "after", "progress"]
+    tooth: int | None = None
+    caption: str = ""
+
+
+MAX_UPLOAD = 15 * 1024 * 1024
+
+
+@post(
+    "/referrals/{referral_id:uuid}/media",
+    summary="Attach a picture",
+    description="An X-ray or photo (JPEG, PNG or WebP, up to 15 MB) as multipart form data. "
+    "It is re-encoded: metadata such as GPS position never reaches the record.",
+    opt=roles(OPERATOR),
+    request_max_body_size=MAX_UPLOAD + 64 * 1024,
+    responses=responds(
+        s.MediaCreated, ex.MEDIA_OUT, "Stored", status=201, errors=(400, 401, 403, 404, 422)
+    ),
+)
+async def upload_media(
+    request: Request,
+    referral_id: FromPath[UUID],
+    data: Annotated[
+        MediaUpload,
+        Body(
+            media_type=RequestEncodingType.MULTI_PART,
+            examples=[
+                Example(
+                    summary="example", value={"kind": "xray", "phase": "before", "caption": "ОПТГ"}
+                )
+            ],
+        ),
+    ],
+) -> s.MediaCreated:
+    content = await data.file.read(MAX_UPLOAD + 1)
+    if len(content) > MAX_UPLOAD:
+        raise Invalid("the picture is over 15 MB")
+    media_id = await attach_media(
+        request.app.state.media_files,
+        referral_id=referral_id,
+        data=content,
+        kind=data.kind,
+        phase=data.phase,
+        tooth=data.tooth,
+        caption=data.caption,
+    )
+    return s.MediaCreated(id=media_id)
+
+
+@post(
+    "/referrals/{referral_id:uuid}/transfer",
+    summary="Move a patient to another clinic",
+    description="Mid-plan: the items not done, and their money, go to a new referral at the "
+    "other clinic, linked to this one.",
+    status_code=200,
+    opt=roles(OPERATOR),
+    responses=responds(
+        s.TransferOut, ex.TRANSFER_OUT, "Transferred", errors=(400, 401, 403, 404, 409, 422)
+    ),
+)
+async def transfer(
+    staff: NamedDependency[StaffPrincipal],
+    referral_id: FromPath[UUID],
+    data: Annotated[s.TransferIn, example_body(ex.TRANSFER_IN)],
+) -> s.TransferOut:
+    t = await exchange_admin.transfer_referral(
+        referral_id, to_clinic_id=data.clinic_id, reason=data.reason, actor=staff.actor
+    )
+    return s.TransferOut(**msgspec.structs.asdict(t))
+
+
+@get(
+    "/disputes",
+    summary="The dispute queue",
+    description="Milestones where the patient denies the clinic's claim, or says something "
+    "happened the clinic has not recorded: both sides' words, evidence, age. Oldest first.",
+    opt=roles(OPERATOR),
+    responses=responds(s.DisputeList, ex.DISPUTES, "A page", errors=(400, 401, 403)),
+)
+async def list_disputes(
+    viewer: NamedDependency[Viewer],
+    clinic_id: FromQuery[UUID | None] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> s.DisputeList:
+    now = utcnow()
+    rows = await desk.dispute_queue(
+        viewer, clinic_id=clinic_id, limit=limit + 1, after=decode_cursor(cursor)
+    )
+    page, more = rows[:limit], len(rows) > limit
+    last = page[-1] if page else None
+    return s.DisputeList(
+        items=[present.dispute(d, now) for d in page],
+        next_cursor=encode_cursor(last.since, last.id) if more and last else None,
+    )
+
+
+@post(
+    "/disputes/{dispute_id:uuid}/resolution",
+    summary="Rule on a dispute",
+    description="happened (the step counts, verified by the exchange) or did_not_happen "
+    "(the clinic's claims for it are set aside), with a note. Itself an event.",
+    status_code=200,
+    opt=roles(OPERATOR),
+    responses=responds(
+        s.ClaimRecorded, ex.CLAIM_OUT, "Recorded", errors=(400, 401, 403, 404, 409, 422)
+    ),
+)
+async def resolve(
+    staff: NamedDependency[StaffPrincipal],
+    dispute_id: FromPath[UUID],
+    data: Annotated[s.ResolutionIn, example_body(ex.RESOLUTION_IN)],
+) -> s.ClaimRecorded:
+    result = await exchange_admin.resolve_dispute(
+        dispute_id, outcome=data.outcome, note=data.note, actor=staff.actor
+    )
+    return s.ClaimRecorded(
+        event_id=result.event.id, duplicate=result.duplicate, step=result.fold.step.value
+    )
+
+
+@get(
+    "/scorecards",
+    summary="Clinic scorecards side by side",
+    description="Trust (share of claims patients confirmed, with its 95% lower bound), "
+    "first-contact time as the clinic and as patients report it, the share who say nobody "
+    "called, average rating, how far referrals got.",
+    opt=roles(EXCHANGE_READERS),
+    responses=responds(s.ScorecardList, ex.SCORECARDS, "Scorecards", errors=(400, 401, 403)),
+)
+async def get_scorecards(clinic_id: ClinicFilter = None) -> s.ScorecardList:
+    scores = await reports.scorecards(clinic_id, now=utcnow())
+    return s.ScorecardList(items=[present.scorecard(x) for x in scores])
+
+
+@get(
+    "/funnel",
+    summary="The funnel in money, any set of clinics",
+    description="As the clinic's funnel, for all clinics or those named; Moscow time.",
+    opt=roles(EXCHANGE_READERS),
+    responses=responds(s.FunnelOut, ex.FUNNEL, "The funnel", errors=(400, 401, 403)),
+)
+async def get_funnel(
+    clinic_id: ClinicFilter = None,
+    first: Annotated[date | None, QueryParameter(name="from")] = None,
+    last: Annotated[date | None, QueryParameter(name="to")] = None,
+) -> s.FunnelOut:
+    tz, now = reports.EXCHANGE_TZ, utcnow()
+    start, end = reports.period_bounds(first, last, tz, now)
+    figures = await reports.funnel(clinic_id, start=start, end=end, tz=tz, now=now)
+    months = await reports.monthly_flow(clinic_id, months=6, tz=tz, now=now)
+    return present.funnel(figures, clinic_id, months)
+
+
+@get(
+    "/audit",
+    summary="The audit log",
+    description="Who looked at which patient's data, when and from where. Newest first.",
+    opt=roles(OPERATOR),
+    responses=responds(s.AuditList, ex.AUDIT, "A page", errors=(400, 401, 403)),
+)
+async def get_audit(
+    object_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
+    actor: Annotated[str | None, QueryParameter(max_length=120)] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Annotated[
+        int | None, QueryParameter(description="next_cursor of the last page")
+    ] = None,
+) -> s.AuditList:
+    rows = await desk.audit_log(limit=limit + 1, before_id=cursor, object_id=object_id, actor=actor)
+    page, more = rows[:limit], len(rows) > limit
+    items = [
+        s.AuditEntry(
+            **{
+                **{f: r[f] for f in s.AuditEntry.__struct_fields__ if f != "details"},
+                "details": msgspec.json.decode(r["details"]) if r["details"] else {},
+            }
+        )
+        for r in page
+    ]
+    return s.AuditList(items=items, next_cursor=str(page[-1]["id"]) if more and page else None)
+
+
+router = Router(
+    path="/api/v1/exchange",
+    route_handlers=[
+        list_clinics,
+        create_clinic,
+        get_clinic,
+        patch_clinic,
+        archive_clinic,
+        create_staff,
+        create_referral,
+        list_referrals,
+        get_referral,
+        upload_media,
+        transfer,
+        list_disputes,
+        resolve,
+        get_scorecards,
+        get_funnel,
+        get_audit,
+    ],
+    guards=[staff_guard],
+    dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},
+    security=[{"bearer": []}],
+    tags=["exchange"],
+)

@@ -1,0 +1,345 @@
+"""Examples for the clinic and exchange APIs' documentation (checked against the schemas)."""
+
+RID = "01a2b3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b"
+CLINIC = "01a2b3c4-5d6e-7f80-9a1b-2c3d4e5f6a22"
+STAFF = "01a2b3c4-5d6e-7f80-9a1b-2c3d4e5f6a33"
+ITEM = "01a2b3c4-5d6e-7f80-9a1b-2c3d4e5f6a01"
+T = "2026-11-23T10:15:00+03:00"
+
+
+def _a(amount: int) -> dict:
+    return {"amount": amount, "currency": "RUB"}
+
+
+SIGN_IN = {
+    "email": "coordinator1@plantrack.demo",
+    "password": "demo-password-2026",
+    "totp": "492817",
+}
+SESSION = {
+    "token": "Qk1v0Jx2c9…",
+    "expires_at": "2026-11-23T22:15:00+03:00",
+    "idle_minutes": 15,
+    "staff_id": STAFF,
+    "role": "clinic_coordinator",
+    "clinic_id": CLINIC,
+}
+
+REFERRAL_ROW = {
+    "id": RID,
+    "clinic_id": CLINIC,
+    "clinic_name": "Улыбка на Тверской",
+    "patient_name": "Анна Иванова",
+    "patient_phone": "+79161234567",
+    "step": "booked",
+    "sent_at": T,
+    "planned": _a(7150000),
+    "executed": _a(0),
+    "paid": _a(0),
+    "remaining": _a(7150000),
+    "disputed": 0,
+    "overdue": 0,
+}
+REFERRAL_LIST = {"items": [REFERRAL_ROW], "next_cursor": None}
+
+CARD = {
+    "id": RID,
+    "clinic_id": CLINIC,
+    "clinic_name": "Улыбка на Тверской",
+    "invite_code": "7KQ2M9XR4T",
+    "transferred_from": None,
+    "patient": {"id": STAFF, "name": "Анна Иванова", "phone": "+79161234567", "locale": "ru"},
+    "step": "booked",
+    "step_at": {"sent": T, "delivered": T, "contacted": T, "booked": T},
+    "closed_reason": None,
+    "money": {
+        "estimated": 7150000,
+        "planned": 7150000,
+        "accepted": 7150000,
+        "executed": 0,
+        "paid": 0,
+        "remaining": 7150000,
+        "lost": 0,
+    },
+    "currency": "RUB",
+    "plans": [
+        {
+            "plan_id": RID,
+            "version": 1,
+            "origin": "estimated",
+            "reason": None,
+            "created_at": T,
+            "total": 650000,
+            "items": [
+                {
+                    "item_id": ITEM,
+                    "title_ru": "Лечение кариеса, пломба",
+                    "title_en": "Caries treatment, filling",
+                    "code": "A16.07.002",
+                    "specialization": "therapy",
+                    "tooth": 16,
+                    "stage": 1,
+                    "variant": None,
+                    "price": 650000,
+                    "done_at": None,
+                }
+            ],
+        }
+    ],
+    "verifications": [
+        {
+            "milestone": "contacted",
+            "state": "awaiting_patient",
+            "clinic_said_at": T,
+            "patient_answer": None,
+            "patient_said_at": None,
+            "due_at": "2026-11-26T10:15:00+03:00",
+        }
+    ],
+    "appointments": [
+        {
+            "id": RID,
+            "starts_at": "2026-12-05T10:00:00+03:00",
+            "status": "booked",
+            "patient_status": "needs-action",
+        }
+    ],
+    "contact_rating": None,
+}
+TIMELINE = {
+    "items": [
+        {
+            "event_id": 12,
+            "kind": "contacted",
+            "side": "clinic",
+            "source": "clinic_panel",
+            "actor": f"staff:{STAFF}",
+            "occurred_at": T,
+            "recorded_at": T,
+            "retracted": False,
+            "body": {
+                "kind": "contacted",
+                "outcome": "booked",
+                "appointment_at": "2026-12-05T10:00:00+03:00",
+            },
+        }
+    ]
+}
+CLAIM_IN = {"kind": "contacted", "outcome": "booked", "appointment_at": "2026-12-05T10:00:00+03:00"}
+CLAIM_OUT = {"event_id": 12, "duplicate": False, "step": "booked"}
+PLAN_IN = {
+    "reason": "После снимка: нужен ещё один канал",
+    "items": [
+        {
+            "item_id": ITEM,
+            "specialization": "therapy",
+            "price": 700000,
+            "title_ru": "Лечение кариеса, пломба",
+            "tooth": 16,
+        }
+    ],
+}
+PLAN_OUT = {"version": 2}
+VISIT_CODE = {
+    "code": "482913",
+    "expires_at": "2026-11-23T10:45:00+03:00",
+    "qr_svg": '<svg xmlns="http://www.w3.org/2000/svg">…</svg>',
+}
+RATINGS = {
+    "items": [
+        {
+            "referral_id": RID,
+            "patient_name": "Анна Иванова",
+            "called": True,
+            "stars": 5,
+            "comment": "Позвонили быстро",
+            "updated_at": T,
+        }
+    ]
+}
+NOBODY = {
+    "items": [
+        {
+            "referral_id": RID,
+            "patient_name": "Анна Иванова",
+            "patient_phone": "+79161234567",
+            "step": "delivered",
+            "sent_at": T,
+            "said_at": T,
+        }
+    ]
+}
+SPLIT = {"verified": 4500000, "unverified": 1000000, "disputed": 0}
+FUNNEL = {
+    "start": "2026-11-01T00:00:00+03:00",
+    "end": "2026-12-01T00:00:00+03:00",
+    "currency": "RUB",
+    "clinics": [CLINIC],
+    "in_count": 23,
+    "in_money": 285000000,
+    "accepted_count": 20,
+    "accepted_money": 240000000,
+    "accepted_split": SPLIT,
+    "executed_money": 5500000,
+    "executed_this_period": 2000000,
+    "executed_earlier": 3500000,
+    "executed_split": SPLIT,
+    "paid_money": 5000000,
+    "reserve_count": 31,
+    "reserve_money": 610000000,
+    "reserve_by_cohort": {"2026-10": 320000000, "2026-11": 290000000},
+    "lost_count": 3,
+    "lost_money": 12000000,
+    "lost_by_reason": [{"reason": "дорого", "count": 2, "money": 9000000}],
+    "months": [{"month": "2026-11", "inflow": 285000000, "executed": 5500000, "lost": 12000000}],
+}
+SCORECARDS = {
+    "items": [
+        {
+            "clinic_id": CLINIC,
+            "clinic_name": "Улыбка на Тверской",
+            "referrals": 135,
+            "claims_judged": 410,
+            "claims_confirmed": 377,
+            "trust": 0.92,
+            "trust_lower_bound": 0.889,
+            "disputed": 9,
+            "first_contact_hours_clinic": 2.5,
+            "first_contact_hours_patient": 3.1,
+            "nobody_called": 2,
+            "nobody_called_share": 0.02,
+            "ratings": 80,
+            "rating_average": 4.6,
+            "reached": {
+                "sent": 135,
+                "delivered": 130,
+                "contacted": 118,
+                "booked": 101,
+                "visited": 90,
+                "in_treatment": 72,
+                "completed": 31,
+            },
+        }
+    ]
+}
+CLINIC_OUT = {
+    "id": CLINIC,
+    "name": "Улыбка на Тверской",
+    "city": "Москва",
+    "district": "Тверской",
+    "address": "ул. Тверская, 12",
+    "phone": "+74951234567",
+    "timezone": "Europe/Moscow",
+    "delivery_channel": "panel",
+    "first_contact_sla_minutes": 120,
+    "created_at": T,
+    "archived_at": None,
+}
+CLINIC_LIST = {"items": [CLINIC_OUT]}
+CLINIC_IN = {
+    "name": "Улыбка на Тверской",
+    "city": "Москва",
+    "timezone": "Europe/Moscow",
+    "address": "ул. Тверская, 12",
+    "phone": "+7 495 123-45-67",
+}
+CLINIC_CHANGE = {"first_contact_sla_minutes": 120}
+STAFF_IN = {
+    "email": "coordinator@clinic.ru",
+    "role": "clinic_coordinator",
+    "password": "a long passphrase",
+    "clinic_id": CLINIC,
+    "name": "Мария",
+}
+STAFF_OUT = {
+    "staff_id": STAFF,
+    "email": "coordinator@clinic.ru",
+    "role": "clinic_coordinator",
+    "clinic_id": CLINIC,
+    "totp_uri": "otpauth://totp/plantrack:coordinator%40clinic.ru?secret=…",
+    "totp_qr_svg": '<svg xmlns="http://www.w3.org/2000/svg">…</svg>',
+}
+REFERRAL_IN = {
+    "patient": {"phone": "+7 916 123-45-67", "name": "Анна Иванова"},
+    "clinic_id": CLINIC,
+    "plan": {
+        "items": [
+            {
+                "specialization": "therapy",
+                "price": 650000,
+                "title_ru": "Лечение кариеса, пломба",
+                "tooth": 16,
+            }
+        ],
+        "teeth": [
+            {"tooth": 16, "phase": "before", "condition": "caries"},
+            {"tooth": 16, "phase": "after", "condition": "filled"},
+        ],
+    },
+}
+REFERRAL_CREATED = {"id": RID, "patient_id": STAFF, "invite_code": "7KQ2M9XR4T", "duplicate": False}
+TRANSFER_IN = {"clinic_id": CLINIC, "reason": "Пациент переехал в Екатеринбург"}
+TRANSFER_OUT = {
+    "old_referral_id": RID,
+    "new_referral_id": CLINIC,
+    "invite_code": "9XRT2M7KQ4",
+    "moved_items": 3,
+    "moved_money": 12500000,
+}
+MEDIA_OUT = {"id": RID}
+DISPUTES = {
+    "items": [
+        {
+            "id": RID,
+            "referral_id": RID,
+            "clinic_id": CLINIC,
+            "clinic_name": "Улыбка на Тверской",
+            "patient_name": "Анна Иванова",
+            "milestone": "visited",
+            "state": "disputed",
+            "clinic_claim": {
+                "event_id": 14,
+                "kind": "visited",
+                "source": "bitrix24",
+                "actor": "bitrix24:portal",
+                "occurred_at": T,
+                "recorded_at": T,
+                "note": None,
+                "answer": None,
+            },
+            "patient_word": {
+                "event_id": 15,
+                "kind": "patient_answer",
+                "source": "patient_app",
+                "actor": "patient:…",
+                "occurred_at": T,
+                "recorded_at": T,
+                "note": "Я не был в клинике",
+                "answer": "no",
+            },
+            "receipts": [],
+            "visit_code_used": False,
+            "since": T,
+            "age_days": 2,
+        }
+    ],
+    "next_cursor": None,
+}
+RESOLUTION_IN = {"outcome": "did_not_happen", "note": "Пациент не приходил; клиника согласилась"}
+AUDIT = {
+    "items": [
+        {
+            "id": 981,
+            "at": T,
+            "actor": f"staff:{STAFF}",
+            "actor_role": "clinic_coordinator",
+            "action": "view_referral",
+            "object_kind": "patient",
+            "object_id": RID,
+            "ip": "10.0.0.7",
+            "request_id": "3f2b6c0e9a7d4e1b8c5a2f0d6e9b1c4a",
+            "details": {"referral_id": RID},
+        }
+    ],
+    "next_cursor": None,
+}

@@ -1,0 +1,212 @@
+"""From service results to the clinic and exchange API's bodies."""
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from backend.domain.money_funnel import Funnel
+from backend.routes import staff_schemas as s
+from backend.routes.paging import encode_cursor
+from backend.services.desk import Dispute, ReferralCard
+from backend.services.reports import ClinicScore, MonthFlow
+
+
+def referral_rows(rows: list[dict[str, Any]], limit: int, *, with_phone: bool) -> s.ReferralList:
+    page, more = rows[:limit], len(rows) > limit
+
+    def amount(row: dict, column: str) -> s.Amount:
+        return s.Amount(amount=row[column], currency=row["currency"])
+
+    items = [
+        s.ReferralRow(
+            id=r["id"],
+            clinic_id=r["clinic"],
+            clinic_name=r["clinic_name"],
+            patient_name=r["patient_name"],
+            patient_phone=r["patient_phone"] if with_phone else None,
+            step=r["step"],
+            sent_at=r["sent_at"],
+            planned=amount(r, "planned_amount"),
+            executed=amount(r, "executed_amount"),
+            paid=amount(r, "paid_amount"),
+            remaining=amount(r, "remaining_amount"),
+            disputed=r["disputed_count"],
+            overdue=r["overdue_count"],
+        )
+        for r in page
+    ]
+    last = page[-1] if page else None
+    return s.ReferralList(
+        items=items,
+        next_cursor=encode_cursor(last["sent_at"], last["id"]) if more and last else None,
+    )
+
+
+def card(c: ReferralCard, appointments: list[dict[str, Any]]) -> s.ReferralCardOut:
+    fold = c.fold
+    plans = [
+        s.PlanOut(
+            plan_id=v.id,
+            version=v.version,
+            origin=v.origin,
+            reason=v.reason,
+            created_at=v.created_at,
+            total=sum(i.price for i in v.items),
+            items=[
+                s.PlanItemOut(
+                    item_id=i.item_id,
+                    title_ru=i.title_ru,
+                    title_en=i.title_en,
+                    code=i.code,
+                    specialization=i.specialization,
+                    tooth=i.tooth,
+                    stage=i.stage,
+                    variant=i.variant,
+                    price=i.price,
+                    done_at=fold.done_items.get(i.item_id),
+                )
+                for i in v.items
+            ],
+        )
+        for v in c.plans
+    ]
+    rating = None
+    if c.rating is not None:
+        rating = {k: c.rating[k] for k in ("called", "stars", "comment", "updated_at")}
+    return s.ReferralCardOut(
+        id=c.referral["id"],
+        clinic_id=c.clinic["id"],
+        clinic_name=c.clinic["name"],
+        invite_code=c.referral["invite_code"],
+        transferred_from=c.referral["transferred_from"],
+        patient=s.PatientOut(
+            id=c.patient["id"],
+            name=c.patient["name"],
+            phone=c.patient["phone"],
+            locale=c.patient["locale"],
+        ),
+        step=fold.step.value,
+        step_at=fold.step_at,
+        closed_reason=fold.closed_reason,
+        money={k: v for k, v in msgspec.structs.asdict(fold.money).items() if k != "currency"},
+        currency=fold.money.currency,
+        plans=plans,
+        verifications=[
+            s.VerificationOut(
+                milestone=v.milestone,
+                state=v.state.value,
+                clinic_said_at=v.clinic_said_at,
+                patient_answer=v.patient_answer,
+                patient_said_at=v.patient_said_at,
+                due_at=v.due_at,
+            )
+            for v in c.verifications.values()
+        ],
+        appointments=[
+            s.AppointmentOut(
+                id=a["id"],
+                starts_at=a["starts_at"],
+                status=a["status"],
+                patient_status=a["patient_status"],
+            )
+            for a in appointments
+        ],
+        contact_rating=rating,
+    )
+
+
+def timeline(c: ReferralCard) -> s.Timeline:
+    return s.Timeline(
+        items=[
+            s.TimelineEntry(
+                event_id=e.id,
+                kind=e.kind,
+                side=e.side.value,
+                source=e.source.value,
+                actor=e.actor,
+                occurred_at=e.occurred_at,
+                recorded_at=e.recorded_at,
+                retracted=e.id in c.fold.retracted,
+                body=msgspec.to_builtins(e.body),
+            )
+            for e in sorted(c.events, key=lambda e: (e.occurred_at, e.id))
+        ]
+    )
+
+
+def funnel(f: Funnel, clinics: list | None, months: list[MonthFlow]) -> s.FunnelOut:
+    def split(x) -> s.SplitOut:
+        return s.SplitOut(verified=x.verified, unverified=x.unverified, disputed=x.disputed)
+
+    return s.FunnelOut(
+        start=f.start,
+        end=f.end,
+        currency=f.currency,
+        clinics=clinics,
+        in_count=f.in_count,
+        in_money=f.in_money,
+        accepted_count=f.accepted_count,
+        accepted_money=f.accepted_money,
+        accepted_split=split(f.accepted_split),
+        executed_money=f.executed_money,
+        executed_this_period=f.executed_this_period,
+        executed_earlier=f.executed_earlier,
+        executed_split=split(f.executed_split),
+        paid_money=f.paid_money,
+        reserve_count=f.reserve_count,
+        reserve_money=f.reserve_money,
+        reserve_by_cohort=f.reserve_by_cohort,
+        lost_count=f.lost_count,
+        lost_money=f.lost_money,
+        lost_by_reason=[
+            s.LostOut(reason=k, count=v.count, money=v.money) for k, v in f.lost_by_reason.items()
+        ],
+        months=[
+            s.MonthOut(month=m.month, inflow=m.inflow, executed=m.executed, lost=m.lost)
+            for m in months
+        ],
+    )
+
+
+def scorecard(score: ClinicScore) -> s.ScorecardOut:
+    c = score.card
+    return s.ScorecardOut(
+        clinic_id=score.clinic_id,
+        clinic_name=score.clinic_name,
+        referrals=c.referrals,
+        claims_judged=c.claims_judged,
+        claims_confirmed=c.claims_confirmed,
+        trust=c.trust,
+        trust_lower_bound=round(c.trust_lower_bound, 4),
+        disputed=c.disputed,
+        first_contact_hours_clinic=c.first_contact_hours_clinic,
+        first_contact_hours_patient=c.first_contact_hours_patient,
+        nobody_called=c.nobody_called,
+        nobody_called_share=c.nobody_called_share,
+        ratings=c.ratings,
+        rating_average=c.rating_average,
+        reached=c.reached,
+    )
+
+
+def dispute(d: Dispute, now: datetime) -> s.DisputeOut:
+    return s.DisputeOut(
+        id=d.id,
+        referral_id=d.referral_id,
+        clinic_id=d.clinic_id,
+        clinic_name=d.clinic_name,
+        patient_name=d.patient_name,
+        milestone=d.milestone,
+        state=d.state,  # type: ignore[arg-type]
+        clinic_claim=d.clinic_claim,
+        patient_word=d.patient_word,
+        receipts=d.receipts,
+        visit_code_used=d.visit_code_used,
+        since=d.since,
+        age_days=(now - d.since).days,
+    )
+
+
+def clinic(row: dict[str, Any]) -> s.ClinicOut:
+    return s.ClinicOut(**{f: row[f] for f in s.ClinicOut.__struct_fields__})

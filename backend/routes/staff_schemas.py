@@ -1,0 +1,349 @@
+"""Request and response bodies of the clinic and exchange APIs."""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import msgspec
+
+from backend.domain.roles import Role
+from backend.services.referrals import PlanItemIn
+
+
+class Amount(msgspec.Struct, frozen=True, kw_only=True):
+    amount: int  # minor units
+    currency: str
+
+
+class StaffSignIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    email: Annotated[str, msgspec.Meta(max_length=254)]
+    password: Annotated[str, msgspec.Meta(max_length=200)]
+    totp: Annotated[str, msgspec.Meta(max_length=10, description="authenticator app code")]
+
+
+class StaffSession(msgspec.Struct, frozen=True, kw_only=True):
+    token: Annotated[str, msgspec.Meta(description="send as Authorization: Bearer <token>")]
+    expires_at: datetime
+    idle_minutes: int
+    staff_id: UUID
+    role: Role
+    clinic_id: UUID | None
+
+
+class ReferralRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    clinic_id: UUID
+    clinic_name: str
+    patient_name: str
+    patient_phone: str | None  # hidden from the exchange's analysts
+    step: str
+    sent_at: datetime
+    planned: Amount
+    executed: Amount
+    paid: Amount
+    remaining: Amount
+    disputed: int
+    overdue: int
+
+
+class ReferralList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[ReferralRow]
+    next_cursor: str | None
+
+
+class PlanItemOut(msgspec.Struct, frozen=True, kw_only=True):
+    item_id: UUID
+    title_ru: str
+    title_en: str
+    code: str
+    specialization: str
+    tooth: int | None
+    stage: int
+    variant: str | None
+    price: int
+    done_at: datetime | None
+
+
+class PlanOut(msgspec.Struct, frozen=True, kw_only=True):
+    plan_id: UUID
+    version: int
+    origin: Literal["estimated", "actual"]
+    reason: str | None
+    created_at: datetime
+    total: int
+    items: list[PlanItemOut]
+
+
+class VerificationOut(msgspec.Struct, frozen=True, kw_only=True):
+    milestone: str
+    state: str
+    clinic_said_at: datetime | None
+    patient_answer: str | None
+    patient_said_at: datetime | None
+    due_at: datetime | None
+
+
+class AppointmentOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    starts_at: datetime
+    status: str
+    patient_status: str
+
+
+class PatientOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    name: str
+    phone: str
+    locale: str
+
+
+class ReferralCardOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    clinic_id: UUID
+    clinic_name: str
+    invite_code: str
+    transferred_from: UUID | None
+    patient: PatientOut
+    step: str
+    step_at: dict[str, datetime]
+    closed_reason: str | None
+    money: dict[str, int]
+    currency: str
+    plans: list[PlanOut]
+    verifications: list[VerificationOut]
+    appointments: list[AppointmentOut]
+    contact_rating: dict[str, Any] | None
+
+
+class TimelineEntry(msgspec.Struct, frozen=True, kw_only=True):
+    event_id: int
+    kind: str
+    side: str
+    source: str
+    actor: str
+    occurred_at: datetime
+    recorded_at: datetime
+    retracted: bool
+    body: dict[str, Any]
+
+
+class Timeline(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[TimelineEntry]
+
+
+class ClaimRecorded(msgspec.Struct, frozen=True, kw_only=True):
+    event_id: int
+    duplicate: bool
+    step: str
+
+
+class PlanRevisionIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    reason: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=1000, description="shown to the patient")
+    ]
+    items: Annotated[list[PlanItemIn], msgspec.Meta(min_length=1, max_length=200)]
+    chosen_variant: str | None = None
+
+
+class PlanRevised(msgspec.Struct, frozen=True, kw_only=True):
+    version: int
+
+
+class VisitCodeOut(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    expires_at: datetime
+    qr_svg: Annotated[str, msgspec.Meta(description="the code as a QR, an SVG document")]
+
+
+class RatingOut(msgspec.Struct, frozen=True, kw_only=True):
+    referral_id: UUID
+    patient_name: str
+    called: bool
+    stars: int | None
+    comment: str
+    updated_at: datetime
+
+
+class RatingList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[RatingOut]
+
+
+class NobodyCalledRow(msgspec.Struct, frozen=True, kw_only=True):
+    referral_id: UUID
+    patient_name: str
+    patient_phone: str
+    step: str
+    sent_at: datetime
+    said_at: datetime | None
+
+
+class NobodyCalledList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[NobodyCalledRow]
+
+
+class SplitOut(msgspec.Struct, frozen=True, kw_only=True):
+    verified: int
+    unverified: int
+    disputed: int
+
+
+class LostOut(msgspec.Struct, frozen=True, kw_only=True):
+    reason: str
+    count: int
+    money: int
+
+
+class MonthOut(msgspec.Struct, frozen=True, kw_only=True):
+    month: str
+    inflow: int
+    executed: int
+    lost: int
+
+
+class FunnelOut(msgspec.Struct, frozen=True, kw_only=True):
+    start: datetime
+    end: datetime
+    currency: str
+    clinics: list[UUID] | None
+    in_count: int
+    in_money: int
+    accepted_count: int
+    accepted_money: int
+    accepted_split: SplitOut
+    executed_money: int
+    executed_this_period: int
+    executed_earlier: int
+    executed_split: SplitOut
+    paid_money: int
+    reserve_count: int
+    reserve_money: int
+    reserve_by_cohort: dict[str, int]
+    lost_count: int
+    lost_money: int
+    lost_by_reason: list[LostOut]
+    months: list[MonthOut]
+
+
+class ScorecardOut(msgspec.Struct, frozen=True, kw_only=True):
+    clinic_id: UUID
+    clinic_name: str
+    referrals: int
+    claims_judged: int
+    claims_confirmed: int
+    trust: float | None
+    trust_lower_bound: float
+    disputed: int
+    first_contact_hours_clinic: float | None
+    first_contact_hours_patient: float | None
+    nobody_called: int
+    nobody_called_share: float | None
+    ratings: int
+    rating_average: float | None
+    reached: dict[str, int]
+
+
+class ScorecardList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[ScorecardOut]
+
+
+class ClinicOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    name: str
+    city: str
+    district: str | None
+    address: str
+    phone: str
+    timezone: str
+    delivery_channel: str
+    first_contact_sla_minutes: int | None
+    created_at: datetime
+    archived_at: datetime | None
+
+
+class ClinicList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[ClinicOut]
+
+
+class StaffIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    email: Annotated[str, msgspec.Meta(max_length=254)]
+    role: Role
+    password: Annotated[str, msgspec.Meta(min_length=12, max_length=200)]
+    clinic_id: UUID | None = None
+    name: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
+class StaffCreated(msgspec.Struct, frozen=True, kw_only=True):
+    staff_id: UUID
+    email: str
+    role: Role
+    clinic_id: UUID | None
+    totp_uri: Annotated[str, msgspec.Meta(description="shown once: the authenticator app's key")]
+    totp_qr_svg: str
+
+
+class ReferralCreated(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    patient_id: UUID
+    invite_code: str
+    duplicate: bool
+
+
+class TransferIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    clinic_id: UUID
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+
+
+class TransferOut(msgspec.Struct, frozen=True, kw_only=True):
+    old_referral_id: UUID
+    new_referral_id: UUID
+    invite_code: str
+    moved_items: int
+    moved_money: int
+
+
+class MediaCreated(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+
+
+class DisputeOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    referral_id: UUID
+    clinic_id: UUID
+    clinic_name: str
+    patient_name: str
+    milestone: str
+    state: Literal["disputed", "clinic_silent"]
+    clinic_claim: dict[str, Any] | None
+    patient_word: dict[str, Any] | None
+    receipts: list[dict[str, Any]]
+    visit_code_used: bool
+    since: datetime
+    age_days: int
+
+
+class DisputeList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[DisputeOut]
+    next_cursor: str | None
+
+
+class ResolutionIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    outcome: Literal["happened", "did_not_happen"]
+    note: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    at: datetime
+    actor: str
+    actor_role: str
+    action: str
+    object_kind: str
+    object_id: str
+    ip: str
+    request_id: str
+    details: dict[str, Any]
+
+
+class AuditList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[AuditEntry]
+    next_cursor: str | None

@@ -1,0 +1,71 @@
+"""Staff on every route: who is calling (bearer token or the admin cookie) and whether
+their role may use this route. Each staff route names its roles in `opt["roles"]`."""
+
+from typing import Any
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+
+from backend.domain.roles import Role
+from backend.logs import request_id
+from backend.services import staff_auth
+from backend.services.audit import Viewer
+from backend.services.errors import NotAuthenticated
+from backend.services.staff_auth import StaffPrincipal
+
+COOKIE = "plantrack_staff"
+
+CLINIC_STAFF = frozenset({Role.clinic_coordinator, Role.clinic_manager})
+CLINIC_MANAGER = frozenset({Role.clinic_manager})
+OPERATOR = frozenset({Role.exchange_operator})
+EXCHANGE_READERS = frozenset({Role.exchange_operator, Role.exchange_analyst})
+HEALTH = frozenset({Role.health_analyst})
+
+
+def roles(allowed: frozenset[Role]) -> dict[str, Any]:
+    return {"roles": allowed}
+
+
+def session_token(connection: ASGIConnection) -> str | None:
+    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return connection.cookies.get(COOKIE)
+
+
+async def staff_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    allowed = handler.opt.get("roles")
+    if not allowed:  # a staff route that names no roles is a bug, not an open door
+        raise PermissionDeniedException(detail="this route has no roles configured")
+    token = session_token(connection)
+    if not token:
+        raise NotAuthorizedException(
+            detail="sign in first", headers={"WWW-Authenticate": 'Bearer realm="plantrack"'}
+        )
+    try:
+        principal = await staff_auth.session(token)
+    except NotAuthenticated as exc:
+        raise NotAuthorizedException(
+            detail=exc.detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        ) from exc
+    if principal.role not in allowed:
+        raise PermissionDeniedException(detail=f"not for the {principal.role} role")
+    connection.state.staff = principal
+
+
+def client_ip(connection: ASGIConnection) -> str:
+    return connection.client.host if connection.client else ""
+
+
+async def provide_staff(request: Request) -> StaffPrincipal:
+    return request.state.staff
+
+
+async def provide_viewer(request: Request) -> Viewer:
+    return Viewer(
+        principal=request.state.staff,
+        ip=client_ip(request),
+        request_id=request_id.get(),
+    )

@@ -1,0 +1,260 @@
+"""What clinic staff and exchange operators read: referral lists, the referral card,
+its timeline, ratings, the patients who say nobody called, the dispute queue.
+
+Clinic staff see their own clinic only; anything else is answered as missing. Every
+read that shows a patient's personal data is written to the audit log.
+"""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from backend.domain.events import Event, ReceiptAttached, VisitCosigned
+from backend.domain.funnel import ReferralFold, fold_referral
+from backend.domain.plans import PlanItem, ToothState
+from backend.domain.roles import needs_clinic
+from backend.domain.verification import Verification, verify
+from backend.services.audit import Viewer, saw
+from backend.services.errors import NotFound
+from backend.services.recording import policy_for
+from backend.services.staff_auth import StaffPrincipal
+from backend.store import desk, ledger, parties, plans, referrals
+from backend.store.tables import Appointment, ContactRating
+
+
+def clinic_scope(principal: StaffPrincipal) -> UUID | None:
+    """The clinic a staff member is confined to; None for the exchange."""
+    return principal.clinic_id if needs_clinic(principal.role) else None
+
+
+async def referral_in_scope(principal: StaffPrincipal, referral_id: UUID) -> dict[str, Any]:
+    row = await referrals.get(referral_id)
+    scope = clinic_scope(principal)
+    if row is None or (scope is not None and row["clinic"] != scope):
+        raise NotFound("no such referral")
+    return row
+
+
+async def list_referrals(
+    viewer: Viewer,
+    *,
+    clinic_id: UUID | None = None,
+    step: str | None = None,
+    overdue: bool = False,
+    disputed: bool = False,
+    search: str | None = None,
+    limit: int,
+    before: tuple[datetime, UUID] | None = None,
+) -> list[dict[str, Any]]:
+    scope = clinic_scope(viewer.principal)
+    if scope is not None:
+        if clinic_id is not None and clinic_id != scope:
+            return []  # another clinic's list is as empty as a missing one
+        clinic_id = scope
+    rows = await desk.referrals(
+        clinic_id=clinic_id,
+        step=step,
+        overdue=overdue,
+        disputed=disputed,
+        search=search,
+        limit=limit,
+        before=before,
+    )
+    await saw(
+        viewer,
+        action="list_referrals",
+        object_kind="clinic",
+        object_id=str(clinic_id or "all"),
+        details={"shown": len(rows), "search": bool(search)},
+    )
+    return rows
+
+
+class PlanVersion(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    version: int
+    origin: str
+    reason: str | None
+    chosen_variant: str | None
+    created_at: datetime
+    created_by: str
+    items: list[PlanItem]
+    teeth: list[ToothState]
+
+
+class ReferralCard(msgspec.Struct, frozen=True, kw_only=True):
+    referral: dict[str, Any]
+    patient: dict[str, Any]
+    clinic: dict[str, Any]
+    fold: ReferralFold
+    verifications: dict[str, Verification]
+    plans: list[PlanVersion]
+    rating: dict[str, Any] | None
+    events: list[Event]
+
+
+async def referral_card(viewer: Viewer, referral_id: UUID, now: datetime) -> ReferralCard:
+    row = await referral_in_scope(viewer.principal, referral_id)
+    patient = await parties.patient(row["patient"])
+    clinic = await parties.clinic(row["clinic"])
+    assert patient is not None and clinic is not None
+    events = await ledger.events_of(referral_id)
+    fold = fold_referral(events)
+    policy = policy_for({"clinic.first_contact_sla_minutes": clinic["first_contact_sla_minutes"]})
+    versions = [
+        PlanVersion(
+            id=v["id"],
+            version=v["version"],
+            origin=v["origin"],
+            reason=v["reason"],
+            chosen_variant=v["chosen_variant"],
+            created_at=v["created_at"],
+            created_by=v["created_by"],
+            items=await plans.items_of(v["id"]),
+            teeth=await plans.teeth_of(v["id"]),
+        )
+        for v in await plans.versions_of(referral_id)
+    ]
+    rating = await ContactRating.select().where(ContactRating.referral == referral_id).first()
+    await saw(
+        viewer,
+        action="view_referral",
+        object_kind="patient",
+        object_id=str(patient["id"]),
+        details={"referral_id": str(referral_id)},
+    )
+    return ReferralCard(
+        referral=row,
+        patient=patient,
+        clinic=clinic,
+        fold=fold,
+        verifications=verify(fold, now, policy),
+        plans=versions,
+        rating=rating,
+        events=events,
+    )
+
+
+async def appointments_of(referral_id: UUID) -> list[dict[str, Any]]:
+    return (
+        await Appointment.select()
+        .where(Appointment.referral == referral_id)
+        .order_by(Appointment.starts_at)
+    )
+
+
+async def ratings(viewer: Viewer, clinic_id: UUID, *, limit: int = 200) -> list[dict[str, Any]]:
+    rows = await desk.ratings(clinic_id, limit=limit)
+    await saw(
+        viewer,
+        action="list_ratings",
+        object_kind="clinic",
+        object_id=str(clinic_id),
+        details={"shown": len(rows)},
+    )
+    return rows
+
+
+async def nobody_called(viewer: Viewer, clinic_id: UUID) -> list[dict[str, Any]]:
+    rows = await desk.nobody_called(clinic_id)
+    await saw(
+        viewer,
+        action="list_nobody_called",
+        object_kind="clinic",
+        object_id=str(clinic_id),
+        details={"shown": len(rows)},
+    )
+    return rows
+
+
+class Dispute(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    referral_id: UUID
+    clinic_id: UUID
+    clinic_name: str
+    patient_name: str
+    milestone: str
+    state: str
+    clinic_claim: dict[str, Any] | None  # kind, source, actor, occurred_at, recorded_at
+    patient_word: dict[str, Any] | None  # kind, answer, occurred_at, note
+    receipts: list[dict[str, Any]]
+    visit_code_used: bool
+    since: datetime
+
+
+def _event_summary(event: Event) -> dict[str, Any]:
+    body = msgspec.to_builtins(event.body)
+    return {
+        "event_id": event.id,
+        "kind": event.kind,
+        "source": event.source.value,
+        "actor": event.actor,
+        "occurred_at": event.occurred_at,
+        "recorded_at": event.recorded_at,
+        "note": body.get("note") or body.get("comment") or body.get("reason"),
+        "answer": body.get("answer"),
+    }
+
+
+async def dispute_queue(
+    viewer: Viewer,
+    *,
+    clinic_id: UUID | None,
+    limit: int,
+    after: tuple[datetime, UUID] | None = None,
+) -> list[Dispute]:
+    rows = await desk.disputes(clinic_id=clinic_id, limit=limit, after=after)
+    out = []
+    for row in rows:
+        events = {e.id: e for e in await ledger.events_of(row["referral"])}
+        claim = events.get(row["claim_event_id"]) if row["claim_event_id"] else None
+        word = events.get(row["patient_event_id"]) if row["patient_event_id"] else None
+        out.append(
+            Dispute(
+                id=row["id"],
+                referral_id=row["referral"],
+                clinic_id=row["clinic_id"],
+                clinic_name=row["clinic_name"],
+                patient_name=row["patient_name"],
+                milestone=row["milestone"],
+                state=row["state"],
+                clinic_claim=_event_summary(claim) if claim else None,
+                patient_word=_event_summary(word) if word else None,
+                receipts=[
+                    {
+                        "amount": e.body.amount,
+                        "issued_at": e.body.issued_at,
+                        "fn": e.body.fn,
+                        "fd": e.body.fd,
+                    }
+                    for e in events.values()
+                    if isinstance(e.body, ReceiptAttached)
+                ],
+                visit_code_used=any(isinstance(e.body, VisitCosigned) for e in events.values()),
+                since=min(t for t in (row["clinic_said_at"], row["patient_said_at"]) if t)
+                if (row["clinic_said_at"] or row["patient_said_at"])
+                else row["updated_at"],
+            )
+        )
+    await saw(
+        viewer,
+        action="list_disputes",
+        object_kind="clinic",
+        object_id=str(clinic_id or "all"),
+        details={"shown": len(out)},
+    )
+    return out
+
+
+async def audit_log(
+    *,
+    limit: int,
+    before_id: int | None = None,
+    object_id: str | None = None,
+    actor: str | None = None,
+) -> list[dict[str, Any]]:
+    return await desk.audit_entries(
+        limit=limit, before_id=before_id, object_id=object_id, actor=actor
+    )

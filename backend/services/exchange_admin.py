@@ -1,0 +1,231 @@
+"""The exchange's own actions: clinics, transfers between clinics, dispute rulings."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+
+from backend.clock import utcnow
+from backend.domain.events import Resolution, Sent, Source, Transferred
+from backend.domain.funnel import fold_referral
+from backend.ids import new_id, short_code
+from backend.phones import BadPhone, normalise_phone
+from backend.services.errors import Conflict, Invalid, NotFound
+from backend.services.recording import Recorded, Statement, record, record_locked
+from backend.services.referrals import plan_set_event
+from backend.store import desk, ledger, parties, plans, referrals
+from backend.store.engine import write_transaction
+from backend.store.tables import Clinic
+
+Channel = Literal["panel", "bitrix24", "amocrm", "webhook", "ident"]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class ClinicIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    name: Name
+    city: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    timezone: Annotated[str, msgspec.Meta(examples=["Europe/Moscow"])] = "Europe/Moscow"
+    district: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+    address: Annotated[str, msgspec.Meta(max_length=300)] = ""
+    phone: Annotated[str, msgspec.Meta(max_length=32)] = ""
+    delivery_channel: Channel = "panel"
+    first_contact_sla_minutes: Annotated[int, msgspec.Meta(ge=15, le=7 * 24 * 60)] | None = None
+
+
+class ClinicChange(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    city: str | msgspec.UnsetType = msgspec.UNSET
+    timezone: str | msgspec.UnsetType = msgspec.UNSET
+    district: str | msgspec.UnsetType | None = msgspec.UNSET
+    address: str | msgspec.UnsetType = msgspec.UNSET
+    phone: str | msgspec.UnsetType = msgspec.UNSET
+    delivery_channel: Channel | msgspec.UnsetType = msgspec.UNSET
+    first_contact_sla_minutes: int | msgspec.UnsetType | None = msgspec.UNSET
+
+
+def _check_clinic_fields(values: dict) -> dict:
+    if "timezone" in values:
+        try:
+            ZoneInfo(values["timezone"])
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise Invalid(f"timezone: {values['timezone']} is not an IANA time zone") from exc
+    if values.get("phone"):
+        try:
+            values["phone"] = normalise_phone(values["phone"])
+        except BadPhone as exc:
+            raise Invalid(f"phone: {exc}") from exc
+    return values
+
+
+async def create_clinic(data: ClinicIn, *, now: datetime | None = None) -> UUID:
+    values = _check_clinic_fields(msgspec.structs.asdict(data))
+    clinic_id = new_id()
+    async with write_transaction():
+        await parties.insert_clinic(clinic_id=clinic_id, now=now or utcnow(), **values)
+    return clinic_id
+
+
+async def update_clinic(clinic_id: UUID, change: ClinicChange) -> dict:
+    values = {k: v for k, v in msgspec.structs.asdict(change).items() if v is not msgspec.UNSET}
+    values = _check_clinic_fields(values)
+    async with write_transaction():
+        if await parties.clinic(clinic_id) is None:
+            raise NotFound("no such clinic")
+        if values:
+            await Clinic.update({getattr(Clinic, k): v for k, v in values.items()}).where(
+                Clinic.id == clinic_id
+            )
+    clinic = await parties.clinic(clinic_id)
+    assert clinic is not None
+    return clinic
+
+
+async def set_clinic_archived(clinic_id: UUID, archived: bool) -> dict:
+    """Archive (or restore) a clinic: it gets no new referrals; nothing is deleted."""
+    async with write_transaction():
+        if await parties.clinic(clinic_id) is None:
+            raise NotFound("no such clinic")
+        await Clinic.update({Clinic.archived_at: utcnow() if archived else None}).where(
+            Clinic.id == clinic_id
+        )
+    clinic = await parties.clinic(clinic_id)
+    assert clinic is not None
+    return clinic
+
+
+async def resolve_dispute(
+    verification_id: UUID,
+    *,
+    outcome: Literal["happened", "did_not_happen"],
+    note: str,
+    actor: str,
+    now: datetime | None = None,
+) -> Recorded:
+    """The exchange's ruling on a disputed or clinic-silent milestone: itself an event."""
+    if not note.strip():
+        raise Invalid("a ruling needs a note saying why")
+    row = await desk.verification(verification_id)
+    if row is None:
+        raise NotFound("no such dispute")
+    if row["state"] not in ("disputed", "clinic_silent"):
+        raise Conflict(f"this milestone is {row['state']}, not in dispute")
+    return await record(
+        row["referral"],
+        Statement(
+            body=Resolution(milestone=row["milestone"], outcome=outcome, note=note.strip()),
+            source=Source.exchange,
+            actor=actor,
+            idempotency_key=f"resolution:{verification_id}:{new_id()}",
+        ),
+        now=now or utcnow(),
+    )
+
+
+class Transfer(msgspec.Struct, frozen=True, kw_only=True):
+    old_referral_id: UUID
+    new_referral_id: UUID
+    invite_code: str
+    moved_items: int
+    moved_money: int
+
+
+async def transfer_referral(
+    referral_id: UUID,
+    *,
+    to_clinic_id: UUID,
+    reason: str,
+    actor: str,
+    now: datetime | None = None,
+) -> Transfer:
+    """The patient leaves mid-plan: the items not yet done, and their money, move to a new
+    referral at another clinic, linked to this one (DESIGN §2)."""
+    now = now or utcnow()
+    if not reason.strip():
+        raise Invalid("a transfer needs a reason")
+    async with write_transaction():
+        old = await referrals.lock(referral_id)
+        if old is None:
+            raise NotFound("no such referral")
+        if old["clinic"] == to_clinic_id:
+            raise Conflict("the referral is already at that clinic")
+        target = await parties.clinic(to_clinic_id)
+        if target is None or target["archived_at"] is not None:
+            raise NotFound("no such clinic")
+        fold = fold_referral(await ledger.events_of(referral_id))
+        if not fold.is_open or fold.plan is None:
+            raise Conflict(f"cannot transfer a referral that is {fold.step}")
+        versions = await plans.versions_of(referral_id)
+        current = next(v for v in versions if v["version"] == fold.plan.version)
+        left = {line.item_id for line in fold.plan.chosen_lines()} - set(fold.done_items)
+        items = [i for i in await plans.items_of(current["id"]) if i.item_id in left]
+        if not items:
+            raise Conflict("nothing is left to transfer")
+        teeth = await plans.teeth_of(current["id"])
+
+        new_id_, plan_id, code = new_id(), new_id(), short_code()
+        await referrals.insert(
+            referral_id=new_id_,
+            patient_id=old["patient"],
+            clinic_id=to_clinic_id,
+            invite_code=code,
+            sent_at=now,
+            currency=fold.money.currency,
+            now=now,
+            transferred_from=referral_id,
+        )
+        await plans.insert_version(
+            plan_id=plan_id,
+            referral_id=new_id_,
+            version=1,
+            origin="estimated",
+            currency=fold.money.currency,
+            items=items,
+            teeth=teeth,
+            chosen_variant=None,
+            reason=reason,
+            created_by=actor,
+            now=now,
+        )
+        await record_locked(
+            old,
+            [
+                Statement(
+                    body=Transferred(to_referral_id=new_id_, to_clinic_id=to_clinic_id),
+                    source=Source.exchange,
+                    actor=actor,
+                    idempotency_key=f"transfer:{referral_id}:{new_id_}",
+                )
+            ],
+            now,
+        )
+        locked_new = await referrals.lock(new_id_)
+        assert locked_new is not None
+        await record_locked(
+            locked_new,
+            [
+                Statement(
+                    body=plan_set_event(
+                        plan_id, 1, "estimated", fold.money.currency, items, None, reason
+                    ),
+                    source=Source.exchange,
+                    actor=actor,
+                    idempotency_key=f"plan:{plan_id}",
+                ),
+                Statement(
+                    body=Sent(clinic_id=to_clinic_id, transferred_from=referral_id),
+                    source=Source.exchange,
+                    actor=actor,
+                    idempotency_key=f"sent:{new_id_}",
+                ),
+            ],
+            now,
+        )
+    return Transfer(
+        old_referral_id=referral_id,
+        new_referral_id=new_id_,
+        invite_code=code,
+        moved_items=len(items),
+        moved_money=sum(i.price for i in items),
+    )

@@ -1,0 +1,179 @@
+"""The queries behind the clinic's and the exchange's desks: lists with filters."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from backend.store.tables import AuditLog, Clinic, ContactRating, Referral, Verification
+
+REFERRAL_COLUMNS = (
+    Referral.id,
+    Referral.step,
+    Referral.sent_at,
+    Referral.currency,
+    Referral.planned_amount,
+    Referral.executed_amount,
+    Referral.paid_amount,
+    Referral.remaining_amount,
+    Referral.disputed_count,
+    Referral.overdue_count,
+    Referral.clinic,
+    Referral.clinic.name.as_alias("clinic_name"),
+    Referral.patient,
+    Referral.patient.name.as_alias("patient_name"),
+    Referral.patient.phone.as_alias("patient_phone"),
+)
+
+
+async def referrals(
+    *,
+    clinic_id: UUID | None,
+    step: str | None = None,
+    overdue: bool = False,
+    disputed: bool = False,
+    search: str | None = None,
+    limit: int,
+    before: tuple[datetime, UUID] | None = None,
+) -> list[dict[str, Any]]:
+    query = Referral.select(*REFERRAL_COLUMNS).where(Referral.archived_at.is_null())
+    if clinic_id is not None:
+        query = query.where(Referral.clinic == clinic_id)
+    if step:
+        query = query.where(Referral.step == step)
+    if overdue:
+        query = query.where(Referral.overdue_count > 0)
+    if disputed:
+        query = query.where(Referral.disputed_count > 0)
+    if search:
+        needle = search.casefold().replace("%", "").replace("_", "")
+        bare = needle.translate(str.maketrans("", "", " -()+"))
+        if len(bare) >= 4 and bare.isdigit():
+            needle = bare  # a phone number typed with spaces, dashes or brackets
+        query = query.where(Referral.patient.search_key.like(f"%{needle}%"))
+    if before is not None:
+        sent_at, referral_id = before
+        query = query.where(
+            (Referral.sent_at < sent_at)
+            | ((Referral.sent_at == sent_at) & (Referral.id < referral_id))
+        )
+    return (
+        await query.order_by(Referral.sent_at, ascending=False)
+        .order_by(Referral.id, ascending=False)
+        .limit(limit)
+    )
+
+
+async def ratings(clinic_id: UUID, *, limit: int) -> list[dict[str, Any]]:
+    return (
+        await ContactRating.select(
+            ContactRating.referral,
+            ContactRating.called,
+            ContactRating.stars,
+            ContactRating.comment,
+            ContactRating.updated_at,
+            ContactRating.referral.patient.name.as_alias("patient_name"),
+        )
+        .where(ContactRating.referral.clinic == clinic_id)
+        .order_by(ContactRating.updated_at, ascending=False)
+        .limit(limit)
+    )
+
+
+async def nobody_called(clinic_id: UUID) -> list[dict[str, Any]]:
+    """Open referrals whose patient's last word on the call is 'no'."""
+    return (
+        await Verification.select(
+            Verification.referral,
+            Verification.state,
+            Verification.patient_said_at,
+            Verification.referral.sent_at.as_alias("sent_at"),
+            Verification.referral.step.as_alias("step"),
+            Verification.referral.patient.name.as_alias("patient_name"),
+            Verification.referral.patient.phone.as_alias("patient_phone"),
+        )
+        .where(
+            (Verification.milestone == "contacted")
+            & (Verification.patient_answer == "no")
+            & (Verification.referral.clinic == clinic_id)
+            & Verification.referral.step.is_in(
+                [
+                    "sent",
+                    "delivered",
+                    "unreachable",
+                    "contacted",
+                    "booked",
+                    "visited",
+                    "in_treatment",
+                ]
+            )
+        )
+        .order_by(Verification.patient_said_at)
+    )
+
+
+async def disputes(
+    *, clinic_id: UUID | None, limit: int, after: tuple[datetime, UUID] | None = None
+) -> list[dict[str, Any]]:
+    """Disputed and clinic-silent milestones, oldest first."""
+    query = Verification.select(
+        Verification.id,
+        Verification.referral,
+        Verification.milestone,
+        Verification.state,
+        Verification.claim_event_id,
+        Verification.clinic_said_at,
+        Verification.patient_event_id,
+        Verification.patient_answer,
+        Verification.patient_said_at,
+        Verification.updated_at,
+        Verification.referral.clinic.as_alias("clinic_id"),
+        Verification.referral.clinic.name.as_alias("clinic_name"),
+        Verification.referral.patient.name.as_alias("patient_name"),
+    ).where(Verification.state.is_in(["disputed", "clinic_silent"]))
+    if clinic_id is not None:
+        query = query.where(Verification.referral.clinic == clinic_id)
+    if after is not None:
+        at, verification_id = after
+        query = query.where(
+            (Verification.updated_at > at)
+            | ((Verification.updated_at == at) & (Verification.id > verification_id))
+        )
+    return await query.order_by(Verification.updated_at).order_by(Verification.id).limit(limit)
+
+
+async def verification(verification_id: UUID) -> dict[str, Any] | None:
+    return (
+        await Verification.select(
+            Verification.id,
+            Verification.referral,
+            Verification.milestone,
+            Verification.state,
+            Verification.referral.clinic.as_alias("clinic_id"),
+        )
+        .where(Verification.id == verification_id)
+        .first()
+    )
+
+
+async def audit_entries(
+    *,
+    limit: int,
+    before_id: int | None = None,
+    object_id: str | None = None,
+    actor: str | None = None,
+) -> list[dict[str, Any]]:
+    query = AuditLog.select()
+    if object_id:
+        query = query.where(AuditLog.object_id == object_id)
+    if actor:
+        query = query.where(AuditLog.actor == actor)
+    if before_id is not None:
+        query = query.where(AuditLog.id < before_id)
+    return await query.order_by(AuditLog.id, ascending=False).limit(limit)
+
+
+async def clinics(*, include_archived: bool = False) -> list[dict[str, Any]]:
+    query = Clinic.select()
+    if not include_archived:
+        query = query.where(Clinic.archived_at.is_null())
+    return await query.order_by(Clinic.name)
