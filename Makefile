@@ -23,14 +23,16 @@ run: $(STAMP)
 	$(BIN)/plantrack demo
 	@echo
 	@echo "plantrack is starting on http://127.0.0.1:8000"
+	@echo "  staff pages:                http://127.0.0.1:8000/admin"
 	@echo "  API and its documentation:  http://127.0.0.1:8000/schema"
 	@echo "  health:                     http://127.0.0.1:8000/health"
 	@echo "  sign in as a demo patient (phones +79165000000 … +79165000299):"
 	@echo "    TOKEN=\$$($(DEV_ENV) $(BIN)/plantrack dev-token --phone +79165000001)"
 	@echo "    curl -s localhost:8000/api/v1/auth/patient -H 'content-type: application/json' \\"
 	@echo "      -d \"{\\\"firebase_id_token\\\": \\\"\$$TOKEN\\\"}\""
-	@echo "  demo staff accounts (password demo-password-2026):"
-	@echo "    operator@plantrack.demo, analyst@plantrack.demo, manager1@plantrack.demo"
+	@echo "  demo staff (password demo-password-2026; first sign-in shows a QR for the"
+	@echo "  authenticator app): operator@plantrack.demo, analyst@plantrack.demo,"
+	@echo "  manager1@plantrack.demo, coordinator1@plantrack.demo (clinics 1-3)"
 	@echo "  data: var/ (delete it to start over)"
 	@echo
 	$(DEV_ENV) PLANTRACK_EMBEDDED_WORKER=1 $(BIN)/plantrack serve

@@ -3,11 +3,17 @@
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
 
+from admin import views as admin_views
 from backend import __doc__ as about
 from backend.auth.firebase import FirebaseVerifier
 from backend.auth.tokens import key_ring
@@ -21,6 +27,7 @@ from backend.settings import Settings, load_settings
 from backend.store.engine import close_engine, open_engine
 
 VERSION = "0.1.0"
+ADMIN_DIR = Path(admin_views.__file__).parent
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -66,7 +73,22 @@ def create_app(settings: Settings | None = None) -> Litestar:
             clinic.router,
             exchange.router,
             media.media_file,
+            admin_views.router,
+            create_static_files_router(
+                path="/admin/static", directories=[ADMIN_DIR / "static"], include_in_schema=False
+            ),
         ],
+        template_config=TemplateConfig(
+            directory=ADMIN_DIR / "templates", engine=JinjaTemplateEngine
+        ),
+        # Only the admin pages use a cookie; the API authenticates by bearer token.
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_path="/admin",
+            cookie_httponly=False,
+            cookie_samesite="lax",
+            exclude=["^/api/", "^/media/", "^/integrations/", "^/schema", "^/health$", "^/ready$"],
+        ),
         lifespan=[database, firebase, embedded_worker],
         plugins=[problem_details],
         openapi_config=OpenAPIConfig(

@@ -296,6 +296,7 @@ DISPUTES = {
             "clinic_name": "Улыбка на Тверской",
             "patient_name": "Анна Иванова",
             "milestone": "visited",
+            "item_title": None,
             "state": "disputed",
             "clinic_claim": {
                 "event_id": 14,

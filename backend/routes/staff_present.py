@@ -198,6 +198,7 @@ def dispute(d: Dispute, now: datetime) -> s.DisputeOut:
         clinic_name=d.clinic_name,
         patient_name=d.patient_name,
         milestone=d.milestone,
+        item_title=d.item_title,
         state=d.state,  # type: ignore[arg-type]
         clinic_claim=d.clinic_claim,
         patient_word=d.patient_word,

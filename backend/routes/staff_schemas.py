@@ -312,6 +312,7 @@ class DisputeOut(msgspec.Struct, frozen=True, kw_only=True):
     clinic_name: str
     patient_name: str
     milestone: str
+    item_title: str | None
     state: Literal["disputed", "clinic_silent"]
     clinic_claim: dict[str, Any] | None
     patient_word: dict[str, Any] | None

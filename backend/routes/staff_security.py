@@ -28,18 +28,22 @@ def roles(allowed: frozenset[Role]) -> dict[str, Any]:
     return {"roles": allowed}
 
 
-def session_token(connection: ASGIConnection) -> str | None:
+def session_token(connection: ASGIConnection, *, cookie: bool) -> str | None:
+    """The API takes only a bearer token; the admin pages only their cookie, which a
+    CSRF token protects. A cookie never opens the API (no cross-site requests there)."""
+    if cookie:
+        return connection.cookies.get(COOKIE)
     scheme, _, token = connection.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    return connection.cookies.get(COOKIE)
+    return None
 
 
-async def staff_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+async def authorise(connection: ASGIConnection, handler: BaseRouteHandler, *, cookie: bool) -> None:
     allowed = handler.opt.get("roles")
     if not allowed:  # a staff route that names no roles is a bug, not an open door
         raise PermissionDeniedException(detail="this route has no roles configured")
-    token = session_token(connection)
+    token = session_token(connection, cookie=cookie)
     if not token:
         raise NotAuthorizedException(
             detail="sign in first", headers={"WWW-Authenticate": 'Bearer realm="plantrack"'}
@@ -53,6 +57,14 @@ async def staff_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> 
     if principal.role not in allowed:
         raise PermissionDeniedException(detail=f"not for the {principal.role} role")
     connection.state.staff = principal
+
+
+async def staff_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    await authorise(connection, handler, cookie=False)
+
+
+async def admin_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    await authorise(connection, handler, cookie=True)
 
 
 def client_ip(connection: ASGIConnection) -> str:

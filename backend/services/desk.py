@@ -12,7 +12,7 @@ from uuid import UUID
 import msgspec
 
 from backend.domain.events import Event, ReceiptAttached, VisitCosigned
-from backend.domain.funnel import ReferralFold, fold_referral
+from backend.domain.funnel import ITEM_PREFIX, ReferralFold, fold_referral
 from backend.domain.plans import PlanItem, ToothState
 from backend.domain.roles import needs_clinic
 from backend.domain.verification import Verification, verify
@@ -176,6 +176,7 @@ class Dispute(msgspec.Struct, frozen=True, kw_only=True):
     clinic_name: str
     patient_name: str
     milestone: str
+    item_title: str | None  # for a plan item's milestone: which procedure
     state: str
     clinic_claim: dict[str, Any] | None  # kind, source, actor, occurred_at, recorded_at
     patient_word: dict[str, Any] | None  # kind, answer, occurred_at, note
@@ -211,6 +212,16 @@ async def dispute_queue(
         events = {e.id: e for e in await ledger.events_of(row["referral"])}
         claim = events.get(row["claim_event_id"]) if row["claim_event_id"] else None
         word = events.get(row["patient_event_id"]) if row["patient_event_id"] else None
+        item_title = None
+        if row["milestone"].startswith(ITEM_PREFIX):
+            item_id = UUID(row["milestone"].removeprefix(ITEM_PREFIX))
+            for version in reversed(await plans.versions_of(row["referral"])):
+                item = next(
+                    (i for i in await plans.items_of(version["id"]) if i.item_id == item_id), None
+                )
+                if item is not None:
+                    item_title = item.title_ru or item.title_en
+                    break
         out.append(
             Dispute(
                 id=row["id"],
@@ -219,6 +230,7 @@ async def dispute_queue(
                 clinic_name=row["clinic_name"],
                 patient_name=row["patient_name"],
                 milestone=row["milestone"],
+                item_title=item_title,
                 state=row["state"],
                 clinic_claim=_event_summary(claim) if claim else None,
                 patient_word=_event_summary(word) if word else None,

@@ -1,0 +1,833 @@
+"""The staff pages under /admin: the same services as the API, rendered with Jinja.
+
+Sign-in sets an HttpOnly, SameSite cookie (path /admin); every form carries Litestar's
+CSRF token; a session ends after 15 idle minutes and the page sends you back to sign in.
+"""
+
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import msgspec
+from litestar import Request, Response, Router, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+)
+from litestar.params import Body, FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from admin import charts
+from admin.i18n import EVENTS, ROLES, SIDES, STATES, STEPS, Lang, word
+from backend import texts
+from backend.clock import utcnow
+from backend.domain.events import Source
+from backend.domain.funnel import Step
+from backend.domain.roles import Role
+from backend.domain.teeth import ToothCondition
+from backend.routes.staff_security import (
+    CLINIC_MANAGER,
+    CLINIC_STAFF,
+    COOKIE,
+    EXCHANGE_READERS,
+    OPERATOR,
+    admin_guard,
+    client_ip,
+    provide_staff,
+    provide_viewer,
+    roles,
+)
+from backend.services import desk, exchange_admin, reports, staff_auth, visit_codes
+from backend.services.audit import Viewer
+from backend.services.claims import (
+    ClosedIn,
+    CompletedIn,
+    ContactedIn,
+    ItemDoneIn,
+    NoShowIn,
+    PaymentIn,
+    ReceivedIn,
+    VisitedIn,
+    record_clinic_claim,
+)
+from backend.services.errors import Forbidden, NotFound, ServiceError, TooManyAttempts
+from backend.services.referrals import PatientIn, PlanIn, PlanItemIn, revise_plan, send_referral
+from backend.services.staff import add_staff
+from backend.services.staff_auth import EnrolmentNeeded, StaffPrincipal, qr_svg
+from backend.store import parties
+from backend.store.desk import clinics as all_clinics
+
+LANG_COOKIE = "plantrack_lang"
+EXCHANGE_TZ = ZoneInfo("Europe/Moscow")
+Form = Body(media_type=RequestEncodingType.URL_ENCODED)
+
+
+def lang_of(request: Request) -> Lang:
+    return "en" if request.cookies.get(LANG_COOKIE) == "en" else "ru"
+
+
+async def page(request: Request, name: str, *, status: int = 200, **context: Any) -> Template:
+    """Render a page in the viewer's language and time zone (the clinic's, for its staff)."""
+    staff: StaffPrincipal | None = request.state.get("staff")
+    tz = EXCHANGE_TZ
+    if staff is not None and staff.clinic_id is not None:
+        clinic = await parties.clinic(staff.clinic_id)
+        tz = ZoneInfo(clinic["timezone"]) if clinic else EXCHANGE_TZ
+    return render(request, name, tz=tz, status=status, **context)
+
+
+def render(
+    request: Request, name: str, *, tz: ZoneInfo, status: int = 200, **context: Any
+) -> Template:
+    lang = lang_of(request)
+    staff: StaffPrincipal | None = request.state.get("staff")
+    return Template(
+        template_name=name,
+        status_code=status,
+        context={
+            "lang": lang,
+            "t": lambda key: word(key, lang),
+            "step_label": lambda step: STEPS.get(step, {}).get(lang, step),
+            "state_label": lambda state: STATES.get(state, {}).get(lang, state),
+            "event_label": lambda kind: EVENTS.get(kind, {}).get(lang, kind),
+            "side_label": lambda side: SIDES.get(side, {}).get(lang, side),
+            "role_label": lambda role: ROLES.get(role, {}).get(lang, role),
+            "answer_label": lambda a: texts.ANSWERS.get(a, {}).get(lang, a),
+            "money": lambda amount, currency="RUB": texts.money(amount or 0, currency, lang),
+            "when": lambda at: texts.day_time(at, tz, lang) if at else "—",
+            "tz": tz,
+            "staff": staff,
+            "nav": _nav(staff),
+            "msg": request.query_params.get("msg"),
+            "error": request.query_params.get("error"),
+            "path": request.url.path,
+            **context,
+        },
+    )
+
+
+def _nav(staff: StaffPrincipal | None) -> list[tuple[str, str]]:
+    if staff is None:
+        return []
+    items = {
+        Role.clinic_coordinator: [("/admin/referrals", "referrals"), ("/admin/calls", "calls")],
+        Role.clinic_manager: [
+            ("/admin/referrals", "referrals"),
+            ("/admin/funnel", "funnel"),
+            ("/admin/ratings", "ratings"),
+            ("/admin/calls", "calls"),
+        ],
+        Role.exchange_operator: [
+            ("/admin/referrals", "referrals"),
+            ("/admin/referrals/new", "new_referral"),
+            ("/admin/disputes", "disputes"),
+            ("/admin/funnel", "funnel"),
+            ("/admin/scorecards", "scorecards"),
+            ("/admin/clinics", "clinics"),
+            ("/admin/audit", "audit"),
+        ],
+        Role.exchange_analyst: [("/admin/funnel", "funnel"), ("/admin/scorecards", "scorecards")],
+        Role.health_analyst: [],
+    }
+    return items[staff.role]
+
+
+def back(request: Request, fallback: str, **query: str) -> Redirect:
+    target = request.headers.get("referer") or fallback
+    base = target.split("?", 1)[0]
+    return Redirect(path=f"{base}?{urlencode(query)}" if query else base, status_code=303)
+
+
+# --- sign-in ---------------------------------------------------------------------------
+
+
+class LoginForm(msgspec.Struct, kw_only=True):
+    email: str = ""
+    password: str = ""
+    totp: str = ""
+    next: str = "/admin"
+
+
+@get("/login", include_in_schema=False)
+async def login_page(request: Request, next: FromQuery[str] = "/admin") -> Template:
+    return await page(request, "login.html", next=_safe_next(next), form_error=None)
+
+
+def _safe_next(target: str) -> str:
+    """Only a path inside /admin: never an open redirect."""
+    return target if target.startswith("/admin") and not target.startswith("//") else "/admin"
+
+
+@post("/login", include_in_schema=False, status_code=200)
+async def login(request: Request, data: Annotated[LoginForm, Form]) -> Response:
+    try:
+        signed = await staff_auth.sign_in(
+            email=data.email,
+            password=data.password,
+            totp=data.totp,
+            ip=client_ip(request),
+            user_agent=request.headers.get("user-agent", ""),
+        )
+    except EnrolmentNeeded as exc:
+        return await page(
+            request,
+            "enrol.html",
+            email=data.email,
+            qr=qr_svg(exc.provisioning_uri),
+            uri=exc.provisioning_uri,
+            next=_safe_next(data.next),
+        )
+    except TooManyAttempts:
+        return await page(
+            request,
+            "login.html",
+            next=_safe_next(data.next),
+            form_error=word("throttled", lang_of(request)),
+        )
+    except ServiceError:
+        return await page(
+            request,
+            "login.html",
+            next=_safe_next(data.next),
+            form_error=word("bad_login", lang_of(request)),
+        )
+    response = Redirect(path=_safe_next(data.next), status_code=303)
+    response.set_cookie(
+        key=COOKIE,
+        value=signed.token,
+        path="/admin",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        max_age=int(staff_auth.LONGEST.total_seconds()),
+    )
+    return response
+
+
+@post(
+    "/logout",
+    guards=[admin_guard],
+    opt=roles(CLINIC_STAFF | EXCHANGE_READERS | {Role.health_analyst}),
+    include_in_schema=False,
+)
+async def logout(staff: NamedDependency[StaffPrincipal]) -> Redirect:
+    await staff_auth.sign_out(staff)
+    response = Redirect(path="/admin/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/admin")
+    return response
+
+
+@get("/lang/{lang:str}", include_in_schema=False, sync_to_thread=False)
+def set_lang(request: Request, lang: FromPath[str]) -> Redirect:
+    response = back(request, "/admin")
+    response.set_cookie(
+        key=LANG_COOKIE,
+        value="en" if lang == "en" else "ru",
+        path="/admin",
+        samesite="lax",
+        max_age=3600 * 24 * 365,
+    )
+    return response
+
+
+@get(
+    "/",
+    guards=[admin_guard],
+    opt=roles(CLINIC_STAFF | EXCHANGE_READERS | {Role.health_analyst}),
+    include_in_schema=False,
+)
+async def home(request: Request, staff: NamedDependency[StaffPrincipal]) -> Response:
+    nav = _nav(staff)
+    if not nav:
+        return await page(request, "message.html", text=word("not_for_role", lang_of(request)))
+    return Redirect(path=nav[0][0], status_code=303)
+
+
+# --- referrals -------------------------------------------------------------------------
+
+
+@get(
+    "/referrals", guards=[admin_guard], opt=roles(CLINIC_STAFF | OPERATOR), include_in_schema=False
+)
+async def referrals_page(
+    request: Request,
+    viewer: NamedDependency[Viewer],
+    step: FromQuery[str] = "",
+    overdue: FromQuery[bool] = False,
+    disputed: FromQuery[bool] = False,
+    q: FromQuery[str] = "",
+    clinic: FromQuery[str] = "",
+) -> Template:
+    clinic_id = _uuid(clinic)
+    rows = await desk.list_referrals(
+        viewer,
+        clinic_id=clinic_id,
+        step=step if step in Step.__members__ else None,
+        overdue=overdue,
+        disputed=disputed,
+        search=q or None,
+        limit=200,
+    )
+    clinics = await all_clinics() if viewer.principal.clinic_id is None else []
+    return await page(
+        request,
+        "referrals.html",
+        rows=rows,
+        steps=list(Step.__members__),
+        f={"step": step, "overdue": overdue, "disputed": disputed, "q": q, "clinic": clinic},
+        clinics=clinics,
+    )
+
+
+def _uuid(value: str) -> UUID | None:
+    try:
+        return UUID(value) if value else None
+    except ValueError:
+        return None
+
+
+@get(
+    "/referrals/{referral_id:uuid}",
+    guards=[admin_guard],
+    opt=roles(CLINIC_STAFF | OPERATOR),
+    include_in_schema=False,
+)
+async def referral_page(
+    request: Request, viewer: NamedDependency[Viewer], referral_id: FromPath[UUID]
+) -> Template:
+    card = await desk.referral_card(viewer, referral_id, utcnow())
+    estimated = next((v for v in reversed(card.plans) if v.origin == "estimated"), None)
+    actual = next((v for v in reversed(card.plans) if v.origin == "actual"), None)
+    current = actual or estimated
+    return await page(
+        request,
+        "referral.html",
+        card=card,
+        fold=card.fold,
+        estimated=estimated,
+        actual=actual,
+        current=current,
+        appointments=await desk.appointments_of(referral_id),
+        timeline=sorted(card.events, key=lambda e: (e.occurred_at, e.id)),
+        verifications=list(card.verifications.values()),
+        item_titles={str(i.item_id): i.title_ru or i.title_en for v in card.plans for i in v.items},
+    )
+
+
+class ClaimForm(msgspec.Struct, kw_only=True):
+    kind: str
+    outcome: str = ""
+    appointment_date: str = ""
+    appointment_time: str = ""
+    reason: str = ""
+    item_id: str = ""
+    amount_rub: str = ""
+
+
+def _claim_from_form(form: ClaimForm, tz: ZoneInfo):
+    kind = form.kind
+    if kind == "received":
+        return ReceivedIn()
+    if kind == "contacted":
+        appointment_at = None
+        if form.outcome == "booked":
+            try:
+                day = date.fromisoformat(form.appointment_date)
+                at = time.fromisoformat(form.appointment_time or "10:00")
+            except ValueError as exc:
+                raise HTTPException(
+                    status_code=400, detail="date and time of the appointment"
+                ) from exc
+            appointment_at = datetime.combine(day, at, tzinfo=tz)
+        return ContactedIn(
+            outcome=form.outcome or "unreachable",  # type: ignore[arg-type]
+            appointment_at=appointment_at,
+            reason=form.reason or None,
+        )
+    if kind == "visited":
+        return VisitedIn()
+    if kind == "no_show":
+        return NoShowIn()
+    if kind == "item_done":
+        return ItemDoneIn(item_id=UUID(form.item_id))
+    if kind == "payment":
+        rubles = form.amount_rub.replace(" ", "").replace(",", ".")
+        return PaymentIn(amount=round(float(rubles) * 100))
+    if kind == "completed":
+        return CompletedIn()
+    if kind == "closed":
+        return ClosedIn(reason=form.reason or "—")
+    raise HTTPException(status_code=400, detail=f"unknown step {kind}")
+
+
+@post(
+    "/referrals/{referral_id:uuid}/claims",
+    guards=[admin_guard],
+    opt=roles(CLINIC_STAFF),
+    include_in_schema=False,
+)
+async def post_claim(
+    request: Request,
+    staff: NamedDependency[StaffPrincipal],
+    referral_id: FromPath[UUID],
+    data: Annotated[ClaimForm, Form],
+) -> Redirect:
+    referral = await desk.referral_in_scope(staff, referral_id)
+    clinic = await parties.clinic(referral["clinic"])
+    target = f"/admin/referrals/{referral_id}"
+    try:
+        claim = _claim_from_form(data, ZoneInfo(clinic["timezone"]))
+        await record_clinic_claim(referral_id, claim, source=Source.clinic_panel, actor=staff.actor)
+    except (ServiceError, HTTPException, ValueError, msgspec.ValidationError) as exc:
+        return Redirect(path=f"{target}?{urlencode({'error': _detail(exc)})}", status_code=303)
+    return Redirect(path=f"{target}?msg=recorded", status_code=303)
+
+
+def _detail(exc: Exception) -> str:
+    return getattr(exc, "detail", None) or str(exc)
+
+
+@post(
+    "/referrals/{referral_id:uuid}/visit-code",
+    guards=[admin_guard],
+    opt=roles(CLINIC_STAFF),
+    include_in_schema=False,
+    status_code=200,
+)
+async def visit_code_page(
+    request: Request, staff: NamedDependency[StaffPrincipal], referral_id: FromPath[UUID]
+) -> Template:
+    await desk.referral_in_scope(staff, referral_id)
+    issued = await visit_codes.issue_code(
+        referral_id, secret=request.app.state.settings.secret_key, issued_by=staff.actor
+    )
+    return await page(
+        request,
+        "visit_code.html",
+        code=issued.code,
+        qr=qr_svg(issued.code),
+        expires_at=issued.expires_at,
+        referral_id=referral_id,
+    )
+
+
+@get(
+    "/referrals/{referral_id:uuid}/plan",
+    guards=[admin_guard],
+    opt=roles(CLINIC_STAFF),
+    include_in_schema=False,
+)
+async def plan_page(
+    request: Request, viewer: NamedDependency[Viewer], referral_id: FromPath[UUID]
+) -> Template:
+    card = await desk.referral_card(viewer, referral_id, utcnow())
+    current = card.plans[-1]
+    return await page(
+        request,
+        "plan_edit.html",
+        card=card,
+        items=current.items,
+        specializations=list(texts.SPECIALIZATIONS),
+    )
+
+
+@post(
+    "/referrals/{referral_id:uuid}/plan",
+    guards=[admin_guard],
+    opt=roles(CLINIC_STAFF),
+    include_in_schema=False,
+)
+async def save_plan(
+    request: Request, staff: NamedDependency[StaffPrincipal], referral_id: FromPath[UUID]
+) -> Redirect:
+    referral = await desk.referral_in_scope(staff, referral_id)
+    form = await request.form()
+    target = f"/admin/referrals/{referral_id}"
+    try:
+        items = []
+        for i in range(int(form.get("rows", "0"))):
+            if form.get(f"keep_{i}") != "on":
+                continue
+            title = form.get(f"title_{i}", "").strip()
+            price = form.get(f"price_{i}", "").replace(" ", "").replace(",", ".")
+            if not title or not price:
+                continue
+            tooth = form.get(f"tooth_{i}", "").strip()
+            items.append(
+                PlanItemIn(
+                    item_id=_uuid(form.get(f"item_id_{i}", "")),
+                    specialization=form.get(f"specialization_{i}", "therapy"),  # type: ignore[arg-type]
+                    price=round(float(price) * 100),
+                    title_ru=title,
+                    tooth=int(tooth) if tooth else None,
+                    stage=int(form.get(f"stage_{i}") or 1),
+                )
+            )
+        items = [msgspec.convert(msgspec.to_builtins(i), PlanItemIn) for i in items]
+        await revise_plan(
+            referral_id,
+            PlanIn(items=items, currency=referral["currency"]),
+            reason=form.get("reason", ""),
+            source=Source.clinic_panel,
+            actor=staff.actor,
+        )
+    except (ServiceError, ValueError, msgspec.ValidationError) as exc:
+        return Redirect(path=f"{target}/plan?{urlencode({'error': _detail(exc)})}", status_code=303)
+    return Redirect(path=f"{target}?msg=saved", status_code=303)
+
+
+# --- the clinic's pages ------------------------------------------------------------------
+
+
+@get("/calls", guards=[admin_guard], opt=roles(CLINIC_STAFF), include_in_schema=False)
+async def calls_page(request: Request, viewer: NamedDependency[Viewer]) -> Template:
+    rows = await desk.nobody_called(viewer, viewer.principal.clinic_id)
+    return await page(request, "calls.html", rows=rows)
+
+
+@get("/ratings", guards=[admin_guard], opt=roles(CLINIC_MANAGER), include_in_schema=False)
+async def ratings_page(request: Request, viewer: NamedDependency[Viewer]) -> Template:
+    rows = await desk.ratings(viewer, viewer.principal.clinic_id)
+    return await page(request, "ratings.html", rows=rows)
+
+
+@get(
+    "/funnel",
+    guards=[admin_guard],
+    opt=roles(CLINIC_MANAGER | EXCHANGE_READERS),
+    include_in_schema=False,
+)
+async def funnel_page(
+    request: Request,
+    staff: NamedDependency[StaffPrincipal],
+    first: FromQuery[str] = "",
+    last: FromQuery[str] = "",
+    clinic: FromQuery[list[str] | None] = None,
+) -> Template:
+    lang = lang_of(request)
+    now = utcnow()
+    if staff.clinic_id is not None:
+        own = await parties.clinic(staff.clinic_id)
+        ids: list[UUID] | None = [staff.clinic_id]
+        tz = ZoneInfo(own["timezone"])
+    else:
+        picked = [u for u in (_uuid(c) for c in clinic or []) if u]
+        ids = picked or None
+        tz = EXCHANGE_TZ
+    try:
+        start, end = reports.period_bounds(
+            date.fromisoformat(first) if first else None,
+            date.fromisoformat(last) if last else None,
+            tz,
+            now,
+        )
+    except ValueError:
+        start, end = reports.period_bounds(None, None, tz, now)
+    figures = await reports.funnel(ids, start=start, end=end, tz=tz, now=now)
+    months = await reports.monthly_flow(ids, months=6, tz=tz, now=now)
+    return await page(
+        request,
+        "funnel.html",
+        funnel=figures,
+        bars=charts.funnel_bars(figures, lang),
+        month_chart=charts.monthly_chart(months, lang),
+        months=months,
+        first=start.astimezone(tz).date(),
+        last=(end - timedelta(days=1)).astimezone(tz).date(),
+        clinics=await all_clinics() if staff.clinic_id is None else [],
+        picked={str(i) for i in ids or []},
+    )
+
+
+# --- the exchange's pages ----------------------------------------------------------------
+
+
+@get("/disputes", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+async def disputes_page(
+    request: Request, viewer: NamedDependency[Viewer], clinic: FromQuery[str] = ""
+) -> Template:
+    rows = await desk.dispute_queue(viewer, clinic_id=_uuid(clinic), limit=200)
+    now = utcnow()
+    by_clinic: dict[str, int] = {}
+    for d in rows:
+        by_clinic[d.clinic_name] = by_clinic.get(d.clinic_name, 0) + 1
+    return await page(
+        request,
+        "disputes.html",
+        rows=rows,
+        now=now,
+        by_clinic=by_clinic,
+        clinics=await all_clinics(),
+        picked=clinic,
+    )
+
+
+class RulingForm(msgspec.Struct, kw_only=True):
+    outcome: str
+    note: str = ""
+
+
+@post(
+    "/disputes/{dispute_id:uuid}/resolution",
+    guards=[admin_guard],
+    opt=roles(OPERATOR),
+    include_in_schema=False,
+)
+async def resolve(
+    staff: NamedDependency[StaffPrincipal],
+    dispute_id: FromPath[UUID],
+    data: Annotated[RulingForm, Form],
+) -> Redirect:
+    try:
+        await exchange_admin.resolve_dispute(
+            dispute_id,
+            outcome=data.outcome,
+            note=data.note,
+            actor=staff.actor,  # type: ignore[arg-type]
+        )
+    except ServiceError as exc:
+        return Redirect(path=f"/admin/disputes?{urlencode({'error': exc.detail})}", status_code=303)
+    return Redirect(path="/admin/disputes?msg=recorded", status_code=303)
+
+
+@get("/scorecards", guards=[admin_guard], opt=roles(EXCHANGE_READERS), include_in_schema=False)
+async def scorecards_page(request: Request) -> Template:
+    return await page(
+        request,
+        "scorecards.html",
+        scores=await reports.scorecards(None, now=utcnow()),
+        steps=[
+            s.value
+            for s in (
+                Step.sent,
+                Step.delivered,
+                Step.contacted,
+                Step.booked,
+                Step.visited,
+                Step.in_treatment,
+                Step.completed,
+            )
+        ],
+    )
+
+
+@get("/clinics", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+async def clinics_page(request: Request) -> Template:
+    return await page(request, "clinics.html", clinics=await all_clinics(include_archived=True))
+
+
+class ClinicForm(msgspec.Struct, kw_only=True):
+    name: str
+    city: str
+    timezone: str = "Europe/Moscow"
+    address: str = ""
+    phone: str = ""
+
+
+@post("/clinics", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+async def create_clinic(data: Annotated[ClinicForm, Form]) -> Redirect:
+    try:
+        await exchange_admin.create_clinic(
+            msgspec.convert(msgspec.to_builtins(data), exchange_admin.ClinicIn)
+        )
+    except (ServiceError, msgspec.ValidationError) as exc:
+        return Redirect(
+            path=f"/admin/clinics?{urlencode({'error': _detail(exc)})}", status_code=303
+        )
+    return Redirect(path="/admin/clinics?msg=saved", status_code=303)
+
+
+@post(
+    "/clinics/{clinic_id:uuid}/archive",
+    guards=[admin_guard],
+    opt=roles(OPERATOR),
+    include_in_schema=False,
+)
+async def archive_clinic(clinic_id: FromPath[UUID], restore: FromQuery[bool] = False) -> Redirect:
+    await exchange_admin.set_clinic_archived(clinic_id, not restore)
+    return Redirect(path="/admin/clinics?msg=saved", status_code=303)
+
+
+@get("/staff", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+async def staff_page(request: Request) -> Template:
+    return await page(
+        request,
+        "staff.html",
+        clinics=await all_clinics(),
+        roles=[r.value for r in Role],
+        created=None,
+    )
+
+
+class StaffForm(msgspec.Struct, kw_only=True):
+    email: str
+    role: str
+    password: str
+    clinic: str = ""
+    name: str = ""
+
+
+@post("/staff", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False, status_code=200)
+async def create_staff(request: Request, data: Annotated[StaffForm, Form]) -> Response:
+    try:
+        made = await add_staff(
+            email=data.email,
+            role=Role(data.role),
+            password=data.password,
+            clinic_id=_uuid(data.clinic),
+            name=data.name,
+        )
+    except (ServiceError, ValueError) as exc:
+        return Redirect(path=f"/admin/staff?{urlencode({'error': _detail(exc)})}", status_code=303)
+    return await page(
+        request,
+        "staff.html",
+        clinics=await all_clinics(),
+        roles=[r.value for r in Role],
+        created=made,
+        qr=qr_svg(made.totp_uri),
+    )
+
+
+@get("/referrals/new", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+async def new_referral_page(request: Request) -> Template:
+    return await page(
+        request,
+        "referral_new.html",
+        clinics=await all_clinics(),
+        specializations=list(texts.SPECIALIZATIONS),
+        conditions=[c.value for c in ToothCondition],
+    )
+
+
+class ReferralForm(msgspec.Struct, kw_only=True):
+    phone: str
+    name: str = ""
+    clinic: str
+    items: str
+    order: str = ""
+
+
+@post("/referrals/new", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+async def create_referral(
+    staff: NamedDependency[StaffPrincipal], data: Annotated[ReferralForm, Form]
+) -> Redirect:
+    try:
+        items = []
+        for line in data.items.strip().splitlines():
+            if not line.strip():
+                continue
+            parts = [p.strip() for p in line.split(";")]
+            spec, price, title = parts[0], parts[1], parts[2] if len(parts) > 2 else ""
+            tooth = int(parts[3]) if len(parts) > 3 and parts[3] else None
+            stage = int(parts[4]) if len(parts) > 4 and parts[4] else 1
+            items.append(
+                {
+                    "specialization": spec,
+                    "price": round(float(price.replace(" ", "").replace(",", ".")) * 100),
+                    "title_ru": title,
+                    "tooth": tooth,
+                    "stage": stage,
+                }
+            )
+        plan = msgspec.convert({"items": items}, PlanIn)
+        clinic_id = _uuid(data.clinic)
+        if clinic_id is None:
+            raise ValueError("choose a clinic")
+        sent = await send_referral(
+            patient=PatientIn(phone=data.phone, name=data.name),
+            clinic_id=clinic_id,
+            plan=plan,
+            actor=staff.actor,
+            idempotency_key=data.order or None,
+        )
+    except (ServiceError, ValueError, IndexError, msgspec.ValidationError) as exc:
+        return Redirect(
+            path=f"/admin/referrals/new?{urlencode({'error': _detail(exc)})}", status_code=303
+        )
+    return Redirect(path=f"/admin/referrals/{sent.referral_id}?msg=saved", status_code=303)
+
+
+@get("/audit", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+async def audit_page(request: Request, object_id: FromQuery[str] = "") -> Template:
+    rows = await desk.audit_log(limit=200, object_id=object_id or None)
+    return await page(request, "audit.html", rows=rows)
+
+
+# --- errors as pages ---------------------------------------------------------------------
+
+
+def to_login(request: Request, exc: NotAuthorizedException) -> Response:
+    target = quote(request.url.path)
+    ended = "&msg=session_ended" if request.cookies.get(COOKIE) else ""
+    response = Redirect(path=f"/admin/login?next={target}{ended}", status_code=303)
+    response.delete_cookie(COOKIE, path="/admin")
+    return response
+
+
+def as_page(request: Request, exc: Exception) -> Template:
+    """Refusals and missing things as pages, in the viewer's language. (Litestar calls
+    exception handlers synchronously: no database here.)"""
+    lang = lang_of(request)
+    if isinstance(exc, PermissionDeniedException | Forbidden):
+        return render(
+            request, "message.html", tz=EXCHANGE_TZ, status=403, text=word("not_for_role", lang)
+        )
+    if isinstance(exc, NotFoundException | NotFound):
+        return render(
+            request, "message.html", tz=EXCHANGE_TZ, status=404, text=word("not_found", lang)
+        )
+    detail = getattr(exc, "detail", "")
+    return render(
+        request,
+        "message.html",
+        tz=EXCHANGE_TZ,
+        status=getattr(exc, "status", 400),
+        text=f"{word('error', lang)}: {detail}",
+    )
+
+
+router = Router(
+    path="/admin",
+    route_handlers=[
+        login_page,
+        login,
+        logout,
+        set_lang,
+        home,
+        referrals_page,
+        new_referral_page,
+        create_referral,
+        referral_page,
+        post_claim,
+        visit_code_page,
+        plan_page,
+        save_plan,
+        calls_page,
+        ratings_page,
+        funnel_page,
+        disputes_page,
+        resolve,
+        scorecards_page,
+        clinics_page,
+        create_clinic,
+        archive_clinic,
+        staff_page,
+        create_staff,
+        audit_page,
+    ],
+    dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},
+    exception_handlers={
+        NotAuthorizedException: to_login,
+        PermissionDeniedException: as_page,
+        NotFoundException: as_page,
+        ServiceError: as_page,
+    },
+    include_in_schema=False,
+)
