@@ -32,6 +32,8 @@ WORDS: dict[str, dict[Lang, str]] = {
     "funnel": {"ru": "Воронка в деньгах", "en": "Funnel in money"},
     "ratings": {"ru": "Оценки пациентов", "en": "Patients' ratings"},
     "calls": {"ru": "Никто не позвонил", "en": "Nobody called"},
+    "follow_up": {"ru": "Отстают от плана", "en": "Behind schedule"},
+    "expected_finish": {"ru": "Ожидаемое окончание", "en": "Expected finish"},
     "disputes": {"ru": "Споры", "en": "Disputes"},
     "scorecards": {"ru": "Клиники: сравнение", "en": "Clinic scorecards"},
     "clinics": {"ru": "Клиники", "en": "Clinics"},

@@ -116,12 +116,17 @@ def _nav(staff: StaffPrincipal | None) -> list[tuple[str, str]]:
     if staff is None:
         return []
     items = {
-        Role.clinic_coordinator: [("/admin/referrals", "referrals"), ("/admin/calls", "calls")],
+        Role.clinic_coordinator: [
+            ("/admin/referrals", "referrals"),
+            ("/admin/calls", "calls"),
+            ("/admin/follow-up", "follow_up"),
+        ],
         Role.clinic_manager: [
             ("/admin/referrals", "referrals"),
             ("/admin/funnel", "funnel"),
             ("/admin/ratings", "ratings"),
             ("/admin/calls", "calls"),
+            ("/admin/follow-up", "follow_up"),
         ],
         Role.exchange_operator: [
             ("/admin/referrals", "referrals"),
@@ -491,6 +496,12 @@ async def calls_page(request: Request, viewer: NamedDependency[Viewer]) -> Templ
     return await page(request, "calls.html", rows=rows)
 
 
+@get("/follow-up", guards=[admin_guard], opt=roles(CLINIC_STAFF), include_in_schema=False)
+async def follow_up_page(request: Request, viewer: NamedDependency[Viewer]) -> Template:
+    rows = await desk.follow_up(viewer, viewer.principal.clinic_id)
+    return await page(request, "follow_up.html", rows=rows)
+
+
 @get("/ratings", guards=[admin_guard], opt=roles(CLINIC_MANAGER), include_in_schema=False)
 async def ratings_page(request: Request, viewer: NamedDependency[Viewer]) -> Template:
     rows = await desk.ratings(viewer, viewer.principal.clinic_id)
@@ -810,6 +821,7 @@ router = Router(
         plan_page,
         save_plan,
         calls_page,
+        follow_up_page,
         ratings_page,
         funnel_page,
         disputes_page,

@@ -21,7 +21,7 @@ from backend.http_context import RequestContext
 from backend.http_errors import problem_details
 from backend.logs import configure_logging
 from backend.media_files import LocalMediaFiles
-from backend.push.worker import default_handlers, run_forever
+from backend.push.worker import handlers, make_sender, run_forever
 from backend.routes import auth, clinic, exchange, health, media, patient, staff_auth
 from backend.settings import Settings, load_settings
 from backend.store.engine import close_engine, open_engine
@@ -57,12 +57,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             yield
             return
         stop = asyncio.Event()
-        task = asyncio.create_task(run_forever(default_handlers(), stop=stop))
+        sender = make_sender(settings)
+        task = asyncio.create_task(run_forever(handlers(sender), stop=stop))
         try:
             yield
         finally:
             stop.set()
             await task
+            if sender is not None:
+                await sender.aclose()
 
     app = Litestar(
         route_handlers=[

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from datetime import timedelta
 from uuid import UUID
 
 from backend.settings import Settings, SettingsError, load_settings
@@ -134,19 +135,29 @@ def cmd_staff_add(args: argparse.Namespace) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> None:
     from backend.logs import configure_logging
-    from backend.push.worker import default_handlers, run_forever, run_once, worker_name
+    from backend.push.worker import handlers, make_sender, run_forever, run_once, worker_name
     from backend.services.recording import reevaluate_due
 
     settings = _settings()
     configure_logging(settings.log_level)
 
     async def job() -> None:
-        if args.once:
-            sent = await run_once(default_handlers(), worker=worker_name())
-            refolded = await reevaluate_due()
-            print(f"outbox messages handled: {sent}; referrals re-folded: {refolded}")
-        else:
-            await run_forever(default_handlers(), interval=args.interval)
+        sender = make_sender(settings)
+        try:
+            if args.once:
+                sent = await run_once(handlers(sender), worker=worker_name(), batch=args.batch)
+                refolded = await reevaluate_due()
+                print(f"outbox messages handled: {sent}; referrals re-folded: {refolded}")
+            else:
+                await run_forever(
+                    handlers(sender),
+                    interval=args.interval,
+                    batch=args.batch,
+                    lease=timedelta(seconds=settings.worker_lease_seconds),
+                )
+        finally:
+            if sender is not None:
+                await sender.aclose()
 
     with suppress(KeyboardInterrupt):
         asyncio.run(_with_database(settings, job))
@@ -212,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="deliver the outbox and re-check verification deadlines")
     p.add_argument("--once", action="store_true", help="one batch, then exit")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between idle polls")
+    p.add_argument("--batch", type=int, default=500, help="messages claimed at a time")
     p.set_defaults(func=cmd_worker)
     p = sub.add_parser("dev-token", help="a Firebase emulator ID token for a phone (dev only)")
     p.add_argument("--phone", required=True)

@@ -40,6 +40,12 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # key derived from the secret key.
     jwt_keys: str = msgspec.field(default="")
     media_dir: str = ""  # default: <var_dir>/media
+    # FCM: a service-account key (the standard variable), and optionally another
+    # FCM-compatible base URL (tests, staging relays). No key: pushes go to the log.
+    fcm_credentials: str | None = None
+    fcm_endpoint: str | None = None
+    # How long a worker holds a claimed outbox message before another may take it.
+    worker_lease_seconds: int = 120
     firebase_auth_emulator_host: str | None = None
 
     def __repr__(self) -> str:  # never print the secret
@@ -67,6 +73,9 @@ ENV_VARS = {
     "PLANTRACK_REFRESH_TOKEN_DAYS": "refresh_token_days",
     "PLANTRACK_JWT_KEYS": "jwt_keys",
     "PLANTRACK_MEDIA_DIR": "media_dir",
+    "GOOGLE_APPLICATION_CREDENTIALS": "fcm_credentials",
+    "PLANTRACK_FCM_ENDPOINT": "fcm_endpoint",
+    "PLANTRACK_WORKER_LEASE_SECONDS": "worker_lease_seconds",
     "FIREBASE_AUTH_EMULATOR_HOST": "firebase_auth_emulator_host",
 }
 

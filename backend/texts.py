@@ -247,3 +247,39 @@ def chart_texts(phase: str, lang: Lang) -> ChartTexts:
 def item_title(title_ru: str, title_en: str, lang: Lang) -> str:
     """The patient's language when the plan has it, else whichever it has."""
     return (title_ru if lang == "ru" else title_en) or title_ru or title_en
+
+
+# Pushes say only that there is something to look at: no clinic, no procedure, no
+# diagnosis (DESIGN §5). The app fetches the details with its token.
+PUSH: dict[str, dict[Lang, tuple[str, str]]] = {
+    "question": {
+        "ru": ("Вопрос о лечении", "У вас новый вопрос о лечении. Ответ — в одно касание."),
+        "en": (
+            "A question about your treatment",
+            "You have a new question about your treatment. One tap to answer.",
+        ),
+    },
+    "remind_24h": {
+        "ru": ("Напоминание о записи", "Завтра у вас запись. Подтвердите в приложении."),
+        "en": ("Appointment reminder", "You have an appointment tomorrow. Confirm it in the app."),
+    },
+    "remind_2h": {
+        "ru": ("Скоро приём", "Через два часа у вас запись."),
+        "en": ("Appointment soon", "Your appointment is in two hours."),
+    },
+    "behind": {
+        "ru": ("Ваш план лечения", "Есть новости по вашему плану лечения."),
+        "en": ("Your treatment plan", "There is news about your treatment plan."),
+    },
+    "inactive": {
+        "ru": ("Ждём ваш ответ", "Ответьте на вопросы о лечении: это займёт минуту."),
+        "en": (
+            "We are waiting for your answer",
+            "Please answer the questions about your treatment: it takes a minute.",
+        ),
+    },
+    "recall": {
+        "ru": ("Пора на осмотр", "Прошло полгода: время для профилактического осмотра."),
+        "en": ("Time for a check-up", "Six months have passed: time for a check-up."),
+    },
+}

@@ -146,6 +146,7 @@ class ResolutionRef(msgspec.Struct, frozen=True, kw_only=True):
 class Appointment(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     starts_at: datetime
+    booked_at: datetime  # when the booking was made (the claim's occurred_at)
     booked_event_id: int
     # FHIR Appointment.status words: booked, fulfilled, noshow, cancelled (superseded)
     status: str = "booked"
@@ -353,7 +354,10 @@ class _Walk:
         appt_id = body.appointment_id or UUID(int=event.id)
         assert body.appointment_at is not None
         self.appointments[appt_id] = Appointment(
-            id=appt_id, starts_at=body.appointment_at, booked_event_id=event.id
+            id=appt_id,
+            starts_at=body.appointment_at,
+            booked_at=event.occurred_at,
+            booked_event_id=event.id,
         )
         self.no_show = False
 

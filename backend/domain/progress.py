@@ -163,7 +163,7 @@ def plan_progress(
     else:
         current = next(s for s in stages if s.stage == current_stage)
         late = now - (current.expected_end or now)
-        if late > BEHIND_GRACE:
+        if late >= BEHIND_GRACE:  # from the moment the grace runs out (timers fire then)
             schedule, behind_days = Schedule.behind, late.days
         else:
             schedule = Schedule.on_track

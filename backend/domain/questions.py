@@ -3,7 +3,8 @@
 A question is a FHIR-Task-like request for one tap ("Did «Clinic» call you?"). The
 rules here look at the referral's verification states and the questions already
 asked, and say what to ask and what to withdraw; the service writes the rows and the
-outbox messages that announce them.
+outbox messages that announce them. Questions for a clinic that stayed silent are asked
+when a timer says so (backend.domain.reminders), with `check_question()`.
 """
 
 from datetime import datetime
@@ -42,6 +43,8 @@ class AskedQuestion(msgspec.Struct, frozen=True, kw_only=True):
     milestone: str
     subject: str  # what exactly was asked about: a claim, an appointment
     open: bool
+    asked_at: datetime | None = None
+    expires_at: datetime | None = None
 
 
 class QuestionSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -92,23 +95,22 @@ def plan_questions(
                 withdraw.append(q.id)
         still_open = [q for q in open_here if q.id not in withdraw]
 
-        if v.state is VerificationState.awaiting_patient and subject is not None:
-            if not still_open and (milestone, subject) not in subjects:
-                ask.append(
-                    QuestionSpec(
-                        kind=_confirm_kind(milestone),
-                        milestone=milestone,
-                        subject=subject,
-                        about_at=v.appointment_at if milestone == BOOKED else v.clinic_said_at,
-                        item_id=_item_id(milestone),
-                        expires_at=min(v.due_at or expires_at, expires_at),
-                    )
+        if (
+            v.state is VerificationState.awaiting_patient
+            and subject is not None
+            and not still_open
+            and (milestone, subject) not in subjects
+        ):
+            ask.append(
+                QuestionSpec(
+                    kind=_confirm_kind(milestone),
+                    milestone=milestone,
+                    subject=subject,
+                    about_at=v.appointment_at if milestone == BOOKED else v.clinic_said_at,
+                    item_id=_item_id(milestone),
+                    expires_at=min(v.due_at or expires_at, expires_at),
                 )
-        elif v.state is VerificationState.overdue and not still_open:
-            check = _check_question(fold, milestone, expires_at)
-            if check is not None and (milestone, check.subject) not in subjects:
-                ask.append(check)
-
+            )
     return QuestionPlan(ask=tuple(ask), withdraw=tuple(withdraw))
 
 
@@ -130,23 +132,29 @@ def _item_id(milestone: str) -> UUID | None:
     return UUID(milestone.removeprefix(ITEM_PREFIX)) if milestone.startswith(ITEM_PREFIX) else None
 
 
-def _check_question(
-    fold: ReferralFold, milestone: str, expires_at: datetime
+def check_question(
+    fold: ReferralFold,
+    kind: QuestionKind,
+    *,
+    now: datetime,
+    policy: VerificationPolicy | None = None,
 ) -> QuestionSpec | None:
-    """The clinic is silent past its deadline: ask the patient directly, once."""
-    if milestone == CONTACTED:
+    """The question a silent clinic's timer asks the patient directly (backend.domain.
+    reminders decides when): "Has «Clinic» called you?", "Did you go?"."""
+    expires_at = now + (policy or VerificationPolicy()).answer_window
+    if kind is QuestionKind.contact_check:
         return QuestionSpec(
-            kind=QuestionKind.contact_check,
+            kind=kind,
             milestone=CONTACTED,
             subject="contact_check",
             about_at=fold.sent_at,
             item_id=None,
             expires_at=expires_at,
         )
-    if milestone == VISITED and fold.current_appointment is not None:
-        appt = fold.current_appointment
+    appt = fold.current_appointment
+    if kind is QuestionKind.visit_check and appt is not None:
         return QuestionSpec(
-            kind=QuestionKind.visit_check,
+            kind=kind,
             milestone=VISITED,
             subject=f"visit_check:{appt.id}",
             about_at=appt.starts_at,

@@ -1,9 +1,12 @@
-"""The outbox worker: claims due messages, hands each to its topic's handler, records
-the outcome; between batches it re-folds referrals whose verification deadlines passed.
+"""The outbox worker: claims due messages, hands them to their topic's handler in
+batches, records each outcome; between batches it re-folds referrals whose
+verification deadlines passed.
 
-Handlers grow with later issues (FCM delivery, CRM calls). Until a topic has a real
-channel configured, its handler writes the message to the log and the outbox marks it
-`logged`, so it is visible that nothing was sent.
+Claims are leases (backend.store.outbox): a worker that dies leaves its messages to
+the next one once the lease runs out, and an outcome counts only from the worker that
+still holds the message — so nothing is lost and no row is completed twice. A push the
+dead worker had already sent is sent again with the same notification tag, which
+replaces it on the phone instead of showing it twice.
 """
 
 import asyncio
@@ -11,54 +14,104 @@ import logging
 import os
 import random
 import socket
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import datetime, timedelta
+from uuid import UUID
 
 import msgspec
 
 from backend.clock import utcnow
-from backend.services.recording import QUESTION_TOPIC, reevaluate_due
+from backend.push.fcm import FcmSender, Push
+from backend.services import notifications
+from backend.services.recording import reevaluate_due
 from backend.store import outbox
 from backend.store.outbox import Claimed
 
 log = logging.getLogger("plantrack.worker")
 
 LEASE = timedelta(minutes=2)
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 10
+MAX_BACKOFF = timedelta(hours=1)
 
 
 class Outcome(msgspec.Struct, frozen=True):
-    status: str  # done | logged | failed | retry
+    status: str  # done | logged | skipped | failed | retry
     error: str | None = None
     retry_after: timedelta | None = None
 
 
-Handler = Callable[[Claimed], Awaitable[Outcome]]
-
-
-async def log_only(message: Claimed) -> Outcome:
-    """No channel configured: say so in the log, with ids only (no personal data)."""
-    log.info(
-        "not sent: no channel configured",
-        extra={
-            "fields": {
-                "topic": message.topic,
-                "outbox_id": message.id,
-                "kind": message.payload.get("kind"),
-            }
-        },
-    )
-    return Outcome(status="logged")
-
-
-def default_handlers() -> dict[str, Handler]:
-    return {QUESTION_TOPIC: log_only}
+# A handler takes a topic's claimed messages and the batch's `now`, and says how each went.
+Handler = Callable[[list[Claimed], datetime], Awaitable[list[Outcome]]]
 
 
 def backoff(attempt: int) -> timedelta:
-    """Exponential with full jitter: 2^attempt seconds at most, capped at an hour."""
-    return timedelta(seconds=random.uniform(0, min(3600, 2**attempt)))
+    """Exponential with full jitter (2^attempt seconds at most), capped at an hour."""
+    cap = min(MAX_BACKOFF.total_seconds(), 2.0**attempt)
+    return timedelta(seconds=random.uniform(0, cap))
+
+
+def one_by_one(handle: Callable[[Claimed, datetime], Awaitable[Outcome]]) -> Handler:
+    async def run(messages: list[Claimed], now: datetime) -> list[Outcome]:
+        return [await handle(m, now) for m in messages]
+
+    return run
+
+
+async def handle_timer(message: Claimed, now: datetime) -> Outcome:
+    done = await notifications.fire_timer(message.payload, now)
+    return Outcome(status=done.status, error=done.detail or None)
+
+
+async def handle_notify(message: Claimed, now: datetime) -> Outcome:
+    done = await notifications.fan_out(message.id, message.payload, now)
+    if done.status == "retry" and done.retry_at is not None:
+        return Outcome(status="retry", error="quiet hours", retry_after=done.retry_at - now)
+    return Outcome(status=done.status, error=done.detail or None)
+
+
+def push_handler(sender: FcmSender | None) -> Handler:
+    async def send(messages: list[Claimed], now: datetime) -> list[Outcome]:
+        pushes = [msgspec.convert(_push_fields(m.payload), Push) for m in messages]
+        if sender is None:
+            for m in messages:
+                log.info(
+                    "push not sent: no FCM credentials configured",
+                    extra={"fields": {"outbox_id": m.id, "kind": m.payload["data"].get("kind")}},
+                )
+            return [Outcome(status="logged") for _ in messages]
+        results = await sender.send(pushes)
+        outcomes = []
+        for message, result in zip(messages, results, strict=True):
+            if result.outcome == "delivered":
+                outcomes.append(Outcome(status="done"))
+            elif result.outcome == "token_gone":
+                await notifications.deactivate_device(
+                    UUID(message.payload["device_id"]), result.detail, now
+                )
+                outcomes.append(Outcome(status="skipped", error=f"device gone: {result.detail}"))
+            elif result.outcome == "retry":
+                outcomes.append(
+                    Outcome(status="retry", error=result.detail, retry_after=result.retry_after)
+                )
+            else:
+                outcomes.append(Outcome(status="failed", error=result.detail))
+        return outcomes
+
+    return send
+
+
+def _push_fields(payload: dict) -> dict:
+    return {k: payload[k] for k in Push.__struct_fields__}
+
+
+def handlers(sender: FcmSender | None = None) -> dict[str, Handler]:
+    return {
+        notifications.TIMER: one_by_one(handle_timer),
+        notifications.NOTIFY: one_by_one(handle_notify),
+        notifications.PUSH: push_handler(sender),
+    }
 
 
 def worker_name() -> str:
@@ -66,48 +119,90 @@ def worker_name() -> str:
 
 
 async def run_once(
-    handlers: dict[str, Handler], *, worker: str, now: datetime | None = None, batch: int = 100
+    topic_handlers: dict[str, Handler],
+    *,
+    worker: str,
+    now: datetime | None = None,
+    batch: int = 500,
+    lease: timedelta = LEASE,
 ) -> int:
     """Deliver one batch; returns how many messages were handled."""
     now = now or utcnow()
-    claimed = await outbox.claim(worker=worker, limit=batch, lease=LEASE, now=now)
+    claimed = await outbox.claim(worker=worker, limit=batch, lease=lease, now=now)
+    by_topic: dict[str, list[Claimed]] = defaultdict(list)
     for message in claimed:
-        handler = handlers.get(message.topic)
+        by_topic[message.topic].append(message)
+    for topic, messages in by_topic.items():
+        handler = topic_handlers.get(topic)
         if handler is None:
-            outcome = Outcome(status="failed", error=f"no handler for topic {message.topic}")
+            outcomes = [Outcome(status="failed", error=f"no handler for topic {topic}")] * len(
+                messages
+            )
         else:
             try:
-                outcome = await handler(message)
+                outcomes = await handler(messages, now)
             except Exception as exc:  # a handler bug must not stop the queue
-                log.exception("handler failed", extra={"fields": {"outbox_id": message.id}})
-                outcome = Outcome(status="retry", error=type(exc).__name__)
-        if outcome.status == "retry" and message.attempts < MAX_ATTEMPTS:
-            delay = outcome.retry_after or backoff(message.attempts)
-            await outbox.retry_later(
-                message.id, worker=worker, at=now + delay, error=outcome.error or "retry"
-            )
-        else:
-            status = "failed" if outcome.status == "retry" else outcome.status
-            await outbox.finish(
-                message.id, worker=worker, status=status, now=utcnow(), error=outcome.error
-            )
+                log.exception("handler failed", extra={"fields": {"topic": topic}})
+                outcomes = [Outcome(status="retry", error=type(exc).__name__)] * len(messages)
+        await _record(messages, outcomes, worker=worker, now=now)
     return len(claimed)
 
 
+async def _record(
+    messages: list[Claimed], outcomes: list[Outcome], *, worker: str, now: datetime
+) -> None:
+    """Retries one by one (each has its own time); final outcomes grouped, one UPDATE each."""
+    finals: dict[tuple[str, str | None], list[int]] = defaultdict(list)
+    for message, outcome in zip(messages, outcomes, strict=True):
+        if outcome.status == "retry" and message.attempts < MAX_ATTEMPTS:
+            delay = max(outcome.retry_after or timedelta(0), backoff(message.attempts))
+            await outbox.retry_later(
+                message.id, worker=worker, at=now + delay, error=outcome.error or "retry"
+            )
+            continue
+        status, error = outcome.status, outcome.error
+        if status == "retry":
+            status, error = "failed", f"gave up after {message.attempts} attempts: {error}"
+        finals[(status, error)].append(message.id)
+    finished_at = utcnow()
+    for (status, error), ids in finals.items():
+        await outbox.finish_many(ids, worker=worker, status=status, now=finished_at, error=error)
+
+
 async def run_forever(
-    handlers: dict[str, Handler], *, interval: float = 1.0, stop: asyncio.Event | None = None
+    topic_handlers: dict[str, Handler],
+    *,
+    interval: float = 1.0,
+    stop: asyncio.Event | None = None,
+    lease: timedelta = LEASE,
+    batch: int = 500,
 ) -> None:
     stop = stop or asyncio.Event()
     worker = worker_name()
     log.info("worker started", extra={"fields": {"worker": worker}})
     while not stop.is_set():
         try:
-            handled = await run_once(handlers, worker=worker)
+            handled = await run_once(topic_handlers, worker=worker, lease=lease, batch=batch)
             refolded = await reevaluate_due()
             if handled or refolded:
-                log.info("worker batch", extra={"fields": {"sent": handled, "refolded": refolded}})
+                log.info(
+                    "worker batch", extra={"fields": {"handled": handled, "refolded": refolded}}
+                )
                 continue  # more may be waiting
         except Exception:
             log.exception("worker loop error; retrying")
         with suppress(TimeoutError):  # idle: poll again after `interval`
             await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+def make_sender(settings) -> FcmSender | None:
+    """The FCM sender, or None (log only) when no credentials are configured. Call it
+    inside the running event loop: firebase-admin's async client binds to that loop."""
+    if not settings.fcm_credentials:
+        log.warning("no GOOGLE_APPLICATION_CREDENTIALS: pushes will be written to the log")
+        return None
+    return FcmSender(
+        credentials_path=settings.fcm_credentials,
+        project_id=settings.firebase_project_id,
+        endpoint=settings.fcm_endpoint,
+    )

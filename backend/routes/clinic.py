@@ -251,6 +251,19 @@ async def get_nobody_called(viewer: NamedDependency[Viewer]) -> s.NobodyCalledLi
     )
 
 
+@get(
+    "/follow-up",
+    summary="Plans behind schedule",
+    description="Open referrals whose plan is behind its expected schedule (stages timed by "
+    "the duration norms): the clinic's follow-up list. Their patients got a nudge too.",
+    opt=roles(CLINIC_STAFF),
+    responses=responds(s.ReferralList, ex.REFERRAL_LIST, "The list", errors=(401, 403)),
+)
+async def get_follow_up(viewer: NamedDependency[Viewer]) -> s.ReferralList:
+    rows = await desk.follow_up(viewer, viewer.principal.clinic_id)
+    return present.referral_rows(rows, len(rows), with_phone=True)
+
+
 router = Router(
     path="/api/v1/clinic",
     route_handlers=[
@@ -263,6 +276,7 @@ router = Router(
         get_funnel,
         get_ratings,
         get_nobody_called,
+        get_follow_up,
     ],
     guards=[staff_guard],
     dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},

@@ -95,6 +95,7 @@ async def put_device(
         platform=data.platform,
         app_version=data.app_version,
         locale=data.locale,
+        kind=data.kind,
     )
     return s.DeviceOut(
         token=row["token"],

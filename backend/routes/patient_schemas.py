@@ -60,6 +60,10 @@ class DeviceIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     platform: Literal["ios", "android", "web"]
     app_version: Annotated[str, msgspec.Meta(max_length=32)] = ""
     locale: Literal["ru", "en"] = "ru"
+    kind: Annotated[
+        Literal["fcm_token", "fid"],
+        msgspec.Meta(description="a registration token, or a Firebase installation id"),
+    ] = "fcm_token"
 
 
 class DeviceOut(msgspec.Struct, frozen=True, kw_only=True):

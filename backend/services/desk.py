@@ -102,7 +102,7 @@ async def referral_card(viewer: Viewer, referral_id: UUID, now: datetime) -> Ref
     assert patient is not None and clinic is not None
     events = await ledger.events_of(referral_id)
     fold = fold_referral(events)
-    policy = policy_for({"clinic.first_contact_sla_minutes": clinic["first_contact_sla_minutes"]})
+    policy = policy_for(row)
     versions = [
         PlanVersion(
             id=v["id"],
@@ -162,6 +162,18 @@ async def nobody_called(viewer: Viewer, clinic_id: UUID) -> list[dict[str, Any]]
     await saw(
         viewer,
         action="list_nobody_called",
+        object_kind="clinic",
+        object_id=str(clinic_id),
+        details={"shown": len(rows)},
+    )
+    return rows
+
+
+async def follow_up(viewer: Viewer, clinic_id: UUID) -> list[dict[str, Any]]:
+    rows = await desk.behind_schedule(clinic_id)
+    await saw(
+        viewer,
+        action="list_follow_up",
         object_kind="clinic",
         object_id=str(clinic_id),
         details={"shown": len(rows)},

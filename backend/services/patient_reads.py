@@ -14,10 +14,10 @@ import msgspec
 
 from backend.domain.funnel import ReferralFold, fold_referral
 from backend.domain.plans import PlanItem, ToothState, chosen
-from backend.domain.progress import Progress, plan_progress
+from backend.domain.progress import Progress
 from backend.domain.verification import Verification, verify
 from backend.services.errors import NotFound
-from backend.services.recording import policy_for
+from backend.services.recording import policy_for, progress_of
 from backend.store import ledger, media, norms, parties, plans, questions, referrals
 
 
@@ -85,17 +85,8 @@ async def referral_bundle(patient_id: UUID, referral_id: UUID, now: datetime) ->
     )
     actual = await _version(next((v for v in reversed(versions) if v["origin"] == "actual"), None))
 
-    policy = policy_for({"clinic.first_contact_sla_minutes": clinic["first_contact_sla_minutes"]})
-    current = fold.plan
-    appointment = fold.current_appointment
-    progress = plan_progress(
-        current.chosen_lines() if current else (),
-        fold.done_items,
-        started_at=fold.step_at.get("visited") or min(fold.done_items.values(), default=None),
-        planned_start=appointment.starts_at if appointment else None,
-        norms=await norms.norms_for(clinic["id"]),
-        now=now,
-    )
+    policy = policy_for(referral)
+    progress = progress_of(fold, await norms.norms_for(clinic["id"]), now)
     open_questions = [
         q for q in await questions.open_for_patient(patient_id, now) if q["referral"] == referral_id
     ]

@@ -71,12 +71,19 @@ async def update_profile(patient_id: UUID, change: ProfileChange) -> dict[str, A
 
 
 async def register_device(
-    patient_id: UUID, *, token: str, platform: str, app_version: str, locale: str
+    patient_id: UUID,
+    *,
+    token: str,
+    platform: str,
+    app_version: str,
+    locale: str,
+    kind: str = "fcm_token",
 ) -> dict[str, Any]:
     async with write_transaction():
         return await devices.register(
             patient_id=patient_id,
             token=token,
+            kind=kind,
             platform=platform,
             app_version=app_version,
             locale=locale,

@@ -7,7 +7,7 @@ referral's step and money, its verifications and appointments, the questions for
 the patient — with an outbox message for each new question.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -17,14 +17,14 @@ from backend.clock import utcnow
 from backend.domain.authority import Refusal, RefusalKind, check_statement
 from backend.domain.events import Body, Contacted, Correction, Event, Source, side_of
 from backend.domain.funnel import ReferralFold, fold_referral
+from backend.domain.norms import Norms
+from backend.domain.progress import Progress, plan_progress
 from backend.domain.questions import plan_questions
 from backend.domain.verification import VerificationPolicy, verify
 from backend.ids import new_id
 from backend.services.errors import Conflict, Forbidden, Invalid, NotFound
-from backend.store import appointments, ledger, outbox, questions, referrals, verifications
+from backend.store import appointments, ledger, norms, questions, referrals, verifications
 from backend.store.engine import write_transaction
-
-QUESTION_TOPIC = "push.question"
 
 
 class Statement(msgspec.Struct, frozen=True, kw_only=True):
@@ -148,9 +148,9 @@ def _error(refusal: Refusal) -> Exception:
 
 
 def policy_for(referral: dict[str, Any]) -> VerificationPolicy:
-    minutes = referral.get("clinic.first_contact_sla_minutes")
-    if minutes:
-        return VerificationPolicy(contact_sla=timedelta(minutes=minutes))
+    """The exchange's verification policy. (A clinic's own first-contact SLA decides when
+    its patient is asked, in working hours — backend.domain.reminders — while `overdue`
+    stays the exchange's 24 calendar hours for every clinic alike.)"""
     return VerificationPolicy()
 
 
@@ -161,15 +161,19 @@ async def refresh(
     *,
     fold: ReferralFold | None = None,
 ) -> ReferralFold:
-    """Rewrite everything derived from a referral's ledger, as of `now`."""
+    """Rewrite everything derived from a referral's ledger, as of `now`: its step and
+    money, verifications, appointments, questions and the timers its state calls for."""
+    from backend.services.notifications import notify, schedule_timers
+
     referral_id = referral["id"]
     fold = fold or fold_referral(events)
     policy = policy_for(referral)
     verdicts = verify(fold, now, policy)
     asked = await questions.asked_for(referral_id)
     plan = plan_questions(fold, verdicts, asked, now=now, policy=policy)
+    progress = progress_of(fold, await norms.norms_for(referral["clinic"]), now)
 
-    await referrals.save_fold(referral_id, fold, verdicts, now)
+    await referrals.save_fold(referral_id, fold, verdicts, progress, now)
     await verifications.save_all(referral_id, verdicts, now)
     await appointments.save_all(referral_id, fold.appointments, now)
     await questions.withdraw(list(plan.withdraw))
@@ -182,19 +186,31 @@ async def refresh(
             spec=spec,
             now=now,
         )
-        await outbox.enqueue(
-            topic=QUESTION_TOPIC,
-            payload={
-                "patient_id": str(referral["patient"]),
-                "referral_id": str(referral_id),
-                "question_id": str(question_id),
-                "kind": spec.kind.value,
-            },
-            dedupe_key=f"question:{question_id}",
+        await notify(
+            patient_id=referral["patient"],
             referral_id=referral_id,
+            kind="question",
+            question_id=question_id,
+            dedupe_key=f"notify:question:{question_id}",
             now=now,
         )
+    if plan.ask or plan.withdraw:
+        asked = await questions.asked_for(referral_id)
+    await schedule_timers(referral, fold, asked, now)
     return fold
+
+
+def progress_of(fold: ReferralFold, norm_table: Norms, now: datetime) -> Progress:
+    """The plan's progress as the domain defines it (one definition for every reader)."""
+    appt = fold.current_appointment
+    return plan_progress(
+        fold.plan.chosen_lines() if fold.plan else (),
+        fold.done_items,
+        started_at=fold.step_at.get("visited") or min(fold.done_items.values(), default=None),
+        planned_start=appt.starts_at if appt else None,
+        norms=norm_table,
+        now=now,
+    )
 
 
 async def reevaluate_due(*, now: datetime | None = None, limit: int = 200) -> int:

@@ -177,3 +177,17 @@ async def clinics(*, include_archived: bool = False) -> list[dict[str, Any]]:
     if not include_archived:
         query = query.where(Clinic.archived_at.is_null())
     return await query.order_by(Clinic.name)
+
+
+async def behind_schedule(clinic_id: UUID) -> list[dict[str, Any]]:
+    """Open referrals whose plan is behind its expected schedule: the follow-up list."""
+    return (
+        await Referral.select(*REFERRAL_COLUMNS, Referral.expected_finish)
+        .where(
+            (Referral.clinic == clinic_id)
+            & (Referral.schedule == "behind")
+            & Referral.archived_at.is_null()
+            & Referral.step.is_in(["booked", "visited", "in_treatment"])
+        )
+        .order_by(Referral.expected_finish)
+    )

@@ -9,7 +9,14 @@ from backend.store.tables import Device
 
 
 async def register(
-    *, patient_id: UUID, token: str, platform: str, app_version: str, locale: str, now: datetime
+    *,
+    patient_id: UUID,
+    token: str,
+    platform: str,
+    app_version: str,
+    locale: str,
+    now: datetime,
+    kind: str = "fcm_token",
 ) -> dict[str, Any]:
     """Register or refresh a token. A token seen on another account moves to this one:
     the phone changed hands, and pushes must follow the person now signed in."""
@@ -18,6 +25,7 @@ async def register(
             id=new_id(),
             patient=patient_id,
             token=token,
+            kind=kind,
             platform=platform,
             app_version=app_version,
             locale=locale,
@@ -30,6 +38,7 @@ async def register(
         action="DO UPDATE",
         values=(
             Device.patient,
+            Device.kind,
             Device.platform,
             Device.app_version,
             Device.locale,
@@ -59,3 +68,9 @@ async def deactivate(*, patient_id: UUID, token: str, reason: str, now: datetime
 
 async def active_for(patient_id: UUID) -> list[dict[str, Any]]:
     return await Device.select().where((Device.patient == patient_id) & (Device.active == True))  # noqa: E712
+
+
+async def deactivate_by_id(device_id: UUID, *, reason: str, now: datetime) -> None:
+    await Device.update(
+        {Device.active: False, Device.deactivated_at: now, Device.deactivated_reason: reason}
+    ).where((Device.id == device_id) & (Device.active == True))  # noqa: E712

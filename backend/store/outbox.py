@@ -127,3 +127,70 @@ async def count_by_status() -> dict[str, int]:
 
 async def of_topic(topic: str) -> list[dict[str, Any]]:
     return await Outbox.select().where(Outbox.topic == topic).order_by(Outbox.id)
+
+
+async def schedule(
+    *,
+    topic: str,
+    payload: dict[str, Any],
+    dedupe_key: str,
+    available_at: datetime,
+    referral_id: UUID | None,
+    now: datetime,
+) -> None:
+    """Add a timer, or bring back one that was cancelled; one that fired stays fired."""
+    await Outbox.raw(
+        """
+        INSERT INTO "outbox" ("topic", "dedupe_key", "referral", "payload", "status",
+                              "available_at", "attempts", "created_at")
+        VALUES ({}, {}, {}, {}, 'pending', {}, 0, {})
+        ON CONFLICT ("dedupe_key") DO UPDATE
+           SET "status" = 'pending', "available_at" = excluded."available_at",
+               "payload" = excluded."payload"
+         WHERE "outbox"."status" = 'cancelled'
+        """,
+        topic,
+        dedupe_key,
+        referral_id,
+        msgspec.json.encode(payload).decode(),
+        available_at,
+        now,
+    )
+
+
+async def pending_keys(*, topic: str, referral_id: UUID) -> set[str]:
+    rows = await Outbox.select(Outbox.dedupe_key).where(
+        (Outbox.topic == topic) & (Outbox.referral == referral_id) & (Outbox.status == "pending")
+    )
+    return {r["dedupe_key"] for r in rows}
+
+
+async def cancel(dedupe_keys: list[str], now: datetime) -> None:
+    """Withdraw messages not yet taken by a worker (a timer whose reason is gone)."""
+    if dedupe_keys:
+        await Outbox.update({Outbox.status: "cancelled", Outbox.done_at: now}).where(
+            Outbox.dedupe_key.is_in(dedupe_keys) & (Outbox.status == "pending")
+        )
+
+
+async def finish_many(
+    message_ids: list[int], *, worker: str, status: str, now: datetime, error: str | None = None
+) -> int:
+    """finish() for many messages with the same outcome, in one statement."""
+    if not message_ids:
+        return 0
+    marks = ", ".join("{}" for _ in message_ids)
+    rows = await Outbox.raw(
+        f"""
+        UPDATE "outbox" SET status = {{}}, done_at = {{}}, last_error = {{}},
+               locked_by = NULL, locked_until = NULL
+         WHERE id IN ({marks}) AND locked_by = {{}} AND status = 'in_flight'
+        RETURNING id
+        """,  # noqa: S608 - only placeholders are interpolated
+        status,
+        now,
+        error,
+        *message_ids,
+        worker,
+    )
+    return len(rows)

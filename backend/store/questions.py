@@ -10,7 +10,13 @@ from backend.store.tables import Question
 
 async def asked_for(referral_id: UUID) -> list[AskedQuestion]:
     rows = await Question.select(
-        Question.id, Question.kind, Question.milestone, Question.subject, Question.status
+        Question.id,
+        Question.kind,
+        Question.milestone,
+        Question.subject,
+        Question.status,
+        Question.asked_at,
+        Question.expires_at,
     ).where(Question.referral == referral_id)
     return [
         AskedQuestion(
@@ -19,6 +25,8 @@ async def asked_for(referral_id: UUID) -> list[AskedQuestion]:
             milestone=r["milestone"],
             subject=r["subject"],
             open=r["status"] == "requested",
+            asked_at=r["asked_at"],
+            expires_at=r["expires_at"],
         )
         for r in rows
     ]

@@ -7,6 +7,7 @@ from uuid import UUID
 import msgspec
 
 from backend.domain.funnel import ReferralFold
+from backend.domain.progress import Progress
 from backend.domain.verification import NEEDS_EXCHANGE, Verification, VerificationState, next_due
 from backend.store.engine import is_postgres
 from backend.store.tables import Referral
@@ -68,6 +69,7 @@ async def save_fold(
     referral_id: UUID,
     fold: ReferralFold,
     verifications: dict[str, Verification],
+    progress: Progress,
     now: datetime,
 ) -> None:
     states = [v.state for v in verifications.values()]
@@ -87,6 +89,8 @@ async def save_fold(
             Referral.paid_amount: m.paid,
             Referral.remaining_amount: m.remaining,
             Referral.lost_amount: m.lost,
+            Referral.schedule: progress.schedule.value,
+            Referral.expected_finish: progress.expected_finish,
             Referral.disputed_count: sum(s in NEEDS_EXCHANGE for s in states),
             Referral.overdue_count: sum(s is VerificationState.overdue for s in states),
             Referral.verification_due_at: next_due(verifications),

@@ -84,7 +84,8 @@ class Patient(Table, tablename="patient"):
 class Device(Table, tablename="device"):
     id = UUID(primary_key=True)
     patient = _fk(Patient)
-    token = Varchar(length=4096, unique=True)  # FCM registration token
+    token = Varchar(length=4096, unique=True)  # FCM registration token or installation id
+    kind = Varchar(length=12, default="fcm_token")  # fcm_token | fid
     platform = Varchar(length=16)  # ios|android|web
     app_version = Varchar(length=32, default="")
     locale = Varchar(length=5, default="ru")
@@ -116,6 +117,8 @@ class Referral(Table, tablename="referral"):
     paid_amount = BigInt(default=0)
     remaining_amount = BigInt(default=0)
     lost_amount = BigInt(default=0)
+    schedule = Varchar(length=12, default="not_started", index=True)  # on_track|behind|…
+    expected_finish = Timestamptz(null=True, default=None)
     disputed_count = SmallInt(default=0)  # disputed + clinic_silent milestones
     overdue_count = SmallInt(default=0)
     verification_due_at = Timestamptz(null=True, default=None, index=True)

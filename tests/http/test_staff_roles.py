@@ -32,6 +32,7 @@ MATRIX = [
     ("GET", "/api/v1/clinic/funnel", {MANAGER}),
     ("GET", "/api/v1/clinic/ratings", {MANAGER}),
     ("GET", "/api/v1/clinic/nobody-called", CLINIC_STAFF),
+    ("GET", "/api/v1/clinic/follow-up", CLINIC_STAFF),
     ("GET", "/api/v1/exchange/clinics", {OPERATOR, ANALYST}),
     ("POST", "/api/v1/exchange/clinics", {OPERATOR}),
     ("GET", "/api/v1/exchange/clinics/{clinic_id}", {OPERATOR, ANALYST}),

@@ -63,7 +63,7 @@ async def test_claim_moves_the_step_and_asks_the_patient(db):
 
     asked = await questions.asked_for(sent.referral_id)
     assert sorted(q.kind for q in asked) == ["confirm_booking", "confirm_contact"]
-    messages = await outbox.of_topic("push.question")
+    messages = await outbox.of_topic("notify")
     assert len(messages) == 2
     assert {m["referral"] for m in messages} == {sent.referral_id}
 
@@ -149,7 +149,7 @@ async def test_unknown_referral_is_not_found(db):
         await record(uuid4(), clinic_says(Visited()), now=NOW)
 
 
-async def test_deadlines_turn_silence_into_overdue_and_ask_the_patient(db):
+async def test_deadlines_turn_silence_into_overdue(db):
     clinic = await make_clinic()
     sent = await make_referral(clinic)
     row = await referrals.get(sent.referral_id)
@@ -158,8 +158,22 @@ async def test_deadlines_turn_silence_into_overdue_and_ask_the_patient(db):
     assert await reevaluate_due(now=hours(25)) == 1
     row = await referrals.get(sent.referral_id)
     assert row["overdue_count"] == 1
-    assert [q.kind for q in await questions.asked_for(sent.referral_id)] == ["contact_check"]
     assert await reevaluate_due(now=hours(26)) == 0  # nothing more is due
+
+
+async def test_a_silent_clinic_is_followed_by_a_question_at_its_sla(db):
+    from backend.push.worker import handlers, run_once
+
+    clinic = await make_clinic()  # Moscow; NOW is Monday 10:00 there
+    sent = await make_referral(clinic)
+    [timer] = await outbox.of_topic("timer")
+    assert timer["available_at"] == hours(2) and timer["status"] == "pending"
+    assert await run_once(handlers(None), worker="w", now=hours(1)) == 0
+    assert await run_once(handlers(None), worker="w", now=hours(2)) == 1
+    asked = await questions.asked_for(sent.referral_id)
+    assert [q.kind for q in asked] == ["contact_check"]
+    [notice] = await outbox.of_topic("notify")
+    assert notice["payload"] and notice["status"] == "pending"
 
 
 async def test_ledger_is_append_only(db):

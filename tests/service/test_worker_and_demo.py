@@ -3,32 +3,35 @@
 from datetime import timedelta
 
 from backend.demo import load_demo
-from backend.push.worker import Outcome, log_only, run_once
+from backend.push.worker import Outcome, run_once
 from backend.store import outbox, referrals
 from backend.store.tables import Event, Outbox
 from tests.factories import NOW
 
 
 async def test_worker_logs_fails_and_retries(db):
-    await outbox.enqueue(topic="push.question", payload={"kind": "x"}, now=NOW)
+    await outbox.enqueue(topic="push", payload={"kind": "x"}, now=NOW)
     await outbox.enqueue(topic="nobody.listens", payload={}, now=NOW)
     await outbox.enqueue(topic="flaky", payload={}, now=NOW)
 
-    async def flaky(message):
+    async def log_only(messages, now):
+        return [Outcome(status="logged") for _ in messages]
+
+    async def flaky(messages, now):
         raise ConnectionError("down")
 
-    handlers = {"push.question": log_only, "flaky": flaky}
+    handlers = {"push": log_only, "flaky": flaky}
     assert await run_once(handlers, worker="w1", now=NOW) == 3
     rows = {r["topic"]: r for r in await Outbox.select()}
-    assert rows["push.question"]["status"] == "logged"
+    assert rows["push"]["status"] == "logged"
     assert rows["nobody.listens"]["status"] == "failed"
     assert rows["flaky"]["status"] == "pending"
     assert rows["flaky"]["attempts"] == 1 and rows["flaky"]["last_error"] == "ConnectionError"
     # Not due again before its backoff; due after it, and then it goes through.
     assert await run_once(handlers, worker="w1", now=NOW) == 0
 
-    async def fine(message):
-        return Outcome(status="done")
+    async def fine(messages, now):
+        return [Outcome(status="done") for _ in messages]
 
     later = NOW + timedelta(hours=2)
     assert await run_once({"flaky": fine}, worker="w1", now=later) == 1

@@ -57,7 +57,7 @@ def test_percentages_floor_so_the_bar_is_full_only_when_done():
 
 def test_behind_when_the_current_stage_is_past_its_end_plus_grace():
     done = {FILLING: T0 + DAY}
-    assert progress(done, 21 + 7).schedule is Schedule.on_track
+    assert progress(done, 21 + 6).schedule is Schedule.on_track
     p = progress(done, 21 + 10)
     assert p.schedule is Schedule.behind and p.behind_days == 10
     # What is left is re-planned from today: the implant cannot start in the past.

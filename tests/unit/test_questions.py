@@ -2,9 +2,9 @@
 
 from uuid import UUID, uuid4
 
-from backend.domain.events import Contacted, PatientAnswer, Sent, Source, Visited
+from backend.domain.events import Contacted, PatientAnswer, Sent, Source
 from backend.domain.funnel import fold_referral
-from backend.domain.questions import AskedQuestion, QuestionKind, plan_questions
+from backend.domain.questions import AskedQuestion, QuestionKind, check_question, plan_questions
 from backend.domain.verification import verify
 
 from .ledger_builder import CLINIC, Ledger, at
@@ -60,17 +60,10 @@ def test_rescheduling_withdraws_the_old_booking_question_and_asks_again():
     assert [q.about_at for q in again.ask] == [at(72)]
 
 
-def test_clinic_silent_past_sla_asks_has_the_clinic_called_once():
-    ledger = sent()
-    check = plan(ledger, 25).ask
-    assert [q.kind for q in check] == [QuestionKind.contact_check]
-    answered = [as_asked(check[0], open_=False)]
-    assert plan(ledger, 40, answered).ask == ()
-
-
 def test_a_claim_withdraws_the_open_check_question_and_asks_to_confirm():
     ledger = sent()
-    check = [as_asked(q) for q in plan(ledger, 25).ask]
+    spec = check_question(fold_referral(ledger.events), QuestionKind.contact_check, now=at(3))
+    check = [as_asked(spec)]
     ledger.add(Contacted(outcome="declined", reason="price"), hours=26)
     result = plan(ledger, 26.1, check)
     assert result.withdraw == (check[0].id,)
@@ -94,13 +87,19 @@ def test_answered_no_and_a_new_claim_after_it_asks_again():
     assert [q.kind for q in again] == [QuestionKind.confirm_contact]
 
 
-def test_missed_appointment_asks_did_you_go():
+def test_check_questions_name_the_call_and_the_appointment():
     ledger = sent()
     ledger.add(
         Contacted(outcome="booked", appointment_at=at(48), appointment_id=UUID(int=5)), hours=2
     )
-    confirm = [as_asked(q, open_=False) for q in plan(ledger, 2.1).ask]
-    kinds = [q.kind for q in plan(ledger, 52, confirm).ask]
-    assert kinds == [QuestionKind.visit_check]
-    ledger.add(Visited(), hours=53)
-    assert [q.kind for q in plan(ledger, 53.1, confirm).ask] == [QuestionKind.confirm_visit]
+    fold = fold_referral(ledger.events)
+    contact = check_question(fold, QuestionKind.contact_check, now=at(3))
+    visit = check_question(fold, QuestionKind.visit_check, now=at(52))
+    assert (contact.milestone, contact.about_at) == ("contacted", at(0))
+    assert (visit.milestone, visit.about_at, visit.subject) == (
+        "visited",
+        at(48),
+        f"visit_check:{UUID(int=5)}",
+    )
+    # Silence alone asks nothing here: timers decide when (see test_reminders).
+    assert plan(sent(), 30).ask == ()

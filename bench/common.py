@@ -1,0 +1,50 @@
+"""What every benchmark shares: the machine it ran on, and RESULTS.md."""
+
+import os
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from statistics import median
+
+RESULTS = Path(__file__).parent / "RESULTS.md"
+
+
+def machine() -> str:
+    cores = os.cpu_count()
+    try:
+        with open("/proc/meminfo") as f:
+            mem_kb = int(next(line for line in f if line.startswith("MemTotal")).split()[1])
+        memory = f"{mem_kb / 1024 / 1024:.1f} GiB"
+    except (OSError, StopIteration):
+        memory = "?"
+    try:
+        git = ["git", "rev-parse", "--short", "HEAD"]
+        commit = subprocess.run(git, capture_output=True, text=True, check=False)
+        commit = commit.stdout.strip()
+    except OSError:
+        commit = "?"
+    return (
+        f"{platform.machine()}, {cores} cores, {memory}; Python "
+        f"{platform.python_version()}; commit {commit}"
+    )
+
+
+def record(title: str, lines: list[str]) -> None:
+    """Print and append to bench/RESULTS.md (each run appends: the history shows)."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    block = [
+        f"## {title} — {stamp}",
+        "",
+        f"- machine: {machine()}",
+        f"- command: `{' '.join(sys.argv)}`",
+        *(f"- {line}" for line in lines),
+        "",
+    ]
+    print("\n".join(block))
+    with open(RESULTS, "a") as f:
+        f.write("\n".join(block) + "\n")
+
+
+__all__ = ["median", "record"]

@@ -1,0 +1,152 @@
+"""Timers: working-hours SLA, quiet hours, reminders that follow a moved appointment."""
+
+from datetime import UTC, datetime, time, timedelta
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from backend.domain.events import Completed, Contacted, NoShow, PatientReport, Sent, Source, Visited
+from backend.domain.funnel import fold_referral
+from backend.domain.reminders import Action, ReminderContext, TimerKind, decide, timers_for
+from backend.domain.working_time import add_working_time, quiet_until
+
+from .ledger_builder import CLINIC, Ledger, at
+
+MSK = ZoneInfo("Europe/Moscow")
+CTX = ReminderContext(clinic_tz=MSK)
+
+
+def msk(*args) -> datetime:
+    return datetime(*args, tzinfo=MSK)
+
+
+def test_working_time_skips_evenings_and_sundays():
+    # Monday 10:00 + 2 working hours = Monday 12:00.
+    assert add_working_time(msk(2026, 11, 2, 10), timedelta(hours=2), MSK) == msk(2026, 11, 2, 12)
+    # Monday 19:00 + 2 h = 1 h on Monday, 1 h on Tuesday from 09:00.
+    assert add_working_time(msk(2026, 11, 2, 19), timedelta(hours=2), MSK) == msk(2026, 11, 3, 10)
+    # Saturday 19:30 + 2 h = Monday 10:30 (Sunday is off).
+    assert add_working_time(msk(2026, 11, 7, 19, 30), timedelta(hours=2), MSK) == msk(
+        2026, 11, 9, 10, 30
+    )
+    # Sent at night: the clock starts at opening time.
+    assert add_working_time(msk(2026, 11, 3, 2), timedelta(minutes=30), MSK) == msk(
+        2026, 11, 3, 9, 30
+    )
+
+
+def test_quiet_hours_across_midnight_in_the_patients_zone():
+    start, end = time(21), time(9)
+    assert quiet_until(msk(2026, 11, 2, 22), MSK, start, end) == msk(2026, 11, 3, 9)
+    assert quiet_until(msk(2026, 11, 3, 7), MSK, start, end) == msk(2026, 11, 3, 9)
+    assert quiet_until(msk(2026, 11, 3, 12), MSK, start, end) is None
+    # The same instant is daytime in Novosibirsk (+4 h from Moscow): 01:00 Moscow = 05:00 there.
+    nsk = ZoneInfo("Asia/Novosibirsk")
+    assert quiet_until(msk(2026, 11, 3, 1), nsk, start, end) == datetime(2026, 11, 3, 9, tzinfo=nsk)
+
+
+def sent(hours_before_monday_10=0) -> Ledger:
+    ledger = Ledger()
+    ledger.add(Sent(clinic_id=CLINIC), hours=0, source=Source.exchange)
+    return ledger
+
+
+def kinds(ledger: Ledger, ctx=CTX) -> dict[str, datetime]:
+    return {t.key: t.at for t in timers_for(fold_referral(ledger.events), ctx)}
+
+
+def test_silent_clinic_gets_a_contact_check_at_its_sla():
+    ledger = sent()  # at(0) = Monday 2 March 2026, 09:00 UTC = 12:00 Moscow
+    timers = kinds(ledger)
+    assert timers == {"contact_check": at(2)}
+    # A call logged, or the patient saying they were called, removes it.
+    ledger.add(PatientReport(about="contacted"), hours=1, source=Source.patient_app)
+    assert "contact_check" not in kinds(ledger)
+
+
+def test_an_appointment_gets_reminders_and_a_did_you_go():
+    ledger = sent()
+    appt = UUID(int=1)
+    ledger.add(Contacted(outcome="booked", appointment_at=at(72), appointment_id=appt), hours=1)
+    timers = kinds(ledger)
+    stamp = at(72).isoformat()
+    assert timers == {
+        f"remind_24h:{appt}:{stamp}": at(48),
+        f"remind_2h:{appt}:{stamp}": at(70),
+        f"visit_check:{appt}:{stamp}": at(75),
+    }
+
+
+def test_a_moved_appointment_never_keeps_the_old_reminders():
+    ledger = sent()
+    ledger.add(
+        Contacted(outcome="booked", appointment_at=at(72), appointment_id=UUID(int=1)), hours=1
+    )
+    old = set(kinds(ledger))
+    ledger.add(
+        Contacted(outcome="booked", appointment_at=at(120), appointment_id=UUID(int=2)), hours=30
+    )
+    new = kinds(ledger)
+    assert not old & set(new)
+    assert sorted(new.values()) == [at(96), at(118), at(123)]
+
+
+def test_a_booking_for_tomorrow_morning_skips_the_24h_reminder():
+    ledger = sent()
+    ledger.add(
+        Contacted(outcome="booked", appointment_at=at(20), appointment_id=UUID(int=1)), hours=1
+    )
+    assert {k.split(":")[0] for k in kinds(ledger)} == {"remind_2h", "visit_check"}
+
+
+def test_visit_or_no_show_ends_the_did_you_go():
+    for body in (Visited(), NoShow()):
+        ledger = sent()
+        ledger.add(
+            Contacted(outcome="booked", appointment_at=at(72), appointment_id=UUID(int=1)), hours=1
+        )
+        ledger.add(body, hours=73)
+        assert not any(k.startswith("visit_check") for k in kinds(ledger))
+
+
+def test_completion_brings_a_recall_in_six_months():
+    ledger = sent()
+    ledger.add(Completed(), hours=10)
+    assert kinds(ledger)["recall"] == at(10) + timedelta(days=182)
+
+
+def test_a_firing_timer_looks_again():
+    ledger = sent()
+    fold = fold_referral(ledger.events)
+    [timer] = timers_for(fold, CTX)
+    decision = decide(timer, fold, CTX, at(2))
+    assert (decision.action, decision.kind) == (Action.ask, TimerKind.contact_check)
+    ledger.add(Contacted(outcome="declined", reason="no"), hours=1.5)
+    assert decide(timer, fold_referral(ledger.events), CTX, at(2)) is None
+
+
+def test_only_the_two_hour_reminder_may_break_quiet_hours():
+    ledger = sent()
+    ledger.add(
+        Contacted(outcome="booked", appointment_at=at(72), appointment_id=UUID(int=1)), hours=1
+    )
+    fold = fold_referral(ledger.events)
+    urgent = {
+        t.kind: decide(t, fold, CTX, t.at).urgent
+        for t in timers_for(fold, CTX)
+        if t.kind in (TimerKind.remind_24h, TimerKind.remind_2h)
+    }
+    assert urgent == {TimerKind.remind_24h: False, TimerKind.remind_2h: True}
+
+
+def test_behind_and_inactive_timers_come_from_the_context():
+    ctx = ReminderContext(
+        clinic_tz=MSK, behind_since=at(500), behind_stage=2, oldest_open_question_at=at(10)
+    )
+    timers = kinds(sent(), ctx)
+    assert timers["behind:2"] == at(500)
+    assert timers[f"inactive:{at(10).isoformat()}"] == at(10) + timedelta(days=7)
+
+
+def test_timers_are_utc_aware():
+    assert all(t.tzinfo is not None for t in kinds(sent()).values())
+    assert datetime(2026, 3, 2, 11, tzinfo=UTC) == kinds(sent())["contact_check"]
