@@ -111,8 +111,9 @@ async def test_two_workers_share_the_outbox_and_send_each_message_once(db, fake_
     assert counts == {"done": n}
     tags = Counter(m["android"]["notification"]["tag"] for m in fake_fcm.received)
     assert len(tags) == n and set(tags.values()) == {1}  # every message once, none twice
+    # Both took part (each logs its batches; the last line may be cut by the terminate).
     shares = [handled_by(log) for log in logs]
-    assert sum(shares) == n and min(shares) > 0, shares  # both worked
+    assert min(shares) > 0 and sum(shares) <= n, shares
 
 
 async def test_a_killed_worker_loses_nothing_and_doubles_nothing_on_screen(db, fake_fcm, tmp_path):
