@@ -22,7 +22,16 @@ from backend.http_errors import problem_details
 from backend.logs import configure_logging
 from backend.media_files import LocalMediaFiles
 from backend.push.worker import handlers, make_sender, run_forever
-from backend.routes import auth, clinic, exchange, health, media, patient, staff_auth
+from backend.routes import (
+    auth,
+    clinic,
+    exchange,
+    health,
+    integrations,
+    media,
+    patient,
+    staff_auth,
+)
 from backend.settings import Settings, load_settings
 from backend.store.engine import close_engine, open_engine
 
@@ -58,7 +67,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             return
         stop = asyncio.Event()
         sender = make_sender(settings)
-        task = asyncio.create_task(run_forever(handlers(sender), stop=stop))
+        task = asyncio.create_task(run_forever(handlers(sender, settings.secret_key), stop=stop))
         try:
             yield
         finally:
@@ -75,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             patient.router,
             clinic.router,
             exchange.router,
+            integrations.router,
             media.media_file,
             admin_views.router,
             create_static_files_router(

@@ -143,14 +143,15 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
     async def job() -> None:
         sender = make_sender(settings)
+        topics = handlers(sender, settings.secret_key)
         try:
             if args.once:
-                sent = await run_once(handlers(sender), worker=worker_name(), batch=args.batch)
+                sent = await run_once(topics, worker=worker_name(), batch=args.batch)
                 refolded = await reevaluate_due()
                 print(f"outbox messages handled: {sent}; referrals re-folded: {refolded}")
             else:
                 await run_forever(
-                    handlers(sender),
+                    topics,
                     interval=args.interval,
                     batch=args.batch,
                     lease=timedelta(seconds=settings.worker_lease_seconds),

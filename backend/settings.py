@@ -47,6 +47,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # How long a worker holds a claimed outbox message before another may take it.
     worker_lease_seconds: int = 120
     firebase_auth_emulator_host: str | None = None
+    # Where clinics' systems reach us (the inbound URLs shown to the exchange);
+    # default http://HOST:PORT.
+    public_url: str = ""
 
     def __repr__(self) -> str:  # never print the secret
         return f"Settings(env={self.env!r}, database_url={_redact(self.database_url)!r}, ...)"
@@ -77,6 +80,7 @@ ENV_VARS = {
     "PLANTRACK_FCM_ENDPOINT": "fcm_endpoint",
     "PLANTRACK_WORKER_LEASE_SECONDS": "worker_lease_seconds",
     "FIREBASE_AUTH_EMULATOR_HOST": "firebase_auth_emulator_host",
+    "PLANTRACK_PUBLIC_URL": "public_url",
 }
 
 
@@ -96,6 +100,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         changes["database_url"] = _default_database_url(var_dir)
     if not settings.media_dir:
         changes["media_dir"] = str(var_dir / "media")
+    if not settings.public_url:
+        changes["public_url"] = f"http://{settings.host}:{settings.port}"
     if not settings.secret_key and settings.env == "dev":
         changes["secret_key"] = _dev_secret(var_dir)
         changes["secret_key_generated"] = True
@@ -132,6 +138,8 @@ def check_settings(settings: Settings) -> None:
         problems.append(f"PLANTRACK_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
     if settings.firebase_auth_emulator_host:
         problems.append("FIREBASE_AUTH_EMULATOR_HOST is set: the emulator accepts unsigned tokens")
+    if not settings.public_url.startswith("https://"):
+        problems.append("PLANTRACK_PUBLIC_URL must be the service's https:// address")
     if settings.is_sqlite:
         problems.append("PLANTRACK_DATABASE_URL must point at PostgreSQL in production")
     if problems:

@@ -77,6 +77,12 @@ class Contacted(Body, tag="contacted"):
     reason: str | None = None
 
 
+class AppointmentCancelled(Body, tag="appointment_cancelled"):
+    """The booked appointment is off (not a no-show: nobody was expected any more)."""
+
+    reason: str | None = None
+
+
 class Visited(Body, tag="visited"):
     """The patient came: the consultation happened."""
 
@@ -101,7 +107,17 @@ class Closed(Body, tag="closed"):
     reason: str
 
 
-ClinicClaim = Received | Contacted | Visited | NoShow | ItemDone | Payment | Completed | Closed
+ClinicClaim = (
+    Received
+    | Contacted
+    | AppointmentCancelled
+    | Visited
+    | NoShow
+    | ItemDone
+    | Payment
+    | Completed
+    | Closed
+)
 
 
 # --- plans ----------------------------------------------------------------------------

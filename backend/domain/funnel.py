@@ -16,6 +16,7 @@ from uuid import UUID
 import msgspec
 
 from backend.domain.events import (
+    AppointmentCancelled,
     AppointmentResponse,
     Closed,
     Completed,
@@ -90,6 +91,7 @@ _KIND_ORDER = {
             "sent",
             "received",
             "contacted",
+            "appointment_cancelled",
             "visited",
             "visit_cosigned",
             "item_done",
@@ -418,6 +420,8 @@ class _Walk:
             self.mark_current_appointment("fulfilled")
             self.no_show = False
             self.reopen_on_progress()
+        elif isinstance(body, AppointmentCancelled):
+            self.mark_current_appointment("cancelled")
         elif isinstance(body, NoShow):
             self.mark_current_appointment("noshow")
             self.no_show = True

@@ -20,11 +20,12 @@ from contextlib import suppress
 from datetime import datetime, timedelta
 from uuid import UUID
 
+import httpx
 import msgspec
 
 from backend.clock import utcnow
 from backend.push.fcm import FcmSender, Push
-from backend.services import notifications
+from backend.services import integrations, notifications
 from backend.services.recording import reevaluate_due
 from backend.store import outbox
 from backend.store.outbox import Claimed
@@ -106,12 +107,61 @@ def _push_fields(payload: dict) -> dict:
     return {k: payload[k] for k in Push.__struct_fields__}
 
 
-def handlers(sender: FcmSender | None = None) -> dict[str, Handler]:
+Done = integrations.Processed
+
+
+def integration_handlers(secret_key: str) -> dict[str, Handler]:
+    """Deliveries from clinics' systems, referrals out to their CRMs, Bitrix24 reconcile.
+    Each batch shares one HTTP client; the vendors' rate limits hold across batches."""
+
+    def batch(run: Callable[[Claimed, httpx.AsyncClient, datetime], Awaitable[Done]]) -> Handler:
+        async def handle(messages: list[Claimed], now: datetime) -> list[Outcome]:
+            async with httpx.AsyncClient() as http:
+                done = [await run(m, http, now) for m in messages]
+            return [Outcome(d.status, d.error, d.retry_after) for d in done]
+
+        return handle
+
+    async def inbox(m: Claimed, http: httpx.AsyncClient, now: datetime) -> Done:
+        return await integrations.process(
+            m.payload["delivery_id"],
+            http,
+            secret_key=secret_key,
+            last_try=m.attempts >= MAX_ATTEMPTS,
+            now=now,
+        )
+
+    async def outbound(m: Claimed, http: httpx.AsyncClient, now: datetime) -> Done:
+        return await integrations.push_referral(
+            UUID(m.payload["referral_id"]),
+            http,
+            secret_key=secret_key,
+            last_try=m.attempts >= MAX_ATTEMPTS,
+            now=now,
+        )
+
+    async def reconcile(m: Claimed, http: httpx.AsyncClient, now: datetime) -> Done:
+        return await integrations.reconcile(
+            UUID(m.payload["integration_id"]), http, secret_key=secret_key, now=now
+        )
+
     return {
+        integrations.INBOX: batch(inbox),
+        integrations.OUTBOUND: batch(outbound),
+        integrations.RECONCILE: batch(reconcile),
+    }
+
+
+def handlers(sender: FcmSender | None = None, secret_key: str | None = None) -> dict[str, Handler]:
+    """Every topic's handler; integrations only with the key that opens their secrets."""
+    topics = {
         notifications.TIMER: one_by_one(handle_timer),
         notifications.NOTIFY: one_by_one(handle_notify),
         notifications.PUSH: push_handler(sender),
     }
+    if secret_key:
+        topics |= integration_handlers(secret_key)
+    return topics
 
 
 def worker_name() -> str:

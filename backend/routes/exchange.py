@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Router, get, patch, post
+from litestar import Request, Router, get, patch, post, put
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
@@ -16,6 +16,7 @@ from litestar.params import Body, FromPath, FromQuery, QueryParameter
 
 from backend.clock import utcnow
 from backend.domain.funnel import Step
+from backend.integrations.config import IntegrationIn
 from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
@@ -30,13 +31,14 @@ from backend.routes.staff_security import (
     roles,
     staff_guard,
 )
-from backend.services import desk, exchange_admin, reports
+from backend.services import desk, exchange_admin, integrations, reports
 from backend.services.audit import Viewer
 from backend.services.errors import Invalid, NotFound
 from backend.services.media import attach_media
 from backend.services.referrals import PatientIn, PlanIn, send_referral
 from backend.services.staff import add_staff
 from backend.services.staff_auth import StaffPrincipal, qr_svg
+from backend.store import integrations as integration_store
 from backend.store import parties
 from backend.store.desk import clinics as all_clinics
 
@@ -89,11 +91,121 @@ async def create_clinic(
     opt=roles(EXCHANGE_READERS),
     responses=responds(s.ClinicOut, ex.CLINIC_OUT, "The clinic", errors=ID_ERRORS),
 )
-async def get_clinic(clinic_id: FromPath[UUID]) -> s.ClinicOut:
+async def get_clinic(
+    request: Request, staff: NamedDependency[StaffPrincipal], clinic_id: FromPath[UUID]
+) -> s.ClinicOut:
     row = await parties.clinic(clinic_id)
     if row is None:
         raise NotFound("no such clinic")
-    return present.clinic(row)
+    settings = request.app.state.settings
+    # The inbound URL carries the clinic's credential: operators see it, analysts do not.
+    view = await integrations.describe(
+        clinic_id,
+        secret_key=settings.secret_key,
+        public_url=settings.public_url if staff.role in OPERATOR else None,
+    )
+    return present.clinic(row, view)
+
+
+@put(
+    "/clinics/{clinic_id:uuid}/integration",
+    summary="Connect a clinic's CRM or MIS",
+    description="One of: bitrix24 (rest_url = the portal's incoming webhook, "
+    "application_token of its outgoing webhook, stage_map keyed by STAGE_ID with the "
+    "pipeline prefix, LEAD:<STATUS_ID> for leads), amocrm (base_url, account_id, "
+    "access_token — long-lived, or with refresh_token, client_id, client_secret, "
+    "redirect_uri for OAuth — pipeline_id, stage_map keyed PIPELINE:STATUS), webhook (a "
+    "signing secret is made and shown once) or ident (an integration key is made and "
+    "shown once). Stage-map values are claim bodies as in POST …/claims; kinds received, "
+    "contacted, visited, no_show, completed, closed. A booking stage needs "
+    "fields.appointment_at: the CRM field holding the visit's time. The inbound URL and "
+    "generated secrets stay on a repeated PUT unless ?rotate=1.",
+    opt=roles(OPERATOR),
+    responses=responds(
+        s.IntegrationConfigured,
+        ex.INTEGRATION_CONFIGURED,
+        "Connected",
+        errors=(400, 401, 403, 404, 422),
+    ),
+)
+async def put_integration(
+    request: Request,
+    clinic_id: FromPath[UUID],
+    data: Annotated[IntegrationIn, example_body(ex.INTEGRATION_IN)],
+    rotate: FromQuery[bool] = False,
+) -> s.IntegrationConfigured:
+    settings = request.app.state.settings
+    done = await integrations.configure(
+        clinic_id,
+        data,
+        secret_key=settings.secret_key,
+        public_url=settings.public_url,
+        rotate=rotate,
+    )
+    return s.IntegrationConfigured(
+        integration=present.integration_out(done.integration),
+        signing_secret=done.signing_secret,
+        integration_key=done.integration_key,
+    )
+
+
+@get(
+    "/inbox",
+    summary="Deliveries from clinics' systems",
+    description="Every delivery as it was stored, newest first, with what became of it: "
+    "processed, ignored (not about our referrals), unmapped (a stage the map does not "
+    "know), failed (with the error), rejected (failed authentication), received (waiting).",
+    opt=roles(OPERATOR),
+    responses=responds(s.DeliveryList, ex.DELIVERY_LIST, "A page", errors=(400, 401, 403)),
+)
+async def list_inbox(
+    clinic_id: FromQuery[UUID | None] = None,
+    status: Annotated[
+        Literal["received", "processed", "ignored", "unmapped", "failed", "rejected"] | None,
+        QueryParameter(),
+    ] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Annotated[
+        int | None, QueryParameter(description="next_cursor of the last page")
+    ] = None,
+) -> s.DeliveryList:
+    rows = await integration_store.deliveries(
+        clinic_id=clinic_id, status=status, limit=limit + 1, before_id=cursor
+    )
+    page, more = rows[:limit], len(rows) > limit
+    return s.DeliveryList(
+        items=[present.delivery(r) for r in page],
+        next_cursor=str(page[-1]["id"]) if more and page else None,
+    )
+
+
+@get(
+    "/inbox/{delivery_id:int}",
+    summary="One delivery, raw",
+    description="Headers and body exactly as received, and the outcome.",
+    opt=roles(OPERATOR),
+    responses=responds(s.DeliveryDetail, ex.DELIVERY_DETAIL, "The delivery", errors=ID_ERRORS),
+)
+async def get_delivery(delivery_id: FromPath[int]) -> s.DeliveryDetail:
+    row = await integration_store.delivery(delivery_id)
+    if row is None:
+        raise NotFound("no such delivery")
+    return present.delivery(row, detail=True)  # type: ignore[return-value]
+
+
+@post(
+    "/inbox/{delivery_id:int}/replay",
+    summary="Process a delivery again",
+    description="After fixing a stage map, say. Claims it already made are not made again; "
+    "a CRM object is re-read as it stands now.",
+    status_code=202,
+    opt=roles(OPERATOR),
+    responses=responds(
+        s.DeliveryOut, ex.DELIVERY, "Queued", status=202, errors=(401, 403, 404, 409)
+    ),
+)
+async def replay_delivery(delivery_id: FromPath[int]) -> s.DeliveryOut:
+    return present.delivery(await integrations.replay(delivery_id))
 
 
 @patch(
@@ -427,6 +539,7 @@ router = Router(
         list_clinics,
         create_clinic,
         get_clinic,
+        put_integration,
         patch_clinic,
         archive_clinic,
         create_staff,
@@ -440,6 +553,9 @@ router = Router(
         get_scorecards,
         get_funnel,
         get_audit,
+        list_inbox,
+        get_delivery,
+        replay_delivery,
     ],
     guards=[staff_guard],
     dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},

@@ -344,3 +344,65 @@ AUDIT = {
     ],
     "next_cursor": None,
 }
+
+INTEGRATION_OUT = {
+    "system": "bitrix24",
+    "inbound_url": "https://plantrack.example.org/integrations/bitrix24/q1Zr8w0cVbA3nXk5LmTgY7eH2sPdJ4uF9oRiK6tCxEw",
+    "settings": {
+        "stage_map": {
+            "C1:NEW": {"kind": "received"},
+            "C1:PREPARATION": {"kind": "contacted", "outcome": "booked"},
+            "C1:EXECUTING": {"kind": "visited"},
+            "C1:WON": {"kind": "completed"},
+            "C1:LOSE": {"kind": "closed", "reason": "отказ в CRM"},
+        },
+        "category_id": 1,
+        "member_id": None,
+        "fields": {"appointment_at": "UF_CRM_VISIT_AT"},
+    },
+    "unknown_stages": ["C1:UC_THINKING"],
+    "failed_deliveries": 0,
+    "last_sync_at": T,
+    "updated_at": T,
+}
+INTEGRATION_IN = {
+    "system": "bitrix24",
+    "rest_url": "https://clinic.bitrix24.ru/rest/1/3x4mpl3s3cr3t/",
+    "application_token": "o8kfcne3du24sfvoeahh43uf9oygu2x3",
+    "category_id": 1,
+    "fields": {"appointment_at": "UF_CRM_VISIT_AT"},
+    "stage_map": INTEGRATION_OUT["settings"]["stage_map"],
+}
+INTEGRATION_CONFIGURED = {"integration": INTEGRATION_OUT}
+DELIVERY = {
+    "id": 1842,
+    "clinic_id": CLINIC,
+    "system": "bitrix24",
+    "received_at": T,
+    "status": "processed",
+    "error": None,
+    "delivery_key": None,
+    "attempts": 1,
+    "processed_at": T,
+    "result": {
+        "changes": [
+            {
+                "external_id": "deal:759",
+                "referral_id": RID,
+                "stage": "C1:EXECUTING",
+                "claim": "visited",
+                "outcome": "recorded",
+                "event_id": 90211,
+            }
+        ],
+        "unknown_stages": [],
+    },
+}
+DELIVERY_LIST = {"items": [DELIVERY], "next_cursor": None}
+DELIVERY_DETAIL = {
+    **DELIVERY,
+    "headers": {"content-type": "application/x-www-form-urlencoded"},
+    "body": "event=ONCRMDEALUPDATE&data%5BFIELDS%5D%5BID%5D=759&ts=1736405807&auth%5Bdomain%5D="
+    "clinic.bitrix24.ru&auth%5Bmember_id%5D=a223c6b3710f85df22e9377d6c4f7553&auth%5B"
+    "application_token%5D=%E2%80%A6",
+}

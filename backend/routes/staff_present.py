@@ -209,5 +209,26 @@ def dispute(d: Dispute, now: datetime) -> s.DisputeOut:
     )
 
 
-def clinic(row: dict[str, Any]) -> s.ClinicOut:
-    return s.ClinicOut(**{f: row[f] for f in s.ClinicOut.__struct_fields__})
+def clinic(row: dict[str, Any], integration: Any = None) -> s.ClinicOut:
+    fields = {f: row[f] for f in s.ClinicOut.__struct_fields__ if f != "integration"}
+    return s.ClinicOut(**fields, integration=integration_out(integration))
+
+
+def integration_out(view: Any) -> s.IntegrationOut | None:
+    """From services.integrations.IntegrationView."""
+    return None if view is None else msgspec.convert(view, s.IntegrationOut, from_attributes=True)
+
+
+def delivery(row: dict[str, Any], *, detail: bool = False) -> s.DeliveryOut:
+    decoded = {
+        **row,
+        "clinic_id": row["clinic"],
+        "result": _json(row["result"]),
+        **({"headers": _json(row["headers"])} if detail else {}),
+    }
+    cls = s.DeliveryDetail if detail else s.DeliveryOut
+    return cls(**{f: decoded[f] for f in cls.__struct_fields__})
+
+
+def _json(value: Any) -> Any:
+    return msgspec.json.decode(value) if isinstance(value, str) else value

@@ -246,6 +246,24 @@ class ScorecardList(msgspec.Struct, frozen=True, kw_only=True):
     items: list[ScorecardOut]
 
 
+class IntegrationOut(msgspec.Struct, frozen=True, kw_only=True):
+    """A clinic's CRM or MIS connection, secrets left out."""
+
+    system: Literal["bitrix24", "amocrm", "webhook", "ident"]
+    inbound_url: str | None = None  # to paste into the clinic's system; operators only
+    settings: dict[str, Any]
+    unknown_stages: list[str]
+    failed_deliveries: int
+    last_sync_at: datetime | None
+    updated_at: datetime
+
+
+class IntegrationConfigured(msgspec.Struct, frozen=True, kw_only=True):
+    integration: IntegrationOut
+    signing_secret: str | None = None  # webhook: shown only now
+    integration_key: str | None = None  # IDENT: shown only now
+
+
 class ClinicOut(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     name: str
@@ -258,6 +276,33 @@ class ClinicOut(msgspec.Struct, frozen=True, kw_only=True):
     first_contact_sla_minutes: int | None
     created_at: datetime
     archived_at: datetime | None
+    integration: IntegrationOut | None = None  # in the one-clinic answer
+
+
+class DeliveryOut(msgspec.Struct, frozen=True, kw_only=True):
+    """One delivery from a clinic's system, as the inbox keeps it."""
+
+    id: int
+    clinic_id: UUID
+    system: str
+    received_at: datetime
+    # received | processed | ignored | unmapped | failed | rejected
+    status: str
+    error: str | None
+    delivery_key: str | None
+    attempts: int
+    processed_at: datetime | None
+    result: dict[str, Any]
+
+
+class DeliveryDetail(DeliveryOut, frozen=True, kw_only=True):
+    headers: dict[str, str]
+    body: str
+
+
+class DeliveryList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[DeliveryOut]
+    next_cursor: str | None
 
 
 class ClinicList(msgspec.Struct, frozen=True, kw_only=True):

@@ -31,6 +31,10 @@ class ContactedIn(ClaimIn, tag="contacted"):
     reason: Reason | None = None  # for declined
 
 
+class AppointmentCancelledIn(ClaimIn, tag="appointment_cancelled"):
+    reason: Reason | None = None
+
+
 class VisitedIn(ClaimIn, tag="visited"):
     pass
 
@@ -58,6 +62,7 @@ class ClosedIn(ClaimIn, tag="closed"):
 Claim = (
     ReceivedIn
     | ContactedIn
+    | AppointmentCancelledIn
     | VisitedIn
     | NoShowIn
     | ItemDoneIn

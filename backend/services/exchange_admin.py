@@ -13,6 +13,7 @@ from backend.domain.funnel import fold_referral
 from backend.ids import new_id, short_code
 from backend.phones import BadPhone, normalise_phone
 from backend.services.errors import Conflict, Invalid, NotFound
+from backend.services.integrations import announce_referral
 from backend.services.recording import Recorded, Statement, record, record_locked
 from backend.services.referrals import plan_set_event
 from backend.store import desk, ledger, parties, plans, referrals
@@ -222,6 +223,7 @@ async def transfer_referral(
             ],
             now,
         )
+        await announce_referral(new_id_, to_clinic_id, now)
     return Transfer(
         old_referral_id=referral_id,
         new_referral_id=new_id_,

@@ -114,3 +114,7 @@ async def update_patient(patient_id: UUID, values: dict[str, Any]) -> None:
             columns[Patient.search_key] = search_key(values["name"], row["phone"])
     if columns:
         await Patient.update(columns).where(Patient.id == patient_id)
+
+
+async def set_delivery_channel(clinic_id: UUID, channel: str) -> None:
+    await Clinic.update({Clinic.delivery_channel: channel}).where(Clinic.id == clinic_id)

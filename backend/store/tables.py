@@ -336,6 +336,70 @@ class StaffSession(Table, tablename="staff_session"):
     user_agent = Varchar(length=200, default="")
 
 
+class Integration(Table, tablename="integration"):
+    """A clinic's link to its CRM or MIS. Secrets (tokens, signing keys, the REST URL
+    with its secret path, our inbound token) are encrypted at rest; the inbound token
+    is found by its SHA-256."""
+
+    id = UUID(primary_key=True)
+    clinic = _fk(Clinic, unique=True)
+    system = Varchar(length=12)  # bitrix24 | amocrm | webhook | ident
+    inbound_token_hash = Varchar(length=64, unique=True)
+    config = JSONB(default="{}")  # stage map and other non-secret settings
+    secrets = Text(default="")  # Fernet token of a JSON object
+    last_sync_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+    archived_at = Timestamptz(null=True, default=None)
+
+
+class Inbox(Table, tablename="inbox"):
+    """Every delivery from a clinic's system, stored raw before anything is parsed."""
+
+    id = BigSerial(primary_key=True)
+    clinic = _fk(Clinic)
+    system = Varchar(length=12)
+    received_at = Timestamptz()
+    headers = JSONB(default="{}")
+    body = Text(default="")
+    # received | processed | ignored | unmapped | failed | rejected
+    status = Varchar(length=10, default="received", index=True)
+    delivery_key = Varchar(length=200, null=True, default=None)  # the vendor's id, if any
+    error = Text(null=True, default=None)
+    result = JSONB(default="{}")
+    attempts = SmallInt(default=0)
+    processed_at = Timestamptz(null=True, default=None)
+    # unique (clinic, delivery_key): a redelivery is stored once
+
+
+class ExternalLink(Table, tablename="external_link"):
+    """Which deal or lead in a clinic's CRM is which referral."""
+
+    id = UUID(primary_key=True)
+    clinic = _fk(Clinic)
+    system = Varchar(length=12)
+    external_id = Varchar(length=64)
+    referral = _fk(Referral)
+    created_at = Timestamptz()
+    # unique (clinic, system, external_id)
+
+
+class PriceEntry(Table, tablename="price_entry"):
+    """A price list line: the exchange's (scope "exchange") or a clinic's own."""
+
+    id = UUID(primary_key=True)
+    scope = Varchar(length=40)
+    code = Varchar(length=32)
+    specialization = Varchar(length=20)
+    title_ru = Text(default="")
+    title_en = Text(default="")
+    price = BigInt()
+    result_condition = Varchar(length=24, null=True, default=None)  # the tooth afterwards
+    course_days = Integer(null=True, default=None)
+    updated_at = Timestamptz()
+    # unique (scope, code)
+
+
 class VisitCode(Table, tablename="visit_code"):
     """A one-time code the clinic shows at reception; the patient enters it to co-sign
     the visit. Only its HMAC is stored."""
@@ -377,6 +441,10 @@ TABLES: list[type[Table]] = [
     DurationNorm,
     PatientSession,
     StaffSession,
+    Integration,
+    Inbox,
+    ExternalLink,
+    PriceEntry,
     VisitCode,
     Throttle,
 ]

@@ -19,13 +19,13 @@ Everything received is kept in `received` (thread-safe), in order.
 import asyncio
 import json
 import re
-import socket
 import threading
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 
 import uvicorn
+
+from tests.fakes.server import Running
 
 
 def _error(code: int, status: str, message: str, details: list) -> tuple[int, dict]:
@@ -175,31 +175,9 @@ class FakeFcm:
             return [m["token"] for m in self.received]
 
 
-class RunningFake:
-    """The fake in a uvicorn server on its own thread and loop."""
-
-    def __init__(self, fake: FakeFcm | None = None) -> None:
-        self.fake = fake or FakeFcm()
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.fake.port = s.getsockname()[1]
-        config = uvicorn.Config(
-            self.fake, host="127.0.0.1", port=self.fake.port, log_level="warning", lifespan="on"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> FakeFcm:
-        self.thread.start()
-        for _ in range(200):
-            if self.server.started:
-                break
-            time.sleep(0.02)
-        return self.fake
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=5)
+def RunningFake(fake: FakeFcm | None = None) -> Running[FakeFcm]:
+    """The fake FCM in a uvicorn server on its own thread and loop."""
+    return Running(fake or FakeFcm())
 
 
 if __name__ == "__main__":  # python -m tests.fakes.fcm PORT  (a separate process, for benchmarks)

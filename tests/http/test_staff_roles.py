@@ -49,6 +49,10 @@ MATRIX = [
     ("GET", "/api/v1/exchange/scorecards", {OPERATOR, ANALYST}),
     ("GET", "/api/v1/exchange/funnel", {OPERATOR, ANALYST}),
     ("GET", "/api/v1/exchange/audit", {OPERATOR}),
+    ("PUT", "/api/v1/exchange/clinics/{clinic_id}/integration", {OPERATOR}),
+    ("GET", "/api/v1/exchange/inbox", {OPERATOR}),
+    ("GET", "/api/v1/exchange/inbox/{delivery_id}", {OPERATOR}),
+    ("POST", "/api/v1/exchange/inbox/{delivery_id}/replay", {OPERATOR}),
     ("POST", "/api/v1/auth/staff/logout", ALL_STAFF),
 ]
 
@@ -79,7 +83,12 @@ async def test_route_role_matrix(client, db):
         sessions[role] = (await sign_in(client, staff)).headers
     await make_referral(clinic)
     patient = await patient_sign_in(client, "+79161234567")
-    ids = {"referral_id": uuid4(), "clinic_id": uuid4(), "dispute_id": uuid4()}
+    ids = {
+        "referral_id": uuid4(),
+        "clinic_id": uuid4(),
+        "dispute_id": uuid4(),
+        "delivery_id": 987654,
+    }
 
     checked = 0
     for method, path, allowed in MATRIX:

@@ -8,6 +8,7 @@ PROD_OK = {
     "PLANTRACK_ENV": "prod",
     "PLANTRACK_SECRET_KEY": "s" * 48,
     "PLANTRACK_DATABASE_URL": "postgresql://plantrack@db/plantrack",
+    "PLANTRACK_PUBLIC_URL": "https://plantrack.example.org",
 }
 
 
@@ -38,6 +39,7 @@ def test_production_starts_with_proper_settings():
         ({"PLANTRACK_SECRET_KEY": "short"}, "at least 32"),
         ({"FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099"}, "FIREBASE_AUTH_EMULATOR_HOST"),
         ({"PLANTRACK_DATABASE_URL": "sqlite:///var/x.sqlite3"}, "PostgreSQL in production"),
+        ({"PLANTRACK_PUBLIC_URL": "http://plantrack.example.org"}, "PLANTRACK_PUBLIC_URL"),
     ],
 )
 def test_production_refuses_development_settings(change, complaint):

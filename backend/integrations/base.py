@@ -1,0 +1,148 @@
+"""The one narrow interface every clinic system implements.
+
+An adapter authenticates a delivery the vendor's own way, reads what changed (asking
+the vendor's API where a webhook carries only an id), and says which claim that is —
+the same claims the panel records, recorded by the same service. For CRMs it also
+pushes a new referral into the clinic's system. Nothing else: storing, idempotency,
+retries and the ledger are the service's business (backend.services.integrations).
+"""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+import httpx
+import msgspec
+
+from backend.domain.events import Source
+from backend.services.claims import Claim, ContactedIn
+
+
+class CrmUnavailable(Exception):
+    """The vendor did not answer usefully (network, 5xx, rate limit): try again later."""
+
+    def __init__(self, detail: str, retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class CrmRejected(Exception):
+    """The vendor refused for good (bad credentials, no such method): a person must look."""
+
+
+class MalformedDelivery(Exception):
+    """The delivery cannot be read."""
+
+
+@dataclass
+class Connection:
+    """One clinic's integration as an adapter needs it, secrets decrypted. An adapter
+    that gets new credentials (an OAuth refresh) hands them to `save_secrets`."""
+
+    integration_id: UUID
+    clinic_id: UUID
+    system: str
+    config: dict[str, Any]
+    secrets: dict[str, Any]
+    save_secrets: Callable[[dict[str, Any]], Awaitable[None]] | None = field(
+        default=None, repr=False
+    )
+
+
+class Change(msgspec.Struct, frozen=True, kw_only=True):
+    """What one external object says now, as a claim, or why it is no claim."""
+
+    external_id: str | None  # "deal:17", "lead:5"; None when the event names our referral
+    referral_id: UUID | None = None  # when the object names our referral itself
+    claim: Claim | None = None
+    key: str | None = None  # the claim's idempotency key: same state, same claim
+    stage: str | None = None  # the CRM stage it came from, for the record
+    unknown_stage: str | None = None  # a stage the clinic's map does not know
+    note: str | None = None  # why nothing follows
+
+
+class OutboundReferral(msgspec.Struct, frozen=True, kw_only=True):
+    """A new referral as a clinic's CRM gets it."""
+
+    referral_id: UUID
+    invite_code: str
+    patient_name: str
+    patient_phone: str
+    estimated_amount: int  # minor units
+    currency: str
+    summary: str  # the plan in one line, for the deal's comment
+
+
+class Adapter(Protocol):
+    system: str
+    source: Source
+
+    def authenticate(self, conn: Connection, headers: dict[str, str], body: bytes) -> bool:
+        """Whether the delivery comes from this clinic's system (constant-time)."""
+        ...
+
+    def delivery_key(self, headers: dict[str, str], body: bytes) -> str | None:
+        """The vendor's id of this delivery, when it has one: a redelivery is stored once."""
+        ...
+
+    async def changes(
+        self, conn: Connection, headers: dict[str, str], body: bytes, http: httpx.AsyncClient
+    ) -> list[Change]: ...
+
+
+class CrmAdapter(Adapter, Protocol):
+    async def push_referral(
+        self, conn: Connection, referral: OutboundReferral, http: httpx.AsyncClient
+    ) -> str:
+        """Create the deal or lead (once: look for ours first); its external id."""
+        ...
+
+
+def claim_for_stage(
+    stage_map: dict[str, Any],
+    stage: str,
+    *,
+    occurred_at: datetime | None,
+    appointment_at: datetime | None,
+) -> Claim | None:
+    """The claim a mapped stage stands for, with the CRM's times filled in; None for a
+    stage the map does not know."""
+    rule = stage_map.get(stage)
+    if rule is None:
+        return None
+    claim = msgspec.convert(rule, Claim)
+    if isinstance(claim, ContactedIn) and claim.outcome == "booked":
+        claim = msgspec.structs.replace(claim, appointment_at=appointment_at)
+    return msgspec.structs.replace(claim, occurred_at=occurred_at)
+
+
+def stage_change(
+    conn: Connection,
+    *,
+    external_id: str,
+    stage: str,
+    occurred_at: datetime | None,
+    appointment_at: datetime | None,
+    referral_id: UUID | None,
+) -> Change:
+    """A CRM object standing in a stage, as a change. The key names the object and the
+    stage (and, for a booking, the time booked), so re-reading an object that has not
+    moved is the same claim, and moving it back and forth does not count twice."""
+    claim = claim_for_stage(
+        conn.config.get("stage_map", {}),
+        stage,
+        occurred_at=occurred_at,
+        appointment_at=appointment_at,
+    )
+    if claim is None:
+        return Change(
+            external_id=external_id, referral_id=referral_id, stage=stage, unknown_stage=stage
+        )
+    key = f"{conn.clinic_id}:{external_id}:{stage}"
+    if isinstance(claim, ContactedIn) and claim.appointment_at is not None:
+        key += f":{claim.appointment_at.isoformat()}"
+    return Change(
+        external_id=external_id, referral_id=referral_id, claim=claim, key=key, stage=stage
+    )

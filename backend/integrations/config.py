@@ -1,0 +1,145 @@
+"""How a clinic's system is connected: the request bodies of
+`PUT /api/v1/exchange/clinics/{id}/integration`, validated, split into settings and
+secrets.
+
+A stage map says which claim each pipeline stage of the clinic's CRM stands for; its
+values are claim bodies exactly as `POST …/claims` takes them. Only the kinds a whole
+deal can be in are allowed (a stage cannot say which procedure was done, or how much
+was paid); a stage not in the map is recorded and shown, never guessed.
+"""
+
+import re
+from typing import Annotated, Any
+from urllib.parse import urlparse
+
+import msgspec
+
+from backend.services.claims import Claim
+from backend.services.errors import Invalid
+
+STAGE_KINDS = {"received", "contacted", "visited", "no_show", "completed", "closed"}
+
+Secret = Annotated[str, msgspec.Meta(min_length=8, max_length=512)]
+
+
+class Fields(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Where the CRM keeps what a stage cannot say, e.g. the visit's date and time."""
+
+    appointment_at: (
+        Annotated[str, msgspec.Meta(max_length=64, examples=["UF_CRM_VISIT_AT"])] | None
+    ) = None
+
+
+class Bitrix24In(
+    msgspec.Struct,
+    tag="bitrix24",
+    tag_field="system",
+    frozen=True,
+    kw_only=True,
+    forbid_unknown_fields=True,
+):
+    rest_url: Annotated[
+        str,
+        msgspec.Meta(description="the portal's incoming webhook: https://PORTAL/rest/USER/SECRET/"),
+    ]
+    application_token: Secret
+    stage_map: dict[str, dict[str, Any]]
+    member_id: str | None = None
+    category_id: int | None = None  # the pipeline new deals go to
+    fields: Fields = Fields()
+
+
+class AmoCrmIn(
+    msgspec.Struct,
+    tag="amocrm",
+    tag_field="system",
+    frozen=True,
+    kw_only=True,
+    forbid_unknown_fields=True,
+):
+    base_url: Annotated[str, msgspec.Meta(description="https://SUBDOMAIN.amocrm.ru")]
+    account_id: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    access_token: Annotated[str, msgspec.Meta(min_length=8, max_length=4096)]
+    pipeline_id: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    stage_map: dict[str, dict[str, Any]]
+    status_id: str | None = None  # the stage new leads start in; the pipeline's first if absent
+    refresh_token: Annotated[str, msgspec.Meta(max_length=4096)] | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    redirect_uri: str | None = None
+    fields: Fields = Fields()
+
+
+class WebhookIn(
+    msgspec.Struct,
+    tag="webhook",
+    tag_field="system",
+    frozen=True,
+    kw_only=True,
+    forbid_unknown_fields=True,
+):
+    """A medical information system posting signed webhooks (Standard Webhooks)."""
+
+
+class IdentIn(
+    msgspec.Struct,
+    tag="ident",
+    tag_field="system",
+    frozen=True,
+    kw_only=True,
+    forbid_unknown_fields=True,
+):
+    """IDENT pulls referrals as tickets with its integration key."""
+
+
+IntegrationIn = Bitrix24In | AmoCrmIn | WebhookIn | IdentIn
+
+SECRET_FIELDS = {"rest_url", "application_token", "access_token", "refresh_token", "client_secret"}
+
+
+def validate_stage_map(stage_map: dict[str, dict[str, Any]], key_pattern: str) -> dict[str, Any]:
+    checked: dict[str, Any] = {}
+    for stage, rule in stage_map.items():
+        if not re.fullmatch(key_pattern, stage):
+            raise Invalid(f"stage_map: {stage!r} is not a stage key of this CRM")
+        try:
+            claim = msgspec.convert(rule, Claim)
+        except msgspec.ValidationError as exc:
+            raise Invalid(f"stage_map[{stage!r}]: {exc}") from exc
+        kind = type(claim).__struct_config__.tag
+        if kind not in STAGE_KINDS:
+            raise Invalid(f"stage_map[{stage!r}]: a stage cannot stand for '{kind}'")
+        if claim.occurred_at is not None:
+            raise Invalid(f"stage_map[{stage!r}]: the time comes from the CRM, not the map")
+        checked[stage] = msgspec.to_builtins(claim)
+    return checked
+
+
+def split(data: IntegrationIn) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(system, settings, secrets), after checking what only a person could get wrong."""
+    raw = msgspec.to_builtins(data)
+    system = raw.pop("system")
+    if isinstance(data, Bitrix24In):
+        url = urlparse(data.rest_url)
+        if url.scheme not in ("https", "http") or not re.fullmatch(r"/rest/\d+/[^/]+/?", url.path):
+            raise Invalid("rest_url: expected https://PORTAL/rest/USER_ID/SECRET/")
+        # Deal stages: NEW, WON, … in the default pipeline, C<n>:<stage> in the others;
+        # lead statuses as LEAD:<status> (they share names with deal stages).
+        raw["stage_map"] = validate_stage_map(data.stage_map, r"(LEAD:|C\d+:)?[A-Z0-9_]+")
+    elif isinstance(data, AmoCrmIn):
+        url = urlparse(data.base_url)
+        if url.scheme not in ("https", "http") or not url.netloc:
+            raise Invalid("base_url: expected https://SUBDOMAIN.amocrm.ru")
+        # amoCRM: "<pipeline id>:<status id>"; 142 won and 143 lost exist in every pipeline.
+        raw["stage_map"] = validate_stage_map(data.stage_map, r"\d+:\d+")
+    books = any(
+        rule.get("kind") == "contacted" and rule.get("outcome") == "booked"
+        for rule in raw.get("stage_map", {}).values()
+    )
+    if books and not (raw.get("fields") or {}).get("appointment_at"):
+        raise Invalid(
+            "stage_map has a booking stage: fields.appointment_at must name the CRM field "
+            "that holds the visit's date and time"
+        )
+    secrets = {k: raw.pop(k) for k in list(raw) if k in SECRET_FIELDS and raw[k] is not None}
+    return system, raw, secrets

@@ -1,0 +1,321 @@
+"""Integrations, the inbox of deliveries, links to CRM objects, price lists."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from backend.ids import new_id
+from backend.store.tables import (
+    ExternalLink,
+    Inbox,
+    Integration,
+    PlanItem,
+    PriceEntry,
+    Referral,
+)
+
+
+async def upsert(
+    *,
+    clinic_id: UUID,
+    system: str,
+    token_hash: str,
+    config: dict[str, Any],
+    secrets: str,
+    now: datetime,
+) -> UUID:
+    existing = (
+        await Integration.select(Integration.id).where(Integration.clinic == clinic_id).first()
+    )
+    values = {
+        Integration.system: system,
+        Integration.inbound_token_hash: token_hash,
+        Integration.config: msgspec.json.encode(config).decode(),
+        Integration.secrets: secrets,
+        Integration.updated_at: now,
+        Integration.archived_at: None,
+    }
+    if existing is not None:
+        await Integration.update(values).where(Integration.id == existing["id"])
+        return existing["id"]
+    integration_id = new_id()
+    await Integration.insert(
+        Integration(
+            id=integration_id,
+            clinic=clinic_id,
+            system=system,
+            inbound_token_hash=token_hash,
+            config=msgspec.json.encode(config).decode(),
+            secrets=secrets,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return integration_id
+
+
+def _decoded(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is not None and isinstance(row.get("config"), str):
+        row["config"] = msgspec.json.decode(row["config"])
+    return row
+
+
+async def of_clinic(clinic_id: UUID) -> dict[str, Any] | None:
+    return _decoded(
+        await Integration.select()
+        .where((Integration.clinic == clinic_id) & Integration.archived_at.is_null())
+        .first()
+    )
+
+
+async def by_token_hash(token_hash: str) -> dict[str, Any] | None:
+    return _decoded(
+        await Integration.select()
+        .where((Integration.inbound_token_hash == token_hash) & Integration.archived_at.is_null())
+        .first()
+    )
+
+
+async def of_system(system: str) -> list[dict[str, Any]]:
+    rows = await Integration.select().where(
+        (Integration.system == system) & Integration.archived_at.is_null()
+    )
+    return [_decoded(r) for r in rows]
+
+
+async def save_secrets(integration_id: UUID, secrets: str, now: datetime) -> None:
+    await Integration.update({Integration.secrets: secrets, Integration.updated_at: now}).where(
+        Integration.id == integration_id
+    )
+
+
+async def mark_synced(integration_id: UUID, at: datetime) -> None:
+    await Integration.update({Integration.last_sync_at: at}).where(Integration.id == integration_id)
+
+
+async def store_delivery(
+    *,
+    clinic_id: UUID,
+    system: str,
+    headers: dict[str, str],
+    body: str,
+    now: datetime,
+    delivery_key: str | None,
+    status: str = "received",
+    error: str | None = None,
+) -> int | None:
+    """The delivery's id, or None if this delivery key was stored before."""
+    query = Inbox.insert(
+        Inbox(
+            clinic=clinic_id,
+            system=system,
+            received_at=now,
+            headers=msgspec.json.encode(headers).decode(),
+            body=body,
+            status=status,
+            delivery_key=delivery_key,
+            error=error,
+        )
+    ).returning(Inbox.id)
+    if delivery_key is not None:
+        query = query.on_conflict(target=(Inbox.clinic, Inbox.delivery_key), action="DO NOTHING")
+    rows = await query
+    return rows[0]["id"] if rows else None
+
+
+async def delivery(inbox_id: int) -> dict[str, Any] | None:
+    return await Inbox.select().where(Inbox.id == inbox_id).first()
+
+
+async def finish_delivery(
+    inbox_id: int,
+    *,
+    status: str,
+    now: datetime,
+    error: str | None = None,
+    result: dict[str, Any] | None = None,
+) -> None:
+    await Inbox.update(
+        {
+            Inbox.status: status,
+            Inbox.error: error,
+            Inbox.processed_at: now,
+            Inbox.result: msgspec.json.encode(result or {}).decode(),
+            Inbox.attempts: Inbox.attempts + 1,
+        }
+    ).where(Inbox.id == inbox_id)
+
+
+async def deliveries(
+    *, clinic_id: UUID | None, status: str | None, limit: int, before_id: int | None = None
+) -> list[dict[str, Any]]:
+    query = Inbox.select(
+        Inbox.id,
+        Inbox.clinic,
+        Inbox.system,
+        Inbox.received_at,
+        Inbox.status,
+        Inbox.error,
+        Inbox.delivery_key,
+        Inbox.result,
+        Inbox.attempts,
+        Inbox.processed_at,
+    )
+    if clinic_id is not None:
+        query = query.where(Inbox.clinic == clinic_id)
+    if status:
+        query = query.where(Inbox.status == status)
+    if before_id is not None:
+        query = query.where(Inbox.id < before_id)
+    return await query.order_by(Inbox.id, ascending=False).limit(limit)
+
+
+async def unknown_stages(clinic_id: UUID, limit: int = 50) -> list[str]:
+    rows = (
+        await Inbox.select(Inbox.result)
+        .where((Inbox.clinic == clinic_id) & (Inbox.status == "unmapped"))
+        .order_by(Inbox.id, ascending=False)
+        .limit(500)
+    )
+    stages: list[str] = []
+    for row in rows:
+        result = row["result"]
+        for stage in (msgspec.json.decode(result) if isinstance(result, str) else result).get(
+            "unknown_stages", []
+        ):
+            if stage not in stages:
+                stages.append(stage)
+    return stages[:limit]
+
+
+async def link(
+    *, clinic_id: UUID, system: str, external_id: str, referral_id: UUID, now: datetime
+) -> None:
+    await ExternalLink.insert(
+        ExternalLink(
+            id=new_id(),
+            clinic=clinic_id,
+            system=system,
+            external_id=external_id,
+            referral=referral_id,
+            created_at=now,
+        )
+    ).on_conflict(
+        target=(ExternalLink.clinic, ExternalLink.system, ExternalLink.external_id),
+        action="DO NOTHING",
+    )
+
+
+async def linked_referral(clinic_id: UUID, system: str, external_id: str) -> UUID | None:
+    row = (
+        await ExternalLink.select(ExternalLink.referral)
+        .where(
+            (ExternalLink.clinic == clinic_id)
+            & (ExternalLink.system == system)
+            & (ExternalLink.external_id == external_id)
+        )
+        .first()
+    )
+    return row["referral"] if row else None
+
+
+async def external_id_of(referral_id: UUID, system: str) -> str | None:
+    row = (
+        await ExternalLink.select(ExternalLink.external_id)
+        .where((ExternalLink.referral == referral_id) & (ExternalLink.system == system))
+        .first()
+    )
+    return row["external_id"] if row else None
+
+
+async def price_list(scopes: list[str]) -> dict[str, dict[str, Any]]:
+    """Code → entry; a later scope in `scopes` overrides an earlier one."""
+    rows = await PriceEntry.select().where(PriceEntry.scope.is_in(scopes))
+    rows.sort(key=lambda r: scopes.index(r["scope"]))
+    return {r["code"]: r for r in rows}
+
+
+async def replace_price_list(scope: str, entries: list[dict[str, Any]], now: datetime) -> None:
+    """Set a scope's prices: given codes are written, others stay (nothing is deleted)."""
+    if not entries:
+        return
+    await PriceEntry.insert(
+        *(PriceEntry(id=new_id(), scope=scope, updated_at=now, **e) for e in entries)
+    ).on_conflict(
+        target=(PriceEntry.scope, PriceEntry.code),
+        action="DO UPDATE",
+        values=(
+            PriceEntry.specialization,
+            PriceEntry.title_ru,
+            PriceEntry.title_en,
+            PriceEntry.price,
+            PriceEntry.result_condition,
+            PriceEntry.course_days,
+            PriceEntry.updated_at,
+        ),
+    )
+
+
+async def integration(integration_id: UUID) -> dict[str, Any] | None:
+    return _decoded(await Integration.select().where(Integration.id == integration_id).first())
+
+
+async def failed_count(clinic_id: UUID) -> int:
+    return await Inbox.count().where((Inbox.clinic == clinic_id) & (Inbox.status == "failed"))
+
+
+async def requeue(inbox_id: int) -> None:
+    await Inbox.update({Inbox.status: "received", Inbox.error: None}).where(Inbox.id == inbox_id)
+
+
+async def note_waiting(inbox_id: int, error: str) -> None:
+    """A delivery that will be tried again: why it waits (its status stays received)."""
+    await Inbox.update({Inbox.error: error, Inbox.attempts: Inbox.attempts + 1}).where(
+        Inbox.id == inbox_id
+    )
+
+
+async def ticket_rows(
+    clinic_id: UUID, start: datetime | None, end: datetime | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    """A clinic's referrals sent in [start, end], oldest first, with the patient's contact."""
+    query = Referral.select(
+        Referral.id,
+        Referral.sent_at,
+        Referral.invite_code,
+        Referral.estimated_amount,
+        Referral.currency,
+        Referral.step,
+        Referral.patient.phone.as_alias("phone"),
+        Referral.patient.name.as_alias("name"),
+    ).where(
+        (Referral.clinic == clinic_id)
+        & Referral.archived_at.is_null()
+        & Referral.patient.erased_at.is_null()
+    )
+    if start is not None:
+        query = query.where(Referral.sent_at >= start)
+    if end is not None:
+        query = query.where(Referral.sent_at <= end)
+    return await query.order_by(Referral.sent_at).order_by(Referral.id).offset(offset).limit(limit)
+
+
+async def estimate_titles(referral_ids: list[UUID]) -> dict[UUID, list[str]]:
+    """The estimated plan's item titles (with the tooth) of each referral, in plan order."""
+    if not referral_ids:
+        return {}
+    rows = (
+        await PlanItem.select(
+            PlanItem.plan.referral.as_alias("referral"), PlanItem.title_ru, PlanItem.tooth
+        )
+        .where(PlanItem.plan.referral.is_in(referral_ids) & (PlanItem.plan.version == 1))
+        .order_by(PlanItem.stage)
+        .order_by(PlanItem.position)
+    )
+    titles: dict[UUID, list[str]] = {}
+    for row in rows:
+        tooth = f" ({row['tooth']})" if row["tooth"] else ""
+        titles.setdefault(row["referral"], []).append(f"{row['title_ru']}{tooth}")
+    return titles

@@ -1,0 +1,230 @@
+"""A local Bitrix24 portal: the REST methods our adapter calls, through an incoming
+webhook URL (/rest/USER/SECRET/method.json, POST JSON), answering as Bitrix24's
+documentation shows — strings for every value, `{"result": …, "time": {…}}`, errors as
+`{"error", "error_description"}` (400 "Not found" with an empty code), 401
+INVALID_CREDENTIALS for a wrong secret, and a leaky bucket (50 requests, draining 2 a
+second) beyond which it answers 503 QUERY_LIMIT_EXCEEDED.
+
+It also writes the events a portal's outgoing webhook would POST to us, byte for byte
+as Bitrix24 encodes them (form-encoded, PHP bracket keys, only the id).
+"""
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urlencode
+
+from tests.fakes.server import Running, lifespan, read_body, respond
+
+MSK = timedelta(hours=3)
+
+
+def bitrix_time(at: datetime) -> str:
+    """Bitrix24 writes times in the portal's zone with an offset: 2024-08-30T14:29:00+03:00."""
+    return at.astimezone(timezone(MSK)).replace(microsecond=0).isoformat()
+
+
+@dataclass
+class FakeBitrix24:
+    user: str = "1"
+    secret: str = "w3bh00ks3cr3t"
+    application_token: str = "o8kfcne3du24sfvoeahh43uf9oygu2x3"
+    member_id: str = "1b87798bc2d16c4b7f2a604e0c899a34"
+    bucket_size: float = 50
+    drain_per_second: float = 2
+    port: int = 0
+    deals: dict[int, dict[str, Any]] = field(default_factory=dict)
+    leads: dict[int, dict[str, Any]] = field(default_factory=dict)
+    contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    calls: list[tuple[str, dict]] = field(default_factory=list)
+    limited: int = 0  # how many calls were answered QUERY_LIMIT_EXCEEDED
+    down: bool = False  # answer 500 INTERNAL_SERVER_ERROR to everything
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _level: float = 0.0
+    _leaked_at: float = field(default_factory=time.monotonic)
+    _next_id: int = 700
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/rest/{self.user}/{self.secret}/"
+
+    @property
+    def domain(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    # --- what a person does in the portal ---------------------------------------------
+
+    def new_id(self) -> int:
+        with self.lock:
+            self._next_id += 1
+            return self._next_id
+
+    def add_deal(self, **fields: Any) -> int:
+        deal_id = self.new_id()
+        now = bitrix_time(datetime.now(UTC))
+        self.deals[deal_id] = {
+            "ID": str(deal_id),
+            "TITLE": f"Deal #{deal_id}",
+            "CATEGORY_ID": "0",
+            "STAGE_ID": "NEW",
+            "STAGE_SEMANTIC_ID": "P",
+            "OPPORTUNITY": "0.00",
+            "CURRENCY_ID": "RUB",
+            "ORIGINATOR_ID": None,
+            "ORIGIN_ID": None,
+            "DATE_CREATE": now,
+            "DATE_MODIFY": now,
+            "MOVED_TIME": now,
+            "MOVED_BY_ID": "1",
+            **{k: (str(v) if isinstance(v, int) else v) for k, v in fields.items()},
+        }
+        return deal_id
+
+    def move(self, deal_id: int, stage: str, *, at: datetime | None = None, **fields: Any) -> None:
+        """A manager drags the deal to `stage` (and maybe fills fields) at `at`."""
+        when = bitrix_time(at or datetime.now(UTC))
+        deal = self.deals[deal_id]
+        if deal["STAGE_ID"] != stage:
+            deal["MOVED_TIME"] = when
+        deal["STAGE_ID"] = stage
+        deal["STAGE_SEMANTIC_ID"] = (
+            "S" if stage.endswith("WON") else "F" if "LOSE" in stage else "P"
+        )
+        deal["DATE_MODIFY"] = when
+        deal.update(fields)
+
+    def event(self, name: str, object_id: int, *, token: str | None = None) -> bytes:
+        """The body the portal POSTs to an outgoing-webhook handler."""
+        return urlencode(
+            [
+                ("event", name),
+                ("event_handler_id", "58"),
+                ("data[FIELDS][ID]", str(object_id)),
+                ("ts", str(int(time.time()))),
+                ("auth[domain]", self.domain),
+                ("auth[client_endpoint]", f"http://{self.domain}/rest/"),
+                ("auth[server_endpoint]", "https://oauth.bitrix.info/rest/"),
+                ("auth[member_id]", self.member_id),
+                ("auth[application_token]", token or self.application_token),
+            ]
+        ).encode()
+
+    def methods_called(self) -> list[str]:
+        with self.lock:
+            return [m for m, _ in self.calls]
+
+    # --- the REST side ------------------------------------------------------------------
+
+    def _take_from_bucket(self) -> bool:
+        with self.lock:
+            now = time.monotonic()
+            self._level = max(0.0, self._level - (now - self._leaked_at) * self.drain_per_second)
+            self._leaked_at = now
+            if self._level + 1 > self.bucket_size:
+                self.limited += 1
+                return False
+            self._level += 1
+            return True
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            await lifespan(receive, send)
+            return
+        body = await read_body(receive)
+        parts = scope["path"].strip("/").split("/")
+        if len(parts) != 4 or parts[0] != "rest":
+            await respond(
+                send,
+                404,
+                {"error": "ERROR_METHOD_NOT_FOUND", "error_description": "Method not found!"},
+            )
+            return
+        _, user, secret, method = parts
+        if (user, secret) != (self.user, self.secret):
+            await respond(
+                send,
+                401,
+                {
+                    "error": "INVALID_CREDENTIALS",
+                    "error_description": "Invalid request credentials",
+                },
+            )
+            return
+        if self.down:
+            await respond(
+                send,
+                500,
+                {"error": "INTERNAL_SERVER_ERROR", "error_description": "Internal server error"},
+            )
+            return
+        if not self._take_from_bucket():
+            await respond(
+                send,
+                503,
+                {"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many requests"},
+            )
+            return
+        params = json.loads(body or b"{}")
+        method = method.removesuffix(".json")
+        with self.lock:
+            self.calls.append((method, params))
+        status, payload = self.call(method, {k.lower(): v for k, v in params.items()})
+        started = time.time()
+        if status == 200:
+            payload["time"] = {
+                "start": started,
+                "finish": time.time(),
+                "duration": time.time() - started,
+                "processing": 0.001,
+                "date_start": bitrix_time(datetime.now(UTC)),
+                "date_finish": bitrix_time(datetime.now(UTC)),
+                "operating": 0,
+            }
+        await respond(send, status, payload)
+
+    def call(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        not_found = (400, {"error": "", "error_description": "Not found"})
+        if method in ("crm.deal.get", "crm.lead.get"):
+            table = self.deals if method == "crm.deal.get" else self.leads
+            item = table.get(int(params.get("id", 0)))
+            return (200, {"result": dict(item)}) if item else not_found
+        if method in ("crm.deal.list", "crm.contact.list"):
+            table = self.deals if method == "crm.deal.list" else self.contacts
+            return 200, self._list(table, params)
+        if method == "crm.contact.add":
+            contact_id = self.new_id()
+            self.contacts[contact_id] = {"ID": str(contact_id), **params.get("fields", {})}
+            return 200, {"result": contact_id}
+        if method == "crm.deal.add":
+            fields = dict(params.get("fields", {}))
+            category = str(fields.pop("CATEGORY_ID", "0"))
+            fields.setdefault("STAGE_ID", "NEW" if category == "0" else f"C{category}:NEW")
+            deal_id = self.add_deal(CATEGORY_ID=category, **fields)
+            return 200, {"result": deal_id}
+        return 404, {"error": "ERROR_METHOD_NOT_FOUND", "error_description": "Method not found!"}
+
+    def _list(self, table: dict[int, dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+        rows = sorted(table.values(), key=lambda r: int(r["ID"]))
+        for key, value in (params.get("filter") or {}).items():
+            if key.startswith(">"):
+                since = datetime.fromisoformat(value)
+                name = key[1:]
+                rows = [r for r in rows if datetime.fromisoformat(r[name]) > since]
+            else:
+                rows = [r for r in rows if str(r.get(key)) == str(value)]
+        start = int(params.get("start") or 0)
+        page = rows[start : start + 50]
+        select = params.get("select") or []
+        if select and "*" not in select:
+            page = [{k: r.get(k) for k in select} for r in page]
+        answer: dict[str, Any] = {"result": page, "total": len(rows)}
+        if start + 50 < len(rows):
+            answer["next"] = start + 50
+        return answer
+
+
+def running(fake: FakeBitrix24 | None = None) -> Running[FakeBitrix24]:
+    return Running(fake or FakeBitrix24())

@@ -1,0 +1,82 @@
+"""Running a fake vendor (an ASGI app with a `port`) in uvicorn on a loopback port, on a
+thread and loop of its own, and the ASGI plumbing the fakes share."""
+
+import json
+import socket
+import threading
+import time
+from typing import Any, Generic, TypeVar
+
+import uvicorn
+
+F = TypeVar("F")
+
+
+class Running(Generic[F]):
+    def __init__(self, fake: F) -> None:
+        self.fake = fake
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            fake.port = s.getsockname()[1]  # type: ignore[attr-defined]
+        config = uvicorn.Config(
+            fake,  # type: ignore[arg-type]
+            host="127.0.0.1",
+            port=fake.port,  # type: ignore[attr-defined]
+            log_level="warning",
+            lifespan="on",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> F:
+        self.thread.start()
+        for _ in range(250):
+            if self.server.started:
+                break
+            time.sleep(0.02)
+        return self.fake
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=5)
+
+
+async def lifespan(receive, send) -> None:
+    while True:
+        event = await receive()
+        if event["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif event["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def read_body(receive) -> bytes:
+    body = b""
+    while True:
+        event = await receive()
+        body += event.get("body", b"")
+        if not event.get("more_body"):
+            return body
+
+
+async def respond(
+    send,
+    status: int,
+    payload: Any = None,
+    *,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+) -> None:
+    raw = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                *([(b"content-type", content_type.encode())] if raw else []),
+                *((k.encode(), v.encode()) for k, v in (headers or {}).items()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": raw})
