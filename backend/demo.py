@@ -29,11 +29,14 @@ from backend.domain.events import (
     Visited,
 )
 from backend.domain.funnel import milestones_claimed
+from backend.domain.norms import Specialization
 from backend.domain.roles import Role
+from backend.domain.teeth import ToothCondition
 from backend.media_files import MediaFiles
 from backend.services.answers import answer_question
 from backend.services.errors import Conflict
 from backend.services.media import attach_media
+from backend.services.plan_import import PriceEntryIn, set_prices
 from backend.services.recording import Statement, record, reevaluate_due
 from backend.services.referrals import (
     PatientIn,
@@ -149,6 +152,32 @@ PROCEDURES = {
         120_000,
     ),
 }
+
+# The tooth after each procedure, for charts of imported plans.
+RESULTS = {
+    "caries": ToothCondition.filled,
+    "canal": ToothCondition.root_canal,
+    "extraction": ToothCondition.missing,
+    "implant": ToothCondition.implant,
+    "implant_crown": ToothCondition.crown,
+    "crown": ToothCondition.crown,
+}
+
+
+def price_list() -> list[PriceEntryIn]:
+    """The exchange's price list of the demo: the procedures above."""
+    return [
+        PriceEntryIn(
+            code=code,
+            specialization=Specialization(spec),
+            title_ru=ru,
+            title_en=en,
+            price=rubles * 100,
+            result_condition=RESULTS.get(key),
+        )
+        for key, (ru, en, spec, code, rubles) in PROCEDURES.items()
+    ]
+
 
 LOWER_MOLARS = [36, 37, 46, 47]
 UPPER_TEETH = [14, 15, 16, 17, 24, 25, 26, 27]
@@ -447,6 +476,8 @@ async def load_demo(
                 now=now - timedelta(days=200),
             )
             added["clinics"] += 1
+
+    await set_prices(None, price_list(), now - timedelta(days=200))
 
     for email, role, clinic in [
         ("operator@plantrack.demo", Role.exchange_operator, None),

@@ -17,6 +17,7 @@ from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from backend.clock import utcnow
 from backend.domain.funnel import Step
 from backend.integrations.config import IntegrationIn
+from backend.routes import plan_import as plan_import_routes
 from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
@@ -556,6 +557,7 @@ router = Router(
         list_inbox,
         get_delivery,
         replay_delivery,
+        *plan_import_routes.HANDLERS,
     ],
     guards=[staff_guard],
     dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},

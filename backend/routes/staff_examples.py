@@ -406,3 +406,91 @@ DELIVERY_DETAIL = {
     "clinic.bitrix24.ru&auth%5Bmember_id%5D=a223c6b3710f85df22e9377d6c4f7553&auth%5B"
     "application_token%5D=%E2%80%A6",
 }
+
+PRICES_IN = {
+    "entries": [
+        {
+            "code": "A16.07.002",
+            "specialization": "therapy",
+            "title_ru": "Лечение кариеса, пломба",
+            "title_en": "Caries treatment, filling",
+            "price": 650000,
+            "result_condition": "filled",
+        },
+        {
+            "code": "A16.07.054",
+            "specialization": "implantology",
+            "title_ru": "Установка импланта",
+            "title_en": "Dental implant placement",
+            "price": 5500000,
+            "result_condition": "implant",
+            "course_days": 120,
+        },
+    ]
+}
+PRICES_SAVED = {"saved": 2}
+PRICE_LIST = {
+    "items": [
+        {**entry, "course_days": entry.get("course_days"), "updated_at": T}
+        for entry in PRICES_IN["entries"]
+    ],
+    "next_cursor": None,
+}
+ANALYSIS = {
+    "format": "plantrack.ai-analysis/1",
+    "analysis_id": "scan-2026-11-23-000184",
+    "findings": [
+        {"tooth": 16, "code": "caries", "probability": 0.94},
+        {"tooth": 36, "code": "missing", "probability": 0.99},
+        {"tooth": 27, "code": "caries", "probability": 0.31},
+    ],
+    "procedures": [
+        {"code": "A16.07.002", "tooth": 16},
+        {"code": "A16.07.054", "tooth": 36},
+    ],
+}
+IMPORT_IN = {
+    "patient": {"phone": "+7 916 123-45-67", "name": "Анна Иванова"},
+    "clinic_id": CLINIC,
+    "analysis": ANALYSIS,
+}
+IMPORT_OUT = {
+    "referral": REFERRAL_CREATED,
+    "plan": {
+        "items": [
+            {
+                "code": "A16.07.002",
+                "specialization": "therapy",
+                "title_ru": "Лечение кариеса, пломба",
+                "title_en": "Caries treatment, filling",
+                "price": 650000,
+                "stage": 1,
+                "tooth": 16,
+                "variant": None,
+                "chair_minutes": 60,
+                "course_days": 7,
+            },
+            {
+                "code": "A16.07.054",
+                "specialization": "implantology",
+                "title_ru": "Установка импланта",
+                "title_en": "Dental implant placement",
+                "price": 5500000,
+                "stage": 2,
+                "tooth": 36,
+                "variant": None,
+                "chair_minutes": 480,
+                "course_days": 120,
+            },
+        ],
+        "teeth": [
+            {"tooth": 16, "phase": "before", "condition": "caries"},
+            {"tooth": 36, "phase": "before", "condition": "missing"},
+            {"tooth": 16, "phase": "after", "condition": "filled"},
+            {"tooth": 36, "phase": "after", "condition": "implant"},
+        ],
+        "total": 6150000,
+        "currency": "RUB",
+        "notes": ["finding caries on tooth 27 at probability 0.31 is below 0.50; not drawn"],
+    },
+}

@@ -6,8 +6,10 @@ from uuid import UUID
 
 import msgspec
 
+from backend.domain.plan_import import DEFAULT_MIN_PROBABILITY, Analysis
 from backend.domain.roles import Role
-from backend.services.referrals import PlanItemIn
+from backend.services.plan_import import MAX_LINES, PriceEntryIn
+from backend.services.referrals import PatientIn, PlanItemIn
 
 
 class Amount(msgspec.Struct, frozen=True, kw_only=True):
@@ -393,3 +395,67 @@ class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
 class AuditList(msgspec.Struct, frozen=True, kw_only=True):
     items: list[AuditEntry]
     next_cursor: str | None
+
+
+class PriceEntryOut(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    specialization: str
+    title_ru: str
+    title_en: str
+    price: int
+    result_condition: str | None
+    course_days: int | None
+    updated_at: datetime
+
+
+class PriceList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[PriceEntryOut]
+    next_cursor: str | None
+
+
+class PricesIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    entries: Annotated[list[PriceEntryIn], msgspec.Meta(min_length=1, max_length=MAX_LINES)]
+
+
+class PricesSaved(msgspec.Struct, frozen=True, kw_only=True):
+    saved: int
+
+
+class ImportIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    patient: PatientIn
+    clinic_id: UUID
+    analysis: Analysis
+    currency: Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$")] = "RUB"
+    min_probability: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = DEFAULT_MIN_PROBABILITY
+
+
+class ImportedItem(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    specialization: str
+    title_ru: str
+    title_en: str
+    price: int
+    stage: int
+    tooth: int | None
+    variant: str | None
+    chair_minutes: int
+    course_days: int
+
+
+class ImportedTooth(msgspec.Struct, frozen=True, kw_only=True):
+    tooth: int
+    phase: str
+    condition: str
+
+
+class ImportedPlanOut(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[ImportedItem]
+    teeth: list[ImportedTooth]
+    total: int
+    currency: str
+    notes: list[str]
+
+
+class ImportOut(msgspec.Struct, frozen=True, kw_only=True):
+    referral: ReferralCreated | None  # None on a dry run
+    plan: ImportedPlanOut

@@ -1,4 +1,4 @@
-"""Integrations, the inbox of deliveries, links to CRM objects, price lists."""
+"""Integrations, the inbox of deliveries, links to CRM objects."""
 
 from datetime import datetime
 from typing import Any
@@ -12,7 +12,6 @@ from backend.store.tables import (
     Inbox,
     Integration,
     PlanItem,
-    PriceEntry,
     Referral,
 )
 
@@ -228,34 +227,6 @@ async def external_id_of(referral_id: UUID, system: str) -> str | None:
         .first()
     )
     return row["external_id"] if row else None
-
-
-async def price_list(scopes: list[str]) -> dict[str, dict[str, Any]]:
-    """Code → entry; a later scope in `scopes` overrides an earlier one."""
-    rows = await PriceEntry.select().where(PriceEntry.scope.is_in(scopes))
-    rows.sort(key=lambda r: scopes.index(r["scope"]))
-    return {r["code"]: r for r in rows}
-
-
-async def replace_price_list(scope: str, entries: list[dict[str, Any]], now: datetime) -> None:
-    """Set a scope's prices: given codes are written, others stay (nothing is deleted)."""
-    if not entries:
-        return
-    await PriceEntry.insert(
-        *(PriceEntry(id=new_id(), scope=scope, updated_at=now, **e) for e in entries)
-    ).on_conflict(
-        target=(PriceEntry.scope, PriceEntry.code),
-        action="DO UPDATE",
-        values=(
-            PriceEntry.specialization,
-            PriceEntry.title_ru,
-            PriceEntry.title_en,
-            PriceEntry.price,
-            PriceEntry.result_condition,
-            PriceEntry.course_days,
-            PriceEntry.updated_at,
-        ),
-    )
 
 
 async def integration(integration_id: UUID) -> dict[str, Any] | None:

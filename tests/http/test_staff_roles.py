@@ -53,6 +53,11 @@ MATRIX = [
     ("GET", "/api/v1/exchange/inbox", {OPERATOR}),
     ("GET", "/api/v1/exchange/inbox/{delivery_id}", {OPERATOR}),
     ("POST", "/api/v1/exchange/inbox/{delivery_id}/replay", {OPERATOR}),
+    ("GET", "/api/v1/exchange/prices", {OPERATOR, ANALYST}),
+    ("PUT", "/api/v1/exchange/prices", {OPERATOR}),
+    ("GET", "/api/v1/exchange/clinics/{clinic_id}/prices", {OPERATOR, ANALYST}),
+    ("PUT", "/api/v1/exchange/clinics/{clinic_id}/prices", {OPERATOR}),
+    ("POST", "/api/v1/exchange/referrals/import", {OPERATOR}),
     ("POST", "/api/v1/auth/staff/logout", ALL_STAFF),
 ]
 
