@@ -22,6 +22,7 @@ from backend.integrations.base import (
     Change,
     Connection,
     CrmRejected,
+    CrmStage,
     CrmUnavailable,
     MalformedDelivery,
     OutboundReferral,
@@ -35,6 +36,8 @@ TAG = "plantrack"
 # 7 requests a second, counted over any second: one at a time, 1/7 s apart (a burst of
 # seven, then seven a second, could put eight in one window).
 RATE = (1, 1 / 7)
+
+WON, LOST = 142, 143  # system statuses, the same ids in every pipeline
 
 
 class AmoCrm:
@@ -128,6 +131,26 @@ class AmoCrm:
         if not isinstance(created, list) or not created or "id" not in created[0]:
             raise CrmRejected(f"amoCRM leads/complex answered {str(created)[:200]}")
         return f"lead:{created[0]['id']}"
+
+    async def stages(self, conn: Connection, http: httpx.AsyncClient) -> list[CrmStage]:
+        """The statuses of the configured pipeline and of every pipeline the map names.
+        Won (142) and lost (143) are in each; matched by id, since users rename them."""
+        pipelines = {str(conn.config["pipeline_id"])}
+        pipelines |= {key.split(":", 1)[0] for key in conn.config.get("stage_map", {})}
+        found: list[CrmStage] = []
+        for pipeline in sorted(pipelines):
+            response = await self.request(conn, http, "GET", f"/api/v4/leads/pipelines/{pipeline}")
+            body = json_or_none(response) or {}
+            statuses = (body.get("_embedded") or {}).get("statuses") or []
+            found += [
+                CrmStage(
+                    key=f"{pipeline}:{status['id']}",
+                    name=str(status.get("name") or ""),
+                    semantics={WON: "success", LOST: "failure"}.get(int(status["id"]), "process"),
+                )
+                for status in statuses
+            ]
+        return found
 
     async def request(
         self,

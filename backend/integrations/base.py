@@ -63,6 +63,14 @@ class Change(msgspec.Struct, frozen=True, kw_only=True):
     note: str | None = None  # why nothing follows
 
 
+class CrmStage(msgspec.Struct, frozen=True, kw_only=True):
+    """A stage of the clinic's pipeline as its CRM defines it."""
+
+    key: str  # as the stage map names it
+    name: str
+    semantics: str  # process | success | failure (the CRM's own classification)
+
+
 class OutboundReferral(msgspec.Struct, frozen=True, kw_only=True):
     """A new referral as a clinic's CRM gets it."""
 

@@ -10,6 +10,7 @@ QUERY_LIMIT_EXCEEDED.
 """
 
 import hmac
+import re
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -23,6 +24,7 @@ from backend.integrations.base import (
     Change,
     Connection,
     CrmRejected,
+    CrmStage,
     CrmUnavailable,
     MalformedDelivery,
     OutboundReferral,
@@ -35,6 +37,7 @@ ORIGINATOR = "plantrack"  # ORIGINATOR_ID of the deals we create; ORIGIN_ID is t
 DEAL_EVENTS = {"ONCRMDEALADD", "ONCRMDEALUPDATE"}
 LEAD_EVENTS = {"ONCRMLEADADD", "ONCRMLEADUPDATE"}
 LEAD_PREFIX = "LEAD:"  # lead statuses share names with default-pipeline deal stages
+SEMANTICS = {"S": "success", "F": "failure"}  # crm.status.list; null or "" is in progress
 PAGE = 50  # Bitrix24 list methods return 50 rows a page, always
 MAX_PAGES = 40  # one reconcile run reads at most 2000 deals; the next run goes on
 
@@ -192,6 +195,36 @@ class Bitrix24:
             {"fields": fields, "params": {"REGISTER_SONET_EVENT": "N"}},
         )
         return f"deal:{deal_id}"
+
+    async def stages(self, conn: Connection, http: httpx.AsyncClient) -> list[CrmStage]:
+        """The stages of every pipeline the map or the config names, from crm.status.list
+        (directories DEAL_STAGE, DEAL_STAGE_<n> for pipeline n, STATUS for leads)."""
+        directories = {"DEAL_STAGE"}
+        if conn.config.get("category_id"):
+            directories.add(f"DEAL_STAGE_{conn.config['category_id']}")
+        for key in conn.config.get("stage_map", {}):
+            if key.startswith(LEAD_PREFIX):
+                directories.add("STATUS")
+            elif match := re.match(r"C(\d+):", key):
+                directories.add(f"DEAL_STAGE_{match.group(1)}")
+        found: list[CrmStage] = []
+        for directory in sorted(directories):
+            rows = await self.call(
+                conn,
+                http,
+                "crm.status.list",
+                {"order": {"SORT": "ASC"}, "filter": {"ENTITY_ID": directory}},
+            )
+            prefix = LEAD_PREFIX if directory == "STATUS" else ""
+            found += [
+                CrmStage(
+                    key=prefix + str(row["STATUS_ID"]),
+                    name=str(row.get("NAME") or ""),
+                    semantics=SEMANTICS.get(row.get("SEMANTICS") or "", "process"),
+                )
+                for row in rows or []
+            ]
+        return found
 
     async def call(
         self,

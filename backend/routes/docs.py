@@ -26,7 +26,8 @@ _PROBLEM_TEXT = {
     409: "Conflict: does not fit the current state",
     422: "Unprocessable content: well-formed but not acceptable",
     429: "Too Many Requests: wait for Retry-After seconds",
-    503: "Service Unavailable",
+    502: "Bad Gateway: the other system refused",
+    503: "Service Unavailable: try again later",
 }
 
 

@@ -151,6 +151,25 @@ async def put_integration(
 
 
 @get(
+    "/clinics/{clinic_id:uuid}/integration/stages",
+    summary="The clinic's CRM stages beside its stage map",
+    description="Read live from the CRM (Bitrix24 crm.status.list, amoCRM pipelines): "
+    "each stage's key as the map writes it, name, the CRM's own semantics (process, "
+    "success, failure) and the claim the map makes of it (null: unmapped, so deliveries "
+    "in that stage are recorded as unmapped, never guessed); and map keys the CRM does "
+    "not know. 503 when the CRM does not answer, 502 when it refuses our credentials.",
+    opt=roles(OPERATOR),
+    responses=responds(
+        integrations.CrmStages, ex.CRM_STAGES, "The stages", errors=(401, 403, 404, 409, 502, 503)
+    ),
+)
+async def get_crm_stages(request: Request, clinic_id: FromPath[UUID]) -> integrations.CrmStages:
+    return await integrations.crm_stages(
+        clinic_id, secret_key=request.app.state.settings.secret_key
+    )
+
+
+@get(
     "/inbox",
     summary="Deliveries from clinics' systems",
     description="Every delivery as it was stored, newest first, with what became of it: "
@@ -541,6 +560,7 @@ router = Router(
         create_clinic,
         get_clinic,
         put_integration,
+        get_crm_stages,
         patch_clinic,
         archive_clinic,
         create_staff,

@@ -494,3 +494,28 @@ IMPORT_OUT = {
         "notes": ["finding caries on tooth 27 at probability 0.31 is below 0.50; not drawn"],
     },
 }
+CRM_STAGES = {
+    "system": "bitrix24",
+    "stages": [
+        {
+            "key": "C1:NEW",
+            "name": "Новое направление",
+            "semantics": "process",
+            "maps_to": "received",
+        },
+        {
+            "key": "C1:PREPARATION",
+            "name": "Записан",
+            "semantics": "process",
+            "maps_to": "contacted/booked",
+        },
+        {
+            "key": "C1:WON",
+            "name": "Лечение завершено",
+            "semantics": "success",
+            "maps_to": "completed",
+        },
+        {"key": "C1:LOSE", "name": "Отказ", "semantics": "failure", "maps_to": None},
+    ],
+    "map_keys_not_in_crm": [],
+}

@@ -40,3 +40,11 @@ class Invalid(ServiceError):
 
 class Conflict(ServiceError):
     status, title = 409, "Conflict"
+
+
+class UpstreamRefused(ServiceError):
+    status, title = 502, "Bad Gateway"
+
+
+class Unavailable(ServiceError):
+    status, title = 503, "Service Unavailable"

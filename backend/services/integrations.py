@@ -38,7 +38,13 @@ from backend.integrations.ident import BadQuery, key_matches, new_key, parse_que
 from backend.integrations.mis_webhooks import MisWebhooks, new_secret
 from backend.secrets_box import seal, unseal
 from backend.services.claims import ReceivedIn, record_clinic_claim
-from backend.services.errors import Conflict, NotFound, ServiceError
+from backend.services.errors import (
+    Conflict,
+    NotFound,
+    ServiceError,
+    Unavailable,
+    UpstreamRefused,
+)
 from backend.store import integrations as store
 from backend.store import outbox, parties, referrals
 from backend.store.engine import write_transaction
@@ -164,8 +170,6 @@ async def describe(
 
 
 async def connection(row: dict[str, Any], secret_key: str) -> Connection:
-    clinic = await parties.clinic(row["clinic"])
-    assert clinic is not None
     integration_id = row["id"]
 
     async def save_secrets(values: dict[str, Any]) -> None:
@@ -176,9 +180,61 @@ async def connection(row: dict[str, Any], secret_key: str) -> Connection:
         integration_id=integration_id,
         clinic_id=row["clinic"],
         system=row["system"],
-        config={**row["config"], "timezone": clinic["timezone"]},
+        config={**row["config"], "timezone": row["clinic_timezone"]},
         secrets=unseal(secret_key, row["secrets"]),
         save_secrets=save_secrets,
+    )
+
+
+class StageRow(msgspec.Struct, frozen=True, kw_only=True):
+    key: str  # as the stage map names it
+    name: str
+    semantics: str  # process | success | failure, as the CRM classifies it
+    maps_to: str | None  # the claim the map makes of it; None: unmapped
+
+
+class CrmStages(msgspec.Struct, frozen=True, kw_only=True):
+    system: str
+    stages: list[StageRow]
+    map_keys_not_in_crm: list[str]  # a typo, or a stage deleted in the CRM
+
+
+async def crm_stages(clinic_id: UUID, *, secret_key: str) -> CrmStages:
+    """The clinic's pipeline stages read from its CRM, beside what the map makes of each:
+    what the exchange needs to write or check a stage map."""
+    row = await store.of_clinic(clinic_id)
+    if row is None:
+        raise NotFound("this clinic has no integration")
+    adapter = ADAPTERS.get(row["system"])
+    if adapter is None or not hasattr(adapter, "stages"):
+        raise Conflict(f"{row['system']} has no pipeline stages")
+    conn = await connection(row, secret_key)
+    try:
+        async with httpx.AsyncClient(timeout=15, follow_redirects=False) as http:
+            stages = await adapter.stages(conn, http)
+    except CrmUnavailable as exc:
+        raise Unavailable(f"the CRM did not answer: {exc}") from exc
+    except CrmRejected as exc:
+        raise UpstreamRefused(f"the CRM refused: {exc}") from exc
+    stage_map: dict[str, Any] = conn.config.get("stage_map", {})
+
+    def claim_name(body: dict[str, Any] | None) -> str | None:
+        if body is None:
+            return None
+        return "/".join(str(body[k]) for k in ("kind", "outcome") if body.get(k))
+
+    return CrmStages(
+        system=row["system"],
+        stages=[
+            StageRow(
+                key=st.key,
+                name=st.name,
+                semantics=st.semantics,
+                maps_to=claim_name(stage_map.get(st.key)),
+            )
+            for st in stages
+        ],
+        map_keys_not_in_crm=sorted(set(stage_map) - {st.key for st in stages}),
     )
 
 

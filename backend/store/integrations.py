@@ -61,9 +61,17 @@ def _decoded(row: dict[str, Any] | None) -> dict[str, Any] | None:
     return row
 
 
+def _select():
+    """Integration rows with their clinic's time zone (CRM times without an offset are
+    the clinic's local time), in one query."""
+    return Integration.select(
+        *Integration.all_columns(), Integration.clinic.timezone.as_alias("clinic_timezone")
+    )
+
+
 async def of_clinic(clinic_id: UUID) -> dict[str, Any] | None:
     return _decoded(
-        await Integration.select()
+        await _select()
         .where((Integration.clinic == clinic_id) & Integration.archived_at.is_null())
         .first()
     )
@@ -71,16 +79,14 @@ async def of_clinic(clinic_id: UUID) -> dict[str, Any] | None:
 
 async def by_token_hash(token_hash: str) -> dict[str, Any] | None:
     return _decoded(
-        await Integration.select()
+        await _select()
         .where((Integration.inbound_token_hash == token_hash) & Integration.archived_at.is_null())
         .first()
     )
 
 
 async def of_system(system: str) -> list[dict[str, Any]]:
-    rows = await Integration.select().where(
-        (Integration.system == system) & Integration.archived_at.is_null()
-    )
+    rows = await _select().where((Integration.system == system) & Integration.archived_at.is_null())
     return [_decoded(r) for r in rows]
 
 
@@ -230,7 +236,7 @@ async def external_id_of(referral_id: UUID, system: str) -> str | None:
 
 
 async def integration(integration_id: UUID) -> dict[str, Any] | None:
-    return _decoded(await Integration.select().where(Integration.id == integration_id).first())
+    return _decoded(await _select().where(Integration.id == integration_id).first())
 
 
 async def failed_count(clinic_id: UUID) -> int:

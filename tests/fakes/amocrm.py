@@ -40,6 +40,19 @@ class FakeAmoCrm:
     per_second: int = 7
     port: int = 0
     leads: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # pipeline id -> (status id, name) in order; 142/143 are in every pipeline
+    pipelines: dict[int, list[tuple[int, str]]] = field(
+        default_factory=lambda: {
+            5389528: [
+                (47888830, "Неразобранное"),
+                (47888833, "Первичный контакт"),
+                (47888834, "Записан на приём"),
+                (47888835, "Пришёл на приём"),
+                (142, "Успешно реализовано"),
+                (143, "Закрыто и не реализовано"),
+            ]
+        }
+    )
     contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     limited: int = 0
@@ -161,6 +174,12 @@ class FakeAmoCrm:
                 await respond(
                     send, 200, {"_page": 1, "_embedded": {"leads": found}}, content_type=HAL
                 )
+        elif method == "GET" and path.startswith("/api/v4/leads/pipelines/"):
+            pipeline = path.rsplit("/", 1)[-1]
+            if pipeline.isdigit() and int(pipeline) in self.pipelines:
+                await respond(send, 200, self._pipeline(int(pipeline)), content_type=HAL)
+            else:
+                await respond(send, 204)
         elif method == "POST" and path == "/api/v4/leads/complex":
             await respond(send, 200, self._complex(json.loads(body)), content_type=HAL)
         else:
@@ -169,6 +188,39 @@ class FakeAmoCrm:
                 404,
                 {"title": "Not Found", "type": "https://httpstatus.es/404", "status": 404},
             )
+
+    def _pipeline(self, pipeline_id: int) -> dict[str, Any]:
+        """GET /api/v4/leads/pipelines/{id}, as the documentation shows it."""
+        statuses = [
+            {
+                "id": status_id,
+                "name": name,
+                "sort": 10 * (n + 1),
+                "is_editable": status_id not in (142, 143),
+                "pipeline_id": pipeline_id,
+                "color": "#99ccff",
+                "type": 1 if n == 0 else 0,
+                "account_id": self.account_id,
+                "_links": {
+                    "self": {
+                        "href": f"{self.base_url}/api/v4/leads/pipelines/"
+                        f"{pipeline_id}/statuses/{status_id}"
+                    }
+                },
+            }
+            for n, (status_id, name) in enumerate(self.pipelines[pipeline_id])
+        ]
+        return {
+            "id": pipeline_id,
+            "name": "Воронка",
+            "sort": 1,
+            "is_main": True,
+            "is_unsorted_on": True,
+            "is_archive": False,
+            "account_id": self.account_id,
+            "_links": {"self": {"href": f"{self.base_url}/api/v4/leads/pipelines/{pipeline_id}"}},
+            "_embedded": {"statuses": statuses},
+        }
 
     def _complex(self, leads: list[dict[str, Any]]) -> list[dict[str, Any]]:
         created = []

@@ -27,6 +27,41 @@ def bitrix_time(at: datetime) -> str:
     return at.astimezone(timezone(MSK)).replace(microsecond=0).isoformat()
 
 
+def _status(entity: str, status_id: str, name: str, sort: int, semantics: str | None) -> dict:
+    """A crm.status.list row as the documentation shows it (all values strings)."""
+    extra = {"S": "success", "F": "failure"}.get(semantics or "", "process")
+    category = entity.removeprefix("DEAL_STAGE_") if entity.startswith("DEAL_STAGE_") else None
+    return {
+        "ID": str(1000 + sort),
+        "ENTITY_ID": entity,
+        "STATUS_ID": status_id,
+        "NAME": name,
+        "NAME_INIT": name,
+        "SORT": str(sort),
+        "SYSTEM": "Y" if status_id.split(":")[-1] in ("NEW", "WON", "LOSE") else "N",
+        "CATEGORY_ID": category,
+        "COLOR": "#39A8EF",
+        "SEMANTICS": semantics,
+        "EXTRA": {"SEMANTICS": extra, "COLOR": "#39A8EF"},
+    }
+
+
+# The default funnel, a clinic's funnel 1 and lead statuses, as a portal might have them.
+STATUSES = [
+    _status("DEAL_STAGE", "NEW", "Новая", 10, None),
+    _status("DEAL_STAGE", "WON", "Сделка успешна", 60, "S"),
+    _status("DEAL_STAGE", "LOSE", "Сделка провалена", 70, "F"),
+    _status("DEAL_STAGE_1", "C1:NEW", "Новое направление", 10, None),
+    _status("DEAL_STAGE_1", "C1:PREPARATION", "Записан", 20, None),
+    _status("DEAL_STAGE_1", "C1:EXECUTING", "Лечение", 30, None),
+    _status("DEAL_STAGE_1", "C1:WON", "Лечение завершено", 60, "S"),
+    _status("DEAL_STAGE_1", "C1:LOSE", "Отказ", 70, "F"),
+    _status("STATUS", "NEW", "Не обработан", 10, None),
+    _status("STATUS", "CONVERTED", "Качественный лид", 60, "S"),
+    _status("STATUS", "JUNK", "Некачественный лид", 70, "F"),
+]
+
+
 @dataclass
 class FakeBitrix24:
     user: str = "1"
@@ -40,6 +75,7 @@ class FakeBitrix24:
     leads: dict[int, dict[str, Any]] = field(default_factory=dict)
     contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
     calls: list[tuple[str, dict]] = field(default_factory=list)
+    statuses: list[dict[str, Any]] = field(default_factory=lambda: list(STATUSES))
     limited: int = 0  # how many calls were answered QUERY_LIMIT_EXCEEDED
     down: bool = False  # answer 500 INTERNAL_SERVER_ERROR to everything
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -194,6 +230,10 @@ class FakeBitrix24:
         if method in ("crm.deal.list", "crm.contact.list"):
             table = self.deals if method == "crm.deal.list" else self.contacts
             return 200, self._list(table, params)
+        if method == "crm.status.list":
+            directory = (params.get("filter") or {}).get("ENTITY_ID")
+            rows = [dict(r) for r in self.statuses if r["ENTITY_ID"] == directory]
+            return 200, {"result": rows, "total": len(rows)}
         if method == "crm.contact.add":
             contact_id = self.new_id()
             self.contacts[contact_id] = {"ID": str(contact_id), **params.get("fields", {})}

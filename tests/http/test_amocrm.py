@@ -203,3 +203,32 @@ async def test_seven_requests_a_second_are_kept_and_429_is_waited_out(client, db
         await work(db, now=utcnow() + timedelta(seconds=seconds))
     assert account.limited == 3
     lead_of(account, late["invite_code"])  # exactly once, despite the retries
+
+
+async def test_the_pipelines_statuses_are_shown_beside_the_map(client, db, account):
+    ex, clinic_id, _ = await setup(client, account)
+    url = f"/api/v1/exchange/clinics/{clinic_id}/integration/stages"
+    answer = await client.get(url, headers=ex)
+    assert answer.status_code == 200, answer.text
+    stages = {s["key"]: (s["semantics"], s["maps_to"]) for s in answer.json()["stages"]}
+    assert stages == {
+        f"{PIPE}:47888830": ("process", None),
+        f"{PIPE}:{NEW}": ("process", "received"),
+        f"{PIPE}:{BOOKED}": ("process", "contacted/booked"),
+        f"{PIPE}:{CAME}": ("process", "visited"),
+        f"{PIPE}:142": ("success", "completed"),
+        f"{PIPE}:143": ("failure", "closed"),
+    }
+    # A map naming a pipeline the account does not have: its keys are pointed out.
+    await connect(
+        client,
+        ex,
+        clinic_id,
+        config(account, stage_map={**stage_map(), f"{OTHER_PIPE}:142": {"kind": "completed"}}),
+    )
+    assert (await client.get(url, headers=ex)).json()["map_keys_not_in_crm"] == [
+        f"{OTHER_PIPE}:142"
+    ]
+    account.access_token = "revoked"
+    refused = await client.get(url, headers=ex)
+    assert refused.status_code == 502 and "refused" in refused.json()["detail"]

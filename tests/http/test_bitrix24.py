@@ -252,3 +252,32 @@ async def test_rate_limit_and_outage_are_waited_out_and_a_deal_is_made_once(clie
     our_deal(portal, sent["id"])
     assert len(portal.contacts) == 1
     assert portal.methods_called().count("crm.deal.add") == 1
+
+
+async def test_the_portals_stages_are_shown_beside_the_map(client, db, portal):
+    ex, clinic_id, _ = await setup(client, portal)
+    url = f"/api/v1/exchange/clinics/{clinic_id}/integration/stages"
+    answer = await client.get(url, headers=ex)
+    assert answer.status_code == 200, answer.text
+    stages = {s["key"]: (s["name"], s["semantics"], s["maps_to"]) for s in answer.json()["stages"]}
+    assert stages["C1:PREPARATION"] == ("Записан", "process", "contacted/booked")
+    assert stages["C1:WON"] == ("Лечение завершено", "success", "completed")
+    assert stages["C1:LOSE"] == ("Отказ", "failure", "closed")
+    assert stages["WON"] == ("Сделка успешна", "success", None)  # default funnel: unmapped
+    assert answer.json()["map_keys_not_in_crm"] == []
+    assert (
+        "crm.status.list",
+        {"order": {"SORT": "ASC"}, "filter": {"ENTITY_ID": "DEAL_STAGE_1"}},
+    ) in portal.calls
+
+    # A typo in the map is pointed out; a portal that is down is a 503, not a 500.
+    await connect(
+        client,
+        ex,
+        clinic_id,
+        config(portal, stage_map={**STAGES, "C1:WONN": {"kind": "completed"}}),
+    )
+    assert (await client.get(url, headers=ex)).json()["map_keys_not_in_crm"] == ["C1:WONN"]
+    portal.down = True
+    down = await client.get(url, headers=ex)
+    assert down.status_code == 503 and "did not answer" in down.json()["detail"]

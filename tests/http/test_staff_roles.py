@@ -50,6 +50,7 @@ MATRIX = [
     ("GET", "/api/v1/exchange/funnel", {OPERATOR, ANALYST}),
     ("GET", "/api/v1/exchange/audit", {OPERATOR}),
     ("PUT", "/api/v1/exchange/clinics/{clinic_id}/integration", {OPERATOR}),
+    ("GET", "/api/v1/exchange/clinics/{clinic_id}/integration/stages", {OPERATOR}),
     ("GET", "/api/v1/exchange/inbox", {OPERATOR}),
     ("GET", "/api/v1/exchange/inbox/{delivery_id}", {OPERATOR}),
     ("POST", "/api/v1/exchange/inbox/{delivery_id}/replay", {OPERATOR}),
