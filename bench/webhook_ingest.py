@@ -211,6 +211,10 @@ async def plain_inserts(url: str, items: list[tuple[bytes, dict]], concurrency: 
     return rate
 
 
+def runs(values: list[float]) -> str:
+    return ", ".join(f"{v:.0f}" for v in values)
+
+
 def wait_for(base: str) -> None:
     for _ in range(200):
         try:
@@ -287,7 +291,7 @@ def main() -> None:
                 f"plain one-row INSERTs of the same deliveries, asyncpg, same concurrency: "
                 f"median {median(plain):.0f} rows/s (runs: {', '.join(f'{r:.0f}' for r in plain)})",
                 f"bare GET /health on the same server and generator: median "
-                f"{median(ceiling):.0f} requests/s (runs: {', '.join(f'{r:.0f}' for r in ceiling)})",
+                f"{median(ceiling):.0f} requests/s (runs: {runs(ceiling)})",
                 f"ratios: HTTP ingest / plain inserts {median(ingest) / median(plain):.2f}, "
                 f"HTTP ingest / bare endpoint {median(ingest) / median(ceiling):.2f}; "
                 "every unique delivery recorded exactly once in each run",
