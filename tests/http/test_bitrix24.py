@@ -2,7 +2,7 @@
 form-encoded bytes, reads deals from a local fake portal with httpx, and records what
 they say; new referrals become deals there."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import uuid4
 
 import pytest
@@ -235,6 +235,33 @@ async def test_lost_events_are_caught_up_by_reconcile(client, db, portal):
     assert await event_count(sent["id"]) == count
     row = await integration_store.of_clinic(clinic_id)
     assert row["last_sync_at"] is not None
+
+
+async def test_events_arriving_in_reverse_order_settle_on_the_deals_state(client, db, portal):
+    ex, clinic_id, path = await setup(client, portal)
+    sent = await send(client, ex, clinic_id, "+79161234572", "Вера Орлова")
+    await work(db)
+    deal_id = our_deal(portal, sent["id"])
+    now = utcnow()
+    visit_at = now - timedelta(days=1)
+    # Two moves, both events queued; the second move's event overtakes the first's.
+    portal.move(
+        deal_id, "C1:PREPARATION", at=now - timedelta(days=2), UF_CRM_VISIT_AT=bitrix_time(visit_at)
+    )
+    first = portal.event("ONCRMDEALUPDATE", deal_id)
+    portal.move(deal_id, "C1:EXECUTING", at=visit_at + timedelta(minutes=15))
+    second = portal.event("ONCRMDEALUPDATE", deal_id)
+    assert (await client.post(path, content=second, headers=FORM)).status_code == 200
+    await work(db)
+    count = await event_count(sent["id"])
+    assert (await client.post(path, content=first, headers=FORM)).status_code == 200
+    await work(db)
+    # Each event re-reads the deal, so the late one finds the newer state: nothing new.
+    assert await event_count(sent["id"]) == count
+    assert await step_of(client, ex, sent["id"]) == "visited"
+    card = (await client.get(f"/api/v1/exchange/referrals/{sent['id']}", headers=ex)).json()
+    visited = datetime.fromisoformat(card["step_at"]["visited"])
+    assert abs(visited - (visit_at + timedelta(minutes=15))) < timedelta(seconds=1)
 
 
 async def test_rate_limit_and_outage_are_waited_out_and_a_deal_is_made_once(client, db, portal):

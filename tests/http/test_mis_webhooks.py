@@ -229,3 +229,33 @@ async def test_ident_pulls_tickets_with_its_key(client, db):
     assert old.status_code == 401
     new = await client.get(f"{new_base}/GetTickets", headers={"IDENT-Integration-Key": new_key})
     assert new.status_code == 200 and len(new.json()) == 1
+
+
+async def test_events_delivered_out_of_order_fold_into_place(client, db):
+    ex, clinic_id, path, secret = await setup(client)
+    sent = await send(client, ex, clinic_id, "+79161234583", "Ольга Петрова")
+    rid = sent["id"]
+    card = (await client.get(f"/api/v1/exchange/referrals/{rid}", headers=ex)).json()
+    item_id = card["plans"][0]["items"][0]["item_id"]
+    now = utcnow()
+    booked_at, visit_at = now - timedelta(days=5), now - timedelta(days=3)
+    done_at, completed_at = now - timedelta(days=2), now - timedelta(days=1)
+    # The MIS's queue delivers the last event first and the first one last.
+    for kind, at, data in [
+        ("plan.completed", completed_at, {}),
+        ("item.done", done_at, {"item_id": item_id}),
+        ("visit.happened", visit_at, {}),
+        ("appointment.booked", booked_at, {"appointment_at": visit_at.isoformat()}),
+    ]:
+        body, headers = signed(secret, event(kind, rid, occurred_at=at.isoformat(), **data))
+        assert (await client.post(path, content=body, headers=headers)).status_code == 202
+        await work(db)
+    card = (await client.get(f"/api/v1/exchange/referrals/{rid}", headers=ex)).json()
+    assert card["step"] == "completed"
+    steps = {s: datetime.fromisoformat(t) for s, t in card["step_at"].items()}
+    for step, at in [
+        ("booked", booked_at),
+        ("visited", visit_at),
+        ("completed", completed_at),
+    ]:
+        assert abs(steps[step] - at) < timedelta(seconds=1), (step, steps)
