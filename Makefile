@@ -20,6 +20,7 @@ DEV_ENV := FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:9099
 ## run: install, migrate the embedded SQLite, load the demo, serve on :8000
 run: $(STAMP)
 	$(BIN)/plantrack migrate
+	$(BIN)/plantrack refold --missing
 	$(BIN)/plantrack demo
 	@echo
 	@echo "plantrack is starting on http://127.0.0.1:8000"

@@ -4,7 +4,7 @@ Sign-in sets an HttpOnly, SameSite cookie (path /admin); every form carries Lite
 CSRF token; a session ends after 15 idle minutes and the page sends you back to sign in.
 """
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 from uuid import UUID
@@ -56,7 +56,7 @@ from backend.services.claims import (
     VisitedIn,
     record_clinic_claim,
 )
-from backend.services.errors import Forbidden, NotFound, ServiceError, TooManyAttempts
+from backend.services.errors import Forbidden, Invalid, NotFound, ServiceError, TooManyAttempts
 from backend.services.referrals import PatientIn, PlanIn, PlanItemIn, revise_plan, send_referral
 from backend.services.staff import add_staff
 from backend.services.staff_auth import EnrolmentNeeded, StaffPrincipal, qr_svg
@@ -532,15 +532,15 @@ async def funnel_page(
         ids = picked or None
         tz = EXCHANGE_TZ
     try:
-        start, end = reports.period_bounds(
+        period = reports.period_days(
             date.fromisoformat(first) if first else None,
             date.fromisoformat(last) if last else None,
             tz,
             now,
         )
-    except ValueError:
-        start, end = reports.period_bounds(None, None, tz, now)
-    figures = await reports.funnel(ids, start=start, end=end, tz=tz, now=now)
+    except (ValueError, Invalid):
+        period = reports.period_days(None, None, tz, now)
+    figures = await reports.funnel(ids, first=period[0], last=period[1])
     months = await reports.monthly_flow(ids, months=6, tz=tz, now=now)
     return await page(
         request,
@@ -549,8 +549,8 @@ async def funnel_page(
         bars=charts.funnel_bars(figures, lang),
         month_chart=charts.monthly_chart(months, lang),
         months=months,
-        first=start.astimezone(tz).date(),
-        last=(end - timedelta(days=1)).astimezone(tz).date(),
+        first=period[0],
+        last=period[1],
         clinics=await all_clinics() if staff.clinic_id is None else [],
         picked={str(i) for i in ids or []},
     )

@@ -164,6 +164,22 @@ def cmd_worker(args: argparse.Namespace) -> None:
         asyncio.run(_with_database(settings, job))
 
 
+def cmd_refold(args: argparse.Namespace) -> None:
+    from backend.services.recording import refold_all
+
+    settings = _settings()
+
+    def progress(done: int, total: int) -> None:
+        if done % 100 == 0 or done == total:
+            print(f"  refolded {done}/{total}", flush=True)
+
+    async def job() -> None:
+        count = await refold_all(only_missing_facts=args.missing, progress=progress)
+        print(f"referrals refolded: {count}")
+
+    asyncio.run(_with_database(settings, job))
+
+
 def cmd_dev_token(args: argparse.Namespace) -> None:
     """An emulator ID token for a phone, to try the patient API by hand."""
     from backend.auth.emulator import emulator_id_token
@@ -209,6 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--referrals", type=int, default=300)
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "refold", help="rewrite derived rows (step, money, funnel facts) from the ledger"
+    )
+    p.add_argument("--missing", action="store_true", help="only referrals without funnel facts")
+    p.set_defaults(func=cmd_refold)
 
     staff = sub.add_parser("staff", help="staff accounts").add_subparsers(
         dest="staff_command", required=True

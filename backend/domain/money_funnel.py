@@ -1,29 +1,36 @@
 """The funnel in money for a period (DESIGN §4), folded from referrals' ledgers.
 
-This is the definition in plain Python: each figure is read off folds of each
-referral's events, at the period's end and at its start. Reports at scale compute the
-same figures from roll-ups; this module is what they are checked against.
+This is the definition in plain Python (docs/metrics.md says it in words): each figure
+is read off one fold of each referral's whole ledger — everything known now, every
+correction applied — by when things happened. Reports compute the same figures by
+summing movements (backend.domain.funnel_facts) in the database; this module is what
+they are checked against.
 
-For a period [start, end):
+For a period of local days [first, last] in each referral's clinic's time zone, i.e.
+[first 00:00, last+1 00:00):
 - in: referrals sent in the period — count, estimated money (the estimate as sent);
-- accepted: referrals first booked or visited in the period — count, planned money;
+- accepted: referrals first booked or visited in the period — count, planned money
+  (the plan as it stands now);
 - executed: money of plan items done in the period, split by cohort (referral sent in
   this period or earlier) and by the item's verification; paid: payments in the period;
-- reserve: open referrals' remaining money at the end, by the month they came in;
-- lost: referrals declined or closed in the period and still so at the end — count,
+- reserve: referrals sent before the end and not ended by then (declined, closed,
+  transferred or completed, as they stand now), with the current plan's items not done
+  by the end — count and money, by the month they came in;
+- lost: referrals that stand declined or closed and got there in the period — count,
   money not done, by reason.
 A correction recorded later restates the period (the fold applies it to the past).
 """
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import datetime, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
+from functools import partial
 from uuid import UUID
 
 import msgspec
 
 from backend.domain.events import Event, PlanSet
-from backend.domain.funnel import Step, fold_referral, item_milestone
+from backend.domain.funnel import CLOSURES, ReferralFold, Step, fold_referral, item_milestone
 from backend.domain.verification import VerificationPolicy, VerificationState, verify
 
 # How a verification state counts in money figures.
@@ -58,8 +65,8 @@ class Lost(msgspec.Struct, kw_only=True):
 
 
 class Funnel(msgspec.Struct, kw_only=True):
-    start: datetime
-    end: datetime
+    first: date
+    last: date
     currency: str = "RUB"
     in_count: int = 0
     in_money: int = 0
@@ -83,7 +90,11 @@ def month_key(at: datetime, tz: tzinfo) -> str:
     return at.astimezone(tz).strftime("%Y-%m")
 
 
-def _estimate_as_sent(events: list[Event]) -> int:
+def local_midnight(day: date, tz: tzinfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz)
+
+
+def estimate_as_sent(events: list[Event]) -> int:
     """The first estimated plan's total: what the exchange sent, before any revision."""
     versions = sorted(
         (e.body for e in events if isinstance(e.body, PlanSet) and e.body.origin == "estimated"),
@@ -97,44 +108,76 @@ def _estimate_as_sent(events: list[Event]) -> int:
     return sum(line.price for line in first.lines if line.variant in (None, variant))
 
 
+def ended_at(fold: ReferralFold) -> datetime | None:
+    """When the referral stopped being open, as it stands now: declined, closed,
+    transferred (the time of that step) or completed; None while open."""
+    if fold.step in CLOSURES:
+        return fold.step_at.get(fold.step)
+    if fold.reached is Step.completed:
+        return fold.step_at.get(Step.completed)
+    return None
+
+
+def undone_before(fold: ReferralFold, moment: datetime) -> int:
+    """The current plan's money not done before `moment`."""
+    if fold.plan is None:
+        return 0
+    return sum(
+        line.price
+        for line in fold.plan.chosen_lines()
+        if not (line.item_id in fold.done_items and fold.done_items[line.item_id] < moment)
+    )
+
+
+def lost_reason(fold: ReferralFold) -> str:
+    return fold.closed_reason or fold.step.value
+
+
+def _within(at: datetime, *, sent_at: datetime, start: datetime, end: datetime) -> bool:
+    # Nothing happens to a referral before it exists: an earlier time counts as sent.
+    return start <= max(at, sent_at) < end
+
+
 def period_funnel(
-    histories: Iterable[tuple[UUID, list[Event]]],
+    histories: Iterable[tuple[UUID, list[Event], tzinfo]],
     *,
-    start: datetime,
-    end: datetime,
-    tz: tzinfo,
+    first: date,
+    last: date,
     now: datetime,
     policy: VerificationPolicy | None = None,
 ) -> Funnel:
-    funnel = Funnel(start=start, end=end)
+    funnel = Funnel(first=first, last=last)
     policy = policy or VerificationPolicy()
     lost: dict[str, Lost] = defaultdict(Lost)
     cohorts: Counter[str] = Counter()
-    for _, events in histories:
-        at_end = fold_referral(events, as_of=end)
-        if at_end.sent_at is None or at_end.sent_at >= end:
+    for _, events, tz in histories:
+        fold = fold_referral(events)
+        start, end = local_midnight(first, tz), local_midnight(last + timedelta(days=1), tz)
+        if fold.sent_at is None or fold.sent_at >= end:
             continue
-        funnel.currency = at_end.money.currency
-        verdicts = verify(fold_referral(events), now, policy)
-        new = at_end.sent_at >= start
+        funnel.currency = fold.money.currency
+        verdicts = verify(fold, now, policy)
+        new = fold.sent_at >= start
+        sent_at = fold.sent_at
+        within = partial(_within, sent_at=sent_at, start=start, end=end)
 
         if new:
             funnel.in_count += 1
-            funnel.in_money += _estimate_as_sent(events)
+            funnel.in_money += estimate_as_sent(events)
 
-        if at_end.accepted_at is not None and start <= at_end.accepted_at < end:
+        if fold.accepted_at is not None and within(fold.accepted_at):
             funnel.accepted_count += 1
-            funnel.accepted_money += at_end.money.planned
-            milestone = "booked" if "booked" in at_end.step_at else "visited"
+            funnel.accepted_money += fold.money.planned
+            milestone = "booked" if "booked" in fold.step_at else "visited"
+            verdict = verdicts.get(milestone)
             funnel.accepted_split.add(
-                split_of(verdicts[milestone].state if milestone in verdicts else None),
-                at_end.money.planned,
+                split_of(verdict.state if verdict else None), fold.money.planned
             )
 
-        for item_id, done_at in at_end.done_items.items():
-            if done_at < start:
+        for item_id, done_at in fold.done_items.items():
+            if not within(done_at):
                 continue
-            price = at_end.item_prices.get(item_id, 0)
+            price = fold.item_prices.get(item_id, 0)
             funnel.executed_money += price
             if new:
                 funnel.executed_this_period += price
@@ -143,22 +186,23 @@ def period_funnel(
             verdict = verdicts.get(item_milestone(item_id))
             funnel.executed_split.add(split_of(verdict.state if verdict else None), price)
 
-        funnel.paid_money += sum(p.amount for p in at_end.payments if start <= p.occurred_at < end)
+        funnel.paid_money += sum(p.amount for p in fold.payments if within(p.occurred_at))
 
-        if at_end.is_open and at_end.money.remaining > 0:
-            funnel.reserve_count += 1
-            funnel.reserve_money += at_end.money.remaining
-            cohorts[month_key(at_end.sent_at, tz)] += at_end.money.remaining
+        ended = ended_at(fold)
+        if ended is None or max(ended, sent_at) >= end:
+            remaining = undone_before(fold, end)
+            if remaining > 0:
+                funnel.reserve_count += 1
+                funnel.reserve_money += remaining
+                cohorts[month_key(fold.sent_at, tz)] += remaining
 
-        if at_end.step in (Step.declined, Step.closed):
-            closed_at = at_end.step_at.get(at_end.step)
-            if closed_at is not None and start <= closed_at < end:
-                reason = at_end.closed_reason or at_end.step.value
-                lost[reason].count += 1
-                lost[reason].money += at_end.money.lost
-                funnel.lost_count += 1
-                funnel.lost_money += at_end.money.lost
+        if fold.step in (Step.declined, Step.closed) and ended is not None and within(ended):
+            reason = lost_reason(fold)
+            lost[reason].count += 1
+            lost[reason].money += fold.money.lost
+            funnel.lost_count += 1
+            funnel.lost_money += fold.money.lost
 
     funnel.reserve_by_cohort = dict(sorted(cohorts.items()))
-    funnel.lost_by_reason = dict(sorted(lost.items(), key=lambda kv: -kv[1].money))
+    funnel.lost_by_reason = dict(sorted(lost.items(), key=lambda kv: (-kv[1].money, kv[0])))
     return funnel

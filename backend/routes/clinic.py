@@ -195,9 +195,9 @@ async def get_funnel(
     clinic = await parties.clinic(staff.clinic_id)
     assert clinic is not None
     tz, now = ZoneInfo(clinic["timezone"]), utcnow()
-    start, end = reports.period_bounds(first, last, tz, now)
+    first, last = reports.period_days(first, last, tz, now)
     ids = [clinic["id"]]
-    figures = await reports.funnel(ids, start=start, end=end, tz=tz, now=now)
+    figures = await reports.funnel(ids, first=first, last=last)
     months = await reports.monthly_flow(ids, months=6, tz=tz, now=now)
     return present.funnel(figures, ids, months)
 

@@ -518,8 +518,8 @@ async def get_funnel(
     last: Annotated[date | None, QueryParameter(name="to")] = None,
 ) -> s.FunnelOut:
     tz, now = reports.EXCHANGE_TZ, utcnow()
-    start, end = reports.period_bounds(first, last, tz, now)
-    figures = await reports.funnel(clinic_id, start=start, end=end, tz=tz, now=now)
+    first, last = reports.period_days(first, last, tz, now)
+    figures = await reports.funnel(clinic_id, first=first, last=last)
     months = await reports.monthly_flow(clinic_id, months=6, tz=tz, now=now)
     return present.funnel(figures, clinic_id, months)
 

@@ -171,8 +171,8 @@ NOBODY = {
 }
 SPLIT = {"verified": 4500000, "unverified": 1000000, "disputed": 0}
 FUNNEL = {
-    "start": "2026-11-01T00:00:00+03:00",
-    "end": "2026-12-01T00:00:00+03:00",
+    "first": "2026-11-01",
+    "last": "2026-11-30",
     "currency": "RUB",
     "clinics": [CLINIC],
     "in_count": 23,

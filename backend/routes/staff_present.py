@@ -140,8 +140,8 @@ def funnel(f: Funnel, clinics: list | None, months: list[MonthFlow]) -> s.Funnel
         return s.SplitOut(verified=x.verified, unverified=x.unverified, disputed=x.disputed)
 
     return s.FunnelOut(
-        start=f.start,
-        end=f.end,
+        first=f.first,
+        last=f.last,
         currency=f.currency,
         clinics=clinics,
         in_count=f.in_count,

@@ -1,6 +1,6 @@
 """Request and response bodies of the clinic and exchange APIs."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -203,8 +203,8 @@ class MonthOut(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class FunnelOut(msgspec.Struct, frozen=True, kw_only=True):
-    start: datetime
-    end: datetime
+    first: Annotated[date, msgspec.Meta(description="first local day of the period")]
+    last: Annotated[date, msgspec.Meta(description="last local day, included")]
     currency: str
     clinics: list[UUID] | None
     in_count: int

@@ -7,9 +7,11 @@ referral's step and money, its verifications and appointments, the questions for
 the patient — with an outbox message for each new question.
 """
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import msgspec
 
@@ -17,13 +19,23 @@ from backend.clock import utcnow
 from backend.domain.authority import Refusal, RefusalKind, check_statement
 from backend.domain.events import Body, Contacted, Correction, Event, Source, side_of
 from backend.domain.funnel import ReferralFold, fold_referral
+from backend.domain.funnel_facts import referral_facts
 from backend.domain.norms import Norms
 from backend.domain.progress import Progress, plan_progress
 from backend.domain.questions import plan_questions
 from backend.domain.verification import VerificationPolicy, verify
 from backend.ids import new_id
 from backend.services.errors import Conflict, Forbidden, Invalid, NotFound
-from backend.store import appointments, ledger, norms, questions, referrals, verifications
+from backend.store import (
+    appointments,
+    funnel_facts,
+    ledger,
+    norms,
+    parties,
+    questions,
+    referrals,
+    verifications,
+)
 from backend.store.engine import write_transaction
 
 
@@ -174,6 +186,13 @@ async def refresh(
     progress = progress_of(fold, await norms.norms_for(referral["clinic"]), now)
 
     await referrals.save_fold(referral_id, fold, verdicts, progress, now)
+    clinic = await parties.clinic(referral["clinic"])
+    tz = ZoneInfo(clinic["timezone"]) if clinic else UTC
+    await funnel_facts.replace(
+        referral_id,
+        referral["clinic"],
+        referral_facts(events, tz, now, policy, fold=fold, verdicts=verdicts),
+    )
     await verifications.save_all(referral_id, verdicts, now)
     await appointments.save_all(referral_id, fold.appointments, now)
     await questions.withdraw(list(plan.withdraw))
@@ -226,3 +245,23 @@ async def reevaluate_due(*, now: datetime | None = None, limit: int = 200) -> in
             await refresh(referral, await ledger.events_of(referral_id), now)
             done += 1
     return done
+
+
+async def refold_all(
+    *,
+    only_missing_facts: bool = False,
+    now: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Rewrite every referral's derived rows from its ledger (after a release adds a
+    derived table, or to repair): one transaction per referral. Returns how many."""
+    now = now or utcnow()
+    ids = await referrals.ids_to_refold(only_missing_facts)
+    for done, referral_id in enumerate(ids, start=1):
+        async with write_transaction():
+            referral = await referrals.lock(referral_id)
+            if referral is not None:
+                await refresh(referral, await ledger.events_of(referral_id), now)
+        if progress is not None:
+            progress(done, len(ids))
+    return len(ids)

@@ -1,8 +1,9 @@
 """The funnel in money and the scorecards, for one clinic, several, or all.
 
-Computed by folding each referral's ledger (backend.domain.money_funnel and
-backend.domain.scorecard): exact by construction, and fast enough for a clinic's or a
-city district's few thousand referrals.
+The funnel sums the referrals' funnel facts (backend.domain.funnel_facts, kept with the
+other derived rows), so a month's report costs a few indexed aggregates however long
+the ledger; docs/metrics.md defines every figure. Scorecards still fold each ledger
+(backend.domain.scorecard).
 """
 
 from datetime import date, datetime, timedelta
@@ -11,43 +12,77 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from backend.domain.money_funnel import Funnel, month_key, period_funnel
+from backend.domain.money_funnel import Funnel, Lost
 from backend.domain.scorecard import Scorecard, scorecard
-from backend.store import desk, ledger
+from backend.services.errors import Invalid
+from backend.store import desk, funnel_facts, ledger
 
 EXCHANGE_TZ = ZoneInfo("Europe/Moscow")
+MAX_PERIOD_DAYS = 1100  # three years: longer periods are cohort tables, not one funnel
 
 
-def month_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    start = datetime(day.year, day.month, 1, tzinfo=tz)
-    nxt = datetime(day.year + (day.month == 12), day.month % 12 + 1, 1, tzinfo=tz)
-    return start, nxt
+def month_end(day: date) -> date:
+    return date(day.year + (day.month == 12), day.month % 12 + 1, 1) - timedelta(days=1)
 
 
-def period_bounds(
+def period_days(
     first: date | None, last: date | None, tz: ZoneInfo, now: datetime
-) -> tuple[datetime, datetime]:
-    """[first 00:00, last+1 00:00) in the clinic's time zone; this month by default."""
-    if first is None and last is None:
-        return month_bounds(now.astimezone(tz).date(), tz)
+) -> tuple[date, date]:
+    """The local days [first, last]; this month by default, up to today if only `from`."""
     today = now.astimezone(tz).date()
+    if first is None and last is None:
+        return today.replace(day=1), month_end(today)
     first = first or today.replace(day=1)
-    last = last or today
-    start = datetime(first.year, first.month, first.day, tzinfo=tz)
-    end = datetime(last.year, last.month, last.day, tzinfo=tz) + timedelta(days=1)
-    return start, end
+    last = last or max(today, first)
+    if last < first:
+        raise Invalid("to: the period ends before it starts")
+    if (last - first).days > MAX_PERIOD_DAYS:
+        raise Invalid(f"the period is longer than {MAX_PERIOD_DAYS} days")
+    return first, last
 
 
-async def funnel(
-    clinic_ids: list[UUID] | None,
-    *,
-    start: datetime,
-    end: datetime,
-    tz: ZoneInfo,
-    now: datetime,
-) -> Funnel:
-    histories = await ledger.histories(clinic_ids)
-    return period_funnel(histories.items(), start=start, end=end, tz=tz, now=now)
+async def funnel(clinic_ids: list[UUID] | None, *, first: date, last: date) -> Funnel:
+    """The period's funnel from the facts' sums (definition: domain.money_funnel)."""
+    f = Funnel(first=first, last=last)
+    lost: dict[str, Lost] = {}
+    for row in await funnel_facts.flows(clinic_ids, first, last):
+        kind, split, amount, count = (
+            row["kind"],
+            row["split"],
+            int(row["amount"]),
+            int(row["count"]),
+        )
+        if kind == "in":
+            f.in_count += count
+            f.in_money += amount
+        elif kind == "accepted":
+            f.accepted_count += count
+            f.accepted_money += amount
+            f.accepted_split.add(split, amount)
+        elif kind == "executed":
+            f.executed_money += amount
+            f.executed_split.add(split, amount)
+        elif kind == "paid":
+            f.paid_money += amount
+        elif kind == "lost":
+            entry = lost.setdefault(row["reason"], Lost())
+            entry.count += count
+            entry.money += amount
+            f.lost_count += count
+            f.lost_money += amount
+    new = await funnel_facts.flows(clinic_ids, first, last, sent_from=first)
+    f.executed_this_period = sum(int(r["amount"]) for r in new if r["kind"] == "executed")
+    f.executed_earlier = f.executed_money - f.executed_this_period
+    cohorts = await funnel_facts.reserve(clinic_ids, last)
+    f.reserve_by_cohort = {
+        r["cohort"]: int(r["amount"])
+        for r in sorted(cohorts, key=lambda r: r["cohort"])
+        if int(r["amount"]) != 0  # a negative sum would be a bug: shown, not hidden
+    }
+    f.reserve_money = sum(f.reserve_by_cohort.values())
+    f.reserve_count = sum(int(r["count"]) for r in cohorts)
+    f.lost_by_reason = dict(sorted(lost.items(), key=lambda kv: (-kv[1].money, kv[0])))
+    return f
 
 
 class MonthFlow(msgspec.Struct, frozen=True, kw_only=True):
@@ -61,24 +96,26 @@ async def monthly_flow(
     clinic_ids: list[UUID] | None, *, months: int, tz: ZoneInfo, now: datetime
 ) -> list[MonthFlow]:
     """Inflow against throughput, month by month, the last `months` months."""
-    histories = list((await ledger.histories(clinic_ids)).items())
-    start, _ = month_bounds(now.astimezone(tz).date(), tz)
-    bounds = []
-    for _ in range(months):
-        prev_start, _ = month_bounds((start - timedelta(days=1)).date(), tz)
-        bounds.append((start, month_bounds(start.date(), tz)[1]))
-        start = prev_start
-    out = []
-    for first, end in reversed(bounds):
-        f = period_funnel(histories, start=first, end=end, tz=tz, now=now)
+    today = now.astimezone(tz).date()
+    first = today.replace(day=1)
+    for _ in range(months - 1):
+        first = (first - timedelta(days=1)).replace(day=1)
+    sums: dict[tuple[str, str], int] = {
+        (r["month"], r["kind"]): int(r["amount"])
+        for r in await funnel_facts.monthly(clinic_ids, first, month_end(today))
+    }
+    out, month = [], first
+    while month <= today:
+        key = month.strftime("%Y-%m")
         out.append(
             MonthFlow(
-                month=month_key(first, tz),
-                inflow=f.in_money,
-                executed=f.executed_money,
-                lost=f.lost_money,
+                month=key,
+                inflow=sums.get((key, "in"), 0),
+                executed=sums.get((key, "executed"), 0),
+                lost=sums.get((key, "lost"), 0),
             )
         )
+        month = month_end(month) + timedelta(days=1)
     return out
 
 

@@ -146,3 +146,13 @@ async def for_patient(
         .order_by(Referral.id, ascending=False)
         .limit(limit)
     )
+
+
+async def ids_to_refold(only_missing_facts: bool) -> list[UUID]:
+    """Every referral, or those without funnel facts (written before facts existed)."""
+    from backend.store.tables import FunnelFact
+
+    query = Referral.select(Referral.id).order_by(Referral.id)
+    if only_missing_facts:
+        query = query.where(Referral.id.not_in(FunnelFact.select(FunnelFact.referral)))
+    return [r["id"] for r in await query]

@@ -17,6 +17,7 @@ from piccolo.columns import (
     BigInt,
     BigSerial,
     Boolean,
+    Date,
     ForeignKey,
     Integer,
     OnDelete,
@@ -400,6 +401,25 @@ class PriceEntry(Table, tablename="price_entry"):
     # unique (scope, code)
 
 
+class FunnelFact(Table, tablename="funnel_fact"):
+    """A dated movement of a referral's funnel (backend.domain.funnel_facts), rewritten
+    with its other derived rows; reports sum these instead of folding ledgers."""
+
+    id = BigSerial(primary_key=True)
+    referral = _fk(Referral)
+    clinic = UUID()
+    sent_day = Date()
+    cohort = Varchar(length=7)  # YYYY-MM of sent_day
+    day = Date()
+    month = Varchar(length=7)  # YYYY-MM of day
+    kind = Varchar(length=10)
+    amount = BigInt()
+    count = Integer(default=0)
+    split = Varchar(length=12, default="")
+    reason = Varchar(length=200, default="")
+    currency = Varchar(length=3)
+
+
 class VisitCode(Table, tablename="visit_code"):
     """A one-time code the clinic shows at reception; the patient enters it to co-sign
     the visit. Only its HMAC is stored."""
@@ -447,4 +467,5 @@ TABLES: list[type[Table]] = [
     PriceEntry,
     VisitCode,
     Throttle,
+    FunnelFact,
 ]

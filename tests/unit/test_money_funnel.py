@@ -1,6 +1,6 @@
 """The funnel in money and the scorecard, on small ledgers computed by hand."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -30,6 +30,7 @@ MSK = ZoneInfo("Europe/Moscow")
 # November 2026 in Moscow: [Nov 1 00:00 MSK, Dec 1 00:00 MSK).
 NOV = datetime(2026, 11, 1, tzinfo=MSK)
 DEC = datetime(2026, 12, 1, tzinfo=MSK)
+NOVEMBER = dict(first=date(2026, 11, 1), last=date(2026, 11, 30))
 A, B, C = UUID(int=1), UUID(int=2), UUID(int=3)
 
 
@@ -79,10 +80,8 @@ def test_a_month_by_hand():
     late = Story(datetime(2026, 12, 1, 0, 10, tzinfo=MSK))
 
     f = period_funnel(
-        [(UUID(int=n), s.events) for n, s in enumerate((old, new, lost, late))],
-        start=NOV,
-        end=DEC,
-        tz=MSK,
+        [(UUID(int=n), s.events, MSK) for n, s in enumerate((old, new, lost, late))],
+        **NOVEMBER,
         now=DEC + timedelta(days=10),
     )
     assert (f.in_count, f.in_money) == (2, 30_000_00 + 50_000_00)
@@ -113,17 +112,17 @@ def test_executed_money_is_split_by_what_the_patient_said():
         datetime(2026, 11, 11, 12, tzinfo=MSK),
         Source.patient_app,
     )
-    f = period_funnel([(UUID(int=1), s.events)], start=NOV, end=DEC, tz=MSK, now=DEC)
+    f = period_funnel([(UUID(int=1), s.events, MSK)], **NOVEMBER, now=DEC)
     assert (f.executed_split.verified, f.executed_split.disputed) == (10_000_00, 20_000_00)
 
 
 def test_a_correction_restates_the_past_month():
     s = Story(datetime(2026, 10, 2, 9, tzinfo=MSK))
     done = s.say(ItemDone(item_id=A), datetime(2026, 10, 20, tzinfo=MSK))
-    october = dict(start=datetime(2026, 10, 1, tzinfo=MSK), end=NOV, tz=MSK, now=DEC)
-    assert period_funnel([(A, s.events)], **october).executed_money == 10_000_00
+    october = dict(first=date(2026, 10, 1), last=date(2026, 10, 31), now=DEC)
+    assert period_funnel([(A, s.events, MSK)], **october).executed_money == 10_000_00
     s.say(Correction(retracts=done.id, reason="wrong patient"), datetime(2026, 11, 15, tzinfo=MSK))
-    assert period_funnel([(A, s.events)], **october).executed_money == 0
+    assert period_funnel([(A, s.events, MSK)], **october).executed_money == 0
 
 
 def test_wilson_lower_bound_does_not_reward_small_samples():

@@ -1,0 +1,147 @@
+"""A referral's funnel as dated movements, so that any period's figures are sums.
+
+Reports must not fold every ledger per request. Instead each referral's fold is turned,
+whenever its ledger changes, into facts: "on local day D, this much money entered this
+figure". A period's in, accepted, executed, paid and lost are the sums of facts dated
+inside it; the reserve at its end is the running sum of reserve movements dated before
+the end. backend.domain.money_funnel defines the same figures directly, and a
+differential test holds the two together to the kopeck.
+
+Reserve movements: +the current plan's money on the day it was sent; −an item's price
+on the day it was done; −what was still undone on the day the referral ended
+(declined, closed, transferred, completed). Items done after the end move nothing: the
+referral has left the reserve. Anything dated before the referral was sent counts as
+happening when it was sent.
+"""
+
+from datetime import date, datetime, tzinfo
+
+import msgspec
+
+from backend.domain.events import Event
+from backend.domain.funnel import ReferralFold, Step, fold_referral, item_milestone
+from backend.domain.money_funnel import (
+    ended_at,
+    estimate_as_sent,
+    lost_reason,
+    split_of,
+    undone_before,
+)
+from backend.domain.verification import Verification, VerificationPolicy, verify
+
+
+class Fact(msgspec.Struct, frozen=True, kw_only=True):
+    kind: str  # in | accepted | executed | paid | lost | reserve
+    day: date  # the local day it happened, in the clinic's time zone
+    amount: int  # minor units; reserve movements may be negative
+    count: int = 0  # referrals entering (+1) or leaving (-1) the figure
+    split: str = ""  # verified | unverified | disputed, for accepted and executed
+    reason: str = ""  # for lost
+
+
+class ReferralFacts(msgspec.Struct, frozen=True, kw_only=True):
+    sent_day: date
+    cohort: str  # YYYY-MM of the sending day
+    currency: str
+    facts: tuple[Fact, ...]
+
+
+def referral_facts(
+    events: list[Event],
+    tz: tzinfo,
+    now: datetime,
+    policy: VerificationPolicy | None = None,
+    fold: ReferralFold | None = None,
+    verdicts: dict[str, Verification] | None = None,
+) -> ReferralFacts | None:
+    """None for a referral that was never sent. `fold` and `verdicts`, when the caller
+    has them, must be of these events at `now`."""
+    fold = fold or fold_referral(events)
+    if fold.sent_at is None:
+        return None
+    if verdicts is None:
+        verdicts = verify(fold, now, policy or VerificationPolicy())
+
+    sent_at = fold.sent_at
+
+    def day(at: datetime) -> date:
+        # Nothing happens to a referral before it exists: an earlier time (a clock off,
+        # a back-dated claim) counts on the day it was sent, as in the definition.
+        return max(at, sent_at).astimezone(tz).date()
+
+    def state(milestone: str) -> str:
+        verdict = verdicts.get(milestone)
+        return split_of(verdict.state if verdict else None)
+
+    sent_day = day(fold.sent_at)
+    facts = [Fact(kind="in", day=sent_day, amount=estimate_as_sent(events), count=1)]
+    if fold.accepted_at is not None:
+        milestone = "booked" if "booked" in fold.step_at else "visited"
+        facts.append(
+            Fact(
+                kind="accepted",
+                day=day(fold.accepted_at),
+                amount=fold.money.planned,
+                count=1,
+                split=state(milestone),
+            )
+        )
+    for item_id, done_at in fold.done_items.items():
+        facts.append(
+            Fact(
+                kind="executed",
+                day=day(done_at),
+                amount=fold.item_prices.get(item_id, 0),
+                split=state(item_milestone(item_id)),
+            )
+        )
+    facts += [Fact(kind="paid", day=day(p.occurred_at), amount=p.amount) for p in fold.payments]
+    ended = ended_at(fold)
+    if fold.step in (Step.declined, Step.closed) and ended is not None:
+        facts.append(
+            Fact(
+                kind="lost",
+                day=day(ended),
+                amount=fold.money.lost,
+                count=1,
+                reason=lost_reason(fold),
+            )
+        )
+    facts += _reserve(fold, ended, sent_day, day)
+    return ReferralFacts(
+        sent_day=sent_day,
+        cohort=sent_day.strftime("%Y-%m"),
+        currency=fold.money.currency,
+        facts=tuple(facts),
+    )
+
+
+def _reserve(fold: ReferralFold, ended: datetime | None, sent_day: date, day) -> list[Fact]:
+    lines = fold.plan.chosen_lines() if fold.plan else ()
+    total = sum(line.price for line in lines)
+    if total == 0:
+        return []
+
+    moves = [Fact(kind="reserve", day=sent_day, amount=total, count=1)]
+    done = [
+        (fold.done_items[line.item_id], line.price)
+        for line in lines
+        if line.item_id in fold.done_items
+        and (ended is None or fold.done_items[line.item_id] < ended)
+    ]
+    moves += [Fact(kind="reserve", day=day(at), amount=-price) for at, price in done if price]
+    # It leaves the count when nothing priced is left undone, or when it ends, if sooner.
+    priced = [line.item_id for line in lines if line.price]
+    all_done_at = (
+        max(fold.done_items[i] for i in priced)
+        if all(i in fold.done_items for i in priced)
+        else None
+    )
+    if ended is not None:
+        undone = undone_before(fold, ended)
+        if undone:
+            moves.append(Fact(kind="reserve", day=day(ended), amount=-undone))
+    stops = [t for t in (all_done_at, ended) if t is not None]
+    if stops:
+        moves.append(Fact(kind="reserve", day=day(min(stops)), amount=0, count=-1))
+    return moves
