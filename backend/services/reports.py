@@ -41,17 +41,37 @@ def period_days(
     return first, last
 
 
+def whole_months(first: date, last: date) -> tuple[list[str], list[tuple[date, date]]]:
+    """The calendar months lying wholly in [first, last], and the day ranges left over."""
+    months: list[str] = []
+    edges: list[tuple[date, date]] = []
+    day = first
+    while day <= last:
+        end = month_end(day)
+        if day.day == 1 and end <= last:
+            months.append(day.strftime("%Y-%m"))
+        else:
+            edges.append((day, min(end, last)))
+        day = end + timedelta(days=1)
+    return months, edges
+
+
 async def funnel(clinic_ids: list[UUID] | None, *, first: date, last: date) -> Funnel:
-    """The period's funnel from the facts' sums (definition: domain.money_funnel)."""
+    """The period's funnel (definition: domain.money_funnel). Whole months come from the
+    monthly sums, the days around them from the facts: a month's report reads a few
+    hundred rows, however long the ledger."""
+    months, edges = whole_months(first, last)
+    flows = await funnel_facts.month_flows(clinic_ids, months)
+    for edge_first, edge_last in edges:
+        flows += await funnel_facts.flows(clinic_ids, edge_first, edge_last)
+
     f = Funnel(first=first, last=last)
     lost: dict[str, Lost] = {}
-    for row in await funnel_facts.flows(clinic_ids, first, last):
-        kind, split, amount, count = (
-            row["kind"],
-            row["split"],
-            int(row["amount"]),
-            int(row["count"]),
-        )
+    for row in flows:
+        kind, split = row["kind"], row["split"]
+        amount, count = int(row["amount"]), int(row["count"])
+        if amount == 0 and count == 0:
+            continue  # a monthly sum that changes took back to nothing
         if kind == "in":
             f.in_count += count
             f.in_money += amount
@@ -70,18 +90,34 @@ async def funnel(clinic_ids: list[UUID] | None, *, first: date, last: date) -> F
             entry.money += amount
             f.lost_count += count
             f.lost_money += amount
-    new = await funnel_facts.flows(clinic_ids, first, last, sent_from=first)
+    f.lost_by_reason = dict(sorted(lost.items(), key=lambda kv: (-kv[1].money, kv[0])))
+
+    # Executed from plans sent in the period: by cohort when the period starts a month.
+    if first.day == 1:
+        new = await funnel_facts.month_flows(
+            clinic_ids, months, cohort_from=first.strftime("%Y-%m")
+        )
+        for edge_first, edge_last in edges:
+            new += await funnel_facts.flows(clinic_ids, edge_first, edge_last, sent_from=first)
+    else:
+        new = await funnel_facts.flows(clinic_ids, first, last, sent_from=first)
     f.executed_this_period = sum(int(r["amount"]) for r in new if r["kind"] == "executed")
     f.executed_earlier = f.executed_money - f.executed_this_period
-    cohorts = await funnel_facts.reserve(clinic_ids, last)
-    f.reserve_by_cohort = {
-        r["cohort"]: int(r["amount"])
-        for r in sorted(cohorts, key=lambda r: r["cohort"])
-        if int(r["amount"]) != 0  # a negative sum would be a bug: shown, not hidden
-    }
+
+    # The reserve at the end: whole months' movements, then the last month's days.
+    if last == month_end(last):
+        cohorts = await funnel_facts.month_reserve(clinic_ids, last.strftime("%Y-%m"))
+    else:
+        through = last.replace(day=1) - timedelta(days=1)
+        cohorts = await funnel_facts.month_reserve(clinic_ids, through.strftime("%Y-%m"))
+        cohorts += await funnel_facts.reserve(clinic_ids, last, first=last.replace(day=1))
+    by_cohort: dict[str, int] = {}
+    for r in cohorts:
+        by_cohort[r["cohort"]] = by_cohort.get(r["cohort"], 0) + int(r["amount"])
+        f.reserve_count += int(r["count"])
+    # A negative sum would be a bug: shown, not hidden.
+    f.reserve_by_cohort = {k: v for k, v in sorted(by_cohort.items()) if v != 0}
     f.reserve_money = sum(f.reserve_by_cohort.values())
-    f.reserve_count = sum(int(r["count"]) for r in cohorts)
-    f.lost_by_reason = dict(sorted(lost.items(), key=lambda kv: (-kv[1].money, kv[0])))
     return f
 
 

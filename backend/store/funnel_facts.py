@@ -8,34 +8,81 @@ from uuid import UUID
 from piccolo.query.functions.aggregate import Sum
 
 from backend.domain.funnel_facts import ReferralFacts
-from backend.store.tables import FunnelFact
+from backend.store.tables import FunnelFact, FunnelMonth
+
+Key = tuple[str, str, str, str, str]  # cohort, month, kind, split, reason
+
+ADD_TO_MONTH = (
+    'INSERT INTO "funnel_month" ("clinic", "cohort", "month", "kind", "split", "reason", '
+    '"amount", "count") VALUES ({}, {}, {}, {}, {}, {}, {}, {}) '
+    'ON CONFLICT ("clinic", "month", "cohort", "kind", "split", "reason") DO UPDATE SET '
+    '"amount" = "funnel_month"."amount" + excluded."amount", '
+    '"count" = "funnel_month"."count" + excluded."count"'
+)
+
+
+def _comparable(row: dict[str, Any]) -> tuple:
+    return (
+        str(row["clinic"]),
+        row["cohort"],
+        row["kind"],
+        row["split"],
+        row["reason"],
+        row["amount"],
+        row["count"],
+        str(row["day"]),
+        str(row["sent_day"]),
+    )
 
 
 async def replace(referral_id: UUID, clinic_id: UUID, facts: ReferralFacts | None) -> None:
-    """The referral's facts as they are now. Derived rows, not records: the ledger keeps
-    the history, and these follow it."""
-    await FunnelFact.delete().where(FunnelFact.referral == referral_id)
-    if facts is None or not facts.facts:
-        return
-    await FunnelFact.insert(
-        *(
-            FunnelFact(
-                referral=referral_id,
-                clinic=clinic_id,
-                sent_day=facts.sent_day,
-                cohort=facts.cohort,
-                day=f.day,
-                month=f.day.strftime("%Y-%m"),
-                kind=f.kind,
-                amount=f.amount,
-                count=f.count,
-                split=f.split,
-                reason=f.reason,
-                currency=facts.currency,
-            )
-            for f in facts.facts
+    """The referral's facts as they are now, and the difference added to the monthly
+    sums. Derived rows, not records: the ledger keeps the history, these follow it."""
+    old = await FunnelFact.select(
+        FunnelFact.clinic,
+        FunnelFact.cohort,
+        FunnelFact.month,
+        FunnelFact.kind,
+        FunnelFact.split,
+        FunnelFact.reason,
+        FunnelFact.amount,
+        FunnelFact.count,
+        FunnelFact.day,
+        FunnelFact.sent_day,
+    ).where(FunnelFact.referral == referral_id)
+    rows = [
+        {
+            "clinic": clinic_id,
+            "cohort": facts.cohort,
+            "month": f.day.strftime("%Y-%m"),
+            "kind": f.kind,
+            "split": f.split,
+            "reason": f.reason,
+            "amount": f.amount,
+            "count": f.count,
+            "day": f.day,
+            "sent_day": facts.sent_day,
+        }
+        for f in (facts.facts if facts else ())
+    ]
+    delta: dict[tuple[UUID, Key], list[int]] = {}
+    for sign, group in ((-1, old), (1, rows)):
+        for r in group:
+            key = (r["clinic"], (r["cohort"], r["month"], r["kind"], r["split"], r["reason"]))
+            sums = delta.setdefault(key, [0, 0])
+            sums[0] += sign * r["amount"]
+            sums[1] += sign * r["count"]
+    changed = [(k, v) for k, v in delta.items() if v != [0, 0]]
+    if sorted(map(_comparable, old)) == sorted(map(_comparable, rows)):
+        return  # the usual re-fold that changes no figure: nothing to rewrite
+    if old:
+        await FunnelFact.delete().where(FunnelFact.referral == referral_id)
+    if rows:
+        await FunnelFact.insert(
+            *(FunnelFact(referral=referral_id, currency=facts.currency, **r) for r in rows)
         )
-    )
+    for (clinic, key), (amount, count) in sorted(changed, key=lambda kv: (str(kv[0][0]), kv[0][1])):
+        await FunnelMonth.raw(ADD_TO_MONTH, clinic, *key, amount, count).run()
 
 
 def _scope(clinic_ids: list[UUID] | None):
@@ -66,15 +113,22 @@ async def flows(
     return await query.group_by(FunnelFact.kind, FunnelFact.split, FunnelFact.reason)
 
 
-async def reserve(clinic_ids: list[UUID] | None, last: date) -> list[dict[str, Any]]:
-    """The reserve at the end of `last`, by cohort: the running sum of its movements."""
+async def reserve(
+    clinic_ids: list[UUID] | None, last: date, *, first: date | None = None
+) -> list[dict[str, Any]]:
+    """Reserve movements dated up to `last` (from `first`, if given), by cohort."""
     return await (
         FunnelFact.select(
             FunnelFact.cohort,
             Sum(FunnelFact.amount).as_alias("amount"),
             Sum(FunnelFact.count).as_alias("count"),
         )
-        .where((FunnelFact.kind == "reserve") & (FunnelFact.day <= last) & _scope(clinic_ids))
+        .where(
+            (FunnelFact.kind == "reserve")
+            & (FunnelFact.day <= last)
+            & (FunnelFact.day >= (first or date.min))
+            & _scope(clinic_ids)
+        )
         .group_by(FunnelFact.cohort)
     )
 
@@ -92,4 +146,48 @@ async def monthly(clinic_ids: list[UUID] | None, first: date, last: date) -> lis
             & _scope(clinic_ids)
         )
         .group_by(FunnelFact.month, FunnelFact.kind)
+    )
+
+
+def _month_scope(clinic_ids: list[UUID] | None):
+    if clinic_ids is None:
+        return FunnelMonth.id.is_not_null()
+    return FunnelMonth.clinic.is_in(clinic_ids or [UUID(int=0)])
+
+
+async def month_flows(
+    clinic_ids: list[UUID] | None, months: list[str], *, cohort_from: str | None = None
+) -> list[dict[str, Any]]:
+    """The monthly sums of the flows of whole months; with `cohort_from`, only of
+    referrals sent in that month or later."""
+    if not months:
+        return []
+    query = FunnelMonth.select(
+        FunnelMonth.kind,
+        FunnelMonth.split,
+        FunnelMonth.reason,
+        Sum(FunnelMonth.amount).as_alias("amount"),
+        Sum(FunnelMonth.count).as_alias("count"),
+    ).where(
+        (FunnelMonth.kind != "reserve") & FunnelMonth.month.is_in(months) & _month_scope(clinic_ids)
+    )
+    if cohort_from is not None:
+        query = query.where(FunnelMonth.cohort >= cohort_from)
+    return await query.group_by(FunnelMonth.kind, FunnelMonth.split, FunnelMonth.reason)
+
+
+async def month_reserve(clinic_ids: list[UUID] | None, through: str) -> list[dict[str, Any]]:
+    """Reserve movements of every month up to `through` (YYYY-MM, included), by cohort."""
+    return await (
+        FunnelMonth.select(
+            FunnelMonth.cohort,
+            Sum(FunnelMonth.amount).as_alias("amount"),
+            Sum(FunnelMonth.count).as_alias("count"),
+        )
+        .where(
+            (FunnelMonth.kind == "reserve")
+            & (FunnelMonth.month <= through)
+            & _month_scope(clinic_ids)
+        )
+        .group_by(FunnelMonth.cohort)
     )

@@ -420,6 +420,23 @@ class FunnelFact(Table, tablename="funnel_fact"):
     currency = Varchar(length=3)
 
 
+class FunnelMonth(Table, tablename="funnel_month"):
+    """Funnel facts summed per clinic, cohort (month sent), month, kind, split and
+    reason; kept by adding each change's difference, so a month's report reads a few
+    hundred rows however many referrals there are."""
+
+    id = BigSerial(primary_key=True)
+    clinic = UUID()
+    cohort = Varchar(length=7)
+    month = Varchar(length=7)
+    kind = Varchar(length=10)
+    split = Varchar(length=12, default="")
+    reason = Varchar(length=200, default="")
+    amount = BigInt(default=0)
+    count = BigInt(default=0)
+    # unique (clinic, cohort, month, kind, split, reason)
+
+
 class VisitCode(Table, tablename="visit_code"):
     """A one-time code the clinic shows at reception; the patient enters it to co-sign
     the visit. Only its HMAC is stored."""
@@ -468,4 +485,5 @@ TABLES: list[type[Table]] = [
     VisitCode,
     Throttle,
     FunnelFact,
+    FunnelMonth,
 ]
