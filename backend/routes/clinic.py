@@ -5,7 +5,7 @@ from typing import Annotated
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from litestar import Request, Router, get, post, put
+from litestar import Request, Response, Router, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, QueryParameter
 
@@ -16,6 +16,8 @@ from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
 from backend.routes.docs import example_body, responds
+from backend.routes.exports import Format
+from backend.routes.funnel_tables import FromMonth, ToMonth, cohort_table, funnel_download
 from backend.routes.paging import DEFAULT_LIMIT, Cursor, Limit, decode_cursor
 from backend.routes.staff_security import (
     CLINIC_MANAGER,
@@ -185,21 +187,49 @@ async def post_visit_code(
     summary="The clinic's funnel in money",
     description="In, accepted, executed (this period's plans vs earlier), reserve by month "
     "of arrival, lost by reason, each split by verification; month by month inflow vs "
-    "executed. Period in the clinic's time zone; this month by default.",
+    "executed. Period in the clinic's time zone; this month by default. ?format=csv or "
+    "xlsx downloads the table. Definitions: docs/metrics.md.",
     opt=roles(CLINIC_MANAGER),
-    responses=responds(s.FunnelOut, ex.FUNNEL, "The funnel", errors=(400, 401, 403)),
+    responses=responds(s.FunnelOut, ex.FUNNEL, "The funnel", errors=(400, 401, 403, 422)),
 )
 async def get_funnel(
-    staff: NamedDependency[StaffPrincipal], first: First = None, last: Last = None
-) -> s.FunnelOut:
+    staff: NamedDependency[StaffPrincipal],
+    first: First = None,
+    last: Last = None,
+    format: Format = "json",
+) -> Response:
     clinic = await parties.clinic(staff.clinic_id)
     assert clinic is not None
     tz, now = ZoneInfo(clinic["timezone"]), utcnow()
     first, last = reports.period_days(first, last, tz, now)
     ids = [clinic["id"]]
     figures = await reports.funnel(ids, first=first, last=last)
+    if format != "json":
+        return funnel_download(figures, format)
     months = await reports.monthly_flow(ids, months=6, tz=tz, now=now)
-    return present.funnel(figures, ids, months)
+    return Response(present.funnel(figures, ids, months))
+
+
+@get(
+    "/funnel/cohorts",
+    summary="Cohorts: how the money of each month's referrals gets executed",
+    description="For each month referrals came in (from..to, YYYY-MM; the last 12 by "
+    "default): their estimated money, and the money executed in that month, the next, … "
+    "with the cumulative share. ?format=csv or xlsx downloads it.",
+    opt=roles(CLINIC_MANAGER),
+    responses=responds(s.CohortTable, ex.COHORTS, "The cohort table", errors=(400, 401, 403, 422)),
+)
+async def get_cohorts(
+    staff: NamedDependency[StaffPrincipal],
+    first: FromMonth = None,
+    last: ToMonth = None,
+    format: Format = "json",
+) -> Response:
+    clinic = await parties.clinic(staff.clinic_id)
+    assert clinic is not None
+    tz = ZoneInfo(clinic["timezone"])
+    table = await cohort_table([clinic["id"]], first, last, format, tz, utcnow())
+    return table if isinstance(table, Response) else Response(table)
 
 
 @get(
@@ -274,6 +304,7 @@ router = Router(
         put_plan,
         post_visit_code,
         get_funnel,
+        get_cohorts,
         get_ratings,
         get_nobody_called,
         get_follow_up,

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Router, get, patch, post, put
+from litestar import Request, Response, Router, get, patch, post, put
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
@@ -23,6 +23,8 @@ from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
 from backend.routes.clinic import referral_card
 from backend.routes.docs import example_body, responds
+from backend.routes.exports import Format
+from backend.routes.funnel_tables import FromMonth, ToMonth, cohort_table, funnel_download
 from backend.routes.paging import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from backend.routes.staff_security import (
     EXCHANGE_READERS,
@@ -508,20 +510,44 @@ async def get_scorecards(clinic_id: ClinicFilter = None) -> s.ScorecardList:
 @get(
     "/funnel",
     summary="The funnel in money, any set of clinics",
-    description="As the clinic's funnel, for all clinics or those named; Moscow time.",
+    description="As the clinic's funnel, for all clinics or those named; each clinic's "
+    "own days; this month in Moscow by default. ?format=csv or xlsx downloads the table. "
+    "Definitions: docs/metrics.md.",
     opt=roles(EXCHANGE_READERS),
-    responses=responds(s.FunnelOut, ex.FUNNEL, "The funnel", errors=(400, 401, 403)),
+    responses=responds(s.FunnelOut, ex.FUNNEL, "The funnel", errors=(400, 401, 403, 422)),
 )
 async def get_funnel(
     clinic_id: ClinicFilter = None,
     first: Annotated[date | None, QueryParameter(name="from")] = None,
     last: Annotated[date | None, QueryParameter(name="to")] = None,
-) -> s.FunnelOut:
+    format: Format = "json",
+) -> Response:
     tz, now = reports.EXCHANGE_TZ, utcnow()
     first, last = reports.period_days(first, last, tz, now)
     figures = await reports.funnel(clinic_id, first=first, last=last)
+    if format != "json":
+        return funnel_download(figures, format)
     months = await reports.monthly_flow(clinic_id, months=6, tz=tz, now=now)
-    return present.funnel(figures, clinic_id, months)
+    return Response(present.funnel(figures, clinic_id, months))
+
+
+@get(
+    "/funnel/cohorts",
+    summary="Cohorts: how the money of each month's referrals gets executed",
+    description="For each month referrals came in (from..to, YYYY-MM; the last 12 by "
+    "default): their estimated money, and the money executed in that month, the next, … "
+    "with the cumulative share. ?format=csv or xlsx downloads it.",
+    opt=roles(EXCHANGE_READERS),
+    responses=responds(s.CohortTable, ex.COHORTS, "The cohort table", errors=(400, 401, 403, 422)),
+)
+async def get_cohorts(
+    clinic_id: ClinicFilter = None,
+    first: FromMonth = None,
+    last: ToMonth = None,
+    format: Format = "json",
+) -> Response:
+    table = await cohort_table(clinic_id, first, last, format, reports.EXCHANGE_TZ, utcnow())
+    return table if isinstance(table, Response) else Response(table)
 
 
 @get(
@@ -573,6 +599,7 @@ router = Router(
         resolve,
         get_scorecards,
         get_funnel,
+        get_cohorts,
         get_audit,
         list_inbox,
         get_delivery,

@@ -519,3 +519,22 @@ CRM_STAGES = {
     ],
     "map_keys_not_in_crm": [],
 }
+COHORTS = {
+    "clinics": [CLINIC],
+    "items": [
+        {
+            "cohort": "2026-09",
+            "referrals": 41,
+            "in_money": 512000000,
+            "executed": [61000000, 143000000, 98000000],
+            "share": [11.9, 39.8, 59.0],
+        },
+        {
+            "cohort": "2026-10",
+            "referrals": 38,
+            "in_money": 470000000,
+            "executed": [52000000, 120500000],
+            "share": [11.1, 36.7],
+        },
+    ],
+}

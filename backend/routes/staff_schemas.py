@@ -459,3 +459,20 @@ class ImportedPlanOut(msgspec.Struct, frozen=True, kw_only=True):
 class ImportOut(msgspec.Struct, frozen=True, kw_only=True):
     referral: ReferralCreated | None  # None on a dry run
     plan: ImportedPlanOut
+
+
+class CohortOut(msgspec.Struct, frozen=True, kw_only=True):
+    cohort: Annotated[str, msgspec.Meta(description="YYYY-MM the referrals were sent in")]
+    referrals: int
+    in_money: int
+    executed: Annotated[
+        list[int], msgspec.Meta(description="money executed in the cohort month, the next, …")
+    ]
+    share: Annotated[
+        list[float], msgspec.Meta(description="cumulative executed / in_money, per cent")
+    ]
+
+
+class CohortTable(msgspec.Struct, frozen=True, kw_only=True):
+    clinics: list[UUID] | None
+    items: list[CohortOut]

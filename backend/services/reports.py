@@ -121,6 +121,53 @@ async def funnel(clinic_ids: list[UUID] | None, *, first: date, last: date) -> F
     return f
 
 
+class CohortRow(msgspec.Struct, frozen=True, kw_only=True):
+    cohort: str  # YYYY-MM the referrals were sent in
+    referrals: int
+    in_money: int  # the estimates as sent
+    executed: list[int]  # money executed in the cohort month (0), the next (1), …
+    share: list[float]  # cumulative executed / in_money, per cent, one decimal
+
+
+def add_months(month: str, k: int) -> str:
+    year, mon = int(month[:4]), int(month[5:]) + k
+    year, mon = year + (mon - 1) // 12, (mon - 1) % 12 + 1
+    return f"{year:04d}-{mon:02d}"
+
+
+async def cohorts(
+    clinic_ids: list[UUID] | None, *, first: str, last: str, now: datetime, tz: ZoneInfo
+) -> list[CohortRow]:
+    """The retention triangle: of the money that came in in month M, how much was
+    executed by M, M+1, M+2, … up to the current month (docs/metrics.md)."""
+    current = now.astimezone(tz).strftime("%Y-%m")
+    money_in: dict[str, tuple[int, int]] = {}
+    executed: dict[tuple[str, str], int] = {}
+    for r in await funnel_facts.cohort_sums(clinic_ids, first, last):
+        if r["kind"] == "in":
+            amount, count = money_in.get(r["cohort"], (0, 0))
+            money_in[r["cohort"]] = (amount + int(r["amount"]), count + int(r["count"]))
+        else:
+            key = (r["cohort"], r["month"])
+            executed[key] = executed.get(key, 0) + int(r["amount"])
+    rows, cohort = [], first
+    while cohort <= last and cohort <= current:
+        amount, count = money_in.get(cohort, (0, 0))
+        months, k = [], 0
+        while add_months(cohort, k) <= current:
+            months.append(executed.get((cohort, add_months(cohort, k)), 0))
+            k += 1
+        running, share = 0, []
+        for value in months:
+            running += value
+            share.append(round(100 * running / amount, 1) if amount else 0.0)
+        rows.append(
+            CohortRow(cohort=cohort, referrals=count, in_money=amount, executed=months, share=share)
+        )
+        cohort = add_months(cohort, 1)
+    return rows
+
+
 class MonthFlow(msgspec.Struct, frozen=True, kw_only=True):
     month: str  # YYYY-MM
     inflow: int  # money of referrals sent that month (estimate)

@@ -191,3 +191,25 @@ async def month_reserve(clinic_ids: list[UUID] | None, through: str) -> list[dic
         )
         .group_by(FunnelMonth.cohort)
     )
+
+
+async def cohort_sums(
+    clinic_ids: list[UUID] | None, first_cohort: str, last_cohort: str
+) -> list[dict[str, Any]]:
+    """Money in and executed of the referrals sent in each cohort month, by month."""
+    return await (
+        FunnelMonth.select(
+            FunnelMonth.cohort,
+            FunnelMonth.month,
+            FunnelMonth.kind,
+            Sum(FunnelMonth.amount).as_alias("amount"),
+            Sum(FunnelMonth.count).as_alias("count"),
+        )
+        .where(
+            FunnelMonth.kind.is_in(["in", "executed"])
+            & (FunnelMonth.cohort >= first_cohort)
+            & (FunnelMonth.cohort <= last_cohort)
+            & _month_scope(clinic_ids)
+        )
+        .group_by(FunnelMonth.cohort, FunnelMonth.month, FunnelMonth.kind)
+    )

@@ -23,7 +23,7 @@ from backend.domain.events import (
     Visited,
 )
 from backend.domain.funnel import fold_referral
-from backend.domain.money_funnel import period_funnel
+from backend.domain.money_funnel import estimate_as_sent, period_funnel
 from backend.services import reports
 from backend.services.errors import ServiceError
 from backend.services.recording import Statement, record
@@ -161,6 +161,34 @@ def periods(first_sent: date) -> list[tuple[date, date]]:
     return [*months, *days]
 
 
+def cohorts_by_fold(folded, first: str, current: str) -> list[tuple]:
+    """The cohort table straight from the folds: money in by the month each referral
+    was sent, and its items' money by the month they were done (not before sending)."""
+    money_in: dict[str, list[int]] = {}
+    executed: dict[tuple[str, str], int] = {}
+    for _, events, tz in folded:
+        fold = fold_referral(events)
+        cohort = fold.sent_at.astimezone(tz).strftime("%Y-%m")
+        entry = money_in.setdefault(cohort, [0, 0])
+        entry[0] += 1
+        entry[1] += estimate_as_sent(events)
+        for item_id, done_at in fold.done_items.items():
+            month = max(done_at, fold.sent_at).astimezone(tz).strftime("%Y-%m")
+            executed[(cohort, month)] = executed.get((cohort, month), 0) + fold.item_prices.get(
+                item_id, 0
+            )
+    rows, cohort = [], first
+    while cohort <= current:
+        count, amount = money_in.get(cohort, [0, 0])
+        months, k = [], 0
+        while reports.add_months(cohort, k) <= current:
+            months.append(executed.get((cohort, reports.add_months(cohort, k)), 0))
+            k += 1
+        rows.append((cohort, count, amount, months))
+        cohort = reports.add_months(cohort, 1)
+    return rows
+
+
 def as_dict(funnel) -> dict:
     out = msgspec.to_builtins(funnel)
     out.pop("currency")  # the fold takes it from its referrals, the sums do not
@@ -225,3 +253,7 @@ async def test_reports_agree_with_folding_the_raw_events(db, stories):
             expected = period_funnel(folded, first=first, last=last, now=NOW)
             got = await reports.funnel(scope, first=first, last=last)
             assert as_dict(got) == as_dict(expected), (first, last)
+        table = await reports.cohorts(scope, first="2026-09", last="2027-12", now=NOW, tz=ZONES[0])
+        assert [(r.cohort, r.referrals, r.in_money, r.executed) for r in table] == cohorts_by_fold(
+            folded, "2026-09", "2027-03"
+        )
