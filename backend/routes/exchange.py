@@ -46,6 +46,9 @@ from backend.store import parties
 from backend.store.desk import clinics as all_clinics
 
 ID_ERRORS = (401, 403, 404)
+CityFilter = Annotated[
+    str | None, QueryParameter(max_length=100, description="only clinics in this city")
+]
 ClinicFilter = Annotated[
     list[UUID] | None,
     QueryParameter(name="clinic_id", description="one or more clinics; all when absent"),
@@ -518,12 +521,14 @@ async def get_scorecards(clinic_id: ClinicFilter = None) -> s.ScorecardList:
 )
 async def get_funnel(
     clinic_id: ClinicFilter = None,
+    city: CityFilter = None,
     first: Annotated[date | None, QueryParameter(name="from")] = None,
     last: Annotated[date | None, QueryParameter(name="to")] = None,
     format: Format = "json",
 ) -> Response:
     tz, now = reports.EXCHANGE_TZ, utcnow()
     first, last = reports.period_days(first, last, tz, now)
+    clinic_id = await reports.scope(clinic_id, city)
     figures = await reports.funnel(clinic_id, first=first, last=last)
     if format != "json":
         return funnel_download(figures, format)
@@ -542,10 +547,12 @@ async def get_funnel(
 )
 async def get_cohorts(
     clinic_id: ClinicFilter = None,
+    city: CityFilter = None,
     first: FromMonth = None,
     last: ToMonth = None,
     format: Format = "json",
 ) -> Response:
+    clinic_id = await reports.scope(clinic_id, city)
     table = await cohort_table(clinic_id, first, last, format, reports.EXCHANGE_TZ, utcnow())
     return table if isinstance(table, Response) else Response(table)
 

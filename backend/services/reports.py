@@ -41,6 +41,19 @@ def period_days(
     return first, last
 
 
+async def scope(clinic_ids: list[UUID] | None, city: str | None) -> list[UUID] | None:
+    """The clinics a report covers: those named, narrowed to a city (archived ones too:
+    their history still counts); None for all."""
+    if city is None:
+        return clinic_ids
+    in_city = [
+        c["id"]
+        for c in await desk.clinics(include_archived=True)
+        if c["city"].casefold() == city.strip().casefold()
+    ]
+    return [c for c in in_city if clinic_ids is None or c in clinic_ids]
+
+
 def whole_months(first: date, last: date) -> tuple[list[str], list[tuple[date, date]]]:
     """The calendar months lying wholly in [first, last], and the day ranges left over."""
     months: list[str] = []

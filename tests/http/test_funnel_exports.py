@@ -8,6 +8,8 @@ import openpyxl
 
 from backend.clock import utcnow
 from backend.domain.roles import Role
+from backend.ids import new_id
+from backend.store import parties
 from tests.factories import make_clinic, make_referral
 from tests.http.staff_client import make_staff, sign_in
 
@@ -77,3 +79,33 @@ async def test_the_cohort_table(client, db):
     assert (
         await client.get("/api/v1/clinic/funnel?format=pdf", headers=manager)
     ).status_code == 400
+
+
+async def test_the_exchange_narrows_the_funnel_to_a_city(client, db):
+    moscow = await make_clinic("Москва-1")
+    novosibirsk = new_id()
+    await parties.insert_clinic(
+        clinic_id=novosibirsk,
+        name="Сибирь",
+        city="Новосибирск",
+        timezone="Asia/Novosibirsk",
+        now=utcnow() - timedelta(days=30),
+    )
+    now = utcnow()
+    await make_referral(moscow, phone="+79161234501", at=now - timedelta(hours=1))
+    await make_referral(novosibirsk, phone="+79161234502", at=now - timedelta(hours=1))
+    await make_referral(novosibirsk, phone="+79161234503", at=now - timedelta(hours=1))
+    analyst = (await sign_in(client, await make_staff(Role.exchange_analyst))).headers
+
+    async def count(query: str) -> int:
+        answer = await client.get(f"/api/v1/exchange/funnel{query}", headers=analyst)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["in_count"]
+
+    assert await count("") == 3
+    assert await count("?city=новосибирск") == 2
+    assert await count("?city=Москва") == 1
+    assert await count(f"?city=Москва&clinic_id={novosibirsk}") == 0
+    assert await count("?city=Казань") == 0
+    cohorts = await client.get("/api/v1/exchange/funnel/cohorts?city=Новосибирск", headers=analyst)
+    assert cohorts.json()["items"][-1]["referrals"] == 2
