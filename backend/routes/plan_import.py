@@ -3,7 +3,6 @@
 from typing import Annotated
 from uuid import UUID
 
-import msgspec
 from litestar import Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
@@ -130,7 +129,7 @@ async def import_referral(
 
 def _plan_out(plan: ImportedPlan, currency: str) -> s.ImportedPlanOut:
     return s.ImportedPlanOut(
-        items=[s.ImportedItem(**msgspec.structs.asdict(i)) for i in plan.items],
+        items=list(plan.items),
         teeth=[
             s.ImportedTooth(tooth=t.tooth, phase=t.phase, condition=t.condition) for t in plan.teeth
         ],

@@ -6,7 +6,7 @@ from uuid import UUID
 
 import msgspec
 
-from backend.domain.plan_import import DEFAULT_MIN_PROBABILITY, Analysis
+from backend.domain.plan_import import DEFAULT_MIN_PROBABILITY, Analysis, DraftItem
 from backend.domain.roles import Role
 from backend.services.plan_import import MAX_LINES, PriceEntryIn
 from backend.services.referrals import PatientIn, PlanItemIn
@@ -429,19 +429,6 @@ class ImportIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     min_probability: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = DEFAULT_MIN_PROBABILITY
 
 
-class ImportedItem(msgspec.Struct, frozen=True, kw_only=True):
-    code: str
-    specialization: str
-    title_ru: str
-    title_en: str
-    price: int
-    stage: int
-    tooth: int | None
-    variant: str | None
-    chair_minutes: int
-    course_days: int
-
-
 class ImportedTooth(msgspec.Struct, frozen=True, kw_only=True):
     tooth: int
     phase: str
@@ -449,7 +436,7 @@ class ImportedTooth(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ImportedPlanOut(msgspec.Struct, frozen=True, kw_only=True):
-    items: list[ImportedItem]
+    items: list[DraftItem]  # the domain's own, as the import made them
     teeth: list[ImportedTooth]
     total: int
     currency: str
