@@ -331,7 +331,8 @@ async def create_referral(
 @get(
     "/referrals",
     summary="All referrals",
-    description="Across clinics, with the clinic's filters plus clinic_id.",
+    description="Across clinics, with the clinic's filters plus clinic_id; behind=true "
+    "lists open plans past their expected schedule (by the duration norms) for follow-up.",
     opt=roles(OPERATOR),
     responses=responds(s.ReferralList, ex.REFERRAL_LIST, "A page", errors=(400, 401, 403)),
 )
@@ -341,12 +342,14 @@ async def list_referrals(
     step: FromQuery[Step | None] = None,
     overdue: FromQuery[bool] = False,
     disputed: FromQuery[bool] = False,
+    behind: FromQuery[bool] = False,
     q: Annotated[str | None, QueryParameter(max_length=100)] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> s.ReferralList:
     rows = await desk.list_referrals(
         viewer,
+        behind=behind,
         clinic_id=clinic_id,
         step=step.value if step else None,
         overdue=overdue,

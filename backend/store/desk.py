@@ -6,6 +6,7 @@ from uuid import UUID
 
 from backend.store.tables import AuditLog, Clinic, ContactRating, Referral, Verification
 
+IN_TREATMENT_STEPS = ["booked", "visited", "in_treatment"]
 REFERRAL_COLUMNS = (
     Referral.id,
     Referral.step,
@@ -31,11 +32,16 @@ async def referrals(
     step: str | None = None,
     overdue: bool = False,
     disputed: bool = False,
+    behind: bool = False,
     search: str | None = None,
     limit: int,
     before: tuple[datetime, UUID] | None = None,
 ) -> list[dict[str, Any]]:
     query = Referral.select(*REFERRAL_COLUMNS).where(Referral.archived_at.is_null())
+    if behind:  # open plans past their expected schedule
+        query = query.where(
+            (Referral.schedule == "behind") & Referral.step.is_in(IN_TREATMENT_STEPS)
+        )
     if clinic_id is not None:
         query = query.where(Referral.clinic == clinic_id)
     if step:
@@ -187,7 +193,7 @@ async def behind_schedule(clinic_id: UUID) -> list[dict[str, Any]]:
             (Referral.clinic == clinic_id)
             & (Referral.schedule == "behind")
             & Referral.archived_at.is_null()
-            & Referral.step.is_in(["booked", "visited", "in_treatment"])
+            & Referral.step.is_in(IN_TREATMENT_STEPS)
         )
         .order_by(Referral.expected_finish)
     )
