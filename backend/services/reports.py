@@ -191,28 +191,23 @@ class MonthFlow(msgspec.Struct, frozen=True, kw_only=True):
 async def monthly_flow(
     clinic_ids: list[UUID] | None, *, months: int, tz: ZoneInfo, now: datetime
 ) -> list[MonthFlow]:
-    """Inflow against throughput, month by month, the last `months` months."""
-    today = now.astimezone(tz).date()
-    first = today.replace(day=1)
-    for _ in range(months - 1):
-        first = (first - timedelta(days=1)).replace(day=1)
-    sums: dict[tuple[str, str], int] = {
+    """Inflow against throughput, month by month, the last `months` months (the current
+    one so far), from the monthly sums."""
+    current = now.astimezone(tz).strftime("%Y-%m")
+    keys = [add_months(current, -k) for k in reversed(range(months))]
+    sums = {
         (r["month"], r["kind"]): int(r["amount"])
-        for r in await funnel_facts.monthly(clinic_ids, first, month_end(today))
+        for r in await funnel_facts.month_totals(clinic_ids, keys)
     }
-    out, month = [], first
-    while month <= today:
-        key = month.strftime("%Y-%m")
-        out.append(
-            MonthFlow(
-                month=key,
-                inflow=sums.get((key, "in"), 0),
-                executed=sums.get((key, "executed"), 0),
-                lost=sums.get((key, "lost"), 0),
-            )
+    return [
+        MonthFlow(
+            month=key,
+            inflow=sums.get((key, "in"), 0),
+            executed=sums.get((key, "executed"), 0),
+            lost=sums.get((key, "lost"), 0),
         )
-        month = month_end(month) + timedelta(days=1)
-    return out
+        for key in keys
+    ]
 
 
 class ClinicScore(msgspec.Struct, frozen=True, kw_only=True):

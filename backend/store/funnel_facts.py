@@ -133,22 +133,6 @@ async def reserve(
     )
 
 
-async def monthly(clinic_ids: list[UUID] | None, first: date, last: date) -> list[dict[str, Any]]:
-    """Money in, executed and lost per month of [first, last]."""
-    return await (
-        FunnelFact.select(
-            FunnelFact.month, FunnelFact.kind, Sum(FunnelFact.amount).as_alias("amount")
-        )
-        .where(
-            FunnelFact.kind.is_in(["in", "executed", "lost"])
-            & (FunnelFact.day >= first)
-            & (FunnelFact.day <= last)
-            & _scope(clinic_ids)
-        )
-        .group_by(FunnelFact.month, FunnelFact.kind)
-    )
-
-
 def _month_scope(clinic_ids: list[UUID] | None):
     if clinic_ids is None:
         return FunnelMonth.id.is_not_null()
@@ -212,4 +196,19 @@ async def cohort_sums(
             & _month_scope(clinic_ids)
         )
         .group_by(FunnelMonth.cohort, FunnelMonth.month, FunnelMonth.kind)
+    )
+
+
+async def month_totals(clinic_ids: list[UUID] | None, months: list[str]) -> list[dict[str, Any]]:
+    """Money in, executed and lost in each of the given months."""
+    return await (
+        FunnelMonth.select(
+            FunnelMonth.month, FunnelMonth.kind, Sum(FunnelMonth.amount).as_alias("amount")
+        )
+        .where(
+            FunnelMonth.kind.is_in(["in", "executed", "lost"])
+            & FunnelMonth.month.is_in(months)
+            & _month_scope(clinic_ids)
+        )
+        .group_by(FunnelMonth.month, FunnelMonth.kind)
     )

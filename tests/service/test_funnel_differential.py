@@ -253,6 +253,13 @@ async def test_reports_agree_with_folding_the_raw_events(db, stories):
             expected = period_funnel(folded, first=first, last=last, now=NOW)
             got = await reports.funnel(scope, first=first, last=last)
             assert as_dict(got) == as_dict(expected), (first, last)
+        flow = await reports.monthly_flow(scope, months=6, tz=ZONES[0], now=NOW)
+        expected_flow = []
+        for month in [reports.add_months("2026-10", k) for k in range(6)]:
+            first = date.fromisoformat(month + "-01")
+            f = period_funnel(folded, first=first, last=reports.month_end(first), now=NOW)
+            expected_flow.append((month, f.in_money, f.executed_money, f.lost_money))
+        assert [(m.month, m.inflow, m.executed, m.lost) for m in flow] == expected_flow
         table = await reports.cohorts(scope, first="2026-09", last="2027-12", now=NOW, tz=ZONES[0])
         assert [(r.cohort, r.referrals, r.in_money, r.executed) for r in table] == cohorts_by_fold(
             folded, "2026-09", "2027-03"
