@@ -12,26 +12,40 @@ on the day it was done; −what was still undone on the day the referral ended
 (declined, closed, transferred, completed). Items done after the end move nothing: the
 referral has left the reserve. Anything dated before the referral was sent counts as
 happening when it was sent.
+
+Beside the funnel, the facts carry what plan vs fact and the health department's
+figures need: `expected` (a line's money on the day its schedule expects it),
+`started` (count 1 on the first visit; amount: minutes waited since sending),
+`treated` (count 1 on the day of the first item done), and on completion `duration`
+and `duration_planned` (count 1; amount: days). Every fact of a referral carries its
+main specialization (money_funnel.main_specialization).
 """
 
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 
 import msgspec
 
 from backend.domain.events import Event
 from backend.domain.funnel import ReferralFold, Step, fold_referral, item_milestone
 from backend.domain.money_funnel import (
+    duration_days,
     ended_at,
     estimate_as_sent,
+    expected_dues,
     lost_reason,
+    main_specialization,
     split_of,
+    treatment_start,
     undone_before,
 )
+from backend.domain.norms import Norms, effective_norms
 from backend.domain.verification import Verification, VerificationPolicy, verify
 
 
 class Fact(msgspec.Struct, frozen=True, kw_only=True):
-    kind: str  # in | accepted | executed | paid | lost | reserve
+    # in | accepted | executed | paid | lost | reserve (the funnel);
+    # expected | started | treated | duration | duration_planned (plan vs fact)
+    kind: str
     day: date  # the local day it happened, in the clinic's time zone
     amount: int  # minor units; reserve movements may be negative
     count: int = 0  # referrals entering (+1) or leaving (-1) the figure
@@ -42,6 +56,7 @@ class Fact(msgspec.Struct, frozen=True, kw_only=True):
 class ReferralFacts(msgspec.Struct, frozen=True, kw_only=True):
     sent_day: date
     cohort: str  # YYYY-MM of the sending day
+    specialization: str  # the case's main specialization ("" without a plan)
     currency: str
     facts: tuple[Fact, ...]
 
@@ -53,9 +68,11 @@ def referral_facts(
     policy: VerificationPolicy | None = None,
     fold: ReferralFold | None = None,
     verdicts: dict[str, Verification] | None = None,
+    norms: Norms | None = None,
 ) -> ReferralFacts | None:
     """None for a referral that was never sent. `fold` and `verdicts`, when the caller
-    has them, must be of these events at `now`."""
+    has them, must be of these events at `now`; `norms` are the clinic's (the
+    exchange's defaults if not given)."""
     fold = fold or fold_referral(events)
     if fold.sent_at is None:
         return None
@@ -108,9 +125,11 @@ def referral_facts(
             )
         )
     facts += _reserve(fold, ended, sent_day, day)
+    facts += _plan_vs_fact(fold, norms or effective_norms(), day)
     return ReferralFacts(
         sent_day=sent_day,
         cohort=sent_day.strftime("%Y-%m"),
+        specialization=main_specialization(events, fold),
         currency=fold.money.currency,
         facts=tuple(facts),
     )
@@ -145,3 +164,28 @@ def _reserve(fold: ReferralFold, ended: datetime | None, sent_day: date, day) ->
     if stops:
         moves.append(Fact(kind="reserve", day=day(min(stops)), amount=0, count=-1))
     return moves
+
+
+def _plan_vs_fact(fold: ReferralFold, norms: Norms, day) -> list[Fact]:
+    assert fold.sent_at is not None
+    facts = [
+        Fact(kind="expected", day=day(due), amount=price)
+        for price, due in expected_dues(fold, norms)
+    ]
+    start = treatment_start(fold)
+    if start is not None:
+        waited = max(start - fold.sent_at, timedelta(0))
+        facts.append(
+            Fact(kind="started", day=day(start), amount=waited // timedelta(minutes=1), count=1)
+        )
+    if fold.done_items:
+        facts.append(
+            Fact(kind="treated", day=day(min(fold.done_items.values())), amount=0, count=1)
+        )
+    durations = duration_days(fold, norms)
+    if durations is not None:
+        completed = day(fold.step_at[Step.completed])
+        actual, planned = durations
+        facts.append(Fact(kind="duration", day=completed, amount=actual, count=1))
+        facts.append(Fact(kind="duration_planned", day=completed, amount=planned, count=1))
+    return facts

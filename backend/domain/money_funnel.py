@@ -29,8 +29,10 @@ from uuid import UUID
 
 import msgspec
 
-from backend.domain.events import Event, PlanSet
+from backend.domain.events import Event, PlanLine, PlanSet
 from backend.domain.funnel import CLOSURES, ReferralFold, Step, fold_referral, item_milestone
+from backend.domain.norms import Norms, Specialization
+from backend.domain.progress import item_due_dates, planned_schedule
 from backend.domain.verification import VerificationPolicy, VerificationState, verify
 
 # How a verification state counts in money figures.
@@ -94,18 +96,75 @@ def local_midnight(day: date, tz: tzinfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz)
 
 
-def estimate_as_sent(events: list[Event]) -> int:
-    """The first estimated plan's total: what the exchange sent, before any revision."""
+def estimate_lines_as_sent(events: list[Event]) -> tuple[PlanLine, ...]:
+    """The first estimated plan's chosen lines: what the exchange sent, before any
+    revision."""
     versions = sorted(
         (e.body for e in events if isinstance(e.body, PlanSet) and e.body.origin == "estimated"),
         key=lambda b: b.version,
     )
     if not versions:
-        return 0
+        return ()
     first = versions[0]
     offered = sorted({line.variant for line in first.lines if line.variant})
     variant = first.chosen_variant or (offered[0] if offered else None)
-    return sum(line.price for line in first.lines if line.variant in (None, variant))
+    return tuple(line for line in first.lines if line.variant in (None, variant))
+
+
+def estimate_as_sent(events: list[Event]) -> int:
+    return sum(line.price for line in estimate_lines_as_sent(events))
+
+
+def main_specialization(events: list[Event], fold: ReferralFold) -> str:
+    """What kind of case a referral is: the specialization carrying most of the money of
+    the estimate as sent (of the current plan if none was sent); ties go to the first in
+    the list of specializations. Fixed at sending, so a case never changes column."""
+    lines = estimate_lines_as_sent(events) or (fold.plan.chosen_lines() if fold.plan else ())
+    money: dict[str, int] = {}
+    for line in lines:
+        money[line.specialization] = money.get(line.specialization, 0) + line.price
+    if not money:
+        return ""
+    order = {str(s): n for n, s in enumerate(Specialization)}
+    return min(money, key=lambda s: (-money[s], order.get(s, len(order)), s))
+
+
+def treatment_start(fold: ReferralFold) -> datetime | None:
+    """When treatment began: the first visit, else the first item done."""
+    return fold.step_at.get("visited") or min(fold.done_items.values(), default=None)
+
+
+def expected_dues(fold: ReferralFold, norms: Norms) -> list[tuple[int, datetime]]:
+    """The current plan's money as its schedule expects it: (price, due) per chosen line,
+    due at the end of the line's stage, stages back to back from the start of treatment
+    (or the booked appointment before it). Nothing is expected of a plan with neither,
+    nor after the referral ended unless the line was done (its rest is lost money)."""
+    if fold.plan is None:
+        return []
+    appointment = fold.current_appointment
+    anchor = treatment_start(fold) or (appointment.starts_at if appointment else None)
+    if anchor is None:
+        return []
+    lines = fold.plan.chosen_lines()
+    ended = ended_at(fold)
+    return [
+        (line.price, due)
+        for line in lines
+        if line.price
+        and (due := item_due_dates(lines, anchor, norms)[line.item_id])
+        and (ended is None or due < ended or line.item_id in fold.done_items)
+    ]
+
+
+def duration_days(fold: ReferralFold, norms: Norms) -> tuple[int, int] | None:
+    """A completed plan's (actual, expected) length in whole days from the start of
+    treatment: to its completion, and to the end of its schedule as planned then."""
+    start, done = treatment_start(fold), fold.step_at.get(Step.completed)
+    if start is None or done is None or fold.reached is not Step.completed or fold.plan is None:
+        return None
+    schedule = planned_schedule(fold.plan.chosen_lines(), start, norms)
+    planned_end = max((end for _, end in schedule.values()), default=start)
+    return max((done - start).days, 0), (planned_end - start).days
 
 
 def ended_at(fold: ReferralFold) -> datetime | None:

@@ -20,6 +20,7 @@ from backend.domain.authority import Refusal, RefusalKind, check_statement
 from backend.domain.events import Body, Contacted, Correction, Event, Source, side_of
 from backend.domain.funnel import ReferralFold, fold_referral
 from backend.domain.funnel_facts import referral_facts
+from backend.domain.money_funnel import treatment_start
 from backend.domain.norms import Norms
 from backend.domain.progress import Progress, plan_progress
 from backend.domain.questions import plan_questions
@@ -183,7 +184,8 @@ async def refresh(
     verdicts = verify(fold, now, policy)
     asked = await questions.asked_for(referral_id)
     plan = plan_questions(fold, verdicts, asked, now=now, policy=policy)
-    progress = progress_of(fold, await norms.norms_for(referral["clinic"]), now)
+    norm_table = await norms.norms_for(referral["clinic"])
+    progress = progress_of(fold, norm_table, now)
 
     await referrals.save_fold(referral_id, fold, verdicts, progress, now)
     clinic = await parties.clinic(referral["clinic"])
@@ -191,7 +193,7 @@ async def refresh(
     await funnel_facts.replace(
         referral_id,
         referral["clinic"],
-        referral_facts(events, tz, now, policy, fold=fold, verdicts=verdicts),
+        referral_facts(events, tz, now, policy, fold=fold, verdicts=verdicts, norms=norm_table),
     )
     await verifications.save_all(referral_id, verdicts, now)
     await appointments.save_all(referral_id, fold.appointments, now)
@@ -225,7 +227,7 @@ def progress_of(fold: ReferralFold, norm_table: Norms, now: datetime) -> Progres
     return plan_progress(
         fold.plan.chosen_lines() if fold.plan else (),
         fold.done_items,
-        started_at=fold.step_at.get("visited") or min(fold.done_items.values(), default=None),
+        started_at=treatment_start(fold),
         planned_start=appt.starts_at if appt else None,
         norms=norm_table,
         now=now,

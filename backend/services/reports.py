@@ -69,14 +69,21 @@ def whole_months(first: date, last: date) -> tuple[list[str], list[tuple[date, d
     return months, edges
 
 
-async def funnel(clinic_ids: list[UUID] | None, *, first: date, last: date) -> Funnel:
+async def funnel(
+    clinic_ids: list[UUID] | None,
+    *,
+    first: date,
+    last: date,
+    specialization: str | None = None,
+) -> Funnel:
     """The period's funnel (definition: domain.money_funnel). Whole months come from the
     monthly sums, the days around them from the facts: a month's report reads a few
     hundred rows, however long the ledger."""
+    spec = {"specialization": specialization}
     months, edges = whole_months(first, last)
-    flows = await funnel_facts.month_flows(clinic_ids, months)
+    flows = await funnel_facts.month_flows(clinic_ids, months, **spec)
     for edge_first, edge_last in edges:
-        flows += await funnel_facts.flows(clinic_ids, edge_first, edge_last)
+        flows += await funnel_facts.flows(clinic_ids, edge_first, edge_last, **spec)
 
     f = Funnel(first=first, last=last)
     lost: dict[str, Lost] = {}
@@ -108,22 +115,24 @@ async def funnel(clinic_ids: list[UUID] | None, *, first: date, last: date) -> F
     # Executed from plans sent in the period: by cohort when the period starts a month.
     if first.day == 1:
         new = await funnel_facts.month_flows(
-            clinic_ids, months, cohort_from=first.strftime("%Y-%m")
+            clinic_ids, months, cohort_from=first.strftime("%Y-%m"), **spec
         )
         for edge_first, edge_last in edges:
-            new += await funnel_facts.flows(clinic_ids, edge_first, edge_last, sent_from=first)
+            new += await funnel_facts.flows(
+                clinic_ids, edge_first, edge_last, sent_from=first, **spec
+            )
     else:
-        new = await funnel_facts.flows(clinic_ids, first, last, sent_from=first)
+        new = await funnel_facts.flows(clinic_ids, first, last, sent_from=first, **spec)
     f.executed_this_period = sum(int(r["amount"]) for r in new if r["kind"] == "executed")
     f.executed_earlier = f.executed_money - f.executed_this_period
 
     # The reserve at the end: whole months' movements, then the last month's days.
     if last == month_end(last):
-        cohorts = await funnel_facts.month_reserve(clinic_ids, last.strftime("%Y-%m"))
+        cohorts = await funnel_facts.month_reserve(clinic_ids, last.strftime("%Y-%m"), **spec)
     else:
         through = last.replace(day=1) - timedelta(days=1)
-        cohorts = await funnel_facts.month_reserve(clinic_ids, through.strftime("%Y-%m"))
-        cohorts += await funnel_facts.reserve(clinic_ids, last, first=last.replace(day=1))
+        cohorts = await funnel_facts.month_reserve(clinic_ids, through.strftime("%Y-%m"), **spec)
+        cohorts += await funnel_facts.reserve(clinic_ids, last, first=last.replace(day=1), **spec)
     by_cohort: dict[str, int] = {}
     for r in cohorts:
         by_cohort[r["cohort"]] = by_cohort.get(r["cohort"], 0) + int(r["amount"])
@@ -149,14 +158,21 @@ def add_months(month: str, k: int) -> str:
 
 
 async def cohorts(
-    clinic_ids: list[UUID] | None, *, first: str, last: str, now: datetime, tz: ZoneInfo
+    clinic_ids: list[UUID] | None,
+    *,
+    first: str,
+    last: str,
+    now: datetime,
+    tz: ZoneInfo,
+    specialization: str | None = None,
 ) -> list[CohortRow]:
     """The retention triangle: of the money that came in in month M, how much was
     executed by M, M+1, M+2, … up to the current month (docs/metrics.md)."""
     current = now.astimezone(tz).strftime("%Y-%m")
     money_in: dict[str, tuple[int, int]] = {}
     executed: dict[tuple[str, str], int] = {}
-    for r in await funnel_facts.cohort_sums(clinic_ids, first, last):
+    sums = await funnel_facts.cohort_sums(clinic_ids, first, last, specialization=specialization)
+    for r in sums:
         if r["kind"] == "in":
             amount, count = money_in.get(r["cohort"], (0, 0))
             money_in[r["cohort"]] = (amount + int(r["amount"]), count + int(r["count"]))
@@ -189,7 +205,12 @@ class MonthFlow(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def monthly_flow(
-    clinic_ids: list[UUID] | None, *, months: int, tz: ZoneInfo, now: datetime
+    clinic_ids: list[UUID] | None,
+    *,
+    months: int,
+    tz: ZoneInfo,
+    now: datetime,
+    specialization: str | None = None,
 ) -> list[MonthFlow]:
     """Inflow against throughput, month by month, the last `months` months (the current
     one so far), from the monthly sums."""
@@ -197,7 +218,7 @@ async def monthly_flow(
     keys = [add_months(current, -k) for k in reversed(range(months))]
     sums = {
         (r["month"], r["kind"]): int(r["amount"])
-        for r in await funnel_facts.month_totals(clinic_ids, keys)
+        for r in await funnel_facts.month_totals(clinic_ids, keys, specialization=specialization)
     }
     return [
         MonthFlow(

@@ -10,12 +10,13 @@ from piccolo.query.functions.aggregate import Sum
 from backend.domain.funnel_facts import ReferralFacts
 from backend.store.tables import FunnelFact, FunnelMonth
 
-Key = tuple[str, str, str, str, str]  # cohort, month, kind, split, reason
+Key = tuple[str, str, str, str, str, str]  # cohort, specialization, month, kind, split, reason
 
 ADD_TO_MONTH = (
-    'INSERT INTO "funnel_month" ("clinic", "cohort", "month", "kind", "split", "reason", '
-    '"amount", "count") VALUES ({}, {}, {}, {}, {}, {}, {}, {}) '
-    'ON CONFLICT ("clinic", "month", "cohort", "kind", "split", "reason") DO UPDATE SET '
+    'INSERT INTO "funnel_month" ("clinic", "cohort", "specialization", "month", "kind", '
+    '"split", "reason", "amount", "count") VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}) '
+    'ON CONFLICT ("clinic", "month", "cohort", "specialization", "kind", "split", "reason") '
+    "DO UPDATE SET "
     '"amount" = "funnel_month"."amount" + excluded."amount", '
     '"count" = "funnel_month"."count" + excluded."count"'
 )
@@ -25,6 +26,7 @@ def _comparable(row: dict[str, Any]) -> tuple:
     return (
         str(row["clinic"]),
         row["cohort"],
+        row["specialization"],
         row["kind"],
         row["split"],
         row["reason"],
@@ -41,6 +43,7 @@ async def replace(referral_id: UUID, clinic_id: UUID, facts: ReferralFacts | Non
     old = await FunnelFact.select(
         FunnelFact.clinic,
         FunnelFact.cohort,
+        FunnelFact.specialization,
         FunnelFact.month,
         FunnelFact.kind,
         FunnelFact.split,
@@ -54,6 +57,7 @@ async def replace(referral_id: UUID, clinic_id: UUID, facts: ReferralFacts | Non
         {
             "clinic": clinic_id,
             "cohort": facts.cohort,
+            "specialization": facts.specialization,
             "month": f.day.strftime("%Y-%m"),
             "kind": f.kind,
             "split": f.split,
@@ -68,7 +72,10 @@ async def replace(referral_id: UUID, clinic_id: UUID, facts: ReferralFacts | Non
     delta: dict[tuple[UUID, Key], list[int]] = {}
     for sign, group in ((-1, old), (1, rows)):
         for r in group:
-            key = (r["clinic"], (r["cohort"], r["month"], r["kind"], r["split"], r["reason"]))
+            key = (
+                r["clinic"],
+                (r["cohort"], r["specialization"], r["month"], r["kind"], r["split"], r["reason"]),
+            )
             sums = delta.setdefault(key, [0, 0])
             sums[0] += sign * r["amount"]
             sums[1] += sign * r["count"]
@@ -85,14 +92,26 @@ async def replace(referral_id: UUID, clinic_id: UUID, facts: ReferralFacts | Non
         await FunnelMonth.raw(ADD_TO_MONTH, clinic, *key, amount, count).run()
 
 
-def _scope(clinic_ids: list[UUID] | None):
-    if clinic_ids is None:
-        return FunnelFact.id.is_not_null()
-    return FunnelFact.clinic.is_in(clinic_ids or [UUID(int=0)])
+FUNNEL_KINDS = ("in", "accepted", "executed", "paid", "lost")
+
+
+def _scope(clinic_ids: list[UUID] | None, specialization: str | None):
+    where = FunnelFact.id.is_not_null()
+    if clinic_ids is not None:
+        where &= FunnelFact.clinic.is_in(clinic_ids or [UUID(int=0)])
+    if specialization is not None:
+        where &= FunnelFact.specialization == specialization
+    return where
 
 
 async def flows(
-    clinic_ids: list[UUID] | None, first: date, last: date, *, sent_from: date | None = None
+    clinic_ids: list[UUID] | None,
+    first: date,
+    last: date,
+    *,
+    sent_from: date | None = None,
+    specialization: str | None = None,
+    kinds: tuple[str, ...] = FUNNEL_KINDS,
 ) -> list[dict[str, Any]]:
     """Sums of every flow dated in [first, last] by kind, split and reason; with
     `sent_from`, only referrals sent on or after it."""
@@ -103,10 +122,10 @@ async def flows(
         Sum(FunnelFact.amount).as_alias("amount"),
         Sum(FunnelFact.count).as_alias("count"),
     ).where(
-        (FunnelFact.kind != "reserve")
+        FunnelFact.kind.is_in(list(kinds))
         & (FunnelFact.day >= first)
         & (FunnelFact.day <= last)
-        & _scope(clinic_ids)
+        & _scope(clinic_ids, specialization)
     )
     if sent_from is not None:
         query = query.where(FunnelFact.sent_day >= sent_from)
@@ -114,7 +133,11 @@ async def flows(
 
 
 async def reserve(
-    clinic_ids: list[UUID] | None, last: date, *, first: date | None = None
+    clinic_ids: list[UUID] | None,
+    last: date,
+    *,
+    first: date | None = None,
+    specialization: str | None = None,
 ) -> list[dict[str, Any]]:
     """Reserve movements dated up to `last` (from `first`, if given), by cohort."""
     return await (
@@ -127,20 +150,28 @@ async def reserve(
             (FunnelFact.kind == "reserve")
             & (FunnelFact.day <= last)
             & (FunnelFact.day >= (first or date.min))
-            & _scope(clinic_ids)
+            & _scope(clinic_ids, specialization)
         )
         .group_by(FunnelFact.cohort)
     )
 
 
-def _month_scope(clinic_ids: list[UUID] | None):
-    if clinic_ids is None:
-        return FunnelMonth.id.is_not_null()
-    return FunnelMonth.clinic.is_in(clinic_ids or [UUID(int=0)])
+def _month_scope(clinic_ids: list[UUID] | None, specialization: str | None):
+    where = FunnelMonth.id.is_not_null()
+    if clinic_ids is not None:
+        where &= FunnelMonth.clinic.is_in(clinic_ids or [UUID(int=0)])
+    if specialization is not None:
+        where &= FunnelMonth.specialization == specialization
+    return where
 
 
 async def month_flows(
-    clinic_ids: list[UUID] | None, months: list[str], *, cohort_from: str | None = None
+    clinic_ids: list[UUID] | None,
+    months: list[str],
+    *,
+    cohort_from: str | None = None,
+    specialization: str | None = None,
+    kinds: tuple[str, ...] = FUNNEL_KINDS,
 ) -> list[dict[str, Any]]:
     """The monthly sums of the flows of whole months; with `cohort_from`, only of
     referrals sent in that month or later."""
@@ -153,14 +184,18 @@ async def month_flows(
         Sum(FunnelMonth.amount).as_alias("amount"),
         Sum(FunnelMonth.count).as_alias("count"),
     ).where(
-        (FunnelMonth.kind != "reserve") & FunnelMonth.month.is_in(months) & _month_scope(clinic_ids)
+        FunnelMonth.kind.is_in(list(kinds))
+        & FunnelMonth.month.is_in(months)
+        & _month_scope(clinic_ids, specialization)
     )
     if cohort_from is not None:
         query = query.where(FunnelMonth.cohort >= cohort_from)
     return await query.group_by(FunnelMonth.kind, FunnelMonth.split, FunnelMonth.reason)
 
 
-async def month_reserve(clinic_ids: list[UUID] | None, through: str) -> list[dict[str, Any]]:
+async def month_reserve(
+    clinic_ids: list[UUID] | None, through: str, *, specialization: str | None = None
+) -> list[dict[str, Any]]:
     """Reserve movements of every month up to `through` (YYYY-MM, included), by cohort."""
     return await (
         FunnelMonth.select(
@@ -171,44 +206,66 @@ async def month_reserve(clinic_ids: list[UUID] | None, through: str) -> list[dic
         .where(
             (FunnelMonth.kind == "reserve")
             & (FunnelMonth.month <= through)
-            & _month_scope(clinic_ids)
+            & _month_scope(clinic_ids, specialization)
         )
         .group_by(FunnelMonth.cohort)
     )
 
 
+def _columns(names: tuple[str, ...]) -> list:
+    allowed = {"specialization": FunnelMonth.specialization, "split": FunnelMonth.split}
+    return [allowed[n] for n in names]
+
+
 async def cohort_sums(
-    clinic_ids: list[UUID] | None, first_cohort: str, last_cohort: str
+    clinic_ids: list[UUID] | None,
+    first_cohort: str,
+    last_cohort: str,
+    *,
+    specialization: str | None = None,
+    kinds: tuple[str, ...] = ("in", "executed"),
+    by: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
-    """Money in and executed of the referrals sent in each cohort month, by month."""
+    """Sums of the referrals sent in each cohort month, by month and kind (and the
+    columns named in `by`: specialization, split)."""
+    keys = [FunnelMonth.cohort, FunnelMonth.month, FunnelMonth.kind, *_columns(by)]
     return await (
         FunnelMonth.select(
-            FunnelMonth.cohort,
-            FunnelMonth.month,
-            FunnelMonth.kind,
+            *keys,
             Sum(FunnelMonth.amount).as_alias("amount"),
             Sum(FunnelMonth.count).as_alias("count"),
         )
         .where(
-            FunnelMonth.kind.is_in(["in", "executed"])
+            FunnelMonth.kind.is_in(list(kinds))
             & (FunnelMonth.cohort >= first_cohort)
             & (FunnelMonth.cohort <= last_cohort)
-            & _month_scope(clinic_ids)
+            & _month_scope(clinic_ids, specialization)
         )
-        .group_by(FunnelMonth.cohort, FunnelMonth.month, FunnelMonth.kind)
+        .group_by(*keys)
     )
 
 
-async def month_totals(clinic_ids: list[UUID] | None, months: list[str]) -> list[dict[str, Any]]:
-    """Money in, executed and lost in each of the given months."""
+async def month_totals(
+    clinic_ids: list[UUID] | None,
+    months: list[str],
+    *,
+    specialization: str | None = None,
+    kinds: tuple[str, ...] = ("in", "executed", "lost"),
+    by: tuple[str, ...] = (),
+) -> list[dict[str, Any]]:
+    """Sums (money and counts) of the given kinds in each of the given months (and the
+    columns named in `by`: specialization, split)."""
+    keys = [FunnelMonth.month, FunnelMonth.kind, *_columns(by)]
     return await (
         FunnelMonth.select(
-            FunnelMonth.month, FunnelMonth.kind, Sum(FunnelMonth.amount).as_alias("amount")
+            *keys,
+            Sum(FunnelMonth.amount).as_alias("amount"),
+            Sum(FunnelMonth.count).as_alias("count"),
         )
         .where(
-            FunnelMonth.kind.is_in(["in", "executed", "lost"])
+            FunnelMonth.kind.is_in(list(kinds))
             & FunnelMonth.month.is_in(months)
-            & _month_scope(clinic_ids)
+            & _month_scope(clinic_ids, specialization)
         )
-        .group_by(FunnelMonth.month, FunnelMonth.kind)
+        .group_by(*keys)
     )

@@ -410,9 +410,10 @@ class FunnelFact(Table, tablename="funnel_fact"):
     clinic = UUID()
     sent_day = Date()
     cohort = Varchar(length=7)  # YYYY-MM of sent_day
+    specialization = Varchar(length=20, default="")  # the case's main one
     day = Date()
     month = Varchar(length=7)  # YYYY-MM of day
-    kind = Varchar(length=10)
+    kind = Varchar(length=16)
     amount = BigInt()
     count = Integer(default=0)
     split = Varchar(length=12, default="")
@@ -421,20 +422,21 @@ class FunnelFact(Table, tablename="funnel_fact"):
 
 
 class FunnelMonth(Table, tablename="funnel_month"):
-    """Funnel facts summed per clinic, cohort (month sent), month, kind, split and
-    reason; kept by adding each change's difference, so a month's report reads a few
+    """Funnel facts summed per clinic, cohort (month sent), main specialization, month,
+    kind, split and reason; kept by adding each change's difference, so a month's report reads a few
     hundred rows however many referrals there are."""
 
     id = BigSerial(primary_key=True)
     clinic = UUID()
     cohort = Varchar(length=7)
+    specialization = Varchar(length=20, default="")
     month = Varchar(length=7)
-    kind = Varchar(length=10)
+    kind = Varchar(length=16)
     split = Varchar(length=12, default="")
     reason = Varchar(length=200, default="")
     amount = BigInt(default=0)
     count = BigInt(default=0)
-    # unique (clinic, cohort, month, kind, split, reason)
+    # unique (clinic, month, cohort, specialization, kind, split, reason)
 
 
 class VisitCode(Table, tablename="visit_code"):

@@ -1,6 +1,7 @@
-"""The funnel report (sums of funnel facts in the database) against the definition
+"""The funnel reports (sums of funnel facts in the database) against their definitions
 (folding every raw event in plain Python), on random ledgers: equal to the kopeck, on
-SQLite and PostgreSQL."""
+SQLite and PostgreSQL. Covers the period funnel (all, one clinic, one specialization),
+inflow vs throughput, cohorts, plan vs fact and the specializations table."""
 
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID, uuid4
@@ -23,14 +24,16 @@ from backend.domain.events import (
     Visited,
 )
 from backend.domain.funnel import fold_referral
-from backend.domain.money_funnel import estimate_as_sent, period_funnel
-from backend.services import reports
+from backend.domain.money_funnel import estimate_as_sent, main_specialization, period_funnel
+from backend.domain.plan_fact import by_specialization, plan_vs_fact
+from backend.services import plan_fact, reports
 from backend.services.errors import ServiceError
 from backend.services.recording import Statement, record
 from backend.services.referrals import PatientIn, PlanIn, PlanItemIn, revise_plan, send_referral
 from backend.store import ledger
 from tests.factories import make_clinic
 
+SPECS = ["therapy", "implantology", "orthopedics"]
 NOW = datetime(2027, 3, 1, 12, tzinfo=UTC)  # every fact is derived as of this moment
 ZONES = [ZoneInfo("Europe/Moscow"), ZoneInfo("Asia/Novosibirsk")]
 BASE = date(2026, 10, 1)
@@ -73,12 +76,17 @@ def local(day: date, hour: int, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(hour), tzinfo=tz)
 
 
+def plan_item(n: int, price: int) -> PlanItemIn:
+    # Varied specializations (so cases differ in kind and in course length) and stages.
+    return PlanItemIn(specialization=SPECS[price % 3], price=price, stage=1 + n % 2)
+
+
 async def play(clinic_id: UUID, tz: ZoneInfo, phone: str, sent_day: int, hour: int, prices, steps):
     sent_at = local(BASE + timedelta(days=sent_day), hour, tz)
     sent = await send_referral(
         patient=PatientIn(phone=phone),
         clinic_id=clinic_id,
-        plan=PlanIn(items=[PlanItemIn(specialization="therapy", price=p) for p in prices]),
+        plan=PlanIn(items=[plan_item(n, p) for n, p in enumerate(prices)]),
         actor="test",
         sent_at=sent_at,
         now=NOW,
@@ -95,8 +103,7 @@ async def play(clinic_id: UUID, tz: ZoneInfo, phone: str, sent_day: int, hour: i
                     rid,
                     PlanIn(
                         items=[
-                            PlanItemIn(specialization="therapy", price=1000 * (choice + 1) * n)
-                            for n in range(1, len(items) + 1)
+                            plan_item(n, 1000 * (choice + 1) * (n + 1)) for n in range(len(items))
                         ]
                     ),
                     reason="цены клиники",
@@ -263,4 +270,27 @@ async def test_reports_agree_with_folding_the_raw_events(db, stories):
         table = await reports.cohorts(scope, first="2026-09", last="2027-12", now=NOW, tz=ZONES[0])
         assert [(r.cohort, r.referrals, r.in_money, r.executed) for r in table] == cohorts_by_fold(
             folded, "2026-09", "2027-03"
+        )
+
+        months = [reports.add_months("2026-09", k) for k in range(14)]
+        got_months = await plan_fact.plan_vs_fact(scope, first=months[0], last=months[-1])
+        want_months = plan_vs_fact(folded, months, now=NOW)
+        assert msgspec.to_builtins(got_months) == msgspec.to_builtins(want_months)
+        for first_month, last_month in (("2026-10", "2027-03"), ("2026-11", "2026-12")):
+            got_specs = await plan_fact.by_specialization(scope, first=first_month, last=last_month)
+            want_specs = by_specialization(folded, first_month, last_month)
+            assert msgspec.to_builtins(got_specs) == msgspec.to_builtins(want_specs)
+
+        # One kind of case: the same reports narrowed to referrals of that specialization.
+        spec = SPECS[1]
+        narrowed = [h for h in folded if main_specialization(h[1], fold_referral(h[1])) == spec]
+        for first, last in periods(BASE)[:3]:
+            expected = period_funnel(narrowed, first=first, last=last, now=NOW)
+            got = await reports.funnel(scope, first=first, last=last, specialization=spec)
+            assert as_dict(got) == as_dict(expected), (spec, first, last)
+        got_months = await plan_fact.plan_vs_fact(
+            scope, first=months[0], last=months[-1], specialization=spec
+        )
+        assert msgspec.to_builtins(got_months) == msgspec.to_builtins(
+            plan_vs_fact(narrowed, months, now=NOW)
         )
