@@ -17,7 +17,17 @@ from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
 from backend.routes.docs import example_body, responds
 from backend.routes.exports import Format
-from backend.routes.funnel_tables import FromMonth, ToMonth, cohort_table, funnel_download
+from backend.routes.funnel_tables import (
+    PLAN_FACT_TEXT,
+    SPECIALIZATIONS_TEXT,
+    FromMonth,
+    SpecializationFilter,
+    ToMonth,
+    cohort_table,
+    funnel_download,
+    plan_fact_table,
+    specialization_table,
+)
 from backend.routes.paging import DEFAULT_LIMIT, Cursor, Limit, decode_cursor
 from backend.routes.staff_security import (
     CLINIC_MANAGER,
@@ -196,6 +206,7 @@ async def get_funnel(
     staff: NamedDependency[StaffPrincipal],
     first: First = None,
     last: Last = None,
+    specialization: SpecializationFilter = None,
     format: Format = "json",
 ) -> Response:
     clinic = await parties.clinic(staff.clinic_id)
@@ -203,10 +214,12 @@ async def get_funnel(
     tz, now = ZoneInfo(clinic["timezone"]), utcnow()
     first, last = reports.period_days(first, last, tz, now)
     ids = [clinic["id"]]
-    figures = await reports.funnel(ids, first=first, last=last)
+    figures = await reports.funnel(ids, first=first, last=last, specialization=specialization)
     if format != "json":
         return funnel_download(figures, format)
-    months = await reports.monthly_flow(ids, months=6, tz=tz, now=now)
+    months = await reports.monthly_flow(
+        ids, months=6, tz=tz, now=now, specialization=specialization
+    )
     return Response(present.funnel(figures, ids, months))
 
 
@@ -223,12 +236,56 @@ async def get_cohorts(
     staff: NamedDependency[StaffPrincipal],
     first: FromMonth = None,
     last: ToMonth = None,
+    specialization: SpecializationFilter = None,
     format: Format = "json",
 ) -> Response:
     clinic = await parties.clinic(staff.clinic_id)
     assert clinic is not None
     tz = ZoneInfo(clinic["timezone"])
-    table = await cohort_table([clinic["id"]], first, last, format, tz, utcnow())
+    table = await cohort_table([clinic["id"]], first, last, format, tz, utcnow(), specialization)
+    return table if isinstance(table, Response) else Response(table)
+
+
+@get(
+    "/funnel/plan-vs-fact",
+    summary="Plan vs fact: money expected by the plans' schedules against executed and paid",
+    description=PLAN_FACT_TEXT,
+    opt=roles(CLINIC_MANAGER),
+    responses=responds(s.PlanFactTable, ex.PLAN_FACT, "Month by month", errors=(400, 401, 403)),
+)
+async def get_plan_fact(
+    staff: NamedDependency[StaffPrincipal],
+    first: FromMonth = None,
+    last: ToMonth = None,
+    specialization: SpecializationFilter = None,
+    format: Format = "json",
+) -> Response:
+    clinic = await parties.clinic(staff.clinic_id)
+    assert clinic is not None
+    tz = ZoneInfo(clinic["timezone"])
+    table = await plan_fact_table([clinic["id"]], first, last, specialization, format, tz, utcnow())
+    return table if isinstance(table, Response) else Response(table)
+
+
+@get(
+    "/funnel/specializations",
+    summary="Average check and duration per specialization",
+    description=SPECIALIZATIONS_TEXT,
+    opt=roles(CLINIC_MANAGER),
+    responses=responds(
+        s.SpecializationTable, ex.SPECIALIZATIONS, "Per specialization", errors=(400, 401, 403)
+    ),
+)
+async def get_specializations(
+    staff: NamedDependency[StaffPrincipal],
+    first: FromMonth = None,
+    last: ToMonth = None,
+    format: Format = "json",
+) -> Response:
+    clinic = await parties.clinic(staff.clinic_id)
+    assert clinic is not None
+    tz = ZoneInfo(clinic["timezone"])
+    table = await specialization_table([clinic["id"]], first, last, format, tz, utcnow())
     return table if isinstance(table, Response) else Response(table)
 
 
@@ -305,6 +362,8 @@ router = Router(
         post_visit_code,
         get_funnel,
         get_cohorts,
+        get_plan_fact,
+        get_specializations,
         get_ratings,
         get_nobody_called,
         get_follow_up,

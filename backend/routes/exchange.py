@@ -24,7 +24,17 @@ from backend.routes import staff_schemas as s
 from backend.routes.clinic import referral_card
 from backend.routes.docs import example_body, responds
 from backend.routes.exports import Format
-from backend.routes.funnel_tables import FromMonth, ToMonth, cohort_table, funnel_download
+from backend.routes.funnel_tables import (
+    PLAN_FACT_TEXT,
+    SPECIALIZATIONS_TEXT,
+    FromMonth,
+    SpecializationFilter,
+    ToMonth,
+    cohort_table,
+    funnel_download,
+    plan_fact_table,
+    specialization_table,
+)
 from backend.routes.paging import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from backend.routes.staff_security import (
     EXCHANGE_READERS,
@@ -527,15 +537,18 @@ async def get_funnel(
     city: CityFilter = None,
     first: Annotated[date | None, QueryParameter(name="from")] = None,
     last: Annotated[date | None, QueryParameter(name="to")] = None,
+    specialization: SpecializationFilter = None,
     format: Format = "json",
 ) -> Response:
     tz, now = reports.EXCHANGE_TZ, utcnow()
     first, last = reports.period_days(first, last, tz, now)
     clinic_id = await reports.scope(clinic_id, city)
-    figures = await reports.funnel(clinic_id, first=first, last=last)
+    figures = await reports.funnel(clinic_id, first=first, last=last, specialization=specialization)
     if format != "json":
         return funnel_download(figures, format)
-    months = await reports.monthly_flow(clinic_id, months=6, tz=tz, now=now)
+    months = await reports.monthly_flow(
+        clinic_id, months=6, tz=tz, now=now, specialization=specialization
+    )
     return Response(present.funnel(figures, clinic_id, months))
 
 
@@ -553,10 +566,58 @@ async def get_cohorts(
     city: CityFilter = None,
     first: FromMonth = None,
     last: ToMonth = None,
+    specialization: SpecializationFilter = None,
     format: Format = "json",
 ) -> Response:
     clinic_id = await reports.scope(clinic_id, city)
-    table = await cohort_table(clinic_id, first, last, format, reports.EXCHANGE_TZ, utcnow())
+    table = await cohort_table(
+        clinic_id, first, last, format, reports.EXCHANGE_TZ, utcnow(), specialization
+    )
+    return table if isinstance(table, Response) else Response(table)
+
+
+@get(
+    "/funnel/plan-vs-fact",
+    summary="Plan vs fact: money expected by the plans' schedules against executed and paid",
+    description=PLAN_FACT_TEXT,
+    opt=roles(EXCHANGE_READERS),
+    responses=responds(s.PlanFactTable, ex.PLAN_FACT, "Month by month", errors=(400, 401, 403)),
+)
+async def get_plan_fact(
+    clinic_id: ClinicFilter = None,
+    city: CityFilter = None,
+    first: FromMonth = None,
+    last: ToMonth = None,
+    specialization: SpecializationFilter = None,
+    format: Format = "json",
+) -> Response:
+    clinic_id = await reports.scope(clinic_id, city)
+    table = await plan_fact_table(
+        clinic_id, first, last, specialization, format, reports.EXCHANGE_TZ, utcnow()
+    )
+    return table if isinstance(table, Response) else Response(table)
+
+
+@get(
+    "/funnel/specializations",
+    summary="Average check and duration per specialization",
+    description=SPECIALIZATIONS_TEXT,
+    opt=roles(EXCHANGE_READERS),
+    responses=responds(
+        s.SpecializationTable, ex.SPECIALIZATIONS, "Per specialization", errors=(400, 401, 403)
+    ),
+)
+async def get_specializations(
+    clinic_id: ClinicFilter = None,
+    city: CityFilter = None,
+    first: FromMonth = None,
+    last: ToMonth = None,
+    format: Format = "json",
+) -> Response:
+    clinic_id = await reports.scope(clinic_id, city)
+    table = await specialization_table(
+        clinic_id, first, last, format, reports.EXCHANGE_TZ, utcnow()
+    )
     return table if isinstance(table, Response) else Response(table)
 
 
@@ -610,6 +671,8 @@ router = Router(
         get_scorecards,
         get_funnel,
         get_cohorts,
+        get_plan_fact,
+        get_specializations,
         get_audit,
         list_inbox,
         get_delivery,

@@ -1,5 +1,5 @@
-"""The funnel and the cohort table as CSV/XLSX rows, and the cohort table's routes'
-shared parts (clinic and exchange)."""
+"""The funnel, cohort, plan-vs-fact and specialization tables as JSON or CSV/XLSX rows:
+the parts the clinic's and the exchange's routes share."""
 
 from datetime import datetime
 from typing import Annotated
@@ -10,9 +10,11 @@ from litestar import Response
 from litestar.params import QueryParameter
 
 from backend.domain.money_funnel import Funnel
+from backend.domain.norms import Specialization
+from backend.domain.plan_fact import SpecializationRow, average
 from backend.routes import staff_schemas as s
 from backend.routes.exports import Cell, table_response
-from backend.services import reports
+from backend.services import plan_fact, reports
 from backend.services.errors import Invalid
 
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
@@ -22,7 +24,25 @@ FromMonth = Annotated[
 ToMonth = Annotated[
     str | None, QueryParameter(name="to", pattern=MONTH, description="last cohort, YYYY-MM")
 ]
+SpecializationFilter = Annotated[
+    Specialization | None,
+    QueryParameter(name="specialization", description="only cases of this main specialization"),
+]
 COHORT_HEADERS = ["cohort", "referrals", "in_money"]
+PLAN_FACT_TEXT = (
+    "Month by month (from..to, YYYY-MM; five months back to six ahead by default): the "
+    "money each plan's schedule expects then (every line at the end of its stage, stages "
+    "back to back from the first visit or the booked appointment, lengths from the "
+    "duration norms), the money executed (split by verification) and paid. Months ahead "
+    "are what is still expected. ?format=csv or xlsx downloads it. docs/metrics.md."
+)
+SPECIALIZATIONS_TEXT = (
+    "Per main specialization of the case, for the months from..to (the last 12 by "
+    "default): the average check of the referrals sent then (the exchange's estimate, the "
+    "clinic's plan of those accepted, executed so far per treated patient, the plan's "
+    "over- or under-run), and the average actual vs scheduled length of the plans "
+    "completed then. ?format=csv or xlsx downloads it. docs/metrics.md."
+)
 
 
 def funnel_rows(f: Funnel) -> list[list[Cell]]:
@@ -64,6 +84,7 @@ async def cohort_table(
     format: str,
     tz: ZoneInfo,
     now: datetime,
+    specialization: str | None = None,
 ) -> s.CohortTable | Response:
     current = now.astimezone(tz).strftime("%Y-%m")
     last = last or current
@@ -72,7 +93,9 @@ async def cohort_table(
         raise Invalid("from: the first cohort comes after the last")
     if reports.add_months(first, 36) <= last:
         raise Invalid("at most 36 cohorts at once")
-    rows = await reports.cohorts(clinic_ids, first=first, last=last, now=now, tz=tz)
+    rows = await reports.cohorts(
+        clinic_ids, first=first, last=last, now=now, tz=tz, specialization=specialization
+    )
     if format == "json":
         return s.CohortTable(
             clinics=clinic_ids,
@@ -95,3 +118,106 @@ async def cohort_table(
         pad = [None] * (width - len(r.executed))
         table.append([r.cohort, r.referrals, r.in_money, *r.executed, *pad, *r.share, *pad])
     return table_response(f"cohorts-{first}-{last}", format, headers, table)
+
+
+def _months(
+    first: str | None, last: str | None, tz: ZoneInfo, now: datetime, *, back: int, ahead: int
+) -> tuple[str, str]:
+    current = now.astimezone(tz).strftime("%Y-%m")
+    last = last or reports.add_months(current, ahead)
+    return first or reports.add_months(min(last, current), -back), last
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+async def plan_fact_table(
+    clinic_ids: list[UUID] | None,
+    first: str | None,
+    last: str | None,
+    specialization: str | None,
+    format: str,
+    tz: ZoneInfo,
+    now: datetime,
+) -> s.PlanFactTable | Response:
+    first, last = _months(first, last, tz, now, back=5, ahead=6)
+    rows = await plan_fact.plan_vs_fact(
+        clinic_ids, first=first, last=last, specialization=specialization
+    )
+    items = [
+        s.PlanFactOut(
+            month=r.month,
+            expected=r.expected,
+            executed=r.executed,
+            executed_split=s.SplitOut(
+                verified=r.executed_split.verified,
+                unverified=r.executed_split.unverified,
+                disputed=r.executed_split.disputed,
+            ),
+            paid=r.paid,
+            executed_share=_share(r.executed, r.expected),
+        )
+        for r in rows
+    ]
+    if format == "json":
+        return s.PlanFactTable(clinics=clinic_ids, specialization=specialization, items=items)
+    headers = ["month", "expected", "executed", "verified", "unverified", "disputed", "paid"]
+    headers.append("executed / expected, %")
+    table: list[list[Cell]] = [
+        [
+            i.month,
+            i.expected,
+            i.executed,
+            i.executed_split.verified,
+            i.executed_split.unverified,
+            i.executed_split.disputed,
+            i.paid,
+            i.executed_share,
+        ]
+        for i in items
+    ]
+    return table_response(f"plan-vs-fact-{first}-{last}", format, headers, table)
+
+
+def specialization_out(r: SpecializationRow) -> s.SpecializationOut:
+    estimate = average(r.estimate_money, r.referrals)
+    plan = average(r.plan_money, r.accepted)
+    return s.SpecializationOut(
+        specialization=r.specialization,
+        referrals=r.referrals,
+        estimate_money=r.estimate_money,
+        estimate_average=estimate,
+        accepted=r.accepted,
+        plan_money=r.plan_money,
+        plan_average=plan,
+        plan_vs_estimate=(
+            round(100 * plan / estimate - 100, 1) if plan is not None and estimate else None
+        ),
+        treated=r.treated,
+        executed_money=r.executed_money,
+        executed_average=average(r.executed_money, r.treated),
+        completed=r.completed,
+        duration_days_average=round(r.duration_days / r.completed, 1) if r.completed else None,
+        duration_planned_days_average=(
+            round(r.duration_planned_days / r.completed, 1) if r.completed else None
+        ),
+    )
+
+
+async def specialization_table(
+    clinic_ids: list[UUID] | None,
+    first: str | None,
+    last: str | None,
+    format: str,
+    tz: ZoneInfo,
+    now: datetime,
+) -> s.SpecializationTable | Response:
+    first, last = _months(first, last, tz, now, back=11, ahead=0)
+    rows = await plan_fact.by_specialization(clinic_ids, first=first, last=last)
+    items = [specialization_out(r) for r in rows]
+    if format == "json":
+        return s.SpecializationTable(clinics=clinic_ids, first=first, last=last, items=items)
+    headers = list(s.SpecializationOut.__struct_fields__)
+    table: list[list[Cell]] = [[getattr(i, h) for h in headers] for i in items]
+    return table_response(f"specializations-{first}-{last}", format, headers, table)

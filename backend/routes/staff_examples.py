@@ -538,3 +538,50 @@ COHORTS = {
         },
     ],
 }
+
+PLAN_FACT = {
+    "clinics": [CLINIC],
+    "specialization": None,
+    "items": [
+        {
+            "month": "2026-10",
+            "expected": 96000000,
+            "executed": 81500000,
+            "executed_split": {"verified": 60000000, "unverified": 19000000, "disputed": 2500000},
+            "paid": 77000000,
+            "executed_share": 84.9,
+        },
+        {
+            "month": "2026-12",
+            "expected": 120000000,
+            "executed": 0,
+            "executed_split": {"verified": 0, "unverified": 0, "disputed": 0},
+            "paid": 0,
+            "executed_share": 0.0,
+        },
+    ],
+}
+
+SPECIALIZATIONS = {
+    "clinics": [CLINIC],
+    "first": "2026-06",
+    "last": "2026-11",
+    "items": [
+        {
+            "specialization": "implantology",
+            "referrals": 42,
+            "estimate_money": 2940000000,
+            "estimate_average": 70000000,
+            "accepted": 30,
+            "plan_money": 2310000000,
+            "plan_average": 77000000,
+            "plan_vs_estimate": 10.0,
+            "treated": 24,
+            "executed_money": 1180000000,
+            "executed_average": 49166667,
+            "completed": 7,
+            "duration_days_average": 201.3,
+            "duration_planned_days_average": 180.0,
+        }
+    ],
+}

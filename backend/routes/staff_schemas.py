@@ -463,3 +463,51 @@ class CohortOut(msgspec.Struct, frozen=True, kw_only=True):
 class CohortTable(msgspec.Struct, frozen=True, kw_only=True):
     clinics: list[UUID] | None
     items: list[CohortOut]
+
+
+class PlanFactOut(msgspec.Struct, frozen=True, kw_only=True):
+    month: Annotated[str, msgspec.Meta(description="YYYY-MM, each clinic's local month")]
+    expected: Annotated[
+        int, msgspec.Meta(description="money the plans' schedules (duration norms) put here")
+    ]
+    executed: int
+    executed_split: SplitOut
+    paid: int
+    executed_share: Annotated[
+        float | None, msgspec.Meta(description="executed / expected, per cent; null if none")
+    ]
+
+
+class PlanFactTable(msgspec.Struct, frozen=True, kw_only=True):
+    clinics: list[UUID] | None
+    specialization: str | None
+    items: list[PlanFactOut]
+
+
+class SpecializationOut(msgspec.Struct, frozen=True, kw_only=True):
+    specialization: Annotated[
+        str, msgspec.Meta(description="the cases' main specialization (most estimate money)")
+    ]
+    referrals: Annotated[int, msgspec.Meta(description="sent in the period")]
+    estimate_money: int
+    estimate_average: int | None
+    accepted: Annotated[int, msgspec.Meta(description="of them, booked or visited so far")]
+    plan_money: int
+    plan_average: int | None
+    plan_vs_estimate: Annotated[
+        float | None,
+        msgspec.Meta(description="plan average / estimate average − 1, per cent: the over-run"),
+    ]
+    treated: Annotated[int, msgspec.Meta(description="of them, with an item done so far")]
+    executed_money: int
+    executed_average: int | None
+    completed: Annotated[int, msgspec.Meta(description="plans completed in the period")]
+    duration_days_average: float | None
+    duration_planned_days_average: float | None
+
+
+class SpecializationTable(msgspec.Struct, frozen=True, kw_only=True):
+    clinics: list[UUID] | None
+    first: Annotated[str, msgspec.Meta(description="first month, YYYY-MM")]
+    last: Annotated[str, msgspec.Meta(description="last month, YYYY-MM")]
+    items: list[SpecializationOut]

@@ -9,6 +9,7 @@ import openpyxl
 from backend.clock import utcnow
 from backend.domain.roles import Role
 from backend.ids import new_id
+from backend.services import reports
 from backend.store import parties
 from tests.factories import make_clinic, make_referral
 from tests.http.staff_client import make_staff, sign_in
@@ -109,3 +110,55 @@ async def test_the_exchange_narrows_the_funnel_to_a_city(client, db):
     assert await count("?city=Казань") == 0
     cohorts = await client.get("/api/v1/exchange/funnel/cohorts?city=Новосибирск", headers=analyst)
     assert cohorts.json()["items"][-1]["referrals"] == 2
+
+
+async def test_plan_vs_fact_and_specializations(client, db):
+    manager, items, now = await setup(client)
+    total, done = sum(i["price"] for i in items), items[0]["price"]
+    month = now.strftime("%Y-%m")
+
+    async def in_count(spec: str) -> int:
+        answer = await client.get(f"/api/v1/clinic/funnel?specialization={spec}", headers=manager)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["in_count"]
+
+    # The factory's plan: a filling and an implant; the implant carries the money.
+    assert (await in_count("implantology"), await in_count("therapy")) == (1, 0)
+    wrong = await client.get("/api/v1/clinic/funnel?specialization=magic", headers=manager)
+    assert wrong.status_code == 400 and "specialization" in wrong.text
+
+    # Treatment started with the first item; the implant's six-month stage ends later.
+    later = reports.add_months(month, 8)
+    answer = await client.get(
+        f"/api/v1/clinic/funnel/plan-vs-fact?from={month}&to={later}", headers=manager
+    )
+    assert answer.status_code == 200, answer.text
+    rows = answer.json()["items"]
+    assert rows[0]["month"] == month and len(rows) == 9
+    assert sum(r["expected"] for r in rows) == total
+    assert sum(r["executed"] for r in rows) == done == rows[0]["executed"]
+    assert rows[0]["executed_split"]["verified"] == 0  # no patient has confirmed it yet
+    assert max(r["expected"] for r in rows[4:]) >= items[1]["price"]  # months ahead
+    download = await client.get(
+        f"/api/v1/clinic/funnel/plan-vs-fact?from={month}&to={later}&format=csv", headers=manager
+    )
+    table = list(csv.reader(io.StringIO(download.content.decode("utf-8-sig"))))
+    assert table[0][:3] == ["month", "expected", "executed"] and table[1][2] == str(done)
+
+    answer = await client.get("/api/v1/clinic/funnel/specializations", headers=manager)
+    assert answer.status_code == 200, answer.text
+    [row] = answer.json()["items"]
+    assert row["specialization"] == "implantology"
+    assert (row["referrals"], row["estimate_money"], row["estimate_average"]) == (1, total, total)
+    assert (row["treated"], row["executed_money"], row["accepted"]) == (1, done, 1)
+    assert row["completed"] == 0 and row["duration_days_average"] is None
+    xlsx = await client.get("/api/v1/clinic/funnel/specializations?format=xlsx", headers=manager)
+    sheet = list(
+        openpyxl.load_workbook(io.BytesIO(xlsx.content)).active.iter_rows(values_only=True)
+    )
+    assert sheet[0][0] == "specialization" and sheet[1][:3] == ("implantology", 1, total)
+
+    too_long = await client.get(
+        "/api/v1/clinic/funnel/plan-vs-fact?from=2020-01&to=2026-01", headers=manager
+    )
+    assert too_long.status_code == 422
