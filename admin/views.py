@@ -31,6 +31,7 @@ from backend.domain.events import Source
 from backend.domain.funnel import Step
 from backend.domain.roles import Role
 from backend.domain.teeth import ToothCondition
+from backend.routes.funnel_tables import specialization_out
 from backend.routes.staff_security import (
     CLINIC_MANAGER,
     CLINIC_STAFF,
@@ -43,7 +44,7 @@ from backend.routes.staff_security import (
     provide_viewer,
     roles,
 )
-from backend.services import desk, exchange_admin, reports, staff_auth, visit_codes
+from backend.services import desk, exchange_admin, plan_fact, reports, staff_auth, visit_codes
 from backend.services.audit import Viewer
 from backend.services.claims import (
     ClosedIn,
@@ -62,6 +63,7 @@ from backend.services.staff import add_staff
 from backend.services.staff_auth import EnrolmentNeeded, StaffPrincipal, qr_svg
 from backend.store import parties
 from backend.store.desk import clinics as all_clinics
+from backend.texts import SPECIALIZATIONS
 
 LANG_COOKIE = "plantrack_lang"
 EXCHANGE_TZ = ZoneInfo("Europe/Moscow")
@@ -520,9 +522,11 @@ async def funnel_page(
     first: FromQuery[str] = "",
     last: FromQuery[str] = "",
     clinic: FromQuery[list[str] | None] = None,
+    specialization: FromQuery[str] = "",
 ) -> Template:
     lang = lang_of(request)
     now = utcnow()
+    spec = specialization if specialization in SPECIALIZATIONS else None
     if staff.clinic_id is not None:
         own = await parties.clinic(staff.clinic_id)
         ids: list[UUID] | None = [staff.clinic_id]
@@ -540,12 +544,26 @@ async def funnel_page(
         )
     except (ValueError, Invalid):
         period = reports.period_days(None, None, tz, now)
-    figures = await reports.funnel(ids, first=period[0], last=period[1])
-    months = await reports.monthly_flow(ids, months=6, tz=tz, now=now)
+    figures = await reports.funnel(ids, first=period[0], last=period[1], specialization=spec)
+    months = await reports.monthly_flow(ids, months=6, tz=tz, now=now, specialization=spec)
+    current = now.astimezone(tz).strftime("%Y-%m")
+    plan_fact_months = await plan_fact.plan_vs_fact(
+        ids,
+        first=reports.add_months(current, -3),
+        last=reports.add_months(current, 3),
+        specialization=spec,
+    )
+    by_spec = await plan_fact.by_specialization(
+        ids, first=reports.add_months(current, -11), last=current
+    )
     return await page(
         request,
         "funnel.html",
         funnel=figures,
+        plan_fact=plan_fact_months,
+        by_spec=[specialization_out(r) for r in by_spec],
+        specializations={k: v[lang] for k, v in SPECIALIZATIONS.items()},
+        spec=spec or "",
         bars=charts.funnel_bars(figures, lang),
         month_chart=charts.monthly_chart(months, lang),
         months=months,

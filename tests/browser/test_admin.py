@@ -109,6 +109,10 @@ async def test_clinic_works_a_referral_and_the_exchange_rules(live_server, brows
     digits = int(re.sub(r"\D", "", after)) - int(re.sub(r"\D", "", before) or 0)
     assert digits == 6500
     await expect(manager.locator("#funnel-bars svg")).to_be_visible()
+    # The new case is a hygiene case (most of its estimate); the demo's cases are beside it.
+    row = manager.locator("#by-specialization tbody tr", has_text="гигиена")
+    await expect(row).to_have_count(1)
+    await expect(manager.locator("#plan-fact tbody tr")).to_have_count(3)
     keep(await shot(manager, "clinic-funnel"), "clinic-funnel")
 
     # The patient says the procedure was not done: the exchange rules on it.
