@@ -65,6 +65,8 @@ MATRIX = [
     ("GET", "/api/v1/exchange/clinics/{clinic_id}/prices", {OPERATOR, ANALYST}),
     ("PUT", "/api/v1/exchange/clinics/{clinic_id}/prices", {OPERATOR}),
     ("POST", "/api/v1/exchange/referrals/import", {OPERATOR}),
+    ("GET", "/api/v1/health/aggregates", {HEALTH, OPERATOR, ANALYST}),
+    ("GET", "/api/v1/health/prices", {HEALTH, OPERATOR, ANALYST}),
     ("POST", "/api/v1/auth/staff/logout", ALL_STAFF),
 ]
 
@@ -73,7 +75,9 @@ def staff_routes(app) -> set[tuple[str, str]]:
     found = set()
     for route in app.routes:
         path = route.path_format
-        if path.startswith(("/api/v1/clinic", "/api/v1/exchange", "/api/v1/auth/staff/")):
+        if path.startswith(
+            ("/api/v1/clinic", "/api/v1/exchange", "/api/v1/health/", "/api/v1/auth/staff/")
+        ):
             for method in route.methods - {"OPTIONS", "HEAD"}:
                 found.add((method, path))
     return found
