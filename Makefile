@@ -32,7 +32,7 @@ run: $(STAMP)
 	@echo "    curl -s localhost:8000/api/v1/auth/patient -H 'content-type: application/json' \\"
 	@echo "      -d \"{\\\"firebase_id_token\\\": \\\"\$$TOKEN\\\"}\""
 	@echo "  demo staff (password demo-password-2026; first sign-in shows a QR for the"
-	@echo "  authenticator app): operator@plantrack.demo, analyst@plantrack.demo,"
+	@echo "  authenticator app): operator@plantrack.demo, analyst@plantrack.demo, health@plantrack.demo,"
 	@echo "  manager1@plantrack.demo, coordinator1@plantrack.demo (clinics 1-3)"
 	@echo "  data: var/ (delete it to start over)"
 	@echo

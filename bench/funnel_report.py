@@ -179,6 +179,7 @@ def story(n: int, clinics: int) -> tuple[list, list, list, list]:
             clinic_id(clinic),
             facts.sent_day,
             facts.cohort,
+            facts.specialization,
             f.day,
             f.day.strftime("%Y-%m"),
             f.kind,
@@ -257,6 +258,7 @@ async def load(url: str, start: int, stop: int, clinics: int, pool: ProcessPoolE
                         "clinic",
                         "sent_day",
                         "cohort",
+                        "specialization",
                         "day",
                         "month",
                         "kind",
@@ -271,9 +273,10 @@ async def load(url: str, start: int, stop: int, clinics: int, pool: ProcessPoolE
             print(f"  loaded {min(stop, start + done * size)}/{stop} referrals", flush=True)
         await conn.execute("TRUNCATE funnel_month")
         await conn.execute(
-            "INSERT INTO funnel_month (clinic, cohort, month, kind, split, reason, amount, count) "
-            "SELECT clinic, cohort, month, kind, split, reason, SUM(amount), SUM(count) "
-            "FROM funnel_fact GROUP BY clinic, cohort, month, kind, split, reason"
+            "INSERT INTO funnel_month (clinic, cohort, specialization, month, kind, split, reason, "
+            "amount, count) SELECT clinic, cohort, specialization, month, kind, split, reason, "
+            "SUM(amount), SUM(count) FROM funnel_fact "
+            "GROUP BY clinic, cohort, specialization, month, kind, split, reason"
         )
         await conn.execute("ANALYZE")
     finally:
@@ -284,7 +287,8 @@ async def load(url: str, start: int, stop: int, clinics: int, pool: ProcessPoolE
 HAND_WRITTEN = """
 SELECT kind, split, reason, SUM(amount), SUM(count),
        SUM(CASE WHEN sent_day >= $1 THEN amount ELSE 0 END)
-FROM funnel_fact WHERE kind <> 'reserve' AND day BETWEEN $1 AND $2 {scope}
+FROM funnel_fact WHERE kind IN ('in', 'accepted', 'executed', 'paid', 'lost')
+  AND day BETWEEN $1 AND $2 {scope}
 GROUP BY kind, split, reason
 UNION ALL
 SELECT 'reserve', cohort, '', SUM(amount), SUM(count), 0
@@ -296,7 +300,7 @@ GROUP BY cohort
 async def measure(url: str, var: Path, runs: int) -> dict[str, float]:
     import asyncpg
 
-    from backend.services import reports
+    from backend.services import health_stats, plan_fact, reports
     from backend.settings import load_settings
     from backend.store.engine import close_engine, open_engine
 
@@ -310,9 +314,18 @@ async def measure(url: str, var: Path, runs: int) -> dict[str, float]:
     engine = await open_engine(settings)
     conn = await asyncpg.connect(url)
     one = [clinic_id(7)]
-    timings: dict[str, list[float]] = {k: [] for k in ("all", "one", "sql_all", "sql_one")}
+    keys = ("all", "one", "sql_all", "sql_one", "plan_fact", "health")
+    timings: dict[str, list[float]] = {k: [] for k in keys}
+    month = MONTH[0].strftime("%Y-%m")
     try:
-        for _ in range(runs):
+        for n in range(runs):
+            started = time.perf_counter()
+            await plan_fact.plan_vs_fact(None, first=month, last=month)
+            timings["plan_fact"].append(time.perf_counter() - started)
+            if n < 3:  # reads a month's facts row by row: slower, fewer runs
+                started = time.perf_counter()
+                await health_stats.aggregates(month, month)
+                timings["health"].append(time.perf_counter() - started)
             for key, scope in (("all", None), ("one", one)):
                 started = time.perf_counter()
                 await reports.funnel(scope, first=MONTH[0], last=MONTH[1])
@@ -362,7 +375,8 @@ def main() -> None:
                     f"{size:>9,} referrals, {events:>10,} events: month report all clinics "
                     f"{ms['all']:.1f} ms (hand-written SQL {ms['sql_all']:.1f} ms, ratio "
                     f"{ms['all'] / ms['sql_all']:.2f}); one clinic {ms['one']:.1f} ms (SQL "
-                    f"{ms['sql_one']:.1f} ms, ratio {ms['one'] / ms['sql_one']:.2f})"
+                    f"{ms['sql_one']:.1f} ms, ratio {ms['one'] / ms['sql_one']:.2f}); plan vs "
+                    f"fact {ms['plan_fact']:.1f} ms; health cells {ms['health']:.0f} ms"
                 )
                 print(line, flush=True)
                 lines.append(line)

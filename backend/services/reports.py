@@ -76,12 +76,19 @@ async def funnel(
     last: date,
     specialization: str | None = None,
 ) -> Funnel:
-    """The period's funnel (definition: domain.money_funnel). Whole months come from the
-    monthly sums, the days around them from the facts: a month's report reads a few
-    hundred rows, however long the ledger."""
+    """The period's funnel (definition: domain.money_funnel). Whole months and the
+    reserve up to the last whole month come from the monthly sums in one statement, the
+    days around them from the facts: a month's report reads a few hundred rows, however
+    long the ledger."""
     spec = {"specialization": specialization}
     months, edges = whole_months(first, last)
-    flows = await funnel_facts.month_flows(clinic_ids, months, **spec)
+    first_month = first.strftime("%Y-%m")
+    through = last if last == month_end(last) else last.replace(day=1) - timedelta(days=1)
+    sums = await funnel_facts.month_sums(
+        clinic_ids, months, reserve_through=through.strftime("%Y-%m"), **spec
+    )
+    flows = [r for r in sums if r["kind"] != "reserve"]
+    cohorts = [r for r in sums if r["kind"] == "reserve"]
     for edge_first, edge_last in edges:
         flows += await funnel_facts.flows(clinic_ids, edge_first, edge_last, **spec)
 
@@ -114,9 +121,7 @@ async def funnel(
 
     # Executed from plans sent in the period: by cohort when the period starts a month.
     if first.day == 1:
-        new = await funnel_facts.month_flows(
-            clinic_ids, months, cohort_from=first.strftime("%Y-%m"), **spec
-        )
+        new = [r for r in sums if r["kind"] != "reserve" and r["cohort"] >= first_month]
         for edge_first, edge_last in edges:
             new += await funnel_facts.flows(
                 clinic_ids, edge_first, edge_last, sent_from=first, **spec
@@ -127,11 +132,7 @@ async def funnel(
     f.executed_earlier = f.executed_money - f.executed_this_period
 
     # The reserve at the end: whole months' movements, then the last month's days.
-    if last == month_end(last):
-        cohorts = await funnel_facts.month_reserve(clinic_ids, last.strftime("%Y-%m"), **spec)
-    else:
-        through = last.replace(day=1) - timedelta(days=1)
-        cohorts = await funnel_facts.month_reserve(clinic_ids, through.strftime("%Y-%m"), **spec)
+    if last != month_end(last):
         cohorts += await funnel_facts.reserve(clinic_ids, last, first=last.replace(day=1), **spec)
     by_cohort: dict[str, int] = {}
     for r in cohorts:

@@ -165,50 +165,33 @@ def _month_scope(clinic_ids: list[UUID] | None, specialization: str | None):
     return where
 
 
-async def month_flows(
+async def month_sums(
     clinic_ids: list[UUID] | None,
     months: list[str],
     *,
-    cohort_from: str | None = None,
+    reserve_through: str,
     specialization: str | None = None,
-    kinds: tuple[str, ...] = FUNNEL_KINDS,
 ) -> list[dict[str, Any]]:
-    """The monthly sums of the flows of whole months; with `cohort_from`, only of
-    referrals sent in that month or later."""
-    if not months:
-        return []
-    query = FunnelMonth.select(
+    """In one statement, what a period's funnel needs from the monthly sums: the flows
+    of its whole months and the reserve movements of every month up to
+    `reserve_through`, by month, cohort, kind, split and reason."""
+    flows = FunnelMonth.kind.is_in(list(FUNNEL_KINDS)) & FunnelMonth.month.is_in(months or ["-"])
+    reserve = (FunnelMonth.kind == "reserve") & (FunnelMonth.month <= reserve_through)
+    keys = [
+        FunnelMonth.month,
+        FunnelMonth.cohort,
         FunnelMonth.kind,
         FunnelMonth.split,
         FunnelMonth.reason,
-        Sum(FunnelMonth.amount).as_alias("amount"),
-        Sum(FunnelMonth.count).as_alias("count"),
-    ).where(
-        FunnelMonth.kind.is_in(list(kinds))
-        & FunnelMonth.month.is_in(months)
-        & _month_scope(clinic_ids, specialization)
-    )
-    if cohort_from is not None:
-        query = query.where(FunnelMonth.cohort >= cohort_from)
-    return await query.group_by(FunnelMonth.kind, FunnelMonth.split, FunnelMonth.reason)
-
-
-async def month_reserve(
-    clinic_ids: list[UUID] | None, through: str, *, specialization: str | None = None
-) -> list[dict[str, Any]]:
-    """Reserve movements of every month up to `through` (YYYY-MM, included), by cohort."""
+    ]
     return await (
         FunnelMonth.select(
-            FunnelMonth.cohort,
+            *keys,
             Sum(FunnelMonth.amount).as_alias("amount"),
             Sum(FunnelMonth.count).as_alias("count"),
         )
-        .where(
-            (FunnelMonth.kind == "reserve")
-            & (FunnelMonth.month <= through)
-            & _month_scope(clinic_ids, specialization)
-        )
-        .group_by(FunnelMonth.cohort)
+        .where((flows | reserve) & _month_scope(clinic_ids, specialization))
+        .group_by(*keys)
     )
 
 
