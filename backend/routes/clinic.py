@@ -192,6 +192,13 @@ async def post_visit_code(
     )
 
 
+async def own_clinic(staff: StaffPrincipal) -> tuple[list[UUID], ZoneInfo]:
+    """The manager's clinic as a report scope, and its time zone."""
+    clinic = await parties.clinic(staff.clinic_id)
+    assert clinic is not None  # clinic staff always have one, and clinics are never deleted
+    return [clinic["id"]], ZoneInfo(clinic["timezone"])
+
+
 @get(
     "/funnel",
     summary="The clinic's funnel in money",
@@ -209,11 +216,9 @@ async def get_funnel(
     specialization: SpecializationFilter = None,
     format: Format = "json",
 ) -> Response:
-    clinic = await parties.clinic(staff.clinic_id)
-    assert clinic is not None
-    tz, now = ZoneInfo(clinic["timezone"]), utcnow()
+    ids, tz = await own_clinic(staff)
+    now = utcnow()
     first, last = reports.period_days(first, last, tz, now)
-    ids = [clinic["id"]]
     figures = await reports.funnel(ids, first=first, last=last, specialization=specialization)
     if format != "json":
         return funnel_download(figures, format)
@@ -239,10 +244,8 @@ async def get_cohorts(
     specialization: SpecializationFilter = None,
     format: Format = "json",
 ) -> Response:
-    clinic = await parties.clinic(staff.clinic_id)
-    assert clinic is not None
-    tz = ZoneInfo(clinic["timezone"])
-    table = await cohort_table([clinic["id"]], first, last, format, tz, utcnow(), specialization)
+    ids, tz = await own_clinic(staff)
+    table = await cohort_table(ids, first, last, format, tz, utcnow(), specialization)
     return table if isinstance(table, Response) else Response(table)
 
 
@@ -260,10 +263,8 @@ async def get_plan_fact(
     specialization: SpecializationFilter = None,
     format: Format = "json",
 ) -> Response:
-    clinic = await parties.clinic(staff.clinic_id)
-    assert clinic is not None
-    tz = ZoneInfo(clinic["timezone"])
-    table = await plan_fact_table([clinic["id"]], first, last, specialization, format, tz, utcnow())
+    ids, tz = await own_clinic(staff)
+    table = await plan_fact_table(ids, first, last, specialization, format, tz, utcnow())
     return table if isinstance(table, Response) else Response(table)
 
 
@@ -282,10 +283,8 @@ async def get_specializations(
     last: ToMonth = None,
     format: Format = "json",
 ) -> Response:
-    clinic = await parties.clinic(staff.clinic_id)
-    assert clinic is not None
-    tz = ZoneInfo(clinic["timezone"])
-    table = await specialization_table([clinic["id"]], first, last, format, tz, utcnow())
+    ids, tz = await own_clinic(staff)
+    table = await specialization_table(ids, first, last, format, tz, utcnow())
     return table if isinstance(table, Response) else Response(table)
 
 
