@@ -106,6 +106,10 @@ WORDS: dict[str, dict[Lang, str]] = {
         "en": "Plan vs fact: expected by the plans' schedules, executed, paid",
     },
     "expected": {"ru": "Ожидалось", "en": "Expected"},
+    "reserve_months": {
+        "ru": "мес. работы при темпе последних трёх месяцев",
+        "en": "months of work at the last three months' pace",
+    },
     "by_specialization": {
         "ru": "Средний чек и сроки по направлениям (за 12 месяцев)",
         "en": "Average check and duration by specialization (12 months)",

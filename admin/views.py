@@ -29,6 +29,7 @@ from backend import texts
 from backend.clock import utcnow
 from backend.domain.events import Source
 from backend.domain.funnel import Step
+from backend.domain.money_funnel import months_of_reserve
 from backend.domain.roles import Role
 from backend.domain.teeth import ToothCondition
 from backend.routes.funnel_tables import specialization_out
@@ -560,6 +561,9 @@ async def funnel_page(
         request,
         "funnel.html",
         funnel=figures,
+        reserve_months=months_of_reserve(
+            figures.reserve_money, [m.executed for m in months[-4:-1]]
+        ),
         plan_fact=plan_fact_months,
         by_spec=[specialization_out(r) for r in by_spec],
         specializations={k: v[lang] for k, v in SPECIALIZATIONS.items()},

@@ -265,3 +265,11 @@ def period_funnel(
     funnel.reserve_by_cohort = dict(sorted(cohorts.items()))
     funnel.lost_by_reason = dict(sorted(lost.items(), key=lambda kv: (-kv[1].money, kv[0])))
     return funnel
+
+
+def months_of_reserve(reserve: int, executed_by_month: list[int]) -> float | None:
+    """How many months the reserve would last at the current pace: the reserve over the
+    average money executed per month in `executed_by_month` (the last complete months);
+    None when nothing was executed (no pace to speak of)."""
+    done = sum(executed_by_month)
+    return round(reserve * len(executed_by_month) / done, 1) if done > 0 else None

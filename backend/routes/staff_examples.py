@@ -192,6 +192,7 @@ FUNNEL = {
     "lost_money": 12000000,
     "lost_by_reason": [{"reason": "дорого", "count": 2, "money": 9000000}],
     "months": [{"month": "2026-11", "inflow": 285000000, "executed": 5500000, "lost": 12000000}],
+    "reserve_months": 7.4,
 }
 SCORECARDS = {
     "items": [

@@ -5,7 +5,7 @@ from typing import Any
 
 import msgspec
 
-from backend.domain.money_funnel import Funnel
+from backend.domain.money_funnel import Funnel, months_of_reserve
 from backend.routes import staff_schemas as s
 from backend.routes.paging import encode_cursor
 from backend.services.desk import Dispute, ReferralCard
@@ -166,6 +166,8 @@ def funnel(f: Funnel, clinics: list | None, months: list[MonthFlow]) -> s.Funnel
             s.MonthOut(month=m.month, inflow=m.inflow, executed=m.executed, lost=m.lost)
             for m in months
         ],
+        # The pace: the three complete months before the current one.
+        reserve_months=months_of_reserve(f.reserve_money, [m.executed for m in months[-4:-1]]),
     )
 
 

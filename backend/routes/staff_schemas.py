@@ -224,6 +224,13 @@ class FunnelOut(msgspec.Struct, frozen=True, kw_only=True):
     lost_money: int
     lost_by_reason: list[LostOut]
     months: list[MonthOut]
+    reserve_months: Annotated[
+        float | None,
+        msgspec.Meta(
+            description="months the reserve lasts at the pace of the last three complete "
+            "months' executed money; null if nothing was executed"
+        ),
+    ]
 
 
 class ScorecardOut(msgspec.Struct, frozen=True, kw_only=True):

@@ -6,7 +6,7 @@ from uuid import uuid4
 from backend.domain.events import Event, PlanLine, PlanSet, Sent, Source
 from backend.domain.funnel import fold_referral
 from backend.domain.health_stats import Observation, PriceSample, cells, price_spreads
-from backend.domain.money_funnel import main_specialization
+from backend.domain.money_funnel import main_specialization, months_of_reserve
 from backend.domain.plan_fact import average
 
 from .ledger_builder import CLINIC, Ledger
@@ -78,3 +78,9 @@ def test_price_spreads_need_five_patients():
         400,
         500,
     )
+
+
+def test_months_of_reserve_at_the_recent_pace():
+    # 900 000 ₽ in reserve; 100, 200 and 300 thousand executed in the last three months.
+    assert months_of_reserve(900_000_00, [100_000_00, 200_000_00, 300_000_00]) == 4.5
+    assert months_of_reserve(900_000_00, [0, 0, 0]) is None
