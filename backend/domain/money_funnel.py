@@ -147,11 +147,12 @@ def expected_dues(fold: ReferralFold, norms: Norms) -> list[tuple[int, datetime]
         return []
     lines = fold.plan.chosen_lines()
     ended = ended_at(fold)
+    dues = item_due_dates(lines, anchor, norms)
     return [
         (line.price, due)
         for line in lines
         if line.price
-        and (due := item_due_dates(lines, anchor, norms)[line.item_id])
+        and (due := dues[line.item_id])
         and (ended is None or due < ended or line.item_id in fold.done_items)
     ]
 
