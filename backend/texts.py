@@ -5,6 +5,7 @@ words are here, side by side per language, so a missing translation is easy to s
 """
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ LANGS: tuple[Lang, ...] = ("ru", "en")
 _SYMBOLS = {"RUB": "₽"}
 
 
+@lru_cache(maxsize=8192)  # Babel's formatting is slow, and prices repeat
 def money(amount: int, currency: str, lang: Lang) -> str:
     """'6 500 ₽' / '₽6,500'; kopecks only when there are some."""
     value = amount / 100

@@ -18,7 +18,7 @@ from backend.domain.progress import Progress
 from backend.domain.verification import Verification, verify
 from backend.services.errors import NotFound
 from backend.services.recording import policy_for, progress_of
-from backend.store import ledger, media, norms, parties, plans, questions, referrals
+from backend.store import ledger, media, norms, plans, questions, referrals
 
 
 class PlanVersionView(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,7 +59,11 @@ async def owned_referral(patient_id: UUID, referral_id: UUID) -> dict[str, Any]:
     return row
 
 
-async def _version(row: dict[str, Any] | None) -> PlanVersionView | None:
+def _version(
+    row: dict[str, Any] | None,
+    items: dict[UUID, list[PlanItem]],
+    teeth: dict[UUID, list[ToothState]],
+) -> PlanVersionView | None:
     if row is None:
         return None
     return PlanVersionView(
@@ -68,39 +72,36 @@ async def _version(row: dict[str, Any] | None) -> PlanVersionView | None:
         origin=row["origin"],
         reason=row["reason"],
         created_at=row["created_at"],
-        items=chosen(await plans.items_of(row["id"]), row["chosen_variant"]),
-        teeth=await plans.teeth_of(row["id"]),
+        items=chosen(items.get(row["id"], []), row["chosen_variant"]),
+        teeth=teeth.get(row["id"], []),
     )
 
 
 async def referral_bundle(patient_id: UUID, referral_id: UUID, now: datetime) -> ReferralBundle:
-    referral = await owned_referral(patient_id, referral_id)
-    clinic = await parties.clinic(referral["clinic"])
-    patient = await parties.patient(patient_id)
-    assert clinic is not None and patient is not None
+    # Seven plain statements, each by an index (a patient opens this screen most).
+    found = await referrals.with_parties(referral_id)
+    if found is None:
+        raise NotFound("no such referral")
+    referral, clinic, patient = found
+    if referral["patient"] != patient_id or referral["archived_at"] is not None:
+        raise NotFound("no such referral")
     fold = fold_referral(await ledger.events_of(referral_id))
     versions = await plans.versions_of(referral_id)
-    estimated = await _version(
-        next((v for v in reversed(versions) if v["origin"] == "estimated"), None)
-    )
-    actual = await _version(next((v for v in reversed(versions) if v["origin"] == "actual"), None))
-
-    policy = policy_for(referral)
+    items, teeth = await plans.items_by_plan(referral_id), await plans.teeth_by_plan(referral_id)
+    estimated = next((v for v in reversed(versions) if v["origin"] == "estimated"), None)
+    actual = next((v for v in reversed(versions) if v["origin"] == "actual"), None)
     progress = progress_of(fold, await norms.norms_for(clinic["id"]), now)
-    open_questions = [
-        q for q in await questions.open_for_patient(patient_id, now) if q["referral"] == referral_id
-    ]
     return ReferralBundle(
         referral=referral,
         clinic=clinic,
         patient=patient,
         tz=ZoneInfo(patient["timezone"]),
         fold=fold,
-        verifications=verify(fold, now, policy),
+        verifications=verify(fold, now, policy_for(referral)),
         progress=progress,
-        estimated=estimated,
-        actual=actual,
-        open_questions=open_questions,
+        estimated=_version(estimated, items, teeth),
+        actual=_version(actual, items, teeth),
+        open_questions=await questions.open_about(patient_id, referral_id, now),
     )
 
 

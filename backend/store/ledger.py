@@ -93,10 +93,10 @@ async def by_key(source: Source, idempotency_key: str) -> Event | None:
 
 
 async def events_of(referral_id: UUID) -> list[Event]:
-    rows = (
-        await EventRow.select(*_COLUMNS)
-        .where(EventRow.referral == referral_id)
-        .order_by(EventRow.id)
+    rows = await EventRow.raw(
+        "SELECT id, referral, source, side, actor, occurred_at, recorded_at, idempotency_key, "
+        "payload FROM event WHERE referral = {} ORDER BY id",
+        referral_id,
     )
     return [_to_event(r) for r in rows]
 

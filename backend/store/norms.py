@@ -11,7 +11,9 @@ EXCHANGE_SCOPE = "exchange"
 async def norms_for(clinic_id: UUID | None) -> Norms:
     """Built-in defaults, then the exchange's stored values, then the clinic's."""
     scopes = [EXCHANGE_SCOPE] + ([str(clinic_id)] if clinic_id else [])
-    rows = await NormRow.select().where(NormRow.scope.is_in(scopes))
+    rows = await NormRow.raw(
+        "SELECT * FROM duration_norm WHERE scope IN ({}, {})", scopes[0], scopes[-1]
+    )
     rows.sort(key=lambda r: scopes.index(r["scope"]))
     return effective_norms(
         [

@@ -61,7 +61,37 @@ async def latest_version(referral_id: UUID) -> int:
 
 
 async def versions_of(referral_id: UUID) -> list[dict[str, Any]]:
-    return await Plan.select().where(Plan.referral == referral_id).order_by(Plan.version)
+    return await Plan.raw("SELECT * FROM plan WHERE referral = {} ORDER BY version", referral_id)
+
+
+async def items_by_plan(referral_id: UUID) -> dict[UUID, list[PlanItem]]:
+    """Every plan version's items of a referral, in one statement, in stage order."""
+    rows = await PlanItemRow.raw(
+        "SELECT i.plan, i.item_id, i.specialization, i.price, i.stage, i.position, i.variant, "
+        "i.code, i.title_ru, i.title_en, i.tooth, i.chair_minutes, i.course_days "
+        "FROM plan_item i JOIN plan p ON p.id = i.plan WHERE p.referral = {} "
+        "ORDER BY i.stage, i.position",
+        referral_id,
+    )
+    found: dict[UUID, list[PlanItem]] = {}
+    for row in rows:
+        plan = row.pop("plan")
+        found.setdefault(UUID(str(plan)), []).append(PlanItem(**row))
+    return found
+
+
+async def teeth_by_plan(referral_id: UUID) -> dict[UUID, list[ToothState]]:
+    """Every plan version's tooth states of a referral, in one statement."""
+    rows = await ToothStateRow.raw(
+        "SELECT t.plan, t.tooth, t.phase, t.condition, t.note FROM tooth_state t "
+        "JOIN plan p ON p.id = t.plan WHERE p.referral = {}",
+        referral_id,
+    )
+    found: dict[UUID, list[ToothState]] = {}
+    for row in rows:
+        plan = row.pop("plan")
+        found.setdefault(UUID(str(plan)), []).append(ToothState(**row))
+    return found
 
 
 async def items_of(plan_id: UUID) -> list[PlanItem]:

@@ -74,6 +74,17 @@ async def get(question_id: UUID) -> dict[str, Any] | None:
     return await Question.select().where(Question.id == question_id).first()
 
 
+async def open_about(patient_id: UUID, referral_id: UUID, now: datetime) -> list[dict[str, Any]]:
+    """A patient's open, unexpired questions about one referral, oldest first."""
+    return await Question.raw(
+        "SELECT * FROM question WHERE patient = {} AND referral = {} AND status = 'requested' "
+        "AND expires_at > {} ORDER BY asked_at, id",
+        patient_id,
+        referral_id,
+        now,
+    )
+
+
 async def open_for_patient(
     patient_id: UUID,
     now: datetime,

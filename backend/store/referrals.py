@@ -61,6 +61,25 @@ async def get(referral_id: UUID) -> dict[str, Any] | None:
     return await Referral.select().where(Referral.id == referral_id).first()
 
 
+async def with_parties(referral_id: UUID) -> tuple[dict, dict, dict] | None:
+    """A referral, its clinic and its patient's language and zone, in one statement
+    (what every screen about the referral starts with)."""
+    rows = await Referral.raw(
+        "SELECT r.*, c.name AS c_name, c.city AS c_city, c.address AS c_address, "
+        "c.phone AS c_phone, c.timezone AS c_timezone, p.locale AS p_locale, "
+        "p.timezone AS p_timezone FROM referral r JOIN clinic c ON c.id = r.clinic "
+        "JOIN patient p ON p.id = r.patient WHERE r.id = {}",
+        referral_id,
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    clinic = {k.removeprefix("c_"): row.pop(k) for k in list(row) if k.startswith("c_")}
+    patient = {k.removeprefix("p_"): row.pop(k) for k in list(row) if k.startswith("p_")}
+    clinic["id"], patient["id"] = row["clinic"], row["patient"]
+    return row, clinic, patient
+
+
 async def by_invite_code(code: str) -> dict[str, Any] | None:
     return await Referral.select().where(Referral.invite_code == code).first()
 

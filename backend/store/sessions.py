@@ -50,9 +50,10 @@ async def revoke_family(family: UUID, now: datetime) -> None:
 
 
 async def family_revoked(family: UUID) -> bool:
-    row = (
-        await PatientSession.select(PatientSession.id)
-        .where((PatientSession.family == family) & PatientSession.revoked_at.is_not_null())
-        .first()
+    # Asked on every patient request: one plain statement.
+    rows = await PatientSession.raw(
+        "SELECT 1 AS revoked FROM patient_session WHERE family = {} AND revoked_at IS NOT NULL "
+        "LIMIT 1",
+        family,
     )
-    return row is not None
+    return bool(rows)

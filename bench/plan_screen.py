@@ -1,0 +1,389 @@
+"""The patient's plan screen under load, beside the stack's ceiling and a peer.
+
+    python -m bench.plan_screen [--referrals 100000] [--patients 5000] [--seconds 15]
+    python -m bench.plan_screen --quick          # 5,000 referrals, 1,000 patients, 5 s runs
+
+A city (`bench.city`) is loaded into a throwaway PostgreSQL and access tokens are minted
+for thousands of its patients. wrk (Debian's package; one thread, a Lua script that
+sends each request as a random patient for their own referral) drives, in one run:
+
+  * `GET /api/v1/me/referrals/{id}` served by plantrack under uvicorn (uvloop,
+    httptools) and under Granian, the same number of workers each;
+  * the ceiling: `GET /health` of the same app and server (a constant small JSON);
+  * the peer: the same screen from FastAPI + SQLAlchemy (bench/peers), same server;
+  * the chosen server again at about 70% of its maximum rate, for p50/p99 there.
+
+Before loading, a sample of screens from plantrack and the peer are compared: they must
+be the same JSON, or the comparison would mean nothing. Server RSS is sampled per worker
+process through every run (the maximum is reported).
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from threading import Event, Thread
+
+import httpx
+
+from bench import city
+from bench.common import record
+from bench.push_throughput import free_port
+from tests import pg_cluster
+
+WORKERS = 2
+CONNECTIONS = 64
+PATH = "/api/v1/me/referrals/{}"
+
+LUA = """
+local pairs_ = {}
+for line in io.lines("%(tokens)s") do
+  local token, referral = line:match("(%%S+) (%%S+)")
+  pairs_[#pairs_ + 1] = {"Bearer " .. token, "%(path)s" .. referral}
+end
+math.randomseed(os.time() + tonumber(tostring({}):match("0x(%%x+)"), 16) %% 100000)
+
+request = function()
+  local p = pairs_[math.random(#pairs_)]
+  return wrk.format("GET", p[2], {["Authorization"] = p[1]})
+end
+%(delay)s
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "RESULT {\\"requests\\": %%d, \\"duration_us\\": %%d, \\"non2xx\\": %%d, "
+    .. "\\"socket_errors\\": %%d, \\"p50_us\\": %%d, \\"p90_us\\": %%d, \\"p99_us\\": %%d}\\n",
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99)))
+end
+"""
+
+
+def server_command(server: str, app: str, port: int) -> list[str]:
+    if server == "granian":
+        return [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "asgi",
+            "--factory",
+            "--workers",
+            str(WORKERS),
+            "--loop",
+            "uvloop",
+            "--no-ws",
+            "--log-level",
+            "warning",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            app,
+        ]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "--workers",
+        str(WORKERS),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        app,
+    ]
+
+
+APPS = {
+    "plantrack": "backend.app:create_app_from_env",
+    "peer": "bench.peers.plan_screen_fastapi:create_app",
+}
+
+
+class Server:
+    """A server process tree on a free port; its workers' RSS sampled while it runs."""
+
+    def __init__(self, server: str, app: str, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            server_command(server, APPS[app], self.port),
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.rss_mb: dict[int, float] = {}
+        self._stop = Event()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            self.close()
+            raise RuntimeError(f"{server} serving {app} did not start")
+        self._sampler = Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.25):
+            for pid in descendants(self.proc.pid):
+                rss = rss_mb(pid)
+                if rss:
+                    self.rss_mb[pid] = max(self.rss_mb.get(pid, 0.0), rss)
+
+    def max_worker_rss(self) -> float:
+        workers = {p: r for p, r in self.rss_mb.items() if p != self.proc.pid}
+        return max(workers.values(), default=0.0)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    match = re.search(r"VmRSS:\s+(\d+) kB", status)
+    return int(match.group(1)) / 1024 if match else 0.0
+
+
+def wrk(url: str, script: Path, seconds: int, connections: int) -> dict[str, float]:
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith("RESULT "))
+    result = json.loads(line.removeprefix("RESULT "))
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+def script(work: Path, name: str, tokens: Path, path: str, delay_ms: float = 0) -> Path:
+    delay = f"delay = function() return {delay_ms:.3f} end" if delay_ms else ""
+    text = LUA % {"tokens": tokens, "path": path, "delay": delay}
+    target = work / f"{name}.lua"
+    target.write_text(text)
+    return target
+
+
+def mint_tokens(work: Path, patients: int, referrals: int, settings_env: dict) -> Path:
+    """Access tokens for patients spread over the whole city, as the app would hold."""
+    from backend.auth.tokens import PATIENT_AUDIENCE, issue_access, key_ring
+    from backend.settings import load_settings
+
+    ring = key_ring(load_settings(settings_env))
+    now = datetime.now(UTC)
+    step = max(1, referrals // patients)
+    lines = []
+    for n in range(0, step * patients, step):
+        token = issue_access(
+            ring,
+            subject=city.patient_id(n),
+            session=city.session_family(n),
+            role="patient",
+            audience=PATIENT_AUDIENCE,
+            ttl=timedelta(hours=3),
+            now=now,
+        )
+        lines.append(f"{token} {city.referral_id(n)}")
+    target = work / "tokens.txt"
+    target.write_text("\n".join(lines) + "\n")
+    return target
+
+
+def same_screens(ours: str, peer: str, tokens: Path, sample: int = 50) -> int:
+    """The peer must serve the same JSON as plantrack, or comparing them means nothing."""
+    lines = tokens.read_text().splitlines()[:sample]
+    with httpx.Client(timeout=30) as client:
+        for line in lines:
+            token, referral = line.split()
+            headers = {"authorization": f"Bearer {token}"}
+            a = client.get(ours + PATH.format(referral), headers=headers)
+            b = client.get(peer + PATH.format(referral), headers=headers)
+            if a.status_code != 200 or (found := _difference(a.json(), b.json())):
+                raise SystemExit(
+                    f"plantrack and the peer differ for referral {referral}: "
+                    f"{a.status_code} / {b.status_code}\n{found}"
+                )
+    return len(lines)
+
+
+def _difference(a: object, b: object, at: str = "") -> str | None:
+    """Where two JSON documents first differ (None: they are the same). Timestamps may
+    differ by a few seconds: a plan not yet begun is scheduled from the moment of asking."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if (found := _difference(a.get(key), b.get(key), f"{at}.{key}")) is not None:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            if (found := _difference(x, y, f"{at}[{i}]")) is not None:
+                return found
+        return None
+    if a == b or _moments_close(a, b):
+        return None
+    shown = (json.dumps(v, ensure_ascii=False)[:200] for v in (a, b))
+    return f"{at}: " + " != ".join(shown)
+
+
+def _moments_close(a: object, b: object) -> bool:
+    try:
+        x, y = datetime.fromisoformat(str(a)), datetime.fromisoformat(str(b))
+    except ValueError:
+        return False
+    return isinstance(a, str) and abs((x - y).total_seconds()) < 5
+
+
+def describe(name: str, r: dict[str, float], rss: float) -> str:
+    return (
+        f"{name}: {r['rps']:,.0f} req/s, p50 {r['p50_us'] / 1000:.1f} ms, p99 "
+        f"{r['p99_us'] / 1000:.1f} ms, errors {r['non2xx'] + r['socket_errors']:.0f} of "
+        f"{r['requests']:,.0f}, max worker RSS {rss:.0f} MB"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--referrals", type=int, default=100_000)
+    parser.add_argument("--clinics", type=int, default=500)
+    parser.add_argument("--patients", type=int, default=5000, help="distinct tokens")
+    parser.add_argument("--seconds", type=int, default=15, help="length of each wrk run")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.referrals, args.clinics, args.patients, args.seconds = 5000, 50, 1000, 5
+
+    work = Path(tempfile.mkdtemp(prefix="plantrack-plan-screen-"))
+    base = pg_cluster.temp_base()
+    url = pg_cluster.start(base, extra_conf=city.PG_CONF)
+    env = {
+        "PLANTRACK_DATABASE_URL": url,
+        "PLANTRACK_VAR_DIR": str(work),
+        "PLANTRACK_SECRET_KEY": city.SECRET,
+        "PLANTRACK_LOG_LEVEL": "WARNING",
+    }
+    try:
+        asyncio.run(city.add_clinics(url, work, args.clinics))
+        with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            city.grow(url, 0, args.referrals, args.clinics, pool)
+        tokens = mint_tokens(work, args.patients, args.referrals, env)
+        screen = script(work, "screen", tokens, PATH.format(""))
+        bare = script(work, "bare", tokens, "/health?")
+        lines = []
+        results: dict[str, tuple[dict[str, float], float]] = {}
+
+        def run(name: str, server: str, app: str, lua: Path, connections: int) -> dict:
+            with Server(server, app, env) as s:
+                wrk(s.url, lua, 2, connections)  # warm up: pools, caches, JIT-free paths
+                r = wrk(s.url, lua, args.seconds, connections)
+                results[name] = (r, s.max_worker_rss())
+            print(describe(name, *results[name]), flush=True)
+            return r
+
+        with Server("granian", "plantrack", env) as ours, Server("granian", "peer", env) as peer:
+            checked = same_screens(ours.url, peer.url, tokens)
+        print(f"the peer serves the same JSON as plantrack ({checked} screens compared)")
+
+        for server in ("uvicorn", "granian"):
+            run(f"plan screen, {server}", server, "plantrack", screen, CONNECTIONS)
+        best = max(("uvicorn", "granian"), key=lambda s: results[f"plan screen, {s}"][0]["rps"])
+        ours = results[f"plan screen, {best}"][0]
+        ceiling = run(f"bare /health, {best}", best, "plantrack", bare, CONNECTIONS)
+        peer = run(f"peer plan screen, {best}", best, "peer", screen, CONNECTIONS)
+
+        # About 70% of the maximum: each of 16 connections waits between requests, the
+        # wait calibrated by two short runs (rate = connections / (wait + latency)).
+        target, connections = 0.7 * ours["rps"], 16
+        name = f"plan screen at ~70% of max, {best}"
+        with Server(best, "plantrack", env) as s:
+            delay_ms = connections * 1000 / target
+            for _ in range(2):
+                lua = script(work, "paced", tokens, PATH.format(""), delay_ms)
+                trial = wrk(s.url, lua, 3, connections)
+                latency_ms = connections * 1000 / trial["rps"] - delay_ms
+                delay_ms = max(0.1, connections * 1000 / target - latency_ms)
+            lua = script(work, "paced", tokens, PATH.format(""), delay_ms)
+            paced = wrk(s.url, lua, args.seconds, connections)
+            results[name] = (paced, s.max_worker_rss())
+        print(describe(name, *results[name]), flush=True)
+        share = paced["rps"] / ours["rps"]
+
+        lines = [
+            f"PostgreSQL 15; {args.referrals:,} referrals in {args.clinics} clinics; "
+            f"{args.patients:,} distinct patients' tokens; {WORKERS} workers; wrk -t1 "
+            f"-c{CONNECTIONS} {args.seconds} s on the same 2 cores",
+            *(describe(name, r, rss) for name, (r, rss) in results.items()),
+            f"server picked: {best}",
+            f"ratios: plan screen / bare endpoint {ours['rps'] / ceiling['rps']:.2f} (target "
+            f"≥ 0.40); plan screen / peer {ours['rps'] / peer['rps']:.2f} (target ≥ 1.5)",
+            f"at {share:.0%} of max: p99 / p50 = {paced['p99_us'] / paced['p50_us']:.2f} "
+            "(target ≤ 3)",
+        ]
+        record("patient plan screen under load", lines)
+    finally:
+        pg_cluster.stop(base)
+
+
+if __name__ == "__main__":
+    main()
