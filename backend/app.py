@@ -1,6 +1,7 @@
 """Builds the Litestar app from settings: plugins, routers, lifespan."""
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,7 +18,7 @@ from admin import views as admin_views
 from backend import __doc__ as about
 from backend.auth.firebase import FirebaseVerifier
 from backend.auth.tokens import key_ring
-from backend.http_context import RequestContext
+from backend.http_context import InFlight, RequestContext
 from backend.http_errors import problem_details
 from backend.logs import configure_logging
 from backend.media_files import LocalMediaFiles
@@ -38,10 +39,13 @@ from backend.store.engine import close_engine, open_engine
 
 VERSION = "0.1.0"
 ADMIN_DIR = Path(admin_views.__file__).parent
+SHUTDOWN_GRACE_S = 20
+log = logging.getLogger("plantrack.app")
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
+    in_flight = InFlight()
 
     @asynccontextmanager
     async def database(app: Litestar) -> AsyncIterator[None]:
@@ -50,6 +54,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         try:
             yield
         finally:
+            # Answers still being written finish on the pool before it closes.
+            if not await in_flight.drained(SHUTDOWN_GRACE_S):
+                log.warning(
+                    "shutting down with requests in flight",
+                    extra={"fields": {"requests": in_flight.count}},
+                )
             await close_engine(engine)
 
     @asynccontextmanager
@@ -130,7 +140,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app.state.key_ring = key_ring(settings)
     app.state.media_files = LocalMediaFiles(settings.media_dir)
     # Outermost, so unmatched routes and error responses get a request id too.
-    app.asgi_handler = RequestContext(app.asgi_handler)
+    app.asgi_handler = RequestContext(app.asgi_handler, in_flight)
     return app
 
 

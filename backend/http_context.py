@@ -1,5 +1,6 @@
 """The outermost ASGI layer: a request id for every request, and one access-log line."""
 
+import asyncio
 import logging
 import re
 import time
@@ -15,12 +16,42 @@ _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 HEADER = b"x-request-id"
 
 
+class InFlight:
+    """Requests being served in this process, so shutdown can wait for them: a server
+    may start the app's shutdown while answers are still being written (Granian does),
+    and closing the database pool under them would turn them into 500s."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def enter(self) -> None:
+        self.count += 1
+        self._idle.clear()
+
+    def leave(self) -> None:
+        self.count -= 1
+        if self.count == 0:
+            self._idle.set()
+
+    async def drained(self, timeout_s: float) -> bool:
+        if self.count == 0:
+            return True
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+
 class RequestContext:
     """Take a caller's X-Request-ID if it looks like one (else make one), echo it back,
     and log the request by its route template, never its path or query."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, in_flight: InFlight) -> None:
         self.app = app
+        self.in_flight = in_flight
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -32,6 +63,7 @@ class RequestContext:
         scope.setdefault("state", {})["request_id"] = rid
         started = time.perf_counter()
         status = 500
+        self.in_flight.enter()
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -43,6 +75,7 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            self.in_flight.leave()
             log.info(
                 "request",
                 extra={
