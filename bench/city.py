@@ -408,6 +408,11 @@ async def load(url: str, start: int, stop: int, clinics: int, pool: ProcessPoolE
             "SUM(amount), SUM(count) FROM funnel_fact "
             "GROUP BY clinic, cohort, specialization, month, kind, split, reason"
         )
+        # Events came with their own ids: the service's next one follows them.
+        await conn.execute(
+            "SELECT setval(pg_get_serial_sequence('event', 'id'), "
+            "(SELECT COALESCE(max(id), 1) FROM event))"
+        )
         await conn.execute("ANALYZE")
     finally:
         await conn.close()

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -196,7 +197,7 @@ def rss_mb(pid: int) -> float:
 
 
 def wrk(url: str, script: Path, seconds: int, connections: int) -> dict[str, float]:
-    out = subprocess.run(
+    done = subprocess.run(
         [
             "wrk",
             "-t1",
@@ -210,8 +211,14 @@ def wrk(url: str, script: Path, seconds: int, connections: int) -> dict[str, flo
         ],
         capture_output=True,
         text=True,
-        check=True,
-    ).stdout
+        check=False,
+    )
+    out = done.stdout
+    if done.returncode != 0 or "RESULT " not in out:
+        raise RuntimeError(f"wrk failed: {done.stderr[-2000:]}")
+    failures = Counter(ln for ln in out.splitlines() if ln[:1] in "2345" and " " in ln)
+    for failure, times in failures.most_common(5):
+        print(f"  {times} × {failure}")
     line = next(ln for ln in out.splitlines() if ln.startswith("RESULT "))
     result = json.loads(line.removeprefix("RESULT "))
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)

@@ -41,6 +41,7 @@ async def replace(referral_id: UUID, clinic_id: UUID, facts: ReferralFacts | Non
     """The referral's facts as they are now, and the difference added to the monthly
     sums. Derived rows, not records: the ledger keeps the history, these follow it."""
     old = await FunnelFact.select(
+        FunnelFact.id,
         FunnelFact.clinic,
         FunnelFact.cohort,
         FunnelFact.specialization,
@@ -80,13 +81,25 @@ async def replace(referral_id: UUID, clinic_id: UUID, facts: ReferralFacts | Non
             sums[0] += sign * r["amount"]
             sums[1] += sign * r["count"]
     changed = [(k, v) for k, v in delta.items() if v != [0, 0]]
-    if sorted(map(_comparable, old)) == sorted(map(_comparable, rows)):
-        return  # the usual re-fold that changes no figure: nothing to rewrite
-    if old:
-        await FunnelFact.delete().where(FunnelFact.referral == referral_id)
-    if rows:
+    # Only what differs is written: a new event usually adds a fact or two and leaves
+    # the rest as they were (identical facts are matched as a multiset).
+    kept: dict[tuple, list[Any]] = {}
+    for r in old:
+        kept.setdefault(_comparable(r), []).append(r["id"])
+    added = []
+    for r in rows:
+        same = kept.get(_comparable(r))
+        if same:
+            same.pop()
+        else:
+            added.append(r)
+    removed = [fact_id for ids in kept.values() for fact_id in ids]
+    if removed:
+        await FunnelFact.delete().where(FunnelFact.id.is_in(removed))
+    if added:
+        assert facts is not None
         await FunnelFact.insert(
-            *(FunnelFact(referral=referral_id, currency=facts.currency, **r) for r in rows)
+            *(FunnelFact(referral=referral_id, currency=facts.currency, **r) for r in added)
         )
     for (clinic, key), (amount, count) in sorted(changed, key=lambda kv: (str(kv[0][0]), kv[0][1])):
         await FunnelMonth.raw(ADD_TO_MONTH, clinic, *key, amount, count).run()

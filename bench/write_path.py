@@ -1,0 +1,210 @@
+"""The write path: clinic claims per second through the real server.
+
+    python -m bench.write_path [--referrals 20000] [--seconds 15]
+    python -m bench.write_path --quick            # 2,000 referrals, 5 s runs
+
+Each claim is `POST /api/v1/clinic/referrals/{id}/claims` (a payment, with its own
+Idempotency-Key) by a clinic coordinator's session for a referral of their clinic in a
+city from `bench.city`: staff session check, scope check, then in one transaction the
+ledger event, the referral's fold and derived rows (step, money, verifications,
+questions, funnel facts and monthly sums) and the outbox. wrk drives it from a separate
+process; 2 workers under the server `bench.plan_screen` picked. Afterwards the ledger is
+counted: every acknowledged claim must be there exactly once.
+"""
+
+import argparse
+import asyncio
+import hashlib
+import os
+import secrets
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench import city
+from bench.common import record
+from bench.plan_screen import WORKERS, Server, describe, wrk
+from tests import pg_cluster
+
+STAFF = 20  # coordinators, one per clinic
+PER_STAFF = 100  # referrals each writes to
+CONNECTIONS = 32
+
+LUA = """
+local pairs_ = {}
+for line in io.lines("%(pairs)s") do
+  local token, referral = line:match("(%%S+) (%%S+)")
+  pairs_[#pairs_ + 1] = {"Bearer " .. token, "/api/v1/clinic/referrals/" .. referral .. "/claims"}
+end
+local prefix = tostring({}):match("0x(%%x+)") .. os.time()
+local n = 0
+local body = '{"kind": "payment", "amount": 150000}'
+local threads = {}
+failed = ""  -- the first failures' statuses and problem titles, per thread
+
+setup = function(thread)
+  threads[#threads + 1] = thread
+end
+
+response = function(status, headers, text)
+  if status >= 300 and #failed < 2000 then
+    failed = failed .. status .. " " .. (text and text:match('"detail":"([^"]*)"') or "") .. "\\n"
+  end
+end
+
+request = function()
+  n = n + 1
+  local p = pairs_[math.random(#pairs_)]
+  return wrk.format("POST", p[2], {
+    ["Authorization"] = p[1],
+    ["Content-Type"] = "application/json",
+    ["Idempotency-Key"] = prefix .. "-" .. n,
+  }, body)
+end
+
+done = function(summary, latency, requests)
+  for _, thread in ipairs(threads) do
+    io.write(thread:get("failed"))
+  end
+  local e = summary.errors
+  io.write(string.format(
+    "RESULT {\\"requests\\": %%d, \\"duration_us\\": %%d, \\"non2xx\\": %%d, "
+    .. "\\"socket_errors\\": %%d, \\"p50_us\\": %%d, \\"p90_us\\": %%d, \\"p99_us\\": %%d}\\n",
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99)))
+end
+"""
+
+
+async def coordinators(url: str, work: Path, clinics: int) -> Path:
+    """A signed-in coordinator per clinic (sessions made as sign-in makes them)."""
+    from backend.domain.roles import Role
+    from backend.ids import new_id
+    from backend.services.staff import add_staff
+    from backend.settings import load_settings
+    from backend.store import staff_sessions
+    from backend.store.engine import close_engine, open_engine
+
+    settings = load_settings(
+        {
+            "PLANTRACK_DATABASE_URL": url,
+            "PLANTRACK_VAR_DIR": str(work),
+            "PLANTRACK_SECRET_KEY": city.SECRET,
+        }
+    )
+    engine = await open_engine(settings)
+    lines = []
+    now = datetime.now(UTC)
+    try:
+        for n in range(min(STAFF, clinics)):
+            staff = await add_staff(
+                email=f"coordinator{n}@bench.plantrack",
+                role=Role.clinic_coordinator,
+                password=secrets.token_urlsafe(16),
+                clinic_id=city.clinic_id(n),
+            )
+            token = secrets.token_urlsafe(32)
+            await staff_sessions.insert(
+                session_id=new_id(),
+                staff_id=staff.staff_id,
+                token_hash=hashlib.sha256(token.encode()).hexdigest(),
+                now=now,
+                expires_at=now + timedelta(hours=12),
+                ip="127.0.0.1",
+                user_agent="bench",
+            )
+            lines += [f"{token} {rid}" for rid in await open_referrals(n, clinics, now)]
+    finally:
+        await close_engine(engine)
+    target = work / "claims.txt"
+    target.write_text("\n".join(lines) + "\n")
+    return target
+
+
+async def open_referrals(clinic: int, clinics: int, now: datetime) -> list[str]:
+    """Referrals of one clinic still in treatment, their derived rows written as the
+    service writes them (the city loads only ledgers and funnel facts)."""
+    from backend.services.recording import refresh
+    from backend.store import ledger, referrals
+    from backend.store.engine import write_transaction
+
+    found: list[str] = []
+    for j in range(PER_STAFF * 3):
+        referral_id = city.referral_id(clinic + clinics * j)
+        async with write_transaction():
+            referral = await referrals.lock(referral_id)
+            if referral is None:
+                break
+            fold = await refresh(referral, await ledger.events_of(referral_id), now)
+        if fold.step.value in ("booked", "visited", "in_treatment"):
+            found.append(str(referral_id))
+        if len(found) == PER_STAFF:
+            break
+    return found
+
+
+async def claims_in_ledger(url: str) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetchval(
+            "SELECT count(*) FROM event WHERE source = 'clinic_panel' "
+            "AND idempotency_key LIKE 'panel:%'"
+        )
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--referrals", type=int, default=20_000)
+    parser.add_argument("--clinics", type=int, default=200)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--server", default="granian", choices=("granian", "uvicorn"))
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.referrals, args.clinics, args.seconds = 2000, 20, 5
+    work = Path(tempfile.mkdtemp(prefix="plantrack-write-path-"))
+    base = pg_cluster.temp_base()
+    url = pg_cluster.start(base, extra_conf=city.PG_CONF)
+    env = {
+        "PLANTRACK_DATABASE_URL": url,
+        "PLANTRACK_VAR_DIR": str(work),
+        "PLANTRACK_SECRET_KEY": city.SECRET,
+        "PLANTRACK_LOG_LEVEL": "WARNING",
+    }
+    try:
+        asyncio.run(city.add_clinics(url, work, args.clinics))
+        with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            city.grow(url, 0, args.referrals, args.clinics, pool)
+        pairs = asyncio.run(coordinators(url, work, args.clinics))
+        lua = work / "claims.lua"
+        lua.write_text(LUA % {"pairs": pairs})
+        with Server(args.server, "plantrack", env) as server:
+            result = wrk(server.url, lua, args.seconds, CONNECTIONS)
+            rss = server.max_worker_rss()
+        acknowledged = result["requests"] - result["non2xx"]
+        recorded = asyncio.run(claims_in_ledger(url))
+        line = describe(f"clinic claims, {args.server}", result, rss)
+        print(line)
+        record(
+            "write path: clinic claims",
+            [
+                f"PostgreSQL 15; {args.referrals:,} referrals in {args.clinics} clinics; "
+                f"{min(STAFF, args.clinics)} coordinators × {PER_STAFF} referrals; {WORKERS} "
+                f"workers; wrk -t1 -c{CONNECTIONS} {args.seconds} s on the same 2 cores",
+                line,
+                f"acknowledged (2xx) {acknowledged:,}, claims in the ledger {recorded:,} "
+                "(wrk stops with requests in flight; the server may still record those)",
+                f"target ≥ 1,000 claims/s: {'met' if result['rps'] >= 1000 else 'missed'}",
+            ],
+        )
+    finally:
+        pg_cluster.stop(base)
+
+
+if __name__ == "__main__":
+    main()
