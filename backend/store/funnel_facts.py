@@ -40,20 +40,11 @@ def _comparable(row: dict[str, Any]) -> tuple:
 async def replace(referral_id: UUID, clinic_id: UUID, facts: ReferralFacts | None) -> None:
     """The referral's facts as they are now, and the difference added to the monthly
     sums. Derived rows, not records: the ledger keeps the history, these follow it."""
-    old = await FunnelFact.select(
-        FunnelFact.id,
-        FunnelFact.clinic,
-        FunnelFact.cohort,
-        FunnelFact.specialization,
-        FunnelFact.month,
-        FunnelFact.kind,
-        FunnelFact.split,
-        FunnelFact.reason,
-        FunnelFact.amount,
-        FunnelFact.count,
-        FunnelFact.day,
-        FunnelFact.sent_day,
-    ).where(FunnelFact.referral == referral_id)
+    old = await FunnelFact.raw(
+        "SELECT id, clinic, cohort, specialization, month, kind, split, reason, amount, count, "
+        "day, sent_day FROM funnel_fact WHERE referral = {}",
+        referral_id,
+    )
     rows = [
         {
             "clinic": clinic_id,

@@ -42,23 +42,24 @@ async def insert(
 async def lock(referral_id: UUID) -> dict[str, Any] | None:
     """Read the referral and hold it until the transaction ends, so that two changes to
     one referral fold one after the other. SQLite's write transaction already holds the
-    whole database (BEGIN IMMEDIATE); PostgreSQL locks the row."""
-    query = Referral.select(
-        Referral.id,
-        Referral.clinic,
-        Referral.patient,
-        Referral.clinic.first_contact_sla_minutes,
-        Referral.clinic.timezone,
-    ).where(Referral.id == referral_id)
-    if is_postgres():
-        # OF referral: a change to one referral must not lock its whole clinic.
-        query = query.lock_rows("UPDATE", of=(Referral,))
-    rows = await query
+    whole database (BEGIN IMMEDIATE); PostgreSQL locks the row — OF referral: a change
+    to one referral must not lock its whole clinic."""
+    query = _LOCK_FOR_UPDATE if is_postgres() else _LOCK
+    rows = await Referral.raw(query, referral_id)
     return rows[0] if rows else None
 
 
+_LOCK = (
+    'SELECT r.id, r.clinic, r.patient, c.first_contact_sla_minutes AS "clinic.first_contact_'
+    'sla_minutes", c.timezone AS "clinic.timezone" FROM referral r JOIN clinic c '
+    "ON c.id = r.clinic WHERE r.id = {}"
+)
+_LOCK_FOR_UPDATE = _LOCK + " FOR UPDATE OF r"
+
+
 async def get(referral_id: UUID) -> dict[str, Any] | None:
-    return await Referral.select().where(Referral.id == referral_id).first()
+    rows = await Referral.raw("SELECT * FROM referral WHERE id = {}", referral_id)
+    return rows[0] if rows else None
 
 
 async def with_parties(referral_id: UUID) -> tuple[dict, dict, dict] | None:

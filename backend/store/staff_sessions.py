@@ -32,23 +32,15 @@ async def insert(
 
 
 async def with_staff(token_hash: str) -> dict[str, Any] | None:
-    """The session and its staff member in one query (this runs on every staff request)."""
-    return (
-        await StaffSession.select(
-            StaffSession.id,
-            StaffSession.last_seen_at,
-            StaffSession.expires_at,
-            StaffSession.revoked_at,
-            StaffSession.staff.id.as_alias("staff_id"),
-            StaffSession.staff.email.as_alias("email"),
-            StaffSession.staff.name.as_alias("name"),
-            StaffSession.staff.role.as_alias("role"),
-            StaffSession.staff.clinic.as_alias("clinic_id"),
-            StaffSession.staff.archived_at.as_alias("staff_archived_at"),
-        )
-        .where(StaffSession.token_hash == token_hash)
-        .first()
+    """The session and its staff member in one plain statement (this runs on every staff
+    request)."""
+    rows = await StaffSession.raw(
+        "SELECT s.id, s.last_seen_at, s.expires_at, s.revoked_at, u.id AS staff_id, "
+        "u.email, u.name, u.role, u.clinic AS clinic_id, u.archived_at AS staff_archived_at "
+        "FROM staff_session s JOIN staff_user u ON u.id = s.staff WHERE s.token_hash = {}",
+        token_hash,
     )
+    return rows[0] if rows else None
 
 
 async def touch(session_id: UUID, now: datetime) -> None:
