@@ -22,6 +22,9 @@ class SettingsError(Exception):
 class Settings(msgspec.Struct, kw_only=True, frozen=True):
     env: Literal["dev", "prod"] = "dev"
     database_url: str = ""
+    # A streaming replica for read-only reports (funnel, cohorts, plan vs fact, health
+    # statistics); empty: the primary serves them. PostgreSQL only.
+    reports_database_url: str = ""
     secret_key: str = msgspec.field(default="")
     secret_key_generated: bool = False
     host: str = "127.0.0.1"
@@ -52,7 +55,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     public_url: str = ""
 
     def __repr__(self) -> str:  # never print the secret
-        return f"Settings(env={self.env!r}, database_url={_redact(self.database_url)!r}, ...)"
+        return (
+            f"Settings(env={self.env!r}, database_url={_redact(self.database_url)!r}, "
+            f"reports_database_url={_redact(self.reports_database_url)!r}, ...)"
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -63,6 +69,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
 ENV_VARS = {
     "PLANTRACK_ENV": "env",
     "PLANTRACK_DATABASE_URL": "database_url",
+    "PLANTRACK_REPORTS_DATABASE_URL": "reports_database_url",
     "PLANTRACK_SECRET_KEY": "secret_key",
     "PLANTRACK_HOST": "host",
     "PLANTRACK_PORT": "port",
@@ -126,6 +133,11 @@ def check_settings(settings: Settings) -> None:
     if not (url.startswith("sqlite:///") or url.startswith(("postgresql://", "postgres://"))):
         raise SettingsError(
             "PLANTRACK_DATABASE_URL must be sqlite:///PATH or postgresql://USER@HOST/DB"
+        )
+    replica = settings.reports_database_url
+    if replica and (settings.is_sqlite or not replica.startswith(("postgresql://", "postgres://"))):
+        raise SettingsError(
+            "PLANTRACK_REPORTS_DATABASE_URL: a postgresql:// replica of a PostgreSQL primary"
         )
     if settings.env != "prod":
         return

@@ -11,6 +11,7 @@ from backend.domain.health_stats import Cell, Observation, PriceSample, PriceSpr
 from backend.domain.health_stats import price_spreads as spreads
 from backend.services.plan_fact import month_range
 from backend.store import desk
+from backend.store.engine import reports_node
 from backend.store.tables import FunnelFact, PlanItem
 
 # Fact kinds as the health department's figures: completion is known by its duration.
@@ -27,14 +28,18 @@ async def _districts() -> dict:
 async def aggregates(first: str, last: str) -> list[Cell]:
     months = month_range(first, last)
     districts = await _districts()
-    rows = await FunnelFact.select(
-        FunnelFact.month,
-        FunnelFact.clinic,
-        FunnelFact.specialization,
-        FunnelFact.kind,
-        FunnelFact.amount,
-        FunnelFact.referral.patient.as_alias("patient"),
-    ).where(FunnelFact.kind.is_in(list(KINDS)) & FunnelFact.month.is_in(months))
+    rows = (
+        await FunnelFact.select(
+            FunnelFact.month,
+            FunnelFact.clinic,
+            FunnelFact.specialization,
+            FunnelFact.kind,
+            FunnelFact.amount,
+            FunnelFact.referral.patient.as_alias("patient"),
+        )
+        .where(FunnelFact.kind.is_in(list(KINDS)) & FunnelFact.month.is_in(months))
+        .run(node=reports_node())
+    )
     return cells(
         Observation(
             month=r["month"],
@@ -55,22 +60,26 @@ async def price_spreads(first: str, last: str) -> list[PriceSpread]:
     start = datetime.fromisoformat(f"{months[0]}-01").replace(tzinfo=UTC) - timedelta(days=1)
     end = datetime.fromisoformat(f"{months[-1]}-28").replace(tzinfo=UTC) + timedelta(days=5)
     plan = PlanItem.plan
-    rows = await PlanItem.select(
-        PlanItem.code,
-        PlanItem.specialization,
-        PlanItem.price,
-        PlanItem.variant,
-        plan.version.as_alias("version"),
-        plan.chosen_variant.as_alias("chosen"),
-        plan.referral.id.as_alias("referral"),
-        plan.referral.patient.as_alias("patient"),
-        plan.referral.clinic.as_alias("clinic"),
-        plan.referral.sent_at.as_alias("sent_at"),
-    ).where(
-        (plan.origin == "actual")
-        & (PlanItem.code != "")
-        & (plan.referral.sent_at >= start)
-        & (plan.referral.sent_at < end)
+    rows = (
+        await PlanItem.select(
+            PlanItem.code,
+            PlanItem.specialization,
+            PlanItem.price,
+            PlanItem.variant,
+            plan.version.as_alias("version"),
+            plan.chosen_variant.as_alias("chosen"),
+            plan.referral.id.as_alias("referral"),
+            plan.referral.patient.as_alias("patient"),
+            plan.referral.clinic.as_alias("clinic"),
+            plan.referral.sent_at.as_alias("sent_at"),
+        )
+        .where(
+            (plan.origin == "actual")
+            & (PlanItem.code != "")
+            & (plan.referral.sent_at >= start)
+            & (plan.referral.sent_at < end)
+        )
+        .run(node=reports_node())
     )
     latest: dict = {}
     for r in rows:

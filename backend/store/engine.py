@@ -28,10 +28,22 @@ class _Connection(asyncpg.Connection):
         return ""
 
 
-def make_engine(url: str) -> Engine:
+REPORTS = "reports"  # the engine node read-only reports run on
+
+
+def make_engine(url: str, reports_url: str = "") -> Engine:
     if url.startswith("sqlite:///"):
         return SQLiteEngine(path=url.removeprefix("sqlite:///"), timeout=SQLITE_BUSY_TIMEOUT_S)
-    return PostgresEngine(config={"dsn": url}, log_queries=False)
+    replica = {REPORTS: PostgresEngine(config={"dsn": reports_url})} if reports_url else {}
+    return PostgresEngine(config={"dsn": url}, log_queries=False, extra_nodes=replica)
+
+
+def reports_node() -> str | None:
+    """Where a read-only report runs: the replica when one is configured (Piccolo's
+    `run(node=…)`), else the primary. A replica lags by its replay delay, which
+    month-level reports tolerate; nothing that a user has just written reads there."""
+    engine = current_engine()
+    return REPORTS if isinstance(engine, PostgresEngine) and engine.extra_nodes else None
 
 
 def bind(engine: Engine) -> Engine:
@@ -57,11 +69,12 @@ def current_engine() -> Engine:
 
 async def open_engine(settings: Settings) -> Engine:
     """Bind and connect: a pool on PostgreSQL, WAL mode on SQLite."""
-    engine = bind(make_engine(settings.database_url))
+    engine = bind(make_engine(settings.database_url, settings.reports_database_url))
     if isinstance(engine, PostgresEngine):
-        await engine.start_connection_pool(
-            min_size=1, max_size=settings.db_pool_size, connection_class=_Connection
-        )
+        for node in (engine, *engine.extra_nodes.values()):
+            await node.start_connection_pool(
+                min_size=1, max_size=settings.db_pool_size, connection_class=_Connection
+            )
     else:
         # WAL lets readers go on while one writer writes; it persists in the file.
         await engine._run_in_new_connection("PRAGMA journal_mode=WAL")
@@ -69,8 +82,10 @@ async def open_engine(settings: Settings) -> Engine:
 
 
 async def close_engine(engine: Engine) -> None:
-    if isinstance(engine, PostgresEngine) and engine.pool is not None:
-        await engine.close_connection_pool()
+    if isinstance(engine, PostgresEngine):
+        for node in (engine, *engine.extra_nodes.values()):
+            if node.pool is not None:
+                await node.close_connection_pool()
 
 
 @asynccontextmanager

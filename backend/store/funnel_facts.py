@@ -8,6 +8,7 @@ from uuid import UUID
 from piccolo.query.functions.aggregate import Sum
 
 from backend.domain.funnel_facts import ReferralFacts
+from backend.store.engine import reports_node
 from backend.store.tables import FunnelFact, FunnelMonth
 
 Key = tuple[str, str, str, str, str, str]  # cohort, specialization, month, kind, split, reason
@@ -133,7 +134,9 @@ async def flows(
     )
     if sent_from is not None:
         query = query.where(FunnelFact.sent_day >= sent_from)
-    return await query.group_by(FunnelFact.kind, FunnelFact.split, FunnelFact.reason)
+    return await query.group_by(FunnelFact.kind, FunnelFact.split, FunnelFact.reason).run(
+        node=reports_node()
+    )
 
 
 async def reserve(
@@ -157,6 +160,7 @@ async def reserve(
             & _scope(clinic_ids, specialization)
         )
         .group_by(FunnelFact.cohort)
+        .run(node=reports_node())
     )
 
 
@@ -196,6 +200,7 @@ async def month_sums(
         )
         .where((flows | reserve) & _month_scope(clinic_ids, specialization))
         .group_by(*keys)
+        .run(node=reports_node())
     )
 
 
@@ -229,6 +234,7 @@ async def cohort_sums(
             & _month_scope(clinic_ids, specialization)
         )
         .group_by(*keys)
+        .run(node=reports_node())
     )
 
 
@@ -255,4 +261,5 @@ async def month_totals(
             & _month_scope(clinic_ids, specialization)
         )
         .group_by(*keys)
+        .run(node=reports_node())
     )
