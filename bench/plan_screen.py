@@ -68,7 +68,7 @@ end
 """
 
 
-def server_command(server: str, app: str, port: int) -> list[str]:
+def server_command(server: str, app: str, port: int, workers: int = WORKERS) -> list[str]:
     if server == "granian":
         return [
             sys.executable,
@@ -78,7 +78,7 @@ def server_command(server: str, app: str, port: int) -> list[str]:
             "asgi",
             "--factory",
             "--workers",
-            str(WORKERS),
+            str(workers),
             "--loop",
             "uvloop",
             "--no-ws",
@@ -96,7 +96,7 @@ def server_command(server: str, app: str, port: int) -> list[str]:
         "uvicorn",
         "--factory",
         "--workers",
-        str(WORKERS),
+        str(workers),
         "--loop",
         "uvloop",
         "--http",
@@ -121,10 +121,10 @@ APPS = {
 class Server:
     """A server process tree on a free port; its workers' RSS sampled while it runs."""
 
-    def __init__(self, server: str, app: str, env: dict[str, str]) -> None:
+    def __init__(self, server: str, app: str, env: dict[str, str], workers: int = WORKERS) -> None:
         self.port = free_port()
         self.proc = subprocess.Popen(
-            server_command(server, APPS[app], self.port),
+            server_command(server, APPS[app], self.port, workers),
             env={**os.environ, **env},
             stdout=subprocess.DEVNULL,
         )

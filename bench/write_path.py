@@ -77,13 +77,36 @@ end
 """
 
 
-async def coordinators(url: str, work: Path, clinics: int) -> Path:
-    """A signed-in coordinator per clinic (sessions made as sign-in makes them)."""
+async def staff_token(role: str, clinic: int | None, email: str, now: datetime) -> str:
+    """A signed-in staff member's bearer token (the session made as sign-in makes it)."""
     from backend.domain.roles import Role
     from backend.ids import new_id
     from backend.services.staff import add_staff
-    from backend.settings import load_settings
     from backend.store import staff_sessions
+
+    staff = await add_staff(
+        email=email,
+        role=Role(role),
+        password=secrets.token_urlsafe(16),
+        clinic_id=None if clinic is None else city.clinic_id(clinic),
+    )
+    token = secrets.token_urlsafe(32)
+    await staff_sessions.insert(
+        session_id=new_id(),
+        staff_id=staff.staff_id,
+        token_hash=hashlib.sha256(token.encode()).hexdigest(),
+        now=now,
+        expires_at=now + timedelta(hours=12),
+        ip="127.0.0.1",
+        user_agent="bench",
+    )
+    return token
+
+
+async def coordinators(url: str, work: Path, clinics: int) -> Path:
+    """A signed-in coordinator per clinic, each with open referrals of their clinic to
+    write to; written as 'token referral' lines for the wrk script."""
+    from backend.settings import load_settings
     from backend.store.engine import close_engine, open_engine
 
     settings = load_settings(
@@ -98,22 +121,8 @@ async def coordinators(url: str, work: Path, clinics: int) -> Path:
     now = datetime.now(UTC)
     try:
         for n in range(min(STAFF, clinics)):
-            staff = await add_staff(
-                email=f"coordinator{n}@bench.plantrack",
-                role=Role.clinic_coordinator,
-                password=secrets.token_urlsafe(16),
-                clinic_id=city.clinic_id(n),
-            )
-            token = secrets.token_urlsafe(32)
-            await staff_sessions.insert(
-                session_id=new_id(),
-                staff_id=staff.staff_id,
-                token_hash=hashlib.sha256(token.encode()).hexdigest(),
-                now=now,
-                expires_at=now + timedelta(hours=12),
-                ip="127.0.0.1",
-                user_agent="bench",
-            )
+            email = f"coordinator{n}@bench.plantrack"
+            token = await staff_token("clinic_coordinator", n, email, now)
             lines += [f"{token} {rid}" for rid in await open_referrals(n, clinics, now)]
     finally:
         await close_engine(engine)

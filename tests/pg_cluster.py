@@ -97,6 +97,24 @@ def start(base: Path, port: int | None = None, extra_conf: str = "") -> str:
     return f"postgresql://{USER}@127.0.0.1:{port}/postgres"
 
 
+def start_replica(primary_url: str, base: Path) -> str:
+    """A hot standby of the cluster at `primary_url`, streaming from it, under `base`
+    (pg_basebackup -R writes the standby settings); returns its postgresql:// URL."""
+    base.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+    host, primary_port = primary_url.split("@", 1)[1].split("/", 1)[0].split(":")
+    data, port = base / "data", free_port()
+    run = dict(check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    backup = [find_bin("pg_basebackup"), "-h", host, "-p", primary_port, "-U", USER]
+    subprocess.run(_as_owner([*backup, "-D", str(data), "-R", "-X", "stream", "-c", "fast"]), **run)
+    with open(data / "postgresql.conf", "a") as f:
+        f.write(f"\nport = {port}\nunix_socket_directories = '{base}'\nhot_standby = on\n")
+    pg_ctl = [find_bin("pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w", "-t", "60"]
+    subprocess.run(_as_owner([*pg_ctl, "start"]), **run)
+    return f"postgresql://{USER}@127.0.0.1:{port}/postgres"
+
+
 def stop(base: Path) -> None:
     data = base / "data"
     if data.exists():
