@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install demo serve worker clean
+.PHONY: run test lint install demo serve worker clean bench bench-quick bench-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,17 @@ test: $(STAMP) lint
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## bench: the whole benchmark suite (an hour or more); bench-quick: a few minutes
+bench-deps: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[test,bench]"
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
+
+bench: bench-deps
+	$(BIN)/python -m bench.all
+
+bench-quick: bench-deps
+	$(BIN)/python -m bench.all --quick
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
