@@ -54,13 +54,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
         try:
             yield
         finally:
-            # Answers still being written finish on the pool before it closes.
+            await close_engine(engine)
+
+    @asynccontextmanager
+    async def drain(app: Litestar) -> AsyncIterator[None]:
+        # Last in the list, so it ends first: answers still being written finish while
+        # the pool, Firebase and the worker are all still there.
+        try:
+            yield
+        finally:
             if not await in_flight.drained(SHUTDOWN_GRACE_S):
                 log.warning(
                     "shutting down with requests in flight",
                     extra={"fields": {"requests": in_flight.count}},
                 )
-            await close_engine(engine)
 
     @asynccontextmanager
     async def firebase(app: Litestar) -> AsyncIterator[None]:
@@ -114,7 +121,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_samesite="lax",
             exclude=["^/api/", "^/media/", "^/integrations/", "^/schema", "^/health$", "^/ready$"],
         ),
-        lifespan=[database, firebase, embedded_worker],
+        lifespan=[database, firebase, embedded_worker, drain],
         plugins=[problem_details],
         openapi_config=OpenAPIConfig(
             title="plantrack",

@@ -6,7 +6,8 @@ their ledgers over 24 months, funnel facts, devices, open questions and app sess
 Each referral is one story (booked, visited, 3–15 items done one by one with payments and
 patient confirmations, completed, declined or closed), written as ledger events and
 folded by the domain into its funnel facts — the same code the service runs on every
-event — so the data is what the service itself would have written. Stories are made on
+event — so the ledgers and facts are what the service itself would have written (the
+referral's other derived rows are not loaded; `plantrack refold` writes them). Stories are made on
 every core and loaded with COPY, a transaction per chunk; progress and rows/s are
 printed as it goes. Everything is a function of the referral's number, so runs repeat.
 """

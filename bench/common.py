@@ -23,12 +23,26 @@ def machine() -> str:
         git = ["git", "rev-parse", "--short", "HEAD"]
         commit = subprocess.run(git, capture_output=True, text=True, check=False)
         commit = commit.stdout.strip()
+        status = ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!*.md"]
+        if subprocess.run(status, capture_output=True, text=True, check=False).stdout.strip():
+            commit += " with uncommitted changes"
     except OSError:
         commit = "?"
     return (
         f"{platform.machine()}, {cores} cores, {memory}; Python "
         f"{platform.python_version()}; commit {commit}"
     )
+
+
+async def pg_version(url: str) -> str:
+    """The PostgreSQL server's version, as it reports it (for the results)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        return "PostgreSQL " + await conn.fetchval("SHOW server_version")
+    finally:
+        await conn.close()
 
 
 def record(title: str, lines: list[str]) -> None:

@@ -22,7 +22,7 @@ from statistics import median
 
 from bench import city
 from bench.city import SECRET, clinic_id
-from bench.common import record
+from bench.common import pg_version, record
 from tests import pg_cluster
 
 MONTH = (date(2026, 10, 1), date(2026, 10, 31))  # the last whole month
@@ -120,7 +120,8 @@ def main() -> None:
         record(
             "funnel month report",
             [
-                f"PostgreSQL 15; {clinics} clinics; stories over 24 months; median of "
+                f"{asyncio.run(pg_version(url))}; {clinics} clinics; stories over 24 months; "
+                "median of "
                 f"{args.runs} runs; report = reports.funnel (monthly sums + facts of partial "
                 "months); hand-written = one SQL statement over funnel_fact, same figures",
                 *lines,

@@ -36,7 +36,7 @@ from threading import Event, Thread
 import httpx
 
 from bench import city
-from bench.common import record
+from bench.common import pg_version, record
 from bench.push_throughput import free_port
 from tests import pg_cluster
 
@@ -362,7 +362,6 @@ def main() -> None:
         # About 70% of the maximum: each of 16 connections waits between requests, the
         # wait calibrated by two short runs (rate = connections / (wait + latency)).
         target, connections = 0.7 * ours["rps"], 16
-        name = f"plan screen at ~70% of max, {best}"
         with Server(best, "plantrack", env) as s:
             delay_ms = connections * 1000 / target
             for _ in range(2):
@@ -372,14 +371,15 @@ def main() -> None:
                 delay_ms = max(0.1, connections * 1000 / target - latency_ms)
             lua = script(work, "paced", tokens, PATH.format(""), delay_ms)
             paced = wrk(s.url, lua, args.seconds, connections)
+            share = paced["rps"] / ours["rps"]
+            name = f"plan screen paced at {share:.0%} of max (aimed at 70%), {best}"
             results[name] = (paced, s.max_worker_rss())
         print(describe(name, *results[name]), flush=True)
-        share = paced["rps"] / ours["rps"]
 
         lines = [
-            f"PostgreSQL 15; {args.referrals:,} referrals in {args.clinics} clinics; "
-            f"{args.patients:,} distinct patients' tokens; {WORKERS} workers; wrk -t1 "
-            f"-c{CONNECTIONS} {args.seconds} s on the same 2 cores",
+            f"{asyncio.run(pg_version(url))}; {args.referrals:,} referrals in {args.clinics} "
+            f"clinics; {args.patients:,} distinct patients' tokens; {WORKERS} workers; wrk -t1 "
+            f"-c{CONNECTIONS} {args.seconds} s on the same {os.cpu_count()} cores",
             *(describe(name, r, rss) for name, (r, rss) in results.items()),
             f"server picked: {best}",
             f"ratios: plan screen / bare endpoint {ours['rps'] / ceiling['rps']:.2f} (target "

@@ -30,12 +30,14 @@ from statistics import median
 import httpx
 
 from bench import city
-from bench.common import record
+from bench.common import pg_version, record
 from bench.plan_screen import Server, wrk
 from bench.write_path import CONNECTIONS, LUA, coordinators, staff_token
 from tests import pg_cluster
 
 FUNNEL = "/api/v1/exchange/funnel?from=2026-10-01&to=2026-10-31"
+XACTS = "SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = 'postgres'"
+FAILED = "SELECT count(*) AS n FROM outbox WHERE status = 'failed'"
 PENDING = (
     "SELECT count(*) AS n FROM outbox WHERE status IN ('pending', 'in_flight') "
     "AND available_at <= now()"
@@ -167,6 +169,7 @@ def main() -> None:
             )
         one = ("granian", "plantrack", env, 1)
         with Server(*one) as a, Server(*one) as b:
+            replica_xacts = asyncio.run(fetch(replica, XACTS))[0]["n"]
             stop, asked, holders = threading.Event(), [], []
             reader = threading.Thread(target=ask_reports, args=([a.url, b.url], token, stop, asked))
             watcher = threading.Thread(target=watch_workers, args=(primary, stop, holders))
@@ -185,9 +188,12 @@ def main() -> None:
                 d.start()
             for d in drivers:
                 d.join()
-            replay_s = asyncio.run(catch_up(primary, replica))
             stop.set()
             reader.join()
+            # Transactions the standby served while the reports were asked (the funnel's
+            # statements; nothing else reads it until here).
+            replica_xacts = asyncio.run(fetch(replica, XACTS))[0]["n"] - replica_xacts - 1
+            replay_s = asyncio.run(catch_up(primary, replica))
             watcher.join()
         deadline = time.monotonic() + 120
         pending = -1
@@ -197,6 +203,8 @@ def main() -> None:
                 break
             time.sleep(1)
         finished = asyncio.run(fetch(primary, FINISHED))
+        failed = asyncio.run(fetch(primary, FAILED))[0]["n"]
+        version = asyncio.run(pg_version(primary))
         created = asyncio.run(fetch(primary, "SELECT count(*) AS n FROM outbox"))[0]["n"]
         workers_seen = set().union(*holders) if holders else set()
         both = sum(1 for h in holders if len(h) >= 2)
@@ -209,15 +217,17 @@ def main() -> None:
         rps = {n: r["rps"] for n, r in results.items()}
         ok = [t for status, t in asked if status == 200]
         lines = [
-            f"PostgreSQL 15 primary + streaming hot standby (pg_basebackup -R), loopback; "
+            f"{version} primary + streaming hot standby (pg_basebackup -R), loopback; "
             f"{args.referrals:,} referrals in {args.clinics} clinics; two Granian instances "
-            f"(1 worker each) and two `plantrack worker` processes on the same 2 cores; "
+            f"(1 worker each) and two `plantrack worker` processes on the same "
+            f"{os.cpu_count()} cores; "
             f"{args.seconds} s of load",
             f"clinic claims: instance A {rps['a']:,.0f}/s, instance B {rps['b']:,.0f}/s, "
             f"together {sum(rps.values()):,.0f}/s; acknowledged {sum(claims.values()):,}, "
             f"errors {sum(r['non2xx'] + r['socket_errors'] for r in results.values()):.0f}",
-            f"last month's funnel for the exchange, from the replica, during the load: "
-            f"{len(ok)} of {len(asked)} answered 200, median "
+            f"last month's funnel for the exchange, reports on the replica, during the load: "
+            f"{len(ok)} of {len(asked)} answered 200 (the standby committed {replica_xacts:,} "
+            f"read transactions meanwhile), median "
             f"{median(ok) * 1000 if ok else float('nan'):.0f} ms, slowest "
             f"{max(ok, default=0) * 1000:.0f} ms",
             f"outbox: {created - outbox_before:,} messages written during the run, "
@@ -225,10 +235,11 @@ def main() -> None:
             f"messages, both at once in {both} of {len(holders)} samples; finished messages "
             "by attempts: "
             + ", ".join(f"{r['attempts']}: {r['n']:,}" for r in finished)
+            + f"; failed {failed}"
             + (
                 " (none handled twice)"
-                if all(r["attempts"] == 1 for r in finished)
-                else " (some were claimed again after a lease ran out)"
+                if finished and all(r["attempts"] == 1 for r in finished)
+                else " (some were claimed again after a lease ran out, or none finished)"
             ),
             f"replica: at the end of the load it replayed everything the primary had written "
             f"in {replay_s * 1000:.0f} ms; monthly sums {on_replica['rows']:,} rows / "

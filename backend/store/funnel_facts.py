@@ -43,7 +43,7 @@ async def replace(referral_id: UUID, clinic_id: UUID, facts: ReferralFacts | Non
     sums. Derived rows, not records: the ledger keeps the history, these follow it."""
     old = await FunnelFact.raw(
         "SELECT id, clinic, cohort, specialization, month, kind, split, reason, amount, count, "
-        "day, sent_day FROM funnel_fact WHERE referral = {}",
+        "day, sent_day, currency FROM funnel_fact WHERE referral = {}",
         referral_id,
     )
     rows = [
@@ -76,8 +76,10 @@ async def replace(referral_id: UUID, clinic_id: UUID, facts: ReferralFacts | Non
     # Only what differs is written: a new event usually adds a fact or two and leaves
     # the rest as they were (identical facts are matched as a multiset).
     kept: dict[tuple, list[Any]] = {}
+    currency = facts.currency if facts else None
     for r in old:
-        kept.setdefault(_comparable(r), []).append(r["id"])
+        key = _comparable(r) if r["currency"] == currency else ("other currency", r["id"])
+        kept.setdefault(key, []).append(r["id"])
     added = []
     for r in rows:
         same = kept.get(_comparable(r))

@@ -4,8 +4,9 @@ loading through relationships, the handler returning a dict that FastAPI encodes
 
 It shares with plantrack only what is not being compared: the token check and the pure
 domain (fold, verification, progress) and presentation that turn rows into the screen,
-so both serve byte-for-byte the same JSON. What differs is the framework, the data
-access and the serialisation. Served by the same server and workers as ours:
+so both serve the same JSON (the benchmark compares a sample before loading). What
+differs is the framework, the data access and the serialisation. Served by the same
+server and workers as ours:
 
     PLANTRACK_DATABASE_URL=postgresql://… PLANTRACK_SECRET_KEY=… \\
         granian --interface asgi --factory bench.peers.plan_screen_fastapi:create_app
@@ -27,6 +28,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship,
 
 from backend.auth.tokens import PATIENT_AUDIENCE, InvalidToken, key_ring, read_access
 from backend.domain import plans as domain_plans
+from backend.domain.events import Event as LedgerEvent
+from backend.domain.events import EventBody, Side, Source
 from backend.domain.funnel import fold_referral
 from backend.domain.norms import DurationNorm as Norm
 from backend.domain.norms import Specialization, effective_norms
@@ -35,7 +38,6 @@ from backend.routes import patient_present as present
 from backend.services.patient_reads import PlanVersionView, ReferralBundle
 from backend.services.recording import policy_for, progress_of
 from backend.settings import load_settings
-from backend.store.ledger import _to_event
 
 Stamp = TIMESTAMP(timezone=True)
 
@@ -286,12 +288,7 @@ def create_app() -> FastAPI:
                 .limit(500)
             )
         ).all()
-        fold = fold_referral(
-            [
-                _to_event({**_columns(e), "referral": e.referral_id, "payload": _json(e.payload)})
-                for e in referral.events
-            ]
-        )
+        fold = fold_referral([_event(e) for e in referral.events])
         estimated = next((p for p in reversed(referral.plans) if p.origin == "estimated"), None)
         actual = next((p for p in reversed(referral.plans) if p.origin == "actual"), None)
         bundle = ReferralBundle(
@@ -315,8 +312,19 @@ def create_app() -> FastAPI:
     return app
 
 
-def _json(payload: Any) -> bytes:
-    return payload if isinstance(payload, bytes | str) else msgspec.json.encode(payload)
+def _event(row: Event) -> LedgerEvent:
+    """A ledger row as the domain's event; the JSONB payload arrives decoded already."""
+    return LedgerEvent(
+        id=row.id,
+        referral_id=row.referral_id,
+        source=Source(row.source),
+        side=Side(row.side),
+        actor=row.actor,
+        occurred_at=row.occurred_at,
+        recorded_at=row.recorded_at,
+        idempotency_key=row.idempotency_key,
+        body=msgspec.convert(row.payload, EventBody),
+    )
 
 
 def msgspec_builtins(out: Any) -> Any:

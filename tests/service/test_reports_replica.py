@@ -18,7 +18,7 @@ from tests.factories import NOW, make_clinic, make_referral
 pytestmark = pytest.mark.db
 
 
-async def test_reports_read_the_replica_and_writes_stay_on_the_primary(db: Settings) -> None:
+async def test_reports_read_the_replica_and_other_reads_the_primary(db: Settings) -> None:
     if db.is_sqlite:
         pytest.skip("replicas are PostgreSQL's")
     clinic = await make_clinic()
@@ -29,7 +29,7 @@ async def test_reports_read_the_replica_and_writes_stay_on_the_primary(db: Setti
 
     replica_url = await _fresh_postgres_database(db.database_url, "plantrack_replica_test")
     await _migrate(msgspec.structs.replace(db, database_url=replica_url))
-    await close_engine(current_engine())
+    await close_engine(current_engine())  # what is bound now: the primary's, opened by `db`
     engine = await open_engine(msgspec.structs.replace(db, reports_database_url=replica_url))
     try:
         on_replica = await reports.funnel([clinic], first=day.replace(day=1), last=day)
