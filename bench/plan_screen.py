@@ -20,9 +20,11 @@ process through every run (the maximum is reported).
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -156,12 +158,19 @@ class Server:
         return max(workers.values(), default=0.0)
 
     def close(self) -> None:
+        """Stop the server and every worker before the next measurement starts (a
+        draining worker must not share the cores with the next run)."""
         self._stop.set()
+        family = descendants(self.proc.pid)
         self.proc.terminate()
         try:
-            self.proc.wait(15)
+            self.proc.wait(30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+            self.proc.wait()
+        for pid in family:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def __enter__(self) -> "Server":
         return self
