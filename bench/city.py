@@ -342,6 +342,23 @@ def chunk(args: tuple[int, int, int]) -> Rows:
     return out
 
 
+def env(url: str, work: Path) -> dict[str, str]:
+    """The settings a benchmark's servers and scripts run with."""
+    return {
+        "PLANTRACK_DATABASE_URL": url,
+        "PLANTRACK_VAR_DIR": str(work),
+        "PLANTRACK_SECRET_KEY": SECRET,
+        "PLANTRACK_LOG_LEVEL": "WARNING",
+    }
+
+
+def build(url: str, work: Path, referrals: int, clinics: int) -> int:
+    """Migrate an empty database and fill it with a city; returns the events loaded."""
+    asyncio.run(add_clinics(url, work, clinics))
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        return grow(url, 0, referrals, clinics, pool)
+
+
 async def add_clinics(url: str, var: Path, clinics: int) -> None:
     """Migrate an empty database and add the city's clinics."""
     from backend.cli import migrate
@@ -349,13 +366,7 @@ async def add_clinics(url: str, var: Path, clinics: int) -> None:
     from backend.store import parties
     from backend.store.engine import close_engine, open_engine
 
-    settings = load_settings(
-        {
-            "PLANTRACK_DATABASE_URL": url,
-            "PLANTRACK_VAR_DIR": str(var),
-            "PLANTRACK_SECRET_KEY": SECRET,
-        }
-    )
+    settings = load_settings(env(url, var))
     await migrate(settings)
     engine = await open_engine(settings)
     try:
@@ -445,9 +456,7 @@ def main() -> None:
     base = pg_cluster.temp_base()
     url = pg_cluster.start(base, extra_conf=PG_CONF)
     try:
-        asyncio.run(add_clinics(url, var, args.clinics))
-        with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            grow(url, 0, args.referrals, args.clinics, pool)
+        build(url, var, args.referrals, args.clinics)
         if args.keep:
             print(f"PostgreSQL left at {url}; stop: python -m tests.pg_cluster stop {base}")
     finally:

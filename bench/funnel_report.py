@@ -21,7 +21,7 @@ from pathlib import Path
 from statistics import median
 
 from bench import city
-from bench.city import SECRET, clinic_id
+from bench.city import clinic_id
 from bench.common import pg_version, record
 from tests import pg_cluster
 
@@ -48,13 +48,7 @@ async def measure(url: str, var: Path, runs: int) -> dict[str, float]:
     from backend.settings import load_settings
     from backend.store.engine import close_engine, open_engine
 
-    settings = load_settings(
-        {
-            "PLANTRACK_DATABASE_URL": url,
-            "PLANTRACK_VAR_DIR": str(var),
-            "PLANTRACK_SECRET_KEY": SECRET,
-        }
-    )
+    settings = load_settings(city.env(url, var))
     engine = await open_engine(settings)
     conn = await asyncpg.connect(url)
     one = [clinic_id(7)]

@@ -30,7 +30,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from threading import Event, Thread
@@ -333,16 +332,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="plantrack-plan-screen-"))
     base = pg_cluster.temp_base()
     url = pg_cluster.start(base, extra_conf=city.PG_CONF)
-    env = {
-        "PLANTRACK_DATABASE_URL": url,
-        "PLANTRACK_VAR_DIR": str(work),
-        "PLANTRACK_SECRET_KEY": city.SECRET,
-        "PLANTRACK_LOG_LEVEL": "WARNING",
-    }
+    env = city.env(url, work)
     try:
-        asyncio.run(city.add_clinics(url, work, args.clinics))
-        with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            city.grow(url, 0, args.referrals, args.clinics, pool)
+        city.build(url, work, args.referrals, args.clinics)
         tokens = mint_tokens(work, args.patients, args.referrals, env)
         screen = script(work, "screen", tokens, PATH.format(""))
         bare = script(work, "bare", tokens, "/health?")

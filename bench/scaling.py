@@ -22,7 +22,6 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
@@ -52,13 +51,7 @@ async def analyst(url: str, work: Path) -> str:
     from backend.settings import load_settings
     from backend.store.engine import close_engine, open_engine
 
-    settings = load_settings(
-        {
-            "PLANTRACK_DATABASE_URL": url,
-            "PLANTRACK_VAR_DIR": str(work),
-            "PLANTRACK_SECRET_KEY": city.SECRET,
-        }
-    )
+    settings = load_settings(city.env(url, work))
     engine = await open_engine(settings)
     try:
         now = datetime.now(UTC)
@@ -141,21 +134,13 @@ def main() -> None:
     primary = pg_cluster.start(primary_base, extra_conf=city.PG_CONF)
     workers: list[subprocess.Popen] = []
     try:
-        asyncio.run(city.add_clinics(primary, work, args.clinics))
-        with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            city.grow(primary, 0, args.referrals, args.clinics, pool)
+        city.build(primary, work, args.referrals, args.clinics)
         pairs = asyncio.run(coordinators(primary, work, args.clinics))
         token = asyncio.run(analyst(primary, work))
         started = time.perf_counter()
         replica = pg_cluster.start_replica(primary, replica_base)
         print(f"streaming replica ready in {time.perf_counter() - started:.1f} s", flush=True)
-        env = {
-            "PLANTRACK_DATABASE_URL": primary,
-            "PLANTRACK_REPORTS_DATABASE_URL": replica,
-            "PLANTRACK_VAR_DIR": str(work),
-            "PLANTRACK_SECRET_KEY": city.SECRET,
-            "PLANTRACK_LOG_LEVEL": "WARNING",
-        }
+        env = {**city.env(primary, work), "PLANTRACK_REPORTS_DATABASE_URL": replica}
         lua = work / "claims.lua"
         lua.write_text(LUA % {"pairs": pairs})
         outbox_before = asyncio.run(fetch(primary, "SELECT count(*) AS n FROM outbox"))[0]["n"]

@@ -18,7 +18,6 @@ import hashlib
 import os
 import secrets
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -109,13 +108,7 @@ async def coordinators(url: str, work: Path, clinics: int) -> Path:
     from backend.settings import load_settings
     from backend.store.engine import close_engine, open_engine
 
-    settings = load_settings(
-        {
-            "PLANTRACK_DATABASE_URL": url,
-            "PLANTRACK_VAR_DIR": str(work),
-            "PLANTRACK_SECRET_KEY": city.SECRET,
-        }
-    )
+    settings = load_settings(city.env(url, work))
     engine = await open_engine(settings)
     lines = []
     now = datetime.now(UTC)
@@ -181,16 +174,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="plantrack-write-path-"))
     base = pg_cluster.temp_base()
     url = pg_cluster.start(base, extra_conf=city.PG_CONF)
-    env = {
-        "PLANTRACK_DATABASE_URL": url,
-        "PLANTRACK_VAR_DIR": str(work),
-        "PLANTRACK_SECRET_KEY": city.SECRET,
-        "PLANTRACK_LOG_LEVEL": "WARNING",
-    }
+    env = city.env(url, work)
     try:
-        asyncio.run(city.add_clinics(url, work, args.clinics))
-        with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            city.grow(url, 0, args.referrals, args.clinics, pool)
+        city.build(url, work, args.referrals, args.clinics)
         pairs = asyncio.run(coordinators(url, work, args.clinics))
         lua = work / "claims.lua"
         lua.write_text(LUA % {"pairs": pairs})
