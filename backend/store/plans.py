@@ -1,7 +1,8 @@
 """Plan versions with their items and tooth states."""
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -11,6 +12,8 @@ from backend.ids import new_id
 from backend.store.tables import Plan
 from backend.store.tables import PlanItem as PlanItemRow
 from backend.store.tables import ToothState as ToothStateRow
+
+T = TypeVar("T")
 
 
 async def insert_version(
@@ -73,11 +76,7 @@ async def items_by_plan(referral_id: UUID) -> dict[UUID, list[PlanItem]]:
         "ORDER BY i.stage, i.position",
         referral_id,
     )
-    found: dict[UUID, list[PlanItem]] = {}
-    for row in rows:
-        plan = row.pop("plan")
-        found.setdefault(UUID(str(plan)), []).append(PlanItem(**row))
-    return found
+    return _by_plan(rows, PlanItem)
 
 
 async def teeth_by_plan(referral_id: UUID) -> dict[UUID, list[ToothState]]:
@@ -87,10 +86,15 @@ async def teeth_by_plan(referral_id: UUID) -> dict[UUID, list[ToothState]]:
         "JOIN plan p ON p.id = t.plan WHERE p.referral = {}",
         referral_id,
     )
-    found: dict[UUID, list[ToothState]] = {}
+    return _by_plan(rows, ToothState)
+
+
+def _by_plan(rows: list[dict[str, Any]], make: Callable[..., T]) -> dict[UUID, list[T]]:
+    """Rows grouped by their plan version, each made into `make` (the rest of its columns)."""
+    found: dict[UUID, list[T]] = {}
     for row in rows:
         plan = row.pop("plan")
-        found.setdefault(UUID(str(plan)), []).append(ToothState(**row))
+        found.setdefault(UUID(str(plan)), []).append(make(**row))
     return found
 
 
