@@ -624,6 +624,8 @@ async def resolve(
             note=data.note,
             actor=staff.actor,  # type: ignore[arg-type]
         )
+    except NotFound:
+        raise  # a page of its own, as for any missing object
     except ServiceError as exc:
         return Redirect(path=f"/admin/disputes?{urlencode({'error': exc.detail})}", status_code=303)
     return Redirect(path="/admin/disputes?msg=recorded", status_code=303)

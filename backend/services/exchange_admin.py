@@ -105,11 +105,11 @@ async def resolve_dispute(
     now: datetime | None = None,
 ) -> Recorded:
     """The exchange's ruling on a disputed or clinic-silent milestone: itself an event."""
+    row = await desk.verification(verification_id)
+    if row is None:  # a missing dispute is a 404 whatever the form says
+        raise NotFound("no such dispute")
     if not note.strip():
         raise Invalid("a ruling needs a note saying why")
-    row = await desk.verification(verification_id)
-    if row is None:
-        raise NotFound("no such dispute")
     if row["state"] not in ("disputed", "clinic_silent"):
         raise Conflict(f"this milestone is {row['state']}, not in dispute")
     return await record(

@@ -66,6 +66,9 @@ class SentReferral(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _check_plan(plan: PlanIn, known_items: frozenset[UUID] = frozenset()) -> None:
+    # Also for plans built in code (the admin form), which msgspec has not validated.
+    if not plan.items:
+        raise Invalid("a plan needs at least one item")
     for i, item in enumerate(plan.items):
         if item.tooth is not None and not is_valid_tooth(item.tooth):
             raise Invalid(f"items[{i}].tooth: {item.tooth} is not an FDI tooth number")
