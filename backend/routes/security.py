@@ -8,7 +8,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 
 from backend.auth.tokens import PATIENT_AUDIENCE, InvalidToken, read_access
 from backend.clock import utcnow
-from backend.services.patient_auth import session_ended
+from backend.services.patient_auth import session_live
 
 
 class PatientPrincipal(msgspec.Struct, frozen=True):
@@ -39,6 +39,6 @@ async def patient_principal(request: Request) -> PatientPrincipal:
     if claims.role != "patient":
         raise PermissionDeniedException(detail="this token is not a patient's")
     # Logging out ends the session at once, not when the access token expires.
-    if await session_ended(claims.session):
+    if not await session_live(claims.session, claims.subject):
         raise _unauthorized("this session has ended; sign in again", "invalid_token")
     return PatientPrincipal(patient_id=claims.subject, session=claims.session)

@@ -143,5 +143,7 @@ async def log_out(*, family: UUID, now: datetime | None = None) -> None:
         await sessions.revoke_family(family, now or utcnow())
 
 
-async def session_ended(family: UUID) -> bool:
-    return await sessions.family_revoked(family)
+async def session_live(family: UUID, patient_id: UUID) -> bool:
+    # A token whose session was never issued to its subject is refused too: a leaked
+    # signing key alone should not open any patient's data.
+    return await sessions.family_live(family, patient_id)

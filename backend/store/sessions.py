@@ -49,11 +49,13 @@ async def revoke_family(family: UUID, now: datetime) -> None:
     )
 
 
-async def family_revoked(family: UUID) -> bool:
-    # Asked on every patient request: one plain statement.
+async def family_live(family: UUID, patient_id: UUID) -> bool:
+    """True if this family was issued to this patient and is not revoked. Asked on every
+    patient request: one plain statement on the family index."""
     rows = await PatientSession.raw(
-        "SELECT 1 AS revoked FROM patient_session WHERE family = {} AND revoked_at IS NOT NULL "
-        "LIMIT 1",
+        'SELECT COUNT(*) AS "issued", COUNT("revoked_at") AS "revoked" FROM "patient_session" '
+        'WHERE "family" = {} AND "patient" = {}',
         family,
+        patient_id,
     )
-    return bool(rows)
+    return rows[0]["issued"] > 0 and rows[0]["revoked"] == 0
