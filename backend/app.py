@@ -34,6 +34,7 @@ from backend.routes import (
     patient,
     staff_auth,
 )
+from backend.routes.docs import TimeOfDaySchema, complete_documentation
 from backend.settings import Settings, load_settings
 from backend.store.engine import close_engine, open_engine
 
@@ -122,7 +123,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             exclude=["^/api/", "^/media/", "^/integrations/", "^/schema", "^/health$", "^/ready$"],
         ),
         lifespan=[database, firebase, embedded_worker, drain],
-        plugins=[problem_details],
+        plugins=[problem_details, TimeOfDaySchema()],
         openapi_config=OpenAPIConfig(
             title="plantrack",
             version=VERSION,
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
         logging_config=None,  # ours (backend.logs): JSON lines, no bodies
     )
+    complete_documentation(app)
     app.state.settings = settings
     app.state.key_ring = key_ring(settings)
     app.state.media_files = LocalMediaFiles(settings.media_dir)

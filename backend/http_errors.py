@@ -40,6 +40,11 @@ def _from_service(exc: ServiceError) -> ProblemDetailsException:
     return _problem(exc.status, exc.detail, exc.extra or None)
 
 
+def _from_undecodable(exc: UnicodeDecodeError) -> ProblemDetailsException:
+    # Litestar decodes multipart form fields as UTF-8 before any handler runs.
+    return _problem(400, "the request has text that is not valid UTF-8")
+
+
 def _from_unexpected(exc: Exception) -> ProblemDetailsException:
     log.error("unhandled error", exc_info=exc)
     return _problem(500, "Something went wrong on our side. Quote the request id to support.")
@@ -51,6 +56,7 @@ problem_details = ProblemDetailsPlugin(
         exception_to_problem_detail_map={
             HTTPException: _from_http,
             ServiceError: _from_service,
+            UnicodeDecodeError: _from_undecodable,
             Exception: _from_unexpected,
         },
     )

@@ -254,7 +254,9 @@ async def get_cohorts(
     summary="Plan vs fact: money expected by the plans' schedules against executed and paid",
     description=PLAN_FACT_TEXT,
     opt=roles(CLINIC_MANAGER),
-    responses=responds(s.PlanFactTable, ex.PLAN_FACT, "Month by month", errors=(400, 401, 403)),
+    responses=responds(
+        s.PlanFactTable, ex.PLAN_FACT, "Month by month", errors=(400, 401, 403, 422)
+    ),
 )
 async def get_plan_fact(
     staff: NamedDependency[StaffPrincipal],
@@ -274,7 +276,7 @@ async def get_plan_fact(
     description=SPECIALIZATIONS_TEXT,
     opt=roles(CLINIC_MANAGER),
     responses=responds(
-        s.SpecializationTable, ex.SPECIALIZATIONS, "Per specialization", errors=(400, 401, 403)
+        s.SpecializationTable, ex.SPECIALIZATIONS, "Per specialization", errors=(400, 401, 403, 422)
     ),
 )
 async def get_specializations(

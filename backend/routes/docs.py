@@ -1,11 +1,24 @@
 """OpenAPI helpers: an example for every request and response, problem documents for errors."""
 
+from dataclasses import dataclass
+from datetime import time
 from typing import Any
 
 import msgspec
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Example
+from litestar.openapi.spec import (
+    Example,
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Schema,
+)
 from litestar.params import Body
+from litestar.plugins import OpenAPISchemaPlugin
+
+from backend.routes.exports import XLSX
 
 
 class Problem(msgspec.Struct, frozen=True, kw_only=True):
@@ -78,3 +91,41 @@ def responds(
 
 def example_body(value: dict[str, Any], summary: str = "example") -> Any:
     return Body(examples=[Example(summary=summary, value=value)])
+
+
+class TimeOfDaySchema(OpenAPISchemaPlugin):
+    """A time of day is `format: time` ("21:00:00"); Litestar calls it a duration, which
+    clients (and schema validators) would read as "PT21H"."""
+
+    @staticmethod
+    def is_plugin_supported_type(value: Any) -> bool:
+        return value is time
+
+    def to_openapi_schema(self, field_definition: Any, schema_creator: Any) -> Schema:
+        return Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.TIME)
+
+
+@dataclass  # so that the generated __init__ calls __post_init__
+class TableDownload(Operation):
+    """A report route's 200 answer: JSON, or the download `?format=csv|xlsx` asks for."""
+
+    def __post_init__(self) -> None:
+        ok = (self.responses or {}).get("200")
+        if isinstance(ok, OpenAPIResponse) and ok.content:
+            ok.content["text/csv"] = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
+            ok.content[XLSX] = OpenAPIMediaType(
+                schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+            )
+
+
+def complete_documentation(app: Any) -> None:
+    """What every route's documentation needs and no decorator should have to repeat:
+    malformed requests answered with a problem document (without this, Litestar documents
+    its own 400 shape, which the problem-details plugin never sends), and the download
+    formats of the routes that take `?format=`."""
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            if 400 not in (handler.responses or {}):
+                handler.responses = {**problems(400), **(handler.responses or {})}
+            if "format" in handler.parsed_fn_signature.parameters:
+                handler.operation_class = TableDownload

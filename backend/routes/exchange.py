@@ -35,7 +35,14 @@ from backend.routes.funnel_tables import (
     plan_fact_table,
     specialization_table,
 )
-from backend.routes.paging import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from backend.routes.paging import (
+    DEFAULT_LIMIT,
+    Cursor,
+    IdCursor,
+    Limit,
+    decode_cursor,
+    encode_cursor,
+)
 from backend.routes.staff_security import (
     EXCHANGE_READERS,
     OPERATOR,
@@ -200,9 +207,7 @@ async def list_inbox(
         QueryParameter(),
     ] = None,
     limit: Limit = DEFAULT_LIMIT,
-    cursor: Annotated[
-        int | None, QueryParameter(description="next_cursor of the last page")
-    ] = None,
+    cursor: IdCursor = None,
 ) -> s.DeliveryList:
     rows = await integration_store.deliveries(
         clinic_id=clinic_id, status=status, limit=limit + 1, before_id=cursor
@@ -581,7 +586,9 @@ async def get_cohorts(
     summary="Plan vs fact: money expected by the plans' schedules against executed and paid",
     description=PLAN_FACT_TEXT,
     opt=roles(EXCHANGE_READERS),
-    responses=responds(s.PlanFactTable, ex.PLAN_FACT, "Month by month", errors=(400, 401, 403)),
+    responses=responds(
+        s.PlanFactTable, ex.PLAN_FACT, "Month by month", errors=(400, 401, 403, 422)
+    ),
 )
 async def get_plan_fact(
     clinic_id: ClinicFilter = None,
@@ -604,7 +611,7 @@ async def get_plan_fact(
     description=SPECIALIZATIONS_TEXT,
     opt=roles(EXCHANGE_READERS),
     responses=responds(
-        s.SpecializationTable, ex.SPECIALIZATIONS, "Per specialization", errors=(400, 401, 403)
+        s.SpecializationTable, ex.SPECIALIZATIONS, "Per specialization", errors=(400, 401, 403, 422)
     ),
 )
 async def get_specializations(
@@ -632,9 +639,7 @@ async def get_audit(
     object_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
     actor: Annotated[str | None, QueryParameter(max_length=120)] = None,
     limit: Limit = DEFAULT_LIMIT,
-    cursor: Annotated[
-        int | None, QueryParameter(description="next_cursor of the last page")
-    ] = None,
+    cursor: IdCursor = None,
 ) -> s.AuditList:
     rows = await desk.audit_log(limit=limit + 1, before_id=cursor, object_id=object_id, actor=actor)
     page, more = rows[:limit], len(rows) > limit

@@ -26,8 +26,8 @@ def table_response(
         writer = csv.writer(out)
         writer.writerow(headers)
         writer.writerows(rows)
-        # A BOM, so that Excel opens the Cyrillic text as UTF-8.
-        body, media_type = ("\ufeff" + out.getvalue()).encode(), "text/csv; charset=utf-8"
+        # A BOM, so that Excel opens the Cyrillic text as UTF-8 (Litestar adds the charset).
+        body, media_type = ("\ufeff" + out.getvalue()).encode(), "text/csv"
     else:
         buffer = io.BytesIO()
         book = xlsxwriter.Workbook(buffer, {"in_memory": True})

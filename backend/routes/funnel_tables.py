@@ -17,7 +17,7 @@ from backend.routes.exports import Cell, table_response
 from backend.services import plan_fact, reports
 from backend.services.errors import Invalid
 
-MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+MONTH = r"^20\d{2}-(0[1-9]|1[0-2])$"  # plantrack has no data before 2000
 FromMonth = Annotated[
     str | None, QueryParameter(name="from", pattern=MONTH, description="first cohort, YYYY-MM")
 ]

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import Request, Response, Router, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, HeaderParameter
 
@@ -163,6 +164,22 @@ TICKETS_EXAMPLE = [
 ]
 
 
+# IDENT's errors: a plain-text reason for its exchange log, not a problem document.
+IDENT_ERRORS = {
+    status: ResponseSpec(
+        data_container=str,
+        description=text,
+        media_type="text/plain",
+        generate_examples=False,
+        examples=[Example(summary=text, value=value)],
+    )
+    for status, text, value in (
+        (400, "A malformed query", "dateTimeFrom: not an ISO 8601 time"),
+        (401, "A wrong IDENT-Integration-Key", "Неверный ключ интеграции"),
+    )
+}
+
+
 def _plain(answer: integrations.IdentAnswer) -> Response:
     if answer.status != 200:  # IDENT writes plain text errors to its exchange log
         return Response(answer.text, status_code=answer.status, media_type="text/plain")
@@ -176,7 +193,10 @@ def _plain(answer: integrations.IdentAnswer) -> Response:
     "with offset), oldest first, `limit` (500) from `offset`. The ticket Id is the referral "
     "id. A wrong IDENT-Integration-Key gets 401 with a plain-text reason. A referral IDENT "
     "has fetched counts as received by the clinic.",
-    responses=responds(list[dict], TICKETS_EXAMPLE, "Tickets", errors=()),
+    responses={
+        **responds(list[dict], TICKETS_EXAMPLE, "Tickets"),
+        **IDENT_ERRORS,
+    },
 )
 async def ident_tickets(
     request: Request,
@@ -198,7 +218,10 @@ async def ident_tickets(
     description="Taken and not kept: the clinic books referred patients itself.",
     status_code=200,
     request_max_body_size=4 * 1024 * 1024,
-    responses=responds(str, "", "Taken", media_type="text/plain"),
+    responses={
+        **responds(str, "", "Taken", media_type="text/plain"),
+        **IDENT_ERRORS,
+    },
 )
 async def ident_timetable(
     request: Request,

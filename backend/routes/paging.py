@@ -12,6 +12,12 @@ from litestar.params import QueryParameter
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
+# Cursors of lists ordered by a BIGINT id (inbox, audit log): bounded so that a made-up
+# one is a 400, not a database overflow.
+IdCursor = Annotated[
+    int | None,
+    QueryParameter(ge=1, le=2**63 - 1, description="next_cursor of the last page"),
+]
 Limit = Annotated[
     int,
     QueryParameter(ge=1, le=MAX_LIMIT, description=f"page size, at most {MAX_LIMIT}", examples=[]),

@@ -7,18 +7,14 @@ browser download. Screenshots go to test-artifacts/screenshots/.
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.async_api import Browser, async_playwright
 
 from backend.settings import Settings
+from tests.live_server import serve
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 CHROMIUM_FLAGS = [
@@ -42,59 +38,10 @@ def chromium_path() -> str:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def live_server(db: Settings, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "PLANTRACK_ENV": "dev",
-        "PLANTRACK_DATABASE_URL": db.database_url,
-        "PLANTRACK_SECRET_KEY": db.secret_key,
-        "PLANTRACK_VAR_DIR": str(tmp_path),
-        "PLANTRACK_MEDIA_DIR": db.media_dir,
-        "PLANTRACK_LOG_LEVEL": "WARNING",
-        "FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099",
-    }
-    log_path = tmp_path / "server.log"
-    with open(log_path, "w") as log:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "backend.app:create_app_from_env",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(150):
-                try:
-                    if httpx.get(f"{base}/ready").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if server.poll() is not None:
-                    pytest.fail(f"server exited: {log_path.read_text()}")
-                time.sleep(0.1)
-            yield base
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+    with serve(db, tmp_path) as base:
+        yield base
 
 
 @pytest.fixture

@@ -1,0 +1,35 @@
+"""What the OpenAPI fuzzer found answering 500, kept as plain regression tests: each is
+now a 400 problem document."""
+
+from backend.domain.roles import Role
+from tests.factories import make_clinic, make_referral
+from tests.http.staff_client import make_staff, sign_in
+
+
+async def test_inputs_the_fuzzer_found_are_bad_requests(client, db):
+    clinic = await make_clinic()
+    sent = await make_referral(clinic, phone="+79161110061")
+    operator = await sign_in(client, await make_staff(Role.exchange_operator))
+    health = await sign_in(client, await make_staff(Role.health_analyst))
+    picture = {"file": ("a.png", b"\x89PNG\r\n\x1a\n", "image/png")}
+    answers = {
+        # A form field that is not UTF-8 (Litestar decodes fields before any handler).
+        "form field": await client.post(
+            f"/api/v1/exchange/referrals/{sent.referral_id}/media",
+            headers=operator.headers,
+            files={**picture, "kind": (None, b"\x89\xff\xfe", "text/plain")},
+        ),
+        # A month in year 0: twelve months back from it is no date at all.
+        "month": await client.get("/api/v1/health/prices?to=0000-01", headers=health.headers),
+        # A cursor beyond BIGINT.
+        "cursor": await client.get(
+            f"/api/v1/exchange/audit?cursor={2**64}", headers=operator.headers
+        ),
+        "inbox cursor": await client.get(
+            f"/api/v1/exchange/inbox?cursor={2**64}", headers=operator.headers
+        ),
+    }
+    for name, answer in answers.items():
+        assert answer.status_code == 400, (name, answer.status_code, answer.text)
+        assert answer.headers["content-type"].startswith("application/problem+json"), name
+        assert "Traceback" not in answer.text and "SELECT" not in answer.text, name
