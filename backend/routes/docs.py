@@ -105,6 +105,9 @@ class TimeOfDaySchema(OpenAPISchemaPlugin):
         return Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.TIME)
 
 
+CSV_EXAMPLE = "month,referrals,in_money\r\n2026-10,42,1250000.00\r\n"
+
+
 @dataclass  # so that the generated __init__ calls __post_init__
 class TableDownload(Operation):
     """A report route's 200 answer: JSON, or the download `?format=csv|xlsx` asks for."""
@@ -112,9 +115,13 @@ class TableDownload(Operation):
     def __post_init__(self) -> None:
         ok = (self.responses or {}).get("200")
         if isinstance(ok, OpenAPIResponse) and ok.content:
-            ok.content["text/csv"] = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
+            ok.content["text/csv"] = OpenAPIMediaType(
+                schema=Schema(type=OpenAPIType.STRING),
+                examples={"csv": Example(summary="?format=csv", value=CSV_EXAMPLE)},
+            )
             ok.content[XLSX] = OpenAPIMediaType(
-                schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+                schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY),
+                examples={"xlsx": Example(summary="?format=xlsx", value="(an XLSX workbook)")},
             )
 
 
