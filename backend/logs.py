@@ -12,6 +12,11 @@ from datetime import UTC, datetime
 
 import msgspec
 
+# Libraries that log what passes through them: the SQL drivers their statements' parameters
+# (phone numbers, names, notes), httpx and httpcore the URLs with their query strings, hpack
+# and h2 the headers (tokens). Held at WARNING whatever the level, so DEBUG never shows them.
+QUIET_LOGGERS = ("aiosqlite", "asyncpg", "httpx", "httpcore", "hpack", "h2", "urllib3")
+
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
 _encode = msgspec.json.Encoder().encode
@@ -41,6 +46,8 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     # uvicorn's own access log would print query strings; ours does not.
     logging.getLogger("uvicorn.access").disabled = True
     for name in ("uvicorn", "uvicorn.error"):

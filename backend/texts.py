@@ -190,6 +190,24 @@ PLAN_DIFF: dict[str, dict[Lang, str]] = {
 
 STAGE = {"ru": "Этап {n}", "en": "Stage {n}"}
 
+# Erasure cannot be undone, so the app shows `confirm` first and sends the word.
+ERASURE: dict[str, dict[Lang, str]] = {
+    "confirm": {
+        "ru": "Мы удалим ваше имя, номер телефона, ваши комментарии и отзывы, адреса "
+        "уведомлений на ваших устройствах и завершим все входы в приложение. Обезличенная "
+        "история направлений останется для статистики, но связать её с вами будет нельзя. "
+        'Отменить удаление нельзя. Чтобы подтвердить, отправьте {"confirm": "erase"}.',
+        "en": "We will erase your name, phone number, your comments and reviews, and the push "
+        "addresses of your devices, and sign you out everywhere. The anonymous history of your "
+        "referrals stays for statistics, but it can no longer be linked to you. This cannot be "
+        'undone. To confirm, send {"confirm": "erase"}.',
+    },
+    "done": {
+        "ru": "Ваши данные удалены. Вы вышли из приложения на всех устройствах.",
+        "en": "Your data has been erased. You are signed out on every device.",
+    },
+}
+
 SPECIALIZATIONS: dict[str, dict[Lang, str]] = {
     "therapy": {"ru": "терапия", "en": "therapy"},
     "endodontics": {"ru": "эндодонтия", "en": "endodontics"},

@@ -115,6 +115,15 @@ _TRUNCATE = "TRUNCATE {} RESTART IDENTITY CASCADE".format(
 )
 
 
+async def empty_tables(engine) -> None:
+    """TRUNCATE, which the ledger's and the audit log's triggers refuse unless the session
+    says otherwise (migration m0015): only this fixture does, and only for its own
+    transaction (SET LOCAL), so no pooled connection keeps the permission."""
+    async with engine.transaction():
+        await engine.run_ddl("SET LOCAL plantrack.allow_truncate = 'on'")
+        await engine.run_ddl(_TRUNCATE)
+
+
 @pytest.fixture
 async def db(database_template: tuple[str, str], tmp_path: Path) -> AsyncIterator[Settings]:
     """Settings for a database with the schema and no rows, bound and connected."""
@@ -127,7 +136,7 @@ async def db(database_template: tuple[str, str], tmp_path: Path) -> AsyncIterato
     settings = _settings(tmp_path, url)
     engine = await open_engine(settings)
     if engine_name == "postgres":
-        await engine.run_ddl(_TRUNCATE)
+        await empty_tables(engine)
     try:
         yield settings
     finally:

@@ -14,12 +14,20 @@ from backend.clock import utcnow
 from backend.domain.odontogram import chart, render_svg
 from backend.media_files import signed_url
 from backend.routes import patient_examples as ex
+from backend.routes import patient_export as privacy_body
 from backend.routes import patient_present as present
 from backend.routes import patient_schemas as s
 from backend.routes.docs import example_body, responds
 from backend.routes.paging import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from backend.routes.security import PatientPrincipal, patient_principal
-from backend.services import answers, patient_reads, patient_statements, profile, visit_codes
+from backend.services import (
+    answers,
+    patient_reads,
+    patient_statements,
+    privacy,
+    profile,
+    visit_codes,
+)
 from backend.services.recording import Recorded as RecordedResult
 from backend.store import questions, referrals
 
@@ -422,6 +430,53 @@ async def attach_receipt(
     )
 
 
+@get(
+    "/export",
+    summary="Everything we hold about me",
+    description="The patient's own data as stored: profile, notification choices (consents), "
+    "referrals, plans with their items and teeth, appointments, answers and the patient's "
+    "own statements with their notes, contact ratings, devices, sessions, pictures, and "
+    "which staff roles viewed the patient's data. Nothing of anyone else. Amounts are in "
+    "minor units, times in UTC.",
+    responses=responds(privacy_body.PatientExport, ex.EXPORT, "The export", errors=(401, 404)),
+)
+async def export_my_data(patient: NamedDependency[PatientPrincipal]) -> Response:
+    found = await privacy.export(patient.patient_id)
+    body = privacy_body.export(found, utcnow())
+    return Response(
+        body,
+        headers={
+            "Content-Disposition": 'attachment; filename="plantrack-my-data.json"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@post(
+    "/erasure",
+    summary="Erase my personal data",
+    description='Send {"confirm": "erase"}; anything else is refused (400) with the '
+    "explanation to show, in the patient's language. Erases name, phone, free-text "
+    "answers and comments, device tokens; ends every session. The anonymous history of the "
+    "referrals stays for statistics. Cannot be undone. What happens to each field: "
+    "docs/privacy.md.",
+    status_code=200,
+    responses=responds(privacy_body.ErasureOut, ex.ERASED, "Erased", errors=(400, 401, 404)),
+)
+async def erase_my_data(
+    patient: NamedDependency[PatientPrincipal],
+    data: Annotated[privacy_body.ErasureIn, example_body(ex.ERASURE_IN)],
+) -> privacy_body.ErasureOut:
+    lang = await _lang(patient)
+    try:
+        erased = await privacy.erase(patient.patient_id, confirm=data.confirm)
+    except privacy.NotConfirmed as exc:
+        raise privacy.NotConfirmed(texts.ERASURE["confirm"][lang]) from exc
+    return privacy_body.ErasureOut(
+        erased_at=erased.at, status="erased", message=texts.ERASURE["done"][lang]
+    )
+
+
 router = Router(
     path="/api/v1/me",
     route_handlers=[
@@ -442,6 +497,8 @@ router = Router(
         enter_visit_code,
         report,
         attach_receipt,
+        export_my_data,
+        erase_my_data,
     ],
     dependencies={"patient": Provide(patient_principal)},
     security=[{"bearer": []}],

@@ -230,6 +230,155 @@ RECEIPT = {
     "reported_amount": _m(650000, "6 500 ₽"),
 }
 
+EXPORT = {
+    "exported_at": "2026-11-24T09:00:00Z",
+    "profile": {
+        "id": PATIENT,
+        "name": "Анна Иванова",
+        "phone": "+79161234567",
+        "locale": "ru",
+        "timezone": "Europe/Moscow",
+        "signed_in_with_firebase": True,
+        "created_at": "2026-11-02T07:00:00Z",
+    },
+    "consents": {
+        "notifications": {"questions": True, "reminders": True, "news": False},
+        "quiet_hours_start": None,
+        "quiet_hours_end": None,
+    },
+    "referrals": [
+        {
+            "id": RID,
+            "clinic_id": CLINIC,
+            "clinic_name": "Улыбка на Тверской",
+            "invite_code": "7KQ2M9XR4T",
+            "sent_at": "2026-11-02T07:00:00Z",
+            "step": "in_treatment",
+            "closed_reason": None,
+            "transferred_from": None,
+            "currency": "RUB",
+            "estimated_amount": 7150000,
+            "planned_amount": 7150000,
+            "executed_amount": 650000,
+            "paid_amount": 650000,
+        }
+    ],
+    "plans": [
+        {
+            "id": "01a2b3c4-5d6e-7f80-9a1b-2c3d4e5f6a33",
+            "referral_id": RID,
+            "version": 1,
+            "origin": "estimated",
+            "currency": "RUB",
+            "chosen_variant": None,
+            "reason": None,
+            "created_at": "2026-11-02T07:00:00Z",
+            "items": [
+                {
+                    "item_id": ITEM,
+                    "stage": 1,
+                    "variant": None,
+                    "specialization": "therapy",
+                    "code": "A16.07.002",
+                    "title_ru": "Лечение кариеса",
+                    "title_en": "Caries treatment",
+                    "tooth": 16,
+                    "price": 650000,
+                }
+            ],
+            "teeth": [{"tooth": 16, "phase": "before", "condition": "caries", "note": ""}],
+        }
+    ],
+    "appointments": [
+        {
+            "id": APPT,
+            "referral_id": RID,
+            "starts_at": "2026-12-05T07:00:00Z",
+            "status": "booked",
+            "patient_status": "accepted",
+        }
+    ],
+    "answers": [
+        {
+            "question_id": Q,
+            "referral_id": RID,
+            "kind": "confirm_contact",
+            "milestone": "contacted",
+            "status": "completed",
+            "asked_at": "2026-11-03T09:00:00Z",
+            "answered_at": "2026-11-03T10:12:00Z",
+            "answer": "yes",
+        }
+    ],
+    "statements": [
+        {
+            "event_id": 4812,
+            "referral_id": RID,
+            "kind": "patient_answer",
+            "occurred_at": "2026-11-03T10:12:00Z",
+            "recorded_at": "2026-11-03T10:12:00Z",
+            "body": {
+                "kind": "patient_answer",
+                "question_id": Q,
+                "milestone": "contacted",
+                "answer": "yes",
+                "appointment_at": None,
+                "note": "Позвонили в тот же день",
+            },
+        }
+    ],
+    "contact_ratings": [
+        {
+            "referral_id": RID,
+            "called": True,
+            "stars": 5,
+            "comment": "Позвонили в тот же день",
+            "updated_at": "2026-11-03T10:13:00Z",
+        }
+    ],
+    "devices": [
+        {
+            "token": "fcm-registration-token-example-0123456789",
+            "kind": "fcm_token",
+            "platform": "android",
+            "app_version": "1.4.2",
+            "locale": "ru",
+            "active": True,
+            "created_at": "2026-11-03T10:00:00Z",
+            "last_seen_at": "2026-11-23T11:05:00Z",
+            "deactivated_at": None,
+        }
+    ],
+    "sessions": [
+        {
+            "created_at": "2026-11-23T11:05:00Z",
+            "expires_at": "2026-12-23T11:05:00Z",
+            "revoked_at": None,
+        }
+    ],
+    "media": [
+        {
+            "id": "01a2b3c4-5d6e-7f80-9a1b-2c3d4e5f6a77",
+            "referral_id": RID,
+            "kind": "xray",
+            "phase": "before",
+            "tooth": None,
+            "caption": "ОПТГ",
+            "content_type": "image/png",
+            "created_at": "2026-11-02T07:05:00Z",
+        }
+    ],
+    "staff_access": [
+        {"at": "2026-11-03T08:30:00Z", "role": "clinic_coordinator", "action": "view_referral"}
+    ],
+}
+
+ERASED = {
+    "erased_at": "2026-11-24T09:00:00Z",
+    "status": "erased",
+    "message": "Ваши данные удалены. Вы вышли из приложения на всех устройствах.",
+}
+
 # Request bodies.
 SIGN_IN = {"firebase_id_token": "eyJhbGciOiJSUzI1NiIs…", "invite_code": "7KQ2M9XR4T"}
 REFRESH = {"refresh_token": "kq8mZx1vR0c2n3Yb7tP4sW9eU6aH5jL0dF2gQ8xC1vB"}
@@ -250,3 +399,4 @@ REPORT_IN = {
     "note": "Звонили, записали на пятницу",
 }
 RECEIPT_IN = {"qr": "t=20261112T1142&s=6500.00&fn=9960440300000001&i=1234&fp=2840123456&n=1"}
+ERASURE_IN = {"confirm": "erase"}

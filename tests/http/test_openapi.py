@@ -4,6 +4,7 @@ import msgspec
 from openapi_spec_validator import validate
 
 from backend.routes import patient_examples as ex
+from backend.routes import patient_export as px
 from backend.routes import patient_schemas as s
 from backend.routes import staff_examples as sx
 from backend.routes import staff_schemas as ss
@@ -62,6 +63,9 @@ def test_examples_match_their_schemas():
         (ex.VISIT_CODE_IN, s.VisitCodeIn),
         (ex.REPORT_IN, s.ReportIn),
         (ex.RECEIPT_IN, s.ReceiptIn),
+        (ex.EXPORT, px.PatientExport),
+        (ex.ERASED, px.ErasureOut),
+        (ex.ERASURE_IN, px.ErasureIn),
         (sx.SIGN_IN, ss.StaffSignIn),
         (sx.SESSION, ss.StaffSession),
         (sx.REFERRAL_LIST, ss.ReferralList),

@@ -1,0 +1,248 @@
+"""Everything held about one patient, read for their export, and the erasure of what
+identifies them. What each column is for and what erasure does to it: docs/privacy.md.
+
+Erasure anonymises in place and deletes nothing: the referrals, plans, appointments,
+answers and the ledger stay (without the patient's own words), so every report and
+statistic reads the same before and after.
+"""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from backend.store.tables import (
+    Appointment,
+    AuditLog,
+    Clinic,
+    ContactRating,
+    Device,
+    Event,
+    Media,
+    Outbox,
+    Patient,
+    PatientSession,
+    Plan,
+    PlanItem,
+    Question,
+    Referral,
+    ToothState,
+)
+
+# The ledger payload keys that hold a patient's free text; the ledger's trigger allows
+# exactly these to be set to null (migration m0015).
+FREE_TEXT_KEYS = ("note", "comment")
+PUSH_TOPIC = "push"  # backend.services.notifications.PUSH: carries a device token
+
+
+class Holdings(msgspec.Struct, frozen=True, kw_only=True):
+    """Rows as the database holds them; the route decides what each becomes."""
+
+    patient: dict[str, Any]
+    referrals: list[dict[str, Any]]
+    clinics: dict[UUID, dict[str, Any]]
+    plans: list[dict[str, Any]]
+    plan_items: list[dict[str, Any]]
+    teeth: list[dict[str, Any]]
+    appointments: list[dict[str, Any]]
+    questions: list[dict[str, Any]]
+    statements: list[dict[str, Any]]  # the patient's own ledger events, payload decoded
+    ratings: list[dict[str, Any]]
+    devices: list[dict[str, Any]]
+    sessions: list[dict[str, Any]]
+    media: list[dict[str, Any]]
+    accesses: list[dict[str, Any]]  # staff views of this patient (the audit log)
+
+
+def _payload(raw: Any) -> dict[str, Any]:
+    return msgspec.json.decode(raw) if isinstance(raw, str | bytes) else dict(raw)
+
+
+async def referral_ids(patient_id: UUID) -> list[UUID]:
+    rows = await Referral.select(Referral.id).where(Referral.patient == patient_id)
+    return [r["id"] for r in rows]
+
+
+async def _patient_statements(referrals: list[UUID]) -> list[dict[str, Any]]:
+    if not referrals:
+        return []
+    rows = (
+        await Event.select(
+            Event.id,
+            Event.referral,
+            Event.kind,
+            Event.occurred_at,
+            Event.recorded_at,
+            Event.payload,
+        )
+        .where(Event.referral.is_in(referrals) & (Event.side == "patient"))
+        .order_by(Event.id)
+    )
+    return [{**r, "payload": _payload(r["payload"])} for r in rows]
+
+
+async def holdings(patient_id: UUID) -> Holdings | None:
+    patient = await Patient.select().where(Patient.id == patient_id).first()
+    if patient is None:
+        return None
+    referrals = (
+        await Referral.select().where(Referral.patient == patient_id).order_by(Referral.sent_at)
+    )
+    ids = [r["id"] for r in referrals]
+    clinic_ids = list({r["clinic"] for r in referrals})
+    clinics = (
+        {c["id"]: c for c in await Clinic.select().where(Clinic.id.is_in(clinic_ids))}
+        if clinic_ids
+        else {}
+    )
+
+    async def of_referrals(table, *order) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        return await table.select().where(table.referral.is_in(ids)).order_by(*order)
+
+    plans = await of_referrals(Plan, Plan.referral, Plan.version)
+    plan_ids = [p["id"] for p in plans]
+    items = (
+        await PlanItem.select()
+        .where(PlanItem.plan.is_in(plan_ids))
+        .order_by(PlanItem.plan, PlanItem.position)
+        if plan_ids
+        else []
+    )
+    teeth = (
+        await ToothState.select()
+        .where(ToothState.plan.is_in(plan_ids))
+        .order_by(ToothState.plan, ToothState.tooth)
+        if plan_ids
+        else []
+    )
+    return Holdings(
+        patient=patient,
+        referrals=referrals,
+        clinics=clinics,
+        plans=plans,
+        plan_items=items,
+        teeth=teeth,
+        appointments=await of_referrals(Appointment, Appointment.starts_at),
+        questions=await Question.select()
+        .where(Question.patient == patient_id)
+        .order_by(Question.asked_at),
+        statements=await _patient_statements(ids),
+        ratings=await of_referrals(ContactRating, ContactRating.updated_at),
+        devices=await Device.select()
+        .where(Device.patient == patient_id)
+        .order_by(Device.created_at),
+        sessions=await PatientSession.select(
+            PatientSession.created_at, PatientSession.expires_at, PatientSession.revoked_at
+        )
+        .where(PatientSession.patient == patient_id)
+        .order_by(PatientSession.created_at),
+        media=await of_referrals(Media, Media.created_at),
+        accesses=await AuditLog.select(AuditLog.at, AuditLog.actor_role, AuditLog.action)
+        .where((AuditLog.object_kind == "patient") & (AuditLog.object_id == str(patient_id)))
+        .order_by(AuditLog.id),
+    )
+
+
+def erased_phone(patient_id: UUID) -> str:
+    """Unique like a phone (the column is), never one: E.164 starts with '+'."""
+    return "~" + patient_id.hex[-19:]
+
+
+class Erased(msgspec.Struct, frozen=True, kw_only=True):
+    """When, and how many of each thing erasure changed."""
+
+    at: datetime
+    devices: int
+    sessions: int
+    ledger_texts: int
+    rating_comments: int
+    pushes: int
+    media: int
+
+
+async def erase(patient_id: UUID, now: datetime) -> Erased:
+    """Anonymise one patient, in the caller's transaction."""
+    await Patient.update(
+        {
+            Patient.name: "",
+            Patient.phone: erased_phone(patient_id),
+            Patient.search_key: "",
+            Patient.firebase_uid: None,
+            Patient.notification_prefs: "{}",
+            Patient.quiet_hours_start: None,
+            Patient.quiet_hours_end: None,
+            Patient.erased_at: now,
+        }
+    ).where(Patient.id == patient_id)
+
+    devices = await Device.select(Device.id).where(Device.patient == patient_id)
+    for device in devices:  # a token is unique, so each gets its own placeholder
+        await Device.update(
+            {
+                Device.token: f"erased:{device['id']}",
+                Device.app_version: "",
+                Device.active: False,
+                Device.deactivated_at: now,
+                Device.deactivated_reason: "erased",
+            }
+        ).where(Device.id == device["id"])
+
+    sessions = await (
+        PatientSession.update({PatientSession.revoked_at: now})
+        .where((PatientSession.patient == patient_id) & PatientSession.revoked_at.is_null())
+        .returning(PatientSession.id)
+    )
+
+    ids = await referral_ids(patient_id)
+    ledger_texts = 0
+    for event in await _patient_statements(ids):
+        payload = event["payload"]
+        if all(payload.get(k) is None for k in FREE_TEXT_KEYS):
+            continue
+        redacted = {k: (None if k in FREE_TEXT_KEYS else v) for k, v in payload.items()}
+        await Event.update({Event.payload: msgspec.json.encode(redacted).decode()}).where(
+            Event.id == event["id"]
+        )
+        ledger_texts += 1
+
+    ratings: list = []
+    pushes = media = 0
+    if ids:
+        ratings = await (
+            ContactRating.update({ContactRating.comment: ""})
+            .where(ContactRating.referral.is_in(ids) & (ContactRating.comment != ""))
+            .returning(ContactRating.id)
+        )
+        pushes = await _forget_pushes(ids, now)
+        archived = await (
+            Media.update({Media.archived_at: now})
+            .where(Media.referral.is_in(ids) & Media.archived_at.is_null())
+            .returning(Media.id)
+        )
+        media = len(archived)
+    return Erased(
+        at=now,
+        devices=len(devices),
+        sessions=len(sessions),
+        ledger_texts=ledger_texts,
+        rating_comments=len(ratings),
+        pushes=pushes,
+        media=media,
+    )
+
+
+async def _forget_pushes(referrals: list[UUID], now: datetime) -> int:
+    """Push messages carry a device token: drop it, and cancel those not yet sent."""
+    rows = await Outbox.select(Outbox.id, Outbox.payload, Outbox.status).where(
+        (Outbox.topic == PUSH_TOPIC) & Outbox.referral.is_in(referrals)
+    )
+    for row in rows:
+        payload = {**_payload(row["payload"]), "address": ""}
+        values: dict[Any, Any] = {Outbox.payload: msgspec.json.encode(payload).decode()}
+        if row["status"] == "pending":
+            values |= {Outbox.status: "cancelled", Outbox.done_at: now}
+        await Outbox.update(values).where(Outbox.id == row["id"])
+    return len(rows)
