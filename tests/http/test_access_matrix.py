@@ -189,6 +189,9 @@ ROUTES: list[Route] = [
         body=pex.RECEIPT_IN,
         ok={200, 422},
     ),
+    R("GET", f"{API}/me/export", PATIENT),
+    # Not confirmed, so nobody is erased here (tests/http/test_privacy.py erases).
+    R("POST", f"{API}/me/erasure", PATIENT, body={"confirm": "no"}, ok={400}),
     R("DELETE", f"{API}/me/devices/{{device_token}}", PATIENT, scope=OWN_PATIENT, last=1),
     R("POST", f"{API}/auth/logout", PATIENT, last=2),
     # --- clinic staff --------------------------------------------------------------------
