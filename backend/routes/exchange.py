@@ -404,7 +404,7 @@ MAX_UPLOAD = 15 * 1024 * 1024
     opt=roles(OPERATOR),
     request_max_body_size=MAX_UPLOAD + 64 * 1024,
     responses=responds(
-        s.MediaCreated, ex.MEDIA_OUT, "Stored", status=201, errors=(400, 401, 403, 404, 422)
+        s.MediaCreated, ex.MEDIA_OUT, "Stored", status=201, errors=(400, 401, 403, 404, 413, 422)
     ),
 )
 async def upload_media(

@@ -66,7 +66,7 @@ CRM_FORM = (
     status_code=200,
     before_request=_take("bitrix24"),
     request_max_body_size=MAX_DELIVERY,
-    responses=responds(DeliveryAck, ACK_EXAMPLE, "Stored", errors=(403,)),
+    responses=responds(DeliveryAck, ACK_EXAMPLE, "Stored", errors=(403, 413)),
 )
 async def bitrix24_event(request: Request, token: FromPath[str]) -> DeliveryAck:
     return _ack(request)
@@ -81,7 +81,7 @@ async def bitrix24_event(request: Request, token: FromPath[str]) -> DeliveryAck:
     status_code=200,
     before_request=_take("amocrm"),
     request_max_body_size=MAX_DELIVERY,
-    responses=responds(DeliveryAck, ACK_EXAMPLE, "Stored", errors=(403,)),
+    responses=responds(DeliveryAck, ACK_EXAMPLE, "Stored", errors=(403, 413)),
 )
 async def amocrm_webhook(request: Request, token: FromPath[str]) -> DeliveryAck:
     return _ack(request)
@@ -132,7 +132,7 @@ MIS_EXAMPLES = [
     status_code=202,
     before_request=_take("webhook"),
     request_max_body_size=MAX_DELIVERY,
-    responses=responds(DeliveryAck, ACK_EXAMPLE, "Accepted", status=202, errors=(400, 403)),
+    responses=responds(DeliveryAck, ACK_EXAMPLE, "Accepted", status=202, errors=(400, 403, 413)),
 )
 async def mis_webhook(
     request: Request,
