@@ -15,6 +15,7 @@ from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, HeaderParameter
 
 from backend.integrations.mis_webhooks import MisEvent
+from backend.rate_limits import delivery_budget
 from backend.routes.docs import responds
 from backend.services import integrations
 from backend.services.errors import Forbidden, ServiceError
@@ -214,5 +215,6 @@ async def ident_timetable(
 router = Router(
     path="/integrations",
     route_handlers=[bitrix24_event, amocrm_webhook, mis_webhook, ident_tickets, ident_timetable],
+    guards=[delivery_budget],
     tags=["integrations"],
 )
