@@ -12,13 +12,13 @@ async def hit(key: str, *, window: timedelta, now: datetime) -> Count:
     """Count one request; one statement, so concurrent processes never lose a count."""
     rows = await RateLimit.raw(
         """
-        INSERT INTO "rate_limit" ("key", "window_start", "count") VALUES ({}, {}, 1)
+        INSERT INTO "rate_limit" ("key", "window_start", "hits") VALUES ({}, {}, 1)
         ON CONFLICT ("key") DO UPDATE SET
-            "count" = CASE WHEN "rate_limit"."window_start" <= {} THEN 1
-                           ELSE "rate_limit"."count" + 1 END,
+            "hits" = CASE WHEN "rate_limit"."window_start" <= {} THEN 1
+                          ELSE "rate_limit"."hits" + 1 END,
             "window_start" = CASE WHEN "rate_limit"."window_start" <= {} THEN {}
                                   ELSE "rate_limit"."window_start" END
-        RETURNING "count", "window_start"
+        RETURNING "hits", "window_start"
         """,
         key,
         now,
@@ -26,7 +26,7 @@ async def hit(key: str, *, window: timedelta, now: datetime) -> Count:
         now - window,
         now,
     )
-    return Count(count=rows[0]["count"], window_start=rows[0]["window_start"])
+    return Count(count=rows[0]["hits"], window_start=rows[0]["window_start"])
 
 
 async def prune(*, ended_before: datetime) -> None:

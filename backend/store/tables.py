@@ -465,7 +465,7 @@ class RateLimit(Table, tablename="rate_limit"):
 
     key = Varchar(length=200, primary_key=True)
     window_start = Timestamptz(index=True)
-    count = Integer(default=0)
+    hits = Integer(default=0)
 
 
 TABLES: list[type[Table]] = [

@@ -1,9 +1,15 @@
 """Budgets per client and route group: over one, 429 problem+json with Retry-After, and
 one client's excess does not spend another's budget."""
 
+from datetime import timedelta
 from uuid import uuid4
 
+import msgspec
+
+from backend.clock import utcnow
 from backend.domain.roles import Role
+from backend.rate_limits import _Pruning, charge
+from backend.store import rate_limits as rate_limit_rows
 from backend.store.tables import Inbox, RateLimit
 from tests.factories import make_clinic, make_referral
 from tests.http.app_with import app_with
@@ -107,3 +113,14 @@ async def test_a_budget_of_zero_is_no_limit(db):
             )
             assert response.status_code == 401
     assert await RateLimit.count() == 0
+
+
+async def test_ended_windows_are_pruned(db):
+    await rate_limit_rows.hit(
+        "auth:gone", window=timedelta(minutes=1), now=utcnow() - timedelta(hours=2)
+    )
+    await rate_limit_rows.hit("auth:recent", window=timedelta(minutes=1), now=utcnow())
+    _Pruning.next_at = None  # this process has not pruned yet
+    await charge(msgspec.structs.replace(db, rate_limit_auth=5), "auth", "new")
+    keys = {row["key"] for row in await RateLimit.select(RateLimit.key)}
+    assert keys == {"auth:recent", "auth:new"}

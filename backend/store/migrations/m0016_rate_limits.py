@@ -32,7 +32,7 @@ async def forwards():
         ("key", Varchar, _params(length=200, default="", primary_key=True)),
         # Indexed: pruning deletes the windows that ended.
         ("window_start", Timestamptz, _params(default=TimestamptzNow(), index=True)),
-        ("count", Integer, _params(default=0)),
+        ("hits", Integer, _params(default=0)),
     ):
         manager.add_column(
             table_class_name="RateLimit",
