@@ -35,7 +35,15 @@ from backend.routes.funnel_tables import (
     plan_fact_table,
     specialization_table,
 )
-from backend.routes.paging import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from backend.routes.paging import (
+    DEFAULT_LIMIT,
+    Cursor,
+    IdCursor,
+    Limit,
+    RowId,
+    decode_cursor,
+    encode_cursor,
+)
 from backend.routes.staff_security import (
     EXCHANGE_READERS,
     OPERATOR,
@@ -200,9 +208,7 @@ async def list_inbox(
         QueryParameter(),
     ] = None,
     limit: Limit = DEFAULT_LIMIT,
-    cursor: Annotated[
-        int | None, QueryParameter(description="next_cursor of the last page")
-    ] = None,
+    cursor: IdCursor = None,
 ) -> s.DeliveryList:
     rows = await integration_store.deliveries(
         clinic_id=clinic_id, status=status, limit=limit + 1, before_id=cursor
@@ -219,9 +225,11 @@ async def list_inbox(
     summary="One delivery, raw",
     description="Headers and body exactly as received, and the outcome.",
     opt=roles(OPERATOR),
-    responses=responds(s.DeliveryDetail, ex.DELIVERY_DETAIL, "The delivery", errors=ID_ERRORS),
+    responses=responds(
+        s.DeliveryDetail, ex.DELIVERY_DETAIL, "The delivery", errors=(400, *ID_ERRORS)
+    ),
 )
-async def get_delivery(delivery_id: FromPath[int]) -> s.DeliveryDetail:
+async def get_delivery(delivery_id: RowId) -> s.DeliveryDetail:
     row = await integration_store.delivery(delivery_id)
     if row is None:
         raise NotFound("no such delivery")
@@ -236,10 +244,10 @@ async def get_delivery(delivery_id: FromPath[int]) -> s.DeliveryDetail:
     status_code=202,
     opt=roles(OPERATOR),
     responses=responds(
-        s.DeliveryOut, ex.DELIVERY, "Queued", status=202, errors=(401, 403, 404, 409)
+        s.DeliveryOut, ex.DELIVERY, "Queued", status=202, errors=(400, 401, 403, 404, 409)
     ),
 )
-async def replay_delivery(delivery_id: FromPath[int]) -> s.DeliveryOut:
+async def replay_delivery(delivery_id: RowId) -> s.DeliveryOut:
     return present.delivery(await integrations.replay(delivery_id))
 
 
@@ -632,9 +640,7 @@ async def get_audit(
     object_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
     actor: Annotated[str | None, QueryParameter(max_length=120)] = None,
     limit: Limit = DEFAULT_LIMIT,
-    cursor: Annotated[
-        int | None, QueryParameter(description="next_cursor of the last page")
-    ] = None,
+    cursor: IdCursor = None,
 ) -> s.AuditList:
     rows = await desk.audit_log(limit=limit + 1, before_id=cursor, object_id=object_id, actor=actor)
     page, more = rows[:limit], len(rows) > limit

@@ -7,14 +7,29 @@ from uuid import UUID
 
 import msgspec
 from litestar.exceptions import ValidationException
-from litestar.params import QueryParameter
+from litestar.params import PathParameter, QueryParameter
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+# Lists that are worklists rather than pages (who to call, plans behind schedule) show
+# everything up to this many, so one answer stays a bounded size.
+MAX_LIST = 500
+# Numeric ids are BIGINT: a larger number names nothing, and the database would refuse
+# it with an overflow rather than an answer.
+MAX_ROW_ID = 2**63 - 1
 
 Limit = Annotated[
     int,
     QueryParameter(ge=1, le=MAX_LIMIT, description=f"page size, at most {MAX_LIMIT}", examples=[]),
+]
+ListLimit = Annotated[
+    int,
+    QueryParameter(ge=1, le=MAX_LIST, description=f"at most {MAX_LIST} rows", examples=[]),
+]
+RowId = Annotated[int, PathParameter(ge=1, le=MAX_ROW_ID, description="the row's number")]
+IdCursor = Annotated[
+    int | None,
+    QueryParameter(ge=1, le=MAX_ROW_ID, description="next_cursor of the last page", examples=[]),
 ]
 Cursor = Annotated[
     str | None, QueryParameter(description="from the previous page's next_cursor", max_length=200)
