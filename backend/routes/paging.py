@@ -9,11 +9,11 @@ import msgspec
 from litestar.exceptions import ValidationException
 from litestar.params import PathParameter, QueryParameter
 
+from backend.services.desk import WORKLIST_MAX
+
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-# Lists that are worklists rather than pages (who to call, plans behind schedule) show
-# everything up to this many, so one answer stays a bounded size.
-MAX_LIST = 500
+MAX_LIST = WORKLIST_MAX
 # Numeric ids are BIGINT: a larger number names nothing, and the database would refuse
 # it with an overflow rather than an answer.
 MAX_ROW_ID = 2**63 - 1
