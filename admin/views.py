@@ -32,6 +32,7 @@ from backend.domain.funnel import Step
 from backend.domain.money_funnel import months_of_reserve
 from backend.domain.roles import Role
 from backend.domain.teeth import ToothCondition
+from backend.rate_limits import auth_budget
 from backend.routes.funnel_tables import specialization_out
 from backend.routes.staff_security import (
     CLINIC_MANAGER,
@@ -172,7 +173,7 @@ def _safe_next(target: str) -> str:
     return target if target.startswith("/admin") and not target.startswith("//") else "/admin"
 
 
-@post("/login", include_in_schema=False, status_code=200)
+@post("/login", guards=[auth_budget], include_in_schema=False, status_code=200)
 async def login(request: Request, data: Annotated[LoginForm, Form]) -> Response:
     try:
         signed = await staff_auth.sign_in(

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from litestar import Litestar
+from litestar.config.cors import CORSConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -20,6 +21,7 @@ from backend.auth.firebase import FirebaseVerifier
 from backend.auth.tokens import key_ring
 from backend.http_context import InFlight, RequestContext
 from backend.http_errors import problem_details
+from backend.http_headers import SecurityHeaders
 from backend.logs import configure_logging
 from backend.media_files import LocalMediaFiles
 from backend.push.worker import handlers, make_sender, run_forever
@@ -41,6 +43,8 @@ from backend.store.engine import close_engine, open_engine
 VERSION = "0.1.0"
 ADMIN_DIR = Path(admin_views.__file__).parent
 SHUTDOWN_GRACE_S = 20
+# Every route reads at most this much; uploads, imports and deliveries say more or less.
+MAX_BODY = 1024 * 1024
 log = logging.getLogger("plantrack.app")
 
 
@@ -122,6 +126,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_samesite="lax",
             exclude=["^/api/", "^/media/", "^/integrations/", "^/schema", "^/health$", "^/ready$"],
         ),
+        # The API is for the app's own origins only; none configured: no CORS at all.
+        cors_config=CORSConfig(
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            allow_credentials=False,
+        )
+        if settings.cors_origins
+        else None,
+        request_max_body_size=MAX_BODY,
         lifespan=[database, firebase, embedded_worker, drain],
         plugins=[problem_details, TimeOfDaySchema()],
         openapi_config=OpenAPIConfig(
@@ -149,7 +163,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app.state.key_ring = key_ring(settings)
     app.state.media_files = LocalMediaFiles(settings.media_dir)
     # Outermost, so unmatched routes and error responses get a request id too.
-    app.asgi_handler = RequestContext(app.asgi_handler, in_flight)
+    app.asgi_handler = RequestContext(
+        SecurityHeaders(app.asgi_handler, hsts=settings.env == "prod"), in_flight
+    )
     return app
 
 

@@ -37,7 +37,9 @@ def _from_http(exc: HTTPException) -> ProblemDetailsException:
 
 
 def _from_service(exc: ServiceError) -> ProblemDetailsException:
-    return _problem(exc.status, exc.detail, exc.extra or None)
+    retry_after = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after else None
+    return _problem(exc.status, exc.detail, exc.extra or None, headers)
 
 
 def _from_undecodable(exc: UnicodeDecodeError) -> ProblemDetailsException:

@@ -53,6 +53,17 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # Where clinics' systems reach us (the inbound URLs shown to the exchange);
     # default http://HOST:PORT.
     public_url: str = ""
+    # Browser origins allowed to call the API (CORS), e.g. the patient web app; empty:
+    # no cross-origin access at all.
+    cors_origins: tuple[str, ...] = ()
+    # Requests per minute, shared by every server process (counted in the database);
+    # 0 turns a budget off. Sign-in per client address, the patient API per patient,
+    # staff routes per staff user, clinic systems' deliveries per integration.
+    rate_limit_auth: int = 20
+    rate_limit_patient: int = 300
+    rate_limit_staff: int = 1200
+    rate_limit_webhooks: int = 6000
+    rate_limit_window_seconds: int = 60
 
     def __repr__(self) -> str:  # never print the secret
         return (
@@ -88,13 +99,23 @@ ENV_VARS = {
     "PLANTRACK_WORKER_LEASE_SECONDS": "worker_lease_seconds",
     "FIREBASE_AUTH_EMULATOR_HOST": "firebase_auth_emulator_host",
     "PLANTRACK_PUBLIC_URL": "public_url",
+    "PLANTRACK_CORS_ORIGINS": "cors_origins",
+    "PLANTRACK_RATE_LIMIT_AUTH": "rate_limit_auth",
+    "PLANTRACK_RATE_LIMIT_PATIENT": "rate_limit_patient",
+    "PLANTRACK_RATE_LIMIT_STAFF": "rate_limit_staff",
+    "PLANTRACK_RATE_LIMIT_WEBHOOKS": "rate_limit_webhooks",
+    "PLANTRACK_RATE_LIMIT_WINDOW_SECONDS": "rate_limit_window_seconds",
 }
+
+LISTS = {"cors_origins"}  # comma-separated in the environment
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read, default and check the settings. Raises SettingsError with what to fix."""
     environ = dict(os.environ if environ is None else environ)
-    raw = {field: environ[var] for var, field in ENV_VARS.items() if environ.get(var)}
+    raw: dict = {field: environ[var] for var, field in ENV_VARS.items() if environ.get(var)}
+    for field in LISTS & raw.keys():
+        raw[field] = [part.strip().rstrip("/") for part in raw[field].split(",") if part.strip()]
     try:
         settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
@@ -139,6 +160,14 @@ def check_settings(settings: Settings) -> None:
         raise SettingsError(
             "PLANTRACK_REPORTS_DATABASE_URL: a postgresql:// replica of a PostgreSQL primary"
         )
+    for origin in settings.cors_origins:
+        if not origin.startswith(("https://", "http://")) or origin.count("/") != 2:
+            raise SettingsError(
+                f"PLANTRACK_CORS_ORIGINS: {origin!r} is not an origin like https://app.example"
+            )
+    budgets = (settings.rate_limit_auth, settings.rate_limit_patient, settings.rate_limit_staff)
+    if min(*budgets, settings.rate_limit_webhooks) < 0 or settings.rate_limit_window_seconds < 1:
+        raise SettingsError("PLANTRACK_RATE_LIMIT_*: budgets are >= 0 (0: off), windows >= 1 s")
     if settings.env != "prod":
         return
     problems = []

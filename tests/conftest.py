@@ -27,6 +27,13 @@ from tests import pg_cluster
 # firebase-admin reads this from the environment at each verification: tests sign in
 # with the emulator's unsigned tokens, as `make run` does.
 os.environ.setdefault("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")
+# Rate limits count per client address, and every test calls from the same one: budgets
+# high enough that no test meets them, except the tests that set small ones on purpose.
+TEST_BUDGETS = {
+    f"PLANTRACK_RATE_LIMIT_{group}": "1000000" for group in ("AUTH", "PATIENT", "STAFF", "WEBHOOKS")
+}
+for _name, _value in TEST_BUDGETS.items():
+    os.environ.setdefault(_name, _value)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -56,6 +63,7 @@ def _settings(var_dir: Path, url: str) -> Settings:
             "PLANTRACK_DATABASE_URL": url,
             "PLANTRACK_SECRET_KEY": "test-secret-" + "x" * 40,
             "PLANTRACK_DB_POOL_SIZE": "4",
+            **TEST_BUDGETS,
         }
     )
 

@@ -6,6 +6,7 @@ from litestar import Request, Router, post
 from litestar.exceptions import NotAuthorizedException
 
 from backend.auth.firebase import InvalidFirebaseToken
+from backend.rate_limits import auth_budget
 from backend.routes import patient_examples as ex
 from backend.routes.docs import example_body, problems, responds
 from backend.routes.patient_schemas import PatientSignIn, RefreshIn, Tokens
@@ -87,5 +88,8 @@ async def logout(request: Request) -> None:
 
 
 router = Router(
-    path="/api/v1/auth", route_handlers=[sign_in_patient, refresh, logout], tags=["auth"]
+    path="/api/v1/auth",
+    route_handlers=[sign_in_patient, refresh, logout],
+    guards=[auth_budget],
+    tags=["auth"],
 )

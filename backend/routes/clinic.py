@@ -28,7 +28,14 @@ from backend.routes.funnel_tables import (
     plan_fact_table,
     specialization_table,
 )
-from backend.routes.paging import DEFAULT_LIMIT, Cursor, Limit, decode_cursor
+from backend.routes.paging import (
+    DEFAULT_LIMIT,
+    MAX_LIST,
+    Cursor,
+    Limit,
+    ListLimit,
+    decode_cursor,
+)
 from backend.routes.staff_security import (
     CLINIC_MANAGER,
     CLINIC_STAFF,
@@ -318,12 +325,14 @@ async def get_ratings(viewer: NamedDependency[Viewer]) -> s.RatingList:
     "/nobody-called",
     summary="Patients who say nobody called",
     description="Open referrals whose patient's last word is that the clinic never called: "
-    "the coordinator's call list.",
+    f"the coordinator's call list, longest waiting first, at most {MAX_LIST}.",
     opt=roles(CLINIC_STAFF),
-    responses=responds(s.NobodyCalledList, ex.NOBODY, "The list", errors=(401, 403)),
+    responses=responds(s.NobodyCalledList, ex.NOBODY, "The list", errors=(400, 401, 403)),
 )
-async def get_nobody_called(viewer: NamedDependency[Viewer]) -> s.NobodyCalledList:
-    rows = await desk.nobody_called(viewer, viewer.principal.clinic_id)
+async def get_nobody_called(
+    viewer: NamedDependency[Viewer], limit: ListLimit = MAX_LIST
+) -> s.NobodyCalledList:
+    rows = await desk.nobody_called(viewer, viewer.principal.clinic_id, limit=limit)
     return s.NobodyCalledList(
         items=[
             s.NobodyCalledRow(
@@ -343,12 +352,15 @@ async def get_nobody_called(viewer: NamedDependency[Viewer]) -> s.NobodyCalledLi
     "/follow-up",
     summary="Plans behind schedule",
     description="Open referrals whose plan is behind its expected schedule (stages timed by "
-    "the duration norms): the clinic's follow-up list. Their patients got a nudge too.",
+    "the duration norms): the clinic's follow-up list. Their patients got a nudge too. "
+    f"Furthest behind first, at most {MAX_LIST}.",
     opt=roles(CLINIC_STAFF),
-    responses=responds(s.ReferralList, ex.REFERRAL_LIST, "The list", errors=(401, 403)),
+    responses=responds(s.ReferralList, ex.REFERRAL_LIST, "The list", errors=(400, 401, 403)),
 )
-async def get_follow_up(viewer: NamedDependency[Viewer]) -> s.ReferralList:
-    rows = await desk.follow_up(viewer, viewer.principal.clinic_id)
+async def get_follow_up(
+    viewer: NamedDependency[Viewer], limit: ListLimit = MAX_LIST
+) -> s.ReferralList:
+    rows = await desk.follow_up(viewer, viewer.principal.clinic_id, limit=limit)
     return present.referral_rows(rows, len(rows), with_phone=True)
 
 

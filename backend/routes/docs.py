@@ -37,6 +37,7 @@ _PROBLEM_TEXT = {
     403: "Forbidden: not allowed for this account",
     404: "Not Found: no such object, or not yours",
     409: "Conflict: does not fit the current state",
+    413: "Content Too Large: the body is over this route's limit",
     422: "Unprocessable content: well-formed but not acceptable",
     429: "Too Many Requests: wait for Retry-After seconds",
     502: "Bad Gateway: the other system refused",

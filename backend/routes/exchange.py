@@ -40,6 +40,7 @@ from backend.routes.paging import (
     Cursor,
     IdCursor,
     Limit,
+    RowId,
     decode_cursor,
     encode_cursor,
 )
@@ -224,9 +225,11 @@ async def list_inbox(
     summary="One delivery, raw",
     description="Headers and body exactly as received, and the outcome.",
     opt=roles(OPERATOR),
-    responses=responds(s.DeliveryDetail, ex.DELIVERY_DETAIL, "The delivery", errors=ID_ERRORS),
+    responses=responds(
+        s.DeliveryDetail, ex.DELIVERY_DETAIL, "The delivery", errors=(400, *ID_ERRORS)
+    ),
 )
-async def get_delivery(delivery_id: FromPath[int]) -> s.DeliveryDetail:
+async def get_delivery(delivery_id: RowId) -> s.DeliveryDetail:
     row = await integration_store.delivery(delivery_id)
     if row is None:
         raise NotFound("no such delivery")
@@ -241,10 +244,10 @@ async def get_delivery(delivery_id: FromPath[int]) -> s.DeliveryDetail:
     status_code=202,
     opt=roles(OPERATOR),
     responses=responds(
-        s.DeliveryOut, ex.DELIVERY, "Queued", status=202, errors=(401, 403, 404, 409)
+        s.DeliveryOut, ex.DELIVERY, "Queued", status=202, errors=(400, 401, 403, 404, 409)
     ),
 )
-async def replay_delivery(delivery_id: FromPath[int]) -> s.DeliveryOut:
+async def replay_delivery(delivery_id: RowId) -> s.DeliveryOut:
     return present.delivery(await integrations.replay(delivery_id))
 
 
@@ -409,7 +412,7 @@ MAX_UPLOAD = 15 * 1024 * 1024
     opt=roles(OPERATOR),
     request_max_body_size=MAX_UPLOAD + 64 * 1024,
     responses=responds(
-        s.MediaCreated, ex.MEDIA_OUT, "Stored", status=201, errors=(400, 401, 403, 404, 422)
+        s.MediaCreated, ex.MEDIA_OUT, "Stored", status=201, errors=(400, 401, 403, 404, 413, 422)
     ),
 )
 async def upload_media(

@@ -16,6 +16,7 @@ from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, HeaderParameter
 
 from backend.integrations.mis_webhooks import MisEvent
+from backend.rate_limits import delivery_budget
 from backend.routes.docs import responds
 from backend.services import integrations
 from backend.services.errors import Forbidden, ServiceError
@@ -67,7 +68,7 @@ CRM_FORM = (
     status_code=200,
     before_request=_take("bitrix24"),
     request_max_body_size=MAX_DELIVERY,
-    responses=responds(DeliveryAck, ACK_EXAMPLE, "Stored", errors=(403,)),
+    responses=responds(DeliveryAck, ACK_EXAMPLE, "Stored", errors=(403, 413)),
 )
 async def bitrix24_event(request: Request, token: FromPath[str]) -> DeliveryAck:
     return _ack(request)
@@ -82,7 +83,7 @@ async def bitrix24_event(request: Request, token: FromPath[str]) -> DeliveryAck:
     status_code=200,
     before_request=_take("amocrm"),
     request_max_body_size=MAX_DELIVERY,
-    responses=responds(DeliveryAck, ACK_EXAMPLE, "Stored", errors=(403,)),
+    responses=responds(DeliveryAck, ACK_EXAMPLE, "Stored", errors=(403, 413)),
 )
 async def amocrm_webhook(request: Request, token: FromPath[str]) -> DeliveryAck:
     return _ack(request)
@@ -133,7 +134,7 @@ MIS_EXAMPLES = [
     status_code=202,
     before_request=_take("webhook"),
     request_max_body_size=MAX_DELIVERY,
-    responses=responds(DeliveryAck, ACK_EXAMPLE, "Accepted", status=202, errors=(400, 403)),
+    responses=responds(DeliveryAck, ACK_EXAMPLE, "Accepted", status=202, errors=(400, 403, 413)),
 )
 async def mis_webhook(
     request: Request,
@@ -237,5 +238,6 @@ async def ident_timetable(
 router = Router(
     path="/integrations",
     route_handlers=[bitrix24_event, amocrm_webhook, mis_webhook, ident_tickets, ident_timetable],
+    guards=[delivery_budget],
     tags=["integrations"],
 )

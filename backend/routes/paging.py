@@ -7,20 +7,29 @@ from uuid import UUID
 
 import msgspec
 from litestar.exceptions import ValidationException
-from litestar.params import QueryParameter
+from litestar.params import PathParameter, QueryParameter
+
+from backend.services.desk import WORKLIST_MAX
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+MAX_LIST = WORKLIST_MAX
+# Numeric ids are BIGINT: a larger number names nothing, and the database would refuse
+# it with an overflow rather than an answer.
+MAX_ROW_ID = 2**63 - 1
 
-# Cursors of lists ordered by a BIGINT id (inbox, audit log): bounded so that a made-up
-# one is a 400, not a database overflow.
-IdCursor = Annotated[
-    int | None,
-    QueryParameter(ge=1, le=2**63 - 1, description="next_cursor of the last page"),
-]
 Limit = Annotated[
     int,
     QueryParameter(ge=1, le=MAX_LIMIT, description=f"page size, at most {MAX_LIMIT}", examples=[]),
+]
+ListLimit = Annotated[
+    int,
+    QueryParameter(ge=1, le=MAX_LIST, description=f"at most {MAX_LIST} rows", examples=[]),
+]
+RowId = Annotated[int, PathParameter(ge=1, le=MAX_ROW_ID, description="the row's number")]
+IdCursor = Annotated[
+    int | None,
+    QueryParameter(ge=1, le=MAX_ROW_ID, description="next_cursor of the last page", examples=[]),
 ]
 Cursor = Annotated[
     str | None, QueryParameter(description="from the previous page's next_cursor", max_length=200)

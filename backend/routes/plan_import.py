@@ -19,7 +19,9 @@ from backend.services.staff_auth import StaffPrincipal
 After = Annotated[
     str | None, QueryParameter(description="the last code of the previous page", max_length=32)
 ]
-PRICE_ERRORS = (400, 401, 403, 404, 422)
+PRICE_ERRORS = (400, 401, 403, 404, 413, 422)
+# A whole price list or an analysis with its findings: more than the default 1 MiB.
+MAX_IMPORT = 4 * 1024 * 1024
 
 
 async def _page(clinic_id: UUID | None, after: str | None, limit: int) -> s.PriceList:
@@ -50,6 +52,7 @@ async def get_prices(after: After = None, limit: Limit = DEFAULT_LIMIT) -> s.Pri
     summary="Write lines of the exchange's price list",
     description="The given codes are written; codes not given stay as they are.",
     opt=roles(OPERATOR),
+    request_max_body_size=MAX_IMPORT,
     responses=responds(s.PricesSaved, ex.PRICES_SAVED, "Written", errors=PRICE_ERRORS),
 )
 async def put_prices(data: Annotated[s.PricesIn, example_body(ex.PRICES_IN)]) -> s.PricesSaved:
@@ -74,6 +77,7 @@ async def get_clinic_prices(
     summary="Write lines of a clinic's own price list",
     description="They take precedence over the exchange's lines with the same code.",
     opt=roles(OPERATOR),
+    request_max_body_size=MAX_IMPORT,
     responses=responds(s.PricesSaved, ex.PRICES_SAVED, "Written", errors=PRICE_ERRORS),
 )
 async def put_clinic_prices(
@@ -92,6 +96,7 @@ async def put_clinic_prices(
     "off the chart and listed in notes. ?dry_run=1 shows the plan without sending. The "
     "analysis_id (or an Idempotency-Key) makes a repeated import return the first referral.",
     opt=roles(OPERATOR),
+    request_max_body_size=MAX_IMPORT,
     responses=responds(
         s.ImportOut, ex.IMPORT_OUT, "The referral and its plan", status=201, errors=PRICE_ERRORS
     ),

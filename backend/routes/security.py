@@ -8,6 +8,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 
 from backend.auth.tokens import PATIENT_AUDIENCE, InvalidToken, read_access
 from backend.clock import utcnow
+from backend.rate_limits import charge
 from backend.services.patient_auth import session_live
 
 
@@ -38,6 +39,7 @@ async def patient_principal(request: Request) -> PatientPrincipal:
         raise _unauthorized(str(exc), "invalid_token") from exc
     if claims.role != "patient":
         raise PermissionDeniedException(detail="this token is not a patient's")
+    await charge(request.app.state.settings, "patient", str(claims.subject))
     # Logging out ends the session at once, not when the access token expires.
     if not await session_live(claims.session, claims.subject):
         raise _unauthorized("this session has ended; sign in again", "invalid_token")

@@ -6,6 +6,7 @@ from litestar import Request, Router, post
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import PermissionDeniedException
 
+from backend.rate_limits import auth_budget
 from backend.routes import staff_examples as ex
 from backend.routes.docs import example_body, problems, responds
 from backend.routes.staff_schemas import StaffSession, StaffSignIn
@@ -74,6 +75,7 @@ async def logout_staff(staff: NamedDependency[StaffPrincipal]) -> None:
 router = Router(
     path="/api/v1/auth",
     route_handlers=[sign_in_staff, logout_staff],
+    guards=[auth_budget],
     dependencies={"staff": Provide(provide_staff)},
     tags=["auth"],
 )

@@ -10,6 +10,7 @@ from litestar.handlers.base import BaseRouteHandler
 
 from backend.domain.roles import Role
 from backend.logs import request_id
+from backend.rate_limits import charge
 from backend.services import staff_auth
 from backend.services.audit import Viewer
 from backend.services.errors import NotAuthenticated
@@ -54,6 +55,7 @@ async def authorise(connection: ASGIConnection, handler: BaseRouteHandler, *, co
         raise NotAuthorizedException(
             detail=exc.detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
         ) from exc
+    await charge(connection.app.state.settings, "staff", str(principal.staff_id))
     if principal.role not in allowed:
         raise PermissionDeniedException(detail=f"not for the {principal.role} role")
     connection.state.staff = principal

@@ -23,6 +23,10 @@ from backend.services.staff_auth import StaffPrincipal
 from backend.store import desk, ledger, parties, plans, referrals
 from backend.store.tables import Appointment, ContactRating
 
+# A worklist (who to call back, plans behind schedule) is shown whole, up to this many
+# rows, oldest first, so one answer stays a bounded size.
+WORKLIST_MAX = 500
+
 
 def clinic_scope(principal: StaffPrincipal) -> UUID | None:
     """The clinic a staff member is confined to; None for the exchange."""
@@ -159,8 +163,10 @@ async def ratings(viewer: Viewer, clinic_id: UUID, *, limit: int = 200) -> list[
     return rows
 
 
-async def nobody_called(viewer: Viewer, clinic_id: UUID) -> list[dict[str, Any]]:
-    rows = await desk.nobody_called(clinic_id)
+async def nobody_called(
+    viewer: Viewer, clinic_id: UUID, *, limit: int = WORKLIST_MAX
+) -> list[dict[str, Any]]:
+    rows = await desk.nobody_called(clinic_id, limit=limit)
     await saw(
         viewer,
         action="list_nobody_called",
@@ -171,8 +177,10 @@ async def nobody_called(viewer: Viewer, clinic_id: UUID) -> list[dict[str, Any]]
     return rows
 
 
-async def follow_up(viewer: Viewer, clinic_id: UUID) -> list[dict[str, Any]]:
-    rows = await desk.behind_schedule(clinic_id)
+async def follow_up(
+    viewer: Viewer, clinic_id: UUID, *, limit: int = WORKLIST_MAX
+) -> list[dict[str, Any]]:
+    rows = await desk.behind_schedule(clinic_id, limit=limit)
     await saw(
         viewer,
         action="list_follow_up",

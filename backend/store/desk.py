@@ -85,7 +85,7 @@ async def ratings(clinic_id: UUID, *, limit: int) -> list[dict[str, Any]]:
     )
 
 
-async def nobody_called(clinic_id: UUID) -> list[dict[str, Any]]:
+async def nobody_called(clinic_id: UUID, *, limit: int) -> list[dict[str, Any]]:
     """Open referrals whose patient's last word on the call is 'no'."""
     return (
         await Verification.select(
@@ -114,6 +114,7 @@ async def nobody_called(clinic_id: UUID) -> list[dict[str, Any]]:
             )
         )
         .order_by(Verification.patient_said_at)
+        .limit(limit)
     )
 
 
@@ -185,7 +186,7 @@ async def clinics(*, include_archived: bool = False) -> list[dict[str, Any]]:
     return await query.order_by(Clinic.name)
 
 
-async def behind_schedule(clinic_id: UUID) -> list[dict[str, Any]]:
+async def behind_schedule(clinic_id: UUID, *, limit: int) -> list[dict[str, Any]]:
     """Open referrals whose plan is behind its expected schedule: the follow-up list."""
     return (
         await Referral.select(*REFERRAL_COLUMNS, Referral.expected_finish)
@@ -196,4 +197,5 @@ async def behind_schedule(clinic_id: UUID) -> list[dict[str, Any]]:
             & Referral.step.is_in(IN_TREATMENT_STEPS)
         )
         .order_by(Referral.expected_finish)
+        .limit(limit)
     )

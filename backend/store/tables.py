@@ -460,6 +460,14 @@ class Throttle(Table, tablename="throttle"):
     count = Integer(default=0)
 
 
+class RateLimit(Table, tablename="rate_limit"):
+    """Requests per client and route group in fixed windows, shared by every process."""
+
+    key = Varchar(length=200, primary_key=True)
+    window_start = Timestamptz(index=True)
+    hits = Integer(default=0)
+
+
 TABLES: list[type[Table]] = [
     Clinic,
     StaffUser,
@@ -486,6 +494,7 @@ TABLES: list[type[Table]] = [
     PriceEntry,
     VisitCode,
     Throttle,
+    RateLimit,
     FunnelFact,
     FunnelMonth,
 ]

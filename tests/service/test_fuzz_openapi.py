@@ -1,0 +1,143 @@
+"""Schemathesis against the running app's own OpenAPI document, with a valid token for
+each kind of caller: zero server errors, and every answer conforming to the document
+(status codes, content types, headers, bodies).
+
+The server is a real uvicorn process on loopback over the test's database, with a small
+world in it (two clinics, referrals, staff of every role). Each caller fuzzes the routes
+meant for it and, with its token, the others (which must answer with documented
+refusals). Logging out is left out: it would end the session the run uses.
+
+CI runs a bounded profile (PLANTRACK_FUZZ_EXAMPLES, 6 cases per operation and caller by
+default); by hand, e.g. PLANTRACK_FUZZ_EXAMPLES=200 for a long run. Schemathesis prints
+its counts of operations and cases; the summary line is printed here too.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from backend.clock import utcnow
+from backend.domain.events import Contacted, Source
+from backend.domain.roles import Role
+from backend.services.recording import Statement, record
+from tests.factories import make_clinic, make_referral
+from tests.http.patient_client import sign_in as patient_sign_in
+from tests.http.staff_client import make_staff, sign_in
+from tests.live_server import serve
+
+EXAMPLES = int(os.environ.get("PLANTRACK_FUZZ_EXAMPLES", "6"))
+CHECKS = ",".join(
+    (
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_headers_conformance",
+        "response_schema_conformance",
+    )
+)
+# Each caller's own part of the API; the rest is fuzzed too, for its refusals.
+OWN = {
+    "patient": r"^/api/v1/(me|auth/(patient|refresh))",
+    Role.clinic_coordinator.value: r"^/api/v1/clinic/",
+    Role.clinic_manager.value: r"^/api/v1/clinic/",
+    Role.exchange_operator.value: r"^/api/v1/exchange/",
+    Role.exchange_analyst.value: r"^/api/v1/exchange/",
+    Role.health_analyst.value: r"^/api/v1/health-department/",
+}
+
+
+async def tokens(base: str) -> dict[str, str]:
+    """A signed-in token for the patient and each staff role, over the live server."""
+    now = utcnow()
+    clinic = await make_clinic("Клиника А")
+    await make_clinic("Клиника Б")
+    sent = await make_referral(clinic, phone="+79161110051", at=now - timedelta(hours=3))
+    await make_referral(clinic, phone="+79161110052", at=now - timedelta(hours=3))
+    await record(
+        sent.referral_id,
+        Statement(
+            body=Contacted(outcome="booked", appointment_at=now + timedelta(days=1)),
+            source=Source.clinic_panel,
+            actor="staff:test",
+        ),
+    )
+    async with httpx.AsyncClient(base_url=base) as client:
+        found = {"patient": (await patient_sign_in(client, "+79161110051")).access}
+        for role in Role:
+            at = clinic if role in (Role.clinic_coordinator, Role.clinic_manager) else None
+            found[role.value] = (await sign_in(client, await make_staff(role, at))).token
+    return found
+
+
+def fuzz(base: str, caller: str, token: str, report: Path) -> tuple[int, str]:
+    command = [
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "run",
+        f"{base}/schema/openapi.json",
+        "--url",
+        base,
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--checks",
+        CHECKS,
+        "--max-examples",
+        str(EXAMPLES),
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--exclude-path-regex",
+        r"logout$",
+        "--seed",
+        "20261130",
+        "--workers",
+        "1",
+        "--no-color",
+        "--suppress-health-check",
+        "all",
+        "--report",
+        "junit",
+        "--report-junit-path",
+        str(report),
+    ]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    return run.returncode, run.stdout + run.stderr
+
+
+def cases_in(report: Path) -> int:
+    text = report.read_text()
+    return sum(int(n) for n in re.findall(r'<testsuite [^>]*tests="(\d+)"', text))
+
+
+async def test_the_api_fuzzed_by_every_caller_has_no_server_errors(db, tmp_path):
+    env = {"PLANTRACK_ENV": "dev"}
+    with serve(db, tmp_path, env) as base:
+        by_caller = await tokens(base)
+        failed: dict[str, str] = {}
+        summary: dict[str, str] = {}
+        for caller, token in by_caller.items():
+            report = tmp_path / f"fuzz-{caller}.xml"
+            code, output = fuzz(base, caller, token, report)
+            (tmp_path / f"fuzz-{caller}.txt").write_text(output)
+            tail = [line for line in output.splitlines() if line.strip()][-3:]
+            summary[caller] = " | ".join(tail)
+            if code != 0:
+                failed[caller] = output[-6000:]
+        print(json.dumps(summary, ensure_ascii=False, indent=1))
+        log = (tmp_path / "server.log").read_text()
+    assert not failed, "\n\n".join(f"--- {c}\n{out}" for c, out in failed.items())
+    assert "Traceback" not in log, log[-4000:]
+    assert set(by_caller) == {"patient", *OWN} - {"patient"} | {"patient"}
+
+
+@pytest.fixture(autouse=True)
+def _schemathesis_needs_no_config(monkeypatch, tmp_path):
+    # Run from an empty directory: no stray schemathesis.toml changes the profile.
+    monkeypatch.chdir(tmp_path)
