@@ -22,6 +22,7 @@ from backend.auth.tokens import key_ring
 from backend.http_context import InFlight, RequestContext
 from backend.http_errors import problem_details
 from backend.http_headers import SecurityHeaders
+from backend.http_input import refuse_nul_in_query
 from backend.logs import configure_logging
 from backend.media_files import LocalMediaFiles
 from backend.push.worker import handlers, make_sender, run_forever
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         else None,
         request_max_body_size=MAX_BODY,
         lifespan=[database, firebase, embedded_worker, drain],
+        before_request=refuse_nul_in_query,
         plugins=[problem_details, TimeOfDaySchema()],
         openapi_config=OpenAPIConfig(
             title="plantrack",

@@ -4,6 +4,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+from asyncpg.exceptions import CharacterNotInRepertoireError, UntranslatableCharacterError
 from litestar.exceptions import HTTPException
 from litestar.plugins.problem_details import (
     ProblemDetailsConfig,
@@ -47,6 +48,11 @@ def _from_undecodable(exc: UnicodeDecodeError) -> ProblemDetailsException:
     return _problem(400, "the request has text that is not valid UTF-8")
 
 
+def _from_unstorable_text(exc: Exception) -> ProblemDetailsException:
+    # PostgreSQL text cannot hold a NUL character; no field of ours needs one.
+    return _problem(400, "the request has text PostgreSQL cannot store (a NUL character)")
+
+
 def _from_unexpected(exc: Exception) -> ProblemDetailsException:
     log.error("unhandled error", exc_info=exc)
     return _problem(500, "Something went wrong on our side. Quote the request id to support.")
@@ -59,6 +65,8 @@ problem_details = ProblemDetailsPlugin(
             HTTPException: _from_http,
             ServiceError: _from_service,
             UnicodeDecodeError: _from_undecodable,
+            CharacterNotInRepertoireError: _from_unstorable_text,
+            UntranslatableCharacterError: _from_unstorable_text,
             Exception: _from_unexpected,
         },
     )

@@ -126,14 +126,20 @@ class TableDownload(Operation):
             )
 
 
+RATE_LIMITED = ("/api/", "/integrations/")  # backend.rate_limits counts these
+
+
 def complete_documentation(app: Any) -> None:
     """What every route's documentation needs and no decorator should have to repeat:
     malformed requests answered with a problem document (without this, Litestar documents
-    its own 400 shape, which the problem-details plugin never sends), and the download
+    its own 400 shape, which the problem-details plugin never sends), the 429 of a spent
+    rate-limit budget, and the download
     formats of the routes that take `?format=`."""
     for route in app.routes:
+        limited = route.path.startswith(RATE_LIMITED)
         for handler in getattr(route, "route_handlers", ()):
-            if 400 not in (handler.responses or {}):
-                handler.responses = {**problems(400), **(handler.responses or {})}
+            given = handler.responses or {}
+            general = problems(*(s for s in (400, 429) if s not in given and (s != 429 or limited)))
+            handler.responses = {**general, **given}
             if "format" in handler.parsed_fn_signature.parameters:
                 handler.operation_class = TableDownload

@@ -28,6 +28,8 @@ async def test_inputs_the_fuzzer_found_are_bad_requests(client, db):
         "inbox cursor": await client.get(
             f"/api/v1/exchange/inbox?cursor={2**64}", headers=operator.headers
         ),
+        # A NUL character in a search: PostgreSQL cannot compare or store it.
+        "nul": await client.get("/api/v1/exchange/referrals?q=a%00b", headers=operator.headers),
     }
     for name, answer in answers.items():
         assert answer.status_code == 400, (name, answer.status_code, answer.text)
