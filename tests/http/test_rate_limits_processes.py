@@ -2,77 +2,29 @@
 database, not in either process."""
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import pytest
 
 from backend.settings import Settings
+from tests.live_server import serve
 
 BUDGET = 12
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def server(db: Settings, tmp_path: Path, name: str) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "PLANTRACK_ENV": "dev",
-        "PLANTRACK_DATABASE_URL": db.database_url,
-        "PLANTRACK_SECRET_KEY": db.secret_key,
-        "PLANTRACK_VAR_DIR": str(tmp_path),
-        "PLANTRACK_LOG_LEVEL": "WARNING",
+    var_dir = tmp_path / name
+    var_dir.mkdir()
+    limits = {
         "PLANTRACK_RATE_LIMIT_AUTH": str(BUDGET),
         "PLANTRACK_RATE_LIMIT_WINDOW_SECONDS": "3600",  # no window ends during the test
     }
-    log_path = tmp_path / f"{name}.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "backend.app:create_app_from_env",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{base}/ready").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if process.poll() is not None:
-                    pytest.fail(f"server exited: {log_path.read_text()}")
-                time.sleep(0.1)
-            yield base
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
+    with serve(db, var_dir, limits) as base:
+        yield base
 
 
 async def test_two_processes_accept_exactly_one_budget(db, tmp_path):

@@ -11,18 +11,15 @@ import hmac
 import json
 from datetime import timedelta
 
-import httpx
 import jwt
-import msgspec
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from backend.app import create_app
 from backend.auth.tokens import PATIENT_AUDIENCE, key_ring
 from backend.clock import utcnow
-from tests.conftest import running
 from tests.factories import make_clinic, make_referral
+from tests.http.app_with import app_with
 from tests.http.patient_client import sign_in
 
 PHONE = "+79161110022"
@@ -133,14 +130,11 @@ async def test_keys_rotate_by_kid_over_http(db):
     await make_referral(await make_clinic(), phone=PHONE)
 
     async def with_keys(keys: str, token: str | None = None) -> tuple[int, str]:
-        app = create_app(msgspec.structs.replace(db, jwt_keys=keys))
-        async with running(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-                if token is None:
-                    token = (await sign_in(c, PHONE)).access
-                answer = await c.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
-                return answer.status_code, token
+        async with app_with(db, jwt_keys=keys) as c:
+            if token is None:
+                token = (await sign_in(c, PHONE)).access
+            answer = await c.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+            return answer.status_code, token
 
     status, old_token = await with_keys(old_ring)
     assert status == 200 and kid_of(old_token) == "k-old"
