@@ -124,3 +124,14 @@ async def test_ended_windows_are_pruned(db):
     await charge(msgspec.structs.replace(db, rate_limit_auth=5), "auth", "new")
     keys = {row["key"] for row in await RateLimit.select(RateLimit.key)}
     assert keys == {"auth:recent", "auth:new"}
+
+
+async def test_counters_skip_the_write_ahead_log_on_postgresql(db):
+    """A crash may forget counts (a window restarts); counting then costs no log flush."""
+    if not db.database_url.startswith("postgres"):
+        return  # SQLite has no unlogged tables; the embedded default pays the write
+    rows = await RateLimit.raw(
+        "SELECT relpersistence::text AS persistence FROM pg_class WHERE relname = {}",
+        "rate_limit",
+    )
+    assert rows == [{"persistence": "u"}]
