@@ -3,8 +3,9 @@
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from backend.domain.events import Source
+from backend.domain.events import Contacted, Source
 from backend.ids import new_id
+from backend.services.recording import Statement, record
 from backend.services.referrals import (
     PatientIn,
     PlanIn,
@@ -76,4 +77,17 @@ async def make_referral(
         actor="test",
         idempotency_key=key,
         now=at,
+    )
+
+
+async def book(referral_id: UUID, appointment_at: datetime, occurred_at: datetime | None = None):
+    """The clinic's word that it called and booked the patient (a question follows)."""
+    return await record(
+        referral_id,
+        Statement(
+            body=Contacted(outcome="booked", appointment_at=appointment_at),
+            source=Source.clinic_panel,
+            actor="staff:test",
+            occurred_at=occurred_at,
+        ),
     )

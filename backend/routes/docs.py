@@ -95,15 +95,20 @@ def example_body(value: dict[str, Any], summary: str = "example") -> Any:
 
 
 class TimeOfDaySchema(OpenAPISchemaPlugin):
-    """A time of day is `format: time` ("21:00:00"); Litestar calls it a duration, which
-    clients (and schema validators) would read as "PT21H"."""
+    """A local time of day ("21:00:00"). Litestar calls it a `duration` ("PT21H"), and
+    JSON Schema's `time` format wants an offset: a pattern says what we send."""
 
     @staticmethod
     def is_plugin_supported_type(value: Any) -> bool:
         return value is time
 
     def to_openapi_schema(self, field_definition: Any, schema_creator: Any) -> Schema:
-        return Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.TIME)
+        return Schema(
+            type=OpenAPIType.STRING,
+            pattern=r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?$",
+            description="local time of day, HH:MM[:SS]",
+            examples=["21:00:00"],
+        )
 
 
 CSV_EXAMPLE = "month,referrals,in_money\r\n2026-10,42,1250000.00\r\n"

@@ -22,13 +22,11 @@ from PIL import Image
 
 from admin.views import COOKIE
 from backend.clock import utcnow
-from backend.domain.events import Contacted, Source
 from backend.domain.roles import Role
 from backend.media_files import LocalMediaFiles
 from backend.routes import patient_examples as pex
 from backend.routes import staff_examples as sex
 from backend.services.media import attach_media
-from backend.services.recording import Statement, record
 from backend.services.visit_codes import issue_code
 from backend.store.tables import (
     Appointment,
@@ -42,7 +40,7 @@ from backend.store.tables import (
     Referral,
     StaffUser,
 )
-from tests.factories import make_clinic, make_referral
+from tests.factories import book, make_clinic, make_referral
 from tests.http.patient_client import sign_in as patient_sign_in
 from tests.http.staff_client import make_staff, sign_in
 
@@ -444,14 +442,7 @@ async def world(client, db) -> tuple[dict[str, Any], list[Caller]]:
     ref_a = await make_referral(clinic_a, phone="+79161110001", at=now - timedelta(hours=3))
     spare = await make_referral(clinic_a, phone="+79161110003", at=now - timedelta(hours=3))
     await make_referral(clinic_b, phone="+79161110002", at=now - timedelta(hours=3))
-    await record(
-        ref_a.referral_id,
-        Statement(
-            body=Contacted(outcome="booked", appointment_at=now + timedelta(days=1)),
-            source=Source.clinic_panel,
-            actor="staff:test",
-        ),
-    )
+    await book(ref_a.referral_id, now + timedelta(days=1))
     media_id = await attach_media(
         LocalMediaFiles(db.media_dir),
         referral_id=ref_a.referral_id,

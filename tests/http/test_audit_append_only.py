@@ -9,12 +9,10 @@ import msgspec
 import pytest
 
 from backend.clock import utcnow
-from backend.domain.events import Contacted, Source
 from backend.domain.roles import Role
-from backend.services.recording import Statement, record
 from backend.store.engine import current_engine, is_postgres
 from backend.store.tables import AuditLog, Event
-from tests.factories import make_clinic, make_referral
+from tests.factories import book, make_clinic, make_referral
 from tests.http.patient_client import sign_in as patient_sign_in
 from tests.http.staff_client import make_staff, sign_in
 
@@ -27,15 +25,7 @@ async def _journey(client):
     now = utcnow()
     clinic = await make_clinic()
     sent = await make_referral(clinic, phone=PHONE, at=now - timedelta(hours=3))
-    await record(
-        sent.referral_id,
-        Statement(
-            body=Contacted(outcome="booked", appointment_at=now + timedelta(days=1)),
-            source=Source.clinic_panel,
-            actor="staff:test",
-            occurred_at=now - timedelta(hours=1),
-        ),
-    )
+    await book(sent.referral_id, now + timedelta(days=1), occurred_at=now - timedelta(hours=1))
     patient = await patient_sign_in(client, PHONE)
     questions = (await client.get("/api/v1/me/questions", headers=patient.headers)).json()
     answered = await client.post(

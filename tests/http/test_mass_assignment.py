@@ -7,12 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 from backend.clock import utcnow
-from backend.domain.events import Contacted, Source
+from backend.domain.events import Source
 from backend.domain.roles import Role
 from backend.routes import patient_examples as pex
-from backend.services.recording import Statement, record
 from backend.store.tables import ContactRating, Device, Event, Patient, Plan, Question, Referral
-from tests.factories import make_clinic, make_referral
+from tests.factories import book, make_clinic, make_referral
 from tests.http.patient_client import sign_in as patient_sign_in
 from tests.http.staff_client import make_staff, sign_in
 
@@ -52,14 +51,7 @@ async def test_a_patient_cannot_set_clinic_side_fields(client, db):
     now = utcnow()
     clinic = await make_clinic()
     sent = await make_referral(clinic, phone=PHONE, at=now - timedelta(hours=3))
-    await record(
-        sent.referral_id,
-        Statement(
-            body=Contacted(outcome="booked", appointment_at=now + timedelta(days=1)),
-            source=Source.clinic_panel,
-            actor="staff:test",
-        ),
-    )
+    await book(sent.referral_id, now + timedelta(days=1))
     patient = await patient_sign_in(client, PHONE)
     h = patient.headers
     screen = (await client.get(f"{API}/me/referrals/{sent.referral_id}", headers=h)).json()

@@ -24,10 +24,8 @@ from pathlib import Path
 import httpx
 
 from backend.clock import utcnow
-from backend.domain.events import Contacted, Source
 from backend.domain.roles import Role
-from backend.services.recording import Statement, record
-from tests.factories import make_clinic, make_referral
+from tests.factories import book, make_clinic, make_referral
 from tests.http.patient_client import sign_in as patient_sign_in
 from tests.http.staff_client import make_staff, sign_in
 from tests.live_server import serve
@@ -61,14 +59,7 @@ async def tokens(base: str) -> dict[str, str]:
     await make_clinic("Клиника Б")
     sent = await make_referral(clinic, phone="+79161110051", at=now - timedelta(hours=3))
     await make_referral(clinic, phone="+79161110052", at=now - timedelta(hours=3))
-    await record(
-        sent.referral_id,
-        Statement(
-            body=Contacted(outcome="booked", appointment_at=now + timedelta(days=1)),
-            source=Source.clinic_panel,
-            actor="staff:test",
-        ),
-    )
+    await book(sent.referral_id, now + timedelta(days=1))
     async with httpx.AsyncClient(base_url=base) as client:
         found = {"patient": (await patient_sign_in(client, "+79161110051")).access}
         for role in Role:
