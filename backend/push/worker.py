@@ -223,7 +223,7 @@ async def _record(
         await outbox.finish_many(ids, worker=worker, status=status, now=finished_at, error=error)
 
 
-OUTAGE_WAIT_MAX_S = 5.0  # longest sleep between looks at a database that is down
+OUTAGE_WAIT_MAX_S = 2.0  # longest sleep between looks at a database that is down
 
 
 async def run_forever(

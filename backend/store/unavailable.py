@@ -41,6 +41,10 @@ def _is_outage(exc: BaseException) -> bool:
         # "connection is closed", "cannot perform operation: another operation is in
         # progress" after an abort; a misuse of the API says something else.
         return "closed" in str(exc) or "connection" in str(exc)
+    if isinstance(exc, asyncpg.exceptions.InternalClientError):
+        # A pooled connection the server has just closed (its FATAL notice half read)
+        # refuses the next statement this way.
+        return "another operation" in str(exc)
     if isinstance(exc, (ConnectionError, socket.gaierror, TimeoutError)):
         return True  # refused, reset, no such host, connect timeout
     if isinstance(exc, OSError):
