@@ -35,7 +35,9 @@ from backend.store.unavailable import is_unavailable
 log = logging.getLogger("plantrack.worker")
 
 LEASE = timedelta(minutes=2)
-MAX_ATTEMPTS = 10
+# Generous: with the backoff below, the sixteenth try comes some three to six hours
+# after the first, so a vendor's outage of an hour or two delays a message, never drops it.
+MAX_ATTEMPTS = 16
 MAX_BACKOFF = timedelta(hours=1)
 
 
@@ -50,9 +52,11 @@ Handler = Callable[[list[Claimed], datetime], Awaitable[list[Outcome]]]
 
 
 def backoff(attempt: int) -> timedelta:
-    """Exponential with full jitter (2^attempt seconds at most), capped at an hour."""
+    """Exponential, between half and all of 2^attempt seconds (capped at an hour): the
+    jitter spreads a crowd of retries after an outage, the floor keeps them from
+    hammering a vendor that is still down."""
     cap = min(MAX_BACKOFF.total_seconds(), 2.0**attempt)
-    return timedelta(seconds=random.uniform(0, cap))
+    return timedelta(seconds=random.uniform(cap / 2, cap))
 
 
 def one_by_one(handle: Callable[[Claimed, datetime], Awaitable[Outcome]]) -> Handler:
@@ -194,8 +198,6 @@ async def run_once(
             try:
                 outcomes = await handler(messages, now)
             except Exception as exc:  # a handler bug must not stop the queue
-                if is_unavailable(exc):
-                    raise  # the loop waits the outage out and hands the batch back
                 log.exception("handler failed", extra={"fields": {"topic": topic}})
                 outcomes = [Outcome(status="retry", error=type(exc).__name__)] * len(messages)
         await _record(messages, outcomes, worker=worker, now=now)
