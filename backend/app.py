@@ -4,6 +4,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from litestar import Litestar
@@ -91,7 +92,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             return
         stop = asyncio.Event()
         sender = make_sender(settings)
-        task = asyncio.create_task(run_forever(handlers(sender, settings.secret_key), stop=stop))
+        deliver = run_forever(
+            handlers(sender, settings.secret_key),
+            stop=stop,
+            lease=timedelta(seconds=settings.worker_lease_seconds),
+        )
+        task = asyncio.create_task(deliver)
         try:
             yield
         finally:

@@ -1,4 +1,4 @@
-"""The `plantrack` command: serve, migrate, demo, staff, worker."""
+"""The `plantrack` command: serve, migrate, demo, staff, worker, backup, restore."""
 
 import argparse
 import asyncio
@@ -8,6 +8,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import timedelta
+from pathlib import Path
 from uuid import UUID
 
 from backend.settings import Settings, SettingsError, load_settings
@@ -203,6 +204,24 @@ def cmd_dev_token(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_backup(args: argparse.Namespace) -> None:
+    from backend.backup import BackupError, backup
+
+    try:
+        print(backup(_settings(), args.path))
+    except BackupError as exc:
+        sys.exit(f"plantrack: {exc}")
+
+
+def cmd_restore(args: argparse.Namespace) -> None:
+    from backend.backup import BackupError, restore
+
+    try:
+        restore(_settings(), args.path)
+    except BackupError as exc:
+        sys.exit(f"plantrack: {exc}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from backend.domain.roles import Role
 
@@ -248,6 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=1.0, help="seconds between idle polls")
     p.add_argument("--batch", type=int, default=500, help="messages claimed at a time")
     p.set_defaults(func=cmd_worker)
+    p = sub.add_parser("backup", help="back the database up to a new file (while it runs)")
+    p.add_argument("path", type=Path)
+    p.set_defaults(func=cmd_backup)
+    p = sub.add_parser("restore", help="load a backup into the configured (empty) database")
+    p.add_argument("path", type=Path)
+    p.set_defaults(func=cmd_restore)
     p = sub.add_parser("dev-token", help="a Firebase emulator ID token for a phone (dev only)")
     p.add_argument("--phone", required=True)
     p.set_defaults(func=cmd_dev_token)

@@ -14,6 +14,7 @@ from litestar.plugins.problem_details import (
 
 from backend.logs import request_id
 from backend.services.errors import ServiceError
+from backend.store.unavailable import RETRY_AFTER_S, is_unavailable
 
 log = logging.getLogger("plantrack.errors")
 
@@ -53,7 +54,22 @@ def _from_unstorable_text(exc: Exception) -> ProblemDetailsException:
     return _problem(400, "the request has text PostgreSQL cannot store (a NUL character)")
 
 
+def database_unavailable(exc: Exception) -> ProblemDetailsException:
+    """503 with Retry-After for a database outage; anything else is a 500. Sending the
+    request again is safe: writes are idempotent by their keys."""
+    if not is_unavailable(exc):
+        return _from_unexpected(exc)
+    log.warning("database unavailable", extra={"fields": {"error": type(exc).__name__}})
+    return _problem(
+        503,
+        "The database is briefly unavailable. Send the request again shortly.",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
 def _from_unexpected(exc: Exception) -> ProblemDetailsException:
+    if is_unavailable(exc):
+        return database_unavailable(exc)
     log.error("unhandled error", exc_info=exc)
     return _problem(500, "Something went wrong on our side. Quote the request id to support.")
 

@@ -115,6 +115,19 @@ def start_replica(primary_url: str, base: Path) -> str:
     return f"postgresql://{USER}@127.0.0.1:{port}/postgres"
 
 
+def halt(base: Path) -> None:
+    """Stop the server as an outage would (fast: open sessions are terminated), keeping
+    its data, port and settings for `resume`."""
+    pg_ctl = [find_bin("pg_ctl"), "-D", str(base / "data"), "-m", "fast", "-w", "-t", "60"]
+    subprocess.run(_as_owner([*pg_ctl, "stop"]), check=True, stdout=subprocess.DEVNULL)
+
+
+def resume(base: Path) -> None:
+    """Start a halted server again, on the same port with the same data."""
+    pg_ctl = [find_bin("pg_ctl"), "-D", str(base / "data"), "-l", str(base / "log"), "-w"]
+    subprocess.run(_as_owner([*pg_ctl, "-t", "60", "start"]), check=True, stdout=subprocess.DEVNULL)
+
+
 def stop(base: Path) -> None:
     data = base / "data"
     if data.exists():

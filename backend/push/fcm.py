@@ -8,8 +8,8 @@ outbox needs to know:
 - delivered;
 - token gone (UNREGISTERED, SENDER_ID_MISMATCH, or INVALID_ARGUMENT about the token):
   the device is deactivated;
-- try again (429, 5xx, network): with backoff, honouring Retry-After, which the SDK
-  ignores;
+- try again (429, 5xx, network): by the outbox, with backoff, honouring Retry-After,
+  which the SDK ignores;
 - failed (a message FCM will never take).
 
 Without credentials the sender is None and the worker writes pushes to the log.
@@ -23,7 +23,8 @@ from datetime import timedelta
 
 import firebase_admin
 import msgspec
-from firebase_admin import credentials, exceptions, messaging
+from firebase_admin import _http_client, credentials, exceptions, messaging
+from firebase_admin._retry import HttpxRetry
 
 log = logging.getLogger("plantrack.fcm")
 
@@ -31,6 +32,7 @@ log = logging.getLogger("plantrack.fcm")
 # at once. Measured against a local fake (bench/push_throughput.py), httpx's connection
 # pool slows down badly with hundreds in flight: 500 per call gave ~110 msg/s, 50 ~500.
 BATCH = 50
+SEND_TIMEOUT_S = 30  # the SDK waits 120 s for an FCM that hangs
 _names = itertools.count()
 
 
@@ -152,9 +154,18 @@ class FcmSender:
             options=options,
             name=f"plantrack-fcm-{next(_names)}",
         )
+        service = messaging._get_messaging_service(self.app)
+        # No retries inside the SDK: the outbox retries with its own backoff. The SDK's
+        # (4 on 500/503, sleeping up to 7 s a call) hold the whole worker while FCM is
+        # down, and its retry transport never closes the responses it retries, so each
+        # one keeps a pooled connection: about a hundred 503s and every send hangs.
+        service._async_client = _http_client.HttpxAsyncClient(
+            credential=service._credential,
+            timeout=SEND_TIMEOUT_S,
+            retry_config=HttpxRetry(max_retries=0),
+        )
         if endpoint:
             # firebase-admin has no setting for this; tests and staging relays need it.
-            service = messaging._get_messaging_service(self.app)
             service._fcm_url = (
                 f"{endpoint.rstrip('/')}/v1/projects/{service._project_id}/messages:send"
             )

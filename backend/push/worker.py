@@ -14,6 +14,7 @@ import logging
 import os
 import random
 import socket
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
@@ -29,11 +30,14 @@ from backend.services import integrations, notifications
 from backend.services.recording import reevaluate_due
 from backend.store import outbox
 from backend.store.outbox import Claimed
+from backend.store.unavailable import is_unavailable
 
 log = logging.getLogger("plantrack.worker")
 
 LEASE = timedelta(minutes=2)
-MAX_ATTEMPTS = 10
+# Generous: with the backoff below, the sixteenth try comes some three to six hours
+# after the first, so a vendor's outage of an hour or two delays a message, never drops it.
+MAX_ATTEMPTS = 16
 MAX_BACKOFF = timedelta(hours=1)
 
 
@@ -48,9 +52,11 @@ Handler = Callable[[list[Claimed], datetime], Awaitable[list[Outcome]]]
 
 
 def backoff(attempt: int) -> timedelta:
-    """Exponential with full jitter (2^attempt seconds at most), capped at an hour."""
+    """Exponential, between half and all of 2^attempt seconds (capped at an hour): the
+    jitter spreads a crowd of retries after an outage, the floor keeps them from
+    hammering a vendor that is still down."""
     cap = min(MAX_BACKOFF.total_seconds(), 2.0**attempt)
-    return timedelta(seconds=random.uniform(0, cap))
+    return timedelta(seconds=random.uniform(cap / 2, cap))
 
 
 def one_by_one(handle: Callable[[Claimed, datetime], Awaitable[Outcome]]) -> Handler:
@@ -219,6 +225,9 @@ async def _record(
         await outbox.finish_many(ids, worker=worker, status=status, now=finished_at, error=error)
 
 
+OUTAGE_WAIT_MAX_S = 2.0  # longest sleep between looks at a database that is down
+
+
 async def run_forever(
     topic_handlers: dict[str, Handler],
     *,
@@ -227,11 +236,28 @@ async def run_forever(
     lease: timedelta = LEASE,
     batch: int = 500,
 ) -> None:
+    """Deliver until `stop`. A database outage is waited out (a warning when it starts,
+    one when it ends, short sleeps between); afterwards the messages this worker held
+    when it lost the database are handed back at once rather than after their lease."""
     stop = stop or asyncio.Event()
     worker = worker_name()
     log.info("worker started", extra={"fields": {"worker": worker}})
+    outage_since: float | None = None
+    wait = interval
     while not stop.is_set():
         try:
+            if outage_since is not None:
+                released = await outbox.release_held(worker=worker)
+                log.warning(
+                    "database back; worker resumes",
+                    extra={
+                        "fields": {
+                            "down_s": round(time.monotonic() - outage_since, 1),
+                            "released": released,
+                        }
+                    },
+                )
+                outage_since, wait = None, interval
             handled = await run_once(topic_handlers, worker=worker, lease=lease, batch=batch)
             refolded = await reevaluate_due()
             if handled or refolded:
@@ -239,8 +265,20 @@ async def run_forever(
                     "worker batch", extra={"fields": {"handled": handled, "refolded": refolded}}
                 )
                 continue  # more may be waiting
-        except Exception:
-            log.exception("worker loop error; retrying")
+        except Exception as exc:
+            if not is_unavailable(exc):
+                log.exception("worker loop error; retrying")
+            else:
+                if outage_since is None:
+                    outage_since = time.monotonic()
+                    log.warning(
+                        "database unavailable; worker waits",
+                        extra={"fields": {"error": type(exc).__name__}},
+                    )
+                wait = min(OUTAGE_WAIT_MAX_S, max(wait * 2, interval))
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=wait)
+                continue
         with suppress(TimeoutError):  # idle: poll again after `interval`
             await asyncio.wait_for(stop.wait(), timeout=interval)
 

@@ -8,10 +8,11 @@ from typing import Any
 
 import asyncpg
 from piccolo.engine.base import Engine
-from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 from backend.settings import Settings
+from backend.store.unavailable import is_unavailable
 
 # Piccolo looks its configuration module up by this name (migrations, its CLI).
 os.environ.setdefault("PICCOLO_CONF", "backend.piccolo_conf")
@@ -97,8 +98,48 @@ async def write_transaction() -> AsyncIterator[Any]:
         async with engine.transaction(transaction_type=TransactionType.immediate) as tx:
             yield tx
     else:
-        async with engine.transaction() as tx:
+        async with _postgres_transaction(engine) as tx:
             yield tx
+
+
+@asynccontextmanager
+async def _postgres_transaction(engine: PostgresEngine) -> AsyncIterator[PostgresTransaction]:
+    """Piccolo's transaction, made safe for a database that goes away: Piccolo's own
+    exit skips releasing the connection and resetting the task's current transaction
+    when the rollback fails (the connection is dead), which leaks a pool slot and leaves
+    a long-lived task (the worker) running every later query on the dead connection.
+    Here a dead connection is terminated and always released, so the pool reconnects."""
+    current = engine.current_transaction.get()
+    if current is not None:  # nested: part of the outer transaction, as in Piccolo
+        yield current
+        return
+    assert engine.pool is not None, "open_engine() starts the pool"
+    tx = PostgresTransaction(engine)
+    tx.connection = conn = await engine.pool.acquire()
+    token = None
+    try:
+        tx.transaction = conn.transaction()
+        await tx.begin()
+        token = engine.current_transaction.set(tx)
+        try:
+            yield tx
+        except BaseException:
+            if not tx._rolled_back:
+                try:
+                    await tx.rollback()
+                except Exception:
+                    conn.terminate()  # cannot roll back: the connection is no good
+            raise
+        if not tx._committed and not tx._rolled_back:
+            await tx.commit()
+    except BaseException as exc:
+        if is_unavailable(exc) and not conn.is_closed():
+            conn.terminate()
+        raise
+    finally:
+        if token is not None:
+            engine.current_transaction.reset(token)
+        await engine.pool.release(conn)
 
 
 def is_postgres() -> bool:

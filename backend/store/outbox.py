@@ -120,6 +120,21 @@ async def retry_later(message_id: int, *, worker: str, at: datetime, error: str)
     return bool(rows)
 
 
+async def release_held(*, worker: str) -> int:
+    """Hand back every message `worker` holds, due now: for a worker that lost the
+    database mid-batch and does not know which outcomes were recorded. A message it had
+    already delivered goes out again, as after an expired lease."""
+    rows = await Outbox.raw(
+        """
+        UPDATE "outbox" SET status = 'pending', locked_by = NULL, locked_until = NULL
+         WHERE locked_by = {} AND status = 'in_flight'
+        RETURNING id
+        """,
+        worker,
+    )
+    return len(rows)
+
+
 async def count_by_status() -> dict[str, int]:
     rows = await Outbox.raw('SELECT status, COUNT(*) AS n FROM "outbox" GROUP BY status')
     return {r["status"]: r["n"] for r in rows}

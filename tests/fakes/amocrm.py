@@ -57,6 +57,8 @@ class FakeAmoCrm:
     requests: list[tuple[str, str]] = field(default_factory=list)
     limited: int = 0
     throttle_next: int = 0  # answer this many coming requests 429, as a busy account does
+    down: bool = False  # an outage: every API call answered 503
+    refused: int = 0  # calls answered while down
     lock: threading.Lock = field(default_factory=threading.Lock)
     _recent: deque = field(default_factory=deque)
     _next_id: int = 23802100
@@ -142,6 +144,16 @@ class FakeAmoCrm:
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         with self.lock:
             self.requests.append((method, path))
+        if self.down:
+            with self.lock:
+                self.refused += 1
+            await respond(
+                send,
+                503,
+                {"title": "Service Unavailable", "status": 503, "detail": "Try again later"},
+                content_type="application/problem+json",
+            )
+            return
         if path == "/oauth2/access_token" and method == "POST":
             await self._refresh(send, json.loads(body))
             return

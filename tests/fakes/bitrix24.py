@@ -77,7 +77,9 @@ class FakeBitrix24:
     calls: list[tuple[str, dict]] = field(default_factory=list)
     statuses: list[dict[str, Any]] = field(default_factory=lambda: list(STATUSES))
     limited: int = 0  # how many calls were answered QUERY_LIMIT_EXCEEDED
-    down: bool = False  # answer 500 INTERNAL_SERVER_ERROR to everything
+    down: bool = False  # answer `down_status` INTERNAL_SERVER_ERROR to everything
+    down_status: int = 500
+    refused: int = 0  # calls answered while down
     lock: threading.Lock = field(default_factory=threading.Lock)
     _level: float = 0.0
     _leaked_at: float = field(default_factory=time.monotonic)
@@ -190,9 +192,11 @@ class FakeBitrix24:
             )
             return
         if self.down:
+            with self.lock:
+                self.refused += 1
             await respond(
                 send,
-                500,
+                self.down_status,
                 {"error": "INTERNAL_SERVER_ERROR", "error_description": "Internal server error"},
             )
             return

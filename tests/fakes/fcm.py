@@ -13,6 +13,9 @@ answers depends on the registration token:
     busy-…         503 for the first two tries, then 200
     slow-…         200 after 0.5 s
 
+With `down` set, every send is answered 503 UNAVAILABLE (an outage) and counted in
+`refused`.
+
 Everything received is kept in `received` (thread-safe), in order.
 """
 
@@ -41,6 +44,8 @@ class FakeFcm:
     attempts: Counter = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
+    down: bool = False
+    refused: int = 0
 
     @property
     def base_url(self) -> str:
@@ -150,6 +155,10 @@ class FakeFcm:
                 200,
                 {"access_token": "fake-access-token", "expires_in": 3600, "token_type": "Bearer"},
             )
+        elif path.endswith("/messages:send") and self.down:
+            with self.lock:
+                self.refused += 1
+            status, payload = _error(503, "UNAVAILABLE", "The service is unavailable", [])
         elif path.endswith("/messages:send"):
             message = json.loads(body)["message"]
             if message.get("token", "").startswith("slow-"):

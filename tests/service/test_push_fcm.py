@@ -107,7 +107,8 @@ async def test_outcomes_per_kind_of_answer(db, fake_fcm, sender):
     pushes = {r["payload"]: r for r in await Outbox.select().where(Outbox.topic == "push")}
     by_token = {msgspec.json.decode(raw)["address"]: row for raw, row in pushes.items()}
     assert by_token["ok-a"]["status"] == "done"
-    assert by_token["busy-a"]["status"] == "done"  # the SDK retried the 503s itself
+    assert by_token["busy-a"]["status"] == "done"  # the outbox retried the 503s
+    assert by_token["busy-a"]["attempts"] == 3
     assert by_token["quota1-a"]["status"] == "done" and by_token["quota1-a"]["attempts"] == 3
     for gone in ("gone-a", "badtoken-a", "mismatch-a"):
         assert by_token[gone]["status"] == "skipped", gone

@@ -1,0 +1,68 @@
+"""Telling "the database is not there right now" apart from a bug.
+
+An outage (PostgreSQL stopped, restarting, out of connections, the network gone; an
+SQLite file locked past the busy timeout) is answered 503 with Retry-After, and waited
+out by workers; anything else stays a 500. The error may come wrapped (a rollback that
+fails after the statement that failed), so the whole cause chain is looked at.
+"""
+
+import errno
+import socket
+import sqlite3
+
+import asyncpg
+
+# Seconds a client is asked to wait before trying again.
+RETRY_AFTER_S = 5
+
+_POSTGRES_OUTAGES = (
+    asyncpg.PostgresConnectionError,  # class 08: connection gone or refused
+    asyncpg.exceptions.AdminShutdownError,  # 57P01: pg_ctl stop -m fast/immediate
+    asyncpg.exceptions.CrashShutdownError,  # 57P02
+    asyncpg.exceptions.CannotConnectNowError,  # 57P03: starting up or shutting down
+    asyncpg.exceptions.InsufficientResourcesError,  # class 53: too many connections, disk full
+)
+_NETWORK_ERRNOS = {
+    errno.ECONNREFUSED,
+    errno.ECONNRESET,
+    errno.ECONNABORTED,
+    errno.EPIPE,
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+    errno.ETIMEDOUT,
+}
+_SQLITE_OUTAGES = ("database is locked", "unable to open database file", "disk i/o error")
+
+
+def _is_outage(exc: BaseException) -> bool:
+    if isinstance(exc, _POSTGRES_OUTAGES):
+        return True
+    if isinstance(exc, asyncpg.InterfaceError):
+        # "connection is closed", "cannot perform operation: another operation is in
+        # progress" after an abort; a misuse of the API says something else.
+        return "closed" in str(exc) or "connection" in str(exc)
+    if isinstance(exc, asyncpg.exceptions.InternalClientError):
+        # A pooled connection the server has just closed (its FATAL notice half read)
+        # refuses the next statement this way.
+        return "another operation" in str(exc)
+    if isinstance(exc, (ConnectionError, socket.gaierror, TimeoutError)):
+        return True  # refused, reset, no such host, connect timeout
+    if isinstance(exc, OSError):
+        # asyncio reports a refused connect to several addresses as a bare OSError; a
+        # missing file or a full disk of our own is not an outage of the database.
+        return exc.errno in _NETWORK_ERRNOS or str(exc).startswith("Multiple exceptions")
+    if isinstance(exc, sqlite3.OperationalError):
+        return str(exc).lower() in _SQLITE_OUTAGES
+    return False
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) means the database is unreachable for now."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if _is_outage(current):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
