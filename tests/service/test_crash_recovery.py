@@ -10,8 +10,9 @@ from pathlib import Path
 import httpx
 
 from backend.settings import Settings
-from tests.service.live_server import (
-    ServerProcess,
+from tests.live_server import ServerProcess
+from tests.service.write_load import (
+    WORKER_ENV,
     Tally,
     drained,
     read_ledger,
@@ -23,7 +24,7 @@ KILLS = 3
 
 
 async def test_acknowledged_writes_survive_sigkill(db: Settings, tmp_path: Path) -> None:
-    server = ServerProcess(db, tmp_path)
+    server = ServerProcess(db, tmp_path, **WORKER_ENV)
     server.start()
     tally = Tally()
     try:

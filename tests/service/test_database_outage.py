@@ -18,7 +18,8 @@ from backend.settings import Settings
 from backend.store.engine import close_engine, open_engine
 from tests import pg_cluster
 from tests.conftest import _fresh_postgres_database, _migrate, _settings
-from tests.service.live_server import ServerProcess, Tally, drained, set_scene, write_load
+from tests.live_server import ServerProcess
+from tests.service.write_load import WORKER_ENV, Tally, drained, set_scene, write_load
 
 pytestmark = pytest.mark.db
 
@@ -45,7 +46,7 @@ async def test_postgres_outage_answers_503_loses_nothing_and_recovers(
 ) -> None:
     base, settings = own_cluster
     engine = await open_engine(settings)
-    server = ServerProcess(settings, tmp_path)
+    server = ServerProcess(settings, tmp_path, **WORKER_ENV)
     server.start()
     tally = Tally()
     try:

@@ -1,6 +1,5 @@
-"""The real server in a subprocess (uvicorn, embedded worker) and a load that writes to it
-over HTTP, for the tests that break things underneath it: the database going away, the
-process being killed.
+"""A load that writes to a real server over HTTP (tests/live_server.py), for the tests
+that break things underneath it: the database going away, the process being killed.
 
 The load is two kinds of write, each with a mark of its own so that the ledger can be
 searched for it afterwards: signed MIS webhooks (stored raw, then turned into a ledger
@@ -9,15 +8,9 @@ ledger event in the request's transaction; the mark is the comment).
 """
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from uuid import UUID, uuid4
 
 import httpx
@@ -25,7 +18,6 @@ import msgspec
 
 from backend.domain.roles import Role
 from backend.services.integrations import INBOX
-from backend.settings import Settings
 from backend.store.tables import ContactRating, Event, Inbox, Outbox
 from tests.factories import make_clinic
 from tests.http.integration_client import connect, inbound_path, send
@@ -34,89 +26,13 @@ from tests.http.staff_client import make_staff
 from tests.http.staff_client import sign_in as staff_sign_in
 from tests.http.test_mis_webhooks import event, signed
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class ServerProcess:
-    """`uvicorn backend.app:create_app_from_env` on a fixed loopback port, so that a
-    restarted server is found where the clients left it."""
-
-    def __init__(self, settings: Settings, work: Path, **extra_env: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = work / "server.log"
-        self.env = {
-            **os.environ,
-            "PLANTRACK_ENV": "dev",
-            "PLANTRACK_DATABASE_URL": settings.database_url,
-            "PLANTRACK_SECRET_KEY": settings.secret_key,
-            "PLANTRACK_VAR_DIR": str(work),
-            "PLANTRACK_DB_POOL_SIZE": "4",
-            "PLANTRACK_EMBEDDED_WORKER": "1",
-            # A killed server's claimed messages come back after this, not two minutes.
-            "PLANTRACK_WORKER_LEASE_SECONDS": "3",
-            "PLANTRACK_LOG_LEVEL": "INFO",
-            "FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099",
-            **extra_env,
-        }
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with open(self.log, "a") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "backend.app:create_app_from_env",
-                    "--factory",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--no-access-log",
-                ],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/ready").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text()[-3000:]}")
-            time.sleep(0.1)
-        raise RuntimeError("server did not become ready in 30 s")
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no draining, nothing flushed."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def log_lines(self, message: str) -> list[dict]:
-        found = []
-        for line in self.log.read_text().splitlines():
-            entry = msgspec.json.decode(line) if line.startswith("{") else {}
-            if entry.get("msg") == message:
-                found.append(entry)
-        return found
+# The server under load runs the worker inside it; a killed server's claimed messages
+# come back after this lease, not two minutes.
+WORKER_ENV = {
+    "PLANTRACK_EMBEDDED_WORKER": "1",
+    "PLANTRACK_WORKER_LEASE_SECONDS": "3",
+    "PLANTRACK_LOG_LEVEL": "INFO",
+}
 
 
 @dataclass
