@@ -90,17 +90,19 @@ async def test_the_exchange_narrows_the_funnel_to_a_city(client, db):
         name="Сибирь",
         city="Новосибирск",
         timezone="Asia/Novosibirsk",
-        now=utcnow() - timedelta(days=30),
+        now=utcnow() - timedelta(days=60),
     )
+    # Sent in the middle of a month that has begun everywhere: near a month's end, a
+    # referral sent an hour ago may already be in the next month on Novosibirsk's calendar
+    # while Moscow's month has not ended.
     now = utcnow()
-    await make_referral(moscow, phone="+79161234501", at=now - timedelta(hours=1))
-    await make_referral(novosibirsk, phone="+79161234502", at=now - timedelta(hours=1))
-    await make_referral(novosibirsk, phone="+79161234503", at=now - timedelta(hours=1))
+    mid = now.replace(day=15, hour=6, minute=0, second=0, microsecond=0)
+    sent = mid if now > mid + timedelta(hours=1) else (mid - timedelta(days=20)).replace(day=15)
+    await make_referral(moscow, phone="+79161234501", at=sent)
+    await make_referral(novosibirsk, phone="+79161234502", at=sent)
+    await make_referral(novosibirsk, phone="+79161234503", at=sent)
     analyst = (await sign_in(client, await make_staff(Role.exchange_analyst))).headers
-
-    # Days around now, not "this month": near a month's end, a referral sent an hour ago
-    # is already in next month on Novosibirsk's calendar.
-    days = f"from={(now - timedelta(days=2)).date()}&to={(now + timedelta(days=2)).date()}"
+    days = f"from={(sent - timedelta(days=2)).date()}&to={(sent + timedelta(days=2)).date()}"
 
     async def count(query: str) -> int:
         query = f"{query}&{days}" if query else f"?{days}"
@@ -113,8 +115,11 @@ async def test_the_exchange_narrows_the_funnel_to_a_city(client, db):
     assert await count("?city=Москва") == 1
     assert await count(f"?city=Москва&clinic_id={novosibirsk}") == 0
     assert await count("?city=Казань") == 0
-    cohorts = await client.get("/api/v1/exchange/funnel/cohorts?city=Новосибирск", headers=analyst)
-    assert cohorts.json()["items"][-1]["referrals"] == 2
+    cohorts = await client.get(
+        f"/api/v1/exchange/funnel/cohorts?city=Новосибирск&from={sent:%Y-%m}&to={sent:%Y-%m}",
+        headers=analyst,
+    )
+    assert [row["referrals"] for row in cohorts.json()["items"]] == [2]
 
 
 async def test_plan_vs_fact_and_specializations(client, db):
