@@ -66,4 +66,5 @@ def check_signature(
 ) -> bool:
     if expires < now.timestamp():
         return False
-    return hmac.compare_digest(_signature(secret, media_id, expires), signature)
+    # As bytes: compare_digest refuses str with non-ASCII characters, and a link may hold any.
+    return hmac.compare_digest(_signature(secret, media_id, expires).encode(), signature.encode())

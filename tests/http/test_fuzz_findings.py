@@ -35,3 +35,6 @@ async def test_inputs_the_fuzzer_found_are_bad_requests(client, db):
         assert answer.status_code == 400, (name, answer.status_code, answer.text)
         assert answer.headers["content-type"].startswith("application/problem+json"), name
         assert "Traceback" not in answer.text and "SELECT" not in answer.text, name
+    # A picture link with a non-ASCII signature is a wrong link: 404, like any other.
+    odd = await client.get(f"/media/{sent.referral_id}?exp=99999999999&sig=%C3%A9%E2%82%AC")
+    assert odd.status_code == 404, odd.text
