@@ -7,11 +7,13 @@ an SQLite file keeps the old one beside it (nothing is deleted).
 """
 
 import glob
+import os
 import shutil
 import sqlite3
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from backend.settings import Settings
 
@@ -35,9 +37,31 @@ def _pg_tool(name: str) -> str:
     return found
 
 
-def _run(cmd: list[str]) -> None:
+def _open_sqlite(path: Path) -> sqlite3.Connection:
+    """An existing database, read-only: a wrong path must not back up (or restore) a new
+    empty file as if it were the data."""
+    if not path.is_file():
+        raise BackupError(f"no SQLite database at {path}")
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
+def _without_password(url: str) -> tuple[str, str | None]:
+    """The URL without its password, and the password: a command line is readable by
+    every local user (ps), the environment of our child process is not."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url, None
+    host = parts.hostname or ""
+    netloc = f"{parts.username}@{host}" if parts.username else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc)), unquote(parts.password)
+
+
+def _run(cmd: list[str], password: str | None = None) -> None:
+    env = {**os.environ, "PGPASSWORD": password} if password is not None else None
     # An argument list, no shell: the tool comes from PATH or Debian's directories.
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)  # noqa: S603
     if done.returncode != 0:
         raise BackupError(f"{Path(cmd[0]).name} failed: {done.stderr.strip()[-2000:]}")
 
@@ -49,17 +73,23 @@ def backup(settings: Settings, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     if settings.is_sqlite:
-        source = sqlite3.connect(_sqlite_path(settings))
+        source = _open_sqlite(_sqlite_path(settings))
         copy = sqlite3.connect(partial)
         try:
             with copy:
-                source.backup(copy, pages=1024)  # yields the lock between steps
+                # In one step, one read transaction: a stepwise backup restarts whenever
+                # another connection writes, and every request writes (rate limits). In WAL
+                # mode writers go on meanwhile.
+                source.backup(copy, pages=-1)
+        except sqlite3.Error as exc:
+            raise BackupError(f"backup failed: {exc}") from exc
         finally:
             copy.close()
             source.close()
     else:
         dump = [_pg_tool("pg_dump"), "--format=custom", "--file", str(partial)]
-        _run([*dump, settings.database_url])
+        url, password = _without_password(settings.database_url)
+        _run([*dump, url], password)
     partial.rename(target)  # a cut-off backup never looks like a finished one
     return target
 
@@ -71,6 +101,22 @@ def restore(settings: Settings, source: Path) -> None:
         raise BackupError(f"no backup at {source}")
     if settings.is_sqlite:
         target = _sqlite_path(settings)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Into a file of its own first: the live database is set aside only once the
+        # backup has been read whole and checked.
+        staged = target.with_name(target.name + ".restoring")
+        staged.unlink(missing_ok=True)
+        backup_db, restored = _open_sqlite(source), sqlite3.connect(staged)
+        try:
+            with restored:
+                backup_db.backup(restored)
+            if restored.execute("PRAGMA quick_check").fetchone() != ("ok",):
+                raise BackupError(f"{source} is damaged (quick_check failed)")
+        except sqlite3.Error as exc:
+            raise BackupError(f"{source} is not an SQLite backup: {exc}") from exc
+        finally:
+            restored.close()
+            backup_db.close()
         if target.exists():
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
             target.rename(target.with_name(f"{target.name}.before-restore-{stamp}"))
@@ -78,23 +124,8 @@ def restore(settings: Settings, source: Path) -> None:
                 wal = target.with_name(target.name + side)
                 if wal.exists():
                     wal.rename(target.with_name(f"{target.name}.before-restore-{stamp}{side}"))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        backup_db, restored = sqlite3.connect(source), sqlite3.connect(target)
-        try:
-            with restored:
-                backup_db.backup(restored)
-        finally:
-            restored.close()
-            backup_db.close()
+        staged.rename(target)
         return
-    _run(
-        [
-            _pg_tool("pg_restore"),
-            "--no-owner",
-            "--exit-on-error",
-            "--single-transaction",
-            "--dbname",
-            settings.database_url,
-            str(source),
-        ]
-    )
+    url, password = _without_password(settings.database_url)
+    restore_cmd = [_pg_tool("pg_restore"), "--no-owner", "--exit-on-error", "--single-transaction"]
+    _run([*restore_cmd, "--dbname", url, str(source)], password)

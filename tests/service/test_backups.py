@@ -11,9 +11,10 @@ from pathlib import Path
 
 import msgspec
 
+from backend.backup import BackupError, _without_password, backup, restore
 from backend.domain.events import Contacted, Payment, Source
 from backend.services.recording import Statement, record
-from backend.settings import Settings
+from backend.settings import Settings, load_settings
 from backend.store.engine import close_engine, current_engine, open_engine
 from backend.store.tables import TABLES, Event
 from tests.conftest import _fresh_postgres_database
@@ -148,3 +149,50 @@ async def test_sqlite_backup_while_a_writer_writes_is_a_consistent_prefix(
     assert at_start > 0 and len(written) > at_start  # it really wrote during the backup
     assert len(restored) >= at_start
     assert normalised({"e": restored}) == normalised({"e": source[: len(restored)]})
+
+
+def test_a_wrong_path_is_an_error_not_an_empty_backup(tmp_path: Path) -> None:
+
+    missing = load_settings(
+        {
+            "PLANTRACK_VAR_DIR": str(tmp_path),
+            "PLANTRACK_DATABASE_URL": f"sqlite:///{tmp_path / 'nowhere.sqlite3'}",
+        }
+    )
+    try:
+        backup(missing, tmp_path / "copy.sqlite3")
+        raise AssertionError("a missing database was backed up")
+    except BackupError as exc:
+        assert "no SQLite database" in str(exc)
+    assert not (tmp_path / "nowhere.sqlite3").exists()
+    assert not (tmp_path / "copy.sqlite3").exists()
+
+
+def test_restoring_something_else_keeps_the_live_database(tmp_path: Path) -> None:
+
+    live = tmp_path / "live.sqlite3"
+    with sqlite3.connect(live) as conn:
+        conn.execute("CREATE TABLE kept (x)")
+        conn.execute("INSERT INTO kept VALUES (42)")
+    not_a_backup = tmp_path / "dump.pgcustom"
+    not_a_backup.write_bytes(b"PGDMP\x01\x0e\x00 not sqlite at all" * 100)
+    settings = load_settings(
+        {"PLANTRACK_VAR_DIR": str(tmp_path), "PLANTRACK_DATABASE_URL": f"sqlite:///{live}"}
+    )
+    try:
+        restore(settings, not_a_backup)
+        raise AssertionError("a non-SQLite file was restored")
+    except BackupError as exc:
+        assert "not an SQLite backup" in str(exc)
+    with sqlite3.connect(live) as conn:
+        assert conn.execute("SELECT x FROM kept").fetchall() == [(42,)]
+
+
+def test_the_postgresql_password_stays_off_the_command_line() -> None:
+
+    url, password = _without_password("postgresql://app:s%40cret@db.internal:5433/plantrack")
+    assert (url, password) == ("postgresql://app@db.internal:5433/plantrack", "s@cret")
+    assert _without_password("postgresql://app@db/plantrack") == (
+        "postgresql://app@db/plantrack",
+        None,
+    )
