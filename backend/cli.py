@@ -55,6 +55,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         log_config=None,
         access_log=False,
         proxy_headers=args.proxy_headers,
+        forwarded_allow_ips=args.forwarded_allow_ips,
         server_header=False,
     )
 
@@ -234,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int)
     p.add_argument(
         "--proxy-headers", action="store_true", help="trust X-Forwarded-For from a reverse proxy"
+    )
+    p.add_argument(
+        "--forwarded-allow-ips",
+        default="127.0.0.1,::1",
+        help="the proxies' addresses (comma-separated; '*' for any) whose X-Forwarded-For "
+        "is trusted: sign-in budgets and the audit log count the caller's address from it",
     )
     p.set_defaults(func=cmd_serve)
 

@@ -35,6 +35,10 @@ def _tokens(pair: patient_auth.TokenPair) -> Tokens:
         "phone. A mismatch is 403 with the reason."
     ),
     status_code=200,
+    # Per client address, before the token is checked. Refresh and logout are not
+    # counted here: behind one NAT many patients share an address, and a spent sign-in
+    # budget must not stop apps renewing their sessions.
+    guards=[auth_budget],
     responses=responds(Tokens, ex.TOKENS, "Signed in", errors=(401, 403, 422)),
 )
 async def sign_in_patient(
@@ -90,6 +94,5 @@ async def logout(request: Request) -> None:
 router = Router(
     path="/api/v1/auth",
     route_handlers=[sign_in_patient, refresh, logout],
-    guards=[auth_budget],
     tags=["auth"],
 )

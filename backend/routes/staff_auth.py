@@ -33,6 +33,7 @@ from backend.services.staff_auth import EnrolmentNeeded, StaffPrincipal
         "from the key given when the account was made (or on the web sign-in page)."
     ),
     status_code=200,
+    guards=[auth_budget],  # per client address, before any password is checked
     responses=responds(StaffSession, ex.SESSION, "Signed in", errors=(400, 401, 403, 429)),
 )
 async def sign_in_staff(
@@ -75,7 +76,6 @@ async def logout_staff(staff: NamedDependency[StaffPrincipal]) -> None:
 router = Router(
     path="/api/v1/auth",
     route_handlers=[sign_in_staff, logout_staff],
-    guards=[auth_budget],
     dependencies={"staff": Provide(provide_staff)},
     tags=["auth"],
 )

@@ -36,10 +36,12 @@ def assert_limited(response) -> None:
 
 
 async def test_sign_in_is_limited_per_client_address(db):
+    await make_referral(await make_clinic(), phone="+79161110011")
     async with app_with(db, **SMALL) as client:
+        signed_in = await patient_sign_in(client, "+79161110011")  # spends one of three
         answers = [
             await client.post("/api/v1/auth/patient", json={"firebase_id_token": "not-a-token"})
-            for _ in range(3)
+            for _ in range(2)
         ]
         assert {a.status_code for a in answers} == {401}
         # The fourth is refused before the token is even looked at, valid or not.
@@ -51,6 +53,14 @@ async def test_sign_in_is_limited_per_client_address(db):
             "/api/v1/auth/staff", json={"email": "a@example.org", "password": "x", "totp": "1"}
         )
         assert_limited(staff)  # one budget for every sign-in route of this address
+        # Renewing and ending a session are not sign-ins: a spent budget (many patients
+        # behind one NAT) must not stop apps from keeping their sessions.
+        renewed = await client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": signed_in.refresh}
+        )
+        assert renewed.status_code == 200, renewed.text
+        bearer = {"Authorization": f"Bearer {renewed.json()['access_token']}"}
+        assert (await client.post("/api/v1/auth/logout", headers=bearer)).status_code == 204
 
 
 async def test_patient_api_is_limited_per_patient(db):
