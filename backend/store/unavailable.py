@@ -31,6 +31,11 @@ _NETWORK_ERRNOS = {
     errno.ENETUNREACH,
     errno.ETIMEDOUT,
 }
+_DROPPED = (
+    "connection is closed",
+    "closed in the middle of operation",
+    "another operation is in progress",  # after an abort on a dropped connection
+)
 _SQLITE_OUTAGES = ("database is locked", "unable to open database file", "disk i/o error")
 
 
@@ -38,9 +43,9 @@ def _is_outage(exc: BaseException) -> bool:
     if isinstance(exc, _POSTGRES_OUTAGES):
         return True
     if isinstance(exc, asyncpg.InterfaceError):
-        # "connection is closed", "cannot perform operation: another operation is in
-        # progress" after an abort; a misuse of the API says something else.
-        return "closed" in str(exc) or "connection" in str(exc)
+        # A connection the server dropped; a misuse of the API ("connection has been
+        # released back to the pool", "pool is closed") stays a bug.
+        return any(words in str(exc) for words in _DROPPED)
     if isinstance(exc, asyncpg.exceptions.InternalClientError):
         # A pooled connection the server has just closed (its FATAL notice half read)
         # refuses the next statement this way.

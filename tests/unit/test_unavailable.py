@@ -22,6 +22,13 @@ def test_outages_are_told_from_bugs():
     assert not is_unavailable(FileNotFoundError(2, "No such file", "media/x.jpg"))
     assert not is_unavailable(asyncpg.exceptions.UniqueViolationError("duplicate key"))
     assert not is_unavailable(sqlite3.OperationalError("no such table: event"))
+    # Misusing the driver is a bug of ours, not an outage.
+    assert not is_unavailable(
+        asyncpg.InterfaceError(
+            "cannot call Connection.fetch(): connection has been released back to the pool"
+        )
+    )
+    assert not is_unavailable(asyncpg.InterfaceError("pool is closed"))
 
 
 def test_an_outage_behind_another_error_counts():
