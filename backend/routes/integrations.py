@@ -15,6 +15,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, HeaderParameter
 
+from backend.http_input import refuse_nul_in_query
 from backend.integrations.mis_webhooks import MisEvent
 from backend.rate_limits import delivery_budget
 from backend.routes.docs import responds
@@ -31,6 +32,8 @@ class DeliveryAck(msgspec.Struct, frozen=True, kw_only=True):
 
 def _take(system: str):
     async def take_delivery(request: Request) -> None:
+        # A route's own hook replaces the app's: the app-wide check is asked here too.
+        await refuse_nul_in_query(request)
         accepted = await integrations.accept(
             system,
             request.path_params["token"],

@@ -436,7 +436,8 @@ async def attach_receipt(
     description="The patient's own data as stored: profile, notification choices (consents), "
     "referrals, plans with their items and teeth, appointments, answers and the patient's "
     "own statements with their notes, contact ratings, devices, sessions, pictures, and "
-    "which staff roles viewed the patient's data. Nothing of anyone else. Amounts are in "
+    "which staff roles opened the patient's referral card (lists staff saw the patient "
+    "in are audited per list, not per patient). Nothing of anyone else. Amounts are in "
     "minor units, times in UTC.",
     responses=responds(privacy_body.PatientExport, ex.EXPORT, "The export", errors=(401, 404)),
 )
