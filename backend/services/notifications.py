@@ -236,6 +236,11 @@ async def fan_out(notify_id: int, payload: dict[str, Any], now: datetime) -> Don
     if not targets:
         return Done(status="skipped", detail="no active device")
     async with write_transaction():
+        # Asked again under a shared hold: an erasure that began since the first read
+        # has now finished, and its patient gets no push (nor a queued device token).
+        held = await parties.patient_held(patient["id"], exclusive=False)
+        if held is None or held["erased_at"] is not None:
+            return Done(status="skipped", detail="no patient")
         for device in targets:
             lang = device["locale"] if device["locale"] in texts.LANGS else patient["locale"]
             title, body = texts.PUSH[kind]["en" if lang == "en" else "ru"]

@@ -35,7 +35,9 @@ async def erase(patient_id: UUID, *, confirm: str) -> privacy.Erased:
         raise NotConfirmed(f'to erase your data, send {{"confirm": "{CONFIRM_WORD}"}}')
     now = utcnow()
     async with write_transaction():
-        row = await parties.patient(patient_id)
+        # Held to the end: a push being queued or a device registering waits, then sees
+        # the patient erased (they take the row shared).
+        row = await parties.patient_held(patient_id, exclusive=True)
         if row is None or row["erased_at"] is not None:
             raise NotFound("no such patient")
         erased = await privacy.erase(patient_id, now)

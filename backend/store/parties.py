@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from backend.store.engine import is_postgres
 from backend.store.tables import Clinic, Patient, StaffUser
 
 
@@ -50,6 +51,21 @@ async def patient_by_phone(phone: str) -> dict[str, Any] | None:
 
 async def patient(patient_id: UUID) -> dict[str, Any] | None:
     return await Patient.select().where(Patient.id == patient_id).first()
+
+
+async def patient_held(patient_id: UUID, *, exclusive: bool) -> dict[str, Any] | None:
+    """The patient row, held until the write transaction ends: exclusively by erasure,
+    shared by writers that must not add personal data to an erased patient. SQLite's
+    write transactions already run one at a time (BEGIN IMMEDIATE)."""
+    if not is_postgres():
+        return await patient(patient_id)
+    query = _PATIENT_FOR_UPDATE if exclusive else _PATIENT_FOR_SHARE
+    rows = await Patient.raw(query, patient_id)
+    return rows[0] if rows else None
+
+
+_PATIENT_FOR_UPDATE = "SELECT * FROM patient WHERE id = {} FOR UPDATE"
+_PATIENT_FOR_SHARE = "SELECT * FROM patient WHERE id = {} FOR SHARE"
 
 
 def search_key(name: str, phone: str) -> str:
