@@ -10,7 +10,7 @@ from litestar.handlers.base import BaseRouteHandler
 
 from backend.domain.roles import Role
 from backend.logs import request_id
-from backend.rate_limits import charge
+from backend.rate_limits import charge, client_address
 from backend.services import staff_auth
 from backend.services.audit import Viewer
 from backend.services.errors import NotAuthenticated
@@ -52,6 +52,9 @@ async def authorise(connection: ASGIConnection, handler: BaseRouteHandler, *, co
     try:
         principal = await staff_auth.session(token)
     except NotAuthenticated as exc:
+        # A token that names no live session is a guess, or a stale one: counted like a
+        # failed sign-in from this address, so guessing tokens costs the guesser.
+        await charge(connection.app.state.settings, "auth", client_address(connection))
         raise NotAuthorizedException(
             detail=exc.detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
         ) from exc

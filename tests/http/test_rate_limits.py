@@ -145,3 +145,16 @@ async def test_counters_skip_the_write_ahead_log_on_postgresql(db):
         "rate_limit",
     )
     assert rows == [{"persistence": "u"}]
+
+
+async def test_made_up_staff_tokens_spend_the_address_budget(db):
+    """Guessing session tokens is refused like guessing passwords: per address."""
+    async with app_with(db, **SMALL) as client:
+        guesses = [
+            await client.get("/api/v1/exchange/clinics", headers={"Authorization": f"Bearer g{n}"})
+            for n in range(4)
+        ]
+        assert [g.status_code for g in guesses[:3]] == [401, 401, 401]
+        assert_limited(guesses[3])
+        # No token at all costs no lookup and is not counted.
+        assert (await client.get("/api/v1/exchange/clinics")).status_code == 401
