@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from uuid import uuid4
 
@@ -50,8 +51,10 @@ def start_worker(env: dict[str, str], log: Path, batch: int) -> subprocess.Popen
     )
 
 
-async def enqueue_pushes(n: int, prefix: str) -> None:
-    now = utcnow()
+async def enqueue_pushes(
+    n: int, prefix: str, *, now: datetime | None = None, ttl_seconds: int = 3600
+) -> None:
+    now = now or utcnow()
     for i in range(n):
         await outbox.enqueue(
             topic="push",
@@ -64,7 +67,7 @@ async def enqueue_pushes(n: int, prefix: str) -> None:
                 "data": {"kind": "question", "notification_id": str(i)},
                 "collapse_key": "r",
                 "tag": f"n{i}",
-                "ttl_seconds": 3600,
+                "ttl_seconds": ttl_seconds,
                 "urgent": False,
             },
             dedupe_key=f"push:{prefix}:{i}",

@@ -5,7 +5,6 @@ on the wall: the fakes answer 503 for as long as the test says.
 """
 
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
 
 import pytest
 
@@ -20,6 +19,7 @@ from tests.fakes.fcm import FakeFcm, RunningFake
 from tests.fakes.service_account import write_key
 from tests.http import test_amocrm, test_bitrix24
 from tests.http.integration_client import send
+from tests.service.test_push_workers import enqueue_pushes
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 OUTAGE = timedelta(minutes=30)
@@ -66,23 +66,7 @@ async def test_pushes_wait_out_an_fcm_outage_and_arrive_once(db, fake_fcm: FakeF
         credentials_path=str(key), project_id="plantrack-test", endpoint=fake_fcm.base_url
     )
     n = 12
-    for i in range(n):
-        await outbox.enqueue(
-            topic="push",
-            payload={
-                "device_id": str(uuid4()),
-                "address": f"ok-{i}",
-                "address_kind": "fcm_token",
-                "title": "t",
-                "body": "b",
-                "data": {"kind": "question", "notification_id": str(i)},
-                "collapse_key": "r",
-                "tag": f"n{i}",
-                "ttl_seconds": 86400,
-                "urgent": False,
-            },
-            now=T0,
-        )
+    await enqueue_pushes(n, "ok", now=T0, ttl_seconds=86400)
     topics = handlers(sender)
     try:
         fake_fcm.down = True
