@@ -15,14 +15,19 @@ Each stream's maximum is measured alone first; then each is paced (every connect
 waits between requests) so that together they take about `--load` of the machine: the
 screens `--load` × 70% of their maximum, the claims `--load` × 30% of theirs. The load
 runs in back-to-back slices of `--slice` seconds (a minute by default); after each, the
-slice's requests/s, p50/p99, errors and every worker's RSS are sampled. At the end: the
-table per slice, RSS of the first slice against the last, p50/p99 of the first five
-slices against the last five, the errors, and the ledger checked (every acknowledged
-claim recorded once).
+slice's requests/s, p50/p99, errors, every worker's RSS and the CPU used by the soak
+(server, PostgreSQL, wrk) and by everything else on the machine are sampled. At the end:
+the table per slice, RSS of the first slice against the last, p50/p99 and CPU per request
+of the first five slices against the last five, the same for the first and last quiet
+slices (other processes on ≤ 0.1 cores: latency on shared cores moves with them), the
+tables PostgreSQL read whole during the slices (a missing index shows as drift), the
+errors, and the ledger checked (every acknowledged claim recorded once).
 
 Rate limits stay on, as production runs them (their counting write is part of the cost of
 each request); a budget is raised only when the paced load would come near it, and the
-output says which. No outbox worker runs, so the outbox grows as in `bench.write_path`.
+output says which. No outbox worker runs (the timers claims schedule would wait for their
+time with one too). wrk paces each connection after its response, so latency counts from
+the moment a request is sent, not from when it was due.
 """
 
 import argparse
@@ -48,6 +53,7 @@ SCREEN_SHARE = 0.7  # of the load: patients read far more than clinics write
 MAX_CONNECTIONS = {"screens": 64, "claims": 32}
 PACED_CONNECTIONS = {"screens": 16, "claims": 8}
 HEADROOM = 4  # a budget is kept at least this many times the mean use per subject
+QUIET = 0.1  # cores used by other processes, at most, for a slice to count as quiet
 
 
 def budgets(env: dict[str, str], rates: dict[str, float], subjects: dict[str, int]) -> list[str]:
@@ -114,6 +120,55 @@ def both(url: str, scripts: dict[str, Path], seconds: int) -> dict[str, dict]:
             for stream, lua in scripts.items()
         }
         return {stream: future.result() for stream, future in running.items()}
+
+
+async def table_reads(url: str) -> dict[str, tuple[int, int, int]]:
+    """Per table: sequential scans, rows they read, and live rows, so far."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT relname, seq_scan, seq_tup_read, n_live_tup FROM pg_stat_user_tables"
+        )
+        return {r["relname"]: (r["seq_scan"], r["seq_tup_read"], r["n_live_tup"]) for r in rows}
+    finally:
+        await conn.close()
+
+
+def scanned(before: dict, after: dict, requests: int) -> str:
+    """The tables read whole most during the slices: a query without a fitting index
+    costs more as its table grows, the drift a soak is for."""
+    found = sorted(
+        (
+            (
+                after[t][1] - before.get(t, (0, 0, 0))[1],
+                after[t][0] - before.get(t, (0, 0, 0))[0],
+                t,
+            )
+            for t in after
+        ),
+        reverse=True,
+    )
+    return ", ".join(
+        f"{table} {scans:,} scans, {read / requests:,.0f} rows read per request "
+        f"({after[table][2]:,} rows at the end)"
+        for read, scans, table in found[:3]
+        if read
+    )
+
+
+async def outbox_statuses(url: str) -> str:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT status, topic, count(*) AS n FROM outbox GROUP BY 1, 2 ORDER BY 3 DESC"
+        )
+        return ", ".join(f"{r['n']:,} {r['status']} {r['topic']}" for r in rows) or "empty"
+    finally:
+        await conn.close()
 
 
 async def database_mb(url: str) -> float:
@@ -231,6 +286,7 @@ def main() -> None:
             failures: Counter[str] = Counter()
             postmaster = postmaster_pid(base)
             stopped = ""
+            reads_before = asyncio.run(table_reads(url))
             for n in range(1, slices + 1):
                 began, busy, own = time.monotonic(), busy_seconds(), own_seconds(postmaster)
                 try:
@@ -250,6 +306,9 @@ def main() -> None:
                 print(row(n, result, rss, cpu), flush=True)
             peak = server.max_worker_rss()
         db_after = asyncio.run(database_mb(url))
+        requests = sum(r["requests"] for s in samples for r in s[0].values())
+        reads = scanned(reads_before, asyncio.run(table_reads(url)), max(1, requests))
+        outbox = asyncio.run(outbox_statuses(url))
         recorded, repeated = asyncio.run(claims_in_ledger(url))
         pg = asyncio.run(pg_version(url))
 
@@ -270,8 +329,9 @@ def main() -> None:
             "rate limits on: " + "; ".join(limits),
             *(summary(samples, min(window, len(samples)), failures, maxima) if samples else []),
             f"highest worker RSS seen (sampled every 0.25 s): {peak:.1f} MB",
-            f"database {db_before:.0f} MB before, {db_after:.0f} MB after (no outbox worker "
-            "ran: the outbox keeps every message)",
+            f"database {db_before:.0f} MB before, {db_after:.0f} MB after; outbox at the end "
+            f"(no worker ran): {outbox}",
+            f"tables read sequentially during the slices: {reads or 'none'}",
             f"ledger during the slices: {acknowledged:,} claims acknowledged (2xx), "
             f"{recorded:,} recorded, idempotency keys recorded twice {repeated}: "
             + ("every acknowledged claim recorded once" if whole else "MISMATCH"),
@@ -326,6 +386,30 @@ def summary(
         f"load offered: about {share:.0%} of the machine (each stream's median req/s over its "
         "maximum alone, added)"
     )
+
+    def cpu_ms(sample: tuple) -> float:
+        """The soak's CPU (server, PostgreSQL, wrk) per request in a slice: less moved by
+        other processes than latency is."""
+        return sample[2][0] * 1000 / sum(r["rps"] for r in sample[0].values())
+
+    a, b = median(map(cpu_ms, head)), median(map(cpu_ms, tail))
+    lines.append(
+        f"CPU per request: {a:.2f} ms first {window} slices, {b:.2f} ms last {window} "
+        f"({(b - a) / a:+.0%})"
+    )
+    quiet = [(n, s) for n, s in enumerate(samples, start=1) if s[2][1] <= QUIET]
+    if len(quiet) >= 2:
+        (n1, s1), (n2, s2) = quiet[0], quiet[-1]
+        lines.append(
+            f"quiet slices (others ≤ {QUIET} cores), first ({n1}) vs last ({n2}): "
+            + "; ".join(
+                f"{stream} p50 {s1[0][stream]['p50_us'] / 1000:.1f} → "
+                f"{s2[0][stream]['p50_us'] / 1000:.1f} ms, p99 "
+                f"{s1[0][stream]['p99_us'] / 1000:.1f} → {s2[0][stream]['p99_us'] / 1000:.1f} ms"
+                for stream in ("screens", "claims")
+            )
+            + f"; CPU per request {cpu_ms(s1):.2f} → {cpu_ms(s2):.2f} ms"
+        )
     others = [s[2][1] for s in samples]
     lines.append(
         f"CPU used by other processes on the machine (not this soak), per slice: "
