@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install demo serve worker clean bench bench-quick bench-deps
+.PHONY: run test lint install demo serve worker clean bench bench-quick bench-deps bench-soak
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ bench: bench-deps
 
 bench-quick: bench-deps
 	$(BIN)/python -m bench.all --quick
+
+## bench-soak: 30 minutes of mixed load at about half the machine (by hand, not in bench)
+bench-soak: bench-deps
+	$(BIN)/python -m bench.soak --minutes 30
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from threading import Event, Thread
@@ -47,6 +48,10 @@ PATH = "/api/v1/me/referrals/{}"
 
 LUA = """
 local pairs_ = {}
+local threads = {}
+setup = function(thread)
+  threads[#threads + 1] = thread
+end
 for line in io.lines("%(tokens)s") do
   local token, referral = line:match("(%%S+) (%%S+)")
   pairs_[#pairs_ + 1] = {"Bearer " .. token, "%(path)s" .. referral}
@@ -58,7 +63,11 @@ request = function()
   return wrk.format("GET", p[2], {["Authorization"] = p[1]})
 end
 %(delay)s
+%(response)s
 done = function(summary, latency, requests)
+  for _, thread in ipairs(threads) do
+    io.write(thread:get("failed") or "")
+  end
   local e = summary.errors
   io.write(string.format(
     "RESULT {\\"requests\\": %%d, \\"duration_us\\": %%d, \\"non2xx\\": %%d, "
@@ -170,7 +179,7 @@ def rss_mb(pid: int) -> float:
     return int(match.group(1)) / 1024 if match else 0.0
 
 
-def wrk(url: str, script: Path, seconds: int, connections: int) -> dict[str, float]:
+def wrk(url: str, script: Path, seconds: int, connections: int, quiet: bool = False) -> dict:
     done = subprocess.run(
         [
             "wrk",
@@ -191,20 +200,54 @@ def wrk(url: str, script: Path, seconds: int, connections: int) -> dict[str, flo
     if done.returncode != 0 or "RESULT " not in out:
         raise RuntimeError(f"wrk failed: {done.stderr[-2000:]}")
     failures = Counter(ln for ln in out.splitlines() if ln[:1] in "2345" and " " in ln)
-    for failure, times in failures.most_common(5):
+    for failure, times in failures.most_common(0 if quiet else 5):
         print(f"  {times} × {failure}")
     line = next(ln for ln in out.splitlines() if ln.startswith("RESULT "))
     result = json.loads(line.removeprefix("RESULT "))
+    result["failures"] = failures  # the first ones only, when the script reports them
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
     return result
 
 
-def script(work: Path, name: str, tokens: Path, path: str, delay_ms: float = 0) -> Path:
+# Optional: the first failures' statuses, per thread, printed by `done` (wrk calls Lua for
+# every response once this is defined, so the maximum-rate runs leave it out).
+FAILURES = """
+failed = ""
+response = function(status, headers, text)
+  if status >= 300 and #failed < 2000 then
+    failed = failed .. status .. " " .. (text and text:match('"detail":"([^"]*)"') or "") .. "\\n"
+  end
+end
+"""
+
+
+def script(
+    work: Path,
+    name: str,
+    tokens: Path,
+    path: str,
+    delay_ms: float = 0,
+    failures: bool = False,
+) -> Path:
     delay = f"delay = function() return {delay_ms:.3f} end" if delay_ms else ""
-    text = LUA % {"tokens": tokens, "path": path, "delay": delay}
+    response = FAILURES if failures else ""
+    text = LUA % {"tokens": tokens, "path": path, "delay": delay, "response": response}
     target = work / f"{name}.lua"
     target.write_text(text)
     return target
+
+
+def pace(
+    url: str, lua: Callable[[float], Path], target: float, connections: int, seconds: int = 3
+) -> float:
+    """The wait (ms) each of `connections` makes between requests for `target` req/s,
+    calibrated by two short runs (rate = connections / (wait + latency))."""
+    delay_ms = connections * 1000 / target
+    for _ in range(2):
+        trial = wrk(url, lua(delay_ms), seconds, connections)
+        latency_ms = connections * 1000 / trial["rps"] - delay_ms
+        delay_ms = max(0.1, connections * 1000 / target - latency_ms)
+    return delay_ms
 
 
 def mint_tokens(work: Path, patients: int, referrals: int, settings_env: dict) -> Path:
@@ -326,17 +369,14 @@ def main() -> None:
         ceiling = run(f"bare /health, {best}", best, "plantrack", bare, CONNECTIONS)
         peer = run(f"peer plan screen, {best}", best, "peer", screen, CONNECTIONS)
 
-        # About 70% of the maximum: each of 16 connections waits between requests, the
-        # wait calibrated by two short runs (rate = connections / (wait + latency)).
+        # About 70% of the maximum: each of 16 connections waits between requests.
         target, connections = 0.7 * ours["rps"], 16
         with Server(best, "plantrack", env) as s:
-            delay_ms = connections * 1000 / target
-            for _ in range(2):
-                lua = script(work, "paced", tokens, PATH.format(""), delay_ms)
-                trial = wrk(s.url, lua, 3, connections)
-                latency_ms = connections * 1000 / trial["rps"] - delay_ms
-                delay_ms = max(0.1, connections * 1000 / target - latency_ms)
-            lua = script(work, "paced", tokens, PATH.format(""), delay_ms)
+
+            def paced_script(delay_ms: float) -> Path:
+                return script(work, "paced", tokens, PATH.format(""), delay_ms)
+
+            lua = paced_script(pace(s.url, paced_script, target, connections))
             paced = wrk(s.url, lua, args.seconds, connections)
             share = paced["rps"] / ours["rps"]
             name = f"plan screen paced at {share:.0%} of max (aimed at 70%), {best}"

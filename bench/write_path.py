@@ -52,6 +52,7 @@ response = function(status, headers, text)
   end
 end
 
+%(delay)s
 request = function()
   n = n + 1
   local p = pairs_[math.random(#pairs_)]
@@ -102,9 +103,10 @@ async def staff_token(role: str, clinic: int | None, email: str, now: datetime) 
     return token
 
 
-async def coordinators(url: str, work: Path, clinics: int) -> Path:
-    """A signed-in coordinator per clinic, each with open referrals of their clinic to
-    write to; written as 'token referral' lines for the wrk script."""
+async def coordinators(url: str, work: Path, clinics: int, staff: int = STAFF) -> Path:
+    """A signed-in coordinator per clinic (of the first `staff` clinics), each with open
+    referrals of their clinic to write to; written as 'token referral' lines for the wrk
+    script."""
     from backend.settings import load_settings
     from backend.store.engine import close_engine, open_engine
 
@@ -113,7 +115,7 @@ async def coordinators(url: str, work: Path, clinics: int) -> Path:
     lines = []
     now = datetime.now(UTC)
     try:
-        for n in range(min(STAFF, clinics)):
+        for n in range(min(staff, clinics)):
             email = f"coordinator{n}@bench.plantrack"
             token = await staff_token("clinic_coordinator", n, email, now)
             lines += [f"{token} {rid}" for rid in await open_referrals(n, clinics, now)]
@@ -144,6 +146,14 @@ async def open_referrals(clinic: int, clinics: int, now: datetime) -> list[str]:
         if len(found) == PER_STAFF:
             break
     return found
+
+
+def claims_script(work: Path, pairs: Path, delay_ms: float = 0, name: str = "claims") -> Path:
+    """The wrk script for claims; with `delay_ms`, each connection waits between requests."""
+    delay = f"delay = function() return {delay_ms:.3f} end" if delay_ms else ""
+    target = work / f"{name}.lua"
+    target.write_text(LUA % {"pairs": pairs, "delay": delay})
+    return target
 
 
 async def claims_in_ledger(url: str) -> tuple[int, int]:
@@ -178,8 +188,7 @@ def main() -> None:
     try:
         city.build(url, work, args.referrals, args.clinics)
         pairs = asyncio.run(coordinators(url, work, args.clinics))
-        lua = work / "claims.lua"
-        lua.write_text(LUA % {"pairs": pairs})
+        lua = claims_script(work, pairs)
         with Server(args.server, "plantrack", env) as server:
             result = wrk(server.url, lua, args.seconds, CONNECTIONS)
             rss = server.max_worker_rss()
