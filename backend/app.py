@@ -78,12 +78,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def firebase(app: Litestar) -> AsyncIterator[None]:
-        # firebase-admin's clients bind to the loop they first run on: make them here.
-        app.state.firebase = FirebaseVerifier(settings.firebase_project_id)
+        # The certificate cache and its HTTP client belong to this event loop: made here.
+        app.state.firebase = FirebaseVerifier(
+            settings.firebase_project_id,
+            certs_url=settings.firebase_certs_url,
+            emulator=bool(settings.firebase_auth_emulator_host),
+        )
         try:
             yield
         finally:
-            app.state.firebase.close()
+            await app.state.firebase.aclose()
 
     @asynccontextmanager
     async def embedded_worker(app: Litestar) -> AsyncIterator[None]:

@@ -37,6 +37,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # In production run `plantrack worker` separately, as many as needed.
     embedded_worker: bool = False
     firebase_project_id: str = "plantrack-dev"
+    # Where the public certificates of Firebase ID tokens are published (x509 PEM by key
+    # id); another URL for tests and air-gapped mirrors.
+    firebase_certs_url: str = (
+        "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
+    )
     access_token_minutes: int = 15
     refresh_token_days: int = 30
     # "kid:secret,kid:secret": the first signs, all verify (key rotation). Empty: one
@@ -90,6 +95,7 @@ ENV_VARS = {
     "PLANTRACK_DB_POOL_SIZE": "db_pool_size",
     "PLANTRACK_EMBEDDED_WORKER": "embedded_worker",
     "PLANTRACK_FIREBASE_PROJECT_ID": "firebase_project_id",
+    "PLANTRACK_FIREBASE_CERTS_URL": "firebase_certs_url",
     "PLANTRACK_ACCESS_TOKEN_MINUTES": "access_token_minutes",
     "PLANTRACK_REFRESH_TOKEN_DAYS": "refresh_token_days",
     "PLANTRACK_JWT_KEYS": "jwt_keys",
@@ -179,6 +185,8 @@ def check_settings(settings: Settings) -> None:
         problems.append(f"PLANTRACK_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
     if settings.firebase_auth_emulator_host:
         problems.append("FIREBASE_AUTH_EMULATOR_HOST is set: the emulator accepts unsigned tokens")
+    if not settings.firebase_certs_url.startswith("https://"):
+        problems.append("PLANTRACK_FIREBASE_CERTS_URL must be an https:// address")
     if not settings.public_url.startswith("https://"):
         problems.append("PLANTRACK_PUBLIC_URL must be the service's https:// address")
     if settings.is_sqlite:
