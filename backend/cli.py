@@ -145,7 +145,9 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
     async def job() -> None:
         sender = make_sender(settings)
-        topics = handlers(sender, settings.secret_key)
+        topics = handlers(
+            sender, settings.secret_key, vendor_timeout=settings.vendor_timeout_seconds
+        )
         try:
             if args.once:
                 sent = await run_once(topics, worker=worker_name(), batch=args.batch)

@@ -54,6 +54,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     fcm_endpoint: str | None = None
     # How long a worker holds a claimed outbox message before another may take it.
     worker_lease_seconds: int = 120
+    # The longest the worker waits for FCM or a clinic's CRM to answer a call; a vendor
+    # that hangs is then not called again for as long, and its messages are retried.
+    vendor_timeout_seconds: float = 15.0
     firebase_auth_emulator_host: str | None = None
     # Where clinics' systems reach us (the inbound URLs shown to the exchange);
     # default http://HOST:PORT.
@@ -103,6 +106,7 @@ ENV_VARS = {
     "GOOGLE_APPLICATION_CREDENTIALS": "fcm_credentials",
     "PLANTRACK_FCM_ENDPOINT": "fcm_endpoint",
     "PLANTRACK_WORKER_LEASE_SECONDS": "worker_lease_seconds",
+    "PLANTRACK_VENDOR_TIMEOUT_SECONDS": "vendor_timeout_seconds",
     "FIREBASE_AUTH_EMULATOR_HOST": "firebase_auth_emulator_host",
     "PLANTRACK_PUBLIC_URL": "public_url",
     "PLANTRACK_CORS_ORIGINS": "cors_origins",
@@ -174,6 +178,8 @@ def check_settings(settings: Settings) -> None:
     budgets = (settings.rate_limit_auth, settings.rate_limit_patient, settings.rate_limit_staff)
     if min(*budgets, settings.rate_limit_webhooks) < 0 or settings.rate_limit_window_seconds < 1:
         raise SettingsError("PLANTRACK_RATE_LIMIT_*: budgets are >= 0 (0: off), windows >= 1 s")
+    if not 0 < settings.vendor_timeout_seconds <= 300:
+        raise SettingsError("PLANTRACK_VENDOR_TIMEOUT_SECONDS: more than 0, at most 300")
     if settings.env != "prod":
         return
     problems = []

@@ -25,6 +25,7 @@ import httpx
 import msgspec
 
 from backend.clock import utcnow
+from backend.integrations import vendor_http
 from backend.push.fcm import FcmSender, Push
 from backend.services import integrations, notifications
 from backend.services.recording import reevaluate_due
@@ -116,13 +117,16 @@ def _push_fields(payload: dict) -> dict:
 Done = integrations.Processed
 
 
-def integration_handlers(secret_key: str) -> dict[str, Handler]:
+def integration_handlers(
+    secret_key: str, timeout: float = vendor_http.TIMEOUT_S
+) -> dict[str, Handler]:
     """Deliveries from clinics' systems, referrals out to their CRMs, Bitrix24 reconcile.
-    Each batch shares one HTTP client; the vendors' rate limits hold across batches."""
+    Each batch shares one HTTP client; the vendors' rate limits hold across batches, and
+    a vendor that hangs costs the batch one `timeout` (backend.integrations.vendor_http)."""
 
     def batch(run: Callable[[Claimed, httpx.AsyncClient, datetime], Awaitable[Done]]) -> Handler:
         async def handle(messages: list[Claimed], now: datetime) -> list[Outcome]:
-            async with httpx.AsyncClient() as http:
+            async with vendor_http.client(timeout) as http:
                 done = [await run(m, http, now) for m in messages]
             return [Outcome(d.status, d.error, d.retry_after) for d in done]
 
@@ -158,7 +162,12 @@ def integration_handlers(secret_key: str) -> dict[str, Handler]:
     }
 
 
-def handlers(sender: FcmSender | None = None, secret_key: str | None = None) -> dict[str, Handler]:
+def handlers(
+    sender: FcmSender | None = None,
+    secret_key: str | None = None,
+    *,
+    vendor_timeout: float = vendor_http.TIMEOUT_S,
+) -> dict[str, Handler]:
     """Every topic's handler; integrations only with the key that opens their secrets."""
     topics = {
         notifications.TIMER: one_by_one(handle_timer),
@@ -166,7 +175,7 @@ def handlers(sender: FcmSender | None = None, secret_key: str | None = None) -> 
         notifications.PUSH: push_handler(sender),
     }
     if secret_key:
-        topics |= integration_handlers(secret_key)
+        topics |= integration_handlers(secret_key, vendor_timeout)
     return topics
 
 
@@ -293,4 +302,5 @@ def make_sender(settings) -> FcmSender | None:
         credentials_path=settings.fcm_credentials,
         project_id=settings.firebase_project_id,
         endpoint=settings.fcm_endpoint,
+        timeout=settings.vendor_timeout_seconds,
     )

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from tests.fakes.server import Running, lifespan, read_body, respond
+from tests.fakes.server import Running, answer_lost, lifespan, read_body, respond
 
 UNAUTHORIZED = {
     "title": "Unauthorized",
@@ -58,6 +58,9 @@ class FakeAmoCrm:
     limited: int = 0
     throttle_next: int = 0  # answer this many coming requests 429, as a busy account does
     down: bool = False  # an outage: every API call answered 503
+    gone_status: int = 204  # the documented answer for a lead that is not there; or 404
+    # (method, path) carried out but never answered, e.g. ("POST", "/api/v4/leads/complex")
+    answers_lost: set[tuple[str, str]] = field(default_factory=set)
     refused: int = 0  # calls answered while down
     lock: threading.Lock = field(default_factory=threading.Lock)
     _recent: deque = field(default_factory=deque)
@@ -144,6 +147,8 @@ class FakeAmoCrm:
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         with self.lock:
             self.requests.append((method, path))
+        if (method, path) in self.answers_lost:
+            send = answer_lost(receive)
         if self.down:
             with self.lock:
                 self.refused += 1
@@ -176,7 +181,17 @@ class FakeAmoCrm:
             return
         if method == "GET" and path.startswith("/api/v4/leads/") and path[14:].isdigit():
             lead = self.leads.get(int(path[14:]))
-            await respond(send, 200 if lead else 204, lead, content_type=HAL)
+            if lead:
+                await respond(send, 200, lead, content_type=HAL)
+            elif self.gone_status == 404:
+                await respond(
+                    send,
+                    404,
+                    {"title": "Not Found", "type": "https://httpstatus.es/404", "status": 404},
+                    content_type="application/problem+json",
+                )
+            else:
+                await respond(send, self.gone_status)
         elif method == "GET" and path == "/api/v4/leads":
             query = parse_qs(scope["query_string"].decode()).get("query", [""])[0]
             found = [lead for lead in self.leads.values() if query and query in lead["name"]]
