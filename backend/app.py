@@ -97,7 +97,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         stop = asyncio.Event()
         sender = make_sender(settings)
         deliver = run_forever(
-            handlers(sender, settings.secret_key, vendor_timeout=settings.vendor_timeout_seconds),
+            handlers(
+                sender,
+                settings.secret_key,
+                vendor_timeout=settings.vendor_timeout_seconds,
+                media_files=LocalMediaFiles(settings.media_dir),
+            ),
             stop=stop,
             lease=timedelta(seconds=settings.worker_lease_seconds),
         )

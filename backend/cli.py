@@ -137,6 +137,7 @@ def cmd_staff_add(args: argparse.Namespace) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> None:
     from backend.logs import configure_logging
+    from backend.media_files import LocalMediaFiles
     from backend.push.worker import handlers, make_sender, run_forever, run_once, worker_name
     from backend.services.recording import reevaluate_due
 
@@ -146,7 +147,10 @@ def cmd_worker(args: argparse.Namespace) -> None:
     async def job() -> None:
         sender = make_sender(settings)
         topics = handlers(
-            sender, settings.secret_key, vendor_timeout=settings.vendor_timeout_seconds
+            sender,
+            settings.secret_key,
+            vendor_timeout=settings.vendor_timeout_seconds,
+            media_files=LocalMediaFiles(settings.media_dir),
         )
         try:
             if args.once:

@@ -26,10 +26,11 @@ import msgspec
 
 from backend.clock import utcnow
 from backend.integrations import vendor_http
+from backend.media_files import MediaFiles
 from backend.push.fcm import FcmSender, Push
 from backend.services import integrations, notifications
 from backend.services.recording import reevaluate_due
-from backend.store import outbox
+from backend.store import outbox, privacy
 from backend.store.outbox import Claimed
 from backend.store.unavailable import is_unavailable
 
@@ -162,17 +163,33 @@ def integration_handlers(
     }
 
 
+def media_erase_handler(files: MediaFiles | None) -> Handler:
+    """Picture files of an erased patient, removed from the media store (idempotent: a
+    file already gone is fine, so a retry or a second worker does no harm)."""
+
+    async def erase(message: Claimed, now: datetime) -> Outcome:
+        if files is None:
+            return Outcome(status="retry", error="this worker has no media store")
+        for key in message.payload["keys"]:
+            await asyncio.to_thread(files.delete, key)
+        return Outcome(status="done")
+
+    return one_by_one(erase)
+
+
 def handlers(
     sender: FcmSender | None = None,
     secret_key: str | None = None,
     *,
     vendor_timeout: float = vendor_http.TIMEOUT_S,
+    media_files: MediaFiles | None = None,
 ) -> dict[str, Handler]:
     """Every topic's handler; integrations only with the key that opens their secrets."""
     topics = {
         notifications.TIMER: one_by_one(handle_timer),
         notifications.NOTIFY: one_by_one(handle_notify),
         notifications.PUSH: push_handler(sender),
+        privacy.MEDIA_ERASE_TOPIC: media_erase_handler(media_files),
     }
     if secret_key:
         topics |= integration_handlers(secret_key, vendor_timeout)
