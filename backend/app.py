@@ -38,7 +38,13 @@ from backend.routes import (
     patient,
     staff_auth,
 )
-from backend.routes.docs import TimeOfDaySchema, complete_documentation
+from backend.routes.docs import (
+    ClosedStructSchema,
+    TimeOfDaySchema,
+    complete_documentation,
+    state_cross_field_rules,
+)
+from backend.routes.links import add_links
 from backend.settings import Settings, load_settings
 from backend.store.engine import close_engine, open_engine
 
@@ -154,7 +160,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=MAX_BODY,
         lifespan=[database, firebase, embedded_worker, drain],
         before_request=refuse_nul_in_query,
-        plugins=[problem_details, TimeOfDaySchema()],
+        plugins=[problem_details, ClosedStructSchema(), TimeOfDaySchema()],
         openapi_config=OpenAPIConfig(
             title="plantrack",
             version=VERSION,
@@ -176,6 +182,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=None,  # ours (backend.logs): JSON lines, no bodies
     )
     complete_documentation(app)
+    add_links(app.openapi_schema)
+    state_cross_field_rules(app.openapi_schema)
     app.state.settings = settings
     app.state.key_ring = key_ring(settings)
     app.state.media_files = LocalMediaFiles(settings.media_dir)

@@ -5,9 +5,12 @@ from datetime import time
 from typing import Any
 
 import msgspec
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import (
+    Encoding,
     Example,
+    OpenAPI,
     OpenAPIFormat,
     OpenAPIMediaType,
     OpenAPIResponse,
@@ -18,6 +21,7 @@ from litestar.openapi.spec import (
 from litestar.params import Body
 from litestar.plugins import OpenAPISchemaPlugin
 
+from backend.domain.roles import CLINIC_ROLES
 from backend.routes.exports import XLSX
 
 
@@ -94,6 +98,20 @@ def example_body(value: dict[str, Any], summary: str = "example") -> Any:
     return Body(examples=[Example(summary=summary, value=value)])
 
 
+class ClosedStructSchema(StructSchemaPlugin):
+    """A body that refuses unknown fields (`forbid_unknown_fields`, every request body of
+    ours) says so: `additionalProperties: false`. Without it the document allows any extra
+    field the API answers 400 for. (Litestar's own struct schemas, extended; its private
+    module, so a Litestar upgrade is checked by tests/http/test_openapi.py.)"""
+
+    def to_openapi_schema(self, field_definition: Any, schema_creator: Any) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        info = msgspec.inspect.type_info(field_definition.type_)
+        if isinstance(info, msgspec.inspect.StructType) and info.forbid_unknown_fields:
+            schema.additional_properties = False
+        return schema
+
+
 class TimeOfDaySchema(OpenAPISchemaPlugin):
     """A local time of day ("21:00:00"). Litestar calls it a `duration` ("PT21H"), and
     JSON Schema's `time` format wants an offset: a pattern says what we send."""
@@ -131,6 +149,32 @@ class TableDownload(Operation):
             )
 
 
+PICTURE_TYPES = "image/jpeg, image/png, image/webp"
+
+
+@dataclass
+class PictureUpload(Operation):
+    """A multipart upload whose `file` part is a picture: sent as a file, of these types
+    (without `encoding`, clients may send it as a text field, which is refused). The form's
+    schema is its component itself, not Litestar's `allOf` wrapper (there only to carry the
+    example, which moves to the media type): tools read a form's parts and their
+    encodings from the properties of the schema they find there."""
+
+    def __post_init__(self) -> None:
+        body = self.request_body
+        form = body.content.get("multipart/form-data") if body is not None else None
+        if not isinstance(form, OpenAPIMediaType):
+            return
+        form.encoding = {"file": Encoding(content_type=PICTURE_TYPES)}
+        wrapper = form.schema
+        if isinstance(wrapper, Schema) and wrapper.all_of and len(wrapper.all_of) == 1:
+            form.schema = wrapper.all_of[0]
+            form.examples = {
+                f"example {n}": Example(summary="example", value=value)
+                for n, value in enumerate(wrapper.examples or [], start=1)
+            }
+
+
 RATE_LIMITED = ("/api/", "/integrations/")  # backend.rate_limits counts these
 
 
@@ -148,3 +192,20 @@ def complete_documentation(app: Any) -> None:
             handler.responses = {**general, **given}
             if "format" in handler.parsed_fn_signature.parameters:
                 handler.operation_class = TableDownload
+
+
+def state_cross_field_rules(openapi: OpenAPI) -> None:
+    """Rules between fields that the API checks and JSON Schema can say (`if`/`then`),
+    written into the generated components: a clinic's staff member names their clinic,
+    the exchange's staff do not (backend.domain.roles.needs_clinic)."""
+    schemas = openapi.components.schemas if openapi.components else None
+    staff = (schemas or {}).get("StaffIn")
+    if not isinstance(staff, Schema):
+        raise LookupError("OpenAPI: no StaffIn schema to state the clinic rule on")
+    clinic_roles = sorted(role.value for role in CLINIC_ROLES)
+    staff.schema_if = Schema(properties={"role": Schema(enum=clinic_roles)}, required=["role"])
+    staff.then = Schema(
+        properties={"clinic_id": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.UUID)},
+        required=["clinic_id"],
+    )
+    staff.schema_else = Schema(properties={"clinic_id": Schema(type=OpenAPIType.NULL)})

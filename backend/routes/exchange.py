@@ -22,7 +22,7 @@ from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
 from backend.routes.clinic import referral_card
-from backend.routes.docs import example_body, responds
+from backend.routes.docs import PictureUpload, example_body, responds
 from backend.routes.exports import Format
 from backend.routes.funnel_tables import (
     PLAN_FACT_TEXT,
@@ -56,7 +56,7 @@ from backend.services import desk, exchange_admin, integrations, reports
 from backend.services.audit import Viewer
 from backend.services.errors import Invalid, NotFound
 from backend.services.media import attach_media
-from backend.services.referrals import PatientIn, PlanIn, send_referral
+from backend.services.referrals import PatientIn, PlanIn, Tooth, send_referral
 from backend.services.staff import add_staff
 from backend.services.staff_auth import StaffPrincipal, qr_svg
 from backend.store import integrations as integration_store
@@ -397,7 +397,7 @@ class MediaUpload:
     file: UploadFile
     kind: Literal["xray", "photo", "scan"]
     phase: Literal["before", "after", "progress"]
-    tooth: int | None = None
+    tooth: Tooth | None = None
     caption: str = ""
 
 
@@ -410,6 +410,7 @@ MAX_UPLOAD = 15 * 1024 * 1024
     description="An X-ray or photo (JPEG, PNG or WebP, up to 15 MB) as multipart form data. "
     "It is re-encoded: metadata such as GPS position never reaches the record.",
     opt=roles(OPERATOR),
+    operation_class=PictureUpload,
     request_max_body_size=MAX_UPLOAD + 64 * 1024,
     responses=responds(
         s.MediaCreated, ex.MEDIA_OUT, "Stored", status=201, errors=(400, 401, 403, 404, 413, 422)

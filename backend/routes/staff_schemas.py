@@ -139,9 +139,21 @@ class ClaimRecorded(msgspec.Struct, frozen=True, kw_only=True):
     step: str
 
 
+# Text that must say something: a character that is not white space, in Python's sense
+# (str.strip, which the services use) and in the document's (ECMA-262 regular
+# expressions, whose \s lacks the information separators \x1c-\x1f and NEL).
+SAYS_SOMETHING = r"[^\s\x1c-\x1f\x85\ufeff]"
+
+
 class PlanRevisionIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     reason: Annotated[
-        str, msgspec.Meta(min_length=1, max_length=1000, description="shown to the patient")
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=1000,
+            pattern=SAYS_SOMETHING,
+            description="shown to the patient",
+        ),
     ]
     items: Annotated[list[PlanItemIn], msgspec.Meta(min_length=1, max_length=200)]
     chosen_variant: str | None = None
@@ -319,7 +331,7 @@ class ClinicList(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class StaffIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    email: Annotated[str, msgspec.Meta(max_length=254)]
+    email: Annotated[str, msgspec.Meta(max_length=254, pattern="@")]
     role: Role
     password: Annotated[str, msgspec.Meta(min_length=12, max_length=200)]
     clinic_id: UUID | None = None
@@ -344,7 +356,7 @@ class ReferralCreated(msgspec.Struct, frozen=True, kw_only=True):
 
 class TransferIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     clinic_id: UUID
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=1000, pattern=SAYS_SOMETHING)]
 
 
 class TransferOut(msgspec.Struct, frozen=True, kw_only=True):
