@@ -173,6 +173,15 @@ def stage_change(
     """A CRM object standing in a stage, as a change. The key names the object and the
     stage (and, for a booking, the time booked), so re-reading an object that has not
     moved is the same claim, and moving it back and forth does not count twice."""
+    rule = conn.config.get("stage_map", {}).get(stage)
+    if rule is not None and rule.get("kind") == "item_done":
+        # Not a claim of its own: the money the object carries says which lines are done.
+        return Change(
+            external_id=external_id,
+            referral_id=referral_id,
+            stage=stage,
+            note=f"procedures done by stage ({rule.get('items', 'listed')})",
+        )
     claim = claim_for_stage(
         conn.config.get("stage_map", {}),
         stage,
