@@ -12,6 +12,7 @@ from backend.clock import utcnow
 from backend.domain.roles import Role
 from backend.services import integrations
 from backend.services.referrals import PlanItemIn
+from backend.store import ledger
 from tests.factories import make_clinic
 from tests.fakes import bitrix24
 from tests.fakes.bitrix24 import _status, bitrix_time
@@ -26,6 +27,7 @@ from tests.http.integration_client import (
     step_of,
     work,
 )
+from tests.http.patient_client import sign_in as patient_sign_in
 from tests.http.staff_client import make_staff, sign_in
 
 STAGES = {
@@ -271,3 +273,249 @@ async def test_a_bitrix24_deal_makes_the_same_money_funnel_as_the_panel(client, 
         "disputed": 7_500_00,
     }
     assert (crm_funnel["reserve_money"], crm_funnel["lost_money"]) == (0, 0)
+
+
+async def referral_money(client, ex, referral_id: str) -> dict:
+    card = await client.get(f"/api/v1/exchange/referrals/{referral_id}", headers=ex)
+    assert card.status_code == 200, card.text
+    return card.json()["money"]
+
+
+async def started(client, db, portal, phone: str, **extra):
+    """A referral to a Bitrix24 clinic, its deal made hours ago and booked, its rows the
+    plan."""
+    ex, clinic_id, path = await setup(client, portal, **extra)
+    sent = await send(client, ex, clinic_id, phone, "Вера Орлова")
+    await work(db)
+    deal = Deal(client, db, portal, path, our_deal(portal, sent["id"]))
+    t0 = seconds(utcnow() - timedelta(hours=5))
+    deal.made_at(t0)
+    return ex, clinic_id, sent, deal, t0
+
+
+async def test_a_lowered_paid_amount_takes_back_the_last_payments(client, db, portal):
+    ex, clinic_id, sent, deal, t0 = await started(client, db, portal, "+79161230011")
+    await deal.rows(the_plan_rows(portal), t0 + timedelta(minutes=1))
+    await deal.update(t0 + timedelta(minutes=2), UF_CRM_PAID="7000|RUB")
+    await deal.update(t0 + timedelta(minutes=3), UF_CRM_PAID="14500|RUB")
+    assert (await referral_money(client, ex, sent["id"]))["paid"] == 14_500_00
+
+    # The clinic finds it typed too much: 10 000 paid so far. The last payment (7 500) is
+    # taken back and 3 000 paid again, so the ledger's sum is the CRM's.
+    before = await event_count(sent["id"])
+    await deal.update(t0 + timedelta(minutes=4), UF_CRM_PAID="10000|RUB")
+    assert (await referral_money(client, ex, sent["id"]))["paid"] == 10_000_00
+    assert await event_count(sent["id"]) == before + 2  # a correction and a payment
+    (last,) = await inbox(client, ex, clinic_id=str(clinic_id), limit=1)
+    money = last["result"]["changes"][0]["money"]
+    assert money["payments"] == [3_000_00] and len(money["corrections"]) == 1
+
+    # Back up to 14 500, then to zero: each state once, whatever is re-sent.
+    await deal.update(t0 + timedelta(minutes=5), UF_CRM_PAID="14500|RUB")
+    await deal.event()
+    assert (await referral_money(client, ex, sent["id"]))["paid"] == 14_500_00
+    await deal.update(t0 + timedelta(minutes=6), UF_CRM_PAID="")
+    await deal.event()
+    assert (await referral_money(client, ex, sent["id"]))["paid"] == 0
+    kinds = [e.kind for e in await ledger.events_of(UUID(sent["id"]))]
+    # Paid 7 000 and 7 500; 7 500 taken back and 3 000 paid; 4 500 paid; then the three
+    # standing (4 500, 3 000, 7 000) taken back: each move once, nothing else.
+    assert kinds.count("payment") == 4 and kinds.count("correction") == 4
+
+
+async def test_an_older_deal_state_read_after_a_newer_one_changes_nothing(client, db, portal):
+    ex, clinic_id, sent, deal, t0 = await started(client, db, portal, "+79161230012")
+    await deal.rows(the_plan_rows(portal), t0 + timedelta(minutes=1))
+    await deal.move(
+        "C1:UC_TREATMENT",
+        t0 + timedelta(minutes=2),
+        UF_CRM_DONE=["Пломба, зуб 16"],
+        UF_CRM_PAID="7000|RUB",
+    )
+    older = dict(portal.deals[deal.id])
+    await deal.update(
+        t0 + timedelta(minutes=3),
+        UF_CRM_DONE=["Пломба, зуб 16", "Гигиена"],
+        UF_CRM_PAID="14500|RUB",
+    )
+    newer = await referral_money(client, ex, sent["id"])
+    count = await event_count(sent["id"])
+
+    # The portal answers one read from a lagging copy: the deal as it was a minute before.
+    portal.lagging[deal.id] = older
+    await deal.event()
+    assert await event_count(sent["id"]) == count
+    assert await referral_money(client, ex, sent["id"]) == newer
+    (last,) = await inbox(client, ex, clinic_id=str(clinic_id), limit=1)
+    assert last["result"]["changes"][0]["money"]["status"] == "stale"
+    assert last["status"] != "failed"
+
+
+async def test_rows_as_services_done_and_a_removed_row_is_a_correction(client, db, portal):
+    ex, _clinic_id, sent, deal, t0 = await started(
+        client, db, portal, "+79161230013", product_rows="done"
+    )
+    rows = the_plan_rows(portal)
+    await deal.rows(rows[:1], t0 + timedelta(minutes=1))  # the filling is done
+    money = await referral_money(client, ex, sent["id"])
+    # The estimate stays the plan; the filling is done at the row's price.
+    assert (money["planned"], money["executed"]) == (14_500_00, 7_000_00)
+    await deal.rows(rows, t0 + timedelta(minutes=2))  # hygiene and an extraction too
+    money = await referral_money(client, ex, sent["id"])
+    assert (money["planned"], money["executed"]) == (18_500_00, 18_500_00)
+
+    # The hygiene row was a mistake: removed, its procedure is taken back.
+    await deal.rows([rows[0], rows[2]], t0 + timedelta(minutes=3))
+    money = await referral_money(client, ex, sent["id"])
+    assert (money["planned"], money["executed"]) == (18_500_00, 11_000_00)
+    count = await event_count(sent["id"])
+    await deal.event()
+    await deal.rows([rows[0], rows[2]], t0 + timedelta(minutes=4))  # saved again unchanged
+    assert await event_count(sent["id"]) == count
+    # And added back: done again (a new claim: the first was taken back).
+    await deal.rows(rows, t0 + timedelta(minutes=5))
+    assert (await referral_money(client, ex, sent["id"]))["executed"] == 18_500_00
+
+
+async def test_a_row_removed_from_the_plan_drops_its_line(client, db, portal):
+    ex, _clinic_id, sent, deal, t0 = await started(client, db, portal, "+79161230014")
+    rows = the_plan_rows(portal)
+    await deal.rows(rows, t0 + timedelta(minutes=1))
+    assert (await referral_money(client, ex, sent["id"]))["planned"] == 18_500_00
+    await deal.rows(rows[:2], t0 + timedelta(minutes=2))
+    money = await referral_money(client, ex, sent["id"])
+    assert (money["planned"], money["remaining"]) == (14_500_00, 14_500_00)
+    card = (await client.get(f"/api/v1/exchange/referrals/{sent['id']}", headers=ex)).json()
+    assert [p["version"] for p in card["plans"]] == [1, 2, 3]
+
+
+async def test_foreign_currency_is_refused_and_shown_never_guessed(client, db, portal):
+    ex, _clinic_id, sent, deal, t0 = await started(client, db, portal, "+79161230015")
+    await deal.update(t0 + timedelta(minutes=1), UF_CRM_PAID="100|USD")
+    (failed,) = await inbox(client, ex, status="failed")
+    assert "USD" in failed["error"] and "RUB" in failed["error"]
+    assert (await referral_money(client, ex, sent["id"]))["paid"] == 0
+    # Rows of a deal in another currency are not booked either.
+    portal.deals[deal.id]["CURRENCY_ID"] = "EUR"
+    await deal.rows(the_plan_rows(portal), t0 + timedelta(minutes=2))
+    assert (await referral_money(client, ex, sent["id"]))["planned"] == 14_000_00
+    errors = [d["error"] for d in await inbox(client, ex, status="failed")]
+    assert any("rows are in EUR" in e for e in errors)
+    # A money value that is no amount is refused the same way.
+    portal.deals[deal.id]["CURRENCY_ID"] = "RUB"
+    await deal.update(t0 + timedelta(minutes=3), UF_CRM_PAID="много|RUB")
+    assert "not a Bitrix24 money value" in (await inbox(client, ex, status="failed"))[0]["error"]
+    # Fixed in the CRM: the next change books it.
+    await deal.update(t0 + timedelta(minutes=4), UF_CRM_PAID="5000|RUB")
+    money = await referral_money(client, ex, sent["id"])
+    assert (money["paid"], money["planned"]) == (5_000_00, 18_500_00)
+
+
+async def test_an_outage_during_reconcile_loses_and_doubles_nothing(client, db, portal):
+    ex, _clinic_id, sent, deal, t0 = await started(client, db, portal, "+79161230016")
+    # The deal changes now, but the portal's events never reach plantrack.
+    now = seconds(utcnow())
+    portal.set_rows(deal.id, the_plan_rows(portal), at=now - timedelta(seconds=2))
+    portal.move(
+        deal.id,
+        "C1:UC_TREATMENT",
+        at=now - timedelta(seconds=1),
+        UF_CRM_DONE=["Пломба, зуб 16"],
+        UF_CRM_PAID="7000|RUB",
+    )
+    count = await event_count(sent["id"])
+    # The reconcile lists the deal, then the portal goes down while its rows are read.
+    portal.fail_after = 1
+    later = utcnow() + integrations.RECONCILE_EVERY + timedelta(seconds=1)
+    await work(db, now=later)
+    assert portal.down and await event_count(sent["id"]) == count
+    portal.down = False
+    for minutes in (2, 5, 30):
+        await work(db, now=later + timedelta(minutes=minutes))
+    money = await referral_money(client, ex, sent["id"])
+    assert (money["planned"], money["executed"], money["paid"]) == (
+        18_500_00,
+        7_000_00,
+        7_000_00,
+    )
+    # The next runs, and a replay of the run that caught up, add nothing.
+    count = await event_count(sent["id"])
+    await work(db, now=later + 2 * integrations.RECONCILE_EVERY)
+    caught = [
+        d for d in await inbox(client, ex) if (d["delivery_key"] or "").startswith("reconcile:")
+    ]
+    for delivery in caught:
+        await client.post(f"/api/v1/exchange/inbox/{delivery['id']}/replay", headers=ex)
+    await work(db, now=later + 3 * integrations.RECONCILE_EVERY)
+    assert await event_count(sent["id"]) == count
+
+
+async def test_the_deals_payments_can_be_read_instead_of_a_field(client, db, portal):
+    ex, _clinic_id, sent, deal, t0 = await started(
+        client,
+        db,
+        portal,
+        "+79161230017",
+        read_payments=True,
+        fields={"appointment_at": "UF_CRM_VISIT_AT"},
+    )
+    first = portal.add_payment(deal.id, 7000, at=t0 + timedelta(minutes=1))
+    portal.add_payment(deal.id, 7500, paid=False)
+    await deal.update(t0 + timedelta(minutes=1))
+    assert (await referral_money(client, ex, sent["id"]))["paid"] == 7_000_00
+    await deal.event()
+    assert (await referral_money(client, ex, sent["id"]))["paid"] == 7_000_00
+    # The payment is marked unpaid in the portal: taken back.
+    portal.payments[deal.id][0]["paid"] = "N"
+    await deal.update(t0 + timedelta(minutes=2))
+    assert (await referral_money(client, ex, sent["id"]))["paid"] == 0
+    assert first
+
+
+async def test_the_stages_view_shows_the_fields_and_catalogue_it_reads(client, db, portal):
+    ex, clinic_id, _ = await setup(client, portal, fields={**FIELDS, "done_rows": "UF_CRM_GONE"})
+    portal.add_product("Пломба светоотверждаемая", 7000, code="A16.07.002")
+    view = await client.get(f"/api/v1/exchange/clinics/{clinic_id}/integration/stages", headers=ex)
+    assert view.status_code == 200, view.text
+    body = view.json()
+    fields = {f["key"]: f for f in body["fields"]}
+    assert fields["UF_CRM_PAID"]["used_as"] == "fields.paid_amount"
+    assert fields["UF_CRM_PAID"]["type"] == "money" and fields["UF_CRM_PAID"]["name"] == "Оплачено"
+    assert fields["OPPORTUNITY"]["used_as"] is None
+    assert body["settings_fields_not_in_crm"] == ["fields.done_rows: UF_CRM_GONE"]
+    (product,) = body["catalog"]
+    assert (product["name"], product["code"], product["price"], product["in_price_list"]) == (
+        "Пломба светоотверждаемая",
+        "A16.07.002",
+        7_000_00,
+        False,
+    )
+    stages = {s["key"]: s["maps_to"] for s in body["stages"]}
+    assert stages["C1:UC_DONE"] == "item_done/all"
+    assert stages["C1:UC_TREATMENT"] == "item_done/listed"
+
+
+async def test_the_patient_sees_the_crm_plan_and_is_asked_about_what_it_says_was_done(
+    client, db, portal
+):
+    _ex, _clinic_id, sent, deal, t0 = await started(client, db, portal, "+79161230018")
+    await deal.rows(the_plan_rows(portal), t0 + timedelta(minutes=1))
+    await deal.move(
+        "C1:UC_TREATMENT",
+        t0 + timedelta(minutes=2),
+        UF_CRM_DONE=["Пломба, зуб 16"],
+    )
+    patient = await patient_sign_in(client, "+79161230018", sent["invite_code"])
+    screen = await client.get(f"/api/v1/me/referrals/{sent['id']}", headers=patient.headers)
+    assert screen.status_code == 200, screen.text
+    body = screen.json()
+    items = {i["title"]: i for stage in body["stages"] for i in stage["items"]}
+    assert set(items) == {"Пломба", "Гигиена", "Удаление зуба 38"}
+    assert items["Пломба"]["status"] == "completed" and items["Гигиена"]["status"] != "completed"
+    assert body["progress"]["money_done"]["amount"] == 7_000_00
+    assert body["progress"]["money_total"]["amount"] == 18_500_00
+    changes = {(c["change"], c["title"]) for c in body["plan_comparison"]["changes"]}
+    assert changes == {("repriced", "Пломба"), ("added", "Удаление зуба 38")}
+    assert body["plan_comparison"]["reason"].startswith("Битрикс24, сделка")
+    questions = [q["text"] for q in body["questions"]]
+    assert any("Пломба" in q and "16" in q for q in questions), questions
