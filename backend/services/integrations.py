@@ -769,9 +769,17 @@ async def ident_tickets(
     return IdentAnswer(status=200, tickets=tickets)
 
 
-async def ident_timetable(token: str, key: str | None, *, secret_key: str) -> IdentAnswer:
-    """IDENT posts its timetable; we take it and keep nothing (referrals are booked by
-    the clinic's staff, and the booking comes back as the clinic's claim)."""
-    if await _ident(token, key, secret_key) is None:
+async def ident_timetable(
+    token: str, key: str | None, *, secret_key: str, now: datetime | None = None
+) -> IdentAnswer:
+    """IDENT posts its timetable: the doctors' free intervals, which it sends to booking
+    aggregators. It names no patient and no referral, so nothing of it is kept; what it
+    does tell is that the clinic's IDENT is exchanging with us (last_sync_at). IDENT's
+    documented HTTP exchange offers nothing more — no visits, plans or payments
+    (docs/crm-money.md)."""
+    conn = await _ident(token, key, secret_key)
+    if conn is None:
         return IdentAnswer(status=401, text="Неверный ключ интеграции (IDENT-Integration-Key)")
+    async with write_transaction():
+        await store.mark_synced(conn.integration_id, now or utcnow())
     return IdentAnswer(status=200)

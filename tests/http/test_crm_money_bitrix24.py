@@ -412,7 +412,7 @@ async def test_foreign_currency_is_refused_and_shown_never_guessed(client, db, p
 
 
 async def test_an_outage_during_reconcile_loses_and_doubles_nothing(client, db, portal):
-    ex, _clinic_id, sent, deal, t0 = await started(client, db, portal, "+79161230016")
+    ex, _clinic_id, sent, deal, _t0 = await started(client, db, portal, "+79161230016")
     # The deal changes now, but the portal's events never reach plantrack.
     now = seconds(utcnow())
     portal.set_rows(deal.id, the_plan_rows(portal), at=now - timedelta(seconds=2))

@@ -5,7 +5,18 @@ done taken back) — signed Standard Webhooks over HTTP, each recorded once."""
 from datetime import timedelta
 
 from backend.clock import utcnow
-from tests.http.integration_client import event_count, inbox, question_kinds, send, work
+from backend.domain.roles import Role
+from tests.factories import make_clinic
+from tests.http.integration_client import (
+    connect,
+    event_count,
+    inbound_path,
+    inbox,
+    question_kinds,
+    send,
+    work,
+)
+from tests.http.staff_client import make_staff, sign_in
 from tests.http.test_mis_webhooks import event, setup, signed
 
 
@@ -97,3 +108,27 @@ async def test_a_plan_from_the_mis_is_a_revision_and_a_cancelled_procedure_a_cor
     assert len(await inbox(client, ex, status="failed")) == 2
     card = (await client.get(f"/api/v1/exchange/referrals/{rid}", headers=ex)).json()
     assert [p["version"] for p in card["plans"]] == [1, 2]
+
+
+async def test_idents_timetable_tells_that_ident_is_exchanging_and_keeps_nothing(client, db):
+    operator = await sign_in(client, await make_staff(Role.exchange_operator))
+    clinic_id = await make_clinic()
+    configured = await connect(client, operator.headers, clinic_id, {"system": "ident"})
+    key, base = configured["integration_key"], inbound_path(configured)
+    assert configured["integration"]["last_sync_at"] is None
+
+    wrong = await client.post(
+        f"{base}/PostTimeTable", json={}, headers={"IDENT-Integration-Key": "nope"}
+    )
+    assert wrong.status_code == 401
+    clinic = await client.get(f"/api/v1/exchange/clinics/{clinic_id}", headers=operator.headers)
+    assert clinic.json()["integration"]["last_sync_at"] is None
+
+    posted = await client.post(
+        f"{base}/PostTimeTable",
+        json={"Doctors": [], "Branches": [], "Intervals": []},
+        headers={"IDENT-Integration-Key": key},
+    )
+    assert posted.status_code == 200
+    clinic = await client.get(f"/api/v1/exchange/clinics/{clinic_id}", headers=operator.headers)
+    assert clinic.json()["integration"]["last_sync_at"] is not None
