@@ -110,6 +110,13 @@ def title_key(text: str) -> str:
     return " ".join(re.sub(r"[^\w]+", " ", text).split())
 
 
+def plain_title(text: str) -> str:
+    """A row's name as a line's title: the tooth mention taken out (the line has the tooth
+    in its own field), «Пломба, зуб 16» → «Пломба»; the name itself if nothing is left."""
+    plain = " ".join(_TOOTH.sub(" ", text or "").split()).strip(" ,;:-–—")
+    return plain or (text or "").strip()
+
+
 def _same_title(row: CrmRow, item: PlanItem) -> bool:
     key = title_key(row.title)
     return bool(key) and key in (title_key(item.title_ru), title_key(item.title_en))
@@ -169,7 +176,8 @@ def new_line(row: CrmRow, specialization: str, known: dict[str, dict] | None = N
     """A row no plan line matches, as a new line: its specialization and titles from the
     price list when the code is in it, else the integration's default."""
     entry = (known or {}).get(row.code) if row.code else None
-    title = row.title.strip() or (entry["title_ru"] if entry else "") or row.code
+    name = plain_title(row.title) if row.tooth is not None else row.title.strip()
+    title = name or (entry["title_ru"] if entry else "") or row.code
     return DraftLine(
         item_id=None,
         specialization=str(entry["specialization"]) if entry else specialization,

@@ -89,7 +89,7 @@ def test_rows_as_the_plan_reprice_add_and_drop_and_the_same_rows_change_nothing(
         (None, 4_000_00),
     ]
     assert lines[1].specialization == "surgery" and lines[1].tooth == 38
-    assert lines[1].title_ru == "Удаление зуба 38"
+    assert lines[1].title_ru == "Удаление"
     # The plan those rows made, read again: nothing to revise.
     revised = [
         item("Пломба", 7_000_00, tooth=16),
@@ -196,3 +196,17 @@ def test_after_the_moves_the_ledgers_sum_is_the_crms_amount(amounts, paid_total)
     assert taken == [i for i, _ in reversed(recorded)][: len(taken)]
     if taken:
         assert kept + dict(recorded)[taken[-1]] > paid_total
+
+
+def test_a_new_lines_title_leaves_the_tooth_to_the_tooth_field():
+    (line,) = plan_from_rows(
+        match_rows([row("Коронка, зуб 46", 30_000_00)], []),
+        [],
+        rows_mean="plan",
+        specialization="orthopedics",
+    )
+    assert (line.title_ru, line.tooth) == ("Коронка", 46)
+    (kept,) = plan_from_rows(
+        match_rows([row("Зуб 46", 30_000_00)], []), [], rows_mean="plan", specialization="x"
+    )
+    assert (kept.title_ru, kept.tooth) == ("Зуб 46", 46)  # nothing but the tooth: kept
