@@ -142,6 +142,18 @@ class CrmAdapter(Adapter, Protocol):
         """Create the deal or lead (once: look for ours first); its external id."""
         ...
 
+    async def stages(self, conn: Connection, http: httpx.AsyncClient) -> list[CrmStage]:
+        """The pipelines' stages as the CRM defines them."""
+        ...
+
+    async def fields(self, conn: Connection, http: httpx.AsyncClient) -> list[CrmField]:
+        """The deal's (lead's) fields, for the settings that name them."""
+        ...
+
+    async def catalog(self, conn: Connection, http: httpx.AsyncClient) -> list[CatalogProduct]:
+        """The first products of the CRM's catalogue, what product rows refer to."""
+        ...
+
 
 def claim_for_stage(
     stage_map: dict[str, Any],
