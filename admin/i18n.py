@@ -176,6 +176,33 @@ WORDS: dict[str, dict[Lang, str]] = {
     "version": {"ru": "версия", "en": "version"},
     "referral": {"ru": "Направление", "en": "Referral"},
     "no_plan": {"ru": "Клиника ещё не составила свой план", "en": "No clinic plan yet"},
+    # --- the plan editor, variants, pictures, the printable plan --------------------------
+    "plan_edit_help": {
+        "ru": "Сохранение создаёт новую версию; пустые строки внизу — для новых позиций, "
+        "снятая галочка убирает строку.",
+        "en": "Saving makes a new version; the empty rows are for additions, an unticked "
+        "row is left out.",
+    },
+    "plan_items": {"ru": "Позиции плана", "en": "Plan items"},
+    "variant": {"ru": "Вариант", "en": "Variant"},
+    "variants": {"ru": "Варианты", "en": "Variants"},
+    "stage_no": {"ru": "Этап", "en": "Stage"},
+    "code": {"ru": "Код", "en": "Code"},
+    "title_ru": {"ru": "Название (рус.)", "en": "Title (Russian)"},
+    "title_en": {"ru": "Название (англ.)", "en": "Title (English)"},
+    "tooth": {"ru": "Зуб", "en": "Tooth"},
+    "price_rub": {"ru": "Цена, ₽", "en": "Price, ₽"},
+    "chair_minutes": {"ru": "Минут в кресле", "en": "Chair minutes"},
+    "course_days": {"ru": "Дней курса", "en": "Course days"},
+    "keep_row": {"ru": "Оставить строку", "en": "Keep row"},
+    "chosen_variant": {"ru": "Выбранный вариант", "en": "Chosen variant"},
+    "chart": {"ru": "Зубная формула", "en": "Dental chart"},
+    "phase": {"ru": "Когда", "en": "Phase"},
+    "phase_before": {"ru": "до лечения", "en": "before"},
+    "phase_after": {"ru": "после лечения", "en": "after"},
+    "condition": {"ru": "Состояние", "en": "Condition"},
+    "common_items": {"ru": "Общее для всех вариантов", "en": "Common to every variant"},
+    "counted": {"ru": "учитывается", "en": "counted"},
 }
 
 STEPS: dict[str, dict[Lang, str]] = {

@@ -23,13 +23,14 @@ from litestar.exceptions import (
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from admin import charts
+from admin import charts, plan_form
 from admin.i18n import EVENTS, ROLES, SIDES, STATES, STEPS, Lang, word
 from backend import texts
 from backend.clock import utcnow
 from backend.domain.events import Source
 from backend.domain.funnel import Step
 from backend.domain.money_funnel import months_of_reserve
+from backend.domain.plans import counted_variant, variant_totals
 from backend.domain.roles import Role
 from backend.domain.teeth import ToothCondition
 from backend.rate_limits import auth_budget
@@ -60,7 +61,7 @@ from backend.services.claims import (
     record_clinic_claim,
 )
 from backend.services.errors import Forbidden, Invalid, NotFound, ServiceError, TooManyAttempts
-from backend.services.referrals import PatientIn, PlanIn, PlanItemIn, revise_plan, send_referral
+from backend.services.referrals import PatientIn, PlanIn, revise_plan, send_referral
 from backend.services.staff import add_staff
 from backend.services.staff_auth import EnrolmentNeeded, StaffPrincipal, qr_svg
 from backend.store import parties
@@ -326,6 +327,8 @@ async def referral_page(
         timeline=sorted(card.events, key=lambda e: (e.occurred_at, e.id)),
         verifications=list(card.verifications.values()),
         item_titles={str(i.item_id): i.title_ru or i.title_en for v in card.plans for i in v.items},
+        variant_totals=variant_totals,
+        counted_variant=counted_variant,
     )
 
 
@@ -441,8 +444,14 @@ async def plan_page(
         request,
         "plan_edit.html",
         card=card,
+        plan=current,
         items=current.items,
+        teeth=current.teeth,
+        spare_items=plan_form.SPARE_ITEMS,
+        spare_teeth=plan_form.SPARE_TEETH,
+        rubles=plan_form.rubles,
         specializations=list(texts.SPECIALIZATIONS),
+        conditions=[c.value for c in ToothCondition],
     )
 
 
@@ -459,29 +468,9 @@ async def save_plan(
     form = await request.form()
     target = f"/admin/referrals/{referral_id}"
     try:
-        items = []
-        for i in range(int(form.get("rows", "0"))):
-            if form.get(f"keep_{i}") != "on":
-                continue
-            title = form.get(f"title_{i}", "").strip()
-            price = form.get(f"price_{i}", "").replace(" ", "").replace(",", ".")
-            if not title or not price:
-                continue
-            tooth = form.get(f"tooth_{i}", "").strip()
-            items.append(
-                PlanItemIn(
-                    item_id=_uuid(form.get(f"item_id_{i}", "")),
-                    specialization=form.get(f"specialization_{i}", "therapy"),  # type: ignore[arg-type]
-                    price=round(float(price) * 100),
-                    title_ru=title,
-                    tooth=int(tooth) if tooth else None,
-                    stage=int(form.get(f"stage_{i}") or 1),
-                )
-            )
-        items = [msgspec.convert(msgspec.to_builtins(i), PlanItemIn) for i in items]
         await revise_plan(
             referral_id,
-            PlanIn(items=items, currency=referral["currency"]),
+            plan_form.plan_from_form(form, referral["currency"]),
             reason=form.get("reason", ""),
             source=Source.clinic_panel,
             actor=staff.actor,

@@ -6,6 +6,7 @@ from typing import Any
 import msgspec
 
 from backend.domain.money_funnel import Funnel, months_of_reserve
+from backend.domain.plans import chosen
 from backend.routes import staff_schemas as s
 from backend.routes.paging import encode_cursor
 from backend.services.desk import Dispute, ReferralCard
@@ -52,7 +53,8 @@ def card(c: ReferralCard, appointments: list[dict[str, Any]]) -> s.ReferralCardO
             origin=v.origin,
             reason=v.reason,
             created_at=v.created_at,
-            total=sum(i.price for i in v.items),
+            # The counted variant's total: alternatives are not added up.
+            total=sum(i.price for i in chosen(v.items, v.chosen_variant)),
             items=[
                 s.PlanItemOut(
                     item_id=i.item_id,
