@@ -203,6 +203,28 @@ WORDS: dict[str, dict[Lang, str]] = {
     "condition": {"ru": "Состояние", "en": "Condition"},
     "common_items": {"ru": "Общее для всех вариантов", "en": "Common to every variant"},
     "counted": {"ru": "учитывается", "en": "counted"},
+    "variants_help": {
+        "ru": "Как вариант называется для пациента, его плюсы и минусы — по пункту в строке.",
+        "en": "What the patient reads: the variant's name, its pros and cons, a point a line.",
+    },
+    "variant_letter": {"ru": "Буква", "en": "Letter"},
+    "pros_ru": {"ru": "Плюсы (рус.)", "en": "Pros (Russian)"},
+    "pros_en": {"ru": "Плюсы (англ.)", "en": "Pros (English)"},
+    "cons_ru": {"ru": "Минусы (рус.)", "en": "Cons (Russian)"},
+    "cons_en": {"ru": "Минусы (англ.)", "en": "Cons (English)"},
+    "explanations": {"ru": "Пояснения", "en": "Explanations"},
+    "explanations_help": {
+        "ru": "Приём — проблема — решение: к позиции (номер строки), этапу или варианту.",
+        "en": "Visit — problem — solution: for an item (its row number), a stage or a variant.",
+    },
+    "explanation": {"ru": "Пояснение", "en": "Explanation"},
+    "item_row": {"ru": "Строка №", "en": "Item row"},
+    "visit_no": {"ru": "Приём №", "en": "Visit"},
+    "problem_ru": {"ru": "Проблема (рус.)", "en": "Problem (Russian)"},
+    "problem_en": {"ru": "Проблема (англ.)", "en": "Problem (English)"},
+    "solution_ru": {"ru": "Решение (рус.)", "en": "Solution (Russian)"},
+    "solution_en": {"ru": "Решение (англ.)", "en": "Solution (English)"},
+    "specialists": {"ru": "Специалисты", "en": "Specialists"},
 }
 
 STEPS: dict[str, dict[Lang, str]] = {

@@ -17,6 +17,8 @@ from backend.services.referrals import PlanIn
 
 SPARE_ITEMS = 3
 SPARE_TEETH = 4
+SPARE_VARIANTS = 2
+SPARE_EXPLANATIONS = 3
 
 
 def rubles(amount: int) -> str:
@@ -56,13 +58,25 @@ def _variant(text: str) -> str | None:
     return text.strip().upper() or None
 
 
+def _lines(text: str) -> str:
+    """Text areas post CRLF line ends; the plan keeps LF, and no blank edges."""
+    return text.replace("\r\n", "\n").strip()
+
+
 def _rows(form: Any, prefix: str) -> range:
     return range(_int(form.get(f"{prefix}rows", "0") or "0", "rows") or 0)
+
+
+def _all(form: Any, name: str) -> list[str]:
+    getall = getattr(form, "getall", None)
+    values = getall(name, []) if getall is not None else form.get(name)
+    return [values] if isinstance(values, str) else list(values or [])
 
 
 def plan_from_form(form: Any, currency: str) -> PlanIn:
     """The posted editor as a plan, validated as the API validates one (msgspec)."""
     items: list[dict[str, Any]] = []
+    index_of_row: dict[int, int] = {}  # the row number shown (1, 2, …) → index in items
     for i in _rows(form, "item_"):
         if form.get(f"keep_{i}") != "on":
             continue
@@ -74,6 +88,7 @@ def plan_from_form(form: Any, currency: str) -> PlanIn:
         where = f"row {i + 1}"
         if not price:
             raise Invalid(f"{where}: a price is needed")
+        index_of_row[i + 1] = len(items)
         items.append(
             {
                 "item_id": _uuid(form.get(f"item_id_{i}", "")),
@@ -102,6 +117,41 @@ def plan_from_form(form: Any, currency: str) -> PlanIn:
                 "phase": form.get(f"t_phase_{j}", "before"),
                 "condition": form.get(f"t_condition_{j}", "healthy"),
                 "note": form.get(f"t_note_{j}", "").strip(),
+                "variant": _variant(form.get(f"t_variant_{j}", "")),
+            }
+        )
+    variants: list[dict[str, Any]] = []
+    for k in _rows(form, "variant_"):
+        letter = _variant(form.get(f"v_letter_{k}", ""))
+        if letter is None or form.get(f"v_keep_{k}") != "on":
+            continue
+        variants.append(
+            {"variant": letter}
+            | {
+                f: _lines(form.get(f"v_{f}_{k}", ""))
+                for f in ("title_ru", "title_en", "pros_ru", "pros_en", "cons_ru", "cons_en")
+            }
+        )
+    explanations: list[dict[str, Any]] = []
+    for k in _rows(form, "explanation_"):
+        words = {
+            f: _lines(form.get(f"e_{f}_{k}", ""))
+            for f in ("problem_ru", "problem_en", "solution_ru", "solution_en")
+        }
+        if form.get(f"e_keep_{k}") != "on" or not any(words.values()):
+            continue
+        where = f"explanation {k + 1}"
+        row = _int(form.get(f"e_item_{k}", ""), f"{where}, item row")
+        if row is not None and row not in index_of_row:
+            raise Invalid(f"{where}: item row {row} is not in the plan")
+        explanations.append(
+            {
+                "variant": _variant(form.get(f"e_variant_{k}", "")),
+                "stage": _int(form.get(f"e_stage_{k}", ""), f"{where}, stage"),
+                "item": index_of_row[row] if row is not None else None,
+                "visit": _int(form.get(f"e_visit_{k}", ""), f"{where}, visit"),
+                "specialists": _all(form, f"e_specialists_{k}"),
+                **words,
             }
         )
     plan = {
@@ -109,6 +159,8 @@ def plan_from_form(form: Any, currency: str) -> PlanIn:
         "teeth": teeth,
         "currency": currency,
         "chosen_variant": _variant(form.get("chosen_variant", "")),
+        "variants": variants,
+        "explanations": explanations,
     }
     try:
         return msgspec.convert(plan, PlanIn)

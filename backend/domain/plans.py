@@ -31,6 +31,37 @@ class ToothState(msgspec.Struct, frozen=True, kw_only=True):
     phase: str  # before | after
     condition: str
     note: str = ""
+    variant: str | None = None  # an after-state of one variant; None: of every variant
+
+
+class VariantInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """What a variant is, in words: "Имплантация", with its pros and cons (a point a line)."""
+
+    variant: str
+    position: int = 0
+    title_ru: str = ""
+    title_en: str = ""
+    pros_ru: str = ""
+    pros_en: str = ""
+    cons_ru: str = ""
+    cons_en: str = ""
+
+
+class Explanation(msgspec.Struct, frozen=True, kw_only=True):
+    """Seed 004's "visit – problem – solution": why a stage or an item is in the plan, at
+    which visit, and which specialists take part. Tied to an item, else to a stage, else
+    to the whole variant (or plan)."""
+
+    position: int = 0
+    variant: str | None = None  # None: every variant
+    stage: int | None = None
+    item_id: UUID | None = None
+    visit: int | None = None
+    problem_ru: str = ""
+    problem_en: str = ""
+    solution_ru: str = ""
+    solution_en: str = ""
+    specialists: tuple[str, ...] = ()
 
 
 class PriceChange(msgspec.Struct, frozen=True, kw_only=True):

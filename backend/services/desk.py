@@ -13,7 +13,7 @@ import msgspec
 
 from backend.domain.events import Event, ReceiptAttached, VisitCosigned
 from backend.domain.funnel import ITEM_PREFIX, ReferralFold, fold_referral
-from backend.domain.plans import PlanItem, ToothState
+from backend.domain.plans import Explanation, PlanItem, ToothState, VariantInfo
 from backend.domain.roles import needs_clinic
 from backend.domain.verification import Verification, verify
 from backend.services.audit import Viewer, saw
@@ -88,6 +88,8 @@ class PlanVersion(msgspec.Struct, frozen=True, kw_only=True):
     created_by: str
     items: list[PlanItem]
     teeth: list[ToothState]
+    variants: list[VariantInfo] = []
+    explanations: list[Explanation] = []
 
 
 class ReferralCard(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,6 +111,8 @@ async def referral_card(viewer: Viewer, referral_id: UUID, now: datetime) -> Ref
     events = await ledger.events_of(referral_id)
     fold = fold_referral(events)
     policy = policy_for(row)
+    infos = await plans.variants_by_plan(referral_id)
+    explained = await plans.explanations_by_plan(referral_id)
     versions = [
         PlanVersion(
             id=v["id"],
@@ -120,6 +124,8 @@ async def referral_card(viewer: Viewer, referral_id: UUID, now: datetime) -> Ref
             created_by=v["created_by"],
             items=await plans.items_of(v["id"]),
             teeth=await plans.teeth_of(v["id"]),
+            variants=infos.get(v["id"], []),
+            explanations=explained.get(v["id"], []),
         )
         for v in await plans.versions_of(referral_id)
     ]

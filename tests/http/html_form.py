@@ -12,6 +12,7 @@ class _FormReader(HTMLParser):
         self.inside = False
         self.fields: list[tuple[str, str]] = []
         self._select: str | None = None
+        self._multiple = False
         self._options: list[tuple[str, bool]] = []
         self._option_text: list[str] | None = None
         self._option_value: str | None = None
@@ -35,6 +36,7 @@ class _FormReader(HTMLParser):
                 self.fields.append((a["name"], a.get("value", "")))
         elif tag == "select" and a.get("name"):
             self._select, self._options = a["name"], []
+            self._multiple = "multiple" in a
         elif tag == "option" and self._select is not None:
             self._option_value = a.get("value")
             self._option_selected = "selected" in a
@@ -58,11 +60,11 @@ class _FormReader(HTMLParser):
             self._options.append((value, self._option_selected))
             self._option_text = None
         elif tag == "select" and self._select is not None:
-            chosen = [v for v, selected in self._options if selected] or [
-                v for v, _ in self._options[:1]
-            ]
-            if chosen:
-                self.fields.append((self._select, chosen[-1]))
+            chosen = [v for v, selected in self._options if selected]
+            if self._multiple:
+                self.fields.extend((self._select, v) for v in chosen)
+            elif chosen or self._options:
+                self.fields.append((self._select, (chosen or [self._options[0][0]])[-1]))
             self._select = None
         elif tag == "textarea" and self._textarea is not None:
             self.fields.append((self._textarea, "".join(self._text)))

@@ -6,7 +6,7 @@ import msgspec
 from admin.views import COOKIE
 from backend.domain.events import PlanSet
 from backend.domain.funnel import fold_referral
-from backend.domain.plans import PlanItem, ToothState
+from backend.domain.plans import Explanation, PlanItem, ToothState, VariantInfo
 from backend.domain.roles import Role
 from backend.services.referrals import PatientIn, PlanIn, send_referral
 from backend.store import ledger, plans
@@ -57,8 +57,34 @@ FULL_PLAN = {
     ],
     "teeth": [
         {"tooth": 36, "phase": "before", "condition": "missing", "note": "удалён в 2019"},
-        {"tooth": 36, "phase": "after", "condition": "implant"},
+        {"tooth": 36, "phase": "after", "condition": "implant", "variant": "A"},
+        {"tooth": 36, "phase": "after", "condition": "bridge", "variant": "B"},
         {"tooth": 16, "phase": "before", "condition": "caries"},
+    ],
+    "variants": [
+        {
+            "variant": "A",
+            "title_ru": "Имплантация",
+            "title_en": "Implant",
+            "pros_ru": "Не трогаем соседние зубы\nСлужит десятилетиями",
+            "pros_en": "Neighbours untouched\nLasts for decades",
+            "cons_ru": "Дольше: около полугода",
+            "cons_en": "Takes about six months",
+        },
+        {"variant": "B", "title_ru": "Мостовидный протез", "title_en": "Bridge"},
+    ],
+    "explanations": [
+        {
+            "item": 1,
+            "visit": 2,
+            "problem_ru": "Нет зуба 36",
+            "problem_en": "Tooth 36 is missing",
+            "solution_ru": "Ставим имплант",
+            "solution_en": "An implant replaces it",
+            "specialists": ["surgery", "implantology"],
+        },
+        {"variant": "B", "stage": 3, "solution_ru": "Мост на 35 и 37"},
+        {"stage": 1, "visit": 1, "problem_ru": "Нужен осмотр", "solution_en": "Check-up"},
     ],
 }
 
@@ -116,17 +142,30 @@ async def test_saving_the_editor_unchanged_keeps_every_field_of_the_plan(client,
     items_1, items_2 = await plans.items_of(first["id"]), await plans.items_of(second["id"])
     teeth_1, teeth_2 = await plans.teeth_of(first["id"]), await plans.teeth_of(second["id"])
 
+    infos = await plans.variants_by_plan(referral_id)
+    explained = await plans.explanations_by_plan(referral_id)
+    variants_1, variants_2 = infos[first["id"]], infos[second["id"]]
+    explained_1, explained_2 = explained[first["id"]], explained[second["id"]]
+
     # The source plan really exercises every field (else this test would prove little).
-    for struct_type, rows in ((PlanItem, items_1), (ToothState, teeth_1)):
+    for struct_type, rows in (
+        (PlanItem, items_1),
+        (ToothState, teeth_1),
+        (VariantInfo, variants_1),
+        (Explanation, explained_1),
+    ):
         defaults = _defaults(struct_type)
         for field in struct_type.__struct_fields__:
-            if field in ("item_id", "position"):
+            if field in ("item_id", "position") and struct_type is not Explanation:
                 continue
             assert any(getattr(r, field) != defaults[field] for r in rows), field
 
     assert items_2 == items_1
-    key = lambda t: (t.tooth, t.phase)  # noqa: E731
+    key = lambda t: (t.tooth, t.phase, t.variant or "")  # noqa: E731
     assert sorted(teeth_2, key=key) == sorted(teeth_1, key=key)
+    assert variants_2 == variants_1
+    assert explained_2 == explained_1
+    assert explained_2[0].item_id == items_2[1].item_id
     assert (second["chosen_variant"], second["currency"]) == ("B", "RUB")
     assert second["origin"] == "actual"
 
