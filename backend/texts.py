@@ -67,6 +67,7 @@ MILESTONES: dict[str, dict[Lang, str]] = {
     "visited": {"ru": "Визит в клинику", "en": "Visit to the clinic"},
     "completed": {"ru": "Лечение завершено", "en": "Treatment completed"},
     "item": {"ru": "Процедура", "en": "Procedure"},
+    "plan": {"ru": "Согласие с новым планом", "en": "Agreement to the new plan"},
 }
 
 # What a patient is shown of a verification state: their part, not the audit's.
@@ -134,6 +135,10 @@ QUESTIONS: dict[str, dict[Lang, str]] = {
     "visit_check": {
         "ru": "Вы пришли на приём в «{clinic}» {when}?",
         "en": "Did you go to your appointment at «{clinic}» on {when}?",
+    },
+    "confirm_plan": {
+        "ru": "«{clinic}» изменила ваш план лечения {when}. Вы согласны с новым планом?",
+        "en": "«{clinic}» changed your treatment plan on {when}. Do you agree with the new plan?",
     },
 }
 
@@ -303,3 +308,43 @@ PUSH: dict[str, dict[Lang, tuple[str, str]]] = {
         "en": ("Time for a check-up", "Six months have passed: time for a check-up."),
     },
 }
+
+
+# --- plan variants, the printable plan (issue 19) ------------------------------------
+
+VARIANT: dict[str, dict[Lang, str]] = {
+    "untitled": {"ru": "Вариант {v}", "en": "Option {v}"},
+    "only": {"ru": "План лечения", "en": "Treatment plan"},
+    "letter": {"ru": "Вариант {v}", "en": "Option {v}"},
+    "chosen_by_patient": {"ru": "Вы выбрали этот вариант", "en": "You chose this option"},
+    "chosen_by_clinic": {"ru": "Выбран в клинике", "en": "Chosen at the clinic"},
+    "counted": {"ru": "Этот вариант в вашем плане", "en": "This option is in your plan"},
+    "course": {"ru": "≈ {days} дн. лечения", "en": "≈ {days} days of treatment"},
+    "common": {"ru": "Общее для всех вариантов", "en": "In every option"},
+    "pros": {"ru": "Плюсы", "en": "Pros"},
+    "cons": {"ru": "Минусы", "en": "Cons"},
+    "visit": {"ru": "Приём {n}", "en": "Visit {n}"},
+    "problem": {"ru": "Что нашли", "en": "What we found"},
+    "solution": {"ru": "Что сделаем", "en": "What we will do"},
+    "specialists": {"ru": "Специалисты", "en": "Specialists"},
+    "total": {"ru": "Итого", "en": "Total"},
+    "prices_hidden": {
+        "ru": "Стоимость клиника сообщит на консультации",
+        "en": "The clinic will tell you the price at the consultation",
+    },
+}
+
+
+def variant_title(letter: str | None, title_ru: str, title_en: str, lang: Lang) -> str:
+    """ "Вариант B: Мостовидный протез"; a plan without variants is just "the plan"."""
+    if letter is None:
+        return VARIANT["only"][lang]
+    named = item_title(title_ru, title_en, lang)
+    head = VARIANT["letter"][lang].format(v=letter)
+    return f"{head}: {named}" if named else head
+
+
+def points(text_ru: str, text_en: str, lang: Lang) -> list[str]:
+    """Pros or cons as a list: a point a line, in the patient's language when written."""
+    text = item_title(text_ru, text_en, lang)
+    return [line.strip(" •-\t") for line in text.splitlines() if line.strip(" •-\t")]

@@ -12,6 +12,8 @@ from litestar.params import FromPath, QueryParameter
 from backend import texts
 from backend.clock import utcnow
 from backend.domain.odontogram import chart, render_svg
+from backend.domain.plans import of_variant, offered_variants
+from backend.domain.variants import chart_states
 from backend.media_files import signed_url
 from backend.routes import patient_examples as ex
 from backend.routes import patient_export as privacy_body
@@ -28,6 +30,7 @@ from backend.services import (
     profile,
     visit_codes,
 )
+from backend.services.errors import Invalid
 from backend.services.recording import Recorded as RecordedResult
 from backend.store import questions, referrals
 
@@ -178,13 +181,27 @@ PhaseParam = Annotated[
 ]
 
 
-async def _chart(patient: PatientPrincipal, referral_id: UUID, phase: Phase):
+VariantParam = Annotated[
+    str | None,
+    QueryParameter(
+        pattern="^[A-Z]$",
+        description="an option of the plan (A, B…): its items and its chart after; "
+        "absent: the option that counts (chosen, else the first)",
+    ),
+]
+
+
+async def _chart(
+    patient: PatientPrincipal, referral_id: UUID, phase: Phase, variant: str | None = None
+):
     bundle = await patient_reads.referral_bundle(patient.patient_id, referral_id, utcnow())
     current = bundle.current
-    teeth = current.teeth if current else []
-    if bundle.actual and not bundle.actual.teeth and bundle.estimated:
-        teeth = bundle.estimated.teeth  # the clinic kept the exchange's chart
-    items = current.items if current else []
+    offered = offered_variants(current.all_items) if current else []
+    if variant is not None and variant not in offered:
+        raise Invalid(f"variant {variant} is not offered ({', '.join(offered) or 'none'})")
+    variant = variant or (current.variant if current else None)
+    teeth = chart_states(present.plan_teeth(bundle), variant)
+    items = of_variant(current.all_items, variant) if current else []
     return chart(teeth, items, set(bundle.fold.done_items), phase), bundle.lang
 
 
@@ -202,8 +219,9 @@ async def teeth_svg(
     patient: NamedDependency[PatientPrincipal],
     referral_id: FromPath[UUID],
     phase: PhaseParam = "now",
+    variant: VariantParam = None,
 ) -> Response[str]:
-    teeth, lang = await _chart(patient, referral_id, phase)
+    teeth, lang = await _chart(patient, referral_id, phase, variant)
     svg = render_svg(teeth, texts.chart_texts(phase, lang))
     return Response(
         svg, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=60"}
@@ -220,8 +238,9 @@ async def teeth_json(
     patient: NamedDependency[PatientPrincipal],
     referral_id: FromPath[UUID],
     phase: PhaseParam = "now",
+    variant: VariantParam = None,
 ) -> s.TeethOut:
-    teeth, lang = await _chart(patient, referral_id, phase)
+    teeth, lang = await _chart(patient, referral_id, phase, variant)
     return present.teeth(teeth, phase, lang)
 
 
@@ -307,6 +326,27 @@ async def answer_question(
 ) -> s.Recorded:
     result = await answers.answer_question(
         patient_id=patient.patient_id, question_id=question_id, answer=data.answer, note=data.note
+    )
+    return _recorded(result, await _lang(patient))
+
+
+@post(
+    "/referrals/{referral_id:uuid}/variant",
+    summary="Choose an option of the plan",
+    description='The patient\'s choice among the plan\'s options ({"variant": "B"}), '
+    "recorded as an event: from then on the progress bar, the money and the clinic's card "
+    "follow it. Choosing again after the clinic changed the plan also agrees with the new "
+    "plan. 422 for an option the plan does not offer, 409 for a closed referral.",
+    status_code=200,
+    responses=responds(s.Recorded, ex.RECORDED, "Recorded", errors=(400, 401, 404, 409, 422)),
+)
+async def choose_variant(
+    patient: NamedDependency[PatientPrincipal],
+    referral_id: FromPath[UUID],
+    data: Annotated[s.ChooseVariantIn, example_body({"variant": "B"})],
+) -> s.Recorded:
+    result = await patient_statements.choose_variant(
+        patient.patient_id, referral_id, variant=data.variant
     )
     return _recorded(result, await _lang(patient))
 
@@ -493,6 +533,7 @@ router = Router(
         get_media,
         list_questions,
         answer_question,
+        choose_variant,
         rate_contact,
         respond_to_appointment,
         enter_visit_code,

@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 
 from backend import texts
 from backend.domain.funnel import ITEM_PREFIX, Step
-from backend.domain.odontogram import ChartTooth
-from backend.domain.plans import PlanItem, compare_plans
+from backend.domain.norms import effective_norms
+from backend.domain.odontogram import ChartTooth, chart
+from backend.domain.plans import PlanItem, ToothState, compare_plans
+from backend.domain.variants import VariantOverview, chart_states, overview
 from backend.routes import patient_schemas as s
 from backend.services.patient_reads import ReferralBundle
 from backend.texts import Lang
@@ -212,6 +214,11 @@ def referral(b: ReferralBundle) -> s.ReferralOut:
         ],
         questions=[question(q, clinic["name"], items, tz, lang) for q in b.open_questions],
         milestones=milestones,
+        variants=variants(b, lang),
+        chosen_variant=b.current.variant if b.current else None,
+        can_choose_variant=can_choose(b),
+        prices_shown=bool(b.clinic.get("show_prices", True)),
+        plan_pdf_url=f"/api/v1/me/referrals/{b.referral['id']}/plan.pdf",
     )
 
 
@@ -300,6 +307,112 @@ def comparison(b: ReferralBundle, lang: Lang) -> s.PlanComparisonOut:
         summary=summary,
         reason=b.actual.reason,
         changes=changes,
+    )
+
+
+def plan_teeth(b: ReferralBundle) -> list[ToothState]:
+    """The chart's states: the current version's, or the estimate's if the clinic kept it."""
+    current = b.current
+    teeth = current.teeth if current else []
+    if b.actual and not b.actual.teeth and b.estimated:
+        teeth = b.estimated.teeth
+    return teeth
+
+
+def overviews(b: ReferralBundle) -> list[VariantOverview]:
+    current = b.current
+    if current is None:
+        return []
+    return overview(
+        current.all_items,
+        infos=current.variants,
+        explanations=current.explanations,
+        teeth=plan_teeth(b),
+        chosen_variant=current.variant,
+        norms=b.norms or effective_norms(),
+    )
+
+
+def can_choose(b: ReferralBundle) -> bool:
+    """An open referral whose current plan offers more than one option."""
+    offered = {i.variant for i in b.current.all_items if i.variant} if b.current else set()
+    return b.fold.is_open and len(offered) > 1
+
+
+def variants(b: ReferralBundle, lang: Lang) -> list[s.VariantOut]:
+    """Every option of the current plan side by side, in the patient's language."""
+    currency, shown = b.fold.money.currency, b.clinic.get("show_prices", True)
+    choice = b.fold.variant_choice
+    items_by_id = {i.item_id: i for i in (b.current.all_items if b.current else [])}
+    states = plan_teeth(b)
+    out = []
+    for v in overviews(b):
+        chosen_by = choice.by if v.counted and choice is not None else None
+        status = (
+            texts.VARIANT["chosen_by_patient"][lang]
+            if chosen_by == "patient"
+            else texts.VARIANT["chosen_by_clinic"][lang]
+            if chosen_by == "clinic"
+            else texts.VARIANT["counted"][lang]
+            if v.counted and v.variant is not None
+            else None
+        )
+        after = chart(
+            chart_states(states, v.variant), list(v.items), set(b.fold.done_items), "after"
+        )
+        out.append(
+            s.VariantOut(
+                variant=v.variant,
+                title=texts.variant_title(v.variant, v.info.title_ru, v.info.title_en, lang),
+                counted=v.counted,
+                chosen_by=chosen_by,
+                status_label=status,
+                pros=texts.points(v.info.pros_ru, v.info.pros_en, lang),
+                cons=texts.points(v.info.cons_ru, v.info.cons_en, lang),
+                total=money(v.total, currency, lang) if shown else None,
+                course_days=v.course_days,
+                course_label=texts.VARIANT["course"][lang].format(days=v.course_days),
+                items=[
+                    s.VariantItemOut(
+                        item_id=i.item_id,
+                        title=texts.item_title(i.title_ru, i.title_en, lang),
+                        tooth=i.tooth,
+                        stage=i.stage,
+                        specialization_label=texts.SPECIALIZATIONS[i.specialization][lang],
+                        price=money(i.price, currency, lang) if shown else None,
+                        common=i.variant is None,
+                    )
+                    for i in v.items
+                ],
+                explanations=[explanation(e, items_by_id, lang) for e in v.explanations],
+                after_chart=teeth(after, "after", lang),
+                chart_svg_url=f"/api/v1/me/referrals/{b.referral['id']}/teeth.svg?phase=after"
+                + (f"&variant={v.variant}" if v.variant else ""),
+            )
+        )
+    return out
+
+
+def explanation(e, items_by_id: dict, lang: Lang) -> s.ExplanationOut:
+    item = items_by_id.get(e.item_id) if e.item_id else None
+    about = None
+    if item is not None:
+        about = texts.item_title(item.title_ru, item.title_en, lang) + (
+            texts.TOOTH[lang].format(n=item.tooth) if item.tooth else ""
+        )
+    elif e.stage is not None:
+        about = texts.STAGE[lang].format(n=e.stage)
+    return s.ExplanationOut(
+        visit=e.visit,
+        visit_label=texts.VARIANT["visit"][lang].format(n=e.visit) if e.visit else None,
+        stage=e.stage,
+        item_id=e.item_id,
+        about=about,
+        problem=texts.item_title(e.problem_ru, e.problem_en, lang),
+        solution=texts.item_title(e.solution_ru, e.solution_en, lang),
+        specialists=[
+            texts.SPECIALIZATIONS[x][lang] for x in e.specialists if x in texts.SPECIALIZATIONS
+        ],
     )
 
 

@@ -192,6 +192,46 @@ class QuestionOut(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: datetime
 
 
+class VariantItemOut(msgspec.Struct, frozen=True, kw_only=True):
+    item_id: UUID
+    title: str
+    tooth: int | None
+    stage: int
+    specialization_label: str
+    price: Money | None  # null when the clinic does not show prices
+    common: Annotated[bool, msgspec.Meta(description="part of every option")]
+
+
+class ExplanationOut(msgspec.Struct, frozen=True, kw_only=True):
+    visit: Annotated[int | None, msgspec.Meta(description="at which visit")]
+    visit_label: str | None
+    stage: int | None
+    item_id: UUID | None
+    about: Annotated[str | None, msgspec.Meta(description="the item or stage it explains")]
+    problem: Annotated[str, msgspec.Meta(description="what was found")]
+    solution: Annotated[str, msgspec.Meta(description="what will be done")]
+    specialists: list[str]
+
+
+class VariantOut(msgspec.Struct, frozen=True, kw_only=True):
+    variant: Annotated[str | None, msgspec.Meta(description="A, B, C…; null: no options")]
+    title: str
+    counted: Annotated[
+        bool, msgspec.Meta(description="the option the plan counts: chosen, else the first")
+    ]
+    chosen_by: Annotated[str | None, msgspec.Meta(description="patient | clinic | exchange")]
+    status_label: str | None
+    pros: list[str]
+    cons: list[str]
+    total: Money | None  # null when the clinic does not show prices
+    course_days: Annotated[int, msgspec.Meta(description="by the duration norms")]
+    course_label: str
+    items: list[VariantItemOut]
+    explanations: list[ExplanationOut]
+    after_chart: "TeethOut"
+    chart_svg_url: str
+
+
 class ReferralOut(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     step: str
@@ -205,6 +245,16 @@ class ReferralOut(msgspec.Struct, frozen=True, kw_only=True):
     appointments: list[AppointmentOut]
     questions: list[QuestionOut]
     milestones: list[MilestoneOut]
+    # Seed 004: every option side by side, the one that counts, and whether to choose.
+    variants: list[VariantOut] = []
+    chosen_variant: str | None = None
+    can_choose_variant: bool = False
+    prices_shown: bool = True
+    plan_pdf_url: str | None = None
+
+
+class ChooseVariantIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    variant: Annotated[str, msgspec.Meta(pattern="^[A-Z]$", examples=["B"])]
 
 
 class ReferralSummary(msgspec.Struct, frozen=True, kw_only=True):

@@ -46,6 +46,12 @@ class ReferralRow(msgspec.Struct, frozen=True, kw_only=True):
     remaining: Amount
     disputed: int
     overdue: int
+    chosen_variant: Annotated[
+        str | None, msgspec.Meta(description="the option that counts (A, B…), if any")
+    ] = None
+    variant_chosen_by: Annotated[
+        str | None, msgspec.Meta(description="patient | clinic | exchange; null: not chosen")
+    ] = None
 
 
 class ReferralList(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,14 +72,42 @@ class PlanItemOut(msgspec.Struct, frozen=True, kw_only=True):
     done_at: datetime | None
 
 
+class VariantSummaryOut(msgspec.Struct, frozen=True, kw_only=True):
+    variant: str | None
+    title_ru: str
+    title_en: str
+    pros_ru: str
+    pros_en: str
+    cons_ru: str
+    cons_en: str
+    counted: bool
+    total: Annotated[int, msgspec.Meta(description="common items and this option's, minor units")]
+    course_days: Annotated[int, msgspec.Meta(description="by the clinic's duration norms")]
+
+
+class ExplanationOut(msgspec.Struct, frozen=True, kw_only=True):
+    variant: str | None
+    stage: int | None
+    item_id: UUID | None
+    visit: int | None
+    problem_ru: str
+    problem_en: str
+    solution_ru: str
+    solution_en: str
+    specialists: list[str]
+
+
 class PlanOut(msgspec.Struct, frozen=True, kw_only=True):
     plan_id: UUID
     version: int
     origin: Literal["estimated", "actual"]
     reason: str | None
     created_at: datetime
-    total: int
+    total: Annotated[int, msgspec.Meta(description="the counted option's total")]
     items: list[PlanItemOut]
+    chosen_variant: str | None = None
+    variants: list[VariantSummaryOut] = []
+    explanations: list[ExplanationOut] = []
 
 
 class VerificationOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -115,6 +149,9 @@ class ReferralCardOut(msgspec.Struct, frozen=True, kw_only=True):
     verifications: list[VerificationOut]
     appointments: list[AppointmentOut]
     contact_rating: dict[str, Any] | None
+    chosen_variant: str | None = None
+    variant_chosen_by: str | None = None
+    variant_chosen_at: datetime | None = None
 
 
 class TimelineEntry(msgspec.Struct, frozen=True, kw_only=True):

@@ -13,6 +13,7 @@ import msgspec
 
 from backend.domain.events import Event, ReceiptAttached, VisitCosigned
 from backend.domain.funnel import ITEM_PREFIX, ReferralFold, fold_referral
+from backend.domain.norms import Norms
 from backend.domain.plans import Explanation, PlanItem, ToothState, VariantInfo
 from backend.domain.roles import needs_clinic
 from backend.domain.verification import Verification, verify
@@ -20,7 +21,7 @@ from backend.services.audit import Viewer, saw
 from backend.services.errors import NotFound
 from backend.services.recording import policy_for
 from backend.services.staff_auth import StaffPrincipal
-from backend.store import desk, ledger, parties, plans, referrals
+from backend.store import desk, ledger, norms, parties, plans, referrals
 from backend.store.tables import Appointment, ContactRating
 
 # A worklist (who to call back, plans behind schedule) is shown whole, up to this many
@@ -101,6 +102,7 @@ class ReferralCard(msgspec.Struct, frozen=True, kw_only=True):
     plans: list[PlanVersion]
     rating: dict[str, Any] | None
     events: list[Event]
+    norms: Norms | None = None  # the clinic's duration norms, for each option's length
 
 
 async def referral_card(viewer: Viewer, referral_id: UUID, now: datetime) -> ReferralCard:
@@ -146,6 +148,7 @@ async def referral_card(viewer: Viewer, referral_id: UUID, now: datetime) -> Ref
         plans=versions,
         rating=rating,
         events=events,
+        norms=await norms.norms_for(row["clinic"]),
     )
 
 

@@ -141,6 +141,15 @@ ROUTES: list[Route] = [
     R("GET", f"{API}/me/referrals/{{referral_id}}/teeth.svg", PATIENT, scope=OWN_PATIENT),
     R("GET", f"{API}/me/referrals/{{referral_id}}/teeth", PATIENT, scope=OWN_PATIENT),
     R("GET", f"{API}/me/referrals/{{referral_id}}/media", PATIENT, scope=OWN_PATIENT),
+    # The world's plan offers no options: reaching the rule (422) is the patient's own answer.
+    R(
+        "POST",
+        f"{API}/me/referrals/{{referral_id}}/variant",
+        PATIENT,
+        scope=OWN_PATIENT,
+        body={"variant": "B"},
+        ok={422},
+    ),
     R("GET", f"{API}/me/media/{{media_id}}", PATIENT, scope=OWN_PATIENT),
     R("GET", f"{API}/me/questions", PATIENT),
     R(
