@@ -225,6 +225,21 @@ WORDS: dict[str, dict[Lang, str]] = {
     "solution_ru": {"ru": "Решение (рус.)", "en": "Solution (Russian)"},
     "solution_en": {"ru": "Решение (англ.)", "en": "Solution (English)"},
     "specialists": {"ru": "Специалисты", "en": "Specialists"},
+    "chosen_by_patient": {"ru": "выбрал пациент в приложении", "en": "chosen by the patient"},
+    "chosen_by_clinic": {"ru": "выбран клиникой", "en": "chosen by the clinic"},
+    "chosen_by_exchange": {"ru": "выбран биржей", "en": "chosen by the exchange"},
+    "not_chosen_yet": {
+        "ru": "пациент ещё не выбрал, считается первый",
+        "en": "not chosen yet; the first counts",
+    },
+    "plan_pdf": {"ru": "План для печати (PDF)", "en": "Printable plan (PDF)"},
+    "pictures": {"ru": "Снимки и фото", "en": "X-rays and photos"},
+    "plan_settings": {"ru": "План для пациента", "en": "Plan for patients"},
+    "save": {"ru": "Сохранить", "en": "Save"},
+    "show_prices": {
+        "ru": "Показывать пациентам цены и суммы вариантов",
+        "en": "Show patients the prices and each option's total",
+    },
 }
 
 STEPS: dict[str, dict[Lang, str]] = {

@@ -47,7 +47,15 @@ from backend.routes.staff_security import (
     provide_viewer,
     roles,
 )
-from backend.services import desk, exchange_admin, plan_fact, reports, staff_auth, visit_codes
+from backend.services import (
+    desk,
+    exchange_admin,
+    patient_prices,
+    plan_fact,
+    reports,
+    staff_auth,
+    visit_codes,
+)
 from backend.services.audit import Viewer
 from backend.services.claims import (
     ClosedIn,
@@ -132,6 +140,7 @@ def _nav(staff: StaffPrincipal | None) -> list[tuple[str, str]]:
             ("/admin/ratings", "ratings"),
             ("/admin/calls", "calls"),
             ("/admin/follow-up", "follow_up"),
+            ("/admin/plan-settings", "plan_settings"),
         ],
         Role.exchange_operator: [
             ("/admin/referrals", "referrals"),
@@ -328,7 +337,15 @@ async def referral_page(
         verifications=list(card.verifications.values()),
         item_titles={str(i.item_id): i.title_ru or i.title_en for v in card.plans for i in v.items},
         variant_totals=variant_totals,
-        counted_variant=counted_variant,
+        # The fold knows the patient's choice; a version's own mark is only its default.
+        counted_of=lambda v: next(
+            (
+                p.variant
+                for p in (card.fold.plan, card.fold.estimated_plan)
+                if p and p.plan_id == v.id
+            ),
+            counted_variant(v.items, v.chosen_variant),
+        ),
     )
 
 
@@ -486,6 +503,19 @@ async def save_plan(
 
 
 # --- the clinic's pages ------------------------------------------------------------------
+
+
+@get("/plan-settings", guards=[admin_guard], opt=roles(CLINIC_MANAGER), include_in_schema=False)
+async def plan_settings_page(request: Request, staff: NamedDependency[StaffPrincipal]) -> Template:
+    shown = await patient_prices.prices_shown(staff.clinic_id)
+    return await page(request, "plan_settings.html", show_prices=shown)
+
+
+@post("/plan-settings", guards=[admin_guard], opt=roles(CLINIC_MANAGER), include_in_schema=False)
+async def save_plan_settings(request: Request, staff: NamedDependency[StaffPrincipal]) -> Redirect:
+    form = await request.form()
+    await patient_prices.show_prices(staff.clinic_id, form.get("show_prices") == "on")
+    return Redirect(path="/admin/plan-settings?msg=saved", status_code=303)
 
 
 @get("/calls", guards=[admin_guard], opt=roles(CLINIC_STAFF), include_in_schema=False)
@@ -757,6 +787,7 @@ async def create_referral(
             spec, price, title = parts[0], parts[1], parts[2] if len(parts) > 2 else ""
             tooth = int(parts[3]) if len(parts) > 3 and parts[3] else None
             stage = int(parts[4]) if len(parts) > 4 and parts[4] else 1
+            variant = parts[5].upper() if len(parts) > 5 and parts[5] else None
             items.append(
                 {
                     "specialization": spec,
@@ -764,6 +795,7 @@ async def create_referral(
                     "title_ru": title,
                     "tooth": tooth,
                     "stage": stage,
+                    "variant": variant,
                 }
             )
         plan = msgspec.convert({"items": items}, PlanIn)
@@ -841,6 +873,8 @@ router = Router(
         save_plan,
         calls_page,
         follow_up_page,
+        plan_settings_page,
+        save_plan_settings,
         ratings_page,
         funnel_page,
         disputes_page,

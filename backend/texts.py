@@ -191,6 +191,10 @@ PLAN_DIFF: dict[str, dict[Lang, str]] = {
         "ru": "Состав плана изменился, сумма та же",
         "en": "The plan changed but costs the same",
     },
+    "changed": {
+        "ru": "Клиника изменила предварительный план",
+        "en": "The clinic changed the estimated plan",
+    },
 }
 
 STAGE = {"ru": "Этап {n}", "en": "Stage {n}"}

@@ -44,7 +44,7 @@ from backend.routes.staff_security import (
     roles,
     staff_guard,
 )
-from backend.services import desk, reports, visit_codes
+from backend.services import desk, patient_prices, reports, visit_codes
 from backend.services.audit import Viewer
 from backend.services.claims import Claim, record_clinic_claim
 from backend.services.referrals import PlanIn, revise_plan
@@ -364,6 +364,35 @@ async def get_follow_up(
     return present.referral_rows(rows, len(rows), with_phone=True)
 
 
+@get(
+    "/settings/patient-prices",
+    summary="Do patients see prices?",
+    description="Whether the clinic's patients see prices: item prices, each option's "
+    "total and the printed plan's totals. On by default.",
+    opt=roles(CLINIC_STAFF),
+    responses=responds(s.PatientPricesOut, {"show_prices": True}, "The setting", errors=(401, 403)),
+)
+async def get_patient_prices(staff: NamedDependency[StaffPrincipal]) -> s.PatientPricesOut:
+    return s.PatientPricesOut(show_prices=await patient_prices.prices_shown(staff.clinic_id))
+
+
+@put(
+    "/settings/patient-prices",
+    summary="Show or hide prices from patients",
+    description="The clinic manager's choice (seed 004): with false, the patient's plan "
+    "screen, each option and the printed plan show what will be done but no money.",
+    status_code=200,
+    opt=roles(CLINIC_MANAGER),
+    responses=responds(s.PatientPricesOut, {"show_prices": False}, "Saved", errors=(400, 401, 403)),
+)
+async def put_patient_prices(
+    staff: NamedDependency[StaffPrincipal],
+    data: Annotated[s.PatientPricesIn, example_body({"show_prices": False})],
+) -> s.PatientPricesOut:
+    shown = await patient_prices.show_prices(staff.clinic_id, data.show_prices)
+    return s.PatientPricesOut(show_prices=shown)
+
+
 router = Router(
     path="/api/v1/clinic",
     route_handlers=[
@@ -380,6 +409,8 @@ router = Router(
         get_ratings,
         get_nobody_called,
         get_follow_up,
+        get_patient_prices,
+        put_patient_prices,
     ],
     guards=[staff_guard],
     dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},

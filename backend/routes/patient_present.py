@@ -26,6 +26,15 @@ def money(amount: int, currency: str, lang: Lang) -> s.Money:
     return s.Money(amount=amount, currency=currency, formatted=texts.money(amount, currency, lang))
 
 
+def prices_shown(b: ReferralBundle) -> bool:
+    """The clinic's choice whether its patients see money (seed 004)."""
+    return bool(b.clinic.get("show_prices", True))
+
+
+def priced(b: ReferralBundle, amount: int, lang: Lang) -> s.Money | None:
+    return money(amount, b.fold.money.currency, lang) if prices_shown(b) else None
+
+
 def question(
     row: dict[str, Any], clinic_name: str, items: dict, tz: ZoneInfo, lang: Lang
 ) -> s.QuestionOut:
@@ -91,7 +100,7 @@ def _patient_state(state: str, lang: Lang) -> tuple[str, str]:
 
 def referral(b: ReferralBundle) -> s.ReferralOut:
     lang: Lang = b.lang  # type: ignore[assignment]
-    tz, fold, currency = b.tz, b.fold, b.fold.money.currency
+    tz, fold = b.tz, b.fold
     items = {i.item_id: i for i in (b.current.items if b.current else [])}
     verdicts = b.verifications
     closed = not fold.is_open and fold.step is not Step.completed
@@ -114,7 +123,7 @@ def referral(b: ReferralBundle) -> s.ReferralOut:
             tooth=item.tooth,
             specialization=item.specialization,
             specialization_label=texts.SPECIALIZATIONS[item.specialization][lang],
-            price=money(item.price, currency, lang),
+            price=priced(b, item.price, lang),
             status=status,
             status_label=texts.ITEM_STATUS[status][lang],
             done_at=local(done_at, tz),
@@ -149,7 +158,7 @@ def referral(b: ReferralBundle) -> s.ReferralOut:
                 status_label=texts.ITEM_STATUS[status][lang],
                 expected_start=local(stage.expected_start, tz),
                 expected_end=local(stage.expected_end, tz),
-                money=money(stage.money_total, currency, lang),
+                money=priced(b, stage.money_total, lang),
                 items=stage_items,
             )
         )
@@ -158,8 +167,8 @@ def referral(b: ReferralBundle) -> s.ReferralOut:
     progress = s.ProgressOut(
         percent_money=p.percent_money,
         percent_items=p.percent_items,
-        money_done=money(p.money_done, currency, lang),
-        money_total=money(p.money_total, currency, lang),
+        money_done=priced(b, p.money_done, lang),
+        money_total=priced(b, p.money_total, lang),
         items_done=p.items_done,
         items_total=p.items_total,
         current_stage=p.current_stage,
@@ -217,7 +226,7 @@ def referral(b: ReferralBundle) -> s.ReferralOut:
         variants=variants(b, lang),
         chosen_variant=b.current.variant if b.current else None,
         can_choose_variant=can_choose(b),
-        prices_shown=bool(b.clinic.get("show_prices", True)),
+        prices_shown=prices_shown(b),
         plan_pdf_url=f"/api/v1/me/referrals/{b.referral['id']}/plan.pdf",
     )
 
@@ -242,7 +251,7 @@ def comparison(b: ReferralBundle, lang: Lang) -> s.PlanComparisonOut:
     if b.actual is None or b.estimated is None:
         only = b.estimated or b.actual
         assert only is not None
-        total = money(sum(i.price for i in only.items), currency, lang)
+        total = priced(b, sum(i.price for i in only.items), lang)
         return s.PlanComparisonOut(
             estimated_total=total if b.estimated else None,
             actual_total=total if b.actual else None,
@@ -254,6 +263,8 @@ def comparison(b: ReferralBundle, lang: Lang) -> s.PlanComparisonOut:
     diff = compare_plans(b.estimated.items, b.actual.items)
     if diff.same:
         summary = texts.PLAN_DIFF["same"][lang]
+    elif not prices_shown(b):
+        summary = texts.PLAN_DIFF["changed"][lang]
     elif diff.difference > 0:
         summary = texts.PLAN_DIFF["more"][lang].format(
             delta=texts.money(diff.difference, currency, lang)
@@ -275,7 +286,7 @@ def comparison(b: ReferralBundle, lang: Lang) -> s.PlanComparisonOut:
                 title=title(i),
                 tooth=i.tooth,
                 before=None,
-                after=money(i.price, currency, lang),
+                after=priced(b, i.price, lang),
             )
             for i in diff.added
         ]
@@ -284,7 +295,7 @@ def comparison(b: ReferralBundle, lang: Lang) -> s.PlanComparisonOut:
                 change="dropped",
                 title=title(i),
                 tooth=i.tooth,
-                before=money(i.price, currency, lang),
+                before=priced(b, i.price, lang),
                 after=None,
             )
             for i in diff.dropped
@@ -294,16 +305,16 @@ def comparison(b: ReferralBundle, lang: Lang) -> s.PlanComparisonOut:
                 change="repriced",
                 title=title(c.after),
                 tooth=c.after.tooth,
-                before=money(c.before.price, currency, lang),
-                after=money(c.after.price, currency, lang),
+                before=priced(b, c.before.price, lang),
+                after=priced(b, c.after.price, lang),
             )
             for c in diff.repriced
         ]
     )
     return s.PlanComparisonOut(
-        estimated_total=money(diff.estimated_total, currency, lang),
-        actual_total=money(diff.actual_total, currency, lang),
-        difference=money(diff.difference, currency, lang),
+        estimated_total=priced(b, diff.estimated_total, lang),
+        actual_total=priced(b, diff.actual_total, lang),
+        difference=priced(b, diff.difference, lang),
         summary=summary,
         reason=b.actual.reason,
         changes=changes,
@@ -341,7 +352,6 @@ def can_choose(b: ReferralBundle) -> bool:
 
 def variants(b: ReferralBundle, lang: Lang) -> list[s.VariantOut]:
     """Every option of the current plan side by side, in the patient's language."""
-    currency, shown = b.fold.money.currency, b.clinic.get("show_prices", True)
     choice = b.fold.variant_choice
     items_by_id = {i.item_id: i for i in (b.current.all_items if b.current else [])}
     states = plan_teeth(b)
@@ -369,7 +379,7 @@ def variants(b: ReferralBundle, lang: Lang) -> list[s.VariantOut]:
                 status_label=status,
                 pros=texts.points(v.info.pros_ru, v.info.pros_en, lang),
                 cons=texts.points(v.info.cons_ru, v.info.cons_en, lang),
-                total=money(v.total, currency, lang) if shown else None,
+                total=priced(b, v.total, lang),
                 course_days=v.course_days,
                 course_label=texts.VARIANT["course"][lang].format(days=v.course_days),
                 items=[
@@ -379,7 +389,7 @@ def variants(b: ReferralBundle, lang: Lang) -> list[s.VariantOut]:
                         tooth=i.tooth,
                         stage=i.stage,
                         specialization_label=texts.SPECIALIZATIONS[i.specialization][lang],
-                        price=money(i.price, currency, lang) if shown else None,
+                        price=priced(b, i.price, lang),
                         common=i.variant is None,
                     )
                     for i in v.items
@@ -426,7 +436,7 @@ def summary(row: dict[str, Any], clinic_name: str, b: ReferralBundle) -> s.Refer
         sent_at=local(row["sent_at"], b.tz),
         percent_money=b.progress.percent_money,
         percent_items=b.progress.percent_items,
-        money_total=money(b.progress.money_total, b.fold.money.currency, lang),
+        money_total=priced(b, b.progress.money_total, lang),
         next_step=next_step(b, lang),
         open_questions=len(b.open_questions),
     )

@@ -107,7 +107,7 @@ class PlanItemOut(msgspec.Struct, frozen=True, kw_only=True):
     tooth: int | None
     specialization: str
     specialization_label: str
-    price: Money
+    price: Money | None  # null when the clinic does not show prices
     status: Annotated[
         str,
         msgspec.Meta(
@@ -127,15 +127,15 @@ class StageOut(msgspec.Struct, frozen=True, kw_only=True):
     status_label: str
     expected_start: datetime | None
     expected_end: datetime | None
-    money: Money
+    money: Money | None  # null when the clinic does not show prices
     items: list[PlanItemOut]
 
 
 class ProgressOut(msgspec.Struct, frozen=True, kw_only=True):
     percent_money: Annotated[int, msgspec.Meta(ge=0, le=100)]
     percent_items: Annotated[int, msgspec.Meta(ge=0, le=100)]
-    money_done: Money
-    money_total: Money
+    money_done: Money | None  # null when the clinic does not show prices
+    money_total: Money | None
     items_done: int
     items_total: int
     current_stage: int | None
@@ -265,7 +265,7 @@ class ReferralSummary(msgspec.Struct, frozen=True, kw_only=True):
     sent_at: datetime
     percent_money: int
     percent_items: int
-    money_total: Money
+    money_total: Money | None  # null when the clinic does not show prices
     next_step: str
     open_questions: int
 

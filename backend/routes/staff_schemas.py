@@ -555,3 +555,11 @@ class SpecializationTable(msgspec.Struct, frozen=True, kw_only=True):
     first: Annotated[str, msgspec.Meta(description="first month, YYYY-MM")]
     last: Annotated[str, msgspec.Meta(description="last month, YYYY-MM")]
     items: list[SpecializationOut]
+
+
+class PatientPricesIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    show_prices: Annotated[bool, msgspec.Meta(description="patients see prices and totals")]
+
+
+class PatientPricesOut(msgspec.Struct, frozen=True, kw_only=True):
+    show_prices: bool

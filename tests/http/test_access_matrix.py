@@ -308,6 +308,8 @@ ROUTES: list[Route] = [
     R("GET", f"{API}/health/aggregates", STAFF, {HEALTH, *EXCHANGE}),
     R("GET", f"{API}/health/prices", STAFF, {HEALTH, *EXCHANGE}),
     R("POST", f"{API}/auth/staff/logout", STAFF, ALL_STAFF, last=2),
+    R("GET", f"{API}/clinic/settings/patient-prices", STAFF, CLINIC_STAFF),
+    R("PUT", f"{API}/clinic/settings/patient-prices", STAFF, {MANAGER}, body={"show_prices": True}),
     # --- the admin pages (cookie) ------------------------------------------------------------
     R("GET", "/admin", ADMIN, ALL_STAFF),
     R("GET", "/admin/referrals", ADMIN, {*CLINIC_STAFF, OPERATOR}),
@@ -338,6 +340,8 @@ ROUTES: list[Route] = [
         form={"rows": "0", "reason": "matrix"},
     ),
     R("GET", "/admin/calls", ADMIN, CLINIC_STAFF),
+    R("GET", "/admin/plan-settings", ADMIN, {MANAGER}),
+    R("POST", "/admin/plan-settings", ADMIN, {MANAGER}, form={"show_prices": "on"}),
     R("GET", "/admin/follow-up", ADMIN, CLINIC_STAFF),
     R("GET", "/admin/ratings", ADMIN, {MANAGER}),
     R("GET", "/admin/funnel", ADMIN, {MANAGER, *EXCHANGE}),

@@ -322,3 +322,36 @@ async def test_a_patient_who_says_no_to_the_changed_plan_goes_to_the_exchange(cl
     ).json()
     assert {v["milestone"]: v["state"] for v in card["verifications"]}["plan"] == "verified"
     assert card["chosen_variant"] == "B"
+
+
+async def test_a_clinic_that_hides_prices_shows_its_patients_no_money(client, db):
+    clinic_id = await make_clinic()
+    operator = await sign_in(client, await make_staff(Role.exchange_operator))
+    manager = await sign_in(client, await make_staff(Role.clinic_manager, clinic_id))
+    coordinator = await sign_in(client, await make_staff(Role.clinic_coordinator, clinic_id))
+    created = await client.post(
+        f"{API}/exchange/referrals",
+        headers=operator.headers,
+        json={"patient": {"phone": PHONE}, "clinic_id": str(clinic_id), "plan": THREE_OPTIONS},
+    )
+    referral_id = created.json()["id"]
+    setting = f"{API}/clinic/settings/patient-prices"
+    assert (await client.get(setting, headers=coordinator.headers)).json() == {"show_prices": True}
+    refused = await client.put(setting, headers=coordinator.headers, json={"show_prices": False})
+    assert refused.status_code == 403
+    hidden = await client.put(setting, headers=manager.headers, json={"show_prices": False})
+    assert hidden.json() == {"show_prices": False}
+
+    patient = await patient_sign_in(client, PHONE)
+    screen = await client.get(f"{API}/me/referrals/{referral_id}", headers=patient.headers)
+    body = screen.json()
+    assert body["prices_shown"] is False
+    assert [v["total"] for v in body["variants"]] == [None, None, None]
+    assert {i["price"] for v in body["variants"] for i in v["items"]} == {None}
+    assert {i["price"] for s in body["stages"] for i in s["items"]} == {None}
+    assert body["progress"]["money_total"] is None
+    assert "₽" not in screen.text
+    # Still the options, their length and explanations: only the money is left out.
+    assert [v["course_days"] for v in body["variants"]] == [241, 31, 61]
+    listed = (await client.get(f"{API}/me/referrals", headers=patient.headers)).json()
+    assert listed["items"][0]["money_total"] is None
