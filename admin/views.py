@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Request, Response, Router, get, post
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import (
@@ -33,8 +34,10 @@ from backend.domain.money_funnel import months_of_reserve
 from backend.domain.plans import counted_variant, variant_totals
 from backend.domain.roles import Role
 from backend.domain.teeth import ToothCondition
+from backend.media_files import signed_url
 from backend.rate_limits import auth_budget
 from backend.routes.funnel_tables import specialization_out
+from backend.routes.media import MAX_UPLOAD
 from backend.routes.staff_security import (
     CLINIC_MANAGER,
     CLINIC_STAFF,
@@ -69,6 +72,7 @@ from backend.services.claims import (
     record_clinic_claim,
 )
 from backend.services.errors import Forbidden, Invalid, NotFound, ServiceError, TooManyAttempts
+from backend.services.media import KINDS, PHASES, attach_media
 from backend.services.referrals import PatientIn, PlanIn, revise_plan, send_referral
 from backend.services.staff import add_staff
 from backend.services.staff_auth import EnrolmentNeeded, StaffPrincipal, qr_svg
@@ -502,6 +506,71 @@ async def save_plan(
     return Redirect(path=f"{target}?msg=saved", status_code=303)
 
 
+# --- pictures -----------------------------------------------------------------------------
+
+
+@get(
+    "/referrals/{referral_id:uuid}/pictures",
+    guards=[admin_guard],
+    opt=roles(CLINIC_STAFF),
+    include_in_schema=False,
+)
+async def pictures_page(
+    request: Request, viewer: NamedDependency[Viewer], referral_id: FromPath[UUID]
+) -> Template:
+    rows = await desk.pictures(viewer, referral_id)
+    secret, now = request.app.state.settings.secret_key, utcnow()
+    by_phase: dict[str, list[dict]] = {p: [] for p in ("before", "progress", "after")}
+    for row in rows:
+        by_phase.setdefault(row["phase"], []).append(
+            {**row, "url": signed_url(secret, row["id"], now)[0]}
+        )
+    return await page(
+        request,
+        "pictures.html",
+        referral_id=referral_id,
+        by_phase=by_phase,
+        kinds=KINDS,
+        phases=PHASES,
+    )
+
+
+@post(
+    "/referrals/{referral_id:uuid}/pictures",
+    guards=[admin_guard],
+    opt=roles(CLINIC_STAFF),
+    include_in_schema=False,
+    request_max_body_size=MAX_UPLOAD + 64 * 1024,
+)
+async def upload_picture(
+    request: Request, staff: NamedDependency[StaffPrincipal], referral_id: FromPath[UUID]
+) -> Redirect:
+    await desk.referral_in_scope(staff, referral_id)
+    target = f"/admin/referrals/{referral_id}/pictures"
+    form = await request.form()
+    upload = form.get("file")
+    try:
+        if not isinstance(upload, UploadFile):
+            raise Invalid("choose a picture to upload")
+        data = await upload.read(MAX_UPLOAD + 1)
+        if len(data) > MAX_UPLOAD:
+            raise Invalid("the picture is over 15 MB")
+        tooth = form.get("tooth", "").strip()
+        await attach_media(
+            request.app.state.media_files,
+            referral_id=referral_id,
+            data=data,
+            kind=form.get("kind", "photo"),
+            phase=form.get("phase", "before"),
+            tooth=int(tooth) if tooth else None,
+            caption=form.get("caption", "").strip(),
+            uploaded_by=staff.actor,
+        )
+    except (ServiceError, ValueError) as exc:
+        return Redirect(path=f"{target}?{urlencode({'error': _detail(exc)})}", status_code=303)
+    return Redirect(path=f"{target}?msg=saved", status_code=303)
+
+
 # --- the clinic's pages ------------------------------------------------------------------
 
 
@@ -871,6 +940,8 @@ router = Router(
         visit_code_page,
         plan_page,
         save_plan,
+        pictures_page,
+        upload_picture,
         calls_page,
         follow_up_page,
         plan_settings_page,

@@ -352,3 +352,14 @@ def points(text_ru: str, text_en: str, lang: Lang) -> list[str]:
     """Pros or cons as a list: a point a line, in the patient's language when written."""
     text = item_title(text_ru, text_en, lang)
     return [line.strip(" •-\t") for line in text.splitlines() if line.strip(" •-\t")]
+
+
+PICTURES: dict[str, dict[Lang, str]] = {
+    "photo": {"ru": "Фото", "en": "Photo"},
+    "xray": {"ru": "Рентген", "en": "X-ray"},
+    "scan": {"ru": "Скан", "en": "Scan"},
+    "mouth": {"ru": " (вся челюсть)", "en": " (whole mouth)"},
+    "before": {"ru": "До лечения", "en": "Before"},
+    "progress": {"ru": "В ходе лечения", "en": "During treatment"},
+    "after": {"ru": "После лечения", "en": "After"},
+}

@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, Router, get, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, FromQuery, QueryParameter
 
 from backend.clock import utcnow
 from backend.domain.events import Source
@@ -28,6 +29,7 @@ from backend.routes.funnel_tables import (
     plan_fact_table,
     specialization_table,
 )
+from backend.routes.media import MAX_UPLOAD, PictureUpload, read_upload
 from backend.routes.paging import (
     DEFAULT_LIMIT,
     MAX_LIST,
@@ -47,6 +49,7 @@ from backend.routes.staff_security import (
 from backend.services import desk, patient_prices, reports, visit_codes
 from backend.services.audit import Viewer
 from backend.services.claims import Claim, record_clinic_claim
+from backend.services.media import attach_media
 from backend.services.referrals import PlanIn, revise_plan
 from backend.services.staff_auth import StaffPrincipal, qr_svg
 from backend.store import parties
@@ -364,6 +367,43 @@ async def get_follow_up(
     return present.referral_rows(rows, len(rows), with_phone=True)
 
 
+@post(
+    "/referrals/{referral_id:uuid}/media",
+    summary="Attach a picture",
+    description="A before/after photo or X-ray of one of the clinic's referrals (JPEG, PNG "
+    "or WebP, up to 15 MB) as multipart form data: kind, phase (before, after, progress), "
+    "tooth (FDI; none for the whole mouth), caption. It is re-encoded, so metadata such as "
+    "GPS position never reaches the record. The patient sees it in the app by phase.",
+    opt=roles(CLINIC_STAFF),
+    request_max_body_size=MAX_UPLOAD + 64 * 1024,
+    responses=responds(
+        s.MediaCreated,
+        {"id": "0196f0e4-3b1a-7c22-8d55-6c1f2a9b4e01"},
+        "Stored",
+        status=201,
+        errors=(400, 401, 403, 404, 413, 422),
+    ),
+)
+async def upload_media(
+    request: Request,
+    staff: NamedDependency[StaffPrincipal],
+    referral_id: FromPath[UUID],
+    data: Annotated[PictureUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+) -> s.MediaCreated:
+    await desk.referral_in_scope(staff, referral_id)
+    media_id = await attach_media(
+        request.app.state.media_files,
+        referral_id=referral_id,
+        data=await read_upload(data),
+        kind=data.kind,
+        phase=data.phase,
+        tooth=data.tooth,
+        caption=data.caption,
+        uploaded_by=staff.actor,
+    )
+    return s.MediaCreated(id=media_id)
+
+
 @get(
     "/settings/patient-prices",
     summary="Do patients see prices?",
@@ -411,6 +451,7 @@ router = Router(
         get_follow_up,
         get_patient_prices,
         put_patient_prices,
+        upload_media,
     ],
     guards=[staff_guard],
     dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},

@@ -262,14 +262,18 @@ def _media_out(request: Request, row: dict) -> s.MediaOut:
     "/referrals/{referral_id:uuid}/media",
     summary="Before/after pictures",
     description="X-rays and photos of this referral, each with a signed URL valid for ten "
-    "minutes (fetch it without the Authorization header).",
+    "minutes (fetch it without the Authorization header): all of them, grouped by phase "
+    "(before, progress, after), and before beside after for each tooth (or the whole "
+    "mouth) and kind.",
     responses=responds(s.MediaList, ex.MEDIA_LIST, "The pictures", errors=ID_ERRORS),
 )
 async def list_media(
     request: Request, patient: NamedDependency[PatientPrincipal], referral_id: FromPath[UUID]
 ) -> s.MediaList:
     rows = await patient_reads.media_of(patient.patient_id, referral_id)
-    return s.MediaList(items=[_media_out(request, r) for r in rows])
+    me = await profile.profile(patient.patient_id)
+    lang: texts.Lang = me["locale"] if me["locale"] in texts.LANGS else "ru"
+    return present.pictures([_media_out(request, r) for r in rows], lang)
 
 
 @get(

@@ -465,3 +465,25 @@ def teeth(chart: list[ChartTooth], phase: str, lang: Lang) -> s.TeethOut:
             if c in chart_texts.conditions
         },
     )
+
+
+def pictures(items: list[s.MediaOut], lang: Lang) -> s.MediaList:
+    """Pictures by phase, and before beside after (the latest of each) per tooth and kind."""
+    by_phase: dict[str, list[s.MediaOut]] = {"before": [], "progress": [], "after": []}
+    pairs: dict[tuple[int | None, str], dict[str, s.MediaOut]] = {}
+    for m in items:  # oldest first: a later picture of the same phase replaces the pair's
+        by_phase.setdefault(m.phase, []).append(m)
+        if m.phase in ("before", "after"):
+            pairs.setdefault((m.tooth, m.kind), {})[m.phase] = m
+    side_by_side = [
+        s.MediaPairOut(
+            tooth=tooth,
+            kind=kind,
+            label=texts.PICTURES[kind][lang]
+            + (texts.TOOTH[lang].format(n=tooth) if tooth else texts.PICTURES["mouth"][lang]),
+            before=pair.get("before"),
+            after=pair.get("after"),
+        )
+        for (tooth, kind), pair in sorted(pairs.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1]))
+    ]
+    return s.MediaList(items=items, by_phase=by_phase, side_by_side=side_by_side)

@@ -314,8 +314,22 @@ class MediaOut(msgspec.Struct, frozen=True, kw_only=True):
     url_expires_at: datetime
 
 
+class MediaPairOut(msgspec.Struct, frozen=True, kw_only=True):
+    """Before and after of one tooth (or the whole mouth: tooth null), side by side."""
+
+    tooth: int | None
+    kind: str
+    label: str
+    before: MediaOut | None
+    after: MediaOut | None
+
+
 class MediaList(msgspec.Struct, frozen=True, kw_only=True):
     items: list[MediaOut]
+    by_phase: Annotated[
+        dict[str, list[MediaOut]], msgspec.Meta(description="before, progress, after")
+    ] = {}
+    side_by_side: list[MediaPairOut] = []
 
 
 # --- what the patient says ------------------------------------------------------------

@@ -21,7 +21,7 @@ from backend.services.audit import Viewer, saw
 from backend.services.errors import NotFound
 from backend.services.recording import policy_for
 from backend.services.staff_auth import StaffPrincipal
-from backend.store import desk, ledger, norms, parties, plans, referrals
+from backend.store import desk, ledger, media, norms, parties, plans, referrals
 from backend.store.tables import Appointment, ContactRating
 
 # A worklist (who to call back, plans behind schedule) is shown whole, up to this many
@@ -301,3 +301,17 @@ async def audit_log(
     return await desk.audit_entries(
         limit=limit, before_id=before_id, object_id=object_id, actor=actor
     )
+
+
+async def pictures(viewer: Viewer, referral_id: UUID) -> list[dict[str, Any]]:
+    """A referral's pictures for its clinic's staff (and the exchange), oldest first."""
+    row = await referral_in_scope(viewer.principal, referral_id)
+    found = await media.of_referral(referral_id)
+    await saw(
+        viewer,
+        action="view_pictures",
+        object_kind="patient",
+        object_id=str(row["patient"]),
+        details={"referral_id": str(referral_id), "shown": len(found)},
+    )
+    return found
