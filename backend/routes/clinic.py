@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from litestar import Request, Response, Router, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
+from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, FromQuery, QueryParameter
 
 from backend.clock import utcnow
@@ -388,7 +389,18 @@ async def upload_media(
     request: Request,
     staff: NamedDependency[StaffPrincipal],
     referral_id: FromPath[UUID],
-    data: Annotated[PictureUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+    data: Annotated[
+        PictureUpload,
+        Body(
+            media_type=RequestEncodingType.MULTI_PART,
+            examples=[
+                Example(
+                    summary="example",
+                    value={"kind": "photo", "phase": "after", "tooth": 36, "caption": "Имплант"},
+                )
+            ],
+        ),
+    ],
 ) -> s.MediaCreated:
     await desk.referral_in_scope(staff, referral_id)
     media_id = await attach_media(
