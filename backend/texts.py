@@ -260,6 +260,14 @@ CHART: dict[str, dict[Lang, str]] = {
 }
 
 
+TOOTH_KINDS: dict[str, dict[Lang, str]] = {
+    "incisor": {"ru": "резец", "en": "incisor"},
+    "canine": {"ru": "клык", "en": "canine"},
+    "premolar": {"ru": "премоляр", "en": "premolar"},
+    "molar": {"ru": "моляр", "en": "molar"},
+}
+
+
 def chart_texts(phase: str, lang: Lang) -> ChartTexts:
     return ChartTexts(
         title=CHART[phase][lang],
@@ -270,6 +278,7 @@ def chart_texts(phase: str, lang: Lang) -> ChartTexts:
         done=CHART["done"][lang],
         upper=CHART["upper"][lang],
         lower=CHART["lower"][lang],
+        kinds={k: v[lang] for k, v in TOOTH_KINDS.items()},
     )
 
 
