@@ -36,6 +36,7 @@ from backend.domain.roles import Role
 from backend.domain.teeth import ToothCondition
 from backend.media_files import signed_url
 from backend.rate_limits import auth_budget
+from backend.routes import plan_document
 from backend.routes.funnel_tables import specialization_out
 from backend.routes.media import MAX_UPLOAD
 from backend.routes.staff_security import (
@@ -506,6 +507,23 @@ async def save_plan(
     return Redirect(path=f"{target}?msg=saved", status_code=303)
 
 
+@get(
+    "/referrals/{referral_id:uuid}/plan.pdf",
+    guards=[admin_guard],
+    opt=roles(CLINIC_STAFF | OPERATOR),
+    include_in_schema=False,
+)
+async def plan_pdf_page(
+    request: Request, viewer: NamedDependency[Viewer], referral_id: FromPath[UUID]
+) -> Response:
+    now = utcnow()
+    bundle = await desk.plan_bundle(viewer, referral_id, now)
+    link = plan_document.app_link(request.app.state.settings.public_url, referral_id)
+    return await plan_document.pdf_response(
+        plan_document.document(bundle, app_link=link, now=now), referral_id
+    )
+
+
 # --- pictures -----------------------------------------------------------------------------
 
 
@@ -942,6 +960,7 @@ router = Router(
         save_plan,
         pictures_page,
         upload_picture,
+        plan_pdf_page,
         calls_page,
         follow_up_page,
         plan_settings_page,

@@ -14,6 +14,7 @@ from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from backend.clock import utcnow
 from backend.domain.events import Source
 from backend.domain.funnel import Step
+from backend.routes import plan_document
 from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
@@ -417,6 +418,29 @@ async def upload_media(
 
 
 @get(
+    "/referrals/{referral_id:uuid}/plan.pdf",
+    summary="The patient's plan to print",
+    description="The same A4 colour document the patient prints (GET /me/referrals/{id}/"
+    "plan.pdf): in the patient's language, every option side by side. Written to the audit "
+    "log.",
+    media_type="application/pdf",
+    opt=roles(CLINIC_STAFF),
+    responses=responds(
+        bytes, "(PDF document)", "The plan", media_type="application/pdf", errors=ID_ERRORS
+    ),
+)
+async def get_plan_pdf(
+    request: Request, viewer: NamedDependency[Viewer], referral_id: FromPath[UUID]
+) -> Response:
+    now = utcnow()
+    bundle = await desk.plan_bundle(viewer, referral_id, now)
+    link = plan_document.app_link(request.app.state.settings.public_url, referral_id)
+    return await plan_document.pdf_response(
+        plan_document.document(bundle, app_link=link, now=now), referral_id
+    )
+
+
+@get(
     "/settings/patient-prices",
     summary="Do patients see prices?",
     description="Whether the clinic's patients see prices: item prices, each option's "
@@ -464,6 +488,7 @@ router = Router(
         get_patient_prices,
         put_patient_prices,
         upload_media,
+        get_plan_pdf,
     ],
     guards=[staff_guard],
     dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},

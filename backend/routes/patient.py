@@ -19,6 +19,7 @@ from backend.routes import patient_examples as ex
 from backend.routes import patient_export as privacy_body
 from backend.routes import patient_present as present
 from backend.routes import patient_schemas as s
+from backend.routes import plan_document
 from backend.routes.docs import example_body, responds
 from backend.routes.paging import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from backend.routes.security import PatientPrincipal, patient_principal
@@ -334,6 +335,29 @@ async def answer_question(
     return _recorded(result, await _lang(patient))
 
 
+@get(
+    "/referrals/{referral_id:uuid}/plan.pdf",
+    summary="My plan to print",
+    description="The plan as an A4 colour PDF in the patient's language: the clinic, every "
+    "option side by side with its chart after, pros and cons, stages with expected dates, "
+    "visit-problem-solution explanations, totals (unless the clinic hides prices) and a QR "
+    "code back to the plan in the app.",
+    media_type="application/pdf",
+    responses=responds(
+        bytes, "(PDF document)", "The plan", media_type="application/pdf", errors=ID_ERRORS
+    ),
+)
+async def plan_pdf(
+    request: Request, patient: NamedDependency[PatientPrincipal], referral_id: FromPath[UUID]
+) -> Response:
+    now = utcnow()
+    bundle = await patient_reads.referral_bundle(patient.patient_id, referral_id, now)
+    link = plan_document.app_link(request.app.state.settings.public_url, referral_id)
+    return await plan_document.pdf_response(
+        plan_document.document(bundle, app_link=link, now=now), referral_id
+    )
+
+
 @post(
     "/referrals/{referral_id:uuid}/variant",
     summary="Choose an option of the plan",
@@ -537,6 +561,7 @@ router = Router(
         get_media,
         list_questions,
         answer_question,
+        plan_pdf,
         choose_variant,
         rate_contact,
         respond_to_appointment,

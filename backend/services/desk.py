@@ -19,6 +19,7 @@ from backend.domain.roles import needs_clinic
 from backend.domain.verification import Verification, verify
 from backend.services.audit import Viewer, saw
 from backend.services.errors import NotFound
+from backend.services.patient_reads import ReferralBundle, referral_bundle
 from backend.services.recording import policy_for
 from backend.services.staff_auth import StaffPrincipal
 from backend.store import desk, ledger, media, norms, parties, plans, referrals
@@ -315,3 +316,18 @@ async def pictures(viewer: Viewer, referral_id: UUID) -> list[dict[str, Any]]:
         details={"referral_id": str(referral_id), "shown": len(found)},
     )
     return found
+
+
+async def plan_bundle(viewer: Viewer, referral_id: UUID, now: datetime) -> ReferralBundle:
+    """The patient's plan screen as the clinic prints it from the card (and the exchange):
+    in scope, and written to the audit log."""
+    row = await referral_in_scope(viewer.principal, referral_id)
+    bundle = await referral_bundle(row["patient"], referral_id, now)
+    await saw(
+        viewer,
+        action="print_plan",
+        object_kind="patient",
+        object_id=str(row["patient"]),
+        details={"referral_id": str(referral_id)},
+    )
+    return bundle

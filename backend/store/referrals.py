@@ -68,7 +68,7 @@ async def with_parties(referral_id: UUID) -> tuple[dict, dict, dict] | None:
     rows = await Referral.raw(
         "SELECT r.*, c.name AS c_name, c.city AS c_city, c.address AS c_address, "
         "c.phone AS c_phone, c.timezone AS c_timezone, "
-        "c.show_prices_to_patients AS c_show_prices, p.locale AS p_locale, "
+        "c.show_prices_to_patients AS c_show_prices, p.locale AS p_locale, p.name AS p_name, "
         "p.timezone AS p_timezone FROM referral r JOIN clinic c ON c.id = r.clinic "
         "JOIN patient p ON p.id = r.patient WHERE r.id = {}",
         referral_id,

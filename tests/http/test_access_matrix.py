@@ -141,6 +141,7 @@ ROUTES: list[Route] = [
     R("GET", f"{API}/me/referrals/{{referral_id}}/teeth.svg", PATIENT, scope=OWN_PATIENT),
     R("GET", f"{API}/me/referrals/{{referral_id}}/teeth", PATIENT, scope=OWN_PATIENT),
     R("GET", f"{API}/me/referrals/{{referral_id}}/media", PATIENT, scope=OWN_PATIENT),
+    R("GET", f"{API}/me/referrals/{{referral_id}}/plan.pdf", PATIENT, scope=OWN_PATIENT),
     # The world's plan offers no options: reaching the rule (422) is the patient's own answer.
     R(
         "POST",
@@ -310,6 +311,13 @@ ROUTES: list[Route] = [
     R("POST", f"{API}/auth/staff/logout", STAFF, ALL_STAFF, last=2),
     R("GET", f"{API}/clinic/settings/patient-prices", STAFF, CLINIC_STAFF),
     R(
+        "GET",
+        f"{API}/clinic/referrals/{{referral_id}}/plan.pdf",
+        STAFF,
+        CLINIC_STAFF,
+        scope=OWN_CLINIC,
+    ),
+    R(
         "POST",
         f"{API}/clinic/referrals/{{referral_id}}/media",
         STAFF,
@@ -350,6 +358,13 @@ ROUTES: list[Route] = [
     ),
     R("GET", "/admin/calls", ADMIN, CLINIC_STAFF),
     R("GET", "/admin/plan-settings", ADMIN, {MANAGER}),
+    R(
+        "GET",
+        "/admin/referrals/{referral_id}/plan.pdf",
+        ADMIN,
+        {*CLINIC_STAFF, OPERATOR},
+        scope=OWN_CLINIC,
+    ),
     R("GET", "/admin/referrals/{referral_id}/pictures", ADMIN, CLINIC_STAFF, scope=OWN_CLINIC),
     R(
         "POST",
