@@ -124,7 +124,11 @@ class ImportedPlan(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def total(self) -> int:
-        return sum(i.price for i in self.items)
+        """The plan's money as it counts before a choice: common items and the first
+        option's (alternatives are never added up)."""
+        offered = sorted({i.variant for i in self.items if i.variant})
+        first = offered[0] if offered else None
+        return sum(i.price for i in self.items if i.variant in (None, first))
 
 
 class CannotImport(ValueError):

@@ -6,7 +6,13 @@ from uuid import UUID
 
 import msgspec
 
-from backend.domain.plan_import import DEFAULT_MIN_PROBABILITY, Analysis, DraftItem
+from backend.domain.plan_import import (
+    DEFAULT_MIN_PROBABILITY,
+    Analysis,
+    DraftExplanation,
+    DraftItem,
+    VariantText,
+)
 from backend.domain.roles import Role
 from backend.services.plan_import import MAX_LINES, PriceEntryIn
 from backend.services.referrals import PatientIn, PlanItemIn
@@ -477,6 +483,7 @@ class ImportedTooth(msgspec.Struct, frozen=True, kw_only=True):
     tooth: int
     phase: str
     condition: str
+    variant: str | None = None  # an after-state of one option only
 
 
 class ImportedPlanOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -485,6 +492,8 @@ class ImportedPlanOut(msgspec.Struct, frozen=True, kw_only=True):
     total: int
     currency: str
     notes: list[str]
+    variants: list[VariantText] = []
+    explanations: list[DraftExplanation] = []
 
 
 class ImportOut(msgspec.Struct, frozen=True, kw_only=True):

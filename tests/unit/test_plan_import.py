@@ -155,6 +155,7 @@ def test_alternatives_stay_variants_each_with_its_own_chart_after():
     assert [(i.code, i.variant) for i in plan.items] == [("implant", "A"), ("bridge", "B")]
     after = {(t.tooth, t.variant): t.condition for t in plan.teeth if t.phase == "after"}
     assert after == {(36, "A"): "implant", (36, "B"): "bridge"}
+    assert plan.total == PRICES["implant"].price  # the first option's, not both added up
 
 
 def test_options_words_and_explanations_follow_the_plan_numbering():
