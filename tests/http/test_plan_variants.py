@@ -169,7 +169,10 @@ async def test_three_options_go_to_the_patient_who_chooses_b_and_everything_foll
         f"{API}/me/referrals/{referral_id}/teeth.svg?phase=after&variant=B",
         headers=patient.headers,
     )
-    assert svg.status_code == 200 and 'data-tooth="36" data-condition="bridge"' in svg.text
+    assert (
+        svg.status_code == 200
+        and 'data-tooth="36" data-kind="molar" data-condition="bridge"' in svg.text
+    )
 
     refused = await client.post(
         f"{API}/me/referrals/{referral_id}/variant", headers=patient.headers, json={"variant": "D"}

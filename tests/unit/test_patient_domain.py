@@ -86,6 +86,9 @@ def test_every_patient_text_exists_in_russian_and_english():
         texts.SPECIALIZATIONS,
         texts.CONDITIONS,
         texts.CHART,
+        texts.VARIANT,
+        texts.PICTURES,
+        texts.TOOTH_KINDS,
     ]
     for table in tables:
         for key, by_lang in table.items():
