@@ -39,7 +39,7 @@ from backend.routes import (
     staff_auth,
 )
 from backend.routes.docs import (
-    ClosedStructSchema,
+    ExactStructSchema,
     TimeOfDaySchema,
     complete_documentation,
     state_cross_field_rules,
@@ -160,7 +160,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=MAX_BODY,
         lifespan=[database, firebase, embedded_worker, drain],
         before_request=refuse_nul_in_query,
-        plugins=[problem_details, ClosedStructSchema(), TimeOfDaySchema()],
+        plugins=[problem_details, ExactStructSchema(), TimeOfDaySchema()],
         openapi_config=OpenAPIConfig(
             title="plantrack",
             version=VERSION,

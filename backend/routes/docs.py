@@ -98,18 +98,50 @@ def example_body(value: dict[str, Any], summary: str = "example") -> Any:
     return Body(examples=[Example(summary=summary, value=value)])
 
 
-class ClosedStructSchema(StructSchemaPlugin):
-    """A body that refuses unknown fields (`forbid_unknown_fields`, every request body of
-    ours) says so: `additionalProperties: false`. Without it the document allows any extra
-    field the API answers 400 for. (Litestar's own struct schemas, extended; its private
-    module, so a Litestar upgrade is checked by tests/http/test_openapi.py.)"""
+class ExactStructSchema(StructSchemaPlugin):
+    """Litestar's struct schemas, made to say what msgspec enforces:
+
+    - a body that refuses unknown fields (`forbid_unknown_fields`, every request body of
+      ours) says `additionalProperties: false`; without it the document allows any extra
+      field the API answers 400 for;
+    - a numeric bound of 0 (`ge=0`, `gt=0`) is written: Litestar drops a bound that is 0
+      (it tests it for truth), so `chair_minutes` said "at most 10,000" and not "at least 0".
+
+    (Litestar's own plugin, extended from its private module: a Litestar upgrade that
+    moves it fails at start-up, and tests/service/test_fuzz_openapi.py checks the result.)"""
 
     def to_openapi_schema(self, field_definition: Any, schema_creator: Any) -> Schema:
         schema = super().to_openapi_schema(field_definition, schema_creator)
         info = msgspec.inspect.type_info(field_definition.type_)
-        if isinstance(info, msgspec.inspect.StructType) and info.forbid_unknown_fields:
+        if not isinstance(info, msgspec.inspect.StructType):
+            return schema
+        if info.forbid_unknown_fields:
             schema.additional_properties = False
+        for field in info.fields:
+            prop = (schema.properties or {}).get(field.encode_name)
+            if isinstance(prop, Schema):
+                for attribute, bound in _numeric_bounds(field.type).items():
+                    if bound is not None and getattr(prop, attribute) is None:
+                        setattr(prop, attribute, bound)
         return schema
+
+
+def _numeric_bounds(kind: Any) -> dict[str, float | None]:
+    if isinstance(kind, msgspec.inspect.UnionType):
+        numbers = [
+            t
+            for t in kind.types
+            if isinstance(t, msgspec.inspect.IntType | msgspec.inspect.FloatType)
+        ]
+        return _numeric_bounds(numbers[0]) if len(numbers) == 1 else {}
+    if isinstance(kind, msgspec.inspect.IntType | msgspec.inspect.FloatType):
+        return {
+            "minimum": kind.ge,
+            "exclusive_minimum": kind.gt,
+            "maximum": kind.le,
+            "exclusive_maximum": kind.lt,
+        }
+    return {}
 
 
 class TimeOfDaySchema(OpenAPISchemaPlugin):
@@ -153,7 +185,7 @@ PICTURE_TYPES = "image/jpeg, image/png, image/webp"
 
 
 @dataclass
-class PictureUpload(Operation):
+class PictureForm(Operation):
     """A multipart upload whose `file` part is a picture: sent as a file, of these types
     (without `encoding`, clients may send it as a text field, which is refused). The form's
     schema is its component itself, not Litestar's `allOf` wrapper (there only to carry the

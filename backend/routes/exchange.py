@@ -12,7 +12,7 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.openapi.spec import Example
-from litestar.params import Body, FromPath, FromQuery, QueryParameter
+from litestar.params import Body, FromPath, FromQuery, KwargDefinition, QueryParameter
 
 from backend.clock import utcnow
 from backend.domain.funnel import Step
@@ -22,7 +22,7 @@ from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
 from backend.routes.clinic import referral_card
-from backend.routes.docs import PictureUpload, example_body, responds
+from backend.routes.docs import PictureForm, example_body, responds
 from backend.routes.exports import Format
 from backend.routes.funnel_tables import (
     PLAN_FACT_TEXT,
@@ -180,7 +180,11 @@ async def put_integration(
     "each stage's key as the map writes it, name, the CRM's own semantics (process, "
     "success, failure) and the claim the map makes of it (null: unmapped, so deliveries "
     "in that stage are recorded as unmapped, never guessed); and map keys the CRM does "
-    "not know. 503 when the CRM does not answer, 502 when it refuses our credentials.",
+    "not know. Also the deal's (lead's) fields with the setting that uses each (and "
+    "fields the settings name that the CRM lacks), and the first products of its "
+    "catalogue with their codes (crm.deal.fields and crm.product.list; amoCRM "
+    "leads/custom_fields and the products list). 503 when the CRM does not answer, 502 "
+    "when it refuses our credentials.",
     opt=roles(OPERATOR),
     responses=responds(
         integrations.CrmStages, ex.CRM_STAGES, "The stages", errors=(401, 403, 404, 409, 502, 503)
@@ -398,7 +402,8 @@ class MediaUpload:
     kind: Literal["xray", "photo", "scan"]
     phase: Literal["before", "after", "progress"]
     tooth: Tooth | None = None
-    caption: str = ""
+    # Litestar reads a form's constraints from its own definitions (services.media checks it).
+    caption: Annotated[str, KwargDefinition(max_length=300)] = ""
 
 
 MAX_UPLOAD = 15 * 1024 * 1024
@@ -410,7 +415,7 @@ MAX_UPLOAD = 15 * 1024 * 1024
     description="An X-ray or photo (JPEG, PNG or WebP, up to 15 MB) as multipart form data. "
     "It is re-encoded: metadata such as GPS position never reaches the record.",
     opt=roles(OPERATOR),
-    operation_class=PictureUpload,
+    operation_class=PictureForm,
     request_max_body_size=MAX_UPLOAD + 64 * 1024,
     responses=responds(
         s.MediaCreated, ex.MEDIA_OUT, "Stored", status=201, errors=(400, 401, 403, 404, 413, 422)

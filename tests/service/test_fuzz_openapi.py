@@ -21,6 +21,7 @@ hand, e.g. PLANTRACK_FUZZ_ALL=1 PLANTRACK_FUZZ_EXAMPLES=200 for a long run. The 
 operations and cases per caller are printed.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -31,11 +32,13 @@ from pathlib import Path
 from uuid import UUID
 
 import httpx
+import msgspec
 
 from backend.clock import utcnow
 from backend.domain.roles import Role
-from backend.routes.staff_examples import CLINIC, PRICES_IN
-from tests.factories import book, make_clinic, make_referral
+from backend.routes.staff_examples import CLINIC, ITEM, PRICES_IN
+from backend.services.referrals import PatientIn, send_referral
+from tests.factories import PLAN, book, make_clinic, make_referral
 from tests.http.patient_client import sign_in as patient_sign_in
 from tests.http.staff_client import make_staff, sign_in
 from tests.live_server import serve
@@ -63,6 +66,8 @@ OWN = {
 
 
 REPO = Path(__file__).resolve().parents[2]
+PHONES = ["+79161234567", "8 (916) 765-43-21", "+7 495 123-45-67"]
+SIDES = ("exchange", "clinic")
 
 
 @dataclass
@@ -79,7 +84,15 @@ async def world(base: str) -> World:
     now = utcnow()
     clinic = await make_clinic("Клиника А", clinic_id=UUID(CLINIC))
     spare = await make_clinic("Клиника Б")
-    sent = await make_referral(clinic, phone="+79161110051", at=now - timedelta(hours=3))
+    # The patient's referral: its first item has the id the plan revision's example names.
+    first = msgspec.structs.replace(PLAN.items[0], item_id=UUID(ITEM))
+    sent = await send_referral(
+        patient=PatientIn(phone="+79161110051", name="Анна Иванова"),
+        clinic_id=clinic,
+        plan=msgspec.structs.replace(PLAN, items=[first, *PLAN.items[1:]]),
+        actor="test",
+        now=now - timedelta(hours=3),
+    )
     await make_referral(clinic, phone="+79161110052", at=now - timedelta(hours=3))
     await book(sent.referral_id, now + timedelta(days=1))
     async with httpx.AsyncClient(base_url=base) as client:
@@ -97,28 +110,51 @@ async def world(base: str) -> World:
 
 
 def configuration(known: World) -> str:
-    """schemathesis.toml, route by route, each setting with its reason:
+    """schemathesis.toml, each setting with its reason:
 
-    - the upload needs a referral that exists (the fuzzer cannot guess one); and its
-      coverage phase is off: Schemathesis 4.32's multipart-with-`encoding` scenario fills
-      every other required part with "" (here `kind` and `phase`, enums) and calls that
-      valid, so the API's 400 for it would read as a mismatch (the fuzzing phase sends
-      real pictures and is kept);
+    - half the time a body's `clinic_id` is the world's clinic and a patient's phone a
+      real number (the other half, whatever the fuzzer makes): a random UUID names no
+      clinic and a random string is no phone number, and the rules between a plan's
+      fields (its options and their items) are more than JSON Schema can say, so without
+      these no generated referral could ever be accepted;
+
+    - the uploads (the exchange's and the clinic's) need a referral that exists (the
+      fuzzer cannot guess one); and their coverage phase is off: Schemathesis 4.32's
+      multipart-with-`encoding` scenario fills every other required part with "" (here
+      `kind` and `phase`, enums) and calls that valid, so the API's 400 for it would
+      read as a mismatch (the fuzzing phase sends real pictures and is kept);
+    - the clinic's plan revision names the example's item: the referral that has it;
     - archiving would take the examples' clinic from the rest of the run: the spare one;
     - the stages route asks the clinic's CRM, which is wherever the fuzzer configured it
       (nowhere): its documented 502/503 are what it must answer then, not server errors.
     """
-    upload = "POST /api/v1/exchange/referrals/{referral_id}/media"
+    uploads = [f"POST /api/v1/{side}/referrals/{{referral_id}}/media" for side in SIDES]
+    revision = "PUT /api/v1/clinic/referrals/{referral_id}/plan"
     archive = "POST /api/v1/exchange/clinics/{clinic_id}/archive"
     stages = "GET /api/v1/exchange/clinics/{clinic_id}/integration/stages"
+    dictionaries = (
+        f'[dictionaries.clinics]\nvalues = ["{CLINIC}"]\n\n'
+        f"[dictionaries.phones]\nvalues = {json.dumps(PHONES, ensure_ascii=False)}\n\n"
+        "[parameters]\n"
+        '"body.clinic_id" = { dictionary = "clinics", probability = 0.5 }\n'
+        '"body.patient.phone" = { dictionary = "phones", probability = 0.5 }\n\n'
+    )
     return (
-        f'[[operations]]\ninclude-name = "{upload}"\n'
-        f'parameters = {{ referral_id = "{known.referral}" }}\n'
-        "phases.coverage.enabled = false\n\n"
-        f'[[operations]]\ninclude-name = "{archive}"\n'
-        f'parameters = {{ clinic_id = "{known.spare_clinic}" }}\n\n'
-        f'[[operations]]\ninclude-name = "{stages}"\n'
-        'checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "502", "503"]\n'
+        dictionaries
+        + "".join(
+            f'[[operations]]\ninclude-name = "{upload}"\n'
+            f'parameters = {{ referral_id = "{known.referral}" }}\n'
+            "phases.coverage.enabled = false\n\n"
+            for upload in uploads
+        )
+        + (
+            f'[[operations]]\ninclude-name = "{revision}"\n'
+            f'parameters = {{ referral_id = "{known.referral}" }}\n\n'
+            f'[[operations]]\ninclude-name = "{archive}"\n'
+            f'parameters = {{ clinic_id = "{known.spare_clinic}" }}\n\n'
+            f'[[operations]]\ninclude-name = "{stages}"\n'
+            'checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "502", "503"]\n'
+        )
     )
 
 
