@@ -12,8 +12,9 @@ over once its lease runs out, and recorded once.
         .venv/bin/pytest --db=postgres -m db tests/service/test_crash_recovery.py -s
 
 The server runs without its embedded worker; a `plantrack worker` process runs beside it
-(lease 3 s), so each can be killed alone. On SQLite there is no server to crash, so the
-PostgreSQL crashes are left out.
+(lease 3 s), so each can be killed alone; at each crash of PostgreSQL the worker is
+restarted too, so it starts with no database and must wait for it. On SQLite there is no
+database server to crash, so the PostgreSQL crashes are left out.
 """
 
 import asyncio
@@ -60,6 +61,20 @@ async def crashable(db: Settings, tmp_path: Path) -> AsyncIterator[tuple[Setting
         pg_cluster.stop(base)
 
 
+async def started_without_database(worker: WorkerProcess, within: float = 30) -> None:
+    """Start the worker and wait until it is running (its start is logged), or fail if
+    it exits meanwhile; the server answers 503 all that time."""
+    before = worker.log.read_text().count("worker started") if worker.log.exists() else 0
+    worker.start()
+    deadline = time.monotonic() + within
+    while worker.log.read_text().count("worker started") == before:
+        assert worker.alive(), (
+            f"the worker exited without a database: {worker.log.read_text()[-2000:]}"
+        )
+        assert time.monotonic() < deadline, "the worker did not start"
+        await asyncio.sleep(0.1)
+
+
 async def no_message_held(within: float = 30) -> int:
     """Wait until no outbox message is held by a worker (a killed one's leases end);
     returns how many still are."""
@@ -102,7 +117,9 @@ async def test_acknowledged_writes_survive_kills_and_crashes(crashable, tmp_path
                 if cluster is not None and (kill + 1) % POSTGRES_EVERY == 0:
                     await asyncio.sleep(chance.uniform(0.2, 0.6))
                     await asyncio.to_thread(pg_cluster.crash, cluster)
-                    await asyncio.sleep(0.2)  # the server answers 503 meanwhile
+                    # A worker that starts with no database must wait for it, not exit.
+                    await asyncio.to_thread(worker.kill)
+                    await started_without_database(worker)
                     await asyncio.to_thread(pg_cluster.resume, cluster)
                     done["postgres"] += 1
                 if KILLS > 10 and (kill + 1) % 10 == 0:
