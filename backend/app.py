@@ -26,7 +26,7 @@ from backend.http_headers import SecurityHeaders
 from backend.http_input import refuse_nul_in_query
 from backend.logs import configure_logging
 from backend.media_files import LocalMediaFiles
-from backend.push.worker import handlers, make_sender, run_forever
+from backend.push.worker import handlers, make_alert_channels, make_sender, run_forever
 from backend.routes import (
     auth,
     clinic,
@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         stop = asyncio.Event()
         sender = make_sender(settings)
         deliver = run_forever(
-            handlers(sender, settings.secret_key),
+            handlers(sender, settings.secret_key, make_alert_channels(settings)),
             stop=stop,
             lease=timedelta(seconds=settings.worker_lease_seconds),
         )
