@@ -57,9 +57,7 @@ async def add_bitrix24_task(conn: Connection, http: httpx.AsyncClient, task: Crm
         if task.marker in str(existing.get("title") or existing.get("TITLE") or ""):
             return str(existing.get("id") or existing.get("ID"))
     responsible = (
-        task.responsible
-        or conn.config.get("alert_responsible_id")
-        or _bitrix_default_user(conn)
+        task.responsible or conn.config.get("alert_responsible_id") or _bitrix_default_user(conn)
     )
     result = await api.call(
         conn,

@@ -477,3 +477,8 @@ async def set_preferences(staff_id: UUID, prefs: AlertPrefs, *, role: Role) -> A
     async with write_transaction():
         await store.save_prefs(staff_id, msgspec.to_builtins(prefs))
     return prefs
+
+
+async def recent(clinic_id: UUID | None, *, limit: int, before_id: int | None) -> list[dict]:
+    """The alerts raised about a clinic, newest first."""
+    return await store.recent(clinic_id=clinic_id, kinds=None, limit=limit, before_id=before_id)

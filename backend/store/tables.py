@@ -503,7 +503,7 @@ class CallNote(Table, tablename="call_note"):
     clinic = UUID()
     staff = UUID()
     outcome = Varchar(length=20, default="note")
-    reason = Varchar(length=32, default="")  # the worklist reason it answered
+    reason = Varchar(length=80, default="")  # the worklist entry it answered (its key)
     note = Text(default="")
     callback_at = Timestamptz(null=True, default=None)
     callback_done_at = Timestamptz(null=True, default=None)

@@ -31,7 +31,7 @@ COLUMNS = [
     ("clinic", UUID, _params(default=None)),
     ("staff", UUID, _params(default=None)),
     ("outcome", Varchar, _params(length=20, default="note")),
-    ("reason", Varchar, _params(length=32, default="")),
+    ("reason", Varchar, _params(length=80, default="")),
     ("note", Text, _params(default="")),
     ("callback_at", Timestamptz, _params(null=True, default=None)),
     ("callback_done_at", Timestamptz, _params(null=True, default=None)),
