@@ -41,6 +41,7 @@ DESK_WORDS: dict[str, dict[Lang, str]] = {
     },
     "alerts": {"ru": "Уведомления", "en": "Alerts"},
     "alert_kinds": {"ru": "О чём сообщать", "en": "Tell me about"},
+    "channels": {"ru": "Как сообщать", "en": "How"},
     "by_email": {"ru": "По эл. почте", "en": "By e-mail"},
     "by_crm": {"ru": "Задачей в CRM клиники", "en": "As a task in the clinic's CRM"},
     "as_digest": {

@@ -23,6 +23,7 @@ from litestar.exceptions import (
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+import admin.desk_i18n  # noqa: F401 - the desk pages' words join WORDS
 from admin import charts
 from admin.i18n import EVENTS, ROLES, SIDES, STATES, STEPS, Lang, word
 from backend import texts

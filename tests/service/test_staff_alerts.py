@@ -2,14 +2,11 @@
 loopback, spoken to by aiosmtplib) and, for CRM clinics, a task in the clinic's CRM (the
 local Bitrix24 and amoCRM fakes), through the outbox, once."""
 
-import socket
 from datetime import timedelta
-from email import message_from_bytes, policy
 from uuid import UUID
 
 import msgspec
 import pytest
-from aiosmtpd.controller import Controller
 
 from backend.domain.events import Contacted, NoShow, Source, Visited
 from backend.domain.roles import Role
@@ -27,34 +24,13 @@ from tests.factories import NOW, hours, make_clinic, make_referral
 from tests.fakes.crm_tasks import FakeAmoCrmTasks, FakeBitrix24Tasks
 from tests.fakes.server import Running
 from tests.http.staff_client import make_staff
-
-
-class Mailbox:
-    """An SMTP server's inbox: every message as the server received it."""
-
-    def __init__(self) -> None:
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's name
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-    def to(self, email: str) -> list:
-        return [m for m in self.messages if m["To"] == email]
+from tests.mail_server import smtp_server
 
 
 @pytest.fixture
 def smtp():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield box, f"smtp://127.0.0.1:{port}"
-    finally:
-        controller.stop()
+    with smtp_server() as server:
+        yield server
 
 
 def channels(db, url: str) -> Channels:
