@@ -74,6 +74,7 @@ DESK_WORDS: dict[str, dict[Lang, str]] = {
     "status": {"ru": "Статус", "en": "Status"},
     "system": {"ru": "Система", "en": "System"},
     "received_at": {"ru": "Получено", "en": "Received"},
+    "maps": {"ru": "Этапы и поля CRM", "en": "CRM stages and fields"},
     "stage_map": {"ru": "Карта этапов (JSON)", "en": "Stage map (JSON)"},
     "field_map": {"ru": "Поля (JSON)", "en": "Fields (JSON)"},
     "settings_json": {"ru": "Настройки и ключи (JSON)", "en": "Settings and keys (JSON)"},

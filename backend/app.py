@@ -17,6 +17,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from admin import desk_views as admin_desk_views
+from admin import exchange_desk_views as admin_exchange_desk_views
 from admin import views as admin_views
 from backend import __doc__ as about
 from backend.auth.firebase import FirebaseVerifier
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             media.media_file,
             admin_views.router,
             admin_desk_views.router,
+            admin_exchange_desk_views.router,
             create_static_files_router(
                 path="/admin/static", directories=[ADMIN_DIR / "static"], include_in_schema=False
             ),

@@ -31,7 +31,7 @@ class CrmTask(msgspec.Struct, frozen=True, kw_only=True):
     description: str
     deadline: datetime
     external_id: str  # "deal:17", "lead:5": what the task is tied to
-    responsible: str | None  # the CRM's user id; None: the integration's default
+    responsible: str | None  # the CRM's user id; None: the webhook's (API's) own user
 
 
 def _bitrix_owner(external_id: str) -> str:
@@ -56,9 +56,7 @@ async def add_bitrix24_task(conn: Connection, http: httpx.AsyncClient, task: Crm
     for existing in (found or {}).get("tasks", []) if isinstance(found, dict) else []:
         if task.marker in str(existing.get("title") or existing.get("TITLE") or ""):
             return str(existing.get("id") or existing.get("ID"))
-    responsible = (
-        task.responsible or conn.config.get("alert_responsible_id") or _bitrix_default_user(conn)
-    )
+    responsible = task.responsible or _bitrix_default_user(conn)
     result = await api.call(
         conn,
         http,
@@ -103,9 +101,8 @@ async def add_amocrm_task(conn: Connection, http: httpx.AsyncClient, task: CrmTa
         "task_type_id": CALL_TASK_TYPE,
         "request_id": task.marker,
     }
-    responsible = task.responsible or conn.config.get("alert_responsible_id")
-    if responsible and str(responsible).isdigit():
-        body["responsible_user_id"] = int(responsible)
+    if task.responsible and task.responsible.isdigit():  # else amoCRM's own: the API user
+        body["responsible_user_id"] = int(task.responsible)
     response = await api.request(conn, http, "POST", "/api/v4/tasks", json=[body])
     created = ((response.json() or {}).get("_embedded") or {}).get("tasks") or []
     if not created or "id" not in created[0]:

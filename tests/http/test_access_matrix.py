@@ -411,6 +411,34 @@ ROUTES: list[Route] = [
         form={"phone": "+79160000001", "clinic": "{clinic_id}", "items": "therapy;1000"},
     ),
     R("GET", "/admin/audit", ADMIN, {OPERATOR}),
+    R("GET", "/admin/integrations", ADMIN, {OPERATOR}),
+    R("GET", "/admin/integrations/{clinic_id}", ADMIN, {OPERATOR}),
+    # Form values are formatted with the ids: "{{}}" is "{}".
+    R("POST", "/admin/integrations/{clinic_id}", ADMIN, {OPERATOR}, form={"body": "{{}}"}),
+    R(
+        "POST",
+        "/admin/integrations/{missing_clinic_id}/maps",
+        ADMIN,
+        {OPERATOR},
+        scope=NOBODY,
+        form={"stage_map": "{{}}", "fields": "{{}}"},
+    ),
+    R("GET", "/admin/inbox", ADMIN, {OPERATOR}),
+    R("GET", "/admin/inbox/{missing_delivery}", ADMIN, {OPERATOR}, scope=NOBODY),
+    R("POST", "/admin/inbox/{missing_delivery}/replay", ADMIN, {OPERATOR}, scope=NOBODY, form={}),
+    R("GET", "/admin/prices", ADMIN, {OPERATOR}),
+    R("POST", "/admin/prices", ADMIN, {OPERATOR}, form={"body": '{{"entries": []}}'}),
+    R("GET", "/admin/import", ADMIN, {OPERATOR}),
+    # An empty analysis: the form comes back with what is wrong (422), nothing imported.
+    R("POST", "/admin/import", ADMIN, {OPERATOR}, form={"body": "{{}}"}, ok={422}),
+    R(
+        "POST",
+        "/admin/referrals/{referral_id}/pictures",
+        ADMIN,
+        {OPERATOR},
+        files={"file": ("a.png", PNG, "image/png")},
+        form={"kind": "photo", "phase": "before"},
+    ),
     R("GET", "/admin/worklist", ADMIN, CLINIC_STAFF),
     R(
         "POST",
@@ -576,6 +604,7 @@ async def world(client, db) -> tuple[dict[str, Any], list[Caller]]:
         "device_token": device["token"],
         "visit_code": code.code,
         "missing_id": uuid4(),
+        "missing_clinic_id": uuid4(),
         "missing_delivery": 987654,
         "token": "not-a-real-integration-token-" + "0" * 16,
         "path": "nothing-here",
@@ -662,6 +691,7 @@ ALIASES = {
     "missing_delivery": "delivery_id",
     "device_token": "token",
     "spare_staff_id": "staff_id",
+    "missing_clinic_id": "clinic_id",
 }
 
 
