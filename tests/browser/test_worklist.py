@@ -73,7 +73,10 @@ async def test_from_the_alert_to_the_outcome(live_server, browser, db):
     link = re.search(r"https?://\S+/admin/worklist\?referral=\S+", text).group(0)
     assert link.endswith(str(first.referral_id))
 
-    page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    context = await browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="ru-RU", timezone_id="Europe/Moscow"
+    )
+    page = await context.new_page()
     await sign_in(page, base, coordinator)
     await page.goto(base + urlparse(link).path + "?" + urlparse(link).query)
     card = page.locator(f"#w-{first.referral_id}")

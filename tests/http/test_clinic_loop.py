@@ -262,3 +262,21 @@ def test_the_documented_examples_match_their_schemas():
     ]
     for example, schema in pairs:
         msgspec.convert(example, schema, strict=False)
+
+
+async def test_erasure_blanks_the_coordinators_notes_about_the_patient(client, db):
+    from backend.services.privacy import CONFIRM_WORD, erase
+
+    clinic = await make_clinic()
+    sent = await make_referral(clinic)
+    coord = await sign_in(client, await make_staff(Role.clinic_coordinator, clinic))
+    noted = await client.post(
+        f"{API}/clinic/referrals/{sent.referral_id}/outcomes",
+        headers=coord.headers,
+        json={"outcome": "note", "note": "Анна просила звонить после работы, тел. мужа …"},
+    )
+    assert noted.status_code == 200
+    erased = await erase(sent.patient_id, confirm=CONFIRM_WORD)
+    assert erased.call_notes == 1
+    [row] = await CallNote.select().where(CallNote.referral == sent.referral_id)
+    assert row["note"] == "" and row["outcome"] == "note"  # the line stays, the words go
