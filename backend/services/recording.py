@@ -223,7 +223,7 @@ async def refresh(
     if plan.ask or plan.withdraw:
         asked = await questions.asked_for(referral_id)
     await schedule_timers(referral, fold, asked, now)
-    await staff_alerts.after_refresh(referral, fold, progress.schedule.value, now)
+    await staff_alerts.after_refresh(referral, fold, progress.schedule.value, now, clinic=clinic)
     return fold
 
 

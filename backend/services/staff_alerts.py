@@ -23,8 +23,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import msgspec
 
-from backend.domain.events import Event
-from backend.domain.funnel import ReferralFold, fold_referral
+from backend.domain.events import Event, Side
+from backend.domain.funnel import ReferralFold, fold_referral, milestones_claimed
 from backend.domain.roles import Role
 from backend.domain.staff_alerts import (
     SLA_KINDS,
@@ -129,7 +129,10 @@ async def after_record(
 ) -> None:
     """In the recording's transaction: the alerts its new events raise."""
     raised = alerts_of_events(new_events)
-    raised += new_disputes(_states(before, now), _states(after, now), now)
+    # Only a patient's word or a claim of a milestone can open a dispute (a payment,
+    # say, claims none): the pairing is only worked out again for those.
+    if any(e.side is Side.patient or milestones_claimed(e) for e in new_events):
+        raised += new_disputes(_states(before, now), _states(after, now), now)
     if not raised:
         return
     clinic = await parties.clinic(referral["clinic"])
@@ -138,11 +141,15 @@ async def after_record(
 
 
 async def after_refresh(
-    referral: dict[str, Any], fold: ReferralFold, schedule: str, now: datetime
+    referral: dict[str, Any],
+    fold: ReferralFold,
+    schedule: str,
+    now: datetime,
+    *,
+    clinic: dict[str, Any] | None,
 ) -> None:
     """In every rewrite of a referral's derived rows: its timed alerts kept in step with
     its state, and a plan that has just fallen behind."""
-    clinic = await parties.clinic(referral["clinic"])
     tz, hours = clinic_calendar(clinic)
     referral_id = referral["id"]
     wanted = {
