@@ -2,9 +2,10 @@
 batches, records each outcome; between batches it re-folds referrals whose
 verification deadlines passed.
 
-Claims are leases (backend.store.outbox): a worker that dies leaves its messages to
-the next one once the lease runs out, and an outcome counts only from the worker that
-still holds the message — so nothing is lost and no row is completed twice. A push the
+A worker claims only the topics it has handlers for; messages of other topics wait for a
+worker that has them. Claims are leases (backend.store.outbox): a worker that dies leaves
+its messages to the next one once the lease runs out, and an outcome counts only from the
+worker that still holds the message — so nothing is lost and no row is completed twice. A push the
 dead worker had already sent is sent again with the same notification tag, which
 replaces it on the phone instead of showing it twice.
 """

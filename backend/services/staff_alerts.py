@@ -27,6 +27,7 @@ from backend.domain.events import Event, Side
 from backend.domain.funnel import ReferralFold, fold_referral, milestones_claimed
 from backend.domain.roles import Role
 from backend.domain.staff_alerts import (
+    REBOOK_WITHIN,
     SLA_KINDS,
     AlertKind,
     AlertPrefs,
@@ -62,6 +63,9 @@ CRMS = ("bitrix24", "amocrm")
 DEFAULT_SLA = timedelta(minutes=120)
 EXCHANGE_TZ = ZoneInfo("Europe/Moscow")
 TASK_DEADLINE = timedelta(hours=2)  # a CRM task without an SLA of its own is due this soon
+# An alert older than this when it could go out is history, not news (a worker that was
+# down for days, or the demo's six months of stories): it is not sent.
+STALE_AFTER = timedelta(days=3)
 
 
 class Delivered(msgspec.Struct, frozen=True, kw_only=True):
@@ -195,9 +199,15 @@ async def fire_timer(payload: dict[str, Any], now: datetime) -> Delivered:
             from backend.domain.working_time import add_working_time
 
             due = add_working_time(fold.sent_at, sla, tz, hours)
+            if kind is AlertKind.sla_due and now >= due:
+                return Delivered(status="skipped", detail="the SLA has passed already")
+            if now - due > STALE_AFTER:
+                return Delivered(status="skipped", detail="stale")
         elif kind is AlertKind.no_show_not_rebooked:
             missed = [a for a in fold.appointments if a.status == "noshow"]
             due = missed[-1].starts_at if missed else None
+            if due is not None and now - due > STALE_AFTER + REBOOK_WITHIN:
+                return Delivered(status="skipped", detail="stale")
         await raise_alert(
             Raised(
                 kind=kind,
@@ -228,6 +238,12 @@ async def crm_failed(topic: str, payload: dict[str, Any], error: str | None, now
             return
         clinic_id, referral_id = referral["clinic"], referral["id"]
         key = f"outbound:{topic}"
+    elif "integration_id" in payload:  # the scheduled re-read of a CRM was refused
+        row = await integration_store.integration(UUID(payload["integration_id"]))
+        if row is None:
+            return
+        clinic_id = row["clinic"]
+        key = f"reconcile:{now.date().isoformat()}"  # at most one a day, not every 10 min
     else:
         return
     clinic = await parties.clinic(clinic_id)
@@ -258,6 +274,8 @@ async def fan_out(alert_id: int, now: datetime) -> Delivered:
     alert = await store.get(alert_id)
     if alert is None:
         return Delivered(status="skipped", detail="no such alert")
+    if now - alert["created_at"] > STALE_AFTER:
+        return Delivered(status="skipped", detail="stale")
     kind = AlertKind(alert["kind"])
     clinic = await parties.clinic(alert["clinic"]) if alert["clinic"] else None
     integration = await integration_store.of_clinic(clinic["id"]) if clinic else None
