@@ -13,7 +13,7 @@ from piccolo.columns.column_types import (
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.indexes import IndexMethod
 
-ID = "2026-12-02T09:00:00:000000"
+ID = "2026-12-02T09:31:31:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "staff alerts, digests and alert preferences"
 

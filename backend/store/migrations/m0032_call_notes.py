@@ -6,7 +6,7 @@ from piccolo.columns.column_types import UUID, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.indexes import IndexMethod
 
-ID = "2026-12-02T09:10:00:000000"
+ID = "2026-12-02T09:32:32:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "call notes and call-back tasks"
 

@@ -4,7 +4,7 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 
-ID = "2026-12-02T09:20:00:000000"
+ID = "2026-12-02T09:33:33:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "keys for staff alert digests, call-back index"
 
