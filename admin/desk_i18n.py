@@ -51,7 +51,6 @@ DESK_WORDS: dict[str, dict[Lang, str]] = {
     "crm_user": {"ru": "Мой ID пользователя в CRM", "en": "My user id in the CRM"},
     "letters_in": {"ru": "Язык писем", "en": "Language of e-mails"},
     "recent_alerts": {"ru": "Последние события", "en": "Recent alerts"},
-    "save": {"ru": "Сохранить", "en": "Save"},
     "active": {"ru": "Активен", "en": "Active"},
     "deactivated": {"ru": "Отключён", "en": "Deactivated"},
     "deactivate": {"ru": "Отключить", "en": "Deactivate"},
@@ -89,23 +88,11 @@ DESK_WORDS: dict[str, dict[Lang, str]] = {
     "error_col": {"ru": "Ошибка", "en": "Error"},
     "scope": {"ru": "Чей прайс", "en": "Whose list"},
     "exchange_scope": {"ru": "биржи", "en": "the exchange's"},
-    "code": {"ru": "Код", "en": "Code"},
     "price": {"ru": "Цена", "en": "Price"},
     "upload_json": {"ru": "Загрузить (JSON)", "en": "Upload (JSON)"},
     "import_json": {"ru": "Анализ снимков (JSON)", "en": "Image analysis (JSON)"},
     "preview": {"ru": "Предпросмотр", "en": "Preview"},
     "send_referral": {"ru": "Отправить направление", "en": "Send the referral"},
-    "pictures": {"ru": "Снимки и фото", "en": "Pictures"},
-    "upload": {"ru": "Загрузить", "en": "Upload"},
-    "picture_file": {
-        "ru": "Файл (JPEG, PNG, WebP до 15 МБ)",
-        "en": "File (JPEG, PNG, WebP, 15 MB)",
-    },
-    "kind": {"ru": "Вид", "en": "Kind"},
-    "phase": {"ru": "Когда", "en": "Phase"},
-    "tooth": {"ru": "Зуб", "en": "Tooth"},
-    "caption": {"ru": "Подпись", "en": "Caption"},
-    "uploaded": {"ru": "Загружено.", "en": "Uploaded."},
 }
 
 REASONS: dict[str, dict[Lang, str]] = {

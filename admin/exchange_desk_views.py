@@ -1,25 +1,23 @@
 """The exchange's desk pages for what was API-only: clinics' integrations with their
 stage and field maps (and the CRM's live stages beside them), the inbox of deliveries
-with replay, price lists, plan import from an AI analysis, and picture upload. The same
-services as /api/v1/exchange."""
+with replay, price lists and plan import from an AI analysis. (Pictures: the referral's
+pictures page, admin.views, open to the exchange's operators too.) The same services as
+/api/v1/exchange."""
 
 import json
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 from uuid import UUID
 
 import msgspec
 from litestar import Request, Router, get, post
-from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import (
     NotAuthorizedException,
     NotFoundException,
     PermissionDeniedException,
 )
-from litestar.params import Body, FromPath, FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from admin.views import Form, _detail, _uuid, as_page, page, to_login
@@ -28,9 +26,7 @@ from backend.routes import staff_schemas as s
 from backend.routes.plan_import import MAX_IMPORT
 from backend.routes.staff_security import OPERATOR, admin_guard, provide_staff, roles
 from backend.services import integration_desk, integrations, plan_import
-from backend.services.desk import referral_in_scope
 from backend.services.errors import NotFound, ServiceError
-from backend.services.media import attach_media
 from backend.services.staff_auth import StaffPrincipal
 from backend.store import integrations as integration_store
 from backend.store import parties
@@ -368,51 +364,6 @@ async def run_import(
     return _go(f"/admin/referrals/{sent.referral_id}", msg="saved")
 
 
-# --- pictures --------------------------------------------------------------------------
-
-
-@dataclass
-class PictureForm:
-    file: UploadFile
-    kind: str = "photo"
-    phase: str = "before"
-    tooth: str = ""
-    caption: str = ""
-
-
-@post(
-    "/referrals/{referral_id:uuid}/pictures",
-    guards=[admin_guard],
-    opt=roles(OPERATOR),
-    include_in_schema=False,
-    request_max_body_size=MAX_PICTURE + 64 * 1024,
-)
-async def upload_picture(
-    request: Request,
-    staff: NamedDependency[StaffPrincipal],
-    referral_id: FromPath[UUID],
-    data: Annotated[PictureForm, Body(media_type=RequestEncodingType.MULTI_PART)],
-) -> Redirect:
-    await referral_in_scope(staff, referral_id)
-    target = f"/admin/referrals/{referral_id}"
-    try:
-        content = await data.file.read(MAX_PICTURE + 1)
-        if len(content) > MAX_PICTURE:
-            raise ValueError("the picture is over 15 MB")
-        await attach_media(
-            request.app.state.media_files,
-            referral_id=referral_id,
-            data=content,
-            kind=data.kind,
-            phase=data.phase,
-            tooth=int(data.tooth) if data.tooth.strip() else None,
-            caption=data.caption[:300],
-        )
-    except (ServiceError, ValueError) as exc:
-        return _go(target, error=_detail(exc))
-    return _go(target, msg="uploaded")
-
-
 router = Router(
     path="/admin",
     route_handlers=[
@@ -427,7 +378,6 @@ router = Router(
         save_prices,
         import_page,
         run_import,
-        upload_picture,
     ],
     dependencies={"staff": Provide(provide_staff)},
     exception_handlers={
