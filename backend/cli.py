@@ -138,7 +138,14 @@ def cmd_staff_add(args: argparse.Namespace) -> None:
 def cmd_worker(args: argparse.Namespace) -> None:
     from backend.logs import configure_logging
     from backend.media_files import LocalMediaFiles
-    from backend.push.worker import handlers, make_sender, run_forever, run_once, worker_name
+    from backend.push.worker import (
+        handlers,
+        make_alert_channels,
+        make_sender,
+        run_forever,
+        run_once,
+        worker_name,
+    )
     from backend.services.recording import reevaluate_due
 
     settings = _settings()
@@ -149,6 +156,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
         topics = handlers(
             sender,
             settings.secret_key,
+            make_alert_channels(settings),
             vendor_timeout=settings.vendor_timeout_seconds,
             media_files=LocalMediaFiles(settings.media_dir),
         )

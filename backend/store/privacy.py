@@ -17,6 +17,7 @@ from backend.store import outbox
 from backend.store.tables import (
     Appointment,
     AuditLog,
+    CallNote,
     Clinic,
     ContactRating,
     Device,
@@ -171,6 +172,7 @@ class Erased(msgspec.Struct, frozen=True, kw_only=True):
     media: int
     deliveries: int  # raw deliveries from clinics' systems that named the patient
     crm_referrals: int  # referrals not yet sent to a CRM, cancelled
+    call_notes: int = 0  # coordinators' notes about the patient's calls, blanked
 
 
 async def erase(patient_id: UUID, now: datetime) -> Erased:
@@ -221,7 +223,7 @@ async def erase(patient_id: UUID, now: datetime) -> Erased:
         ledger_texts += 1
 
     ratings: list = []
-    pushes = media = deliveries = crm_referrals = 0
+    pushes = media = deliveries = crm_referrals = call_notes = 0
     if ids:
         ratings = await (
             ContactRating.update({ContactRating.comment: ""})
@@ -231,6 +233,12 @@ async def erase(patient_id: UUID, now: datetime) -> Erased:
         pushes = await _forget_pushes(ids, now)
         media = await _forget_pictures(patient_id, ids, now)
         crm_referrals = await _cancel(OUTBOUND_TOPIC, ids, now)
+        notes = await (
+            CallNote.update({CallNote.note: ""})
+            .where(CallNote.referral.is_in(ids) & (CallNote.note != ""))
+            .returning(CallNote.id)
+        )
+        call_notes = len(notes)
         if before:
             said = redaction(before[0]["name"], before[0]["phone"])
             deliveries = await _scrub_deliveries(
@@ -246,6 +254,7 @@ async def erase(patient_id: UUID, now: datetime) -> Erased:
         media=media,
         deliveries=deliveries,
         crm_referrals=crm_referrals,
+        call_notes=call_notes,
     )
 
 
