@@ -226,18 +226,72 @@ def complete_documentation(app: Any) -> None:
                 handler.operation_class = TableDownload
 
 
+# Text that must say something: a character that is not white space, in Python's sense
+# (str.strip, which the services use) and in the document's (ECMA-262 regular
+# expressions, whose \s lacks the information separators \x1c-\x1f and NEL).
+SAYS_SOMETHING = r"[^\s\x1c-\x1f\x85\ufeff]"
+
+
+def _when(field: str, values: list[str], then: Schema) -> Schema:
+    return Schema(
+        schema_if=Schema(properties={field: Schema(enum=values)}, required=[field]), then=then
+    )
+
+
 def state_cross_field_rules(openapi: OpenAPI) -> None:
     """Rules between fields that the API checks and JSON Schema can say (`if`/`then`),
-    written into the generated components: a clinic's staff member names their clinic,
-    the exchange's staff do not (backend.domain.roles.needs_clinic)."""
-    schemas = openapi.components.schemas if openapi.components else None
-    staff = (schemas or {}).get("StaffIn")
-    if not isinstance(staff, Schema):
-        raise LookupError("OpenAPI: no StaffIn schema to state the clinic rule on")
+    written into the generated components:
+
+    - a clinic's staff member names their clinic, the exchange's staff do not
+      (backend.domain.roles.needs_clinic), when an account is made or its role changed;
+    - a worklist outcome (backend.services.worklist.record_outcome): a booking names its
+      time, a call-back its time, letting an entry go names the entry, a note has words.
+      (That a call-back is in the future the document can only say in words.)
+    """
+    schemas = (openapi.components.schemas if openapi.components else None) or {}
+
+    def component(name: str) -> Schema:
+        found = schemas.get(name)
+        if not isinstance(found, Schema):
+            raise LookupError(f"OpenAPI: no {name} schema to state its rules on")
+        return found
+
     clinic_roles = sorted(role.value for role in CLINIC_ROLES)
-    staff.schema_if = Schema(properties={"role": Schema(enum=clinic_roles)}, required=["role"])
-    staff.then = Schema(
-        properties={"clinic_id": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.UUID)},
-        required=["clinic_id"],
-    )
-    staff.schema_else = Schema(properties={"clinic_id": Schema(type=OpenAPIType.NULL)})
+    for name in ("StaffIn", "RoleIn"):
+        staff = component(name)
+        staff.schema_if = Schema(properties={"role": Schema(enum=clinic_roles)}, required=["role"])
+        staff.then = Schema(
+            properties={"clinic_id": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.UUID)},
+            required=["clinic_id"],
+        )
+        staff.schema_else = Schema(properties={"clinic_id": Schema(type=OpenAPIType.NULL)})
+    outcome = component("OutcomeIn")
+    outcome.all_of = [
+        _when(
+            "outcome",
+            ["callback"],
+            Schema(
+                properties={"callback_at": Schema(type=OpenAPIType.STRING)},
+                required=["callback_at"],
+            ),
+        ),
+        _when(
+            "outcome",
+            ["booked"],
+            Schema(
+                properties={"appointment_at": Schema(type=OpenAPIType.STRING)},
+                required=["appointment_at"],
+            ),
+        ),
+        _when(
+            "outcome",
+            ["let_go"],
+            Schema(properties={"key": Schema(min_length=1)}, required=["key"]),
+        ),
+        _when(
+            "outcome",
+            ["note"],
+            Schema(properties={"note": Schema(pattern=SAYS_SOMETHING)}, required=["note"]),
+        ),
+    ]
+    outcome.description = "callback_at, when given, is in the future"

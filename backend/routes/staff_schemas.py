@@ -14,6 +14,7 @@ from backend.domain.plan_import import (
     VariantText,
 )
 from backend.domain.roles import Role
+from backend.routes.docs import SAYS_SOMETHING
 from backend.services.plan_import import MAX_LINES, PriceEntryIn
 from backend.services.referrals import PatientIn, PlanItemIn
 
@@ -180,12 +181,6 @@ class ClaimRecorded(msgspec.Struct, frozen=True, kw_only=True):
     event_id: int
     duplicate: bool
     step: str
-
-
-# Text that must say something: a character that is not white space, in Python's sense
-# (str.strip, which the services use) and in the document's (ECMA-262 regular
-# expressions, whose \s lacks the information separators \x1c-\x1f and NEL).
-SAYS_SOMETHING = r"[^\s\x1c-\x1f\x85\ufeff]"
 
 
 class PlanRevisionIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -123,13 +123,16 @@ def configuration(known: World) -> str:
       multipart-with-`encoding` scenario fills every other required part with "" (here
       `kind` and `phase`, enums) and calls that valid, so the API's 400 for it would
       read as a mismatch (the fuzzing phase sends real pictures and is kept);
-    - the clinic's plan revision names the example's item: the referral that has it;
+    - the clinic's plan revision names the example's item: the referral that has it; a
+      worklist outcome must be in the future when it is a call-back, which the document
+      can only say in words: it too gets a real referral, so some of its cases can pass;
     - archiving would take the examples' clinic from the rest of the run: the spare one;
     - the stages route asks the clinic's CRM, which is wherever the fuzzer configured it
       (nowhere): its documented 502/503 are what it must answer then, not server errors.
     """
     uploads = [f"POST /api/v1/{side}/referrals/{{referral_id}}/media" for side in SIDES]
     revision = "PUT /api/v1/clinic/referrals/{referral_id}/plan"
+    outcomes = "POST /api/v1/clinic/referrals/{referral_id}/outcomes"
     archive = "POST /api/v1/exchange/clinics/{clinic_id}/archive"
     stages = "GET /api/v1/exchange/clinics/{clinic_id}/integration/stages"
     dictionaries = (
@@ -148,9 +151,12 @@ def configuration(known: World) -> str:
             for upload in uploads
         )
         + (
-            f'[[operations]]\ninclude-name = "{revision}"\n'
-            f'parameters = {{ referral_id = "{known.referral}" }}\n\n'
-            f'[[operations]]\ninclude-name = "{archive}"\n'
+            "".join(
+                f'[[operations]]\ninclude-name = "{name}"\n'
+                f'parameters = {{ referral_id = "{known.referral}" }}\n\n'
+                for name in (revision, outcomes)
+            )
+            + f'[[operations]]\ninclude-name = "{archive}"\n'
             f'parameters = {{ clinic_id = "{known.spare_clinic}" }}\n\n'
             f'[[operations]]\ninclude-name = "{stages}"\n'
             'checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "502", "503"]\n'
