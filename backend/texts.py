@@ -303,3 +303,34 @@ PUSH: dict[str, dict[Lang, tuple[str, str]]] = {
         "en": ("Time for a check-up", "Six months have passed: time for a check-up."),
     },
 }
+
+# SMS to patients without the app (backend.services.sms). Like pushes, no health data:
+# the invite names the clinic (the patient needs to know who will call) and nothing
+# about teeth or treatment; {link} is the patient's own page. Short, because every
+# 67 characters of Cyrillic are another billed part (backend.domain.sms.sms_parts).
+SMS: dict[str, dict[Lang, str]] = {
+    "invite": {
+        "ru": "«{clinic}» позвонит вам, чтобы записать на приём. Ваша страница: {link}",
+        "en": "{clinic} will call you to book an appointment. Your page: {link}",
+    },
+    "question": {
+        "ru": "Ответьте в одно касание, как идут дела по направлению: {link}",
+        "en": "One tap to tell us how your referral is going: {link}",
+    },
+    "remind_24h": {
+        "ru": "Завтра у вас приём. Подтвердите: {link}",
+        "en": "You have an appointment tomorrow. Please confirm: {link}",
+    },
+    "remind_2h": {
+        "ru": "Через два часа у вас приём. {link}",
+        "en": "Your appointment is in two hours. {link}",
+    },
+    "inactive": {
+        "ru": "Ждём ваш ответ, это займёт минуту: {link}",
+        "en": "We are waiting for your answer, it takes a minute: {link}",
+    },
+    "code": {
+        "ru": "Код для входа: {code}. Никому его не сообщайте.",
+        "en": "Your sign-in code: {code}. Do not share it.",
+    },
+}
