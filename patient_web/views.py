@@ -147,6 +147,17 @@ def _appointment(bundle: ReferralBundle, lang: Lang, now: datetime) -> dict | No
     }
 
 
+# Until the phone is proved the page says what comes next only up to the visit: after it,
+# the next step names a procedure, which is health data.
+_BEFORE_TREATMENT = frozenset({"sent", "delivered", "unreachable", "contacted", "booked"})
+
+
+def _next_step(bundle: ReferralBundle, lang: Lang, proved: bool) -> str:
+    if proved or bundle.fold.step.value in _BEFORE_TREATMENT:
+        return present.next_step(bundle, lang)
+    return texts.STEPS[bundle.fold.step.value][lang]
+
+
 async def _index(request: Request, token: str, first: UUID | None = None) -> Template:
     now = utcnow()
     access = await _open(request, token, now)
@@ -162,7 +173,7 @@ async def _index(request: Request, token: str, first: UUID | None = None) -> Tem
         token=token,
         clinic=bundle.clinic["name"],
         step=texts.STEPS[bundle.fold.step.value][lang],
-        next_step=present.next_step(bundle, lang),
+        next_step=_next_step(bundle, lang, proved),
         questions=_questions(bundle, lang, proved, first or access.question_id),
         answers=[(v, texts.ANSWERS[v][lang]) for v in ("yes", "no", "unsure")],
         appointment=_appointment(bundle, lang, now),
