@@ -220,6 +220,7 @@ SCORECARDS = {
                 "in_treatment": 72,
                 "completed": 31,
             },
+            "answered_by": {"app": 71, "sms": 38, "both": 6, "none": 20},
         }
     ]
 }

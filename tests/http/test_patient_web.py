@@ -355,3 +355,38 @@ async def test_every_page_links_to_the_app_stores(client, db, lang):
     page = await client.get(f"/p/{token}?lang={lang}")
     # Not configured here: the page says the app is coming instead of linking nowhere.
     assert ("скоро появится" if lang == "ru" else "coming to the App Store") in page.text
+
+
+async def test_scorecards_show_where_each_clinics_patients_answered(client, db):
+    from backend.domain.roles import Role
+    from backend.services.answers import answer_question
+    from tests.http.staff_client import make_staff, sign_in
+
+    now = utcnow()
+    clinic = await make_clinic("Счёт")
+    by_app = await make_referral(clinic, phone="+79161240101", at=now - timedelta(hours=3))
+    by_sms = await make_referral(clinic, phone="+79161240102", at=now - timedelta(hours=3))
+    both = await make_referral(clinic, phone="+79161240103", at=now - timedelta(hours=3))
+    await make_referral(clinic, phone="+79161240104", at=now - timedelta(hours=3))  # silent
+    for sent in (by_app, by_sms, both):
+        await book(sent.referral_id, now + timedelta(days=1), occurred_at=now - timedelta(hours=2))
+    for sent in (by_app, both):
+        [q, *_] = await open_questions(sent.referral_id)
+        await answer_question(patient_id=sent.patient_id, question_id=q["id"], answer="yes")
+    for sent in (by_sms, both):
+        _, token = await patient_links.mint(
+            secret=db.secret_key,
+            referral_id=sent.referral_id,
+            patient_id=sent.patient_id,
+            question_id=None,
+            now=now,
+        )
+        page = (await client.get(f"/p/{token}")).text
+        [q, *_] = await open_questions(sent.referral_id)
+        assert (
+            await post_form(client, f"/p/{token}/q/{q['id']}", page, {"answer": "yes"})
+        ).status_code == 303
+    analyst = await sign_in(client, await make_staff(Role.exchange_analyst))
+    cards = (await client.get("/api/v1/exchange/scorecards", headers=analyst.headers)).json()
+    [card] = [c for c in cards["items"] if c["clinic_name"] == "Счёт"]
+    assert card["answered_by"] == {"app": 1, "sms": 1, "both": 1, "none": 1}
