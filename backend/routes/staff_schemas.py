@@ -254,6 +254,10 @@ class ScorecardOut(msgspec.Struct, frozen=True, kw_only=True):
     answered_by: dict[Literal["app", "sms", "both", "none"], int]
 
 
+class LinksRevoked(msgspec.Struct, frozen=True, kw_only=True):
+    revoked_links: int  # links that worked until now
+
+
 class ScorecardList(msgspec.Struct, frozen=True, kw_only=True):
     items: list[ScorecardOut]
 

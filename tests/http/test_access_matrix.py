@@ -289,6 +289,12 @@ ROUTES: list[Route] = [
         body="{transfer_in}",
         last=1,
     ),
+    R(
+        "POST",
+        f"{API}/exchange/referrals/{{spare_referral_id}}/patient-links/revoke",
+        STAFF,
+        {OPERATOR},
+    ),
     R("GET", f"{API}/exchange/disputes", STAFF, {OPERATOR}),
     R(
         "POST",

@@ -390,3 +390,20 @@ async def test_scorecards_show_where_each_clinics_patients_answered(client, db):
     cards = (await client.get("/api/v1/exchange/scorecards", headers=analyst.headers)).json()
     [card] = [c for c in cards["items"] if c["clinic_name"] == "Счёт"]
     assert card["answered_by"] == {"app": 1, "sms": 1, "both": 1, "none": 1}
+
+
+async def test_the_exchange_revokes_a_referrals_links(client, db):
+    from backend.domain.roles import Role
+    from tests.http.staff_client import make_staff, sign_in
+
+    sent, token = await referral_with_link(db, phone="+79161240111")
+    assert (await client.get(f"/p/{token}")).status_code == 200
+    operator = await sign_in(client, await make_staff(Role.exchange_operator))
+    url = f"/api/v1/exchange/referrals/{sent.referral_id}/patient-links/revoke"
+    answer = await client.post(url, headers=operator.headers)
+    assert answer.status_code == 200 and answer.json() == {"revoked_links": 1}
+    assert (await client.get(f"/p/{token}")).status_code == 404
+    again = await client.post(url, headers=operator.headers)
+    assert again.json() == {"revoked_links": 0}
+    missing = f"/api/v1/exchange/referrals/{UUID(int=1)}/patient-links/revoke"
+    assert (await client.post(missing, headers=operator.headers)).status_code == 404
