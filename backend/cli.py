@@ -78,6 +78,8 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 def cmd_demo(args: argparse.Namespace) -> None:
     from backend.demo import load_demo
     from backend.media_files import LocalMediaFiles
+    from backend.push.worker import SmsDelivery
+    from backend.services.sms import report as sms_report
     from backend.store import referrals
 
     settings = _settings()
@@ -99,13 +101,51 @@ def cmd_demo(args: argparse.Namespace) -> None:
             seed=args.seed,
             progress=progress,
             media_files=LocalMediaFiles(settings.media_dir),
+            # The demo's phones are made up: its SMS are decided and logged, never sent.
+            sms_delivery=SmsDelivery(
+                sender=None,
+                secret=settings.secret_key,
+                public_url=settings.public_url,
+                weekly_limit=settings.sms_weekly_limit,
+            ),
         )
         print("added: " + ", ".join(f"{k} {v}" for k, v in added.items()))
         steps = await referrals.count_by_step()
         print("referrals by step: " + ", ".join(f"{k} {v}" for k, v in steps.items()))
+        print_sms_report(await sms_report(), brief=True)
 
     print(f"loading demo data into {settings.database_url.split('@')[-1]}")
     asyncio.run(_with_database(settings, job))
+
+
+def print_sms_report(report, *, brief: bool = False) -> None:
+    """SMS by kind: sent (or logged), billed parts, refused, failed; per referral."""
+    per = report.went / report.referrals if report.referrals else 0.0
+    parts = report.parts / report.referrals if report.referrals else 0.0
+    print(
+        f"SMS: {report.went} sent or logged ({report.parts} billed parts) for "
+        f"{report.referrals} referrals: {per:.2f} SMS, {parts:.2f} parts per referral"
+    )
+    if brief:
+        return
+    print(f"  {'kind':<11} {'went':>6} {'parts':>6} {'skipped':>8} {'failed':>7} {'waiting':>8}")
+    for k in report.kinds:
+        print(
+            f"  {k.kind:<11} {k.went:>6} {k.parts:>6} {k.skipped:>8} {k.failed:>7} {k.waiting:>8}"
+        )
+    if report.skipped_because:
+        print("  not sent, because:")
+        for kind, reason, n in report.skipped_because:
+            print(f"    {n:>6}  {kind}: {reason}")
+
+
+def cmd_sms_report(args: argparse.Namespace) -> None:
+    from backend.services.sms import report
+
+    async def job() -> None:
+        print_sms_report(await report())
+
+    asyncio.run(_with_database(_settings(), job))
 
 
 def cmd_staff_add(args: argparse.Namespace) -> None:
@@ -284,6 +324,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=1.0, help="seconds between idle polls")
     p.add_argument("--batch", type=int, default=500, help="messages claimed at a time")
     p.set_defaults(func=cmd_worker)
+    p = sub.add_parser(
+        "sms-report", help="SMS to patients by kind: sent, billed parts, refused and why"
+    )
+    p.set_defaults(func=cmd_sms_report)
     p = sub.add_parser("backup", help="back the database up to a new file (while it runs)")
     p.add_argument("path", type=Path)
     p.set_defaults(func=cmd_backup)

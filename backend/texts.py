@@ -309,24 +309,26 @@ PUSH: dict[str, dict[Lang, tuple[str, str]]] = {
 # about teeth or treatment; {link} is the patient's own page. Short, because every
 # 67 characters of Cyrillic are another billed part (backend.domain.sms.sms_parts).
 SMS: dict[str, dict[Lang, str]] = {
+    # Cyrillic makes a text UCS-2: 70 characters in one part. With a public address of up
+    # to 24 characters ("https://pt.example.ru" + "/p/" + 22), all but the invite fit one.
     "invite": {
         "ru": "«{clinic}» позвонит вам, чтобы записать на приём. Ваша страница: {link}",
         "en": "{clinic} will call you to book an appointment. Your page: {link}",
     },
     "question": {
-        "ru": "Ответьте в одно касание, как идут дела по направлению: {link}",
-        "en": "One tap to tell us how your referral is going: {link}",
+        "ru": "Вопрос по направлению: {link}",
+        "en": "A question about your referral, one tap to answer: {link}",
     },
     "remind_24h": {
-        "ru": "Завтра у вас приём. Подтвердите: {link}",
+        "ru": "Завтра приём: {link}",
         "en": "You have an appointment tomorrow. Please confirm: {link}",
     },
     "remind_2h": {
-        "ru": "Через два часа у вас приём. {link}",
-        "en": "Your appointment is in two hours. {link}",
+        "ru": "Приём через 2 часа: {link}",
+        "en": "Your appointment is in two hours: {link}",
     },
     "inactive": {
-        "ru": "Ждём ваш ответ, это займёт минуту: {link}",
+        "ru": "Ждём ваш ответ: {link}",
         "en": "We are waiting for your answer, it takes a minute: {link}",
     },
     "code": {

@@ -354,3 +354,57 @@ async def logged(message_id: UUID, now: datetime) -> None:
 async def gave_up(message_id: UUID, reason: str, now: datetime) -> None:
     """The outbox's last try failed: the log says so."""
     await sms_rows.finish(message_id, status="failed", now=now, reason=reason)
+
+
+# --- what SMS cost ---------------------------------------------------------------------------
+
+
+class KindTotals(msgspec.Struct, kw_only=True):
+    kind: str
+    went: int = 0  # sent, or logged where no provider is configured
+    parts: int = 0  # billed parts of those
+    skipped: int = 0
+    failed: int = 0
+    waiting: int = 0  # queued or being sent
+
+
+class Report(msgspec.Struct, kw_only=True):
+    referrals: int
+    kinds: list[KindTotals]
+    skipped_because: list[tuple[str, str, int]]  # kind, reason, messages
+
+    @property
+    def went(self) -> int:
+        return sum(k.went for k in self.kinds)
+
+    @property
+    def parts(self) -> int:
+        return sum(k.parts for k in self.kinds)
+
+
+async def report() -> Report:
+    """Every SMS decided so far, by kind: how many went, how many billed parts, how many
+    were refused and why (`plantrack sms-report`; docs/sms.md)."""
+    by_kind: dict[str, KindTotals] = {}
+    for row in await sms_rows.totals():
+        totals = by_kind.setdefault(row["kind"], KindTotals(kind=row["kind"]))
+        status = row["status"]
+        if status in ("sent", "logged"):
+            totals.went += row["messages"]
+            totals.parts += row["parts"]
+        elif status == "skipped":
+            totals.skipped += row["messages"]
+        elif status == "failed":
+            totals.failed += row["messages"]
+        else:
+            totals.waiting += row["messages"]
+    order = [k.value for k in SmsKind]
+    return Report(
+        referrals=await sms_rows.referral_count(),
+        kinds=sorted(
+            by_kind.values(), key=lambda k: order.index(k.kind) if k.kind in order else 99
+        ),
+        skipped_because=[
+            (r["kind"], r["reason"] or "", r["messages"]) for r in await sms_rows.skip_reasons()
+        ],
+    )

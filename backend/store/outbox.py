@@ -209,3 +209,14 @@ async def finish_many(
         worker,
     )
     return len(rows)
+
+
+async def next_due() -> datetime | None:
+    """When the earliest pending message is due (a clock stepped through time: the demo)."""
+    rows = await Outbox.raw(
+        "SELECT MIN(available_at) AS at FROM \"outbox\" WHERE status = 'pending'"
+    )
+    at = rows[0]["at"] if rows else None
+    if isinstance(at, str):  # SQLite returns an aggregate's timestamp as text
+        at = datetime.fromisoformat(at)
+    return at

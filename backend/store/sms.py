@@ -137,8 +137,21 @@ async def of_patient(patient_id: UUID) -> list[dict[str, Any]]:
 
 
 async def totals() -> list[dict[str, Any]]:
-    """Messages, parts and referrals by kind and status: what SMS cost (docs/sms.md)."""
+    """Messages and billed parts by kind and status: what SMS cost (docs/sms.md)."""
     return await SmsMessage.raw(
         'SELECT "kind", "status", COUNT(*) AS "messages", COALESCE(SUM("parts"), 0) AS "parts" '
         'FROM "sms_message" GROUP BY "kind", "status" ORDER BY "kind", "status"'
     )
+
+
+async def skip_reasons() -> list[dict[str, Any]]:
+    return await SmsMessage.raw(
+        'SELECT "kind", "reason", COUNT(*) AS "messages" FROM "sms_message" '
+        'WHERE "status" = \'skipped\' GROUP BY "kind", "reason" ORDER BY 3 DESC'
+    )
+
+
+async def referral_count() -> int:
+    from backend.store.tables import Referral
+
+    return await Referral.count()

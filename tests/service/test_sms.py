@@ -328,7 +328,7 @@ async def test_switched_off_questions_get_no_sms(db, fake, smsru):
         now=NOW,
     )
     await drain(handlers(None, db.secret_key, delivery(db, smsru)), NOW)
-    assert [s for s in fake.sent if "одно касание" in s.text] == []
+    assert [s for s in fake.sent if "Вопрос по направлению" in s.text] == []
 
 
 async def test_without_a_provider_sms_are_logged_and_marked(db, caplog):
