@@ -21,6 +21,7 @@ WORDS: dict[str, dict[Lang, str]] = {
         "en": "A question about a procedure in your plan. To see and answer it, sign in with "
         "a code by SMS.",
     },
+    "sign_in_to_answer": {"ru": "Войти по коду и ответить", "en": "Sign in with a code to answer"},
     "appointment": {"ru": "Ваша запись", "en": "Your appointment"},
     "appointment_at": {"ru": "Приём {when}", "en": "Appointment on {when}"},
     "confirm": {"ru": "Приду", "en": "I will come"},
@@ -84,6 +85,14 @@ WORDS: dict[str, dict[Lang, str]] = {
     "dropped": {"ru": "убрано", "en": "dropped"},
     "repriced": {"ru": "новая цена", "en": "new price"},
     "appointments": {"ru": "Записи", "en": "Appointments"},
+    # FHIR Appointment status words, as the patient reads them.
+    "appointment_booked": {"ru": "запись", "en": "booked"},
+    "appointment_fulfilled": {"ru": "приём состоялся", "en": "you came"},
+    "appointment_cancelled": {"ru": "отменена", "en": "cancelled"},
+    "appointment_noshow": {"ru": "не состоялся", "en": "missed"},
+    "reply_accepted": {"ru": "вы подтвердили", "en": "you confirmed"},
+    "reply_declined": {"ru": "вы отказались", "en": "you declined"},
+    "reply_tentative": {"ru": "вы просили другое время", "en": "you asked for another time"},
     "pictures": {"ru": "Снимки", "en": "Pictures"},
     "no_pictures": {"ru": "Снимков пока нет.", "en": "No pictures yet."},
     "milestones": {"ru": "Что вы подтвердили", "en": "What you confirmed"},

@@ -41,7 +41,7 @@ from backend.services.errors import (
 from backend.services.patient_links import LinkAccess
 from backend.services.patient_reads import ReferralBundle
 from backend.store import parties
-from patient_web.i18n import Lang, word
+from patient_web.i18n import WORDS, Lang, word
 
 COOKIE = "plantrack_patient"
 LANG_COOKIE = "plantrack_patient_lang"
@@ -93,6 +93,7 @@ def page(
             "lang": lang,
             "other_lang": "en" if lang == "ru" else "ru",
             "w": lambda key, **values: word(key, lang, **values),
+            "words": WORDS,
             "css": CSS,
             "path": request.url.path,
             "done": done if done in DONE else "",
