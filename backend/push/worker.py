@@ -172,15 +172,20 @@ def sms_handler(delivery: SmsDelivery) -> Handler:
             elif result.outcome == "retry":
                 if result.vendor_down:
                     down = result.detail
-                if message.attempts >= MAX_ATTEMPTS:
-                    await sms.gave_up(message_id, f"gave up: {result.detail}", now)
                 outcomes[i] = Outcome(
                     status="retry", error=result.detail, retry_after=result.retry_after
                 )
             else:
                 outcomes[i] = Outcome(status="failed", error=result.detail)
             log.info("SMS " + result.outcome, extra={"fields": {**fields, "detail": result.detail}})
-        return [o if o is not None else Outcome(status="retry") for o in outcomes]
+        done = [o if o is not None else Outcome(status="retry") for o in outcomes]
+        for message, outcome in zip(messages, done, strict=True):
+            if outcome.status == "retry" and message.attempts >= MAX_ATTEMPTS:
+                # The outbox gives up on it now (worker._record): so does the SMS log.
+                await sms.gave_up(
+                    UUID(message.payload["message_id"]), f"gave up: {outcome.error}", now
+                )
+        return done
 
     return send
 

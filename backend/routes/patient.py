@@ -26,6 +26,7 @@ from backend.services import (
     patient_statements,
     privacy,
     profile,
+    sms,
     visit_codes,
 )
 from backend.services.recording import Recorded as RecordedResult
@@ -443,7 +444,8 @@ async def attach_receipt(
 )
 async def export_my_data(patient: NamedDependency[PatientPrincipal]) -> Response:
     found = await privacy.export(patient.patient_id)
-    body = privacy_body.export(found, utcnow())
+    texts_sent, web = await sms.held_for(patient.patient_id)
+    body = privacy_body.export(found, utcnow(), text_messages=texts_sent, web_sessions=web)
     return Response(
         body,
         headers={

@@ -408,3 +408,8 @@ async def report() -> Report:
             (r["kind"], r["reason"] or "", r["messages"]) for r in await sms_rows.skip_reasons()
         ],
     )
+
+
+async def held_for(patient_id: UUID) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A patient's SMS log and browser sessions, for their data export."""
+    return await sms_rows.of_patient(patient_id), await link_rows.sessions_of(patient_id)

@@ -141,6 +141,16 @@ async def session_by_hash(token_hash: str) -> dict[str, Any] | None:
     )
 
 
+async def sessions_of(patient_id: UUID) -> list[dict[str, Any]]:
+    return (
+        await PatientWebSession.select(
+            PatientWebSession.created_at, PatientWebSession.expires_at, PatientWebSession.revoked_at
+        )
+        .where(PatientWebSession.patient == patient_id)
+        .order_by(PatientWebSession.created_at)
+    )
+
+
 async def end_session(session_id: UUID, now: datetime) -> None:
     await PatientWebSession.update({PatientWebSession.revoked_at: now}).where(
         (PatientWebSession.id == session_id) & PatientWebSession.revoked_at.is_null()

@@ -407,3 +407,22 @@ async def test_the_exchange_revokes_a_referrals_links(client, db):
     assert again.json() == {"revoked_links": 0}
     missing = f"/api/v1/exchange/referrals/{UUID(int=1)}/patient-links/revoke"
     assert (await client.post(missing, headers=operator.headers)).status_code == 404
+
+
+async def test_the_patients_export_holds_their_sms_and_browser_sessions(client, db):
+    from tests.http.patient_client import sign_in as patient_sign_in
+
+    sent, token = await referral_with_link(db, phone="+79161240121")
+    page = (await client.get(f"/p/{token}/plan")).text
+    await post_form(client, f"/p/{token}/code", page, {})
+    await post_form(
+        client, f"/p/{token}/session", page, {"code": await sms_code(db, sent.referral_id)}
+    )
+    patient = await patient_sign_in(client, "+79161240121")
+    body = (await client.get("/api/v1/me/export", headers=patient.headers)).json()
+    kinds = sorted(m["kind"] for m in body["text_messages"])
+    assert kinds == ["code", "invite"]
+    assert all(m["referral_id"] == str(sent.referral_id) for m in body["text_messages"])
+    [web] = body["web_sessions"]
+    assert web["revoked_at"] is None
+    assert token not in str(body)  # links are not kept, so not exported either
