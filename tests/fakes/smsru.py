@@ -24,6 +24,7 @@ What it answers is set by the test:
     daily_limit              messages per day for the account, then 206
     unavailable              every request answered 220 ("temporarily unavailable")
     down                     every request answered HTTP 503 (an outage in front of it)
+    garbage                  every request answered 200 with an HTML page (a proxy's)
     hang                     accepts a request, reads it, never answers, sends nothing
     hang_after_send          sends the text, then never answers (the ambiguous case)
 
@@ -73,6 +74,7 @@ class FakeSmsRu:
     daily_limit: int | None = None
     unavailable: bool = False
     down: bool = False
+    garbage: bool = False
     hang: bool = False
     hang_after_send: bool = False
     requests: list[dict[str, str]] = field(default_factory=list)
@@ -161,6 +163,16 @@ class FakeSmsRu:
             with self.lock:
                 self.refused += 1
             await respond(send, 503, None)
+            return
+        if self.garbage:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"text/html")],
+                }
+            )
+            await send({"type": "http.response.body", "body": b"<html>Sign in to Wi-Fi</html>"})
             return
         if self.unavailable:
             with self.lock:
