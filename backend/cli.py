@@ -120,11 +120,12 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def print_sms_report(report, *, brief: bool = False) -> None:
     """SMS by kind: sent (or logged), billed parts, refused, failed; per referral."""
-    per = report.went / report.referrals if report.referrals else 0.0
-    parts = report.parts / report.referrals if report.referrals else 0.0
+    n = max(report.without_app, 1)
     print(
-        f"SMS: {report.went} sent or logged ({report.parts} billed parts) for "
-        f"{report.referrals} referrals: {per:.2f} SMS, {parts:.2f} parts per referral"
+        f"SMS: {report.went} sent or logged, {report.parts} billed parts, for "
+        f"{report.referrals} referrals; {report.without_app} of them are of patients without "
+        f"the app: {report.without_app_sms / n:.2f} SMS and {report.without_app_parts / n:.2f} "
+        "parts per such referral"
     )
     if brief:
         return

@@ -38,6 +38,7 @@ from backend.services.answers import answer_question
 from backend.services.errors import Conflict
 from backend.services.media import attach_media
 from backend.services.plan_import import PriceEntryIn, set_prices
+from backend.services.profile import register_device
 from backend.services.recording import Statement, record, reevaluate_due
 from backend.services.referrals import (
     PatientIn,
@@ -50,6 +51,7 @@ from backend.services.referrals import (
 from backend.services.staff import add_staff
 from backend.services.visit_codes import issue_code, redeem_code
 from backend.store import outbox, parties, plans, questions
+from backend.store import sms as sms_rows
 from backend.store.engine import write_transaction
 
 if TYPE_CHECKING:
@@ -298,6 +300,8 @@ class Story:
         self.step = 0
         self.code_secret = secrets.token_hex(16)  # visit codes live minutes; so does this
         self.deliver = deliver
+        # Where this patient speaks: the app, or the page an SMS link opens.
+        self.source = Source.patient_app
 
     async def delivered_until(self, at: datetime) -> None:
         """Let the outbox catch up to `at` before the patient acts: timers fire, questions
@@ -338,7 +342,11 @@ class Story:
             reply = "yes" if honest else self.rng.choice(["no", "unsure"])
             with suppress(Conflict):  # expired before the patient looked
                 await answer_question(
-                    patient_id=self.patient_id, question_id=q.id, answer=reply, now=at
+                    patient_id=self.patient_id,
+                    question_id=q.id,
+                    answer=reply,
+                    now=at,
+                    source=self.source,
                 )
 
     async def patient(self, body, at: datetime) -> None:
@@ -350,7 +358,7 @@ class Story:
             self.id,
             Statement(
                 body=body,
-                source=Source.patient_app,
+                source=self.source,
                 actor=f"patient:{self.patient_id}",
                 idempotency_key=f"demo:{self.n}:{self.step}",
                 occurred_at=at,
@@ -405,7 +413,8 @@ async def _play(r: Story, sent_at: datetime, fate: str, items: list, revise: Cal
         return
     if appointment >= r.now:
         return
-    if rng.random() < 0.3:  # at reception, the patient enters the clinic's visit code
+    # At reception, a patient with the app enters the clinic's visit code.
+    if rng.random() < 0.3 and r.source is Source.patient_app:
         code = await issue_code(
             r.id, secret=r.code_secret, issued_by="demo:clinic", now=appointment
         )
@@ -590,6 +599,8 @@ async def load_demo(
         # of dozens, which is what makes 300 stories load in seconds on SQLite.
         async with write_transaction():
             await r.delivered_until(sent_at + timedelta(minutes=1))  # the invite
+            if deliver is not None:
+                await _install_the_app_or_not(r, n, seed, sent_at)
             await _play(r, sent_at, fate, items, revise)
             await r.delivered_until(now)
             if media_files is not None and story.random() < 0.4:
@@ -607,6 +618,27 @@ async def load_demo(
 
     await reevaluate_due(now=now, limit=referrals_count * 4)
     return added
+
+
+APP_SHARE = 0.3  # of patients who install the app after the invite (the rest answer by SMS)
+
+
+async def _install_the_app_or_not(r: "Story", n: int, seed: int, sent_at: datetime) -> None:
+    """Some patients follow the invite to the app: pushes from then on, answers in the
+    app; the others get SMS and answer on the link's page. (Its own random stream, so
+    the stories play as they did before the choice existed.)"""
+    wants_app = random.Random(f"{seed}:{n}:app").random() < APP_SHARE
+    # Sent at night, the invite waits for the morning: until it goes, nobody installs.
+    if not wants_app or sent_at >= r.now or not await sms_rows.invite_went(r.id):
+        r.source = Source.patient_sms
+        return
+    await register_device(
+        r.patient_id,
+        token=f"demo-device-{n:04d}",
+        platform="android",
+        app_version="1.0",
+        locale="ru",
+    )
 
 
 def _deliverer(sms_delivery: "SmsDelivery") -> Callable[[datetime], Awaitable[None]]:

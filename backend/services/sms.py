@@ -370,6 +370,10 @@ class KindTotals(msgspec.Struct, kw_only=True):
 
 class Report(msgspec.Struct, kw_only=True):
     referrals: int
+    # Referrals whose patients have no app device, and the SMS and parts that went to them.
+    without_app: int = 0
+    without_app_sms: int = 0
+    without_app_parts: int = 0
     kinds: list[KindTotals]
     skipped_because: list[tuple[str, str, int]]  # kind, reason, messages
 
@@ -380,6 +384,14 @@ class Report(msgspec.Struct, kw_only=True):
     @property
     def parts(self) -> int:
         return sum(k.parts for k in self.kinds)
+
+
+def _without_app(figures: dict[str, int]) -> dict[str, int]:
+    return {
+        "without_app": figures["referrals"],
+        "without_app_sms": figures["went"],
+        "without_app_parts": figures["parts"],
+    }
 
 
 async def report() -> Report:
@@ -401,6 +413,7 @@ async def report() -> Report:
     order = [k.value for k in SmsKind]
     return Report(
         referrals=await sms_rows.referral_count(),
+        **_without_app(await sms_rows.without_the_app()),
         kinds=sorted(
             by_kind.values(), key=lambda k: order.index(k.kind) if k.kind in order else 99
         ),

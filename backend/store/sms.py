@@ -151,6 +151,32 @@ async def skip_reasons() -> list[dict[str, Any]]:
     )
 
 
+async def without_the_app() -> dict[str, int]:
+    """Referrals whose patients have no active app device, and the SMS (not codes) and
+    billed parts that went to them: what SMS cost per referral where SMS is the channel."""
+    rows = await SmsMessage.raw(
+        'SELECT COUNT(*) AS "referrals", '
+        '(SELECT COUNT(*) FROM "sms_message" m WHERE m."referral" IN ('
+        ' SELECT r2."id" FROM "referral" r2 WHERE NOT EXISTS (SELECT 1 FROM "device" d'
+        '  WHERE d."patient" = r2."patient" AND d."active"))'
+        " AND m.\"status\" IN ('sent', 'logged') AND m.\"kind\" <> 'code') AS \"went\", "
+        '(SELECT COALESCE(SUM(m."parts"), 0) FROM "sms_message" m WHERE m."referral" IN ('
+        ' SELECT r2."id" FROM "referral" r2 WHERE NOT EXISTS (SELECT 1 FROM "device" d'
+        '  WHERE d."patient" = r2."patient" AND d."active"))'
+        " AND m.\"status\" IN ('sent', 'logged') AND m.\"kind\" <> 'code') AS \"parts\" "
+        'FROM "referral" r WHERE NOT EXISTS (SELECT 1 FROM "device" d '
+        'WHERE d."patient" = r."patient" AND d."active")'
+    )
+    return {k: int(v or 0) for k, v in rows[0].items()}
+
+
+async def invite_went(referral_id: UUID) -> bool:
+    return await SmsMessage.exists().where(
+        (SmsMessage.source_key == f"invite:{referral_id}")
+        & SmsMessage.status.is_in(["sent", "logged"])
+    )
+
+
 async def referral_count() -> int:
     from backend.store.tables import Referral
 
