@@ -366,3 +366,34 @@ async def test_an_erased_patient_is_sent_nothing(db, fake, smsru):
     assert fake.sent == []
     [row] = await messages()
     assert row["status"] == "skipped" and row["reason"] == "patient erased"
+
+
+async def test_the_demo_holds_the_sms_of_each_referrals_life(db):
+    from backend.demo import load_demo
+    from backend.services.sms import report
+
+    demo_now = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    await load_demo(
+        referrals_count=20, now=demo_now, sms_delivery=delivery(db, None, weekly_limit=3)
+    )
+    rows = await messages()
+    went = [r for r in rows if r["status"] == "logged"]
+    assert went and {r["kind"] for r in went} >= {"invite", "question"}
+    # Every message was decided at its own time: none is left waiting that was due.
+    assert not [r for r in rows if r["status"] == "queued" and r["planned_at"] <= demo_now]
+    assert all(r["parts"] >= 1 for r in went)
+    totals = await report()
+    assert totals.went == len(went) and totals.parts == sum(r["parts"] for r in went)
+    assert 0 < totals.without_app <= 20
+    # The answers came from where each patient was: the app or the SMS link's page.
+    from backend.store.tables import Event
+
+    sources = {e["source"] for e in await Event.select(Event.source).where(Event.side == "patient")}
+    assert sources <= {"patient_app", "patient_sms"} and "patient_sms" in sources
+
+
+async def test_the_demo_never_sends_its_made_up_numbers(db, smsru):
+    from backend.demo import load_demo
+
+    with pytest.raises(ValueError, match="made up"):
+        await load_demo(referrals_count=1, now=NOW, sms_delivery=delivery(db, smsru))
