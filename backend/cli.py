@@ -256,6 +256,31 @@ def cmd_dev_token(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_dev_link(args: argparse.Namespace) -> None:
+    """A patient's page link for their latest referral, to try the page by hand."""
+    from backend.clock import utcnow
+    from backend.phones import BadPhone, normalise_phone
+    from backend.services.patient_links import latest_link
+
+    settings = _settings()
+    if settings.env != "dev":
+        sys.exit("plantrack dev-link: only in dev (patients get their links by SMS)")
+    try:
+        phone = normalise_phone(args.phone)
+    except BadPhone as exc:
+        sys.exit(f"plantrack dev-link: {exc}")
+
+    async def job() -> None:
+        url = await latest_link(
+            phone, secret=settings.secret_key, public_url=settings.public_url, now=utcnow()
+        )
+        if url is None:
+            sys.exit("plantrack dev-link: no referral for this phone")
+        print(url)
+
+    asyncio.run(_with_database(settings, job))
+
+
 def cmd_backup(args: argparse.Namespace) -> None:
     from backend.backup import BackupError, backup
 
@@ -335,6 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("restore", help="load a backup into the configured (empty) database")
     p.add_argument("path", type=Path)
     p.set_defaults(func=cmd_restore)
+    p = sub.add_parser("dev-link", help="a patient's page link for their latest referral (dev)")
+    p.add_argument("--phone", required=True)
+    p.set_defaults(func=cmd_dev_link)
     p = sub.add_parser("dev-token", help="a Firebase emulator ID token for a phone (dev only)")
     p.add_argument("--phone", required=True)
     p.set_defaults(func=cmd_dev_token)

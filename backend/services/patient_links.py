@@ -260,3 +260,25 @@ async def forget_patient(patient_id: UUID, now: datetime) -> dict[str, int]:
         "codes": await patient_links.expire_codes(patient_id, now),
         "web_sessions": await patient_links.end_sessions(patient_id, now),
     }
+
+
+async def latest_link(phone: str, *, secret: str, public_url: str, now: datetime) -> str | None:
+    """A new link to the latest referral of the patient with this phone (a development
+    tool: patients get theirs by SMS)."""
+    from backend.store import parties, referrals
+
+    patient = await parties.patient_by_phone(phone)
+    if patient is None:
+        return None
+    [latest, *_] = await referrals.for_patient(patient["id"], limit=1) or [None]
+    if latest is None:
+        return None
+    async with write_transaction():
+        _, token = await mint(
+            secret=secret,
+            referral_id=latest["id"],
+            patient_id=patient["id"],
+            question_id=None,
+            now=now,
+        )
+    return link_url(public_url, token)
