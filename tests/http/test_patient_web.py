@@ -426,3 +426,23 @@ async def test_the_patients_export_holds_their_sms_and_browser_sessions(client, 
     [web] = body["web_sessions"]
     assert web["revoked_at"] is None
     assert token not in str(body)  # links are not kept, so not exported either
+
+
+async def test_the_page_is_limited_per_client_address_and_made_up_links_cost_more(db):
+    from tests.http.app_with import app_with
+
+    _, token = await referral_with_link(db, phone="+79161240131")
+    async with app_with(
+        db, rate_limit_links=5, rate_limit_auth=2, rate_limit_window_seconds=3600
+    ) as client:
+        assert (await client.get(f"/p/{token}")).status_code == 200
+        # Made-up links: 404 each, and each spends the address's sign-in budget too.
+        assert (await client.get("/p/NotARealLinkToken00001")).status_code == 404
+        assert (await client.get("/p/NotARealLinkToken00002")).status_code == 404
+        guessed = await client.get("/p/NotARealLinkToken00003")
+        assert guessed.status_code == 429 and "<html" in guessed.text
+        assert int(guessed.headers["retry-after"]) >= 1
+        # The page's own budget: five requests of this address in the window.
+        assert (await client.get(f"/p/{token}")).status_code == 200
+        over = await client.get(f"/p/{token}")
+        assert over.status_code == 429 and "Слишком много попыток" in over.text
