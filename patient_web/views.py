@@ -123,6 +123,11 @@ def _in_lang(bundle: ReferralBundle, lang: Lang) -> ReferralBundle:
     return msgspec.structs.replace(bundle, patient={**bundle.patient, "locale": lang})
 
 
+# Question kinds whose words are health data (a procedure's name): asked only of a
+# proved phone. Any other kind — a new one too — is shown with the answers of its kind.
+GATED_KINDS = frozenset({"confirm_item"})
+
+
 def _questions(bundle: ReferralBundle, lang: Lang, proved: bool, first: UUID | None) -> list:
     items = {i.item_id: i for i in (bundle.current.items if bundle.current else [])}
     rows = sorted(bundle.open_questions, key=lambda q: q["id"] != first)
@@ -130,7 +135,7 @@ def _questions(bundle: ReferralBundle, lang: Lang, proved: bool, first: UUID | N
         {
             "q": present.question(row, bundle.clinic["name"], items, bundle.tz, lang),
             # What a procedure was is health data: shown to a proved phone only.
-            "gated": row["kind"] == "confirm_item" and not proved,
+            "gated": row["kind"] in GATED_KINDS and not proved,
             "focus": row["id"] == first,
         }
         for row in rows
@@ -215,7 +220,7 @@ async def answer(
     now = utcnow()
     access = await _open(request, token, now)
     question = await link_answers.question_of(access, question_id)
-    if question["kind"] == "confirm_item" and not await _proved(request, access, now):
+    if question["kind"] in GATED_KINDS and not await _proved(request, access, now):
         return Redirect(path=f"/p/{token}/plan", status_code=303)
     try:
         await link_answers.answer(access, question_id, data.answer, now=now)

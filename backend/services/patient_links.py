@@ -254,12 +254,14 @@ async def sign_out(
 
 async def forget_patient(patient_id: UUID, now: datetime) -> dict[str, int]:
     """Erasure's part here, in the caller's transaction: links revoked, codes ended,
-    browser sessions ended."""
-    return {
+    browser sessions ended, and none of their hashes kept."""
+    ended = {
         "links": await patient_links.revoke_links(patient_id=patient_id, now=now),
         "codes": await patient_links.expire_codes(patient_id, now),
         "web_sessions": await patient_links.end_sessions(patient_id, now),
     }
+    await patient_links.drop_hashes(patient_id)
+    return ended
 
 
 async def latest_link(phone: str, *, secret: str, public_url: str, now: datetime) -> str | None:

@@ -174,3 +174,19 @@ async def referral_owner(referral_id: UUID) -> dict[str, Any] | None:
         referral_id,
     )
     return rows[0] if rows else None
+
+
+async def drop_hashes(patient_id: UUID) -> None:
+    """Erasure: no hash of a patient's link, code or browser cookie is kept (the unique
+    columns get a placeholder per row, as device tokens do)."""
+    await PatientLink.raw(
+        'UPDATE "patient_link" SET "token_hash" = \'erased:\' || CAST("id" AS TEXT) '
+        'WHERE "patient" = {}',
+        patient_id,
+    )
+    await PatientWebSession.raw(
+        'UPDATE "patient_web_session" SET "token_hash" = \'erased:\' || CAST("id" AS TEXT) '
+        'WHERE "patient" = {}',
+        patient_id,
+    )
+    await SmsCode.update({SmsCode.code_hash: ""}).where(SmsCode.patient == patient_id)

@@ -337,6 +337,12 @@ async def test_erasure_ends_links_codes_and_browser_sessions(client, db):
     assert live == 0
     [patient] = await Patient.select(Patient.phone).where(Patient.id == sent.patient_id)
     assert patient["phone"].startswith("~")
+    # No hash of a link, a code or a cookie is kept.
+    from backend.store.tables import PatientLink
+
+    assert all(r["token_hash"].startswith("erased:") for r in await PatientLink.select())
+    assert all(r["token_hash"].startswith("erased:") for r in await PatientWebSession.select())
+    assert {r["code_hash"] for r in await SmsCode.select()} == {""}
 
 
 async def test_the_page_speaks_english_when_asked(client, db):
