@@ -25,6 +25,7 @@ from backend.store import outbox, parties
 from backend.store.tables import Appointment, Outbox, SmsMessage
 from tests.factories import make_clinic, make_referral
 from tests.fakes.smsru import FakeSmsRu, running_smsru
+from tests.http.test_logs_no_personal_data import logs_at_debug  # noqa: F401 - a fixture
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # Monday, 12:00 in Moscow
 PUBLIC = "https://pt.example"
@@ -397,3 +398,28 @@ async def test_the_demo_never_sends_its_made_up_numbers(db, smsru):
 
     with pytest.raises(ValueError, match="made up"):
         await load_demo(referrals_count=1, now=NOW, sms_delivery=delivery(db, smsru))
+
+
+async def test_no_phone_link_or_code_reaches_the_log(db, fake, smsru, logs_at_debug):  # noqa: F811
+    from backend.services.patient_links import LinkAccess, request_code
+
+    clinic = await make_clinic()
+    sent = await make_referral(clinic, phone="+79161230111", at=NOW)
+    work = handlers(None, db.secret_key, delivery(db, smsru))  # log_texts off, as in prod
+    await drain(work, NOW)
+    access = LinkAccess(
+        link_id=sent.referral_id,  # any id: the code goes to the referral's patient
+        referral_id=sent.referral_id,
+        patient_id=sent.patient_id,
+        question_id=None,
+        locale="ru",
+    )
+    await request_code(access, secret=db.secret_key, now=NOW)
+    await drain(work, NOW)
+    [invite, code_sms] = fake.texts_to("+79161230111")
+    token = LINK.search(invite)[1]
+    code = re.search(r"\d{6}", code_sms)[0]
+    logged = logs_at_debug.getvalue()  # the JSON lines the server writes, at DEBUG
+    assert "SMS sent" in logged  # the worker did log each SMS: kind, parts, outcome
+    for secret in ("79161230111", "9161230111", token, code, "«Улыбка»"):
+        assert secret not in logged, secret
