@@ -87,11 +87,11 @@ def plan_questions(
         # Withdraw what the answer is no longer needed for, or what asks about the wrong thing.
         for q in open_here:
             stale_booking = milestone == BOOKED and q.subject != subject
-            check_answered_by_claim = (
-                q.kind in (QuestionKind.contact_check, QuestionKind.visit_check)
-                and v.claim_event_ids
-            )
-            if v.state in _SETTLED or stale_booking or check_answered_by_claim:
+            is_check = q.kind in (QuestionKind.contact_check, QuestionKind.visit_check)
+            check_answered_by_claim = is_check and v.claim_event_ids
+            # The clinic took its claim back (a correction): nothing left to confirm.
+            claim_taken_back = not is_check and subject is None
+            if v.state in _SETTLED or stale_booking or check_answered_by_claim or claim_taken_back:
                 withdraw.append(q.id)
         still_open = [q for q in open_here if q.id not in withdraw]
 

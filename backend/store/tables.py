@@ -386,6 +386,9 @@ class ExternalLink(Table, tablename="external_link"):
     external_id = Varchar(length=64)
     referral = _fk(Referral)
     created_at = Timestamptz()
+    # When the object last changed, by the vendor's clock, as of the state whose money
+    # was applied: an older state read later (a lagging read) is not applied over it.
+    state_at = Timestamptz(null=True, default=None)
     # unique (clinic, system, external_id)
 
 
