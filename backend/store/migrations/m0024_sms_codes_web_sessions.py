@@ -9,7 +9,7 @@ from piccolo.columns.defaults.uuid import UUID4
 from piccolo.columns.indexes import IndexMethod
 from piccolo.table import Table
 
-ID = "2026-12-02T09:00:01:000000"
+ID = "2026-12-02T18:24:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "SMS codes and patient web sessions"
 

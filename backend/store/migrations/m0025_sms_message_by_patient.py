@@ -5,7 +5,7 @@ both, so neither reads the whole log."""
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 
-ID = "2026-12-02T09:00:02:000000"
+ID = "2026-12-02T18:25:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "SMS messages by patient and time, by referral and time"
 
