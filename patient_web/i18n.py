@@ -16,10 +16,9 @@ WORDS: dict[str, dict[Lang, str]] = {
         "en": "No questions for now. When we need your answer, we will send an SMS.",
     },
     "gated_question": {
-        "ru": "Вопрос о процедуре из вашего плана. Чтобы увидеть его и ответить, войдите по "
-        "коду из SMS.",
-        "en": "A question about a procedure in your plan. To see and answer it, sign in with "
-        "a code by SMS.",
+        "ru": "Вопрос о вашем плане лечения. Чтобы увидеть его и ответить, войдите по коду из SMS.",
+        "en": "A question about your treatment plan. To see and answer it, sign in with a "
+        "code by SMS.",
     },
     "sign_in_to_answer": {"ru": "Войти по коду и ответить", "en": "Sign in with a code to answer"},
     "appointment": {"ru": "Ваша запись", "en": "Your appointment"},

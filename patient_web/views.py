@@ -27,6 +27,8 @@ from litestar.response import Redirect, Template
 from backend import texts
 from backend.clock import utcnow
 from backend.domain.odontogram import chart, render_svg
+from backend.domain.plans import of_variant
+from backend.domain.variants import chart_states
 from backend.media_files import signed_url
 from backend.rate_limits import charge, client_address, link_budget
 from backend.routes import patient_present as present
@@ -123,9 +125,10 @@ def _in_lang(bundle: ReferralBundle, lang: Lang) -> ReferralBundle:
     return msgspec.structs.replace(bundle, patient={**bundle.patient, "locale": lang})
 
 
-# Question kinds whose words are health data (a procedure's name): asked only of a
-# proved phone. Any other kind — a new one too — is shown with the answers of its kind.
-GATED_KINDS = frozenset({"confirm_item"})
+# Question kinds about the plan itself (a procedure's name is health data; agreeing to
+# a changed plan needs the plan in view): asked of a proved phone only. Any other kind,
+# a new one too, is shown on the link's page with its answers.
+GATED_KINDS = frozenset({"confirm_item", "confirm_plan"})
 
 
 def _questions(bundle: ReferralBundle, lang: Lang, proved: bool, first: UUID | None) -> list:
@@ -307,11 +310,11 @@ async def _sign_in_page(
 
 
 def _charts(bundle: ReferralBundle, lang: Lang) -> list[tuple[str, str]]:
+    """Before and after, for the variant in the plan: as the app's chart draws them."""
     current = bundle.current
-    teeth = current.teeth if current else []
-    if bundle.actual and not bundle.actual.teeth and bundle.estimated:
-        teeth = bundle.estimated.teeth  # the clinic kept the exchange's chart
-    items = current.items if current else []
+    variant = current.variant if current else None
+    teeth = chart_states(present.plan_teeth(bundle), variant)
+    items = of_variant(current.all_items, variant) if current else []
     done = set(bundle.fold.done_items)
     drawn = []
     for phase in ("before", "after"):

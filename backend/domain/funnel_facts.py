@@ -91,7 +91,9 @@ def referral_facts(
         return split_of(verdict.state if verdict else None)
 
     sent_day = day(fold.sent_at)
-    facts = [Fact(kind="in", day=sent_day, amount=estimate_as_sent(events), count=1)]
+    facts = [
+        Fact(kind="in", day=sent_day, amount=estimate_as_sent(events, fold.variant_choice), count=1)
+    ]
     if fold.accepted_at is not None:
         milestone = "booked" if "booked" in fold.step_at else "visited"
         facts.append(

@@ -111,7 +111,7 @@ def by_specialization(
         row = rows.setdefault(spec, SpecializationRow(specialization=spec))
         if first <= _month(fold.sent_at, fold.sent_at, tz) <= last:
             row.referrals += 1
-            row.estimate_money += estimate_as_sent(events)
+            row.estimate_money += estimate_as_sent(events, fold.variant_choice)
             if fold.accepted_at is not None:
                 row.accepted += 1
                 row.plan_money += fold.money.planned

@@ -288,7 +288,7 @@ async def test_a_procedure_question_waits_for_the_proved_phone(client, db):
     )
     [item_q] = [q for q in await open_questions(sent.referral_id) if q["kind"] == "confirm_item"]
     page = await client.get(f"/p/{token}")
-    assert "Вопрос о процедуре из вашего плана" in page.text
+    assert "Вопрос о вашем плане лечения" in page.text
     for health_data in ("Имплант", "кариес", "зуб 36", "Следующая процедура"):
         assert health_data not in page.text
     posted = await post_form(client, f"/p/{token}/q/{item_q['id']}", page.text, {"answer": "yes"})
