@@ -180,6 +180,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
     from backend.logs import configure_logging
     from backend.push.worker import (
         handlers,
+        make_alert_channels,
         make_sender,
         make_sms,
         run_forever,
@@ -194,7 +195,12 @@ def cmd_worker(args: argparse.Namespace) -> None:
     async def job() -> None:
         sender = make_sender(settings)
         sms_delivery = make_sms(settings)
-        topics = handlers(sender, settings.secret_key, sms_delivery)
+        topics = handlers(
+            sender,
+            settings.secret_key,
+            make_alert_channels(settings),
+            sms_delivery=sms_delivery,
+        )
         try:
             if args.once:
                 sent = await run_once(topics, worker=worker_name(), batch=args.batch)

@@ -646,7 +646,7 @@ def _deliverer(sms_delivery: "SmsDelivery") -> Callable[[datetime], Awaitable[No
 
     if sms_delivery.sender is not None:
         raise ValueError("the demo's phone numbers are made up: log SMS, never send them")
-    topics = handlers(None, sms_delivery.secret, sms_delivery)
+    topics = handlers(None, sms_delivery.secret, sms_delivery=sms_delivery)
 
     async def deliver(until: datetime) -> None:
         """Each message at the moment it is due (a reminder 2 h before its appointment,

@@ -77,6 +77,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     rate_limit_links: int = 120
     app_store_url: str = ""
     google_play_url: str = ""
+    # Staff alerts by e-mail: smtp://user:password@host:port (or smtps://); empty: the
+    # e-mails are written to the log. The From address of every alert.
+    smtp_url: str = msgspec.field(default="")
+    smtp_from: str = "plantrack <alerts@plantrack.invalid>"
 
     def __repr__(self) -> str:  # never print the secret
         return (
@@ -127,6 +131,8 @@ ENV_VARS = {
     "PLANTRACK_RATE_LIMIT_LINKS": "rate_limit_links",
     "PLANTRACK_APP_STORE_URL": "app_store_url",
     "PLANTRACK_GOOGLE_PLAY_URL": "google_play_url",
+    "PLANTRACK_SMTP_URL": "smtp_url",
+    "PLANTRACK_SMTP_FROM": "smtp_from",
 }
 
 LISTS = {"cors_origins"}  # comma-separated in the environment
@@ -191,6 +197,13 @@ def check_settings(settings: Settings) -> None:
     if min(*budgets, settings.rate_limit_webhooks) < 0 or settings.rate_limit_window_seconds < 1:
         raise SettingsError("PLANTRACK_RATE_LIMIT_*: budgets are >= 0 (0: off), windows >= 1 s")
     check_sms_settings(settings)
+    if settings.smtp_url:
+        from backend.push.email import parse_smtp_url
+
+        try:
+            parse_smtp_url(settings.smtp_url)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from exc
     if settings.env != "prod":
         return
     problems = []

@@ -72,7 +72,7 @@ async def test_a_sent_referral_invites_the_patient_by_sms_with_a_working_link(db
     [invite] = await messages(kind="invite")
     assert invite["status"] == "queued" and invite["planned_at"] == NOW
 
-    await drain(handlers(None, db.secret_key, delivery(db, smsru)), NOW)
+    await drain(handlers(None, db.secret_key, sms_delivery=delivery(db, smsru)), NOW)
     [sms] = fake.sent
     assert sms.number == "79161230001"
     assert "«Улыбка»" in sms.text and "позвонит" in sms.text
@@ -109,7 +109,9 @@ async def test_a_patient_with_the_app_gets_no_invite_and_no_question_sms(db, fak
         ),
         now=NOW + timedelta(minutes=1),
     )
-    await drain(handlers(None, db.secret_key, delivery(db, smsru)), NOW + timedelta(minutes=1))
+    await drain(
+        handlers(None, db.secret_key, sms_delivery=delivery(db, smsru)), NOW + timedelta(minutes=1)
+    )
     assert fake.sent == []
     pushes = await outbox.of_topic("push")
     assert pushes and {p["status"] for p in pushes} == {"logged"}
@@ -118,7 +120,7 @@ async def test_a_patient_with_the_app_gets_no_invite_and_no_question_sms(db, fak
 async def test_questions_asked_together_reach_a_patient_without_the_app_in_one_sms(db, fake, smsru):
     clinic = await make_clinic("Улыбка")
     sent = await make_referral(clinic, phone="+79161230003", at=NOW)
-    work = handlers(None, db.secret_key, delivery(db, smsru))
+    work = handlers(None, db.secret_key, sms_delivery=delivery(db, smsru))
     await drain(work, NOW)  # the invite
     at = NOW + timedelta(hours=1)
     await record(
@@ -146,7 +148,7 @@ async def test_a_number_sms_ru_refuses_is_marked_and_gets_nothing_more(db, fake,
     fake.codes["79161230004"] = 207  # no route to this number
     clinic = await make_clinic()
     sent = await make_referral(clinic, phone="+79161230004", at=NOW)
-    work = handlers(None, db.secret_key, delivery(db, smsru))
+    work = handlers(None, db.secret_key, sms_delivery=delivery(db, smsru))
     await drain(work, NOW)
     [invite] = await messages(kind="invite")
     assert invite["status"] == "failed" and invite["reason"].startswith("207")
@@ -173,7 +175,7 @@ async def test_no_money_on_the_account_waits_and_sends_once_topped_up(db, fake, 
     fake.balance = 0
     clinic = await make_clinic()
     await make_referral(clinic, phone="+79161230005", at=NOW)
-    work = handlers(None, db.secret_key, delivery(db, smsru))
+    work = handlers(None, db.secret_key, sms_delivery=delivery(db, smsru))
     await drain(work, NOW)
     [message] = await outbox.of_topic("sms")
     assert message["status"] == "pending" and "no money" in message["last_error"]
@@ -189,7 +191,7 @@ async def test_an_outage_is_retried_with_backoff_and_each_sms_goes_once(db, fake
     clinic = await make_clinic()
     for n in range(3):
         await make_referral(clinic, phone=f"+7916123001{n}", at=NOW)
-    work = handlers(None, db.secret_key, delivery(db, smsru))
+    work = handlers(None, db.secret_key, sms_delivery=delivery(db, smsru))
     fake.down = True
     now = NOW
     for _ in range(6):  # down for a while; each round after the backoff of the last
@@ -220,7 +222,7 @@ async def test_a_hung_vendor_is_cut_at_the_timeout_and_nothing_else_waits_for_it
         now=NOW,
         dedupe_key="notify:recall",
     )
-    work = handlers(None, db.secret_key, delivery(db, smsru))
+    work = handlers(None, db.secret_key, sms_delivery=delivery(db, smsru))
     fake.hang = True
     started = time.monotonic()
     await run_once(work, worker="w1", now=NOW)
@@ -245,7 +247,7 @@ async def test_a_text_sent_whose_answer_was_lost_is_not_sent_again(db, fake, sms
     fake.hang_after_send = True
     clinic = await make_clinic()
     await make_referral(clinic, phone="+79161230030", at=NOW)
-    work = handlers(None, db.secret_key, delivery(db, smsru))
+    work = handlers(None, db.secret_key, sms_delivery=delivery(db, smsru))
     await run_once(work, worker="w1", now=NOW)
     assert len(fake.sent) == 1  # it went, but the answer never came
     assert (await messages())[0]["status"] == "queued"
@@ -259,7 +261,7 @@ async def test_a_text_sent_whose_answer_was_lost_is_not_sent_again(db, fake, sms
 async def test_the_weekly_limit_keeps_the_last_sms_for_an_urgent_reminder(db, fake, smsru):
     clinic = await make_clinic()
     sent = await make_referral(clinic, phone="+79161230040", at=NOW)
-    work = handlers(None, db.secret_key, delivery(db, smsru, weekly_limit=3))
+    work = handlers(None, db.secret_key, sms_delivery=delivery(db, smsru, weekly_limit=3))
     await drain(work, NOW)  # 1 of 3: the invite
     booked = NOW + timedelta(hours=1)
     await record(
@@ -305,7 +307,7 @@ async def test_quiet_hours_hold_the_invite_until_morning(db, fake, smsru):
     morning = datetime(2026, 11, 3, 6, 0, tzinfo=UTC)  # 09:00 in Moscow
     [row] = await messages()
     assert row["planned_at"] == morning
-    work = handlers(None, db.secret_key, delivery(db, smsru))
+    work = handlers(None, db.secret_key, sms_delivery=delivery(db, smsru))
     await drain(work, night)
     assert fake.sent == []
     await drain(work, morning)
@@ -328,7 +330,7 @@ async def test_switched_off_questions_get_no_sms(db, fake, smsru):
         ),
         now=NOW,
     )
-    await drain(handlers(None, db.secret_key, delivery(db, smsru)), NOW)
+    await drain(handlers(None, db.secret_key, sms_delivery=delivery(db, smsru)), NOW)
     assert [s for s in fake.sent if "Вопрос по направлению" in s.text] == []
 
 
@@ -338,7 +340,7 @@ async def test_without_a_provider_sms_are_logged_and_marked(db, caplog):
     caplog.set_level(logging.INFO, logger="plantrack.worker")
     clinic = await make_clinic()
     await make_referral(clinic, phone="+79161230070", at=NOW)
-    await drain(handlers(None, db.secret_key, delivery(db, None)), NOW)
+    await drain(handlers(None, db.secret_key, sms_delivery=delivery(db, None)), NOW)
     [row] = await messages()
     assert row["status"] == "logged" and row["parts"] == 2
     [message] = await Outbox.select().where(Outbox.topic == "sms")
@@ -350,7 +352,7 @@ async def test_errors_of_our_own_request_fail_without_retrying(db, fake, smsru):
     fake.codes["79161230080"] = 204  # sender name not approved: no retry will fix it
     clinic = await make_clinic()
     await make_referral(clinic, phone="+79161230080", at=NOW)
-    await drain(handlers(None, db.secret_key, delivery(db, smsru)), NOW)
+    await drain(handlers(None, db.secret_key, sms_delivery=delivery(db, smsru)), NOW)
     [row] = await messages()
     assert row["status"] == "failed" and "204" in row["reason"]
     [message] = await outbox.of_topic("sms")
@@ -363,7 +365,7 @@ async def test_an_erased_patient_is_sent_nothing(db, fake, smsru):
     clinic = await make_clinic()
     sent = await make_referral(clinic, phone="+79161230090", at=NOW)
     await erase(sent.patient_id, confirm="erase")
-    await drain(handlers(None, db.secret_key, delivery(db, smsru)), NOW)
+    await drain(handlers(None, db.secret_key, sms_delivery=delivery(db, smsru)), NOW)
     assert fake.sent == []
     [row] = await messages()
     assert row["status"] == "skipped" and row["reason"] == "patient erased"
@@ -405,7 +407,9 @@ async def test_no_phone_link_or_code_reaches_the_log(db, fake, smsru, logs_at_de
 
     clinic = await make_clinic()
     sent = await make_referral(clinic, phone="+79161230111", at=NOW)
-    work = handlers(None, db.secret_key, delivery(db, smsru))  # log_texts off, as in prod
+    work = handlers(
+        None, db.secret_key, sms_delivery=delivery(db, smsru)
+    )  # log_texts off, as in prod
     await drain(work, NOW)
     access = LinkAccess(
         link_id=sent.referral_id,  # any id: the code goes to the referral's patient
