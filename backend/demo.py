@@ -652,7 +652,7 @@ def _deliverer(sms_delivery: "SmsDelivery") -> Callable[[datetime], Awaitable[No
         """Each message at the moment it is due (a reminder 2 h before its appointment,
         not when the story next looks), up to `until`."""
         for _ in range(200):
-            due = await outbox.next_due()
+            due = await outbox.next_due(list(topics))
             if due is None or due > until:
                 return
             await run_once(topics, worker="demo", now=due)

@@ -223,12 +223,11 @@ async def finish_many(
     return len(rows)
 
 
-async def next_due() -> datetime | None:
-    """When the earliest pending message is due (a clock stepped through time: the demo)."""
-    rows = await Outbox.raw(
-        "SELECT MIN(available_at) AS at FROM \"outbox\" WHERE status = 'pending'"
-    )
-    at = rows[0]["at"] if rows else None
-    if isinstance(at, str):  # SQLite returns an aggregate's timestamp as text
-        at = datetime.fromisoformat(at)
-    return at
+async def next_due(topics: list[str] | None = None) -> datetime | None:
+    """When the earliest pending message (of these topics) is due: for a clock stepped
+    through time (the demo)."""
+    query = Outbox.select(Outbox.available_at).where(Outbox.status == "pending")
+    if topics is not None:
+        query = query.where(Outbox.topic.is_in(topics or [""]))
+    row = await query.order_by(Outbox.available_at).first()
+    return row["available_at"] if row else None
