@@ -135,6 +135,19 @@ WORDS: dict[str, dict[Lang, str]] = {
     },
     "nobody_called_share": {"ru": "«Никто не звонил»", "en": "“Nobody called”"},
     "avg_rating": {"ru": "Средняя оценка", "en": "Average rating"},
+    "answer_channels": {
+        "ru": "Ответы пациентов: где пациент сказал хоть что-то",
+        "en": "Patients' answers: where the patient said anything",
+    },
+    "answer_channels_note": {
+        "ru": "Доля направлений клиники. «Нет ответа» — то, что проверить словом пациента нельзя.",
+        "en": "Share of the clinic's referrals. \u201cNo answer\u201d is what no patient's word "
+        "can verify.",
+    },
+    "channel_app": {"ru": "В приложении", "en": "In the app"},
+    "channel_sms": {"ru": "По ссылке из SMS", "en": "By the SMS link"},
+    "channel_both": {"ru": "И там, и там", "en": "Both"},
+    "channel_none": {"ru": "Нет ответа", "en": "No answer"},
     "conversion": {"ru": "Дошли до этапа", "en": "Reached"},
     "create": {"ru": "Создать", "en": "Create"},
     "name": {"ru": "Название", "en": "Name"},

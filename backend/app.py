@@ -28,7 +28,13 @@ from backend.http_headers import SecurityHeaders
 from backend.http_input import refuse_nul_in_query
 from backend.logs import configure_logging
 from backend.media_files import LocalMediaFiles
-from backend.push.worker import handlers, make_alert_channels, make_sender, run_forever
+from backend.push.worker import (
+    handlers,
+    make_alert_channels,
+    make_sender,
+    make_sms,
+    run_forever,
+)
 from backend.routes import (
     alert_preferences,
     auth,
@@ -46,9 +52,11 @@ from backend.routes import (
 from backend.routes.docs import TimeOfDaySchema, complete_documentation
 from backend.settings import Settings, load_settings
 from backend.store.engine import close_engine, open_engine
+from patient_web import views as patient_web_views
 
 VERSION = "0.1.0"
 ADMIN_DIR = Path(admin_views.__file__).parent
+PATIENT_WEB_DIR = Path(patient_web_views.__file__).parent
 SHUTDOWN_GRACE_S = 20
 # Every route reads at most this much; uploads, imports and deliveries say more or less.
 MAX_BODY = 1024 * 1024
@@ -97,8 +105,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             return
         stop = asyncio.Event()
         sender = make_sender(settings)
+        sms_delivery = make_sms(settings)
         deliver = run_forever(
-            handlers(sender, settings.secret_key, make_alert_channels(settings)),
+            handlers(
+                sender,
+                settings.secret_key,
+                make_alert_channels(settings),
+                sms_delivery=sms_delivery,
+            ),
             stop=stop,
             lease=timedelta(seconds=settings.worker_lease_seconds),
         )
@@ -110,6 +124,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await task
             if sender is not None:
                 await sender.aclose()
+            if sms_delivery.sender is not None:
+                await sms_delivery.sender.aclose()
 
     app = Litestar(
         route_handlers=[
@@ -126,19 +142,23 @@ def create_app(settings: Settings | None = None) -> Litestar:
             integrations.router,
             media.media_file,
             admin_views.router,
+            patient_web_views.router,
             admin_desk_views.router,
             admin_exchange_desk_views.router,
             create_static_files_router(
                 path="/admin/static", directories=[ADMIN_DIR / "static"], include_in_schema=False
             ),
         ],
+        # One Jinja set-up for the staff pages and the patient's (templates under patient/).
         template_config=TemplateConfig(
-            directory=ADMIN_DIR / "templates", engine=JinjaTemplateEngine
+            directory=[ADMIN_DIR / "templates", PATIENT_WEB_DIR / "templates"],
+            engine=JinjaTemplateEngine,
         ),
-        # Only the admin pages use a cookie; the API authenticates by bearer token.
+        # Only the admin pages and the patient's web page (/p/) use cookies; the API
+        # authenticates by bearer token. One CSRF cookie serves both.
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
-            cookie_path="/admin",
+            cookie_path="/",
             cookie_httponly=False,
             cookie_samesite="lax",
             exclude=["^/api/", "^/media/", "^/integrations/", "^/schema", "^/health$", "^/ready$"],

@@ -30,6 +30,8 @@ class Source(StrEnum):
     mis_webhook = "mis_webhook"
     ident = "ident"
     patient_app = "patient_app"
+    # The patient on the web page an SMS link opens (patient_web/), without the app.
+    patient_sms = "patient_sms"
     system = "system"
     demo = "demo"
 
@@ -46,6 +48,7 @@ _SIDE_OF_SOURCE = {
     Source.mis_webhook: Side.clinic,
     Source.ident: Side.clinic,
     Source.patient_app: Side.patient,
+    Source.patient_sms: Side.patient,
     Source.system: Side.system,
     # Demo data speaks for whichever side its event kind belongs to; see side_of().
     Source.demo: Side.system,

@@ -53,7 +53,14 @@ from backend.routes.staff_security import (
     roles,
     staff_guard,
 )
-from backend.services import desk, exchange_admin, integrations, reports, staff_accounts
+from backend.services import (
+    desk,
+    exchange_admin,
+    integrations,
+    patient_links,
+    reports,
+    staff_accounts,
+)
 from backend.services.audit import Viewer
 from backend.services.errors import Invalid, NotFound
 from backend.services.media import attach_media
@@ -474,6 +481,21 @@ async def transfer(
     return s.TransferOut(**msgspec.structs.asdict(t))
 
 
+@post(
+    "/referrals/{referral_id:uuid}/patient-links/revoke",
+    summary="Revoke the patient's SMS links",
+    description="Every personal link to this referral's web page stops working at once (a "
+    "link forwarded, or a text sent to someone else's phone); the page answers 404 like for "
+    "a link that never existed. An SMS sent later carries a new link.",
+    status_code=200,
+    opt=roles(OPERATOR),
+    responses=responds(s.LinksRevoked, ex.LINKS_REVOKED, "Revoked", errors=(401, 403, 404)),
+)
+async def revoke_patient_links(referral_id: FromPath[UUID]) -> s.LinksRevoked:
+    revoked = await patient_links.revoke(referral_id, utcnow())
+    return s.LinksRevoked(revoked_links=revoked.links)
+
+
 @get(
     "/disputes",
     summary="The dispute queue",
@@ -682,6 +704,7 @@ router = Router(
         get_referral,
         upload_media,
         transfer,
+        revoke_patient_links,
         list_disputes,
         resolve,
         get_scorecards,

@@ -29,6 +29,7 @@ from backend.services import (
     patient_statements,
     privacy,
     profile,
+    sms,
     visit_codes,
 )
 from backend.services.errors import Invalid
@@ -511,7 +512,8 @@ async def attach_receipt(
 )
 async def export_my_data(patient: NamedDependency[PatientPrincipal]) -> Response:
     found = await privacy.export(patient.patient_id)
-    body = privacy_body.export(found, utcnow())
+    texts_sent, web = await sms.held_for(patient.patient_id)
+    body = privacy_body.export(found, utcnow(), text_messages=texts_sent, web_sessions=web)
     return Response(
         body,
         headers={

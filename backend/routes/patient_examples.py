@@ -371,6 +371,24 @@ EXPORT = {
     "staff_access": [
         {"at": "2026-11-03T08:30:00Z", "role": "clinic_coordinator", "action": "view_referral"}
     ],
+    "text_messages": [
+        {
+            "kind": "invite",
+            "referral_id": RID,
+            "status": "sent",
+            "reason": None,
+            "planned_at": "2026-11-02T07:00:00Z",
+            "sent_at": "2026-11-02T07:00:02Z",
+            "parts": 2,
+        }
+    ],
+    "web_sessions": [
+        {
+            "created_at": "2026-11-03T09:10:00Z",
+            "expires_at": "2026-12-03T09:10:00Z",
+            "revoked_at": None,
+        }
+    ],
 }
 
 ERASED = {

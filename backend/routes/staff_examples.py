@@ -194,6 +194,7 @@ FUNNEL = {
     "months": [{"month": "2026-11", "inflow": 285000000, "executed": 5500000, "lost": 12000000}],
     "reserve_months": 7.4,
 }
+LINKS_REVOKED = {"revoked_links": 2}
 SCORECARDS = {
     "items": [
         {
@@ -220,6 +221,7 @@ SCORECARDS = {
                 "in_treatment": 72,
                 "completed": 31,
             },
+            "answered_by": {"app": 71, "sms": 38, "both": 6, "none": 20},
         }
     ]
 }

@@ -249,6 +249,7 @@ def scorecard(score: ClinicScore) -> s.ScorecardOut:
         ratings=c.ratings,
         rating_average=c.rating_average,
         reached=c.reached,
+        answered_by=c.answered_by,  # type: ignore[arg-type]
     )
 
 

@@ -292,6 +292,13 @@ class ScorecardOut(msgspec.Struct, frozen=True, kw_only=True):
     ratings: int
     rating_average: float | None
     reached: dict[str, int]
+    # Referrals by where the patient said anything: in the app only, by the SMS link's
+    # page only, both, or never (none: nothing of it can be patient-verified).
+    answered_by: dict[Literal["app", "sms", "both", "none"], int]
+
+
+class LinksRevoked(msgspec.Struct, frozen=True, kw_only=True):
+    revoked_links: int  # links that worked until now
 
 
 class ScorecardList(msgspec.Struct, frozen=True, kw_only=True):

@@ -7,6 +7,9 @@ Three stages, each an outbox topic, each row done once:
 - `notify`: one notification for one patient, held until quiet hours end unless
   urgent, checked against the patient's preferences, then fanned out per device;
 - `push`: one message to one device, sent by the FCM sender in batches.
+
+A patient with no active device gets the notification as an SMS instead, where its
+kind goes by SMS (backend.services.sms, topic `sms`).
 """
 
 from datetime import datetime, timedelta
@@ -23,6 +26,7 @@ from backend.domain.questions import AskedQuestion, QuestionKind, check_question
 from backend.domain.reminders import Action, ReminderContext, Timer, TimerKind, decide, timers_for
 from backend.domain.working_time import quiet_until
 from backend.ids import new_id
+from backend.services import sms
 from backend.services.profile import prefs_of, quiet_of
 from backend.store import devices, ledger, norms, outbox, parties, questions, referrals
 from backend.store.engine import write_transaction
@@ -219,8 +223,15 @@ async def fire_timer(payload: dict[str, Any], now: datetime) -> Done:
     return Done(status="done", detail=kind)
 
 
-async def fan_out(notify_id: int, payload: dict[str, Any], now: datetime) -> Done:
-    """One notification → one push per active device, in the patient's language."""
+async def fan_out(
+    notify_id: int,
+    payload: dict[str, Any],
+    now: datetime,
+    *,
+    sms_limit: int = sms.DEFAULT_WEEKLY_LIMIT,
+) -> Done:
+    """One notification → one push per active device, in the patient's language; no
+    active device: an SMS, within the patient's weekly allowance of `sms_limit`."""
     patient = await parties.patient(UUID(payload["patient_id"]))
     if patient is None or patient["erased_at"] is not None:
         return Done(status="skipped", detail="no patient")
@@ -234,7 +245,8 @@ async def fan_out(notify_id: int, payload: dict[str, Any], now: datetime) -> Don
             return Done(status="retry", retry_at=until)
     targets = await devices.active_for(patient["id"])
     if not targets:
-        return Done(status="skipped", detail="no active device")
+        decided = await sms.from_notification(notify_id, payload, patient, now, limit=sms_limit)
+        return Done(status=decided.status, detail=decided.detail)
     async with write_transaction():
         # Asked again under a shared hold: an erasure that began since the first read
         # has now finished, and its patient gets no push (nor a queued device token).

@@ -44,13 +44,14 @@ async def _say(
     *,
     key: str | None = None,
     occurred_at: datetime | None = None,
+    source: Source = Source.patient_app,
 ) -> Recorded:
     [recorded] = await record_locked(
         referral,
         [
             Statement(
                 body=body,
-                source=Source.patient_app,
+                source=source,
                 actor=f"patient:{patient_id}",
                 idempotency_key=key or f"patient:{new_id()}",
                 occurred_at=occurred_at,
@@ -69,13 +70,18 @@ async def rate_contact(
     stars: int | None,
     comment: str,
     now: datetime | None = None,
+    source: Source = Source.patient_app,
 ) -> Recorded:
     """One rating per referral; a new one replaces the shown one, the ledger keeps all."""
     now = now or utcnow()
     async with write_transaction():
         referral = await _locked_own(patient_id, referral_id)
         recorded = await _say(
-            patient_id, referral, ContactRating(called=called, stars=stars, comment=comment), now
+            patient_id,
+            referral,
+            ContactRating(called=called, stars=stars, comment=comment),
+            now,
+            source=source,
         )
         await ContactRatingRow.insert(
             ContactRatingRow(
@@ -108,6 +114,7 @@ async def respond_to_appointment(
     response: Literal["confirm", "decline", "reschedule"],
     note: str | None,
     now: datetime | None = None,
+    source: Source = Source.patient_app,
 ) -> Recorded:
     now = now or utcnow()
     async with write_transaction():
@@ -124,6 +131,7 @@ async def respond_to_appointment(
             referral,
             AppointmentResponse(appointment_id=appointment_id, response=response, note=note),
             now,
+            source=source,
         )
 
 

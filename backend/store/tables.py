@@ -84,6 +84,10 @@ class Patient(Table, tablename="patient"):
     created_at = Timestamptz()
     archived_at = Timestamptz(null=True, default=None)
     erased_at = Timestamptz(null=True, default=None)
+    # SMS.ru said this number cannot take SMS (no such number, no route, stop list):
+    # no more SMS go to it (backend.services.sms).
+    sms_blocked_at = Timestamptz(null=True, default=None)
+    sms_blocked_reason = Varchar(length=120, null=True, default=None)
 
 
 class Device(Table, tablename="device"):
@@ -512,6 +516,73 @@ class RateLimit(Table, tablename="rate_limit"):
     hits = Integer(default=0)
 
 
+class PatientLink(Table, tablename="patient_link"):
+    """A patient's personal link to the web page of one referral (patient_web/), sent
+    by SMS: an invite's, or one per question SMS (that question opens first). Only the
+    SHA-256 of the token is kept; the token is derived from the id with the server's
+    secret (backend.services.patient_links), so a text can be written without storing it."""
+
+    id = UUID(primary_key=True)
+    referral = _fk(Referral)
+    patient = _fk(Patient)
+    question = UUID(null=True, default=None)
+    token_hash = Varchar(length=64, unique=True)
+    created_at = Timestamptz()
+    revoked_at = Timestamptz(null=True, default=None)
+
+
+class SmsMessage(Table, tablename="sms_message"):
+    """One SMS to a patient, decided (or refused, with the reason) when its notification
+    fanned out; the outbox topic `sms` sends it. The text, phone and link are made only
+    when it goes out, so nothing here identifies the patient but the id."""
+
+    id = UUID(primary_key=True)
+    source_key = Varchar(length=120, unique=True)  # one SMS per notification or code
+    patient = _fk(Patient)
+    referral = _fk(Referral, null=True, default=None)
+    kind = Varchar(length=12)  # backend.domain.sms.SmsKind
+    question = UUID(null=True, default=None)
+    appointment = UUID(null=True, default=None)
+    code = UUID(null=True, default=None)
+    link = UUID(null=True, default=None)
+    urgent = Boolean(default=False)
+    # queued | sending | sent | logged (no provider) | skipped (with the reason) | failed
+    status = Varchar(length=10, default="queued", index=True)
+    reason = Text(null=True, default=None)
+    planned_at = Timestamptz()  # when it was meant to go: the weekly allowance counts these
+    parts = SmallInt(default=0)  # billed SMS parts of the text sent
+    vendor_id = Varchar(length=64, null=True, default=None)
+    attempts = SmallInt(default=0)
+    created_at = Timestamptz()
+    sent_at = Timestamptz(null=True, default=None)
+    # index (patient, planned_at)
+
+
+class SmsCode(Table, tablename="sms_code"):
+    """A six-digit code sent to the referred phone to prove it on the web page; only its
+    HMAC is kept. Lives ten minutes, works once."""
+
+    id = UUID(primary_key=True)
+    referral = _fk(Referral)
+    patient = _fk(Patient)
+    code_hash = Varchar(length=64)
+    created_at = Timestamptz()
+    expires_at = Timestamptz()
+    used_at = Timestamptz(null=True, default=None)
+
+
+class PatientWebSession(Table, tablename="patient_web_session"):
+    """A browser where the patient proved the phone: an opaque cookie (stored as its
+    SHA-256) for 30 days; the patient can end it, erasure ends it."""
+
+    id = UUID(primary_key=True)
+    patient = _fk(Patient)
+    token_hash = Varchar(length=64, unique=True)
+    created_at = Timestamptz()
+    expires_at = Timestamptz()
+    revoked_at = Timestamptz(null=True, default=None)
+
+
 class StaffAlert(Table, tablename="staff_alert"):
     """An event that needs a person (backend.domain.staff_alerts), recorded once by its
     dedupe key; who hears of it, and how, is decided when it is fanned out."""
@@ -583,6 +654,10 @@ TABLES: list[type[Table]] = [
     RateLimit,
     FunnelFact,
     FunnelMonth,
+    PatientLink,
+    SmsMessage,
+    SmsCode,
+    PatientWebSession,
     StaffAlert,
     StaffAlertDigest,
     CallNote,

@@ -133,6 +133,23 @@ ROUTES: list[Route] = [
     R("POST", "/integrations/webhooks/{token}", CAPABILITY, body={"type": "x"}, refuse=403),
     R("GET", "/integrations/ident/{token}/GetTickets", CAPABILITY, refuse=401),
     R("POST", "/integrations/ident/{token}/PostTimeTable", CAPABILITY, body=[], refuse=401),
+    # The patient's web page behind an SMS link: a link never issued is the same plain
+    # 404 for everybody, whatever else they hold (tests/http/test_patient_web.py walks a
+    # real link, and another referral's objects through it).
+    R("GET", "/p/{link_token}", CAPABILITY),
+    R("GET", "/p/{link_token}/q/{question_id}", CAPABILITY),
+    R("POST", "/p/{link_token}/q/{question_id}", CAPABILITY, form={"answer": "yes"}),
+    R(
+        "POST",
+        "/p/{link_token}/appointments/{appointment_id}",
+        CAPABILITY,
+        form={"response": "confirm"},
+    ),
+    R("POST", "/p/{link_token}/rating", CAPABILITY, form={"called": "yes", "stars": "5"}),
+    R("GET", "/p/{link_token}/plan", CAPABILITY),
+    R("POST", "/p/{link_token}/code", CAPABILITY, form={}),
+    R("POST", "/p/{link_token}/session", CAPABILITY, form={"code": "123456"}),
+    R("POST", "/p/{link_token}/sign-out", CAPABILITY, form={}),
     # --- the patient app -------------------------------------------------------------------
     R("GET", f"{API}/me", PATIENT),
     R("PATCH", f"{API}/me", PATIENT, body=pex.PROFILE_CHANGE),
@@ -330,6 +347,12 @@ ROUTES: list[Route] = [
         {OPERATOR},
         body="{transfer_in}",
         last=1,
+    ),
+    R(
+        "POST",
+        f"{API}/exchange/referrals/{{spare_referral_id}}/patient-links/revoke",
+        STAFF,
+        {OPERATOR},
     ),
     R("GET", f"{API}/exchange/disputes", STAFF, {OPERATOR}),
     R(
@@ -652,6 +675,7 @@ async def world(client, db) -> tuple[dict[str, Any], list[Caller]]:
         "missing_clinic_id": uuid4(),
         "missing_delivery": 987654,
         "token": "not-a-real-integration-token-" + "0" * 16,
+        "link_token": "NotARealLinkToken00000",  # a link's length, never issued
         "path": "nothing-here",
         "file_path": "admin.css",
         "lang": "en",
@@ -707,8 +731,9 @@ async def ask(client, route: Route, caller: Caller, here: dict[str, Any], n: int
         kwargs["json"] = body
     hdrs: dict[str, str] = {}
     cookies: dict[str, str] = {}
-    if route.auth == ADMIN or route.path.startswith("/admin"):
-        # The admin pages read the session from their cookie and want the CSRF pair.
+    if route.auth == ADMIN or route.path.startswith(("/admin", "/p/")):
+        # The admin pages and the patient's web page want the CSRF pair; the admin pages
+        # read the session from their cookie.
         cookies["csrftoken"] = here["csrf"]
         hdrs["x-csrftoken"] = here["csrf"]
         if caller.kind == "staff":
@@ -735,6 +760,7 @@ ALIASES = {
     "missing_id": "dispute_id",
     "missing_delivery": "delivery_id",
     "device_token": "token",
+    "link_token": "token",
     "spare_staff_id": "staff_id",
     "missing_clinic_id": "clinic_id",
 }
