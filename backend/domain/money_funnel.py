@@ -8,7 +8,10 @@ they are checked against.
 
 For a period of local days [first, last] in each referral's clinic's time zone, i.e.
 [first 00:00, last+1 00:00):
-- in: referrals sent in the period — count, estimated money (the estimate as sent);
+- in: referrals sent in the period — count, estimated money (the estimate as sent) —
+  except transfers: a referral the exchange moved from another clinic brings no new
+  money, so it counts as *transferred in* (and the one it came from as *transferred
+  out* when it moved), and the money is in exchange-wide "in" once;
 - accepted: referrals first booked or visited in the period — count, planned money
   (the plan as it stands now);
 - executed: money of plan items done in the period, split by cohort (referral sent in
@@ -29,7 +32,7 @@ from uuid import UUID
 
 import msgspec
 
-from backend.domain.events import Event, PlanLine, PlanSet
+from backend.domain.events import Event, PlanLine, PlanSet, Sent
 from backend.domain.funnel import CLOSURES, ReferralFold, Step, fold_referral, item_milestone
 from backend.domain.norms import Norms, Specialization
 from backend.domain.progress import item_due_dates, planned_schedule
@@ -72,6 +75,10 @@ class Funnel(msgspec.Struct, kw_only=True):
     currency: str = "RUB"
     in_count: int = 0
     in_money: int = 0
+    transferred_in_count: int = 0  # referrals moved here from another clinic
+    transferred_in_money: int = 0  # the money they brought (their estimate as sent)
+    transferred_out_count: int = 0  # referrals moved from here to another clinic
+    transferred_out_money: int = 0  # the money they took (their items not done)
     accepted_count: int = 0
     accepted_money: int = 0
     accepted_split: Split = msgspec.field(default_factory=Split)
@@ -113,6 +120,11 @@ def estimate_lines_as_sent(events: list[Event]) -> tuple[PlanLine, ...]:
 
 def estimate_as_sent(events: list[Event]) -> int:
     return sum(line.price for line in estimate_lines_as_sent(events))
+
+
+def is_transfer(events: list[Event]) -> bool:
+    """The referral continues another one that moved clinics (its money came in then)."""
+    return any(isinstance(e.body, Sent) and e.body.transferred_from for e in events)
 
 
 def main_specialization(events: list[Event], fold: ReferralFold) -> str:
@@ -221,7 +233,10 @@ def period_funnel(
         sent_at = fold.sent_at
         within = partial(_within, sent_at=sent_at, start=start, end=end)
 
-        if new:
+        if new and is_transfer(events):
+            funnel.transferred_in_count += 1
+            funnel.transferred_in_money += estimate_as_sent(events)
+        elif new:
             funnel.in_count += 1
             funnel.in_money += estimate_as_sent(events)
 
@@ -249,6 +264,9 @@ def period_funnel(
         funnel.paid_money += sum(p.amount for p in fold.payments if within(p.occurred_at))
 
         ended = ended_at(fold)
+        if fold.step is Step.transferred and ended is not None and within(ended):
+            funnel.transferred_out_count += 1
+            funnel.transferred_out_money += undone_before(fold, ended)
         if ended is None or max(ended, sent_at) >= end:
             remaining = undone_before(fold, end)
             if remaining > 0:

@@ -99,7 +99,15 @@ async def replace(referral_id: UUID, clinic_id: UUID, facts: ReferralFacts | Non
         await FunnelMonth.raw(ADD_TO_MONTH, clinic, *key, amount, count).run()
 
 
-FUNNEL_KINDS = ("in", "accepted", "executed", "paid", "lost")
+FUNNEL_KINDS = (
+    "in",
+    "transferred_in",
+    "transferred_out",
+    "accepted",
+    "executed",
+    "paid",
+    "lost",
+)
 
 
 def _scope(clinic_ids: list[UUID] | None, specialization: str | None):
@@ -207,7 +215,11 @@ async def month_sums(
 
 
 def _columns(names: tuple[str, ...]) -> list:
-    allowed = {"specialization": FunnelMonth.specialization, "split": FunnelMonth.split}
+    allowed = {
+        "specialization": FunnelMonth.specialization,
+        "split": FunnelMonth.split,
+        "reason": FunnelMonth.reason,
+    }
     return [allowed[n] for n in names]
 
 
@@ -221,7 +233,7 @@ async def cohort_sums(
     by: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
     """Sums of the referrals sent in each cohort month, by month and kind (and the
-    columns named in `by`: specialization, split)."""
+    columns named in `by`: specialization, split, reason)."""
     keys = [FunnelMonth.cohort, FunnelMonth.month, FunnelMonth.kind, *_columns(by)]
     return await (
         FunnelMonth.select(

@@ -24,10 +24,16 @@ from backend.domain.events import (
     Visited,
 )
 from backend.domain.funnel import fold_referral
-from backend.domain.money_funnel import estimate_as_sent, main_specialization, period_funnel
+from backend.domain.money_funnel import (
+    estimate_as_sent,
+    is_transfer,
+    main_specialization,
+    period_funnel,
+)
 from backend.domain.plan_fact import by_specialization, plan_vs_fact
 from backend.services import plan_fact, reports
 from backend.services.errors import ServiceError
+from backend.services.exchange_admin import transfer_referral
 from backend.services.recording import Statement, record
 from backend.services.referrals import PatientIn, PlanIn, PlanItemIn, revise_plan, send_referral
 from backend.store import ledger
@@ -57,6 +63,7 @@ step = st.tuples(
             "no",
             "correct",
             "revise",
+            "transfer",
         ]
     ),
     st.integers(min_value=-1, max_value=90),
@@ -81,7 +88,16 @@ def plan_item(n: int, price: int) -> PlanItemIn:
     return PlanItemIn(specialization=SPECS[price % 3], price=price, stage=1 + n % 2)
 
 
-async def play(clinic_id: UUID, tz: ZoneInfo, phone: str, sent_day: int, hour: int, prices, steps):
+async def play(
+    clinic_id: UUID,
+    tz: ZoneInfo,
+    phone: str,
+    sent_day: int,
+    hour: int,
+    prices,
+    steps,
+    other_clinic: UUID | None = None,
+):
     sent_at = local(BASE + timedelta(days=sent_day), hour, tz)
     sent = await send_referral(
         patient=PatientIn(phone=phone),
@@ -98,6 +114,14 @@ async def play(clinic_id: UUID, tz: ZoneInfo, phone: str, sent_day: int, hour: i
         items = [line.item_id for line in fold_referral(await ledger.events_of(rid)).plan.lines]
         item = items[choice % len(items)]
         try:
+            if kind == "transfer":
+                # The rest of the plan moves to the other clinic (today: the transfer is
+                # the exchange's act, dated when it is made).
+                assert other_clinic is not None
+                await transfer_referral(
+                    rid, to_clinic_id=other_clinic, reason="переезд", actor="exchange:t", now=NOW
+                )
+                continue
             if kind == "revise":
                 await revise_plan(
                     rid,
@@ -177,8 +201,9 @@ def cohorts_by_fold(folded, first: str, current: str) -> list[tuple]:
         fold = fold_referral(events)
         cohort = fold.sent_at.astimezone(tz).strftime("%Y-%m")
         entry = money_in.setdefault(cohort, [0, 0])
-        entry[0] += 1
-        entry[1] += estimate_as_sent(events)
+        if not is_transfer(events):  # a transfer's money came in with the original
+            entry[0] += 1
+            entry[1] += estimate_as_sent(events)
         for item_id, done_at in fold.done_items.items():
             month = max(done_at, fold.sent_at).astimezone(tz).strftime("%Y-%m")
             executed[(cohort, month)] = executed.get((cohort, month), 0) + fold.item_prices.get(
@@ -241,13 +266,29 @@ def as_dict(funnel) -> dict:
                 ("completed", 70, 9, 0),
             ],
         ),
+        (
+            0,
+            80,
+            9,
+            [3_000_00, 4_000_00],
+            [("booked", 0, 9, 0), ("item", 3, 9, 1), ("transfer", 5, 9, 0)],
+        ),
     ]
 )
 async def test_reports_agree_with_folding_the_raw_events(db, stories):
     clinics = [await make_clinic("A", ZONES[0].key), await make_clinic("B", ZONES[1].key)]
     for clinic, sent_day, hour, prices, steps in stories:
         phone = f"+7916{uuid4().int % 10**7:07d}"
-        await play(clinics[clinic], ZONES[clinic], phone, sent_day, hour, prices, steps)
+        await play(
+            clinics[clinic],
+            ZONES[clinic],
+            phone,
+            sent_day,
+            hour,
+            prices,
+            steps,
+            clinics[1 - clinic],
+        )
 
     for scope in (clinics, clinics[:1]):
         histories = await ledger.histories(scope)
