@@ -108,6 +108,14 @@ ANSWERS: dict[str, dict[Lang, str]] = {
     "unsure": {"ru": "Не помню", "en": "Not sure"},
 }
 
+# The follow-up to "yes, they called" (backend.domain.contact_time).
+WHEN_CALLED: dict[Lang, str] = {"ru": "Когда вам позвонили?", "en": "When did they call?"}
+CALLED_ON: dict[str, dict[Lang, str]] = {
+    "today": {"ru": "Сегодня", "en": "Today"},
+    "yesterday": {"ru": "Вчера", "en": "Yesterday"},
+    "earlier": {"ru": "Раньше", "en": "Earlier"},
+}
+
 # {clinic}, {when}, {what}, {tooth} are filled in.
 QUESTIONS: dict[str, dict[Lang, str]] = {
     "confirm_contact": {

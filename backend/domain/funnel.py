@@ -15,6 +15,7 @@ from uuid import UUID
 
 import msgspec
 
+from backend.domain.contact_time import reported_call_time
 from backend.domain.events import (
     AppointmentCancelled,
     AppointmentResponse,
@@ -136,6 +137,9 @@ class PatientSays(msgspec.Struct, frozen=True, kw_only=True):
     occurred_at: datetime
     appointment_at: datetime | None = None
     appointment_id: UUID | None = None
+    # When it happened, as the patient says (a report's time, or the middle of "when
+    # did they call?"); None when the patient did not say — the tap is not the call.
+    happened_at: datetime | None = None
 
 
 class ResolutionRef(msgspec.Struct, frozen=True, kw_only=True):
@@ -284,28 +288,48 @@ def milestones_claimed(event: Event) -> tuple[str, ...]:
     return ()
 
 
-def _patient_statements(event: Event) -> list[tuple[str, PatientSays]]:
+def _patient_statements(event: Event, sent_at: datetime | None) -> list[tuple[str, PatientSays]]:
     """What a patient-side event says about which milestones."""
     body = event.body
 
     def says(answer: str, **kw) -> PatientSays:
         return PatientSays(event_id=event.id, answer=answer, occurred_at=event.occurred_at, **kw)
 
+    def called_at(body: PatientAnswer | ContactRating) -> datetime | None:
+        if body.called_on is None:
+            return None
+        return reported_call_time(
+            body.called_after,
+            body.called_before,
+            sent_at=sent_at or event.occurred_at,
+            said_at=event.occurred_at,
+        )
+
     if isinstance(body, PatientAnswer):
-        return [(body.milestone, says(body.answer, appointment_at=body.appointment_at))]
+        happened = called_at(body) if body.milestone == CONTACTED else None
+        return [
+            (
+                body.milestone,
+                says(body.answer, appointment_at=body.appointment_at, happened_at=happened),
+            )
+        ]
     if isinstance(body, PatientReport):
+        # A report is dated when the patient says it happened.
+        reported = event.occurred_at
         if body.about == "contacted":
-            return [(CONTACTED, says("yes"))]
+            return [(CONTACTED, says("yes", happened_at=reported))]
         if body.about == "booked":
             return [
-                (CONTACTED, says("yes")),
+                (CONTACTED, says("yes", happened_at=reported)),
                 (BOOKED, says("yes", appointment_at=body.appointment_at)),
             ]
         if body.about == "visited":
-            return [(CONTACTED, says("yes")), (VISITED, says("yes"))]
+            return [(CONTACTED, says("yes", happened_at=reported)), (VISITED, says("yes"))]
         return []
     if isinstance(body, ContactRating):
-        return [(CONTACTED, says("yes" if body.called else "no"))]
+        if not body.called:
+            return [(CONTACTED, says("no"))]
+        return [(CONTACTED, says("yes", happened_at=called_at(body)))]
     if isinstance(body, AppointmentResponse) and body.response == "confirm":
         return [(BOOKED, says("yes", appointment_id=body.appointment_id))]
     if isinstance(body, VisitCosigned):
@@ -536,7 +560,7 @@ def fold_referral(
                     )
                 )
         if event.side is Side.patient:
-            for milestone, said in _patient_statements(event):
+            for milestone, said in _patient_statements(event, walk.sent_at):
                 patient_says.setdefault(milestone, []).append(said)
         if isinstance(body, Resolution):
             resolutions[body.milestone] = ResolutionRef(

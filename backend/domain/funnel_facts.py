@@ -42,7 +42,6 @@ from backend.domain.money_funnel import (
 from backend.domain.norms import Norms, effective_norms
 from backend.domain.verification import Verification, VerificationPolicy, verify
 
-
 TRANSFER = "transfer"
 
 

@@ -51,6 +51,20 @@ def question(
         ],
         asked_at=local(row["asked_at"], tz),
         expires_at=local(row["expires_at"], tz),
+        when=when_ask(lang) if kind in CONTACT_QUESTIONS else None,
+    )
+
+
+CONTACT_QUESTIONS = ("confirm_contact", "contact_check")
+
+
+def when_ask(lang: Lang) -> s.WhenAsk:
+    return s.WhenAsk(
+        text=texts.WHEN_CALLED[lang],
+        options=[
+            s.WhenOption(value=v, label=texts.CALLED_ON[v][lang])
+            for v in ("today", "yesterday", "earlier")
+        ],
     )
 
 

@@ -11,8 +11,8 @@ from backend.routes.funnel_tables import specialization_out
 from backend.services import plan_fact, reports
 from backend.services.exchange_admin import transfer_referral
 from backend.services.recording import Statement, record
-from backend.store import ledger
 from backend.services.referrals import PatientIn, PlanIn, PlanItemIn, send_referral
+from backend.store import ledger
 from tests.factories import NOW, PLAN, hours, make_clinic, make_referral
 
 MSK = ZoneInfo("Europe/Moscow")
