@@ -67,6 +67,7 @@ MILESTONES: dict[str, dict[Lang, str]] = {
     "visited": {"ru": "Визит в клинику", "en": "Visit to the clinic"},
     "completed": {"ru": "Лечение завершено", "en": "Treatment completed"},
     "item": {"ru": "Процедура", "en": "Procedure"},
+    "receipt": {"ru": "Чек об оплате", "en": "Payment receipt"},
 }
 
 # What a patient is shown of a verification state: their part, not the audit's.

@@ -32,6 +32,7 @@ from backend.domain.events import (
     Payment,
     PlanLine,
     PlanSet,
+    ReceiptAttached,
     Received,
     Reopened,
     Resolution,
@@ -41,7 +42,7 @@ from backend.domain.events import (
     VisitCosigned,
     Visited,
 )
-from backend.domain.receipts import PaymentRef
+from backend.domain.receipts import PaymentRef, ReceiptMatch, ReceiptRef, match_receipts
 
 
 class Step(StrEnum):
@@ -76,10 +77,17 @@ CLOSURES = frozenset({Step.declined, Step.closed, Step.transferred})
 # milestones too, keyed "item:<item_id>".
 CONTACTED, BOOKED, VISITED, COMPLETED = "contacted", "booked", "visited", "completed"
 ITEM_PREFIX = "item:"
+# A fiscal receipt the patient attached: evidence about the clinic's reported payments
+# (backend.domain.receipts.match_receipts), keyed by the receipt's ledger event.
+RECEIPT_PREFIX = "receipt:"
 
 
 def item_milestone(item_id: UUID) -> str:
     return f"{ITEM_PREFIX}{item_id}"
+
+
+def receipt_milestone(event_id: int) -> str:
+    return f"{RECEIPT_PREFIX}{event_id}"
 
 
 # Same-instant events fold in this order: a visit and a closing stamped with the same
@@ -215,6 +223,8 @@ class ReferralFold(msgspec.Struct, frozen=True, kw_only=True):
     estimated_plan: PlanVersion | None
     done_items: dict[UUID, datetime]
     payments: tuple[PaymentRef, ...]
+    receipts: tuple[ReceiptRef, ...]
+    receipt_matches: dict[int, ReceiptMatch]  # by receipt event: the payment it backs
     item_prices: dict[UUID, int]  # items of every plan version; the latest version's price
     money: MoneyFigures
     clinic_claims: dict[str, tuple[ClinicClaimRef, ...]]
@@ -540,6 +550,7 @@ def fold_referral(
     )
 
     walk = _Walk()
+    receipts: list[ReceiptRef] = []
     clinic_claims: dict[str, list[ClinicClaimRef]] = {}
     patient_says: dict[str, list[PatientSays]] = {}
     resolutions: dict[str, ResolutionRef] = {}
@@ -559,6 +570,10 @@ def fold_referral(
                         cosigned=isinstance(body, VisitCosigned),
                     )
                 )
+        if event.side is Side.patient and isinstance(body, ReceiptAttached):
+            receipts.append(
+                ReceiptRef(event_id=event.id, amount=body.amount, issued_at=body.issued_at)
+            )
         if event.side is Side.patient:
             for milestone, said in _patient_statements(event, walk.sent_at):
                 patient_says.setdefault(milestone, []).append(said)
@@ -592,6 +607,8 @@ def fold_referral(
         estimated_plan=estimated_plan,
         done_items=dict(walk.done),
         payments=tuple(walk.payments),
+        receipts=tuple(receipts),
+        receipt_matches=match_receipts(tuple(receipts), tuple(walk.payments)),
         item_prices=price_of,
         money=money,
         clinic_claims={k: tuple(v) for k, v in clinic_claims.items()},

@@ -35,6 +35,7 @@ from backend.domain.money_funnel import (
     is_transfer,
     lost_reason,
     main_specialization,
+    payment_splits,
     split_of,
     treatment_start,
     undone_before,
@@ -53,7 +54,7 @@ class Fact(msgspec.Struct, frozen=True, kw_only=True):
     day: date  # the local day it happened, in the clinic's time zone
     amount: int  # minor units; reserve movements may be negative
     count: int = 0  # referrals entering (+1) or leaving (-1) the figure
-    split: str = ""  # verified | unverified | disputed, for accepted and executed
+    split: str = ""  # verified | unverified | disputed, for accepted, executed and paid
     # for lost, its reason; on a transfer's accepted, accepted_estimate, executed and
     # treated facts, TRANSFER (the per-case tables leave them out)
     reason: str = ""
@@ -133,7 +134,16 @@ def referral_facts(
                 reason=tag,
             )
         )
-    facts += [Fact(kind="paid", day=day(p.occurred_at), amount=p.amount) for p in fold.payments]
+    paid_as = payment_splits(fold, verdicts)
+    facts += [
+        Fact(
+            kind="paid",
+            day=day(p.occurred_at),
+            amount=p.amount,
+            split=paid_as.get(p.event_id, "unverified"),
+        )
+        for p in fold.payments
+    ]
     ended = ended_at(fold)
     if fold.step is Step.transferred and ended is not None:
         facts.append(

@@ -15,7 +15,8 @@ For a period of local days [first, last] in each referral's clinic's time zone, 
 - accepted: referrals first booked or visited in the period — count, planned money
   (the plan as it stands now);
 - executed: money of plan items done in the period, split by cohort (referral sent in
-  this period or earlier) and by the item's verification; paid: payments in the period;
+  this period or earlier) and by the item's verification; paid: payments in the period,
+  split by the receipts that back or contradict them (payment_splits);
 - reserve: referrals sent before the end and not ended by then (declined, closed,
   transferred or completed, as they stand now), with the current plan's items not done
   by the end — count and money, by the month they came in;
@@ -33,10 +34,22 @@ from uuid import UUID
 import msgspec
 
 from backend.domain.events import Event, PlanLine, PlanSet, Sent
-from backend.domain.funnel import CLOSURES, ReferralFold, Step, fold_referral, item_milestone
+from backend.domain.funnel import (
+    CLOSURES,
+    ReferralFold,
+    Step,
+    fold_referral,
+    item_milestone,
+    receipt_milestone,
+)
 from backend.domain.norms import Norms, Specialization
 from backend.domain.progress import item_due_dates, planned_schedule
-from backend.domain.verification import VerificationPolicy, VerificationState, verify
+from backend.domain.verification import (
+    Verification,
+    VerificationPolicy,
+    VerificationState,
+    verify,
+)
 
 # How a verification state counts in money figures.
 SPLIT = {
@@ -49,6 +62,19 @@ SPLIT = {
 
 def split_of(state: VerificationState | None) -> str:
     return SPLIT.get(state, "unverified") if state is not None else "unverified"
+
+
+def payment_splits(fold: ReferralFold, verdicts: dict[str, Verification]) -> dict[int, str]:
+    """How each reported payment counts, by the receipt paired with it: verified when a
+    receipt of the same amount backs it (or the exchange ruled so), disputed when the
+    receipt says another amount (or the exchange ruled against it); unverified without a
+    receipt. Keyed by the payment's ledger event."""
+    splits: dict[int, str] = {}
+    for receipt_id, match in fold.receipt_matches.items():
+        if match.payment_event_id is not None:
+            verdict = verdicts.get(receipt_milestone(receipt_id))
+            splits[match.payment_event_id] = split_of(verdict.state if verdict else None)
+    return splits
 
 
 class Split(msgspec.Struct, kw_only=True):
@@ -87,6 +113,7 @@ class Funnel(msgspec.Struct, kw_only=True):
     executed_earlier: int = 0  # from referrals sent before it
     executed_split: Split = msgspec.field(default_factory=Split)
     paid_money: int = 0
+    paid_split: Split = msgspec.field(default_factory=Split)
     reserve_money: int = 0
     reserve_count: int = 0
     reserve_by_cohort: dict[str, int] = msgspec.field(default_factory=dict)
@@ -261,7 +288,11 @@ def period_funnel(
             verdict = verdicts.get(item_milestone(item_id))
             funnel.executed_split.add(split_of(verdict.state if verdict else None), price)
 
-        funnel.paid_money += sum(p.amount for p in fold.payments if within(p.occurred_at))
+        paid_as = payment_splits(fold, verdicts)
+        for payment in fold.payments:
+            if within(payment.occurred_at):
+                funnel.paid_money += payment.amount
+                funnel.paid_split.add(paid_as.get(payment.event_id, "unverified"), payment.amount)
 
         ended = ended_at(fold)
         if fold.step is Step.transferred and ended is not None and within(ended):

@@ -33,11 +33,13 @@ from backend.domain.funnel import (
     BOOKED,
     COMPLETED,
     CONTACTED,
+    RECEIPT_PREFIX,
     VISITED,
     ClinicClaimRef,
     PatientSays,
     ReferralFold,
     item_milestone,
+    receipt_milestone,
 )
 
 
@@ -80,6 +82,7 @@ def milestones_of(fold: ReferralFold) -> list[str]:
     keys = [CONTACTED, BOOKED, VISITED]
     if fold.plan is not None:
         keys += [item_milestone(line.item_id) for line in fold.plan.chosen_lines()]
+    keys += [receipt_milestone(r.event_id) for r in fold.receipts]
     keys.append(COMPLETED)
     seen = set(keys)
     extra = [
@@ -116,6 +119,8 @@ def verify_milestone(
             claim_event_ids=tuple(c.event_id for c in claims),
             resolution_event_id=ruling.event_id,
         )
+    if milestone.startswith(RECEIPT_PREFIX):
+        return _verify_receipt(fold, milestone)
     ids = tuple(c.event_id for c in claims)
     if ruling is not None:  # the ruling settled what it saw; judge only what came after
         claims = tuple(c for c in claims if c.event_id > ruling.event_id)
@@ -163,6 +168,30 @@ def verify_milestone(
     if deadline is not None and now >= deadline:
         return Verification(state=VerificationState.overdue, **base)
     return Verification(state=VerificationState.pending, due_at=deadline, **base)
+
+
+def _verify_receipt(fold: ReferralFold, milestone: str) -> Verification:
+    """A receipt beside the clinic's reported payments: one of the same amount backs it
+    (verified); one nearby with another amount contradicts it (disputed); none at all is
+    a payment the clinic did not report (clinic silent). Never asked of the patient: the
+    receipt is already the patient's word."""
+    event_id = int(milestone.removeprefix(RECEIPT_PREFIX))
+    receipt = next((r for r in fold.receipts if r.event_id == event_id), None)
+    match = fold.receipt_matches.get(event_id)
+    base: dict = dict(milestone=milestone)
+    if receipt is not None:
+        base |= dict(
+            patient_event_id=receipt.event_id,
+            patient_answer="yes",
+            patient_said_at=receipt.issued_at,
+        )
+    if match is None or match.payment_event_id is None:
+        return Verification(state=VerificationState.clinic_silent, **base)
+    payment = next(p for p in fold.payments if p.event_id == match.payment_event_id)
+    base |= dict(claim_event_ids=(payment.event_id,), clinic_said_at=payment.occurred_at)
+    if match.outcome == "matches":
+        return Verification(state=VerificationState.verified, **base)
+    return Verification(state=VerificationState.disputed, **base)
 
 
 def _about_this_booking(fold: ReferralFold, said: PatientSays, claim: ClinicClaimRef) -> bool:

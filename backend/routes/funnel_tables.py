@@ -58,7 +58,7 @@ def funnel_rows(f: Funnel) -> list[list[Cell]]:
         ["executed", None, f.executed_money, *split(f.executed_split)],
         ["executed: this period's plans", None, f.executed_this_period, None, None, None],
         ["executed: earlier plans", None, f.executed_earlier, None, None, None],
-        ["paid", None, f.paid_money, None, None, None],
+        ["paid", None, f.paid_money, *split(f.paid_split)],
         ["reserve at the end", f.reserve_count, f.reserve_money, None, None, None],
         *(
             [f"reserve: came in {cohort}", None, money, None, None, None]

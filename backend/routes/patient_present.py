@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from backend import texts
-from backend.domain.funnel import ITEM_PREFIX, Step
+from backend.domain.funnel import ITEM_PREFIX, RECEIPT_PREFIX, Step
 from backend.domain.odontogram import ChartTooth
 from backend.domain.plans import PlanItem, compare_plans
 from backend.routes import patient_schemas as s
@@ -184,9 +184,18 @@ def referral(b: ReferralBundle) -> s.ReferralOut:
     )
 
     milestones = []
+    receipts = {f"{RECEIPT_PREFIX}{r.event_id}": r for r in fold.receipts}
     for key, v in verdicts.items():
-        label_key = "item" if key.startswith(ITEM_PREFIX) else key
+        label_key = (
+            "item"
+            if key.startswith(ITEM_PREFIX)
+            else "receipt"
+            if key.startswith(RECEIPT_PREFIX)
+            else key
+        )
         label = texts.MILESTONES[label_key][lang]
+        if label_key == "receipt" and key in receipts:
+            label = f"{label}: {texts.money(receipts[key].amount, currency, lang)}"
         if label_key == "item":
             item = items.get(_item_uuid(key))
             if item is None:

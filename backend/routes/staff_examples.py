@@ -189,6 +189,7 @@ FUNNEL = {
     "executed_earlier": 3500000,
     "executed_split": SPLIT,
     "paid_money": 5000000,
+    "paid_split": {"verified": 3000000, "unverified": 2000000, "disputed": 0},
     "reserve_count": 31,
     "reserve_money": 610000000,
     "reserve_by_cohort": {"2026-10": 320000000, "2026-11": 290000000},

@@ -158,6 +158,7 @@ def funnel(f: Funnel, clinics: list | None, months: list[MonthFlow]) -> s.Funnel
         executed_earlier=f.executed_earlier,
         executed_split=split(f.executed_split),
         paid_money=f.paid_money,
+        paid_split=split(f.paid_split),
         reserve_count=f.reserve_count,
         reserve_money=f.reserve_money,
         reserve_by_cohort=f.reserve_by_cohort,

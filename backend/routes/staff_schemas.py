@@ -229,6 +229,13 @@ class FunnelOut(msgspec.Struct, frozen=True, kw_only=True):
     executed_earlier: int
     executed_split: SplitOut
     paid_money: int
+    paid_split: Annotated[
+        SplitOut,
+        msgspec.Meta(
+            description="verified: a receipt of the same amount backs it; disputed: the "
+            "receipt says another amount; unverified: no receipt"
+        ),
+    ]
     reserve_count: int
     reserve_money: int
     reserve_by_cohort: dict[str, int]

@@ -218,6 +218,7 @@ def _event_summary(event: Event) -> dict[str, Any]:
         "recorded_at": event.recorded_at,
         "note": body.get("note") or body.get("comment") or body.get("reason"),
         "answer": body.get("answer"),
+        "amount": body.get("amount"),  # a payment or a receipt: the sum it states
     }
 
 

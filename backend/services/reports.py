@@ -117,6 +117,7 @@ async def funnel(
             f.executed_split.add(split, amount)
         elif kind == "paid":
             f.paid_money += amount
+            f.paid_split.add(split or "unverified", amount)
         elif kind == "lost":
             entry = lost.setdefault(row["reason"], Lost())
             entry.count += count

@@ -4,15 +4,16 @@ wrong thing before, through the services and the reports, on SQLite and PostgreS
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from backend.domain.events import Contacted, ItemDone, Source
-from backend.domain.funnel import fold_referral
+from backend.domain.events import Contacted, ItemDone, Payment, Source
+from backend.domain.funnel import fold_referral, receipt_milestone
 from backend.domain.money_funnel import period_funnel
 from backend.routes.funnel_tables import specialization_out
 from backend.services import plan_fact, reports
 from backend.services.exchange_admin import transfer_referral
+from backend.services.patient_statements import attach_receipt
 from backend.services.recording import Statement, record
 from backend.services.referrals import PatientIn, PlanIn, PlanItemIn, send_referral
-from backend.store import ledger
+from backend.store import desk, ledger, verifications
 from tests.factories import NOW, PLAN, hours, make_clinic, make_referral
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -85,3 +86,51 @@ async def test_plan_vs_estimate_compares_the_same_referrals(db):
         100_000_00,
         100_000_00,
     )
+
+
+def receipt_qr(at, rubles: str, fd: int) -> str:
+    stamp = at.astimezone(MSK).strftime("%Y%m%dT%H%M")
+    return f"t={stamp}&s={rubles}&fn=9960440300000001&i={fd}&fp=28401{fd:05d}&n=1"
+
+
+async def test_receipts_that_do_not_match_a_reported_payment_are_disputes(db):
+    clinic = await make_clinic()
+    sent = await make_referral(clinic)
+    rid, patient = sent.referral_id, sent.patient_id
+    booked = Contacted(outcome="booked", appointment_at=hours(26))
+    await record(rid, clinic_says(booked, hours(1)), now=hours(1))
+    await record(rid, clinic_says(Payment(amount=6_500_00), hours(27)), now=hours(27))
+    await record(rid, clinic_says(Payment(amount=10_000_00), hours(29)), now=hours(29))
+
+    # A receipt of the same amount backs the first payment; one of another amount
+    # contradicts the second; one with no payment reported near it is the clinic's silence.
+    same = await attach_receipt(patient, rid, qr=receipt_qr(hours(27), "6500.00", 1), now=hours(30))
+    other = await attach_receipt(
+        patient, rid, qr=receipt_qr(hours(29), "12000.00", 2), now=hours(30)
+    )
+    unreported = await attach_receipt(
+        patient, rid, qr=receipt_qr(hours(28 + 24 * 8), "3000.00", 3), now=hours(28 + 24 * 8)
+    )
+    assert [r.match.outcome for r in (same, other, unreported)] == [
+        "matches",
+        "amount_differs",
+        "no_payment_reported",
+    ]
+    states = {v["milestone"]: v["state"] for v in await verifications.of_referral(rid)}
+    assert states[receipt_milestone(same.recorded.event.id)] == "verified"
+    assert states[receipt_milestone(other.recorded.event.id)] == "disputed"
+    assert states[receipt_milestone(unreported.recorded.event.id)] == "clinic_silent"
+    # Both go to the exchange's dispute queue.
+    queue = await desk.disputes(clinic_id=None, limit=10)
+    assert sorted(d["milestone"] for d in queue) == sorted(
+        receipt_milestone(r.recorded.event.id) for r in (other, unreported)
+    )
+
+    # Paid money is split like executed money.
+    funnel = await reports.funnel([clinic], **NOVEMBER)
+    assert funnel.paid_money == 16_500_00
+    assert (
+        funnel.paid_split.verified,
+        funnel.paid_split.unverified,
+        funnel.paid_split.disputed,
+    ) == (6_500_00, 0, 10_000_00)

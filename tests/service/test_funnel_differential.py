@@ -20,6 +20,7 @@ from backend.domain.events import (
     NoShow,
     PatientAnswer,
     Payment,
+    ReceiptAttached,
     Source,
     Visited,
 )
@@ -64,6 +65,7 @@ step = st.tuples(
             "correct",
             "revise",
             "transfer",
+            "receipt",
         ]
     ),
     st.integers(min_value=-1, max_value=90),
@@ -147,6 +149,17 @@ async def play(
                 "no_show": (NoShow(), None),
                 "item": (ItemDone(item_id=item), None),
                 "pay": (Payment(amount=100 * (choice + 1)), None),
+                # A receipt that backs a payment, says another sum, or backs none.
+                "receipt": (
+                    ReceiptAttached(
+                        amount=100 * (choice % 5 + 1),
+                        issued_at=at,
+                        fn="9960440300000001",
+                        fd=str(len(ids) + 1),
+                        fp=str(choice),
+                    ),
+                    Source.patient_app,
+                ),
                 "completed": (Completed(), None),
                 "closed": (Closed(reason=f"r{choice % 3}"), None),
                 "yes": (
@@ -250,6 +263,10 @@ def as_dict(funnel) -> dict:
                 ("item", 0, 23, 1),
                 ("no", 5, 9, 1),
                 ("pay", 6, 9, 4),
+                ("receipt", 6, 9, 4),
+                ("pay", 7, 9, 1),
+                ("receipt", 7, 15, 2),
+                ("receipt", 9, 9, 0),
                 ("closed", 40, 9, 1),
             ],
         ),
