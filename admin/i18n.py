@@ -119,6 +119,15 @@ WORDS: dict[str, dict[Lang, str]] = {
     "cases": {"ru": "Случаев", "en": "Cases"},
     "avg_estimate": {"ru": "Чек: оценка биржи", "en": "Check: exchange estimate"},
     "avg_plan": {"ru": "Чек: план клиники", "en": "Check: clinic plan"},
+    "reasons_by_clinic": {
+        "ru": "Потери и пересмотры планов по причинам",
+        "en": "Losses and plan revisions by reason",
+    },
+    "count": {"ru": "Кол-во", "en": "Count"},
+    "money_col": {"ru": "Сумма", "en": "Money"},
+    "reason_lost": {"ru": "потеряно", "en": "lost"},
+    "reason_revision": {"ru": "пересмотр плана", "en": "plan revision"},
+    "no_reason": {"ru": "(без причины)", "en": "(no reason given)"},
     "vs_own_estimate": {
         "ru": "к средней оценке тех же принятых направлений:",
         "en": "against the same accepted referrals' average estimate:",

@@ -33,6 +33,7 @@ from backend.domain.money_funnel import months_of_reserve
 from backend.domain.roles import Role
 from backend.domain.teeth import ToothCondition
 from backend.rate_limits import auth_budget
+from backend.routes.clinic_reports import reason_table
 from backend.routes.funnel_tables import specialization_out
 from backend.routes.staff_security import (
     CLINIC_MANAGER,
@@ -558,10 +559,12 @@ async def funnel_page(
     by_spec = await plan_fact.by_specialization(
         ids, first=reports.add_months(current, -11), last=current
     )
+    why = await reason_table(ids, period[0], period[1], spec, "json")
     return await page(
         request,
         "funnel.html",
         funnel=figures,
+        reasons=why.items if not isinstance(why, Response) else [],
         reserve_months=months_of_reserve(
             figures.reserve_money, [m.executed for m in months[-4:-1]]
         ),

@@ -41,6 +41,7 @@ from backend.domain.money_funnel import (
     undone_before,
 )
 from backend.domain.norms import Norms, effective_norms
+from backend.domain.reasons import plan_revisions
 from backend.domain.verification import Verification, VerificationPolicy, verify
 
 TRANSFER = "transfer"
@@ -48,7 +49,8 @@ TRANSFER = "transfer"
 
 class Fact(msgspec.Struct, frozen=True, kw_only=True):
     # in | transferred_in | transferred_out | accepted | executed | paid | lost | reserve
-    # (the funnel);
+    # (the funnel); revision (a plan version by the clinic: count 1, the money it changed,
+    # its reason); accepted_estimate (beside accepted);
     # expected | started | treated | duration | duration_planned (plan vs fact)
     kind: str
     day: date  # the local day it happened, in the clinic's time zone
@@ -164,6 +166,10 @@ def referral_facts(
                 reason=lost_reason(fold),
             )
         )
+    facts += [
+        Fact(kind="revision", day=day(r.at), amount=r.change, count=1, reason=r.reason)
+        for r in plan_revisions(events, fold)
+    ]
     facts += _reserve(fold, ended, sent_day, day)
     facts += _plan_vs_fact(fold, norms or effective_norms(), day, tag)
     return ReferralFacts(

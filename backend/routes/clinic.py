@@ -12,6 +12,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from backend.clock import utcnow
 from backend.domain.events import Source
 from backend.domain.funnel import Step
+from backend.routes import clinic_reports
 from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
@@ -380,6 +381,7 @@ router = Router(
         get_ratings,
         get_nobody_called,
         get_follow_up,
+        *clinic_reports.CLINIC_HANDLERS,
     ],
     guards=[staff_guard],
     dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},

@@ -17,6 +17,7 @@ from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from backend.clock import utcnow
 from backend.domain.funnel import Step
 from backend.integrations.config import IntegrationIn
+from backend.routes import clinic_reports
 from backend.routes import plan_import as plan_import_routes
 from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
@@ -686,6 +687,7 @@ router = Router(
         get_delivery,
         replay_delivery,
         *plan_import_routes.HANDLERS,
+        *clinic_reports.EXCHANGE_HANDLERS,
     ],
     guards=[staff_guard],
     dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},

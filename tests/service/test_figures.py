@@ -4,15 +4,18 @@ wrong thing before, through the services and the reports, on SQLite and PostgreS
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from backend.domain.events import Contacted, ItemDone, Payment, Source
+import msgspec
+
+from backend.domain.events import Closed, Contacted, ItemDone, Payment, Source
 from backend.domain.funnel import fold_referral, receipt_milestone
 from backend.domain.money_funnel import period_funnel
+from backend.domain.reasons import reasons_by_clinic
 from backend.routes.funnel_tables import specialization_out
-from backend.services import plan_fact, reports
+from backend.services import plan_fact, reasons, reports
 from backend.services.exchange_admin import transfer_referral
 from backend.services.patient_statements import attach_receipt
 from backend.services.recording import Statement, record
-from backend.services.referrals import PatientIn, PlanIn, PlanItemIn, send_referral
+from backend.services.referrals import PatientIn, PlanIn, PlanItemIn, revise_plan, send_referral
 from backend.store import desk, ledger, verifications
 from tests.factories import NOW, PLAN, hours, make_clinic, make_referral
 
@@ -30,6 +33,26 @@ async def send_one(clinic, phone: str, price: int, specialization="implantology"
         now=NOW,
     )
     return sent.referral_id
+
+
+def booked_at(hours_later: float) -> Contacted:
+    return Contacted(outcome="booked", appointment_at=hours(hours_later))
+
+
+async def revise(referral_id, prices: list[int], reason: str, at) -> None:
+    items = [
+        PlanItemIn(specialization="implantology" if p > 10_000_00 else "therapy", price=p)
+        for p in prices
+    ]
+    await revise_plan(
+        referral_id,
+        PlanIn(items=items),
+        reason=reason,
+        source=Source.clinic_panel,
+        actor="staff:1",
+        occurred_at=at,
+        now=at,
+    )
 
 
 def clinic_says(body, at):
@@ -134,3 +157,43 @@ async def test_receipts_that_do_not_match_a_reported_payment_are_disputes(db):
         funnel.paid_split.unverified,
         funnel.paid_split.disputed,
     ) == (6_500_00, 0, 10_000_00)
+
+
+async def test_lost_money_and_plan_revisions_by_reason_per_clinic(db):
+    a, b = await make_clinic("A"), await make_clinic("B")
+    # A: two declined for price (71 500 ₽ each, nothing done), one closed "moved away"
+    # after the first item (65 000 ₽ left); a revision up by 5 000 ₽, "цены клиники".
+    price = [await make_referral(a, phone=f"+7916000100{n}") for n in range(2)]
+    for sent in price:
+        await record(
+            sent.referral_id,
+            clinic_says(Contacted(outcome="declined", reason="дорого"), hours(2)),
+            now=hours(2),
+        )
+    moved = (await make_referral(a, phone="+79160001009")).referral_id
+    await record(moved, clinic_says(booked_at(26), hours(1)), now=hours(1))
+    first_item = fold_referral(await ledger.events_of(moved)).plan.lines[0].item_id
+    await record(moved, clinic_says(ItemDone(item_id=first_item), hours(27)), now=hours(27))
+    await record(moved, clinic_says(Closed(reason="переехал"), hours(30)), now=hours(30))
+    revised = (await make_referral(a, phone="+79160001010")).referral_id
+    await revise(revised, [6_500_00, 70_000_00], "цены клиники", hours(5))
+    # B: one revision down by 6 500 ₽ and one with the same reason up by 1 000 ₽.
+    at_b = (await make_referral(b, phone="+79160001011")).referral_id
+    await revise(at_b, [65_000_00], "зуб не лечим", hours(3))
+    await revise(at_b, [66_000_00], "зуб не лечим", hours(4))
+
+    rows = await reasons.reasons_by_clinic(None, **NOVEMBER)
+    got = [(r.clinic_id, r.kind, r.reason, r.count, r.money) for r in rows]
+    want = [
+        (a, "lost", "дорого", 2, 2 * ESTIMATE),
+        (a, "lost", "переехал", 1, 65_000_00),
+        (a, "revision", "цены клиники", 1, 5_000_00),
+        (b, "revision", "зуб не лечим", 2, -6_500_00 + 1_000_00),
+    ]
+    assert sorted(got, key=str) == sorted(want, key=str)
+    # One clinic asked: only its rows; the definition (folding the ledgers) agrees.
+    assert [r.clinic_id for r in await reasons.reasons_by_clinic([b], **NOVEMBER)] == [b]
+    histories = await ledger.histories([a, b])
+    folded = [(r, events, MSK) for r, events in histories.items()]
+    defined = reasons_by_clinic(folded, **NOVEMBER)
+    assert msgspec.to_builtins(defined) == msgspec.to_builtins(rows)

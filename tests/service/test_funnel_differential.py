@@ -1,7 +1,8 @@
 """The funnel reports (sums of funnel facts in the database) against their definitions
 (folding every raw event in plain Python), on random ledgers: equal to the kopeck, on
 SQLite and PostgreSQL. Covers the period funnel (all, one clinic, one specialization),
-inflow vs throughput, cohorts, plan vs fact and the specializations table."""
+inflow vs throughput, cohorts, plan vs fact, the specializations table, and lost money
+and plan revisions by clinic and reason."""
 
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID, uuid4
@@ -32,7 +33,8 @@ from backend.domain.money_funnel import (
     period_funnel,
 )
 from backend.domain.plan_fact import by_specialization, plan_vs_fact
-from backend.services import plan_fact, reports
+from backend.domain.reasons import reasons_by_clinic
+from backend.services import plan_fact, reasons, reports
 from backend.services.errors import ServiceError
 from backend.services.exchange_admin import transfer_referral
 from backend.services.recording import Statement, record
@@ -338,6 +340,12 @@ async def test_reports_agree_with_folding_the_raw_events(db, stories):
             got_specs = await plan_fact.by_specialization(scope, first=first_month, last=last_month)
             want_specs = by_specialization(folded, first_month, last_month)
             assert msgspec.to_builtins(got_specs) == msgspec.to_builtins(want_specs)
+
+        # Lost money and plan revisions by clinic and reason.
+        for first, last in periods(BASE):
+            got_reasons = await reasons.reasons_by_clinic(scope, first=first, last=last)
+            want_reasons = reasons_by_clinic(folded, first=first, last=last)
+            assert msgspec.to_builtins(got_reasons) == msgspec.to_builtins(want_reasons)
 
         # One kind of case: the same reports narrowed to referrals of that specialization.
         spec = SPECS[1]
