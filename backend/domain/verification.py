@@ -24,7 +24,7 @@ Rules for the corner cases:
   afresh.
 """
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 
 import msgspec
@@ -41,6 +41,7 @@ from backend.domain.funnel import (
     item_milestone,
     receipt_milestone,
 )
+from backend.domain.working_time import DEFAULT_HOURS, WorkingHours, add_working_time
 
 
 class VerificationState(StrEnum):
@@ -59,9 +60,15 @@ NEEDS_EXCHANGE = frozenset({VerificationState.disputed, VerificationState.clinic
 
 
 class VerificationPolicy(msgspec.Struct, frozen=True, kw_only=True):
-    contact_sla: timedelta = timedelta(hours=24)  # DESIGN §3: no contact 24 h after sending
+    """A clinic's deadlines (backend.domain.clinic_settings makes one from its settings).
+    The first-contact SLA is working time: counted in the clinic's hours, without its
+    days off, in its zone (issue 20: "overdue" follows the clinic's SLA)."""
+
+    contact_sla: timedelta = timedelta(hours=2)
     answer_window: timedelta = timedelta(hours=72)
     visit_grace: timedelta = timedelta(hours=3)  # after the appointment time
+    hours: WorkingHours = DEFAULT_HOURS
+    tz: tzinfo = UTC
 
 
 class Verification(msgspec.Struct, frozen=True, kw_only=True):
@@ -208,7 +215,7 @@ def _sla_deadline(
     if not fold.is_open:
         return None
     if milestone == CONTACTED and fold.sent_at is not None:
-        return fold.sent_at + policy.contact_sla
+        return add_working_time(fold.sent_at, policy.contact_sla, policy.tz, policy.hours)
     if milestone == VISITED:
         appt = fold.current_appointment
         if appt is not None and appt.status == "booked":

@@ -13,6 +13,7 @@ from backend.clock import utcnow
 from backend.domain.events import Source
 from backend.domain.funnel import Step
 from backend.routes import clinic_reports
+from backend.routes import settings as settings_routes
 from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
@@ -382,6 +383,7 @@ router = Router(
         get_nobody_called,
         get_follow_up,
         *clinic_reports.CLINIC_HANDLERS,
+        *settings_routes.CLINIC_HANDLERS,
     ],
     guards=[staff_guard],
     dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},

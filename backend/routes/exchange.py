@@ -19,6 +19,7 @@ from backend.domain.funnel import Step
 from backend.integrations.config import IntegrationIn
 from backend.routes import clinic_reports
 from backend.routes import plan_import as plan_import_routes
+from backend.routes import settings as settings_routes
 from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
@@ -688,6 +689,7 @@ router = Router(
         replay_delivery,
         *plan_import_routes.HANDLERS,
         *clinic_reports.EXCHANGE_HANDLERS,
+        *settings_routes.EXCHANGE_HANDLERS,
     ],
     guards=[staff_guard],
     dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},

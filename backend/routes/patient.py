@@ -301,7 +301,7 @@ async def list_questions(
     "earlier) or called_at; that, not the moment of the answer, is the patient-reported "
     "first-contact time.",
     status_code=200,
-    responses=responds(s.Recorded, ex.RECORDED, "Recorded", errors=(400, 401, 404, 409)),
+    responses=responds(s.Recorded, ex.RECORDED, "Recorded", errors=(400, 401, 404, 409, 422)),
 )
 async def answer_question(
     patient: NamedDependency[PatientPrincipal],
@@ -326,7 +326,7 @@ async def answer_question(
     "called_at), and how was it (1-5 stars, a comment). One rating per referral: a new one "
     "replaces it (the ledger keeps every version).",
     status_code=200,
-    responses=responds(s.Recorded, ex.RECORDED, "Recorded", errors=(400, 401, 404)),
+    responses=responds(s.Recorded, ex.RECORDED, "Recorded", errors=(400, 401, 404, 422)),
 )
 async def rate_contact(
     patient: NamedDependency[PatientPrincipal],

@@ -8,6 +8,7 @@ read that shows a patient's personal data is written to the audit log.
 from datetime import datetime
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import msgspec
 
@@ -108,7 +109,7 @@ async def referral_card(viewer: Viewer, referral_id: UUID, now: datetime) -> Ref
     assert patient is not None and clinic is not None
     events = await ledger.events_of(referral_id)
     fold = fold_referral(events)
-    policy = policy_for(row)
+    policy = await policy_for(clinic["id"], ZoneInfo(clinic["timezone"]))
     versions = [
         PlanVersion(
             id=v["id"],

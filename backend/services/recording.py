@@ -160,11 +160,13 @@ def _error(refusal: Refusal) -> Exception:
     return cls(refusal.message)
 
 
-def policy_for(referral: dict[str, Any]) -> VerificationPolicy:
-    """The exchange's verification policy. (A clinic's own first-contact SLA decides when
-    its patient is asked, in working hours — backend.domain.reminders — while `overdue`
-    stays the exchange's 24 calendar hours for every clinic alike.)"""
-    return VerificationPolicy()
+async def policy_for(clinic_id: UUID, tz: ZoneInfo) -> VerificationPolicy:
+    """The clinic's verification policy: its first-contact SLA counted in its working
+    hours and holidays (so "overdue" comes when its patient is asked), its answer
+    windows (backend.services.clinic_settings)."""
+    from backend.services.clinic_settings import policy_for as settings_policy
+
+    return await settings_policy(clinic_id, tz)
 
 
 async def refresh(
@@ -180,7 +182,9 @@ async def refresh(
 
     referral_id = referral["id"]
     fold = fold or fold_referral(events)
-    policy = policy_for(referral)
+    clinic = await parties.clinic(referral["clinic"])
+    tz = ZoneInfo(clinic["timezone"]) if clinic else UTC
+    policy = await policy_for(referral["clinic"], tz)
     verdicts = verify(fold, now, policy)
     asked = await questions.asked_for(referral_id)
     plan = plan_questions(fold, verdicts, asked, now=now, policy=policy)
@@ -188,8 +192,6 @@ async def refresh(
     progress = progress_of(fold, norm_table, now)
 
     await referrals.save_fold(referral_id, fold, verdicts, progress, now)
-    clinic = await parties.clinic(referral["clinic"])
-    tz = ZoneInfo(clinic["timezone"]) if clinic else UTC
     await funnel_facts.replace(
         referral_id,
         referral["clinic"],
@@ -252,18 +254,24 @@ async def reevaluate_due(*, now: datetime | None = None, limit: int = 200) -> in
 async def refold_all(
     *,
     only_missing_facts: bool = False,
+    clinic_id: UUID | None = None,
     now: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Rewrite every referral's derived rows from its ledger (after a release adds a
     derived table, or to repair): one transaction per referral. Returns how many."""
     now = now or utcnow()
-    ids = await referrals.ids_to_refold(only_missing_facts)
+    ids = await referrals.ids_to_refold(only_missing_facts, clinic_id=clinic_id)
     for done, referral_id in enumerate(ids, start=1):
-        async with write_transaction():
-            referral = await referrals.lock(referral_id)
-            if referral is not None:
-                await refresh(referral, await ledger.events_of(referral_id), now)
+        await refold_one(referral_id, now)
         if progress is not None:
             progress(done, len(ids))
     return len(ids)
+
+
+async def refold_one(referral_id: UUID, now: datetime) -> None:
+    """Rewrite one referral's derived rows, in its own transaction."""
+    async with write_transaction():
+        referral = await referrals.lock(referral_id)
+        if referral is not None:
+            await refresh(referral, await ledger.events_of(referral_id), now)

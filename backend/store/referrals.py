@@ -168,11 +168,14 @@ async def for_patient(
     )
 
 
-async def ids_to_refold(only_missing_facts: bool) -> list[UUID]:
-    """Every referral, or those without funnel facts (written before facts existed)."""
+async def ids_to_refold(only_missing_facts: bool, clinic_id: UUID | None = None) -> list[UUID]:
+    """Every referral (of one clinic), or those without funnel facts (written before
+    facts existed, or emptied by a migration that restates them)."""
     from backend.store.tables import FunnelFact
 
     query = Referral.select(Referral.id).order_by(Referral.id)
+    if clinic_id is not None:
+        query = query.where(Referral.clinic == clinic_id)
     if only_missing_facts:
         query = query.where(Referral.id.not_in(FunnelFact.select(FunnelFact.referral)))
     return [r["id"] for r in await query]

@@ -413,7 +413,7 @@ class FunnelFact(Table, tablename="funnel_fact"):
     specialization = Varchar(length=20, default="")  # the case's main one
     day = Date()
     month = Varchar(length=7)  # YYYY-MM of day
-    kind = Varchar(length=16)
+    kind = Varchar(length=24)
     amount = BigInt()
     count = Integer(default=0)
     split = Varchar(length=12, default="")
@@ -431,7 +431,7 @@ class FunnelMonth(Table, tablename="funnel_month"):
     cohort = Varchar(length=7)
     specialization = Varchar(length=20, default="")
     month = Varchar(length=7)
-    kind = Varchar(length=16)
+    kind = Varchar(length=24)
     split = Varchar(length=12, default="")
     reason = Varchar(length=200, default="")
     amount = BigInt(default=0)
@@ -468,6 +468,40 @@ class RateLimit(Table, tablename="rate_limit"):
     hits = Integer(default=0)
 
 
+class ClinicSetting(Table, tablename="clinic_setting"):
+    """Settings of one scope: "exchange" (the defaults) or a clinic id. Empty = inherit
+    (backend.domain.clinic_settings). A clinic's first-contact SLA is the clinic's own
+    column; the exchange's default SLA is here."""
+
+    id = UUID(primary_key=True)
+    scope = Varchar(length=40, unique=True)
+    opens = Varchar(length=5, null=True, default=None)  # HH:MM, local
+    closes = Varchar(length=5, null=True, default=None)
+    weekdays = Varchar(length=20, null=True, default=None)  # "0,1,2,3,4,5" (Monday = 0)
+    holidays = Text(null=True, default=None)  # "2027-01-01,2027-01-02"
+    first_contact_sla_minutes = Integer(null=True, default=None)
+    answer_window_hours = Integer(null=True, default=None)
+    visit_grace_hours = Integer(null=True, default=None)
+    sender_name = Varchar(length=11, null=True, default=None)
+    updated_at = Timestamptz()
+    updated_by = Varchar(length=120, default="")
+
+
+class Restatement(Table, tablename="restatement"):
+    """Re-folding a clinic's referrals (or all) after a settings change, in chunks by
+    the worker; `done` of `total`, and the last referral done, so that it resumes."""
+
+    id = UUID(primary_key=True)
+    scope = Varchar(length=40, index=True)  # a clinic id, or "all"
+    reason = Varchar(length=200, default="")
+    requested_by = Varchar(length=120, default="")
+    requested_at = Timestamptz()
+    total = Integer(default=0)
+    done = Integer(default=0)
+    last_referral = UUID(null=True, default=None)
+    finished_at = Timestamptz(null=True, default=None)
+
+
 TABLES: list[type[Table]] = [
     Clinic,
     StaffUser,
@@ -497,4 +531,6 @@ TABLES: list[type[Table]] = [
     RateLimit,
     FunnelFact,
     FunnelMonth,
+    ClinicSetting,
+    Restatement,
 ]

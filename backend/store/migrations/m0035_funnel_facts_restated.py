@@ -18,6 +18,12 @@ STATEMENTS = [
     'DELETE FROM "funnel_month"',
     'DELETE FROM "funnel_fact"',
 ]
+# Kinds such as "accepted_estimate" need more than 16 characters; SQLite does not hold
+# a varchar to its length, PostgreSQL does.
+WIDER_KIND = [
+    'ALTER TABLE "funnel_fact" ALTER COLUMN "kind" TYPE VARCHAR(24)',
+    'ALTER TABLE "funnel_month" ALTER COLUMN "kind" TYPE VARCHAR(24)',
+]
 
 
 async def forwards():
@@ -27,6 +33,9 @@ async def forwards():
         engine = engine_finder()
         for sql in STATEMENTS:
             await engine.run_ddl(sql)
+        if engine.engine_type == "postgres":
+            for sql in WIDER_KIND:
+                await engine.run_ddl(sql)
 
     manager.add_raw(run)
     return manager
