@@ -119,6 +119,64 @@ WORDS: dict[str, dict[Lang, str]] = {
     "cases": {"ru": "Случаев", "en": "Cases"},
     "avg_estimate": {"ru": "Чек: оценка биржи", "en": "Check: exchange estimate"},
     "avg_plan": {"ru": "Чек: план клиники", "en": "Check: clinic plan"},
+    "settings": {"ru": "Настройки", "en": "Settings"},
+    "exchange_defaults": {"ru": "по умолчанию для всех клиник", "en": "defaults for every clinic"},
+    "settings_intro": {
+        "ru": "Пустое поле — значение биржи (или встроенное). Изменения попадают в журнал "
+        "аудита; если они сдвигают сроки или ожидаемые деньги, отчёты пересчитываются.",
+        "en": "An empty field takes the exchange's value (or the built-in one). Changes go "
+        "to the audit log; when they move deadlines or expected money, reports are restated.",
+    },
+    "restating": {"ru": "Отчёты пересчитываются", "en": "Reports are being restated"},
+    "restated": {"ru": "Отчёты пересчитаны", "en": "Reports restated"},
+    "working_hours": {"ru": "Часы работы и выходные", "en": "Working hours and days off"},
+    "working_hours_help": {
+        "ru": "Срок первого звонка и «просрочено» считаются в рабочих часах клиники.",
+        "en": "The first-contact SLA and \u201coverdue\u201d are counted in these hours.",
+    },
+    "opens": {"ru": "Открытие", "en": "Opens"},
+    "closes": {"ru": "Закрытие", "en": "Closes"},
+    "working_days": {"ru": "Рабочие дни", "en": "Working days"},
+    "holidays": {
+        "ru": "Праздники и нерабочие дни (дата в строке)",
+        "en": "Holidays (a date a line)",
+    },
+    "inherited": {"ru": "сейчас действует", "en": "now in force"},
+    "exchange_terms": {"ru": "Условия биржи", "en": "The exchange's terms"},
+    "exchange_terms_help": {
+        "ru": "Срок первого звонка и окна ответа задаёт биржа: по ним клинику сравнивают "
+        "с другими.",
+        "en": "The exchange sets the first-contact SLA and answer windows: clinics are "
+        "compared by them.",
+    },
+    "first_contact_sla_minutes": {"ru": "Срок первого звонка", "en": "First-contact SLA"},
+    "answer_window_hours": {"ru": "Окно ответа пациента", "en": "Patient's answer window"},
+    "visit_grace_hours": {"ru": "Ожидание отметки визита", "en": "Visit grace"},
+    "minutes": {"ru": "рабочих минут", "en": "working minutes"},
+    "hours_unit": {"ru": "часов", "en": "hours"},
+    "set_by": {"ru": "задано", "en": "set by"},
+    "source_clinic": {"ru": "клиникой", "en": "the clinic"},
+    "source_exchange": {"ru": "биржей", "en": "the exchange"},
+    "source_default": {"ru": "по умолчанию", "en": "default"},
+    "sender_name": {"ru": "Имя отправителя SMS", "en": "SMS sender name"},
+    "sender_name_help": {
+        "ru": "Латиница, цифры, пробел, точка или дефис, 3–11 знаков; имя должно быть "
+        "зарегистрировано у SMS-оператора.",
+        "en": "Latin letters, digits, space, dot or hyphen, 3-11 characters; registered "
+        "with the SMS operator.",
+    },
+    "duration_norms": {"ru": "Нормы длительности по направлениям", "en": "Duration norms"},
+    "norms_help": {
+        "ru": "Время в кресле на одну позицию и длительность курса: из них — ожидаемая дата "
+        "окончания плана и график денег. Пусто — норма биржи.",
+        "en": "Chair minutes per item and course days: they give each plan its expected "
+        "finish and money schedule. Empty: the exchange's norm.",
+    },
+    "chair_minutes": {"ru": "Минут в кресле", "en": "Chair minutes"},
+    "course_days": {"ru": "Дней курса", "en": "Course days"},
+    "save": {"ru": "Сохранить", "en": "Save"},
+    "save_norms": {"ru": "Сохранить нормы", "en": "Save the norms"},
+    "clinic_settings": {"ru": "Настройки клиник", "en": "Clinics' settings"},
     "reasons_by_clinic": {
         "ru": "Потери и пересмотры планов по причинам",
         "en": "Losses and plan revisions by reason",

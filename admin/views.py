@@ -132,6 +132,7 @@ def _nav(staff: StaffPrincipal | None) -> list[tuple[str, str]]:
             ("/admin/ratings", "ratings"),
             ("/admin/calls", "calls"),
             ("/admin/follow-up", "follow_up"),
+            ("/admin/settings", "settings"),
         ],
         Role.exchange_operator: [
             ("/admin/referrals", "referrals"),
@@ -140,6 +141,7 @@ def _nav(staff: StaffPrincipal | None) -> list[tuple[str, str]]:
             ("/admin/funnel", "funnel"),
             ("/admin/scorecards", "scorecards"),
             ("/admin/clinics", "clinics"),
+            ("/admin/settings", "settings"),
             ("/admin/audit", "audit"),
         ],
         Role.exchange_analyst: [("/admin/funnel", "funnel"), ("/admin/scorecards", "scorecards")],

@@ -104,7 +104,8 @@ async def reason_table(
         clinic_ids, first=first, last=last, specialization=specialization
     )
     names = {c["id"]: c["name"] for c in await desk.clinics(include_archived=True)}
-    items = [reason_out(r, names) for r in rows]
+    # Clinics by name (a stable sort keeps each clinic's rows in the definition's order).
+    items = sorted((reason_out(r, names) for r in rows), key=lambda i: i.clinic_name)
     if format == "json":
         return ReasonTable(first=first, last=last, clinics=clinic_ids, items=items)
     table: list[list[Cell]] = [

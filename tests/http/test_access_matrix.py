@@ -375,6 +375,18 @@ ROUTES: list[Route] = [
     R("GET", "/admin/clinics", ADMIN, {OPERATOR}),
     R("POST", "/admin/clinics", ADMIN, {OPERATOR}, form={"name": "Новая", "city": "Москва"}),
     R("POST", "/admin/clinics/{spare_clinic_id}/archive", ADMIN, {OPERATOR}, form={}, last=1),
+    R("GET", "/admin/settings", ADMIN, {MANAGER, OPERATOR}),
+    R("POST", "/admin/settings", ADMIN, {MANAGER, OPERATOR}, form={"sender_name": "Ulybka"}),
+    R("POST", "/admin/settings/norms", ADMIN, {MANAGER, OPERATOR}, form={}),
+    R("GET", "/admin/clinics/{clinic_id}/settings", ADMIN, {OPERATOR}),
+    R(
+        "POST",
+        "/admin/clinics/{clinic_id}/settings",
+        ADMIN,
+        {OPERATOR},
+        form={"first_contact_sla_minutes": "180"},
+    ),
+    R("POST", "/admin/clinics/{clinic_id}/settings/norms", ADMIN, {OPERATOR}, form={}),
     R("GET", "/admin/staff", ADMIN, {OPERATOR}),
     R(
         "POST",
