@@ -17,6 +17,7 @@ import msgspec
 
 from backend.clock import utcnow
 from backend.domain.authority import Refusal, RefusalKind, check_statement
+from backend.domain.conversion import position as conversion_position
 from backend.domain.events import Body, Contacted, Correction, Event, Source, side_of
 from backend.domain.funnel import ReferralFold, fold_referral
 from backend.domain.funnel_facts import referral_facts
@@ -29,6 +30,7 @@ from backend.ids import new_id
 from backend.services.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.store import (
     appointments,
+    conversion,
     funnel_facts,
     ledger,
     norms,
@@ -197,6 +199,7 @@ async def refresh(
         referral["clinic"],
         referral_facts(events, tz, now, policy, fold=fold, verdicts=verdicts, norms=norm_table),
     )
+    await conversion.replace(referral_id, conversion_position(events, tz, fold))
     await verifications.save_all(referral_id, verdicts, now)
     await appointments.save_all(referral_id, fold.appointments, now)
     await questions.withdraw(list(plan.withdraw))

@@ -177,5 +177,10 @@ async def ids_to_refold(only_missing_facts: bool, clinic_id: UUID | None = None)
     if clinic_id is not None:
         query = query.where(Referral.clinic == clinic_id)
     if only_missing_facts:
-        query = query.where(Referral.id.not_in(FunnelFact.select(FunnelFact.referral)))
+        from backend.store.tables import ConversionPosition
+
+        query = query.where(
+            Referral.id.not_in(FunnelFact.select(FunnelFact.referral))
+            | Referral.id.not_in(ConversionPosition.select(ConversionPosition.id))
+        )
     return [r["id"] for r in await query]

@@ -502,6 +502,21 @@ class Restatement(Table, tablename="restatement"):
     finished_at = Timestamptz(null=True, default=None)
 
 
+class ConversionPosition(Table, tablename="conversion_position"):
+    """Where a referral stands in the conversion (backend.domain.conversion): derived,
+    rewritten with its other derived rows; id is the referral's."""
+
+    id = UUID(primary_key=True)
+    clinic = UUID()
+    sent_day = Date()  # local, in the clinic's zone
+    specialization = Varchar(length=20, default="")
+    coordinator = Varchar(length=120, default="")  # who made the first contact claim
+    reached = SmallInt(default=0)  # index into conversion.STEPS
+    status = Varchar(length=12, default="open")  # open|completed|stopped|no_treatment
+    transfer = Boolean(default=False)
+    # index (clinic, sent_day)
+
+
 TABLES: list[type[Table]] = [
     Clinic,
     StaffUser,
@@ -533,4 +548,5 @@ TABLES: list[type[Table]] = [
     FunnelMonth,
     ClinicSetting,
     Restatement,
+    ConversionPosition,
 ]

@@ -231,6 +231,7 @@ ROUTES: list[Route] = [
     R("GET", f"{API}/clinic/funnel/plan-vs-fact", STAFF, {MANAGER}),
     R("GET", f"{API}/clinic/funnel/specializations", STAFF, {MANAGER}),
     R("GET", f"{API}/clinic/funnel/reasons", STAFF, {MANAGER}),
+    R("GET", f"{API}/clinic/funnel/conversion", STAFF, {MANAGER}),
     R("GET", f"{API}/clinic/settings", STAFF, {MANAGER}),
     R("PATCH", f"{API}/clinic/settings", STAFF, {MANAGER}, body=settings_routes.CHANGE_EXAMPLE),
     R("PUT", f"{API}/clinic/settings/norms", STAFF, {MANAGER}, body=settings_routes.NORMS_EXAMPLE),
@@ -292,6 +293,7 @@ ROUTES: list[Route] = [
     R("GET", f"{API}/exchange/funnel/plan-vs-fact", STAFF, EXCHANGE),
     R("GET", f"{API}/exchange/funnel/specializations", STAFF, EXCHANGE),
     R("GET", f"{API}/exchange/funnel/reasons", STAFF, EXCHANGE),
+    R("GET", f"{API}/exchange/funnel/conversion", STAFF, EXCHANGE),
     R("GET", f"{API}/exchange/settings", STAFF, EXCHANGE),
     R("PATCH", f"{API}/exchange/settings", STAFF, {OPERATOR}, body=settings_routes.CHANGE_EXAMPLE),
     R(

@@ -1,8 +1,8 @@
 """The funnel reports (sums of funnel facts in the database) against their definitions
 (folding every raw event in plain Python), on random ledgers: equal to the kopeck, on
 SQLite and PostgreSQL. Covers the period funnel (all, one clinic, one specialization),
-inflow vs throughput, cohorts, plan vs fact, the specializations table, and lost money
-and plan revisions by clinic and reason."""
+inflow vs throughput, cohorts, plan vs fact, the specializations table, lost money
+and plan revisions by clinic and reason, and the conversion with forecast."""
 
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID, uuid4
@@ -25,6 +25,7 @@ from backend.domain.events import (
     Source,
     Visited,
 )
+from backend.domain.conversion import NO_TREATMENT, period_conversion
 from backend.domain.funnel import fold_referral
 from backend.domain.money_funnel import (
     estimate_as_sent,
@@ -34,7 +35,7 @@ from backend.domain.money_funnel import (
 )
 from backend.domain.plan_fact import by_specialization, plan_vs_fact
 from backend.domain.reasons import reasons_by_clinic
-from backend.services import plan_fact, reasons, reports
+from backend.services import conversion, plan_fact, reasons, reports
 from backend.services.errors import ServiceError
 from backend.services.exchange_admin import transfer_referral
 from backend.services.recording import Statement, record
@@ -68,6 +69,7 @@ step = st.tuples(
             "revise",
             "transfer",
             "receipt",
+            "no_treatment",
         ]
     ),
     st.integers(min_value=-1, max_value=90),
@@ -164,6 +166,7 @@ async def play(
                 ),
                 "completed": (Completed(), None),
                 "closed": (Closed(reason=f"r{choice % 3}"), None),
+                "no_treatment": (Closed(reason=NO_TREATMENT), None),
                 "yes": (
                     PatientAnswer(question_id=uuid4(), milestone=f"item:{item}", answer="yes"),
                     Source.patient_app,
@@ -275,6 +278,13 @@ def as_dict(funnel) -> dict:
         (1, 60, 9, [5_000_00], [("declined", 1, 23, 2)]),
         (
             1,
+            61,
+            9,
+            [5_000_00],
+            [("booked", 0, 9, 0), ("visited", 1, 9, 0), ("no_treatment", 1, 15, 0)],
+        ),
+        (
+            1,
             5,
             23,
             [7_000_00, 1_00],
@@ -346,6 +356,25 @@ async def test_reports_agree_with_folding_the_raw_events(db, stories):
             got_reasons = await reasons.reasons_by_clinic(scope, first=first, last=last)
             want_reasons = reasons_by_clinic(folded, first=first, last=last)
             assert msgspec.to_builtins(got_reasons) == msgspec.to_builtins(want_reasons)
+
+        # Conversion with forecast: the total and rows per clinic, coordinator, kind.
+        for first, last in periods(BASE)[:3] + periods(BASE)[-2:]:
+            for by in ("clinic", "coordinator", "specialization"):
+                got_conv = await conversion.conversion(scope, first=first, last=last, by=by)
+                assert msgspec.to_builtins(got_conv.rows) == msgspec.to_builtins(
+                    period_conversion(folded, first=first, last=last, by=by)
+                ), (by, first, last)
+                assert msgspec.to_builtins([got_conv.total] if got_conv.total else []) == (
+                    msgspec.to_builtins(period_conversion(folded, first=first, last=last))
+                )
+            narrowed_conv = await conversion.conversion(
+                scope, first=first, last=last, specialization=SPECS[1]
+            )
+            assert msgspec.to_builtins(narrowed_conv.rows) == msgspec.to_builtins(
+                period_conversion(
+                    folded, first=first, last=last, by="clinic", specialization=SPECS[1]
+                )
+            )
 
         # One kind of case: the same reports narrowed to referrals of that specialization.
         spec = SPECS[1]
