@@ -177,6 +177,38 @@ WORDS: dict[str, dict[Lang, str]] = {
     "save": {"ru": "Сохранить", "en": "Save"},
     "save_norms": {"ru": "Сохранить нормы", "en": "Save the norms"},
     "clinic_settings": {"ru": "Настройки клиник", "en": "Clinics' settings"},
+    "conversion_title": {"ru": "Конверсия", "en": "Conversion"},
+    "conversion_help": {
+        "ru": "Направления, отправленные за период: сколько дошли до каждого шага и какой "
+        "процент от предыдущего; «лечение не требуется» не входит в базу следующих шагов. "
+        "Жёлтым — прогноз: сколько из ещё идущих дойдут, если пойдут как недавние "
+        "направления своей клиники.",
+        "en": "Referrals sent in the period: how many got to each step, and the per cent of "
+        "the step before; \u201cno treatment needed\u201d is not in the following steps' "
+        "base. Yellow: the forecast, those still moving expected to get there at their "
+        "clinic's recent conversion.",
+    },
+    "recent_rates": {
+        "ru": "Недавняя конверсия клиник: направления",
+        "en": "Clinics' recent conversion: referrals sent",
+    },
+    "rows_by": {"ru": "Строки", "en": "Rows"},
+    "rows_by_clinic": {"ru": "по клиникам", "en": "by clinic"},
+    "rows_by_coordinator": {"ru": "по координаторам", "en": "by coordinator"},
+    "rows_by_specialization": {"ru": "по направлениям лечения", "en": "by specialization"},
+    "moving": {"ru": "В работе", "en": "Moving"},
+    "no_treatment": {"ru": "лечение не требуется", "en": "no treatment needed"},
+    "referrals_sent": {"ru": "Отправлено", "en": "Sent"},
+    "forecast": {"ru": "прогноз", "en": "forecast"},
+    "conv_reached": {"ru": "дошли", "en": "got there"},
+    "download": {"ru": "Скачать", "en": "Download"},
+    "step_sent": {"ru": "Отправлено", "en": "Sent"},
+    "step_contacted": {"ru": "Связались", "en": "Contacted"},
+    "step_booked": {"ru": "Записан", "en": "Booked"},
+    "step_visited": {"ru": "Пришёл", "en": "Visited"},
+    "step_in_treatment": {"ru": "Лечится", "en": "In treatment"},
+    "step_completed": {"ru": "Завершено", "en": "Completed"},
+    "close_no_treatment": {"ru": "Лечение не требуется", "en": "No treatment needed"},
     "reasons_by_clinic": {
         "ru": "Потери и пересмотры планов по причинам",
         "en": "Losses and plan revisions by reason",

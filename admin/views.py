@@ -129,6 +129,7 @@ def _nav(staff: StaffPrincipal | None) -> list[tuple[str, str]]:
         Role.clinic_manager: [
             ("/admin/referrals", "referrals"),
             ("/admin/funnel", "funnel"),
+            ("/admin/conversion", "conversion_title"),
             ("/admin/ratings", "ratings"),
             ("/admin/calls", "calls"),
             ("/admin/follow-up", "follow_up"),
@@ -139,12 +140,17 @@ def _nav(staff: StaffPrincipal | None) -> list[tuple[str, str]]:
             ("/admin/referrals/new", "new_referral"),
             ("/admin/disputes", "disputes"),
             ("/admin/funnel", "funnel"),
+            ("/admin/conversion", "conversion_title"),
             ("/admin/scorecards", "scorecards"),
             ("/admin/clinics", "clinics"),
             ("/admin/settings", "settings"),
             ("/admin/audit", "audit"),
         ],
-        Role.exchange_analyst: [("/admin/funnel", "funnel"), ("/admin/scorecards", "scorecards")],
+        Role.exchange_analyst: [
+            ("/admin/funnel", "funnel"),
+            ("/admin/conversion", "conversion_title"),
+            ("/admin/scorecards", "scorecards"),
+        ],
         Role.health_analyst: [],
     }
     return items[staff.role]

@@ -16,6 +16,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from admin import conversion_views as admin_conversion
 from admin import settings_views as admin_settings
 from admin import views as admin_views
 from backend import __doc__ as about
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             media.media_file,
             admin_views.router,
             admin_settings.router,
+            admin_conversion.router,
             create_static_files_router(
                 path="/admin/static", directories=[ADMIN_DIR / "static"], include_in_schema=False
             ),

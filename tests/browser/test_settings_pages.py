@@ -3,8 +3,10 @@ holidays, sender name and a duration norm; the exchange's operator sets the clin
 SLA; the reports are restated; and the funnel page shows losses and revisions by
 reason per clinic."""
 
+import asyncio
 import re
 from datetime import timedelta
+from pathlib import Path
 
 from playwright.async_api import expect
 
@@ -13,7 +15,7 @@ from backend.demo import demo_id, load_demo
 from backend.push.worker import handlers, run_once
 from backend.store import desk
 from tests.browser.conftest import shot
-from tests.browser.test_admin import sign_in
+from tests.browser.test_admin import keep, sign_in
 
 
 async def restate_now() -> None:
@@ -54,7 +56,7 @@ async def test_a_manager_and_the_operator_change_a_clinics_settings(live_server,
     await manager.reload()
     await expect(manager.locator("#restatement")).to_contain_text("пересчитаны")
     await expect(form.get_by_label("Сб")).not_to_be_checked()
-    await shot(manager, "clinic-settings")
+    keep(await shot(manager, "clinic-settings", full_page=False), "clinic-settings")
 
     entries = await desk.audit_entries(limit=10, object_id=str(clinic_id))
     changes = [e["action"] for e in entries if e["action"].startswith("change_")]
@@ -85,3 +87,36 @@ async def test_a_manager_and_the_operator_change_a_clinics_settings(live_server,
     await expect(reasons.first).to_have_attribute("data-kind", "lost")
     await operator.locator("#reasons").scroll_into_view_if_needed()
     await shot(operator, "exchange-funnel-reasons")
+
+
+async def test_the_conversion_page_with_its_forecast(live_server, browser, db):
+    now = utcnow()
+    await load_demo(referrals_count=60, now=now)
+    base = live_server
+    first = (now - timedelta(days=150)).date().isoformat()
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="ru-RU")
+    manager = await ctx.new_page()
+    await sign_in(manager, base, "manager1@plantrack.demo")
+    await manager.get_by_role("link", name="Конверсия").click()
+    await manager.goto(f"{base}/admin/conversion?first={first}")
+    await expect(manager.locator("#conversion-chart svg .conv-bar")).to_have_count(6)
+    total = manager.locator("#conversion tbody tr.total")
+    sent = int(await total.locator("td[data-step=sent]").inner_text())
+    assert sent > 0
+    await expect(manager.locator("#conversion tbody tr")).not_to_have_count(1)  # coordinators
+    await shot(manager, "clinic-conversion")
+    # The same figures as a download.
+    async with manager.expect_download() as download:
+        await manager.locator("#csv").click()
+    path = await (await download.value).path()
+    text = await asyncio.to_thread(Path(path).read_text, encoding="utf-8-sig")
+    lines = text.splitlines()
+    assert lines[0].startswith("group,label,step,reached")
+    assert lines[1] == f"total,,sent,{sent},{sent},,100.0,{float(sent)}"
+
+    op_ctx = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="ru-RU")
+    operator = await op_ctx.new_page()
+    await sign_in(operator, base, "operator@plantrack.demo")
+    await operator.goto(f"{base}/admin/conversion?first={first}&by=clinic")
+    await expect(operator.locator("#conversion tbody tr")).to_have_count(4)  # total + 3 clinics
+    keep(await shot(operator, "exchange-conversion", full_page=False), "exchange-conversion")

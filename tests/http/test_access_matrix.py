@@ -377,6 +377,7 @@ ROUTES: list[Route] = [
     R("GET", "/admin/clinics", ADMIN, {OPERATOR}),
     R("POST", "/admin/clinics", ADMIN, {OPERATOR}, form={"name": "Новая", "city": "Москва"}),
     R("POST", "/admin/clinics/{spare_clinic_id}/archive", ADMIN, {OPERATOR}, form={}, last=1),
+    R("GET", "/admin/conversion", ADMIN, {MANAGER, *EXCHANGE}),
     R("GET", "/admin/settings", ADMIN, {MANAGER, OPERATOR}),
     R("POST", "/admin/settings", ADMIN, {MANAGER, OPERATOR}, form={"sender_name": "Ulybka"}),
     R("POST", "/admin/settings/norms", ADMIN, {MANAGER, OPERATOR}, form={}),

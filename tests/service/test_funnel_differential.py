@@ -12,6 +12,7 @@ import msgspec
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from backend.domain.conversion import NO_TREATMENT, period_conversion
 from backend.domain.events import (
     Closed,
     Completed,
@@ -25,7 +26,6 @@ from backend.domain.events import (
     Source,
     Visited,
 )
-from backend.domain.conversion import NO_TREATMENT, period_conversion
 from backend.domain.funnel import fold_referral
 from backend.domain.money_funnel import (
     estimate_as_sent,
