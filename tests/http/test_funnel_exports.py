@@ -175,7 +175,7 @@ async def test_plan_vs_fact_and_specializations(client, db):
 
 
 async def test_conversion_and_reasons_as_json_csv_and_xlsx(client, db):
-    manager, items, now = await setup(client)  # booked by nobody; one item done
+    manager, _, now = await setup(client)  # booked by nobody; one item done
     day = now.date().isoformat()
     query = f"from={day}&to={day}"
     answer = await client.get(f"/api/v1/clinic/funnel/conversion?{query}", headers=manager)
