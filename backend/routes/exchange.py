@@ -261,10 +261,11 @@ async def replay_delivery(delivery_id: RowId) -> s.DeliveryOut:
     responses=responds(s.ClinicOut, ex.CLINIC_OUT, "The clinic", errors=(400, 401, 403, 404, 422)),
 )
 async def patch_clinic(
+    viewer: NamedDependency[Viewer],
     clinic_id: FromPath[UUID],
     data: Annotated[exchange_admin.ClinicChange, example_body(ex.CLINIC_CHANGE)],
 ) -> s.ClinicOut:
-    return present.clinic(await exchange_admin.update_clinic(clinic_id, data))
+    return present.clinic(await exchange_admin.update_clinic(clinic_id, data, viewer=viewer))
 
 
 @post(

@@ -185,3 +185,20 @@ async def test_duration_norms_restate_expected_money(db):
     )
     await restate_everything(now)
     assert await expected_by_month() == {"2026-11": 6_500_00, "2027-05": 65_000_00}
+
+
+async def test_the_sla_changed_on_the_clinic_record_is_audited_and_restated_too(db):
+    from backend.services.exchange_admin import ClinicChange, update_clinic
+
+    clinic = await make_clinic()
+    operator = viewer(Role.exchange_operator)
+    await update_clinic(clinic, ClinicChange(first_contact_sla_minutes=240), viewer=operator)
+    [entry] = await desk.audit_entries(limit=5, object_id=str(clinic))
+    assert msgspec.json.decode(entry["details"]) == {
+        "first_contact_sla_minutes": {"from": None, "to": 240}
+    }
+    view = await clinic_settings.settings_of(clinic)
+    assert view.effective.first_contact_sla == timedelta(minutes=240)
+    assert view.restatement["reason"] == "settings: first_contact_sla_minutes"
+    await update_clinic(clinic, ClinicChange(name="Улыбка-2"), viewer=operator)
+    assert len(await desk.audit_entries(limit=5, object_id=str(clinic))) == 1  # no SLA change
