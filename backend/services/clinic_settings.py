@@ -70,15 +70,20 @@ async def _clinic_exists(clinic_id: UUID | None) -> None:
         raise NotFound("no such clinic")
 
 
-async def effective_for(clinic_id: UUID | None) -> EffectiveSettings:
-    exchange, clinic = await store.layers(clinic_id)
+async def effective_for(
+    clinic_id: UUID | None, clinic_sla: object = store.UNKNOWN
+) -> EffectiveSettings:
+    """A clinic's settings in force (`clinic_sla`: its SLA column, if the caller has it)."""
+    exchange, clinic = await store.layers(clinic_id, clinic_sla)
     return effective_settings(exchange, clinic)
 
 
-async def policy_for(clinic_id: UUID, tz: ZoneInfo) -> VerificationPolicy:
-    """The verification policy of a clinic's referrals: its SLA counted in its working
-    hours and holidays, in its zone, and its answer windows."""
-    return policy_of(await effective_for(clinic_id), tz)
+async def policy_for(clinic: dict[str, Any]) -> VerificationPolicy:
+    """The verification policy of a clinic's referrals (`clinic`: its row, with id,
+    timezone and first_contact_sla_minutes): its SLA counted in its working hours and
+    holidays, in its zone, and its answer windows."""
+    exchange, own = await store.layers(clinic["id"], clinic["first_contact_sla_minutes"])
+    return policy_of(effective_settings(exchange, own), ZoneInfo(clinic["timezone"]))
 
 
 async def settings_of(clinic_id: UUID | None) -> SettingsView:

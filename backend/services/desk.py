@@ -8,7 +8,6 @@ read that shows a patient's personal data is written to the audit log.
 from datetime import datetime
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 import msgspec
 
@@ -109,7 +108,7 @@ async def referral_card(viewer: Viewer, referral_id: UUID, now: datetime) -> Ref
     assert patient is not None and clinic is not None
     events = await ledger.events_of(referral_id)
     fold = fold_referral(events)
-    policy = await policy_for(clinic["id"], ZoneInfo(clinic["timezone"]))
+    policy = await policy_for(clinic)
     versions = [
         PlanVersion(
             id=v["id"],

@@ -108,7 +108,7 @@ async def schedule_timers(
         asked,
         await norms.norms_for(referral["clinic"]),
         now,
-        await effective_for(referral["clinic"]),
+        await effective_for(referral["clinic"], referral["clinic.first_contact_sla_minutes"]),
     )
     wanted = {_timer_key(referral_id, t.key): t for t in timers_for(fold, ctx)}
     pending = await outbox.pending_keys(topic=TIMER, referral_id=referral_id)
@@ -199,7 +199,7 @@ async def fire_timer(payload: dict[str, Any], now: datetime) -> Done:
             asked,
             await norms.norms_for(referral["clinic"]),
             now,
-            await effective_for(referral["clinic"]),
+            await effective_for(referral["clinic"], referral["clinic.first_contact_sla_minutes"]),
         )
         decision = decide(timer, fold, ctx, now)
         if decision is None:

@@ -97,9 +97,7 @@ async def referral_bundle(patient_id: UUID, referral_id: UUID, now: datetime) ->
         patient=patient,
         tz=ZoneInfo(patient["timezone"]),
         fold=fold,
-        verifications=verify(
-            fold, now, await policy_for(clinic["id"], ZoneInfo(clinic["timezone"]))
-        ),
+        verifications=verify(fold, now, await policy_for(clinic)),
         progress=progress,
         estimated=_version(estimated, items, teeth),
         actual=_version(actual, items, teeth),

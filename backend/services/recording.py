@@ -8,7 +8,7 @@ the patient — with an outbox message for each new question.
 """
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -162,13 +162,13 @@ def _error(refusal: Refusal) -> Exception:
     return cls(refusal.message)
 
 
-async def policy_for(clinic_id: UUID, tz: ZoneInfo) -> VerificationPolicy:
+async def policy_for(clinic: dict[str, Any]) -> VerificationPolicy:
     """The clinic's verification policy: its first-contact SLA counted in its working
     hours and holidays (so "overdue" comes when its patient is asked), its answer
-    windows (backend.services.clinic_settings)."""
+    windows (backend.services.clinic_settings). `clinic`: its row."""
     from backend.services.clinic_settings import policy_for as settings_policy
 
-    return await settings_policy(clinic_id, tz)
+    return await settings_policy(clinic)
 
 
 async def refresh(
@@ -185,8 +185,9 @@ async def refresh(
     referral_id = referral["id"]
     fold = fold or fold_referral(events)
     clinic = await parties.clinic(referral["clinic"])
-    tz = ZoneInfo(clinic["timezone"]) if clinic else UTC
-    policy = await policy_for(referral["clinic"], tz)
+    assert clinic is not None  # clinics are never deleted
+    tz = ZoneInfo(clinic["timezone"])
+    policy = await policy_for(clinic)
     verdicts = verify(fold, now, policy)
     asked = await questions.asked_for(referral_id)
     plan = plan_questions(fold, verdicts, asked, now=now, policy=policy)

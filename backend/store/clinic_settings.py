@@ -14,7 +14,7 @@ from backend.store.tables import DurationNorm as NormRow
 EXCHANGE = "exchange"
 
 
-def _values(row: dict[str, Any] | None, sla: int | None = None) -> SettingValues:
+def _values(row: dict[str, Any] | None, sla: Any = None) -> SettingValues:
     if row is None:
         return SettingValues(first_contact_sla_minutes=sla)
     return SettingValues(
@@ -37,15 +37,20 @@ def _values(row: dict[str, Any] | None, sla: int | None = None) -> SettingValues
     )
 
 
-async def layers(clinic_id: UUID | None) -> tuple[SettingValues, SettingValues]:
-    """(the exchange's layer, the clinic's layer) in two indexed reads; the clinic's
-    first-contact SLA is its own column."""
+UNKNOWN = object()  # layers(): the caller has not got the clinic's SLA at hand
+
+
+async def layers(
+    clinic_id: UUID | None, clinic_sla: object = UNKNOWN
+) -> tuple[SettingValues, SettingValues]:
+    """(the exchange's layer, the clinic's layer) in one indexed read, and one more for
+    the clinic's first-contact SLA (its own column) unless the caller has its row."""
     scopes = [EXCHANGE] + ([str(clinic_id)] if clinic_id else [])
     rows = {
         r["scope"]: r for r in await ClinicSetting.select().where(ClinicSetting.scope.is_in(scopes))
     }
-    sla = None
-    if clinic_id is not None:
+    sla = None if clinic_sla is UNKNOWN else clinic_sla
+    if clinic_id is not None and clinic_sla is UNKNOWN:
         found = await (
             Clinic.select(Clinic.first_contact_sla_minutes).where(Clinic.id == clinic_id).first()
         )

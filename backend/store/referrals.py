@@ -67,7 +67,8 @@ async def with_parties(referral_id: UUID) -> tuple[dict, dict, dict] | None:
     (what every screen about the referral starts with)."""
     rows = await Referral.raw(
         "SELECT r.*, c.name AS c_name, c.city AS c_city, c.address AS c_address, "
-        "c.phone AS c_phone, c.timezone AS c_timezone, p.locale AS p_locale, "
+        "c.phone AS c_phone, c.timezone AS c_timezone, "
+        "c.first_contact_sla_minutes AS c_first_contact_sla_minutes, p.locale AS p_locale, "
         "p.timezone AS p_timezone FROM referral r JOIN clinic c ON c.id = r.clinic "
         "JOIN patient p ON p.id = r.patient WHERE r.id = {}",
         referral_id,
