@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Request, Response, Router, get, post
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import (
@@ -23,18 +24,22 @@ from litestar.exceptions import (
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from admin import charts
+from admin import charts, plan_form
 from admin.i18n import EVENTS, ROLES, SIDES, STATES, STEPS, Lang, word
 from backend import texts
 from backend.clock import utcnow
 from backend.domain.events import Source
 from backend.domain.funnel import Step
 from backend.domain.money_funnel import months_of_reserve
+from backend.domain.plans import counted_variant, variant_totals
 from backend.domain.roles import Role
 from backend.domain.teeth import ToothCondition
+from backend.media_files import signed_url
 from backend.rate_limits import auth_budget
+from backend.routes import plan_document
 from backend.routes.clinic_reports import reason_table
 from backend.routes.funnel_tables import specialization_out
+from backend.routes.media import MAX_UPLOAD
 from backend.routes.staff_security import (
     CLINIC_MANAGER,
     CLINIC_STAFF,
@@ -47,7 +52,15 @@ from backend.routes.staff_security import (
     provide_viewer,
     roles,
 )
-from backend.services import desk, exchange_admin, plan_fact, reports, staff_auth, visit_codes
+from backend.services import (
+    desk,
+    exchange_admin,
+    patient_prices,
+    plan_fact,
+    reports,
+    staff_auth,
+    visit_codes,
+)
 from backend.services.audit import Viewer
 from backend.services.claims import (
     ClosedIn,
@@ -61,7 +74,8 @@ from backend.services.claims import (
     record_clinic_claim,
 )
 from backend.services.errors import Forbidden, Invalid, NotFound, ServiceError, TooManyAttempts
-from backend.services.referrals import PatientIn, PlanIn, PlanItemIn, revise_plan, send_referral
+from backend.services.media import KINDS, PHASES, attach_media
+from backend.services.referrals import PatientIn, PlanIn, revise_plan, send_referral
 from backend.services.staff import add_staff
 from backend.services.staff_auth import EnrolmentNeeded, StaffPrincipal, qr_svg
 from backend.store import parties
@@ -133,6 +147,7 @@ def _nav(staff: StaffPrincipal | None) -> list[tuple[str, str]]:
             ("/admin/ratings", "ratings"),
             ("/admin/calls", "calls"),
             ("/admin/follow-up", "follow_up"),
+            ("/admin/plan-settings", "plan_settings"),
             ("/admin/settings", "settings"),
         ],
         Role.exchange_operator: [
@@ -335,6 +350,16 @@ async def referral_page(
         timeline=sorted(card.events, key=lambda e: (e.occurred_at, e.id)),
         verifications=list(card.verifications.values()),
         item_titles={str(i.item_id): i.title_ru or i.title_en for v in card.plans for i in v.items},
+        variant_totals=variant_totals,
+        # The fold knows the patient's choice; a version's own mark is only its default.
+        counted_of=lambda v: next(
+            (
+                p.variant
+                for p in (card.fold.plan, card.fold.estimated_plan)
+                if p and p.plan_id == v.id
+            ),
+            counted_variant(v.items, v.chosen_variant),
+        ),
     )
 
 
@@ -450,8 +475,19 @@ async def plan_page(
         request,
         "plan_edit.html",
         card=card,
+        plan=current,
         items=current.items,
+        teeth=current.teeth,
+        variants=current.variants,
+        explanations=current.explanations,
+        item_rows={i.item_id: n + 1 for n, i in enumerate(current.items)},
+        spare_items=plan_form.SPARE_ITEMS,
+        spare_teeth=plan_form.SPARE_TEETH,
+        spare_variants=plan_form.SPARE_VARIANTS,
+        spare_explanations=plan_form.SPARE_EXPLANATIONS,
+        rubles=plan_form.rubles,
         specializations=list(texts.SPECIALIZATIONS),
+        conditions=[c.value for c in ToothCondition],
     )
 
 
@@ -468,29 +504,9 @@ async def save_plan(
     form = await request.form()
     target = f"/admin/referrals/{referral_id}"
     try:
-        items = []
-        for i in range(int(form.get("rows", "0"))):
-            if form.get(f"keep_{i}") != "on":
-                continue
-            title = form.get(f"title_{i}", "").strip()
-            price = form.get(f"price_{i}", "").replace(" ", "").replace(",", ".")
-            if not title or not price:
-                continue
-            tooth = form.get(f"tooth_{i}", "").strip()
-            items.append(
-                PlanItemIn(
-                    item_id=_uuid(form.get(f"item_id_{i}", "")),
-                    specialization=form.get(f"specialization_{i}", "therapy"),  # type: ignore[arg-type]
-                    price=round(float(price) * 100),
-                    title_ru=title,
-                    tooth=int(tooth) if tooth else None,
-                    stage=int(form.get(f"stage_{i}") or 1),
-                )
-            )
-        items = [msgspec.convert(msgspec.to_builtins(i), PlanItemIn) for i in items]
         await revise_plan(
             referral_id,
-            PlanIn(items=items, currency=referral["currency"]),
+            plan_form.plan_from_form(form, referral["currency"]),
             reason=form.get("reason", ""),
             source=Source.clinic_panel,
             actor=staff.actor,
@@ -500,7 +516,102 @@ async def save_plan(
     return Redirect(path=f"{target}?msg=saved", status_code=303)
 
 
+@get(
+    "/referrals/{referral_id:uuid}/plan.pdf",
+    guards=[admin_guard],
+    opt=roles(CLINIC_STAFF | OPERATOR),
+    include_in_schema=False,
+)
+async def plan_pdf_page(
+    request: Request, viewer: NamedDependency[Viewer], referral_id: FromPath[UUID]
+) -> Response:
+    now = utcnow()
+    bundle = await desk.plan_bundle(viewer, referral_id, now)
+    link = plan_document.app_link(request.app.state.settings.public_url, referral_id)
+    return await plan_document.pdf_response(
+        plan_document.document(bundle, app_link=link, now=now), referral_id
+    )
+
+
+# --- pictures -----------------------------------------------------------------------------
+
+
+@get(
+    "/referrals/{referral_id:uuid}/pictures",
+    guards=[admin_guard],
+    opt=roles(CLINIC_STAFF),
+    include_in_schema=False,
+)
+async def pictures_page(
+    request: Request, viewer: NamedDependency[Viewer], referral_id: FromPath[UUID]
+) -> Template:
+    rows = await desk.pictures(viewer, referral_id)
+    secret, now = request.app.state.settings.secret_key, utcnow()
+    by_phase: dict[str, list[dict]] = {p: [] for p in ("before", "progress", "after")}
+    for row in rows:
+        by_phase.setdefault(row["phase"], []).append(
+            {**row, "url": signed_url(secret, row["id"], now)[0]}
+        )
+    return await page(
+        request,
+        "pictures.html",
+        referral_id=referral_id,
+        by_phase=by_phase,
+        kinds=KINDS,
+        phases=PHASES,
+    )
+
+
+@post(
+    "/referrals/{referral_id:uuid}/pictures",
+    guards=[admin_guard],
+    opt=roles(CLINIC_STAFF),
+    include_in_schema=False,
+    request_max_body_size=MAX_UPLOAD + 64 * 1024,
+)
+async def upload_picture(
+    request: Request, staff: NamedDependency[StaffPrincipal], referral_id: FromPath[UUID]
+) -> Redirect:
+    await desk.referral_in_scope(staff, referral_id)
+    target = f"/admin/referrals/{referral_id}/pictures"
+    form = await request.form()
+    upload = form.get("file")
+    try:
+        if not isinstance(upload, UploadFile):
+            raise Invalid("choose a picture to upload")
+        data = await upload.read(MAX_UPLOAD + 1)
+        if len(data) > MAX_UPLOAD:
+            raise Invalid("the picture is over 15 MB")
+        tooth = form.get("tooth", "").strip()
+        await attach_media(
+            request.app.state.media_files,
+            referral_id=referral_id,
+            data=data,
+            kind=form.get("kind", "photo"),
+            phase=form.get("phase", "before"),
+            tooth=int(tooth) if tooth else None,
+            caption=form.get("caption", "").strip(),
+            uploaded_by=staff.actor,
+        )
+    except (ServiceError, ValueError) as exc:
+        return Redirect(path=f"{target}?{urlencode({'error': _detail(exc)})}", status_code=303)
+    return Redirect(path=f"{target}?msg=saved", status_code=303)
+
+
 # --- the clinic's pages ------------------------------------------------------------------
+
+
+@get("/plan-settings", guards=[admin_guard], opt=roles(CLINIC_MANAGER), include_in_schema=False)
+async def plan_settings_page(request: Request, staff: NamedDependency[StaffPrincipal]) -> Template:
+    shown = await patient_prices.prices_shown(staff.clinic_id)
+    return await page(request, "plan_settings.html", show_prices=shown)
+
+
+@post("/plan-settings", guards=[admin_guard], opt=roles(CLINIC_MANAGER), include_in_schema=False)
+async def save_plan_settings(request: Request, staff: NamedDependency[StaffPrincipal]) -> Redirect:
+    form = await request.form()
+    await patient_prices.show_prices(staff.clinic_id, form.get("show_prices") == "on")
+    return Redirect(path="/admin/plan-settings?msg=saved", status_code=303)
 
 
 @get("/calls", guards=[admin_guard], opt=roles(CLINIC_STAFF), include_in_schema=False)
@@ -774,6 +885,7 @@ async def create_referral(
             spec, price, title = parts[0], parts[1], parts[2] if len(parts) > 2 else ""
             tooth = int(parts[3]) if len(parts) > 3 and parts[3] else None
             stage = int(parts[4]) if len(parts) > 4 and parts[4] else 1
+            variant = parts[5].upper() if len(parts) > 5 and parts[5] else None
             items.append(
                 {
                     "specialization": spec,
@@ -781,6 +893,7 @@ async def create_referral(
                     "title_ru": title,
                     "tooth": tooth,
                     "stage": stage,
+                    "variant": variant,
                 }
             )
         plan = msgspec.convert({"items": items}, PlanIn)
@@ -856,8 +969,13 @@ router = Router(
         visit_code_page,
         plan_page,
         save_plan,
+        pictures_page,
+        upload_picture,
+        plan_pdf_page,
         calls_page,
         follow_up_page,
+        plan_settings_page,
+        save_plan_settings,
         ratings_page,
         funnel_page,
         disputes_page,

@@ -68,6 +68,7 @@ MILESTONES: dict[str, dict[Lang, str]] = {
     "completed": {"ru": "Лечение завершено", "en": "Treatment completed"},
     "item": {"ru": "Процедура", "en": "Procedure"},
     "receipt": {"ru": "Чек об оплате", "en": "Payment receipt"},
+    "plan": {"ru": "Согласие с новым планом", "en": "Agreement to the new plan"},
 }
 
 # What a patient is shown of a verification state: their part, not the audit's.
@@ -144,6 +145,10 @@ QUESTIONS: dict[str, dict[Lang, str]] = {
         "ru": "Вы пришли на приём в «{clinic}» {when}?",
         "en": "Did you go to your appointment at «{clinic}» on {when}?",
     },
+    "confirm_plan": {
+        "ru": "«{clinic}» изменила ваш план лечения {when}. Вы согласны с новым планом?",
+        "en": "«{clinic}» changed your treatment plan on {when}. Do you agree with the new plan?",
+    },
 }
 
 TOOTH = {"ru": " (зуб {n})", "en": " (tooth {n})"}
@@ -194,6 +199,10 @@ PLAN_DIFF: dict[str, dict[Lang, str]] = {
     "equal": {
         "ru": "Состав плана изменился, сумма та же",
         "en": "The plan changed but costs the same",
+    },
+    "changed": {
+        "ru": "Клиника изменила предварительный план",
+        "en": "The clinic changed the estimated plan",
     },
 }
 
@@ -260,6 +269,14 @@ CHART: dict[str, dict[Lang, str]] = {
 }
 
 
+TOOTH_KINDS: dict[str, dict[Lang, str]] = {
+    "incisor": {"ru": "резец", "en": "incisor"},
+    "canine": {"ru": "клык", "en": "canine"},
+    "premolar": {"ru": "премоляр", "en": "premolar"},
+    "molar": {"ru": "моляр", "en": "molar"},
+}
+
+
 def chart_texts(phase: str, lang: Lang) -> ChartTexts:
     return ChartTexts(
         title=CHART[phase][lang],
@@ -270,6 +287,7 @@ def chart_texts(phase: str, lang: Lang) -> ChartTexts:
         done=CHART["done"][lang],
         upper=CHART["upper"][lang],
         lower=CHART["lower"][lang],
+        kinds={k: v[lang] for k, v in TOOTH_KINDS.items()},
     )
 
 
@@ -311,4 +329,55 @@ PUSH: dict[str, dict[Lang, tuple[str, str]]] = {
         "ru": ("Пора на осмотр", "Прошло полгода: время для профилактического осмотра."),
         "en": ("Time for a check-up", "Six months have passed: time for a check-up."),
     },
+}
+
+
+# --- plan variants, the printable plan (issue 19) ------------------------------------
+
+VARIANT: dict[str, dict[Lang, str]] = {
+    "untitled": {"ru": "Вариант {v}", "en": "Option {v}"},
+    "only": {"ru": "План лечения", "en": "Treatment plan"},
+    "letter": {"ru": "Вариант {v}", "en": "Option {v}"},
+    "chosen_by_patient": {"ru": "Вы выбрали этот вариант", "en": "You chose this option"},
+    "chosen_by_clinic": {"ru": "Выбран в клинике", "en": "Chosen at the clinic"},
+    "counted": {"ru": "Этот вариант в вашем плане", "en": "This option is in your plan"},
+    "course": {"ru": "≈ {days} дн. лечения", "en": "≈ {days} days of treatment"},
+    "common": {"ru": "Общее для всех вариантов", "en": "In every option"},
+    "pros": {"ru": "Плюсы", "en": "Pros"},
+    "cons": {"ru": "Минусы", "en": "Cons"},
+    "visit": {"ru": "Приём {n}", "en": "Visit {n}"},
+    "problem": {"ru": "Что нашли", "en": "What we found"},
+    "solution": {"ru": "Что сделаем", "en": "What we will do"},
+    "specialists": {"ru": "Специалисты", "en": "Specialists"},
+    "total": {"ru": "Итого", "en": "Total"},
+    "prices_hidden": {
+        "ru": "Стоимость клиника сообщит на консультации",
+        "en": "The clinic will tell you the price at the consultation",
+    },
+}
+
+
+def variant_title(letter: str | None, title_ru: str, title_en: str, lang: Lang) -> str:
+    """ "Вариант B: Мостовидный протез"; a plan without variants is just "the plan"."""
+    if letter is None:
+        return VARIANT["only"][lang]
+    named = item_title(title_ru, title_en, lang)
+    head = VARIANT["letter"][lang].format(v=letter)
+    return f"{head}: {named}" if named else head
+
+
+def points(text_ru: str, text_en: str, lang: Lang) -> list[str]:
+    """Pros or cons as a list: a point a line, in the patient's language when written."""
+    text = item_title(text_ru, text_en, lang)
+    return [line.strip(" •-\t") for line in text.splitlines() if line.strip(" •-\t")]
+
+
+PICTURES: dict[str, dict[Lang, str]] = {
+    "photo": {"ru": "Фото", "en": "Photo"},
+    "xray": {"ru": "Рентген", "en": "X-ray"},
+    "scan": {"ru": "Скан", "en": "Scan"},
+    "mouth": {"ru": " (вся челюсть)", "en": " (whole mouth)"},
+    "before": {"ru": "До лечения", "en": "Before"},
+    "progress": {"ru": "В ходе лечения", "en": "During treatment"},
+    "after": {"ru": "После лечения", "en": "After"},
 }

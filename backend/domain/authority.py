@@ -23,6 +23,7 @@ from backend.domain.events import (
     Resolution,
     Side,
     Transferred,
+    VariantChosen,
     kind_of,
 )
 from backend.domain.funnel import CLOSURES, ReferralFold, Step
@@ -82,6 +83,15 @@ def check_statement(
             return _no(RefusalKind.forbidden, "a clinic sets the actual plan, not the estimate")
         if any(line.price < 0 for line in body.lines):
             return _no(RefusalKind.invalid, "prices cannot be negative")
+    if isinstance(body, VariantChosen):
+        offered = sorted(
+            {line.variant for line in fold.plan.lines if line.variant} if fold.plan else ()
+        )
+        if body.variant not in offered:
+            choices = ", ".join(offered) or "none"
+            return _no(RefusalKind.invalid, f"variant {body.variant} is not offered ({choices})")
+        if not fold.is_open:
+            return _no(RefusalKind.conflict, f"the referral is {fold.step}: nothing to choose")
     if isinstance(body, ContactRating) and body.stars is not None and not 1 <= body.stars <= 5:
         return _no(RefusalKind.invalid, "stars must be 1 to 5")
     if isinstance(body, Correction):

@@ -254,8 +254,16 @@ class ReceiptAttached(Body, tag="receipt"):
     fp: str
 
 
+class VariantChosen(Body, tag="variant_chosen"):
+    """The patient chose one of the plan's variants (A, B, C…), seeing plan `version`."""
+
+    variant: str
+    version: int
+
+
 PatientStatement = (
-    PatientAnswer
+    VariantChosen
+    | PatientAnswer
     | PatientReport
     | AppointmentResponse
     | VisitCosigned

@@ -39,6 +39,7 @@ from backend.domain.events import (
     Sent,
     Side,
     Transferred,
+    VariantChosen,
     VisitCosigned,
     Visited,
 )
@@ -80,6 +81,9 @@ ITEM_PREFIX = "item:"
 # A fiscal receipt the patient attached: evidence about the clinic's reported payments
 # (backend.domain.receipts.match_receipts), keyed by the receipt's ledger event.
 RECEIPT_PREFIX = "receipt:"
+# The clinic changed the plan after the patient chose a variant: the patient is asked to
+# agree with the new plan. Not money by itself, but the exchange sees a patient who says no.
+PLAN = "plan"
 
 
 def item_milestone(item_id: UUID) -> str:
@@ -97,6 +101,7 @@ _KIND_ORDER = {
     for i, kind in enumerate(
         (
             "plan_set",
+            "variant_chosen",
             "sent",
             "received",
             "contacted",
@@ -193,6 +198,16 @@ class PlanVersion(msgspec.Struct, frozen=True, kw_only=True):
         return sum(line.price for line in self.chosen_lines())
 
 
+class VariantChoice(msgspec.Struct, frozen=True, kw_only=True):
+    """Who chose which variant, when: the patient in the app, or a clinic's or the
+    exchange's plan version naming one. The latest statement stands."""
+
+    variant: str
+    by: str  # patient | clinic | exchange
+    event_id: int
+    occurred_at: datetime
+
+
 class MoneyFigures(msgspec.Struct, frozen=True, kw_only=True):
     """Money of one referral, in minor units of `currency` (DESIGN §4)."""
 
@@ -232,6 +247,7 @@ class ReferralFold(msgspec.Struct, frozen=True, kw_only=True):
     resolutions: dict[str, ResolutionRef]
     retracted: frozenset[int]
     last_event_id: int
+    variant_choice: VariantChoice | None = None  # as stated; `plan.variant` is what counts
 
     @property
     def current_appointment(self) -> Appointment | None:
@@ -510,7 +526,9 @@ class _Walk:
         return self.reached
 
 
-def _plan_versions(events: list[Event]) -> tuple[PlanVersion | None, PlanVersion | None, dict]:
+def _plan_versions(
+    events: list[Event], choice: VariantChoice | None = None
+) -> tuple[PlanVersion | None, PlanVersion | None, dict]:
     versions = sorted(
         (e.body for e in events if isinstance(e.body, PlanSet)),
         key=lambda b: b.version,
@@ -518,13 +536,18 @@ def _plan_versions(events: list[Event]) -> tuple[PlanVersion | None, PlanVersion
     current = estimated = None
     price_of: dict[UUID, int] = {}
     for body in versions:
+        offered = {line.variant for line in body.lines if line.variant}
+        # The choice stands for any version that still offers the variant chosen.
+        chosen = choice.variant if choice is not None and choice.variant in offered else None
+        if chosen is None and body.chosen_variant in offered:
+            chosen = body.chosen_variant
         version = PlanVersion(
             plan_id=body.plan_id,
             version=body.version,
             origin=body.origin,
             currency=body.currency,
             lines=tuple(body.lines),
-            chosen_variant=body.chosen_variant,
+            chosen_variant=chosen,
         )
         current = version
         if body.origin == "estimated":
@@ -555,9 +578,20 @@ def fold_referral(
     patient_says: dict[str, list[PatientSays]] = {}
     resolutions: dict[str, ResolutionRef] = {}
 
+    choice: VariantChoice | None = None
     for event in live:
         walk.apply(event)
         body = event.body
+        if isinstance(body, PlanSet) and event.side is Side.clinic and _patient_chose(choice):
+            _claim_plan_change(clinic_claims, event)
+        stated = _stated_choice(event)
+        if stated is not None:
+            if isinstance(body, VariantChosen) and PLAN in clinic_claims:
+                # Choosing again after the clinic's change is agreeing with the new plan.
+                patient_says.setdefault(PLAN, []).append(
+                    PatientSays(event_id=event.id, answer="yes", occurred_at=event.occurred_at)
+                )
+            choice = stated
         if event.side is Side.clinic or isinstance(body, VisitCosigned):
             appointment_at = body.appointment_at if isinstance(body, Contacted) else None
             for milestone in milestones_claimed(event):
@@ -585,7 +619,7 @@ def fold_referral(
                 note=body.note,
             )
 
-    plan, estimated_plan, price_of = _plan_versions(live)
+    plan, estimated_plan, price_of = _plan_versions(live, choice)
     step = walk.current_step()
     money = _money(walk, step, plan, estimated_plan, price_of, default_currency)
     accepted_steps = [walk.step_at[s] for s in MAIN_LINE[RANK[Step.booked] :] if s in walk.step_at]
@@ -616,6 +650,34 @@ def fold_referral(
         resolutions=resolutions,
         retracted=retracted,
         last_event_id=max((e.id for e in events), default=0),
+        variant_choice=choice,
+    )
+
+
+def _stated_choice(event: Event) -> VariantChoice | None:
+    body = event.body
+    if isinstance(body, VariantChosen):
+        variant = body.variant
+    elif isinstance(body, PlanSet) and body.chosen_variant is not None:
+        variant = body.chosen_variant
+    else:
+        return None
+    by = Side.exchange if event.side is Side.system else event.side
+    return VariantChoice(
+        variant=variant, by=by.value, event_id=event.id, occurred_at=event.occurred_at
+    )
+
+
+def _patient_chose(choice: VariantChoice | None) -> bool:
+    return choice is not None and choice.by == Side.patient.value
+
+
+def _claim_plan_change(clinic_claims: dict[str, list[ClinicClaimRef]], event: Event) -> None:
+    """A clinic's new plan version after the patient chose: the patient is asked to agree."""
+    clinic_claims.setdefault(PLAN, []).append(
+        ClinicClaimRef(
+            event_id=event.id, occurred_at=event.occurred_at, recorded_at=event.recorded_at
+        )
     )
 
 

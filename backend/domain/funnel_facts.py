@@ -100,7 +100,7 @@ def referral_facts(
         return split_of(verdict.state if verdict else None)
 
     sent_day = day(fold.sent_at)
-    estimate = estimate_as_sent(events)
+    estimate = estimate_as_sent(events, fold.variant_choice)
     # A transfer's money came in with the referral it continues: not "in" again. Its
     # case figures are tagged, so that the per-case tables count each case once.
     transfer = is_transfer(events)

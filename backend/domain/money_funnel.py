@@ -38,6 +38,7 @@ from backend.domain.funnel import (
     CLOSURES,
     ReferralFold,
     Step,
+    VariantChoice,
     fold_referral,
     item_milestone,
     receipt_milestone,
@@ -130,9 +131,12 @@ def local_midnight(day: date, tz: tzinfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz)
 
 
-def estimate_lines_as_sent(events: list[Event]) -> tuple[PlanLine, ...]:
-    """The first estimated plan's chosen lines: what the exchange sent, before any
-    revision."""
+def estimate_lines_as_sent(
+    events: list[Event], choice: VariantChoice | None = None
+) -> tuple[PlanLine, ...]:
+    """The first estimated plan's counted lines: what the exchange sent, before any
+    revision; of its variants the one chosen since (`choice`, when the estimate offers
+    it), else the one it named, else the first."""
     versions = sorted(
         (e.body for e in events if isinstance(e.body, PlanSet) and e.body.origin == "estimated"),
         key=lambda b: b.version,
@@ -141,12 +145,17 @@ def estimate_lines_as_sent(events: list[Event]) -> tuple[PlanLine, ...]:
         return ()
     first = versions[0]
     offered = sorted({line.variant for line in first.lines if line.variant})
-    variant = first.chosen_variant or (offered[0] if offered else None)
+    if choice is not None and choice.variant in offered:
+        variant: str | None = choice.variant
+    elif first.chosen_variant in offered:
+        variant = first.chosen_variant
+    else:
+        variant = offered[0] if offered else None
     return tuple(line for line in first.lines if line.variant in (None, variant))
 
 
-def estimate_as_sent(events: list[Event]) -> int:
-    return sum(line.price for line in estimate_lines_as_sent(events))
+def estimate_as_sent(events: list[Event], choice: VariantChoice | None = None) -> int:
+    return sum(line.price for line in estimate_lines_as_sent(events, choice))
 
 
 def is_transfer(events: list[Event]) -> bool:
@@ -262,10 +271,10 @@ def period_funnel(
 
         if new and is_transfer(events):
             funnel.transferred_in_count += 1
-            funnel.transferred_in_money += estimate_as_sent(events)
+            funnel.transferred_in_money += estimate_as_sent(events, fold.variant_choice)
         elif new:
             funnel.in_count += 1
-            funnel.in_money += estimate_as_sent(events)
+            funnel.in_money += estimate_as_sent(events, fold.variant_choice)
 
         if fold.accepted_at is not None and within(fold.accepted_at):
             funnel.accepted_count += 1

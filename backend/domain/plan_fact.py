@@ -115,11 +115,11 @@ def by_specialization(
         # estimate is what was left of it), so it is not a case of its own here.
         if first <= _month(fold.sent_at, fold.sent_at, tz) <= last and not is_transfer(events):
             row.referrals += 1
-            row.estimate_money += estimate_as_sent(events)
+            row.estimate_money += estimate_as_sent(events, fold.variant_choice)
             if fold.accepted_at is not None:
                 row.accepted += 1
                 row.plan_money += fold.money.planned
-                row.accepted_estimate_money += estimate_as_sent(events)
+                row.accepted_estimate_money += estimate_as_sent(events, fold.variant_choice)
             if fold.done_items:
                 row.treated += 1
                 row.executed_money += sum(fold.item_prices.get(i, 0) for i in fold.done_items)

@@ -38,11 +38,44 @@ class Procedure(msgspec.Struct, frozen=True, kw_only=True):
     variant: Annotated[str, msgspec.Meta(pattern="^[A-Z]$")] | None = None
 
 
+Letter = Annotated[str, msgspec.Meta(pattern="^[A-Z]$")]
+Words = Annotated[str, msgspec.Meta(max_length=2000)]
+
+
+class VariantText(msgspec.Struct, frozen=True, kw_only=True):
+    """An option's name, pros and cons (a point a line), as the analyser words them."""
+
+    variant: Letter
+    title_ru: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    title_en: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    pros_ru: Words = ""
+    pros_en: Words = ""
+    cons_ru: Words = ""
+    cons_en: Words = ""
+
+
+class ExplanationText(msgspec.Struct, frozen=True, kw_only=True):
+    """Visit – problem – solution for a procedure (its index in `procedures`), a stage
+    (as the analysis numbers them) or an option."""
+
+    procedure: Annotated[int, msgspec.Meta(ge=0, le=199)] | None = None
+    stage: Annotated[int, msgspec.Meta(ge=1, le=20)] | None = None
+    variant: Letter | None = None
+    visit: Annotated[int, msgspec.Meta(ge=1, le=99)] | None = None
+    problem_ru: Words = ""
+    problem_en: Words = ""
+    solution_ru: Words = ""
+    solution_en: Words = ""
+    specialists: Annotated[list[Specialization], msgspec.Meta(max_length=9)] = []
+
+
 class Analysis(msgspec.Struct, frozen=True, kw_only=True):
     format: str = FORMAT
     analysis_id: Annotated[str, msgspec.Meta(max_length=120)] = ""
     findings: Annotated[list[Finding], msgspec.Meta(max_length=500)] = []
     procedures: Annotated[list[Procedure], msgspec.Meta(min_length=1, max_length=200)]
+    variants: Annotated[list[VariantText], msgspec.Meta(max_length=26)] = []
+    explanations: Annotated[list[ExplanationText], msgspec.Meta(max_length=200)] = []
 
 
 class PriceLine(msgspec.Struct, frozen=True, kw_only=True):
@@ -68,14 +101,34 @@ class DraftItem(msgspec.Struct, frozen=True, kw_only=True):
     course_days: int
 
 
+class DraftExplanation(msgspec.Struct, frozen=True, kw_only=True):
+    """An explanation tied to a draft item by its index in `items`, or to a final stage."""
+
+    item: int | None
+    stage: int | None
+    variant: str | None
+    visit: int | None
+    problem_ru: str
+    problem_en: str
+    solution_ru: str
+    solution_en: str
+    specialists: tuple[str, ...]
+
+
 class ImportedPlan(msgspec.Struct, frozen=True, kw_only=True):
     items: tuple[DraftItem, ...]
     teeth: tuple[ToothState, ...]
     notes: tuple[str, ...]  # what was left out, and why
+    variants: tuple[VariantText, ...] = ()
+    explanations: tuple[DraftExplanation, ...] = ()
 
     @property
     def total(self) -> int:
-        return sum(i.price for i in self.items)
+        """The plan's money as it counts before a choice: common items and the first
+        option's (alternatives are never added up)."""
+        offered = sorted({i.variant for i in self.items if i.variant})
+        first = offered[0] if offered else None
+        return sum(i.price for i in self.items if i.variant in (None, first))
 
 
 class CannotImport(ValueError):
@@ -142,13 +195,39 @@ def import_plan(
     if analysis.format != FORMAT:
         raise CannotImport(f"format: expected {FORMAT!r}, got {analysis.format!r}")
     _check_teeth(analysis)
-    items, notes = _items(analysis.procedures, prices, norms)
+    items, notes, renumber = _items(analysis.procedures, prices, norms)
     before, finding_notes = _before(analysis.findings, min_probability)
-    after = _after(before, items, prices)
     teeth = [
         ToothState(tooth=t, phase="before", condition=str(c)) for t, c in sorted(before.items())
-    ] + [ToothState(tooth=t, phase="after", condition=str(c)) for t, c in sorted(after.items())]
-    return ImportedPlan(items=tuple(items), teeth=tuple(teeth), notes=(*finding_notes, *notes))
+    ]
+    offered = sorted({i.variant for i in items if i.variant})
+    afters = {v: _after(before, items, prices, v) for v in offered or [None]}
+    for tooth in sorted(set().union(*afters.values())):
+        conditions = {v: after.get(tooth) for v, after in afters.items()}
+        if len(set(conditions.values())) == 1:  # every option leaves it alike
+            teeth.append(
+                ToothState(
+                    tooth=tooth,
+                    phase="after",
+                    condition=str(conditions[offered[0] if offered else None]),
+                )
+            )
+            continue
+        teeth += [
+            ToothState(tooth=tooth, phase="after", condition=str(c), variant=v)
+            for v, c in conditions.items()
+            if c is not None
+        ]
+    described = {v.variant for v in analysis.variants}
+    if stray := sorted(described - set(offered)):
+        raise CannotImport(f"variants {', '.join(stray)} have no procedures")
+    return ImportedPlan(
+        items=tuple(items),
+        teeth=tuple(teeth),
+        notes=(*finding_notes, *notes),
+        variants=tuple(analysis.variants),
+        explanations=_explanations(analysis, items, renumber),
+    )
 
 
 def _check_teeth(analysis: Analysis) -> None:
@@ -167,7 +246,7 @@ def _check_teeth(analysis: Analysis) -> None:
 
 def _items(
     procedures: list[Procedure], prices: dict[str, PriceLine], norms: Norms
-) -> tuple[list[DraftItem], list[str]]:
+) -> tuple[list[DraftItem], list[str], dict[int, int]]:
     unknown = sorted({p.code for p in procedures if p.code not in prices})
     if unknown:
         raise CannotImport("procedures not in the price list: " + ", ".join(unknown))
@@ -202,7 +281,47 @@ def _items(
     renumber = {old: new for new, old in enumerate(sorted({d.stage for d in drafts}), start=1)}
     drafts = [msgspec.structs.replace(d, stage=renumber[d.stage]) for d in drafts]
     drafts.sort(key=lambda d: d.stage)  # stable: keeps the analysis's order within a stage
-    return drafts, notes
+    return drafts, notes, renumber
+
+
+def _explanations(
+    analysis: Analysis, items: list[DraftItem], renumber: dict[int, int]
+) -> tuple[DraftExplanation, ...]:
+    """Explanations re-pointed at the items and stages as the plan numbers them."""
+    index_of = {(d.code, d.tooth, d.variant): n for n, d in enumerate(items)}
+    offered = {d.variant for d in items if d.variant}
+    out = []
+    problems = []
+    for n, e in enumerate(analysis.explanations):
+        item = None
+        if e.procedure is not None:
+            if e.procedure >= len(analysis.procedures):
+                problems.append(f"explanations[{n}].procedure: no procedure {e.procedure}")
+                continue
+            p = analysis.procedures[e.procedure]
+            item = index_of[(p.code, p.tooth, p.variant)]
+        if e.stage is not None and e.stage not in renumber:
+            problems.append(f"explanations[{n}].stage: no procedure is in stage {e.stage}")
+            continue
+        if e.variant is not None and e.variant not in offered:
+            problems.append(f"explanations[{n}].variant: {e.variant} has no procedures")
+            continue
+        out.append(
+            DraftExplanation(
+                item=item,
+                stage=renumber.get(e.stage) if e.stage is not None else None,
+                variant=e.variant,
+                visit=e.visit,
+                problem_ru=e.problem_ru,
+                problem_en=e.problem_en,
+                solution_ru=e.solution_ru,
+                solution_en=e.solution_en,
+                specialists=tuple(str(x) for x in e.specialists),
+            )
+        )
+    if problems:
+        raise CannotImport("; ".join(problems))
+    return tuple(out)
 
 
 def _before(
@@ -228,12 +347,14 @@ def _before(
 
 
 def _after(
-    before: dict[int, ToothCondition], items: list[DraftItem], prices: dict[str, PriceLine]
+    before: dict[int, ToothCondition],
+    items: list[DraftItem],
+    prices: dict[str, PriceLine],
+    variant: str | None,
 ) -> dict[int, ToothCondition]:
-    """Each tooth as it will be: the result of its last procedure, else as it was. Of
-    alternative variants the chart shows the one a plan counts by default (the first)."""
-    offered = sorted({i.variant for i in items if i.variant})
-    counted = (None, offered[0] if offered else None)
+    """Each tooth as it will be after one option: the result of its last procedure (the
+    common ones and the option's), else as it was."""
+    counted = (None, variant)
     after = dict(before)
     for item in items:  # in stage order
         result = prices[item.code].result_condition

@@ -31,6 +31,37 @@ class ToothState(msgspec.Struct, frozen=True, kw_only=True):
     phase: str  # before | after
     condition: str
     note: str = ""
+    variant: str | None = None  # an after-state of one variant; None: of every variant
+
+
+class VariantInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """What a variant is, in words: "Имплантация", with its pros and cons (a point a line)."""
+
+    variant: str
+    position: int = 0
+    title_ru: str = ""
+    title_en: str = ""
+    pros_ru: str = ""
+    pros_en: str = ""
+    cons_ru: str = ""
+    cons_en: str = ""
+
+
+class Explanation(msgspec.Struct, frozen=True, kw_only=True):
+    """Seed 004's "visit – problem – solution": why a stage or an item is in the plan, at
+    which visit, and which specialists take part. Tied to an item, else to a stage, else
+    to the whole variant (or plan)."""
+
+    position: int = 0
+    variant: str | None = None  # None: every variant
+    stage: int | None = None
+    item_id: UUID | None = None
+    visit: int | None = None
+    problem_ru: str = ""
+    problem_en: str = ""
+    solution_ru: str = ""
+    solution_en: str = ""
+    specialists: tuple[str, ...] = ()
 
 
 class PriceChange(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,11 +90,33 @@ class PlanComparison(msgspec.Struct, frozen=True, kw_only=True):
         return not (self.added or self.dropped or self.repriced)
 
 
+def offered_variants(items) -> list[str]:
+    """The variants a plan offers (A, B, C…), in letter order; [] for a plan without."""
+    return sorted({i.variant for i in items if i.variant})
+
+
+def counted_variant(items, chosen_variant: str | None) -> str | None:
+    """The variant that counts: the chosen one if the plan offers it, else the first."""
+    offered = offered_variants(items)
+    if chosen_variant in offered:
+        return chosen_variant
+    return offered[0] if offered else None
+
+
+def of_variant(items: list[PlanItem], variant: str | None) -> list[PlanItem]:
+    """Common items and those of one variant: what the patient gets with it."""
+    return [i for i in items if i.variant in (None, variant)]
+
+
 def chosen(items: list[PlanItem], chosen_variant: str | None) -> list[PlanItem]:
     """Items that count: common ones and those of the chosen (else first) variant."""
-    offered = sorted({i.variant for i in items if i.variant})
-    variant = chosen_variant or (offered[0] if offered else None)
-    return [i for i in items if i.variant in (None, variant)]
+    return of_variant(items, counted_variant(items, chosen_variant))
+
+
+def variant_totals(items: list[PlanItem]) -> dict[str | None, int]:
+    """Each variant's total (common items included); a plan without variants: {None: total}."""
+    offered = offered_variants(items) or [None]
+    return {v: sum(i.price for i in of_variant(items, v)) for v in offered}
 
 
 def compare_plans(estimated: list[PlanItem], actual: list[PlanItem]) -> PlanComparison:

@@ -13,7 +13,15 @@ from uuid import UUID
 
 import msgspec
 
-from backend.domain.funnel import BOOKED, COMPLETED, CONTACTED, ITEM_PREFIX, VISITED, ReferralFold
+from backend.domain.funnel import (
+    BOOKED,
+    COMPLETED,
+    CONTACTED,
+    ITEM_PREFIX,
+    PLAN,
+    VISITED,
+    ReferralFold,
+)
 from backend.domain.verification import Verification, VerificationPolicy, VerificationState
 
 
@@ -25,6 +33,7 @@ class QuestionKind(StrEnum):
     confirm_completed = "confirm_completed"  # "Is your treatment finished?"
     contact_check = "contact_check"  # clinic silent past its SLA: "Has «Clinic» called you?"
     visit_check = "visit_check"  # appointment passed, clinic silent: "Did you go?"
+    confirm_plan = "confirm_plan"  # the clinic changed the plan after the patient chose
 
 
 CONFIRM_KIND = {
@@ -32,6 +41,7 @@ CONFIRM_KIND = {
     BOOKED: QuestionKind.confirm_booking,
     VISITED: QuestionKind.confirm_visit,
     COMPLETED: QuestionKind.confirm_completed,
+    PLAN: QuestionKind.confirm_plan,
 }
 
 
@@ -86,12 +96,13 @@ def plan_questions(
 
         # Withdraw what the answer is no longer needed for, or what asks about the wrong thing.
         for q in open_here:
-            stale_booking = milestone == BOOKED and q.subject != subject
-            check_answered_by_claim = (
-                q.kind in (QuestionKind.contact_check, QuestionKind.visit_check)
-                and v.claim_event_ids
-            )
-            if v.state in _SETTLED or stale_booking or check_answered_by_claim:
+            # A booking moved, or the plan changed again: the question asks about the past.
+            stale_booking = milestone in (BOOKED, PLAN) and q.subject != subject
+            is_check = q.kind in (QuestionKind.contact_check, QuestionKind.visit_check)
+            check_answered_by_claim = is_check and v.claim_event_ids
+            # The clinic took its claim back (a correction): nothing left to confirm.
+            claim_taken_back = not is_check and subject is None
+            if v.state in _SETTLED or stale_booking or check_answered_by_claim or claim_taken_back:
                 withdraw.append(q.id)
         still_open = [q for q in open_here if q.id not in withdraw]
 

@@ -22,6 +22,8 @@ Rules for the corner cases:
   not from when the clinic says it happened, so a late-logged claim is still asked.
 - An exchange ruling settles the claims it saw; a claim recorded after it is judged
   afresh.
+- A plan changed by the clinic after the patient chose a variant (`plan`) is agreed to
+  only by an answer given after that change.
 """
 
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -33,6 +35,7 @@ from backend.domain.funnel import (
     BOOKED,
     COMPLETED,
     CONTACTED,
+    PLAN,
     RECEIPT_PREFIX,
     VISITED,
     ClinicClaimRef,
@@ -138,6 +141,9 @@ def verify_milestone(
     if claim is not None:
         if milestone == BOOKED:
             says = [s for s in says if _about_this_booking(fold, s, claim)]
+        if milestone == PLAN:
+            # Agreeing with one version of the plan is not agreeing with the next.
+            says = [s for s in says if s.occurred_at >= claim.occurred_at]
         says = [s for s in says if s.answer == "yes" or s.occurred_at >= claim.occurred_at]
         said: PatientSays | None = _latest(says)
         base = dict(

@@ -6,29 +6,42 @@ as far as our unguessable URL and the account id go: each lead is re-read over t
 API, and the lead as it stands is what we record. Stages are (pipeline, status) pairs —
 142 won and 143 lost exist in every pipeline. At most 7 requests a second; on 401 an
 OAuth integration refreshes its token once (the refresh token is single-use).
+
+Money, for our leads (tagged `plantrack`): the lead's `price`, its products
+(`with=catalog_elements`: element id and metadata quantity, catalog_id, price_id; each
+element read from /api/v4/catalogs/{id}/elements for its name, SKU and price), a custom
+field with the amount paid so far, a field listing the products that are done; amounts
+are in the account's currency (/api/v4/account `currency`).
 """
 
 import hmac
+import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
 import httpx
+import msgspec
 from babel.numbers import get_currency_precision
 
+from backend.domain.crm_money import CrmMoney, CrmRow, tooth_of
 from backend.domain.events import Source
 from backend.integrations.base import (
+    CatalogProduct,
     Change,
     Connection,
+    CrmField,
     CrmRejected,
     CrmStage,
     CrmUnavailable,
     MalformedDelivery,
     OutboundReferral,
     stage_change,
+    unreadable,
 )
 from backend.integrations.forms import MalformedForm, parse_bracket_form
+from backend.integrations.money import BadMoney, decimal_of, minor_units
 from backend.integrations.vendor_http import json_or_none, limiter, retry_after, send
 
 LEAD_ACTIONS = ("status", "add", "update")  # `delete` carries nothing to record
@@ -38,6 +51,8 @@ TAG = "plantrack"
 RATE = (1, 1 / 7)
 
 WON, LOST = 142, 143  # system statuses, the same ids in every pipeline
+PAGE = 250  # amoCRM's largest page
+FIELD_PAGES = 4  # the stages view reads at most 1000 custom fields of leads
 
 
 class AmoCrm:
@@ -73,12 +88,200 @@ class AmoCrm:
             return [Change(external_id="delivery", note="no lead in the delivery")]
         changes = []
         for lead_id in lead_ids:
-            response = await self.request(conn, http, "GET", f"/api/v4/leads/{lead_id}")
+            response = await self.request(
+                conn,
+                http,
+                "GET",
+                f"/api/v4/leads/{lead_id}",
+                params={"with": "catalog_elements"},
+            )
             if response.status_code == 204:  # amoCRM's answer for a lead that is gone
                 changes.append(Change(external_id=f"lead:{lead_id}", note="lead not found"))
                 continue
-            changes.append(self.change_of(conn, response.json()))
+            lead = response.json()
+            change = self.change_of(conn, lead)
+            if _ours(lead):
+                try:
+                    money = await self.money_of(conn, http, lead)
+                except CrmRejected as exc:  # the stage is still recorded
+                    lead_id = lead["id"]
+                    money = unreadable(
+                        f"amoCRM, сделка {lead_id}", f"amoCRM lead {lead_id}", f"money: {exc}"
+                    )
+                change = msgspec.structs.replace(change, money=money)
+            changes.append(change)
         return changes
+
+    async def money_of(
+        self, conn: Connection, http: httpx.AsyncClient, lead: dict[str, Any]
+    ) -> CrmMoney:
+        """What the lead says about money, read and parsed; what cannot be read is kept in
+        `problems` (refused and shown), never guessed."""
+        config, fields = conn.config, conn.config.get("fields", {})
+        problems: list[str] = []
+        account = await self.request(conn, http, "GET", "/api/v4/account")
+        currency = str((json_or_none(account) or {}).get("currency") or "").upper() or None
+        if currency is None:
+            problems.append("the account names no currency")
+        rows_mean = config.get("product_rows", "plan")
+        rows: tuple[CrmRow, ...] = ()
+        if rows_mean != "off" and currency is not None:
+            rows = await self._rows(conn, http, lead, currency, problems)
+        paid_total = None
+        if (field := fields.get("paid_amount")) and currency is not None:
+            values = _field_values(lead, field)
+            try:
+                paid_total = minor_units(values[0], currency) if values else 0
+            except BadMoney as exc:
+                problems.append(f"field {field}: {exc}")
+        done: tuple[str, ...] = ()
+        if field := fields.get("done_rows"):
+            done = tuple(
+                part.strip()
+                for value in _field_values(lead, field)
+                for part in re.split(r"[;\n]", str(value))
+                if part.strip()
+            )
+        updated = lead.get("updated_at")
+        at = datetime.fromtimestamp(updated, UTC) if isinstance(updated, int) else None
+        amount = None
+        if currency is not None and lead.get("price") not in (None, ""):
+            try:
+                amount = minor_units(lead["price"], currency)
+            except BadMoney as exc:
+                problems.append(f"price: {exc}")
+        return CrmMoney(
+            label_ru=f"amoCRM, сделка {lead['id']}",
+            label_en=f"amoCRM lead {lead['id']}",
+            state_at=at,
+            stage_at=at,
+            rows_mean=rows_mean,
+            currency=currency,
+            rows=rows,
+            amount=amount,
+            paid_total=paid_total,
+            paid_currency=currency if paid_total is not None else None,
+            done_refs=done,
+            problems=tuple(problems),
+        )
+
+    async def _rows(
+        self,
+        conn: Connection,
+        http: httpx.AsyncClient,
+        lead: dict[str, Any],
+        currency: str,
+        problems: list[str],
+    ) -> tuple[CrmRow, ...]:
+        """The lead's linked catalogue elements, each read for its name, SKU and price."""
+        linked = (lead.get("_embedded") or {}).get("catalog_elements") or []
+        by_catalog: dict[int, list[dict[str, Any]]] = {}
+        for element in linked:
+            catalog = (element.get("metadata") or {}).get("catalog_id")
+            if isinstance(catalog, int):
+                by_catalog.setdefault(catalog, []).append(element)
+        rows: list[CrmRow] = []
+        for catalog, elements in sorted(by_catalog.items()):
+            params = [("filter[id][]", str(e["id"])) for e in elements] + [("limit", str(PAGE))]
+            response = await self.request(
+                conn, http, "GET", f"/api/v4/catalogs/{catalog}/elements", params=params
+            )
+            body = json_or_none(response) or {}
+            found = {e["id"]: e for e in (body.get("_embedded") or {}).get("elements") or []}
+            for element in elements:
+                detail = found.get(element["id"])
+                if detail is None:
+                    problems.append(f"catalog {catalog} element {element['id']}: not found")
+                    continue
+                meta = element.get("metadata") or {}
+                name = str(detail.get("name") or "").strip()
+                price_field = meta.get("price_id") or "PRICE"
+                price = _field_values(detail, str(price_field)) or _field_values(detail, "PRICE")
+                try:
+                    unit = decimal_of(price[0]) if price else decimal_of(0)
+                    total = minor_units(
+                        unit * decimal_of(meta.get("quantity") or 1), currency, rounding=True
+                    )
+                except BadMoney as exc:
+                    problems.append(f"element {element['id']} «{name}»: {exc}")
+                    continue
+                sku = _field_values(detail, "SKU")
+                rows.append(
+                    CrmRow(
+                        ref=str(element["id"]),
+                        title=name,
+                        price=total,
+                        code=str(sku[0]).strip() if sku else "",
+                        tooth=tooth_of(name),
+                    )
+                )
+        return tuple(rows)
+
+    async def fields(self, conn: Connection, http: httpx.AsyncClient) -> list[CrmField]:
+        """The leads' custom fields (/api/v4/leads/custom_fields)."""
+        found: list[CrmField] = []
+        for page in range(1, FIELD_PAGES + 1):
+            response = await self.request(
+                conn,
+                http,
+                "GET",
+                "/api/v4/leads/custom_fields",
+                params={"page": page, "limit": PAGE},
+            )
+            body = json_or_none(response) or {}
+            batch = (body.get("_embedded") or {}).get("custom_fields") or []
+            found += [
+                CrmField(
+                    key=str(f["id"]),
+                    name=str(f.get("name") or ""),
+                    type=str(f.get("type") or ""),
+                    code=f.get("code"),
+                )
+                for f in batch
+            ]
+            if len(batch) < PAGE:
+                break
+        return found
+
+    async def catalog(self, conn: Connection, http: httpx.AsyncClient) -> list[CatalogProduct]:
+        """The products list's first elements (a catalogue of type `products`)."""
+        catalogs = json_or_none(await self.request(conn, http, "GET", "/api/v4/catalogs")) or {}
+        products = [
+            c
+            for c in (catalogs.get("_embedded") or {}).get("catalogs") or []
+            if c.get("type") == "products"
+        ]
+        if not products:
+            return []
+        account = json_or_none(await self.request(conn, http, "GET", "/api/v4/account")) or {}
+        currency = str(account.get("currency") or "").upper() or None
+        response = await self.request(
+            conn,
+            http,
+            "GET",
+            f"/api/v4/catalogs/{products[0]['id']}/elements",
+            params={"limit": PAGE},
+        )
+        found: list[CatalogProduct] = []
+        for e in ((json_or_none(response) or {}).get("_embedded") or {}).get("elements") or []:
+            price = _field_values(e, "PRICE")
+            sku = _field_values(e, "SKU")
+            amount = None
+            if price and currency:
+                try:
+                    amount = minor_units(price[0], currency, rounding=True)
+                except BadMoney:
+                    amount = None  # shown without a price; nothing is booked from here
+            found.append(
+                CatalogProduct(
+                    ref=str(e["id"]),
+                    name=str(e.get("name") or ""),
+                    code=str(sku[0]).strip() if sku else "",
+                    price=amount,
+                    currency=currency,
+                )
+            )
+        return found
 
     def change_of(self, conn: Connection, lead: dict[str, Any]) -> Change:
         updated = lead.get("updated_at")
@@ -236,6 +439,20 @@ def _lead_ids(form: dict[str, Any]) -> list[str]:
             if lead_id not in ids:
                 ids.append(lead_id)
     return ids
+
+
+def _ours(lead: dict[str, Any]) -> bool:
+    """A lead plantrack made: it carries our tag (money is read for those only)."""
+    tags = (lead.get("_embedded") or {}).get("tags") or []
+    return any(isinstance(t, dict) and t.get("name") == TAG for t in tags)
+
+
+def _field_values(entity: dict[str, Any], field: str) -> list[Any]:
+    """The values of a custom field named by id or code ([] when it has none)."""
+    for custom in entity.get("custom_fields_values") or []:
+        if field in (str(custom.get("field_id")), custom.get("field_code")):
+            return [v.get("value") for v in custom.get("values") or [] if isinstance(v, dict)]
+    return []
 
 
 def _field_time(lead: dict[str, Any], field: str | None, config: dict[str, Any]) -> datetime | None:

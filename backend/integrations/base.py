@@ -16,6 +16,7 @@ from uuid import UUID
 import httpx
 import msgspec
 
+from backend.domain.crm_money import CrmMoney, PlanDraft
 from backend.domain.events import Source
 from backend.services.claims import Claim, ContactedIn
 
@@ -61,6 +62,40 @@ class Change(msgspec.Struct, frozen=True, kw_only=True):
     stage: str | None = None  # the CRM stage it came from, for the record
     unknown_stage: str | None = None  # a stage the clinic's map does not know
     note: str | None = None  # why nothing follows
+    # What the object says about money (a CRM deal or lead): plan, done rows, payments.
+    money: CrmMoney | None = None
+    # A plan version the system states outright (an MIS), under `key`.
+    plan: PlanDraft | None = None
+    # A procedure the system had reported done is cancelled: its done claims are taken
+    # back (an MIS's storno), under `key`.
+    cancel_item: UUID | None = None
+    at: datetime | None = None  # when a plan or a cancellation happened in the clinic
+
+
+def unreadable(label_ru: str, label_en: str, why: str) -> CrmMoney:
+    """Money the CRM refused to show (a method or scope it denies): nothing is booked
+    from it, and the refusal is shown as the delivery's failure."""
+    return CrmMoney(label_ru=label_ru, label_en=label_en, state_at=None, problems=(why,))
+
+
+class CrmField(msgspec.Struct, frozen=True, kw_only=True):
+    """A field of a deal or lead as the CRM describes it."""
+
+    key: str  # as the settings name it: UF_CRM_… or the amoCRM field id
+    name: str
+    type: str  # the CRM's own type: money, double, string, numeric, monetary, …
+    code: str | None = None  # amoCRM's field code, when it has one
+    multiple: bool = False
+
+
+class CatalogProduct(msgspec.Struct, frozen=True, kw_only=True):
+    """A product of the CRM's catalogue, what a product row refers to."""
+
+    ref: str
+    name: str
+    code: str  # Bitrix24 CODE (else XML_ID), amoCRM SKU; "" when it has none
+    price: int | None  # minor units
+    currency: str | None
 
 
 class CrmStage(msgspec.Struct, frozen=True, kw_only=True):
@@ -107,6 +142,18 @@ class CrmAdapter(Adapter, Protocol):
         """Create the deal or lead (once: look for ours first); its external id."""
         ...
 
+    async def stages(self, conn: Connection, http: httpx.AsyncClient) -> list[CrmStage]:
+        """The pipelines' stages as the CRM defines them."""
+        ...
+
+    async def fields(self, conn: Connection, http: httpx.AsyncClient) -> list[CrmField]:
+        """The deal's (lead's) fields, for the settings that name them."""
+        ...
+
+    async def catalog(self, conn: Connection, http: httpx.AsyncClient) -> list[CatalogProduct]:
+        """The first products of the CRM's catalogue, what product rows refer to."""
+        ...
+
 
 def claim_for_stage(
     stage_map: dict[str, Any],
@@ -138,6 +185,15 @@ def stage_change(
     """A CRM object standing in a stage, as a change. The key names the object and the
     stage (and, for a booking, the time booked), so re-reading an object that has not
     moved is the same claim, and moving it back and forth does not count twice."""
+    rule = conn.config.get("stage_map", {}).get(stage)
+    if rule is not None and rule.get("kind") == "item_done":
+        # Not a claim of its own: the money the object carries says which lines are done.
+        return Change(
+            external_id=external_id,
+            referral_id=referral_id,
+            stage=stage,
+            note=f"procedures done by stage ({rule.get('items', 'listed')})",
+        )
     claim = claim_for_stage(
         conn.config.get("stage_map", {}),
         stage,

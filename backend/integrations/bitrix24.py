@@ -7,6 +7,12 @@ REST. Bitrix24 never re-sends a failed event, so `recently_changed` lists our de
 modified since the last sync and the worker reconciles on a schedule. Rate limit: a
 leaky bucket of 50 requests draining 2 per second per portal; beyond it 503
 QUERY_LIMIT_EXCEEDED.
+
+Money, for our deals: the product rows (crm.deal.productrows.get: PRODUCT_NAME, PRICE
+per unit after discounts and taxes, QUANTITY, PRODUCT_ID), the products' codes
+(crm.product.list: CODE, else XML_ID), OPPORTUNITY and CURRENCY_ID, a money field with
+the amount paid so far ("45000|RUB"), a field listing the rows that are done, and, when
+asked, the deal's payments (crm.item.payment.list, entityTypeId 2).
 """
 
 import hmac
@@ -17,20 +23,26 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import httpx
+import msgspec
 from babel.numbers import get_currency_precision
 
+from backend.domain.crm_money import CrmMoney, CrmPayment, CrmRow, tooth_of
 from backend.domain.events import Source
 from backend.integrations.base import (
+    CatalogProduct,
     Change,
     Connection,
+    CrmField,
     CrmRejected,
     CrmStage,
     CrmUnavailable,
     MalformedDelivery,
     OutboundReferral,
     stage_change,
+    unreadable,
 )
 from backend.integrations.forms import MalformedForm, parse_bracket_form
+from backend.integrations.money import BadMoney, bitrix_money, decimal_of, minor_units
 from backend.integrations.vendor_http import json_or_none, limiter, send
 
 ORIGINATOR = "plantrack"  # ORIGINATOR_ID of the deals we create; ORIGIN_ID is the referral id
@@ -40,6 +52,9 @@ LEAD_PREFIX = "LEAD:"  # lead statuses share names with default-pipeline deal st
 SEMANTICS = {"S": "success", "F": "failure"}  # crm.status.list; null or "" is in progress
 PAGE = 50  # Bitrix24 list methods return 50 rows a page, always
 MAX_PAGES = 40  # one reconcile run reads at most 2000 deals; the next run goes on
+CATALOG_PAGES = 4  # the stages view shows the first 200 products of the catalogue
+FIELD_SETTINGS = ("appointment_at", "paid_amount", "done_rows")  # fields read from a deal
+DEAL = 2  # the deal's entityTypeId in the universal methods (crm.item.payment.list)
 
 
 class NotInCrm(Exception):
@@ -98,9 +113,13 @@ class Bitrix24:
             return [Change(external_id=f"event:{event}", note=f"event {event} is not handled")]
         try:
             item = await self.call(conn, http, f"crm.{entity}.get", {"id": int(object_id)})
+            change = self.change_of(conn, entity, item)
+            if entity == "deal" and change.referral_id is not None:
+                money = await self.read_money(conn, http, item)
+                change = msgspec.structs.replace(change, money=money)
         except NotInCrm:
             return [Change(external_id=f"{entity}:{object_id}", note=f"{entity} not found")]
-        return [self.change_of(conn, entity, item)]
+        return [change]
 
     def change_of(self, conn: Connection, entity: str, item: dict[str, Any]) -> Change:
         tz = conn.config.get("timezone", "Europe/Moscow")
@@ -125,9 +144,9 @@ class Bitrix24:
     ) -> list[Change]:
         """Our deals modified after `since` (oldest id first), as changes."""
         select = ["ID", "STAGE_ID", "CATEGORY_ID", "ORIGIN_ID", "ORIGINATOR_ID"]
-        select += ["DATE_MODIFY", "MOVED_TIME"]
-        if field := conn.config.get("fields", {}).get("appointment_at"):
-            select.append(field)
+        select += ["DATE_MODIFY", "MOVED_TIME", "OPPORTUNITY", "CURRENCY_ID"]
+        fields = conn.config.get("fields", {})
+        select += [fields[f] for f in FIELD_SETTINGS if fields.get(f)]
         changes: list[Change] = []
         start: int | None = 0
         for _ in range(MAX_PAGES):
@@ -143,7 +162,12 @@ class Bitrix24:
                 },
                 whole=True,
             )
-            changes += [self.change_of(conn, "deal", item) for item in page.get("result") or []]
+            for item in page.get("result") or []:
+                change = self.change_of(conn, "deal", item)
+                if change.referral_id is not None:
+                    money = await self.read_money(conn, http, item)
+                    change = msgspec.structs.replace(change, money=money)
+                changes.append(change)
             start = page.get("next")
             if start is None:
                 break
@@ -226,6 +250,177 @@ class Bitrix24:
             ]
         return found
 
+    async def read_money(
+        self, conn: Connection, http: httpx.AsyncClient, deal: dict[str, Any]
+    ) -> CrmMoney:
+        """money_of, with a refusal by the portal kept as the money's problem (the stage
+        is still recorded); an outage still means: try the whole change again later."""
+        try:
+            return await self.money_of(conn, http, deal)
+        except (CrmRejected, NotInCrm) as exc:
+            deal_id = deal.get("ID")
+            return unreadable(
+                f"Битрикс24, сделка {deal_id}", f"Bitrix24 deal {deal_id}", f"money: {exc}"
+            )
+
+    async def money_of(
+        self, conn: Connection, http: httpx.AsyncClient, deal: dict[str, Any]
+    ) -> CrmMoney:
+        """What the deal says about money, read and parsed; what cannot be read is kept in
+        `problems` (refused and shown), never guessed."""
+        config, fields = conn.config, conn.config.get("fields", {})
+        tz = config.get("timezone", "Europe/Moscow")
+        deal_id = int(deal["ID"])
+        problems: list[str] = []
+        currency = str(deal.get("CURRENCY_ID") or "").upper() or None
+        rows_mean = config.get("product_rows", "plan")
+        rows: tuple[CrmRow, ...] = ()
+        if rows_mean != "off":
+            found = await self.call(conn, http, "crm.deal.productrows.get", {"id": deal_id})
+            rows = await self._rows(conn, http, found or [], currency, problems)
+        amount = _amount(deal.get("OPPORTUNITY"), currency, "OPPORTUNITY", problems)
+        paid_total = paid_currency = None
+        if field := fields.get("paid_amount"):
+            try:
+                parsed = bitrix_money(deal.get(field))
+            except BadMoney as exc:
+                problems.append(f"{field}: {exc}")
+            else:
+                paid_total, paid_currency = parsed if parsed else (0, currency)
+        payments = None
+        if config.get("read_payments"):
+            payments = await self._payments(conn, http, deal_id, problems)
+        return CrmMoney(
+            label_ru=f"Битрикс24, сделка {deal_id}",
+            label_en=f"Bitrix24 deal {deal_id}",
+            state_at=parse_time(deal.get("DATE_MODIFY"), tz),
+            stage_at=parse_time(deal.get("MOVED_TIME"), tz),
+            rows_mean=rows_mean,
+            currency=currency,
+            rows=rows,
+            amount=amount,
+            paid_total=paid_total,
+            paid_currency=paid_currency,
+            payments=payments,
+            done_refs=_listed(deal.get(fields["done_rows"])) if fields.get("done_rows") else (),
+            problems=tuple(problems),
+        )
+
+    async def _rows(
+        self,
+        conn: Connection,
+        http: httpx.AsyncClient,
+        found: list[dict[str, Any]],
+        currency: str | None,
+        problems: list[str],
+    ) -> tuple[CrmRow, ...]:
+        product_ids = sorted({int(r["PRODUCT_ID"]) for r in found if int(r.get("PRODUCT_ID") or 0)})
+        codes: dict[int, str] = {}
+        if product_ids:
+            products = await self.call(
+                conn,
+                http,
+                "crm.product.list",
+                {"filter": {"ID": product_ids}, "select": ["ID", "CODE", "XML_ID"]},
+            )
+            codes = {int(p["ID"]): _code(p) for p in products or []}
+        rows: list[CrmRow] = []
+        for row in found:
+            name = str(row.get("PRODUCT_NAME") or "").strip()
+            try:
+                if currency is None:
+                    raise BadMoney("the deal has no CURRENCY_ID")
+                quantity = row.get("QUANTITY") or 0
+                price = minor_units(
+                    decimal_of(row.get("PRICE")) * decimal_of(quantity), currency, rounding=True
+                )
+            except BadMoney as exc:
+                problems.append(f"row {row.get('ID')} «{name}»: {exc}")
+                continue
+            rows.append(
+                CrmRow(
+                    ref=str(row.get("ID")),
+                    title=name,
+                    price=price,
+                    code=codes.get(int(row.get("PRODUCT_ID") or 0), ""),
+                    tooth=tooth_of(name) or tooth_of(str(row.get("PRODUCT_DESCRIPTION") or "")),
+                )
+            )
+        return tuple(rows)
+
+    async def _payments(
+        self, conn: Connection, http: httpx.AsyncClient, deal_id: int, problems: list[str]
+    ) -> tuple[CrmPayment, ...]:
+        found = await self.call(
+            conn, http, "crm.item.payment.list", {"entityId": deal_id, "entityTypeId": DEAL}
+        )
+        tz = conn.config.get("timezone", "Europe/Moscow")
+        payments: list[CrmPayment] = []
+        for p in found or []:
+            currency = str(p.get("currency") or "").upper()
+            try:
+                amount = minor_units(p.get("sum"), currency)
+            except (BadMoney, ValueError) as exc:
+                problems.append(f"payment {p.get('id')}: {exc}")
+                continue
+            payments.append(
+                CrmPayment(
+                    ref=str(p.get("id")),
+                    amount=amount,
+                    currency=currency,
+                    paid=p.get("paid") == "Y",
+                    paid_at=parse_time(p.get("datePaid"), tz),
+                )
+            )
+        return tuple(payments)
+
+    async def fields(self, conn: Connection, http: httpx.AsyncClient) -> list[CrmField]:
+        """The deal's fields (crm.deal.fields): custom ones by their label."""
+        found = await self.call(conn, http, "crm.deal.fields", {}) or {}
+        return [
+            CrmField(
+                key=key,
+                name=str(f.get("listLabel") or f.get("formLabel") or f.get("title") or key),
+                type=str(f.get("type") or ""),
+                multiple=bool(f.get("isMultiple")),
+            )
+            for key, f in found.items()
+            if isinstance(f, dict)
+        ]
+
+    async def catalog(self, conn: Connection, http: httpx.AsyncClient) -> list[CatalogProduct]:
+        """The first products of the portal's catalogue (crm.product.list)."""
+        found: list[CatalogProduct] = []
+        start: int | None = 0
+        for _ in range(CATALOG_PAGES):
+            page = await self.call(
+                conn,
+                http,
+                "crm.product.list",
+                {
+                    "order": {"ID": "ASC"},
+                    "select": ["ID", "NAME", "CODE", "XML_ID", "PRICE", "CURRENCY_ID"],
+                    "start": start,
+                },
+                whole=True,
+            )
+            for p in page.get("result") or []:
+                currency = str(p.get("CURRENCY_ID") or "").upper() or None
+                price = _amount(p.get("PRICE"), currency, "PRICE", [], rounding=True)
+                found.append(
+                    CatalogProduct(
+                        ref=str(p.get("ID")),
+                        name=str(p.get("NAME") or ""),
+                        code=_code(p),
+                        price=price,
+                        currency=currency,
+                    )
+                )
+            start = page.get("next")
+            if start is None:
+                break
+        return found
+
     async def call(
         self,
         conn: Connection,
@@ -267,6 +462,32 @@ def _our_referral(item: dict[str, Any]) -> UUID | None:
         return UUID(str(item.get("ORIGIN_ID")))
     except ValueError:
         return None
+
+
+def _code(product: dict[str, Any]) -> str:
+    """A product's procedure code: its symbolic CODE, else its external XML_ID."""
+    return str(product.get("CODE") or product.get("XML_ID") or "").strip()
+
+
+def _amount(
+    value: Any, currency: str | None, name: str, problems: list[str], *, rounding: bool = False
+) -> int | None:
+    if value in (None, "") or currency is None:
+        return None
+    try:
+        return minor_units(value, currency, rounding=rounding)
+    except BadMoney as exc:
+        problems.append(f"{name}: {exc}")
+        return None
+
+
+def _listed(value: Any) -> tuple[str, ...]:
+    """A "done rows" field's values: a multiple field's list, or one text split by lines
+    or semicolons."""
+    if value in (None, "", False):
+        return ()
+    values = value if isinstance(value, list) else re.split(r"[;\n]", str(value))
+    return tuple(v for v in (str(x).strip() for x in values) if v)
 
 
 def _major_units(amount: int, currency: str) -> str:

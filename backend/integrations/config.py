@@ -4,29 +4,62 @@ secrets.
 
 A stage map says which claim each pipeline stage of the clinic's CRM stands for; its
 values are claim bodies exactly as `POST …/claims` takes them. Only the kinds a whole
-deal can be in are allowed (a stage cannot say which procedure was done, or how much
-was paid); a stage not in the map is recorded and shown, never guessed.
+deal can be in are allowed, and `{"kind": "item_done", "items": "all" | "listed"}`:
+the procedures the deal's "done rows" field lists, or every remaining line of the plan,
+are done (which procedure and how much was paid come from the deal's product rows and
+money fields, not from the stage); a stage not in the map is recorded and shown, never
+guessed.
 """
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 import msgspec
 
+from backend.domain.norms import Specialization
 from backend.services.claims import Claim
 from backend.services.errors import Invalid
 
 STAGE_KINDS = {"received", "contacted", "visited", "no_show", "completed", "closed"}
+ITEMS_DONE = "item_done"  # a stage that marks procedures done (see the module's doc)
 
 Secret = Annotated[str, msgspec.Meta(min_length=8, max_length=512)]
+FieldName = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+RowsMean = Literal["plan", "done", "off"]
 
 
 class Fields(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Where the CRM keeps what a stage cannot say, e.g. the visit's date and time."""
+    """Where the CRM keeps what a stage cannot say: the visit's date and time, the amount
+    paid so far, the product rows that are done. Bitrix24: the field's code (UF_CRM_…);
+    amoCRM: the custom field's id or code."""
 
     appointment_at: (
         Annotated[str, msgspec.Meta(max_length=64, examples=["UF_CRM_VISIT_AT"])] | None
+    ) = None
+    paid_amount: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                max_length=64,
+                examples=["UF_CRM_PAID"],
+                description="money paid so far: Bitrix24 money field (45000|RUB), amoCRM "
+                "number or monetary field",
+            ),
+        ]
+        | None
+    ) = None
+    done_rows: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                max_length=64,
+                examples=["UF_CRM_DONE_ROWS"],
+                description="the product rows that are done: each value a row's name, "
+                "its product code or the row id",
+            ),
+        ]
+        | None
     ) = None
 
 
@@ -47,6 +80,21 @@ class Bitrix24In(
     member_id: str | None = None
     category_id: int | None = None  # the pipeline new deals go to
     fields: Fields = Fields()
+    product_rows: Annotated[
+        RowsMean,
+        msgspec.Meta(
+            description="what the deal's product rows are: the clinic's plan (default), "
+            "the services rendered, or nothing plantrack reads"
+        ),
+    ] = "plan"
+    read_payments: Annotated[
+        bool,
+        msgspec.Meta(
+            description="read the deal's payments (crm.item.payment.list) as payments; "
+            "instead of fields.paid_amount, not with it"
+        ),
+    ] = False
+    default_specialization: Specialization = Specialization.therapy  # of a new CRM line
 
 
 class AmoCrmIn(
@@ -68,6 +116,8 @@ class AmoCrmIn(
     client_secret: str | None = None
     redirect_uri: str | None = None
     fields: Fields = Fields()
+    product_rows: RowsMean = "plan"  # what the lead's products are (as for Bitrix24)
+    default_specialization: Specialization = Specialization.therapy
 
 
 class WebhookIn(
@@ -102,6 +152,14 @@ def validate_stage_map(stage_map: dict[str, dict[str, Any]], key_pattern: str) -
     for stage, rule in stage_map.items():
         if not re.fullmatch(key_pattern, stage):
             raise Invalid(f"stage_map: {stage!r} is not a stage key of this CRM")
+        if rule.get("kind") == ITEMS_DONE:
+            items = rule.get("items", "listed")
+            if set(rule) - {"kind", "items"} or items not in ("all", "listed"):
+                raise Invalid(
+                    f'stage_map[{stage!r}]: item_done takes only "items": "all" or "listed"'
+                )
+            checked[stage] = {"kind": ITEMS_DONE, "items": items}
+            continue
         try:
             claim = msgspec.convert(rule, Claim)
         except msgspec.ValidationError as exc:
@@ -136,10 +194,16 @@ def split(data: IntegrationIn) -> tuple[str, dict[str, Any], dict[str, Any]]:
         rule.get("kind") == "contacted" and rule.get("outcome") == "booked"
         for rule in raw.get("stage_map", {}).values()
     )
-    if books and not (raw.get("fields") or {}).get("appointment_at"):
+    fields = raw.get("fields") or {}
+    if books and not fields.get("appointment_at"):
         raise Invalid(
             "stage_map has a booking stage: fields.appointment_at must name the CRM field "
             "that holds the visit's date and time"
+        )
+    if raw.get("read_payments") and fields.get("paid_amount"):
+        raise Invalid(
+            "read_payments and fields.paid_amount both say what was paid: choose one, or "
+            "every payment would count twice"
         )
     secrets = {k: raw.pop(k) for k in list(raw) if k in SECRET_FIELDS and raw[k] is not None}
     return system, raw, secrets

@@ -18,7 +18,9 @@ import httpx
 import msgspec
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from backend.domain.crm_money import DraftLine, PlanDraft
 from backend.domain.events import Source
+from backend.domain.norms import Specialization
 from backend.integrations.base import Change, Connection, MalformedDelivery
 from backend.services.claims import (
     AppointmentCancelledIn,
@@ -66,6 +68,35 @@ class CloseData(EventData, frozen=True):
     reason: Reason
 
 
+class ItemCancelData(ItemData, frozen=True):
+    reason: Reason | None = None
+
+
+class PlanLineData(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One procedure of the clinic's plan, as the referral card and the panel write it."""
+
+    item_id: Annotated[
+        UUID | None,
+        msgspec.Meta(description="keep a line's item_id to say it is the same procedure"),
+    ] = None
+    specialization: Specialization
+    price: Annotated[int, msgspec.Meta(ge=0, le=100_000_000_00, description="minor units")]
+    title_ru: Annotated[str, msgspec.Meta(max_length=300)] = ""
+    title_en: Annotated[str, msgspec.Meta(max_length=300)] = ""
+    code: Annotated[str, msgspec.Meta(max_length=32)] = ""
+    tooth: Annotated[int, msgspec.Meta(ge=11, le=85)] | None = None
+    stage: Annotated[int, msgspec.Meta(ge=1, le=20)] = 1
+    variant: Annotated[str, msgspec.Meta(pattern="^[A-Z]$")] | None = None
+    chair_minutes: Annotated[int, msgspec.Meta(ge=0, le=10_000)] | None = None
+    course_days: Annotated[int, msgspec.Meta(ge=0, le=2_000)] | None = None
+
+
+class PlanData(EventData, frozen=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    items: Annotated[list[PlanLineData], msgspec.Meta(min_length=1, max_length=200)]
+    chosen_variant: Annotated[str, msgspec.Meta(pattern="^[A-Z]$")] | None = None
+
+
 class MisEventBase(
     msgspec.Struct, frozen=True, kw_only=True, tag_field="type", forbid_unknown_fields=True
 ):
@@ -108,6 +139,18 @@ class PlanClosed(MisEventBase, frozen=True, tag="plan.closed"):
     data: CloseData
 
 
+class PlanRevised(MisEventBase, frozen=True, tag="plan.revised"):
+    """The clinic's plan as the MIS holds it: a new version beside the estimate."""
+
+    data: PlanData
+
+
+class ItemCancelled(MisEventBase, frozen=True, tag="item.cancelled"):
+    """A procedure the MIS reported done is cancelled (a storno): not done after all."""
+
+    data: ItemCancelData
+
+
 MisEvent = (
     AppointmentBooked
     | AppointmentMoved
@@ -118,6 +161,8 @@ MisEvent = (
     | PaymentReceived
     | PlanCompleted
     | PlanClosed
+    | PlanRevised
+    | ItemCancelled
 )
 
 _decoder = msgspec.json.Decoder(MisEvent)
@@ -152,7 +197,7 @@ def to_claim(event: MisEvent) -> Claim:
             return CompletedIn(occurred_at=at)
         case PlanClosed():
             return ClosedIn(reason=event.data.reason, occurred_at=at)
-    raise AssertionError(event)
+    raise AssertionError(event)  # plan.revised, item.cancelled: no claim (see changes)
 
 
 def new_secret() -> str:
@@ -189,6 +234,51 @@ class MisWebhooks:
     ) -> list[Change]:
         event = decode(body)
         webhook_id = headers["webhook-id"]
+        key = f"{conn.clinic_id}:{webhook_id}"
+        at = event.data.occurred_at or event.timestamp
+        tag = event.__struct_config__.tag
+        if isinstance(event, PlanRevised):
+            draft = PlanDraft(
+                lines=tuple(
+                    DraftLine(
+                        item_id=line.item_id,
+                        specialization=str(line.specialization),
+                        price=line.price,
+                        code=line.code,
+                        title_ru=line.title_ru,
+                        title_en=line.title_en,
+                        tooth=line.tooth,
+                        stage=line.stage,
+                        variant=line.variant,
+                        chair_minutes=line.chair_minutes,
+                        course_days=line.course_days,
+                    )
+                    for line in event.data.items
+                ),
+                reason=event.data.reason,
+                chosen_variant=event.data.chosen_variant,
+            )
+            return [
+                Change(
+                    external_id=None,
+                    referral_id=event.data.referral_id,
+                    plan=draft,
+                    key=key,
+                    at=at,
+                    note=tag,
+                )
+            ]
+        if isinstance(event, ItemCancelled):
+            return [
+                Change(
+                    external_id=None,
+                    referral_id=event.data.referral_id,
+                    cancel_item=event.data.item_id,
+                    key=key,
+                    at=at,
+                    note=event.data.reason,
+                )
+            ]
         return [
             Change(
                 external_id=None,

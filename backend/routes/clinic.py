@@ -7,12 +7,14 @@ from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, Router, get, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.enums import RequestEncodingType
+from litestar.openapi.spec import Example
+from litestar.params import Body, FromPath, FromQuery, QueryParameter
 
 from backend.clock import utcnow
 from backend.domain.events import Source
 from backend.domain.funnel import Step
-from backend.routes import clinic_reports
+from backend.routes import clinic_reports, plan_document
 from backend.routes import settings as settings_routes
 from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
@@ -30,6 +32,7 @@ from backend.routes.funnel_tables import (
     plan_fact_table,
     specialization_table,
 )
+from backend.routes.media import MAX_UPLOAD, PictureUpload, read_upload
 from backend.routes.paging import (
     DEFAULT_LIMIT,
     MAX_LIST,
@@ -46,9 +49,10 @@ from backend.routes.staff_security import (
     roles,
     staff_guard,
 )
-from backend.services import desk, reports, visit_codes
+from backend.services import desk, patient_prices, reports, visit_codes
 from backend.services.audit import Viewer
 from backend.services.claims import Claim, record_clinic_claim
+from backend.services.media import attach_media
 from backend.services.referrals import PlanIn, revise_plan
 from backend.services.staff_auth import StaffPrincipal, qr_svg
 from backend.store import parties
@@ -366,6 +370,106 @@ async def get_follow_up(
     return present.referral_rows(rows, len(rows), with_phone=True)
 
 
+@post(
+    "/referrals/{referral_id:uuid}/media",
+    summary="Attach a picture",
+    description="A before/after photo or X-ray of one of the clinic's referrals (JPEG, PNG "
+    "or WebP, up to 15 MB) as multipart form data: kind, phase (before, after, progress), "
+    "tooth (FDI; none for the whole mouth), caption. It is re-encoded, so metadata such as "
+    "GPS position never reaches the record. The patient sees it in the app by phase.",
+    opt=roles(CLINIC_STAFF),
+    request_max_body_size=MAX_UPLOAD + 64 * 1024,
+    responses=responds(
+        s.MediaCreated,
+        {"id": "0196f0e4-3b1a-7c22-8d55-6c1f2a9b4e01"},
+        "Stored",
+        status=201,
+        errors=(400, 401, 403, 404, 413, 422),
+    ),
+)
+async def upload_media(
+    request: Request,
+    staff: NamedDependency[StaffPrincipal],
+    referral_id: FromPath[UUID],
+    data: Annotated[
+        PictureUpload,
+        Body(
+            media_type=RequestEncodingType.MULTI_PART,
+            examples=[
+                Example(
+                    summary="example",
+                    value={"kind": "photo", "phase": "after", "tooth": 36, "caption": "Имплант"},
+                )
+            ],
+        ),
+    ],
+) -> s.MediaCreated:
+    await desk.referral_in_scope(staff, referral_id)
+    media_id = await attach_media(
+        request.app.state.media_files,
+        referral_id=referral_id,
+        data=await read_upload(data),
+        kind=data.kind,
+        phase=data.phase,
+        tooth=data.tooth,
+        caption=data.caption,
+        uploaded_by=staff.actor,
+    )
+    return s.MediaCreated(id=media_id)
+
+
+@get(
+    "/referrals/{referral_id:uuid}/plan.pdf",
+    summary="The patient's plan to print",
+    description="The same A4 colour document the patient prints (GET /me/referrals/{id}/"
+    "plan.pdf): in the patient's language, every option side by side. Written to the audit "
+    "log.",
+    media_type="application/pdf",
+    opt=roles(CLINIC_STAFF),
+    responses=responds(
+        bytes, "(PDF document)", "The plan", media_type="application/pdf", errors=ID_ERRORS
+    ),
+)
+async def get_plan_pdf(
+    request: Request, viewer: NamedDependency[Viewer], referral_id: FromPath[UUID]
+) -> Response:
+    now = utcnow()
+    bundle = await desk.plan_bundle(viewer, referral_id, now)
+    link = plan_document.app_link(request.app.state.settings.public_url, referral_id)
+    return await plan_document.pdf_response(
+        plan_document.document(bundle, app_link=link, now=now), referral_id
+    )
+
+
+@get(
+    "/settings/patient-prices",
+    summary="Do patients see prices?",
+    description="Whether the clinic's patients see prices: item prices, each option's "
+    "total and the printed plan's totals. On by default.",
+    opt=roles(CLINIC_STAFF),
+    responses=responds(s.PatientPricesOut, {"show_prices": True}, "The setting", errors=(401, 403)),
+)
+async def get_patient_prices(staff: NamedDependency[StaffPrincipal]) -> s.PatientPricesOut:
+    return s.PatientPricesOut(show_prices=await patient_prices.prices_shown(staff.clinic_id))
+
+
+@put(
+    "/settings/patient-prices",
+    summary="Show or hide prices from patients",
+    description="The clinic manager's choice (seed 004): with false, the patient's plan "
+    "screen, each option and the printed plan show what will be done but no money.",
+    status_code=200,
+    opt=roles(CLINIC_MANAGER),
+    responses=responds(s.PatientPricesOut, {"show_prices": False}, "Saved", errors=(400, 401, 403)),
+)
+async def put_patient_prices(
+    staff: NamedDependency[StaffPrincipal],
+    data: Annotated[s.PatientPricesIn, example_body({"show_prices": False})],
+) -> s.PatientPricesOut:
+    shown = await patient_prices.show_prices(staff.clinic_id, data.show_prices)
+    return s.PatientPricesOut(show_prices=shown)
+
+
 router = Router(
     path="/api/v1/clinic",
     route_handlers=[
@@ -382,6 +486,10 @@ router = Router(
         get_ratings,
         get_nobody_called,
         get_follow_up,
+        get_patient_prices,
+        put_patient_prices,
+        upload_media,
+        get_plan_pdf,
         *clinic_reports.CLINIC_HANDLERS,
         *settings_routes.CLINIC_HANDLERS,
     ],

@@ -182,7 +182,11 @@ async def put_integration(
     "each stage's key as the map writes it, name, the CRM's own semantics (process, "
     "success, failure) and the claim the map makes of it (null: unmapped, so deliveries "
     "in that stage are recorded as unmapped, never guessed); and map keys the CRM does "
-    "not know. 503 when the CRM does not answer, 502 when it refuses our credentials.",
+    "not know. Also the deal's (lead's) fields with the setting that uses each (and "
+    "fields the settings name that the CRM lacks), and the first products of its "
+    "catalogue with their codes (crm.deal.fields and crm.product.list; amoCRM "
+    "leads/custom_fields and the products list). 503 when the CRM does not answer, 502 "
+    "when it refuses our credentials.",
     opt=roles(OPERATOR),
     responses=responds(
         integrations.CrmStages, ex.CRM_STAGES, "The stages", errors=(401, 403, 404, 409, 502, 503)

@@ -1,9 +1,11 @@
 """Picture files, served only to holders of a fresh signed URL (see backend.media_files)."""
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Literal
 from uuid import UUID
 
 from litestar import Request, get
+from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter
 from litestar.response import File
@@ -11,7 +13,29 @@ from litestar.response import File
 from backend.clock import utcnow
 from backend.media_files import check_signature
 from backend.routes.docs import responds
+from backend.services.errors import Invalid
 from backend.store import media
+
+MAX_UPLOAD = 15 * 1024 * 1024  # as services.media.MAX_BYTES; the body limit adds the form
+
+
+@dataclass
+class PictureUpload:
+    """A picture as multipart form data: the file, what it is, which tooth (none: the
+    whole mouth), which phase of treatment."""
+
+    file: UploadFile
+    kind: Literal["xray", "photo", "scan"]
+    phase: Literal["before", "after", "progress"]
+    tooth: int | None = None
+    caption: str = ""
+
+
+async def read_upload(upload: PictureUpload) -> bytes:
+    content = await upload.file.read(MAX_UPLOAD + 1)
+    if len(content) > MAX_UPLOAD:
+        raise Invalid("the picture is over 15 MB")
+    return content
 
 
 @get(

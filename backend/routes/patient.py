@@ -12,11 +12,14 @@ from litestar.params import FromPath, QueryParameter
 from backend import texts
 from backend.clock import utcnow
 from backend.domain.odontogram import chart, render_svg
+from backend.domain.plans import of_variant, offered_variants
+from backend.domain.variants import chart_states
 from backend.media_files import signed_url
 from backend.routes import patient_examples as ex
 from backend.routes import patient_export as privacy_body
 from backend.routes import patient_present as present
 from backend.routes import patient_schemas as s
+from backend.routes import plan_document
 from backend.routes.docs import example_body, responds
 from backend.routes.paging import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from backend.routes.security import PatientPrincipal, patient_principal
@@ -28,6 +31,7 @@ from backend.services import (
     profile,
     visit_codes,
 )
+from backend.services.errors import Invalid
 from backend.services.recording import Recorded as RecordedResult
 from backend.store import questions, referrals
 
@@ -178,13 +182,27 @@ PhaseParam = Annotated[
 ]
 
 
-async def _chart(patient: PatientPrincipal, referral_id: UUID, phase: Phase):
+VariantParam = Annotated[
+    str | None,
+    QueryParameter(
+        pattern="^[A-Z]$",
+        description="an option of the plan (A, B…): its items and its chart after; "
+        "absent: the option that counts (chosen, else the first)",
+    ),
+]
+
+
+async def _chart(
+    patient: PatientPrincipal, referral_id: UUID, phase: Phase, variant: str | None = None
+):
     bundle = await patient_reads.referral_bundle(patient.patient_id, referral_id, utcnow())
     current = bundle.current
-    teeth = current.teeth if current else []
-    if bundle.actual and not bundle.actual.teeth and bundle.estimated:
-        teeth = bundle.estimated.teeth  # the clinic kept the exchange's chart
-    items = current.items if current else []
+    offered = offered_variants(current.all_items) if current else []
+    if variant is not None and variant not in offered:
+        raise Invalid(f"variant {variant} is not offered ({', '.join(offered) or 'none'})")
+    variant = variant or (current.variant if current else None)
+    teeth = chart_states(present.plan_teeth(bundle), variant)
+    items = of_variant(current.all_items, variant) if current else []
     return chart(teeth, items, set(bundle.fold.done_items), phase), bundle.lang
 
 
@@ -202,8 +220,9 @@ async def teeth_svg(
     patient: NamedDependency[PatientPrincipal],
     referral_id: FromPath[UUID],
     phase: PhaseParam = "now",
+    variant: VariantParam = None,
 ) -> Response[str]:
-    teeth, lang = await _chart(patient, referral_id, phase)
+    teeth, lang = await _chart(patient, referral_id, phase, variant)
     svg = render_svg(teeth, texts.chart_texts(phase, lang))
     return Response(
         svg, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=60"}
@@ -220,8 +239,9 @@ async def teeth_json(
     patient: NamedDependency[PatientPrincipal],
     referral_id: FromPath[UUID],
     phase: PhaseParam = "now",
+    variant: VariantParam = None,
 ) -> s.TeethOut:
-    teeth, lang = await _chart(patient, referral_id, phase)
+    teeth, lang = await _chart(patient, referral_id, phase, variant)
     return present.teeth(teeth, phase, lang)
 
 
@@ -243,14 +263,18 @@ def _media_out(request: Request, row: dict) -> s.MediaOut:
     "/referrals/{referral_id:uuid}/media",
     summary="Before/after pictures",
     description="X-rays and photos of this referral, each with a signed URL valid for ten "
-    "minutes (fetch it without the Authorization header).",
+    "minutes (fetch it without the Authorization header): all of them, grouped by phase "
+    "(before, progress, after), and before beside after for each tooth (or the whole "
+    "mouth) and kind.",
     responses=responds(s.MediaList, ex.MEDIA_LIST, "The pictures", errors=ID_ERRORS),
 )
 async def list_media(
     request: Request, patient: NamedDependency[PatientPrincipal], referral_id: FromPath[UUID]
 ) -> s.MediaList:
     rows = await patient_reads.media_of(patient.patient_id, referral_id)
-    return s.MediaList(items=[_media_out(request, r) for r in rows])
+    me = await profile.profile(patient.patient_id)
+    lang: texts.Lang = me["locale"] if me["locale"] in texts.LANGS else "ru"
+    return present.pictures([_media_out(request, r) for r in rows], lang)
 
 
 @get(
@@ -315,6 +339,50 @@ async def answer_question(
         note=data.note,
         called_on=data.called_on,
         called_at=data.called_at,
+    )
+    return _recorded(result, await _lang(patient))
+
+
+@get(
+    "/referrals/{referral_id:uuid}/plan.pdf",
+    summary="My plan to print",
+    description="The plan as an A4 colour PDF in the patient's language: the clinic, every "
+    "option side by side with its chart after, pros and cons, stages with expected dates, "
+    "visit-problem-solution explanations, totals (unless the clinic hides prices) and a QR "
+    "code back to the plan in the app.",
+    media_type="application/pdf",
+    responses=responds(
+        bytes, "(PDF document)", "The plan", media_type="application/pdf", errors=ID_ERRORS
+    ),
+)
+async def plan_pdf(
+    request: Request, patient: NamedDependency[PatientPrincipal], referral_id: FromPath[UUID]
+) -> Response:
+    now = utcnow()
+    bundle = await patient_reads.referral_bundle(patient.patient_id, referral_id, now)
+    link = plan_document.app_link(request.app.state.settings.public_url, referral_id)
+    return await plan_document.pdf_response(
+        plan_document.document(bundle, app_link=link, now=now), referral_id
+    )
+
+
+@post(
+    "/referrals/{referral_id:uuid}/variant",
+    summary="Choose an option of the plan",
+    description='The patient\'s choice among the plan\'s options ({"variant": "B"}), '
+    "recorded as an event: from then on the progress bar, the money and the clinic's card "
+    "follow it. Choosing again after the clinic changed the plan also agrees with the new "
+    "plan. 422 for an option the plan does not offer, 409 for a closed referral.",
+    status_code=200,
+    responses=responds(s.Recorded, ex.RECORDED, "Recorded", errors=(400, 401, 404, 409, 422)),
+)
+async def choose_variant(
+    patient: NamedDependency[PatientPrincipal],
+    referral_id: FromPath[UUID],
+    data: Annotated[s.ChooseVariantIn, example_body({"variant": "B"})],
+) -> s.Recorded:
+    result = await patient_statements.choose_variant(
+        patient.patient_id, referral_id, variant=data.variant
     )
     return _recorded(result, await _lang(patient))
 
@@ -504,6 +572,8 @@ router = Router(
         get_media,
         list_questions,
         answer_question,
+        plan_pdf,
+        choose_variant,
         rate_contact,
         respond_to_appointment,
         enter_visit_code,

@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 
 from backend import texts
 from backend.domain.funnel import ITEM_PREFIX, RECEIPT_PREFIX, Step
-from backend.domain.odontogram import ChartTooth
-from backend.domain.plans import PlanItem, compare_plans
+from backend.domain.norms import effective_norms
+from backend.domain.odontogram import ChartTooth, chart
+from backend.domain.plans import PlanItem, ToothState, compare_plans
+from backend.domain.variants import VariantOverview, chart_states, overview
 from backend.routes import patient_schemas as s
 from backend.services.patient_reads import ReferralBundle
 from backend.texts import Lang
@@ -22,6 +24,15 @@ def local(at: datetime | None, tz: ZoneInfo) -> datetime | None:
 
 def money(amount: int, currency: str, lang: Lang) -> s.Money:
     return s.Money(amount=amount, currency=currency, formatted=texts.money(amount, currency, lang))
+
+
+def prices_shown(b: ReferralBundle) -> bool:
+    """The clinic's choice whether its patients see money (seed 004)."""
+    return bool(b.clinic.get("show_prices", True))
+
+
+def priced(b: ReferralBundle, amount: int, lang: Lang) -> s.Money | None:
+    return money(amount, b.fold.money.currency, lang) if prices_shown(b) else None
 
 
 def question(
@@ -103,7 +114,7 @@ def _patient_state(state: str, lang: Lang) -> tuple[str, str]:
 
 def referral(b: ReferralBundle) -> s.ReferralOut:
     lang: Lang = b.lang  # type: ignore[assignment]
-    tz, fold, currency = b.tz, b.fold, b.fold.money.currency
+    tz, fold = b.tz, b.fold
     items = {i.item_id: i for i in (b.current.items if b.current else [])}
     verdicts = b.verifications
     closed = not fold.is_open and fold.step is not Step.completed
@@ -126,7 +137,7 @@ def referral(b: ReferralBundle) -> s.ReferralOut:
             tooth=item.tooth,
             specialization=item.specialization,
             specialization_label=texts.SPECIALIZATIONS[item.specialization][lang],
-            price=money(item.price, currency, lang),
+            price=priced(b, item.price, lang),
             status=status,
             status_label=texts.ITEM_STATUS[status][lang],
             done_at=local(done_at, tz),
@@ -161,7 +172,7 @@ def referral(b: ReferralBundle) -> s.ReferralOut:
                 status_label=texts.ITEM_STATUS[status][lang],
                 expected_start=local(stage.expected_start, tz),
                 expected_end=local(stage.expected_end, tz),
-                money=money(stage.money_total, currency, lang),
+                money=priced(b, stage.money_total, lang),
                 items=stage_items,
             )
         )
@@ -170,8 +181,8 @@ def referral(b: ReferralBundle) -> s.ReferralOut:
     progress = s.ProgressOut(
         percent_money=p.percent_money,
         percent_items=p.percent_items,
-        money_done=money(p.money_done, currency, lang),
-        money_total=money(p.money_total, currency, lang),
+        money_done=priced(b, p.money_done, lang),
+        money_total=priced(b, p.money_total, lang),
         items_done=p.items_done,
         items_total=p.items_total,
         current_stage=p.current_stage,
@@ -194,8 +205,9 @@ def referral(b: ReferralBundle) -> s.ReferralOut:
             else key
         )
         label = texts.MILESTONES[label_key][lang]
-        if label_key == "receipt" and key in receipts:
-            label = f"{label}: {texts.money(receipts[key].amount, currency, lang)}"
+        shown = priced(b, receipts[key].amount, lang) if key in receipts else None
+        if label_key == "receipt" and shown is not None:  # the patient's own receipt's sum
+            label = f"{label}: {shown.formatted}"
         if label_key == "item":
             item = items.get(_item_uuid(key))
             if item is None:
@@ -235,6 +247,11 @@ def referral(b: ReferralBundle) -> s.ReferralOut:
         ],
         questions=[question(q, clinic["name"], items, tz, lang) for q in b.open_questions],
         milestones=milestones,
+        variants=variants(b, lang),
+        chosen_variant=b.current.variant if b.current else None,
+        can_choose_variant=can_choose(b),
+        prices_shown=prices_shown(b),
+        plan_pdf_url=f"/api/v1/me/referrals/{b.referral['id']}/plan.pdf",
     )
 
 
@@ -258,7 +275,7 @@ def comparison(b: ReferralBundle, lang: Lang) -> s.PlanComparisonOut:
     if b.actual is None or b.estimated is None:
         only = b.estimated or b.actual
         assert only is not None
-        total = money(sum(i.price for i in only.items), currency, lang)
+        total = priced(b, sum(i.price for i in only.items), lang)
         return s.PlanComparisonOut(
             estimated_total=total if b.estimated else None,
             actual_total=total if b.actual else None,
@@ -270,6 +287,8 @@ def comparison(b: ReferralBundle, lang: Lang) -> s.PlanComparisonOut:
     diff = compare_plans(b.estimated.items, b.actual.items)
     if diff.same:
         summary = texts.PLAN_DIFF["same"][lang]
+    elif not prices_shown(b):
+        summary = texts.PLAN_DIFF["changed"][lang]
     elif diff.difference > 0:
         summary = texts.PLAN_DIFF["more"][lang].format(
             delta=texts.money(diff.difference, currency, lang)
@@ -291,7 +310,7 @@ def comparison(b: ReferralBundle, lang: Lang) -> s.PlanComparisonOut:
                 title=title(i),
                 tooth=i.tooth,
                 before=None,
-                after=money(i.price, currency, lang),
+                after=priced(b, i.price, lang),
             )
             for i in diff.added
         ]
@@ -300,7 +319,7 @@ def comparison(b: ReferralBundle, lang: Lang) -> s.PlanComparisonOut:
                 change="dropped",
                 title=title(i),
                 tooth=i.tooth,
-                before=money(i.price, currency, lang),
+                before=priced(b, i.price, lang),
                 after=None,
             )
             for i in diff.dropped
@@ -310,19 +329,124 @@ def comparison(b: ReferralBundle, lang: Lang) -> s.PlanComparisonOut:
                 change="repriced",
                 title=title(c.after),
                 tooth=c.after.tooth,
-                before=money(c.before.price, currency, lang),
-                after=money(c.after.price, currency, lang),
+                before=priced(b, c.before.price, lang),
+                after=priced(b, c.after.price, lang),
             )
             for c in diff.repriced
         ]
     )
     return s.PlanComparisonOut(
-        estimated_total=money(diff.estimated_total, currency, lang),
-        actual_total=money(diff.actual_total, currency, lang),
-        difference=money(diff.difference, currency, lang),
+        estimated_total=priced(b, diff.estimated_total, lang),
+        actual_total=priced(b, diff.actual_total, lang),
+        difference=priced(b, diff.difference, lang),
         summary=summary,
         reason=b.actual.reason,
         changes=changes,
+    )
+
+
+def plan_teeth(b: ReferralBundle) -> list[ToothState]:
+    """The chart's states: the current version's, or the estimate's if the clinic kept it."""
+    current = b.current
+    teeth = current.teeth if current else []
+    if b.actual and not b.actual.teeth and b.estimated:
+        teeth = b.estimated.teeth
+    return teeth
+
+
+def overviews(b: ReferralBundle) -> list[VariantOverview]:
+    current = b.current
+    if current is None:
+        return []
+    return overview(
+        current.all_items,
+        infos=current.variants,
+        explanations=current.explanations,
+        teeth=plan_teeth(b),
+        chosen_variant=current.variant,
+        norms=b.norms or effective_norms(),
+    )
+
+
+def can_choose(b: ReferralBundle) -> bool:
+    """An open referral whose current plan offers more than one option."""
+    offered = {i.variant for i in b.current.all_items if i.variant} if b.current else set()
+    return b.fold.is_open and len(offered) > 1
+
+
+def variants(b: ReferralBundle, lang: Lang) -> list[s.VariantOut]:
+    """Every option of the current plan side by side, in the patient's language."""
+    choice = b.fold.variant_choice
+    items_by_id = {i.item_id: i for i in (b.current.all_items if b.current else [])}
+    states = plan_teeth(b)
+    out = []
+    for v in overviews(b):
+        chosen_by = choice.by if v.counted and choice is not None else None
+        status = (
+            texts.VARIANT["chosen_by_patient"][lang]
+            if chosen_by == "patient"
+            else texts.VARIANT["chosen_by_clinic"][lang]
+            if chosen_by == "clinic"
+            else texts.VARIANT["counted"][lang]
+            if v.counted and v.variant is not None
+            else None
+        )
+        after = chart(
+            chart_states(states, v.variant), list(v.items), set(b.fold.done_items), "after"
+        )
+        out.append(
+            s.VariantOut(
+                variant=v.variant,
+                title=texts.variant_title(v.variant, v.info.title_ru, v.info.title_en, lang),
+                counted=v.counted,
+                chosen_by=chosen_by,
+                status_label=status,
+                pros=texts.points(v.info.pros_ru, v.info.pros_en, lang),
+                cons=texts.points(v.info.cons_ru, v.info.cons_en, lang),
+                total=priced(b, v.total, lang),
+                course_days=v.course_days,
+                course_label=texts.VARIANT["course"][lang].format(days=v.course_days),
+                items=[
+                    s.VariantItemOut(
+                        item_id=i.item_id,
+                        title=texts.item_title(i.title_ru, i.title_en, lang),
+                        tooth=i.tooth,
+                        stage=i.stage,
+                        specialization_label=texts.SPECIALIZATIONS[i.specialization][lang],
+                        price=priced(b, i.price, lang),
+                        common=i.variant is None,
+                    )
+                    for i in v.items
+                ],
+                explanations=[explanation(e, items_by_id, lang) for e in v.explanations],
+                after_chart=teeth(after, "after", lang),
+                chart_svg_url=f"/api/v1/me/referrals/{b.referral['id']}/teeth.svg?phase=after"
+                + (f"&variant={v.variant}" if v.variant else ""),
+            )
+        )
+    return out
+
+
+def explanation(e, items_by_id: dict, lang: Lang) -> s.ExplanationOut:
+    item = items_by_id.get(e.item_id) if e.item_id else None
+    about = None
+    if item is not None:
+        about = texts.item_title(item.title_ru, item.title_en, lang) + (
+            texts.TOOTH[lang].format(n=item.tooth) if item.tooth else ""
+        )
+    elif e.stage is not None:
+        about = texts.STAGE[lang].format(n=e.stage)
+    return s.ExplanationOut(
+        visit=e.visit,
+        visit_label=texts.VARIANT["visit"][lang].format(n=e.visit) if e.visit else None,
+        stage=e.stage,
+        item_id=e.item_id,
+        about=about,
+        problem=texts.item_title(e.problem_ru, e.problem_en, lang),
+        solution=texts.item_title(e.solution_ru, e.solution_en, lang),
+        specialists=[
+            texts.SPECIALIZATIONS[x][lang] for x in e.specialists if x in texts.SPECIALIZATIONS
+        ],
     )
 
 
@@ -336,7 +460,7 @@ def summary(row: dict[str, Any], clinic_name: str, b: ReferralBundle) -> s.Refer
         sent_at=local(row["sent_at"], b.tz),
         percent_money=b.progress.percent_money,
         percent_items=b.progress.percent_items,
-        money_total=money(b.progress.money_total, b.fold.money.currency, lang),
+        money_total=priced(b, b.progress.money_total, lang),
         next_step=next_step(b, lang),
         open_questions=len(b.open_questions),
     )
@@ -365,3 +489,25 @@ def teeth(chart: list[ChartTooth], phase: str, lang: Lang) -> s.TeethOut:
             if c in chart_texts.conditions
         },
     )
+
+
+def pictures(items: list[s.MediaOut], lang: Lang) -> s.MediaList:
+    """Pictures by phase, and before beside after (the latest of each) per tooth and kind."""
+    by_phase: dict[str, list[s.MediaOut]] = {"before": [], "progress": [], "after": []}
+    pairs: dict[tuple[int | None, str], dict[str, s.MediaOut]] = {}
+    for m in items:  # oldest first: a later picture of the same phase replaces the pair's
+        by_phase.setdefault(m.phase, []).append(m)
+        if m.phase in ("before", "after"):
+            pairs.setdefault((m.tooth, m.kind), {})[m.phase] = m
+    side_by_side = [
+        s.MediaPairOut(
+            tooth=tooth,
+            kind=kind,
+            label=texts.PICTURES[kind][lang]
+            + (texts.TOOTH[lang].format(n=tooth) if tooth else texts.PICTURES["mouth"][lang]),
+            before=pair.get("before"),
+            after=pair.get("after"),
+        )
+        for (tooth, kind), pair in sorted(pairs.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1]))
+    ]
+    return s.MediaList(items=items, by_phase=by_phase, side_by_side=side_by_side)

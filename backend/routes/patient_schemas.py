@@ -107,7 +107,7 @@ class PlanItemOut(msgspec.Struct, frozen=True, kw_only=True):
     tooth: int | None
     specialization: str
     specialization_label: str
-    price: Money
+    price: Money | None  # null when the clinic does not show prices
     status: Annotated[
         str,
         msgspec.Meta(
@@ -127,15 +127,15 @@ class StageOut(msgspec.Struct, frozen=True, kw_only=True):
     status_label: str
     expected_start: datetime | None
     expected_end: datetime | None
-    money: Money
+    money: Money | None  # null when the clinic does not show prices
     items: list[PlanItemOut]
 
 
 class ProgressOut(msgspec.Struct, frozen=True, kw_only=True):
     percent_money: Annotated[int, msgspec.Meta(ge=0, le=100)]
     percent_items: Annotated[int, msgspec.Meta(ge=0, le=100)]
-    money_done: Money
-    money_total: Money
+    money_done: Money | None  # null when the clinic does not show prices
+    money_total: Money | None
     items_done: int
     items_total: int
     current_stage: int | None
@@ -211,6 +211,46 @@ class QuestionOut(msgspec.Struct, frozen=True, kw_only=True):
     ] = None
 
 
+class VariantItemOut(msgspec.Struct, frozen=True, kw_only=True):
+    item_id: UUID
+    title: str
+    tooth: int | None
+    stage: int
+    specialization_label: str
+    price: Money | None  # null when the clinic does not show prices
+    common: Annotated[bool, msgspec.Meta(description="part of every option")]
+
+
+class ExplanationOut(msgspec.Struct, frozen=True, kw_only=True):
+    visit: Annotated[int | None, msgspec.Meta(description="at which visit")]
+    visit_label: str | None
+    stage: int | None
+    item_id: UUID | None
+    about: Annotated[str | None, msgspec.Meta(description="the item or stage it explains")]
+    problem: Annotated[str, msgspec.Meta(description="what was found")]
+    solution: Annotated[str, msgspec.Meta(description="what will be done")]
+    specialists: list[str]
+
+
+class VariantOut(msgspec.Struct, frozen=True, kw_only=True):
+    variant: Annotated[str | None, msgspec.Meta(description="A, B, C…; null: no options")]
+    title: str
+    counted: Annotated[
+        bool, msgspec.Meta(description="the option the plan counts: chosen, else the first")
+    ]
+    chosen_by: Annotated[str | None, msgspec.Meta(description="patient | clinic | exchange")]
+    status_label: str | None
+    pros: list[str]
+    cons: list[str]
+    total: Money | None  # null when the clinic does not show prices
+    course_days: Annotated[int, msgspec.Meta(description="by the duration norms")]
+    course_label: str
+    items: list[VariantItemOut]
+    explanations: list[ExplanationOut]
+    after_chart: "TeethOut"
+    chart_svg_url: str
+
+
 class ReferralOut(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     step: str
@@ -224,6 +264,16 @@ class ReferralOut(msgspec.Struct, frozen=True, kw_only=True):
     appointments: list[AppointmentOut]
     questions: list[QuestionOut]
     milestones: list[MilestoneOut]
+    # Seed 004: every option side by side, the one that counts, and whether to choose.
+    variants: list[VariantOut] = []
+    chosen_variant: str | None = None
+    can_choose_variant: bool = False
+    prices_shown: bool = True
+    plan_pdf_url: str | None = None
+
+
+class ChooseVariantIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    variant: Annotated[str, msgspec.Meta(pattern="^[A-Z]$", examples=["B"])]
 
 
 class ReferralSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -234,7 +284,7 @@ class ReferralSummary(msgspec.Struct, frozen=True, kw_only=True):
     sent_at: datetime
     percent_money: int
     percent_items: int
-    money_total: Money
+    money_total: Money | None  # null when the clinic does not show prices
     next_step: str
     open_questions: int
 
@@ -283,8 +333,22 @@ class MediaOut(msgspec.Struct, frozen=True, kw_only=True):
     url_expires_at: datetime
 
 
+class MediaPairOut(msgspec.Struct, frozen=True, kw_only=True):
+    """Before and after of one tooth (or the whole mouth: tooth null), side by side."""
+
+    tooth: int | None
+    kind: str
+    label: str
+    before: MediaOut | None
+    after: MediaOut | None
+
+
 class MediaList(msgspec.Struct, frozen=True, kw_only=True):
     items: list[MediaOut]
+    by_phase: Annotated[
+        dict[str, list[MediaOut]], msgspec.Meta(description="before, progress, after")
+    ] = {}
+    side_by_side: list[MediaPairOut] = []
 
 
 # --- what the patient says ------------------------------------------------------------

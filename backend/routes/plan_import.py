@@ -136,11 +136,14 @@ def _plan_out(plan: ImportedPlan, currency: str) -> s.ImportedPlanOut:
     return s.ImportedPlanOut(
         items=list(plan.items),
         teeth=[
-            s.ImportedTooth(tooth=t.tooth, phase=t.phase, condition=t.condition) for t in plan.teeth
+            s.ImportedTooth(tooth=t.tooth, phase=t.phase, condition=t.condition, variant=t.variant)
+            for t in plan.teeth
         ],
         total=plan.total,
         currency=currency,
         notes=list(plan.notes),
+        variants=list(plan.variants),
+        explanations=list(plan.explanations),
     )
 
 

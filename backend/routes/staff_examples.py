@@ -521,9 +521,43 @@ CRM_STAGES = {
             "semantics": "success",
             "maps_to": "completed",
         },
+        {
+            "key": "C1:EXECUTING",
+            "name": "Лечение",
+            "semantics": "process",
+            "maps_to": "item_done/listed",
+        },
         {"key": "C1:LOSE", "name": "Отказ", "semantics": "failure", "maps_to": None},
     ],
     "map_keys_not_in_crm": [],
+    "fields": [
+        {
+            "key": "UF_CRM_PAID",
+            "name": "Оплачено",
+            "type": "money",
+            "code": None,
+            "used_as": "fields.paid_amount",
+        },
+        {
+            "key": "UF_CRM_DONE_ROWS",
+            "name": "Выполнено",
+            "type": "string",
+            "code": None,
+            "used_as": "fields.done_rows",
+        },
+        {"key": "OPPORTUNITY", "name": "Сумма", "type": "double", "code": None, "used_as": None},
+    ],
+    "settings_fields_not_in_crm": [],
+    "catalog": [
+        {
+            "ref": "451",
+            "name": "Пломба светоотверждаемая",
+            "code": "A16.07.002",
+            "price": 650000,
+            "currency": "RUB",
+            "in_price_list": True,
+        }
+    ],
 }
 COHORTS = {
     "clinics": [CLINIC],

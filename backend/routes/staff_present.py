@@ -6,6 +6,9 @@ from typing import Any
 import msgspec
 
 from backend.domain.money_funnel import Funnel, months_of_reserve
+from backend.domain.norms import effective_norms
+from backend.domain.plans import counted_variant, of_variant
+from backend.domain.variants import overview
 from backend.routes import staff_schemas as s
 from backend.routes.paging import encode_cursor
 from backend.services.desk import Dispute, ReferralCard
@@ -33,6 +36,8 @@ def referral_rows(rows: list[dict[str, Any]], limit: int, *, with_phone: bool) -
             remaining=amount(r, "remaining_amount"),
             disputed=r["disputed_count"],
             overdue=r["overdue_count"],
+            chosen_variant=r.get("chosen_variant"),
+            variant_chosen_by=r.get("variant_chosen_by"),
         )
         for r in page
     ]
@@ -41,6 +46,14 @@ def referral_rows(rows: list[dict[str, Any]], limit: int, *, with_phone: bool) -
         items=items,
         next_cursor=encode_cursor(last["sent_at"], last["id"]) if more and last else None,
     )
+
+
+def _variant_of(fold, version) -> str | None:
+    """The option that counts in a version: the fold's (it knows the patient's choice)."""
+    for v in (fold.plan, fold.estimated_plan):
+        if v is not None and v.plan_id == version.id:
+            return v.variant
+    return counted_variant(version.items, version.chosen_variant)
 
 
 def card(c: ReferralCard, appointments: list[dict[str, Any]]) -> s.ReferralCardOut:
@@ -52,7 +65,46 @@ def card(c: ReferralCard, appointments: list[dict[str, Any]]) -> s.ReferralCardO
             origin=v.origin,
             reason=v.reason,
             created_at=v.created_at,
-            total=sum(i.price for i in v.items),
+            # The counted variant's total: alternatives are not added up.
+            total=sum(i.price for i in of_variant(v.items, _variant_of(fold, v))),
+            chosen_variant=_variant_of(fold, v),
+            variants=[
+                s.VariantSummaryOut(
+                    variant=o.variant,
+                    title_ru=o.info.title_ru,
+                    title_en=o.info.title_en,
+                    pros_ru=o.info.pros_ru,
+                    pros_en=o.info.pros_en,
+                    cons_ru=o.info.cons_ru,
+                    cons_en=o.info.cons_en,
+                    counted=o.counted,
+                    total=o.total,
+                    course_days=o.course_days,
+                )
+                for o in overview(
+                    v.items,
+                    infos=v.variants,
+                    explanations=v.explanations,
+                    teeth=v.teeth,
+                    chosen_variant=_variant_of(fold, v),
+                    norms=c.norms or effective_norms(),
+                )
+                if o.variant is not None
+            ],
+            explanations=[
+                s.ExplanationOut(
+                    variant=e.variant,
+                    stage=e.stage,
+                    item_id=e.item_id,
+                    visit=e.visit,
+                    problem_ru=e.problem_ru,
+                    problem_en=e.problem_en,
+                    solution_ru=e.solution_ru,
+                    solution_en=e.solution_en,
+                    specialists=list(e.specialists),
+                )
+                for e in v.explanations
+            ],
             items=[
                 s.PlanItemOut(
                     item_id=i.item_id,
@@ -71,6 +123,7 @@ def card(c: ReferralCard, appointments: list[dict[str, Any]]) -> s.ReferralCardO
         )
         for v in c.plans
     ]
+    choice = fold.variant_choice
     rating = None
     if c.rating is not None:
         rating = {k: c.rating[k] for k in ("called", "stars", "comment", "updated_at")}
@@ -113,6 +166,13 @@ def card(c: ReferralCard, appointments: list[dict[str, Any]]) -> s.ReferralCardO
             for a in appointments
         ],
         contact_rating=rating,
+        chosen_variant=fold.plan.variant if fold.plan else None,
+        variant_chosen_by=choice.by
+        if choice and fold.plan and choice.variant == fold.plan.variant
+        else None,
+        variant_chosen_at=choice.occurred_at
+        if choice and fold.plan and choice.variant == fold.plan.variant
+        else None,
     )
 
 

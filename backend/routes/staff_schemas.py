@@ -6,7 +6,13 @@ from uuid import UUID
 
 import msgspec
 
-from backend.domain.plan_import import DEFAULT_MIN_PROBABILITY, Analysis, DraftItem
+from backend.domain.plan_import import (
+    DEFAULT_MIN_PROBABILITY,
+    Analysis,
+    DraftExplanation,
+    DraftItem,
+    VariantText,
+)
 from backend.domain.roles import Role
 from backend.services.plan_import import MAX_LINES, PriceEntryIn
 from backend.services.referrals import PatientIn, PlanItemIn
@@ -46,6 +52,12 @@ class ReferralRow(msgspec.Struct, frozen=True, kw_only=True):
     remaining: Amount
     disputed: int
     overdue: int
+    chosen_variant: Annotated[
+        str | None, msgspec.Meta(description="the option that counts (A, B…), if any")
+    ] = None
+    variant_chosen_by: Annotated[
+        str | None, msgspec.Meta(description="patient | clinic | exchange; null: not chosen")
+    ] = None
 
 
 class ReferralList(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,14 +78,42 @@ class PlanItemOut(msgspec.Struct, frozen=True, kw_only=True):
     done_at: datetime | None
 
 
+class VariantSummaryOut(msgspec.Struct, frozen=True, kw_only=True):
+    variant: str | None
+    title_ru: str
+    title_en: str
+    pros_ru: str
+    pros_en: str
+    cons_ru: str
+    cons_en: str
+    counted: bool
+    total: Annotated[int, msgspec.Meta(description="common items and this option's, minor units")]
+    course_days: Annotated[int, msgspec.Meta(description="by the clinic's duration norms")]
+
+
+class ExplanationOut(msgspec.Struct, frozen=True, kw_only=True):
+    variant: str | None
+    stage: int | None
+    item_id: UUID | None
+    visit: int | None
+    problem_ru: str
+    problem_en: str
+    solution_ru: str
+    solution_en: str
+    specialists: list[str]
+
+
 class PlanOut(msgspec.Struct, frozen=True, kw_only=True):
     plan_id: UUID
     version: int
     origin: Literal["estimated", "actual"]
     reason: str | None
     created_at: datetime
-    total: int
+    total: Annotated[int, msgspec.Meta(description="the counted option's total")]
     items: list[PlanItemOut]
+    chosen_variant: str | None = None
+    variants: list[VariantSummaryOut] = []
+    explanations: list[ExplanationOut] = []
 
 
 class VerificationOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -115,6 +155,9 @@ class ReferralCardOut(msgspec.Struct, frozen=True, kw_only=True):
     verifications: list[VerificationOut]
     appointments: list[AppointmentOut]
     contact_rating: dict[str, Any] | None
+    chosen_variant: str | None = None
+    variant_chosen_by: str | None = None
+    variant_chosen_at: datetime | None = None
 
 
 class TimelineEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -459,6 +502,7 @@ class ImportedTooth(msgspec.Struct, frozen=True, kw_only=True):
     tooth: int
     phase: str
     condition: str
+    variant: str | None = None  # an after-state of one option only
 
 
 class ImportedPlanOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -467,6 +511,8 @@ class ImportedPlanOut(msgspec.Struct, frozen=True, kw_only=True):
     total: int
     currency: str
     notes: list[str]
+    variants: list[VariantText] = []
+    explanations: list[DraftExplanation] = []
 
 
 class ImportOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -545,3 +591,11 @@ class SpecializationTable(msgspec.Struct, frozen=True, kw_only=True):
     first: Annotated[str, msgspec.Meta(description="first month, YYYY-MM")]
     last: Annotated[str, msgspec.Meta(description="last month, YYYY-MM")]
     items: list[SpecializationOut]
+
+
+class PatientPricesIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    show_prices: Annotated[bool, msgspec.Meta(description="patients see prices and totals")]
+
+
+class PatientPricesOut(msgspec.Struct, frozen=True, kw_only=True):
+    show_prices: bool

@@ -11,7 +11,7 @@ from uuid import UUID
 import msgspec
 
 from backend.clock import utcnow
-from backend.domain.events import EventBody, Source
+from backend.domain.events import Correction, EventBody, Source
 from backend.services.recording import Recorded, Statement, record
 
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
@@ -96,6 +96,33 @@ async def record_clinic_claim(
             actor=actor,
             idempotency_key=idempotency_key,
             occurred_at=claim.occurred_at,
+        ),
+        now=now or utcnow(),
+    )
+
+
+async def record_clinic_correction(
+    referral_id: UUID,
+    *,
+    retracts: int,
+    reason: str,
+    source: Source,
+    actor: str,
+    idempotency_key: str | None = None,
+    occurred_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Recorded:
+    """A clinic's system takes back one of the clinic's own claims — a payment its CRM
+    lowered, a product row removed, a procedure its MIS cancelled — by the same door as
+    every claim; the ledger keeps both, the fold applies the correction to the past."""
+    return await record(
+        referral_id,
+        Statement(
+            body=Correction(retracts=retracts, reason=reason[:500]),
+            source=source,
+            actor=actor,
+            idempotency_key=idempotency_key,
+            occurred_at=occurred_at,
         ),
         now=now or utcnow(),
     )

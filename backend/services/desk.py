@@ -13,14 +13,16 @@ import msgspec
 
 from backend.domain.events import Event, ReceiptAttached, VisitCosigned
 from backend.domain.funnel import ITEM_PREFIX, ReferralFold, fold_referral
-from backend.domain.plans import PlanItem, ToothState
+from backend.domain.norms import Norms
+from backend.domain.plans import Explanation, PlanItem, ToothState, VariantInfo
 from backend.domain.roles import needs_clinic
 from backend.domain.verification import Verification, verify
 from backend.services.audit import Viewer, saw
 from backend.services.errors import NotFound
+from backend.services.patient_reads import ReferralBundle, referral_bundle
 from backend.services.recording import policy_for
 from backend.services.staff_auth import StaffPrincipal
-from backend.store import desk, ledger, parties, plans, referrals
+from backend.store import desk, ledger, media, norms, parties, plans, referrals
 from backend.store.tables import Appointment, ContactRating
 
 # A worklist (who to call back, plans behind schedule) is shown whole, up to this many
@@ -88,6 +90,8 @@ class PlanVersion(msgspec.Struct, frozen=True, kw_only=True):
     created_by: str
     items: list[PlanItem]
     teeth: list[ToothState]
+    variants: list[VariantInfo] = []
+    explanations: list[Explanation] = []
 
 
 class ReferralCard(msgspec.Struct, frozen=True, kw_only=True):
@@ -99,6 +103,7 @@ class ReferralCard(msgspec.Struct, frozen=True, kw_only=True):
     plans: list[PlanVersion]
     rating: dict[str, Any] | None
     events: list[Event]
+    norms: Norms | None = None  # the clinic's duration norms, for each option's length
 
 
 async def referral_card(viewer: Viewer, referral_id: UUID, now: datetime) -> ReferralCard:
@@ -109,6 +114,8 @@ async def referral_card(viewer: Viewer, referral_id: UUID, now: datetime) -> Ref
     events = await ledger.events_of(referral_id)
     fold = fold_referral(events)
     policy = await policy_for(clinic)
+    infos = await plans.variants_by_plan(referral_id)
+    explained = await plans.explanations_by_plan(referral_id)
     versions = [
         PlanVersion(
             id=v["id"],
@@ -120,6 +127,8 @@ async def referral_card(viewer: Viewer, referral_id: UUID, now: datetime) -> Ref
             created_by=v["created_by"],
             items=await plans.items_of(v["id"]),
             teeth=await plans.teeth_of(v["id"]),
+            variants=infos.get(v["id"], []),
+            explanations=explained.get(v["id"], []),
         )
         for v in await plans.versions_of(referral_id)
     ]
@@ -140,6 +149,7 @@ async def referral_card(viewer: Viewer, referral_id: UUID, now: datetime) -> Ref
         plans=versions,
         rating=rating,
         events=events,
+        norms=await norms.norms_for(row["clinic"]),
     )
 
 
@@ -293,3 +303,32 @@ async def audit_log(
     return await desk.audit_entries(
         limit=limit, before_id=before_id, object_id=object_id, actor=actor
     )
+
+
+async def pictures(viewer: Viewer, referral_id: UUID) -> list[dict[str, Any]]:
+    """A referral's pictures for its clinic's staff (and the exchange), oldest first."""
+    row = await referral_in_scope(viewer.principal, referral_id)
+    found = await media.of_referral(referral_id)
+    await saw(
+        viewer,
+        action="view_pictures",
+        object_kind="patient",
+        object_id=str(row["patient"]),
+        details={"referral_id": str(referral_id), "shown": len(found)},
+    )
+    return found
+
+
+async def plan_bundle(viewer: Viewer, referral_id: UUID, now: datetime) -> ReferralBundle:
+    """The patient's plan screen as the clinic prints it from the card (and the exchange):
+    in scope, and written to the audit log."""
+    row = await referral_in_scope(viewer.principal, referral_id)
+    bundle = await referral_bundle(row["patient"], referral_id, now)
+    await saw(
+        viewer,
+        action="print_plan",
+        object_kind="patient",
+        object_id=str(row["patient"]),
+        details={"referral_id": str(referral_id)},
+    )
+    return bundle

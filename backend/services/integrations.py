@@ -37,6 +37,7 @@ from backend.integrations.config import IntegrationIn, split
 from backend.integrations.ident import BadQuery, key_matches, new_key, parse_query, ticket
 from backend.integrations.mis_webhooks import MisWebhooks, new_secret
 from backend.secrets_box import seal, unseal
+from backend.services import crm_money
 from backend.services.claims import ReceivedIn, record_clinic_claim
 from backend.services.errors import (
     Conflict,
@@ -46,7 +47,7 @@ from backend.services.errors import (
     UpstreamRefused,
 )
 from backend.store import integrations as store
-from backend.store import outbox, parties, referrals
+from backend.store import outbox, parties, prices, referrals
 from backend.store.engine import write_transaction
 
 ADAPTERS: dict[str, Any] = {"bitrix24": Bitrix24(), "amocrm": AmoCrm(), "webhook": MisWebhooks()}
@@ -193,10 +194,30 @@ class StageRow(msgspec.Struct, frozen=True, kw_only=True):
     maps_to: str | None  # the claim the map makes of it; None: unmapped
 
 
+class FieldRow(msgspec.Struct, frozen=True, kw_only=True):
+    key: str  # as the settings name it (UF_CRM_…, or the amoCRM field id)
+    name: str
+    type: str  # the CRM's own type
+    code: str | None  # amoCRM's field code
+    used_as: str | None  # the setting that names it (fields.paid_amount, …); None: unused
+
+
+class CatalogRow(msgspec.Struct, frozen=True, kw_only=True):
+    ref: str
+    name: str
+    code: str  # what rows match plan lines by; "" — they match by name and tooth
+    price: int | None  # minor units
+    currency: str | None
+    in_price_list: bool  # a new line from it takes the price list's specialization
+
+
 class CrmStages(msgspec.Struct, frozen=True, kw_only=True):
     system: str
     stages: list[StageRow]
     map_keys_not_in_crm: list[str]  # a typo, or a stage deleted in the CRM
+    fields: list[FieldRow] = []  # the deal's or lead's fields, as the CRM lists them
+    settings_fields_not_in_crm: list[str] = []  # fields the settings name that it lacks
+    catalog: list[CatalogRow] = []  # the first products of the CRM's catalogue
 
 
 async def crm_stages(clinic_id: UUID, *, secret_key: str) -> CrmStages:
@@ -212,6 +233,8 @@ async def crm_stages(clinic_id: UUID, *, secret_key: str) -> CrmStages:
     try:
         async with httpx.AsyncClient(timeout=15, follow_redirects=False) as http:
             stages = await adapter.stages(conn, http)
+            fields = await adapter.fields(conn, http)
+            catalog = await adapter.catalog(conn, http)
     except CrmUnavailable as exc:
         raise Unavailable(f"the CRM did not answer: {exc}") from exc
     except CrmRejected as exc:
@@ -221,8 +244,22 @@ async def crm_stages(clinic_id: UUID, *, secret_key: str) -> CrmStages:
     def claim_name(body: dict[str, Any] | None) -> str | None:
         if body is None:
             return None
-        return "/".join(str(body[k]) for k in ("kind", "outcome") if body.get(k))
+        return "/".join(str(body[k]) for k in ("kind", "outcome", "items") if body.get(k))
 
+    settings = {name: f"fields.{name}" for name in ("appointment_at", "paid_amount", "done_rows")}
+    named = {v: settings[k] for k, v in (conn.config.get("fields") or {}).items() if v}
+    field_rows = [
+        FieldRow(
+            key=f.key,
+            name=f.name,
+            type=f.type,
+            code=f.code,
+            used_as=named.get(f.key) or (named.get(f.code) if f.code else None),
+        )
+        for f in fields
+    ]
+    known = {f.key for f in fields} | {f.code for f in fields if f.code}
+    price_list = await prices.effective(clinic_id)
     return CrmStages(
         system=row["system"],
         stages=[
@@ -235,6 +272,19 @@ async def crm_stages(clinic_id: UUID, *, secret_key: str) -> CrmStages:
             for st in stages
         ],
         map_keys_not_in_crm=sorted(set(stage_map) - {st.key for st in stages}),
+        fields=field_rows,
+        settings_fields_not_in_crm=sorted(f"{named[k]}: {k}" for k in named if k not in known),
+        catalog=[
+            CatalogRow(
+                ref=p.ref,
+                name=p.name,
+                code=p.code,
+                price=p.price,
+                currency=p.currency,
+                in_price_list=bool(p.code) and p.code in price_list,
+            )
+            for p in catalog
+        ],
     )
 
 
@@ -364,6 +414,10 @@ def summarize(outcomes: list[dict[str, Any]]) -> tuple[str, str | None]:
         return "failed", "; ".join(what)
     if any(o["outcome"] == "unmapped" for o in outcomes):
         return "unmapped", "stage not in the stage map"
+    unmatched = [r for o in outcomes for r in (o.get("money") or {}).get("unmatched_done_rows", [])]
+    if unmatched:
+        listed = ", ".join(f"«{r}»" for r in unmatched)
+        return "unmapped", f"the done rows field lists what is no product row: {listed}"
     if any(o["outcome"] in ("recorded", "duplicate") for o in outcomes):
         return "processed", None
     return "ignored", None
@@ -385,10 +439,47 @@ async def apply_change(
     if referral_id is None:
         return {**outcome, "outcome": "ignored", "note": change.note or "not a referral of ours"}
     outcome["referral_id"] = str(referral_id)
+    if change.plan is not None or change.cancel_item is not None:
+        return {**outcome, **await _apply_statement(conn, adapter, change, referral_id, now)}
+    if change.money is not None:
+        # Money first: a stage's claim may need the lines the rows add to the plan.
+        outcome["money"] = await crm_money.apply_money(
+            clinic_id=conn.clinic_id,
+            system=conn.system,
+            config=conn.config,
+            source=adapter.source,
+            external_id=change.external_id or str(referral_id),
+            stage=change.stage,
+            money=change.money,
+            referral_id=referral_id,
+            now=now,
+        )
+    return _with_money(outcome, await _apply_claim(conn, adapter, change, referral_id, now))
+
+
+def _with_money(outcome: dict[str, Any], stage: dict[str, Any]) -> dict[str, Any]:
+    """The change's outcome: its stage's, unless its money was refused (the delivery
+    fails, visibly) or recorded something the stage did not."""
+    merged = {**outcome, **stage}
+    money = outcome.get("money")
+    if money is None:
+        return merged
+    if money["status"] == "refused":
+        errors = "; ".join(money.get("errors", []))
+        previous = f"{stage['error']}; " if stage.get("error") else ""
+        return {**merged, "outcome": "refused", "error": previous + errors}
+    if money["status"] == "recorded" and merged["outcome"] in ("ignored", "duplicate"):
+        return {**merged, "outcome": "recorded"}
+    return merged
+
+
+async def _apply_claim(
+    conn: Connection, adapter: Adapter, change: Change, referral_id: UUID, now: datetime
+) -> dict[str, Any]:
     if change.unknown_stage is not None:
-        return {**outcome, "outcome": "unmapped"}
+        return {"outcome": "unmapped"}
     if change.claim is None:
-        return {**outcome, "outcome": "ignored", "note": change.note}
+        return {"outcome": "ignored", "note": change.note}
     try:
         recorded = await record_clinic_claim(
             referral_id,
@@ -399,12 +490,45 @@ async def apply_change(
             now=now,
         )
     except ServiceError as exc:
-        return {**outcome, "outcome": "refused", "error": exc.detail}
+        return {"outcome": "refused", "error": exc.detail}
     return {
-        **outcome,
         "outcome": "duplicate" if recorded.duplicate else "recorded",
         "event_id": recorded.event.id,
     }
+
+
+async def _apply_statement(
+    conn: Connection, adapter: Adapter, change: Change, referral_id: UUID, now: datetime
+) -> dict[str, Any]:
+    """A plan version or a cancelled procedure an MIS states outright."""
+    assert change.key is not None
+    actor = f"{conn.system}:{change.key.split(':', 1)[-1]}"[:120]
+    try:
+        if change.plan is not None:
+            version, new = await crm_money.apply_plan(
+                referral_id,
+                change.plan,
+                source=adapter.source,
+                actor=actor,
+                key=change.key,
+                occurred_at=change.at,
+                now=now,
+            )
+            return {"outcome": "recorded" if new else "duplicate", "plan_version": version}
+        assert change.cancel_item is not None
+        made = await crm_money.cancel_item(
+            referral_id,
+            change.cancel_item,
+            reason=change.note or "отменено в МИС / cancelled in the MIS",
+            source=adapter.source,
+            actor=actor,
+            key=change.key,
+            occurred_at=change.at,
+            now=now,
+        )
+    except ServiceError as exc:
+        return {"outcome": "refused", "error": exc.detail}
+    return {"outcome": "recorded", "corrections": made}
 
 
 async def _referral_of(
@@ -645,9 +769,17 @@ async def ident_tickets(
     return IdentAnswer(status=200, tickets=tickets)
 
 
-async def ident_timetable(token: str, key: str | None, *, secret_key: str) -> IdentAnswer:
-    """IDENT posts its timetable; we take it and keep nothing (referrals are booked by
-    the clinic's staff, and the booking comes back as the clinic's claim)."""
-    if await _ident(token, key, secret_key) is None:
+async def ident_timetable(
+    token: str, key: str | None, *, secret_key: str, now: datetime | None = None
+) -> IdentAnswer:
+    """IDENT posts its timetable: the doctors' free intervals, which it sends to booking
+    aggregators. It names no patient and no referral, so nothing of it is kept; what it
+    does tell is that the clinic's IDENT is exchanging with us (last_sync_at). IDENT's
+    documented HTTP exchange offers nothing more — no visits, plans or payments
+    (docs/crm-money.md)."""
+    conn = await _ident(token, key, secret_key)
+    if conn is None:
         return IdentAnswer(status=401, text="Неверный ключ интеграции (IDENT-Integration-Key)")
+    async with write_transaction():
+        await store.mark_synced(conn.integration_id, now or utcnow())
     return IdentAnswer(status=200)

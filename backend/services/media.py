@@ -8,6 +8,7 @@ from uuid import UUID
 from PIL import Image, UnidentifiedImageError
 
 from backend.clock import utcnow
+from backend.domain.teeth import is_valid_tooth
 from backend.ids import new_id
 from backend.media_files import MediaFiles
 from backend.services.errors import Invalid, NotFound
@@ -56,11 +57,18 @@ async def attach_media(
     phase: str,
     tooth: int | None = None,
     caption: str = "",
+    uploaded_by: str = "",
     now: datetime | None = None,
 ) -> UUID:
+    """Store a picture of a referral: tied to a tooth (FDI) or, without one, the whole
+    mouth, and to a phase (before, after, progress)."""
     now = now or utcnow()
     if kind not in KINDS or phase not in PHASES:
         raise Invalid(f"kind must be one of {KINDS}, phase one of {PHASES}")
+    if tooth is not None and not is_valid_tooth(tooth):
+        raise Invalid(f"tooth: {tooth} is not an FDI tooth number")
+    if len(caption) > 300:
+        raise Invalid("caption: at most 300 characters")
     if await referrals.get(referral_id) is None:
         raise NotFound("no such referral")
     cleaned, content_type, extension = clean_image(data)
@@ -78,6 +86,7 @@ async def attach_media(
         content_type=content_type,
         size_bytes=len(cleaned),
         sha256=hashlib.sha256(cleaned).hexdigest(),
+        uploaded_by=uploaded_by,
         now=now,
     )
     return media_id

@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from backend.domain.funnel import ReferralFold, fold_referral
-from backend.domain.plans import PlanItem, ToothState, chosen
+from backend.domain.norms import Norms
+from backend.domain.plans import Explanation, PlanItem, ToothState, VariantInfo, of_variant
 from backend.domain.progress import Progress
 from backend.domain.verification import Verification, verify
 from backend.services.errors import NotFound
@@ -27,8 +28,12 @@ class PlanVersionView(msgspec.Struct, frozen=True, kw_only=True):
     origin: str
     reason: str | None
     created_at: datetime
-    items: list[PlanItem]  # the chosen variant's
+    items: list[PlanItem]  # the counted variant's (common items included)
     teeth: list[ToothState]
+    variant: str | None = None  # the variant that counts: chosen, else the first
+    all_items: list[PlanItem] = []  # every variant's
+    variants: list[VariantInfo] = []
+    explanations: list[Explanation] = []
 
 
 class ReferralBundle(msgspec.Struct, frozen=True, kw_only=True):
@@ -42,6 +47,7 @@ class ReferralBundle(msgspec.Struct, frozen=True, kw_only=True):
     estimated: PlanVersionView | None
     actual: PlanVersionView | None
     open_questions: list[dict[str, Any]]
+    norms: Norms | None = None
 
     @property
     def current(self) -> PlanVersionView | None:
@@ -61,24 +67,35 @@ async def owned_referral(patient_id: UUID, referral_id: UUID) -> dict[str, Any]:
 
 def _version(
     row: dict[str, Any] | None,
+    fold: ReferralFold,
     items: dict[UUID, list[PlanItem]],
     teeth: dict[UUID, list[ToothState]],
+    infos: dict[UUID, list[VariantInfo]],
+    explained: dict[UUID, list[Explanation]],
 ) -> PlanVersionView | None:
     if row is None:
         return None
+    # The fold knows the choice (the patient's, or a version's): the same for every reader.
+    counted = {v.plan_id: v.variant for v in (fold.plan, fold.estimated_plan) if v is not None}
+    every = items.get(row["id"], [])
+    variant = counted.get(row["id"])
     return PlanVersionView(
         plan_id=row["id"],
         version=row["version"],
         origin=row["origin"],
         reason=row["reason"],
         created_at=row["created_at"],
-        items=chosen(items.get(row["id"], []), row["chosen_variant"]),
+        items=of_variant(every, variant),
         teeth=teeth.get(row["id"], []),
+        variant=variant,
+        all_items=every,
+        variants=infos.get(row["id"], []),
+        explanations=explained.get(row["id"], []),
     )
 
 
 async def referral_bundle(patient_id: UUID, referral_id: UUID, now: datetime) -> ReferralBundle:
-    # Seven plain statements, each by an index (a patient opens this screen most).
+    # Nine plain statements, each by an index (a patient opens this screen most).
     found = await referrals.with_parties(referral_id)
     if found is None:
         raise NotFound("no such referral")
@@ -90,7 +107,10 @@ async def referral_bundle(patient_id: UUID, referral_id: UUID, now: datetime) ->
     items, teeth = await plans.items_by_plan(referral_id), await plans.teeth_by_plan(referral_id)
     estimated = next((v for v in reversed(versions) if v["origin"] == "estimated"), None)
     actual = next((v for v in reversed(versions) if v["origin"] == "actual"), None)
-    progress = progress_of(fold, await norms.norms_for(clinic["id"]), now)
+    infos = await plans.variants_by_plan(referral_id)
+    explained = await plans.explanations_by_plan(referral_id)
+    norm_table = await norms.norms_for(clinic["id"])
+    progress = progress_of(fold, norm_table, now)
     return ReferralBundle(
         referral=referral,
         clinic=clinic,
@@ -99,9 +119,10 @@ async def referral_bundle(patient_id: UUID, referral_id: UUID, now: datetime) ->
         fold=fold,
         verifications=verify(fold, now, await policy_for(clinic)),
         progress=progress,
-        estimated=_version(estimated, items, teeth),
-        actual=_version(actual, items, teeth),
+        estimated=_version(estimated, fold, items, teeth, infos, explained),
+        actual=_version(actual, fold, items, teeth, infos, explained),
         open_questions=await questions.open_about(patient_id, referral_id, now),
+        norms=norm_table,
     )
 
 

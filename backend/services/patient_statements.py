@@ -17,6 +17,7 @@ from backend.domain.events import (
     PatientReport,
     ReceiptAttached,
     Source,
+    VariantChosen,
 )
 from backend.domain.funnel import fold_referral
 from backend.domain.receipts import BadReceipt, ReceiptMatch, match_receipt, parse_receipt_qr
@@ -156,6 +157,37 @@ async def report(
             now,
             occurred_at=occurred_at,
         )
+
+
+async def choose_variant(
+    patient_id: UUID,
+    referral_id: UUID,
+    *,
+    variant: str,
+    source: Source = Source.patient_app,
+    now: datetime | None = None,
+) -> Recorded:
+    """The patient's choice of a variant: it counts from now on (progress, money, the
+    clinic's card). Choosing again after the clinic changed the plan agrees with it."""
+    now = now or utcnow()
+    async with write_transaction():
+        referral = await _locked_own(patient_id, referral_id)
+        fold = fold_referral(await ledger.events_of(referral_id))
+        [recorded] = await record_locked(
+            referral,
+            [
+                Statement(
+                    body=VariantChosen(
+                        variant=variant, version=fold.plan.version if fold.plan else 0
+                    ),
+                    source=source,
+                    actor=f"patient:{patient_id}",
+                    idempotency_key=f"patient:{new_id()}",
+                )
+            ],
+            now,
+        )
+    return recorded
 
 
 class ReceiptResult(msgspec.Struct, frozen=True, kw_only=True):

@@ -9,7 +9,7 @@ import msgspec
 from backend.clock import utcnow
 from backend.domain.events import PlanLine, PlanSet, Sent, Source
 from backend.domain.norms import Specialization
-from backend.domain.plans import PlanItem, ToothState
+from backend.domain.plans import Explanation, PlanItem, ToothState, VariantInfo
 from backend.domain.teeth import ToothCondition, is_valid_tooth
 from backend.ids import new_id, short_code
 from backend.phones import BadPhone, normalise_phone
@@ -44,18 +44,53 @@ class PlanItemIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     item_id: UUID | None = None
 
 
+Letter = Annotated[str, msgspec.Meta(pattern="^[A-Z]$", description="A, B, C…")]
+Words = Annotated[str, msgspec.Meta(max_length=2000)]
+
+
 class ToothIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     tooth: Tooth
     phase: Literal["before", "after"]
     condition: ToothCondition
     note: Annotated[str, msgspec.Meta(max_length=300)] = ""
+    # An after-state of one variant only (implant in A, bridge in B); none: every variant.
+    variant: Letter | None = None
+
+
+class VariantIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What a variant is called and what speaks for and against it (a point a line)."""
+
+    variant: Letter
+    title_ru: Annotated[str, msgspec.Meta(max_length=200, examples=["Имплантация"])] = ""
+    title_en: Annotated[str, msgspec.Meta(max_length=200, examples=["Implant"])] = ""
+    pros_ru: Words = ""
+    pros_en: Words = ""
+    cons_ru: Words = ""
+    cons_en: Words = ""
+
+
+class ExplanationIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Visit – problem – solution, for one item (`item`: its index in `items`, from 0),
+    one stage, or the whole variant (or plan)."""
+
+    variant: Letter | None = None
+    stage: Annotated[int, msgspec.Meta(ge=1, le=20)] | None = None
+    item: Annotated[int, msgspec.Meta(ge=0, le=199)] | None = None
+    visit: Annotated[int, msgspec.Meta(ge=1, le=99, description="at which visit")] | None = None
+    problem_ru: Words = ""
+    problem_en: Words = ""
+    solution_ru: Words = ""
+    solution_en: Words = ""
+    specialists: Annotated[list[Specialization], msgspec.Meta(max_length=9)] = []
 
 
 class PlanIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     items: Annotated[list[PlanItemIn], msgspec.Meta(min_length=1, max_length=200)]
-    teeth: Annotated[list[ToothIn], msgspec.Meta(max_length=104)] = []
+    teeth: Annotated[list[ToothIn], msgspec.Meta(max_length=416)] = []
     currency: Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$")] = "RUB"
-    chosen_variant: Annotated[str, msgspec.Meta(pattern="^[A-Z]$")] | None = None
+    chosen_variant: Letter | None = None
+    variants: Annotated[list[VariantIn], msgspec.Meta(max_length=26)] = []
+    explanations: Annotated[list[ExplanationIn], msgspec.Meta(max_length=200)] = []
 
 
 class SentReferral(msgspec.Struct, frozen=True, kw_only=True):
@@ -80,15 +115,41 @@ def _check_plan(plan: PlanIn, known_items: frozenset[UUID] = frozenset()) -> Non
     ids = [item.item_id for item in plan.items if item.item_id is not None]
     if len(ids) != len(set(ids)):
         raise Invalid("an item_id appears twice in the plan")
-    teeth_keys = [(t.tooth, t.phase) for t in plan.teeth]
+    teeth_keys = [(t.tooth, t.phase, t.variant) for t in plan.teeth]
     if len(teeth_keys) != len(set(teeth_keys)):
-        raise Invalid("a tooth appears twice in the same phase")
+        raise Invalid("a tooth appears twice in the same phase (and variant)")
     variants = {item.variant for item in plan.items if item.variant}
     if plan.chosen_variant and plan.chosen_variant not in variants:
         raise Invalid(f"chosen_variant {plan.chosen_variant} is not among the items' variants")
+    described = [v.variant for v in plan.variants]
+    if len(described) != len(set(described)):
+        raise Invalid("a variant is described twice")
+    if lonely := sorted(set(described) - variants):
+        raise Invalid(f"variants {', '.join(lonely)} have no items")
+    if described and (unnamed := sorted(variants - set(described))):
+        raise Invalid(f"items name variants {', '.join(unnamed)} that `variants` does not describe")
+    for i, t in enumerate(plan.teeth):
+        if t.variant is not None and (t.variant not in variants or t.phase != "after"):
+            raise Invalid(f"teeth[{i}].variant: only an after-state of an offered variant")
+    for i, e in enumerate(plan.explanations):
+        if e.variant is not None and e.variant not in variants:
+            raise Invalid(f"explanations[{i}].variant: {e.variant} is not offered")
+        if e.item is not None and e.item >= len(plan.items):
+            raise Invalid(f"explanations[{i}].item: the plan has {len(plan.items)} items")
+        if not (e.problem_ru or e.problem_en or e.solution_ru or e.solution_en):
+            raise Invalid(f"explanations[{i}]: say the problem or the solution")
 
 
-def _plan_rows(plan: PlanIn) -> tuple[list[PlanItem], list[ToothState]]:
+class PlanRows(msgspec.Struct, frozen=True, kw_only=True):
+    """A plan as the store keeps it: items, chart, variants' words, explanations."""
+
+    items: list[PlanItem]
+    teeth: list[ToothState]
+    variants: list[VariantInfo]
+    explanations: list[Explanation]
+
+
+def _plan_rows(plan: PlanIn) -> PlanRows:
     items = [
         PlanItem(
             item_id=item.item_id or new_id(),
@@ -107,10 +168,40 @@ def _plan_rows(plan: PlanIn) -> tuple[list[PlanItem], list[ToothState]]:
         for position, item in enumerate(plan.items)
     ]
     teeth = [
-        ToothState(tooth=t.tooth, phase=t.phase, condition=str(t.condition), note=t.note)
+        ToothState(
+            tooth=t.tooth, phase=t.phase, condition=str(t.condition), note=t.note, variant=t.variant
+        )
         for t in plan.teeth
     ]
-    return items, teeth
+    infos = [
+        VariantInfo(
+            variant=v.variant,
+            position=position,
+            title_ru=v.title_ru,
+            title_en=v.title_en,
+            pros_ru=v.pros_ru,
+            pros_en=v.pros_en,
+            cons_ru=v.cons_ru,
+            cons_en=v.cons_en,
+        )
+        for position, v in enumerate(plan.variants)
+    ]
+    explanations = [
+        Explanation(
+            position=position,
+            variant=e.variant,
+            stage=e.stage,
+            item_id=items[e.item].item_id if e.item is not None else None,
+            visit=e.visit,
+            problem_ru=e.problem_ru,
+            problem_en=e.problem_en,
+            solution_ru=e.solution_ru,
+            solution_en=e.solution_en,
+            specialists=tuple(str(x) for x in e.specialists),
+        )
+        for position, e in enumerate(plan.explanations)
+    ]
+    return PlanRows(items=items, teeth=teeth, variants=infos, explanations=explanations)
 
 
 def plan_set_event(
@@ -206,15 +297,18 @@ async def send_referral(
             currency=plan.currency,
             now=now,
         )
-        items, teeth = _plan_rows(plan)
+        rows = _plan_rows(plan)
+        items = rows.items
         await plans.insert_version(
             plan_id=plan_id,
             referral_id=referral_id,
             version=1,
             origin="estimated",
             currency=plan.currency,
-            items=items,
-            teeth=teeth,
+            items=rows.items,
+            teeth=rows.teeth,
+            variants=rows.variants,
+            explanations=rows.explanations,
             chosen_variant=plan.chosen_variant,
             reason=None,
             created_by=actor,
@@ -286,15 +380,18 @@ async def revise_plan(
         _check_plan(plan, known)
         version = await plans.latest_version(referral_id) + 1
         plan_id = new_id()
-        items, teeth = _plan_rows(plan)
+        rows = _plan_rows(plan)
+        items = rows.items
         await plans.insert_version(
             plan_id=plan_id,
             referral_id=referral_id,
             version=version,
             origin="actual",
             currency=plan.currency,
-            items=items,
-            teeth=teeth,
+            items=rows.items,
+            teeth=rows.teeth,
+            variants=rows.variants,
+            explanations=rows.explanations,
             chosen_variant=plan.chosen_variant,
             reason=reason,
             created_by=actor,

@@ -18,6 +18,8 @@ REFERRAL_COLUMNS = (
     Referral.remaining_amount,
     Referral.disputed_count,
     Referral.overdue_count,
+    Referral.chosen_variant,
+    Referral.variant_chosen_by,
     Referral.clinic,
     Referral.clinic.name.as_alias("clinic_name"),
     Referral.patient,

@@ -226,6 +226,28 @@ async def linked_referral(clinic_id: UUID, system: str, external_id: str) -> UUI
     return row["referral"] if row else None
 
 
+async def link_state(clinic_id: UUID, system: str, external_id: str) -> datetime | None:
+    """The vendor's time of the object's state whose money was applied last."""
+    row = (
+        await ExternalLink.select(ExternalLink.state_at)
+        .where(
+            (ExternalLink.clinic == clinic_id)
+            & (ExternalLink.system == system)
+            & (ExternalLink.external_id == external_id)
+        )
+        .first()
+    )
+    return row["state_at"] if row else None
+
+
+async def save_link_state(clinic_id: UUID, system: str, external_id: str, at: datetime) -> None:
+    await ExternalLink.update({ExternalLink.state_at: at}).where(
+        (ExternalLink.clinic == clinic_id)
+        & (ExternalLink.system == system)
+        & (ExternalLink.external_id == external_id)
+    )
+
+
 async def external_id_of(referral_id: UUID, system: str) -> str | None:
     row = (
         await ExternalLink.select(ExternalLink.external_id)

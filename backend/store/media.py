@@ -20,6 +20,7 @@ async def insert(
     size_bytes: int,
     sha256: str,
     now: datetime,
+    uploaded_by: str = "",
 ) -> None:
     await Media.insert(
         Media(
@@ -34,6 +35,7 @@ async def insert(
             size_bytes=size_bytes,
             sha256=sha256,
             created_at=now,
+            uploaded_by=uploaded_by,
         )
     )
 

@@ -134,3 +134,7 @@ async def update_patient(patient_id: UUID, values: dict[str, Any]) -> None:
 
 async def set_delivery_channel(clinic_id: UUID, channel: str) -> None:
     await Clinic.update({Clinic.delivery_channel: channel}).where(Clinic.id == clinic_id)
+
+
+async def set_show_prices(clinic_id: UUID, shown: bool) -> None:
+    await Clinic.update({Clinic.show_prices_to_patients: shown}).where(Clinic.id == clinic_id)

@@ -7,9 +7,9 @@ from uuid import UUID
 
 import msgspec
 
-from backend.domain.plans import PlanItem, ToothState
+from backend.domain.plans import Explanation, PlanItem, ToothState, VariantInfo
 from backend.ids import new_id
-from backend.store.tables import Plan
+from backend.store.tables import Plan, PlanExplanation, PlanVariant
 from backend.store.tables import PlanItem as PlanItemRow
 from backend.store.tables import ToothState as ToothStateRow
 
@@ -29,6 +29,8 @@ async def insert_version(
     reason: str | None,
     created_by: str,
     now: datetime,
+    variants: list[VariantInfo] | tuple = (),
+    explanations: list[Explanation] | tuple = (),
 ) -> None:
     await Plan.insert(
         Plan(
@@ -50,6 +52,21 @@ async def insert_version(
     if teeth:
         await ToothStateRow.insert(
             *(ToothStateRow(id=new_id(), plan=plan_id, **msgspec.structs.asdict(t)) for t in teeth)
+        )
+    if variants:
+        await PlanVariant.insert(
+            *(PlanVariant(id=new_id(), plan=plan_id, **msgspec.structs.asdict(v)) for v in variants)
+        )
+    if explanations:
+        await PlanExplanation.insert(
+            *(
+                PlanExplanation(
+                    id=new_id(),
+                    plan=plan_id,
+                    **(msgspec.structs.asdict(e) | {"specialists": ",".join(e.specialists)}),
+                )
+                for e in explanations
+            )
         )
 
 
@@ -82,7 +99,7 @@ async def items_by_plan(referral_id: UUID) -> dict[UUID, list[PlanItem]]:
 async def teeth_by_plan(referral_id: UUID) -> dict[UUID, list[ToothState]]:
     """Every plan version's tooth states of a referral, in one statement."""
     rows = await ToothStateRow.raw(
-        "SELECT t.plan, t.tooth, t.phase, t.condition, t.note FROM tooth_state t "
+        "SELECT t.plan, t.tooth, t.phase, t.condition, t.note, t.variant FROM tooth_state t "
         "JOIN plan p ON p.id = t.plan WHERE p.referral = {}",
         referral_id,
     )
@@ -110,6 +127,36 @@ async def items_of(plan_id: UUID) -> list[PlanItem]:
 
 async def teeth_of(plan_id: UUID) -> list[ToothState]:
     rows = await ToothStateRow.select(
-        ToothStateRow.tooth, ToothStateRow.phase, ToothStateRow.condition, ToothStateRow.note
+        ToothStateRow.tooth,
+        ToothStateRow.phase,
+        ToothStateRow.condition,
+        ToothStateRow.note,
+        ToothStateRow.variant,
     ).where(ToothStateRow.plan == plan_id)
     return [ToothState(**r) for r in rows]
+
+
+async def variants_by_plan(referral_id: UUID) -> dict[UUID, list[VariantInfo]]:
+    """Every plan version's variant descriptions of a referral, in one statement."""
+    rows = await PlanVariant.raw(
+        "SELECT v.plan, v.variant, v.position, v.title_ru, v.title_en, v.pros_ru, v.pros_en, "
+        "v.cons_ru, v.cons_en FROM plan_variant v JOIN plan p ON p.id = v.plan "
+        "WHERE p.referral = {} ORDER BY v.position",
+        referral_id,
+    )
+    return _by_plan(rows, VariantInfo)
+
+
+async def explanations_by_plan(referral_id: UUID) -> dict[UUID, list[Explanation]]:
+    """Every plan version's explanations of a referral, in one statement, in order."""
+    rows = await PlanExplanation.raw(
+        "SELECT e.plan, e.position, e.variant, e.stage, e.item_id, e.visit, e.problem_ru, "
+        "e.problem_en, e.solution_ru, e.solution_en, e.specialists FROM plan_explanation e "
+        "JOIN plan p ON p.id = e.plan WHERE p.referral = {} ORDER BY e.position",
+        referral_id,
+    )
+    for row in rows:
+        row["specialists"] = tuple(s for s in (row["specialists"] or "").split(",") if s)
+        if row["item_id"] is not None:
+            row["item_id"] = UUID(str(row["item_id"]))
+    return _by_plan(rows, Explanation)

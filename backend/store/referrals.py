@@ -68,7 +68,8 @@ async def with_parties(referral_id: UUID) -> tuple[dict, dict, dict] | None:
     rows = await Referral.raw(
         "SELECT r.*, c.name AS c_name, c.city AS c_city, c.address AS c_address, "
         "c.phone AS c_phone, c.timezone AS c_timezone, "
-        "c.first_contact_sla_minutes AS c_first_contact_sla_minutes, p.locale AS p_locale, "
+        "c.first_contact_sla_minutes AS c_first_contact_sla_minutes, "
+        "c.show_prices_to_patients AS c_show_prices, p.locale AS p_locale, p.name AS p_name, "
         "p.timezone AS p_timezone FROM referral r JOIN clinic c ON c.id = r.clinic "
         "JOIN patient p ON p.id = r.patient WHERE r.id = {}",
         referral_id,
@@ -79,6 +80,7 @@ async def with_parties(referral_id: UUID) -> tuple[dict, dict, dict] | None:
     clinic = {k.removeprefix("c_"): row.pop(k) for k in list(row) if k.startswith("c_")}
     patient = {k.removeprefix("p_"): row.pop(k) for k in list(row) if k.startswith("p_")}
     clinic["id"], patient["id"] = row["clinic"], row["patient"]
+    clinic["show_prices"] = bool(clinic["show_prices"])  # SQLite answers 0/1 here
     return row, clinic, patient
 
 
@@ -95,6 +97,9 @@ async def save_fold(
 ) -> None:
     states = [v.state for v in verifications.values()]
     m = fold.money
+    variant = fold.plan.variant if fold.plan else None
+    choice = fold.variant_choice
+    chosen_by = choice.by if choice is not None and choice.variant == variant else None
     await Referral.update(
         {
             Referral.step: fold.step.value,
@@ -115,6 +120,8 @@ async def save_fold(
             Referral.disputed_count: sum(s in NEEDS_EXCHANGE for s in states),
             Referral.overdue_count: sum(s is VerificationState.overdue for s in states),
             Referral.verification_due_at: next_due(verifications),
+            Referral.chosen_variant: variant,
+            Referral.variant_chosen_by: chosen_by,
             Referral.folded_event_id: fold.last_event_id,
             Referral.updated_at: now,
         }

@@ -47,6 +47,8 @@ class Clinic(Table, tablename="clinic"):
     first_contact_sla_minutes = Integer(null=True, default=None)
     created_at = Timestamptz()
     archived_at = Timestamptz(null=True, default=None)
+    # Seed 004: whether the plan shows patients its prices is the clinic's choice.
+    show_prices_to_patients = Boolean(default=True)
 
 
 class StaffUser(Table, tablename="staff_user"):
@@ -123,6 +125,8 @@ class Referral(Table, tablename="referral"):
     disputed_count = SmallInt(default=0)  # disputed + clinic_silent milestones
     overdue_count = SmallInt(default=0)
     verification_due_at = Timestamptz(null=True, default=None, index=True)
+    chosen_variant = Varchar(length=8, null=True, default=None)  # the variant that counts
+    variant_chosen_by = Varchar(length=10, null=True, default=None)  # patient|clinic|exchange
     folded_event_id = BigInt(default=0)
     created_at = Timestamptz()
     updated_at = Timestamptz()
@@ -169,7 +173,41 @@ class ToothState(Table, tablename="tooth_state"):
     phase = Varchar(length=8)  # before|after
     condition = Varchar(length=24)
     note = Text(default="")
-    # unique (plan, tooth, phase)
+    variant = Varchar(length=8, null=True, default=None)  # an after-state of one variant
+    # unique (plan, tooth, phase, coalesce(variant, ''))
+
+
+class PlanVariant(Table, tablename="plan_variant"):
+    """What one variant of a plan version is, in the patient's words (seed 004)."""
+
+    id = UUID(primary_key=True)
+    plan = _fk(Plan)
+    variant = Varchar(length=8)
+    position = SmallInt(default=0)
+    title_ru = Text(default="")
+    title_en = Text(default="")
+    pros_ru = Text(default="")  # one point a line
+    pros_en = Text(default="")
+    cons_ru = Text(default="")
+    cons_en = Text(default="")
+    # unique (plan, variant)
+
+
+class PlanExplanation(Table, tablename="plan_explanation"):
+    """Visit, problem, solution: why a stage or an item is in the plan (seed 004)."""
+
+    id = UUID(primary_key=True)
+    plan = _fk(Plan)
+    position = SmallInt(default=0)
+    variant = Varchar(length=8, null=True, default=None)  # None: every variant
+    stage = SmallInt(null=True, default=None)
+    item_id = UUID(null=True, default=None)
+    visit = SmallInt(null=True, default=None)  # at which visit
+    problem_ru = Text(default="")
+    problem_en = Text(default="")
+    solution_ru = Text(default="")
+    solution_en = Text(default="")
+    specialists = Varchar(length=200, default="")  # specializations, comma-separated
 
 
 class Media(Table, tablename="media"):
@@ -185,6 +223,7 @@ class Media(Table, tablename="media"):
     sha256 = Varchar(length=64)
     created_at = Timestamptz()
     archived_at = Timestamptz(null=True, default=None)
+    uploaded_by = Varchar(length=120, default="")  # staff:<id>; "" for older pictures
 
 
 class Appointment(Table, tablename="appointment"):
@@ -382,6 +421,9 @@ class ExternalLink(Table, tablename="external_link"):
     external_id = Varchar(length=64)
     referral = _fk(Referral)
     created_at = Timestamptz()
+    # When the object last changed, by the vendor's clock, as of the state whose money
+    # was applied: an older state read later (a lagging read) is not applied over it.
+    state_at = Timestamptz(null=True, default=None)
     # unique (clinic, system, external_id)
 
 
@@ -526,6 +568,8 @@ TABLES: list[type[Table]] = [
     Plan,
     PlanItem,
     ToothState,
+    PlanVariant,
+    PlanExplanation,
     Media,
     Appointment,
     ContactRating,

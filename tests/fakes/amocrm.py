@@ -6,6 +6,12 @@ works once), and 429 beyond 7 requests a second.
 
 It also writes the webhooks an account POSTs: form-encoded, `leads[status][N][…]` and
 `account[…]`, every value a string.
+
+Money as the documentation shows it: lists (/api/v4/catalogs, type `products`) whose
+elements carry SKU and PRICE custom fields, elements linked to a lead with a quantity
+(`with=catalog_elements` on a lead, and /api/v4/leads/{id}/links), lead custom fields
+(numeric, monetary, text) in `custom_fields_values`, their descriptions
+(/api/v4/leads/custom_fields) and the account's currency (/api/v4/account).
 """
 
 import json
@@ -59,6 +65,14 @@ class FakeAmoCrm:
     throttle_next: int = 0  # answer this many coming requests 429, as a busy account does
     down: bool = False  # an outage: every API call answered 503
     refused: int = 0  # calls answered while down
+    currency: str = "RUB"  # the account's, in /api/v4/account
+    catalogs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    elements: dict[int, dict[str, Any]] = field(default_factory=dict)  # element id -> element
+    linked: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # lead -> (id, qty)
+    lead_fields: dict[int, dict[str, Any]] = field(default_factory=dict)  # custom fields
+    # lead id -> an older copy the next read of that lead answers with (a lagging read)
+    lagging: dict[int, dict[str, Any]] = field(default_factory=dict)
+    fail_after: int | None = None  # answer this many more API calls, then go down
     lock: threading.Lock = field(default_factory=threading.Lock)
     _recent: deque = field(default_factory=deque)
     _next_id: int = 23802100
@@ -98,6 +112,141 @@ class FakeAmoCrm:
             }
         )
         self.leads[lead_id]["custom_fields_values"] = fields
+
+    def define_field(self, field_id: int, name: str, type_: str, code: str | None = None) -> None:
+        """A custom field of leads, as /api/v4/leads/custom_fields lists it."""
+        self.lead_fields[field_id] = {
+            "id": field_id,
+            "name": name,
+            "type": type_,
+            "code": code,
+            "sort": 500,
+            "is_api_only": False,
+            "entity_type": "leads",
+            "is_predefined": False,
+            "is_deletable": True,
+            "settings": None,
+            "remind": None,
+            "currency": self.currency if type_ == "monetary" else None,
+            "enums": None,
+            "required_statuses": [],
+            "group_id": None,
+            "account_id": self.account_id,
+        }
+
+    def set_values(
+        self, lead_id: int, field_id: int, values: list[Any], *, at: int | None = None
+    ) -> None:
+        """A manager fills a lead's custom field; values as amoCRM returns them."""
+        spec = self.lead_fields[field_id]
+        fields = [
+            f
+            for f in self.leads[lead_id].get("custom_fields_values") or []
+            if f["field_id"] != field_id
+        ]
+        if values:
+            fields.append(
+                {
+                    "field_id": field_id,
+                    "field_name": spec["name"],
+                    "field_code": spec["code"],
+                    "field_type": spec["type"],
+                    "values": [{"value": v} for v in values],
+                }
+            )
+        self.leads[lead_id]["custom_fields_values"] = fields or None
+        self.leads[lead_id]["updated_at"] = at or int(time.time())
+
+    def products_list(self) -> int:
+        """The account's products list (at most one per account)."""
+        for catalog in self.catalogs.values():
+            if catalog["type"] == "products":
+                return catalog["id"]
+        catalog_id = self.new_id() % 100000
+        self.catalogs[catalog_id] = {
+            "id": catalog_id,
+            "name": "Товары",
+            "created_by": 0,
+            "updated_by": 0,
+            "created_at": int(time.time()),
+            "updated_at": int(time.time()),
+            "sort": 10,
+            "type": "products",
+            "can_add_elements": True,
+            "can_show_in_cards": False,
+            "can_link_multiple": True,
+            "can_be_deleted": False,
+            "sdk_widget_code": None,
+            "account_id": self.account_id,
+        }
+        return catalog_id
+
+    def add_product(self, name: str, price: float, *, sku: str = "") -> int:
+        """An element of the products list, with its SKU and PRICE fields."""
+        catalog_id = self.products_list()
+        element_id = self.new_id()
+        fields = [
+            {
+                "field_id": 900001,
+                "field_name": "Цена",
+                "field_code": "PRICE",
+                "field_type": "price",
+                "values": [{"value": price}],
+            }
+        ]
+        if sku:
+            fields.insert(
+                0,
+                {
+                    "field_id": 900000,
+                    "field_name": "Артикул",
+                    "field_code": "SKU",
+                    "field_type": "text",
+                    "values": [{"value": sku}],
+                },
+            )
+        self.elements[element_id] = {
+            "id": element_id,
+            "name": name,
+            "created_by": 0,
+            "updated_by": 0,
+            "created_at": int(time.time()),
+            "updated_at": int(time.time()),
+            "is_deleted": False,
+            "custom_fields_values": fields,
+            "catalog_id": catalog_id,
+            "account_id": self.account_id,
+            "_links": {
+                "self": {
+                    "href": f"{self.base_url}/api/v4/catalogs/{catalog_id}/elements/{element_id}"
+                }
+            },
+        }
+        return element_id
+
+    def link(self, lead_id: int, items: list[tuple[int, int]], *, at: int | None = None) -> None:
+        """A manager sets the products of a lead: (element id, quantity) pairs."""
+        self.linked[lead_id] = list(items)
+        self.leads[lead_id]["updated_at"] = at or int(time.time())
+
+    def _lead_view(self, lead_id: int, with_: str) -> dict[str, Any] | None:
+        lead = self.lagging.pop(lead_id, None) or self.leads.get(lead_id)
+        if lead is None:
+            return None
+        lead = json.loads(json.dumps(lead))
+        if "catalog_elements" in with_.split(","):
+            lead.setdefault("_embedded", {})["catalog_elements"] = [
+                {
+                    "id": element_id,
+                    "metadata": {
+                        "quantity": quantity,
+                        "catalog_id": self.elements[element_id]["catalog_id"],
+                        "price_id": 900001,
+                    },
+                }
+                for element_id, quantity in self.linked.get(lead_id, [])
+            ]
+        return lead
 
     def webhook(self, *moves: tuple[int, int], account_id: int | None = None) -> bytes:
         """A status-change delivery for (lead id, old status) pairs, as amoCRM sends it."""
@@ -144,6 +293,11 @@ class FakeAmoCrm:
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         with self.lock:
             self.requests.append((method, path))
+            if self.fail_after is not None and path.startswith("/api/"):
+                if self.fail_after <= 0:
+                    self.down, self.fail_after = True, None
+                else:
+                    self.fail_after -= 1
         if self.down:
             with self.lock:
                 self.refused += 1
@@ -174,12 +328,63 @@ class FakeAmoCrm:
                 content_type="application/problem+json",
             )
             return
+        query = parse_qs(scope["query_string"].decode())
         if method == "GET" and path.startswith("/api/v4/leads/") and path[14:].isdigit():
-            lead = self.leads.get(int(path[14:]))
+            lead = self._lead_view(int(path[14:]), query.get("with", [""])[0])
             await respond(send, 200 if lead else 204, lead, content_type=HAL)
+        elif method == "GET" and path == "/api/v4/account":
+            await respond(send, 200, self._account(), content_type=HAL)
+        elif method == "GET" and path == "/api/v4/leads/custom_fields":
+            fields = list(self.lead_fields.values())
+            await respond(
+                send,
+                200,
+                {
+                    "_total_items": len(fields),
+                    "_page": 1,
+                    "_page_count": 1,
+                    "_links": {"self": {"href": f"{self.base_url}{path}"}},
+                    "_embedded": {"custom_fields": fields},
+                },
+                content_type=HAL,
+            )
+        elif method == "GET" and path == "/api/v4/catalogs":
+            catalogs = list(self.catalogs.values())
+            if not catalogs:
+                await respond(send, 204)
+            else:
+                await respond(
+                    send, 200, {"_page": 1, "_embedded": {"catalogs": catalogs}}, content_type=HAL
+                )
+        elif (
+            method == "GET"
+            and path.startswith("/api/v4/catalogs/")
+            and path.endswith("/elements")
+            and path.split("/")[4].isdigit()
+        ):
+            await self._elements(send, int(path.split("/")[4]), query)
+        elif (
+            method == "GET"
+            and path.startswith("/api/v4/leads/")
+            and path.endswith("/links")
+            and path.split("/")[4].isdigit()
+        ):
+            lead_id = int(path.split("/")[4])
+            links = [
+                {
+                    "to_entity_id": element_id,
+                    "to_entity_type": "catalog_elements",
+                    "metadata": {
+                        "quantity": quantity,
+                        "catalog_id": self.elements[element_id]["catalog_id"],
+                    },
+                }
+                for element_id, quantity in self.linked.get(lead_id, [])
+            ]
+            await respond(send, 200, {"_embedded": {"links": links}}, content_type=HAL)
         elif method == "GET" and path == "/api/v4/leads":
-            query = parse_qs(scope["query_string"].decode()).get("query", [""])[0]
-            found = [lead for lead in self.leads.values() if query and query in lead["name"]]
+            search = query.get("query", [""])[0]
+            found = [lead for lead in self.leads.values() if search and search in lead["name"]]
             if not found:
                 await respond(send, 204)
             else:
@@ -200,6 +405,47 @@ class FakeAmoCrm:
                 404,
                 {"title": "Not Found", "type": "https://httpstatus.es/404", "status": 404},
             )
+
+    def _account(self) -> dict[str, Any]:
+        """GET /api/v4/account, as the documentation shows it (without `with`)."""
+        return {
+            "id": self.account_id,
+            "name": "Стоматология «Улыбка»",
+            "subdomain": self.subdomain,
+            "current_user_id": 8375357,
+            "country": "RU",
+            "currency": self.currency,
+            "currency_symbol": {"RUB": "₽", "USD": "$", "EUR": "€"}.get(self.currency, ""),
+            "customers_mode": "disabled",
+            "is_unsorted_on": True,
+            "mobile_feature_version": 0,
+            "is_loss_reason_enabled": True,
+            "is_helpbot_enabled": False,
+            "is_technical_account": False,
+            "contact_name_display_order": 1,
+            "_links": {"self": {"href": f"{self.base_url}/api/v4/account"}},
+        }
+
+    async def _elements(self, send, catalog_id: int, query: dict[str, list[str]]) -> None:
+        """GET /api/v4/catalogs/{id}/elements, filter[id][] and page/limit (250 most)."""
+        if catalog_id not in self.catalogs:
+            await respond(send, 204)
+            return
+        wanted = {int(i) for i in query.get("filter[id][]", []) if i.isdigit()}
+        found = [
+            e
+            for e in self.elements.values()
+            if e["catalog_id"] == catalog_id and (not wanted or e["id"] in wanted)
+        ]
+        limit = min(int((query.get("limit") or ["50"])[0]), 250)
+        page = int((query.get("page") or ["1"])[0])
+        chunk = found[(page - 1) * limit : page * limit]
+        if not chunk:
+            await respond(send, 204)
+            return
+        await respond(
+            send, 200, {"_page": page, "_embedded": {"elements": chunk}}, content_type=HAL
+        )
 
     def _pipeline(self, pipeline_id: int) -> dict[str, Any]:
         """GET /api/v4/leads/pipelines/{id}, as the documentation shows it."""

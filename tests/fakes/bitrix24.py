@@ -7,6 +7,13 @@ second) beyond which it answers 503 QUERY_LIMIT_EXCEEDED.
 
 It also writes the events a portal's outgoing webhook would POST to us, byte for byte
 as Bitrix24 encodes them (form-encoded, PHP bracket keys, only the id).
+
+Money as the documentation shows it: a deal's product rows (crm.deal.productrows.get:
+PRICE per unit after discounts and taxes, QUANTITY, PRODUCT_ID, doubles as numbers and
+ids as strings), the catalogue (crm.product.list with CODE and XML_ID), the deal's
+fields (crm.deal.fields, custom ones with listLabel), money fields as "45000|RUB", and
+the deal's payments (crm.item.payment.list). Setting rows recalculates OPPORTUNITY, as
+the portal does unless the amount is manual.
 """
 
 import json
@@ -62,6 +69,35 @@ STATUSES = [
 ]
 
 
+def _field(type_: str, title: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": type_,
+        "isRequired": False,
+        "isReadOnly": False,
+        "isImmutable": False,
+        "isMultiple": False,
+        "isDynamic": False,
+        "title": title,
+        **extra,
+    }
+
+
+# crm.deal.fields' standard fields a money integration looks at (the documentation lists
+# more; custom ones are added per portal with user_field()).
+DEAL_FIELDS = {
+    "ID": _field("integer", "ID", isReadOnly=True),
+    "TITLE": _field("string", "Название"),
+    "STAGE_ID": _field("crm_status", "Стадия сделки", statusType="DEAL_STAGE"),
+    "CURRENCY_ID": _field("crm_currency", "Валюта"),
+    "OPPORTUNITY": _field("double", "Сумма"),
+    "IS_MANUAL_OPPORTUNITY": _field("char", "IS_MANUAL_OPPORTUNITY"),
+    "DATE_MODIFY": _field("datetime", "Дата изменения", isReadOnly=True),
+    "MOVED_TIME": _field("datetime", "MOVED_TIME", isReadOnly=True),
+    "ORIGINATOR_ID": _field("string", "Внешний источник"),
+    "ORIGIN_ID": _field("string", "Идентификатор элемента во внешнем источнике"),
+}
+
+
 @dataclass
 class FakeBitrix24:
     user: str = "1"
@@ -81,6 +117,13 @@ class FakeBitrix24:
     down_status: int = 500
     refused: int = 0  # calls answered while down
     lock: threading.Lock = field(default_factory=threading.Lock)
+    rows: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # deal id -> rows
+    products: dict[int, dict[str, Any]] = field(default_factory=dict)
+    payments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # deal id -> …
+    user_fields: dict[str, dict[str, Any]] = field(default_factory=dict)  # crm.deal.fields
+    # deal id -> an older copy the next crm.deal.get answers with (a lagging read)
+    lagging: dict[int, dict[str, Any]] = field(default_factory=dict)
+    fail_after: int | None = None  # answer this many more calls, then go down
     _level: float = 0.0
     _leaked_at: float = field(default_factory=time.monotonic)
     _next_id: int = 700
@@ -133,6 +176,116 @@ class FakeBitrix24:
         )
         deal["DATE_MODIFY"] = when
         deal.update(fields)
+
+    def update(self, deal_id: int, *, at: datetime | None = None, **fields: Any) -> None:
+        """A manager edits the deal's fields (not its stage) at `at`."""
+        deal = self.deals[deal_id]
+        deal["DATE_MODIFY"] = bitrix_time(at or datetime.now(UTC))
+        deal.update(fields)
+
+    def add_product(self, name: str, price: float, *, code: str = "", xml_id: str = "") -> int:
+        """A product of the portal's catalogue."""
+        product_id = self.new_id()
+        self.products[product_id] = {
+            "ID": str(product_id),
+            "CATALOG_ID": "25",
+            "NAME": name,
+            "CODE": code,
+            "XML_ID": xml_id or str(product_id),
+            "PRICE": f"{price:.2f}",
+            "CURRENCY_ID": "RUB",
+            "ACTIVE": "Y",
+            "SECTION_ID": None,
+            "SORT": "500",
+            "VAT_ID": None,
+            "VAT_INCLUDED": "Y",
+            "MEASURE": "9",
+            "DESCRIPTION": None,
+        }
+        return product_id
+
+    def set_rows(
+        self, deal_id: int, rows: list[dict[str, Any]], *, at: datetime | None = None
+    ) -> None:
+        """A manager saves the deal's product rows: each {"name", "price", "quantity"
+        (1), "product_id" (0: free text), "discount" (0, absolute per unit)}."""
+        made = []
+        for n, given in enumerate(rows):
+            product = self.products.get(given.get("product_id") or 0)
+            netto = float(given["price"]) + float(given.get("discount", 0))
+            made.append(
+                {
+                    "ID": str(given.get("row_id") or self.new_id()),
+                    "OWNER_ID": str(deal_id),
+                    "OWNER_TYPE": "D",
+                    "PRODUCT_ID": int(given.get("product_id") or 0),
+                    "PRODUCT_NAME": given["name"],
+                    "ORIGINAL_PRODUCT_NAME": product["NAME"] if product else given["name"],
+                    "PRODUCT_DESCRIPTION": None,
+                    "PRICE": float(given["price"]),
+                    "PRICE_EXCLUSIVE": float(given["price"]),
+                    "PRICE_NETTO": netto,
+                    "PRICE_BRUTTO": netto,
+                    "PRICE_ACCOUNT": f"{float(given['price']):.2f}",
+                    "QUANTITY": given.get("quantity", 1),
+                    "DISCOUNT_TYPE_ID": 1,
+                    "DISCOUNT_RATE": round(100 * float(given.get("discount", 0)) / netto, 2)
+                    if netto
+                    else 0,
+                    "DISCOUNT_SUM": float(given.get("discount", 0)),
+                    "TAX_RATE": None,
+                    "TAX_INCLUDED": "Y",
+                    "CUSTOMIZED": "Y",
+                    "MEASURE_CODE": 796,
+                    "MEASURE_NAME": "шт",
+                    "SORT": 10 * (n + 1),
+                    "XML_ID": f"sale_basket_{self.new_id()}",
+                    "TYPE": 7,  # a service
+                    "STORE_ID": 0,
+                    "RESERVE_ID": None,
+                    "DATE_RESERVE_END": None,
+                    "RESERVE_QUANTITY": 0,
+                }
+            )
+        self.rows[deal_id] = made
+        total = sum(r["PRICE"] * r["QUANTITY"] for r in made)
+        self.update(deal_id, at=at, OPPORTUNITY=f"{total:.2f}")
+
+    def add_payment(
+        self, deal_id: int, amount: float, *, paid: bool = True, at: datetime | None = None
+    ) -> int:
+        """A payment of the deal (Sales Center), paid or waiting."""
+        payment_id = self.new_id()
+        when = bitrix_time(at or datetime.now(UTC))
+        self.payments.setdefault(deal_id, []).append(
+            {
+                "id": payment_id,
+                "accountNumber": f"{deal_id}/{len(self.payments.get(deal_id, [])) + 1}",
+                "paid": "Y" if paid else "N",
+                "datePaid": when if paid else None,
+                "empPaidId": 1 if paid else None,
+                "paySystemId": 6,
+                "sum": amount,
+                "currency": "RUB",
+                "paySystemName": "Наличные",
+            }
+        )
+        return payment_id
+
+    def user_field(self, code: str, label: str, type_: str, *, multiple: bool = False) -> None:
+        """A custom deal field, as crm.deal.fields describes it."""
+        self.user_fields[code] = {
+            "type": type_,
+            "isRequired": False,
+            "isReadOnly": False,
+            "isImmutable": False,
+            "isMultiple": multiple,
+            "isDynamic": True,
+            "title": code,
+            "listLabel": label,
+            "formLabel": label,
+            "filterLabel": label,
+        }
 
     def event(self, name: str, object_id: int, *, token: str | None = None) -> bytes:
         """The body the portal POSTs to an outgoing-webhook handler."""
@@ -191,6 +344,12 @@ class FakeBitrix24:
                 },
             )
             return
+        with self.lock:
+            if self.fail_after is not None:
+                if self.fail_after <= 0:
+                    self.down, self.fail_after = True, None
+                else:
+                    self.fail_after -= 1
         if self.down:
             with self.lock:
                 self.refused += 1
@@ -229,8 +388,25 @@ class FakeBitrix24:
         not_found = (400, {"error": "", "error_description": "Not found"})
         if method in ("crm.deal.get", "crm.lead.get"):
             table = self.deals if method == "crm.deal.get" else self.leads
-            item = table.get(int(params.get("id", 0)))
+            item_id = int(params.get("id", 0))
+            item = table.get(item_id)
+            if method == "crm.deal.get" and item_id in self.lagging:
+                item = self.lagging.pop(item_id)
             return (200, {"result": dict(item)}) if item else not_found
+        if method == "crm.deal.productrows.get":
+            deal_id = int(params.get("id", 0))
+            if deal_id not in self.deals:
+                return not_found
+            return 200, {"result": [dict(r) for r in self.rows.get(deal_id, [])]}
+        if method == "crm.product.list":
+            return 200, self._list(self.products, params)
+        if method == "crm.item.payment.list":
+            deal_id = int(params.get("entityid", 0))
+            if int(params.get("entitytypeid", 0)) != 2 or deal_id not in self.deals:
+                return 400, {"error": 0, "error_description": "Insufficient permissions"}
+            return 200, {"result": [dict(p) for p in self.payments.get(deal_id, [])]}
+        if method == "crm.deal.fields":
+            return 200, {"result": {**DEAL_FIELDS, **self.user_fields}}
         if method in ("crm.deal.list", "crm.contact.list"):
             table = self.deals if method == "crm.deal.list" else self.contacts
             return 200, self._list(table, params)
@@ -257,6 +433,8 @@ class FakeBitrix24:
                 since = datetime.fromisoformat(value)
                 name = key[1:]
                 rows = [r for r in rows if datetime.fromisoformat(r[name]) > since]
+            elif isinstance(value, list):
+                rows = [r for r in rows if str(r.get(key)) in {str(v) for v in value}]
             else:
                 rows = [r for r in rows if str(r.get(key)) == str(value)]
         start = int(params.get("start") or 0)

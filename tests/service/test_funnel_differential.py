@@ -221,7 +221,7 @@ def cohorts_by_fold(folded, first: str, current: str) -> list[tuple]:
         entry = money_in.setdefault(cohort, [0, 0])
         if not is_transfer(events):  # a transfer's money came in with the original
             entry[0] += 1
-            entry[1] += estimate_as_sent(events)
+            entry[1] += estimate_as_sent(events, fold.variant_choice)
         for item_id, done_at in fold.done_items.items():
             month = max(done_at, fold.sent_at).astimezone(tz).strftime("%Y-%m")
             executed[(cohort, month)] = executed.get((cohort, month), 0) + fold.item_prices.get(

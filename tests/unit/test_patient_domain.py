@@ -48,7 +48,7 @@ def test_chart_svg_is_valid_with_one_shape_per_tooth(phase, lang):
     groups = root.findall(f".//{SVG}g[@class='tooth']")
     assert sorted(int(g.get("data-tooth")) for g in groups) == sorted(PERMANENT_TEETH)
     for g in groups:
-        assert len(g.findall(f"{SVG}rect[@class='tooth-shape']")) == 1
+        assert len(g.findall(f".//{SVG}path[@class='tooth-shape']")) == 1
         assert g.find(f"{SVG}title") is not None  # each tooth says what it is
     assert root.find(f"{SVG}title").text == texts.CHART[phase][lang]
     assert root.findall(f".//{SVG}g[@class='legend-item']")
@@ -86,6 +86,9 @@ def test_every_patient_text_exists_in_russian_and_english():
         texts.SPECIALIZATIONS,
         texts.CONDITIONS,
         texts.CHART,
+        texts.VARIANT,
+        texts.PICTURES,
+        texts.TOOTH_KINDS,
     ]
     for table in tables:
         for key, by_lang in table.items():

@@ -140,7 +140,7 @@ def test_bad_teeth_and_an_unknown_format_are_refused():
         import_plan(analysis(procedures=[{"code": "fill"}], format="other/2"), PRICES, NORMS)
 
 
-def test_alternatives_stay_variants_and_the_chart_shows_the_first():
+def test_alternatives_stay_variants_each_with_its_own_chart_after():
     plan = import_plan(
         analysis(
             [{"tooth": 36, "code": "missing", "probability": 0.99}],
@@ -153,7 +153,57 @@ def test_alternatives_stay_variants_and_the_chart_shows_the_first():
         NORMS,
     )
     assert [(i.code, i.variant) for i in plan.items] == [("implant", "A"), ("bridge", "B")]
-    assert {(t.tooth, t.phase): t.condition for t in plan.teeth}[(36, "after")] == "implant"
+    after = {(t.tooth, t.variant): t.condition for t in plan.teeth if t.phase == "after"}
+    assert after == {(36, "A"): "implant", (36, "B"): "bridge"}
+    assert plan.total == PRICES["implant"].price  # the first option's, not both added up
+
+
+def test_options_words_and_explanations_follow_the_plan_numbering():
+    plan = import_plan(
+        msgspec.convert(
+            {
+                "findings": [{"tooth": 36, "code": "missing", "probability": 0.99}],
+                "procedures": [
+                    {"code": "fill", "tooth": 16, "stage": 5},
+                    {"code": "implant", "tooth": 36, "variant": "A", "stage": 9},
+                    {"code": "bridge", "tooth": 36, "variant": "B", "stage": 9},
+                ],
+                "variants": [
+                    {"variant": "A", "title_ru": "Имплантация", "pros_ru": "Надёжно"},
+                    {"variant": "B", "title_ru": "Мост"},
+                ],
+                "explanations": [
+                    {"procedure": 2, "visit": 2, "problem_ru": "Нет зуба", "solution_ru": "Мост"},
+                    {"stage": 5, "solution_ru": "Сначала лечим кариес", "specialists": ["therapy"]},
+                ],
+            },
+            Analysis,
+        ),
+        PRICES,
+        NORMS,
+    )
+    assert [v.title_ru for v in plan.variants] == ["Имплантация", "Мост"]
+    first, second = plan.explanations
+    assert plan.items[first.item].code == "bridge" and first.visit == 2
+    assert (second.stage, second.item, second.specialists) == (1, None, ("therapy",))
+    # A tooth every option leaves alike is one common after-state.
+    common = [t for t in plan.teeth if t.phase == "after" and t.variant is None]
+    assert [(t.tooth, t.condition) for t in common] == [(16, "filled")]
+
+
+def test_an_explanation_of_nothing_refuses_the_import():
+    with pytest.raises(CannotImport, match="stage 7"):
+        import_plan(
+            msgspec.convert(
+                {
+                    "procedures": [{"code": "fill"}],
+                    "explanations": [{"stage": 7, "solution_ru": "x"}],
+                },
+                Analysis,
+            ),
+            PRICES,
+            NORMS,
+        )
 
 
 def test_a_repeated_procedure_is_taken_once_and_said_so():

@@ -2,7 +2,7 @@
 
 from uuid import UUID, uuid4
 
-from backend.domain.events import Contacted, PatientAnswer, Sent, Source
+from backend.domain.events import Contacted, Correction, PatientAnswer, Sent, Source, Visited
 from backend.domain.funnel import fold_referral
 from backend.domain.questions import AskedQuestion, QuestionKind, check_question, plan_questions
 from backend.domain.verification import verify
@@ -103,3 +103,13 @@ def test_check_questions_name_the_call_and_the_appointment():
     )
     # Silence alone asks nothing here: timers decide when (see test_reminders).
     assert plan(sent(), 30).ask == ()
+
+
+def test_a_claim_taken_back_withdraws_the_question_about_it():
+    ledger = sent()
+    visit = ledger.add(Visited(), hours=2, source=Source.mis_webhook)
+    first = [as_asked(q) for q in plan(ledger, 2.1).ask]
+    assert [q.kind for q in first] == [QuestionKind.confirm_visit]
+    ledger.add(Correction(retracts=visit.id, reason="cancelled in the MIS"), hours=3)
+    after = plan(ledger, 3.1, first)
+    assert after.withdraw == (first[0].id,) and after.ask == ()

@@ -1,0 +1,301 @@
+"""An amoCRM clinic's money, end to end over real HTTP: the products linked to the lead
+become the clinic's plan, a text field lists the procedures done, a number field holds
+the amount paid so far, stages mark procedures done — nobody touches the panel — and the
+clinic's funnel in money equals, to the kopeck, that of a twin worked in the panel."""
+
+from datetime import datetime, timedelta
+from uuid import UUID
+
+import pytest
+
+from backend.clock import utcnow
+from backend.domain.roles import Role
+from backend.services.referrals import PlanItemIn
+from tests.factories import make_clinic
+from tests.fakes import amocrm
+from tests.http.crm_twin import PanelTwin, answer_like_a_patient, funnel_of, seconds
+from tests.http.integration_client import (
+    FORM,
+    connect,
+    event_count,
+    inbound_path,
+    inbox,
+    send,
+    step_of,
+    work,
+)
+from tests.http.staff_client import make_staff, sign_in
+
+PIPE = 5389528
+NEW, BOOKED, CAME, TREATING, ALL_DONE = 47888833, 47888834, 47888835, 47888836, 47888837
+VISIT, PAID, DONE = 777001, 777002, 777003
+ANSWERS = {"Гигиена": "no", "Удаление": ""}
+
+
+def stage_map() -> dict:
+    return {
+        f"{PIPE}:{NEW}": {"kind": "received"},
+        f"{PIPE}:{BOOKED}": {"kind": "contacted", "outcome": "booked"},
+        f"{PIPE}:{CAME}": {"kind": "visited"},
+        f"{PIPE}:{TREATING}": {"kind": "item_done", "items": "listed"},
+        f"{PIPE}:{ALL_DONE}": {"kind": "item_done", "items": "all"},
+        f"{PIPE}:142": {"kind": "completed"},
+        f"{PIPE}:143": {"kind": "closed", "reason": "закрыто в amoCRM"},
+    }
+
+
+@pytest.fixture
+def account():
+    fake = amocrm.FakeAmoCrm()
+    fake.pipelines[PIPE][4:4] = [(TREATING, "Лечение"), (ALL_DONE, "Лечение завершено")]
+    fake.define_field(VISIT, "Дата визита", "date_time")
+    fake.define_field(PAID, "Оплачено", "numeric")
+    fake.define_field(DONE, "Выполнено", "textarea", code="DONE_ROWS")
+    with amocrm.running(fake) as running:
+        yield running
+
+
+def config(account, **extra) -> dict:
+    return {
+        "system": "amocrm",
+        "base_url": account.base_url,
+        "account_id": str(account.account_id),
+        "access_token": account.access_token,
+        "pipeline_id": str(PIPE),
+        "fields": {
+            "appointment_at": str(VISIT),
+            "paid_amount": str(PAID),
+            "done_rows": "DONE_ROWS",
+        },
+        "stage_map": stage_map(),
+        "default_specialization": "surgery",
+        **extra,
+    }
+
+
+async def setup(client, account, **extra):
+    operator = await sign_in(client, await make_staff(Role.exchange_operator))
+    clinic_id = await make_clinic("amo-клиника")
+    configured = await connect(client, operator.headers, clinic_id, config(account, **extra))
+    return operator.headers, clinic_id, inbound_path(configured)
+
+
+class Lead:
+    """One lead of the account, worked as a manager works it; each change sent as the
+    account's webhook sends a status change."""
+
+    def __init__(self, client, db, account, path: str, lead_id: int) -> None:
+        self.client, self.db, self.account, self.path, self.id = client, db, account, path, lead_id
+
+    def made_at(self, at: datetime) -> None:
+        self.account.leads[self.id]["created_at"] = self.account.leads[self.id]["updated_at"] = int(
+            at.timestamp()
+        )
+
+    async def event(self, old_status: int | None = None) -> None:
+        lead = self.account.leads[self.id]
+        body = self.account.webhook((self.id, old_status or lead["status_id"]))
+        answer = await self.client.post(self.path, content=body, headers=FORM)
+        assert answer.status_code == 200, answer.text
+        await work(self.db)
+
+    async def move(self, status: int, at: datetime, **values: list) -> None:
+        old = self.account.move(self.id, status, updated_at=int(at.timestamp()))
+        for field_id, given in values.items():
+            self.account.set_values(self.id, int(field_id), given, at=int(at.timestamp()))
+        await self.event(old)
+
+    async def fill(self, at: datetime, **values: list) -> None:
+        for field_id, given in values.items():
+            self.account.set_values(self.id, int(field_id), given, at=int(at.timestamp()))
+        await self.event()
+
+    async def products(self, items: list[tuple[int, int]], at: datetime) -> None:
+        self.account.link(self.id, items, at=int(at.timestamp()))
+        await self.event()
+
+
+def our_lead(account, invite_code: str) -> int:
+    (lead,) = [lead for lead in account.leads.values() if invite_code in lead["name"]]
+    return lead["id"]
+
+
+def catalogue(account) -> list[tuple[int, int]]:
+    filling = account.add_product("Пломба (зуб 16)", 7000, sku="A16.07.002")
+    hygiene = account.add_product("Гигиена", 7500)
+    extraction = account.add_product("Удаление зуба 38", 2000, sku="A16.07.001")
+    return [(filling, 1), (hygiene, 1), (extraction, 2)]  # two units of 2 000
+
+
+def twin_items(card: dict) -> list[PlanItemIn]:
+    (estimate,) = [p for p in card["plans"] if p["origin"] == "estimated"]
+    ids = {i["title_ru"]: UUID(i["item_id"]) for i in estimate["items"]}
+    return [
+        PlanItemIn(
+            item_id=ids["Пломба"], specialization="therapy", price=7_000_00, title_ru="Пломба"
+        ),
+        PlanItemIn(
+            item_id=ids["Гигиена"], specialization="hygiene", price=7_500_00, title_ru="Гигиена"
+        ),
+        PlanItemIn(
+            specialization="surgery",
+            price=4_000_00,
+            title_ru="Удаление",
+            code="A16.07.001",
+            tooth=38,
+        ),
+    ]
+
+
+async def test_an_amocrm_lead_makes_the_same_money_funnel_as_the_panel(client, db, account):
+    ex, clinic_id, path = await setup(client, account)
+    crm = await send(client, ex, clinic_id, "+79161240001", "Анна Иванова")
+    await work(db)
+    lead = Lead(client, db, account, path, our_lead(account, crm["invite_code"]))
+    twin = PanelTwin(client, await make_clinic("Панель-клиника"))
+    panel = await twin.start(ex, "+79161240002", "Анна Петрова")
+    crm_manager = await sign_in(client, await make_staff(Role.clinic_manager, clinic_id))
+
+    t0 = seconds(utcnow() - timedelta(hours=5))
+    at = [t0 + timedelta(minutes=20 * n) for n in range(12)]
+    visit_at = at[2] + timedelta(minutes=10)
+    lead.made_at(at[0])
+
+    await lead.event()  # the lead in its first stage: the clinic has it
+    await twin.claim({"kind": "received", "occurred_at": at[0]})
+
+    await lead.move(BOOKED, at[1], **{str(VISIT): [int(visit_at.timestamp())]})
+    await twin.claim(
+        {"kind": "contacted", "outcome": "booked", "appointment_at": visit_at, "occurred_at": at[1]}
+    )
+
+    await lead.products(catalogue(account), at[2])
+    card = (await client.get(f"/api/v1/exchange/referrals/{crm['id']}", headers=ex)).json()
+    (clinic_plan,) = [p for p in card["plans"] if p["origin"] == "actual"]
+    assert clinic_plan["reason"] == f"amoCRM, сделка {lead.id} / amoCRM lead {lead.id}"
+    assert sorted((i["title_ru"], i["tooth"], i["price"]) for i in clinic_plan["items"]) == [
+        ("Гигиена", None, 7_500_00),
+        ("Пломба", 16, 7_000_00),
+        ("Удаление", 38, 4_000_00),
+    ]
+    await twin.revise(twin_items(await twin.card()), "План клиники", at[2])
+    twin_ids = {
+        i["title_ru"]: i["item_id"] for p in (await twin.card())["plans"] for i in p["items"]
+    }
+
+    await lead.move(CAME, at[3])
+    await twin.claim({"kind": "visited", "occurred_at": at[3]})
+
+    await lead.move(TREATING, at[4], **{str(DONE): ["Пломба (зуб 16)"], str(PAID): ["7000"]})
+    await twin.claim({"kind": "item_done", "item_id": twin_ids["Пломба"], "occurred_at": at[4]})
+    await twin.claim({"kind": "payment", "amount": 7_000_00, "occurred_at": at[4]})
+
+    await lead.fill(at[5], **{str(DONE): ["Пломба (зуб 16); Гигиена"], str(PAID): [14500]})
+    await twin.claim({"kind": "item_done", "item_id": twin_ids["Гигиена"], "occurred_at": at[5]})
+    await twin.claim({"kind": "payment", "amount": 7_500_00, "occurred_at": at[5]})
+
+    for phone, invite in (
+        ("+79161240001", crm["invite_code"]),
+        ("+79161240002", panel["invite_code"]),
+    ):
+        await answer_like_a_patient(client, phone, invite, ANSWERS)
+    half = await funnel_of(client, crm_manager)
+    assert half == await funnel_of(client, twin.manager)
+    assert (half["executed_money"], half["paid_money"], half["reserve_money"]) == (
+        14_500_00,
+        14_500_00,
+        4_000_00,
+    )
+
+    await lead.move(ALL_DONE, at[6], **{str(PAID): ["18500"]})
+    await twin.claim({"kind": "item_done", "item_id": twin_ids["Удаление"], "occurred_at": at[6]})
+    await twin.claim({"kind": "payment", "amount": 4_000_00, "occurred_at": at[6]})
+    await lead.move(142, at[7])
+    await twin.claim({"kind": "completed", "occurred_at": at[7]})
+    assert await step_of(client, ex, crm["id"]) == "completed"
+
+    count = await event_count(crm["id"])
+    await lead.event()
+    for delivery in await inbox(client, ex, clinic_id=str(clinic_id)):
+        await client.post(f"/api/v1/exchange/inbox/{delivery['id']}/replay", headers=ex)
+    await work(db)
+    assert await event_count(crm["id"]) == count
+
+    for phone, invite in (
+        ("+79161240001", crm["invite_code"]),
+        ("+79161240002", panel["invite_code"]),
+    ):
+        await answer_like_a_patient(client, phone, invite, ANSWERS)
+    crm_funnel = await funnel_of(client, crm_manager)
+    assert crm_funnel == await funnel_of(client, twin.manager)
+    assert (crm_funnel["in_money"], crm_funnel["accepted_money"]) == (14_000_00, 18_500_00)
+    assert (crm_funnel["executed_money"], crm_funnel["paid_money"]) == (18_500_00, 18_500_00)
+    assert crm_funnel["executed_split"] == {
+        "verified": 7_000_00,
+        "unverified": 4_000_00,
+        "disputed": 7_500_00,
+    }
+    assert (crm_funnel["reserve_money"], crm_funnel["lost_money"]) == (0, 0)
+
+
+async def referral_money(client, ex, referral_id: str) -> dict:
+    card = await client.get(f"/api/v1/exchange/referrals/{referral_id}", headers=ex)
+    assert card.status_code == 200, card.text
+    return card.json()["money"]
+
+
+async def started(client, db, account, phone: str, **extra):
+    ex, clinic_id, path = await setup(client, account, **extra)
+    sent = await send(client, ex, clinic_id, phone, "Вера Орлова")
+    await work(db)
+    lead = Lead(client, db, account, path, our_lead(account, sent["invite_code"]))
+    t0 = seconds(utcnow() - timedelta(hours=5))
+    lead.made_at(t0)
+    return ex, sent, lead, t0
+
+
+async def test_lowered_paid_stale_reads_and_a_removed_product(client, db, account):
+    ex, sent, lead, t0 = await started(client, db, account, "+79161240011")
+    await lead.products(catalogue(account), t0 + timedelta(minutes=1))
+    await lead.fill(t0 + timedelta(minutes=2), **{str(PAID): ["14500"]})
+    older = dict(account.leads[lead.id])
+    await lead.fill(t0 + timedelta(minutes=3), **{str(PAID): ["9000"]})
+    money = await referral_money(client, ex, sent["id"])
+    assert money["paid"] == 9_000_00
+
+    # A lagging read shows the lead as it was: nothing is applied over the newer state.
+    count = await event_count(sent["id"])
+    account.lagging[lead.id] = older
+    await lead.event()
+    assert await event_count(sent["id"]) == count
+    assert await referral_money(client, ex, sent["id"]) == money
+
+    # A product unlinked from the lead leaves the plan.
+    first_two = account.linked[lead.id][:2]
+    await lead.products(first_two, t0 + timedelta(minutes=4))
+    assert (await referral_money(client, ex, sent["id"]))["planned"] == 14_500_00
+
+
+async def test_an_account_in_another_currency_is_refused_visibly(client, db, account):
+    ex, sent, lead, t0 = await started(client, db, account, "+79161240012")
+    account.currency = "USD"
+    await lead.products(catalogue(account), t0 + timedelta(minutes=1))
+    (failed,) = await inbox(client, ex, status="failed")
+    assert "USD" in failed["error"] and "RUB" in failed["error"]
+    money = await referral_money(client, ex, sent["id"])
+    assert (money["planned"], money["paid"]) == (14_000_00, 0)
+
+
+async def test_the_stages_view_shows_the_leads_fields_and_the_products(client, db, account):
+    ex, clinic_id, _ = await setup(client, account)
+    catalogue(account)
+    view = await client.get(f"/api/v1/exchange/clinics/{clinic_id}/integration/stages", headers=ex)
+    assert view.status_code == 200, view.text
+    body = view.json()
+    fields = {f["key"]: (f["name"], f["type"], f["used_as"]) for f in body["fields"]}
+    assert fields[str(PAID)] == ("Оплачено", "numeric", "fields.paid_amount")
+    assert fields[str(DONE)] == ("Выполнено", "textarea", "fields.done_rows")
+    assert body["settings_fields_not_in_crm"] == []
+    products = {p["name"]: (p["code"], p["price"]) for p in body["catalog"]}
+    assert products["Пломба (зуб 16)"] == ("A16.07.002", 7_000_00)
+    assert products["Гигиена"] == ("", 7_500_00)
