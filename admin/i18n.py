@@ -418,6 +418,7 @@ EVENTS: dict[str, dict[Lang, str]] = {
     "visit_cosigned": {"ru": "Визит подтверждён кодом", "en": "Visit co-signed by code"},
     "contact_rating": {"ru": "Оценка контакта", "en": "Contact rating"},
     "receipt": {"ru": "Чек", "en": "Receipt"},
+    "dispute_answer": {"ru": "Ответ клиники по спору", "en": "Clinic's answer to a dispute"},
 }
 
 SIDES: dict[str, dict[Lang, str]] = {

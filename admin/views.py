@@ -24,6 +24,7 @@ from litestar.exceptions import (
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+import admin.desk_i18n  # noqa: F401 - the desk pages' words join WORDS
 from admin import charts, plan_form
 from admin.i18n import EVENTS, ROLES, SIDES, STATES, STEPS, Lang, word
 from backend import texts
@@ -76,8 +77,8 @@ from backend.services.claims import (
 from backend.services.errors import Forbidden, Invalid, NotFound, ServiceError, TooManyAttempts
 from backend.services.media import KINDS, PHASES, attach_media
 from backend.services.referrals import PatientIn, PlanIn, revise_plan, send_referral
-from backend.services.staff import add_staff
 from backend.services.staff_auth import EnrolmentNeeded, StaffPrincipal, qr_svg
+from backend.services.worklist import call_history
 from backend.store import parties
 from backend.store.desk import clinics as all_clinics
 from backend.texts import SPECIALIZATIONS
@@ -136,18 +137,25 @@ def _nav(staff: StaffPrincipal | None) -> list[tuple[str, str]]:
         return []
     items = {
         Role.clinic_coordinator: [
+            ("/admin/worklist", "worklist"),
             ("/admin/referrals", "referrals"),
             ("/admin/calls", "calls"),
             ("/admin/follow-up", "follow_up"),
+            ("/admin/clinic-disputes", "clinic_disputes"),
+            ("/admin/alerts", "alerts"),
         ],
         Role.clinic_manager: [
+            ("/admin/worklist", "worklist"),
             ("/admin/referrals", "referrals"),
             ("/admin/funnel", "funnel"),
             ("/admin/conversion", "conversion_title"),
+            ("/admin/scorecard", "scorecard"),
             ("/admin/ratings", "ratings"),
             ("/admin/calls", "calls"),
             ("/admin/follow-up", "follow_up"),
             ("/admin/plan-settings", "plan_settings"),
+            ("/admin/clinic-disputes", "clinic_disputes"),
+            ("/admin/alerts", "alerts"),
             ("/admin/settings", "settings"),
         ],
         Role.exchange_operator: [
@@ -158,8 +166,14 @@ def _nav(staff: StaffPrincipal | None) -> list[tuple[str, str]]:
             ("/admin/conversion", "conversion_title"),
             ("/admin/scorecards", "scorecards"),
             ("/admin/clinics", "clinics"),
+            ("/admin/staff", "staff"),
+            ("/admin/integrations", "integrations"),
+            ("/admin/inbox", "inbox"),
+            ("/admin/prices", "prices"),
+            ("/admin/import", "plan_import"),
             ("/admin/settings", "settings"),
             ("/admin/audit", "audit"),
+            ("/admin/alerts", "alerts"),
         ],
         Role.exchange_analyst: [
             ("/admin/funnel", "funnel"),
@@ -350,6 +364,7 @@ async def referral_page(
         timeline=sorted(card.events, key=lambda e: (e.occurred_at, e.id)),
         verifications=list(card.verifications.values()),
         item_titles={str(i.item_id): i.title_ru or i.title_en for v in card.plans for i in v.items},
+        calls=await call_history(viewer, referral_id, limit=50),
         variant_totals=variant_totals,
         # The fold knows the patient's choice; a version's own mark is only its default.
         counted_of=lambda v: next(
@@ -539,7 +554,7 @@ async def plan_pdf_page(
 @get(
     "/referrals/{referral_id:uuid}/pictures",
     guards=[admin_guard],
-    opt=roles(CLINIC_STAFF),
+    opt=roles(CLINIC_STAFF | OPERATOR),  # the exchange's desk uploads here too
     include_in_schema=False,
 )
 async def pictures_page(
@@ -565,7 +580,7 @@ async def pictures_page(
 @post(
     "/referrals/{referral_id:uuid}/pictures",
     guards=[admin_guard],
-    opt=roles(CLINIC_STAFF),
+    opt=roles(CLINIC_STAFF | OPERATOR),
     include_in_schema=False,
     request_max_body_size=MAX_UPLOAD + 64 * 1024,
 )
@@ -754,24 +769,28 @@ async def resolve(
     return Redirect(path="/admin/disputes?msg=recorded", status_code=303)
 
 
+def scorecards_steps() -> list[str]:
+    return [
+        s.value
+        for s in (
+            Step.sent,
+            Step.delivered,
+            Step.contacted,
+            Step.booked,
+            Step.visited,
+            Step.in_treatment,
+            Step.completed,
+        )
+    ]
+
+
 @get("/scorecards", guards=[admin_guard], opt=roles(EXCHANGE_READERS), include_in_schema=False)
 async def scorecards_page(request: Request) -> Template:
     return await page(
         request,
         "scorecards.html",
         scores=await reports.scorecards(None, now=utcnow()),
-        steps=[
-            s.value
-            for s in (
-                Step.sent,
-                Step.delivered,
-                Step.contacted,
-                Step.booked,
-                Step.visited,
-                Step.in_treatment,
-                Step.completed,
-            )
-        ],
+        steps=scorecards_steps(),
     )
 
 
@@ -813,13 +832,21 @@ async def archive_clinic(clinic_id: FromPath[UUID], restore: FromQuery[bool] = F
 
 
 @get("/staff", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
-async def staff_page(request: Request) -> Template:
+async def staff_page(
+    request: Request,
+    after: FromQuery[str] = "",
+    role: FromQuery[str] = "",
+    clinic: FromQuery[str] = "",
+) -> Template:
+    from admin.desk_views import staff_accounts_context
+
     return await page(
         request,
         "staff.html",
         clinics=await all_clinics(),
         roles=[r.value for r in Role],
         created=None,
+        **await staff_accounts_context(after, role, clinic),
     )
 
 
@@ -832,9 +859,15 @@ class StaffForm(msgspec.Struct, kw_only=True):
 
 
 @post("/staff", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False, status_code=200)
-async def create_staff(request: Request, data: Annotated[StaffForm, Form]) -> Response:
+async def create_staff(
+    request: Request, viewer: NamedDependency[Viewer], data: Annotated[StaffForm, Form]
+) -> Response:
+    from admin.desk_views import staff_accounts_context
+    from backend.services.staff_accounts import create as create_account
+
     try:
-        made = await add_staff(
+        made = await create_account(
+            viewer,
             email=data.email,
             role=Role(data.role),
             password=data.password,
@@ -850,6 +883,7 @@ async def create_staff(request: Request, data: Annotated[StaffForm, Form]) -> Re
         roles=[r.value for r in Role],
         created=made,
         qr=qr_svg(made.totp_uri),
+        **await staff_accounts_context("", "", ""),
     )
 
 

@@ -17,6 +17,8 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from admin import conversion_views as admin_conversion
+from admin import desk_views as admin_desk_views
+from admin import exchange_desk_views as admin_exchange_desk_views
 from admin import settings_views as admin_settings
 from admin import views as admin_views
 from backend import __doc__ as about
@@ -28,16 +30,19 @@ from backend.http_headers import SecurityHeaders
 from backend.http_input import refuse_nul_in_query
 from backend.logs import configure_logging
 from backend.media_files import LocalMediaFiles
-from backend.push.worker import handlers, make_sender, run_forever
+from backend.push.worker import handlers, make_alert_channels, make_sender, run_forever
 from backend.routes import (
+    alert_preferences,
     auth,
     clinic,
+    clinic_desk,
     exchange,
     health,
     health_department,
     integrations,
     media,
     patient,
+    staff_accounts,
     staff_auth,
 )
 from backend.routes.docs import TimeOfDaySchema, complete_documentation
@@ -95,7 +100,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         stop = asyncio.Event()
         sender = make_sender(settings)
         deliver = run_forever(
-            handlers(sender, settings.secret_key),
+            handlers(sender, settings.secret_key, make_alert_channels(settings)),
             stop=stop,
             lease=timedelta(seconds=settings.worker_lease_seconds),
         )
@@ -115,13 +120,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
             staff_auth.router,
             patient.router,
             clinic.router,
+            clinic_desk.router,
             exchange.router,
+            staff_accounts.router,
+            alert_preferences.router,
             health_department.router,
             integrations.router,
             media.media_file,
             admin_views.router,
             admin_settings.router,
             admin_conversion.router,
+            admin_desk_views.router,
+            admin_exchange_desk_views.router,
             create_static_files_router(
                 path="/admin/static", directories=[ADMIN_DIR / "static"], include_in_schema=False
             ),

@@ -137,7 +137,14 @@ def cmd_staff_add(args: argparse.Namespace) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> None:
     from backend.logs import configure_logging
-    from backend.push.worker import handlers, make_sender, run_forever, run_once, worker_name
+    from backend.push.worker import (
+        handlers,
+        make_alert_channels,
+        make_sender,
+        run_forever,
+        run_once,
+        worker_name,
+    )
     from backend.services.recording import reevaluate_due
 
     settings = _settings()
@@ -145,7 +152,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
     async def job() -> None:
         sender = make_sender(settings)
-        topics = handlers(sender, settings.secret_key)
+        topics = handlers(sender, settings.secret_key, make_alert_channels(settings))
         try:
             if args.once:
                 sent = await run_once(topics, worker=worker_name(), batch=args.batch)

@@ -64,6 +64,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     rate_limit_staff: int = 1200
     rate_limit_webhooks: int = 6000
     rate_limit_window_seconds: int = 60
+    # Staff alerts by e-mail: smtp://user:password@host:port (or smtps://); empty: the
+    # e-mails are written to the log. The From address of every alert.
+    smtp_url: str = msgspec.field(default="")
+    smtp_from: str = "plantrack <alerts@plantrack.invalid>"
 
     def __repr__(self) -> str:  # never print the secret
         return (
@@ -105,6 +109,8 @@ ENV_VARS = {
     "PLANTRACK_RATE_LIMIT_STAFF": "rate_limit_staff",
     "PLANTRACK_RATE_LIMIT_WEBHOOKS": "rate_limit_webhooks",
     "PLANTRACK_RATE_LIMIT_WINDOW_SECONDS": "rate_limit_window_seconds",
+    "PLANTRACK_SMTP_URL": "smtp_url",
+    "PLANTRACK_SMTP_FROM": "smtp_from",
 }
 
 LISTS = {"cors_origins"}  # comma-separated in the environment
@@ -168,6 +174,13 @@ def check_settings(settings: Settings) -> None:
     budgets = (settings.rate_limit_auth, settings.rate_limit_patient, settings.rate_limit_staff)
     if min(*budgets, settings.rate_limit_webhooks) < 0 or settings.rate_limit_window_seconds < 1:
         raise SettingsError("PLANTRACK_RATE_LIMIT_*: budgets are >= 0 (0: off), windows >= 1 s")
+    if settings.smtp_url:
+        from backend.push.email import parse_smtp_url
+
+        try:
+            parse_smtp_url(settings.smtp_url)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from exc
     if settings.env != "prod":
         return
     problems = []

@@ -33,7 +33,7 @@ from backend.domain.verification import milestones_of
 CLOCK_SKEW = timedelta(minutes=5)
 
 KINDS_OF_SIDE: dict[Side, frozenset[str]] = {
-    Side.clinic: CLINIC_CLAIM_KINDS | {"plan_set", "correction"},
+    Side.clinic: CLINIC_CLAIM_KINDS | {"plan_set", "correction", "dispute_answer"},
     Side.patient: PATIENT_KINDS,
     Side.exchange: frozenset(
         {"sent", "plan_set", "resolution", "correction", "reopened", "transferred"}

@@ -181,6 +181,14 @@ class Reopened(Body, tag="reopened"):
     reason: str
 
 
+class DisputeAnswer(Body, tag="dispute_answer"):
+    """The clinic's own words on a milestone in dispute: evidence for the exchange's
+    ruling, never a claim (it moves nothing)."""
+
+    milestone: str
+    note: str
+
+
 class Transferred(Body, tag="transferred"):
     """The patient moved mid-plan; the remaining items continue in another referral."""
 
@@ -279,6 +287,7 @@ EventBody = (
     | Correction
     | Reopened
     | Transferred
+    | DisputeAnswer
     | PatientStatement
 )
 

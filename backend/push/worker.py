@@ -2,9 +2,10 @@
 batches, records each outcome; between batches it re-folds referrals whose
 verification deadlines passed.
 
-Claims are leases (backend.store.outbox): a worker that dies leaves its messages to
-the next one once the lease runs out, and an outcome counts only from the worker that
-still holds the message — so nothing is lost and no row is completed twice. A push the
+A worker claims only the topics it has handlers for; messages of other topics wait for a
+worker that has them. Claims are leases (backend.store.outbox): a worker that dies leaves
+its messages to the next one once the lease runs out, and an outcome counts only from the
+worker that still holds the message — so nothing is lost and no row is completed twice. A push the
 dead worker had already sent is sent again with the same notification tag, which
 replaces it on the phone instead of showing it twice.
 """
@@ -26,7 +27,7 @@ import msgspec
 
 from backend.clock import utcnow
 from backend.push.fcm import FcmSender, Push
-from backend.services import clinic_settings, integrations, notifications
+from backend.services import clinic_settings, integrations, notifications, staff_alerts
 from backend.services.recording import reevaluate_due
 from backend.store import outbox
 from backend.store.outbox import Claimed
@@ -131,6 +132,9 @@ def integration_handlers(secret_key: str) -> dict[str, Handler]:
         async def handle(messages: list[Claimed], now: datetime) -> list[Outcome]:
             async with httpx.AsyncClient() as http:
                 done = [await run(m, http, now) for m in messages]
+            for m, d in zip(messages, done, strict=True):
+                if d.status == "failed":  # a person must look: tell them
+                    await staff_alerts.crm_failed(m.topic, m.payload, d.error, now)
             return [Outcome(d.status, d.error, d.retry_after) for d in done]
 
         return handle
@@ -165,8 +169,15 @@ def integration_handlers(secret_key: str) -> dict[str, Handler]:
     }
 
 
-def handlers(sender: FcmSender | None = None, secret_key: str | None = None) -> dict[str, Handler]:
-    """Every topic's handler; integrations only with the key that opens their secrets."""
+def handlers(
+    sender: FcmSender | None = None,
+    secret_key: str | None = None,
+    alerts: "staff_alerts.Channels | None" = None,
+) -> dict[str, Handler]:
+    """Every topic's handler; integrations only with the key that opens their secrets;
+    staff alerts with their channels (e-mail, CRM tasks)."""
+    from backend.push.alert_worker import alert_handlers
+
     topics = {
         notifications.TIMER: one_by_one(handle_timer),
         clinic_settings.RESTATE: one_by_one(handle_restate),
@@ -175,6 +186,8 @@ def handlers(sender: FcmSender | None = None, secret_key: str | None = None) -> 
     }
     if secret_key:
         topics |= integration_handlers(secret_key)
+    if alerts is not None:
+        topics |= alert_handlers(alerts)
     return topics
 
 
@@ -192,7 +205,9 @@ async def run_once(
 ) -> int:
     """Deliver one batch; returns how many messages were handled."""
     now = now or utcnow()
-    claimed = await outbox.claim(worker=worker, limit=batch, lease=lease, now=now)
+    claimed = await outbox.claim(
+        worker=worker, limit=batch, lease=lease, now=now, topics=sorted(topic_handlers)
+    )
     by_topic: dict[str, list[Claimed]] = defaultdict(list)
     for message in claimed:
         by_topic[message.topic].append(message)
@@ -289,6 +304,18 @@ async def run_forever(
                 continue
         with suppress(TimeoutError):  # idle: poll again after `interval`
             await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+def make_alert_channels(settings) -> "staff_alerts.Channels":
+    """E-mail over PLANTRACK_SMTP_URL (or to the log without it) and CRM tasks."""
+    from backend.push.email import SmtpMailer
+
+    mailer = SmtpMailer(settings.smtp_url, settings.smtp_from) if settings.smtp_url else None
+    if mailer is None:
+        log.warning("no PLANTRACK_SMTP_URL: staff alert e-mails will be written to the log")
+    return staff_alerts.Channels(
+        public_url=settings.public_url, secret_key=settings.secret_key, mailer=mailer
+    )
 
 
 def make_sender(settings) -> FcmSender | None:

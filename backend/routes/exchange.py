@@ -46,6 +46,7 @@ from backend.routes.paging import (
     decode_cursor,
     encode_cursor,
 )
+from backend.routes.staff_accounts import list_staff
 from backend.routes.staff_security import (
     EXCHANGE_READERS,
     OPERATOR,
@@ -54,12 +55,11 @@ from backend.routes.staff_security import (
     roles,
     staff_guard,
 )
-from backend.services import desk, exchange_admin, integrations, reports
+from backend.services import desk, exchange_admin, integrations, reports, staff_accounts
 from backend.services.audit import Viewer
 from backend.services.errors import Invalid, NotFound
 from backend.services.media import attach_media
 from backend.services.referrals import PatientIn, PlanIn, send_referral
-from backend.services.staff import add_staff
 from backend.services.staff_auth import StaffPrincipal, qr_svg
 from backend.store import integrations as integration_store
 from backend.store import parties
@@ -300,8 +300,11 @@ async def archive_clinic(
         errors=(400, 401, 403, 404, 409, 422),
     ),
 )
-async def create_staff(data: Annotated[s.StaffIn, example_body(ex.STAFF_IN)]) -> s.StaffCreated:
-    staff = await add_staff(
+async def create_staff(
+    viewer: NamedDependency[Viewer], data: Annotated[s.StaffIn, example_body(ex.STAFF_IN)]
+) -> s.StaffCreated:
+    staff = await staff_accounts.create(
+        viewer,
         email=data.email,
         role=data.role,
         password=data.password,
@@ -676,6 +679,7 @@ router = Router(
         patch_clinic,
         archive_clinic,
         create_staff,
+        list_staff,
         create_referral,
         list_referrals,
         get_referral,

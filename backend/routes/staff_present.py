@@ -273,6 +273,7 @@ def dispute(d: Dispute, now: datetime) -> s.DisputeOut:
         visit_code_used=d.visit_code_used,
         since=d.since,
         age_days=(now - d.since).days,
+        clinic_answers=d.clinic_answers,
     )
 
 

@@ -436,6 +436,8 @@ class DisputeOut(msgspec.Struct, frozen=True, kw_only=True):
     visit_code_used: bool
     since: datetime
     age_days: int
+    # The clinic's answers: {note, actor, recorded_at}, oldest first.
+    clinic_answers: list[dict[str, Any]] = []
 
 
 class DisputeList(msgspec.Struct, frozen=True, kw_only=True):

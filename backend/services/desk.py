@@ -11,7 +11,7 @@ from uuid import UUID
 
 import msgspec
 
-from backend.domain.events import Event, ReceiptAttached, VisitCosigned
+from backend.domain.events import DisputeAnswer, Event, ReceiptAttached, VisitCosigned
 from backend.domain.funnel import ITEM_PREFIX, ReferralFold, fold_referral
 from backend.domain.norms import Norms
 from backend.domain.plans import Explanation, PlanItem, ToothState, VariantInfo
@@ -215,6 +215,8 @@ class Dispute(msgspec.Struct, frozen=True, kw_only=True):
     receipts: list[dict[str, Any]]
     visit_code_used: bool
     since: datetime
+    # The clinic's answers to this dispute (its words join the evidence), oldest first.
+    clinic_answers: list[dict[str, Any]] = []
 
 
 def _event_summary(event: Event) -> dict[str, Any]:
@@ -278,6 +280,11 @@ async def dispute_queue(
                     if isinstance(e.body, ReceiptAttached)
                 ],
                 visit_code_used=any(isinstance(e.body, VisitCosigned) for e in events.values()),
+                clinic_answers=[
+                    {"note": e.body.note, "actor": e.actor, "recorded_at": e.recorded_at}
+                    for e in sorted(events.values(), key=lambda e: e.id)
+                    if isinstance(e.body, DisputeAnswer) and e.body.milestone == row["milestone"]
+                ],
                 since=min(t for t in (row["clinic_said_at"], row["patient_said_at"]) if t)
                 if (row["clinic_said_at"] or row["patient_said_at"])
                 else row["updated_at"],

@@ -77,7 +77,7 @@ async def record_locked(
     referral_id = referral["id"]
     events = await ledger.events_of(referral_id)
     results: list[tuple[Event, bool]] = []
-    fold = fold_referral(events)
+    fold = before = fold_referral(events)
     for statement in statements:
         event, duplicate = await _append(referral_id, statement, events, fold, now)
         if not duplicate:
@@ -85,7 +85,11 @@ async def record_locked(
             fold = fold_referral(events)
         results.append((event, duplicate))
     if any(not duplicate for _, duplicate in results):
+        from backend.services import staff_alerts  # it reads recording's policy
+
         await refresh(referral, events, now, fold=fold)
+        new_events = [e for e, duplicate in results if not duplicate]
+        await staff_alerts.after_record(referral, before, fold, new_events, now)
     return [Recorded(event=e, duplicate=d, fold=fold) for e, d in results]
 
 
@@ -180,6 +184,7 @@ async def refresh(
 ) -> ReferralFold:
     """Rewrite everything derived from a referral's ledger, as of `now`: its step and
     money, verifications, appointments, questions and the timers its state calls for."""
+    from backend.services import staff_alerts
     from backend.services.notifications import notify, schedule_timers
 
     referral_id = referral["id"]
@@ -224,6 +229,7 @@ async def refresh(
     if plan.ask or plan.withdraw:
         asked = await questions.asked_for(referral_id)
     await schedule_timers(referral, fold, asked, now)
+    await staff_alerts.after_refresh(referral, fold, progress.schedule.value, now, clinic=clinic)
     return fold
 
 

@@ -49,10 +49,21 @@ class Claimed(msgspec.Struct, frozen=True):
     referral: UUID | None
 
 
-async def claim(*, worker: str, limit: int, lease: timedelta, now: datetime) -> list[Claimed]:
+async def claim(
+    *,
+    worker: str,
+    limit: int,
+    lease: timedelta,
+    now: datetime,
+    topics: list[str] | None = None,
+) -> list[Claimed]:
     """Take up to `limit` due messages for `lease`; a lease that runs out (a worker that
-    died) makes its messages due again."""
+    died) makes its messages due again. With `topics`, only messages of those topics: a
+    worker takes only what it can deliver."""
     lock = "FOR UPDATE SKIP LOCKED" if is_postgres() else ""
+    only = ""
+    if topics is not None:
+        only = "AND topic IN ({})".format(", ".join("{}" for _ in topics)) if topics else "AND 0=1"
     rows = await Outbox.raw(
         f"""
         UPDATE "outbox"
@@ -60,16 +71,17 @@ async def claim(*, worker: str, limit: int, lease: timedelta, now: datetime) -> 
                attempts = attempts + 1
          WHERE id IN (
                SELECT id FROM "outbox"
-                WHERE (status = 'pending' AND available_at <= {{}})
-                   OR (status = 'in_flight' AND locked_until < {{}})
+                WHERE ((status = 'pending' AND available_at <= {{}})
+                   OR (status = 'in_flight' AND locked_until < {{}})) {only}
                 ORDER BY available_at, id
                 LIMIT {{}} {lock})
         RETURNING id, topic, payload, attempts, referral
-        """,  # noqa: S608 - only the lock clause is interpolated, and it is a constant
+        """,  # noqa: S608 - only constants and placeholders are interpolated
         worker,
         now + lease,
         now,
         now,
+        *(topics or []),
         limit,
     )
     return [

@@ -15,6 +15,7 @@ import msgspec
 from backend.store.tables import (
     Appointment,
     AuditLog,
+    CallNote,
     Clinic,
     ContactRating,
     Device,
@@ -161,6 +162,7 @@ class Erased(msgspec.Struct, frozen=True, kw_only=True):
     rating_comments: int
     pushes: int
     media: int
+    call_notes: int = 0  # coordinators' notes about the patient's calls, blanked
 
 
 async def erase(patient_id: UUID, now: datetime) -> Erased:
@@ -209,7 +211,7 @@ async def erase(patient_id: UUID, now: datetime) -> Erased:
         ledger_texts += 1
 
     ratings: list = []
-    pushes = media = 0
+    pushes = media = call_notes = 0
     if ids:
         ratings = await (
             ContactRating.update({ContactRating.comment: ""})
@@ -223,6 +225,12 @@ async def erase(patient_id: UUID, now: datetime) -> Erased:
             .returning(Media.id)
         )
         media = len(archived)
+        notes = await (
+            CallNote.update({CallNote.note: ""})
+            .where(CallNote.referral.is_in(ids) & (CallNote.note != ""))
+            .returning(CallNote.id)
+        )
+        call_notes = len(notes)
     return Erased(
         at=now,
         devices=len(devices),
@@ -231,6 +239,7 @@ async def erase(patient_id: UUID, now: datetime) -> Erased:
         rating_comments=len(ratings),
         pushes=pushes,
         media=media,
+        call_notes=call_notes,
     )
 
 

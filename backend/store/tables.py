@@ -64,6 +64,8 @@ class StaffUser(Table, tablename="staff_user"):
     created_at = Timestamptz()
     last_login_at = Timestamptz(null=True, default=None)
     archived_at = Timestamptz(null=True, default=None)
+    # Which alerts this person gets and how (backend.domain.staff_alerts.AlertPrefs).
+    alert_prefs = JSONB(default="{}")
 
 
 class Patient(Table, tablename="patient"):
@@ -559,6 +561,46 @@ class ConversionPosition(Table, tablename="conversion_position"):
     # index (clinic, sent_day)
 
 
+class StaffAlert(Table, tablename="staff_alert"):
+    """An event that needs a person (backend.domain.staff_alerts), recorded once by its
+    dedupe key; who hears of it, and how, is decided when it is fanned out."""
+
+    id = BigSerial(primary_key=True)
+    dedupe_key = Varchar(length=200, unique=True)
+    kind = Varchar(length=32)
+    clinic = UUID(null=True, default=None, index=True)
+    referral = UUID(null=True, default=None, index=True)
+    details = JSONB(default="{}")  # no personal data: times, milestone, delivery id
+    happened_at = Timestamptz()
+    created_at = Timestamptz()
+
+
+class StaffAlertDigest(Table, tablename="staff_alert_digest"):
+    """An alert waiting for a person's daily digest."""
+
+    id = BigSerial(primary_key=True)
+    staff = UUID()
+    alert = BigInt()
+    created_at = Timestamptz()
+    sent_at = Timestamptz(null=True, default=None)
+    # unique (staff, alert)
+
+
+class CallNote(Table, tablename="call_note"):
+    """One line of a referral's call history: an outcome, a note, maybe a call-back."""
+
+    id = UUID(primary_key=True)
+    referral = UUID(index=True)
+    clinic = UUID()
+    staff = UUID()
+    outcome = Varchar(length=20, default="note")
+    reason = Varchar(length=80, default="")  # the worklist entry it answered (its key)
+    note = Text(default="")
+    callback_at = Timestamptz(null=True, default=None)
+    callback_done_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+
+
 TABLES: list[type[Table]] = [
     Clinic,
     StaffUser,
@@ -593,4 +635,7 @@ TABLES: list[type[Table]] = [
     ClinicSetting,
     Restatement,
     ConversionPosition,
+    StaffAlert,
+    StaffAlertDigest,
+    CallNote,
 ]

@@ -76,6 +76,8 @@ async def test_clinic_works_a_referral_and_the_exchange_rules(live_server, brows
     coord_ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
     coord = await coord_ctx.new_page()
     await sign_in(coord, base, "coordinator1@plantrack.demo")
+    await expect(coord).to_have_url(re.compile(r"/admin/worklist"))  # the day starts there
+    await coord.get_by_role("link", name="Направления").click()
     await expect(coord).to_have_url(re.compile(r"/admin/referrals"))
     await expect(coord.locator("#referrals tbody tr").first).to_be_visible()
     keep(await shot(coord, "clinic-referrals", full_page=False), "clinic-referrals")

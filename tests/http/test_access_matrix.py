@@ -29,6 +29,7 @@ from backend.routes import settings as settings_routes
 from backend.routes import staff_examples as sex
 from backend.services.media import attach_media
 from backend.services.visit_codes import issue_code
+from backend.store.parties import staff_by_email
 from backend.store.tables import (
     Appointment,
     Clinic,
@@ -248,6 +249,36 @@ ROUTES: list[Route] = [
     R("GET", f"{API}/clinic/ratings", STAFF, {MANAGER}),
     R("GET", f"{API}/clinic/nobody-called", STAFF, CLINIC_STAFF),
     R("GET", f"{API}/clinic/follow-up", STAFF, CLINIC_STAFF),
+    # --- the clinic's worklist, disputes, scorecard and alerts (issue 20) -----------------
+    R("GET", f"{API}/clinic/worklist", STAFF, CLINIC_STAFF),
+    R(
+        "POST",
+        f"{API}/clinic/referrals/{{referral_id}}/outcomes",
+        STAFF,
+        CLINIC_STAFF,
+        scope=OWN_CLINIC,
+        body={"outcome": "note", "note": "matrix"},
+    ),
+    R(
+        "GET",
+        f"{API}/clinic/referrals/{{referral_id}}/calls",
+        STAFF,
+        CLINIC_STAFF,
+        scope=OWN_CLINIC,
+    ),
+    R("GET", f"{API}/clinic/disputes", STAFF, CLINIC_STAFF),
+    R(
+        "POST",
+        f"{API}/clinic/disputes/{{missing_id}}/answer",
+        STAFF,
+        CLINIC_STAFF,
+        scope=NOBODY,
+        body={"note": "matrix"},
+    ),
+    R("GET", f"{API}/clinic/scorecard", STAFF, {MANAGER}),
+    R("GET", f"{API}/clinic/alerts", STAFF, CLINIC_STAFF),
+    R("GET", f"{API}/staff/alert-preferences", STAFF, ALL_STAFF),
+    R("PUT", f"{API}/staff/alert-preferences", STAFF, ALL_STAFF, body={"digest": True}),
     # --- the exchange --------------------------------------------------------------------
     R("GET", f"{API}/exchange/clinics", STAFF, EXCHANGE),
     R("POST", f"{API}/exchange/clinics", STAFF, {OPERATOR}, body=sex.CLINIC_IN),
@@ -269,6 +300,24 @@ ROUTES: list[Route] = [
     ),
     R("POST", f"{API}/exchange/clinics/{{spare_clinic_id}}/archive", STAFF, {OPERATOR}, last=1),
     R("POST", f"{API}/exchange/staff", STAFF, {OPERATOR}, body="{staff_in}"),
+    R("GET", f"{API}/exchange/staff", STAFF, {OPERATOR}),
+    R("POST", f"{API}/exchange/staff/{{spare_staff_id}}/deactivate", STAFF, {OPERATOR}),
+    R("POST", f"{API}/exchange/staff/{{spare_staff_id}}/reactivate", STAFF, {OPERATOR}),
+    R(
+        "POST",
+        f"{API}/exchange/staff/{{spare_staff_id}}/password",
+        STAFF,
+        {OPERATOR},
+        body={"password": "p" * 16},
+    ),
+    R("POST", f"{API}/exchange/staff/{{spare_staff_id}}/authenticator", STAFF, {OPERATOR}),
+    R(
+        "PATCH",
+        f"{API}/exchange/staff/{{spare_staff_id}}",
+        STAFF,
+        {OPERATOR},
+        body={"role": "clinic_manager", "clinic_id": "{clinic_id}"},
+    ),
     R("GET", f"{API}/exchange/referrals", STAFF, {OPERATOR}),
     R("POST", f"{API}/exchange/referrals", STAFF, {OPERATOR}, body="{referral_in}"),
     R("GET", f"{API}/exchange/referrals/{{referral_id}}", STAFF, {OPERATOR}),
@@ -397,12 +446,18 @@ ROUTES: list[Route] = [
         {*CLINIC_STAFF, OPERATOR},
         scope=OWN_CLINIC,
     ),
-    R("GET", "/admin/referrals/{referral_id}/pictures", ADMIN, CLINIC_STAFF, scope=OWN_CLINIC),
+    R(
+        "GET",
+        "/admin/referrals/{referral_id}/pictures",
+        ADMIN,
+        {*CLINIC_STAFF, OPERATOR},
+        scope=OWN_CLINIC,
+    ),
     R(
         "POST",
         "/admin/referrals/{referral_id}/pictures",
         ADMIN,
-        CLINIC_STAFF,
+        {*CLINIC_STAFF, OPERATOR},
         scope=OWN_CLINIC,
         files={"file": ("a.png", PNG, "image/png")},
         form={"kind": "photo", "phase": "after", "tooth": ""},
@@ -454,6 +509,64 @@ ROUTES: list[Route] = [
         form={"phone": "+79160000001", "clinic": "{clinic_id}", "items": "therapy;1000"},
     ),
     R("GET", "/admin/audit", ADMIN, {OPERATOR}),
+    R("GET", "/admin/integrations", ADMIN, {OPERATOR}),
+    R("GET", "/admin/integrations/{clinic_id}", ADMIN, {OPERATOR}),
+    # Form values are formatted with the ids: "{{}}" is "{}".
+    R("POST", "/admin/integrations/{clinic_id}", ADMIN, {OPERATOR}, form={"body": "{{}}"}),
+    R(
+        "POST",
+        "/admin/integrations/{missing_clinic_id}/maps",
+        ADMIN,
+        {OPERATOR},
+        scope=NOBODY,
+        form={"stage_map": "{{}}", "fields": "{{}}"},
+    ),
+    R("GET", "/admin/inbox", ADMIN, {OPERATOR}),
+    R("GET", "/admin/inbox/{missing_delivery}", ADMIN, {OPERATOR}, scope=NOBODY),
+    R("POST", "/admin/inbox/{missing_delivery}/replay", ADMIN, {OPERATOR}, scope=NOBODY, form={}),
+    R("GET", "/admin/prices", ADMIN, {OPERATOR}),
+    R("POST", "/admin/prices", ADMIN, {OPERATOR}, form={"body": '{{"entries": []}}'}),
+    R("GET", "/admin/import", ADMIN, {OPERATOR}),
+    # An empty analysis: the form comes back with what is wrong (422), nothing imported.
+    R("POST", "/admin/import", ADMIN, {OPERATOR}, form={"body": "{{}}"}, ok={422}),
+    R("GET", "/admin/worklist", ADMIN, CLINIC_STAFF),
+    R(
+        "POST",
+        "/admin/worklist/{referral_id}",
+        ADMIN,
+        CLINIC_STAFF,
+        scope=OWN_CLINIC,
+        form={"outcome": "note", "note": "matrix"},
+    ),
+    R("GET", "/admin/clinic-disputes", ADMIN, CLINIC_STAFF),
+    R(
+        "POST",
+        "/admin/clinic-disputes/{missing_id}/answer",
+        ADMIN,
+        CLINIC_STAFF,
+        scope=NOBODY,
+        form={"note": "matrix"},
+    ),
+    R("GET", "/admin/scorecard", ADMIN, {MANAGER}),
+    R("GET", "/admin/alerts", ADMIN, ALL_STAFF),
+    R("POST", "/admin/alerts", ADMIN, ALL_STAFF, form={"email": "on"}),
+    R("POST", "/admin/staff/{spare_staff_id}/deactivate", ADMIN, {OPERATOR}, form={}),
+    R("POST", "/admin/staff/{spare_staff_id}/reactivate", ADMIN, {OPERATOR}, form={}),
+    R(
+        "POST",
+        "/admin/staff/{spare_staff_id}/password",
+        ADMIN,
+        {OPERATOR},
+        form={"password": "p" * 16},
+    ),
+    R("POST", "/admin/staff/{spare_staff_id}/authenticator", ADMIN, {OPERATOR}, form={}),
+    R(
+        "POST",
+        "/admin/staff/{spare_staff_id}/role",
+        ADMIN,
+        {OPERATOR},
+        form={"role": "clinic_coordinator", "clinic": "{clinic_id}"},
+    ),
     R("POST", "/admin/logout", ADMIN, ALL_STAFF, form={}, last=2, ok={303}),
 ]
 
@@ -568,7 +681,9 @@ async def world(client, db) -> tuple[dict[str, Any], list[Caller]]:
             name = f"{role.value} {side}" if side else role.value
             callers.append(Caller(name, "staff", role=role, side=side, token=staff.token))
 
+    spare_staff = await make_staff(COORD, clinic_a, email="spare.staff@example.org")
     ids = {
+        "spare_staff_id": (await staff_by_email(spare_staff.email))["id"],
         "referral_id": ref_a.referral_id,
         "spare_referral_id": spare.referral_id,
         "clinic_id": clinic_a,
@@ -579,6 +694,7 @@ async def world(client, db) -> tuple[dict[str, Any], list[Caller]]:
         "device_token": device["token"],
         "visit_code": code.code,
         "missing_id": uuid4(),
+        "missing_clinic_id": uuid4(),
         "missing_delivery": 987654,
         "token": "not-a-real-integration-token-" + "0" * 16,
         "path": "nothing-here",
@@ -628,6 +744,11 @@ async def ask(client, route: Route, caller: Caller, here: dict[str, Any], n: int
     elif route.form is not None:
         kwargs["data"] = {k: v.format(**ids) for k, v in route.form.items()}
     elif body is not None:
+        if isinstance(body, dict):  # an id named in a body: "{clinic_id}"
+            body = {
+                k: v.format(**ids) if isinstance(v, str) and v.startswith("{") else v
+                for k, v in body.items()
+            }
         kwargs["json"] = body
     hdrs: dict[str, str] = {}
     cookies: dict[str, str] = {}
@@ -659,6 +780,8 @@ ALIASES = {
     "missing_id": "dispute_id",
     "missing_delivery": "delivery_id",
     "device_token": "token",
+    "spare_staff_id": "staff_id",
+    "missing_clinic_id": "clinic_id",
 }
 
 

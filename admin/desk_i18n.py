@@ -1,0 +1,132 @@
+"""Words of the worklist, the clinic's disputes and scorecard, alert preferences, staff
+accounts and the exchange's desk pages, Russian first (added to admin.i18n.WORDS)."""
+
+from admin.i18n import WORDS, Lang
+
+DESK_WORDS: dict[str, dict[Lang, str]] = {
+    "worklist": {"ru": "Кому звонить", "en": "Who to call"},
+    "worklist_lead": {
+        "ru": "Самое срочное сверху. Запишите итог звонка одним нажатием.",
+        "en": "Most urgent first. Record the call's outcome in one click.",
+    },
+    "reason_col": {"ru": "Почему", "en": "Why"},
+    "since": {"ru": "С", "en": "Since"},
+    "due": {"ru": "Срок", "en": "Due"},
+    "out_booked": {"ru": "Записан", "en": "Booked"},
+    "out_unreachable": {"ru": "Не дозвонились", "en": "No answer"},
+    "out_declined": {"ru": "Отказ", "en": "Declined"},
+    "out_callback": {"ru": "Перезвонить", "en": "Call back"},
+    "out_note": {"ru": "Заметка", "en": "Note"},
+    "out_let_go": {"ru": "Больше не звонить", "en": "Let go"},
+    "callback_at": {"ru": "Перезвонить в", "en": "Call back at"},
+    "later": {"ru": "Перезвонить позже", "en": "Call-backs later"},
+    "call_history": {"ru": "История звонков", "en": "Call history"},
+    "page_next": {"ru": "Дальше", "en": "Next"},
+    "page_prev": {"ru": "Назад", "en": "Previous"},
+    "of_total": {"ru": "из", "en": "of"},
+    "clinic_disputes": {"ru": "Споры о клинике", "en": "Disputes about us"},
+    "clinic_disputes_lead": {
+        "ru": "Пациент говорит иначе, чем записала клиника. Ваш ответ увидит биржа "
+        "вместе с доказательствами.",
+        "en": "The patient says otherwise than the clinic recorded. The exchange sees your "
+        "answer with the evidence.",
+    },
+    "your_answer": {"ru": "Ответ клиники", "en": "The clinic's answer"},
+    "answer": {"ru": "Ответить", "en": "Answer"},
+    "answered": {"ru": "Ответ записан.", "en": "Answer recorded."},
+    "scorecard": {"ru": "Наши показатели", "en": "Our scorecard"},
+    "scorecard_lead": {
+        "ru": "Так клинику видит биржа: те же цифры, тот же расчёт.",
+        "en": "How the exchange sees the clinic: the same figures, the same rules.",
+    },
+    "alerts": {"ru": "Уведомления", "en": "Alerts"},
+    "alert_kinds": {"ru": "О чём сообщать", "en": "Tell me about"},
+    "channels": {"ru": "Как сообщать", "en": "How"},
+    "by_email": {"ru": "По эл. почте", "en": "By e-mail"},
+    "by_crm": {"ru": "Задачей в CRM клиники", "en": "As a task in the clinic's CRM"},
+    "as_digest": {
+        "ru": "Одним письмом утром (срочные о первом звонке — сразу)",
+        "en": "One e-mail each morning (first-call deadlines at once)",
+    },
+    "crm_user": {"ru": "Мой ID пользователя в CRM", "en": "My user id in the CRM"},
+    "letters_in": {"ru": "Язык писем", "en": "Language of e-mails"},
+    "recent_alerts": {"ru": "Последние события", "en": "Recent alerts"},
+    "active": {"ru": "Активен", "en": "Active"},
+    "deactivated": {"ru": "Отключён", "en": "Deactivated"},
+    "deactivate": {"ru": "Отключить", "en": "Deactivate"},
+    "reactivate": {"ru": "Включить", "en": "Reactivate"},
+    "new_password": {"ru": "Новый пароль", "en": "New password"},
+    "reset_totp": {"ru": "Новый аутентификатор", "en": "New authenticator"},
+    "change_role": {"ru": "Сменить роль", "en": "Change role"},
+    "last_login": {"ru": "Последний вход", "en": "Last sign-in"},
+    "totp_reset_done": {
+        "ru": "Старые коды больше не действуют. Передайте сотруднику QR-код (показан один раз).",
+        "en": "The old codes no longer work. Hand over the QR code (shown only now).",
+    },
+    "accounts": {"ru": "Учётные записи", "en": "Accounts"},
+    "add_account": {"ru": "Новая учётная запись", "en": "New account"},
+    "integrations": {"ru": "Интеграции", "en": "Integrations"},
+    "inbox": {"ru": "Входящие из CRM", "en": "CRM inbox"},
+    "prices": {"ru": "Прайс-листы", "en": "Price lists"},
+    "plan_import": {"ru": "Импорт плана", "en": "Plan import"},
+    "replay": {"ru": "Обработать снова", "en": "Replay"},
+    "status": {"ru": "Статус", "en": "Status"},
+    "system": {"ru": "Система", "en": "System"},
+    "received_at": {"ru": "Получено", "en": "Received"},
+    "maps": {"ru": "Этапы и поля CRM", "en": "CRM stages and fields"},
+    "stage_map": {"ru": "Карта этапов (JSON)", "en": "Stage map (JSON)"},
+    "field_map": {"ru": "Поля (JSON)", "en": "Fields (JSON)"},
+    "settings_json": {"ru": "Настройки и ключи (JSON)", "en": "Settings and keys (JSON)"},
+    "crm_stages": {"ru": "Этапы в CRM", "en": "Stages in the CRM"},
+    "maps_to": {"ru": "Что значит у нас", "en": "What it means here"},
+    "unmapped": {"ru": "не сопоставлен", "en": "unmapped"},
+    "not_connected": {"ru": "не подключена", "en": "not connected"},
+    "connect": {"ru": "Подключить / сохранить", "en": "Connect / save"},
+    "unknown_stages": {"ru": "Неизвестные этапы", "en": "Unknown stages"},
+    "failed_deliveries": {"ru": "Ошибок", "en": "Failed"},
+    "body": {"ru": "Тело", "en": "Body"},
+    "error_col": {"ru": "Ошибка", "en": "Error"},
+    "scope": {"ru": "Чей прайс", "en": "Whose list"},
+    "exchange_scope": {"ru": "биржи", "en": "the exchange's"},
+    "price": {"ru": "Цена", "en": "Price"},
+    "upload_json": {"ru": "Загрузить (JSON)", "en": "Upload (JSON)"},
+    "import_json": {"ru": "Анализ снимков (JSON)", "en": "Image analysis (JSON)"},
+    "preview": {"ru": "Предпросмотр", "en": "Preview"},
+    "send_referral": {"ru": "Отправить направление", "en": "Send the referral"},
+}
+
+REASONS: dict[str, dict[Lang, str]] = {
+    "callback": {"ru": "Пора перезвонить", "en": "Call-back due"},
+    "sla_passed": {"ru": "Срок первого звонка истёк", "en": "First-call deadline passed"},
+    "sla_due": {"ru": "Скоро срок первого звонка", "en": "First-call deadline near"},
+    "nobody_called": {"ru": "Пациент: «мне не звонили»", "en": "Patient: “nobody called”"},
+    "new_referral": {"ru": "Новое направление", "en": "New referral"},
+    "patient_declined": {
+        "ru": "Пациент отказался или просит перенести",
+        "en": "Patient declined or asks to move",
+    },
+    "no_show": {"ru": "Не пришёл, не записан снова", "en": "No-show, not rebooked"},
+    "cancelled": {"ru": "Приём отменён, не записан снова", "en": "Cancelled, not rebooked"},
+    "declined": {"ru": "Отказ — можно вернуть", "en": "Declined — win back"},
+    "behind": {"ru": "Отстаёт от плана", "en": "Behind schedule"},
+}
+
+ALERT_KINDS: dict[str, dict[Lang, str]] = {
+    "new_referral": {"ru": "Новое направление", "en": "New referral"},
+    "sla_due": {"ru": "Скоро срок первого звонка (75 %)", "en": "First-call deadline near (75 %)"},
+    "sla_passed": {"ru": "Срок первого звонка истёк", "en": "First-call deadline passed"},
+    "nobody_called": {"ru": "Пациенту не звонили", "en": "Nobody called the patient"},
+    "patient_declined": {
+        "ru": "Пациент отказался или просит перенести",
+        "en": "Patient declined or asks to reschedule",
+    },
+    "no_show_not_rebooked": {
+        "ru": "Неявка без новой записи за 3 дня",
+        "en": "No-show not rebooked in 3 days",
+    },
+    "new_dispute": {"ru": "Новый спор", "en": "New dispute"},
+    "behind_schedule": {"ru": "Лечение отстаёт от плана", "en": "Plan behind schedule"},
+    "crm_failed": {"ru": "Сбой обмена с CRM", "en": "CRM delivery failed"},
+}
+
+WORDS.update(DESK_WORDS)

@@ -1,0 +1,368 @@
+"""Staff pages for the loop that closes: the coordinator's worklist with one-click
+outcomes, the disputes about a clinic with its answers, the clinic's own scorecard,
+each person's alert preferences, and the exchange's management of staff accounts.
+The same services as the API (backend.services.worklist, clinic_view, staff_alerts,
+staff_accounts)."""
+
+from typing import Annotated
+from urllib.parse import urlencode
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import msgspec
+from litestar import Request, Response, Router, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import (
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+)
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from admin.desk_i18n import ALERT_KINDS, REASONS
+from admin.views import Form, _detail, _uuid, as_page, lang_of, page, to_login
+from backend.clock import utcnow
+from backend.domain.roles import Role
+from backend.domain.staff_alerts import DEFAULT_KINDS, AlertKind, AlertPrefs, may_receive
+from backend.domain.worklist import CAN_LET_GO
+from backend.routes.staff_security import (
+    CLINIC_MANAGER,
+    CLINIC_STAFF,
+    EXCHANGE_READERS,
+    HEALTH,
+    OPERATOR,
+    admin_guard,
+    provide_staff,
+    provide_viewer,
+    roles,
+)
+from backend.services import clinic_view, staff_accounts, staff_alerts, worklist
+from backend.services.audit import Viewer, saw
+from backend.services.errors import NotFound, ServiceError
+from backend.services.staff_auth import StaffPrincipal, qr_svg
+from backend.store import parties
+
+PAGE = 25
+EVERYONE = CLINIC_STAFF | EXCHANGE_READERS | HEALTH
+
+
+def _labels(lang: str) -> dict:
+    return {
+        "reason_label": lambda r: REASONS.get(r, {}).get(lang, r),
+        "alert_label": lambda k: ALERT_KINDS.get(k, {}).get(lang, k),
+    }
+
+
+async def _clinic_tz(staff: StaffPrincipal) -> ZoneInfo:
+    clinic = await parties.clinic(staff.clinic_id) if staff.clinic_id else None
+    return ZoneInfo(clinic["timezone"]) if clinic else ZoneInfo("Europe/Moscow")
+
+
+# --- the worklist ----------------------------------------------------------------------
+
+
+@get("/worklist", guards=[admin_guard], opt=roles(CLINIC_STAFF), include_in_schema=False)
+async def worklist_page(
+    request: Request,
+    viewer: NamedDependency[Viewer],
+    start: FromQuery[int] = 0,
+    referral: FromQuery[str] = "",
+) -> Template:
+    start = max(0, start)
+    found = await worklist.worklist(viewer, limit=PAGE, offset=start)
+    tz = await _clinic_tz(viewer.principal)
+    return await page(
+        request,
+        "worklist.html",
+        found=found,
+        start=start,
+        page_size=PAGE,
+        picked=referral,
+        can_let_go={r.value for r in CAN_LET_GO},
+        today=utcnow().astimezone(tz).date().isoformat(),
+        **_labels(lang_of(request)),
+    )
+
+
+class OutcomeForm(msgspec.Struct, kw_only=True):
+    outcome: str
+    key: str = ""
+    note: str = ""
+    reason: str = ""
+    appointment_date: str = ""
+    appointment_time: str = ""
+    callback_date: str = ""
+    callback_time: str = ""
+
+
+@post(
+    "/worklist/{referral_id:uuid}",
+    guards=[admin_guard],
+    opt=roles(CLINIC_STAFF),
+    include_in_schema=False,
+)
+async def post_outcome(
+    staff: NamedDependency[StaffPrincipal],
+    referral_id: FromPath[UUID],
+    data: Annotated[OutcomeForm, Form],
+) -> Redirect:
+    tz = await _clinic_tz(staff)
+    try:
+        appointment_at = callback_at = None
+        if data.outcome == "booked":
+            appointment_at = worklist.local_time(data.appointment_date, data.appointment_time, tz)
+        if data.callback_date:
+            callback_at = worklist.local_time(data.callback_date, data.callback_time, tz)
+        given = msgspec.convert(
+            {
+                "outcome": data.outcome,
+                "appointment_at": appointment_at,
+                "callback_at": callback_at,
+                "reason": data.reason or None,
+                "note": data.note,
+                "key": data.key,
+            },
+            worklist.OutcomeIn,
+            from_attributes=True,
+        )
+        await worklist.record_outcome(staff, referral_id, given)
+    except NotFound:
+        raise  # another clinic's referral: a page of its own, as for any missing object
+    except (ServiceError, msgspec.ValidationError, ValueError) as exc:
+        return Redirect(
+            path=f"/admin/worklist?{urlencode({'error': _detail(exc)})}", status_code=303
+        )
+    return Redirect(path="/admin/worklist?msg=recorded", status_code=303)
+
+
+# --- the clinic's disputes and scorecard -------------------------------------------------
+
+
+@get("/clinic-disputes", guards=[admin_guard], opt=roles(CLINIC_STAFF), include_in_schema=False)
+async def clinic_disputes_page(request: Request, viewer: NamedDependency[Viewer]) -> Template:
+    rows = await clinic_view.disputes(viewer, limit=100)
+    return await page(request, "clinic_disputes.html", rows=rows, now=utcnow())
+
+
+class AnswerForm(msgspec.Struct, kw_only=True):
+    note: str = ""
+
+
+@post(
+    "/clinic-disputes/{dispute_id:uuid}/answer",
+    guards=[admin_guard],
+    opt=roles(CLINIC_STAFF),
+    include_in_schema=False,
+)
+async def answer_dispute(
+    staff: NamedDependency[StaffPrincipal],
+    dispute_id: FromPath[UUID],
+    data: Annotated[AnswerForm, Form],
+) -> Redirect:
+    try:
+        await clinic_view.answer_dispute(staff, dispute_id, data.note)
+    except ServiceError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        query = urlencode({"error": _detail(exc)})
+        return Redirect(path=f"/admin/clinic-disputes?{query}", status_code=303)
+    return Redirect(path="/admin/clinic-disputes?msg=answered", status_code=303)
+
+
+@get("/scorecard", guards=[admin_guard], opt=roles(CLINIC_MANAGER), include_in_schema=False)
+async def scorecard_page(request: Request, staff: NamedDependency[StaffPrincipal]) -> Template:
+    from admin.views import scorecards_steps
+
+    score = await clinic_view.own_scorecard(staff)
+    return await page(
+        request, "scorecards.html", scores=[score], steps=scorecards_steps(), own=True
+    )
+
+
+# --- alert preferences -----------------------------------------------------------------
+
+
+@get("/alerts", guards=[admin_guard], opt=roles(EVERYONE), include_in_schema=False)
+async def alerts_page(request: Request, staff: NamedDependency[StaffPrincipal]) -> Template:
+    prefs = await staff_alerts.preferences(staff.staff_id)
+    chosen = DEFAULT_KINDS[staff.role] if prefs.kinds is None else prefs.kinds
+    recent = (
+        await staff_alerts.recent(staff.clinic_id, limit=20, before_id=None)
+        if staff.clinic_id
+        else []
+    )
+    return await page(
+        request,
+        "alerts.html",
+        prefs=prefs,
+        chosen={k.value for k in chosen},
+        available=[k.value for k in AlertKind if may_receive(staff.role, k)],
+        recent=recent,
+        **_labels(lang_of(request)),
+    )
+
+
+@post("/alerts", guards=[admin_guard], opt=roles(EVERYONE), include_in_schema=False)
+async def save_alerts(
+    request: Request, staff: NamedDependency[StaffPrincipal], viewer: NamedDependency[Viewer]
+) -> Redirect:
+    form = await request.form()
+    kinds = frozenset(AlertKind(k) for k in form.getall("kinds", []) if k in AlertKind.__members__)
+    prefs = AlertPrefs(
+        kinds=kinds,
+        email=form.get("email") == "on",
+        crm_task=form.get("crm_task") == "on",
+        digest=form.get("digest") == "on",
+        crm_user_id=(form.get("crm_user_id") or "").strip()[:32] or None,
+        lang="en" if form.get("lang") == "en" else "ru",
+    )
+    saved = await staff_alerts.set_preferences(staff.staff_id, prefs, role=staff.role)
+    await saw(
+        viewer,
+        action="alert_preferences_changed",
+        object_kind="staff",
+        object_id=str(staff.staff_id),
+        details=msgspec.to_builtins(saved),
+    )
+    return Redirect(path="/admin/alerts?msg=saved", status_code=303)
+
+
+# --- staff accounts (the exchange) -------------------------------------------------------
+
+
+def _staff_back(**query: str) -> Redirect:
+    return Redirect(path=f"/admin/staff?{urlencode(query)}", status_code=303)
+
+
+async def _account_action(run) -> Redirect:
+    try:
+        await run()
+    except ServiceError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return _staff_back(error=_detail(exc))
+    return _staff_back(msg="saved")
+
+
+@post(
+    "/staff/{staff_id:uuid}/deactivate",
+    guards=[admin_guard],
+    opt=roles(OPERATOR),
+    include_in_schema=False,
+)
+async def deactivate(viewer: NamedDependency[Viewer], staff_id: FromPath[UUID]) -> Redirect:
+    return await _account_action(lambda: staff_accounts.deactivate(viewer, staff_id))
+
+
+@post(
+    "/staff/{staff_id:uuid}/reactivate",
+    guards=[admin_guard],
+    opt=roles(OPERATOR),
+    include_in_schema=False,
+)
+async def reactivate(viewer: NamedDependency[Viewer], staff_id: FromPath[UUID]) -> Redirect:
+    return await _account_action(lambda: staff_accounts.reactivate(viewer, staff_id))
+
+
+class PasswordForm(msgspec.Struct, kw_only=True):
+    password: str = ""
+
+
+@post(
+    "/staff/{staff_id:uuid}/password",
+    guards=[admin_guard],
+    opt=roles(OPERATOR),
+    include_in_schema=False,
+)
+async def reset_password(
+    viewer: NamedDependency[Viewer],
+    staff_id: FromPath[UUID],
+    data: Annotated[PasswordForm, Form],
+) -> Redirect:
+    return await _account_action(
+        lambda: staff_accounts.reset_password(viewer, staff_id, data.password)
+    )
+
+
+@post(
+    "/staff/{staff_id:uuid}/authenticator",
+    guards=[admin_guard],
+    opt=roles(OPERATOR),
+    include_in_schema=False,
+    status_code=200,
+)
+async def reset_authenticator(
+    request: Request, viewer: NamedDependency[Viewer], staff_id: FromPath[UUID]
+) -> Response:
+    done = await staff_accounts.reset_authenticator(viewer, staff_id)
+    return await page(
+        request,
+        "staff_enrol.html",
+        account=done.account,
+        qr=qr_svg(done.totp_uri),
+        uri=done.totp_uri,
+    )
+
+
+class RoleForm(msgspec.Struct, kw_only=True):
+    role: str
+    clinic: str = ""
+
+
+@post(
+    "/staff/{staff_id:uuid}/role",
+    guards=[admin_guard],
+    opt=roles(OPERATOR),
+    include_in_schema=False,
+)
+async def change_role(
+    viewer: NamedDependency[Viewer], staff_id: FromPath[UUID], data: Annotated[RoleForm, Form]
+) -> Redirect:
+    if data.role not in Role.__members__:
+        return _staff_back(error=f"unknown role {data.role}")
+    return await _account_action(
+        lambda: staff_accounts.change_role(viewer, staff_id, Role(data.role), _uuid(data.clinic))
+    )
+
+
+async def staff_accounts_context(after: str | None, role: str, clinic: str) -> dict:
+    """The accounts list on the staff page: a page at a time, by e-mail."""
+    rows = await staff_accounts.list_accounts(
+        clinic_id=_uuid(clinic),
+        role=Role(role) if role in Role.__members__ else None,
+        after_email=after or None,
+        limit=PAGE + 1,
+    )
+    return {
+        "accounts": rows[:PAGE],
+        "next_after": rows[PAGE - 1].email if len(rows) > PAGE else None,
+        "f": {"role": role, "clinic": clinic},
+    }
+
+
+router = Router(
+    path="/admin",
+    route_handlers=[
+        worklist_page,
+        post_outcome,
+        clinic_disputes_page,
+        answer_dispute,
+        scorecard_page,
+        alerts_page,
+        save_alerts,
+        deactivate,
+        reactivate,
+        reset_password,
+        reset_authenticator,
+        change_role,
+    ],
+    dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},
+    exception_handlers={
+        NotAuthorizedException: to_login,
+        PermissionDeniedException: as_page,
+        NotFoundException: as_page,
+        ServiceError: as_page,
+    },
+    include_in_schema=False,
+)

@@ -1,0 +1,390 @@
+"""The exchange's desk pages for what was API-only: clinics' integrations with their
+stage and field maps (and the CRM's live stages beside them), the inbox of deliveries
+with replay, price lists and plan import from an AI analysis. (Pictures: the referral's
+pictures page, admin.views, open to the exchange's operators too.) The same services as
+/api/v1/exchange."""
+
+import json
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+from uuid import UUID
+
+import msgspec
+from litestar import Request, Router, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import (
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+)
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from admin.views import Form, _detail, _uuid, as_page, page, to_login
+from backend.routes import staff_present as present
+from backend.routes import staff_schemas as s
+from backend.routes.plan_import import MAX_IMPORT
+from backend.routes.staff_security import OPERATOR, admin_guard, provide_staff, roles
+from backend.services import integration_desk, integrations, plan_import
+from backend.services.errors import NotFound, ServiceError
+from backend.services.staff_auth import StaffPrincipal
+from backend.store import integrations as integration_store
+from backend.store import parties
+from backend.store.desk import clinics as all_clinics
+
+PAGE = 50
+STATUSES = ["received", "processed", "ignored", "unmapped", "failed", "rejected"]
+MAX_PICTURE = 15 * 1024 * 1024
+
+
+def _go(path: str, **query: str) -> Redirect:
+    return Redirect(path=f"{path}?{urlencode(query)}" if query else path, status_code=303)
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text or "{}")
+    except ValueError as exc:
+        raise ValueError(f"not JSON: {exc}") from exc
+
+
+# --- integrations ----------------------------------------------------------------------
+
+
+@get("/integrations", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+async def integrations_page(request: Request) -> Template:
+    key = request.app.state.settings.secret_key
+    rows = []
+    for clinic in await all_clinics():
+        view = await integrations.describe(clinic["id"], secret_key=key, public_url=None)
+        rows.append({"clinic": clinic, "view": view})
+    return await page(request, "integrations.html", rows=rows)
+
+
+@get(
+    "/integrations/{clinic_id:uuid}",
+    guards=[admin_guard],
+    opt=roles(OPERATOR),
+    include_in_schema=False,
+)
+async def integration_page(
+    request: Request, clinic_id: FromPath[UUID], stages: FromQuery[bool] = False
+) -> Template:
+    settings = request.app.state.settings
+    clinic = await parties.clinic(clinic_id)
+    if clinic is None:
+        raise NotFound("no such clinic")
+    view = await integrations.describe(
+        clinic_id, secret_key=settings.secret_key, public_url=settings.public_url
+    )
+    crm_stages, stages_error = None, None
+    if stages and view is not None:
+        try:
+            crm_stages = await integrations.crm_stages(clinic_id, secret_key=settings.secret_key)
+        except ServiceError as exc:
+            stages_error = exc.detail
+    config = view.settings if view else {}
+    return await page(
+        request,
+        "integration.html",
+        clinic=clinic,
+        view=view,
+        stage_map=json.dumps(
+            {
+                stage: {k: v for k, v in rule.items() if v is not None}
+                for stage, rule in config.get("stage_map", {}).items()
+            },
+            ensure_ascii=False,
+            indent=2,
+        ),
+        fields=json.dumps(
+            {k: v for k, v in (config.get("fields") or {}).items() if v is not None},
+            ensure_ascii=False,
+            indent=2,
+        ),
+        settings_json=json.dumps(
+            {k: v for k, v in config.items() if k not in ("stage_map", "fields")},
+            ensure_ascii=False,
+            indent=2,
+        ),
+        crm_stages=crm_stages,
+        stages_error=stages_error,
+    )
+
+
+class MapsForm(msgspec.Struct, kw_only=True):
+    stage_map: str = "{}"
+    fields: str = "{}"
+
+
+@post(
+    "/integrations/{clinic_id:uuid}/maps",
+    guards=[admin_guard],
+    opt=roles(OPERATOR),
+    include_in_schema=False,
+)
+async def save_maps(
+    request: Request, clinic_id: FromPath[UUID], data: Annotated[MapsForm, Form]
+) -> Redirect:
+    settings = request.app.state.settings
+    target = f"/admin/integrations/{clinic_id}"
+    try:
+        await integration_desk.update_maps(
+            clinic_id,
+            stage_map=_json(data.stage_map),
+            fields=_json(data.fields),
+            secret_key=settings.secret_key,
+            public_url=settings.public_url,
+        )
+    except NotFound:
+        raise
+    except (ServiceError, ValueError) as exc:
+        return _go(target, error=_detail(exc))
+    return _go(target, msg="saved")
+
+
+class ConnectForm(msgspec.Struct, kw_only=True):
+    body: str = "{}"
+
+
+@post(
+    "/integrations/{clinic_id:uuid}",
+    guards=[admin_guard],
+    opt=roles(OPERATOR),
+    include_in_schema=False,
+    status_code=200,
+)
+async def connect(
+    request: Request, clinic_id: FromPath[UUID], data: Annotated[ConnectForm, Form]
+) -> Redirect | Template:
+    settings = request.app.state.settings
+    target = f"/admin/integrations/{clinic_id}"
+    try:
+        done = await integration_desk.connect(
+            clinic_id,
+            _json(data.body),
+            secret_key=settings.secret_key,
+            public_url=settings.public_url,
+        )
+    except NotFound:
+        raise
+    except (ServiceError, ValueError) as exc:
+        return _go(target, error=_detail(exc))
+    shown = done.signing_secret or done.integration_key
+    if shown:  # made here and shown once: on a page, never in a URL
+        return await page(request, "integration_secret.html", clinic_id=clinic_id, secret=shown)
+    return _go(target, msg="saved")
+
+
+# --- the inbox -------------------------------------------------------------------------
+
+
+@get("/inbox", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+async def inbox_page(
+    request: Request,
+    clinic: FromQuery[str] = "",
+    status: FromQuery[str] = "",
+    before: FromQuery[int] = 0,
+) -> Template:
+    rows = await integration_store.deliveries(
+        clinic_id=_uuid(clinic),
+        status=status if status in STATUSES else None,
+        limit=PAGE + 1,
+        before_id=before or None,
+    )
+    names = {c["id"]: c["name"] for c in await all_clinics(include_archived=True)}
+    page_rows = rows[:PAGE]
+    return await page(
+        request,
+        "inbox.html",
+        rows=[present.delivery(r) for r in page_rows],
+        names=names,
+        clinics=await all_clinics(),
+        statuses=STATUSES,
+        f={"clinic": clinic, "status": status},
+        next_before=page_rows[-1]["id"] if len(rows) > PAGE and page_rows else None,
+    )
+
+
+@get("/inbox/{delivery_id:int}", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+async def delivery_page(request: Request, delivery_id: FromPath[int]) -> Template:
+    row = await integration_store.delivery(delivery_id) if 0 < delivery_id < 2**63 else None
+    if row is None:
+        raise NotFound("no such delivery")
+    detail = present.delivery(row, detail=True)
+    clinic = await parties.clinic(row["clinic"])
+    return await page(
+        request,
+        "delivery.html",
+        d=detail,
+        clinic=clinic,
+        result=json.dumps(msgspec.to_builtins(detail.result), ensure_ascii=False, indent=2),
+        headers=json.dumps(
+            msgspec.to_builtins(getattr(detail, "headers", {})), ensure_ascii=False, indent=2
+        ),
+    )
+
+
+@post(
+    "/inbox/{delivery_id:int}/replay",
+    guards=[admin_guard],
+    opt=roles(OPERATOR),
+    include_in_schema=False,
+)
+async def replay(delivery_id: FromPath[int]) -> Redirect:
+    if not 0 < delivery_id < 2**63:
+        raise NotFound("no such delivery")
+    try:
+        await integrations.replay(delivery_id)
+    except NotFound:
+        raise
+    except ServiceError as exc:
+        return _go(f"/admin/inbox/{delivery_id}", error=_detail(exc))
+    return _go(f"/admin/inbox/{delivery_id}", msg="recorded")
+
+
+# --- price lists -----------------------------------------------------------------------
+
+
+@get("/prices", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+async def prices_page(
+    request: Request, clinic: FromQuery[str] = "", after: FromQuery[str] = ""
+) -> Template:
+    clinic_id = _uuid(clinic)
+    rows = await plan_import.price_page(clinic_id, after=after or None, limit=PAGE + 1)
+    return await page(
+        request,
+        "prices.html",
+        rows=rows[:PAGE],
+        next_after=rows[PAGE - 1]["code"] if len(rows) > PAGE else None,
+        clinics=await all_clinics(),
+        picked=clinic,
+        example=json.dumps(
+            {
+                "entries": [
+                    {
+                        "code": "A16.07.002",
+                        "specialization": "therapy",
+                        "title_ru": "Лечение кариеса",
+                        "price": 650000,
+                    }
+                ]
+            },
+            ensure_ascii=False,
+        ),
+    )
+
+
+class PricesForm(msgspec.Struct, kw_only=True):
+    body: str = ""
+    clinic: str = ""
+
+
+@post(
+    "/prices",
+    guards=[admin_guard],
+    opt=roles(OPERATOR),
+    include_in_schema=False,
+    request_max_body_size=MAX_IMPORT,
+)
+async def save_prices(data: Annotated[PricesForm, Form]) -> Redirect:
+    clinic_id = _uuid(data.clinic)
+    back = {"clinic": data.clinic} if clinic_id else {}
+    try:
+        given = msgspec.convert(_json(data.body), s.PricesIn)
+        saved = await plan_import.set_prices(clinic_id, given.entries)
+    except (ServiceError, ValueError, msgspec.ValidationError) as exc:
+        return _go("/admin/prices", error=_detail(exc), **back)
+    return _go("/admin/prices", msg="saved", saved=str(saved), **back)
+
+
+# --- plan import -----------------------------------------------------------------------
+
+
+@get("/import", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+async def import_page(request: Request) -> Template:
+    from backend.routes.staff_examples import IMPORT_IN
+
+    return await page(
+        request,
+        "import.html",
+        body=json.dumps(IMPORT_IN, ensure_ascii=False, indent=2),
+        preview=None,
+        clinics=await all_clinics(),
+    )
+
+
+class ImportForm(msgspec.Struct, kw_only=True):
+    body: str = ""
+    action: Literal["preview", "send"] = "preview"
+
+
+@post(
+    "/import",
+    guards=[admin_guard],
+    opt=roles(OPERATOR),
+    include_in_schema=False,
+    status_code=200,
+    request_max_body_size=MAX_IMPORT,
+)
+async def run_import(
+    request: Request, staff: NamedDependency[StaffPrincipal], data: Annotated[ImportForm, Form]
+) -> Redirect | Template:
+    try:
+        given = msgspec.convert(_json(data.body), s.ImportIn)
+        if data.action == "preview":
+            plan = await plan_import.preview(given.clinic_id, given.analysis, given.min_probability)
+            return await page(
+                request,
+                "import.html",
+                body=data.body,
+                preview=plan,
+                currency=given.currency,
+                clinics=await all_clinics(),
+            )
+        sent, _ = await plan_import.import_referral(
+            patient=given.patient,
+            clinic_id=given.clinic_id,
+            analysis=given.analysis,
+            currency=given.currency,
+            min_probability=given.min_probability,
+            actor=staff.actor,
+            idempotency_key=None,  # the analysis_id makes a repeated import the same one
+        )
+    except (ServiceError, ValueError, msgspec.ValidationError) as exc:
+        return await page(
+            request,
+            "import.html",
+            status=422,
+            body=data.body,
+            preview=None,
+            clinics=await all_clinics(),
+            error=_detail(exc),
+        )
+    return _go(f"/admin/referrals/{sent.referral_id}", msg="saved")
+
+
+router = Router(
+    path="/admin",
+    route_handlers=[
+        integrations_page,
+        integration_page,
+        save_maps,
+        connect,
+        inbox_page,
+        delivery_page,
+        replay,
+        prices_page,
+        save_prices,
+        import_page,
+        run_import,
+    ],
+    dependencies={"staff": Provide(provide_staff)},
+    exception_handlers={
+        NotAuthorizedException: to_login,
+        PermissionDeniedException: as_page,
+        NotFoundException: as_page,
+        ServiceError: as_page,
+    },
+    include_in_schema=False,
+)

@@ -1,0 +1,60 @@
+"""What the exchange's desk pages do to a clinic's integration beyond the API's PUT: the
+stage map and field map changed without typing the CRM's keys again (the stored keys
+are kept), through the same validation as a full PUT."""
+
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from backend.integrations.config import IntegrationIn
+from backend.secrets_box import unseal
+from backend.services import integrations
+from backend.services.errors import Conflict, Invalid, NotFound
+from backend.store import integrations as store
+
+MAPPED = ("bitrix24", "amocrm")
+
+
+async def update_maps(
+    clinic_id: UUID,
+    *,
+    stage_map: dict[str, Any],
+    fields: dict[str, Any],
+    secret_key: str,
+    public_url: str,
+) -> integrations.Configured:
+    row = await store.of_clinic(clinic_id)
+    if row is None:
+        raise NotFound("this clinic has no integration")
+    if row["system"] not in MAPPED:
+        raise Conflict(f"{row['system']} has no stage map")
+    kept = unseal(secret_key, row["secrets"])
+    kept.pop("inbound_token", None)
+    body = {
+        **row["config"],
+        **kept,
+        "system": row["system"],
+        "stage_map": stage_map,
+        "fields": fields,
+    }
+    try:
+        data = msgspec.convert(body, IntegrationIn)
+    except msgspec.ValidationError as exc:
+        raise Invalid(str(exc)) from exc
+    return await integrations.configure(
+        clinic_id, data, secret_key=secret_key, public_url=public_url
+    )
+
+
+async def connect(
+    clinic_id: UUID, body: dict[str, Any], *, secret_key: str, public_url: str
+) -> integrations.Configured:
+    """A whole integration from the desk's form, as PUT …/integration takes it."""
+    try:
+        data = msgspec.convert(body, IntegrationIn)
+    except msgspec.ValidationError as exc:
+        raise Invalid(str(exc)) from exc
+    return await integrations.configure(
+        clinic_id, data, secret_key=secret_key, public_url=public_url
+    )
