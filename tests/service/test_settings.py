@@ -103,6 +103,19 @@ async def test_overdue_is_counted_in_the_clinics_working_hours_and_holidays(db):
     ]
     assert [t["available_at"] for t in timers] == [due]
 
+    # The staff alerts and the coordinator's worklist keep the same clock.
+    from backend.services import staff_alerts
+    from backend.store import parties
+
+    row = await parties.clinic(clinic)
+    _, hours = await staff_alerts.clinic_calendar(row)
+    assert (hours.opens, hours.closes, hours.holidays) == (
+        time(10),
+        time(18),
+        frozenset({date(2026, 11, 9)}),
+    )
+    assert await staff_alerts.sla_of(row) == timedelta(minutes=180)
+
     # Every change is in the audit log, with what it was and what it became.
     entries = await desk.audit_entries(limit=10, object_id=str(clinic))
     actions = [(e["action"], e["actor_role"]) for e in entries]
