@@ -16,8 +16,10 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from admin import conversion_views as admin_conversion
 from admin import desk_views as admin_desk_views
 from admin import exchange_desk_views as admin_exchange_desk_views
+from admin import settings_views as admin_settings
 from admin import views as admin_views
 from backend import __doc__ as about
 from backend.auth.firebase import FirebaseVerifier
@@ -143,6 +145,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             media.media_file,
             admin_views.router,
             patient_web_views.router,
+            admin_settings.router,
+            admin_conversion.router,
             admin_desk_views.router,
             admin_exchange_desk_views.router,
             create_static_files_router(

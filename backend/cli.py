@@ -233,7 +233,10 @@ def cmd_refold(args: argparse.Namespace) -> None:
             print(f"  refolded {done}/{total}", flush=True)
 
     async def job() -> None:
-        count = await refold_all(only_missing_facts=args.missing, progress=progress)
+        clinic = UUID(args.clinic) if args.clinic else None
+        count = await refold_all(
+            only_missing_facts=args.missing, clinic_id=clinic, progress=progress
+        )
         print(f"referrals refolded: {count}")
 
     asyncio.run(_with_database(settings, job))
@@ -338,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
         "refold", help="rewrite derived rows (step, money, funnel facts) from the ledger"
     )
     p.add_argument("--missing", action="store_true", help="only referrals without funnel facts")
+    p.add_argument("--clinic", help="only this clinic's referrals (its id)")
     p.set_defaults(func=cmd_refold)
 
     staff = sub.add_parser("staff", help="staff accounts").add_subparsers(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID, uuid5
 
 from backend.clock import utcnow
+from backend.domain.conversion import NO_TREATMENT
 from backend.domain.events import (
     Closed,
     Completed,
@@ -425,6 +426,10 @@ async def _play(r: Story, sent_at: datetime, fate: str, items: list, revise: Cal
     elif not await r.clinic(Visited(), appointment):
         return
     if fate == "visited":
+        # After the consultation some need nothing more: the clinic says so (conversion
+        # leaves them out of the steps after the visit).
+        if rng.random() < 0.3:
+            await r.clinic(Closed(reason=NO_TREATMENT), appointment + h(2))
         return
     at = appointment + h(1)
     if rng.random() < 0.4:

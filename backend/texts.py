@@ -67,6 +67,7 @@ MILESTONES: dict[str, dict[Lang, str]] = {
     "visited": {"ru": "Визит в клинику", "en": "Visit to the clinic"},
     "completed": {"ru": "Лечение завершено", "en": "Treatment completed"},
     "item": {"ru": "Процедура", "en": "Procedure"},
+    "receipt": {"ru": "Чек об оплате", "en": "Payment receipt"},
     "plan": {"ru": "Согласие с новым планом", "en": "Agreement to the new plan"},
 }
 
@@ -107,6 +108,14 @@ ANSWERS: dict[str, dict[Lang, str]] = {
     "yes": {"ru": "Да", "en": "Yes"},
     "no": {"ru": "Нет", "en": "No"},
     "unsure": {"ru": "Не помню", "en": "Not sure"},
+}
+
+# The follow-up to "yes, they called" (backend.domain.contact_time).
+WHEN_CALLED: dict[Lang, str] = {"ru": "Когда вам позвонили?", "en": "When did they call?"}
+CALLED_ON: dict[str, dict[Lang, str]] = {
+    "today": {"ru": "Сегодня", "en": "Today"},
+    "yesterday": {"ru": "Вчера", "en": "Yesterday"},
+    "earlier": {"ru": "Раньше", "en": "Earlier"},
 }
 
 # {clinic}, {when}, {what}, {tooth} are filled in.

@@ -202,6 +202,9 @@ class Transferred(Body, tag="transferred"):
 # --- patient --------------------------------------------------------------------------
 
 Answer = Literal["yes", "no", "unsure"]
+# "When did they call?" (backend.domain.contact_time): the patient's words, and the span
+# of time they mean in the patient's zone, worked out when the answer was recorded.
+CalledOn = Literal["today", "yesterday", "earlier", "at"]
 
 
 class PatientAnswer(Body, tag="patient_answer"):
@@ -212,6 +215,9 @@ class PatientAnswer(Body, tag="patient_answer"):
     answer: Answer
     appointment_at: datetime | None = None  # for booking questions: the time asked about
     note: str | None = None
+    called_on: CalledOn | None = None  # for contact questions: when the call came
+    called_after: datetime | None = None
+    called_before: datetime | None = None
 
 
 ReportAbout = Literal["contacted", "booked", "visited", "stopped"]
@@ -244,6 +250,9 @@ class ContactRating(Body, tag="contact_rating"):
     called: bool
     stars: int | None = None
     comment: str | None = None
+    called_on: CalledOn | None = None  # when the call came, as with PatientAnswer
+    called_after: datetime | None = None
+    called_before: datetime | None = None
 
 
 class ReceiptAttached(Body, tag="receipt"):

@@ -36,7 +36,9 @@ class Scorecard(msgspec.Struct, kw_only=True):
     trust_lower_bound: float  # 95% Wilson lower bound
     disputed: int
     first_contact_hours_clinic: float | None  # median, sent → the clinic's contact claim
-    first_contact_hours_patient: float | None  # median, sent → the patient's first "yes"
+    # median, sent → the first call as patients say it came ("when did they call?", or a
+    # report's time); patients who did not say when are not in it
+    first_contact_hours_patient: float | None
     asked_about_contact: int
     nobody_called: int  # patients whose last word on the call was "no"
     nobody_called_share: float | None
@@ -102,9 +104,10 @@ def scorecard(
             first = min(c.occurred_at for c in claims)
             clinic_hours.append(_hours(first - fold.sent_at))
         said = fold.patient_says.get(CONTACTED, ())
-        yes = [s.occurred_at for s in said if s.answer == "yes"]
-        if yes:
-            patient_hours.append(_hours(min(yes) - fold.sent_at))
+        # When the patient says the call came (never the moment they tapped "yes").
+        called = [s.happened_at for s in said if s.answer == "yes" and s.happened_at]
+        if called:
+            patient_hours.append(_hours(max(min(called) - fold.sent_at, timedelta(0))))
         answers = sorted(
             (s for s in said if s.answer != "unsure"), key=lambda s: (s.occurred_at, s.event_id)
         )

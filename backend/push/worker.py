@@ -29,7 +29,7 @@ import msgspec
 from backend.clock import utcnow
 from backend.push.fcm import FcmSender, Push
 from backend.push.sms import SmsSender, make_sms_sender
-from backend.services import integrations, notifications, sms, staff_alerts
+from backend.services import clinic_settings, integrations, notifications, sms, staff_alerts
 from backend.services.recording import reevaluate_due
 from backend.store import outbox
 from backend.store.outbox import Claimed
@@ -81,6 +81,13 @@ async def handle_notify(
     if done.status == "retry" and done.retry_at is not None:
         return Outcome(status="retry", error="quiet hours", retry_after=done.retry_at - now)
     return Outcome(status=done.status, error=done.detail or None)
+
+
+async def handle_restate(message: Claimed, now: datetime) -> Outcome:
+    """One chunk of a restatement (reports re-folded after a settings change); the next
+    chunk is its own message, so a long one never runs out of attempts."""
+    await clinic_settings.run_restatement(UUID(message.payload["restatement_id"]), now=now)
+    return Outcome(status="done")
 
 
 def push_handler(sender: FcmSender | None) -> Handler:
@@ -274,6 +281,7 @@ def handlers(
 
     topics = {
         notifications.TIMER: one_by_one(handle_timer),
+        clinic_settings.RESTATE: one_by_one(handle_restate),
         notifications.NOTIFY: one_by_one(notify),
         notifications.PUSH: push_handler(sender),
     }

@@ -17,7 +17,9 @@ from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from backend.clock import utcnow
 from backend.domain.funnel import Step
 from backend.integrations.config import IntegrationIn
+from backend.routes import clinic_reports
 from backend.routes import plan_import as plan_import_routes
+from backend.routes import settings as settings_routes
 from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
@@ -270,10 +272,11 @@ async def replay_delivery(delivery_id: RowId) -> s.DeliveryOut:
     responses=responds(s.ClinicOut, ex.CLINIC_OUT, "The clinic", errors=(400, 401, 403, 404, 422)),
 )
 async def patch_clinic(
+    viewer: NamedDependency[Viewer],
     clinic_id: FromPath[UUID],
     data: Annotated[exchange_admin.ClinicChange, example_body(ex.CLINIC_CHANGE)],
 ) -> s.ClinicOut:
-    return present.clinic(await exchange_admin.update_clinic(clinic_id, data))
+    return present.clinic(await exchange_admin.update_clinic(clinic_id, data, viewer=viewer))
 
 
 @post(
@@ -717,6 +720,8 @@ router = Router(
         get_delivery,
         replay_delivery,
         *plan_import_routes.HANDLERS,
+        *clinic_reports.EXCHANGE_HANDLERS,
+        *settings_routes.EXCHANGE_HANDLERS,
     ],
     guards=[staff_guard],
     dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},

@@ -53,6 +53,7 @@ QUESTION = {
     ],
     "asked_at": "2026-11-23T14:05:00+03:00",
     "expires_at": "2026-11-26T14:05:00+03:00",
+    "when": None,
 }
 
 REFERRAL = {
@@ -408,7 +409,12 @@ DEVICE_IN = {
     "locale": "ru",
 }
 ANSWER_IN = {"answer": "yes"}
-RATING_IN = {"called": True, "stars": 5, "comment": "Позвонили в тот же день"}
+RATING_IN = {
+    "called": True,
+    "called_on": "today",
+    "stars": 5,
+    "comment": "Позвонили в тот же день",
+}
 APPOINTMENT_IN = {"response": "confirm"}
 VISIT_CODE_IN = {"code": "482913"}
 REPORT_IN = {

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from backend import texts
+from backend.domain.clinic_settings import EffectiveSettings, SettingValues, effective_settings
 from backend.domain.funnel import ReferralFold, fold_referral
 from backend.domain.progress import BEHIND_GRACE, plan_progress
 from backend.domain.questions import AskedQuestion, QuestionKind, check_question
@@ -27,6 +28,7 @@ from backend.domain.reminders import Action, ReminderContext, Timer, TimerKind, 
 from backend.domain.working_time import quiet_until
 from backend.ids import new_id
 from backend.services import sms
+from backend.services.clinic_settings import effective_for
 from backend.services.profile import prefs_of, quiet_of
 from backend.store import devices, ledger, norms, outbox, parties, questions, referrals
 from backend.store.engine import write_transaction
@@ -59,9 +61,12 @@ def reminder_context(
     asked: list[AskedQuestion],
     norm_table,
     now: datetime,
+    settings: EffectiveSettings | None = None,
 ) -> ReminderContext:
+    """`settings`: the clinic's (its SLA, working hours and holidays: the same clock as
+    its verification deadlines); the defaults if not given."""
     tz = ZoneInfo(referral.get("clinic.timezone") or "Europe/Moscow")
-    sla_minutes = referral.get("clinic.first_contact_sla_minutes") or 120
+    settings = settings or effective_settings(SettingValues(), SettingValues())
     behind_since = behind_stage = None
     if fold.plan is not None and fold.is_open:
         appt = fold.current_appointment
@@ -83,7 +88,8 @@ def reminder_context(
     ]
     return ReminderContext(
         clinic_tz=tz,
-        first_contact_sla=timedelta(minutes=sla_minutes),
+        first_contact_sla=settings.first_contact_sla,
+        hours=settings.hours,
         behind_since=behind_since,
         behind_stage=behind_stage,
         oldest_open_question_at=min(open_questions, default=None),
@@ -100,7 +106,14 @@ async def schedule_timers(
     """Make the pending timers of a referral exactly those its state wants (inside the
     transaction that changed the state)."""
     referral_id = referral["id"]
-    ctx = reminder_context(referral, fold, asked, await norms.norms_for(referral["clinic"]), now)
+    ctx = reminder_context(
+        referral,
+        fold,
+        asked,
+        await norms.norms_for(referral["clinic"]),
+        now,
+        await effective_for(referral["clinic"], referral["clinic.first_contact_sla_minutes"]),
+    )
     wanted = {_timer_key(referral_id, t.key): t for t in timers_for(fold, ctx)}
     pending = await outbox.pending_keys(topic=TIMER, referral_id=referral_id)
     await outbox.cancel(sorted(pending - set(wanted)), now)
@@ -185,7 +198,12 @@ async def fire_timer(payload: dict[str, Any], now: datetime) -> Done:
         await refresh(referral, events, now, fold=fold)
         asked = await questions.asked_for(referral_id)
         ctx = reminder_context(
-            referral, fold, asked, await norms.norms_for(referral["clinic"]), now
+            referral,
+            fold,
+            asked,
+            await norms.norms_for(referral["clinic"]),
+            now,
+            await effective_for(referral["clinic"], referral["clinic.first_contact_sla_minutes"]),
         )
         decision = decide(timer, fold, ctx, now)
         if decision is None:

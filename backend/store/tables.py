@@ -461,7 +461,7 @@ class FunnelFact(Table, tablename="funnel_fact"):
     specialization = Varchar(length=20, default="")  # the case's main one
     day = Date()
     month = Varchar(length=7)  # YYYY-MM of day
-    kind = Varchar(length=16)
+    kind = Varchar(length=24)
     amount = BigInt()
     count = Integer(default=0)
     split = Varchar(length=12, default="")
@@ -479,7 +479,7 @@ class FunnelMonth(Table, tablename="funnel_month"):
     cohort = Varchar(length=7)
     specialization = Varchar(length=20, default="")
     month = Varchar(length=7)
-    kind = Varchar(length=16)
+    kind = Varchar(length=24)
     split = Varchar(length=12, default="")
     reason = Varchar(length=200, default="")
     amount = BigInt(default=0)
@@ -583,6 +583,55 @@ class PatientWebSession(Table, tablename="patient_web_session"):
     revoked_at = Timestamptz(null=True, default=None)
 
 
+class ClinicSetting(Table, tablename="clinic_setting"):
+    """Settings of one scope: "exchange" (the defaults) or a clinic id. Empty = inherit
+    (backend.domain.clinic_settings). A clinic's first-contact SLA is the clinic's own
+    column; the exchange's default SLA is here."""
+
+    id = UUID(primary_key=True)
+    scope = Varchar(length=40, unique=True)
+    opens = Varchar(length=5, null=True, default=None)  # HH:MM, local
+    closes = Varchar(length=5, null=True, default=None)
+    weekdays = Varchar(length=20, null=True, default=None)  # "0,1,2,3,4,5" (Monday = 0)
+    holidays = Text(null=True, default=None)  # "2027-01-01,2027-01-02"
+    first_contact_sla_minutes = Integer(null=True, default=None)
+    answer_window_hours = Integer(null=True, default=None)
+    visit_grace_hours = Integer(null=True, default=None)
+    sender_name = Varchar(length=11, null=True, default=None)
+    updated_at = Timestamptz()
+    updated_by = Varchar(length=120, default="")
+
+
+class Restatement(Table, tablename="restatement"):
+    """Re-folding a clinic's referrals (or all) after a settings change, in chunks by
+    the worker; `done` of `total`, and the last referral done, so that it resumes."""
+
+    id = UUID(primary_key=True)
+    scope = Varchar(length=40, index=True)  # a clinic id, or "all"
+    reason = Varchar(length=200, default="")
+    requested_by = Varchar(length=120, default="")
+    requested_at = Timestamptz()
+    total = Integer(default=0)
+    done = Integer(default=0)
+    last_referral = UUID(null=True, default=None)
+    finished_at = Timestamptz(null=True, default=None)
+
+
+class ConversionPosition(Table, tablename="conversion_position"):
+    """Where a referral stands in the conversion (backend.domain.conversion): derived,
+    rewritten with its other derived rows; id is the referral's."""
+
+    id = UUID(primary_key=True)
+    clinic = UUID()
+    sent_day = Date()  # local, in the clinic's zone
+    specialization = Varchar(length=20, default="")
+    coordinator = Varchar(length=120, default="")  # who made the first contact claim
+    reached = SmallInt(default=0)  # index into conversion.STEPS
+    status = Varchar(length=12, default="open")  # open|completed|stopped|no_treatment
+    transfer = Boolean(default=False)
+    # index (clinic, sent_day)
+
+
 class StaffAlert(Table, tablename="staff_alert"):
     """An event that needs a person (backend.domain.staff_alerts), recorded once by its
     dedupe key; who hears of it, and how, is decided when it is fanned out."""
@@ -658,6 +707,9 @@ TABLES: list[type[Table]] = [
     SmsMessage,
     SmsCode,
     PatientWebSession,
+    ClinicSetting,
+    Restatement,
+    ConversionPosition,
     StaffAlert,
     StaffAlertDigest,
     CallNote,

@@ -25,6 +25,7 @@ from backend.clock import utcnow
 from backend.domain.roles import Role
 from backend.media_files import LocalMediaFiles
 from backend.routes import patient_examples as pex
+from backend.routes import settings as settings_routes
 from backend.routes import staff_examples as sex
 from backend.services.media import attach_media
 from backend.services.visit_codes import issue_code
@@ -257,6 +258,11 @@ ROUTES: list[Route] = [
     R("GET", f"{API}/clinic/funnel/cohorts", STAFF, {MANAGER}),
     R("GET", f"{API}/clinic/funnel/plan-vs-fact", STAFF, {MANAGER}),
     R("GET", f"{API}/clinic/funnel/specializations", STAFF, {MANAGER}),
+    R("GET", f"{API}/clinic/funnel/reasons", STAFF, {MANAGER}),
+    R("GET", f"{API}/clinic/funnel/conversion", STAFF, {MANAGER}),
+    R("GET", f"{API}/clinic/settings", STAFF, {MANAGER}),
+    R("PATCH", f"{API}/clinic/settings", STAFF, {MANAGER}, body=settings_routes.CHANGE_EXAMPLE),
+    R("PUT", f"{API}/clinic/settings/norms", STAFF, {MANAGER}, body=settings_routes.NORMS_EXAMPLE),
     R("GET", f"{API}/clinic/ratings", STAFF, {MANAGER}),
     R("GET", f"{API}/clinic/nobody-called", STAFF, CLINIC_STAFF),
     R("GET", f"{API}/clinic/follow-up", STAFF, CLINIC_STAFF),
@@ -368,6 +374,32 @@ ROUTES: list[Route] = [
     R("GET", f"{API}/exchange/funnel/cohorts", STAFF, EXCHANGE),
     R("GET", f"{API}/exchange/funnel/plan-vs-fact", STAFF, EXCHANGE),
     R("GET", f"{API}/exchange/funnel/specializations", STAFF, EXCHANGE),
+    R("GET", f"{API}/exchange/funnel/reasons", STAFF, EXCHANGE),
+    R("GET", f"{API}/exchange/funnel/conversion", STAFF, EXCHANGE),
+    R("GET", f"{API}/exchange/settings", STAFF, EXCHANGE),
+    R("PATCH", f"{API}/exchange/settings", STAFF, {OPERATOR}, body=settings_routes.CHANGE_EXAMPLE),
+    R(
+        "PUT",
+        f"{API}/exchange/settings/norms",
+        STAFF,
+        {OPERATOR},
+        body=settings_routes.NORMS_EXAMPLE,
+    ),
+    R("GET", f"{API}/exchange/clinics/{{clinic_id}}/settings", STAFF, EXCHANGE),
+    R(
+        "PATCH",
+        f"{API}/exchange/clinics/{{clinic_id}}/settings",
+        STAFF,
+        {OPERATOR},
+        body=settings_routes.CHANGE_EXAMPLE,
+    ),
+    R(
+        "PUT",
+        f"{API}/exchange/clinics/{{clinic_id}}/settings/norms",
+        STAFF,
+        {OPERATOR},
+        body=settings_routes.NORMS_EXAMPLE,
+    ),
     R("GET", f"{API}/exchange/audit", STAFF, {OPERATOR}),
     R("GET", f"{API}/exchange/inbox", STAFF, {OPERATOR}),
     R("GET", f"{API}/exchange/inbox/{{missing_delivery}}", STAFF, {OPERATOR}, scope=NOBODY),
@@ -470,6 +502,19 @@ ROUTES: list[Route] = [
     R("GET", "/admin/clinics", ADMIN, {OPERATOR}),
     R("POST", "/admin/clinics", ADMIN, {OPERATOR}, form={"name": "Новая", "city": "Москва"}),
     R("POST", "/admin/clinics/{spare_clinic_id}/archive", ADMIN, {OPERATOR}, form={}, last=1),
+    R("GET", "/admin/conversion", ADMIN, {MANAGER, *EXCHANGE}),
+    R("GET", "/admin/settings", ADMIN, {MANAGER, OPERATOR}),
+    R("POST", "/admin/settings", ADMIN, {MANAGER, OPERATOR}, form={"sender_name": "Ulybka"}),
+    R("POST", "/admin/settings/norms", ADMIN, {MANAGER, OPERATOR}, form={}),
+    R("GET", "/admin/clinics/{clinic_id}/settings", ADMIN, {OPERATOR}),
+    R(
+        "POST",
+        "/admin/clinics/{clinic_id}/settings",
+        ADMIN,
+        {OPERATOR},
+        form={"first_contact_sla_minutes": "180"},
+    ),
+    R("POST", "/admin/clinics/{clinic_id}/settings/norms", ADMIN, {OPERATOR}, form={}),
     R("GET", "/admin/staff", ADMIN, {OPERATOR}),
     R(
         "POST",
