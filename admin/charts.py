@@ -53,6 +53,17 @@ def funnel_bars(f: Funnel, lang: Lang) -> str:
             ],
             "",
         ),
+        (
+            "paid",
+            BLUE,
+            f.paid_money,
+            [
+                ("verified", f.paid_split.verified),
+                ("unverified", f.paid_split.unverified),
+                ("disputed", f.paid_split.disputed),
+            ],
+            "",
+        ),
         ("reserve", YELLOW, f.reserve_money, [("verified", f.reserve_money)], f"{f.reserve_count}"),
         ("lost", RED, f.lost_money, [("verified", f.lost_money)], f"{f.lost_count}"),
     ]

@@ -87,6 +87,8 @@ WORDS: dict[str, dict[Lang, str]] = {
     "rating": {"ru": "Оценка контакта", "en": "Contact rating"},
     "in": {"ru": "Поступило", "en": "In"},
     "accepted": {"ru": "Принято", "en": "Accepted"},
+    "transferred_in": {"ru": "передано из других клиник", "en": "moved here from other clinics"},
+    "transferred_out": {"ru": "передано в другие клиники", "en": "moved to other clinics"},
     "executed_new": {"ru": "из планов периода", "en": "from this period's plans"},
     "executed_old": {"ru": "из прежних планов", "en": "from earlier plans"},
     "reserve": {"ru": "Резерв на конец периода", "en": "Reserve at period end"},
@@ -118,6 +120,110 @@ WORDS: dict[str, dict[Lang, str]] = {
     "cases": {"ru": "Случаев", "en": "Cases"},
     "avg_estimate": {"ru": "Чек: оценка биржи", "en": "Check: exchange estimate"},
     "avg_plan": {"ru": "Чек: план клиники", "en": "Check: clinic plan"},
+    "settings": {"ru": "Настройки", "en": "Settings"},
+    "exchange_defaults": {"ru": "по умолчанию для всех клиник", "en": "defaults for every clinic"},
+    "settings_intro": {
+        "ru": "Пустое поле — значение биржи (или встроенное). Изменения попадают в журнал "
+        "аудита; если они сдвигают сроки или ожидаемые деньги, отчёты пересчитываются.",
+        "en": "An empty field takes the exchange's value (or the built-in one). Changes go "
+        "to the audit log; when they move deadlines or expected money, reports are restated.",
+    },
+    "restating": {"ru": "Отчёты пересчитываются", "en": "Reports are being restated"},
+    "restated": {"ru": "Отчёты пересчитаны", "en": "Reports restated"},
+    "working_hours": {"ru": "Часы работы и выходные", "en": "Working hours and days off"},
+    "working_hours_help": {
+        "ru": "Срок первого звонка и «просрочено» считаются в рабочих часах клиники.",
+        "en": "The first-contact SLA and \u201coverdue\u201d are counted in these hours.",
+    },
+    "opens": {"ru": "Открытие", "en": "Opens"},
+    "closes": {"ru": "Закрытие", "en": "Closes"},
+    "working_days": {"ru": "Рабочие дни", "en": "Working days"},
+    "holidays": {
+        "ru": "Праздники и нерабочие дни (дата в строке)",
+        "en": "Holidays (a date a line)",
+    },
+    "inherited": {"ru": "сейчас действует", "en": "now in force"},
+    "exchange_terms": {"ru": "Условия биржи", "en": "The exchange's terms"},
+    "exchange_terms_help": {
+        "ru": "Срок первого звонка и окна ответа задаёт биржа: по ним клинику сравнивают "
+        "с другими.",
+        "en": "The exchange sets the first-contact SLA and answer windows: clinics are "
+        "compared by them.",
+    },
+    "first_contact_sla_minutes": {"ru": "Срок первого звонка", "en": "First-contact SLA"},
+    "answer_window_hours": {"ru": "Окно ответа пациента", "en": "Patient's answer window"},
+    "visit_grace_hours": {"ru": "Ожидание отметки визита", "en": "Visit grace"},
+    "minutes": {"ru": "рабочих минут", "en": "working minutes"},
+    "hours_unit": {"ru": "часов", "en": "hours"},
+    "set_by": {"ru": "задано", "en": "set by"},
+    "source_clinic": {"ru": "клиникой", "en": "the clinic"},
+    "source_exchange": {"ru": "биржей", "en": "the exchange"},
+    "source_default": {"ru": "по умолчанию", "en": "default"},
+    "sender_name": {"ru": "Имя отправителя SMS", "en": "SMS sender name"},
+    "sender_name_help": {
+        "ru": "Латиница, цифры, пробел, точка или дефис, 3–11 знаков; имя должно быть "
+        "зарегистрировано у SMS-оператора.",
+        "en": "Latin letters, digits, space, dot or hyphen, 3-11 characters; registered "
+        "with the SMS operator.",
+    },
+    "duration_norms": {"ru": "Нормы длительности по направлениям", "en": "Duration norms"},
+    "norms_help": {
+        "ru": "Время в кресле на одну позицию и длительность курса: из них — ожидаемая дата "
+        "окончания плана и график денег. Пусто — норма биржи.",
+        "en": "Chair minutes per item and course days: they give each plan its expected "
+        "finish and money schedule. Empty: the exchange's norm.",
+    },
+    "plan_settings_here": {
+        "ru": "Показывать ли пациентам цены — на странице",
+        "en": "Whether patients see prices: on the page",
+    },
+    "save_norms": {"ru": "Сохранить нормы", "en": "Save the norms"},
+    "clinic_settings": {"ru": "Настройки клиник", "en": "Clinics' settings"},
+    "conversion_title": {"ru": "Конверсия", "en": "Conversion"},
+    "conversion_help": {
+        "ru": "Направления, отправленные за период: сколько дошли до каждого шага и какой "
+        "процент от предыдущего; «лечение не требуется» не входит в базу следующих шагов. "
+        "Жёлтым — прогноз: сколько из ещё идущих дойдут, если пойдут как недавние "
+        "направления своей клиники.",
+        "en": "Referrals sent in the period: how many got to each step, and the per cent of "
+        "the step before; \u201cno treatment needed\u201d is not in the following steps' "
+        "base. Yellow: the forecast, those still moving expected to get there at their "
+        "clinic's recent conversion.",
+    },
+    "recent_rates": {
+        "ru": "Недавняя конверсия клиник: направления",
+        "en": "Clinics' recent conversion: referrals sent",
+    },
+    "rows_by": {"ru": "Строки", "en": "Rows"},
+    "rows_by_clinic": {"ru": "по клиникам", "en": "by clinic"},
+    "rows_by_coordinator": {"ru": "по координаторам", "en": "by coordinator"},
+    "rows_by_specialization": {"ru": "по направлениям лечения", "en": "by specialization"},
+    "moving": {"ru": "В работе", "en": "Moving"},
+    "no_treatment": {"ru": "лечение не требуется", "en": "no treatment needed"},
+    "referrals_sent": {"ru": "Отправлено", "en": "Sent"},
+    "forecast": {"ru": "прогноз", "en": "forecast"},
+    "conv_reached": {"ru": "дошли", "en": "got there"},
+    "download": {"ru": "Скачать", "en": "Download"},
+    "step_sent": {"ru": "Отправлено", "en": "Sent"},
+    "step_contacted": {"ru": "Связались", "en": "Contacted"},
+    "step_booked": {"ru": "Записан", "en": "Booked"},
+    "step_visited": {"ru": "Пришёл", "en": "Visited"},
+    "step_in_treatment": {"ru": "Лечится", "en": "In treatment"},
+    "step_completed": {"ru": "Завершено", "en": "Completed"},
+    "close_no_treatment": {"ru": "Лечение не требуется", "en": "No treatment needed"},
+    "reasons_by_clinic": {
+        "ru": "Потери и пересмотры планов по причинам",
+        "en": "Losses and plan revisions by reason",
+    },
+    "count": {"ru": "Кол-во", "en": "Count"},
+    "money_col": {"ru": "Сумма", "en": "Money"},
+    "reason_lost": {"ru": "потеряно", "en": "lost"},
+    "reason_revision": {"ru": "пересмотр плана", "en": "plan revision"},
+    "no_reason": {"ru": "(без причины)", "en": "(no reason given)"},
+    "vs_own_estimate": {
+        "ru": "к средней оценке тех же принятых направлений:",
+        "en": "against the same accepted referrals' average estimate:",
+    },
     "avg_executed": {"ru": "Чек: выполнено", "en": "Check: executed"},
     "duration_days": {"ru": "Срок, дней: факт / норма", "en": "Days: actual / planned"},
     "milestone": {"ru": "Этап", "en": "Milestone"},
@@ -136,6 +242,19 @@ WORDS: dict[str, dict[Lang, str]] = {
     },
     "nobody_called_share": {"ru": "«Никто не звонил»", "en": "“Nobody called”"},
     "avg_rating": {"ru": "Средняя оценка", "en": "Average rating"},
+    "answer_channels": {
+        "ru": "Ответы пациентов: где пациент сказал хоть что-то",
+        "en": "Patients' answers: where the patient said anything",
+    },
+    "answer_channels_note": {
+        "ru": "Доля направлений клиники. «Нет ответа» — то, что проверить словом пациента нельзя.",
+        "en": "Share of the clinic's referrals. \u201cNo answer\u201d is what no patient's word "
+        "can verify.",
+    },
+    "channel_app": {"ru": "В приложении", "en": "In the app"},
+    "channel_sms": {"ru": "По ссылке из SMS", "en": "By the SMS link"},
+    "channel_both": {"ru": "И там, и там", "en": "Both"},
+    "channel_none": {"ru": "Нет ответа", "en": "No answer"},
     "conversion": {"ru": "Дошли до этапа", "en": "Reached"},
     "create": {"ru": "Создать", "en": "Create"},
     "name": {"ru": "Название", "en": "Name"},

@@ -38,6 +38,7 @@ from backend.domain.teeth import ToothCondition
 from backend.media_files import signed_url
 from backend.rate_limits import auth_budget
 from backend.routes import plan_document
+from backend.routes.clinic_reports import reason_table
 from backend.routes.funnel_tables import specialization_out
 from backend.routes.media import MAX_UPLOAD
 from backend.routes.staff_security import (
@@ -147,6 +148,7 @@ def _nav(staff: StaffPrincipal | None) -> list[tuple[str, str]]:
             ("/admin/worklist", "worklist"),
             ("/admin/referrals", "referrals"),
             ("/admin/funnel", "funnel"),
+            ("/admin/conversion", "conversion_title"),
             ("/admin/scorecard", "scorecard"),
             ("/admin/ratings", "ratings"),
             ("/admin/calls", "calls"),
@@ -154,12 +156,14 @@ def _nav(staff: StaffPrincipal | None) -> list[tuple[str, str]]:
             ("/admin/plan-settings", "plan_settings"),
             ("/admin/clinic-disputes", "clinic_disputes"),
             ("/admin/alerts", "alerts"),
+            ("/admin/settings", "settings"),
         ],
         Role.exchange_operator: [
             ("/admin/referrals", "referrals"),
             ("/admin/referrals/new", "new_referral"),
             ("/admin/disputes", "disputes"),
             ("/admin/funnel", "funnel"),
+            ("/admin/conversion", "conversion_title"),
             ("/admin/scorecards", "scorecards"),
             ("/admin/clinics", "clinics"),
             ("/admin/staff", "staff"),
@@ -167,10 +171,15 @@ def _nav(staff: StaffPrincipal | None) -> list[tuple[str, str]]:
             ("/admin/inbox", "inbox"),
             ("/admin/prices", "prices"),
             ("/admin/import", "plan_import"),
+            ("/admin/settings", "settings"),
             ("/admin/audit", "audit"),
             ("/admin/alerts", "alerts"),
         ],
-        Role.exchange_analyst: [("/admin/funnel", "funnel"), ("/admin/scorecards", "scorecards")],
+        Role.exchange_analyst: [
+            ("/admin/funnel", "funnel"),
+            ("/admin/conversion", "conversion_title"),
+            ("/admin/scorecards", "scorecards"),
+        ],
         Role.health_analyst: [],
     }
     return items[staff.role]
@@ -684,10 +693,12 @@ async def funnel_page(
     by_spec = await plan_fact.by_specialization(
         ids, first=reports.add_months(current, -11), last=current
     )
+    why = await reason_table(ids, period[0], period[1], spec, "json")
     return await page(
         request,
         "funnel.html",
         funnel=figures,
+        reasons=why.items if not isinstance(why, Response) else [],
         reserve_months=months_of_reserve(
             figures.reserve_money, [m.executed for m in months[-4:-1]]
         ),

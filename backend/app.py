@@ -16,8 +16,10 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from admin import conversion_views as admin_conversion
 from admin import desk_views as admin_desk_views
 from admin import exchange_desk_views as admin_exchange_desk_views
+from admin import settings_views as admin_settings
 from admin import views as admin_views
 from backend import __doc__ as about
 from backend.auth.firebase import FirebaseVerifier
@@ -28,7 +30,13 @@ from backend.http_headers import SecurityHeaders
 from backend.http_input import refuse_nul_in_query
 from backend.logs import configure_logging
 from backend.media_files import LocalMediaFiles
-from backend.push.worker import handlers, make_alert_channels, make_sender, run_forever
+from backend.push.worker import (
+    handlers,
+    make_alert_channels,
+    make_sender,
+    make_sms,
+    run_forever,
+)
 from backend.routes import (
     alert_preferences,
     auth,
@@ -52,9 +60,11 @@ from backend.routes.docs import (
 from backend.routes.links import add_links
 from backend.settings import Settings, load_settings
 from backend.store.engine import close_engine, open_engine
+from patient_web import views as patient_web_views
 
 VERSION = "0.1.0"
 ADMIN_DIR = Path(admin_views.__file__).parent
+PATIENT_WEB_DIR = Path(patient_web_views.__file__).parent
 SHUTDOWN_GRACE_S = 20
 # Every route reads at most this much; uploads, imports and deliveries say more or less.
 MAX_BODY = 1024 * 1024
@@ -107,6 +117,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             return
         stop = asyncio.Event()
         sender = make_sender(settings)
+        sms_delivery = make_sms(settings)
         deliver = run_forever(
             handlers(
                 sender,
@@ -114,6 +125,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 make_alert_channels(settings),
                 vendor_timeout=settings.vendor_timeout_seconds,
                 media_files=LocalMediaFiles(settings.media_dir),
+                sms_delivery=sms_delivery,
             ),
             stop=stop,
             lease=timedelta(seconds=settings.worker_lease_seconds),
@@ -126,6 +138,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await task
             if sender is not None:
                 await sender.aclose()
+            if sms_delivery.sender is not None:
+                await sms_delivery.sender.aclose()
 
     app = Litestar(
         route_handlers=[
@@ -142,19 +156,25 @@ def create_app(settings: Settings | None = None) -> Litestar:
             integrations.router,
             media.media_file,
             admin_views.router,
+            patient_web_views.router,
+            admin_settings.router,
+            admin_conversion.router,
             admin_desk_views.router,
             admin_exchange_desk_views.router,
             create_static_files_router(
                 path="/admin/static", directories=[ADMIN_DIR / "static"], include_in_schema=False
             ),
         ],
+        # One Jinja set-up for the staff pages and the patient's (templates under patient/).
         template_config=TemplateConfig(
-            directory=ADMIN_DIR / "templates", engine=JinjaTemplateEngine
+            directory=[ADMIN_DIR / "templates", PATIENT_WEB_DIR / "templates"],
+            engine=JinjaTemplateEngine,
         ),
-        # Only the admin pages use a cookie; the API authenticates by bearer token.
+        # Only the admin pages and the patient's web page (/p/) use cookies; the API
+        # authenticates by bearer token. One CSRF cookie serves both.
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
-            cookie_path="/admin",
+            cookie_path="/",
             cookie_httponly=False,
             cookie_samesite="lax",
             exclude=["^/api/", "^/media/", "^/integrations/", "^/schema", "^/health$", "^/ready$"],

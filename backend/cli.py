@@ -78,6 +78,8 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 def cmd_demo(args: argparse.Namespace) -> None:
     from backend.demo import load_demo
     from backend.media_files import LocalMediaFiles
+    from backend.push.worker import SmsDelivery
+    from backend.services.sms import report as sms_report
     from backend.store import referrals
 
     settings = _settings()
@@ -99,13 +101,52 @@ def cmd_demo(args: argparse.Namespace) -> None:
             seed=args.seed,
             progress=progress,
             media_files=LocalMediaFiles(settings.media_dir),
+            # The demo's phones are made up: its SMS are decided and logged, never sent.
+            sms_delivery=SmsDelivery(
+                sender=None,
+                secret=settings.secret_key,
+                public_url=settings.public_url,
+                weekly_limit=settings.sms_weekly_limit,
+            ),
         )
         print("added: " + ", ".join(f"{k} {v}" for k, v in added.items()))
         steps = await referrals.count_by_step()
         print("referrals by step: " + ", ".join(f"{k} {v}" for k, v in steps.items()))
+        print_sms_report(await sms_report(), brief=True)
 
     print(f"loading demo data into {settings.database_url.split('@')[-1]}")
     asyncio.run(_with_database(settings, job))
+
+
+def print_sms_report(report, *, brief: bool = False) -> None:
+    """SMS by kind: sent (or logged), billed parts, refused, failed; per referral."""
+    n = max(report.without_app, 1)
+    print(
+        f"SMS: {report.went} sent or logged, {report.parts} billed parts, for "
+        f"{report.referrals} referrals; {report.without_app} of them are of patients without "
+        f"the app: {report.without_app_sms / n:.2f} SMS and {report.without_app_parts / n:.2f} "
+        "parts per such referral"
+    )
+    if brief:
+        return
+    print(f"  {'kind':<11} {'went':>6} {'parts':>6} {'skipped':>8} {'failed':>7} {'waiting':>8}")
+    for k in report.kinds:
+        print(
+            f"  {k.kind:<11} {k.went:>6} {k.parts:>6} {k.skipped:>8} {k.failed:>7} {k.waiting:>8}"
+        )
+    if report.skipped_because:
+        print("  not sent, because:")
+        for kind, reason, n in report.skipped_because:
+            print(f"    {n:>6}  {kind}: {reason}")
+
+
+def cmd_sms_report(args: argparse.Namespace) -> None:
+    from backend.services.sms import report
+
+    async def job() -> None:
+        print_sms_report(await report())
+
+    asyncio.run(_with_database(_settings(), job))
 
 
 def cmd_staff_add(args: argparse.Namespace) -> None:
@@ -142,6 +183,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
         handlers,
         make_alert_channels,
         make_sender,
+        make_sms,
         run_forever,
         run_once,
         worker_name,
@@ -153,12 +195,14 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
     async def job() -> None:
         sender = make_sender(settings)
+        sms_delivery = make_sms(settings)
         topics = handlers(
             sender,
             settings.secret_key,
             make_alert_channels(settings),
             vendor_timeout=settings.vendor_timeout_seconds,
             media_files=LocalMediaFiles(settings.media_dir),
+            sms_delivery=sms_delivery,
         )
         try:
             if args.once:
@@ -175,6 +219,8 @@ def cmd_worker(args: argparse.Namespace) -> None:
         finally:
             if sender is not None:
                 await sender.aclose()
+            if sms_delivery.sender is not None:
+                await sms_delivery.sender.aclose()
 
     with suppress(KeyboardInterrupt):
         asyncio.run(_with_database(settings, job))
@@ -190,7 +236,10 @@ def cmd_refold(args: argparse.Namespace) -> None:
             print(f"  refolded {done}/{total}", flush=True)
 
     async def job() -> None:
-        count = await refold_all(only_missing_facts=args.missing, progress=progress)
+        clinic = UUID(args.clinic) if args.clinic else None
+        count = await refold_all(
+            only_missing_facts=args.missing, clinic_id=clinic, progress=progress
+        )
         print(f"referrals refolded: {count}")
 
     asyncio.run(_with_database(settings, job))
@@ -217,6 +266,31 @@ def cmd_dev_token(args: argparse.Namespace) -> None:
             now=utcnow(),
         )
     )
+
+
+def cmd_dev_link(args: argparse.Namespace) -> None:
+    """A patient's page link for their latest referral, to try the page by hand."""
+    from backend.clock import utcnow
+    from backend.phones import BadPhone, normalise_phone
+    from backend.services.patient_links import latest_link
+
+    settings = _settings()
+    if settings.env != "dev":
+        sys.exit("plantrack dev-link: only in dev (patients get their links by SMS)")
+    try:
+        phone = normalise_phone(args.phone)
+    except BadPhone as exc:
+        sys.exit(f"plantrack dev-link: {exc}")
+
+    async def job() -> None:
+        url = await latest_link(
+            phone, secret=settings.secret_key, public_url=settings.public_url, now=utcnow()
+        )
+        if url is None:
+            sys.exit("plantrack dev-link: no referral for this phone")
+        print(url)
+
+    asyncio.run(_with_database(settings, job))
 
 
 def cmd_backup(args: argparse.Namespace) -> None:
@@ -270,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
         "refold", help="rewrite derived rows (step, money, funnel facts) from the ledger"
     )
     p.add_argument("--missing", action="store_true", help="only referrals without funnel facts")
+    p.add_argument("--clinic", help="only this clinic's referrals (its id)")
     p.set_defaults(func=cmd_refold)
 
     staff = sub.add_parser("staff", help="staff accounts").add_subparsers(
@@ -288,12 +363,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=1.0, help="seconds between idle polls")
     p.add_argument("--batch", type=int, default=500, help="messages claimed at a time")
     p.set_defaults(func=cmd_worker)
+    p = sub.add_parser(
+        "sms-report", help="SMS to patients by kind: sent, billed parts, refused and why"
+    )
+    p.set_defaults(func=cmd_sms_report)
     p = sub.add_parser("backup", help="back the database up to a new file (while it runs)")
     p.add_argument("path", type=Path)
     p.set_defaults(func=cmd_backup)
     p = sub.add_parser("restore", help="load a backup into the configured (empty) database")
     p.add_argument("path", type=Path)
     p.set_defaults(func=cmd_restore)
+    p = sub.add_parser("dev-link", help="a patient's page link for their latest referral (dev)")
+    p.add_argument("--phone", required=True)
+    p.set_defaults(func=cmd_dev_link)
     p = sub.add_parser("dev-token", help="a Firebase emulator ID token for a phone (dev only)")
     p.add_argument("--phone", required=True)
     p.set_defaults(func=cmd_dev_token)

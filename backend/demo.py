@@ -9,12 +9,14 @@ idempotency key, so running it again adds nothing.
 import io
 import random
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from uuid import UUID, uuid5
 
 from backend.clock import utcnow
+from backend.domain.conversion import NO_TREATMENT
 from backend.domain.events import (
     Closed,
     Completed,
@@ -37,6 +39,7 @@ from backend.services.answers import answer_question
 from backend.services.errors import Conflict
 from backend.services.media import attach_media
 from backend.services.plan_import import PriceEntryIn, set_prices
+from backend.services.profile import register_device
 from backend.services.recording import Statement, record, reevaluate_due
 from backend.services.referrals import (
     PatientIn,
@@ -48,8 +51,12 @@ from backend.services.referrals import (
 )
 from backend.services.staff import add_staff
 from backend.services.visit_codes import issue_code, redeem_code
-from backend.store import parties, plans, questions
+from backend.store import outbox, parties, plans, questions
+from backend.store import sms as sms_rows
 from backend.store.engine import write_transaction
+
+if TYPE_CHECKING:
+    from backend.push.worker import SmsDelivery
 
 NAMESPACE = UUID("6f1c2a52-8d0e-4c1e-9b7a-1f6a0c2d9e11")
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - published, for the demo only
@@ -287,16 +294,27 @@ class Story:
         rng: random.Random,
         now: datetime,
         profile: tuple[int, float],
+        deliver: Callable[[datetime], Awaitable[None]] | None = None,
     ) -> None:
         self.n, self.id, self.patient_id, self.rng, self.now = n, referral_id, patient_id, rng, now
         self.speed, self.honesty = profile
         self.step = 0
         self.code_secret = secrets.token_hex(16)  # visit codes live minutes; so does this
+        self.deliver = deliver
+        # Where this patient speaks: the app, or the page an SMS link opens.
+        self.source = Source.patient_app
+
+    async def delivered_until(self, at: datetime) -> None:
+        """Let the outbox catch up to `at` before the patient acts: timers fire, questions
+        become pushes or SMS, at the moments they would have (what docs/sms.md counts)."""
+        if self.deliver is not None:
+            await self.deliver(min(at, self.now))
 
     async def clinic(self, body, at: datetime, source: Source = Source.clinic_panel) -> bool:
         """Record a clinic claim at `at`; False once `at` is in the future."""
         if at >= self.now:
             return False
+        await self.delivered_until(at)
         self.step += 1
         result = await record(
             self.id,
@@ -317,6 +335,7 @@ class Story:
         """Most patients answer; a few say no (a dispute); some never answer."""
         if at >= self.now:
             return
+        await self.delivered_until(at)
         for q in await questions.asked_for(self.id):
             if not q.open or self.rng.random() < 0.25:
                 continue
@@ -324,18 +343,23 @@ class Story:
             reply = "yes" if honest else self.rng.choice(["no", "unsure"])
             with suppress(Conflict):  # expired before the patient looked
                 await answer_question(
-                    patient_id=self.patient_id, question_id=q.id, answer=reply, now=at
+                    patient_id=self.patient_id,
+                    question_id=q.id,
+                    answer=reply,
+                    now=at,
+                    source=self.source,
                 )
 
     async def patient(self, body, at: datetime) -> None:
         if at >= self.now:
             return
+        await self.delivered_until(at)
         self.step += 1
         await record(
             self.id,
             Statement(
                 body=body,
-                source=Source.patient_app,
+                source=self.source,
                 actor=f"patient:{self.patient_id}",
                 idempotency_key=f"demo:{self.n}:{self.step}",
                 occurred_at=at,
@@ -390,7 +414,8 @@ async def _play(r: Story, sent_at: datetime, fate: str, items: list, revise: Cal
         return
     if appointment >= r.now:
         return
-    if rng.random() < 0.3:  # at reception, the patient enters the clinic's visit code
+    # At reception, a patient with the app enters the clinic's visit code.
+    if rng.random() < 0.3 and r.source is Source.patient_app:
         code = await issue_code(
             r.id, secret=r.code_secret, issued_by="demo:clinic", now=appointment
         )
@@ -401,6 +426,10 @@ async def _play(r: Story, sent_at: datetime, fate: str, items: list, revise: Cal
     elif not await r.clinic(Visited(), appointment):
         return
     if fate == "visited":
+        # After the consultation some need nothing more: the clinic says so (conversion
+        # leaves them out of the steps after the visit).
+        if rng.random() < 0.3:
+            await r.clinic(Closed(reason=NO_TREATMENT), appointment + h(2))
         return
     at = appointment + h(1)
     if rng.random() < 0.4:
@@ -455,9 +484,15 @@ async def load_demo(
     now: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
     media_files: MediaFiles | None = None,
+    sms_delivery: "SmsDelivery | None" = None,
 ) -> dict[str, int]:
-    """Create the demo; returns counts of what was added (zero on a second run)."""
+    """Create the demo; returns counts of what was added (zero on a second run).
+
+    With `sms_delivery` (never a real sender: the demo's numbers are made up) the outbox
+    is delivered as each story plays, so the demo holds the SMS a referral's life brings
+    (docs/sms.md measures them); without, the worker finds everything due at once."""
     now = now or utcnow()
+    deliver = _deliverer(sms_delivery) if sms_delivery is not None else None
     added = {"clinics": 0, "referrals": 0, "staff": 0}
 
     clinic_ids = []
@@ -514,7 +549,9 @@ async def load_demo(
         if sent.duplicate:
             continue
         added["referrals"] += 1
-        r = Story(n, sent.referral_id, sent.patient_id, story, now, CLINICS[clinic_index][6])
+        r = Story(
+            n, sent.referral_id, sent.patient_id, story, now, CLINICS[clinic_index][6], deliver
+        )
         version = (await plans.versions_of(sent.referral_id))[-1]
         items = await plans.items_of(version["id"])
 
@@ -566,7 +603,11 @@ async def load_demo(
         # One transaction per story (the services' own nest inside it): one commit instead
         # of dozens, which is what makes 300 stories load in seconds on SQLite.
         async with write_transaction():
+            await r.delivered_until(sent_at + timedelta(minutes=1))  # the invite
+            if deliver is not None:
+                await _install_the_app_or_not(r, n, seed, sent_at)
             await _play(r, sent_at, fate, items, revise)
+            await r.delivered_until(now)
             if media_files is not None and story.random() < 0.4:
                 await attach_media(
                     media_files,
@@ -582,6 +623,46 @@ async def load_demo(
 
     await reevaluate_due(now=now, limit=referrals_count * 4)
     return added
+
+
+APP_SHARE = 0.3  # of patients who install the app after the invite (the rest answer by SMS)
+
+
+async def _install_the_app_or_not(r: "Story", n: int, seed: int, sent_at: datetime) -> None:
+    """Some patients follow the invite to the app: pushes from then on, answers in the
+    app; the others get SMS and answer on the link's page. (Its own random stream, so
+    the stories play as they did before the choice existed.)"""
+    wants_app = random.Random(f"{seed}:{n}:app").random() < APP_SHARE
+    # Sent at night, the invite waits for the morning: until it goes, nobody installs.
+    if not wants_app or sent_at >= r.now or not await sms_rows.invite_went(r.id):
+        r.source = Source.patient_sms
+        return
+    await register_device(
+        r.patient_id,
+        token=f"demo-device-{n:04d}",
+        platform="android",
+        app_version="1.0",
+        locale="ru",
+    )
+
+
+def _deliverer(sms_delivery: "SmsDelivery") -> Callable[[datetime], Awaitable[None]]:
+    from backend.push.worker import handlers, run_once
+
+    if sms_delivery.sender is not None:
+        raise ValueError("the demo's phone numbers are made up: log SMS, never send them")
+    topics = handlers(None, sms_delivery.secret, sms_delivery=sms_delivery)
+
+    async def deliver(until: datetime) -> None:
+        """Each message at the moment it is due (a reminder 2 h before its appointment,
+        not when the story next looks), up to `until`."""
+        for _ in range(200):
+            due = await outbox.next_due(list(topics))
+            if due is None or due > until:
+                return
+            await run_once(topics, worker="demo", now=due)
+
+    return deliver
 
 
 def _xray(rng: random.Random) -> bytes:

@@ -21,7 +21,7 @@ COMMON = [
 ]
 # Answers under these paths may carry personal or health data: never stored by a
 # browser or a proxy, unless the route chose its own caching (private pictures).
-PERSONAL_PREFIXES = ("/api/", "/admin", "/media/", "/integrations/")
+PERSONAL_PREFIXES = ("/api/", "/admin", "/media/", "/integrations/", "/p/")
 
 
 class SecurityHeaders:

@@ -16,7 +16,7 @@ from backend.services.errors import TooManyAttempts
 from backend.settings import Settings
 from backend.store import rate_limits
 
-Group = Literal["auth", "patient", "staff", "webhooks"]
+Group = Literal["auth", "patient", "staff", "webhooks", "links"]
 
 
 class _Pruning:
@@ -64,3 +64,9 @@ async def delivery_budget(connection: ASGIConnection, handler: BaseRouteHandler)
     token = str(connection.path_params.get("token", ""))
     subject = hashlib.sha256(token.encode()).hexdigest()[:32]
     await charge(connection.app.state.settings, "webhooks", subject)
+
+
+async def link_budget(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """Guard for the patient's web pages (patient_web/): per client address, whatever
+    the link; a link that does not exist costs the address's sign-in budget as well."""
+    await charge(connection.app.state.settings, "links", client_address(connection))

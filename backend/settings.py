@@ -72,6 +72,19 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     rate_limit_staff: int = 1200
     rate_limit_webhooks: int = 6000
     rate_limit_window_seconds: int = 60
+    # SMS to patients without the app (backend/push/sms.py, backend/services/sms.py).
+    # No provider: texts are written to the log and marked `logged`.
+    sms_provider: Literal["", "smsru"] = ""
+    sms_api_id: str = msgspec.field(default="")
+    sms_endpoint: str = ""  # another SMS.ru-compatible base URL (tests, relays)
+    sms_sender_name: str = ""  # an approved sender name ("from"); empty: the account's
+    sms_timeout_seconds: float = 10.0
+    sms_weekly_limit: int = 3  # SMS per patient in any seven days; 0: none but codes
+    # The patient's web page (patient_web/): requests per window per client address,
+    # and where the app can be installed from (shown on every page).
+    rate_limit_links: int = 120
+    app_store_url: str = ""
+    google_play_url: str = ""
     # Staff alerts by e-mail: smtp://user:password@host:port (or smtps://); empty: the
     # e-mails are written to the log. The From address of every alert.
     smtp_url: str = msgspec.field(default="")
@@ -119,6 +132,15 @@ ENV_VARS = {
     "PLANTRACK_RATE_LIMIT_STAFF": "rate_limit_staff",
     "PLANTRACK_RATE_LIMIT_WEBHOOKS": "rate_limit_webhooks",
     "PLANTRACK_RATE_LIMIT_WINDOW_SECONDS": "rate_limit_window_seconds",
+    "PLANTRACK_SMS_PROVIDER": "sms_provider",
+    "PLANTRACK_SMS_API_ID": "sms_api_id",
+    "PLANTRACK_SMS_ENDPOINT": "sms_endpoint",
+    "PLANTRACK_SMS_FROM": "sms_sender_name",
+    "PLANTRACK_SMS_TIMEOUT_SECONDS": "sms_timeout_seconds",
+    "PLANTRACK_SMS_WEEKLY_LIMIT": "sms_weekly_limit",
+    "PLANTRACK_RATE_LIMIT_LINKS": "rate_limit_links",
+    "PLANTRACK_APP_STORE_URL": "app_store_url",
+    "PLANTRACK_GOOGLE_PLAY_URL": "google_play_url",
     "PLANTRACK_SMTP_URL": "smtp_url",
     "PLANTRACK_SMTP_FROM": "smtp_from",
 }
@@ -186,6 +208,7 @@ def check_settings(settings: Settings) -> None:
         raise SettingsError("PLANTRACK_RATE_LIMIT_*: budgets are >= 0 (0: off), windows >= 1 s")
     if not 0 < settings.vendor_timeout_seconds <= 300:
         raise SettingsError("PLANTRACK_VENDOR_TIMEOUT_SECONDS: more than 0, at most 300")
+    check_sms_settings(settings)
     if settings.smtp_url:
         from backend.push.email import parse_smtp_url
 
@@ -212,6 +235,26 @@ def check_settings(settings: Settings) -> None:
         problems.append("PLANTRACK_DATABASE_URL must point at PostgreSQL in production")
     if problems:
         raise SettingsError("refusing to start in production: " + "; ".join(problems))
+
+
+def check_sms_settings(settings: Settings) -> None:
+    if settings.sms_provider == "smsru" and not settings.sms_api_id:
+        raise SettingsError("PLANTRACK_SMS_PROVIDER=smsru needs PLANTRACK_SMS_API_ID")
+    if settings.sms_endpoint and not settings.sms_endpoint.startswith(("https://", "http://")):
+        raise SettingsError("PLANTRACK_SMS_ENDPOINT: a base URL like https://sms.ru")
+    if settings.sms_weekly_limit < 0 or settings.sms_timeout_seconds <= 0:
+        raise SettingsError(
+            "PLANTRACK_SMS_WEEKLY_LIMIT is >= 0 (0: no SMS but sign-in codes); "
+            "PLANTRACK_SMS_TIMEOUT_SECONDS > 0"
+        )
+    if settings.rate_limit_links < 0:
+        raise SettingsError("PLANTRACK_RATE_LIMIT_LINKS: >= 0 (0: off)")
+    for name, url in (
+        ("PLANTRACK_APP_STORE_URL", settings.app_store_url),
+        ("PLANTRACK_GOOGLE_PLAY_URL", settings.google_play_url),
+    ):
+        if url and not url.startswith("https://"):
+            raise SettingsError(f"{name}: an https:// address")
 
 
 def _dev_secret(var_dir: Path) -> str:

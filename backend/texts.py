@@ -67,6 +67,7 @@ MILESTONES: dict[str, dict[Lang, str]] = {
     "visited": {"ru": "Визит в клинику", "en": "Visit to the clinic"},
     "completed": {"ru": "Лечение завершено", "en": "Treatment completed"},
     "item": {"ru": "Процедура", "en": "Procedure"},
+    "receipt": {"ru": "Чек об оплате", "en": "Payment receipt"},
     "plan": {"ru": "Согласие с новым планом", "en": "Agreement to the new plan"},
 }
 
@@ -107,6 +108,14 @@ ANSWERS: dict[str, dict[Lang, str]] = {
     "yes": {"ru": "Да", "en": "Yes"},
     "no": {"ru": "Нет", "en": "No"},
     "unsure": {"ru": "Не помню", "en": "Not sure"},
+}
+
+# The follow-up to "yes, they called" (backend.domain.contact_time).
+WHEN_CALLED: dict[Lang, str] = {"ru": "Когда вам позвонили?", "en": "When did they call?"}
+CALLED_ON: dict[str, dict[Lang, str]] = {
+    "today": {"ru": "Сегодня", "en": "Today"},
+    "yesterday": {"ru": "Вчера", "en": "Yesterday"},
+    "earlier": {"ru": "Раньше", "en": "Earlier"},
 }
 
 # {clinic}, {when}, {what}, {tooth} are filled in.
@@ -322,6 +331,38 @@ PUSH: dict[str, dict[Lang, tuple[str, str]]] = {
     },
 }
 
+# SMS to patients without the app (backend.services.sms). Like pushes, no health data:
+# the invite names the clinic (the patient needs to know who will call) and nothing
+# about teeth or treatment; {link} is the patient's own page. Short, because every
+# 67 characters of Cyrillic are another billed part (backend.domain.sms.sms_parts).
+SMS: dict[str, dict[Lang, str]] = {
+    # Cyrillic makes a text UCS-2: 70 characters in one part. With a public address of up
+    # to 24 characters ("https://pt.example.ru" + "/p/" + 22), all but the invite fit one.
+    "invite": {
+        "ru": "«{clinic}» позвонит вам, чтобы записать на приём. Ваша страница: {link}",
+        "en": "{clinic} will call you to book an appointment. Your page: {link}",
+    },
+    "question": {
+        "ru": "Вопрос по направлению: {link}",
+        "en": "A question about your referral, one tap to answer: {link}",
+    },
+    "remind_24h": {
+        "ru": "Завтра приём: {link}",
+        "en": "You have an appointment tomorrow. Please confirm: {link}",
+    },
+    "remind_2h": {
+        "ru": "Приём через 2 часа: {link}",
+        "en": "Your appointment is in two hours: {link}",
+    },
+    "inactive": {
+        "ru": "Ждём ваш ответ: {link}",
+        "en": "We are waiting for your answer, it takes a minute: {link}",
+    },
+    "code": {
+        "ru": "Код для входа: {code}. Никому его не сообщайте.",
+        "en": "Your sign-in code: {code}. Do not share it.",
+    },
+}
 
 # --- plan variants, the printable plan (issue 19) ------------------------------------
 

@@ -82,6 +82,16 @@ TABLES: dict[str, list[str]] = {
         "reason",
         "currency",
     ],
+    "conversion_position": [
+        "id",
+        "clinic",
+        "sent_day",
+        "specialization",
+        "coordinator",
+        "reached",
+        "status",
+        "transfer",
+    ],
     "device": [
         "id",
         "patient",
@@ -143,6 +153,7 @@ def story(n: int, clinics: int) -> Rows:
     """Referral n and everything about it, as rows for COPY."""
     import msgspec
 
+    from backend.domain.conversion import position as conversion_position
     from backend.domain.events import (
         Closed,
         Completed,
@@ -234,7 +245,21 @@ def story(n: int, clinics: int) -> Rows:
         for k, (body, source, t) in enumerate(said)
     ]
     facts = referral_facts(events, tz, NOW)
+    place = conversion_position(events, tz)
     rows: Rows = {name: [] for name in TABLES}
+    if place is not None:
+        rows["conversion_position"].append(
+            (
+                rid,
+                place.clinic_id,
+                place.sent_day,
+                place.specialization,
+                place.coordinator,
+                place.reached,
+                place.status,
+                place.transfer,
+            )
+        )
     rows["patient"].append((pid, f"+7900{n:07d}", f"Пациент {n}", "ru", tz.key, sent_at))
     rows["referral"].append((rid, pid, clinic_id(clinic), f"B{n:09d}", sent_at, sent_at, sent_at))
     rows["plan"].append((plan_id, rid, 1, "estimated", "RUB", "bench", sent_at))

@@ -44,7 +44,7 @@ GROUP BY cohort
 async def measure(url: str, var: Path, runs: int) -> dict[str, float]:
     import asyncpg
 
-    from backend.services import health_stats, plan_fact, reports
+    from backend.services import conversion, health_stats, plan_fact, reports
     from backend.settings import load_settings
     from backend.store.engine import close_engine, open_engine
 
@@ -52,7 +52,7 @@ async def measure(url: str, var: Path, runs: int) -> dict[str, float]:
     engine = await open_engine(settings)
     conn = await asyncpg.connect(url)
     one = [clinic_id(7)]
-    keys = ("all", "one", "sql_all", "sql_one", "plan_fact", "health")
+    keys = ("all", "one", "sql_all", "sql_one", "plan_fact", "health", "conv_all", "conv_one")
     timings: dict[str, list[float]] = {k: [] for k in keys}
     month = MONTH[0].strftime("%Y-%m")
     try:
@@ -67,6 +67,11 @@ async def measure(url: str, var: Path, runs: int) -> dict[str, float]:
             for key, scope in (("all", None), ("one", one)):
                 started = time.perf_counter()
                 await reports.funnel(scope, first=MONTH[0], last=MONTH[1])
+                timings[key].append(time.perf_counter() - started)
+            # Conversion with forecast: the month's positions and a year of each clinic's.
+            for key, scope in (("conv_all", None), ("conv_one", one)):
+                started = time.perf_counter()
+                await conversion.conversion(scope, first=MONTH[0], last=MONTH[1], by="clinic")
                 timings[key].append(time.perf_counter() - started)
             for key, scope, args in (
                 ("sql_all", "", ()),
@@ -111,7 +116,9 @@ def main() -> None:
                     f"{ms['all']:.1f} ms (hand-written SQL {ms['sql_all']:.1f} ms, ratio "
                     f"{ms['all'] / ms['sql_all']:.2f}); one clinic {ms['one']:.1f} ms (SQL "
                     f"{ms['sql_one']:.1f} ms, ratio {ms['one'] / ms['sql_one']:.2f}); plan vs "
-                    f"fact {ms['plan_fact']:.1f} ms; health cells {ms['health']:.0f} ms"
+                    f"fact {ms['plan_fact']:.1f} ms; health cells {ms['health']:.0f} ms; "
+                    f"conversion all clinics {ms['conv_all']:.1f} ms, one clinic "
+                    f"{ms['conv_one']:.1f} ms"
                 )
                 print(line, flush=True)
                 lines.append(line)

@@ -32,7 +32,8 @@ os.environ.setdefault("FIREBASE_AUTH_EMULATOR_HOST", EMULATOR_HOST)
 # Rate limits count per client address, and every test calls from the same one: budgets
 # high enough that no test meets them, except the tests that set small ones on purpose.
 TEST_BUDGETS = {
-    f"PLANTRACK_RATE_LIMIT_{group}": "1000000" for group in ("AUTH", "PATIENT", "STAFF", "WEBHOOKS")
+    f"PLANTRACK_RATE_LIMIT_{group}": "1000000"
+    for group in ("AUTH", "PATIENT", "STAFF", "WEBHOOKS", "LINKS")
 }
 for _name, _value in TEST_BUDGETS.items():
     os.environ.setdefault(_name, _value)

@@ -30,6 +30,8 @@ class Source(StrEnum):
     mis_webhook = "mis_webhook"
     ident = "ident"
     patient_app = "patient_app"
+    # The patient on the web page an SMS link opens (patient_web/), without the app.
+    patient_sms = "patient_sms"
     system = "system"
     demo = "demo"
 
@@ -46,6 +48,7 @@ _SIDE_OF_SOURCE = {
     Source.mis_webhook: Side.clinic,
     Source.ident: Side.clinic,
     Source.patient_app: Side.patient,
+    Source.patient_sms: Side.patient,
     Source.system: Side.system,
     # Demo data speaks for whichever side its event kind belongs to; see side_of().
     Source.demo: Side.system,
@@ -199,6 +202,9 @@ class Transferred(Body, tag="transferred"):
 # --- patient --------------------------------------------------------------------------
 
 Answer = Literal["yes", "no", "unsure"]
+# "When did they call?" (backend.domain.contact_time): the patient's words, and the span
+# of time they mean in the patient's zone, worked out when the answer was recorded.
+CalledOn = Literal["today", "yesterday", "earlier", "at"]
 
 
 class PatientAnswer(Body, tag="patient_answer"):
@@ -209,6 +215,9 @@ class PatientAnswer(Body, tag="patient_answer"):
     answer: Answer
     appointment_at: datetime | None = None  # for booking questions: the time asked about
     note: str | None = None
+    called_on: CalledOn | None = None  # for contact questions: when the call came
+    called_after: datetime | None = None
+    called_before: datetime | None = None
 
 
 ReportAbout = Literal["contacted", "booked", "visited", "stopped"]
@@ -241,6 +250,9 @@ class ContactRating(Body, tag="contact_rating"):
     called: bool
     stars: int | None = None
     comment: str | None = None
+    called_on: CalledOn | None = None  # when the call came, as with PatientAnswer
+    called_after: datetime | None = None
+    called_before: datetime | None = None
 
 
 class ReceiptAttached(Body, tag="receipt"):

@@ -15,6 +15,7 @@ from uuid import UUID
 
 import msgspec
 
+from backend.domain.contact_time import reported_call_time
 from backend.domain.events import (
     AppointmentCancelled,
     AppointmentResponse,
@@ -31,6 +32,7 @@ from backend.domain.events import (
     Payment,
     PlanLine,
     PlanSet,
+    ReceiptAttached,
     Received,
     Reopened,
     Resolution,
@@ -41,7 +43,7 @@ from backend.domain.events import (
     VisitCosigned,
     Visited,
 )
-from backend.domain.receipts import PaymentRef
+from backend.domain.receipts import PaymentRef, ReceiptMatch, ReceiptRef, match_receipts
 
 
 class Step(StrEnum):
@@ -76,6 +78,9 @@ CLOSURES = frozenset({Step.declined, Step.closed, Step.transferred})
 # milestones too, keyed "item:<item_id>".
 CONTACTED, BOOKED, VISITED, COMPLETED = "contacted", "booked", "visited", "completed"
 ITEM_PREFIX = "item:"
+# A fiscal receipt the patient attached: evidence about the clinic's reported payments
+# (backend.domain.receipts.match_receipts), keyed by the receipt's ledger event.
+RECEIPT_PREFIX = "receipt:"
 # The clinic changed the plan after the patient chose a variant: the patient is asked to
 # agree with the new plan. Not money by itself, but the exchange sees a patient who says no.
 PLAN = "plan"
@@ -83,6 +88,10 @@ PLAN = "plan"
 
 def item_milestone(item_id: UUID) -> str:
     return f"{ITEM_PREFIX}{item_id}"
+
+
+def receipt_milestone(event_id: int) -> str:
+    return f"{RECEIPT_PREFIX}{event_id}"
 
 
 # Same-instant events fold in this order: a visit and a closing stamped with the same
@@ -141,6 +150,9 @@ class PatientSays(msgspec.Struct, frozen=True, kw_only=True):
     occurred_at: datetime
     appointment_at: datetime | None = None
     appointment_id: UUID | None = None
+    # When it happened, as the patient says (a report's time, or the middle of "when
+    # did they call?"); None when the patient did not say — the tap is not the call.
+    happened_at: datetime | None = None
 
 
 class ResolutionRef(msgspec.Struct, frozen=True, kw_only=True):
@@ -226,6 +238,8 @@ class ReferralFold(msgspec.Struct, frozen=True, kw_only=True):
     estimated_plan: PlanVersion | None
     done_items: dict[UUID, datetime]
     payments: tuple[PaymentRef, ...]
+    receipts: tuple[ReceiptRef, ...]
+    receipt_matches: dict[int, ReceiptMatch]  # by receipt event: the payment it backs
     item_prices: dict[UUID, int]  # items of every plan version; the latest version's price
     money: MoneyFigures
     clinic_claims: dict[str, tuple[ClinicClaimRef, ...]]
@@ -300,28 +314,48 @@ def milestones_claimed(event: Event) -> tuple[str, ...]:
     return ()
 
 
-def _patient_statements(event: Event) -> list[tuple[str, PatientSays]]:
+def _patient_statements(event: Event, sent_at: datetime | None) -> list[tuple[str, PatientSays]]:
     """What a patient-side event says about which milestones."""
     body = event.body
 
     def says(answer: str, **kw) -> PatientSays:
         return PatientSays(event_id=event.id, answer=answer, occurred_at=event.occurred_at, **kw)
 
+    def called_at(body: PatientAnswer | ContactRating) -> datetime | None:
+        if body.called_on is None:
+            return None
+        return reported_call_time(
+            body.called_after,
+            body.called_before,
+            sent_at=sent_at or event.occurred_at,
+            said_at=event.occurred_at,
+        )
+
     if isinstance(body, PatientAnswer):
-        return [(body.milestone, says(body.answer, appointment_at=body.appointment_at))]
+        happened = called_at(body) if body.milestone == CONTACTED else None
+        return [
+            (
+                body.milestone,
+                says(body.answer, appointment_at=body.appointment_at, happened_at=happened),
+            )
+        ]
     if isinstance(body, PatientReport):
+        # A report is dated when the patient says it happened.
+        reported = event.occurred_at
         if body.about == "contacted":
-            return [(CONTACTED, says("yes"))]
+            return [(CONTACTED, says("yes", happened_at=reported))]
         if body.about == "booked":
             return [
-                (CONTACTED, says("yes")),
+                (CONTACTED, says("yes", happened_at=reported)),
                 (BOOKED, says("yes", appointment_at=body.appointment_at)),
             ]
         if body.about == "visited":
-            return [(CONTACTED, says("yes")), (VISITED, says("yes"))]
+            return [(CONTACTED, says("yes", happened_at=reported)), (VISITED, says("yes"))]
         return []
     if isinstance(body, ContactRating):
-        return [(CONTACTED, says("yes" if body.called else "no"))]
+        if not body.called:
+            return [(CONTACTED, says("no"))]
+        return [(CONTACTED, says("yes", happened_at=called_at(body)))]
     if isinstance(body, AppointmentResponse) and body.response == "confirm":
         return [(BOOKED, says("yes", appointment_id=body.appointment_id))]
     if isinstance(body, VisitCosigned):
@@ -539,6 +573,7 @@ def fold_referral(
     )
 
     walk = _Walk()
+    receipts: list[ReceiptRef] = []
     clinic_claims: dict[str, list[ClinicClaimRef]] = {}
     patient_says: dict[str, list[PatientSays]] = {}
     resolutions: dict[str, ResolutionRef] = {}
@@ -569,8 +604,12 @@ def fold_referral(
                         cosigned=isinstance(body, VisitCosigned),
                     )
                 )
+        if event.side is Side.patient and isinstance(body, ReceiptAttached):
+            receipts.append(
+                ReceiptRef(event_id=event.id, amount=body.amount, issued_at=body.issued_at)
+            )
         if event.side is Side.patient:
-            for milestone, said in _patient_statements(event):
+            for milestone, said in _patient_statements(event, walk.sent_at):
                 patient_says.setdefault(milestone, []).append(said)
         if isinstance(body, Resolution):
             resolutions[body.milestone] = ResolutionRef(
@@ -602,6 +641,8 @@ def fold_referral(
         estimated_plan=estimated_plan,
         done_items=dict(walk.done),
         payments=tuple(walk.payments),
+        receipts=tuple(receipts),
+        receipt_matches=match_receipts(tuple(receipts), tuple(walk.payments)),
         item_prices=price_of,
         money=money,
         clinic_claims={k: tuple(v) for k, v in clinic_claims.items()},

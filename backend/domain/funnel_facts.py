@@ -32,25 +32,34 @@ from backend.domain.money_funnel import (
     ended_at,
     estimate_as_sent,
     expected_dues,
+    is_transfer,
     lost_reason,
     main_specialization,
+    payment_splits,
     split_of,
     treatment_start,
     undone_before,
 )
 from backend.domain.norms import Norms, effective_norms
+from backend.domain.reasons import plan_revisions
 from backend.domain.verification import Verification, VerificationPolicy, verify
+
+TRANSFER = "transfer"
 
 
 class Fact(msgspec.Struct, frozen=True, kw_only=True):
-    # in | accepted | executed | paid | lost | reserve (the funnel);
+    # in | transferred_in | transferred_out | accepted | executed | paid | lost | reserve
+    # (the funnel); revision (a plan version by the clinic: count 1, the money it changed,
+    # its reason); accepted_estimate (beside accepted);
     # expected | started | treated | duration | duration_planned (plan vs fact)
     kind: str
     day: date  # the local day it happened, in the clinic's time zone
     amount: int  # minor units; reserve movements may be negative
     count: int = 0  # referrals entering (+1) or leaving (-1) the figure
-    split: str = ""  # verified | unverified | disputed, for accepted and executed
-    reason: str = ""  # for lost
+    split: str = ""  # verified | unverified | disputed, for accepted, executed and paid
+    # for lost, its reason; on a transfer's accepted, accepted_estimate, executed and
+    # treated facts, TRANSFER (the per-case tables leave them out)
+    reason: str = ""
 
 
 class ReferralFacts(msgspec.Struct, frozen=True, kw_only=True):
@@ -91,19 +100,31 @@ def referral_facts(
         return split_of(verdict.state if verdict else None)
 
     sent_day = day(fold.sent_at)
+    estimate = estimate_as_sent(events, fold.variant_choice)
+    # A transfer's money came in with the referral it continues: not "in" again. Its
+    # case figures are tagged, so that the per-case tables count each case once.
+    transfer = is_transfer(events)
+    tag = TRANSFER if transfer else ""
     facts = [
-        Fact(kind="in", day=sent_day, amount=estimate_as_sent(events, fold.variant_choice), count=1)
+        Fact(kind="transferred_in" if transfer else "in", day=sent_day, amount=estimate, count=1)
     ]
     if fold.accepted_at is not None:
         milestone = "booked" if "booked" in fold.step_at else "visited"
+        accepted_day = day(fold.accepted_at)
         facts.append(
             Fact(
                 kind="accepted",
-                day=day(fold.accepted_at),
+                day=accepted_day,
                 amount=fold.money.planned,
                 count=1,
                 split=state(milestone),
+                reason=tag,
             )
+        )
+        # The estimate of the same referrals, so that plan and estimate are compared
+        # like with like (plan_fact.by_specialization).
+        facts.append(
+            Fact(kind="accepted_estimate", day=accepted_day, amount=estimate, count=1, reason=tag)
         )
     for item_id, done_at in fold.done_items.items():
         facts.append(
@@ -112,10 +133,29 @@ def referral_facts(
                 day=day(done_at),
                 amount=fold.item_prices.get(item_id, 0),
                 split=state(item_milestone(item_id)),
+                reason=tag,
             )
         )
-    facts += [Fact(kind="paid", day=day(p.occurred_at), amount=p.amount) for p in fold.payments]
+    paid_as = payment_splits(fold, verdicts)
+    facts += [
+        Fact(
+            kind="paid",
+            day=day(p.occurred_at),
+            amount=p.amount,
+            split=paid_as.get(p.event_id, "unverified"),
+        )
+        for p in fold.payments
+    ]
     ended = ended_at(fold)
+    if fold.step is Step.transferred and ended is not None:
+        facts.append(
+            Fact(
+                kind="transferred_out",
+                day=day(ended),
+                amount=undone_before(fold, ended),
+                count=1,
+            )
+        )
     if fold.step in (Step.declined, Step.closed) and ended is not None:
         facts.append(
             Fact(
@@ -126,8 +166,12 @@ def referral_facts(
                 reason=lost_reason(fold),
             )
         )
+    facts += [
+        Fact(kind="revision", day=day(r.at), amount=r.change, count=1, reason=r.reason)
+        for r in plan_revisions(events, fold)
+    ]
     facts += _reserve(fold, ended, sent_day, day)
-    facts += _plan_vs_fact(fold, norms or effective_norms(), day)
+    facts += _plan_vs_fact(fold, norms or effective_norms(), day, tag)
     return ReferralFacts(
         sent_day=sent_day,
         cohort=sent_day.strftime("%Y-%m"),
@@ -168,7 +212,7 @@ def _reserve(fold: ReferralFold, ended: datetime | None, sent_day: date, day) ->
     return moves
 
 
-def _plan_vs_fact(fold: ReferralFold, norms: Norms, day) -> list[Fact]:
+def _plan_vs_fact(fold: ReferralFold, norms: Norms, day, tag: str) -> list[Fact]:
     assert fold.sent_at is not None
     facts = [
         Fact(kind="expected", day=day(due), amount=price)
@@ -182,7 +226,13 @@ def _plan_vs_fact(fold: ReferralFold, norms: Norms, day) -> list[Fact]:
         )
     if fold.done_items:
         facts.append(
-            Fact(kind="treated", day=day(min(fold.done_items.values())), amount=0, count=1)
+            Fact(
+                kind="treated",
+                day=day(min(fold.done_items.values())),
+                amount=0,
+                count=1,
+                reason=tag,
+            )
         )
     durations = duration_days(fold, norms)
     if durations is not None:

@@ -8,11 +8,15 @@ they are checked against.
 
 For a period of local days [first, last] in each referral's clinic's time zone, i.e.
 [first 00:00, last+1 00:00):
-- in: referrals sent in the period — count, estimated money (the estimate as sent);
+- in: referrals sent in the period — count, estimated money (the estimate as sent) —
+  except transfers: a referral the exchange moved from another clinic brings no new
+  money, so it counts as *transferred in* (and the one it came from as *transferred
+  out* when it moved), and the money is in exchange-wide "in" once;
 - accepted: referrals first booked or visited in the period — count, planned money
   (the plan as it stands now);
 - executed: money of plan items done in the period, split by cohort (referral sent in
-  this period or earlier) and by the item's verification; paid: payments in the period;
+  this period or earlier) and by the item's verification; paid: payments in the period,
+  split by the receipts that back or contradict them (payment_splits);
 - reserve: referrals sent before the end and not ended by then (declined, closed,
   transferred or completed, as they stand now), with the current plan's items not done
   by the end — count and money, by the month they came in;
@@ -29,7 +33,7 @@ from uuid import UUID
 
 import msgspec
 
-from backend.domain.events import Event, PlanLine, PlanSet
+from backend.domain.events import Event, PlanLine, PlanSet, Sent
 from backend.domain.funnel import (
     CLOSURES,
     ReferralFold,
@@ -37,10 +41,16 @@ from backend.domain.funnel import (
     VariantChoice,
     fold_referral,
     item_milestone,
+    receipt_milestone,
 )
 from backend.domain.norms import Norms, Specialization
 from backend.domain.progress import item_due_dates, planned_schedule
-from backend.domain.verification import VerificationPolicy, VerificationState, verify
+from backend.domain.verification import (
+    Verification,
+    VerificationPolicy,
+    VerificationState,
+    verify,
+)
 
 # How a verification state counts in money figures.
 SPLIT = {
@@ -53,6 +63,19 @@ SPLIT = {
 
 def split_of(state: VerificationState | None) -> str:
     return SPLIT.get(state, "unverified") if state is not None else "unverified"
+
+
+def payment_splits(fold: ReferralFold, verdicts: dict[str, Verification]) -> dict[int, str]:
+    """How each reported payment counts, by the receipt paired with it: verified when a
+    receipt of the same amount backs it (or the exchange ruled so), disputed when the
+    receipt says another amount (or the exchange ruled against it); unverified without a
+    receipt. Keyed by the payment's ledger event."""
+    splits: dict[int, str] = {}
+    for receipt_id, match in fold.receipt_matches.items():
+        if match.payment_event_id is not None:
+            verdict = verdicts.get(receipt_milestone(receipt_id))
+            splits[match.payment_event_id] = split_of(verdict.state if verdict else None)
+    return splits
 
 
 class Split(msgspec.Struct, kw_only=True):
@@ -79,6 +102,10 @@ class Funnel(msgspec.Struct, kw_only=True):
     currency: str = "RUB"
     in_count: int = 0
     in_money: int = 0
+    transferred_in_count: int = 0  # referrals moved here from another clinic
+    transferred_in_money: int = 0  # the money they brought (their estimate as sent)
+    transferred_out_count: int = 0  # referrals moved from here to another clinic
+    transferred_out_money: int = 0  # the money they took (their items not done)
     accepted_count: int = 0
     accepted_money: int = 0
     accepted_split: Split = msgspec.field(default_factory=Split)
@@ -87,6 +114,7 @@ class Funnel(msgspec.Struct, kw_only=True):
     executed_earlier: int = 0  # from referrals sent before it
     executed_split: Split = msgspec.field(default_factory=Split)
     paid_money: int = 0
+    paid_split: Split = msgspec.field(default_factory=Split)
     reserve_money: int = 0
     reserve_count: int = 0
     reserve_by_cohort: dict[str, int] = msgspec.field(default_factory=dict)
@@ -128,6 +156,11 @@ def estimate_lines_as_sent(
 
 def estimate_as_sent(events: list[Event], choice: VariantChoice | None = None) -> int:
     return sum(line.price for line in estimate_lines_as_sent(events, choice))
+
+
+def is_transfer(events: list[Event]) -> bool:
+    """The referral continues another one that moved clinics (its money came in then)."""
+    return any(isinstance(e.body, Sent) and e.body.transferred_from for e in events)
 
 
 def main_specialization(events: list[Event], fold: ReferralFold) -> str:
@@ -236,7 +269,10 @@ def period_funnel(
         sent_at = fold.sent_at
         within = partial(_within, sent_at=sent_at, start=start, end=end)
 
-        if new:
+        if new and is_transfer(events):
+            funnel.transferred_in_count += 1
+            funnel.transferred_in_money += estimate_as_sent(events, fold.variant_choice)
+        elif new:
             funnel.in_count += 1
             funnel.in_money += estimate_as_sent(events, fold.variant_choice)
 
@@ -261,9 +297,16 @@ def period_funnel(
             verdict = verdicts.get(item_milestone(item_id))
             funnel.executed_split.add(split_of(verdict.state if verdict else None), price)
 
-        funnel.paid_money += sum(p.amount for p in fold.payments if within(p.occurred_at))
+        paid_as = payment_splits(fold, verdicts)
+        for payment in fold.payments:
+            if within(payment.occurred_at):
+                funnel.paid_money += payment.amount
+                funnel.paid_split.add(paid_as.get(payment.event_id, "unverified"), payment.amount)
 
         ended = ended_at(fold)
+        if fold.step is Step.transferred and ended is not None and within(ended):
+            funnel.transferred_out_count += 1
+            funnel.transferred_out_money += undone_before(fold, ended)
         if ended is None or max(ended, sent_at) >= end:
             remaining = undone_before(fold, end)
             if remaining > 0:

@@ -20,6 +20,7 @@ from backend.domain.money_funnel import (
     duration_days,
     estimate_as_sent,
     expected_dues,
+    is_transfer,
     main_specialization,
     split_of,
 )
@@ -43,6 +44,7 @@ class SpecializationRow(msgspec.Struct, kw_only=True):
     estimate_money: int = 0  # their estimates as sent
     accepted: int = 0  # of them, booked or visited (to date)
     plan_money: int = 0  # the accepted ones' current plans
+    accepted_estimate_money: int = 0  # the accepted ones' estimates as sent (like with like)
     treated: int = 0  # of them, with an item done (to date)
     executed_money: int = 0  # their items done (to date)
     completed: int = 0  # plans completed in the period (any time sent)
@@ -109,12 +111,15 @@ def by_specialization(
             continue
         spec = main_specialization(events, fold)
         row = rows.setdefault(spec, SpecializationRow(specialization=spec))
-        if first <= _month(fold.sent_at, fold.sent_at, tz) <= last:
+        # A case is counted where it was first sent: a transfer continues a case (its
+        # estimate is what was left of it), so it is not a case of its own here.
+        if first <= _month(fold.sent_at, fold.sent_at, tz) <= last and not is_transfer(events):
             row.referrals += 1
             row.estimate_money += estimate_as_sent(events, fold.variant_choice)
             if fold.accepted_at is not None:
                 row.accepted += 1
                 row.plan_money += fold.money.planned
+                row.accepted_estimate_money += estimate_as_sent(events, fold.variant_choice)
             if fold.done_items:
                 row.treated += 1
                 row.executed_money += sum(fold.item_prices.get(i, 0) for i in fold.done_items)

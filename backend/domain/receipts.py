@@ -35,6 +35,14 @@ class PaymentRef(msgspec.Struct, frozen=True, kw_only=True):
     occurred_at: datetime
 
 
+class ReceiptRef(msgspec.Struct, frozen=True, kw_only=True):
+    """A receipt the patient attached (its ledger event)."""
+
+    event_id: int
+    amount: int
+    issued_at: datetime
+
+
 class ReceiptMatch(msgspec.Struct, frozen=True, kw_only=True):
     outcome: str  # matches | amount_differs | no_payment_reported
     payment_event_id: int | None = None
@@ -86,3 +94,45 @@ def match_receipt(receipt: Receipt, payments: tuple[PaymentRef, ...]) -> Receipt
             outcome="amount_differs", payment_event_id=best.event_id, reported_amount=best.amount
         )
     return ReceiptMatch(outcome="no_payment_reported")
+
+
+def match_receipts(
+    receipts: tuple[ReceiptRef, ...], payments: tuple[PaymentRef, ...]
+) -> dict[int, ReceiptMatch]:
+    """Pair each receipt with the clinic's reported payment it stands for, one receipt to
+    a payment: first every receipt with a payment of its own amount within the window
+    (the nearest in time), then the rest with the nearest payment left within the window
+    (the amounts differ); a receipt with none is a payment the clinic did not report.
+    Deterministic: the same ledger always pairs the same way, whatever arrived first."""
+    free = {p.event_id: p for p in payments}
+    found: dict[int, ReceiptMatch] = {}
+    ordered = sorted(receipts, key=lambda r: (r.issued_at, r.event_id))
+
+    def nearest(receipt: ReceiptRef, same_amount: bool) -> PaymentRef | None:
+        near = [
+            p
+            for p in free.values()
+            if abs(p.occurred_at - receipt.issued_at) <= MATCH_WINDOW
+            and (p.amount == receipt.amount or not same_amount)
+        ]
+        return min(
+            near, key=lambda p: (abs(p.occurred_at - receipt.issued_at), p.event_id), default=None
+        )
+
+    for same_amount in (True, False):
+        for receipt in ordered:
+            if receipt.event_id in found:
+                continue
+            payment = nearest(receipt, same_amount)
+            if payment is None:
+                continue
+            del free[payment.event_id]
+            found[receipt.event_id] = ReceiptMatch(
+                outcome="matches" if payment.amount == receipt.amount else "amount_differs",
+                payment_event_id=payment.event_id,
+                reported_amount=payment.amount,
+            )
+    return {
+        r.event_id: found.get(r.event_id, ReceiptMatch(outcome="no_payment_reported"))
+        for r in ordered
+    }

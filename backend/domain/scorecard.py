@@ -9,7 +9,7 @@ from uuid import UUID
 
 import msgspec
 
-from backend.domain.events import ContactRating, Event
+from backend.domain.events import ContactRating, Event, Side, Source
 from backend.domain.funnel import CONTACTED, MAIN_LINE, RANK, fold_referral
 from backend.domain.verification import VerificationPolicy, VerificationState, verify
 
@@ -36,13 +36,30 @@ class Scorecard(msgspec.Struct, kw_only=True):
     trust_lower_bound: float  # 95% Wilson lower bound
     disputed: int
     first_contact_hours_clinic: float | None  # median, sent → the clinic's contact claim
-    first_contact_hours_patient: float | None  # median, sent → the patient's first "yes"
+    # median, sent → the first call as patients say it came ("when did they call?", or a
+    # report's time); patients who did not say when are not in it
+    first_contact_hours_patient: float | None
     asked_about_contact: int
     nobody_called: int  # patients whose last word on the call was "no"
     nobody_called_share: float | None
     ratings: int
     rating_average: float | None
     reached: dict[str, int]  # referrals that got at least this far on the main line
+    # Referrals by how the patient said anything at all (an answer, a report, a rating,
+    # a reply, a visit code, a receipt): in the app only, on the SMS link's page only,
+    # both, or never. How much of a clinic's figures can be patient-verified at all.
+    answered_by: dict[str, int] = msgspec.field(default_factory=dict)
+
+
+ANSWER_CHANNELS = ("app", "sms", "both", "none")
+
+
+def answer_channel(events: Iterable[Event]) -> str:
+    """app | sms | both | none: where the patient spoke about this referral."""
+    sources = {e.source for e in events if e.side is Side.patient}
+    sms = Source.patient_sms in sources
+    app = bool(sources - {Source.patient_sms})  # the app (or the demo standing in for it)
+    return "both" if app and sms else "app" if app else "sms" if sms else "none"
 
 
 _JUDGED = {VerificationState.verified, VerificationState.disputed, VerificationState.unverified}
@@ -65,12 +82,14 @@ def scorecard(
     asked = nobody = 0
     stars: list[int] = []
     reached = dict.fromkeys((s.value for s in MAIN_LINE), 0)
+    answered_by = dict.fromkeys(ANSWER_CHANNELS, 0)
 
     for _, events in histories:
         fold = fold_referral(events)
         if fold.sent_at is None:
             continue
         referrals += 1
+        answered_by[answer_channel(events)] += 1
         for verdict in verify(fold, now, policy).values():
             if verdict.state in _JUDGED:
                 judged += 1
@@ -85,9 +104,10 @@ def scorecard(
             first = min(c.occurred_at for c in claims)
             clinic_hours.append(_hours(first - fold.sent_at))
         said = fold.patient_says.get(CONTACTED, ())
-        yes = [s.occurred_at for s in said if s.answer == "yes"]
-        if yes:
-            patient_hours.append(_hours(min(yes) - fold.sent_at))
+        # When the patient says the call came (never the moment they tapped "yes").
+        called = [s.happened_at for s in said if s.answer == "yes" and s.happened_at]
+        if called:
+            patient_hours.append(_hours(max(min(called) - fold.sent_at, timedelta(0))))
         answers = sorted(
             (s for s in said if s.answer != "unsure"), key=lambda s: (s.occurred_at, s.event_id)
         )
@@ -117,4 +137,5 @@ def scorecard(
         ratings=len(stars),
         rating_average=sum(stars) / len(stars) if stars else None,
         reached=reached,
+        answered_by=answered_by,
     )

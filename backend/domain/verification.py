@@ -26,7 +26,7 @@ Rules for the corner cases:
   only by an answer given after that change.
 """
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 
 import msgspec
@@ -36,12 +36,15 @@ from backend.domain.funnel import (
     COMPLETED,
     CONTACTED,
     PLAN,
+    RECEIPT_PREFIX,
     VISITED,
     ClinicClaimRef,
     PatientSays,
     ReferralFold,
     item_milestone,
+    receipt_milestone,
 )
+from backend.domain.working_time import DEFAULT_HOURS, WorkingHours, add_working_time
 
 
 class VerificationState(StrEnum):
@@ -60,9 +63,15 @@ NEEDS_EXCHANGE = frozenset({VerificationState.disputed, VerificationState.clinic
 
 
 class VerificationPolicy(msgspec.Struct, frozen=True, kw_only=True):
-    contact_sla: timedelta = timedelta(hours=24)  # DESIGN §3: no contact 24 h after sending
+    """A clinic's deadlines (backend.domain.clinic_settings makes one from its settings).
+    The first-contact SLA is working time: counted in the clinic's hours, without its
+    days off, in its zone (issue 20: "overdue" follows the clinic's SLA)."""
+
+    contact_sla: timedelta = timedelta(hours=2)
     answer_window: timedelta = timedelta(hours=72)
     visit_grace: timedelta = timedelta(hours=3)  # after the appointment time
+    hours: WorkingHours = DEFAULT_HOURS
+    tz: tzinfo = UTC
 
 
 class Verification(msgspec.Struct, frozen=True, kw_only=True):
@@ -83,6 +92,7 @@ def milestones_of(fold: ReferralFold) -> list[str]:
     keys = [CONTACTED, BOOKED, VISITED]
     if fold.plan is not None:
         keys += [item_milestone(line.item_id) for line in fold.plan.chosen_lines()]
+    keys += [receipt_milestone(r.event_id) for r in fold.receipts]
     keys.append(COMPLETED)
     seen = set(keys)
     extra = [
@@ -119,6 +129,8 @@ def verify_milestone(
             claim_event_ids=tuple(c.event_id for c in claims),
             resolution_event_id=ruling.event_id,
         )
+    if milestone.startswith(RECEIPT_PREFIX):
+        return _verify_receipt(fold, milestone)
     ids = tuple(c.event_id for c in claims)
     if ruling is not None:  # the ruling settled what it saw; judge only what came after
         claims = tuple(c for c in claims if c.event_id > ruling.event_id)
@@ -171,6 +183,30 @@ def verify_milestone(
     return Verification(state=VerificationState.pending, due_at=deadline, **base)
 
 
+def _verify_receipt(fold: ReferralFold, milestone: str) -> Verification:
+    """A receipt beside the clinic's reported payments: one of the same amount backs it
+    (verified); one nearby with another amount contradicts it (disputed); none at all is
+    a payment the clinic did not report (clinic silent). Never asked of the patient: the
+    receipt is already the patient's word."""
+    event_id = int(milestone.removeprefix(RECEIPT_PREFIX))
+    receipt = next((r for r in fold.receipts if r.event_id == event_id), None)
+    match = fold.receipt_matches.get(event_id)
+    base: dict = dict(milestone=milestone)
+    if receipt is not None:
+        base |= dict(
+            patient_event_id=receipt.event_id,
+            patient_answer="yes",
+            patient_said_at=receipt.issued_at,
+        )
+    if match is None or match.payment_event_id is None:
+        return Verification(state=VerificationState.clinic_silent, **base)
+    payment = next(p for p in fold.payments if p.event_id == match.payment_event_id)
+    base |= dict(claim_event_ids=(payment.event_id,), clinic_said_at=payment.occurred_at)
+    if match.outcome == "matches":
+        return Verification(state=VerificationState.verified, **base)
+    return Verification(state=VerificationState.disputed, **base)
+
+
 def _about_this_booking(fold: ReferralFold, said: PatientSays, claim: ClinicClaimRef) -> bool:
     if said.appointment_id is not None:
         appt = next((a for a in fold.appointments if a.id == said.appointment_id), None)
@@ -185,7 +221,7 @@ def _sla_deadline(
     if not fold.is_open:
         return None
     if milestone == CONTACTED and fold.sent_at is not None:
-        return fold.sent_at + policy.contact_sla
+        return add_working_time(fold.sent_at, policy.contact_sla, policy.tz, policy.hours)
     if milestone == VISITED:
         appt = fold.current_appointment
         if appt is not None and appt.status == "booked":

@@ -1,11 +1,12 @@
 """Working time and quiet hours: clocks that know a clinic's day and a patient's night.
 
 A clinic's first-contact SLA is counted in its working hours (by default 09:00–20:00,
-Monday to Saturday, in the clinic's own time zone), so a referral sent on Saturday
-evening is due on Monday morning, not at 22:00 on Saturday.
+Monday to Saturday, in the clinic's own time zone; each clinic may set its own, and
+its holidays), so a referral sent on Saturday evening is due on Monday morning, not at
+22:00 on Saturday, and one sent before a holiday is due the working day after it.
 """
 
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 
 import msgspec
 
@@ -14,6 +15,7 @@ class WorkingHours(msgspec.Struct, frozen=True, kw_only=True):
     opens: time = time(9, 0)
     closes: time = time(20, 0)
     weekdays: frozenset[int] = frozenset({0, 1, 2, 3, 4, 5})  # Monday = 0
+    holidays: frozenset[date] = frozenset()  # local days off although a weekday
 
 
 DEFAULT_HOURS = WorkingHours()
@@ -25,14 +27,17 @@ def add_working_time(
     """The moment `duration` of working time after `start` has passed."""
     at = start.astimezone(tz)
     left = duration
-    for _ in range(400):  # a year of days at most; a clinic with no hours never finishes
+    # A year and a half of days at most: holidays are capped (clinic_settings), so only
+    # a clinic with no working days at all runs out.
+    for _ in range(550):
         day_open = at.replace(
             hour=hours.opens.hour, minute=hours.opens.minute, second=0, microsecond=0
         )
         day_close = at.replace(
             hour=hours.closes.hour, minute=hours.closes.minute, second=0, microsecond=0
         )
-        if at.weekday() in hours.weekdays and at < day_close:
+        working_day = at.weekday() in hours.weekdays and at.date() not in hours.holidays
+        if working_day and at < day_close:
             begin = max(at, day_open)
             available = day_close - begin
             if left <= available:

@@ -11,6 +11,7 @@ replaces it on the phone instead of showing it twice.
 """
 
 import asyncio
+import dataclasses
 import logging
 import os
 import random
@@ -29,7 +30,8 @@ from backend.clock import utcnow
 from backend.integrations import vendor_http
 from backend.media_files import MediaFiles
 from backend.push.fcm import FcmSender, Push
-from backend.services import integrations, notifications, staff_alerts
+from backend.push.sms import SmsSender, make_sms_sender
+from backend.services import clinic_settings, integrations, notifications, sms, staff_alerts
 from backend.services.recording import reevaluate_due
 from backend.store import outbox, privacy
 from backend.store.outbox import Claimed
@@ -74,11 +76,20 @@ async def handle_timer(message: Claimed, now: datetime) -> Outcome:
     return Outcome(status=done.status, error=done.detail or None)
 
 
-async def handle_notify(message: Claimed, now: datetime) -> Outcome:
-    done = await notifications.fan_out(message.id, message.payload, now)
+async def handle_notify(
+    message: Claimed, now: datetime, *, sms_limit: int = sms.DEFAULT_WEEKLY_LIMIT
+) -> Outcome:
+    done = await notifications.fan_out(message.id, message.payload, now, sms_limit=sms_limit)
     if done.status == "retry" and done.retry_at is not None:
         return Outcome(status="retry", error="quiet hours", retry_after=done.retry_at - now)
     return Outcome(status=done.status, error=done.detail or None)
+
+
+async def handle_restate(message: Claimed, now: datetime) -> Outcome:
+    """One chunk of a restatement (reports re-folded after a settings change); the next
+    chunk is its own message, so a long one never runs out of attempts."""
+    await clinic_settings.run_restatement(UUID(message.payload["restatement_id"]), now=now)
+    return Outcome(status="done")
 
 
 def push_handler(sender: FcmSender | None) -> Handler:
@@ -110,6 +121,96 @@ def push_handler(sender: FcmSender | None) -> Handler:
         return outcomes
 
     return send
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SmsDelivery:
+    """How the worker sends SMS: the provider (None: log only), what texts need (the
+    secret the links and codes derive from, the public address), the weekly allowance,
+    and how long one batch may spend sending: well under the outbox lease, so no other
+    worker takes a message back while this one may still be sending it."""
+
+    sender: SmsSender | None
+    secret: str
+    public_url: str
+    weekly_limit: int = sms.DEFAULT_WEEKLY_LIMIT
+    batch_seconds: float = 50.0
+    log_texts: bool = False  # dev only: the text (with its link) in the log line
+
+
+def sms_handler(delivery: SmsDelivery) -> Handler:
+    """One SMS at a time, urgent ones first, each outcome recorded before the next goes.
+    A vendor that does not answer (down, or cut by the timeout) is not asked again in
+    this batch: the rest wait for the next one, and the other topics keep flowing."""
+
+    async def send(messages: list[Claimed], now: datetime) -> list[Outcome]:
+        outcomes: list[Outcome | None] = [None] * len(messages)
+        started = time.monotonic()
+        down: str | None = None
+        order = sorted(range(len(messages)), key=lambda i: not messages[i].payload.get("urgent"))
+        for i in order:
+            message = messages[i]
+            message_id = UUID(message.payload["message_id"])
+            if down is not None or time.monotonic() - started > delivery.batch_seconds:
+                outcomes[i] = Outcome(status="retry", error=down or "batch time used up")
+                continue
+            ready = await sms.compose(
+                message_id,
+                secret=delivery.secret,
+                public_url=delivery.public_url,
+                now=now,
+                weekly_limit=delivery.weekly_limit,
+            )
+            if isinstance(ready, sms.NotNow):
+                wait = ready.retry_at - now if ready.retry_at is not None else None
+                outcomes[i] = Outcome(status=ready.status, error=ready.reason, retry_after=wait)
+                continue
+            fields = {"outbox_id": message.id, "kind": ready.kind, "parts": ready.parts}
+            if delivery.sender is None:
+                if delivery.log_texts:
+                    fields["text"] = ready.sms.text
+                log.info("SMS not sent: no provider configured", extra={"fields": fields})
+                await sms.logged(message_id, now)
+                outcomes[i] = Outcome(status="logged")
+                continue
+            result = await delivery.sender.send(ready.sms)
+            await sms.record(message_id, result, now)
+            if result.outcome == "sent":
+                outcomes[i] = Outcome(status="done", error=result.detail or None)
+            elif result.outcome == "bad_number":
+                outcomes[i] = Outcome(status="skipped", error=f"number refused: {result.detail}")
+            elif result.outcome == "retry":
+                if result.vendor_down:
+                    down = result.detail
+                outcomes[i] = Outcome(
+                    status="retry", error=result.detail, retry_after=result.retry_after
+                )
+            else:
+                outcomes[i] = Outcome(status="failed", error=result.detail)
+            log.info("SMS " + result.outcome, extra={"fields": {**fields, "detail": result.detail}})
+        done = [o if o is not None else Outcome(status="retry") for o in outcomes]
+        for message, outcome in zip(messages, done, strict=True):
+            if outcome.status == "retry" and message.attempts >= MAX_ATTEMPTS:
+                # The outbox gives up on it now (worker._record): so does the SMS log.
+                await sms.gave_up(
+                    UUID(message.payload["message_id"]), f"gave up: {outcome.error}", now
+                )
+        return done
+
+    return send
+
+
+def make_sms(settings) -> SmsDelivery:
+    """The SMS delivery the settings describe (its sender binds to the running loop)."""
+    timeout = settings.sms_timeout_seconds
+    return SmsDelivery(
+        sender=make_sms_sender(settings),
+        secret=settings.secret_key,
+        public_url=settings.public_url,
+        weekly_limit=settings.sms_weekly_limit,
+        batch_seconds=max(1.0, settings.worker_lease_seconds / 2 - timeout),
+        log_texts=settings.env == "dev",
+    )
 
 
 def _push_fields(payload: dict) -> dict:
@@ -186,15 +287,23 @@ def handlers(
     *,
     vendor_timeout: float = vendor_http.TIMEOUT_S,
     media_files: MediaFiles | None = None,
+    sms_delivery: SmsDelivery | None = None,
 ) -> dict[str, Handler]:
     """Every topic's handler; integrations only with the key that opens their secrets;
-    staff alerts with their channels (e-mail, CRM tasks); erased patients' picture files
-    only with the media store (a worker takes only the topics it has handlers for)."""
+    staff alerts with their channels (e-mail, CRM tasks); SMS with a delivery (make_sms);
+    erased patients' picture files only with the media store (a worker takes only the
+    topics it has handlers for)."""
     from backend.push.alert_worker import alert_handlers
+
+    limit = sms_delivery.weekly_limit if sms_delivery else sms.DEFAULT_WEEKLY_LIMIT
+
+    async def notify(message: Claimed, now: datetime) -> Outcome:
+        return await handle_notify(message, now, sms_limit=limit)
 
     topics = {
         notifications.TIMER: one_by_one(handle_timer),
-        notifications.NOTIFY: one_by_one(handle_notify),
+        clinic_settings.RESTATE: one_by_one(handle_restate),
+        notifications.NOTIFY: one_by_one(notify),
         notifications.PUSH: push_handler(sender),
     }
     if secret_key:
@@ -203,6 +312,8 @@ def handlers(
         topics |= alert_handlers(alerts)
     if media_files is not None:
         topics[privacy.MEDIA_ERASE_TOPIC] = media_erase_handler(media_files)
+    if sms_delivery is not None:
+        topics[sms.TOPIC] = sms_handler(sms_delivery)
     return topics
 
 

@@ -14,7 +14,8 @@ from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from backend.clock import utcnow
 from backend.domain.events import Source
 from backend.domain.funnel import Step
-from backend.routes import plan_document
+from backend.routes import clinic_reports, plan_document
+from backend.routes import settings as settings_routes
 from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
@@ -490,6 +491,8 @@ router = Router(
         put_patient_prices,
         upload_media,
         get_plan_pdf,
+        *clinic_reports.CLINIC_HANDLERS,
+        *settings_routes.CLINIC_HANDLERS,
     ],
     guards=[staff_guard],
     dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},

@@ -17,7 +17,9 @@ from litestar.params import Body, FromPath, FromQuery, KwargDefinition, QueryPar
 from backend.clock import utcnow
 from backend.domain.funnel import Step
 from backend.integrations.config import IntegrationIn
+from backend.routes import clinic_reports
 from backend.routes import plan_import as plan_import_routes
+from backend.routes import settings as settings_routes
 from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
@@ -53,7 +55,14 @@ from backend.routes.staff_security import (
     roles,
     staff_guard,
 )
-from backend.services import desk, exchange_admin, integrations, reports, staff_accounts
+from backend.services import (
+    desk,
+    exchange_admin,
+    integrations,
+    patient_links,
+    reports,
+    staff_accounts,
+)
 from backend.services.audit import Viewer
 from backend.services.errors import Invalid, NotFound
 from backend.services.media import attach_media
@@ -263,10 +272,11 @@ async def replay_delivery(delivery_id: RowId) -> s.DeliveryOut:
     responses=responds(s.ClinicOut, ex.CLINIC_OUT, "The clinic", errors=(400, 401, 403, 404, 422)),
 )
 async def patch_clinic(
+    viewer: NamedDependency[Viewer],
     clinic_id: FromPath[UUID],
     data: Annotated[exchange_admin.ClinicChange, example_body(ex.CLINIC_CHANGE)],
 ) -> s.ClinicOut:
-    return present.clinic(await exchange_admin.update_clinic(clinic_id, data))
+    return present.clinic(await exchange_admin.update_clinic(clinic_id, data, viewer=viewer))
 
 
 @post(
@@ -474,6 +484,21 @@ async def transfer(
         referral_id, to_clinic_id=data.clinic_id, reason=data.reason, actor=staff.actor
     )
     return s.TransferOut(**msgspec.structs.asdict(t))
+
+
+@post(
+    "/referrals/{referral_id:uuid}/patient-links/revoke",
+    summary="Revoke the patient's SMS links",
+    description="Every personal link to this referral's web page stops working at once (a "
+    "link forwarded, or a text sent to someone else's phone); the page answers 404 like for "
+    "a link that never existed. An SMS sent later carries a new link.",
+    status_code=200,
+    opt=roles(OPERATOR),
+    responses=responds(s.LinksRevoked, ex.LINKS_REVOKED, "Revoked", errors=(401, 403, 404)),
+)
+async def revoke_patient_links(referral_id: FromPath[UUID]) -> s.LinksRevoked:
+    revoked = await patient_links.revoke(referral_id, utcnow())
+    return s.LinksRevoked(revoked_links=revoked.links)
 
 
 @get(
@@ -684,6 +709,7 @@ router = Router(
         get_referral,
         upload_media,
         transfer,
+        revoke_patient_links,
         list_disputes,
         resolve,
         get_scorecards,
@@ -696,6 +722,8 @@ router = Router(
         get_delivery,
         replay_delivery,
         *plan_import_routes.HANDLERS,
+        *clinic_reports.EXCHANGE_HANDLERS,
+        *settings_routes.EXCHANGE_HANDLERS,
     ],
     guards=[staff_guard],
     dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},

@@ -39,8 +39,9 @@ PLAN_FACT_TEXT = (
 SPECIALIZATIONS_TEXT = (
     "Per main specialization of the case, for the months from..to (the last 12 by "
     "default): the average check of the referrals sent then (the exchange's estimate, the "
-    "clinic's plan of those accepted, executed so far per treated patient, the plan's "
-    "over- or under-run), and the average actual vs scheduled length of the plans "
+    "clinic's plan of those accepted and their own estimate, executed so far per treated "
+    "patient, the plan's over- or under-run against the same referrals' estimate), and "
+    "the average actual vs scheduled length of the plans "
     "completed then. ?format=csv or xlsx downloads it. docs/metrics.md."
 )
 
@@ -51,11 +52,13 @@ def funnel_rows(f: Funnel) -> list[list[Cell]]:
 
     rows: list[list[Cell]] = [
         ["in", f.in_count, f.in_money, None, None, None],
+        ["transferred in", f.transferred_in_count, f.transferred_in_money, None, None, None],
+        ["transferred out", f.transferred_out_count, f.transferred_out_money, None, None, None],
         ["accepted", f.accepted_count, f.accepted_money, *split(f.accepted_split)],
         ["executed", None, f.executed_money, *split(f.executed_split)],
         ["executed: this period's plans", None, f.executed_this_period, None, None, None],
         ["executed: earlier plans", None, f.executed_earlier, None, None, None],
-        ["paid", None, f.paid_money, None, None, None],
+        ["paid", None, f.paid_money, *split(f.paid_split)],
         ["reserve at the end", f.reserve_count, f.reserve_money, None, None, None],
         *(
             [f"reserve: came in {cohort}", None, money, None, None, None]
@@ -183,6 +186,8 @@ async def plan_fact_table(
 def specialization_out(r: SpecializationRow) -> s.SpecializationOut:
     estimate = average(r.estimate_money, r.referrals)
     plan = average(r.plan_money, r.accepted)
+    # Like with like: the plans of the accepted referrals against their own estimates.
+    accepted_estimate = average(r.accepted_estimate_money, r.accepted)
     return s.SpecializationOut(
         specialization=r.specialization,
         referrals=r.referrals,
@@ -191,8 +196,11 @@ def specialization_out(r: SpecializationRow) -> s.SpecializationOut:
         accepted=r.accepted,
         plan_money=r.plan_money,
         plan_average=plan,
+        accepted_estimate_average=accepted_estimate,
         plan_vs_estimate=(
-            round(100 * plan / estimate - 100, 1) if plan is not None and estimate else None
+            round(100 * r.plan_money / r.accepted_estimate_money - 100, 1)
+            if r.accepted and r.accepted_estimate_money
+            else None
         ),
         treated=r.treated,
         executed_money=r.executed_money,

@@ -29,6 +29,7 @@ from backend.services import (
     patient_statements,
     privacy,
     profile,
+    sms,
     visit_codes,
 )
 from backend.services.errors import Invalid
@@ -324,9 +325,12 @@ async def list_questions(
     "/questions/{question_id:uuid}/answer",
     summary="Answer a question",
     description="Yes, no or not sure, with an optional note. The answer is recorded as an "
-    "event beside the clinic's claim; a question is answered once.",
+    "event beside the clinic's claim; a question is answered once. A 'yes' to a contact "
+    "question (one with `when`) should say when the call came: called_on (today, yesterday, "
+    "earlier) or called_at; that, not the moment of the answer, is the patient-reported "
+    "first-contact time.",
     status_code=200,
-    responses=responds(s.Recorded, ex.RECORDED, "Recorded", errors=(400, 401, 404, 409)),
+    responses=responds(s.Recorded, ex.RECORDED, "Recorded", errors=(400, 401, 404, 409, 422)),
 )
 async def answer_question(
     patient: NamedDependency[PatientPrincipal],
@@ -334,7 +338,12 @@ async def answer_question(
     data: Annotated[s.AnswerIn, example_body(ex.ANSWER_IN)],
 ) -> s.Recorded:
     result = await answers.answer_question(
-        patient_id=patient.patient_id, question_id=question_id, answer=data.answer, note=data.note
+        patient_id=patient.patient_id,
+        question_id=question_id,
+        answer=data.answer,
+        note=data.note,
+        called_on=data.called_on,
+        called_at=data.called_at,
     )
     return _recorded(result, await _lang(patient))
 
@@ -386,10 +395,11 @@ async def choose_variant(
 @post(
     "/referrals/{referral_id:uuid}/contact-rating",
     summary="Rate how the clinic got in touch",
-    description="Did the clinic call, and how was it (1-5 stars, a comment). One rating per "
-    "referral: a new one replaces it (the ledger keeps every version).",
+    description="Did the clinic call, when (called_on: today, yesterday, earlier; or "
+    "called_at), and how was it (1-5 stars, a comment). One rating per referral: a new one "
+    "replaces it (the ledger keeps every version).",
     status_code=200,
-    responses=responds(s.Recorded, ex.RECORDED, "Recorded", errors=(400, 401, 404)),
+    responses=responds(s.Recorded, ex.RECORDED, "Recorded", errors=(400, 401, 404, 422)),
 )
 async def rate_contact(
     patient: NamedDependency[PatientPrincipal],
@@ -402,6 +412,8 @@ async def rate_contact(
         called=data.called,
         stars=data.stars,
         comment=data.comment,
+        called_on=data.called_on,
+        called_at=data.called_at,
     )
     return _recorded(result, await _lang(patient))
 
@@ -515,7 +527,8 @@ async def attach_receipt(
 )
 async def export_my_data(patient: NamedDependency[PatientPrincipal]) -> Response:
     found = await privacy.export(patient.patient_id)
-    body = privacy_body.export(found, utcnow())
+    texts_sent, web = await sms.held_for(patient.patient_id)
+    body = privacy_body.export(found, utcnow(), text_messages=texts_sent, web_sessions=web)
     return Response(
         body,
         headers={

@@ -53,6 +53,7 @@ QUESTION = {
     ],
     "asked_at": "2026-11-23T14:05:00+03:00",
     "expires_at": "2026-11-26T14:05:00+03:00",
+    "when": None,
 }
 
 REFERRAL = {
@@ -371,6 +372,24 @@ EXPORT = {
     "staff_access": [
         {"at": "2026-11-03T08:30:00Z", "role": "clinic_coordinator", "action": "view_referral"}
     ],
+    "text_messages": [
+        {
+            "kind": "invite",
+            "referral_id": RID,
+            "status": "sent",
+            "reason": None,
+            "planned_at": "2026-11-02T07:00:00Z",
+            "sent_at": "2026-11-02T07:00:02Z",
+            "parts": 2,
+        }
+    ],
+    "web_sessions": [
+        {
+            "created_at": "2026-11-03T09:10:00Z",
+            "expires_at": "2026-12-03T09:10:00Z",
+            "revoked_at": None,
+        }
+    ],
 }
 
 ERASED = {
@@ -390,7 +409,12 @@ DEVICE_IN = {
     "locale": "ru",
 }
 ANSWER_IN = {"answer": "yes"}
-RATING_IN = {"called": True, "stars": 5, "comment": "Позвонили в тот же день"}
+RATING_IN = {
+    "called": True,
+    "called_on": "today",
+    "stars": 5,
+    "comment": "Позвонили в тот же день",
+}
 APPOINTMENT_IN = {"response": "confirm"}
 VISIT_CODE_IN = {"code": "482913"}
 REPORT_IN = {

@@ -159,6 +159,26 @@ class ExportAccess(msgspec.Struct, frozen=True, kw_only=True):
     action: str
 
 
+class ExportSms(msgspec.Struct, frozen=True, kw_only=True):
+    """A text message decided for the patient (its text is not kept: it held a link)."""
+
+    kind: str
+    referral_id: UUID | None
+    status: str
+    reason: str | None
+    planned_at: datetime
+    sent_at: datetime | None
+    parts: int
+
+
+class ExportWebSession(msgspec.Struct, frozen=True, kw_only=True):
+    """A browser where the patient proved the phone with an SMS code."""
+
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
 class PatientExport(msgspec.Struct, frozen=True, kw_only=True):
     exported_at: datetime
     profile: ExportProfile
@@ -173,6 +193,8 @@ class PatientExport(msgspec.Struct, frozen=True, kw_only=True):
     sessions: list[ExportSession]
     media: list[ExportMedia]
     staff_access: list[ExportAccess]
+    text_messages: list[ExportSms] = []
+    web_sessions: list[ExportWebSession] = []
 
 
 class ErasureIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -192,7 +214,13 @@ def _pick(cls: type[T], row: dict[str, Any], **renamed: Any) -> T:
     return cls(**fields, **renamed)
 
 
-def export(found: Holdings, now: datetime) -> PatientExport:
+def export(
+    found: Holdings,
+    now: datetime,
+    *,
+    text_messages: list[dict[str, Any]] | None = None,
+    web_sessions: list[dict[str, Any]] | None = None,
+) -> PatientExport:
     p = found.patient
     items: dict[UUID, list[ExportPlanItem]] = {}
     for row in found.plan_items:
@@ -253,4 +281,6 @@ def export(found: Holdings, now: datetime) -> PatientExport:
             if m["archived_at"] is None
         ],
         staff_access=[_pick(ExportAccess, a, role=a["actor_role"]) for a in found.accesses],
+        text_messages=[_pick(ExportSms, m, referral_id=m["referral"]) for m in text_messages or []],
+        web_sessions=[_pick(ExportWebSession, w) for w in web_sessions or []],
     )

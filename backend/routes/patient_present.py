@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from backend import texts
-from backend.domain.funnel import ITEM_PREFIX, Step
+from backend.domain.funnel import ITEM_PREFIX, RECEIPT_PREFIX, Step
 from backend.domain.norms import effective_norms
 from backend.domain.odontogram import ChartTooth, chart
 from backend.domain.plans import PlanItem, ToothState, compare_plans
@@ -62,6 +62,20 @@ def question(
         ],
         asked_at=local(row["asked_at"], tz),
         expires_at=local(row["expires_at"], tz),
+        when=when_ask(lang) if kind in CONTACT_QUESTIONS else None,
+    )
+
+
+CONTACT_QUESTIONS = ("confirm_contact", "contact_check")
+
+
+def when_ask(lang: Lang) -> s.WhenAsk:
+    return s.WhenAsk(
+        text=texts.WHEN_CALLED[lang],
+        options=[
+            s.WhenOption(value=v, label=texts.CALLED_ON[v][lang])
+            for v in ("today", "yesterday", "earlier")
+        ],
     )
 
 
@@ -181,9 +195,19 @@ def referral(b: ReferralBundle) -> s.ReferralOut:
     )
 
     milestones = []
+    receipts = {f"{RECEIPT_PREFIX}{r.event_id}": r for r in fold.receipts}
     for key, v in verdicts.items():
-        label_key = "item" if key.startswith(ITEM_PREFIX) else key
+        label_key = (
+            "item"
+            if key.startswith(ITEM_PREFIX)
+            else "receipt"
+            if key.startswith(RECEIPT_PREFIX)
+            else key
+        )
         label = texts.MILESTONES[label_key][lang]
+        shown = priced(b, receipts[key].amount, lang) if key in receipts else None
+        if label_key == "receipt" and shown is not None:  # the patient's own receipt's sum
+            label = f"{label}: {shown.formatted}"
         if label_key == "item":
             item = items.get(_item_uuid(key))
             if item is None:

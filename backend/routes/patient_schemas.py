@@ -182,6 +182,21 @@ class AnswerOption(msgspec.Struct, frozen=True, kw_only=True):
     label: str
 
 
+class WhenOption(msgspec.Struct, frozen=True, kw_only=True):
+    value: Literal["today", "yesterday", "earlier"]
+    label: str
+
+
+class WhenAsk(msgspec.Struct, frozen=True, kw_only=True):
+    """The follow-up to a "yes": when did the call come? One tap, or a time."""
+
+    text: str
+    options: list[WhenOption]
+    or_time: Annotated[
+        bool, msgspec.Meta(description="a time may be given instead (called_at)")
+    ] = True
+
+
 class QuestionOut(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     referral_id: UUID
@@ -190,6 +205,10 @@ class QuestionOut(msgspec.Struct, frozen=True, kw_only=True):
     answers: list[AnswerOption]
     asked_at: datetime
     expires_at: datetime
+    when: Annotated[
+        WhenAsk | None,
+        msgspec.Meta(description="for contact questions: ask this after a 'yes' and send it"),
+    ] = None
 
 
 class VariantItemOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -335,15 +354,31 @@ class MediaList(msgspec.Struct, frozen=True, kw_only=True):
 # --- what the patient says ------------------------------------------------------------
 
 
+CalledOn = Annotated[
+    Literal["today", "yesterday", "earlier"] | None,
+    msgspec.Meta(description="when did they call? (the patient's day); or give called_at instead"),
+]
+CalledAt = Annotated[
+    datetime | None,
+    msgspec.Meta(description="when did they call, to the minute, with the offset (not both)"),
+]
+
+
 class AnswerIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     answer: Literal["yes", "no", "unsure"]
     note: Text | None = None
+    # Only with a "yes" to a contact question (a question with `when`).
+    called_on: CalledOn = None
+    called_at: CalledAt = None
 
 
 class ContactRatingIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     called: bool
     stars: Annotated[int, msgspec.Meta(ge=1, le=5)] | None = None
     comment: Text = ""
+    # Only with called: true.
+    called_on: CalledOn = None
+    called_at: CalledAt = None
 
 
 class AppointmentResponseIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

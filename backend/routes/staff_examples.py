@@ -177,6 +177,10 @@ FUNNEL = {
     "clinics": [CLINIC],
     "in_count": 23,
     "in_money": 285000000,
+    "transferred_in_count": 1,
+    "transferred_in_money": 6500000,
+    "transferred_out_count": 0,
+    "transferred_out_money": 0,
     "accepted_count": 20,
     "accepted_money": 240000000,
     "accepted_split": SPLIT,
@@ -185,6 +189,7 @@ FUNNEL = {
     "executed_earlier": 3500000,
     "executed_split": SPLIT,
     "paid_money": 5000000,
+    "paid_split": {"verified": 3000000, "unverified": 2000000, "disputed": 0},
     "reserve_count": 31,
     "reserve_money": 610000000,
     "reserve_by_cohort": {"2026-10": 320000000, "2026-11": 290000000},
@@ -194,6 +199,7 @@ FUNNEL = {
     "months": [{"month": "2026-11", "inflow": 285000000, "executed": 5500000, "lost": 12000000}],
     "reserve_months": 7.4,
 }
+LINKS_REVOKED = {"revoked_links": 2}
 SCORECARDS = {
     "items": [
         {
@@ -220,6 +226,7 @@ SCORECARDS = {
                 "in_treatment": 72,
                 "completed": 31,
             },
+            "answered_by": {"app": 71, "sms": 38, "both": 6, "none": 20},
         }
     ]
 }
@@ -610,6 +617,7 @@ SPECIALIZATIONS = {
             "accepted": 30,
             "plan_money": 2310000000,
             "plan_average": 77000000,
+            "accepted_estimate_average": 70000000,
             "plan_vs_estimate": 10.0,
             "treated": 24,
             "executed_money": 1180000000,

@@ -206,6 +206,10 @@ def funnel(f: Funnel, clinics: list | None, months: list[MonthFlow]) -> s.Funnel
         clinics=clinics,
         in_count=f.in_count,
         in_money=f.in_money,
+        transferred_in_count=f.transferred_in_count,
+        transferred_in_money=f.transferred_in_money,
+        transferred_out_count=f.transferred_out_count,
+        transferred_out_money=f.transferred_out_money,
         accepted_count=f.accepted_count,
         accepted_money=f.accepted_money,
         accepted_split=split(f.accepted_split),
@@ -214,6 +218,7 @@ def funnel(f: Funnel, clinics: list | None, months: list[MonthFlow]) -> s.Funnel
         executed_earlier=f.executed_earlier,
         executed_split=split(f.executed_split),
         paid_money=f.paid_money,
+        paid_split=split(f.paid_split),
         reserve_count=f.reserve_count,
         reserve_money=f.reserve_money,
         reserve_by_cohort=f.reserve_by_cohort,
@@ -249,6 +254,7 @@ def scorecard(score: ClinicScore) -> s.ScorecardOut:
         ratings=c.ratings,
         rating_average=c.rating_average,
         reached=c.reached,
+        answered_by=c.answered_by,  # type: ignore[arg-type]
     )
 
 

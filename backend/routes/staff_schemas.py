@@ -257,8 +257,20 @@ class FunnelOut(msgspec.Struct, frozen=True, kw_only=True):
     last: Annotated[date, msgspec.Meta(description="last local day, included")]
     currency: str
     clinics: list[UUID] | None
-    in_count: int
+    in_count: Annotated[int, msgspec.Meta(description="referrals sent, not counting transfers")]
     in_money: int
+    transferred_in_count: Annotated[
+        int, msgspec.Meta(description="referrals moved here from another clinic in the period")
+    ]
+    transferred_in_money: Annotated[
+        int, msgspec.Meta(description="their estimates as sent (money that came in before)")
+    ]
+    transferred_out_count: Annotated[
+        int, msgspec.Meta(description="referrals moved from here to another clinic")
+    ]
+    transferred_out_money: Annotated[
+        int, msgspec.Meta(description="the money they took: their items not done")
+    ]
     accepted_count: int
     accepted_money: int
     accepted_split: SplitOut
@@ -267,6 +279,13 @@ class FunnelOut(msgspec.Struct, frozen=True, kw_only=True):
     executed_earlier: int
     executed_split: SplitOut
     paid_money: int
+    paid_split: Annotated[
+        SplitOut,
+        msgspec.Meta(
+            description="verified: a receipt of the same amount backs it; disputed: the "
+            "receipt says another amount; unverified: no receipt"
+        ),
+    ]
     reserve_count: int
     reserve_money: int
     reserve_by_cohort: dict[str, int]
@@ -299,6 +318,13 @@ class ScorecardOut(msgspec.Struct, frozen=True, kw_only=True):
     ratings: int
     rating_average: float | None
     reached: dict[str, int]
+    # Referrals by where the patient said anything: in the app only, by the SMS link's
+    # page only, both, or never (none: nothing of it can be patient-verified).
+    answered_by: dict[Literal["app", "sms", "both", "none"], int]
+
+
+class LinksRevoked(msgspec.Struct, frozen=True, kw_only=True):
+    revoked_links: int  # links that worked until now
 
 
 class ScorecardList(msgspec.Struct, frozen=True, kw_only=True):
@@ -550,15 +576,23 @@ class SpecializationOut(msgspec.Struct, frozen=True, kw_only=True):
     specialization: Annotated[
         str, msgspec.Meta(description="the cases' main specialization (most estimate money)")
     ]
-    referrals: Annotated[int, msgspec.Meta(description="sent in the period")]
+    referrals: Annotated[
+        int, msgspec.Meta(description="sent in the period (a transfer is not a case of its own)")
+    ]
     estimate_money: int
     estimate_average: int | None
     accepted: Annotated[int, msgspec.Meta(description="of them, booked or visited so far")]
     plan_money: int
     plan_average: int | None
+    accepted_estimate_average: Annotated[
+        int | None, msgspec.Meta(description="the average estimate of the same accepted referrals")
+    ]
     plan_vs_estimate: Annotated[
         float | None,
-        msgspec.Meta(description="plan average / estimate average − 1, per cent: the over-run"),
+        msgspec.Meta(
+            description="the accepted referrals' plans against their own estimates − 1, per "
+            "cent: the over- or under-run, like with like"
+        ),
     ]
     treated: Annotated[int, msgspec.Meta(description="of them, with an item done so far")]
     executed_money: int

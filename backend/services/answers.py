@@ -3,13 +3,35 @@
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from backend.clock import utcnow
+from backend.domain.contact_time import BadCallTime, call_window
 from backend.domain.events import PatientAnswer, Source
-from backend.services.errors import Conflict, NotFound
+from backend.domain.funnel import CONTACTED
+from backend.services.errors import Conflict, Invalid, NotFound
 from backend.services.recording import Recorded, Statement, record_locked
-from backend.store import questions, referrals
+from backend.store import parties, questions, referrals
 from backend.store.engine import write_transaction
+
+
+async def when_called(
+    patient_id: UUID,
+    called_on: Literal["today", "yesterday", "earlier"] | None,
+    called_at: datetime | None,
+    now: datetime,
+) -> dict:
+    """The answer to "when did they call?" as event fields: the words and the span they
+    mean in the patient's own zone (backend.domain.contact_time)."""
+    if called_on is None and called_at is None:
+        return {}
+    patient = await parties.patient(patient_id)
+    tz = ZoneInfo(patient["timezone"] if patient else "Europe/Moscow")
+    try:
+        said, after, before = call_window(called_on, called_at, now, tz)
+    except BadCallTime as exc:
+        raise Invalid(str(exc)) from exc
+    return {"called_on": said, "called_after": after, "called_before": before}
 
 
 async def answer_question(
@@ -18,11 +40,14 @@ async def answer_question(
     question_id: UUID,
     answer: Literal["yes", "no", "unsure"],
     note: str | None = None,
+    called_on: Literal["today", "yesterday", "earlier"] | None = None,
+    called_at: datetime | None = None,
     source: Source = Source.patient_app,
     now: datetime | None = None,
 ) -> Recorded:
     """Answer one of the patient's own open questions. Another patient's question is
-    answered exactly like a missing one."""
+    answered exactly like a missing one. A "yes" to a contact question may say when the
+    call came (called_on or called_at)."""
     now = now or utcnow()
     async with write_transaction():
         question = await questions.get(question_id)
@@ -32,6 +57,9 @@ async def answer_question(
             raise Conflict(f"this question is {question['status']}, not open")
         if question["expires_at"] <= now:
             raise Conflict("this question has expired")
+        when = await when_called(patient_id, called_on, called_at, now)
+        if when and (question["milestone"] != CONTACTED or answer != "yes"):
+            raise Invalid("called_on and called_at go only with a 'yes' to a contact question")
         referral = await referrals.lock(question["referral"])
         assert referral is not None
         body = PatientAnswer(
@@ -40,6 +68,7 @@ async def answer_question(
             answer=answer,
             appointment_at=question["about_at"] if question["kind"] == "confirm_booking" else None,
             note=note,
+            **when,
         )
         [recorded] = await record_locked(
             referral,

@@ -115,7 +115,7 @@ async def referral_card(viewer: Viewer, referral_id: UUID, now: datetime) -> Ref
         patient = {**patient, "name": privacy.ERASED_NAME, "phone": ""}
     events = await ledger.events_of(referral_id)
     fold = fold_referral(events)
-    policy = policy_for(row)
+    policy = await policy_for(clinic)
     infos = await plans.variants_by_plan(referral_id)
     explained = await plans.explanations_by_plan(referral_id)
     versions = [
@@ -233,6 +233,7 @@ def _event_summary(event: Event) -> dict[str, Any]:
         "recorded_at": event.recorded_at,
         "note": body.get("note") or body.get("comment") or body.get("reason"),
         "answer": body.get("answer"),
+        "amount": body.get("amount"),  # a payment or a receipt: the sum it states
     }
 
 

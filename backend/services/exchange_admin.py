@@ -12,11 +12,13 @@ from backend.domain.events import Resolution, Sent, Source, Transferred
 from backend.domain.funnel import fold_referral
 from backend.ids import new_id, short_code
 from backend.phones import BadPhone, normalise_phone
+from backend.services.audit import Viewer
+from backend.services.clinic_settings import request_restatement
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.services.integrations import announce_referral
 from backend.services.recording import Recorded, Statement, record, record_locked
 from backend.services.referrals import plan_set_event
-from backend.store import desk, ledger, parties, plans, referrals
+from backend.store import audit, desk, ledger, parties, plans, referrals
 from backend.store.engine import write_transaction
 from backend.store.tables import Clinic
 
@@ -68,16 +70,37 @@ async def create_clinic(data: ClinicIn, *, now: datetime | None = None) -> UUID:
     return clinic_id
 
 
-async def update_clinic(clinic_id: UUID, change: ClinicChange) -> dict:
+async def update_clinic(
+    clinic_id: UUID, change: ClinicChange, *, viewer: Viewer | None = None
+) -> dict:
+    """Change a clinic's record. Its first-contact SLA is one of its settings: a change
+    of it is audited and restates the reports, as on the settings page."""
     values = {k: v for k, v in msgspec.structs.asdict(change).items() if v is not msgspec.UNSET}
     values = _check_clinic_fields(values)
     async with write_transaction():
-        if await parties.clinic(clinic_id) is None:
+        before = await parties.clinic(clinic_id)
+        if before is None:
             raise NotFound("no such clinic")
         if values:
             await Clinic.update({getattr(Clinic, k): v for k, v in values.items()}).where(
                 Clinic.id == clinic_id
             )
+        sla = "first_contact_sla_minutes"
+        if sla in values and values[sla] != before[sla]:
+            now = utcnow()
+            if viewer is not None:
+                await audit.write(
+                    at=now,
+                    actor=viewer.principal.actor,
+                    actor_role=viewer.principal.role.value,
+                    action="change_settings",
+                    object_kind="clinic",
+                    object_id=str(clinic_id),
+                    ip=viewer.ip,
+                    request_id=viewer.request_id,
+                    details={sla: {"from": before[sla], "to": values[sla]}},
+                )
+            await request_restatement(clinic_id, reason=f"settings: {sla}", viewer=viewer, now=now)
     clinic = await parties.clinic(clinic_id)
     assert clinic is not None
     return clinic

@@ -7,6 +7,9 @@ Three stages, each an outbox topic, each row done once:
 - `notify`: one notification for one patient, held until quiet hours end unless
   urgent, checked against the patient's preferences, then fanned out per device;
 - `push`: one message to one device, sent by the FCM sender in batches.
+
+A patient with no active device gets the notification as an SMS instead, where its
+kind goes by SMS (backend.services.sms, topic `sms`).
 """
 
 from datetime import datetime, timedelta
@@ -17,12 +20,15 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from backend import texts
+from backend.domain.clinic_settings import EffectiveSettings, SettingValues, effective_settings
 from backend.domain.funnel import ReferralFold, fold_referral
 from backend.domain.progress import BEHIND_GRACE, plan_progress
 from backend.domain.questions import AskedQuestion, QuestionKind, check_question
 from backend.domain.reminders import Action, ReminderContext, Timer, TimerKind, decide, timers_for
 from backend.domain.working_time import quiet_until
 from backend.ids import new_id
+from backend.services import sms
+from backend.services.clinic_settings import effective_for
 from backend.services.profile import prefs_of, quiet_of
 from backend.store import devices, ledger, norms, outbox, parties, questions, referrals
 from backend.store.engine import write_transaction
@@ -55,9 +61,12 @@ def reminder_context(
     asked: list[AskedQuestion],
     norm_table,
     now: datetime,
+    settings: EffectiveSettings | None = None,
 ) -> ReminderContext:
+    """`settings`: the clinic's (its SLA, working hours and holidays: the same clock as
+    its verification deadlines); the defaults if not given."""
     tz = ZoneInfo(referral.get("clinic.timezone") or "Europe/Moscow")
-    sla_minutes = referral.get("clinic.first_contact_sla_minutes") or 120
+    settings = settings or effective_settings(SettingValues(), SettingValues())
     behind_since = behind_stage = None
     if fold.plan is not None and fold.is_open:
         appt = fold.current_appointment
@@ -79,7 +88,8 @@ def reminder_context(
     ]
     return ReminderContext(
         clinic_tz=tz,
-        first_contact_sla=timedelta(minutes=sla_minutes),
+        first_contact_sla=settings.first_contact_sla,
+        hours=settings.hours,
         behind_since=behind_since,
         behind_stage=behind_stage,
         oldest_open_question_at=min(open_questions, default=None),
@@ -96,7 +106,14 @@ async def schedule_timers(
     """Make the pending timers of a referral exactly those its state wants (inside the
     transaction that changed the state)."""
     referral_id = referral["id"]
-    ctx = reminder_context(referral, fold, asked, await norms.norms_for(referral["clinic"]), now)
+    ctx = reminder_context(
+        referral,
+        fold,
+        asked,
+        await norms.norms_for(referral["clinic"]),
+        now,
+        await effective_for(referral["clinic"], referral["clinic.first_contact_sla_minutes"]),
+    )
     wanted = {_timer_key(referral_id, t.key): t for t in timers_for(fold, ctx)}
     pending = await outbox.pending_keys(topic=TIMER, referral_id=referral_id)
     await outbox.cancel(sorted(pending - set(wanted)), now)
@@ -181,7 +198,12 @@ async def fire_timer(payload: dict[str, Any], now: datetime) -> Done:
         await refresh(referral, events, now, fold=fold)
         asked = await questions.asked_for(referral_id)
         ctx = reminder_context(
-            referral, fold, asked, await norms.norms_for(referral["clinic"]), now
+            referral,
+            fold,
+            asked,
+            await norms.norms_for(referral["clinic"]),
+            now,
+            await effective_for(referral["clinic"], referral["clinic.first_contact_sla_minutes"]),
         )
         decision = decide(timer, fold, ctx, now)
         if decision is None:
@@ -219,8 +241,15 @@ async def fire_timer(payload: dict[str, Any], now: datetime) -> Done:
     return Done(status="done", detail=kind)
 
 
-async def fan_out(notify_id: int, payload: dict[str, Any], now: datetime) -> Done:
-    """One notification → one push per active device, in the patient's language."""
+async def fan_out(
+    notify_id: int,
+    payload: dict[str, Any],
+    now: datetime,
+    *,
+    sms_limit: int = sms.DEFAULT_WEEKLY_LIMIT,
+) -> Done:
+    """One notification → one push per active device, in the patient's language; no
+    active device: an SMS, within the patient's weekly allowance of `sms_limit`."""
     patient = await parties.patient(UUID(payload["patient_id"]))
     if patient is None or patient["erased_at"] is not None:
         return Done(status="skipped", detail="no patient")
@@ -234,7 +263,8 @@ async def fan_out(notify_id: int, payload: dict[str, Any], now: datetime) -> Don
             return Done(status="retry", retry_at=until)
     targets = await devices.active_for(patient["id"])
     if not targets:
-        return Done(status="skipped", detail="no active device")
+        decided = await sms.from_notification(notify_id, payload, patient, now, limit=sms_limit)
+        return Done(status=decided.status, detail=decided.detail)
     async with write_transaction():
         # Asked again under a shared hold: an erasure that began since the first read
         # has now finished, and its patient gets no push (nor a queued device token).

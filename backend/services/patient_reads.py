@@ -117,7 +117,7 @@ async def referral_bundle(patient_id: UUID, referral_id: UUID, now: datetime) ->
         patient=patient,
         tz=ZoneInfo(patient["timezone"]),
         fold=fold,
-        verifications=verify(fold, now, policy_for(referral)),
+        verifications=verify(fold, now, await policy_for(clinic)),
         progress=progress,
         estimated=_version(estimated, fold, items, teeth, infos, explained),
         actual=_version(actual, fold, items, teeth, infos, explained),

@@ -22,6 +22,7 @@ from backend.domain.events import (
 from backend.domain.funnel import fold_referral
 from backend.domain.receipts import BadReceipt, ReceiptMatch, match_receipt, parse_receipt_qr
 from backend.ids import new_id
+from backend.services.answers import when_called
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.services.recording import Recorded, Statement, record_locked
 from backend.store import ledger, parties, referrals
@@ -44,13 +45,14 @@ async def _say(
     *,
     key: str | None = None,
     occurred_at: datetime | None = None,
+    source: Source = Source.patient_app,
 ) -> Recorded:
     [recorded] = await record_locked(
         referral,
         [
             Statement(
                 body=body,
-                source=Source.patient_app,
+                source=source,
                 actor=f"patient:{patient_id}",
                 idempotency_key=key or f"patient:{new_id()}",
                 occurred_at=occurred_at,
@@ -68,14 +70,25 @@ async def rate_contact(
     called: bool,
     stars: int | None,
     comment: str,
+    called_on: Literal["today", "yesterday", "earlier"] | None = None,
+    called_at: datetime | None = None,
     now: datetime | None = None,
+    source: Source = Source.patient_app,
 ) -> Recorded:
-    """One rating per referral; a new one replaces the shown one, the ledger keeps all."""
+    """One rating per referral; a new one replaces the shown one, the ledger keeps all.
+    With `called`, the patient may say when the call came (called_on or called_at)."""
     now = now or utcnow()
+    when = await when_called(patient_id, called_on, called_at, now)
+    if when and not called:
+        raise Invalid("called_on and called_at go only with called: true")
     async with write_transaction():
         referral = await _locked_own(patient_id, referral_id)
         recorded = await _say(
-            patient_id, referral, ContactRating(called=called, stars=stars, comment=comment), now
+            patient_id,
+            referral,
+            ContactRating(called=called, stars=stars, comment=comment, **when),
+            now,
+            source=source,
         )
         await ContactRatingRow.insert(
             ContactRatingRow(
@@ -108,6 +121,7 @@ async def respond_to_appointment(
     response: Literal["confirm", "decline", "reschedule"],
     note: str | None,
     now: datetime | None = None,
+    source: Source = Source.patient_app,
 ) -> Recorded:
     now = now or utcnow()
     async with write_transaction():
@@ -124,6 +138,7 @@ async def respond_to_appointment(
             referral,
             AppointmentResponse(appointment_id=appointment_id, response=response, note=note),
             now,
+            source=source,
         )
 
 

@@ -3,6 +3,7 @@ definitions, checked against these: backend.domain.plan_fact)."""
 
 from uuid import UUID
 
+from backend.domain.funnel_facts import TRANSFER
 from backend.domain.plan_fact import PlanFactMonth, SpecializationRow
 from backend.services.errors import Invalid
 from backend.services.reports import add_months
@@ -66,10 +67,12 @@ async def by_specialization(
         clinic_ids,
         first,
         last,
-        kinds=("in", "accepted", "treated", "executed"),
-        by=("specialization",),
+        kinds=("in", "accepted", "accepted_estimate", "treated", "executed"),
+        by=("specialization", "reason"),
     )
     for r in sums:
+        if r["reason"] == TRANSFER:
+            continue  # a transfer continues a case counted where it was first sent
         amount, count, x = int(r["amount"]), int(r["count"]), row(r["specialization"])
         if r["kind"] == "in":
             x.referrals += count
@@ -77,6 +80,8 @@ async def by_specialization(
         elif r["kind"] == "accepted":
             x.accepted += count
             x.plan_money += amount
+        elif r["kind"] == "accepted_estimate":
+            x.accepted_estimate_money += amount
         elif r["kind"] == "treated":
             x.treated += count
         else:

@@ -10,6 +10,7 @@ import logging
 from uuid import UUID
 
 from backend.clock import utcnow
+from backend.services import patient_links
 from backend.services.errors import NotFound, ServiceError
 from backend.store import parties, privacy
 from backend.store.engine import write_transaction
@@ -41,6 +42,8 @@ async def erase(patient_id: UUID, *, confirm: str) -> privacy.Erased:
         if row is None or row["erased_at"] is not None:
             raise NotFound("no such patient")
         erased = await privacy.erase(patient_id, now)
+        # The web page behind SMS links: links revoked, codes ended, browsers signed out.
+        await patient_links.forget_patient(patient_id, now)
     # Counts and the id only: the log must not hold what was just erased.
     log.info("patient data erased", extra={"fields": {"patient_id": str(patient_id)}})
     return erased

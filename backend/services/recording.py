@@ -8,7 +8,7 @@ the patient — with an outbox message for each new question.
 """
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ import msgspec
 
 from backend.clock import utcnow
 from backend.domain.authority import Refusal, RefusalKind, check_statement
+from backend.domain.conversion import position as conversion_position
 from backend.domain.events import Body, Contacted, Correction, Event, Source, side_of
 from backend.domain.funnel import ReferralFold, fold_referral
 from backend.domain.funnel_facts import referral_facts
@@ -29,6 +30,7 @@ from backend.ids import new_id
 from backend.services.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.store import (
     appointments,
+    conversion,
     funnel_facts,
     ledger,
     norms,
@@ -164,11 +166,13 @@ def _error(refusal: Refusal) -> Exception:
     return cls(refusal.message)
 
 
-def policy_for(referral: dict[str, Any]) -> VerificationPolicy:
-    """The exchange's verification policy. (A clinic's own first-contact SLA decides when
-    its patient is asked, in working hours — backend.domain.reminders — while `overdue`
-    stays the exchange's 24 calendar hours for every clinic alike.)"""
-    return VerificationPolicy()
+async def policy_for(clinic: dict[str, Any]) -> VerificationPolicy:
+    """The clinic's verification policy: its first-contact SLA counted in its working
+    hours and holidays (so "overdue" comes when its patient is asked), its answer
+    windows (backend.services.clinic_settings). `clinic`: its row."""
+    from backend.services.clinic_settings import policy_for as settings_policy
+
+    return await settings_policy(clinic)
 
 
 async def refresh(
@@ -185,7 +189,10 @@ async def refresh(
 
     referral_id = referral["id"]
     fold = fold or fold_referral(events)
-    policy = policy_for(referral)
+    clinic = await parties.clinic(referral["clinic"])
+    assert clinic is not None  # clinics are never deleted
+    tz = ZoneInfo(clinic["timezone"])
+    policy = await policy_for(clinic)
     verdicts = verify(fold, now, policy)
     asked = await questions.asked_for(referral_id)
     plan = plan_questions(fold, verdicts, asked, now=now, policy=policy)
@@ -193,13 +200,12 @@ async def refresh(
     progress = progress_of(fold, norm_table, now)
 
     await referrals.save_fold(referral_id, fold, verdicts, progress, now)
-    clinic = await parties.clinic(referral["clinic"])
-    tz = ZoneInfo(clinic["timezone"]) if clinic else UTC
     await funnel_facts.replace(
         referral_id,
         referral["clinic"],
         referral_facts(events, tz, now, policy, fold=fold, verdicts=verdicts, norms=norm_table),
     )
+    await conversion.replace(referral_id, conversion_position(events, tz, fold))
     await verifications.save_all(referral_id, verdicts, now)
     await appointments.save_all(referral_id, fold.appointments, now)
     await questions.withdraw(list(plan.withdraw))
@@ -258,18 +264,24 @@ async def reevaluate_due(*, now: datetime | None = None, limit: int = 200) -> in
 async def refold_all(
     *,
     only_missing_facts: bool = False,
+    clinic_id: UUID | None = None,
     now: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Rewrite every referral's derived rows from its ledger (after a release adds a
     derived table, or to repair): one transaction per referral. Returns how many."""
     now = now or utcnow()
-    ids = await referrals.ids_to_refold(only_missing_facts)
+    ids = await referrals.ids_to_refold(only_missing_facts, clinic_id=clinic_id)
     for done, referral_id in enumerate(ids, start=1):
-        async with write_transaction():
-            referral = await referrals.lock(referral_id)
-            if referral is not None:
-                await refresh(referral, await ledger.events_of(referral_id), now)
+        await refold_one(referral_id, now)
         if progress is not None:
             progress(done, len(ids))
     return len(ids)
+
+
+async def refold_one(referral_id: UUID, now: datetime) -> None:
+    """Rewrite one referral's derived rows, in its own transaction."""
+    async with write_transaction():
+        referral = await referrals.lock(referral_id)
+        if referral is not None:
+            await refresh(referral, await ledger.events_of(referral_id), now)

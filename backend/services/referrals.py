@@ -13,6 +13,7 @@ from backend.domain.plans import Explanation, PlanItem, ToothState, VariantInfo
 from backend.domain.teeth import VALID_TEETH, ToothCondition, is_valid_tooth
 from backend.ids import new_id, short_code
 from backend.phones import BadPhone, normalise_phone
+from backend.services import sms
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.services.integrations import announce_referral
 from backend.services.recording import Statement, record_locked
@@ -347,6 +348,7 @@ async def send_referral(
             now,
         )
         await announce_referral(referral_id, clinic_id, now)
+        await sms.invite(referral_id=referral_id, patient_id=patient_id, sent_at=sent_at, now=now)
     return SentReferral(
         referral_id=referral_id, patient_id=patient_id, invite_code=invite_code, duplicate=False
     )

@@ -102,6 +102,12 @@ async def funnel(
         if kind == "in":
             f.in_count += count
             f.in_money += amount
+        elif kind == "transferred_in":
+            f.transferred_in_count += count
+            f.transferred_in_money += amount
+        elif kind == "transferred_out":
+            f.transferred_out_count += count
+            f.transferred_out_money += amount
         elif kind == "accepted":
             f.accepted_count += count
             f.accepted_money += amount
@@ -111,6 +117,7 @@ async def funnel(
             f.executed_split.add(split, amount)
         elif kind == "paid":
             f.paid_money += amount
+            f.paid_split.add(split or "unverified", amount)
         elif kind == "lost":
             entry = lost.setdefault(row["reason"], Lost())
             entry.count += count

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import msgspec
 
-from backend.domain.events import Event, Side
+from backend.domain.events import Event, Payment, Side
 from backend.domain.funnel import ReferralFold, fold_referral, milestones_claimed
 from backend.domain.roles import Role
 from backend.domain.staff_alerts import (
@@ -40,12 +40,13 @@ from backend.domain.staff_alerts import (
     send_at,
     still_wanted,
 )
-from backend.domain.verification import verify
+from backend.domain.verification import VerificationPolicy, verify
 from backend.domain.working_time import DEFAULT_HOURS, WorkingHours
 from backend.integrations.base import CrmRejected, CrmUnavailable
 from backend.integrations.crm_tasks import ADD_TASK, CrmTask
 from backend.push.email import MailRejected, MailUnavailable, SmtpMailer
 from backend.services import alert_texts
+from backend.services.clinic_settings import effective_for
 from backend.store import integrations as integration_store
 from backend.store import ledger, outbox, parties, referrals
 from backend.store import staff_alerts as store
@@ -74,16 +75,23 @@ class Delivered(msgspec.Struct, frozen=True, kw_only=True):
     retry_after: timedelta | None = None
 
 
-def clinic_calendar(clinic: dict[str, Any] | None) -> tuple[ZoneInfo, WorkingHours]:
+async def clinic_calendar(clinic: dict[str, Any] | None) -> tuple[ZoneInfo, WorkingHours]:
     """The clinic's time zone and working hours: the one place alerts ask "is it working
-    time?". (Per-clinic hours and holidays plug in here.)"""
+    time?". Its own hours and holidays (backend.services.clinic_settings), the same clock
+    its first-contact SLA and "overdue" are counted in."""
     tz = ZoneInfo(clinic["timezone"]) if clinic and clinic.get("timezone") else EXCHANGE_TZ
-    return tz, DEFAULT_HOURS
+    if not clinic:
+        return tz, DEFAULT_HOURS
+    settings = await effective_for(clinic["id"], clinic.get("first_contact_sla_minutes"))
+    return tz, settings.hours
 
 
-def sla_of(clinic: dict[str, Any] | None) -> timedelta:
-    minutes = (clinic or {}).get("first_contact_sla_minutes")
-    return timedelta(minutes=minutes) if minutes else DEFAULT_SLA
+async def sla_of(clinic: dict[str, Any] | None) -> timedelta:
+    """The clinic's first-contact SLA in force (its own, else the exchange's default)."""
+    if not clinic:
+        return DEFAULT_SLA
+    settings = await effective_for(clinic["id"], clinic.get("first_contact_sla_minutes"))
+    return settings.first_contact_sla
 
 
 # --- raising ---------------------------------------------------------------------------
@@ -106,7 +114,7 @@ async def raise_alert(
     )
     if alert_id is None:
         return None
-    tz, hours = clinic_calendar(clinic)
+    tz, hours = await clinic_calendar(clinic)
     await outbox.enqueue(
         topic=ALERT,
         payload={"alert_id": alert_id},
@@ -119,9 +127,9 @@ async def raise_alert(
 
 
 def _states(fold: ReferralFold, now: datetime) -> dict[str, str]:
-    from backend.services.recording import policy_for
-
-    return {m: v.state.value for m, v in verify(fold, now, policy_for({})).items()}
+    # Disputes do not depend on a clinic's deadlines (those only move awaiting,
+    # unverified and overdue): the default policy tells them apart as well.
+    return {m: v.state.value for m, v in verify(fold, now, VerificationPolicy()).items()}
 
 
 async def after_record(
@@ -133,9 +141,13 @@ async def after_record(
 ) -> None:
     """In the recording's transaction: the alerts its new events raise."""
     raised = alerts_of_events(new_events)
-    # Only a patient's word or a claim of a milestone can open a dispute (a payment,
-    # say, claims none): the pairing is only worked out again for those.
-    if any(e.side is Side.patient or milestones_claimed(e) for e in new_events):
+    # Only a patient's word, a claim of a milestone or a payment (beside a patient's
+    # receipt: backend.domain.receipts) can open a dispute: the pairing is only worked
+    # out again for those.
+    if any(
+        e.side is Side.patient or milestones_claimed(e) or isinstance(e.body, Payment)
+        for e in new_events
+    ):
         raised += new_disputes(_states(before, now), _states(after, now), now)
     if not raised:
         return
@@ -154,11 +166,11 @@ async def after_refresh(
 ) -> None:
     """In every rewrite of a referral's derived rows: its timed alerts kept in step with
     its state, and a plan that has just fallen behind."""
-    tz, hours = clinic_calendar(clinic)
+    tz, hours = await clinic_calendar(clinic)
     referral_id = referral["id"]
     wanted = {
         f"{TIMER}:{referral_id}:{t.key}": t
-        for t in alert_timers(fold, sla=sla_of(clinic), tz=tz, hours=hours)
+        for t in alert_timers(fold, sla=await sla_of(clinic), tz=tz, hours=hours)
     }
     pending = await outbox.pending_keys(topic=TIMER, referral_id=referral_id)
     await outbox.cancel(sorted(pending - set(wanted)), now)
@@ -189,8 +201,8 @@ async def fire_timer(payload: dict[str, Any], now: datetime) -> Delivered:
             return Delivered(status="skipped", detail="no such referral")
         fold = fold_referral(await ledger.events_of(referral_id))
         clinic = await parties.clinic(referral["clinic"])
-        tz, hours = clinic_calendar(clinic)
-        sla = sla_of(clinic)
+        tz, hours = await clinic_calendar(clinic)
+        sla = await sla_of(clinic)
         if not still_wanted(payload["key"], fold, sla=sla, tz=tz, hours=hours):
             return Delivered(status="skipped", detail="no longer true")
         kind = AlertKind(payload["kind"])
@@ -360,7 +372,7 @@ async def _rendered(alert: dict[str, Any], person: dict[str, Any], public_url: s
     prefs = _prefs(person)
     lang = prefs.lang
     clinic = await parties.clinic(alert["clinic"]) if alert["clinic"] else None
-    tz, _ = clinic_calendar(clinic)
+    tz, _ = await clinic_calendar(clinic)
     referral = await referrals.get(alert["referral"]) if alert["referral"] else None
     text = alert_texts.render(
         alert,

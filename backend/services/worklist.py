@@ -67,8 +67,8 @@ class Worklist(msgspec.Struct, frozen=True, kw_only=True):
 
 async def _entries(clinic: dict, now: datetime) -> dict[UUID, list[Entry]]:
     clinic_id = clinic["id"]
-    tz, hours = clinic_calendar(clinic)
-    sla = sla_of(clinic)
+    tz, hours = await clinic_calendar(clinic)
+    sla = await sla_of(clinic)
     found: dict[UUID, list[Entry]] = {}
 
     def add(referral_id: UUID, entry: Entry) -> None:

@@ -99,7 +99,15 @@ async def replace(referral_id: UUID, clinic_id: UUID, facts: ReferralFacts | Non
         await FunnelMonth.raw(ADD_TO_MONTH, clinic, *key, amount, count).run()
 
 
-FUNNEL_KINDS = ("in", "accepted", "executed", "paid", "lost")
+FUNNEL_KINDS = (
+    "in",
+    "transferred_in",
+    "transferred_out",
+    "accepted",
+    "executed",
+    "paid",
+    "lost",
+)
 
 
 def _scope(clinic_ids: list[UUID] | None, specialization: str | None):
@@ -207,7 +215,11 @@ async def month_sums(
 
 
 def _columns(names: tuple[str, ...]) -> list:
-    allowed = {"specialization": FunnelMonth.specialization, "split": FunnelMonth.split}
+    allowed = {
+        "specialization": FunnelMonth.specialization,
+        "split": FunnelMonth.split,
+        "reason": FunnelMonth.reason,
+    }
     return [allowed[n] for n in names]
 
 
@@ -221,7 +233,7 @@ async def cohort_sums(
     by: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
     """Sums of the referrals sent in each cohort month, by month and kind (and the
-    columns named in `by`: specialization, split)."""
+    columns named in `by`: specialization, split, reason)."""
     keys = [FunnelMonth.cohort, FunnelMonth.month, FunnelMonth.kind, *_columns(by)]
     return await (
         FunnelMonth.select(
@@ -265,3 +277,54 @@ async def month_totals(
         .group_by(*keys)
         .run(node=reports_node())
     )
+
+
+REASON_KINDS = ("lost", "revision")
+
+
+async def reason_sums(
+    clinic_ids: list[UUID] | None,
+    first: date,
+    last: date,
+    months: list[str],
+    *,
+    specialization: str | None = None,
+) -> list[dict[str, Any]]:
+    """Lost money and plan revisions by clinic and reason: the whole `months` from the
+    monthly sums, the days of [first, last] outside them from the facts."""
+    whole = await (
+        FunnelMonth.select(
+            FunnelMonth.clinic,
+            FunnelMonth.kind,
+            FunnelMonth.reason,
+            Sum(FunnelMonth.amount).as_alias("amount"),
+            Sum(FunnelMonth.count).as_alias("count"),
+        )
+        .where(
+            FunnelMonth.kind.is_in(list(REASON_KINDS))
+            & FunnelMonth.month.is_in(months or ["-"])
+            & _month_scope(clinic_ids, specialization)
+        )
+        .group_by(FunnelMonth.clinic, FunnelMonth.kind, FunnelMonth.reason)
+        .run(node=reports_node())
+    )
+    outside = FunnelFact.month.not_in(months) if months else FunnelFact.id.is_not_null()
+    days = await (
+        FunnelFact.select(
+            FunnelFact.clinic,
+            FunnelFact.kind,
+            FunnelFact.reason,
+            Sum(FunnelFact.amount).as_alias("amount"),
+            Sum(FunnelFact.count).as_alias("count"),
+        )
+        .where(
+            FunnelFact.kind.is_in(list(REASON_KINDS))
+            & (FunnelFact.day >= first)
+            & (FunnelFact.day <= last)
+            & outside
+            & _scope(clinic_ids, specialization)
+        )
+        .group_by(FunnelFact.clinic, FunnelFact.kind, FunnelFact.reason)
+        .run(node=reports_node())
+    )
+    return [*whole, *days]

@@ -221,3 +221,13 @@ async def finish_many(
         worker,
     )
     return len(rows)
+
+
+async def next_due(topics: list[str] | None = None) -> datetime | None:
+    """When the earliest pending message (of these topics) is due: for a clock stepped
+    through time (the demo)."""
+    query = Outbox.select(Outbox.available_at).where(Outbox.status == "pending")
+    if topics is not None:
+        query = query.where(Outbox.topic.is_in(topics or [""]))
+    row = await query.order_by(Outbox.available_at).first()
+    return row["available_at"] if row else None

@@ -68,6 +68,7 @@ async def with_parties(referral_id: UUID) -> tuple[dict, dict, dict] | None:
     rows = await Referral.raw(
         "SELECT r.*, c.name AS c_name, c.city AS c_city, c.address AS c_address, "
         "c.phone AS c_phone, c.timezone AS c_timezone, "
+        "c.first_contact_sla_minutes AS c_first_contact_sla_minutes, "
         "c.show_prices_to_patients AS c_show_prices, p.locale AS p_locale, p.name AS p_name, "
         "p.timezone AS p_timezone FROM referral r JOIN clinic c ON c.id = r.clinic "
         "JOIN patient p ON p.id = r.patient WHERE r.id = {}",
@@ -175,11 +176,19 @@ async def for_patient(
     )
 
 
-async def ids_to_refold(only_missing_facts: bool) -> list[UUID]:
-    """Every referral, or those without funnel facts (written before facts existed)."""
+async def ids_to_refold(only_missing_facts: bool, clinic_id: UUID | None = None) -> list[UUID]:
+    """Every referral (of one clinic), or those without funnel facts (written before
+    facts existed, or emptied by a migration that restates them)."""
     from backend.store.tables import FunnelFact
 
     query = Referral.select(Referral.id).order_by(Referral.id)
+    if clinic_id is not None:
+        query = query.where(Referral.clinic == clinic_id)
     if only_missing_facts:
-        query = query.where(Referral.id.not_in(FunnelFact.select(FunnelFact.referral)))
+        from backend.store.tables import ConversionPosition
+
+        query = query.where(
+            Referral.id.not_in(FunnelFact.select(FunnelFact.referral))
+            | Referral.id.not_in(ConversionPosition.select(ConversionPosition.id))
+        )
     return [r["id"] for r in await query]

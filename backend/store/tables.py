@@ -84,6 +84,10 @@ class Patient(Table, tablename="patient"):
     created_at = Timestamptz()
     archived_at = Timestamptz(null=True, default=None)
     erased_at = Timestamptz(null=True, default=None)
+    # SMS.ru said this number cannot take SMS (no such number, no route, stop list):
+    # no more SMS go to it (backend.services.sms).
+    sms_blocked_at = Timestamptz(null=True, default=None)
+    sms_blocked_reason = Varchar(length=120, null=True, default=None)
 
 
 class Device(Table, tablename="device"):
@@ -457,7 +461,7 @@ class FunnelFact(Table, tablename="funnel_fact"):
     specialization = Varchar(length=20, default="")  # the case's main one
     day = Date()
     month = Varchar(length=7)  # YYYY-MM of day
-    kind = Varchar(length=16)
+    kind = Varchar(length=24)
     amount = BigInt()
     count = Integer(default=0)
     split = Varchar(length=12, default="")
@@ -475,7 +479,7 @@ class FunnelMonth(Table, tablename="funnel_month"):
     cohort = Varchar(length=7)
     specialization = Varchar(length=20, default="")
     month = Varchar(length=7)
-    kind = Varchar(length=16)
+    kind = Varchar(length=24)
     split = Varchar(length=12, default="")
     reason = Varchar(length=200, default="")
     amount = BigInt(default=0)
@@ -510,6 +514,122 @@ class RateLimit(Table, tablename="rate_limit"):
     key = Varchar(length=200, primary_key=True)
     window_start = Timestamptz(index=True)
     hits = Integer(default=0)
+
+
+class PatientLink(Table, tablename="patient_link"):
+    """A patient's personal link to the web page of one referral (patient_web/), sent
+    by SMS: an invite's, or one per question SMS (that question opens first). Only the
+    SHA-256 of the token is kept; the token is derived from the id with the server's
+    secret (backend.services.patient_links), so a text can be written without storing it."""
+
+    id = UUID(primary_key=True)
+    referral = _fk(Referral)
+    patient = _fk(Patient)
+    question = UUID(null=True, default=None)
+    token_hash = Varchar(length=64, unique=True)
+    created_at = Timestamptz()
+    revoked_at = Timestamptz(null=True, default=None)
+
+
+class SmsMessage(Table, tablename="sms_message"):
+    """One SMS to a patient, decided (or refused, with the reason) when its notification
+    fanned out; the outbox topic `sms` sends it. The text, phone and link are made only
+    when it goes out, so nothing here identifies the patient but the id."""
+
+    id = UUID(primary_key=True)
+    source_key = Varchar(length=120, unique=True)  # one SMS per notification or code
+    patient = _fk(Patient)
+    referral = _fk(Referral, null=True, default=None)
+    kind = Varchar(length=12)  # backend.domain.sms.SmsKind
+    question = UUID(null=True, default=None)
+    appointment = UUID(null=True, default=None)
+    code = UUID(null=True, default=None)
+    link = UUID(null=True, default=None)
+    urgent = Boolean(default=False)
+    # queued | sending | sent | logged (no provider) | skipped (with the reason) | failed
+    status = Varchar(length=10, default="queued", index=True)
+    reason = Text(null=True, default=None)
+    planned_at = Timestamptz()  # when it was meant to go: the weekly allowance counts these
+    parts = SmallInt(default=0)  # billed SMS parts of the text sent
+    vendor_id = Varchar(length=64, null=True, default=None)
+    attempts = SmallInt(default=0)
+    created_at = Timestamptz()
+    sent_at = Timestamptz(null=True, default=None)
+    # index (patient, planned_at)
+
+
+class SmsCode(Table, tablename="sms_code"):
+    """A six-digit code sent to the referred phone to prove it on the web page; only its
+    HMAC is kept. Lives ten minutes, works once."""
+
+    id = UUID(primary_key=True)
+    referral = _fk(Referral)
+    patient = _fk(Patient)
+    code_hash = Varchar(length=64)
+    created_at = Timestamptz()
+    expires_at = Timestamptz()
+    used_at = Timestamptz(null=True, default=None)
+
+
+class PatientWebSession(Table, tablename="patient_web_session"):
+    """A browser where the patient proved the phone: an opaque cookie (stored as its
+    SHA-256) for 30 days; the patient can end it, erasure ends it."""
+
+    id = UUID(primary_key=True)
+    patient = _fk(Patient)
+    token_hash = Varchar(length=64, unique=True)
+    created_at = Timestamptz()
+    expires_at = Timestamptz()
+    revoked_at = Timestamptz(null=True, default=None)
+
+
+class ClinicSetting(Table, tablename="clinic_setting"):
+    """Settings of one scope: "exchange" (the defaults) or a clinic id. Empty = inherit
+    (backend.domain.clinic_settings). A clinic's first-contact SLA is the clinic's own
+    column; the exchange's default SLA is here."""
+
+    id = UUID(primary_key=True)
+    scope = Varchar(length=40, unique=True)
+    opens = Varchar(length=5, null=True, default=None)  # HH:MM, local
+    closes = Varchar(length=5, null=True, default=None)
+    weekdays = Varchar(length=20, null=True, default=None)  # "0,1,2,3,4,5" (Monday = 0)
+    holidays = Text(null=True, default=None)  # "2027-01-01,2027-01-02"
+    first_contact_sla_minutes = Integer(null=True, default=None)
+    answer_window_hours = Integer(null=True, default=None)
+    visit_grace_hours = Integer(null=True, default=None)
+    sender_name = Varchar(length=11, null=True, default=None)
+    updated_at = Timestamptz()
+    updated_by = Varchar(length=120, default="")
+
+
+class Restatement(Table, tablename="restatement"):
+    """Re-folding a clinic's referrals (or all) after a settings change, in chunks by
+    the worker; `done` of `total`, and the last referral done, so that it resumes."""
+
+    id = UUID(primary_key=True)
+    scope = Varchar(length=40, index=True)  # a clinic id, or "all"
+    reason = Varchar(length=200, default="")
+    requested_by = Varchar(length=120, default="")
+    requested_at = Timestamptz()
+    total = Integer(default=0)
+    done = Integer(default=0)
+    last_referral = UUID(null=True, default=None)
+    finished_at = Timestamptz(null=True, default=None)
+
+
+class ConversionPosition(Table, tablename="conversion_position"):
+    """Where a referral stands in the conversion (backend.domain.conversion): derived,
+    rewritten with its other derived rows; id is the referral's."""
+
+    id = UUID(primary_key=True)
+    clinic = UUID()
+    sent_day = Date()  # local, in the clinic's zone
+    specialization = Varchar(length=20, default="")
+    coordinator = Varchar(length=120, default="")  # who made the first contact claim
+    reached = SmallInt(default=0)  # index into conversion.STEPS
+    status = Varchar(length=12, default="open")  # open|completed|stopped|no_treatment
+    transfer = Boolean(default=False)
+    # index (clinic, sent_day)
 
 
 class StaffAlert(Table, tablename="staff_alert"):
@@ -583,6 +703,13 @@ TABLES: list[type[Table]] = [
     RateLimit,
     FunnelFact,
     FunnelMonth,
+    PatientLink,
+    SmsMessage,
+    SmsCode,
+    PatientWebSession,
+    ClinicSetting,
+    Restatement,
+    ConversionPosition,
     StaffAlert,
     StaffAlertDigest,
     CallNote,

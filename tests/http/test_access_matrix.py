@@ -25,6 +25,7 @@ from backend.clock import utcnow
 from backend.domain.roles import Role
 from backend.media_files import LocalMediaFiles
 from backend.routes import patient_examples as pex
+from backend.routes import settings as settings_routes
 from backend.routes import staff_examples as sex
 from backend.services.media import attach_media
 from backend.services.visit_codes import issue_code
@@ -133,6 +134,23 @@ ROUTES: list[Route] = [
     R("POST", "/integrations/webhooks/{token}", CAPABILITY, body={"type": "x"}, refuse=403),
     R("GET", "/integrations/ident/{token}/GetTickets", CAPABILITY, refuse=401),
     R("POST", "/integrations/ident/{token}/PostTimeTable", CAPABILITY, body=[], refuse=401),
+    # The patient's web page behind an SMS link: a link never issued is the same plain
+    # 404 for everybody, whatever else they hold (tests/http/test_patient_web.py walks a
+    # real link, and another referral's objects through it).
+    R("GET", "/p/{link_token}", CAPABILITY),
+    R("GET", "/p/{link_token}/q/{question_id}", CAPABILITY),
+    R("POST", "/p/{link_token}/q/{question_id}", CAPABILITY, form={"answer": "yes"}),
+    R(
+        "POST",
+        "/p/{link_token}/appointments/{appointment_id}",
+        CAPABILITY,
+        form={"response": "confirm"},
+    ),
+    R("POST", "/p/{link_token}/rating", CAPABILITY, form={"called": "yes", "stars": "5"}),
+    R("GET", "/p/{link_token}/plan", CAPABILITY),
+    R("POST", "/p/{link_token}/code", CAPABILITY, form={}),
+    R("POST", "/p/{link_token}/session", CAPABILITY, form={"code": "123456"}),
+    R("POST", "/p/{link_token}/sign-out", CAPABILITY, form={}),
     # --- the patient app -------------------------------------------------------------------
     R("GET", f"{API}/me", PATIENT),
     R("PATCH", f"{API}/me", PATIENT, body=pex.PROFILE_CHANGE),
@@ -240,6 +258,11 @@ ROUTES: list[Route] = [
     R("GET", f"{API}/clinic/funnel/cohorts", STAFF, {MANAGER}),
     R("GET", f"{API}/clinic/funnel/plan-vs-fact", STAFF, {MANAGER}),
     R("GET", f"{API}/clinic/funnel/specializations", STAFF, {MANAGER}),
+    R("GET", f"{API}/clinic/funnel/reasons", STAFF, {MANAGER}),
+    R("GET", f"{API}/clinic/funnel/conversion", STAFF, {MANAGER}),
+    R("GET", f"{API}/clinic/settings", STAFF, {MANAGER}),
+    R("PATCH", f"{API}/clinic/settings", STAFF, {MANAGER}, body=settings_routes.CHANGE_EXAMPLE),
+    R("PUT", f"{API}/clinic/settings/norms", STAFF, {MANAGER}, body=settings_routes.NORMS_EXAMPLE),
     R("GET", f"{API}/clinic/ratings", STAFF, {MANAGER}),
     R("GET", f"{API}/clinic/nobody-called", STAFF, CLINIC_STAFF),
     R("GET", f"{API}/clinic/follow-up", STAFF, CLINIC_STAFF),
@@ -331,6 +354,12 @@ ROUTES: list[Route] = [
         body="{transfer_in}",
         last=1,
     ),
+    R(
+        "POST",
+        f"{API}/exchange/referrals/{{spare_referral_id}}/patient-links/revoke",
+        STAFF,
+        {OPERATOR},
+    ),
     R("GET", f"{API}/exchange/disputes", STAFF, {OPERATOR}),
     R(
         "POST",
@@ -345,6 +374,32 @@ ROUTES: list[Route] = [
     R("GET", f"{API}/exchange/funnel/cohorts", STAFF, EXCHANGE),
     R("GET", f"{API}/exchange/funnel/plan-vs-fact", STAFF, EXCHANGE),
     R("GET", f"{API}/exchange/funnel/specializations", STAFF, EXCHANGE),
+    R("GET", f"{API}/exchange/funnel/reasons", STAFF, EXCHANGE),
+    R("GET", f"{API}/exchange/funnel/conversion", STAFF, EXCHANGE),
+    R("GET", f"{API}/exchange/settings", STAFF, EXCHANGE),
+    R("PATCH", f"{API}/exchange/settings", STAFF, {OPERATOR}, body=settings_routes.CHANGE_EXAMPLE),
+    R(
+        "PUT",
+        f"{API}/exchange/settings/norms",
+        STAFF,
+        {OPERATOR},
+        body=settings_routes.NORMS_EXAMPLE,
+    ),
+    R("GET", f"{API}/exchange/clinics/{{clinic_id}}/settings", STAFF, EXCHANGE),
+    R(
+        "PATCH",
+        f"{API}/exchange/clinics/{{clinic_id}}/settings",
+        STAFF,
+        {OPERATOR},
+        body=settings_routes.CHANGE_EXAMPLE,
+    ),
+    R(
+        "PUT",
+        f"{API}/exchange/clinics/{{clinic_id}}/settings/norms",
+        STAFF,
+        {OPERATOR},
+        body=settings_routes.NORMS_EXAMPLE,
+    ),
     R("GET", f"{API}/exchange/audit", STAFF, {OPERATOR}),
     R("GET", f"{API}/exchange/inbox", STAFF, {OPERATOR}),
     R("GET", f"{API}/exchange/inbox/{{missing_delivery}}", STAFF, {OPERATOR}, scope=NOBODY),
@@ -447,6 +502,19 @@ ROUTES: list[Route] = [
     R("GET", "/admin/clinics", ADMIN, {OPERATOR}),
     R("POST", "/admin/clinics", ADMIN, {OPERATOR}, form={"name": "Новая", "city": "Москва"}),
     R("POST", "/admin/clinics/{spare_clinic_id}/archive", ADMIN, {OPERATOR}, form={}, last=1),
+    R("GET", "/admin/conversion", ADMIN, {MANAGER, *EXCHANGE}),
+    R("GET", "/admin/settings", ADMIN, {MANAGER, OPERATOR}),
+    R("POST", "/admin/settings", ADMIN, {MANAGER, OPERATOR}, form={"sender_name": "Ulybka"}),
+    R("POST", "/admin/settings/norms", ADMIN, {MANAGER, OPERATOR}, form={}),
+    R("GET", "/admin/clinics/{clinic_id}/settings", ADMIN, {OPERATOR}),
+    R(
+        "POST",
+        "/admin/clinics/{clinic_id}/settings",
+        ADMIN,
+        {OPERATOR},
+        form={"first_contact_sla_minutes": "180"},
+    ),
+    R("POST", "/admin/clinics/{clinic_id}/settings/norms", ADMIN, {OPERATOR}, form={}),
     R("GET", "/admin/staff", ADMIN, {OPERATOR}),
     R(
         "POST",
@@ -652,6 +720,7 @@ async def world(client, db) -> tuple[dict[str, Any], list[Caller]]:
         "missing_clinic_id": uuid4(),
         "missing_delivery": 987654,
         "token": "not-a-real-integration-token-" + "0" * 16,
+        "link_token": "NotARealLinkToken00000",  # a link's length, never issued
         "path": "nothing-here",
         "file_path": "admin.css",
         "lang": "en",
@@ -707,8 +776,9 @@ async def ask(client, route: Route, caller: Caller, here: dict[str, Any], n: int
         kwargs["json"] = body
     hdrs: dict[str, str] = {}
     cookies: dict[str, str] = {}
-    if route.auth == ADMIN or route.path.startswith("/admin"):
-        # The admin pages read the session from their cookie and want the CSRF pair.
+    if route.auth == ADMIN or route.path.startswith(("/admin", "/p/")):
+        # The admin pages and the patient's web page want the CSRF pair; the admin pages
+        # read the session from their cookie.
         cookies["csrftoken"] = here["csrf"]
         hdrs["x-csrftoken"] = here["csrf"]
         if caller.kind == "staff":
@@ -735,6 +805,7 @@ ALIASES = {
     "missing_id": "dispute_id",
     "missing_delivery": "delivery_id",
     "device_token": "token",
+    "link_token": "token",
     "spare_staff_id": "staff_id",
     "missing_clinic_id": "clinic_id",
 }

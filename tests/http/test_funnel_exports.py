@@ -172,3 +172,57 @@ async def test_plan_vs_fact_and_specializations(client, db):
         "/api/v1/clinic/funnel/plan-vs-fact?from=2020-01&to=2026-01", headers=manager
     )
     assert too_long.status_code == 422
+
+
+async def test_conversion_and_reasons_as_json_csv_and_xlsx(client, db):
+    manager, _, now = await setup(client)  # booked by nobody; one item done
+    day = now.date().isoformat()
+    query = f"from={day}&to={day}"
+    answer = await client.get(f"/api/v1/clinic/funnel/conversion?{query}", headers=manager)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    steps = {s["step"]: s for s in body["total"]["steps"]}
+    # An item done without a recorded call: the referral is in treatment, so it has
+    # been contacted, booked and visited too (the furthest step reached).
+    assert [steps[s]["reached"] for s in ("sent", "contacted", "in_treatment", "completed")] == [
+        1,
+        1,
+        1,
+        0,
+    ]
+    assert body["by"] == "coordinator" and body["total"]["moving"] == 1
+
+    csv_answer = await client.get(
+        f"/api/v1/clinic/funnel/conversion?{query}&format=csv", headers=manager
+    )
+    rows = list(csv.reader(io.StringIO(csv_answer.content.decode("utf-8-sig"))))
+    assert rows[0] == [
+        "group",
+        "label",
+        "step",
+        "reached",
+        "base",
+        "conversion, %",
+        "of sent, %",
+        "forecast",
+    ]
+    assert rows[1][:4] == ["total", "", "sent", "1"]
+    xlsx = await client.get(
+        f"/api/v1/clinic/funnel/conversion?{query}&format=xlsx&by=specialization",
+        headers=manager,
+    )
+    table = list(
+        openpyxl.load_workbook(io.BytesIO(xlsx.content)).active.iter_rows(values_only=True)
+    )
+    assert {r[0] for r in table[1:]} == {"total", "implantology"}
+    bad = await client.get(f"/api/v1/clinic/funnel/conversion?{query}&by=clinicz", headers=manager)
+    assert bad.status_code == 400
+
+    reasons = await client.get(f"/api/v1/clinic/funnel/reasons?{query}", headers=manager)
+    assert reasons.status_code == 200 and reasons.json()["items"] == []
+    reasons_csv = await client.get(
+        f"/api/v1/clinic/funnel/reasons?{query}&format=csv", headers=manager
+    )
+    assert reasons_csv.content.decode("utf-8-sig").splitlines()[0] == (
+        "clinic_id,clinic_name,kind,reason,count,money"
+    )

@@ -1,7 +1,8 @@
 """The funnel reports (sums of funnel facts in the database) against their definitions
 (folding every raw event in plain Python), on random ledgers: equal to the kopeck, on
 SQLite and PostgreSQL. Covers the period funnel (all, one clinic, one specialization),
-inflow vs throughput, cohorts, plan vs fact and the specializations table."""
+inflow vs throughput, cohorts, plan vs fact, the specializations table, lost money
+and plan revisions by clinic and reason, and the conversion with forecast."""
 
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID, uuid4
@@ -11,6 +12,7 @@ import msgspec
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from backend.domain.conversion import NO_TREATMENT, period_conversion
 from backend.domain.events import (
     Closed,
     Completed,
@@ -20,14 +22,22 @@ from backend.domain.events import (
     NoShow,
     PatientAnswer,
     Payment,
+    ReceiptAttached,
     Source,
     Visited,
 )
 from backend.domain.funnel import fold_referral
-from backend.domain.money_funnel import estimate_as_sent, main_specialization, period_funnel
+from backend.domain.money_funnel import (
+    estimate_as_sent,
+    is_transfer,
+    main_specialization,
+    period_funnel,
+)
 from backend.domain.plan_fact import by_specialization, plan_vs_fact
-from backend.services import plan_fact, reports
+from backend.domain.reasons import reasons_by_clinic
+from backend.services import conversion, plan_fact, reasons, reports
 from backend.services.errors import ServiceError
+from backend.services.exchange_admin import transfer_referral
 from backend.services.recording import Statement, record
 from backend.services.referrals import PatientIn, PlanIn, PlanItemIn, revise_plan, send_referral
 from backend.store import ledger
@@ -57,6 +67,9 @@ step = st.tuples(
             "no",
             "correct",
             "revise",
+            "transfer",
+            "receipt",
+            "no_treatment",
         ]
     ),
     st.integers(min_value=-1, max_value=90),
@@ -81,7 +94,16 @@ def plan_item(n: int, price: int) -> PlanItemIn:
     return PlanItemIn(specialization=SPECS[price % 3], price=price, stage=1 + n % 2)
 
 
-async def play(clinic_id: UUID, tz: ZoneInfo, phone: str, sent_day: int, hour: int, prices, steps):
+async def play(
+    clinic_id: UUID,
+    tz: ZoneInfo,
+    phone: str,
+    sent_day: int,
+    hour: int,
+    prices,
+    steps,
+    other_clinic: UUID | None = None,
+):
     sent_at = local(BASE + timedelta(days=sent_day), hour, tz)
     sent = await send_referral(
         patient=PatientIn(phone=phone),
@@ -98,6 +120,14 @@ async def play(clinic_id: UUID, tz: ZoneInfo, phone: str, sent_day: int, hour: i
         items = [line.item_id for line in fold_referral(await ledger.events_of(rid)).plan.lines]
         item = items[choice % len(items)]
         try:
+            if kind == "transfer":
+                # The rest of the plan moves to the other clinic (today: the transfer is
+                # the exchange's act, dated when it is made).
+                assert other_clinic is not None
+                await transfer_referral(
+                    rid, to_clinic_id=other_clinic, reason="переезд", actor="exchange:t", now=NOW
+                )
+                continue
             if kind == "revise":
                 await revise_plan(
                     rid,
@@ -123,8 +153,20 @@ async def play(clinic_id: UUID, tz: ZoneInfo, phone: str, sent_day: int, hour: i
                 "no_show": (NoShow(), None),
                 "item": (ItemDone(item_id=item), None),
                 "pay": (Payment(amount=100 * (choice + 1)), None),
+                # A receipt that backs a payment, says another sum, or backs none.
+                "receipt": (
+                    ReceiptAttached(
+                        amount=100 * (choice % 5 + 1),
+                        issued_at=at,
+                        fn="9960440300000001",
+                        fd=str(len(ids) + 1),
+                        fp=str(choice),
+                    ),
+                    Source.patient_app,
+                ),
                 "completed": (Completed(), None),
                 "closed": (Closed(reason=f"r{choice % 3}"), None),
+                "no_treatment": (Closed(reason=NO_TREATMENT), None),
                 "yes": (
                     PatientAnswer(question_id=uuid4(), milestone=f"item:{item}", answer="yes"),
                     Source.patient_app,
@@ -177,8 +219,9 @@ def cohorts_by_fold(folded, first: str, current: str) -> list[tuple]:
         fold = fold_referral(events)
         cohort = fold.sent_at.astimezone(tz).strftime("%Y-%m")
         entry = money_in.setdefault(cohort, [0, 0])
-        entry[0] += 1
-        entry[1] += estimate_as_sent(events, fold.variant_choice)
+        if not is_transfer(events):  # a transfer's money came in with the original
+            entry[0] += 1
+            entry[1] += estimate_as_sent(events, fold.variant_choice)
         for item_id, done_at in fold.done_items.items():
             month = max(done_at, fold.sent_at).astimezone(tz).strftime("%Y-%m")
             executed[(cohort, month)] = executed.get((cohort, month), 0) + fold.item_prices.get(
@@ -225,10 +268,21 @@ def as_dict(funnel) -> dict:
                 ("item", 0, 23, 1),
                 ("no", 5, 9, 1),
                 ("pay", 6, 9, 4),
+                ("receipt", 6, 9, 4),
+                ("pay", 7, 9, 1),
+                ("receipt", 7, 15, 2),
+                ("receipt", 9, 9, 0),
                 ("closed", 40, 9, 1),
             ],
         ),
         (1, 60, 9, [5_000_00], [("declined", 1, 23, 2)]),
+        (
+            1,
+            61,
+            9,
+            [5_000_00],
+            [("booked", 0, 9, 0), ("visited", 1, 9, 0), ("no_treatment", 1, 15, 0)],
+        ),
         (
             1,
             5,
@@ -241,13 +295,29 @@ def as_dict(funnel) -> dict:
                 ("completed", 70, 9, 0),
             ],
         ),
+        (
+            0,
+            80,
+            9,
+            [3_000_00, 4_000_00],
+            [("booked", 0, 9, 0), ("item", 3, 9, 1), ("transfer", 5, 9, 0)],
+        ),
     ]
 )
 async def test_reports_agree_with_folding_the_raw_events(db, stories):
     clinics = [await make_clinic("A", ZONES[0].key), await make_clinic("B", ZONES[1].key)]
     for clinic, sent_day, hour, prices, steps in stories:
         phone = f"+7916{uuid4().int % 10**7:07d}"
-        await play(clinics[clinic], ZONES[clinic], phone, sent_day, hour, prices, steps)
+        await play(
+            clinics[clinic],
+            ZONES[clinic],
+            phone,
+            sent_day,
+            hour,
+            prices,
+            steps,
+            clinics[1 - clinic],
+        )
 
     for scope in (clinics, clinics[:1]):
         histories = await ledger.histories(scope)
@@ -280,6 +350,31 @@ async def test_reports_agree_with_folding_the_raw_events(db, stories):
             got_specs = await plan_fact.by_specialization(scope, first=first_month, last=last_month)
             want_specs = by_specialization(folded, first_month, last_month)
             assert msgspec.to_builtins(got_specs) == msgspec.to_builtins(want_specs)
+
+        # Lost money and plan revisions by clinic and reason.
+        for first, last in periods(BASE):
+            got_reasons = await reasons.reasons_by_clinic(scope, first=first, last=last)
+            want_reasons = reasons_by_clinic(folded, first=first, last=last)
+            assert msgspec.to_builtins(got_reasons) == msgspec.to_builtins(want_reasons)
+
+        # Conversion with forecast: the total and rows per clinic, coordinator, kind.
+        for first, last in periods(BASE)[:3] + periods(BASE)[-2:]:
+            for by in ("clinic", "coordinator", "specialization"):
+                got_conv = await conversion.conversion(scope, first=first, last=last, by=by)
+                assert msgspec.to_builtins(got_conv.rows) == msgspec.to_builtins(
+                    period_conversion(folded, first=first, last=last, by=by)
+                ), (by, first, last)
+                assert msgspec.to_builtins([got_conv.total] if got_conv.total else []) == (
+                    msgspec.to_builtins(period_conversion(folded, first=first, last=last))
+                )
+            narrowed_conv = await conversion.conversion(
+                scope, first=first, last=last, specialization=SPECS[1]
+            )
+            assert msgspec.to_builtins(narrowed_conv.rows) == msgspec.to_builtins(
+                period_conversion(
+                    folded, first=first, last=last, by="clinic", specialization=SPECS[1]
+                )
+            )
 
         # One kind of case: the same reports narrowed to referrals of that specialization.
         spec = SPECS[1]

@@ -28,6 +28,7 @@ class Ledger:
         source: Source = Source.clinic_panel,
         recorded_hours: float | None = None,
         key: str | None = None,
+        actor: str = "test",
     ) -> Event:
         event_id = next(self._ids)
         event = Event(
@@ -35,7 +36,7 @@ class Ledger:
             referral_id=self.referral_id,
             source=source,
             side=side_of(source, body),
-            actor="test",
+            actor=actor,
             occurred_at=at(hours),
             recorded_at=at(recorded_hours if recorded_hours is not None else hours),
             idempotency_key=key or f"e{event_id}",

@@ -1,6 +1,7 @@
 """The `plantrack` command end to end, as a user runs it, on a fresh SQLite file."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -61,10 +62,16 @@ def test_migrate_staff_demo_worker(tmp_path):
     demo = plantrack("demo", "--referrals", "6", env=env)
     assert demo.returncode == 0, demo.stderr
     assert "referrals 6" in demo.stdout
+    assert "SMS: " in demo.stdout and "per such referral" in demo.stdout
     worker = plantrack("worker", "--once", env=env)
     assert worker.returncode == 0, worker.stderr
     assert "outbox messages handled:" in worker.stdout
     assert (tmp_path / "plantrack.sqlite3").exists()
+    report = plantrack("sms-report", env=env)
+    assert report.returncode == 0 and "invite" in report.stdout, report.stderr
+    link = plantrack("dev-link", "--phone", "+79165000001", env=env)
+    assert link.returncode == 0, link.stderr
+    assert re.fullmatch(r"http://127\.0\.0\.1:8000/p/[A-Za-z0-9_-]{22}\n", link.stdout)
 
 
 def test_production_without_a_secret_refuses_to_start(tmp_path):

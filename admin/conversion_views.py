@@ -1,0 +1,121 @@
+"""The conversion page (issue 20): step-to-step conversion with forecast, per clinic,
+coordinator or specialization, for a clinic's manager and the exchange's readers; the
+same figures as /funnel/conversion and its CSV/XLSX."""
+
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from litestar import Request, Response, Router, get
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
+from litestar.params import FromQuery
+from litestar.response import Template
+
+from admin.conversion_chart import conversion_columns
+from admin.views import EXCHANGE_TZ, as_page, lang_of, page, to_login
+from backend.clock import utcnow
+from backend.routes.clinic_reports import ConversionTable, conversion_table
+from backend.routes.staff_security import (
+    CLINIC_MANAGER,
+    EXCHANGE_READERS,
+    admin_guard,
+    provide_staff,
+    provide_viewer,
+    roles,
+)
+from backend.services import reports
+from backend.services.errors import Invalid, ServiceError
+from backend.services.staff_auth import StaffPrincipal
+from backend.store import parties
+from backend.store.desk import clinics as all_clinics
+from backend.texts import SPECIALIZATIONS
+
+
+def _uuid(text: str) -> UUID | None:
+    try:
+        return UUID(text)
+    except ValueError:
+        return None
+
+
+@get(
+    "/conversion",
+    guards=[admin_guard],
+    opt=roles(CLINIC_MANAGER | EXCHANGE_READERS),
+    include_in_schema=False,
+)
+async def conversion_page(
+    request: Request,
+    staff: NamedDependency[StaffPrincipal],
+    first: FromQuery[str] = "",
+    last: FromQuery[str] = "",
+    by: FromQuery[str] = "",
+    clinic: FromQuery[list[str] | None] = None,
+    specialization: FromQuery[str] = "",
+    format: FromQuery[str] = "",
+) -> Template | Response:
+    """The page; with format=csv or xlsx, the same table as a download."""
+    lang = lang_of(request)
+    now = utcnow()
+    spec = specialization if specialization in SPECIALIZATIONS else None
+    if staff.clinic_id is not None:
+        own = await parties.clinic(staff.clinic_id)
+        assert own is not None
+        ids: list[UUID] | None = [staff.clinic_id]
+        tz = ZoneInfo(own["timezone"])
+        choices = ("coordinator", "specialization")
+    else:
+        ids = [u for u in (_uuid(c) for c in clinic or []) if u] or None
+        tz = EXCHANGE_TZ
+        choices = ("clinic", "coordinator", "specialization")
+    by = by if by in choices else choices[0]
+    try:
+        period = reports.period_days(
+            date.fromisoformat(first) if first else None,
+            date.fromisoformat(last) if last else None,
+            tz,
+            now,
+        )
+    except (ValueError, Invalid):
+        period = reports.period_days(None, None, tz, now)
+    if format in ("csv", "xlsx"):
+        download = await conversion_table(ids, period[0], period[1], by, spec, format, lang)
+        assert isinstance(download, Response)
+        return download
+    table = await conversion_table(ids, period[0], period[1], by, spec, "json", lang)
+    assert isinstance(table, ConversionTable)
+    context: dict[str, Any] = dict(
+        table=table,
+        chart=conversion_columns(table.total, lang) if table.total else "",
+        first=period[0],
+        last=period[1],
+        by=by,
+        choices=choices,
+        spec=spec or "",
+        specializations={k: v[lang] for k, v in SPECIALIZATIONS.items()},
+        clinics=await all_clinics() if staff.clinic_id is None else [],
+        picked={str(i) for i in ids or []},
+        query=urlencode(
+            [("first", str(period[0])), ("last", str(period[1])), ("by", by)]
+            + [("clinic", str(i)) for i in ids or [] if staff.clinic_id is None]
+            + ([("specialization", spec)] if spec else [])
+        ),
+    )
+    return await page(request, "conversion.html", **context)
+
+
+router = Router(
+    path="/admin",
+    route_handlers=[conversion_page],
+    dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},
+    exception_handlers={
+        NotAuthorizedException: to_login,
+        PermissionDeniedException: as_page,
+        NotFoundException: as_page,
+        ServiceError: as_page,
+    },
+    include_in_schema=False,
+)

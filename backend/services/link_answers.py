@@ -1,0 +1,70 @@
+"""What a patient says on the web page an SMS link opens: the same statements as in the
+app (an answer, an appointment reply, the contact rating), through the same services,
+with their own source (`patient_sms`). A link grants its own referral only: a question
+or appointment of any other referral is answered like a missing one."""
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from backend.domain.events import Source
+from backend.services import answers, patient_statements
+from backend.services.errors import NotFound
+from backend.services.patient_links import LinkAccess
+from backend.services.recording import Recorded
+from backend.store import questions, referrals
+
+
+async def question_of(access: LinkAccess, question_id: UUID) -> dict:
+    row = await questions.get(question_id)
+    if row is None or row["referral"] != access.referral_id:
+        raise NotFound("no such question")
+    return row
+
+
+async def answer(
+    access: LinkAccess,
+    question_id: UUID,
+    answer: Literal["yes", "no", "unsure"],
+    *,
+    now: datetime,
+) -> Recorded:
+    await question_of(access, question_id)
+    return await answers.answer_question(
+        patient_id=access.patient_id,
+        question_id=question_id,
+        answer=answer,
+        source=Source.patient_sms,
+        now=now,
+    )
+
+
+async def respond(
+    access: LinkAccess,
+    appointment_id: UUID,
+    response: Literal["confirm", "decline", "reschedule"],
+    *,
+    now: datetime,
+) -> Recorded:
+    if await referrals.referral_of_appointment(appointment_id) != access.referral_id:
+        raise NotFound("no such appointment")
+    return await patient_statements.respond_to_appointment(
+        access.patient_id,
+        appointment_id,
+        response=response,
+        note=None,
+        now=now,
+        source=Source.patient_sms,
+    )
+
+
+async def rate(access: LinkAccess, *, called: bool, stars: int | None, now: datetime) -> Recorded:
+    return await patient_statements.rate_contact(
+        access.patient_id,
+        access.referral_id,
+        called=called,
+        stars=stars,
+        comment="",
+        now=now,
+        source=Source.patient_sms,
+    )

@@ -1,0 +1,75 @@
+"""Conversion positions (one derived row per referral) and the counts a period's
+conversion table is made of."""
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from piccolo.query.functions.aggregate import Count
+
+from backend.domain.conversion import Position
+from backend.store.engine import reports_node
+from backend.store.tables import ConversionPosition as Row
+
+
+async def replace(referral_id: UUID, position: Position | None) -> None:
+    """The referral's position as it is now (none for a referral never sent)."""
+    await Row.delete().where(Row.id == referral_id)
+    if position is None:
+        return
+    await Row.insert(
+        Row(
+            id=referral_id,
+            clinic=position.clinic_id,
+            sent_day=position.sent_day,
+            specialization=position.specialization,
+            coordinator=position.coordinator,
+            reached=position.reached,
+            status=position.status,
+            transfer=position.transfer,
+        )
+    )
+
+
+GROUP_COLUMNS = {
+    "total": [],
+    "clinic": [],  # the clinic is always grouped by
+    "coordinator": [Row.coordinator],
+    "specialization": [Row.specialization],
+}
+
+
+async def counts(
+    clinic_ids: list[UUID] | None,
+    first: date,
+    last: date,
+    *,
+    by: str = "total",
+    specialization: str | None = None,
+) -> list[dict[str, Any]]:
+    """Referrals sent in [first, last] (transfers are not new referrals), counted by
+    clinic, the group, the step reached and the status."""
+    keys = [Row.clinic, *GROUP_COLUMNS[by], Row.reached, Row.status]
+    where = (Row.sent_day >= first) & (Row.sent_day <= last) & (Row.transfer == False)  # noqa: E712
+    if clinic_ids is not None:
+        where &= Row.clinic.is_in(clinic_ids or [UUID(int=0)])
+    if specialization is not None:
+        where &= Row.specialization == specialization
+    return await (
+        Row.select(*keys, Count(Row.id).as_alias("n"))
+        .where(where)
+        .group_by(*keys)
+        .run(node=reports_node())
+    )
+
+
+async def staff_names(staff_ids: list[UUID]) -> dict[UUID, str]:
+    """Coordinators' names (their e-mail when they have none), for the table's rows."""
+    from backend.store.tables import StaffUser
+
+    if not staff_ids:
+        return {}
+    rows = await StaffUser.select(StaffUser.id, StaffUser.name, StaffUser.email).where(
+        StaffUser.id.is_in(staff_ids)
+    )
+    return {r["id"]: r["name"] or r["email"] for r in rows}

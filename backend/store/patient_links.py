@@ -1,0 +1,192 @@
+"""Patients' personal links, the SMS codes that prove a phone, and the browser sessions
+they open. Every secret is stored as a hash only."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from backend.store.tables import PatientLink, PatientWebSession, Referral, SmsCode
+
+# What a page needs to decide whether a link still works, in one statement by its hash.
+_LINK_BY_HASH = (
+    "SELECT l.id, l.referral, l.patient, l.question, l.revoked_at, r.step, r.step_at, "
+    "r.archived_at AS referral_archived_at, p.erased_at, p.locale "
+    "FROM patient_link l JOIN referral r ON r.id = l.referral "
+    "JOIN patient p ON p.id = l.patient WHERE l.token_hash = {}"
+)
+
+
+async def insert_link(
+    *,
+    link_id: UUID,
+    referral_id: UUID,
+    patient_id: UUID,
+    question_id: UUID | None,
+    token_hash: str,
+    now: datetime,
+) -> None:
+    await PatientLink.insert(
+        PatientLink(
+            id=link_id,
+            referral=referral_id,
+            patient=patient_id,
+            question=question_id,
+            token_hash=token_hash,
+            created_at=now,
+        )
+    )
+
+
+async def link_by_hash(token_hash: str) -> dict[str, Any] | None:
+    rows = await PatientLink.raw(_LINK_BY_HASH, token_hash)
+    return rows[0] if rows else None
+
+
+async def link(link_id: UUID) -> dict[str, Any] | None:
+    return await PatientLink.select().where(PatientLink.id == link_id).first()
+
+
+async def revoke_links(
+    *, referral_id: UUID | None = None, patient_id: UUID | None = None, now: datetime
+) -> int:
+    """Revoke the live links of a referral, or of every referral of a patient."""
+    where = PatientLink.revoked_at.is_null()
+    if referral_id is not None:
+        where &= PatientLink.referral == referral_id
+    if patient_id is not None:
+        where &= PatientLink.patient == patient_id
+    rows = (
+        await PatientLink.update({PatientLink.revoked_at: now})
+        .where(where)
+        .returning(PatientLink.id)
+    )
+    return len(rows)
+
+
+# --- codes ---------------------------------------------------------------------------------
+
+
+async def insert_code(
+    *,
+    code_id: UUID,
+    referral_id: UUID,
+    patient_id: UUID,
+    code_hash: str,
+    now: datetime,
+    expires_at: datetime,
+) -> None:
+    await SmsCode.insert(
+        SmsCode(
+            id=code_id,
+            referral=referral_id,
+            patient=patient_id,
+            code_hash=code_hash,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+
+
+async def code(code_id: UUID) -> dict[str, Any] | None:
+    return await SmsCode.select().where(SmsCode.id == code_id).first()
+
+
+async def live_codes(referral_id: UUID, now: datetime) -> list[dict[str, Any]]:
+    return await SmsCode.select().where(
+        (SmsCode.referral == referral_id) & SmsCode.used_at.is_null() & (SmsCode.expires_at > now)
+    )
+
+
+async def use_code(code_id: UUID, now: datetime) -> bool:
+    rows = await SmsCode.raw(
+        'UPDATE "sms_code" SET "used_at" = {} WHERE "id" = {} AND "used_at" IS NULL RETURNING "id"',
+        now,
+        code_id,
+    )
+    return bool(rows)
+
+
+async def expire_codes(patient_id: UUID, now: datetime) -> int:
+    """End every code not yet used (erasure): a code in flight opens nothing afterwards."""
+    rows = (
+        await SmsCode.update({SmsCode.expires_at: now})
+        .where(
+            (SmsCode.patient == patient_id) & SmsCode.used_at.is_null() & (SmsCode.expires_at > now)
+        )
+        .returning(SmsCode.id)
+    )
+    return len(rows)
+
+
+# --- browser sessions ------------------------------------------------------------------------
+
+
+async def insert_session(
+    *, session_id: UUID, patient_id: UUID, token_hash: str, now: datetime, expires_at: datetime
+) -> None:
+    await PatientWebSession.insert(
+        PatientWebSession(
+            id=session_id,
+            patient=patient_id,
+            token_hash=token_hash,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+
+
+async def session_by_hash(token_hash: str) -> dict[str, Any] | None:
+    return (
+        await PatientWebSession.select().where(PatientWebSession.token_hash == token_hash).first()
+    )
+
+
+async def sessions_of(patient_id: UUID) -> list[dict[str, Any]]:
+    return (
+        await PatientWebSession.select(
+            PatientWebSession.created_at, PatientWebSession.expires_at, PatientWebSession.revoked_at
+        )
+        .where(PatientWebSession.patient == patient_id)
+        .order_by(PatientWebSession.created_at)
+    )
+
+
+async def end_session(session_id: UUID, now: datetime) -> None:
+    await PatientWebSession.update({PatientWebSession.revoked_at: now}).where(
+        (PatientWebSession.id == session_id) & PatientWebSession.revoked_at.is_null()
+    )
+
+
+async def end_sessions(patient_id: UUID, now: datetime) -> int:
+    rows = (
+        await PatientWebSession.update({PatientWebSession.revoked_at: now})
+        .where((PatientWebSession.patient == patient_id) & PatientWebSession.revoked_at.is_null())
+        .returning(PatientWebSession.id)
+    )
+    return len(rows)
+
+
+async def referral_owner(referral_id: UUID) -> dict[str, Any] | None:
+    """A referral's patient and state, for minting a link."""
+    rows = await Referral.raw(
+        "SELECT r.id, r.patient, r.step, r.step_at, r.sent_at, r.archived_at, p.erased_at "
+        "FROM referral r JOIN patient p ON p.id = r.patient WHERE r.id = {}",
+        referral_id,
+    )
+    return rows[0] if rows else None
+
+
+async def drop_hashes(patient_id: UUID) -> None:
+    """Erasure: no hash of a patient's link, code or browser cookie is kept (the unique
+    columns get a placeholder per row, as device tokens do)."""
+    await PatientLink.raw(
+        'UPDATE "patient_link" SET "token_hash" = \'erased:\' || CAST("id" AS TEXT) '
+        'WHERE "patient" = {}',
+        patient_id,
+    )
+    await PatientWebSession.raw(
+        'UPDATE "patient_web_session" SET "token_hash" = \'erased:\' || CAST("id" AS TEXT) '
+        'WHERE "patient" = {}',
+        patient_id,
+    )
+    await SmsCode.update({SmsCode.code_hash: ""}).where(SmsCode.patient == patient_id)
