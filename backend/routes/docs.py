@@ -247,6 +247,9 @@ def state_cross_field_rules(openapi: OpenAPI) -> None:
     - a worklist outcome (backend.services.worklist.record_outcome): a booking names its
       time, a call-back its time, letting an entry go names the entry, a note has words.
       (That a call-back is in the future the document can only say in words.)
+    - "when did they call?" (backend.domain.contact_time): called_on or called_at, not
+      both; in a contact rating only with called: true; in an answer only with a "yes"
+      (that the question is a contact question the document can only say in words).
     """
     schemas = (openapi.components.schemas if openapi.components else None) or {}
 
@@ -295,3 +298,32 @@ def state_cross_field_rules(openapi: OpenAPI) -> None:
         ),
     ]
     outcome.description = "callback_at, when given, is in the future"
+
+    nothing = Schema(type=OpenAPIType.NULL)
+    not_both = Schema(
+        schema_if=Schema(
+            properties={"called_on": Schema(type=OpenAPIType.STRING)}, required=["called_on"]
+        ),
+        then=Schema(properties={"called_at": nothing}),
+    )
+    rating = component("ContactRatingIn")
+    rating.all_of = [
+        not_both,
+        Schema(
+            schema_if=Schema(properties={"called": Schema(const=False)}, required=["called"]),
+            then=Schema(properties={"called_on": nothing, "called_at": nothing}),
+        ),
+    ]
+    answer = component("patient_schemas_AnswerIn")  # clinic_desk has an AnswerIn too
+    answer.all_of = [
+        not_both,
+        Schema(
+            schema_if=Schema(
+                properties={"answer": Schema(enum=["no", "unsure"])}, required=["answer"]
+            ),
+            then=Schema(properties={"called_on": nothing, "called_at": nothing}),
+        ),
+    ]
+    answer.description = (
+        "called_on or called_at only with a yes to a contact question, and in the past"
+    )
