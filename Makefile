@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: run test lint install demo serve worker clean bench bench-quick bench-deps bench-soak
+.PHONY: run test lint install demo serve worker clean bench bench-quick bench-smoke bench-deps bench-soak
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,25 +41,35 @@ run: $(STAMP)
 	@echo
 	$(DEV_ENV) PLANTRACK_EMBEDDED_WORKER=1 $(BIN)/plantrack serve
 
-## test: lint, then the whole suite on SQLite, then the database tests on PostgreSQL
-test: $(STAMP) lint
+## test: lint, then the whole suite on SQLite, then the database tests on PostgreSQL, then
+## every benchmark at tiny sizes (bench-smoke), so a benchmark that breaks fails here
+test: $(STAMP) lint bench-deps
 	$(BIN)/pytest --db=sqlite
 	$(BIN)/pytest --db=postgres -m db
+	$(BIN)/python -m bench.all --smoke
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-## bench: the whole benchmark suite (an hour or more); bench-quick: a few minutes
-bench-deps: $(STAMP)
+## bench: the whole benchmark suite (an hour or more); bench-quick: a few minutes;
+## bench-smoke: every benchmark at tiny sizes, about a minute and a half (part of `make test`)
+$(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e ".[test,bench]"
-	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
+	touch $(BENCH_STAMP)
+
+bench-deps: $(BENCH_STAMP)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null) \
+		|| (echo "wrk is needed: apt-get install wrk" && false)
 
 bench: bench-deps
 	$(BIN)/python -m bench.all
 
 bench-quick: bench-deps
 	$(BIN)/python -m bench.all --quick
+
+bench-smoke: bench-deps
+	$(BIN)/python -m bench.all --smoke
 
 ## bench-soak: 30 minutes of mixed load at about half the machine (by hand, not in bench)
 bench-soak: bench-deps

@@ -28,6 +28,7 @@ WORDS: dict[str, dict[Lang, str]] = {
         "en": "Too many attempts. Wait 15 minutes.",
     },
     "referrals": {"ru": "Направления", "en": "Referrals"},
+    "erased": {"ru": "данные удалены пациентом", "en": "erased"},
     "new_referral": {"ru": "Новое направление", "en": "New referral"},
     "funnel": {"ru": "Воронка в деньгах", "en": "Funnel in money"},
     "ratings": {"ru": "Оценки пациентов", "en": "Patients' ratings"},

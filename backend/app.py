@@ -51,7 +51,13 @@ from backend.routes import (
     staff_accounts,
     staff_auth,
 )
-from backend.routes.docs import TimeOfDaySchema, complete_documentation
+from backend.routes.docs import (
+    ExactStructSchema,
+    TimeOfDaySchema,
+    complete_documentation,
+    state_cross_field_rules,
+)
+from backend.routes.links import add_links
 from backend.settings import Settings, load_settings
 from backend.store.engine import close_engine, open_engine
 from patient_web import views as patient_web_views
@@ -93,12 +99,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def firebase(app: Litestar) -> AsyncIterator[None]:
-        # firebase-admin's clients bind to the loop they first run on: make them here.
-        app.state.firebase = FirebaseVerifier(settings.firebase_project_id)
+        # The certificate cache and its HTTP client belong to this event loop: made here.
+        app.state.firebase = FirebaseVerifier(
+            settings.firebase_project_id,
+            certs_url=settings.firebase_certs_url,
+            emulator=bool(settings.firebase_auth_emulator_host),
+        )
         try:
             yield
         finally:
-            app.state.firebase.close()
+            await app.state.firebase.aclose()
 
     @asynccontextmanager
     async def embedded_worker(app: Litestar) -> AsyncIterator[None]:
@@ -113,6 +123,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 sender,
                 settings.secret_key,
                 make_alert_channels(settings),
+                vendor_timeout=settings.vendor_timeout_seconds,
+                media_files=LocalMediaFiles(settings.media_dir),
                 sms_delivery=sms_delivery,
             ),
             stop=stop,
@@ -179,7 +191,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=MAX_BODY,
         lifespan=[database, firebase, embedded_worker, drain],
         before_request=refuse_nul_in_query,
-        plugins=[problem_details, TimeOfDaySchema()],
+        plugins=[problem_details, ExactStructSchema(), TimeOfDaySchema()],
         openapi_config=OpenAPIConfig(
             title="plantrack",
             version=VERSION,
@@ -201,6 +213,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=None,  # ours (backend.logs): JSON lines, no bodies
     )
     complete_documentation(app)
+    add_links(app.openapi_schema)
+    state_cross_field_rules(app.openapi_schema)
     app.state.settings = settings
     app.state.key_ring = key_ring(settings)
     app.state.media_files = LocalMediaFiles(settings.media_dir)

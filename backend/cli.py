@@ -178,6 +178,7 @@ def cmd_staff_add(args: argparse.Namespace) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> None:
     from backend.logs import configure_logging
+    from backend.media_files import LocalMediaFiles
     from backend.push.worker import (
         handlers,
         make_alert_channels,
@@ -199,6 +200,8 @@ def cmd_worker(args: argparse.Namespace) -> None:
             sender,
             settings.secret_key,
             make_alert_channels(settings),
+            vendor_timeout=settings.vendor_timeout_seconds,
+            media_files=LocalMediaFiles(settings.media_dir),
             sms_delivery=sms_delivery,
         )
         try:

@@ -4,6 +4,7 @@ Files are served only through short-lived signed URLs (`/media/{id}?exp=…&sig=
 so an image loader needs no Authorization header and a leaked URL soon stops working.
 """
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -19,6 +20,9 @@ URL_TTL = timedelta(minutes=10)
 class MediaFiles(Protocol):
     def put(self, key: str, data: bytes) -> None: ...
     def path(self, key: str) -> Path: ...
+    def delete(self, key: str) -> None:
+        """Remove the file for good; a file already gone is not an error."""
+        ...
 
 
 class LocalMediaFiles:
@@ -30,6 +34,14 @@ class LocalMediaFiles:
         if self.root.resolve() not in target.parents:
             raise ValueError("media key escapes the media directory")
         return target
+
+    def delete(self, key: str) -> None:
+        target = self.path(key)
+        target.unlink(missing_ok=True)
+        # The referral's folder goes with its last picture (it is named by the referral).
+        if target.parent != self.root.resolve():
+            with contextlib.suppress(OSError):  # not empty, or already gone
+                target.parent.rmdir()
 
     def put(self, key: str, data: bytes) -> None:
         """Write whole or not at all: a temp file renamed into place."""

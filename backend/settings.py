@@ -37,6 +37,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # In production run `plantrack worker` separately, as many as needed.
     embedded_worker: bool = False
     firebase_project_id: str = "plantrack-dev"
+    # Where the public certificates of Firebase ID tokens are published (x509 PEM by key
+    # id); another URL for tests and air-gapped mirrors.
+    firebase_certs_url: str = (
+        "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
+    )
     access_token_minutes: int = 15
     refresh_token_days: int = 30
     # "kid:secret,kid:secret": the first signs, all verify (key rotation). Empty: one
@@ -49,6 +54,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     fcm_endpoint: str | None = None
     # How long a worker holds a claimed outbox message before another may take it.
     worker_lease_seconds: int = 120
+    # The longest the worker waits for FCM or a clinic's CRM to answer a call; a vendor
+    # that hangs is then not called again for as long, and its messages are retried.
+    vendor_timeout_seconds: float = 15.0
     firebase_auth_emulator_host: str | None = None
     # Where clinics' systems reach us (the inbound URLs shown to the exchange);
     # default http://HOST:PORT.
@@ -107,6 +115,7 @@ ENV_VARS = {
     "PLANTRACK_DB_POOL_SIZE": "db_pool_size",
     "PLANTRACK_EMBEDDED_WORKER": "embedded_worker",
     "PLANTRACK_FIREBASE_PROJECT_ID": "firebase_project_id",
+    "PLANTRACK_FIREBASE_CERTS_URL": "firebase_certs_url",
     "PLANTRACK_ACCESS_TOKEN_MINUTES": "access_token_minutes",
     "PLANTRACK_REFRESH_TOKEN_DAYS": "refresh_token_days",
     "PLANTRACK_JWT_KEYS": "jwt_keys",
@@ -114,6 +123,7 @@ ENV_VARS = {
     "GOOGLE_APPLICATION_CREDENTIALS": "fcm_credentials",
     "PLANTRACK_FCM_ENDPOINT": "fcm_endpoint",
     "PLANTRACK_WORKER_LEASE_SECONDS": "worker_lease_seconds",
+    "PLANTRACK_VENDOR_TIMEOUT_SECONDS": "vendor_timeout_seconds",
     "FIREBASE_AUTH_EMULATOR_HOST": "firebase_auth_emulator_host",
     "PLANTRACK_PUBLIC_URL": "public_url",
     "PLANTRACK_CORS_ORIGINS": "cors_origins",
@@ -196,6 +206,8 @@ def check_settings(settings: Settings) -> None:
     budgets = (settings.rate_limit_auth, settings.rate_limit_patient, settings.rate_limit_staff)
     if min(*budgets, settings.rate_limit_webhooks) < 0 or settings.rate_limit_window_seconds < 1:
         raise SettingsError("PLANTRACK_RATE_LIMIT_*: budgets are >= 0 (0: off), windows >= 1 s")
+    if not 0 < settings.vendor_timeout_seconds <= 300:
+        raise SettingsError("PLANTRACK_VENDOR_TIMEOUT_SECONDS: more than 0, at most 300")
     check_sms_settings(settings)
     if settings.smtp_url:
         from backend.push.email import parse_smtp_url
@@ -215,6 +227,8 @@ def check_settings(settings: Settings) -> None:
         problems.append(f"PLANTRACK_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
     if settings.firebase_auth_emulator_host:
         problems.append("FIREBASE_AUTH_EMULATOR_HOST is set: the emulator accepts unsigned tokens")
+    if not settings.firebase_certs_url.startswith("https://"):
+        problems.append("PLANTRACK_FIREBASE_CERTS_URL must be an https:// address")
     if not settings.public_url.startswith("https://"):
         problems.append("PLANTRACK_PUBLIC_URL must be the service's https:// address")
     if settings.is_sqlite:

@@ -9,6 +9,15 @@ from pathlib import Path
 from statistics import median
 
 RESULTS = Path(__file__).parent / "RESULTS.md"
+SMOKE_HELP = "tiny sizes and 1-second runs: checks the benchmark runs; nothing is recorded"
+_smoke = False
+
+
+def smoke_run() -> None:
+    """This process is a smoke run (`--smoke`, `make bench-smoke`): its figures say only
+    that the benchmark works, so `record` prints them and keeps RESULTS.md as it is."""
+    global _smoke
+    _smoke = True
 
 
 def machine() -> str:
@@ -48,6 +57,8 @@ async def pg_version(url: str) -> str:
 def record(title: str, lines: list[str]) -> None:
     """Print and append to bench/RESULTS.md (each run appends: the history shows)."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if _smoke:
+        stamp += " (smoke run, not recorded)"
     block = [
         f"## {title} — {stamp}",
         "",
@@ -56,7 +67,9 @@ def record(title: str, lines: list[str]) -> None:
         *(f"- {line}" for line in lines),
         "",
     ]
-    print("\n".join(block))
+    print("\n".join(block), flush=True)
+    if _smoke:
+        return
     with open(RESULTS, "a") as f:
         f.write("\n".join(block) + "\n")
 

@@ -38,7 +38,7 @@ from threading import Event, Thread
 import httpx
 
 from bench import city
-from bench.common import pg_version, record
+from bench.common import SMOKE_HELP, pg_version, record, smoke_run
 from bench.push_throughput import free_port
 from tests import pg_cluster
 
@@ -334,9 +334,14 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=5000, help="distinct tokens")
     parser.add_argument("--seconds", type=int, default=15, help="length of each wrk run")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
     if args.quick:
         args.referrals, args.clinics, args.patients, args.seconds = 5000, 50, 1000, 5
+    if args.smoke:
+        args.referrals, args.clinics, args.patients, args.seconds = 300, 5, 50, 1
+        smoke_run()
+    warm_up = min(2, args.seconds)
 
     work = Path(tempfile.mkdtemp(prefix="plantrack-plan-screen-"))
     base = pg_cluster.temp_base()
@@ -352,7 +357,7 @@ def main() -> None:
 
         def run(name: str, server: str, app: str, lua: Path, connections: int) -> dict:
             with Server(server, app, env) as s:
-                wrk(s.url, lua, 2, connections)  # warm up: pools, caches, JIT-free paths
+                wrk(s.url, lua, warm_up, connections)  # warm up: pools, caches, JIT-free paths
                 r = wrk(s.url, lua, args.seconds, connections)
                 results[name] = (r, s.max_worker_rss())
             print(describe(name, *results[name]), flush=True)
@@ -376,7 +381,8 @@ def main() -> None:
             def paced_script(delay_ms: float) -> Path:
                 return script(work, "paced", tokens, PATH.format(""), delay_ms)
 
-            lua = paced_script(pace(s.url, paced_script, target, connections))
+            delay_ms = pace(s.url, paced_script, target, connections, min(3, args.seconds))
+            lua = paced_script(delay_ms)
             paced = wrk(s.url, lua, args.seconds, connections)
             share = paced["rps"] / ours["rps"]
             name = f"plan screen paced at {share:.0%} of max (aimed at 70%), {best}"

@@ -29,9 +29,9 @@ from statistics import median
 import httpx
 
 from bench import city
-from bench.common import pg_version, record
+from bench.common import SMOKE_HELP, pg_version, record, smoke_run
 from bench.plan_screen import Server, wrk
-from bench.write_path import CONNECTIONS, LUA, coordinators, staff_token
+from bench.write_path import CONNECTIONS, claims_script, coordinators, staff_token
 from tests import pg_cluster
 
 FUNNEL = "/api/v1/exchange/funnel?from=2026-10-01&to=2026-10-31"
@@ -126,9 +126,13 @@ def main() -> None:
     parser.add_argument("--clinics", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
     if args.quick:
         args.referrals, args.clinics, args.seconds = 2000, 20, 8
+    if args.smoke:
+        args.referrals, args.clinics, args.seconds = 300, 5, 2
+        smoke_run()
     work = Path(tempfile.mkdtemp(prefix="plantrack-scaling-"))
     primary_base, replica_base = pg_cluster.temp_base(), pg_cluster.temp_base()
     primary = pg_cluster.start(primary_base, extra_conf=city.PG_CONF)
@@ -141,8 +145,7 @@ def main() -> None:
         replica = pg_cluster.start_replica(primary, replica_base)
         print(f"streaming replica ready in {time.perf_counter() - started:.1f} s", flush=True)
         env = {**city.env(primary, work), "PLANTRACK_REPORTS_DATABASE_URL": replica}
-        lua = work / "claims.lua"
-        lua.write_text(LUA % {"pairs": pairs})
+        lua = claims_script(work, pairs)
         outbox_before = asyncio.run(fetch(primary, "SELECT count(*) AS n FROM outbox"))[0]["n"]
         for _ in range(2):
             workers.append(

@@ -43,7 +43,7 @@ from statistics import median
 
 from backend.settings import Settings
 from bench import city
-from bench.common import pg_version, record
+from bench.common import SMOKE_HELP, pg_version, record, smoke_run
 from bench.plan_screen import PATH, WORKERS, Server, descendants, mint_tokens, pace, rss_mb, script
 from bench.plan_screen import wrk as run_wrk
 from bench.write_path import claims_in_ledger, claims_script, coordinators
@@ -215,10 +215,18 @@ def main() -> None:
     parser.add_argument("--staff", type=int, default=200, help="coordinators, one per clinic")
     parser.add_argument("--load", type=float, default=0.5, help="share of the maximum")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
     if args.quick:
         args.referrals, args.clinics, args.patients, args.staff = 2000, 20, 1000, 20
         args.minutes, args.slice = 3, 20
+    if args.smoke:
+        args.referrals, args.clinics, args.patients, args.staff = 300, 5, 50, 5
+        args.minutes, args.slice = 2, 1
+        smoke_run()
+    # Each stream's maximum is measured over 10 s (after 2 s of warm-up), each pace trial
+    # over 3 s; a smoke run keeps every wrk run to a second.
+    warm_up, alone, trial = (1, 1, 1) if args.smoke else (2, 10, 3)
     slices, window = args.minutes, min(5, max(1, args.minutes // 2))
 
     work = Path(tempfile.mkdtemp(prefix="plantrack-soak-"))
@@ -251,8 +259,8 @@ def main() -> None:
         maxima: dict[str, float] = {}
         with Server("uvicorn", "plantrack", env) as server:
             for stream, lua in make.items():
-                run_wrk(server.url, lua(), 2, MAX_CONNECTIONS[stream])  # warm up
-                r = run_wrk(server.url, lua(), 10, MAX_CONNECTIONS[stream])
+                run_wrk(server.url, lua(), warm_up, MAX_CONNECTIONS[stream])
+                r = run_wrk(server.url, lua(), alone, MAX_CONNECTIONS[stream])
                 maxima[stream] = r["rps"]
                 print(f"{stream} alone at most: {r['rps']:.0f} req/s", flush=True)
         targets = {
@@ -267,7 +275,12 @@ def main() -> None:
             with ThreadPoolExecutor(2) as pool:
                 delays = {
                     stream: pool.submit(
-                        pace, server.url, make[stream], targets[stream], PACED_CONNECTIONS[stream]
+                        pace,
+                        server.url,
+                        make[stream],
+                        targets[stream],
+                        PACED_CONNECTIONS[stream],
+                        trial,
                     )
                     for stream in make
                 }

@@ -25,7 +25,7 @@ from uuid import uuid4
 import httpx
 from standardwebhooks import Webhook
 
-from bench.common import median, record
+from bench.common import SMOKE_HELP, median, record, smoke_run
 from bench.push_throughput import free_port
 from tests import pg_cluster
 
@@ -231,7 +231,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
+    if args.smoke:
+        args.events, args.concurrency, args.runs = 100, 8, 1
+        smoke_run()
 
     work = Path(tempfile.mkdtemp(prefix="plantrack-bench-"))
     cluster = pg_cluster.temp_base()

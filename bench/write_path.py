@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench import city
-from bench.common import pg_version, record
+from bench.common import SMOKE_HELP, pg_version, record, smoke_run
 from bench.plan_screen import WORKERS, Server, describe, wrk
 from tests import pg_cluster
 
@@ -178,9 +178,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--server", default="granian", choices=("granian", "uvicorn"))
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
     if args.quick:
         args.referrals, args.clinics, args.seconds = 2000, 20, 5
+    if args.smoke:
+        args.referrals, args.clinics, args.seconds = 300, 5, 1
+        smoke_run()
     work = Path(tempfile.mkdtemp(prefix="plantrack-write-path-"))
     base = pg_cluster.temp_base()
     url = pg_cluster.start(base, extra_conf=city.PG_CONF)

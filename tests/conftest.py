@@ -24,9 +24,11 @@ from backend.store.engine import bind, close_engine, make_engine, open_engine
 from backend.store.tables import TABLES
 from tests import pg_cluster
 
-# firebase-admin reads this from the environment at each verification: tests sign in
-# with the emulator's unsigned tokens, as `make run` does.
-os.environ.setdefault("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")
+# Tests sign in with the emulator's unsigned tokens, as `make run` does: in the settings
+# of in-process apps, and in the environment server processes read them from. The tests
+# of the production path (tests/http/test_firebase_tokens.py) turn both off.
+EMULATOR_HOST = "127.0.0.1:9099"
+os.environ.setdefault("FIREBASE_AUTH_EMULATOR_HOST", EMULATOR_HOST)
 # Rate limits count per client address, and every test calls from the same one: budgets
 # high enough that no test meets them, except the tests that set small ones on purpose.
 TEST_BUDGETS = {
@@ -64,6 +66,7 @@ def _settings(var_dir: Path, url: str) -> Settings:
             "PLANTRACK_DATABASE_URL": url,
             "PLANTRACK_SECRET_KEY": "test-secret-" + "x" * 40,
             "PLANTRACK_DB_POOL_SIZE": "4",
+            "FIREBASE_AUTH_EMULATOR_HOST": EMULATOR_HOST,
             **TEST_BUDGETS,
         }
     )

@@ -23,8 +23,10 @@ def hours(n: float) -> datetime:
     return NOW + timedelta(hours=n)
 
 
-async def make_clinic(name: str = "Улыбка", timezone: str = "Europe/Moscow") -> UUID:
-    clinic_id = new_id()
+async def make_clinic(
+    name: str = "Улыбка", timezone: str = "Europe/Moscow", clinic_id: UUID | None = None
+) -> UUID:
+    clinic_id = clinic_id or new_id()
     await parties.insert_clinic(
         clinic_id=clinic_id,
         name=name,

@@ -93,6 +93,43 @@ class ServerProcess:
         return found
 
 
+class WorkerProcess:
+    """`plantrack worker` in a subprocess, against the same database as a ServerProcess
+    (its settings and environment), logging to `worker.log`."""
+
+    def __init__(self, server: ServerProcess, work: Path, name: str = "worker") -> None:
+        self.env = {**server.env, "PLANTRACK_EMBEDDED_WORKER": "0"}
+        self.log = work / f"{name}.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.log, "a") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "backend.cli", "worker", "--interval", "0.2"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def kill(self) -> None:
+        """SIGKILL: the messages it holds stay leased until their lease runs out."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.alive():
+            assert self.process is not None
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
 @contextmanager
 def serve(db: Settings, var_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
     """Start the server, wait until it is ready, yield its base URL; stop it after."""

@@ -128,6 +128,19 @@ def resume(base: Path) -> None:
     subprocess.run(_as_owner([*pg_ctl, "-t", "60", "start"]), check=True, stdout=subprocess.DEVNULL)
 
 
+def crash(base: Path) -> None:
+    """Kill the server as a crash would (immediate: no shutdown checkpoint, sessions cut);
+    its data stays for `resume`, which then recovers from the WAL."""
+    pg_ctl = [find_bin("pg_ctl"), "-D", str(base / "data"), "-m", "immediate", "-w", "-t", "60"]
+    subprocess.run(_as_owner([*pg_ctl, "stop"]), check=True, stdout=subprocess.DEVNULL)
+
+
+def promote(base: Path) -> None:
+    """Make a standby the primary (it stops replaying and takes writes)."""
+    pg_ctl = [find_bin("pg_ctl"), "-D", str(base / "data"), "-w", "-t", "60"]
+    subprocess.run(_as_owner([*pg_ctl, "promote"]), check=True, stdout=subprocess.DEVNULL)
+
+
 def stop(base: Path) -> None:
     data = base / "data"
     if data.exists():

@@ -95,8 +95,11 @@ class AmoCrm:
                 "GET",
                 f"/api/v4/leads/{lead_id}",
                 params={"with": "catalog_elements"},
+                missing_ok=True,
             )
-            if response.status_code == 204:  # amoCRM's answer for a lead that is gone
+            # amoCRM documents 204 for a lead that does not exist; a deleted one has also
+            # been seen answered 404. Either way there is nothing to record.
+            if response.status_code in (204, 404):
                 changes.append(Change(external_id=f"lead:{lead_id}", note="lead not found"))
                 continue
             lead = response.json()
@@ -364,6 +367,7 @@ class AmoCrm:
         path: str,
         *,
         refreshed: bool = False,
+        missing_ok: bool = False,
         **kwargs: Any,
     ) -> httpx.Response:
         base = conn.config["base_url"].rstrip("/")
@@ -372,7 +376,9 @@ class AmoCrm:
         response = await send(http, gate, method, base + path, headers=headers, **kwargs)
         status = response.status_code
         if status == 401 and not refreshed and await self._refresh(conn, http):
-            return await self.request(conn, http, method, path, refreshed=True, **kwargs)
+            return await self.request(
+                conn, http, method, path, refreshed=True, missing_ok=missing_ok, **kwargs
+            )
         if status == 429:
             body = json_or_none(response) or {}
             wait = body.get("retry_after") if isinstance(body, dict) else None
@@ -382,6 +388,8 @@ class AmoCrm:
             )
         if status >= 500:
             raise CrmUnavailable(f"amoCRM answered {status}")
+        if status == 404 and missing_ok:
+            return response
         if status >= 400:
             body = json_or_none(response)
             detail = body.get("detail", "") if isinstance(body, dict) else ""

@@ -73,7 +73,10 @@ class Bitrix24In(
 ):
     rest_url: Annotated[
         str,
-        msgspec.Meta(description="the portal's incoming webhook: https://PORTAL/rest/USER/SECRET/"),
+        msgspec.Meta(
+            description="the portal's incoming webhook: https://PORTAL/rest/USER/SECRET/",
+            pattern=r"^https?://[^/?#\s]+/rest/\d+/[^/?#\s]+/?$",
+        ),
     ]
     application_token: Secret
     stage_map: dict[str, dict[str, Any]]
@@ -105,7 +108,10 @@ class AmoCrmIn(
     kw_only=True,
     forbid_unknown_fields=True,
 ):
-    base_url: Annotated[str, msgspec.Meta(description="https://SUBDOMAIN.amocrm.ru")]
+    base_url: Annotated[
+        str,
+        msgspec.Meta(description="https://SUBDOMAIN.amocrm.ru", pattern=r"^https?://[^/?#\s]+/?$"),
+    ]
     account_id: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
     access_token: Annotated[str, msgspec.Meta(min_length=8, max_length=4096)]
     pipeline_id: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]

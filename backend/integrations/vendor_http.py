@@ -1,7 +1,15 @@
-"""Calling a vendor's API politely: one rate limiter per account, network trouble
-turned into CrmUnavailable (try later), never into a crash of the worker."""
+"""Calling a vendor's API politely: one rate limiter per account, a deadline on every
+call, network trouble turned into CrmUnavailable (try later), never into a crash or a
+stall of the worker.
+
+A vendor that accepts the connection and never answers costs one timeout, not one per
+message: after a call to a host runs out of time, calls to that host fail at once
+(CrmUnavailable, so the outbox retries them later with backoff) for as long as one call
+would have waited, and the worker's batch moves on to other vendors' messages.
+"""
 
 import asyncio
+import time
 import weakref
 from typing import Any
 
@@ -10,12 +18,22 @@ from aiolimiter import AsyncLimiter
 
 from backend.integrations.base import CrmUnavailable
 
-TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+TIMEOUT_S = 15.0  # the whole call; the worker's is PLANTRACK_VENDOR_TIMEOUT_SECONDS
+CONNECT_S = 5.0
 
 # aiolimiter binds a limiter to the loop that first uses it: one set per loop.
 _limiters: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AsyncLimiter]]" = (
     weakref.WeakKeyDictionary()
 )
+# host:port → monotonic time until which it is not called (it hung last time).
+_silent_until: dict[str, float] = {}
+
+
+def client(timeout: float = TIMEOUT_S) -> httpx.AsyncClient:
+    """An HTTP client for vendors' APIs, whose timeout every call's deadline follows."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=min(CONNECT_S, timeout)), follow_redirects=False
+    )
 
 
 def limiter(account: str, max_rate: float, period: float) -> AsyncLimiter:
@@ -29,11 +47,22 @@ def limiter(account: str, max_rate: float, period: float) -> AsyncLimiter:
 async def send(
     http: httpx.AsyncClient, gate: AsyncLimiter, method: str, url: str, **kwargs: Any
 ) -> httpx.Response:
+    target = httpx.URL(url)
+    where = f"{target.host}:{target.port or ''}"
+    deadline = http.timeout.read or TIMEOUT_S
+    if time.monotonic() < _silent_until.get(where, 0.0):
+        raise CrmUnavailable(f"{target.host} did not answer the last call; not called again yet")
     async with gate:
         try:
-            return await http.request(method, url, timeout=TIMEOUT, **kwargs)
+            # httpx's timeouts are per read; a server that trickles bytes would never
+            # trip one, so the whole call has a deadline too.
+            async with asyncio.timeout(deadline):
+                return await http.request(method, url, **kwargs)
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            _silent_until[where] = time.monotonic() + deadline
+            raise CrmUnavailable(f"{target.host} did not answer within {deadline:g} s") from exc
         except httpx.TransportError as exc:
-            raise CrmUnavailable(f"{type(exc).__name__} calling {httpx.URL(url).host}") from exc
+            raise CrmUnavailable(f"{type(exc).__name__} calling {target.host}") from exc
 
 
 def json_or_none(response: httpx.Response) -> Any:

@@ -12,6 +12,12 @@ outbox needs to know:
   which the SDK ignores;
 - failed (a message FCM will never take).
 
+An FCM that accepts connections and never answers costs one timeout per batch: the
+OAuth token is refreshed in a thread with a deadline (the SDK would refresh it
+synchronously on the event loop, with requests' 120 s), each call is cut at the
+timeout, and once a call went unanswered the rest of the batch is not sent (retried
+later) instead of each chunk waiting out its own timeout.
+
 Without credentials the sender is None and the worker writes pushes to the log.
 """
 
@@ -22,9 +28,11 @@ import warnings
 from datetime import timedelta
 
 import firebase_admin
+import google.auth.exceptions
 import msgspec
 from firebase_admin import _http_client, credentials, exceptions, messaging
 from firebase_admin._retry import HttpxRetry
+from google.auth.transport import requests as google_requests
 
 log = logging.getLogger("plantrack.fcm")
 
@@ -32,7 +40,7 @@ log = logging.getLogger("plantrack.fcm")
 # at once. Measured against a local fake (bench/push_throughput.py), httpx's connection
 # pool slows down badly with hundreds in flight: 500 per call gave ~110 msg/s, 50 ~500.
 BATCH = 50
-SEND_TIMEOUT_S = 30  # the SDK waits 120 s for an FCM that hangs
+SEND_TIMEOUT_S = 15.0  # the SDK waits 120 s for an FCM that hangs
 _names = itertools.count()
 
 
@@ -54,6 +62,14 @@ class Result(msgspec.Struct, frozen=True, kw_only=True):
     outcome: str  # delivered | token_gone | retry | failed
     detail: str = ""
     retry_after: timedelta | None = None
+
+    @property
+    def unanswered(self) -> bool:
+        """FCM never answered (timeout, connection lost): no status, nothing known."""
+        return self.outcome == "retry" and self.detail in UNANSWERED
+
+
+UNANSWERED = ("DeadlineExceededError", "UnavailableError", "UnknownError")
 
 
 def _message(push: Push) -> messaging.Message:
@@ -144,10 +160,12 @@ class FcmSender:
         project_id: str | None,
         endpoint: str | None = None,
         batch: int = BATCH,
+        timeout: float = SEND_TIMEOUT_S,
     ) -> None:
         if not 1 <= batch <= 500:
             raise ValueError("FCM takes 1 to 500 messages per call")
         self.batch = batch
+        self.timeout = timeout
         options = {"projectId": project_id} if project_id else {}
         self.app = firebase_admin.initialize_app(
             credentials.Certificate(credentials_path),
@@ -161,9 +179,10 @@ class FcmSender:
         # one keeps a pooled connection: about a hundred 503s and every send hangs.
         service._async_client = _http_client.HttpxAsyncClient(
             credential=service._credential,
-            timeout=SEND_TIMEOUT_S,
+            timeout=timeout,
             retry_config=HttpxRetry(max_retries=0),
         )
+        self.credential = service._credential
         if endpoint:
             # firebase-admin has no setting for this; tests and staging relays need it.
             service._fcm_url = (
@@ -171,16 +190,47 @@ class FcmSender:
             )
 
     async def send(self, pushes: list[Push]) -> list[Result]:
+        try:
+            await self._fresh_token()
+        except (TimeoutError, google.auth.exceptions.GoogleAuthError) as exc:
+            detail = f"no OAuth token for FCM: {type(exc).__name__}"
+            return [Result(outcome="retry", detail=detail)] * len(pushes)
         results: list[Result] = []
         for start in range(0, len(pushes), self.batch):
             chunk = pushes[start : start + self.batch]
             try:
-                batch = await messaging.send_each_async([_message(p) for p in chunk], app=self.app)
+                async with asyncio.timeout(self.timeout * 2):  # the SDK's own, per read, first
+                    batch = await messaging.send_each_async(
+                        [_message(p) for p in chunk], app=self.app
+                    )
             except exceptions.FirebaseError as exc:  # the whole call failed
                 results += [classify(exc)] * len(chunk)
                 continue
-            results += [classify(r.exception) for r in batch.responses]
+            except TimeoutError:
+                results += [Result(outcome="retry", detail="DeadlineExceededError")] * len(chunk)
+            else:
+                results += [classify(r.exception) for r in batch.responses]
+            if all(r.unanswered for r in results[-len(chunk) :]):
+                # FCM is not answering: the rest of this batch waits for its retry rather
+                # than each chunk waiting out another timeout.
+                rest = len(pushes) - len(results)
+                results += [Result(outcome="retry", detail="not sent: FCM did not answer")] * rest
+                break
         return results
+
+    async def _fresh_token(self) -> None:
+        """Refresh the OAuth token off the event loop, with a deadline, when it is due
+        (the SDK would do it synchronously inside its HTTP auth flow)."""
+        if self.credential.valid:
+            return
+        request = google_requests.Request()
+        timeout = self.timeout
+
+        def refresh() -> None:
+            self.credential.refresh(lambda *a, **kw: request(*a, **{**kw, "timeout": timeout}))
+
+        async with asyncio.timeout(timeout + 1):
+            await asyncio.to_thread(refresh)
 
     async def aclose(self) -> None:
         """Close the SDK's async HTTP client on this loop, then drop the app. (delete_app

@@ -27,11 +27,13 @@ import httpx
 import msgspec
 
 from backend.clock import utcnow
+from backend.integrations import vendor_http
+from backend.media_files import MediaFiles
 from backend.push.fcm import FcmSender, Push
 from backend.push.sms import SmsSender, make_sms_sender
 from backend.services import clinic_settings, integrations, notifications, sms, staff_alerts
 from backend.services.recording import reevaluate_due
-from backend.store import outbox
+from backend.store import outbox, privacy
 from backend.store.outbox import Claimed
 from backend.store.unavailable import is_unavailable
 
@@ -218,13 +220,16 @@ def _push_fields(payload: dict) -> dict:
 Done = integrations.Processed
 
 
-def integration_handlers(secret_key: str) -> dict[str, Handler]:
+def integration_handlers(
+    secret_key: str, timeout: float = vendor_http.TIMEOUT_S
+) -> dict[str, Handler]:
     """Deliveries from clinics' systems, referrals out to their CRMs, Bitrix24 reconcile.
-    Each batch shares one HTTP client; the vendors' rate limits hold across batches."""
+    Each batch shares one HTTP client; the vendors' rate limits hold across batches, and
+    a vendor that hangs costs the batch one `timeout` (backend.integrations.vendor_http)."""
 
     def batch(run: Callable[[Claimed, httpx.AsyncClient, datetime], Awaitable[Done]]) -> Handler:
         async def handle(messages: list[Claimed], now: datetime) -> list[Outcome]:
-            async with httpx.AsyncClient() as http:
+            async with vendor_http.client(timeout) as http:
                 done = [await run(m, http, now) for m in messages]
             for m, d in zip(messages, done, strict=True):
                 if d.status == "failed":  # a person must look: tell them
@@ -263,15 +268,31 @@ def integration_handlers(secret_key: str) -> dict[str, Handler]:
     }
 
 
+def media_erase_handler(files: MediaFiles) -> Handler:
+    """Picture files of an erased patient, removed from the media store (idempotent: a
+    file already gone is fine, so a retry or a second worker does no harm)."""
+
+    async def erase(message: Claimed, now: datetime) -> Outcome:
+        for key in message.payload["keys"]:
+            await asyncio.to_thread(files.delete, key)
+        return Outcome(status="done")
+
+    return one_by_one(erase)
+
+
 def handlers(
     sender: FcmSender | None = None,
     secret_key: str | None = None,
     alerts: "staff_alerts.Channels | None" = None,
     *,
+    vendor_timeout: float = vendor_http.TIMEOUT_S,
+    media_files: MediaFiles | None = None,
     sms_delivery: SmsDelivery | None = None,
 ) -> dict[str, Handler]:
     """Every topic's handler; integrations only with the key that opens their secrets;
-    staff alerts with their channels (e-mail, CRM tasks); SMS with a delivery (make_sms)."""
+    staff alerts with their channels (e-mail, CRM tasks); SMS with a delivery (make_sms);
+    erased patients' picture files only with the media store (a worker takes only the
+    topics it has handlers for)."""
     from backend.push.alert_worker import alert_handlers
 
     limit = sms_delivery.weekly_limit if sms_delivery else sms.DEFAULT_WEEKLY_LIMIT
@@ -286,9 +307,11 @@ def handlers(
         notifications.PUSH: push_handler(sender),
     }
     if secret_key:
-        topics |= integration_handlers(secret_key)
+        topics |= integration_handlers(secret_key, vendor_timeout)
     if alerts is not None:
         topics |= alert_handlers(alerts)
+    if media_files is not None:
+        topics[privacy.MEDIA_ERASE_TOPIC] = media_erase_handler(media_files)
     if sms_delivery is not None:
         topics[sms.TOPIC] = sms_handler(sms_delivery)
     return topics
@@ -431,4 +454,5 @@ def make_sender(settings) -> FcmSender | None:
         credentials_path=settings.fcm_credentials,
         project_id=settings.firebase_project_id,
         endpoint=settings.fcm_endpoint,
+        timeout=settings.vendor_timeout_seconds,
     )

@@ -5,13 +5,14 @@ from typing import Annotated
 from litestar import Request, Router, post
 from litestar.exceptions import NotAuthorizedException
 
-from backend.auth.firebase import InvalidFirebaseToken
+from backend.auth.firebase import FirebaseUnavailable, InvalidFirebaseToken
 from backend.rate_limits import auth_budget
 from backend.routes import patient_examples as ex
 from backend.routes.docs import example_body, problems, responds
 from backend.routes.patient_schemas import PatientSignIn, RefreshIn, Tokens
 from backend.routes.security import patient_principal
 from backend.services import patient_auth
+from backend.services.errors import Unavailable
 
 
 def _tokens(pair: patient_auth.TokenPair) -> Tokens:
@@ -39,7 +40,7 @@ def _tokens(pair: patient_auth.TokenPair) -> Tokens:
     # counted here: behind one NAT many patients share an address, and a spent sign-in
     # budget must not stop apps renewing their sessions.
     guards=[auth_budget],
-    responses=responds(Tokens, ex.TOKENS, "Signed in", errors=(401, 403, 422)),
+    responses=responds(Tokens, ex.TOKENS, "Signed in", errors=(401, 403, 422, 503)),
 )
 async def sign_in_patient(
     request: Request, data: Annotated[PatientSignIn, example_body(ex.SIGN_IN)]
@@ -48,6 +49,12 @@ async def sign_in_patient(
         identity = await request.app.state.firebase.verify(data.firebase_id_token)
     except InvalidFirebaseToken as exc:
         raise NotAuthorizedException(detail=f"Firebase ID token rejected: {exc}") from exc
+    except FirebaseUnavailable as exc:
+        # Google's certificates out of reach: the token may be perfectly good.
+        raise Unavailable(
+            "Sign-in cannot check Firebase tokens right now. Send the request again shortly.",
+            retry_after=exc.retry_after,
+        ) from exc
     pair = await patient_auth.sign_in_patient(
         identity,
         invite_code=data.invite_code,

@@ -19,7 +19,7 @@ from backend.routes import settings as settings_routes
 from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
-from backend.routes.docs import example_body, responds
+from backend.routes.docs import PictureForm, example_body, responds
 from backend.routes.exports import Format
 from backend.routes.funnel_tables import (
     PLAN_FACT_TEXT,
@@ -378,6 +378,7 @@ async def get_follow_up(
     "tooth (FDI; none for the whole mouth), caption. It is re-encoded, so metadata such as "
     "GPS position never reaches the record. The patient sees it in the app by phase.",
     opt=roles(CLINIC_STAFF),
+    operation_class=PictureForm,
     request_max_body_size=MAX_UPLOAD + 64 * 1024,
     responses=responds(
         s.MediaCreated,

@@ -12,7 +12,7 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.openapi.spec import Example
-from litestar.params import Body, FromPath, FromQuery, QueryParameter
+from litestar.params import Body, FromPath, FromQuery, KwargDefinition, QueryParameter
 
 from backend.clock import utcnow
 from backend.domain.funnel import Step
@@ -24,7 +24,7 @@ from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
 from backend.routes.clinic import referral_card
-from backend.routes.docs import example_body, responds
+from backend.routes.docs import PictureForm, example_body, responds
 from backend.routes.exports import Format
 from backend.routes.funnel_tables import (
     PLAN_FACT_TEXT,
@@ -66,7 +66,7 @@ from backend.services import (
 from backend.services.audit import Viewer
 from backend.services.errors import Invalid, NotFound
 from backend.services.media import attach_media
-from backend.services.referrals import PatientIn, PlanIn, send_referral
+from backend.services.referrals import PatientIn, PlanIn, Tooth, send_referral
 from backend.services.staff_auth import StaffPrincipal, qr_svg
 from backend.store import integrations as integration_store
 from backend.store import parties
@@ -414,8 +414,9 @@ class MediaUpload:
     file: UploadFile
     kind: Literal["xray", "photo", "scan"]
     phase: Literal["before", "after", "progress"]
-    tooth: int | None = None
-    caption: str = ""
+    tooth: Tooth | None = None
+    # Litestar reads a form's constraints from its own definitions (services.media checks it).
+    caption: Annotated[str, KwargDefinition(max_length=300)] = ""
 
 
 MAX_UPLOAD = 15 * 1024 * 1024
@@ -427,6 +428,7 @@ MAX_UPLOAD = 15 * 1024 * 1024
     description="An X-ray or photo (JPEG, PNG or WebP, up to 15 MB) as multipart form data. "
     "It is re-encoded: metadata such as GPS position never reaches the record.",
     opt=roles(OPERATOR),
+    operation_class=PictureForm,
     request_max_body_size=MAX_UPLOAD + 64 * 1024,
     responses=responds(
         s.MediaCreated, ex.MEDIA_OUT, "Stored", status=201, errors=(400, 401, 403, 404, 413, 422)

@@ -7,13 +7,14 @@ from uuid import UUID
 from litestar import Request, get
 from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, KwargDefinition, QueryParameter
 from litestar.response import File
 
 from backend.clock import utcnow
 from backend.media_files import check_signature
 from backend.routes.docs import responds
 from backend.services.errors import Invalid
+from backend.services.referrals import Tooth
 from backend.store import media
 
 MAX_UPLOAD = 15 * 1024 * 1024  # as services.media.MAX_BYTES; the body limit adds the form
@@ -27,8 +28,9 @@ class PictureUpload:
     file: UploadFile
     kind: Literal["xray", "photo", "scan"]
     phase: Literal["before", "after", "progress"]
-    tooth: int | None = None
-    caption: str = ""
+    tooth: Tooth | None = None
+    # Litestar reads a form's constraints from its own definitions (services.media checks it).
+    caption: Annotated[str, KwargDefinition(max_length=300)] = ""
 
 
 async def read_upload(upload: PictureUpload) -> bytes:

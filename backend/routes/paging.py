@@ -15,8 +15,10 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 MAX_LIST = WORKLIST_MAX
 # Numeric ids are BIGINT: a larger number names nothing, and the database would refuse
-# it with an overflow rather than an answer.
-MAX_ROW_ID = 2**63 - 1
+# it with an overflow rather than an answer. The bound is JSON's largest exact integer
+# (2^53 - 1), far beyond any row count, so the document states it exactly: 2^63 - 1
+# written as a JSON number rounds up to 2^63, a bound the API would refuse.
+MAX_ROW_ID = 2**53 - 1
 
 Limit = Annotated[
     int,

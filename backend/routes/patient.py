@@ -214,7 +214,11 @@ async def _chart(
     "with a letter code on every tooth and a legend, in the patient's language.",
     media_type="image/svg+xml",
     responses=responds(
-        str, ex.TEETH_SVG, "An SVG picture", media_type="image/svg+xml", errors=ID_ERRORS
+        str,
+        ex.TEETH_SVG,
+        "An SVG picture",
+        media_type="image/svg+xml",
+        errors=(*ID_ERRORS, 422),  # 422: ?variant names an option the plan does not offer
     ),
 )
 async def teeth_svg(
@@ -234,7 +238,7 @@ async def teeth_svg(
     "/referrals/{referral_id:uuid}/teeth",
     summary="Dental chart as data",
     description="The same chart as JSON, for apps that draw it natively.",
-    responses=responds(s.TeethOut, ex.TEETH, "The chart", errors=ID_ERRORS),
+    responses=responds(s.TeethOut, ex.TEETH, "The chart", errors=(*ID_ERRORS, 422)),
 )
 async def teeth_json(
     patient: NamedDependency[PatientPrincipal],

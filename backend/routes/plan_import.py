@@ -97,9 +97,13 @@ async def put_clinic_prices(
     "analysis_id (or an Idempotency-Key) makes a repeated import return the first referral.",
     opt=roles(OPERATOR),
     request_max_body_size=MAX_IMPORT,
-    responses=responds(
-        s.ImportOut, ex.IMPORT_OUT, "The referral and its plan", status=201, errors=PRICE_ERRORS
-    ),
+    responses={
+        **responds(
+            s.ImportOut, ex.IMPORT_OUT, "The referral and its plan", status=201, errors=PRICE_ERRORS
+        ),
+        # ?dry_run=1: the plan as it would be sent, no referral.
+        **responds(s.ImportOut, {**ex.IMPORT_OUT, "referral": None}, "The plan only (dry run)"),
+    },
 )
 async def import_referral(
     request: Request,

@@ -17,6 +17,7 @@ from backend.routes.paging import DEFAULT_LIMIT, Limit
 from backend.routes.staff_security import OPERATOR, provide_viewer, roles, staff_guard
 from backend.services import staff_accounts
 from backend.services.audit import Viewer
+from backend.services.staff import MIN_PASSWORD_LENGTH
 from backend.services.staff_accounts import StaffAccount
 from backend.services.staff_auth import qr_svg
 
@@ -79,7 +80,7 @@ async def reactivate(viewer: NamedDependency[Viewer], staff_id: FromPath[UUID]) 
 
 
 class PasswordIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    password: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    password: Annotated[str, msgspec.Meta(min_length=MIN_PASSWORD_LENGTH, max_length=200)]
 
 
 @post(

@@ -14,6 +14,7 @@ from backend.domain.plan_import import (
     VariantText,
 )
 from backend.domain.roles import Role
+from backend.routes.docs import SAYS_SOMETHING
 from backend.services.plan_import import MAX_LINES, PriceEntryIn
 from backend.services.referrals import PatientIn, PlanItemIn
 
@@ -184,7 +185,13 @@ class ClaimRecorded(msgspec.Struct, frozen=True, kw_only=True):
 
 class PlanRevisionIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     reason: Annotated[
-        str, msgspec.Meta(min_length=1, max_length=1000, description="shown to the patient")
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=1000,
+            pattern=SAYS_SOMETHING,
+            description="shown to the patient",
+        ),
     ]
     items: Annotated[list[PlanItemIn], msgspec.Meta(min_length=1, max_length=200)]
     chosen_variant: str | None = None
@@ -388,7 +395,7 @@ class ClinicList(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class StaffIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    email: Annotated[str, msgspec.Meta(max_length=254)]
+    email: Annotated[str, msgspec.Meta(max_length=254, pattern="@")]
     role: Role
     password: Annotated[str, msgspec.Meta(min_length=12, max_length=200)]
     clinic_id: UUID | None = None
@@ -413,7 +420,7 @@ class ReferralCreated(msgspec.Struct, frozen=True, kw_only=True):
 
 class TransferIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     clinic_id: UUID
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=1000, pattern=SAYS_SOMETHING)]
 
 
 class TransferOut(msgspec.Struct, frozen=True, kw_only=True):

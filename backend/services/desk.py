@@ -22,7 +22,7 @@ from backend.services.errors import NotFound
 from backend.services.patient_reads import ReferralBundle, referral_bundle
 from backend.services.recording import policy_for
 from backend.services.staff_auth import StaffPrincipal
-from backend.store import desk, ledger, media, norms, parties, plans, referrals
+from backend.store import desk, ledger, media, norms, parties, plans, privacy, referrals
 from backend.store.tables import Appointment, ContactRating
 
 # A worklist (who to call back, plans behind schedule) is shown whole, up to this many
@@ -111,6 +111,8 @@ async def referral_card(viewer: Viewer, referral_id: UUID, now: datetime) -> Ref
     patient = await parties.patient(row["patient"])
     clinic = await parties.clinic(row["clinic"])
     assert patient is not None and clinic is not None
+    if patient["erased_at"] is not None:  # as the lists show it (backend.store.desk)
+        patient = {**patient, "name": privacy.ERASED_NAME, "phone": ""}
     events = await ledger.events_of(referral_id)
     fold = fold_referral(events)
     policy = await policy_for(clinic)
@@ -206,7 +208,7 @@ class Dispute(msgspec.Struct, frozen=True, kw_only=True):
     referral_id: UUID
     clinic_id: UUID
     clinic_name: str
-    patient_name: str
+    patient_name: str  # "erased" for a patient who had their data erased
     milestone: str
     item_title: str | None  # for a plan item's milestone: which procedure
     state: str
@@ -215,6 +217,7 @@ class Dispute(msgspec.Struct, frozen=True, kw_only=True):
     receipts: list[dict[str, Any]]
     visit_code_used: bool
     since: datetime
+    patient_erased: bool = False
     # The clinic's answers to this dispute (its words join the evidence), oldest first.
     clinic_answers: list[dict[str, Any]] = []
 
@@ -264,6 +267,7 @@ async def dispute_queue(
                 clinic_id=row["clinic_id"],
                 clinic_name=row["clinic_name"],
                 patient_name=row["patient_name"],
+                patient_erased=row["patient_erased_at"] is not None,
                 milestone=row["milestone"],
                 item_title=item_title,
                 state=row["state"],

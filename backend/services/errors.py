@@ -48,3 +48,7 @@ class UpstreamRefused(ServiceError):
 
 class Unavailable(ServiceError):
     status, title = 503, "Service Unavailable"
+
+    def __init__(self, detail: str, retry_after: int | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

@@ -10,7 +10,7 @@ from backend.clock import utcnow
 from backend.domain.events import PlanLine, PlanSet, Sent, Source
 from backend.domain.norms import Specialization
 from backend.domain.plans import Explanation, PlanItem, ToothState, VariantInfo
-from backend.domain.teeth import ToothCondition, is_valid_tooth
+from backend.domain.teeth import VALID_TEETH, ToothCondition, is_valid_tooth
 from backend.ids import new_id, short_code
 from backend.phones import BadPhone, normalise_phone
 from backend.services import sms
@@ -21,7 +21,12 @@ from backend.store import ledger, parties, plans, referrals
 from backend.store.engine import write_transaction
 
 Price = Annotated[int, msgspec.Meta(ge=0, le=100_000_000_00, description="minor units")]
-Tooth = Annotated[int, msgspec.Meta(ge=11, le=85, description="FDI tooth number")]
+# Exactly the FDI numbers (11-18 … 81-85): the document lists them, so it allows no
+# number the API refuses (19 or 50 lie between 11 and 85 and are no tooth).
+Tooth = Annotated[
+    Literal[tuple(sorted(VALID_TEETH))],  # type: ignore[valid-type]
+    msgspec.Meta(description="FDI tooth number"),
+]
 
 
 class PatientIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -41,7 +46,8 @@ class PlanItemIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     variant: Annotated[str, msgspec.Meta(pattern="^[A-Z]$")] | None = None
     chair_minutes: Annotated[int, msgspec.Meta(ge=0, le=10_000)] | None = None
     course_days: Annotated[int, msgspec.Meta(ge=0, le=2_000)] | None = None
-    # A revision keeps an item's id to say "this is the same procedure".
+    # A revision keeps an item's id to say "this is the same procedure"; a new plan may
+    # name its items (the exchange's own ids for them), each once.
     item_id: UUID | None = None
 
 
@@ -101,14 +107,16 @@ class SentReferral(msgspec.Struct, frozen=True, kw_only=True):
     duplicate: bool
 
 
-def _check_plan(plan: PlanIn, known_items: frozenset[UUID] = frozenset()) -> None:
+def _check_plan(plan: PlanIn, known_items: frozenset[UUID] | None = None) -> None:
+    """`known_items`: a revision's items may only be ones the plan already has; None: a
+    new plan, whose items take the ids they are given (or new ones)."""
     # Also for plans built in code (the admin form), which msgspec has not validated.
     if not plan.items:
         raise Invalid("a plan needs at least one item")
     for i, item in enumerate(plan.items):
         if item.tooth is not None and not is_valid_tooth(item.tooth):
             raise Invalid(f"items[{i}].tooth: {item.tooth} is not an FDI tooth number")
-        if item.item_id is not None and item.item_id not in known_items:
+        if known_items is not None and item.item_id is not None and item.item_id not in known_items:
             raise Invalid(f"items[{i}].item_id is not an item of this referral's plan")
     for i, tooth in enumerate(plan.teeth):
         if not is_valid_tooth(tooth.tooth):

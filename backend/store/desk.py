@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from backend.store.privacy import ERASED_NAME
 from backend.store.tables import AuditLog, Clinic, ContactRating, Referral, Verification
 
 IN_TREATMENT_STEPS = ["booked", "visited", "in_treatment"]
@@ -25,7 +26,19 @@ REFERRAL_COLUMNS = (
     Referral.patient,
     Referral.patient.name.as_alias("patient_name"),
     Referral.patient.phone.as_alias("patient_phone"),
+    Referral.patient.erased_at.as_alias("patient_erased_at"),
 )
+
+
+def _shown(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A patient who had their data erased is listed as such, not as a blank name and
+    a placeholder phone (`patient_erased_at` stays in the row for the pages' own word)."""
+    for row in rows:
+        if row.get("patient_erased_at") is not None:
+            row["patient_name"] = ERASED_NAME
+            if "patient_phone" in row:
+                row["patient_phone"] = ""
+    return rows
 
 
 async def referrals(
@@ -64,7 +77,7 @@ async def referrals(
             (Referral.sent_at < sent_at)
             | ((Referral.sent_at == sent_at) & (Referral.id < referral_id))
         )
-    return (
+    return _shown(
         await query.order_by(Referral.sent_at, ascending=False)
         .order_by(Referral.id, ascending=False)
         .limit(limit)
@@ -72,7 +85,7 @@ async def referrals(
 
 
 async def ratings(clinic_id: UUID, *, limit: int) -> list[dict[str, Any]]:
-    return (
+    return _shown(
         await ContactRating.select(
             ContactRating.referral,
             ContactRating.called,
@@ -80,6 +93,7 @@ async def ratings(clinic_id: UUID, *, limit: int) -> list[dict[str, Any]]:
             ContactRating.comment,
             ContactRating.updated_at,
             ContactRating.referral.patient.name.as_alias("patient_name"),
+            ContactRating.referral.patient.erased_at.as_alias("patient_erased_at"),
         )
         .where(ContactRating.referral.clinic == clinic_id)
         .order_by(ContactRating.updated_at, ascending=False)
@@ -89,7 +103,7 @@ async def ratings(clinic_id: UUID, *, limit: int) -> list[dict[str, Any]]:
 
 async def nobody_called(clinic_id: UUID, *, limit: int) -> list[dict[str, Any]]:
     """Open referrals whose patient's last word on the call is 'no'."""
-    return (
+    return _shown(
         await Verification.select(
             Verification.referral,
             Verification.state,
@@ -98,6 +112,7 @@ async def nobody_called(clinic_id: UUID, *, limit: int) -> list[dict[str, Any]]:
             Verification.referral.step.as_alias("step"),
             Verification.referral.patient.name.as_alias("patient_name"),
             Verification.referral.patient.phone.as_alias("patient_phone"),
+            Verification.referral.patient.erased_at.as_alias("patient_erased_at"),
         )
         .where(
             (Verification.milestone == "contacted")
@@ -138,6 +153,7 @@ async def disputes(
         Verification.referral.clinic.as_alias("clinic_id"),
         Verification.referral.clinic.name.as_alias("clinic_name"),
         Verification.referral.patient.name.as_alias("patient_name"),
+        Verification.referral.patient.erased_at.as_alias("patient_erased_at"),
     ).where(Verification.state.is_in(["disputed", "clinic_silent"]))
     if clinic_id is not None:
         query = query.where(Verification.referral.clinic == clinic_id)
@@ -147,7 +163,9 @@ async def disputes(
             (Verification.updated_at > at)
             | ((Verification.updated_at == at) & (Verification.id > verification_id))
         )
-    return await query.order_by(Verification.updated_at).order_by(Verification.id).limit(limit)
+    return _shown(
+        await query.order_by(Verification.updated_at).order_by(Verification.id).limit(limit)
+    )
 
 
 async def verification(verification_id: UUID) -> dict[str, Any] | None:
@@ -190,7 +208,7 @@ async def clinics(*, include_archived: bool = False) -> list[dict[str, Any]]:
 
 async def behind_schedule(clinic_id: UUID, *, limit: int) -> list[dict[str, Any]]:
     """Open referrals whose plan is behind its expected schedule: the follow-up list."""
-    return (
+    return _shown(
         await Referral.select(*REFERRAL_COLUMNS, Referral.expected_finish)
         .where(
             (Referral.clinic == clinic_id)

@@ -69,12 +69,15 @@ def current_engine() -> Engine:
 
 
 async def open_engine(settings: Settings) -> Engine:
-    """Bind and connect: a pool on PostgreSQL, WAL mode on SQLite."""
+    """Bind and connect: a pool on PostgreSQL, WAL mode on SQLite. The pool opens its
+    connections as they are needed, so a server or a worker that starts while PostgreSQL
+    is down (a node rebooting, a failover under way) starts anyway and answers 503 or
+    waits, as it would had the database gone away later."""
     engine = bind(make_engine(settings.database_url, settings.reports_database_url))
     if isinstance(engine, PostgresEngine):
         for node in (engine, *engine.extra_nodes.values()):
             await node.start_connection_pool(
-                min_size=1, max_size=settings.db_pool_size, connection_class=_Connection
+                min_size=0, max_size=settings.db_pool_size, connection_class=_Connection
             )
     else:
         # WAL lets readers go on while one writer writes; it persists in the file.

@@ -12,6 +12,8 @@ from uuid import UUID
 
 import msgspec
 
+from backend.domain.erasure import Redaction, redaction, search_spellings
+from backend.store import outbox
 from backend.store.tables import (
     Appointment,
     AuditLog,
@@ -20,6 +22,8 @@ from backend.store.tables import (
     ContactRating,
     Device,
     Event,
+    ExternalLink,
+    Inbox,
     Media,
     Outbox,
     Patient,
@@ -35,6 +39,10 @@ from backend.store.tables import (
 # exactly these to be set to null (migration m0015).
 FREE_TEXT_KEYS = ("note", "comment")
 PUSH_TOPIC = "push"  # backend.services.notifications.PUSH: carries a device token
+OUTBOUND_TOPIC = "crm.outbound"  # backend.services.integrations.OUTBOUND: a referral to a CRM
+MEDIA_ERASE_TOPIC = "media.erase"  # picture files to remove from the media store
+# What staff lists show in place of an erased patient's name (their row keeps "").
+ERASED_NAME = "erased"
 
 
 class Holdings(msgspec.Struct, frozen=True, kw_only=True):
@@ -162,11 +170,15 @@ class Erased(msgspec.Struct, frozen=True, kw_only=True):
     rating_comments: int
     pushes: int
     media: int
+    deliveries: int  # raw deliveries from clinics' systems that named the patient
+    crm_referrals: int  # referrals not yet sent to a CRM, cancelled
     call_notes: int = 0  # coordinators' notes about the patient's calls, blanked
 
 
 async def erase(patient_id: UUID, now: datetime) -> Erased:
-    """Anonymise one patient, in the caller's transaction."""
+    """Anonymise one patient, in the caller's transaction. Picture files are removed by
+    the outbox worker once this commits (topic `media.erase`)."""
+    before = await Patient.select(Patient.name, Patient.phone).where(Patient.id == patient_id)
     await Patient.update(
         {
             Patient.name: "",
@@ -211,7 +223,7 @@ async def erase(patient_id: UUID, now: datetime) -> Erased:
         ledger_texts += 1
 
     ratings: list = []
-    pushes = media = call_notes = 0
+    pushes = media = deliveries = crm_referrals = call_notes = 0
     if ids:
         ratings = await (
             ContactRating.update({ContactRating.comment: ""})
@@ -219,18 +231,19 @@ async def erase(patient_id: UUID, now: datetime) -> Erased:
             .returning(ContactRating.id)
         )
         pushes = await _forget_pushes(ids, now)
-        archived = await (
-            Media.update({Media.archived_at: now})
-            .where(Media.referral.is_in(ids) & Media.archived_at.is_null())
-            .returning(Media.id)
-        )
-        media = len(archived)
+        media = await _forget_pictures(patient_id, ids, now)
+        crm_referrals = await _cancel(OUTBOUND_TOPIC, ids, now)
         notes = await (
             CallNote.update({CallNote.note: ""})
             .where(CallNote.referral.is_in(ids) & (CallNote.note != ""))
             .returning(CallNote.id)
         )
         call_notes = len(notes)
+        if before:
+            said = redaction(before[0]["name"], before[0]["phone"])
+            deliveries = await _scrub_deliveries(
+                ids, said, search_spellings(before[0]["name"], before[0]["phone"])
+            )
     return Erased(
         at=now,
         devices=len(devices),
@@ -239,8 +252,88 @@ async def erase(patient_id: UUID, now: datetime) -> Erased:
         rating_comments=len(ratings),
         pushes=pushes,
         media=media,
+        deliveries=deliveries,
+        crm_referrals=crm_referrals,
         call_notes=call_notes,
     )
+
+
+async def _forget_pictures(patient_id: UUID, referrals: list[UUID], now: datetime) -> int:
+    """Rows archived (nobody is served them) with their captions, the clinic's words
+    about the patient, emptied; the files go with the outbox message queued here."""
+    rows = await Media.select(Media.id, Media.storage_key).where(Media.referral.is_in(referrals))
+    await Media.update({Media.caption: ""}).where(Media.referral.is_in(referrals))
+    await Media.update({Media.archived_at: now}).where(
+        Media.referral.is_in(referrals) & Media.archived_at.is_null()
+    )
+    if rows:
+        await outbox.enqueue(
+            topic=MEDIA_ERASE_TOPIC,
+            payload={"keys": [r["storage_key"] for r in rows]},
+            now=now,
+            dedupe_key=f"media.erase:{patient_id}",
+        )
+    return len(rows)
+
+
+async def _cancel(topic: str, referrals: list[UUID], now: datetime) -> int:
+    cancelled = await (
+        Outbox.update({Outbox.status: "cancelled", Outbox.done_at: now})
+        .where(
+            (Outbox.topic == topic)
+            & Outbox.referral.is_in(referrals)
+            & (Outbox.status == "pending")
+        )
+        .returning(Outbox.id)
+    )
+    return len(cancelled)
+
+
+def _like(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def _scrub_deliveries(referrals: list[UUID], said: Redaction, spellings: list[str]) -> int:
+    """Raw deliveries from the clinics' systems that are about the patient (their
+    processing named one of the patient's referrals or CRM objects) or that hold the
+    patient's name or phone: the name and phone taken out of the body, the error and the
+    result, in every spelling (backend.domain.erasure); the ids, stages and outcomes
+    derived from them stay, and so does a delivery's use for replay."""
+    clinics = {
+        r["clinic"]
+        for r in await Referral.select(Referral.clinic).where(Referral.id.is_in(referrals))
+    }
+    external = await ExternalLink.select(ExternalLink.external_id).where(
+        ExternalLink.referral.is_in(referrals)
+    )
+    about = [str(r) for r in referrals] + [f'"{e["external_id"]}"' for e in external]
+    conditions = [("body", s) for s in spellings + [str(r) for r in referrals]]
+    conditions += [("CAST(result AS TEXT)", s) for s in about]
+    where = " OR ".join(f"{column} LIKE {{}} ESCAPE '\\'" for column, _ in conditions)
+    clinic_marks = ", ".join("{}" for _ in clinics)
+    rows = await Inbox.raw(
+        f'SELECT "id", "body", "error", "result" FROM "inbox" '  # noqa: S608 - placeholders only
+        f'WHERE "clinic" IN ({clinic_marks}) AND ({where})',
+        *clinics,
+        *(_like(value) for _, value in conditions),
+    )
+    changed = 0
+    for row in rows:
+        result = _payload(row["result"])
+        values = {
+            Inbox.body: said.apply(row["body"] or ""),
+            Inbox.error: said.apply(row["error"]) if row["error"] else row["error"],
+            Inbox.result: msgspec.json.encode(said.apply_to_strings(result)).decode(),
+        }
+        if (
+            values[Inbox.body] != (row["body"] or "")
+            or values[Inbox.error] != row["error"]
+            or said.apply_to_strings(result) != result
+        ):
+            await Inbox.update(values).where(Inbox.id == row["id"])
+            changed += 1
+    return changed
 
 
 async def _forget_pushes(referrals: list[UUID], now: datetime) -> int:

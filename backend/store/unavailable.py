@@ -21,6 +21,11 @@ _POSTGRES_OUTAGES = (
     asyncpg.exceptions.CrashShutdownError,  # 57P02
     asyncpg.exceptions.CannotConnectNowError,  # 57P03: starting up or shutting down
     asyncpg.exceptions.InsufficientResourcesError,  # class 53: too many connections, disk full
+    # A failover in progress: of the hosts in the URL none is a writable primary yet
+    # (target_session_attrs=read-write), or the connection's server has just become a
+    # standby; the connection is dropped and the next one finds the new primary.
+    asyncpg.exceptions.TargetServerAttributeNotMatched,
+    asyncpg.exceptions.ReadOnlySQLTransactionError,  # 25006
 )
 _NETWORK_ERRNOS = {
     errno.ECONNREFUSED,

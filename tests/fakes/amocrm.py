@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from tests.fakes.server import Running, lifespan, read_body, respond
+from tests.fakes.server import Running, answer_lost, lifespan, read_body, respond
 
 UNAUTHORIZED = {
     "title": "Unauthorized",
@@ -64,6 +64,9 @@ class FakeAmoCrm:
     limited: int = 0
     throttle_next: int = 0  # answer this many coming requests 429, as a busy account does
     down: bool = False  # an outage: every API call answered 503
+    gone_status: int = 204  # the documented answer for a lead that is not there; or 404
+    # (method, path) carried out but never answered, e.g. ("POST", "/api/v4/leads/complex")
+    answers_lost: set[tuple[str, str]] = field(default_factory=set)
     refused: int = 0  # calls answered while down
     currency: str = "RUB"  # the account's, in /api/v4/account
     catalogs: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -298,6 +301,8 @@ class FakeAmoCrm:
                     self.down, self.fail_after = True, None
                 else:
                     self.fail_after -= 1
+        if (method, path) in self.answers_lost:
+            send = answer_lost(receive)
         if self.down:
             with self.lock:
                 self.refused += 1
@@ -331,7 +336,17 @@ class FakeAmoCrm:
         query = parse_qs(scope["query_string"].decode())
         if method == "GET" and path.startswith("/api/v4/leads/") and path[14:].isdigit():
             lead = self._lead_view(int(path[14:]), query.get("with", [""])[0])
-            await respond(send, 200 if lead else 204, lead, content_type=HAL)
+            if lead:
+                await respond(send, 200, lead, content_type=HAL)
+            elif self.gone_status == 404:
+                await respond(
+                    send,
+                    404,
+                    {"title": "Not Found", "type": "https://httpstatus.es/404", "status": 404},
+                    content_type="application/problem+json",
+                )
+            else:
+                await respond(send, self.gone_status)
         elif method == "GET" and path == "/api/v4/account":
             await respond(send, 200, self._account(), content_type=HAL)
         elif method == "GET" and path == "/api/v4/leads/custom_fields":

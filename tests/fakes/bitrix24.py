@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.fakes.server import Running, lifespan, read_body, respond
+from tests.fakes.server import Running, answer_lost, lifespan, read_body, respond
 
 MSK = timedelta(hours=3)
 
@@ -116,6 +116,7 @@ class FakeBitrix24:
     down: bool = False  # answer `down_status` INTERNAL_SERVER_ERROR to everything
     down_status: int = 500
     refused: int = 0  # calls answered while down
+    answers_lost: set[str] = field(default_factory=set)  # methods carried out, never answered
     lock: threading.Lock = field(default_factory=threading.Lock)
     rows: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # deal id -> rows
     products: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -370,6 +371,8 @@ class FakeBitrix24:
         method = method.removesuffix(".json")
         with self.lock:
             self.calls.append((method, params))
+        if method in self.answers_lost:
+            send = answer_lost(receive)
         status, payload = self.call(method, {k.lower(): v for k, v in params.items()})
         started = time.time()
         if status == 200:

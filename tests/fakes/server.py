@@ -80,3 +80,16 @@ async def respond(
         }
     )
     await send({"type": "http.response.body", "body": raw})
+
+
+def answer_lost(receive):
+    """An ASGI `send` for a request the fake carries out but never answers: the answer
+    is dropped and the fake waits until the caller gives up and hangs up (a vendor whose
+    reply is lost on the way, the case that tempts a retry to do things twice)."""
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.body":
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+    return send

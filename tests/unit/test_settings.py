@@ -40,6 +40,7 @@ def test_production_starts_with_proper_settings():
         ({"FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099"}, "FIREBASE_AUTH_EMULATOR_HOST"),
         ({"PLANTRACK_DATABASE_URL": "sqlite:///var/x.sqlite3"}, "PostgreSQL in production"),
         ({"PLANTRACK_PUBLIC_URL": "http://plantrack.example.org"}, "PLANTRACK_PUBLIC_URL"),
+        ({"PLANTRACK_FIREBASE_CERTS_URL": "http://certs.example"}, "PLANTRACK_FIREBASE_CERTS_URL"),
     ],
 )
 def test_production_refuses_development_settings(change, complaint):
