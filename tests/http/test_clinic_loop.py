@@ -191,7 +191,8 @@ async def test_staff_accounts_deactivate_rekey_and_reassign(client, db):
     assert new.status_code == 200
     assert (await client.get(f"{API}/clinic/worklist", headers=person.headers)).status_code == 401
     short = await client.post(f"{base}/password", headers=operator.headers, json={"password": "x"})
-    assert short.status_code == 422
+    # The document states the 12 characters, so the schema check answers first.
+    assert short.status_code == 400 and "password" in short.text
 
     # A new authenticator: a key to enrol, the old codes stop working.
     rekeyed = await client.post(f"{base}/authenticator", headers=operator.headers)
