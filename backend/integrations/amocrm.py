@@ -47,14 +47,15 @@ from backend.integrations.base import (
 )
 from backend.integrations.forms import MalformedForm, parse_bracket_form
 from backend.integrations.money import BadMoney, decimal_of, minor_units
-from backend.integrations.vendor_http import json_or_none, limiter, retry_after, send
+from backend.integrations.vendor_http import json_or_none, retry_after, send, spacing
 
 LEAD_ACTIONS = ("status", "add", "update")  # `delete` carries nothing to record
 TAG = "plantrack"
-# amoCRM allows 7 requests a second, counted over any second. One at a time, 1/6 s
-# apart: paced at exactly 1/7 s, a request delayed on its way (a busy event loop, the
-# network) lets the eighth land in the same second as the first, and earns a 429.
-RATE = (1, 1 / 6)
+# amoCRM allows 7 requests a second, counted as they arrive, over any second. One at a
+# time, each leaving 1/6 s after the previous answer (vendor_http.Spacing): paced by when
+# they leave (1/7 s, then 1/6 s apart), a few requests held up on the way by a busy CPU
+# arrived bunched, the eighth within the first's second, and earned a 429.
+GAP = 1 / 6
 
 WON, LOST = 142, 143  # system statuses, the same ids in every pipeline
 PAGE = 250  # amoCRM's largest page
@@ -423,7 +424,7 @@ class AmoCrm:
         **kwargs: Any,
     ) -> httpx.Response:
         base = conn.config["base_url"].rstrip("/")
-        gate = limiter(f"amocrm:{httpx.URL(base).host}", *RATE)
+        gate = spacing(f"amocrm:{httpx.URL(base).host}", GAP)
         headers = {"Authorization": f"Bearer {conn.secrets['access_token']}"}
         response = await send(http, gate, method, base + path, headers=headers, **kwargs)
         status = response.status_code
@@ -454,7 +455,7 @@ class AmoCrm:
         if not (secrets.get("refresh_token") and secrets.get("client_secret")):
             return False
         base = config["base_url"].rstrip("/")
-        gate = limiter(f"amocrm:{httpx.URL(base).host}", *RATE)
+        gate = spacing(f"amocrm:{httpx.URL(base).host}", GAP)
         response = await send(
             http,
             gate,

@@ -5,7 +5,8 @@ order[id] or order[updated_at], page and limit (250 at most), `_links.next` whil
 pages follow, 204 when the page is empty,
 created with /api/v4/leads/complex (a bare array back), Bearer tokens with the
 documented 401 problem body, OAuth refresh at /oauth2/access_token (a refresh token
-works once), and 429 beyond 7 requests a second.
+works once), and 429 beyond 7 requests a second, counted as they arrive (a request can
+be held up on its way first, as a busy machine holds it).
 
 It also writes the webhooks an account POSTs: form-encoded, `leads[status][N][…]` and
 `account[…]`, every value a string.
@@ -17,6 +18,7 @@ elements carry SKU and PRICE custom fields, elements linked to a lead with a qua
 (/api/v4/leads/custom_fields) and the account's currency (/api/v4/account).
 """
 
+import asyncio
 import json
 import threading
 import time
@@ -80,6 +82,10 @@ class FakeAmoCrm:
     lagging: dict[int, dict[str, Any]] = field(default_factory=dict)
     fail_after: int | None = None  # answer this many more API calls, then go down
     listed: list[dict[str, list[str]]] = field(default_factory=list)  # leads list queries
+    # seconds each coming API request is held up on its way before the account counts it
+    # (a busy CPU, the network); and when each request was counted (monotonic seconds)
+    hold_next: list[float] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _recent: deque = field(default_factory=deque)
     _next_id: int = 23802100
@@ -284,6 +290,7 @@ class FakeAmoCrm:
     def _over_limit(self) -> bool:
         with self.lock:
             now = time.monotonic()
+            self.arrivals.append(now)
             while self._recent and now - self._recent[0] > 1.0:
                 self._recent.popleft()
             if len(self._recent) >= self.per_second or self.throttle_next > 0:
@@ -325,6 +332,10 @@ class FakeAmoCrm:
         if headers.get("authorization") != f"Bearer {self.access_token}":
             await respond(send, 401, UNAUTHORIZED, content_type="application/problem+json")
             return
+        with self.lock:
+            held = self.hold_next.pop(0) if self.hold_next else 0.0
+        if held:
+            await asyncio.sleep(held)
         if self._over_limit():
             await respond(
                 send,
