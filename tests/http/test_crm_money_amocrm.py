@@ -4,6 +4,7 @@ the amount paid so far, stages mark procedures done — nobody touches the panel
 clinic's funnel in money equals, to the kopeck, that of a twin worked in the panel."""
 
 import asyncio
+import json
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -15,7 +16,9 @@ from backend.push.worker import handlers, run_once
 from backend.services import integrations
 from backend.services.referrals import PlanItemIn
 from backend.store import integrations as integration_store
-from backend.store import referrals
+from backend.store import outbox, referrals
+from backend.store.migrations import m0043_amocrm_reconcile_chain as m0043
+from backend.store.tables import Outbox
 from tests.factories import make_clinic
 from tests.fakes import amocrm
 from tests.http.crm_twin import PanelTwin, answer_like_a_patient, funnel_of, seconds
@@ -468,3 +471,26 @@ async def test_the_reconcile_reads_every_page_and_only_our_leads(client, db, acc
     assert passes(account)[-1] == ["1"]
     assert await event_count(sent["id"]) == count
     assert await synced_at(clinic_id) == quiet
+
+
+async def test_an_amocrm_clinic_connected_before_the_reconcile_gets_its_first_pass(
+    client, db, account
+):
+    ex, sent, lead, _t0 = await started(client, db, account, "+79161240025")
+    clinic_id = await clinic_of(sent["id"])
+    integration_id = (await integration_store.of_clinic(clinic_id))["id"]
+    # As before this change: the clinic has no chain of passes.
+    await Outbox.delete().where(Outbox.topic == integrations.RECONCILE)
+    await changed_unheard(account, lead, catalogue(account))
+
+    later = utcnow() + integrations.RECONCILE_EVERY + timedelta(seconds=1)
+    assert await m0043.start_chains(later) == 1
+    assert await m0043.start_chains(later) == 1  # the same key: still one pass
+    chain = [r for r in await outbox.of_topic(integrations.RECONCILE) if r["status"] == "pending"]
+    payloads = [r["payload"] for r in chain]
+    payloads = [json.loads(p) if isinstance(p, str) else p for p in payloads]
+    assert payloads == [{"integration_id": str(integration_id)}]
+    await work(db, now=later)
+    money = await referral_money(client, ex, sent["id"])
+    assert (money["planned"], money["executed"], money["paid"]) == (18_500_00, 7_000_00, 7_000_00)
+    assert await synced_at(clinic_id) == later
