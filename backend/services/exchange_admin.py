@@ -159,7 +159,7 @@ async def transfer_referral(
     now: datetime | None = None,
 ) -> Transfer:
     """The patient leaves mid-plan: the items not yet done, and their money, move to a new
-    referral at another clinic, linked to this one (DESIGN §2)."""
+    referral at another clinic, linked to this one (docs/domain.md, "The funnel")."""
     now = now or utcnow()
     if not reason.strip():
         raise Invalid("a transfer needs a reason")
