@@ -95,6 +95,9 @@ async def send(
     if time.monotonic() < _silent_until.get(where, 0.0):
         raise CrmUnavailable(f"{target.host} did not answer the last call; not called again yet")
     async with gate:
+        # A call queued behind one that has just run out of time does not try again.
+        if time.monotonic() < _silent_until.get(where, 0.0):
+            raise CrmUnavailable(f"{target.host} did not answer the last call; not called again")
         try:
             # httpx's timeouts are per read; a server that trickles bytes would never
             # trip one, so the whole call has a deadline too.
