@@ -12,6 +12,11 @@ Money, for our leads (tagged `plantrack`): the lead's `price`, its products
 element read from /api/v4/catalogs/{id}/elements for its name, SKU and price), a custom
 field with the amount paid so far, a field listing the products that are done; amounts
 are in the account's currency (/api/v4/account `currency`).
+
+amoCRM may lose a webhook (our endpoint down, its queue dropping it), so `recently_changed`
+lists the leads changed since the last sync (GET /api/v4/leads, filter[updated_at][from],
+page by page while the answer links a next page; 204 when none) and the worker
+reconciles on a schedule; our leads among them are read as a webhook's would be.
 """
 
 import hmac
@@ -42,17 +47,19 @@ from backend.integrations.base import (
 )
 from backend.integrations.forms import MalformedForm, parse_bracket_form
 from backend.integrations.money import BadMoney, decimal_of, minor_units
-from backend.integrations.vendor_http import json_or_none, limiter, retry_after, send
+from backend.integrations.vendor_http import json_or_none, retry_after, send, spacing
 
 LEAD_ACTIONS = ("status", "add", "update")  # `delete` carries nothing to record
 TAG = "plantrack"
-# amoCRM allows 7 requests a second, counted over any second. One at a time, 1/6 s
-# apart: paced at exactly 1/7 s, a request delayed on its way (a busy event loop, the
-# network) lets the eighth land in the same second as the first, and earns a 429.
-RATE = (1, 1 / 6)
+# amoCRM allows 7 requests a second, counted as they arrive, over any second. One at a
+# time, each leaving 1/6 s after the previous answer (vendor_http.Spacing): paced by when
+# they leave (1/7 s, then 1/6 s apart), a few requests held up on the way by a busy CPU
+# arrived bunched, the eighth within the first's second, and earned a 429.
+GAP = 1 / 6
 
 WON, LOST = 142, 143  # system statuses, the same ids in every pipeline
 PAGE = 250  # amoCRM's largest page
+RECONCILE_PAGES = 40  # one pass reads at most 10 000 changed leads; more fails visibly
 FIELD_PAGES = 4  # the stages view reads at most 1000 custom fields of leads
 
 
@@ -102,19 +109,65 @@ class AmoCrm:
             if response.status_code in (204, 404):
                 changes.append(Change(external_id=f"lead:{lead_id}", note="lead not found"))
                 continue
-            lead = response.json()
-            change = self.change_of(conn, lead)
-            if _ours(lead):
-                try:
-                    money = await self.money_of(conn, http, lead)
-                except CrmRejected as exc:  # the stage is still recorded
-                    lead_id = lead["id"]
-                    money = unreadable(
-                        f"amoCRM, сделка {lead_id}", f"amoCRM lead {lead_id}", f"money: {exc}"
-                    )
-                change = msgspec.structs.replace(change, money=money)
-            changes.append(change)
+            changes.append(await self._lead_change(conn, http, response.json()))
         return changes
+
+    async def recently_changed(
+        self, conn: Connection, since: datetime, http: httpx.AsyncClient
+    ) -> list[Change]:
+        """Our leads changed at or after `since` (oldest id first), as changes. Only a
+        lower bound and id order: a lead changed while the pages are read cannot shift
+        another out of them (it is read now, or again on the next pass)."""
+        after = int(since.timestamp())
+        changes: list[Change] = []
+        for page in range(1, RECONCILE_PAGES + 1):
+            response = await self.request(
+                conn,
+                http,
+                "GET",
+                "/api/v4/leads",
+                params={
+                    "filter[updated_at][from]": after,
+                    "with": "catalog_elements",
+                    "order[id]": "asc",
+                    "limit": PAGE,
+                    "page": page,
+                },
+            )
+            if response.status_code == 204:  # nothing (more) changed
+                return changes
+            body = json_or_none(response)
+            if not isinstance(body, dict):
+                raise CrmUnavailable("amoCRM answered the leads list without JSON")
+            for lead in (body.get("_embedded") or {}).get("leads") or []:
+                # An account that ignores the filter (the documentation calls filtering
+                # alpha) lists every lead: those not changed since are not read again.
+                updated = lead.get("updated_at")
+                if _ours(lead) and not (isinstance(updated, int) and updated < after):
+                    changes.append(await self._lead_change(conn, http, lead))
+            if not (body.get("_links") or {}).get("next"):
+                return changes
+        # Stopping here would move the sync time past leads not read: fail visibly instead.
+        raise CrmRejected(
+            f"more than {RECONCILE_PAGES * PAGE} leads changed since {since.isoformat()}; "
+            "not reconciled"
+        )
+
+    async def _lead_change(
+        self, conn: Connection, http: httpx.AsyncClient, lead: dict[str, Any]
+    ) -> Change:
+        """A lead as read, as a change; with its money when it is ours."""
+        change = self.change_of(conn, lead)
+        if not _ours(lead):
+            return change
+        try:
+            money = await self.money_of(conn, http, lead)
+        except CrmRejected as exc:  # the stage is still recorded
+            lead_id = lead["id"]
+            money = unreadable(
+                f"amoCRM, сделка {lead_id}", f"amoCRM lead {lead_id}", f"money: {exc}"
+            )
+        return msgspec.structs.replace(change, money=money)
 
     async def money_of(
         self, conn: Connection, http: httpx.AsyncClient, lead: dict[str, Any]
@@ -371,7 +424,7 @@ class AmoCrm:
         **kwargs: Any,
     ) -> httpx.Response:
         base = conn.config["base_url"].rstrip("/")
-        gate = limiter(f"amocrm:{httpx.URL(base).host}", *RATE)
+        gate = spacing(f"amocrm:{httpx.URL(base).host}", GAP)
         headers = {"Authorization": f"Bearer {conn.secrets['access_token']}"}
         response = await send(http, gate, method, base + path, headers=headers, **kwargs)
         status = response.status_code
@@ -402,7 +455,7 @@ class AmoCrm:
         if not (secrets.get("refresh_token") and secrets.get("client_secret")):
             return False
         base = config["base_url"].rstrip("/")
-        gate = limiter(f"amocrm:{httpx.URL(base).host}", *RATE)
+        gate = spacing(f"amocrm:{httpx.URL(base).host}", GAP)
         response = await send(
             http,
             gate,

@@ -11,6 +11,7 @@ would have waited, and the worker's batch moves on to other vendors' messages.
 import asyncio
 import time
 import weakref
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
@@ -23,6 +24,9 @@ CONNECT_S = 5.0
 
 # aiolimiter binds a limiter to the loop that first uses it: one set per loop.
 _limiters: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AsyncLimiter]]" = (
+    weakref.WeakKeyDictionary()
+)
+_spacings: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Spacing]]" = (
     weakref.WeakKeyDictionary()
 )
 # host:port → monotonic time until which it is not called (it hung last time).
@@ -44,8 +48,46 @@ def limiter(account: str, max_rate: float, period: float) -> AsyncLimiter:
     return per_loop[account]
 
 
+class Spacing:
+    """One call at a time to an account, each leaving `gap` seconds after the answer to
+    the previous one came back. A vendor counts requests as they arrive: spacing when they
+    leave is not enough, since one held up on its way (a busy CPU, the network) lands
+    just before the next, and a run of such lands more in a second than allowed. Spaced
+    from the answer, arrivals are at least `gap` apart whatever the delays: the next
+    request leaves only after the previous one has arrived and been answered."""
+
+    def __init__(self, gap: float) -> None:
+        self.gap = gap
+        self._turn = asyncio.Lock()
+        self._free_at = 0.0
+
+    async def __aenter__(self) -> None:
+        await self._turn.acquire()
+        try:
+            await asyncio.sleep(max(0.0, self._free_at - time.monotonic()))
+        except BaseException:
+            self._turn.release()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._free_at = time.monotonic() + self.gap
+        self._turn.release()
+
+
+def spacing(account: str, gap: float) -> Spacing:
+    """The shared Spacing for one vendor account (every adapter call to it waits here)."""
+    per_loop = _spacings.setdefault(asyncio.get_running_loop(), {})
+    if account not in per_loop:
+        per_loop[account] = Spacing(gap)
+    return per_loop[account]
+
+
 async def send(
-    http: httpx.AsyncClient, gate: AsyncLimiter, method: str, url: str, **kwargs: Any
+    http: httpx.AsyncClient,
+    gate: AbstractAsyncContextManager[Any],
+    method: str,
+    url: str,
+    **kwargs: Any,
 ) -> httpx.Response:
     target = httpx.URL(url)
     where = f"{target.host}:{target.port or ''}"
@@ -53,6 +95,9 @@ async def send(
     if time.monotonic() < _silent_until.get(where, 0.0):
         raise CrmUnavailable(f"{target.host} did not answer the last call; not called again yet")
     async with gate:
+        # A call queued behind one that has just run out of time does not try again.
+        if time.monotonic() < _silent_until.get(where, 0.0):
+            raise CrmUnavailable(f"{target.host} did not answer the last call; not called again")
         try:
             # httpx's timeouts are per read; a server that trickles bytes would never
             # trip one, so the whole call has a deadline too.

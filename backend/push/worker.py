@@ -223,7 +223,7 @@ Done = integrations.Processed
 def integration_handlers(
     secret_key: str, timeout: float = vendor_http.TIMEOUT_S
 ) -> dict[str, Handler]:
-    """Deliveries from clinics' systems, referrals out to their CRMs, Bitrix24 reconcile.
+    """Deliveries from clinics' systems, referrals out to their CRMs, CRM reconcile.
     Each batch shares one HTTP client; the vendors' rate limits hold across batches, and
     a vendor that hangs costs the batch one `timeout` (backend.integrations.vendor_http)."""
 
@@ -258,7 +258,11 @@ def integration_handlers(
 
     async def reconcile(m: Claimed, http: httpx.AsyncClient, now: datetime) -> Done:
         return await integrations.reconcile(
-            UUID(m.payload["integration_id"]), http, secret_key=secret_key, now=now
+            UUID(m.payload["integration_id"]),
+            http,
+            secret_key=secret_key,
+            last_try=m.attempts >= MAX_ATTEMPTS,
+            now=now,
         )
 
     return {

@@ -138,7 +138,7 @@ async def configure(
             now=now,
         )
         await parties.set_delivery_channel(clinic_id, system)
-        if system == "bitrix24":
+        if system in CRMS:
             await schedule_reconcile(integration_id, now, first=True)
     view = await describe(clinic_id, secret_key=secret_key, public_url=public_url)
     assert view is not None
@@ -652,7 +652,7 @@ async def _outbound(referral: dict[str, Any]) -> OutboundReferral:
     )
 
 
-# --- reconcile: Bitrix24 never re-sends a lost event -------------------------------------
+# --- reconcile: a lost webhook is not lost (Bitrix24 never re-sends one; amoCRM may drop) --
 
 
 async def schedule_reconcile(integration_id: UUID, now: datetime, *, first: bool = False) -> None:
@@ -672,21 +672,28 @@ async def reconcile(
     http: httpx.AsyncClient,
     *,
     secret_key: str,
+    last_try: bool = False,
     now: datetime | None = None,
 ) -> Processed:
-    """Read our deals modified since the last sync and record what they say. A run that
-    recorded or failed anything leaves a delivery in the inbox (replayable); a quiet run
-    leaves only last_sync_at."""
+    """Read our deals (leads) modified since the last sync and record what they say. The
+    sync time moves only after a whole pass was read and recorded: a vendor outage in the
+    middle retries the pass, from the same time. A run that recorded or failed anything
+    leaves a delivery in the inbox (replayable); a quiet run leaves only last_sync_at."""
     now = now or utcnow()
     row = await store.integration(integration_id)
-    if row is None or row["archived_at"] is not None or row["system"] != "bitrix24":
+    if row is None or row["archived_at"] is not None or row["system"] not in CRMS:
         return Processed(status="done")  # the chain ends with the integration
-    adapter = ADAPTERS["bitrix24"]
+    system = row["system"]
+    adapter = ADAPTERS[system]
     conn = await connection(row, secret_key)
     since = (row["last_sync_at"] or row["created_at"]) - RECONCILE_OVERLAP
     try:
         changes = await adapter.recently_changed(conn, since, http)
     except CrmUnavailable as exc:
+        if last_try:  # the pass gives up, the chain does not: the next one reads from `since`
+            async with write_transaction():
+                await schedule_reconcile(integration_id, now)
+            return Processed(status="failed", error=f"gave up: {exc}")
         wait = timedelta(seconds=exc.retry_after) if exc.retry_after else None
         return Processed(status="retry", error=str(exc), retry_after=wait)
     except CrmRejected as exc:
@@ -698,7 +705,7 @@ async def reconcile(
         if any(o["outcome"] not in ("duplicate", "ignored") for o in outcomes):
             delivery_id = await store.store_delivery(
                 clinic_id=conn.clinic_id,
-                system="bitrix24",
+                system=system,
                 headers={"plantrack-reconcile-since": since.isoformat()},
                 body="",
                 now=now,

@@ -1,8 +1,12 @@
 """A local amoCRM account: API v4 as its documentation shows it — leads read by id (204
 with no body for a lead that does not exist), searched by ?query (204 when nothing),
+listed by filter[updated_at] (a timestamp: changed after it; or [from]/[to]), ordered by
+order[id] or order[updated_at], page and limit (250 at most), `_links.next` while more
+pages follow, 204 when the page is empty,
 created with /api/v4/leads/complex (a bare array back), Bearer tokens with the
 documented 401 problem body, OAuth refresh at /oauth2/access_token (a refresh token
-works once), and 429 beyond 7 requests a second.
+works once), and 429 beyond 7 requests a second, counted as they arrive (a request can
+be held up on its way first, as a busy machine holds it).
 
 It also writes the webhooks an account POSTs: form-encoded, `leads[status][N][…]` and
 `account[…]`, every value a string.
@@ -14,6 +18,7 @@ elements carry SKU and PRICE custom fields, elements linked to a lead with a qua
 (/api/v4/leads/custom_fields) and the account's currency (/api/v4/account).
 """
 
+import asyncio
 import json
 import threading
 import time
@@ -76,6 +81,11 @@ class FakeAmoCrm:
     # lead id -> an older copy the next read of that lead answers with (a lagging read)
     lagging: dict[int, dict[str, Any]] = field(default_factory=dict)
     fail_after: int | None = None  # answer this many more API calls, then go down
+    listed: list[dict[str, list[str]]] = field(default_factory=list)  # leads list queries
+    # seconds each coming API request is held up on its way before the account counts it
+    # (a busy CPU, the network); and when each request was counted (monotonic seconds)
+    hold_next: list[float] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _recent: deque = field(default_factory=deque)
     _next_id: int = 23802100
@@ -232,8 +242,10 @@ class FakeAmoCrm:
         self.linked[lead_id] = list(items)
         self.leads[lead_id]["updated_at"] = at or int(time.time())
 
-    def _lead_view(self, lead_id: int, with_: str) -> dict[str, Any] | None:
-        lead = self.lagging.pop(lead_id, None) or self.leads.get(lead_id)
+    def _lead_view(
+        self, lead_id: int, with_: str, *, lagging: bool = True
+    ) -> dict[str, Any] | None:
+        lead = (self.lagging.pop(lead_id, None) if lagging else None) or self.leads.get(lead_id)
         if lead is None:
             return None
         lead = json.loads(json.dumps(lead))
@@ -278,6 +290,7 @@ class FakeAmoCrm:
     def _over_limit(self) -> bool:
         with self.lock:
             now = time.monotonic()
+            self.arrivals.append(now)
             while self._recent and now - self._recent[0] > 1.0:
                 self._recent.popleft()
             if len(self._recent) >= self.per_second or self.throttle_next > 0:
@@ -319,6 +332,10 @@ class FakeAmoCrm:
         if headers.get("authorization") != f"Bearer {self.access_token}":
             await respond(send, 401, UNAUTHORIZED, content_type="application/problem+json")
             return
+        with self.lock:
+            held = self.hold_next.pop(0) if self.hold_next else 0.0
+        if held:
+            await asyncio.sleep(held)
         if self._over_limit():
             await respond(
                 send,
@@ -397,6 +414,8 @@ class FakeAmoCrm:
                 for element_id, quantity in self.linked.get(lead_id, [])
             ]
             await respond(send, 200, {"_embedded": {"links": links}}, content_type=HAL)
+        elif method == "GET" and path == "/api/v4/leads" and "query" not in query:
+            await self._list(send, query)
         elif method == "GET" and path == "/api/v4/leads":
             search = query.get("query", [""])[0]
             found = [lead for lead in self.leads.values() if search and search in lead["name"]]
@@ -420,6 +439,49 @@ class FakeAmoCrm:
                 404,
                 {"title": "Not Found", "type": "https://httpstatus.es/404", "status": 404},
             )
+
+    async def _list(self, send, query: dict[str, list[str]]) -> None:
+        """GET /api/v4/leads: filter[updated_at] (a timestamp, or [from] and [to]), order,
+        page and limit; a HAL page with `_links.next` while more follow, 204 past the end."""
+        with self.lock:
+            self.listed.append(query)
+        after = (query.get("filter[updated_at]") or [None])[0]
+        start = (query.get("filter[updated_at][from]") or [after])[0]
+        end = (query.get("filter[updated_at][to]") or [None])[0]
+        found = [
+            lead
+            for lead in self.leads.values()
+            if (start is None or lead["updated_at"] >= int(start))
+            and (end is None or lead["updated_at"] <= int(end))
+        ]
+        key = "updated_at" if "order[updated_at]" in query else "id"
+        direction = (query.get(f"order[{key}]") or ["asc"])[0]
+        found.sort(key=lambda lead: (lead[key], lead["id"]), reverse=direction == "desc")
+        limit = min(int((query.get("limit") or ["50"])[0]), 250)
+        page = int((query.get("page") or ["1"])[0])
+        chunk = found[(page - 1) * limit : page * limit]
+        if not chunk:
+            await respond(send, 204)
+            return
+        with_ = (query.get("with") or [""])[0]
+
+        def href(n: int) -> dict[str, str]:
+            given = {k: v[0] for k, v in query.items() if k != "page"}
+            return {"href": f"{self.base_url}/api/v4/leads?{urlencode({**given, 'page': n})}"}
+
+        links = {"self": href(page)}
+        if page * limit < len(found):
+            links["next"] = href(page + 1)
+        links["first"] = href(1)
+        if page > 1:
+            links["prev"] = href(page - 1)
+        leads = [self._lead_view(lead["id"], with_, lagging=False) for lead in chunk]
+        await respond(
+            send,
+            200,
+            {"_page": page, "_links": links, "_embedded": {"leads": leads}},
+            content_type=HAL,
+        )
 
     def _account(self) -> dict[str, Any]:
         """GET /api/v4/account, as the documentation shows it (without `with`)."""

@@ -13,11 +13,15 @@ F = TypeVar("F")
 
 
 class Running(Generic[F]):
+    """The fake serves on a socket bound here and handed to uvicorn: a port found free
+    and let go before uvicorn binds it could be taken meanwhile by another process (test
+    runs side by side), and the fake's calls would reach a stranger."""
+
     def __init__(self, fake: F) -> None:
         self.fake = fake
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            fake.port = s.getsockname()[1]  # type: ignore[attr-defined]
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        fake.port = self.socket.getsockname()[1]  # type: ignore[attr-defined]
         config = uvicorn.Config(
             fake,  # type: ignore[arg-type]
             host="127.0.0.1",
@@ -26,19 +30,24 @@ class Running(Generic[F]):
             lifespan="on",
         )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
+        )
 
     def __enter__(self) -> F:
         self.thread.start()
-        for _ in range(250):
-            if self.server.started:
-                break
-            time.sleep(0.02)
+        # Until it serves, however long a busy machine takes; a server that died says so.
+        while not self.server.started:
+            if not self.thread.is_alive():
+                self.socket.close()
+                raise RuntimeError(f"the fake {type(self.fake).__name__} did not start")
+            time.sleep(0.01)
         return self.fake
 
     def __exit__(self, *exc: Any) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=5)
+        self.socket.close()
 
 
 async def lifespan(receive, send) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from backend.clock import utcnow
 from backend.domain.roles import Role
+from backend.integrations import amocrm as amocrm_adapter
 from backend.secrets_box import unseal
 from backend.store import integrations as integration_store
 from tests.factories import make_clinic
@@ -203,6 +204,24 @@ async def test_seven_requests_a_second_are_kept_and_429_is_waited_out(client, db
         await work(db, now=utcnow() + timedelta(seconds=seconds))
     assert account.limited == 3
     lead_of(account, late["invite_code"])  # exactly once, despite the retries
+
+
+async def test_requests_held_up_on_their_way_still_arrive_a_sixth_of_a_second_apart(
+    client, db, account
+):
+    ex, clinic_id, _ = await setup(client, account)
+    sent = [await send(client, ex, clinic_id, f"+7916123470{n}", f"Пациент {n}") for n in range(8)]
+    # Every seventh request is held up a third of a second before amoCRM counts it (a busy
+    # CPU, the network): the next must still not leave until 1/6 s after its answer, or
+    # it lands right behind it and a run of such puts eight in one second.
+    account.hold_next = [0.35, 0, 0, 0, 0, 0, 0] * 4
+    account.arrivals.clear()
+    await work(db)
+    for s in sent:
+        lead_of(account, s["invite_code"])
+    gaps = [b - a for a, b in zip(account.arrivals, account.arrivals[1:], strict=False)]
+    assert len(gaps) >= 16 and account.limited == 0
+    assert min(gaps) >= amocrm_adapter.GAP - 1e-6
 
 
 async def test_the_pipelines_statuses_are_shown_beside_the_map(client, db, account):

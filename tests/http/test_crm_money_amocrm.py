@@ -3,6 +3,8 @@ become the clinic's plan, a text field lists the procedures done, a number field
 the amount paid so far, stages mark procedures done — nobody touches the panel — and the
 clinic's funnel in money equals, to the kopeck, that of a twin worked in the panel."""
 
+import asyncio
+import json
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -10,7 +12,13 @@ import pytest
 
 from backend.clock import utcnow
 from backend.domain.roles import Role
+from backend.push.worker import handlers, run_once
+from backend.services import integrations
 from backend.services.referrals import PlanItemIn
+from backend.store import integrations as integration_store
+from backend.store import outbox, referrals
+from backend.store.migrations import m0043_amocrm_reconcile_chain as m0043
+from backend.store.tables import Outbox
 from tests.factories import make_clinic
 from tests.fakes import amocrm
 from tests.http.crm_twin import PanelTwin, answer_like_a_patient, funnel_of, seconds
@@ -299,3 +307,190 @@ async def test_the_stages_view_shows_the_leads_fields_and_the_products(client, d
     products = {p["name"]: (p["code"], p["price"]) for p in body["catalog"]}
     assert products["Пломба (зуб 16)"] == ("A16.07.002", 7_000_00)
     assert products["Гигиена"] == ("", 7_500_00)
+
+
+# --- reconcile: a lost webhook is read on the next pass --------------------------------
+
+
+async def changed_unheard(account, lead: Lead, catalogue_items: list[tuple[int, int]]) -> None:
+    """The clinic works the lead now, and none of its webhooks reach plantrack: the
+    products, the stage that marks the listed procedures done, and 7 000 paid."""
+    now = seconds(utcnow())
+    account.link(lead.id, catalogue_items, at=int((now - timedelta(seconds=3)).timestamp()))
+    account.move(lead.id, TREATING, updated_at=int((now - timedelta(seconds=2)).timestamp()))
+    account.set_values(lead.id, DONE, ["Пломба (зуб 16)"], at=int(now.timestamp()) - 1)
+    account.set_values(lead.id, PAID, ["7000"], at=int(now.timestamp()))
+
+
+async def synced_at(clinic_id) -> datetime | None:
+    return (await integration_store.of_clinic(clinic_id))["last_sync_at"]
+
+
+def passes(account) -> list[list[str]]:
+    """The pages each reconcile pass asked the leads list for, pass by pass."""
+    found: list[list[str]] = []
+    for query in account.listed:
+        page = query["page"][0]
+        if page == "1":
+            found.append([])
+        found[-1].append(page)
+    return found
+
+
+async def clinic_of(referral_id: str) -> UUID:
+    return (await referrals.get(UUID(referral_id)))["clinic"]
+
+
+async def test_a_lost_webhook_is_read_by_the_reconcile_once(client, db, account):
+    ex, sent, lead, _t0 = await started(client, db, account, "+79161240021")
+    clinic_id = await clinic_of(sent["id"])
+    await changed_unheard(account, lead, catalogue(account))
+    count = await event_count(sent["id"])
+    assert (await referral_money(client, ex, sent["id"]))["paid"] == 0
+
+    later = utcnow() + integrations.RECONCILE_EVERY + timedelta(seconds=1)
+    await work(db, now=later)
+    money = await referral_money(client, ex, sent["id"])
+    assert (money["planned"], money["executed"], money["paid"]) == (18_500_00, 7_000_00, 7_000_00)
+    assert await synced_at(clinic_id) == later
+    (caught,) = [
+        d for d in await inbox(client, ex) if (d["delivery_key"] or "").startswith("reconcile:")
+    ]
+    assert caught["status"] == "processed" and caught["system"] == "amocrm"
+    query = account.listed[-1]
+    assert query["with"] == ["catalog_elements"] and query["limit"] == ["250"]
+    since = later - integrations.RECONCILE_EVERY - integrations.RECONCILE_OVERLAP
+    assert abs(int(query["filter[updated_at][from]"][0]) - since.timestamp()) < 60
+    recorded = await event_count(sent["id"])
+    assert recorded > count
+
+    # The next pass reads the lead again (it is inside the overlap), the webhook turns up
+    # late, the reconcile's delivery is replayed: nothing new.
+    await work(db, now=later + integrations.RECONCILE_EVERY)
+    await lead.event()
+    await client.post(f"/api/v1/exchange/inbox/{caught['id']}/replay", headers=ex)
+    await work(db, now=later + integrations.RECONCILE_EVERY + timedelta(seconds=1))
+    assert await event_count(sent["id"]) == recorded
+    assert await referral_money(client, ex, sent["id"]) == money
+
+
+async def test_an_outage_during_reconcile_retries_the_pass_from_the_same_time(client, db, account):
+    ex, sent, lead, _t0 = await started(client, db, account, "+79161240022")
+    clinic_id = await clinic_of(sent["id"])
+    await changed_unheard(account, lead, catalogue(account))
+    count = await event_count(sent["id"])
+    synced = await synced_at(clinic_id)
+
+    # The list is answered, then the account goes down while the lead's money is read.
+    account.fail_after = 1
+    later = utcnow() + integrations.RECONCILE_EVERY + timedelta(seconds=1)
+    await work(db, now=later)
+    assert account.down and account.refused == 1
+    assert await event_count(sent["id"]) == count
+    assert await synced_at(clinic_id) == synced  # the sync time has not moved
+    account.down = False
+    for minutes in (2, 5, 30):
+        await work(db, now=later + timedelta(minutes=minutes))
+    money = await referral_money(client, ex, sent["id"])
+    assert (money["planned"], money["executed"], money["paid"]) == (18_500_00, 7_000_00, 7_000_00)
+    assert await synced_at(clinic_id) > later
+    recorded = await event_count(sent["id"])
+
+    # The next passes and a replay of the pass that caught up add nothing.
+    await work(db, now=later + 2 * integrations.RECONCILE_EVERY)
+    for delivery in await inbox(client, ex):
+        if (delivery["delivery_key"] or "").startswith("reconcile:"):
+            await client.post(f"/api/v1/exchange/inbox/{delivery['id']}/replay", headers=ex)
+    await work(db, now=later + 3 * integrations.RECONCILE_EVERY)
+    assert await event_count(sent["id"]) == recorded
+
+
+async def test_a_hung_account_during_reconcile_loses_nothing(client, db, account):
+    ex, sent, lead, _t0 = await started(client, db, account, "+79161240023")
+    clinic_id = await clinic_of(sent["id"])
+    await changed_unheard(account, lead, catalogue(account))
+    synced = await synced_at(clinic_id)
+    count = await event_count(sent["id"])
+
+    # The leads list is taken and never answered: the pass is cut at the worker's timeout.
+    timeout = 0.5
+    topics = handlers(None, db.secret_key, vendor_timeout=timeout)
+    account.answers_lost.add(("GET", "/api/v4/leads"))
+    later = utcnow() + integrations.RECONCILE_EVERY + timedelta(seconds=1)
+    await run_once(topics, worker="w", now=later)
+    assert await event_count(sent["id"]) == count
+    assert await synced_at(clinic_id) == synced
+    account.answers_lost.clear()
+    # A host that hung is not called again for one timeout (vendor_http): let it pass.
+    await asyncio.sleep(timeout)
+    for minutes in (2, 5, 30):
+        await run_once(topics, worker="w", now=later + timedelta(minutes=minutes))
+    money = await referral_money(client, ex, sent["id"])
+    assert (money["planned"], money["executed"], money["paid"]) == (18_500_00, 7_000_00, 7_000_00)
+    assert await synced_at(clinic_id) > later
+
+
+async def test_the_reconcile_reads_every_page_and_only_our_leads(client, db, account):
+    ex, sent, lead, _t0 = await started(client, db, account, "+79161240024")
+    clinic_id = await clinic_of(sent["id"])
+    # 300 leads the clinic made itself, changed now, listed before ours (lower ids).
+    now = int(utcnow().timestamp())
+    for n in range(300):
+        account.leads[1000 + n] = {
+            "id": 1000 + n,
+            "name": f"Звонок {n}",
+            "price": 1000,
+            "status_id": BOOKED,
+            "pipeline_id": PIPE,
+            "created_at": now,
+            "updated_at": now,
+            "custom_fields_values": None,
+            "account_id": account.account_id,
+            "_embedded": {"tags": [], "contacts": []},
+        }
+    await changed_unheard(account, lead, catalogue(account))
+    account.listed.clear()
+    before = len(account.requests)
+
+    later = utcnow() + integrations.RECONCILE_EVERY + timedelta(seconds=1)
+    await work(db, now=later)
+    assert passes(account) == [["1", "2"]]
+    money = await referral_money(client, ex, sent["id"])
+    assert (money["planned"], money["executed"], money["paid"]) == (18_500_00, 7_000_00, 7_000_00)
+    # Only our lead's money was read: two list pages, the account, the products.
+    assert len(account.requests) - before == 4
+    (caught,) = [
+        d for d in await inbox(client, ex) if (d["delivery_key"] or "").startswith("reconcile:")
+    ]
+    assert [c["external_id"] for c in caught["result"]["changes"]] == [f"lead:{lead.id}"]
+
+    # A pass after which nothing changed: 204, nothing recorded, the sync time moves.
+    count = await event_count(sent["id"])
+    quiet = later + 3 * integrations.RECONCILE_EVERY
+    await work(db, now=quiet)
+    assert passes(account)[-1] == ["1"]
+    assert await event_count(sent["id"]) == count
+    assert await synced_at(clinic_id) == quiet
+
+
+async def test_an_amocrm_clinic_connected_before_the_reconcile_gets_its_first_pass(
+    client, db, account
+):
+    ex, sent, lead, _t0 = await started(client, db, account, "+79161240025")
+    clinic_id = await clinic_of(sent["id"])
+    integration_id = (await integration_store.of_clinic(clinic_id))["id"]
+    # As before this change: the clinic has no chain of passes.
+    await Outbox.delete().where(Outbox.topic == integrations.RECONCILE)
+    await changed_unheard(account, lead, catalogue(account))
+
+    later = utcnow() + integrations.RECONCILE_EVERY + timedelta(seconds=1)
+    assert await m0043.start_chains(later) == 1
+    assert await m0043.start_chains(later) == 1  # the same key: still one pass
+    chain = [r for r in await outbox.of_topic(integrations.RECONCILE) if r["status"] == "pending"]
+    payloads = [r["payload"] for r in chain]
+    payloads = [json.loads(p) if isinstance(p, str) else p for p in payloads]
+    assert payloads == [{"integration_id": str(integration_id)}]
+    await work(db, now=later)
+    money = await referral_money(client, ex, sent["id"])
+    assert (money["planned"], money["executed"], money["paid"]) == (18_500_00, 7_000_00, 7_000_00)
+    assert await synced_at(clinic_id) == later

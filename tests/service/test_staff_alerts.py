@@ -304,5 +304,5 @@ async def test_every_alert_reaches_the_clinics_crm_as_a_task(db, smtp, system):
     assert AlertKind.crm_failed in {kind_of(m) for m in box.to(operator.email)}
     failed = await StaffAlert.select().where(StaffAlert.kind == "crm_failed")
     keys = sorted(r["dedupe_key"].split(":", 2)[2].split(":")[0] for r in failed)
-    # The delivery, once; for Bitrix24 also the scheduled re-read of its deals (once a day).
-    assert keys == (["delivery", "reconcile"] if system == "bitrix24" else ["delivery"])
+    # The delivery, once; and the scheduled re-read of its deals or leads (once a day).
+    assert keys == ["delivery", "reconcile"]
