@@ -31,6 +31,15 @@ WORDS: dict[str, dict[Lang, str]] = {
     "called": {"ru": "Вам звонили из клиники?", "en": "Did the clinic call you?"},
     "yes_called": {"ru": "Да, звонили", "en": "Yes, they called"},
     "not_called": {"ru": "Нет, не звонили", "en": "No, nobody called"},
+    "when_called": {"ru": "Когда звонили?", "en": "When did they call?"},
+    "when_called_hint": {
+        "ru": "Если звонили — укажите день (по умолчанию сегодня).",
+        "en": "If they called, give the day (today unless you change it).",
+    },
+    "bad_call_day": {
+        "ru": "День звонка не может быть позже сегодняшнего. Вернитесь и выберите другой день.",
+        "en": "The day of the call cannot be after today. Go back and choose another day.",
+    },
     "stars": {"ru": "Оценка звонка", "en": "Rate the call"},
     "stars_n": {"ru": "{n} из 5", "en": "{n} of 5"},
     "no_stars": {"ru": "Без оценки", "en": "No rating"},
