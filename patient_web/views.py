@@ -61,7 +61,7 @@ HEADERS = {
     "X-Robots-Tag": "noindex, nofollow",
 }
 Form = Body(media_type=RequestEncodingType.URL_ENCODED)
-DONE = {"answered", "replied", "rated", "already", "signed_out"}
+DONE = {"answered", "replied", "rated", "already", "signed_out", "chosen"}
 
 
 def lang_of(request: Request, fallback: str = "ru") -> Lang:
@@ -191,7 +191,31 @@ async def _index(request: Request, token: str, first: UUID | None = None) -> Tem
         open=bundle.fold.is_open,
         proved=proved,
         call_days=_call_days(bundle, now),
+        options=_options(bundle, lang, proved),
     )
+
+
+def _options(bundle: ReferralBundle, lang: Lang, proved: bool) -> dict | None:
+    """The plan's variants side by side, and whether the patient may choose now. What the
+    variants are (procedures, teeth, what was found) is health data: an unproved phone is
+    told only how many there are."""
+    current = bundle.current
+    letters = sorted({i.variant for i in current.all_items if i.variant}) if current else []
+    if len(letters) < 2:
+        return None
+    if not proved:
+        return {"count": len(letters), "gated": True}
+    shown = present.variants(bundle, lang)
+    chosen = next((v for v in shown if v.chosen_by == "patient"), None)
+    return {
+        "count": len(letters),
+        "gated": False,
+        "variants": shown,
+        "chosen": chosen,
+        "can_choose": present.can_choose(bundle),
+        "prices": present.prices_shown(bundle),
+        "w": {k: v[lang] for k, v in texts.VARIANT.items()},
+    }
 
 
 def _call_days(bundle: ReferralBundle, now: datetime) -> dict[str, str]:
@@ -272,6 +296,27 @@ def _bad_day(request: Request, access: LinkAccess) -> Template:
         title="error_title",
         text="bad_call_day",
     )
+
+
+class VariantForm(msgspec.Struct, kw_only=True):
+    variant: Annotated[str, msgspec.Meta(min_length=1, max_length=8)]
+
+
+@post("/{token:str}/variant", guards=[link_budget], include_in_schema=False)
+async def choose_variant(
+    request: Request, token: FromPath[str], data: Annotated[VariantForm, Form]
+) -> Response:
+    """The choice of a variant, as the app's: the variants are health data, so a phone
+    that is not proved is sent to prove itself first."""
+    now = utcnow()
+    access = await _open(request, token, now)
+    if not await _proved(request, access, now):
+        return Redirect(path=f"/p/{token}/plan", status_code=303)
+    try:
+        await link_answers.choose_variant(access, data.variant, now=now)
+    except Conflict:
+        return _back(token, "already")
+    return _back(token, "chosen", "#options-title")
 
 
 class ReplyForm(msgspec.Struct, kw_only=True):
@@ -526,7 +571,18 @@ def as_page(request: Request, exc: Exception) -> Response:
 
 router = Router(
     path="/p",
-    route_handlers=[index, question_page, answer, reply, rate, plan, send_code, sign_in, sign_out],
+    route_handlers=[
+        index,
+        question_page,
+        answer,
+        choose_variant,
+        reply,
+        rate,
+        plan,
+        send_code,
+        sign_in,
+        sign_out,
+    ],
     exception_handlers={
         NotFoundException: as_page,
         ValidationException: as_page,

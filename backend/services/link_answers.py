@@ -1,5 +1,6 @@
 """What a patient says on the web page an SMS link opens: the same statements as in the
-app (an answer, an appointment reply, the contact rating), through the same services,
+app (an answer, an appointment reply, the contact rating, the choice of a plan's
+variant), through the same services,
 with their own source (`patient_sms`). A link grants its own referral only: a question
 or appointment of any other referral is answered like a missing one."""
 
@@ -82,4 +83,12 @@ async def rate(
         called_day=called_day if called else None,
         now=now,
         source=Source.patient_sms,
+    )
+
+
+async def choose_variant(access: LinkAccess, variant: str, *, now: datetime) -> Recorded:
+    """The patient's choice of one of the plan's variants (A, B, C…), as the app's
+    `POST /me/referrals/{id}/variant`: the same event, the same checks."""
+    return await patient_statements.choose_variant(
+        access.patient_id, access.referral_id, variant=variant, source=Source.patient_sms, now=now
     )

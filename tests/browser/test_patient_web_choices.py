@@ -70,3 +70,59 @@ async def test_the_patient_says_on_the_page_which_day_the_clinic_called(live_ser
     )
     assert contact["state"] == "verified" and contact["patient_event_id"] == answer["id"]
     await ctx.close()
+
+
+async def test_the_patient_compares_three_variants_on_a_phone_and_chooses_b(
+    live_server, browser, db
+):
+    import httpx
+
+    from tests.http.test_patient_web_variants import proved_cookie, three_option_referral
+
+    async with httpx.AsyncClient(base_url=live_server) as api:
+        referral_id, token = await three_option_referral(api, db, phone="+79161260011")
+    ctx, phone = await phone_page(browser)
+    await ctx.add_cookies(
+        [
+            {
+                "name": "plantrack_patient",
+                "value": await proved_cookie(db, token),
+                "url": f"{live_server}/p/",
+            }
+        ]
+    )
+    await phone.goto(f"{live_server}/p/{token}")
+    section = phone.locator("section.options-section")
+    await expect(section.locator("table.compare th")).to_have_text(
+        ["Вариант A: Имплантация", "Вариант B: Мостовидный протез", "Вариант C: Съёмный протез"]
+    )
+    cards = section.locator("article.option")
+    await expect(cards).to_have_count(3)
+    # Side by side: the cards sit in one row, each most of the phone's width, swiped.
+    boxes = [await cards.nth(i).bounding_box() for i in range(3)]
+    assert boxes[0]["y"] == boxes[1]["y"] == boxes[2]["y"]
+    assert boxes[0]["x"] < boxes[1]["x"] < boxes[2]["x"] and boxes[0]["width"] > 300
+    await section.scroll_into_view_if_needed()
+    await shot(phone, "patient-web-variants", full_page=False)
+    await shot(phone, "patient-web-variants-full")
+
+    bridge = section.locator("#option-B")
+    await bridge.scroll_into_view_if_needed()
+    await bridge.get_by_role("button", name="Выбрать этот вариант").click()
+    await expect(phone.get_by_role("status")).to_have_text(
+        "Спасибо, ваш выбор записан. Клиника увидит его."
+    )
+    await expect(phone.locator("#options-title + p.lead")).to_have_text(
+        "Вы выбрали: Вариант B: Мостовидный протез"
+    )
+    await expect(phone.locator("article.option.chosen h3")).to_have_text(
+        "Вариант B: Мостовидный протез"
+    )
+    await expect(phone.locator("details.others")).not_to_have_attribute("open", "")
+    await phone.locator("article.option.chosen").scroll_into_view_if_needed()
+    await shot(phone, "patient-web-variant-chosen", full_page=False)
+
+    [chosen] = await Event.select().where(Event.kind == "variant_chosen")
+    assert payload(chosen)["variant"] == "B" and chosen["source"] == "patient_sms"
+    assert str(chosen["referral"]) == str(referral_id)
+    await ctx.close()
