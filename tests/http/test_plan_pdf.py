@@ -14,7 +14,7 @@ import pytest
 from backend.clock import utcnow
 from backend.domain.events import Closed, Source
 from backend.domain.roles import Role
-from backend.plan_print import plan_html, qr_uri
+from backend.plan_print import plan_html, plan_pdf, qr_uri
 from backend.routes import plan_document
 from backend.services import patient_links, patient_reads
 from backend.services.recording import Statement, record
@@ -169,6 +169,10 @@ async def test_the_patients_print_leads_to_their_own_page_and_staff_prints_to_no
     )
     [qr_src] = re.findall(r'<td class="qr"><img src="([^"]+)"', html)
     assert qr_src == qr_uri(link)
+    # A token with "-" where a line would break reads back whole.
+    dashed = f"{db.public_url.rstrip('/')}/p/-mr1h4cIrx2-QO28tC4BD_"
+    context = plan_document.document(bundle, app_link=dashed, now=now, for_patient=True)
+    assert dashed in "".join(pdf_text(plan_pdf(context), tmp_path, "plan-qr-dashed").split())
     # Printed again: the same link, none minted.
     links = await PatientLink.count()
     again = await client.get(url, headers=patient.headers)
