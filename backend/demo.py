@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID, uuid5
 
+import msgspec
+
 from backend.clock import utcnow
 from backend.domain.conversion import NO_TREATMENT
 from backend.domain.events import (
@@ -42,10 +44,12 @@ from backend.services.plan_import import PriceEntryIn, set_prices
 from backend.services.profile import register_device
 from backend.services.recording import Statement, record, reevaluate_due
 from backend.services.referrals import (
+    ExplanationIn,
     PatientIn,
     PlanIn,
     PlanItemIn,
     ToothIn,
+    VariantIn,
     revise_plan,
     send_referral,
 )
@@ -368,6 +372,161 @@ class Story:
         )
 
 
+# Seed 004 (StomPRO): a lost tooth offered three ways, each explained visit by visit.
+VARIANT_SHARE = 0.6  # of the plans with an implant, offered as three variants
+BRIDGE = ("Мостовидный протез (3 единицы)", "Bridge (3 units)", "A16.07.005", 48_000)
+DENTURE = ("Съёмный протез", "Removable denture", "A16.07.035", 25_000)
+VARIANTS = [
+    VariantIn(
+        variant="A",
+        title_ru="Имплантация",
+        title_en="Implant",
+        pros_ru="Соседние зубы не трогаем\nСлужит как свой зуб",
+        pros_en="The neighbouring teeth are left alone\nWorks like your own tooth",
+        cons_ru="Дольше всех: около восьми месяцев\nНужна операция",
+        cons_en="Takes longest: about eight months\nNeeds surgery",
+    ),
+    VariantIn(
+        variant="B",
+        title_ru="Мостовидный протез",
+        title_en="Bridge",
+        pros_ru="Быстро: около месяца\nБез операции",
+        pros_en="Quick: about a month\nNo surgery",
+        cons_ru="Соседние зубы обтачиваются под коронки",
+        cons_en="The neighbouring teeth are ground down for crowns",
+    ),
+    VariantIn(
+        variant="C",
+        title_ru="Съёмный протез",
+        title_en="Removable denture",
+        pros_ru="Дешевле всех\nБез операции",
+        pros_en="Costs least\nNo surgery",
+        cons_ru="Снимается на ночь\nПривыкать несколько недель",
+        cons_en="Taken out at night\nTakes a few weeks to get used to",
+    ),
+]
+
+
+def _first_implant(plan: PlanIn) -> int | None:
+    return next(
+        (i.tooth for i in plan.items if i.code == PROCEDURES["implant"][3] and i.tooth), None
+    )
+
+
+def offers_variants(plan: PlanIn, seed: int, n: int) -> bool:
+    """Some of the plans that replace a lost tooth offer three ways to replace the first
+    one (when its neighbours, the bridge's supports, are not in the plan themselves).
+    Decided by a stream of its own, so the referral's story (its fate, its events, its
+    money) stays as it was."""
+    t = _first_implant(plan)
+    if t is None or {t - 1, t + 1} & {x.tooth for x in plan.teeth}:
+        return False
+    return random.Random(f"{seed}:{n}:variants").random() < VARIANT_SHARE
+
+
+def with_variants(plan: PlanIn) -> PlanIn:
+    """The plan as seed 004 shows it, for the first implanted tooth: A, its implant and
+    crown as planned (first, so the plan counts exactly what it counted before until the
+    patient chooses); B, a bridge on its neighbours; C, a removable denture; the rest
+    (diagnostics, the extraction, other teeth) common to all; explanations visit →
+    problem → solution."""
+    t = _first_implant(plan)
+    assert t is not None
+    items = [
+        msgspec.structs.replace(i, variant="A") if i.tooth == t and i.stage >= 2 else i
+        for i in plan.items
+    ]
+    bridge = PlanItemIn(
+        title_ru=BRIDGE[0],
+        title_en=BRIDGE[1],
+        specialization=Specialization.orthopedics,
+        code=BRIDGE[2],
+        price=BRIDGE[3] * 100,
+        tooth=t,
+        stage=2,
+        variant="B",
+        course_days=30,
+    )
+    denture = PlanItemIn(
+        title_ru=DENTURE[0],
+        title_en=DENTURE[1],
+        specialization=Specialization.orthopedics,
+        code=DENTURE[2],
+        price=DENTURE[3] * 100,
+        stage=2,
+        variant="C",
+        course_days=21,
+    )
+    items += [bridge, denture]
+    index = {id(i): n for n, i in enumerate(items)}
+    crown_a = next(i for i in items if i.variant == "A" and i.stage == 3)
+    implant_a = next(i for i in items if i.variant == "A" and i.stage == 2)
+    teeth = [
+        msgspec.structs.replace(x, variant="A") if x.tooth == t and x.phase == "after" else x
+        for x in plan.teeth
+    ]
+    teeth += [
+        ToothIn(tooth=t, phase="after", condition=ToothCondition.bridge, variant="B"),
+        ToothIn(tooth=t - 1, phase="after", condition=ToothCondition.crown, variant="B"),
+        ToothIn(tooth=t + 1, phase="after", condition=ToothCondition.crown, variant="B"),
+        ToothIn(tooth=t, phase="after", condition=ToothCondition.missing, variant="C"),
+    ]
+    explain = [
+        ExplanationIn(
+            stage=1,
+            visit=1,
+            problem_ru=f"Зуб {t} разрушен, сохранить его нельзя",
+            problem_en=f"Tooth {t} is broken down and cannot be saved",
+            solution_ru="Удаляем зуб; по снимку выбираем, чем его заменить",
+            solution_en="We remove it and choose from the scan how to replace it",
+            specialists=[Specialization.diagnostics, Specialization.surgery],
+        ),
+        ExplanationIn(
+            variant="A",
+            item=index[id(implant_a)],
+            visit=2,
+            problem_ru="На месте зуба нужна опора, кость её удержит",
+            problem_en="The gap needs a root, and the bone can hold one",
+            solution_ru=f"Ставим имплант в позицию {t}",
+            solution_en=f"We place an implant at {t}",
+            specialists=[Specialization.surgery, Specialization.implantology],
+        ),
+        ExplanationIn(
+            variant="A",
+            item=index[id(crown_a)],
+            visit=3,
+            problem_ru="Имплант прижился (около полугода)",
+            problem_en="The implant has taken (about six months)",
+            solution_ru="Коронка на имплант",
+            solution_en="A crown on the implant",
+            specialists=[Specialization.orthopedics],
+        ),
+        ExplanationIn(
+            variant="B",
+            item=index[id(bridge)],
+            visit=2,
+            problem_ru=f"Зубы {t - 1} и {t + 1} станут опорами",
+            problem_en=f"Teeth {t - 1} and {t + 1} will carry it",
+            solution_ru="Мост из трёх единиц по слепку",
+            solution_en="A three-unit bridge made from an impression",
+            specialists=[Specialization.orthopedics],
+        ),
+        ExplanationIn(
+            variant="C",
+            item=index[id(denture)],
+            visit=2,
+            problem_ru=f"Зуба {t} нет, опоры для моста не нужны",
+            problem_en=f"Tooth {t} is gone; no teeth are ground down",
+            solution_ru="Съёмный протез по слепку, примерка и подгонка",
+            solution_en="A removable denture from an impression, fitted and adjusted",
+            specialists=[Specialization.orthopedics],
+        ),
+    ]
+    return msgspec.structs.replace(
+        plan, items=items, teeth=teeth, variants=VARIANTS, explanations=explain
+    )
+
+
 async def _play(r: Story, sent_at: datetime, fate: str, items: list, revise: Callable) -> None:
     rng, h = r.rng, lambda x: timedelta(hours=x)
     at = sent_at + h(rng.uniform(0.1, 4))
@@ -537,10 +696,14 @@ async def load_demo(
         age_days = 180 * (1 - story.random() ** 1.6)  # more recent referrals than old ones
         sent_at = now - timedelta(days=age_days)
         fate = _fate(story, age_days)
+        name = _name(story)
+        plan = _plan(story)
+        if offers_variants(plan, seed, n):
+            plan = with_variants(plan)
         sent = await send_referral(
-            patient=PatientIn(phone=f"+7916{5_000_000 + n:07d}", name=_name(story)),
+            patient=PatientIn(phone=f"+7916{5_000_000 + n:07d}", name=name),
             clinic_id=clinic_ids[clinic_index],
-            plan=_plan(story),
+            plan=plan,
             actor="demo:exchange",
             idempotency_key=f"demo-order-{n}",
             sent_at=sent_at,
@@ -553,7 +716,9 @@ async def load_demo(
             n, sent.referral_id, sent.patient_id, story, now, CLINICS[clinic_index][6], deliver
         )
         version = (await plans.versions_of(sent.referral_id))[-1]
-        items = await plans.items_of(version["id"])
+        # The lines the plan counts (variant A until a patient chooses): the clinic does
+        # these, so a plan with variants plays exactly as it did without them.
+        items = [i for i in await plans.items_of(version["id"]) if i.variant in (None, "A")]
 
         async def revise(at: datetime, referral=sent.referral_id, items=items, story=story, n=n):
             kept = [

@@ -26,7 +26,8 @@ def qr_uri(text: str) -> str:
 
 
 def plan_html(context: dict[str, Any]) -> str:
-    return _env.get_template("plan_print.html").render(**context, qr=qr_uri(context["app_link"]))
+    link = context.get("app_link")
+    return _env.get_template("plan_print.html").render(**context, qr=qr_uri(link) if link else None)
 
 
 def plan_pdf(context: dict[str, Any]) -> bytes:

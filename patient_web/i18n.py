@@ -31,6 +31,33 @@ WORDS: dict[str, dict[Lang, str]] = {
     "called": {"ru": "Вам звонили из клиники?", "en": "Did the clinic call you?"},
     "yes_called": {"ru": "Да, звонили", "en": "Yes, they called"},
     "not_called": {"ru": "Нет, не звонили", "en": "No, nobody called"},
+    "when_called": {"ru": "Когда звонили?", "en": "When did they call?"},
+    "when_called_hint": {
+        "ru": "Если звонили — укажите день (по умолчанию сегодня).",
+        "en": "If they called, give the day (today unless you change it).",
+    },
+    "bad_call_day": {
+        "ru": "День звонка не может быть позже сегодняшнего. Вернитесь и выберите другой день.",
+        "en": "The day of the call cannot be after today. Go back and choose another day.",
+    },
+    "options_title": {"ru": "Варианты лечения", "en": "Treatment options"},
+    "options_gated": {
+        "ru": "Клиника предлагает вариантов лечения: {n}. Чтобы сравнить их и выбрать, "
+        "войдите по коду из SMS.",
+        "en": "The clinic offers {n} treatment options. To compare them and choose, sign in "
+        "with a code by SMS.",
+    },
+    "options_compare": {"ru": "Сравнение вариантов", "en": "The options compared"},
+    "options_hint": {
+        "ru": "Листайте карточки вбок, чтобы сравнить. Выбор можно изменить.",
+        "en": "Swipe the cards sideways to compare. You can change your choice.",
+    },
+    "choose_this": {"ru": "Выбрать этот вариант", "en": "Choose this option"},
+    "choose_instead": {"ru": "Выбрать вместо этого", "en": "Choose this instead"},
+    "you_chose": {"ru": "Вы выбрали: {title}", "en": "You chose: {title}"},
+    "other_options": {"ru": "Другие варианты", "en": "The other options"},
+    "option_column": {"ru": "Вариант", "en": "Option"},
+    "length_column": {"ru": "Срок", "en": "Length"},
     "stars": {"ru": "Оценка звонка", "en": "Rate the call"},
     "stars_n": {"ru": "{n} из 5", "en": "{n} of 5"},
     "no_stars": {"ru": "Без оценки", "en": "No rating"},
@@ -138,6 +165,10 @@ WORDS: dict[str, dict[Lang, str]] = {
     "done_already": {
         "ru": "На этот вопрос уже есть ответ, или он больше не нужен.",
         "en": "This question was already answered or is no longer needed.",
+    },
+    "done_chosen": {
+        "ru": "Спасибо, ваш выбор записан. Клиника увидит его.",
+        "en": "Thank you, your choice is saved. The clinic will see it.",
     },
     "done_signed_out": {"ru": "Вы вышли.", "en": "You are signed out."},
     "privacy": {

@@ -11,7 +11,7 @@ revoked or expired link is a plain 404 page, the same for all.
 
 import base64
 import hashlib
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -61,7 +61,7 @@ HEADERS = {
     "X-Robots-Tag": "noindex, nofollow",
 }
 Form = Body(media_type=RequestEncodingType.URL_ENCODED)
-DONE = {"answered", "replied", "rated", "already", "signed_out"}
+DONE = {"answered", "replied", "rated", "already", "signed_out", "chosen"}
 
 
 def lang_of(request: Request, fallback: str = "ru") -> Lang:
@@ -140,6 +140,8 @@ def _questions(bundle: ReferralBundle, lang: Lang, proved: bool, first: UUID | N
             # What a procedure was is health data: shown to a proved phone only.
             "gated": row["kind"] in GATED_KINDS and not proved,
             "focus": row["id"] == first,
+            # A yes to "did they call?" may say when (the page's date field).
+            "when": row["kind"] in present.CONTACT_QUESTIONS,
         }
         for row in rows
     ]
@@ -188,7 +190,53 @@ async def _index(request: Request, token: str, first: UUID | None = None) -> Tem
         appointment=_appointment(bundle, lang, now),
         open=bundle.fold.is_open,
         proved=proved,
+        call_days=_call_days(bundle, now),
+        options=_options(bundle, lang, proved),
     )
+
+
+def _options(bundle: ReferralBundle, lang: Lang, proved: bool) -> dict | None:
+    """The plan's variants side by side, and whether the patient may choose now. What the
+    variants are (procedures, teeth, what was found) is health data: an unproved phone is
+    told only how many there are."""
+    current = bundle.current
+    letters = sorted({i.variant for i in current.all_items if i.variant}) if current else []
+    if len(letters) < 2:
+        return None
+    if not proved:
+        return {"count": len(letters), "gated": True}
+    shown = present.variants(bundle, lang)
+    chosen = next((v for v in shown if v.chosen_by == "patient"), None)
+    return {
+        "count": len(letters),
+        "gated": False,
+        "variants": shown,
+        "chosen": chosen,
+        "can_choose": present.can_choose(bundle),
+        "prices": present.prices_shown(bundle),
+        "w": {k: v[lang] for k, v in texts.VARIANT.items()},
+    }
+
+
+def _call_days(bundle: ReferralBundle, now: datetime) -> dict[str, str]:
+    """The date field's default and bounds, in the patient's zone: today by default, never
+    after today, never before the referral was sent (nobody called about it before)."""
+    today = now.astimezone(bundle.tz).date()
+    sent = bundle.referral["sent_at"].astimezone(bundle.tz).date()
+    return {"today": today.isoformat(), "min": min(sent, today).isoformat()}
+
+
+# The date field's value: an ISO day (what <input type=date> sends), or empty for "not said".
+CallDay = Annotated[str, msgspec.Meta(max_length=10, pattern=r"^(\d{4}-\d{2}-\d{2})?$")]
+
+
+def _day(value: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationException("called_day: not a day") from exc
 
 
 @get("/{token:str}", guards=[link_budget], include_in_schema=False)
@@ -207,6 +255,7 @@ async def question_page(
 
 class AnswerForm(msgspec.Struct, kw_only=True):
     answer: Literal["yes", "no", "unsure"]
+    called_day: CallDay = ""
 
 
 def _back(token: str, done: str, anchor: str = "") -> Redirect:
@@ -226,10 +275,48 @@ async def answer(
     if question["kind"] in GATED_KINDS and not await _proved(request, access, now):
         return Redirect(path=f"/p/{token}/plan", status_code=303)
     try:
-        await link_answers.answer(access, question_id, data.answer, now=now)
+        await link_answers.answer(
+            access, question_id, data.answer, now=now, called_day=_day(data.called_day)
+        )
     except Conflict:
         return _back(token, "already")
+    except Invalid:
+        return _bad_day(request, access)
     return _back(token, "answered")
+
+
+def _bad_day(request: Request, access: LinkAccess) -> Template:
+    """The only thing the services refuse in these forms: a day of the call after today
+    (a browser without the date field's `max`, or a changed form)."""
+    return page(
+        request,
+        "message.html",
+        lang=lang_of(request, access.locale),
+        status=422,
+        title="error_title",
+        text="bad_call_day",
+    )
+
+
+class VariantForm(msgspec.Struct, kw_only=True):
+    variant: Annotated[str, msgspec.Meta(min_length=1, max_length=8)]
+
+
+@post("/{token:str}/variant", guards=[link_budget], include_in_schema=False)
+async def choose_variant(
+    request: Request, token: FromPath[str], data: Annotated[VariantForm, Form]
+) -> Response:
+    """The choice of a variant, as the app's: the variants are health data, so a phone
+    that is not proved is sent to prove itself first."""
+    now = utcnow()
+    access = await _open(request, token, now)
+    if not await _proved(request, access, now):
+        return Redirect(path=f"/p/{token}/plan", status_code=303)
+    try:
+        await link_answers.choose_variant(access, data.variant, now=now)
+    except Conflict:
+        return _back(token, "already")
+    return _back(token, "chosen", "#options-title")
 
 
 class ReplyForm(msgspec.Struct, kw_only=True):
@@ -257,6 +344,7 @@ async def reply(
 class RatingForm(msgspec.Struct, kw_only=True):
     called: Literal["yes", "no"]
     stars: Literal["", "1", "2", "3", "4", "5"] = ""
+    called_day: CallDay = ""
 
 
 @post("/{token:str}/rating", guards=[link_budget], include_in_schema=False)
@@ -265,12 +353,16 @@ async def rate(
 ) -> Response:
     now = utcnow()
     access = await _open(request, token, now)
-    await link_answers.rate(
-        access,
-        called=data.called == "yes",
-        stars=int(data.stars) if data.stars and data.called == "yes" else None,
-        now=now,
-    )
+    try:
+        await link_answers.rate(
+            access,
+            called=data.called == "yes",
+            stars=int(data.stars) if data.stars and data.called == "yes" else None,
+            now=now,
+            called_day=_day(data.called_day),
+        )
+    except Invalid:
+        return _bad_day(request, access)
     return _back(token, "rated")
 
 
@@ -479,7 +571,18 @@ def as_page(request: Request, exc: Exception) -> Response:
 
 router = Router(
     path="/p",
-    route_handlers=[index, question_page, answer, reply, rate, plan, send_code, sign_in, sign_out],
+    route_handlers=[
+        index,
+        question_page,
+        answer,
+        choose_variant,
+        reply,
+        rate,
+        plan,
+        send_code,
+        sign_in,
+        sign_out,
+    ],
     exception_handlers={
         NotFoundException: as_page,
         ValidationException: as_page,

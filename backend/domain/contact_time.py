@@ -8,7 +8,7 @@ time the patient reports is the middle of that span, kept between the sending an
 answer — the best single guess the words allow.
 """
 
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Literal
 
 CalledOn = Literal["today", "yesterday", "earlier", "at"]
@@ -43,6 +43,22 @@ def call_window(
     if called_on == "earlier":
         return called_on, None, yesterday
     raise BadCallTime(f"called_on: {called_on} is not one of today, yesterday, earlier")
+
+
+def call_window_on(day: date, said_at: datetime, tz: tzinfo) -> tuple[CalledOn, datetime, datetime]:
+    """The span a calendar day means (the web page's date field): today and yesterday in
+    the patient's words, as the app's buttons say them; an earlier day is "earlier",
+    narrowed to that day. A day after today (in the patient's zone) is refused."""
+    today = said_at.astimezone(tz).date()
+    if day > today:
+        raise BadCallTime("the day of the call is in the future")
+    if day == today:
+        return call_window("today", None, said_at, tz)  # type: ignore[return-value]
+    if day == today - timedelta(days=1):
+        return call_window("yesterday", None, said_at, tz)  # type: ignore[return-value]
+    start = datetime.combine(day, time(0), tzinfo=tz)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+    return "earlier", start, end
 
 
 def reported_call_time(

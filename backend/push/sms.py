@@ -20,6 +20,12 @@ Each answer is sorted into what the outbox needs to know, by SMS.ru's documented
 - failed: what SMS.ru will never take as it is (203 no text, 204 sender name not
   approved, 205 too long, 212 encoding, …, and codes not in the list).
 
+The sender name (`from`): SMS.ru sends from a name agreed with it ("имя отправителя,
+согласованное с администрацией"), otherwise from the account's default. A clinic's own
+name (its setting `sender_name`) goes as `from` when it has one, else
+PLANTRACK_SMS_FROM, else nothing. A clinic's name SMS.ru has not agreed (204) must not
+cost the patient the text: the request is made once more with the default sender.
+
 SMS.ru's send call takes no idempotency key. A call cut by our timeout after SMS.ru
 took the request may have sent the text; the try after it is answered 232 if it had.
 """
@@ -51,11 +57,14 @@ LATER = {
     302: ("SMS.ru account not confirmed", timedelta(minutes=30)),
 }
 DUPLICATE = 232
+NOT_AGREED = 204  # the sender name is not agreed with SMS.ru
 
 
 class Sms(msgspec.Struct, frozen=True, kw_only=True):
     to: str  # E.164: +79161234567
     text: str
+    # The clinic's sender name (its setting `sender_name`); empty: the provider's own.
+    sender: str = ""
 
 
 class SmsResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,6 +75,7 @@ class SmsResult(msgspec.Struct, frozen=True, kw_only=True):
     # The vendor did not answer (down, or cut by our timeout): further sends in this
     # batch would only wait for it too.
     vendor_down: bool = False
+    vendor_code: int | None = None  # SMS.ru's status code, where it gave one
 
 
 class SmsSender(Protocol):
@@ -92,7 +102,9 @@ def classify(code: int, text: str = "") -> SmsResult:
     if code in LATER:
         meaning, wait = LATER[code]
         return SmsResult(outcome="retry", detail=f"{code}: {meaning}", retry_after=wait)
-    return SmsResult(outcome="failed", detail=f"SMS.ru refused: {described}"[:300])
+    return SmsResult(
+        outcome="failed", detail=f"SMS.ru refused: {described}"[:300], vendor_code=code
+    )
 
 
 class SmsRu:
@@ -114,10 +126,22 @@ class SmsRu:
         self.http = httpx.AsyncClient(timeout=timeout)
 
     async def send(self, sms: Sms) -> SmsResult:
+        sender = sms.sender or self.sender_name
+        result = await self._send(sms, sender)
+        if result.vendor_code == NOT_AGREED and sms.sender and sender != self.sender_name:
+            # The clinic's name is not agreed with SMS.ru: the text goes from the default.
+            retried = await self._send(sms, self.sender_name)
+            note = f"sender name {sms.sender!r} not agreed with SMS.ru (204); sent from the default"
+            return msgspec.structs.replace(
+                retried, detail="; ".join(d for d in (retried.detail, note) if d)[:300]
+            )
+        return result
+
+    async def _send(self, sms: Sms, sender: str) -> SmsResult:
         number = sms.to.lstrip("+")
         form = {"api_id": self.api_id, "to": number, "msg": sms.text, "json": "1"}
-        if self.sender_name:
-            form["from"] = self.sender_name
+        if sender:
+            form["from"] = sender
         try:
             response = await self.http.post(self.url, data=form)
         except httpx.TimeoutException as exc:

@@ -354,7 +354,8 @@ async def answer_question(
     description="The plan as an A4 colour PDF in the patient's language: the clinic, every "
     "option side by side with its chart after, pros and cons, stages with expected dates, "
     "visit-problem-solution explanations, totals (unless the clinic hides prices) and a QR "
-    "code back to the plan in the app.",
+    "code to the patient's own page of this referral (/p/{token}; none once the referral is "
+    "over or its links were revoked).",
     media_type="application/pdf",
     responses=responds(
         bytes, "(PDF document)", "The plan", media_type="application/pdf", errors=ID_ERRORS
@@ -365,9 +366,9 @@ async def plan_pdf(
 ) -> Response:
     now = utcnow()
     bundle = await patient_reads.referral_bundle(patient.patient_id, referral_id, now)
-    link = plan_document.app_link(request.app.state.settings.public_url, referral_id)
+    link = await plan_document.patient_link(request.app.state.settings, bundle, now)
     return await plan_document.pdf_response(
-        plan_document.document(bundle, app_link=link, now=now), referral_id
+        plan_document.document(bundle, app_link=link, now=now, for_patient=True), referral_id
     )
 
 

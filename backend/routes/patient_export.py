@@ -67,6 +67,61 @@ class ExportTooth(msgspec.Struct, frozen=True, kw_only=True):
     phase: str
     condition: str
     note: str
+    variant: str | None = None  # an after-state of this variant only
+
+
+class ExportVariant(msgspec.Struct, frozen=True, kw_only=True):
+    """One way the plan offers (A, B, C…): its name, pros and cons, as written."""
+
+    variant: str
+    title_ru: str
+    title_en: str
+    pros_ru: str
+    pros_en: str
+    cons_ru: str
+    cons_en: str
+
+
+class ExportExplanation(msgspec.Struct, frozen=True, kw_only=True):
+    """Why a stage or an item is in the plan: at which visit, what was found, what will
+    be done, by which specialists."""
+
+    variant: str | None
+    stage: int | None
+    item_id: UUID | None
+    visit: int | None
+    problem_ru: str
+    problem_en: str
+    solution_ru: str
+    solution_en: str
+    specialists: list[str]
+
+
+class ExportVariantChoice(msgspec.Struct, frozen=True, kw_only=True):
+    """A variant chosen, when, and who recorded it (the patient; or a clinic or the
+    exchange, on the patient's word)."""
+
+    referral_id: UUID
+    variant: str
+    plan_version: int
+    recorded_by: str  # patient | clinic | exchange
+    source: str
+    chosen_at: datetime
+    recorded_at: datetime
+
+
+class ExportCallNote(msgspec.Struct, frozen=True, kw_only=True):
+    """A line of a clinic's call history about the patient: the outcome, the
+    coordinator's note, a call-back. Which staff member wrote it is not given (that is
+    the staff member's data); the clinic is."""
+
+    referral_id: UUID
+    clinic_id: UUID
+    outcome: str
+    note: str
+    callback_at: datetime | None
+    callback_done_at: datetime | None
+    created_at: datetime
 
 
 class ExportPlan(msgspec.Struct, frozen=True, kw_only=True):
@@ -80,6 +135,8 @@ class ExportPlan(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     items: list[ExportPlanItem]
     teeth: list[ExportTooth]
+    variants: list[ExportVariant] = []
+    explanations: list[ExportExplanation] = []
 
 
 class ExportAppointment(msgspec.Struct, frozen=True, kw_only=True):
@@ -195,6 +252,8 @@ class PatientExport(msgspec.Struct, frozen=True, kw_only=True):
     staff_access: list[ExportAccess]
     text_messages: list[ExportSms] = []
     web_sessions: list[ExportWebSession] = []
+    variant_choices: list[ExportVariantChoice] = []
+    call_notes: list[ExportCallNote] = []
 
 
 class ErasureIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -228,6 +287,18 @@ def export(
     teeth: dict[UUID, list[ExportTooth]] = {}
     for row in found.teeth:
         teeth.setdefault(row["plan"], []).append(_pick(ExportTooth, row))
+    variants: dict[UUID, list[ExportVariant]] = {}
+    for row in found.variants:
+        variants.setdefault(row["plan"], []).append(_pick(ExportVariant, row))
+    explanations: dict[UUID, list[ExportExplanation]] = {}
+    for row in found.explanations:
+        explanations.setdefault(row["plan"], []).append(
+            _pick(
+                ExportExplanation,
+                row,
+                specialists=[s for s in (row["specialists"] or "").split(",") if s],
+            )
+        )
     return PatientExport(
         exported_at=now,
         profile=_pick(ExportProfile, p, signed_in_with_firebase=p["firebase_uid"] is not None),
@@ -252,6 +323,8 @@ def export(
                 referral_id=row["referral"],
                 items=items.get(row["id"], []),
                 teeth=teeth.get(row["id"], []),
+                variants=variants.get(row["id"], []),
+                explanations=explanations.get(row["id"], []),
             )
             for row in found.plans
         ],
@@ -283,4 +356,20 @@ def export(
         staff_access=[_pick(ExportAccess, a, role=a["actor_role"]) for a in found.accesses],
         text_messages=[_pick(ExportSms, m, referral_id=m["referral"]) for m in text_messages or []],
         web_sessions=[_pick(ExportWebSession, w) for w in web_sessions or []],
+        variant_choices=[
+            ExportVariantChoice(
+                referral_id=e["referral"],
+                variant=e["payload"]["variant"],
+                plan_version=e["payload"].get("version", 0),
+                recorded_by=e["side"],
+                source=e["source"],
+                chosen_at=e["occurred_at"],
+                recorded_at=e["recorded_at"],
+            )
+            for e in found.variant_choices
+        ],
+        call_notes=[
+            _pick(ExportCallNote, n, referral_id=n["referral"], clinic_id=n["clinic"])
+            for n in found.call_notes
+        ],
     )

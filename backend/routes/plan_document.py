@@ -18,7 +18,7 @@ from backend.domain.odontogram import chart, render_svg
 from backend.domain.progress import planned_schedule
 from backend.domain.variants import chart_states
 from backend.routes import patient_present as present
-from backend.services import patient_reads
+from backend.services import patient_links, patient_reads
 from backend.texts import Lang
 
 WORDS: dict[str, dict[Lang, str]] = {
@@ -35,8 +35,12 @@ WORDS: dict[str, dict[Lang, str]] = {
     "explanations": {"ru": "Приём — проблема — решение", "en": "Visit — problem — solution"},
     "expected": {"ru": "ожидается", "en": "expected"},
     "qr": {
-        "ru": "Этот план в приложении: наведите камеру на код",
-        "en": "This plan in the app: point your camera at the code",
+        "ru": "Ваша страница с планом: наведите камеру на код",
+        "en": "Your plan's page: point your camera at the code",
+    },
+    "no_qr": {
+        "ru": "Ссылку на вашу страницу с планом клиника не печатает: она приходит вам в SMS.",
+        "en": "The clinic does not print the link to your plan's page: it comes to you by SMS.",
     },
     "estimate_note": {
         "ru": "Сроки рассчитаны по нормативам и уточняются на приёме.",
@@ -56,8 +60,15 @@ def _date(at: datetime | None, tz, lang: Lang) -> str:
     return texts.day(at, tz, lang) + at.astimezone(tz).strftime(" %Y") if at else "—"
 
 
-def document(b: patient_reads.ReferralBundle, *, app_link: str, now: datetime) -> dict[str, Any]:
-    """What the printed plan says, worded in the patient's language."""
+def document(
+    b: patient_reads.ReferralBundle,
+    *,
+    app_link: str | None,
+    now: datetime,
+    for_patient: bool = False,
+) -> dict[str, Any]:
+    """What the printed plan says, worded in the patient's language. `app_link`: where
+    its QR leads (None: no QR; a staff print says where the link comes from instead)."""
     lang: Lang = b.lang  # type: ignore[assignment]
     shown = present.prices_shown(b)
     currency = b.fold.money.currency
@@ -113,12 +124,30 @@ def document(b: patient_reads.ReferralBundle, *, app_link: str, now: datetime) -
         "columns": columns,
         "shown": shown,
         "app_link": app_link,
+        "for_patient": for_patient,
     }
 
 
-def app_link(public_url: str, referral_id) -> str:
-    """Where the QR leads: the plan in the patient app (a universal link on our host)."""
-    return f"{public_url.rstrip('/')}/app/referrals/{referral_id}"
+def app_link(public_url: str, referral_id) -> None:
+    """The staff's print (the clinic's card, the admin page): no QR. The QR leads to the
+    patient's personal page (/p/{token}), where the patient's verification questions are
+    answered; in a clinic's hands it would let the clinic confirm its own claims, which
+    the patient's answers exist to check. The patient gets the link by SMS and prints
+    their own plan with it (`patient_link`)."""
+    return None
+
+
+async def patient_link(settings: Any, b: patient_reads.ReferralBundle, now: datetime) -> str | None:
+    """Where the patient's own print's QR leads: their personal page for this referral
+    (the live link reused, or one minted), or nothing for a referral that is over or whose
+    links were revoked (backend.services.patient_links.printable_link)."""
+    token = await patient_links.printable_link(
+        secret=settings.secret_key,
+        referral_id=b.referral["id"],
+        patient_id=b.patient["id"],
+        now=now,
+    )
+    return patient_links.link_url(settings.public_url, token) if token else None
 
 
 async def pdf_response(context: dict[str, Any], referral_id) -> Any:

@@ -1,12 +1,12 @@
 """A patient's answer to a verification question: an event, never an overwrite."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from backend.clock import utcnow
-from backend.domain.contact_time import BadCallTime, call_window
+from backend.domain.contact_time import BadCallTime, call_window, call_window_on
 from backend.domain.events import PatientAnswer, Source
 from backend.domain.funnel import CONTACTED
 from backend.services.errors import Conflict, Invalid, NotFound
@@ -20,15 +20,22 @@ async def when_called(
     called_on: Literal["today", "yesterday", "earlier"] | None,
     called_at: datetime | None,
     now: datetime,
+    called_day: date | None = None,
 ) -> dict:
     """The answer to "when did they call?" as event fields: the words and the span they
-    mean in the patient's own zone (backend.domain.contact_time)."""
-    if called_on is None and called_at is None:
+    mean in the patient's own zone (backend.domain.contact_time). The web page's date
+    field gives a calendar day (`called_day`) instead of the words or a time."""
+    if called_on is None and called_at is None and called_day is None:
         return {}
     patient = await parties.patient(patient_id)
     tz = ZoneInfo(patient["timezone"] if patient else "Europe/Moscow")
     try:
-        said, after, before = call_window(called_on, called_at, now, tz)
+        if called_day is not None:
+            if called_on is not None or called_at is not None:
+                raise BadCallTime("give the day of the call, or called_on or called_at")
+            said, after, before = call_window_on(called_day, now, tz)
+        else:
+            said, after, before = call_window(called_on, called_at, now, tz)
     except BadCallTime as exc:
         raise Invalid(str(exc)) from exc
     return {"called_on": said, "called_after": after, "called_before": before}
@@ -42,6 +49,7 @@ async def answer_question(
     note: str | None = None,
     called_on: Literal["today", "yesterday", "earlier"] | None = None,
     called_at: datetime | None = None,
+    called_day: date | None = None,
     source: Source = Source.patient_app,
     now: datetime | None = None,
 ) -> Recorded:
@@ -57,7 +65,7 @@ async def answer_question(
             raise Conflict(f"this question is {question['status']}, not open")
         if question["expires_at"] <= now:
             raise Conflict("this question has expired")
-        when = await when_called(patient_id, called_on, called_at, now)
+        when = await when_called(patient_id, called_on, called_at, now, called_day)
         if when and (question["milestone"] != CONTACTED or answer != "yes"):
             raise Invalid("called_on and called_at go only with a 'yes' to a contact question")
         referral = await referrals.lock(question["referral"])

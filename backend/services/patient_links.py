@@ -99,6 +99,36 @@ async def mint(
     return link_id, token
 
 
+async def printable_link(
+    *, secret: str, referral_id: UUID, patient_id: UUID, now: datetime
+) -> str | None:
+    """The token of the referral's page for the patient's printed plan: its live page
+    link reused, or a new one. None — nothing printed — for a referral that is over
+    (closed or completed) or archived, and for one whose links were revoked with none
+    issued since (a leaked link is not brought back on paper: the next SMS carries a
+    new one)."""
+    from backend.store import referrals
+
+    async with write_transaction():
+        referral = await referrals.get(referral_id)
+        if (
+            referral is None
+            or referral["patient"] != patient_id
+            or referral["archived_at"] is not None
+            or referral["step"] in _ENDED
+        ):
+            return None
+        live = await patient_links.live_page_link(referral_id)
+        if live is not None:
+            return token_of(secret, live["id"])
+        if await patient_links.any_revoked(referral_id):
+            return None
+        _, token = await mint(
+            secret=secret, referral_id=referral_id, patient_id=patient_id, question_id=None, now=now
+        )
+        return token
+
+
 async def open_link(token: str, now: datetime) -> LinkAccess:
     """The referral a token opens. Malformed, unknown, revoked, expired, erased or
     archived: NotFound, all alike."""

@@ -2,7 +2,7 @@
 appointment, a report of what happened, a fiscal receipt. Each is an event in the
 ledger beside the clinic's claims, never an overwrite of them."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -71,13 +71,14 @@ async def rate_contact(
     comment: str,
     called_on: Literal["today", "yesterday", "earlier"] | None = None,
     called_at: datetime | None = None,
+    called_day: date | None = None,
     now: datetime | None = None,
     source: Source = Source.patient_app,
 ) -> Recorded:
     """One rating per referral; a new one replaces the shown one, the ledger keeps all.
     With `called`, the patient may say when the call came (called_on or called_at)."""
     now = now or utcnow()
-    when = await when_called(patient_id, called_on, called_at, now)
+    when = await when_called(patient_id, called_on, called_at, now, called_day)
     if when and not called:
         raise Invalid("called_on and called_at go only with called: true")
     async with write_transaction():

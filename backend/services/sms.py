@@ -37,7 +37,7 @@ from backend.domain.sms import (
 from backend.domain.working_time import quiet_until
 from backend.ids import new_id
 from backend.push.sms import Sms, SmsResult
-from backend.services import patient_links
+from backend.services import clinic_settings, patient_links
 from backend.services.profile import prefs_of, quiet_of
 from backend.store import devices, outbox, parties, questions, referrals
 from backend.store import patient_links as link_rows
@@ -315,10 +315,15 @@ async def compose(
                 link=patient_links.link_url(public_url, token),
             )
         parts = sms_parts(text)
+        # The referral's clinic names itself as the sender, when it has a name (its setting).
+        sender = (await clinic_settings.effective_for(referral["clinic"])).sender_name or ""
         if not await sms_rows.start_sending(message_id, link_id=link_id, parts=parts):
             return NotNow(status="skipped", reason="already sent")
     return Ready(
-        message_id=message_id, sms=Sms(to=patient["phone"], text=text), kind=kind, parts=parts
+        message_id=message_id,
+        sms=Sms(to=patient["phone"], text=text, sender=sender),
+        kind=kind,
+        parts=parts,
     )
 
 

@@ -46,6 +46,27 @@ async def link(link_id: UUID) -> dict[str, Any] | None:
     return await PatientLink.select().where(PatientLink.id == link_id).first()
 
 
+async def live_page_link(referral_id: UUID) -> dict[str, Any] | None:
+    """The newest link of a referral that is not revoked and opens the page itself (no
+    question first): the one a printed plan reuses."""
+    return (
+        await PatientLink.select()
+        .where(
+            (PatientLink.referral == referral_id)
+            & PatientLink.revoked_at.is_null()
+            & PatientLink.question.is_null()
+        )
+        .order_by(PatientLink.created_at, ascending=False)
+        .first()
+    )
+
+
+async def any_revoked(referral_id: UUID) -> bool:
+    return await PatientLink.exists().where(
+        (PatientLink.referral == referral_id) & PatientLink.revoked_at.is_not_null()
+    )
+
+
 async def revoke_links(
     *, referral_id: UUID | None = None, patient_id: UUID | None = None, now: datetime
 ) -> int:

@@ -29,7 +29,9 @@ from backend.store.tables import (
     Patient,
     PatientSession,
     Plan,
+    PlanExplanation,
     PlanItem,
+    PlanVariant,
     Question,
     Referral,
     ToothState,
@@ -62,6 +64,10 @@ class Holdings(msgspec.Struct, frozen=True, kw_only=True):
     sessions: list[dict[str, Any]]
     media: list[dict[str, Any]]
     accesses: list[dict[str, Any]]  # staff views of this patient (the audit log)
+    variants: list[dict[str, Any]] = []  # what each plan variant is (titles, pros, cons)
+    explanations: list[dict[str, Any]] = []  # visit, problem, solution
+    variant_choices: list[dict[str, Any]] = []  # variant_chosen events, any side, decoded
+    call_notes: list[dict[str, Any]] = []  # the clinics' call history about the patient
 
 
 def _payload(raw: Any) -> dict[str, Any]:
@@ -86,6 +92,27 @@ async def _patient_statements(referrals: list[UUID]) -> list[dict[str, Any]]:
             Event.payload,
         )
         .where(Event.referral.is_in(referrals) & (Event.side == "patient"))
+        .order_by(Event.id)
+    )
+    return [{**r, "payload": _payload(r["payload"])} for r in rows]
+
+
+async def _variant_choices(referrals: list[UUID]) -> list[dict[str, Any]]:
+    """Every choice of a plan's variant, whoever recorded it (the patient, or a clinic or
+    the exchange on the patient's word)."""
+    if not referrals:
+        return []
+    rows = (
+        await Event.select(
+            Event.id,
+            Event.referral,
+            Event.side,
+            Event.source,
+            Event.occurred_at,
+            Event.recorded_at,
+            Event.payload,
+        )
+        .where(Event.referral.is_in(referrals) & (Event.kind == "variant_chosen"))
         .order_by(Event.id)
     )
     return [{**r, "payload": _payload(r["payload"])} for r in rows]
@@ -127,6 +154,20 @@ async def holdings(patient_id: UUID) -> Holdings | None:
         if plan_ids
         else []
     )
+    variants = (
+        await PlanVariant.select()
+        .where(PlanVariant.plan.is_in(plan_ids))
+        .order_by(PlanVariant.plan, PlanVariant.position)
+        if plan_ids
+        else []
+    )
+    explanations = (
+        await PlanExplanation.select()
+        .where(PlanExplanation.plan.is_in(plan_ids))
+        .order_by(PlanExplanation.plan, PlanExplanation.position)
+        if plan_ids
+        else []
+    )
     return Holdings(
         patient=patient,
         referrals=referrals,
@@ -152,6 +193,10 @@ async def holdings(patient_id: UUID) -> Holdings | None:
         accesses=await AuditLog.select(AuditLog.at, AuditLog.actor_role, AuditLog.action)
         .where((AuditLog.object_kind == "patient") & (AuditLog.object_id == str(patient_id)))
         .order_by(AuditLog.id),
+        variants=variants,
+        explanations=explanations,
+        variant_choices=await _variant_choices(ids),
+        call_notes=await of_referrals(CallNote, CallNote.created_at),
     )
 
 

@@ -17,6 +17,7 @@ and a refused request is {"status": "ERROR", "status_code": 200, "status_text": 
 What it answers is set by the test:
 
     api_id                   the account's key; another one: 200
+    senders                  sender names agreed for `from` (None: any); another one: 204
     codes[number] = code     a number's own answer: 202 (wrong number), 207 (no route),
                              209 (stop list), 230/231 (limits per number), …
     balance, price           roubles on the account and per part; not enough: 201
@@ -45,6 +46,7 @@ STATUS_TEXT = {
     201: "Не хватает средств на лицевом счету",
     202: "Неправильно указан номер телефона получателя, либо на него нет маршрута",
     203: "Нет текста сообщения",
+    204: "Имя отправителя не согласовано с администрацией",
     206: "Будет превышен или уже превышен дневной лимит на отправку сообщений",
     207: "На этот номер нет маршрута для доставки сообщений",
     209: "Вы добавили этот номер (или один из номеров) в стоп-лист",
@@ -67,6 +69,7 @@ class SentSms:
 @dataclass
 class FakeSmsRu:
     api_id: str = "test-api-id"
+    senders: set[str] | None = None
     codes: dict[str, int] = field(default_factory=dict)
     balance: float = 1000.0
     price: float = 4.0
@@ -89,6 +92,11 @@ class FakeSmsRu:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def senders_to(self, number: str) -> list[str]:
+        """The `from` of each text sent to `number` ("": none, the account's default)."""
+        with self.lock:
+            return [s.sender for s in self.sent if s.number == number.lstrip("+")]
+
     def texts_to(self, number: str) -> list[str]:
         with self.lock:
             return [s.text for s in self.sent if s.number == number.lstrip("+")]
@@ -108,6 +116,8 @@ class FakeSmsRu:
             text = form.get("msg", "")
             if not text:
                 return self._error(203)
+            if self.senders is not None and form.get("from", "") not in self.senders | {""}:
+                return self._error(204)
             numbers = [n.strip() for n in form.get("to", "").split(",") if n.strip()]
             cost = self._parts(text) * self.price * len(numbers)
             if self.balance < cost:

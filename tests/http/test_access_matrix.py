@@ -147,6 +147,7 @@ ROUTES: list[Route] = [
         form={"response": "confirm"},
     ),
     R("POST", "/p/{link_token}/rating", CAPABILITY, form={"called": "yes", "stars": "5"}),
+    R("POST", "/p/{link_token}/variant", CAPABILITY, form={"variant": "A"}),
     R("GET", "/p/{link_token}/plan", CAPABILITY),
     R("POST", "/p/{link_token}/code", CAPABILITY, form={}),
     R("POST", "/p/{link_token}/session", CAPABILITY, form={"code": "123456"}),

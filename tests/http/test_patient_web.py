@@ -3,15 +3,18 @@ are POSTs with a CSRF token and settle verifications as the app's answers do, a 
 grants its own referral only, the plan waits for the phone to be proved by an SMS code,
 and erasure ends links, codes and sessions."""
 
+import json
 import re
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from backend.clock import utcnow
+from backend.domain.contact_time import reported_call_time
 from backend.domain.events import Closed, ItemDone, Source, Visited
-from backend.services import patient_links
+from backend.services import patient_links, reports
 from backend.services.privacy import erase
 from backend.services.recording import Statement, record
 from backend.store import plans, throttle
@@ -21,6 +24,7 @@ from backend.store.tables import (
     Patient,
     PatientWebSession,
     Question,
+    Referral,
     SmsCode,
     SmsMessage,
     Verification,
@@ -452,3 +456,60 @@ async def test_the_page_is_limited_per_client_address_and_made_up_links_cost_mor
         assert (await client.get(f"/p/{token}")).status_code == 200
         over = await client.get(f"/p/{token}")
         assert over.status_code == 429 and "Слишком много попыток" in over.text
+
+
+async def test_the_page_asks_when_they_called_and_keeps_the_day(client, db):
+    """The yes to "did they call?" carries the page's date field: today by default, an
+    earlier day as that day's span, a day after today refused with a page; a "no" keeps
+    no day (issue 20's follow-up on the web page)."""
+    sent, token = await referral_with_link(db, phone="+79161240091", sent_ago=timedelta(days=4))
+    tz = ZoneInfo("Europe/Moscow")  # the patient's zone (the clinic's by default)
+    today = utcnow().astimezone(tz).date()
+    page = (await client.get(f"/p/{token}")).text
+    [contact] = [q for q in await open_questions(sent.referral_id) if q["milestone"] == "contacted"]
+    field = re.search(rf'<input[^>]*id="day-{contact["id"]}"[^>]*>', page)[0]
+    assert f'value="{today}"' in field and f'max="{today}"' in field
+    assert f'min="{today - timedelta(days=4)}"' in field
+    url = f"/p/{token}/q/{contact['id']}"
+
+    future = await post_form(
+        client, url, page, {"answer": "yes", "called_day": str(today + timedelta(days=1))}
+    )
+    assert future.status_code == 422 and "позже сегодняшнего" in future.text
+    assert await Event.count().where(Event.kind == "patient_answer") == 0
+
+    called = today - timedelta(days=3)
+    answered = await post_form(client, url, page, {"answer": "yes", "called_day": str(called)})
+    assert answered.status_code == 303, answered.text
+    [event] = await Event.select().where(Event.kind == "patient_answer")
+    body = event["payload"]
+    body = json.loads(body) if isinstance(body, str) else body
+    start = datetime.combine(called, time(0), tzinfo=tz)
+    assert body["called_on"] == "earlier"
+    assert datetime.fromisoformat(body["called_after"]) == start
+    assert datetime.fromisoformat(body["called_before"]) == start + timedelta(days=1)
+    [state] = await Verification.select(Verification.state).where(
+        (Verification.referral == sent.referral_id) & (Verification.milestone == "contacted")
+    )
+    assert state["state"] == "verified"
+    # The patient-reported first contact is in that day, not at the tap.
+    [row] = await Referral.select(Referral.clinic, Referral.sent_at).where(
+        Referral.id == sent.referral_id
+    )
+    [score] = await reports.scorecards([row["clinic"]], now=utcnow())
+    expected = reported_call_time(
+        start, start + timedelta(days=1), sent_at=row["sent_at"], said_at=event["occurred_at"]
+    )
+    assert score.card.first_contact_hours_patient == pytest.approx(
+        (expected - row["sent_at"]).total_seconds() / 3600, abs=0.01
+    )
+
+    # The rating: a "no" with the default day keeps no day; a yes keeps today.
+    page = (await client.get(f"/p/{token}")).text
+    await post_form(client, f"/p/{token}/rating", page, {"called": "no", "called_day": str(today)})
+    await post_form(client, f"/p/{token}/rating", page, {"called": "yes", "called_day": str(today)})
+    said = [
+        json.loads(e["payload"]) if isinstance(e["payload"], str) else e["payload"]
+        for e in await Event.select().where(Event.kind == "contact_rating").order_by(Event.id)
+    ]
+    assert [(s["called"], s.get("called_on")) for s in said] == [(False, None), (True, "today")]

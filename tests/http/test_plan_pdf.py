@@ -7,10 +7,18 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
+from backend.clock import utcnow
+from backend.domain.events import Closed, Source
 from backend.domain.roles import Role
+from backend.plan_print import plan_html, plan_pdf, qr_uri
+from backend.routes import plan_document
+from backend.services import patient_links, patient_reads
+from backend.services.recording import Statement, record
+from backend.store.tables import PatientLink
 from tests.factories import make_clinic
 from tests.http.patient_client import sign_in as patient_sign_in
 from tests.http.staff_client import make_staff, sign_in
@@ -133,3 +141,70 @@ async def test_the_printed_plan_speaks_english_and_hides_prices_when_told(client
         assert words in text, words
     assert "The clinic will tell you the price at the consultation" in text
     assert "₽" not in text and "97,000" not in text
+
+
+async def test_the_patients_print_leads_to_their_own_page_and_staff_prints_to_none(
+    client, db, tmp_path
+):
+    """The QR of the patient's print is their personal link (/p/{token}), reused print
+    after print; the clinic's print has none (a personal link in the clinic's hands would
+    let it answer for its patient); a revoked or ended referral prints no link."""
+    clinic_id, referral_id = await _referral(client)
+    patient = await patient_sign_in(client, PHONE)
+    url = f"{API}/me/referrals/{referral_id}/plan.pdf"
+    got = await client.get(url, headers=patient.headers)
+    assert got.status_code == 200
+    flat = "".join(pdf_text(got.content, tmp_path, "plan-qr").split())
+    [link] = re.findall(re.escape(db.public_url.rstrip("/")) + r"/p/[A-Za-z0-9_-]{22}", flat)
+    access = await patient_links.open_link(link.rsplit("/", 1)[1], utcnow())
+    assert str(access.referral_id) == referral_id and access.question_id is None
+    assert "/app/referrals" not in flat
+    # The QR itself encodes that link: read out of the HTML the PDF is rendered from.
+    now = utcnow()
+    bundle = await patient_reads.referral_bundle(access.patient_id, access.referral_id, now)
+    html = plan_html(
+        plan_document.document(
+            bundle, app_link=await plan_document.patient_link(db, bundle, now), now=now
+        )
+    )
+    [qr_src] = re.findall(r'<td class="qr"><img src="([^"]+)"', html)
+    assert qr_src == qr_uri(link)
+    # A token with "-" where a line would break reads back whole.
+    dashed = f"{db.public_url.rstrip('/')}/p/-mr1h4cIrx2-QO28tC4BD_"
+    context = plan_document.document(bundle, app_link=dashed, now=now, for_patient=True)
+    assert dashed in "".join(pdf_text(plan_pdf(context), tmp_path, "plan-qr-dashed").split())
+    # Printed again: the same link, none minted.
+    links = await PatientLink.count()
+    again = await client.get(url, headers=patient.headers)
+    assert link in "".join(pdf_text(again.content, tmp_path, "plan-qr-again").split())
+    assert await PatientLink.count() == links
+
+    # The clinic's print: no personal link, no QR.
+    coordinator = await sign_in(client, await make_staff(Role.clinic_coordinator, clinic_id))
+    card = await client.get(
+        f"{API}/clinic/referrals/{referral_id}/plan.pdf", headers=coordinator.headers
+    )
+    card_text = pdf_text(card.content, tmp_path, "plan-clinic-no-qr")
+    assert "/p/" not in card_text and "приходит вам в SMS" in card_text
+
+    # Revoked: the link is not brought back on paper.
+    await patient_links.revoke(access.referral_id, utcnow())
+    revoked = await client.get(url, headers=patient.headers)
+    revoked_text = pdf_text(revoked.content, tmp_path, "plan-qr-revoked")
+    assert "/p/" not in revoked_text and "SMS" not in revoked_text
+    assert await PatientLink.count() == links
+
+
+async def test_a_closed_referral_prints_no_link(client, db, tmp_path):
+    _, referral_id = await _referral(client)
+    patient = await patient_sign_in(client, PHONE)
+    await record(
+        UUID(referral_id),
+        Statement(
+            body=Closed(reason="patient_refused"), source=Source.clinic_panel, actor="staff:test"
+        ),
+    )
+    got = await client.get(f"{API}/me/referrals/{referral_id}/plan.pdf", headers=patient.headers)
+    assert got.status_code == 200
+    assert "/p/" not in pdf_text(got.content, tmp_path, "plan-qr-closed")
+    assert await PatientLink.count() == 0

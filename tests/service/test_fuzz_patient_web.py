@@ -36,6 +36,7 @@ FIELDS = {
     "q": ("answer", ["yes", "no", "unsure"]),
     "appointments": ("response", ["confirm", "decline", "reschedule"]),
     "rating": ("called", ["yes", "no"]),
+    "variant": ("variant", ["A", "B"]),
     "session": ("code", ["123456"]),
     "sign-out": ("everywhere", ["", "yes"]),
     "code": (None, []),

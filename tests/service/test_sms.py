@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from backend.domain.clinic_settings import SettingValues
 from backend.domain.events import Contacted, Source
 from backend.domain.sms import sms_parts
 from backend.push.sms import SmsRu
@@ -21,6 +22,7 @@ from backend.services.profile import (
     update_profile,
 )
 from backend.services.recording import Statement, record
+from backend.store import clinic_settings as clinic_store
 from backend.store import outbox, parties
 from backend.store.tables import Appointment, Outbox, SmsMessage
 from tests.factories import make_clinic, make_referral
@@ -427,3 +429,34 @@ async def test_no_phone_link_or_code_reaches_the_log(db, fake, smsru, logs_at_de
     assert "SMS sent" in logged  # the worker did log each SMS: kind, parts, outcome
     for secret in ("79161230111", "9161230111", token, code, "«Улыбка»"):
         assert secret not in logged, secret
+
+
+async def test_each_clinics_sender_name_goes_as_sms_rus_from(db, fake):
+    """A clinic's `sender_name` setting is SMS.ru's `from` for its patients' texts; a clinic
+    without one sends from PLANTRACK_SMS_FROM; a name SMS.ru has not agreed (204) does not
+    cost the patient the text: it goes from the default, and the row says why."""
+    fake.senders = {"plantrack", "Ulybka"}
+    sender = SmsRu(api_id=fake.api_id, endpoint=fake.base_url, sender_name="plantrack", timeout=1)
+    ulybka, plain, unagreed = (
+        await make_clinic("Улыбка"),
+        await make_clinic("Без имени"),
+        await make_clinic("Дент"),
+    )
+    await clinic_store.save(ulybka, SettingValues(sender_name="Ulybka"), actor="test", now=NOW)
+    await clinic_store.save(unagreed, SettingValues(sender_name="Dent"), actor="test", now=NOW)
+    await make_referral(ulybka, phone="+79161230091", at=NOW)
+    await make_referral(plain, phone="+79161230092", at=NOW)
+    await make_referral(unagreed, phone="+79161230093", at=NOW)
+    try:
+        await drain(handlers(None, db.secret_key, sms_delivery=delivery(db, sender)), NOW)
+    finally:
+        await sender.aclose()
+    assert fake.senders_to("+79161230091") == ["Ulybka"]
+    assert fake.senders_to("+79161230092") == ["plantrack"]
+    assert fake.senders_to("+79161230093") == ["plantrack"]
+    froms = [r.get("from") for r in fake.requests if r["to"] == "79161230093"]
+    assert froms == ["Dent", "plantrack"]
+    rows = {r["patient"]: r for r in await messages(kind="invite")}
+    assert all(r["status"] == "sent" for r in rows.values())
+    [refused] = [r for r in rows.values() if r["reason"]]
+    assert "Dent" in refused["reason"] and "204" in refused["reason"]

@@ -69,3 +69,46 @@ async def test_demo_is_idempotent(db):
     assert again == {"clinics": 0, "referrals": 0, "staff": 0}
     assert await Event.count() == events
     assert await referrals.count_by_step() == steps
+
+
+async def test_the_demo_offers_some_plans_as_three_variants_without_moving_a_figure(db):
+    """Seed 004's three ways to replace a lost tooth are in the demo (A implant, B bridge,
+    C removable denture, explained visit by visit); A is first and is the plan as it was,
+    so until a patient chooses the plan counts what it counted before: the demo's figures
+    (docs/sms.md, the README) stay as measured."""
+    import random
+
+    from backend.demo import _fate, _name, _plan, offers_variants, with_variants
+    from backend.domain.plans import chosen
+    from backend.services import patient_reads
+    from backend.store.tables import Referral
+
+    offered = []
+    for n in range(300):  # the stories as load_demo draws them
+        story = random.Random(f"7:{n}")
+        story.choices([0, 1, 2], [45, 30, 25])
+        _fate(story, 180 * (1 - story.random() ** 1.6))
+        _name(story)
+        plan = _plan(story)
+        if not offers_variants(plan, 7, n):
+            continue
+        offered.append(n)
+        three = with_variants(plan)
+        assert [v.variant for v in three.variants] == ["A", "B", "C"]
+        counted = [i for i in three.items if i.variant in (None, "A")]
+        assert [(i.code, i.tooth, i.price, i.stage) for i in counted] == [
+            (i.code, i.tooth, i.price, i.stage) for i in plan.items
+        ]
+    assert 20 <= len(offered) <= 60 and offered[0] == 0
+
+    await load_demo(referrals_count=1, now=NOW)
+    [row] = await Event.select(Event.referral).where(Event.kind == "sent")
+    [patient] = await Referral.select(Referral.patient).where(Referral.id == row["referral"])
+    bundle = await patient_reads.referral_bundle(patient["patient"], row["referral"], NOW)
+    plan = bundle.estimated  # the exchange's plan, as sent (a clinic may have revised it)
+    assert plan is not None
+    titles = [(v.variant, v.title_ru) for v in plan.variants]
+    assert titles == [("A", "Имплантация"), ("B", "Мостовидный протез"), ("C", "Съёмный протез")]
+    assert {e.variant for e in plan.explanations} == {None, "A", "B", "C"}
+    assert all(e.problem_ru and e.solution_ru and e.visit for e in plan.explanations)
+    assert {i.variant for i in chosen(plan.all_items, None)} == {None, "A"}

@@ -7,7 +7,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from backend.domain.contact_time import BadCallTime, call_window, reported_call_time
+from backend.domain.contact_time import (
+    BadCallTime,
+    call_window,
+    call_window_on,
+    reported_call_time,
+)
 from backend.domain.events import ContactRating, PatientAnswer, Source
 from backend.domain.scorecard import scorecard
 
@@ -84,3 +89,21 @@ def test_a_span_is_kept_between_sending_and_answering():
     # "Today", answered at 15:00 about a referral sent at 09:00: noon.
     today = datetime(2026, 11, 3, tzinfo=MSK)
     assert reported_call_time(today, said, sent_at=sent, said_at=said) == sent + timedelta(hours=3)
+
+
+def test_a_calendar_day_means_its_span_in_the_patients_zone():
+    said = datetime(2026, 11, 4, 20, tzinfo=MSK)
+    assert call_window_on(said.date(), said, MSK) == call_window("today", None, said, MSK)
+    yesterday = said.date() - timedelta(days=1)
+    assert call_window_on(yesterday, said, MSK) == call_window("yesterday", None, said, MSK)
+    earlier = said.date() - timedelta(days=3)
+    assert call_window_on(earlier, said, MSK) == (
+        "earlier",
+        datetime(2026, 11, 1, tzinfo=MSK),
+        datetime(2026, 11, 2, tzinfo=MSK),
+    )
+    with pytest.raises(BadCallTime):
+        call_window_on(said.date() + timedelta(days=1), said, MSK)
+    # 23:30 UTC on the 4th is already the 5th in Moscow: "today" is the patient's day.
+    late = datetime(2026, 11, 4, 23, 30, tzinfo=ZoneInfo("UTC"))
+    assert call_window_on(datetime(2026, 11, 5).date(), late, MSK)[0] == "today"
