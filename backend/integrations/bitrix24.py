@@ -51,7 +51,9 @@ LEAD_EVENTS = {"ONCRMLEADADD", "ONCRMLEADUPDATE"}
 LEAD_PREFIX = "LEAD:"  # lead statuses share names with default-pipeline deal stages
 SEMANTICS = {"S": "success", "F": "failure"}  # crm.status.list; null or "" is in progress
 PAGE = 50  # Bitrix24 list methods return 50 rows a page, always
-MAX_PAGES = 40  # one reconcile run reads at most 2000 deals; the next run goes on
+# One reconcile pass reads at most 10 000 of our deals (as amoCRM's): a pass that would
+# read more fails visibly instead of moving the sync time past deals it did not read.
+MAX_PAGES = 200
 CATALOG_PAGES = 4  # the stages view shows the first 200 products of the catalogue
 FIELD_SETTINGS = ("appointment_at", "paid_amount", "done_rows")  # fields read from a deal
 DEAL = 2  # the deal's entityTypeId in the universal methods (crm.item.payment.list)
@@ -170,8 +172,10 @@ class Bitrix24:
                 changes.append(change)
             start = page.get("next")
             if start is None:
-                break
-        return changes
+                return changes
+        raise CrmRejected(
+            f"more than {MAX_PAGES * 50} deals changed since {since.isoformat()}; not reconciled"
+        )
 
     async def push_referral(
         self, conn: Connection, referral: OutboundReferral, http: httpx.AsyncClient

@@ -10,8 +10,10 @@ import pytest
 
 from backend.clock import utcnow
 from backend.domain.roles import Role
+from backend.integrations import bitrix24 as bitrix24_adapter
 from backend.services import integrations
 from backend.services.referrals import PlanItemIn
+from backend.store import integrations as integration_store
 from backend.store import ledger
 from tests.factories import make_clinic
 from tests.fakes import bitrix24
@@ -517,3 +519,29 @@ async def test_the_patient_sees_the_crm_plan_and_is_asked_about_what_it_says_was
     assert body["plan_comparison"]["reason"].startswith("Битрикс24, сделка")
     questions = [q["text"] for q in body["questions"]]
     assert any("Пломба" in q and "16" in q for q in questions), questions
+
+
+async def test_a_pass_with_more_deals_than_it_reads_fails_visibly_and_skips_none(
+    client, db, portal, monkeypatch
+):
+    # Fifty deals of ours that come first (older ids) change too (no referral behind them,
+    # so the pass reads no money for them)...
+    for n in range(50):
+        portal.add_deal(ORIGINATOR_ID="plantrack", ORIGIN_ID=f"old-{n}", CATEGORY_ID=1)
+    ex, clinic_id, sent, deal, _t0 = await started(client, db, portal, "+79161230019")
+    synced = (await integration_store.of_clinic(clinic_id))["last_sync_at"]
+    # ...and our deal's webhooks never arrive.
+    now = seconds(utcnow())
+    portal.set_rows(deal.id, the_plan_rows(portal), at=now - timedelta(seconds=1))
+    portal.update(deal.id, at=now, UF_CRM_PAID="7000|RUB")
+    monkeypatch.setattr(bitrix24_adapter, "MAX_PAGES", 1)  # a pass reads 50 deals
+    later = utcnow() + integrations.RECONCILE_EVERY + timedelta(seconds=1)
+    await work(db, now=later)
+    # Not read, and the sync time has not moved past it.
+    assert (await referral_money(client, ex, sent["id"]))["paid"] == 0
+    assert (await integration_store.of_clinic(clinic_id))["last_sync_at"] == synced
+    monkeypatch.setattr(bitrix24_adapter, "MAX_PAGES", 2)
+    await work(db, now=later + integrations.RECONCILE_EVERY + timedelta(seconds=1))
+    money = await referral_money(client, ex, sent["id"])
+    assert (money["planned"], money["paid"]) == (18_500_00, 7_000_00)
+    assert (await integration_store.of_clinic(clinic_id))["last_sync_at"] != synced
