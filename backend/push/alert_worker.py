@@ -4,36 +4,30 @@ from datetime import datetime
 
 import httpx
 
-from backend.push.worker import MAX_ATTEMPTS, Handler, Outcome, one_by_one
+from backend.push.worker import MAX_ATTEMPTS, Handler, one_by_one
 from backend.services import staff_alerts
-from backend.services.staff_alerts import Channels, Delivered
-from backend.store.outbox import Claimed
-
-
-def _outcome(done: Delivered) -> Outcome:
-    return Outcome(status=done.status, error=done.detail or None, retry_after=done.retry_after)
+from backend.services.staff_alerts import Channels
+from backend.store.outbox import Claimed, Outcome
 
 
 def alert_handlers(channels: Channels) -> dict[str, Handler]:
     async def timer(m: Claimed, now: datetime) -> Outcome:
-        return _outcome(await staff_alerts.fire_timer(m.payload, now))
+        return await staff_alerts.fire_timer(m.payload, now)
 
     async def fan_out(m: Claimed, now: datetime) -> Outcome:
-        return _outcome(await staff_alerts.fan_out(int(m.payload["alert_id"]), now))
+        return await staff_alerts.fan_out(int(m.payload["alert_id"]), now)
 
     async def email(m: Claimed, now: datetime) -> Outcome:
-        return _outcome(await staff_alerts.send_email(m.payload, channels))
+        return await staff_alerts.send_email(m.payload, channels)
 
     async def digest(m: Claimed, now: datetime) -> Outcome:
-        return _outcome(await staff_alerts.send_digest(m.payload, channels, now))
+        return await staff_alerts.send_digest(m.payload, channels, now)
 
     async def crm_tasks(messages: list[Claimed], now: datetime) -> list[Outcome]:
         async with httpx.AsyncClient() as http:
             return [
-                _outcome(
-                    await staff_alerts.create_crm_task(
-                        m.payload, channels, http, last_try=m.attempts >= MAX_ATTEMPTS
-                    )
+                await staff_alerts.create_crm_task(
+                    m.payload, channels, http, last_try=m.attempts >= MAX_ATTEMPTS
                 )
                 for m in messages
             ]

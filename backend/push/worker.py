@@ -34,7 +34,7 @@ from backend.push.sms import SmsSender, make_sms_sender
 from backend.services import clinic_settings, integrations, notifications, sms, staff_alerts
 from backend.services.recording import reevaluate_due
 from backend.store import outbox, privacy
-from backend.store.outbox import Claimed
+from backend.store.outbox import Claimed, Outcome
 from backend.store.unavailable import is_unavailable
 
 log = logging.getLogger("plantrack.worker")
@@ -44,12 +44,6 @@ LEASE = timedelta(minutes=2)
 # after the first, so a vendor's outage of an hour or two delays a message, never drops it.
 MAX_ATTEMPTS = 16
 MAX_BACKOFF = timedelta(hours=1)
-
-
-class Outcome(msgspec.Struct, frozen=True):
-    status: str  # done | logged | skipped | failed | retry
-    error: str | None = None
-    retry_after: timedelta | None = None
 
 
 # A handler takes a topic's claimed messages and the batch's `now`, and says how each went.
@@ -72,17 +66,13 @@ def one_by_one(handle: Callable[[Claimed, datetime], Awaitable[Outcome]]) -> Han
 
 
 async def handle_timer(message: Claimed, now: datetime) -> Outcome:
-    done = await notifications.fire_timer(message.payload, now)
-    return Outcome(status=done.status, error=done.detail or None)
+    return await notifications.fire_timer(message.payload, now)
 
 
 async def handle_notify(
     message: Claimed, now: datetime, *, sms_limit: int = sms.DEFAULT_WEEKLY_LIMIT
 ) -> Outcome:
-    done = await notifications.fan_out(message.id, message.payload, now, sms_limit=sms_limit)
-    if done.status == "retry" and done.retry_at is not None:
-        return Outcome(status="retry", error="quiet hours", retry_after=done.retry_at - now)
-    return Outcome(status=done.status, error=done.detail or None)
+    return await notifications.fan_out(message.id, message.payload, now, sms_limit=sms_limit)
 
 
 async def handle_restate(message: Claimed, now: datetime) -> Outcome:
@@ -111,13 +101,13 @@ def push_handler(sender: FcmSender | None) -> Handler:
                 await notifications.deactivate_device(
                     UUID(message.payload["device_id"]), result.detail, now
                 )
-                outcomes.append(Outcome(status="skipped", error=f"device gone: {result.detail}"))
+                outcomes.append(Outcome(status="skipped", detail=f"device gone: {result.detail}"))
             elif result.outcome == "retry":
                 outcomes.append(
-                    Outcome(status="retry", error=result.detail, retry_after=result.retry_after)
+                    Outcome(status="retry", detail=result.detail, retry_after=result.retry_after)
                 )
             else:
-                outcomes.append(Outcome(status="failed", error=result.detail))
+                outcomes.append(Outcome(status="failed", detail=result.detail))
         return outcomes
 
     return send
@@ -152,7 +142,7 @@ def sms_handler(delivery: SmsDelivery) -> Handler:
             message = messages[i]
             message_id = UUID(message.payload["message_id"])
             if down is not None or time.monotonic() - started > delivery.batch_seconds:
-                outcomes[i] = Outcome(status="retry", error=down or "batch time used up")
+                outcomes[i] = Outcome(status="retry", detail=down or "batch time used up")
                 continue
             ready = await sms.compose(
                 message_id,
@@ -163,7 +153,7 @@ def sms_handler(delivery: SmsDelivery) -> Handler:
             )
             if isinstance(ready, sms.NotNow):
                 wait = ready.retry_at - now if ready.retry_at is not None else None
-                outcomes[i] = Outcome(status=ready.status, error=ready.reason, retry_after=wait)
+                outcomes[i] = Outcome(status=ready.status, detail=ready.reason, retry_after=wait)
                 continue
             fields = {"outbox_id": message.id, "kind": ready.kind, "parts": ready.parts}
             if delivery.sender is None:
@@ -176,24 +166,24 @@ def sms_handler(delivery: SmsDelivery) -> Handler:
             result = await delivery.sender.send(ready.sms)
             await sms.record(message_id, result, now)
             if result.outcome == "sent":
-                outcomes[i] = Outcome(status="done", error=result.detail or None)
+                outcomes[i] = Outcome(status="done", detail=result.detail or None)
             elif result.outcome == "bad_number":
-                outcomes[i] = Outcome(status="skipped", error=f"number refused: {result.detail}")
+                outcomes[i] = Outcome(status="skipped", detail=f"number refused: {result.detail}")
             elif result.outcome == "retry":
                 if result.vendor_down:
                     down = result.detail
                 outcomes[i] = Outcome(
-                    status="retry", error=result.detail, retry_after=result.retry_after
+                    status="retry", detail=result.detail, retry_after=result.retry_after
                 )
             else:
-                outcomes[i] = Outcome(status="failed", error=result.detail)
+                outcomes[i] = Outcome(status="failed", detail=result.detail)
             log.info("SMS " + result.outcome, extra={"fields": {**fields, "detail": result.detail}})
         done = [o if o is not None else Outcome(status="retry") for o in outcomes]
         for message, outcome in zip(messages, done, strict=True):
             if outcome.status == "retry" and message.attempts >= MAX_ATTEMPTS:
                 # The outbox gives up on it now (worker._record): so does the SMS log.
                 await sms.gave_up(
-                    UUID(message.payload["message_id"]), f"gave up: {outcome.error}", now
+                    UUID(message.payload["message_id"]), f"gave up: {outcome.detail}", now
                 )
         return done
 
@@ -217,9 +207,6 @@ def _push_fields(payload: dict) -> dict:
     return {k: payload[k] for k in Push.__struct_fields__}
 
 
-Done = integrations.Processed
-
-
 def integration_handlers(
     secret_key: str, timeout: float = vendor_http.TIMEOUT_S
 ) -> dict[str, Handler]:
@@ -227,18 +214,18 @@ def integration_handlers(
     Each batch shares one HTTP client; the vendors' rate limits hold across batches, and
     a vendor that hangs costs the batch one `timeout` (backend.integrations.vendor_http)."""
 
-    def batch(run: Callable[[Claimed, httpx.AsyncClient, datetime], Awaitable[Done]]) -> Handler:
+    def batch(run: Callable[[Claimed, httpx.AsyncClient, datetime], Awaitable[Outcome]]) -> Handler:
         async def handle(messages: list[Claimed], now: datetime) -> list[Outcome]:
             async with vendor_http.client(timeout) as http:
                 done = [await run(m, http, now) for m in messages]
             for m, d in zip(messages, done, strict=True):
                 if d.status == "failed":  # a person must look: tell them
-                    await staff_alerts.crm_failed(m.topic, m.payload, d.error, now)
-            return [Outcome(d.status, d.error, d.retry_after) for d in done]
+                    await staff_alerts.crm_failed(m.topic, m.payload, d.detail, now)
+            return done
 
         return handle
 
-    async def inbox(m: Claimed, http: httpx.AsyncClient, now: datetime) -> Done:
+    async def inbox(m: Claimed, http: httpx.AsyncClient, now: datetime) -> Outcome:
         return await integrations.process(
             m.payload["delivery_id"],
             http,
@@ -247,7 +234,7 @@ def integration_handlers(
             now=now,
         )
 
-    async def outbound(m: Claimed, http: httpx.AsyncClient, now: datetime) -> Done:
+    async def outbound(m: Claimed, http: httpx.AsyncClient, now: datetime) -> Outcome:
         return await integrations.push_referral(
             UUID(m.payload["referral_id"]),
             http,
@@ -256,7 +243,7 @@ def integration_handlers(
             now=now,
         )
 
-    async def reconcile(m: Claimed, http: httpx.AsyncClient, now: datetime) -> Done:
+    async def reconcile(m: Claimed, http: httpx.AsyncClient, now: datetime) -> Outcome:
         return await integrations.reconcile(
             UUID(m.payload["integration_id"]),
             http,
@@ -344,7 +331,7 @@ async def run_once(
     for topic, messages in by_topic.items():
         handler = topic_handlers.get(topic)
         if handler is None:
-            outcomes = [Outcome(status="failed", error=f"no handler for topic {topic}")] * len(
+            outcomes = [Outcome(status="failed", detail=f"no handler for topic {topic}")] * len(
                 messages
             )
         else:
@@ -352,7 +339,7 @@ async def run_once(
                 outcomes = await handler(messages, now)
             except Exception as exc:  # a handler bug must not stop the queue
                 log.exception("handler failed", extra={"fields": {"topic": topic}})
-                outcomes = [Outcome(status="retry", error=type(exc).__name__)] * len(messages)
+                outcomes = [Outcome(status="retry", detail=type(exc).__name__)] * len(messages)
         await _record(messages, outcomes, worker=worker, now=now)
     return len(claimed)
 
@@ -366,10 +353,10 @@ async def _record(
         if outcome.status == "retry" and message.attempts < MAX_ATTEMPTS:
             delay = max(outcome.retry_after or timedelta(0), backoff(message.attempts))
             await outbox.retry_later(
-                message.id, worker=worker, at=now + delay, error=outcome.error or "retry"
+                message.id, worker=worker, at=now + delay, error=outcome.detail or "retry"
             )
             continue
-        status, error = outcome.status, outcome.error
+        status, error = outcome.status, outcome.detail
         if status == "retry":
             status, error = "failed", f"gave up after {message.attempts} attempts: {error}"
         finals[(status, error)].append(message.id)

@@ -49,6 +49,7 @@ from backend.services.errors import (
 from backend.store import integrations as store
 from backend.store import outbox, parties, prices, referrals
 from backend.store.engine import write_transaction
+from backend.store.outbox import Outcome
 
 ADAPTERS: dict[str, Any] = {"bitrix24": Bitrix24(), "amocrm": AmoCrm(), "webhook": MisWebhooks()}
 CRMS = ("bitrix24", "amocrm")
@@ -90,12 +91,6 @@ class Accepted(msgspec.Struct, frozen=True, kw_only=True):
     detail: str
     delivery_id: int | None = None
     duplicate: bool = False
-
-
-class Processed(msgspec.Struct, frozen=True, kw_only=True):
-    status: str  # done | failed | retry
-    error: str | None = None
-    retry_after: timedelta | None = None
 
 
 # --- configuration ----------------------------------------------------------------------
@@ -357,14 +352,14 @@ async def process(
     secret_key: str,
     last_try: bool = False,
     now: datetime | None = None,
-) -> Processed:
+) -> Outcome:
     """Turn one stored delivery into claims. Safe to run again: nothing twice."""
     now = now or utcnow()
     row = await store.delivery(delivery_id)
     if row is None:
-        return Processed(status="failed", error="no such delivery")
+        return Outcome(status="failed", detail="no such delivery")
     if row["status"] == "rejected":
-        return Processed(status="done")
+        return Outcome(status="done")
     integration = await store.of_clinic(row["clinic"])
     if integration is None or integration["system"] != row["system"]:
         return await _finish(delivery_id, now, failed="the clinic's integration has changed")
@@ -384,7 +379,7 @@ async def process(
         async with write_transaction():
             await store.note_waiting(delivery_id, f"will retry: {exc}")
         wait = timedelta(seconds=exc.retry_after) if exc.retry_after else None
-        return Processed(status="retry", error=str(exc), retry_after=wait)
+        return Outcome(status="retry", detail=str(exc), retry_after=wait)
     except (CrmRejected, MalformedDelivery) as exc:
         return await _finish(delivery_id, now, failed=str(exc))
     outcomes = [await apply_change(conn, adapter, change, now) for change in changes]
@@ -397,13 +392,13 @@ async def _finish(
     *,
     failed: str | None = None,
     outcomes: list[dict[str, Any]] | None = None,
-) -> Processed:
+) -> Outcome:
     status, error = ("failed", failed) if failed else summarize(outcomes or [])
     unknown = sorted({o["stage"] for o in outcomes or [] if o["outcome"] == "unmapped"})
     result = {"changes": outcomes or [], "unknown_stages": unknown}
     async with write_transaction():
         await store.finish_delivery(delivery_id, status=status, now=now, error=error, result=result)
-    return Processed(status="failed" if status == "failed" else "done", error=error)
+    return Outcome(status="failed" if status == "failed" else "done", detail=error)
 
 
 def summarize(outcomes: list[dict[str, Any]]) -> tuple[str, str | None]:
@@ -604,16 +599,16 @@ async def push_referral(
     secret_key: str,
     last_try: bool = False,
     now: datetime | None = None,
-) -> Processed:
+) -> Outcome:
     now = now or utcnow()
     referral = await referrals.get(referral_id)
     if referral is None:
-        return Processed(status="failed", error="no such referral")
+        return Outcome(status="failed", detail="no such referral")
     row = await store.of_clinic(referral["clinic"])
     if row is None or row["system"] not in CRMS:
-        return Processed(status="done", error="the clinic has no CRM now")
+        return Outcome(status="done", detail="the clinic has no CRM now")
     if await store.external_id_of(referral_id, row["system"]) is not None:
-        return Processed(status="done")
+        return Outcome(status="done")
     conn = await connection(row, secret_key)
     try:
         external_id = await ADAPTERS[row["system"]].push_referral(
@@ -621,11 +616,11 @@ async def push_referral(
         )
     except CrmUnavailable as exc:
         if last_try:
-            return Processed(status="failed", error=str(exc))
+            return Outcome(status="failed", detail=str(exc))
         wait = timedelta(seconds=exc.retry_after) if exc.retry_after else None
-        return Processed(status="retry", error=str(exc), retry_after=wait)
+        return Outcome(status="retry", detail=str(exc), retry_after=wait)
     except CrmRejected as exc:
-        return Processed(status="failed", error=str(exc))
+        return Outcome(status="failed", detail=str(exc))
     async with write_transaction():
         await store.link(
             clinic_id=conn.clinic_id,
@@ -634,7 +629,7 @@ async def push_referral(
             referral_id=referral_id,
             now=now,
         )
-    return Processed(status="done")
+    return Outcome(status="done")
 
 
 async def _outbound(referral: dict[str, Any]) -> OutboundReferral:
@@ -674,7 +669,7 @@ async def reconcile(
     secret_key: str,
     last_try: bool = False,
     now: datetime | None = None,
-) -> Processed:
+) -> Outcome:
     """Read our deals (leads) modified since the last sync and record what they say. The
     sync time moves only after a whole pass was read and recorded: a vendor outage in the
     middle retries the pass, from the same time. A run that recorded or failed anything
@@ -682,7 +677,7 @@ async def reconcile(
     now = now or utcnow()
     row = await store.integration(integration_id)
     if row is None or row["archived_at"] is not None or row["system"] not in CRMS:
-        return Processed(status="done")  # the chain ends with the integration
+        return Outcome(status="done")  # the chain ends with the integration
     system = row["system"]
     adapter = ADAPTERS[system]
     conn = await connection(row, secret_key)
@@ -693,13 +688,13 @@ async def reconcile(
         if last_try:  # the pass gives up, the chain does not: the next one reads from `since`
             async with write_transaction():
                 await schedule_reconcile(integration_id, now)
-            return Processed(status="failed", error=f"gave up: {exc}")
+            return Outcome(status="failed", detail=f"gave up: {exc}")
         wait = timedelta(seconds=exc.retry_after) if exc.retry_after else None
-        return Processed(status="retry", error=str(exc), retry_after=wait)
+        return Outcome(status="retry", detail=str(exc), retry_after=wait)
     except CrmRejected as exc:
         async with write_transaction():
             await schedule_reconcile(integration_id, now)
-        return Processed(status="failed", error=str(exc))
+        return Outcome(status="failed", detail=str(exc))
     outcomes = [await apply_change(conn, adapter, change, now) for change in changes]
     async with write_transaction():
         if any(o["outcome"] not in ("duplicate", "ignored") for o in outcomes):
@@ -717,7 +712,7 @@ async def reconcile(
         await schedule_reconcile(integration_id, now)
     if delivery_id is not None:
         await _finish(delivery_id, now, outcomes=outcomes)
-    return Processed(status="done")
+    return Outcome(status="done")
 
 
 # --- IDENT pulls tickets -----------------------------------------------------------------

@@ -17,8 +17,6 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-import msgspec
-
 from backend import texts
 from backend.domain.clinic_settings import EffectiveSettings, SettingValues, effective_settings
 from backend.domain.funnel import ReferralFold, fold_referral
@@ -32,6 +30,7 @@ from backend.services.clinic_settings import effective_for
 from backend.services.profile import prefs_of, quiet_of
 from backend.store import devices, ledger, norms, outbox, parties, questions, referrals
 from backend.store.engine import write_transaction
+from backend.store.outbox import Outcome
 
 TIMER, NOTIFY, PUSH = "timer", "notify", "push"
 
@@ -171,13 +170,7 @@ async def notify(
     )
 
 
-class Done(msgspec.Struct, frozen=True):
-    status: str  # done | skipped
-    detail: str = ""
-    retry_at: datetime | None = None
-
-
-async def fire_timer(payload: dict[str, Any], now: datetime) -> Done:
+async def fire_timer(payload: dict[str, Any], now: datetime) -> Outcome:
     """A timer is due: look at the referral again and do what is still called for."""
     referral_id = UUID(payload["referral_id"])
     timer = Timer(
@@ -188,7 +181,7 @@ async def fire_timer(payload: dict[str, Any], now: datetime) -> Done:
     async with write_transaction():
         referral = await referrals.lock(referral_id)
         if referral is None:
-            return Done(status="skipped", detail="no such referral")
+            return Outcome(status="skipped", detail="no such referral")
         events = await ledger.events_of(referral_id)
         fold = fold_referral(events)
         # Time has passed since the last event: bring the derived rows (a plan now behind
@@ -207,14 +200,14 @@ async def fire_timer(payload: dict[str, Any], now: datetime) -> Done:
         )
         decision = decide(timer, fold, ctx, now)
         if decision is None:
-            return Done(status="skipped", detail="no longer wanted")
+            return Outcome(status="skipped", detail="no longer wanted")
         question_id = None
         if decision.action is Action.ask:
             spec = check_question(fold, QuestionKind(timer.kind.value), now=now)
             if spec is None or (spec.milestone, spec.subject) in {
                 (q.milestone, q.subject) for q in asked
             }:
-                return Done(status="skipped", detail="already asked")
+                return Outcome(status="skipped", detail="already asked")
             question_id = new_id()
             await questions.insert(
                 question_id=question_id,
@@ -238,7 +231,7 @@ async def fire_timer(payload: dict[str, Any], now: datetime) -> Done:
             question_id=question_id,
             appointment_id=decision.appointment_id,
         )
-    return Done(status="done", detail=kind)
+    return Outcome(status="done", detail=kind)
 
 
 async def fan_out(
@@ -247,30 +240,30 @@ async def fan_out(
     now: datetime,
     *,
     sms_limit: int = sms.DEFAULT_WEEKLY_LIMIT,
-) -> Done:
+) -> Outcome:
     """One notification → one push per active device, in the patient's language; no
     active device: an SMS, within the patient's weekly allowance of `sms_limit`."""
     patient = await parties.patient(UUID(payload["patient_id"]))
     if patient is None or patient["erased_at"] is not None:
-        return Done(status="skipped", detail="no patient")
+        return Outcome(status="skipped", detail="no patient")
     kind = payload["kind"]
     if not getattr(prefs_of(patient), PREFERENCE.get(kind, "questions"), True):
-        return Done(status="skipped", detail="switched off by the patient")
+        return Outcome(status="skipped", detail="switched off by the patient")
     if not payload.get("urgent"):
         quiet = quiet_of(patient)
         until = quiet_until(now, ZoneInfo(patient["timezone"]), quiet.start, quiet.end)
         if until is not None:  # quiet hours began (or moved) while it waited
-            return Done(status="retry", retry_at=until)
+            return Outcome(status="retry", detail="quiet hours", retry_after=until - now)
     targets = await devices.active_for(patient["id"])
     if not targets:
         decided = await sms.from_notification(notify_id, payload, patient, now, limit=sms_limit)
-        return Done(status=decided.status, detail=decided.detail)
+        return Outcome(status=decided.status, detail=decided.detail)
     async with write_transaction():
         # Asked again under a shared hold: an erasure that began since the first read
         # has now finished, and its patient gets no push (nor a queued device token).
         held = await parties.patient_held(patient["id"], exclusive=False)
         if held is None or held["erased_at"] is not None:
-            return Done(status="skipped", detail="no patient")
+            return Outcome(status="skipped", detail="no patient")
         for device in targets:
             lang = device["locale"] if device["locale"] in texts.LANGS else patient["locale"]
             title, body = texts.PUSH[kind]["en" if lang == "en" else "ru"]
@@ -303,7 +296,7 @@ async def fan_out(
                 referral_id=UUID(payload["referral_id"]),
                 now=now,
             )
-    return Done(status="done", detail=f"{len(targets)} device(s)")
+    return Outcome(status="done", detail=f"{len(targets)} device(s)")
 
 
 async def deactivate_device(device_id: UUID, reason: str, now: datetime) -> None:

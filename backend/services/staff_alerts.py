@@ -51,6 +51,7 @@ from backend.store import integrations as integration_store
 from backend.store import ledger, outbox, parties, referrals
 from backend.store import staff_alerts as store
 from backend.store.engine import write_transaction
+from backend.store.outbox import Outcome
 
 log = logging.getLogger("plantrack.alerts")
 
@@ -67,12 +68,6 @@ TASK_DEADLINE = timedelta(hours=2)  # a CRM task without an SLA of its own is du
 # An alert older than this when it could go out is history, not news (a worker that was
 # down for days, or the demo's six months of stories): it is not sent.
 STALE_AFTER = timedelta(days=3)
-
-
-class Delivered(msgspec.Struct, frozen=True, kw_only=True):
-    status: str  # done | logged | skipped | failed | retry
-    detail: str = ""
-    retry_after: timedelta | None = None
 
 
 async def clinic_calendar(clinic: dict[str, Any] | None) -> tuple[ZoneInfo, WorkingHours]:
@@ -193,18 +188,18 @@ async def after_refresh(
         )
 
 
-async def fire_timer(payload: dict[str, Any], now: datetime) -> Delivered:
+async def fire_timer(payload: dict[str, Any], now: datetime) -> Outcome:
     referral_id = UUID(payload["referral_id"])
     async with write_transaction():
         referral = await referrals.lock(referral_id)
         if referral is None:
-            return Delivered(status="skipped", detail="no such referral")
+            return Outcome(status="skipped", detail="no such referral")
         fold = fold_referral(await ledger.events_of(referral_id))
         clinic = await parties.clinic(referral["clinic"])
         tz, hours = await clinic_calendar(clinic)
         sla = await sla_of(clinic)
         if not still_wanted(payload["key"], fold, sla=sla, tz=tz, hours=hours):
-            return Delivered(status="skipped", detail="no longer true")
+            return Outcome(status="skipped", detail="no longer true")
         kind = AlertKind(payload["kind"])
         due = None
         if kind in SLA_KINDS and fold.sent_at is not None:
@@ -212,14 +207,14 @@ async def fire_timer(payload: dict[str, Any], now: datetime) -> Delivered:
 
             due = add_working_time(fold.sent_at, sla, tz, hours)
             if kind is AlertKind.sla_due and now >= due:
-                return Delivered(status="skipped", detail="the SLA has passed already")
+                return Outcome(status="skipped", detail="the SLA has passed already")
             if now - due > STALE_AFTER:
-                return Delivered(status="skipped", detail="stale")
+                return Outcome(status="skipped", detail="stale")
         elif kind is AlertKind.no_show_not_rebooked:
             missed = [a for a in fold.appointments if a.status == "noshow"]
             due = missed[-1].starts_at if missed else None
             if due is not None and now - due > STALE_AFTER + REBOOK_WITHIN:
-                return Delivered(status="skipped", detail="stale")
+                return Outcome(status="skipped", detail="stale")
         await raise_alert(
             Raised(
                 kind=kind,
@@ -231,7 +226,7 @@ async def fire_timer(payload: dict[str, Any], now: datetime) -> Delivered:
             referral_id=referral_id,
             now=now,
         )
-    return Delivered(status="done", detail=kind.value)
+    return Outcome(status="done", detail=kind.value)
 
 
 async def crm_failed(topic: str, payload: dict[str, Any], error: str | None, now: datetime) -> None:
@@ -282,12 +277,12 @@ def _ids(payload: dict[str, Any]) -> dict[str, str]:
 # --- fanning out -----------------------------------------------------------------------
 
 
-async def fan_out(alert_id: int, now: datetime) -> Delivered:
+async def fan_out(alert_id: int, now: datetime) -> Outcome:
     alert = await store.get(alert_id)
     if alert is None:
-        return Delivered(status="skipped", detail="no such alert")
+        return Outcome(status="skipped", detail="no such alert")
     if now - alert["created_at"] > STALE_AFTER:
-        return Delivered(status="skipped", detail="stale")
+        return Outcome(status="skipped", detail="stale")
     kind = AlertKind(alert["kind"])
     clinic = await parties.clinic(alert["clinic"]) if alert["clinic"] else None
     integration = await integration_store.of_clinic(clinic["id"]) if clinic else None
@@ -320,7 +315,7 @@ async def fan_out(alert_id: int, now: datetime) -> Delivered:
                     now=now,
                     dedupe_key=f"{CRM_TASK}:{alert_id}:{person['id']}",
                 )
-    return Delivered(status="done", detail=f"{queued} person(s)")
+    return Outcome(status="done", detail=f"{queued} person(s)")
 
 
 def _prefs(person: dict[str, Any]) -> AlertPrefs:
@@ -398,24 +393,24 @@ def _message(to: str, subject: str, body: str, message_key: str) -> EmailMessage
     return message
 
 
-async def _send(channels: Channels, message: EmailMessage, what: str) -> Delivered:
+async def _send(channels: Channels, message: EmailMessage, what: str) -> Outcome:
     if channels.mailer is None:
         log.info("e-mail not sent: no PLANTRACK_SMTP_URL", extra={"fields": {"what": what}})
-        return Delivered(status="logged")
+        return Outcome(status="logged")
     try:
         await channels.mailer.send(message)
     except MailUnavailable as exc:
-        return Delivered(status="retry", detail=str(exc))
+        return Outcome(status="retry", detail=str(exc))
     except MailRejected as exc:
-        return Delivered(status="failed", detail=str(exc))
-    return Delivered(status="done")
+        return Outcome(status="failed", detail=str(exc))
+    return Outcome(status="done")
 
 
-async def send_email(payload: dict[str, Any], channels: Channels) -> Delivered:
+async def send_email(payload: dict[str, Any], channels: Channels) -> Outcome:
     alert = await store.get(int(payload["alert_id"]))
     person = await store.staff(UUID(payload["staff_id"]))
     if alert is None or person is None or person["archived_at"] is not None:
-        return Delivered(status="skipped", detail="no alert or no active person")
+        return Outcome(status="skipped", detail="no alert or no active person")
     text, lang, _ = await _rendered(alert, person, channels.public_url)
     message = _message(
         person["email"], text.subject, text.body(lang), f"a{alert['id']}.{person['id']}"
@@ -423,14 +418,14 @@ async def send_email(payload: dict[str, Any], channels: Channels) -> Delivered:
     return await _send(channels, message, f"alert {alert['id']}")
 
 
-async def send_digest(payload: dict[str, Any], channels: Channels, now: datetime) -> Delivered:
+async def send_digest(payload: dict[str, Any], channels: Channels, now: datetime) -> Outcome:
     person = await store.staff(UUID(payload["staff_id"]))
     if person is None or person["archived_at"] is not None:
-        return Delivered(status="skipped", detail="no active person")
+        return Outcome(status="skipped", detail="no active person")
     ids = await store.waiting_digest(person["id"])
     alerts = await store.many(ids)
     if not alerts:
-        return Delivered(status="skipped", detail="nothing waiting")
+        return Outcome(status="skipped", detail="nothing waiting")
     lang = _prefs(person).lang
     parts = []
     for alert in alerts:
@@ -452,23 +447,23 @@ async def send_digest(payload: dict[str, Any], channels: Channels, now: datetime
 
 async def create_crm_task(
     payload: dict[str, Any], channels: Channels, http: httpx.AsyncClient, *, last_try: bool
-) -> Delivered:
+) -> Outcome:
     from backend.services.integrations import connection
 
     alert = await store.get(int(payload["alert_id"]))
     person = await store.staff(UUID(payload["staff_id"]))
     if alert is None or person is None or person["archived_at"] is not None:
-        return Delivered(status="skipped", detail="no alert or no active person")
+        return Outcome(status="skipped", detail="no alert or no active person")
     if channels.secret_key is None or alert["referral"] is None:
-        return Delivered(status="skipped", detail="nothing to tie a task to")
+        return Outcome(status="skipped", detail="nothing to tie a task to")
     row = await integration_store.of_clinic(alert["clinic"])
     if row is None or row["system"] not in ADD_TASK:
-        return Delivered(status="skipped", detail="the clinic has no CRM now")
+        return Outcome(status="skipped", detail="the clinic has no CRM now")
     external_id = await integration_store.external_id_of(alert["referral"], row["system"])
     if external_id is None:  # the referral's own way into the CRM may still be queued
         if last_try:
-            return Delivered(status="skipped", detail="the referral never reached the CRM")
-        return Delivered(status="retry", detail="the referral is not in the CRM yet")
+            return Outcome(status="skipped", detail="the referral never reached the CRM")
+        return Outcome(status="retry", detail="the referral is not in the CRM yet")
     text, lang, _ = await _rendered(alert, person, channels.public_url)
     due = (alert.get("details") or {}).get("due_at")
     deadline = datetime.fromisoformat(due) if due else alert["created_at"] + TASK_DEADLINE
@@ -487,12 +482,12 @@ async def create_crm_task(
         task_id = await ADD_TASK[row["system"]](conn, http, task)
     except CrmUnavailable as exc:
         if last_try:
-            return Delivered(status="failed", detail=str(exc))
+            return Outcome(status="failed", detail=str(exc))
         wait = timedelta(seconds=exc.retry_after) if exc.retry_after else None
-        return Delivered(status="retry", detail=str(exc), retry_after=wait)
+        return Outcome(status="retry", detail=str(exc), retry_after=wait)
     except CrmRejected as exc:
-        return Delivered(status="failed", detail=str(exc))
-    return Delivered(status="done", detail=f"task {task_id}")
+        return Outcome(status="failed", detail=str(exc))
+    return Outcome(status="done", detail=f"task {task_id}")
 
 
 # --- preferences -----------------------------------------------------------------------

@@ -7,7 +7,7 @@ same statement safe there too, one worker at a time.
 """
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -39,6 +39,20 @@ async def enqueue(
     if dedupe_key is not None:
         query = query.on_conflict(target=(Outbox.dedupe_key,), action="DO NOTHING")
     await query
+
+
+Status = Literal["done", "logged", "skipped", "failed", "retry"]
+
+
+class Outcome(msgspec.Struct, frozen=True, kw_only=True):
+    """What became of one outbox message, whoever handled it: done; logged (no sender
+    configured, as in dev); skipped (no longer wanted); failed (a person must look); or
+    retry, after `retry_after` if the handler knows (a vendor's Retry-After, the end of
+    quiet hours), else after the worker's backoff. `detail` says what happened."""
+
+    status: Status
+    detail: str | None = None
+    retry_after: timedelta | None = None
 
 
 class Claimed(msgspec.Struct, frozen=True):

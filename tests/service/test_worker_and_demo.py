@@ -3,8 +3,9 @@
 from datetime import timedelta
 
 from backend.demo import load_demo
-from backend.push.worker import Outcome, run_once
+from backend.push.worker import run_once
 from backend.store import outbox, referrals
+from backend.store.outbox import Outcome
 from backend.store.tables import Event, Outbox
 from tests.factories import NOW
 
