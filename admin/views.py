@@ -39,7 +39,7 @@ from backend.media_files import signed_url
 from backend.rate_limits import auth_budget
 from backend.routes import plan_document
 from backend.routes.clinic_reports import reason_table
-from backend.routes.funnel_tables import specialization_out
+from backend.routes.funnel import specialization_out
 from backend.routes.media import MAX_UPLOAD
 from backend.routes.staff_security import (
     CLINIC_MANAGER,
@@ -56,8 +56,8 @@ from backend.routes.staff_security import (
 from backend.services import (
     desk,
     exchange_admin,
+    funnel_reports,
     patient_prices,
-    plan_fact,
     reports,
     staff_auth,
     visit_codes,
@@ -330,6 +330,10 @@ async def referrals_page(
         f={"step": step, "overdue": overdue, "disputed": disputed, "q": q, "clinic": clinic},
         clinics=clinics,
     )
+
+
+def _day(value: str) -> date | None:
+    return date.fromisoformat(value) if value else None
 
 
 def _uuid(value: str) -> UUID | None:
@@ -665,35 +669,21 @@ async def funnel_page(
     now = utcnow()
     spec = specialization if specialization in SPECIALIZATIONS else None
     if staff.clinic_id is not None:
-        own = await parties.clinic(staff.clinic_id)
-        ids: list[UUID] | None = [staff.clinic_id]
-        tz = ZoneInfo(own["timezone"])
+        scope = await funnel_reports.own_clinic(staff.clinic_id)
     else:
-        picked = [u for u in (_uuid(c) for c in clinic or []) if u]
-        ids = picked or None
-        tz = EXCHANGE_TZ
-    try:
-        period = reports.period_days(
-            date.fromisoformat(first) if first else None,
-            date.fromisoformat(last) if last else None,
-            tz,
-            now,
+        scope = await funnel_reports.exchange_pick(
+            [u for u in map(_uuid, clinic or []) if u] or None
         )
+    try:
+        view = await funnel_reports.funnel(scope, _day(first), _day(last), spec, now)
     except (ValueError, Invalid):
-        period = reports.period_days(None, None, tz, now)
-    figures = await reports.funnel(ids, first=period[0], last=period[1], specialization=spec)
-    months = await reports.monthly_flow(ids, months=6, tz=tz, now=now, specialization=spec)
-    current = now.astimezone(tz).strftime("%Y-%m")
-    plan_fact_months = await plan_fact.plan_vs_fact(
-        ids,
-        first=reports.add_months(current, -3),
-        last=reports.add_months(current, 3),
-        specialization=spec,
+        view = await funnel_reports.funnel(scope, None, None, spec, now)
+    ids, figures, months = scope.clinic_ids, view.figures, view.months
+    _, _, plan_fact_months = await funnel_reports.plan_vs_fact(
+        scope, None, None, spec, now, back=3, ahead=3
     )
-    by_spec = await plan_fact.by_specialization(
-        ids, first=reports.add_months(current, -11), last=current
-    )
-    why = await reason_table(ids, period[0], period[1], spec, "json")
+    _, _, by_spec = await funnel_reports.by_specialization(scope, None, None, now)
+    why = await reason_table(ids, view.first, view.last, spec, "json")
     return await page(
         request,
         "funnel.html",
@@ -709,8 +699,8 @@ async def funnel_page(
         bars=charts.funnel_bars(figures, lang),
         month_chart=charts.monthly_chart(months, lang),
         months=months,
-        first=period[0],
-        last=period[1],
+        first=view.first,
+        last=view.last,
         clinics=await all_clinics() if staff.clinic_id is None else [],
         picked={str(i) for i in ids or []},
     )

@@ -3,7 +3,6 @@
 from datetime import date
 from typing import Annotated
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, Router, get, post, put
 from litestar.di import NamedDependency, Provide
@@ -14,24 +13,12 @@ from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from backend.clock import utcnow
 from backend.domain.events import Source
 from backend.domain.funnel import Step
-from backend.routes import clinic_reports, plan_document
+from backend.routes import clinic_reports, funnel, plan_document
 from backend.routes import settings as settings_routes
 from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
 from backend.routes.docs import PictureForm, example_body, responds
-from backend.routes.exports import Format
-from backend.routes.funnel_tables import (
-    PLAN_FACT_TEXT,
-    SPECIALIZATIONS_TEXT,
-    FromMonth,
-    SpecializationFilter,
-    ToMonth,
-    cohort_table,
-    funnel_download,
-    plan_fact_table,
-    specialization_table,
-)
 from backend.routes.media import MAX_UPLOAD, PictureUpload, read_upload
 from backend.routes.paging import (
     DEFAULT_LIMIT,
@@ -49,13 +36,12 @@ from backend.routes.staff_security import (
     roles,
     staff_guard,
 )
-from backend.services import desk, patient_prices, reports, visit_codes
+from backend.services import desk, patient_prices, visit_codes
 from backend.services.audit import Viewer
 from backend.services.claims import Claim, record_clinic_claim
 from backend.services.media import attach_media
 from backend.services.referrals import PlanIn, revise_plan
 from backend.services.staff_auth import StaffPrincipal, qr_svg
-from backend.store import parties
 
 StepFilter = Annotated[Step | None, QueryParameter(description="only referrals at this step")]
 First = Annotated[date | None, QueryParameter(name="from", description="first day, clinic time")]
@@ -203,104 +189,6 @@ async def post_visit_code(
     return s.VisitCodeOut(
         code=issued.code, expires_at=issued.expires_at, qr_svg=qr_svg(issued.code)
     )
-
-
-async def own_clinic(staff: StaffPrincipal) -> tuple[list[UUID], ZoneInfo]:
-    """The manager's clinic as a report scope, and its time zone."""
-    clinic = await parties.clinic(staff.clinic_id)
-    assert clinic is not None  # clinic staff always have one, and clinics are never deleted
-    return [clinic["id"]], ZoneInfo(clinic["timezone"])
-
-
-@get(
-    "/funnel",
-    summary="The clinic's funnel in money",
-    description="In, accepted, executed (this period's plans vs earlier), reserve by month "
-    "of arrival, lost by reason, each split by verification; month by month inflow vs "
-    "executed. Period in the clinic's time zone; this month by default. ?format=csv or "
-    "xlsx downloads the table. Definitions: docs/metrics.md.",
-    opt=roles(CLINIC_MANAGER),
-    responses=responds(s.FunnelOut, ex.FUNNEL, "The funnel", errors=(400, 401, 403, 422)),
-)
-async def get_funnel(
-    staff: NamedDependency[StaffPrincipal],
-    first: First = None,
-    last: Last = None,
-    specialization: SpecializationFilter = None,
-    format: Format = "json",
-) -> Response:
-    ids, tz = await own_clinic(staff)
-    now = utcnow()
-    first, last = reports.period_days(first, last, tz, now)
-    figures = await reports.funnel(ids, first=first, last=last, specialization=specialization)
-    if format != "json":
-        return funnel_download(figures, format)
-    months = await reports.monthly_flow(
-        ids, months=6, tz=tz, now=now, specialization=specialization
-    )
-    return Response(present.funnel(figures, ids, months))
-
-
-@get(
-    "/funnel/cohorts",
-    summary="Cohorts: how the money of each month's referrals gets executed",
-    description="For each month referrals came in (from..to, YYYY-MM; the last 12 by "
-    "default): their estimated money, and the money executed in that month, the next, … "
-    "with the cumulative share. ?format=csv or xlsx downloads it.",
-    opt=roles(CLINIC_MANAGER),
-    responses=responds(s.CohortTable, ex.COHORTS, "The cohort table", errors=(400, 401, 403, 422)),
-)
-async def get_cohorts(
-    staff: NamedDependency[StaffPrincipal],
-    first: FromMonth = None,
-    last: ToMonth = None,
-    specialization: SpecializationFilter = None,
-    format: Format = "json",
-) -> Response:
-    ids, tz = await own_clinic(staff)
-    table = await cohort_table(ids, first, last, format, tz, utcnow(), specialization)
-    return table if isinstance(table, Response) else Response(table)
-
-
-@get(
-    "/funnel/plan-vs-fact",
-    summary="Plan vs fact: money expected by the plans' schedules against executed and paid",
-    description=PLAN_FACT_TEXT,
-    opt=roles(CLINIC_MANAGER),
-    responses=responds(
-        s.PlanFactTable, ex.PLAN_FACT, "Month by month", errors=(400, 401, 403, 422)
-    ),
-)
-async def get_plan_fact(
-    staff: NamedDependency[StaffPrincipal],
-    first: FromMonth = None,
-    last: ToMonth = None,
-    specialization: SpecializationFilter = None,
-    format: Format = "json",
-) -> Response:
-    ids, tz = await own_clinic(staff)
-    table = await plan_fact_table(ids, first, last, specialization, format, tz, utcnow())
-    return table if isinstance(table, Response) else Response(table)
-
-
-@get(
-    "/funnel/specializations",
-    summary="Average check and duration per specialization",
-    description=SPECIALIZATIONS_TEXT,
-    opt=roles(CLINIC_MANAGER),
-    responses=responds(
-        s.SpecializationTable, ex.SPECIALIZATIONS, "Per specialization", errors=(400, 401, 403, 422)
-    ),
-)
-async def get_specializations(
-    staff: NamedDependency[StaffPrincipal],
-    first: FromMonth = None,
-    last: ToMonth = None,
-    format: Format = "json",
-) -> Response:
-    ids, tz = await own_clinic(staff)
-    table = await specialization_table(ids, first, last, format, tz, utcnow())
-    return table if isinstance(table, Response) else Response(table)
 
 
 @get(
@@ -480,10 +368,6 @@ router = Router(
         post_claim,
         put_plan,
         post_visit_code,
-        get_funnel,
-        get_cohorts,
-        get_plan_fact,
-        get_specializations,
         get_ratings,
         get_nobody_called,
         get_follow_up,
@@ -491,6 +375,7 @@ router = Router(
         put_patient_prices,
         upload_media,
         get_plan_pdf,
+        *funnel.CLINIC_HANDLERS,
         *clinic_reports.CLINIC_HANDLERS,
         *settings_routes.CLINIC_HANDLERS,
     ],

@@ -18,22 +18,19 @@ from backend.domain.conversion import ConversionRow
 from backend.domain.reasons import ReasonRow
 from backend.routes.docs import responds
 from backend.routes.exports import Cell, Format, table_response
-from backend.routes.funnel_tables import SpecializationFilter
+from backend.routes.funnel import (
+    CityFilter,
+    ClinicFilter,
+    First,
+    Last,
+    SpecializationFilter,
+)
 from backend.routes.staff_security import CLINIC_MANAGER, EXCHANGE_READERS, roles
 from backend.services import conversion, reasons, reports
 from backend.services.staff_auth import StaffPrincipal
 from backend.store import desk, parties
 from backend.texts import SPECIALIZATIONS
 
-First = Annotated[date | None, QueryParameter(name="from", description="first local day")]
-Last = Annotated[date | None, QueryParameter(name="to", description="last local day (inclusive)")]
-CityFilter = Annotated[
-    str | None, QueryParameter(max_length=100, description="only clinics in this city")
-]
-ClinicFilter = Annotated[
-    list[UUID] | None,
-    QueryParameter(name="clinic_id", description="one or more clinics; all when absent"),
-]
 ERRORS = (400, 401, 403, 422)
 
 

@@ -2,12 +2,11 @@
 the scorecards but no patient's contact data."""
 
 from dataclasses import dataclass
-from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Response, Router, get, patch, post, put
+from litestar import Request, Router, get, patch, post, put
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
@@ -17,7 +16,7 @@ from litestar.params import Body, FromPath, FromQuery, KwargDefinition, QueryPar
 from backend.clock import utcnow
 from backend.domain.funnel import Step
 from backend.integrations.config import IntegrationIn
-from backend.routes import clinic_reports
+from backend.routes import clinic_reports, funnel
 from backend.routes import plan_import as plan_import_routes
 from backend.routes import settings as settings_routes
 from backend.routes import staff_examples as ex
@@ -25,18 +24,7 @@ from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
 from backend.routes.clinic import referral_card
 from backend.routes.docs import PictureForm, example_body, responds
-from backend.routes.exports import Format
-from backend.routes.funnel_tables import (
-    PLAN_FACT_TEXT,
-    SPECIALIZATIONS_TEXT,
-    FromMonth,
-    SpecializationFilter,
-    ToMonth,
-    cohort_table,
-    funnel_download,
-    plan_fact_table,
-    specialization_table,
-)
+from backend.routes.funnel import ClinicFilter
 from backend.routes.paging import (
     DEFAULT_LIMIT,
     Cursor,
@@ -73,13 +61,6 @@ from backend.store import parties
 from backend.store.desk import clinics as all_clinics
 
 ID_ERRORS = (401, 403, 404)
-CityFilter = Annotated[
-    str | None, QueryParameter(max_length=100, description="only clinics in this city")
-]
-ClinicFilter = Annotated[
-    list[UUID] | None,
-    QueryParameter(name="clinic_id", description="one or more clinics; all when absent"),
-]
 
 
 class NewReferralIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -566,106 +547,6 @@ async def get_scorecards(clinic_id: ClinicFilter = None) -> s.ScorecardList:
 
 
 @get(
-    "/funnel",
-    summary="The funnel in money, any set of clinics",
-    description="As the clinic's funnel, for all clinics or those named; each clinic's "
-    "own days; this month in Moscow by default. ?format=csv or xlsx downloads the table. "
-    "Definitions: docs/metrics.md.",
-    opt=roles(EXCHANGE_READERS),
-    responses=responds(s.FunnelOut, ex.FUNNEL, "The funnel", errors=(400, 401, 403, 422)),
-)
-async def get_funnel(
-    clinic_id: ClinicFilter = None,
-    city: CityFilter = None,
-    first: Annotated[date | None, QueryParameter(name="from")] = None,
-    last: Annotated[date | None, QueryParameter(name="to")] = None,
-    specialization: SpecializationFilter = None,
-    format: Format = "json",
-) -> Response:
-    tz, now = reports.EXCHANGE_TZ, utcnow()
-    first, last = reports.period_days(first, last, tz, now)
-    clinic_id = await reports.scope(clinic_id, city)
-    figures = await reports.funnel(clinic_id, first=first, last=last, specialization=specialization)
-    if format != "json":
-        return funnel_download(figures, format)
-    months = await reports.monthly_flow(
-        clinic_id, months=6, tz=tz, now=now, specialization=specialization
-    )
-    return Response(present.funnel(figures, clinic_id, months))
-
-
-@get(
-    "/funnel/cohorts",
-    summary="Cohorts: how the money of each month's referrals gets executed",
-    description="For each month referrals came in (from..to, YYYY-MM; the last 12 by "
-    "default): their estimated money, and the money executed in that month, the next, … "
-    "with the cumulative share. ?format=csv or xlsx downloads it.",
-    opt=roles(EXCHANGE_READERS),
-    responses=responds(s.CohortTable, ex.COHORTS, "The cohort table", errors=(400, 401, 403, 422)),
-)
-async def get_cohorts(
-    clinic_id: ClinicFilter = None,
-    city: CityFilter = None,
-    first: FromMonth = None,
-    last: ToMonth = None,
-    specialization: SpecializationFilter = None,
-    format: Format = "json",
-) -> Response:
-    clinic_id = await reports.scope(clinic_id, city)
-    table = await cohort_table(
-        clinic_id, first, last, format, reports.EXCHANGE_TZ, utcnow(), specialization
-    )
-    return table if isinstance(table, Response) else Response(table)
-
-
-@get(
-    "/funnel/plan-vs-fact",
-    summary="Plan vs fact: money expected by the plans' schedules against executed and paid",
-    description=PLAN_FACT_TEXT,
-    opt=roles(EXCHANGE_READERS),
-    responses=responds(
-        s.PlanFactTable, ex.PLAN_FACT, "Month by month", errors=(400, 401, 403, 422)
-    ),
-)
-async def get_plan_fact(
-    clinic_id: ClinicFilter = None,
-    city: CityFilter = None,
-    first: FromMonth = None,
-    last: ToMonth = None,
-    specialization: SpecializationFilter = None,
-    format: Format = "json",
-) -> Response:
-    clinic_id = await reports.scope(clinic_id, city)
-    table = await plan_fact_table(
-        clinic_id, first, last, specialization, format, reports.EXCHANGE_TZ, utcnow()
-    )
-    return table if isinstance(table, Response) else Response(table)
-
-
-@get(
-    "/funnel/specializations",
-    summary="Average check and duration per specialization",
-    description=SPECIALIZATIONS_TEXT,
-    opt=roles(EXCHANGE_READERS),
-    responses=responds(
-        s.SpecializationTable, ex.SPECIALIZATIONS, "Per specialization", errors=(400, 401, 403, 422)
-    ),
-)
-async def get_specializations(
-    clinic_id: ClinicFilter = None,
-    city: CityFilter = None,
-    first: FromMonth = None,
-    last: ToMonth = None,
-    format: Format = "json",
-) -> Response:
-    clinic_id = await reports.scope(clinic_id, city)
-    table = await specialization_table(
-        clinic_id, first, last, format, reports.EXCHANGE_TZ, utcnow()
-    )
-    return table if isinstance(table, Response) else Response(table)
-
-
-@get(
     "/audit",
     summary="The audit log",
     description="Who looked at which patient's data, when and from where. Newest first.",
@@ -713,15 +594,12 @@ router = Router(
         list_disputes,
         resolve,
         get_scorecards,
-        get_funnel,
-        get_cohorts,
-        get_plan_fact,
-        get_specializations,
         get_audit,
         list_inbox,
         get_delivery,
         replay_delivery,
         *plan_import_routes.HANDLERS,
+        *funnel.EXCHANGE_HANDLERS,
         *clinic_reports.EXCHANGE_HANDLERS,
         *settings_routes.EXCHANGE_HANDLERS,
     ],
