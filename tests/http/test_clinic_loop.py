@@ -238,9 +238,10 @@ async def test_staff_accounts_deactivate_rekey_and_reassign(client, db):
 def test_the_documented_examples_match_their_schemas():
     import msgspec
 
-    from backend.routes import alert_preferences, clinic_desk, staff_accounts
+    from backend.routes import alert_preferences, clinic_desk
     from backend.routes import clinic_loop_examples as ex
     from backend.routes import staff_schemas as ss
+    from backend.routes.exchange import staff as staff_accounts
     from backend.services import worklist
 
     pairs = [

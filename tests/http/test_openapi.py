@@ -8,7 +8,7 @@ from backend.routes import patient_export as px
 from backend.routes import patient_schemas as s
 from backend.routes import staff_examples as sx
 from backend.routes import staff_schemas as ss
-from backend.routes.exchange import NewReferralIn
+from backend.routes.exchange.referrals import NewReferralIn
 from backend.services.claims import Claim
 from backend.services.exchange_admin import ClinicChange, ClinicIn
 from backend.services.profile import ProfileChange

@@ -1,20 +1,23 @@
-"""The exchange manages staff accounts: /api/v1/exchange/staff. Deactivate and reactivate,
-a new password, a new authenticator, another role; every change ends the person's
+"""The exchange manages staff accounts: /api/v1/exchange/staff. Add, list, deactivate and
+reactivate, a new password, a new authenticator, another role; every change ends the person's
 sessions at once and is written to the audit log. Nothing is deleted."""
 
 from typing import Annotated
 from uuid import UUID
 
 import msgspec
-from litestar import Router, get, patch, post
-from litestar.di import NamedDependency, Provide
+from litestar import get, patch, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from backend.domain.roles import Role
 from backend.routes import clinic_loop_examples as ex
+from backend.routes import staff_examples as sx
+from backend.routes import staff_schemas as s
 from backend.routes.docs import example_body, responds
+from backend.routes.exchange import exchange_router
 from backend.routes.paging import DEFAULT_LIMIT, Limit
-from backend.routes.staff_security import OPERATOR, provide_viewer, roles, staff_guard
+from backend.routes.staff_security import OPERATOR, roles
 from backend.services import staff_accounts
 from backend.services.audit import Viewer
 from backend.services.staff import MIN_PASSWORD_LENGTH
@@ -27,6 +30,41 @@ ERRORS = (400, 401, 403, 404, 409, 422)
 class AccountList(msgspec.Struct, frozen=True, kw_only=True):
     items: list[StaffAccount]
     next_cursor: str | None
+
+
+@post(
+    "/staff",
+    summary="Add a staff account",
+    description="A clinic coordinator or manager (with clinic_id), or an exchange role. The "
+    "answer carries the authenticator key once, as a URI and a QR.",
+    opt=roles(OPERATOR),
+    responses=responds(
+        s.StaffCreated,
+        sx.STAFF_OUT,
+        "The account",
+        status=201,
+        errors=(400, 401, 403, 404, 409, 422),
+    ),
+)
+async def create_staff(
+    viewer: NamedDependency[Viewer], data: Annotated[s.StaffIn, example_body(sx.STAFF_IN)]
+) -> s.StaffCreated:
+    staff = await staff_accounts.create(
+        viewer,
+        email=data.email,
+        role=data.role,
+        password=data.password,
+        clinic_id=data.clinic_id,
+        name=data.name,
+    )
+    return s.StaffCreated(
+        staff_id=staff.staff_id,
+        email=staff.email,
+        role=staff.role,
+        clinic_id=staff.clinic_id,
+        totp_uri=staff.totp_uri,
+        totp_qr_svg=qr_svg(staff.totp_uri),
+    )
 
 
 @get(
@@ -146,19 +184,12 @@ async def change_role(
     return await staff_accounts.change_role(viewer, staff_id, data.role, data.clinic_id)
 
 
-# GET /staff shares its path with the exchange router's POST /staff: it is mounted there
-# (backend.routes.exchange); the rest here.
-router = Router(
-    path="/api/v1/exchange",
-    route_handlers=[
-        deactivate,
-        reactivate,
-        reset_password,
-        reset_authenticator,
-        change_role,
-    ],
-    guards=[staff_guard],
-    dependencies={"viewer": Provide(provide_viewer)},
-    security=[{"bearer": []}],
-    tags=["exchange"],
+router = exchange_router(
+    create_staff,
+    list_staff,
+    deactivate,
+    reactivate,
+    reset_password,
+    reset_authenticator,
+    change_role,
 )
