@@ -6,7 +6,6 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, Router, get
 from litestar.di import NamedDependency, Provide
@@ -26,11 +25,9 @@ from backend.routes.staff_security import (
     provide_viewer,
     roles,
 )
-from backend.services import reports
+from backend.services import exchange_admin, reports
 from backend.services.errors import Invalid, ServiceError
 from backend.services.staff_auth import StaffPrincipal
-from backend.store import parties
-from backend.store.desk import clinics as all_clinics
 from backend.texts import SPECIALIZATIONS
 
 
@@ -62,10 +59,8 @@ async def conversion_page(
     now = utcnow()
     spec = specialization if specialization in SPECIALIZATIONS else None
     if staff.clinic_id is not None:
-        own = await parties.clinic(staff.clinic_id)
-        assert own is not None
         ids: list[UUID] | None = [staff.clinic_id]
-        tz = ZoneInfo(own["timezone"])
+        tz = await exchange_admin.clinic_zone(staff.clinic_id)
         choices = ("coordinator", "specialization")
     else:
         ids = [u for u in (_uuid(c) for c in clinic or []) if u] or None
@@ -96,7 +91,7 @@ async def conversion_page(
         choices=choices,
         spec=spec or "",
         specializations={k: v[lang] for k, v in SPECIALIZATIONS.items()},
-        clinics=await all_clinics() if staff.clinic_id is None else [],
+        clinics=await exchange_admin.clinics() if staff.clinic_id is None else [],
         picked={str(i) for i in ids or []},
         query=urlencode(
             [("first", str(period[0])), ("last", str(period[1])), ("by", by)]

@@ -37,11 +37,10 @@ from backend.routes.staff_security import (
     provide_viewer,
     roles,
 )
-from backend.services import clinic_view, staff_accounts, staff_alerts, worklist
+from backend.services import clinic_view, exchange_admin, staff_accounts, staff_alerts, worklist
 from backend.services.audit import Viewer, saw
 from backend.services.errors import NotFound, ServiceError
 from backend.services.staff_auth import StaffPrincipal, qr_svg
-from backend.store import parties
 
 PAGE = 25
 EVERYONE = CLINIC_STAFF | EXCHANGE_READERS | HEALTH
@@ -55,8 +54,9 @@ def _labels(lang: str) -> dict:
 
 
 async def _clinic_tz(staff: StaffPrincipal) -> ZoneInfo:
-    clinic = await parties.clinic(staff.clinic_id) if staff.clinic_id else None
-    return ZoneInfo(clinic["timezone"]) if clinic else ZoneInfo("Europe/Moscow")
+    if staff.clinic_id is None:
+        return ZoneInfo("Europe/Moscow")
+    return await exchange_admin.clinic_zone(staff.clinic_id)
 
 
 # --- the worklist ----------------------------------------------------------------------

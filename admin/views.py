@@ -79,8 +79,6 @@ from backend.services.media import KINDS, PHASES, attach_media
 from backend.services.referrals import PatientIn, PlanIn, revise_plan, send_referral
 from backend.services.staff_auth import EnrolmentNeeded, StaffPrincipal, qr_svg
 from backend.services.worklist import call_history
-from backend.store import parties
-from backend.store.desk import clinics as all_clinics
 from backend.texts import SPECIALIZATIONS
 
 LANG_COOKIE = "plantrack_lang"
@@ -97,8 +95,7 @@ async def page(request: Request, name: str, *, status: int = 200, **context: Any
     staff: StaffPrincipal | None = request.state.get("staff")
     tz = EXCHANGE_TZ
     if staff is not None and staff.clinic_id is not None:
-        clinic = await parties.clinic(staff.clinic_id)
-        tz = ZoneInfo(clinic["timezone"]) if clinic else EXCHANGE_TZ
+        tz = await exchange_admin.clinic_zone(staff.clinic_id)
     return render(request, name, tz=tz, status=status, **context)
 
 
@@ -321,7 +318,7 @@ async def referrals_page(
         search=q or None,
         limit=200,
     )
-    clinics = await all_clinics() if viewer.principal.clinic_id is None else []
+    clinics = await exchange_admin.clinics() if viewer.principal.clinic_id is None else []
     return await page(
         request,
         "referrals.html",
@@ -441,10 +438,10 @@ async def post_claim(
     data: Annotated[ClaimForm, Form],
 ) -> Redirect:
     referral = await desk.referral_in_scope(staff, referral_id)
-    clinic = await parties.clinic(referral["clinic"])
+    tz = await exchange_admin.clinic_zone(referral["clinic"])
     target = f"/admin/referrals/{referral_id}"
     try:
-        claim = _claim_from_form(data, ZoneInfo(clinic["timezone"]))
+        claim = _claim_from_form(data, tz)
         await record_clinic_claim(referral_id, claim, source=Source.clinic_panel, actor=staff.actor)
     except (ServiceError, HTTPException, ValueError, msgspec.ValidationError) as exc:
         return Redirect(path=f"{target}?{urlencode({'error': _detail(exc)})}", status_code=303)
@@ -701,7 +698,7 @@ async def funnel_page(
         months=months,
         first=view.first,
         last=view.last,
-        clinics=await all_clinics() if staff.clinic_id is None else [],
+        clinics=await exchange_admin.clinics() if staff.clinic_id is None else [],
         picked={str(i) for i in ids or []},
     )
 
@@ -724,7 +721,7 @@ async def disputes_page(
         rows=rows,
         now=now,
         by_clinic=by_clinic,
-        clinics=await all_clinics(),
+        clinics=await exchange_admin.clinics(),
         picked=clinic,
     )
 
@@ -786,7 +783,9 @@ async def scorecards_page(request: Request) -> Template:
 
 @get("/clinics", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
 async def clinics_page(request: Request) -> Template:
-    return await page(request, "clinics.html", clinics=await all_clinics(include_archived=True))
+    return await page(
+        request, "clinics.html", clinics=await exchange_admin.clinics(include_archived=True)
+    )
 
 
 class ClinicForm(msgspec.Struct, kw_only=True):
@@ -833,7 +832,7 @@ async def staff_page(
     return await page(
         request,
         "staff.html",
-        clinics=await all_clinics(),
+        clinics=await exchange_admin.clinics(),
         roles=[r.value for r in Role],
         created=None,
         **await staff_accounts_context(after, role, clinic),
@@ -869,7 +868,7 @@ async def create_staff(
     return await page(
         request,
         "staff.html",
-        clinics=await all_clinics(),
+        clinics=await exchange_admin.clinics(),
         roles=[r.value for r in Role],
         created=made,
         qr=qr_svg(made.totp_uri),
@@ -882,7 +881,7 @@ async def new_referral_page(request: Request) -> Template:
     return await page(
         request,
         "referral_new.html",
-        clinics=await all_clinics(),
+        clinics=await exchange_admin.clinics(),
         specializations=list(texts.SPECIALIZATIONS),
         conditions=[c.value for c in ToothCondition],
     )

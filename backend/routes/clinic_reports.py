@@ -6,7 +6,6 @@ lists them."""
 from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Response, get
@@ -26,9 +25,8 @@ from backend.routes.funnel import (
     SpecializationFilter,
 )
 from backend.routes.staff_security import CLINIC_MANAGER, EXCHANGE_READERS, roles
-from backend.services import conversion, reasons, reports
+from backend.services import conversion, exchange_admin, funnel_reports, reasons, reports
 from backend.services.staff_auth import StaffPrincipal
-from backend.store import desk, parties
 from backend.texts import SPECIALIZATIONS
 
 ERRORS = (400, 401, 403, 422)
@@ -103,7 +101,7 @@ async def reason_table(
     rows = await reasons.reasons_by_clinic(
         clinic_ids, first=first, last=last, specialization=specialization
     )
-    names = {c["id"]: c["name"] for c in await desk.clinics(include_archived=True)}
+    names = {c["id"]: c["name"] for c in await exchange_admin.clinics(include_archived=True)}
     # Clinics by name (a stable sort keeps each clinic's rows in the definition's order).
     items = sorted((reason_out(r, names) for r in rows), key=lambda i: i.clinic_name)
     if format == "json":
@@ -139,10 +137,9 @@ async def clinic_reasons(
     specialization: SpecializationFilter = None,
     format: Format = "json",
 ) -> Response:
-    clinic = await parties.clinic(staff.clinic_id)
-    assert clinic is not None
-    first, last = reports.period_days(first, last, ZoneInfo(clinic["timezone"]), utcnow())
-    table = await reason_table([clinic["id"]], first, last, specialization, format)
+    own = await funnel_reports.own_clinic(staff.clinic_id)
+    first, last = reports.period_days(first, last, own.tz, utcnow())
+    table = await reason_table(own.clinic_ids, first, last, specialization, format)
     return table if isinstance(table, Response) else Response(table)
 
 
@@ -323,7 +320,9 @@ async def conversion_table(
 async def group_labels(rows: list[ConversionRow], by: str, lang: str) -> dict[str, str]:
     groups = [r.group for r in rows]
     if by == "clinic":
-        names = {str(c["id"]): c["name"] for c in await desk.clinics(include_archived=True)}
+        names = {
+            str(c["id"]): c["name"] for c in await exchange_admin.clinics(include_archived=True)
+        }
         return {g: names.get(g, g) for g in groups}
     if by == "coordinator":
         names = await conversion.coordinator_names(groups)
@@ -359,11 +358,10 @@ async def clinic_conversion(
     specialization: SpecializationFilter = None,
     format: Format = "json",
 ) -> Response:
-    clinic = await parties.clinic(staff.clinic_id)
-    assert clinic is not None
-    first, last = reports.period_days(first, last, ZoneInfo(clinic["timezone"]), utcnow())
+    own = await funnel_reports.own_clinic(staff.clinic_id)
+    first, last = reports.period_days(first, last, own.tz, utcnow())
     table = await conversion_table(
-        [clinic["id"]], first, last, by or "coordinator", specialization, format
+        own.clinic_ids, first, last, by or "coordinator", specialization, format
     )
     return table if isinstance(table, Response) else Response(table)
 

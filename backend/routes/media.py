@@ -13,9 +13,9 @@ from litestar.response import File
 from backend.clock import utcnow
 from backend.media_files import check_signature
 from backend.routes.docs import responds
+from backend.services import patient_reads
 from backend.services.errors import Invalid
 from backend.services.referrals import Tooth
-from backend.store import media
 
 MAX_UPLOAD = 15 * 1024 * 1024  # as services.media.MAX_BYTES; the body limit adds the form
 
@@ -57,8 +57,8 @@ async def media_file(
     settings = request.app.state.settings
     if not check_signature(settings.secret_key, media_id, exp, sig, utcnow()):
         raise NotFoundException(detail="no such picture (or the link has expired)")
-    row = await media.get(media_id)
-    if row is None or row["archived_at"] is not None:
+    row = await patient_reads.served_media(media_id)
+    if row is None:
         raise NotFoundException(detail="no such picture (or the link has expired)")
     path = request.app.state.media_files.path(row["storage_key"])
     return File(

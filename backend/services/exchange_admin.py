@@ -74,6 +74,11 @@ async def clinic(clinic_id: UUID) -> dict:
     return row
 
 
+async def clinic_zone(clinic_id: UUID) -> ZoneInfo:
+    """The clinic's time zone: its days, appointments and reports are in it."""
+    return ZoneInfo((await clinic(clinic_id))["timezone"])
+
+
 async def create_clinic(data: ClinicIn, *, now: datetime | None = None) -> UUID:
     values = _check_clinic_fields(msgspec.structs.asdict(data))
     clinic_id = new_id()

@@ -9,10 +9,9 @@ from zoneinfo import ZoneInfo
 
 from backend.domain.money_funnel import Funnel
 from backend.domain.plan_fact import PlanFactMonth, SpecializationRow
-from backend.services import plan_fact, reports
-from backend.services.errors import Invalid, NotFound
+from backend.services import exchange_admin, plan_fact, reports
+from backend.services.errors import Invalid
 from backend.services.reports import CohortRow, MonthFlow, add_months
-from backend.store import parties
 
 MAX_COHORTS = 36
 
@@ -25,16 +24,9 @@ class Scope:
     tz: ZoneInfo
 
 
-async def clinic_zone(clinic_id: UUID) -> ZoneInfo:
-    clinic = await parties.clinic(clinic_id)
-    if clinic is None:
-        raise NotFound("no such clinic")
-    return ZoneInfo(clinic["timezone"])
-
-
 async def own_clinic(clinic_id: UUID) -> Scope:
     """A clinic's own reports, in its own days."""
-    return Scope([clinic_id], await clinic_zone(clinic_id))
+    return Scope([clinic_id], await exchange_admin.clinic_zone(clinic_id))
 
 
 async def exchange_pick(clinic_ids: list[UUID] | None, city: str | None = None) -> Scope:
