@@ -21,8 +21,8 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from admin.views import Form, _detail, _uuid, as_page, page, to_login
+from backend.routes import staff_bodies as b
 from backend.routes import staff_present as present
-from backend.routes import staff_schemas as s
 from backend.routes.plan_import import MAX_IMPORT
 from backend.routes.staff_security import OPERATOR, admin_guard, provide_staff, roles
 from backend.services import exchange_admin, integration_desk, integrations, plan_import
@@ -286,7 +286,7 @@ async def save_prices(data: Annotated[PricesForm, Form]) -> Redirect:
     clinic_id = _uuid(data.clinic)
     back = {"clinic": data.clinic} if clinic_id else {}
     try:
-        given = msgspec.convert(_json(data.body), s.PricesIn)
+        given = msgspec.convert(_json(data.body), b.PricesIn)
         saved = await plan_import.set_prices(clinic_id, given.entries)
     except (ServiceError, ValueError, msgspec.ValidationError) as exc:
         return _go("/admin/prices", error=_detail(exc), **back)
@@ -326,7 +326,7 @@ async def run_import(
     request: Request, staff: NamedDependency[StaffPrincipal], data: Annotated[ImportForm, Form]
 ) -> Redirect | Template:
     try:
-        given = msgspec.convert(_json(data.body), s.ImportIn)
+        given = msgspec.convert(_json(data.body), b.ImportIn)
         if data.action == "preview":
             plan = await plan_import.preview(given.clinic_id, given.analysis, given.min_probability)
             return await page(

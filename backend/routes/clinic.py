@@ -15,6 +15,7 @@ from backend.domain.events import Source
 from backend.domain.funnel import Step
 from backend.routes import clinic_reports, funnel, plan_document
 from backend.routes import settings as settings_routes
+from backend.routes import staff_bodies as b
 from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
@@ -157,7 +158,7 @@ async def post_claim(
 async def put_plan(
     staff: NamedDependency[StaffPrincipal],
     referral_id: FromPath[UUID],
-    data: Annotated[s.PlanRevisionIn, example_body(ex.PLAN_IN)],
+    data: Annotated[b.PlanRevisionIn, example_body(ex.PLAN_IN)],
 ) -> s.PlanRevised:
     referral = await desk.referral_in_scope(staff, referral_id)
     version = await revise_plan(
@@ -353,7 +354,7 @@ async def get_patient_prices(staff: NamedDependency[StaffPrincipal]) -> s.Patien
 )
 async def put_patient_prices(
     staff: NamedDependency[StaffPrincipal],
-    data: Annotated[s.PatientPricesIn, example_body({"show_prices": False})],
+    data: Annotated[b.PatientPricesIn, example_body({"show_prices": False})],
 ) -> s.PatientPricesOut:
     shown = await patient_prices.show_prices(staff.clinic_id, data.show_prices)
     return s.PatientPricesOut(show_prices=shown)

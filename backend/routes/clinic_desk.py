@@ -13,6 +13,7 @@ from litestar.params import FromPath, QueryParameter
 
 from backend.clock import utcnow
 from backend.routes import clinic_loop_examples as ex
+from backend.routes import staff_bodies as b
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
 from backend.routes.docs import example_body, responds
@@ -146,10 +147,6 @@ async def get_disputes(
     )
 
 
-class AnswerIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    note: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
-
-
 @post(
     "/disputes/{dispute_id:uuid}/answer",
     summary="Answer a dispute about this clinic",
@@ -164,7 +161,7 @@ class AnswerIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 async def post_answer(
     staff: NamedDependency[StaffPrincipal],
     dispute_id: FromPath[UUID],
-    data: Annotated[AnswerIn, example_body(ex.ANSWER_IN)],
+    data: Annotated[b.AnswerIn, example_body(ex.ANSWER_IN)],
 ) -> s.ClaimRecorded:
     result = await clinic_view.answer_dispute(staff, dispute_id, data.note)
     return s.ClaimRecorded(

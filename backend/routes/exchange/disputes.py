@@ -8,6 +8,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 
 from backend.clock import utcnow
+from backend.routes import staff_bodies as b
 from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
@@ -71,7 +72,7 @@ async def list_disputes(
 async def resolve(
     staff: NamedDependency[StaffPrincipal],
     dispute_id: FromPath[UUID],
-    data: Annotated[s.ResolutionIn, example_body(ex.RESOLUTION_IN)],
+    data: Annotated[b.ResolutionIn, example_body(ex.RESOLUTION_IN)],
 ) -> s.ClaimRecorded:
     result = await exchange_admin.resolve_dispute(
         dispute_id, outcome=data.outcome, note=data.note, actor=staff.actor

@@ -12,6 +12,7 @@ from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath
 
 from backend.clock import utcnow
+from backend.routes import staff_bodies as b
 from backend.routes import staff_examples as ex
 from backend.routes import staff_schemas as s
 from backend.routes.docs import PictureForm, example_body, responds
@@ -82,7 +83,7 @@ async def upload_media(
 async def transfer(
     staff: NamedDependency[StaffPrincipal],
     referral_id: FromPath[UUID],
-    data: Annotated[s.TransferIn, example_body(ex.TRANSFER_IN)],
+    data: Annotated[b.TransferIn, example_body(ex.TRANSFER_IN)],
 ) -> s.TransferOut:
     t = await exchange_admin.transfer_referral(
         referral_id, to_clinic_id=data.clinic_id, reason=data.reason, actor=staff.actor

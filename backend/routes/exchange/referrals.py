@@ -4,13 +4,13 @@ referrals with price lists."""
 from typing import Annotated
 from uuid import UUID
 
-import msgspec
 from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from backend.domain.funnel import Step
 from backend.routes import plan_import as plan_import_routes
+from backend.routes import staff_bodies as b
 from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
@@ -28,16 +28,10 @@ from backend.services import (
     desk,
 )
 from backend.services.audit import Viewer
-from backend.services.referrals import PatientIn, PlanIn, send_referral
+from backend.services.referrals import send_referral
 from backend.services.staff_auth import StaffPrincipal
 
 ID_ERRORS = (401, 403, 404)
-
-
-class NewReferralIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    patient: PatientIn
-    clinic_id: UUID
-    plan: PlanIn
 
 
 @post(
@@ -58,7 +52,7 @@ class NewReferralIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 async def create_referral(
     request: Request,
     staff: NamedDependency[StaffPrincipal],
-    data: Annotated[NewReferralIn, example_body(ex.REFERRAL_IN)],
+    data: Annotated[b.NewReferralIn, example_body(ex.REFERRAL_IN)],
 ) -> s.ReferralCreated:
     sent = await send_referral(
         patient=data.patient,

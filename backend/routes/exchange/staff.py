@@ -12,6 +12,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 
 from backend.domain.roles import Role
 from backend.routes import clinic_loop_examples as ex
+from backend.routes import staff_bodies as b
 from backend.routes import staff_examples as sx
 from backend.routes import staff_schemas as s
 from backend.routes.docs import example_body, responds
@@ -20,7 +21,6 @@ from backend.routes.paging import DEFAULT_LIMIT, Limit
 from backend.routes.staff_security import OPERATOR, roles
 from backend.services import staff_accounts
 from backend.services.audit import Viewer
-from backend.services.staff import MIN_PASSWORD_LENGTH
 from backend.services.staff_accounts import StaffAccount
 from backend.services.staff_auth import qr_svg
 
@@ -47,7 +47,7 @@ class AccountList(msgspec.Struct, frozen=True, kw_only=True):
     ),
 )
 async def create_staff(
-    viewer: NamedDependency[Viewer], data: Annotated[s.StaffIn, example_body(sx.STAFF_IN)]
+    viewer: NamedDependency[Viewer], data: Annotated[b.StaffIn, example_body(sx.STAFF_IN)]
 ) -> s.StaffCreated:
     staff = await staff_accounts.create(
         viewer,
@@ -117,10 +117,6 @@ async def reactivate(viewer: NamedDependency[Viewer], staff_id: FromPath[UUID]) 
     return await staff_accounts.reactivate(viewer, staff_id)
 
 
-class PasswordIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    password: Annotated[str, msgspec.Meta(min_length=MIN_PASSWORD_LENGTH, max_length=200)]
-
-
 @post(
     "/staff/{staff_id:uuid}/password",
     summary="Set a new password",
@@ -133,7 +129,7 @@ class PasswordIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 async def reset_password(
     viewer: NamedDependency[Viewer],
     staff_id: FromPath[UUID],
-    data: Annotated[PasswordIn, example_body(ex.PASSWORD_IN)],
+    data: Annotated[b.PasswordIn, example_body(ex.PASSWORD_IN)],
 ) -> StaffAccount:
     return await staff_accounts.reset_password(viewer, staff_id, data.password)
 
@@ -163,11 +159,6 @@ async def reset_authenticator(
     )
 
 
-class RoleIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    role: Role
-    clinic_id: UUID | None = None
-
-
 @patch(
     "/staff/{staff_id:uuid}",
     summary="Change a staff account's role",
@@ -179,7 +170,7 @@ class RoleIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
 async def change_role(
     viewer: NamedDependency[Viewer],
     staff_id: FromPath[UUID],
-    data: Annotated[RoleIn, example_body(ex.ROLE_IN)],
+    data: Annotated[b.RoleIn, example_body(ex.ROLE_IN)],
 ) -> StaffAccount:
     return await staff_accounts.change_role(viewer, staff_id, data.role, data.clinic_id)
 
