@@ -14,7 +14,7 @@ from litestar.params import FromQuery
 from litestar.response import Template
 
 from admin.conversion_chart import conversion_columns
-from admin.views import EXCHANGE_TZ, as_page, lang_of, page, to_login
+from admin.views import as_page, lang_of, page, to_login
 from backend.clock import utcnow
 from backend.routes.clinic_reports import ConversionTable, conversion_table
 from backend.routes.staff_security import (
@@ -25,7 +25,7 @@ from backend.routes.staff_security import (
     provide_viewer,
     roles,
 )
-from backend.services import exchange_admin, reports
+from backend.services import exchange_admin, funnel_reports
 from backend.services.errors import Invalid, ServiceError
 from backend.services.staff_auth import StaffPrincipal
 from backend.texts import SPECIALIZATIONS
@@ -59,23 +59,24 @@ async def conversion_page(
     now = utcnow()
     spec = specialization if specialization in SPECIALIZATIONS else None
     if staff.clinic_id is not None:
-        ids: list[UUID] | None = [staff.clinic_id]
-        tz = await exchange_admin.clinic_zone(staff.clinic_id)
+        scope = await funnel_reports.own_clinic(staff.clinic_id)
         choices = ("coordinator", "specialization")
     else:
-        ids = [u for u in (_uuid(c) for c in clinic or []) if u] or None
-        tz = EXCHANGE_TZ
+        scope = await funnel_reports.exchange_pick(
+            [u for u in (_uuid(c) for c in clinic or []) if u] or None
+        )
         choices = ("clinic", "coordinator", "specialization")
+    ids = scope.clinic_ids
     by = by if by in choices else choices[0]
     try:
-        period = reports.period_days(
+        period = funnel_reports.period(
+            scope,
             date.fromisoformat(first) if first else None,
             date.fromisoformat(last) if last else None,
-            tz,
             now,
         )
     except (ValueError, Invalid):
-        period = reports.period_days(None, None, tz, now)
+        period = funnel_reports.period(scope, None, None, now)
     if format in ("csv", "xlsx"):
         download = await conversion_table(ids, period[0], period[1], by, spec, format, lang)
         assert isinstance(download, Response)

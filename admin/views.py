@@ -82,7 +82,7 @@ from backend.services.worklist import call_history
 from backend.texts import SPECIALIZATIONS
 
 LANG_COOKIE = "plantrack_lang"
-EXCHANGE_TZ = ZoneInfo("Europe/Moscow")
+EXCHANGE_TZ = reports.EXCHANGE_TZ
 Form = Body(media_type=RequestEncodingType.URL_ENCODED)
 
 

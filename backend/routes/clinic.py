@@ -13,7 +13,7 @@ from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from backend.clock import utcnow
 from backend.domain.events import Source
 from backend.domain.funnel import Step
-from backend.routes import clinic_reports, funnel, plan_document
+from backend.routes import funnel, plan_document
 from backend.routes import settings as settings_routes
 from backend.routes import staff_bodies as b
 from backend.routes import staff_examples as ex
@@ -377,7 +377,6 @@ router = Router(
         upload_media,
         get_plan_pdf,
         *funnel.CLINIC_HANDLERS,
-        *clinic_reports.CLINIC_HANDLERS,
         *settings_routes.CLINIC_HANDLERS,
     ],
     guards=[staff_guard],

@@ -3,8 +3,9 @@ once and mounted per audience: the clinic's manager sees the clinic's own, the e
 clinics it picks. Tables come as JSON or as CSV/XLSX rows."""
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
@@ -21,6 +22,16 @@ from backend.domain.roles import Role
 from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
+from backend.routes.clinic_reports import (
+    CONVERSION_EXAMPLE,
+    CONVERSION_TEXT,
+    REASONS_EXAMPLE,
+    REASONS_TEXT,
+    ConversionTable,
+    ReasonTable,
+    conversion_table,
+    reason_table,
+)
 from backend.routes.docs import responds
 from backend.routes.exports import Cell, Format, table_response
 from backend.routes.staff_security import CLINIC_MANAGER, EXCHANGE_READERS, roles
@@ -48,6 +59,12 @@ ClinicFilter = Annotated[
 SpecializationFilter = Annotated[
     Specialization | None,
     QueryParameter(name="specialization", description="only cases of this main specialization"),
+]
+By = Annotated[
+    Literal["clinic", "coordinator", "specialization"] | None,
+    QueryParameter(
+        description="rows per clinic, coordinator (who made the contact claim) or specialization"
+    ),
 ]
 COHORT_HEADERS = ["cohort", "referrals", "in_money"]
 PLAN_FACT_TEXT = (
@@ -234,21 +251,34 @@ COHORTS_TEXT = (
 TABLE_ERRORS = (400, 401, 403, 422)
 
 
-def funnel_routes(
-    *,
-    allowed: frozenset[Role],
-    scope: Callable[..., Awaitable[Scope]],
-    funnel_summary: str,
-    funnel_text: str,
-) -> list[HTTPRouteHandler]:
-    """The four routes for one audience: `allowed` roles may call them; `scope` is the
-    dependency that says which clinics they cover and in which time zone."""
-    deps = {"covered": Provide(scope)}
+@dataclass(frozen=True)
+class Audience:
+    """Who the funnel family is mounted for, and how it speaks to them."""
+
+    name: Literal["clinic", "exchange"]
+    allowed: frozenset[Role]  # the roles that may call the routes
+    scope: Callable[..., Awaitable[Scope]]  # dependency: which clinics, in which time zone
+    funnel_summary: str
+    funnel_text: str
+    reasons_summary: str
+    reasons_answer: str
+    conversion_summary: str
+    conversion_by: str  # the rows when ?by is not given
+
+
+def funnel_routes(audience: Audience) -> list[HTTPRouteHandler]:
+    """The funnel family's six routes for one audience."""
+    allowed, deps = audience.allowed, {"covered": Provide(audience.scope)}
+    # The operation ids the document has always given these two (from the handlers' names).
+    ids = {
+        k: f"ApiV1{audience.name.title()}Funnel{k}{audience.name.title()}{k}"
+        for k in ("Reasons", "Conversion")
+    }
 
     @get(
         "/funnel",
-        summary=funnel_summary,
-        description=funnel_text,
+        summary=audience.funnel_summary,
+        description=audience.funnel_text,
         opt=roles(allowed),
         dependencies=deps,
         responses=responds(s.FunnelOut, ex.FUNNEL, "The funnel", errors=TABLE_ERRORS),
@@ -327,7 +357,59 @@ def funnel_routes(
         first, last, rows = await funnel_reports.by_specialization(covered, first, last, utcnow())
         return _respond(specialization_table_out(covered.clinic_ids, first, last, rows, format))
 
-    return [get_funnel, get_cohorts, get_plan_fact, get_specializations]
+    @get(
+        "/funnel/reasons",
+        summary=audience.reasons_summary,
+        description=REASONS_TEXT,
+        opt=roles(allowed),
+        dependencies=deps,
+        operation_id=ids["Reasons"],
+        responses=responds(
+            ReasonTable, REASONS_EXAMPLE, audience.reasons_answer, errors=TABLE_ERRORS
+        ),
+    )
+    async def get_reasons(
+        covered: NamedDependency[Scope],
+        first: First = None,
+        last: Last = None,
+        specialization: SpecializationFilter = None,
+        format: Format = "json",
+    ) -> Response:
+        first, last = funnel_reports.period(covered, first, last, utcnow())
+        return _respond(await reason_table(covered.clinic_ids, first, last, specialization, format))
+
+    @get(
+        "/funnel/conversion",
+        summary=audience.conversion_summary,
+        description=CONVERSION_TEXT,
+        opt=roles(allowed),
+        dependencies=deps,
+        operation_id=ids["Conversion"],
+        responses=responds(
+            ConversionTable, CONVERSION_EXAMPLE, "Step by step", errors=TABLE_ERRORS
+        ),
+    )
+    async def get_conversion(
+        covered: NamedDependency[Scope],
+        first: First = None,
+        last: Last = None,
+        by: By = None,
+        specialization: SpecializationFilter = None,
+        format: Format = "json",
+    ) -> Response:
+        first, last = funnel_reports.period(covered, first, last, utcnow())
+        by = by or audience.conversion_by
+        table = await conversion_table(covered.clinic_ids, first, last, by, specialization, format)
+        return _respond(table)
+
+    return [
+        get_funnel,
+        get_cohorts,
+        get_plan_fact,
+        get_specializations,
+        get_reasons,
+        get_conversion,
+    ]
 
 
 async def own_clinic(staff: NamedDependency[StaffPrincipal]) -> Scope:
@@ -342,19 +424,33 @@ async def picked_clinics(clinic_id: ClinicFilter = None, city: CityFilter = None
 
 
 CLINIC_HANDLERS = funnel_routes(
-    allowed=CLINIC_MANAGER,
-    scope=own_clinic,
-    funnel_summary="The clinic's funnel in money",
-    funnel_text="In, accepted, executed (this period's plans vs earlier), reserve by month "
-    "of arrival, lost by reason, each split by verification; month by month inflow vs "
-    "executed. Period in the clinic's time zone; this month by default. ?format=csv or "
-    "xlsx downloads the table. Definitions: docs/metrics.md.",
+    Audience(
+        name="clinic",
+        allowed=CLINIC_MANAGER,
+        scope=own_clinic,
+        reasons_summary="Lost money and plan revisions by reason",
+        reasons_answer="By reason",
+        conversion_summary="Conversion with forecast",
+        conversion_by="coordinator",
+        funnel_summary="The clinic's funnel in money",
+        funnel_text="In, accepted, executed (this period's plans vs earlier), reserve by month "
+        "of arrival, lost by reason, each split by verification; month by month inflow vs "
+        "executed. Period in the clinic's time zone; this month by default. ?format=csv or "
+        "xlsx downloads the table. Definitions: docs/metrics.md.",
+    )
 )
 EXCHANGE_HANDLERS = funnel_routes(
-    allowed=EXCHANGE_READERS,
-    scope=picked_clinics,
-    funnel_summary="The funnel in money, any set of clinics",
-    funnel_text="As the clinic's funnel, for all clinics or those named; each clinic's "
-    "own days; this month in Moscow by default. ?format=csv or xlsx downloads the table. "
-    "Definitions: docs/metrics.md.",
+    Audience(
+        name="exchange",
+        allowed=EXCHANGE_READERS,
+        scope=picked_clinics,
+        reasons_summary="Lost money and plan revisions by reason, per clinic",
+        reasons_answer="By clinic and reason",
+        conversion_summary="Conversion with forecast, per clinic, coordinator or specialization",
+        conversion_by="clinic",
+        funnel_summary="The funnel in money, any set of clinics",
+        funnel_text="As the clinic's funnel, for all clinics or those named; each clinic's "
+        "own days; this month in Moscow by default. ?format=csv or xlsx downloads the table. "
+        "Definitions: docs/metrics.md.",
+    )
 )

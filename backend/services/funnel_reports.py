@@ -35,6 +35,11 @@ async def exchange_pick(clinic_ids: list[UUID] | None, city: str | None = None) 
     return Scope(await reports.scope(clinic_ids, city), reports.EXCHANGE_TZ)
 
 
+def period(scope: Scope, first: date | None, last: date | None, now: datetime) -> tuple[date, date]:
+    """The scope's local days first..last; this month by default."""
+    return reports.period_days(first, last, scope.tz, now)
+
+
 @dataclass(frozen=True)
 class FunnelView:
     first: date
@@ -54,7 +59,7 @@ async def funnel(
 ) -> FunnelView:
     """The funnel in money for the local days first..last (this month by default), and the
     last six months' inflow against executed."""
-    first, last = reports.period_days(first, last, scope.tz, now)
+    first, last = period(scope, first, last, now)
     figures = await reports.funnel(
         scope.clinic_ids, first=first, last=last, specialization=specialization
     )

@@ -1,10 +1,10 @@
 """The exchange's figures: clinic scorecards side by side, and the funnel family over
-the clinics it picks (written once in routes/funnel.py and routes/clinic_reports.py)."""
+the clinics it picks (written once in routes/funnel.py)."""
 
 from litestar import get
 
 from backend.clock import utcnow
-from backend.routes import clinic_reports, funnel
+from backend.routes import funnel
 from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
@@ -33,6 +33,4 @@ async def get_scorecards(clinic_id: ClinicFilter = None) -> s.ScorecardList:
     return s.ScorecardList(items=[present.scorecard(x) for x in scores])
 
 
-router = exchange_router(
-    get_scorecards, *funnel.EXCHANGE_HANDLERS, *clinic_reports.EXCHANGE_HANDLERS
-)
+router = exchange_router(get_scorecards, *funnel.EXCHANGE_HANDLERS)
