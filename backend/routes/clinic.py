@@ -6,9 +6,7 @@ from uuid import UUID
 
 from litestar import Request, Response, Router, get, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.enums import RequestEncodingType
-from litestar.openapi.spec import Example
-from litestar.params import Body, FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from backend.clock import utcnow
 from backend.domain.events import Source
@@ -20,7 +18,7 @@ from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
 from backend.routes.docs import PictureForm, example_body, responds
-from backend.routes.media import MAX_UPLOAD, PictureUpload, read_upload
+from backend.routes.media import MAX_UPLOAD, PictureUpload, picture_form, store_picture
 from backend.routes.paging import (
     DEFAULT_LIMIT,
     MAX_LIST,
@@ -40,7 +38,6 @@ from backend.routes.staff_security import (
 from backend.services import desk, patient_prices, visit_codes
 from backend.services.audit import Viewer
 from backend.services.claims import Claim, record_clinic_claim
-from backend.services.media import attach_media
 from backend.services.referrals import PlanIn, revise_plan
 from backend.services.staff_auth import StaffPrincipal, qr_svg
 
@@ -139,9 +136,7 @@ async def post_claim(
         actor=staff.actor,
         idempotency_key=f"panel:{staff.clinic_id}:{key}" if key else None,
     )
-    return s.ClaimRecorded(
-        event_id=result.event.id, duplicate=result.duplicate, step=result.fold.step.value
-    )
+    return present.recorded(result)
 
 
 @put(
@@ -283,29 +278,13 @@ async def upload_media(
     referral_id: FromPath[UUID],
     data: Annotated[
         PictureUpload,
-        Body(
-            media_type=RequestEncodingType.MULTI_PART,
-            examples=[
-                Example(
-                    summary="example",
-                    value={"kind": "photo", "phase": "after", "tooth": 36, "caption": "Имплант"},
-                )
-            ],
-        ),
+        picture_form({"kind": "photo", "phase": "after", "tooth": 36, "caption": "Имплант"}),
     ],
 ) -> s.MediaCreated:
     await desk.referral_in_scope(staff, referral_id)
-    media_id = await attach_media(
-        request.app.state.media_files,
-        referral_id=referral_id,
-        data=await read_upload(data),
-        kind=data.kind,
-        phase=data.phase,
-        tooth=data.tooth,
-        caption=data.caption,
-        uploaded_by=staff.actor,
+    return s.MediaCreated(
+        id=await store_picture(request, referral_id, data, uploaded_by=staff.actor)
     )
-    return s.MediaCreated(id=media_id)
 
 
 @get(

@@ -23,7 +23,6 @@ from backend.routes.paging import (
     IdCursor,
     Limit,
     decode_cursor,
-    encode_cursor,
 )
 from backend.routes.staff_security import (
     CLINIC_MANAGER,
@@ -139,12 +138,7 @@ async def get_disputes(
 ) -> s.DisputeList:
     now = utcnow()
     rows = await clinic_view.disputes(viewer, limit=limit + 1, after=decode_cursor(cursor))
-    page, more = rows[:limit], len(rows) > limit
-    last = page[-1] if page else None
-    return s.DisputeList(
-        items=[present.dispute(d, now) for d in page],
-        next_cursor=encode_cursor(last.since, last.id) if more and last else None,
-    )
+    return present.dispute_page(rows, limit, now)
 
 
 @post(
@@ -164,9 +158,7 @@ async def post_answer(
     data: Annotated[b.AnswerIn, example_body(ex.ANSWER_IN)],
 ) -> s.ClaimRecorded:
     result = await clinic_view.answer_dispute(staff, dispute_id, data.note)
-    return s.ClaimRecorded(
-        event_id=result.event.id, duplicate=result.duplicate, step=result.fold.step.value
-    )
+    return present.recorded(result)
 
 
 @get(

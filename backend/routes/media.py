@@ -1,13 +1,15 @@
 """Picture files, served only to holders of a fresh signed URL (see backend.media_files)."""
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from litestar import Request, get
 from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, KwargDefinition, QueryParameter
+from litestar.openapi.spec import Example
+from litestar.params import Body, FromPath, KwargDefinition, QueryParameter
 from litestar.response import File
 
 from backend.clock import utcnow
@@ -15,6 +17,7 @@ from backend.media_files import check_signature
 from backend.routes.docs import responds
 from backend.services import patient_reads
 from backend.services.errors import Invalid
+from backend.services.media import attach_media
 from backend.services.referrals import Tooth
 
 MAX_UPLOAD = 15 * 1024 * 1024  # as services.media.MAX_BYTES; the body limit adds the form
@@ -38,6 +41,31 @@ async def read_upload(upload: PictureUpload) -> bytes:
     if len(content) > MAX_UPLOAD:
         raise Invalid("the picture is over 15 MB")
     return content
+
+
+def picture_form(example: dict[str, Any]) -> Body:
+    """The multipart body of a picture upload, with the example the document shows."""
+    return Body(
+        media_type=RequestEncodingType.MULTI_PART,
+        examples=[Example(summary="example", value=example)],
+    )
+
+
+async def store_picture(
+    request: Request, referral_id: UUID, upload: PictureUpload, *, uploaded_by: str
+) -> UUID:
+    """Attach an uploaded picture to a referral (the caller has checked the referral is
+    the uploader's to touch)."""
+    return await attach_media(
+        request.app.state.media_files,
+        referral_id=referral_id,
+        data=await read_upload(upload),
+        kind=upload.kind,
+        phase=upload.phase,
+        tooth=upload.tooth,
+        caption=upload.caption,
+        uploaded_by=uploaded_by,
+    )
 
 
 @get(

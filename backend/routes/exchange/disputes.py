@@ -19,7 +19,6 @@ from backend.routes.paging import (
     Cursor,
     Limit,
     decode_cursor,
-    encode_cursor,
 )
 from backend.routes.staff_security import OPERATOR, roles
 from backend.services import (
@@ -50,12 +49,7 @@ async def list_disputes(
     rows = await desk.dispute_queue(
         viewer, clinic_id=clinic_id, limit=limit + 1, after=decode_cursor(cursor)
     )
-    page, more = rows[:limit], len(rows) > limit
-    last = page[-1] if page else None
-    return s.DisputeList(
-        items=[present.dispute(d, now) for d in page],
-        next_cursor=encode_cursor(last.since, last.id) if more and last else None,
-    )
+    return present.dispute_page(rows, limit, now)
 
 
 @post(
@@ -77,9 +71,7 @@ async def resolve(
     result = await exchange_admin.resolve_dispute(
         dispute_id, outcome=data.outcome, note=data.note, actor=staff.actor
     )
-    return s.ClaimRecorded(
-        event_id=result.event.id, duplicate=result.duplicate, step=result.fold.step.value
-    )
+    return present.recorded(result)
 
 
 router = exchange_router(list_disputes, resolve)

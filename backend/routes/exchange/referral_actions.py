@@ -7,9 +7,7 @@ from uuid import UUID
 import msgspec
 from litestar import Request, post
 from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
-from litestar.openapi.spec import Example
-from litestar.params import Body, FromPath
+from litestar.params import FromPath
 
 from backend.clock import utcnow
 from backend.routes import staff_bodies as b
@@ -17,13 +15,12 @@ from backend.routes import staff_examples as ex
 from backend.routes import staff_schemas as s
 from backend.routes.docs import PictureForm, example_body, responds
 from backend.routes.exchange import exchange_router
-from backend.routes.media import MAX_UPLOAD, PictureUpload, read_upload
+from backend.routes.media import MAX_UPLOAD, PictureUpload, picture_form, store_picture
 from backend.routes.staff_security import OPERATOR, roles
 from backend.services import (
     exchange_admin,
     patient_links,
 )
-from backend.services.media import attach_media
 from backend.services.staff_auth import StaffPrincipal
 
 ID_ERRORS = (401, 403, 404)
@@ -43,30 +40,15 @@ ID_ERRORS = (401, 403, 404)
 )
 async def upload_media(
     request: Request,
+    staff: NamedDependency[StaffPrincipal],
     referral_id: FromPath[UUID],
     data: Annotated[
-        PictureUpload,
-        Body(
-            media_type=RequestEncodingType.MULTI_PART,
-            examples=[
-                Example(
-                    summary="example", value={"kind": "xray", "phase": "before", "caption": "ОПТГ"}
-                )
-            ],
-        ),
+        PictureUpload, picture_form({"kind": "xray", "phase": "before", "caption": "ОПТГ"})
     ],
 ) -> s.MediaCreated:
-    content = await read_upload(data)
-    media_id = await attach_media(
-        request.app.state.media_files,
-        referral_id=referral_id,
-        data=content,
-        kind=data.kind,
-        phase=data.phase,
-        tooth=data.tooth,
-        caption=data.caption,
+    return s.MediaCreated(
+        id=await store_picture(request, referral_id, data, uploaded_by=staff.actor)
     )
-    return s.MediaCreated(id=media_id)
 
 
 @post(
