@@ -297,7 +297,8 @@ def item_title(title_ru: str, title_en: str, lang: Lang) -> str:
 
 
 # Pushes say only that there is something to look at: no clinic, no procedure, no
-# diagnosis (DESIGN §5). The app fetches the details with its token.
+# diagnosis (medical secrecy: a push crosses Google's servers and shows on a locked
+# screen). The app fetches the details with its token.
 PUSH: dict[str, dict[Lang, tuple[str, str]]] = {
     "question": {
         "ru": ("Вопрос о лечении", "У вас новый вопрос о лечении. Ответ — в одно касание."),

@@ -54,6 +54,17 @@ async def pg_version(url: str) -> str:
         await conn.close()
 
 
+def command_line() -> str:
+    """The command as run from the repository's root (`python -m bench.x …`), never the
+    path of the machine it ran on."""
+    script = Path(sys.argv[0]).resolve()
+    root = Path(__file__).resolve().parents[1]
+    if script.is_relative_to(root) and script.suffix == ".py":
+        module = ".".join(script.relative_to(root).with_suffix("").parts)
+        return " ".join(["python -m", module, *sys.argv[1:]])
+    return " ".join([script.name, *sys.argv[1:]])
+
+
 def record(title: str, lines: list[str]) -> None:
     """Print and append to bench/RESULTS.md (each run appends: the history shows)."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -63,7 +74,7 @@ def record(title: str, lines: list[str]) -> None:
         f"## {title} — {stamp}",
         "",
         f"- machine: {machine()}",
-        f"- command: `{' '.join(sys.argv)}`",
+        f"- command: `{command_line()}`",
         *(f"- {line}" for line in lines),
         "",
     ]

@@ -74,7 +74,7 @@ MAIN_LINE: tuple[Step, ...] = (
 RANK: dict[Step, int] = {step: i for i, step in enumerate(MAIN_LINE)}
 CLOSURES = frozenset({Step.declined, Step.closed, Step.transferred})
 
-# Milestones that money depends on, and so get verified (DESIGN §3). Plan items are
+# Milestones that money depends on, and so get verified (docs/domain.md). Plan items are
 # milestones too, keyed "item:<item_id>".
 CONTACTED, BOOKED, VISITED, COMPLETED = "contacted", "booked", "visited", "completed"
 ITEM_PREFIX = "item:"
@@ -209,7 +209,7 @@ class VariantChoice(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class MoneyFigures(msgspec.Struct, frozen=True, kw_only=True):
-    """Money of one referral, in minor units of `currency` (DESIGN §4)."""
+    """Money of one referral, in minor units of `currency` (docs/domain.md, docs/metrics.md)."""
 
     currency: str
     estimated: int  # the exchange's estimate

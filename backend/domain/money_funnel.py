@@ -1,4 +1,4 @@
-"""The funnel in money for a period (DESIGN §4), folded from referrals' ledgers.
+"""The funnel in money for a period (docs/metrics.md), folded from referrals' ledgers.
 
 This is the definition in plain Python (docs/metrics.md says it in words): each figure
 is read off one fold of each referral's whole ledger — everything known now, every

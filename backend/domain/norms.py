@@ -28,10 +28,13 @@ class DurationNorm(msgspec.Struct, frozen=True, kw_only=True):
     source: str
 
 
-# Sources: "seed meeting" is the exchange's product meeting (shared/reference/000_*):
-# "имплантология 6 месяцев занимает, ортопедия занимает 2 месяца", "один кариес – один час",
-# "в имплантологии 8 часов". The others are typical course lengths of the standard
-# protocols, kept deliberately round; clinics override them with their own numbers.
+# Sources: "seed meeting" is the exchange's product meeting that set out the product (its
+# transcript, in Russian, is not part of this repository). On norms it said, in so many
+# words: "имплантология 6 месяцев занимает, ортопедия занимает 2 месяца" (implantology
+# takes 6 months, orthopedics 2), "один кариес – один час" (one caries, one hour) and
+# "в имплантологии 8 часов" (implantology, 8 hours). The others are typical course
+# lengths of the standard protocols, kept deliberately round; the exchange and clinics
+# override them with their own numbers. docs/domain.md lists them all.
 DEFAULT_NORMS: dict[Specialization, DurationNorm] = {
     n.specialization: n
     for n in (

@@ -1,4 +1,4 @@
-"""Plan vs fact (DESIGN §4): what the plans' schedules expected against what was done and
+"""Plan vs fact (docs/metrics.md): what the plans' schedules expected against what was done and
 paid, month by month; and per main specialization, the average check (the exchange's
 estimate, the clinic's plan, what was executed) and expected vs actual duration.
 

@@ -1,4 +1,4 @@
-"""Staff roles (DESIGN §5) and which of them belong to a clinic."""
+"""Staff roles (docs/domain.md, "Roles") and which of them belong to a clinic."""
 
 from enum import StrEnum
 

@@ -1,5 +1,5 @@
 """A clinic's scorecard: how far its word can be trusted, how fast it calls, what
-patients say (DESIGN §3, last paragraph)."""
+patients say (docs/domain.md, "Verification"; docs/metrics.md, "Scorecards")."""
 
 import math
 from collections.abc import Iterable

@@ -1,4 +1,4 @@
-"""Verification: the clinic's claims beside the patient's word, per milestone (DESIGN §3).
+"""Verification: the clinic's claims beside the patient's word, per milestone (docs/domain.md).
 
 | clinic says        | patient says        | state            |
 |--------------------|---------------------|------------------|

@@ -22,8 +22,18 @@ from backend.services.errors import NotFound
 from backend.services.patient_reads import ReferralBundle, referral_bundle
 from backend.services.recording import policy_for
 from backend.services.staff_auth import StaffPrincipal
-from backend.store import desk, ledger, media, norms, parties, plans, privacy, referrals
-from backend.store.tables import Appointment, ContactRating
+from backend.store import (
+    appointments,
+    contact_ratings,
+    desk,
+    ledger,
+    media,
+    norms,
+    parties,
+    plans,
+    privacy,
+    referrals,
+)
 
 # A worklist (who to call back, plans behind schedule) is shown whole, up to this many
 # rows, oldest first, so one answer stays a bounded size.
@@ -134,7 +144,7 @@ async def referral_card(viewer: Viewer, referral_id: UUID, now: datetime) -> Ref
         )
         for v in await plans.versions_of(referral_id)
     ]
-    rating = await ContactRating.select().where(ContactRating.referral == referral_id).first()
+    rating = await contact_ratings.of_referral(referral_id)
     await saw(
         viewer,
         action="view_referral",
@@ -156,11 +166,7 @@ async def referral_card(viewer: Viewer, referral_id: UUID, now: datetime) -> Ref
 
 
 async def appointments_of(referral_id: UUID) -> list[dict[str, Any]]:
-    return (
-        await Appointment.select()
-        .where(Appointment.referral == referral_id)
-        .order_by(Appointment.starts_at)
-    )
+    return await appointments.of_referral(referral_id)
 
 
 async def ratings(viewer: Viewer, clinic_id: UUID, *, limit: int = 200) -> list[dict[str, Any]]:

@@ -20,7 +20,6 @@ from backend.services.recording import Recorded, Statement, record, record_locke
 from backend.services.referrals import plan_set_event
 from backend.store import audit, desk, ledger, parties, plans, referrals
 from backend.store.engine import write_transaction
-from backend.store.tables import Clinic
 
 Channel = Literal["panel", "bitrix24", "amocrm", "webhook", "ident"]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -99,9 +98,7 @@ async def update_clinic(
         if before is None:
             raise NotFound("no such clinic")
         if values:
-            await Clinic.update({getattr(Clinic, k): v for k, v in values.items()}).where(
-                Clinic.id == clinic_id
-            )
+            await parties.update_clinic(clinic_id, values)
         sla = "first_contact_sla_minutes"
         if sla in values and values[sla] != before[sla]:
             now = utcnow()
@@ -128,9 +125,7 @@ async def set_clinic_archived(clinic_id: UUID, archived: bool) -> dict:
     async with write_transaction():
         if await parties.clinic(clinic_id) is None:
             raise NotFound("no such clinic")
-        await Clinic.update({Clinic.archived_at: utcnow() if archived else None}).where(
-            Clinic.id == clinic_id
-        )
+        await parties.set_clinic_archived_at(clinic_id, utcnow() if archived else None)
     clinic = await parties.clinic(clinic_id)
     assert clinic is not None
     return clinic
@@ -181,7 +176,7 @@ async def transfer_referral(
     now: datetime | None = None,
 ) -> Transfer:
     """The patient leaves mid-plan: the items not yet done, and their money, move to a new
-    referral at another clinic, linked to this one (DESIGN §2)."""
+    referral at another clinic, linked to this one (docs/domain.md, "The funnel")."""
     now = now or utcnow()
     if not reason.strip():
         raise Invalid("a transfer needs a reason")

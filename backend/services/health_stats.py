@@ -10,9 +10,7 @@ from zoneinfo import ZoneInfo
 from backend.domain.health_stats import Cell, Observation, PriceSample, PriceSpread, cells
 from backend.domain.health_stats import price_spreads as spreads
 from backend.services.plan_fact import month_range
-from backend.store import desk
-from backend.store.engine import reports_node
-from backend.store.tables import FunnelFact, PlanItem
+from backend.store import desk, funnel_facts, plans
 
 # Fact kinds as the health department's figures: completion is known by its duration.
 KINDS = {"in": "in", "executed": "executed", "started": "started", "duration": "completed"}
@@ -28,18 +26,7 @@ async def _districts() -> dict:
 async def aggregates(first: str, last: str) -> list[Cell]:
     months = month_range(first, last)
     districts = await _districts()
-    rows = (
-        await FunnelFact.select(
-            FunnelFact.month,
-            FunnelFact.clinic,
-            FunnelFact.specialization,
-            FunnelFact.kind,
-            FunnelFact.amount,
-            FunnelFact.referral.patient.as_alias("patient"),
-        )
-        .where(FunnelFact.kind.is_in(list(KINDS)) & FunnelFact.month.is_in(months))
-        .run(node=reports_node())
-    )
+    rows = await funnel_facts.health_observations(list(KINDS), months)
     return cells(
         Observation(
             month=r["month"],
@@ -59,28 +46,7 @@ async def price_spreads(first: str, last: str) -> list[PriceSpread]:
     months = month_range(first, last)
     start = datetime.fromisoformat(f"{months[0]}-01").replace(tzinfo=UTC) - timedelta(days=1)
     end = datetime.fromisoformat(f"{months[-1]}-28").replace(tzinfo=UTC) + timedelta(days=5)
-    plan = PlanItem.plan
-    rows = (
-        await PlanItem.select(
-            PlanItem.code,
-            PlanItem.specialization,
-            PlanItem.price,
-            PlanItem.variant,
-            plan.version.as_alias("version"),
-            plan.chosen_variant.as_alias("chosen"),
-            plan.referral.id.as_alias("referral"),
-            plan.referral.patient.as_alias("patient"),
-            plan.referral.clinic.as_alias("clinic"),
-            plan.referral.sent_at.as_alias("sent_at"),
-        )
-        .where(
-            (plan.origin == "actual")
-            & (PlanItem.code != "")
-            & (plan.referral.sent_at >= start)
-            & (plan.referral.sent_at < end)
-        )
-        .run(node=reports_node())
-    )
+    rows = await plans.actual_coded_items_sent_between(start, end)
     latest: dict = {}
     for r in rows:
         latest[r["referral"]] = max(latest.get(r["referral"], 0), r["version"])

@@ -25,9 +25,8 @@ from backend.ids import new_id
 from backend.services.answers import when_called
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.services.recording import Recorded, Statement, record_locked
-from backend.store import ledger, parties, referrals
+from backend.store import contact_ratings, ledger, parties, referrals
 from backend.store.engine import write_transaction
-from backend.store.tables import ContactRating as ContactRatingRow
 
 
 async def _locked_own(patient_id: UUID, referral_id: UUID) -> dict:
@@ -90,26 +89,13 @@ async def rate_contact(
             now,
             source=source,
         )
-        await ContactRatingRow.insert(
-            ContactRatingRow(
-                id=new_id(),
-                referral=referral_id,
-                called=called,
-                stars=stars,
-                comment=comment,
-                event_id=recorded.event.id,
-                updated_at=now,
-            )
-        ).on_conflict(
-            target=(ContactRatingRow.referral,),
-            action="DO UPDATE",
-            values=(
-                ContactRatingRow.called,
-                ContactRatingRow.stars,
-                ContactRatingRow.comment,
-                ContactRatingRow.event_id,
-                ContactRatingRow.updated_at,
-            ),
+        await contact_ratings.save(
+            referral_id,
+            called=called,
+            stars=stars,
+            comment=comment,
+            event_id=recorded.event.id,
+            now=now,
         )
     return recorded
 

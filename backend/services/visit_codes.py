@@ -1,4 +1,4 @@
-"""Visit codes: strong evidence of a visit, signed by both sides (DESIGN §3).
+"""Visit codes: strong evidence of a visit, signed by both sides (docs/domain.md, "Verification").
 
 At reception the clinic's panel shows a six-digit code (and its QR); the patient types
 or scans it in the app. A right code records `visit_cosigned` — the clinic's claim and

@@ -1,6 +1,7 @@
 """Appointment rows, derived from the booking claims in the ledger."""
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from backend.domain.funnel import Appointment
@@ -32,4 +33,12 @@ async def save_all(referral_id: UUID, appointments: tuple[Appointment, ...], now
             AppointmentRow.booked_event_id,
             AppointmentRow.updated_at,
         ),
+    )
+
+
+async def of_referral(referral_id: UUID) -> list[dict[str, Any]]:
+    return (
+        await AppointmentRow.select()
+        .where(AppointmentRow.referral == referral_id)
+        .order_by(AppointmentRow.starts_at)
     )

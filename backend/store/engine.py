@@ -11,7 +11,7 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
-from backend.settings import Settings
+from backend.settings import Settings, database_url
 from backend.store.unavailable import is_unavailable
 
 # Piccolo looks its configuration module up by this name (migrations, its CLI).
@@ -28,6 +28,11 @@ class _Connection(asyncpg.Connection):
     def get_reset_query(self) -> str:
         return ""
 
+
+# The engine every table uses. Piccolo finds it through backend.piccolo_conf (its
+# migration runner asks there); tables are given it when they are defined, and `bind`
+# hands them another one when the app or the CLI configures the database.
+_engine: Engine | None = None
 
 REPORTS = "reports"  # the engine node read-only reports run on
 
@@ -49,23 +54,25 @@ def reports_node() -> str | None:
 
 def bind(engine: Engine) -> Engine:
     """Make `engine` the one every table and Piccolo's migration runner use."""
+    global _engine
     if isinstance(engine, SQLiteEngine):
         Path(engine.path).parent.mkdir(parents=True, exist_ok=True)
     from piccolo.apps.migrations.tables import Migration
 
-    import backend.piccolo_conf as conf
     from backend.store.tables import TABLES
 
-    conf.DB = engine
+    _engine = engine
     for table in (*TABLES, Migration):
         table._meta.db = engine
     return engine
 
 
 def current_engine() -> Engine:
-    from backend.store.tables import Event
-
-    return Event._meta.db
+    """The bound engine; until something binds one, the environment's database."""
+    global _engine
+    if _engine is None:
+        _engine = make_engine(database_url())
+    return _engine
 
 
 async def open_engine(settings: Settings) -> Engine:

@@ -328,3 +328,20 @@ async def reason_sums(
         .run(node=reports_node())
     )
     return [*whole, *days]
+
+
+async def health_observations(kinds: list[str], months: list[str]) -> list[dict[str, Any]]:
+    """Per-referral facts of `kinds` in `months` with the patient as an opaque key: the
+    health department's aggregates (backend.services.health_stats) count from these."""
+    return await (
+        FunnelFact.select(
+            FunnelFact.month,
+            FunnelFact.clinic,
+            FunnelFact.specialization,
+            FunnelFact.kind,
+            FunnelFact.amount,
+            FunnelFact.referral.patient.as_alias("patient"),
+        )
+        .where(FunnelFact.kind.is_in(kinds) & FunnelFact.month.is_in(months))
+        .run(node=reports_node())
+    )

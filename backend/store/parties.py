@@ -138,3 +138,14 @@ async def set_delivery_channel(clinic_id: UUID, channel: str) -> None:
 
 async def set_show_prices(clinic_id: UUID, shown: bool) -> None:
     await Clinic.update({Clinic.show_prices_to_patients: shown}).where(Clinic.id == clinic_id)
+
+
+async def update_clinic(clinic_id: UUID, values: dict[str, Any]) -> None:
+    """Update clinic columns by name (the service decides which are allowed)."""
+    await Clinic.update({getattr(Clinic, name): v for name, v in values.items()}).where(
+        Clinic.id == clinic_id
+    )
+
+
+async def set_clinic_archived_at(clinic_id: UUID, at: datetime | None) -> None:
+    await Clinic.update({Clinic.archived_at: at}).where(Clinic.id == clinic_id)

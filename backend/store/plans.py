@@ -9,6 +9,7 @@ import msgspec
 
 from backend.domain.plans import Explanation, PlanItem, ToothState, VariantInfo
 from backend.ids import new_id
+from backend.store.engine import reports_node
 from backend.store.tables import Plan, PlanExplanation, PlanVariant
 from backend.store.tables import PlanItem as PlanItemRow
 from backend.store.tables import ToothState as ToothStateRow
@@ -160,3 +161,30 @@ async def explanations_by_plan(referral_id: UUID) -> dict[UUID, list[Explanation
         if row["item_id"] is not None:
             row["item_id"] = UUID(str(row["item_id"]))
     return _by_plan(rows, Explanation)
+
+
+async def actual_coded_items_sent_between(start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Coded lines of every actual plan version of the referrals sent in [start, end), with
+    the version, the chosen variant and the referral's patient, clinic and sending time."""
+    plan = PlanItemRow.plan
+    return await (
+        PlanItemRow.select(
+            PlanItemRow.code,
+            PlanItemRow.specialization,
+            PlanItemRow.price,
+            PlanItemRow.variant,
+            plan.version.as_alias("version"),
+            plan.chosen_variant.as_alias("chosen"),
+            plan.referral.id.as_alias("referral"),
+            plan.referral.patient.as_alias("patient"),
+            plan.referral.clinic.as_alias("clinic"),
+            plan.referral.sent_at.as_alias("sent_at"),
+        )
+        .where(
+            (plan.origin == "actual")
+            & (PlanItemRow.code != "")
+            & (plan.referral.sent_at >= start)
+            & (plan.referral.sent_at < end)
+        )
+        .run(node=reports_node())
+    )

@@ -102,7 +102,12 @@ def tampered() -> str:
     return f"{header}.{_b64(claims)}.{signature}"
 
 
-NOW = datetime.now(UTC)
+def now() -> datetime:
+    # Read when the token is made, not when the module is collected: a full run reaches
+    # these cases many minutes after collection, when "ten minutes ahead" is past.
+    return datetime.now(UTC)
+
+
 FORGERIES = {  # what is forged → (the token, the reason the answer gives)
     "another key, a published kid": (lambda: token(STRANGER), "signature is not valid"),
     "a kid Google does not publish": (lambda: token(KEY_B), "key id is not one Google"),
@@ -117,10 +122,10 @@ FORGERIES = {  # what is forged → (the token, the reason the answer gives)
         lambda: token(iss="https://securetoken.google.com/someone-else"),
         "(iss)",
     ),
-    "expired": (lambda: token(now=NOW - timedelta(hours=2)), "expired"),
-    "issued in the future": (lambda: token(now=NOW + timedelta(minutes=10)), "in the future"),
+    "expired": (lambda: token(now=now() - timedelta(hours=2)), "expired"),
+    "issued in the future": (lambda: token(now=now() + timedelta(minutes=10)), "in the future"),
     "signed in in the future (auth_time)": (
-        lambda: token(auth_time=int((NOW + timedelta(minutes=10)).timestamp())),
+        lambda: token(auth_time=int((now() + timedelta(minutes=10)).timestamp())),
         "auth_time is in the future",
     ),
     "no sub": (lambda: token(sub=None), "no sub claim"),

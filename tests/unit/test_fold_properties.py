@@ -160,7 +160,7 @@ def test_verification_states_partition_the_claims(logical, now_hours):
     judged = [(i, v.milestone) for v in result.values() for i in v.claim_event_ids]
     assert sorted(judged) == sorted(asserted)
 
-    # And each state means what the table in DESIGN §3 says it means.
+    # And each state means what the table in backend/domain/verification.py says it means.
     for v in result.values():
         claimed = bool(v.claim_event_ids)
         if v.state is VerificationState.verified:

@@ -1,4 +1,5 @@
-"""Verification: each row of the DESIGN §3 table, and the corner cases between them."""
+"""Verification: each row of the table in backend/domain/verification.py, and the corner
+cases between them."""
 
 from datetime import timedelta
 from uuid import UUID
