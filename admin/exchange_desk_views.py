@@ -5,7 +5,7 @@ pictures page, admin.views, open to the exchange's operators too.) The same serv
 /api/v1/exchange."""
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
 
@@ -20,6 +20,7 @@ from litestar.exceptions import (
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from admin import forms
 from admin.views import Form, _detail, _uuid, as_page, page, to_login
 from backend.routes import staff_bodies as b
 from backend.routes import staff_present as present
@@ -107,11 +108,6 @@ async def integration_page(
     )
 
 
-class MapsForm(msgspec.Struct, kw_only=True):
-    stage_map: str = "{}"
-    fields: str = "{}"
-
-
 @post(
     "/integrations/{clinic_id:uuid}/maps",
     guards=[admin_guard],
@@ -119,7 +115,7 @@ class MapsForm(msgspec.Struct, kw_only=True):
     include_in_schema=False,
 )
 async def save_maps(
-    request: Request, clinic_id: FromPath[UUID], data: Annotated[MapsForm, Form]
+    request: Request, clinic_id: FromPath[UUID], data: Annotated[forms.MapsForm, Form]
 ) -> Redirect:
     settings = request.app.state.settings
     target = f"/admin/integrations/{clinic_id}"
@@ -138,10 +134,6 @@ async def save_maps(
     return _go(target, msg="saved")
 
 
-class ConnectForm(msgspec.Struct, kw_only=True):
-    body: str = "{}"
-
-
 @post(
     "/integrations/{clinic_id:uuid}",
     guards=[admin_guard],
@@ -150,7 +142,7 @@ class ConnectForm(msgspec.Struct, kw_only=True):
     status_code=200,
 )
 async def connect(
-    request: Request, clinic_id: FromPath[UUID], data: Annotated[ConnectForm, Form]
+    request: Request, clinic_id: FromPath[UUID], data: Annotated[forms.ConnectForm, Form]
 ) -> Redirect | Template:
     settings = request.app.state.settings
     target = f"/admin/integrations/{clinic_id}"
@@ -270,11 +262,6 @@ async def prices_page(
     )
 
 
-class PricesForm(msgspec.Struct, kw_only=True):
-    body: str = ""
-    clinic: str = ""
-
-
 @post(
     "/prices",
     guards=[admin_guard],
@@ -282,7 +269,7 @@ class PricesForm(msgspec.Struct, kw_only=True):
     include_in_schema=False,
     request_max_body_size=MAX_IMPORT,
 )
-async def save_prices(data: Annotated[PricesForm, Form]) -> Redirect:
+async def save_prices(data: Annotated[forms.PricesForm, Form]) -> Redirect:
     clinic_id = _uuid(data.clinic)
     back = {"clinic": data.clinic} if clinic_id else {}
     try:
@@ -309,11 +296,6 @@ async def import_page(request: Request) -> Template:
     )
 
 
-class ImportForm(msgspec.Struct, kw_only=True):
-    body: str = ""
-    action: Literal["preview", "send"] = "preview"
-
-
 @post(
     "/import",
     guards=[admin_guard],
@@ -323,7 +305,9 @@ class ImportForm(msgspec.Struct, kw_only=True):
     request_max_body_size=MAX_IMPORT,
 )
 async def run_import(
-    request: Request, staff: NamedDependency[StaffPrincipal], data: Annotated[ImportForm, Form]
+    request: Request,
+    staff: NamedDependency[StaffPrincipal],
+    data: Annotated[forms.ImportForm, Form],
 ) -> Redirect | Template:
     try:
         given = msgspec.convert(_json(data.body), b.ImportIn)

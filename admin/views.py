@@ -25,7 +25,7 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 import admin.desk_i18n  # noqa: F401 - the desk pages' words join WORDS
-from admin import charts, plan_form
+from admin import charts, forms, plan_form
 from admin.i18n import EVENTS, ROLES, SIDES, STATES, STEPS, Lang, word
 from backend import texts
 from backend.clock import utcnow
@@ -191,13 +191,6 @@ def back(request: Request, fallback: str, **query: str) -> Redirect:
 # --- sign-in ---------------------------------------------------------------------------
 
 
-class LoginForm(msgspec.Struct, kw_only=True):
-    email: str = ""
-    password: str = ""
-    totp: str = ""
-    next: str = "/admin"
-
-
 @get("/login", include_in_schema=False)
 async def login_page(request: Request, next: FromQuery[str] = "/admin") -> Template:
     return await page(request, "login.html", next=_safe_next(next), form_error=None)
@@ -209,7 +202,7 @@ def _safe_next(target: str) -> str:
 
 
 @post("/login", guards=[auth_budget], include_in_schema=False, status_code=200)
-async def login(request: Request, data: Annotated[LoginForm, Form]) -> Response:
+async def login(request: Request, data: Annotated[forms.LoginForm, Form]) -> Response:
     try:
         signed = await staff_auth.sign_in(
             email=data.email,
@@ -379,17 +372,7 @@ async def referral_page(
     )
 
 
-class ClaimForm(msgspec.Struct, kw_only=True):
-    kind: str
-    outcome: str = ""
-    appointment_date: str = ""
-    appointment_time: str = ""
-    reason: str = ""
-    item_id: str = ""
-    amount_rub: str = ""
-
-
-def _claim_from_form(form: ClaimForm, tz: ZoneInfo):
+def _claim_from_form(form: forms.ClaimForm, tz: ZoneInfo):
     kind = form.kind
     if kind == "received":
         return ReceivedIn()
@@ -435,7 +418,7 @@ async def post_claim(
     request: Request,
     staff: NamedDependency[StaffPrincipal],
     referral_id: FromPath[UUID],
-    data: Annotated[ClaimForm, Form],
+    data: Annotated[forms.ClaimForm, Form],
 ) -> Redirect:
     referral = await desk.referral_in_scope(staff, referral_id)
     tz = await exchange_admin.clinic_zone(referral["clinic"])
@@ -726,11 +709,6 @@ async def disputes_page(
     )
 
 
-class RulingForm(msgspec.Struct, kw_only=True):
-    outcome: str
-    note: str = ""
-
-
 @post(
     "/disputes/{dispute_id:uuid}/resolution",
     guards=[admin_guard],
@@ -740,7 +718,7 @@ class RulingForm(msgspec.Struct, kw_only=True):
 async def resolve(
     staff: NamedDependency[StaffPrincipal],
     dispute_id: FromPath[UUID],
-    data: Annotated[RulingForm, Form],
+    data: Annotated[forms.RulingForm, Form],
 ) -> Redirect:
     try:
         await exchange_admin.resolve_dispute(
@@ -788,16 +766,8 @@ async def clinics_page(request: Request) -> Template:
     )
 
 
-class ClinicForm(msgspec.Struct, kw_only=True):
-    name: str
-    city: str
-    timezone: str = "Europe/Moscow"
-    address: str = ""
-    phone: str = ""
-
-
 @post("/clinics", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
-async def create_clinic(data: Annotated[ClinicForm, Form]) -> Redirect:
+async def create_clinic(data: Annotated[forms.ClinicForm, Form]) -> Redirect:
     try:
         await exchange_admin.create_clinic(
             msgspec.convert(msgspec.to_builtins(data), exchange_admin.ClinicIn)
@@ -839,17 +809,9 @@ async def staff_page(
     )
 
 
-class StaffForm(msgspec.Struct, kw_only=True):
-    email: str
-    role: str
-    password: str
-    clinic: str = ""
-    name: str = ""
-
-
 @post("/staff", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False, status_code=200)
 async def create_staff(
-    request: Request, viewer: NamedDependency[Viewer], data: Annotated[StaffForm, Form]
+    request: Request, viewer: NamedDependency[Viewer], data: Annotated[forms.StaffForm, Form]
 ) -> Response:
     from admin.desk_views import staff_accounts_context
     from backend.services.staff_accounts import create as create_account
@@ -887,17 +849,9 @@ async def new_referral_page(request: Request) -> Template:
     )
 
 
-class ReferralForm(msgspec.Struct, kw_only=True):
-    phone: str
-    name: str = ""
-    clinic: str
-    items: str
-    order: str = ""
-
-
 @post("/referrals/new", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
 async def create_referral(
-    staff: NamedDependency[StaffPrincipal], data: Annotated[ReferralForm, Form]
+    staff: NamedDependency[StaffPrincipal], data: Annotated[forms.ReferralForm, Form]
 ) -> Redirect:
     try:
         items = []
