@@ -3,8 +3,8 @@
 from typing import Annotated
 
 import msgspec
-from litestar import Router, get, put
-from litestar.di import NamedDependency, Provide
+from litestar import get, put
+from litestar.di import NamedDependency
 
 from backend.domain.staff_alerts import DEFAULT_KINDS, AlertKind, AlertPrefs, may_receive
 from backend.routes import clinic_loop_examples as ex
@@ -14,10 +14,8 @@ from backend.routes.staff_security import (
     CLINIC_STAFF,
     EXCHANGE_READERS,
     HEALTH,
-    provide_staff,
-    provide_viewer,
     roles,
-    staff_guard,
+    staff_api,
 )
 from backend.services import staff_alerts
 from backend.services.audit import Viewer, saw
@@ -96,11 +94,4 @@ async def put_prefs(
     return _out(saved, staff)
 
 
-router = Router(
-    path="/api/v1/staff",
-    route_handlers=[get_prefs, put_prefs],
-    guards=[staff_guard],
-    dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},
-    security=[{"bearer": []}],
-    tags=["staff"],
-)
+router = staff_api("/api/v1/staff", "staff", [get_prefs, put_prefs])

@@ -4,8 +4,8 @@ from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-from litestar import Request, Response, Router, get, post, put
-from litestar.di import NamedDependency, Provide
+from litestar import Request, Response, get, post, put
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from backend.clock import utcnow
@@ -30,10 +30,8 @@ from backend.routes.paging import (
 from backend.routes.staff_security import (
     CLINIC_MANAGER,
     CLINIC_STAFF,
-    provide_staff,
-    provide_viewer,
     roles,
-    staff_guard,
+    staff_api,
 )
 from backend.services import desk, patient_prices, visit_codes
 from backend.services.audit import Viewer
@@ -339,9 +337,10 @@ async def put_patient_prices(
     return s.PatientPricesOut(show_prices=shown)
 
 
-router = Router(
-    path="/api/v1/clinic",
-    route_handlers=[
+router = staff_api(
+    "/api/v1/clinic",
+    "clinic",
+    [
         list_referrals,
         get_referral,
         get_timeline,
@@ -358,8 +357,4 @@ router = Router(
         *funnel.CLINIC_HANDLERS,
         *settings_routes.CLINIC_HANDLERS,
     ],
-    guards=[staff_guard],
-    dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},
-    security=[{"bearer": []}],
-    tags=["clinic"],
 )

@@ -7,8 +7,8 @@ from typing import Annotated
 from uuid import UUID
 
 import msgspec
-from litestar import Router, get, post
-from litestar.di import NamedDependency, Provide
+from litestar import get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
 from backend.clock import utcnow
@@ -27,10 +27,8 @@ from backend.routes.paging import (
 from backend.routes.staff_security import (
     CLINIC_MANAGER,
     CLINIC_STAFF,
-    provide_staff,
-    provide_viewer,
     roles,
-    staff_guard,
+    staff_api,
 )
 from backend.services import clinic_view, staff_alerts, worklist
 from backend.services.audit import Viewer
@@ -216,9 +214,10 @@ async def get_alerts(
     )
 
 
-router = Router(
-    path="/api/v1/clinic",
-    route_handlers=[
+router = staff_api(
+    "/api/v1/clinic",
+    "clinic",
+    [
         get_worklist,
         post_outcome,
         get_calls,
@@ -227,8 +226,4 @@ router = Router(
         get_scorecard,
         get_alerts,
     ],
-    guards=[staff_guard],
-    dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},
-    security=[{"bearer": []}],
-    tags=["clinic"],
 )
