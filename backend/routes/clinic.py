@@ -1,7 +1,6 @@
 """The clinic's API: /api/v1/clinic. Its own referrals only; anything else is a 404."""
 
-from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Request, Response, get, post, put
@@ -40,8 +39,6 @@ from backend.services.referrals import PlanIn, revise_plan
 from backend.services.staff_auth import StaffPrincipal, qr_svg
 
 StepFilter = Annotated[Step | None, QueryParameter(description="only referrals at this step")]
-First = Annotated[date | None, QueryParameter(name="from", description="first day, clinic time")]
-Last = Annotated[date | None, QueryParameter(name="to", description="last day (inclusive)")]
 ID_ERRORS = (401, 403, 404)
 
 
@@ -61,6 +58,21 @@ async def list_referrals(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> s.ReferralList:
+    return await referral_page(viewer, step, overdue, disputed, q, limit, cursor)
+
+
+async def referral_page(
+    viewer: Viewer,
+    step: Step | None,
+    overdue: bool,
+    disputed: bool,
+    q: str | None,
+    limit: int,
+    cursor: str | None,
+    **narrower: Any,
+) -> s.ReferralList:
+    """A page of referrals with the desk's filters; the exchange's list narrows by clinic
+    and schedule too (`narrower`, as services.desk.list_referrals takes them)."""
     rows = await desk.list_referrals(
         viewer,
         step=step.value if step else None,
@@ -69,6 +81,7 @@ async def list_referrals(
         search=q,
         limit=limit + 1,
         before=decode_cursor(cursor),
+        **narrower,
     )
     return present.referral_rows(rows, limit, with_phone=True)
 

@@ -12,21 +12,16 @@ from backend.domain.funnel import Step
 from backend.routes import plan_import as plan_import_routes
 from backend.routes import staff_bodies as b
 from backend.routes import staff_examples as ex
-from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
-from backend.routes.clinic import referral_card
+from backend.routes.clinic import referral_card, referral_page
 from backend.routes.docs import example_body, responds
 from backend.routes.exchange import exchange_router
 from backend.routes.paging import (
     DEFAULT_LIMIT,
     Cursor,
     Limit,
-    decode_cursor,
 )
 from backend.routes.staff_security import OPERATOR, roles
-from backend.services import (
-    desk,
-)
 from backend.services.audit import Viewer
 from backend.services.referrals import send_referral
 from backend.services.staff_auth import StaffPrincipal
@@ -88,18 +83,9 @@ async def list_referrals(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> s.ReferralList:
-    rows = await desk.list_referrals(
-        viewer,
-        behind=behind,
-        clinic_id=clinic_id,
-        step=step.value if step else None,
-        overdue=overdue,
-        disputed=disputed,
-        search=q,
-        limit=limit + 1,
-        before=decode_cursor(cursor),
+    return await referral_page(
+        viewer, step, overdue, disputed, q, limit, cursor, clinic_id=clinic_id, behind=behind
     )
-    return present.referral_rows(rows, limit, with_phone=True)
 
 
 @get(
