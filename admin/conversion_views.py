@@ -6,7 +6,6 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, Router, get
 from litestar.di import NamedDependency, Provide
@@ -15,7 +14,7 @@ from litestar.params import FromQuery
 from litestar.response import Template
 
 from admin.conversion_chart import conversion_columns
-from admin.views import EXCHANGE_TZ, as_page, lang_of, page, to_login
+from admin.views import as_page, lang_of, page, to_login
 from backend.clock import utcnow
 from backend.routes.clinic_reports import ConversionTable, conversion_table
 from backend.routes.staff_security import (
@@ -26,11 +25,9 @@ from backend.routes.staff_security import (
     provide_viewer,
     roles,
 )
-from backend.services import reports
+from backend.services import exchange_admin, funnel_reports
 from backend.services.errors import Invalid, ServiceError
 from backend.services.staff_auth import StaffPrincipal
-from backend.store import parties
-from backend.store.desk import clinics as all_clinics
 from backend.texts import SPECIALIZATIONS
 
 
@@ -62,25 +59,24 @@ async def conversion_page(
     now = utcnow()
     spec = specialization if specialization in SPECIALIZATIONS else None
     if staff.clinic_id is not None:
-        own = await parties.clinic(staff.clinic_id)
-        assert own is not None
-        ids: list[UUID] | None = [staff.clinic_id]
-        tz = ZoneInfo(own["timezone"])
+        scope = await funnel_reports.own_clinic(staff.clinic_id)
         choices = ("coordinator", "specialization")
     else:
-        ids = [u for u in (_uuid(c) for c in clinic or []) if u] or None
-        tz = EXCHANGE_TZ
+        scope = await funnel_reports.exchange_pick(
+            [u for u in (_uuid(c) for c in clinic or []) if u] or None
+        )
         choices = ("clinic", "coordinator", "specialization")
+    ids = scope.clinic_ids
     by = by if by in choices else choices[0]
     try:
-        period = reports.period_days(
+        period = funnel_reports.period(
+            scope,
             date.fromisoformat(first) if first else None,
             date.fromisoformat(last) if last else None,
-            tz,
             now,
         )
     except (ValueError, Invalid):
-        period = reports.period_days(None, None, tz, now)
+        period = funnel_reports.period(scope, None, None, now)
     if format in ("csv", "xlsx"):
         download = await conversion_table(ids, period[0], period[1], by, spec, format, lang)
         assert isinstance(download, Response)
@@ -96,7 +92,7 @@ async def conversion_page(
         choices=choices,
         spec=spec or "",
         specializations={k: v[lang] for k, v in SPECIALIZATIONS.items()},
-        clinics=await all_clinics() if staff.clinic_id is None else [],
+        clinics=await exchange_admin.clinics() if staff.clinic_id is None else [],
         picked={str(i) for i in ids or []},
         query=urlencode(
             [("first", str(period[0])), ("last", str(period[1])), ("by", by)]

@@ -20,6 +20,7 @@ from litestar.exceptions import (
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from admin import forms
 from admin.desk_i18n import ALERT_KINDS, REASONS
 from admin.views import Form, _detail, _uuid, as_page, lang_of, page, to_login
 from backend.clock import utcnow
@@ -37,11 +38,10 @@ from backend.routes.staff_security import (
     provide_viewer,
     roles,
 )
-from backend.services import clinic_view, staff_accounts, staff_alerts, worklist
+from backend.services import clinic_view, exchange_admin, staff_accounts, staff_alerts, worklist
 from backend.services.audit import Viewer, saw
 from backend.services.errors import NotFound, ServiceError
 from backend.services.staff_auth import StaffPrincipal, qr_svg
-from backend.store import parties
 
 PAGE = 25
 EVERYONE = CLINIC_STAFF | EXCHANGE_READERS | HEALTH
@@ -55,8 +55,9 @@ def _labels(lang: str) -> dict:
 
 
 async def _clinic_tz(staff: StaffPrincipal) -> ZoneInfo:
-    clinic = await parties.clinic(staff.clinic_id) if staff.clinic_id else None
-    return ZoneInfo(clinic["timezone"]) if clinic else ZoneInfo("Europe/Moscow")
+    if staff.clinic_id is None:
+        return ZoneInfo("Europe/Moscow")
+    return await exchange_admin.clinic_zone(staff.clinic_id)
 
 
 # --- the worklist ----------------------------------------------------------------------
@@ -85,17 +86,6 @@ async def worklist_page(
     )
 
 
-class OutcomeForm(msgspec.Struct, kw_only=True):
-    outcome: str
-    key: str = ""
-    note: str = ""
-    reason: str = ""
-    appointment_date: str = ""
-    appointment_time: str = ""
-    callback_date: str = ""
-    callback_time: str = ""
-
-
 @post(
     "/worklist/{referral_id:uuid}",
     guards=[admin_guard],
@@ -105,7 +95,7 @@ class OutcomeForm(msgspec.Struct, kw_only=True):
 async def post_outcome(
     staff: NamedDependency[StaffPrincipal],
     referral_id: FromPath[UUID],
-    data: Annotated[OutcomeForm, Form],
+    data: Annotated[forms.OutcomeForm, Form],
 ) -> Redirect:
     tz = await _clinic_tz(staff)
     try:
@@ -145,10 +135,6 @@ async def clinic_disputes_page(request: Request, viewer: NamedDependency[Viewer]
     return await page(request, "clinic_disputes.html", rows=rows, now=utcnow())
 
 
-class AnswerForm(msgspec.Struct, kw_only=True):
-    note: str = ""
-
-
 @post(
     "/clinic-disputes/{dispute_id:uuid}/answer",
     guards=[admin_guard],
@@ -158,7 +144,7 @@ class AnswerForm(msgspec.Struct, kw_only=True):
 async def answer_dispute(
     staff: NamedDependency[StaffPrincipal],
     dispute_id: FromPath[UUID],
-    data: Annotated[AnswerForm, Form],
+    data: Annotated[forms.AnswerForm, Form],
 ) -> Redirect:
     try:
         await clinic_view.answer_dispute(staff, dispute_id, data.note)
@@ -265,10 +251,6 @@ async def reactivate(viewer: NamedDependency[Viewer], staff_id: FromPath[UUID]) 
     return await _account_action(lambda: staff_accounts.reactivate(viewer, staff_id))
 
 
-class PasswordForm(msgspec.Struct, kw_only=True):
-    password: str = ""
-
-
 @post(
     "/staff/{staff_id:uuid}/password",
     guards=[admin_guard],
@@ -278,7 +260,7 @@ class PasswordForm(msgspec.Struct, kw_only=True):
 async def reset_password(
     viewer: NamedDependency[Viewer],
     staff_id: FromPath[UUID],
-    data: Annotated[PasswordForm, Form],
+    data: Annotated[forms.PasswordForm, Form],
 ) -> Redirect:
     return await _account_action(
         lambda: staff_accounts.reset_password(viewer, staff_id, data.password)
@@ -305,11 +287,6 @@ async def reset_authenticator(
     )
 
 
-class RoleForm(msgspec.Struct, kw_only=True):
-    role: str
-    clinic: str = ""
-
-
 @post(
     "/staff/{staff_id:uuid}/role",
     guards=[admin_guard],
@@ -317,7 +294,7 @@ class RoleForm(msgspec.Struct, kw_only=True):
     include_in_schema=False,
 )
 async def change_role(
-    viewer: NamedDependency[Viewer], staff_id: FromPath[UUID], data: Annotated[RoleForm, Form]
+    viewer: NamedDependency[Viewer], staff_id: FromPath[UUID], data: Annotated[forms.RoleForm, Form]
 ) -> Redirect:
     if data.role not in Role.__members__:
         return _staff_back(error=f"unknown role {data.role}")

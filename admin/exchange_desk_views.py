@@ -5,7 +5,7 @@ pictures page, admin.views, open to the exchange's operators too.) The same serv
 /api/v1/exchange."""
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
 
@@ -20,17 +20,15 @@ from litestar.exceptions import (
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from admin import forms
 from admin.views import Form, _detail, _uuid, as_page, page, to_login
+from backend.routes import staff_bodies as b
 from backend.routes import staff_present as present
-from backend.routes import staff_schemas as s
 from backend.routes.plan_import import MAX_IMPORT
 from backend.routes.staff_security import OPERATOR, admin_guard, provide_staff, roles
-from backend.services import integration_desk, integrations, plan_import
+from backend.services import exchange_admin, integration_desk, integrations, plan_import
 from backend.services.errors import NotFound, ServiceError
 from backend.services.staff_auth import StaffPrincipal
-from backend.store import integrations as integration_store
-from backend.store import parties
-from backend.store.desk import clinics as all_clinics
 
 PAGE = 50
 STATUSES = ["received", "processed", "ignored", "unmapped", "failed", "rejected"]
@@ -55,7 +53,7 @@ def _json(text: str) -> Any:
 async def integrations_page(request: Request) -> Template:
     key = request.app.state.settings.secret_key
     rows = []
-    for clinic in await all_clinics():
+    for clinic in await exchange_admin.clinics():
         view = await integrations.describe(clinic["id"], secret_key=key, public_url=None)
         rows.append({"clinic": clinic, "view": view})
     return await page(request, "integrations.html", rows=rows)
@@ -71,9 +69,7 @@ async def integration_page(
     request: Request, clinic_id: FromPath[UUID], stages: FromQuery[bool] = False
 ) -> Template:
     settings = request.app.state.settings
-    clinic = await parties.clinic(clinic_id)
-    if clinic is None:
-        raise NotFound("no such clinic")
+    clinic = await exchange_admin.clinic(clinic_id)
     view = await integrations.describe(
         clinic_id, secret_key=settings.secret_key, public_url=settings.public_url
     )
@@ -112,11 +108,6 @@ async def integration_page(
     )
 
 
-class MapsForm(msgspec.Struct, kw_only=True):
-    stage_map: str = "{}"
-    fields: str = "{}"
-
-
 @post(
     "/integrations/{clinic_id:uuid}/maps",
     guards=[admin_guard],
@@ -124,7 +115,7 @@ class MapsForm(msgspec.Struct, kw_only=True):
     include_in_schema=False,
 )
 async def save_maps(
-    request: Request, clinic_id: FromPath[UUID], data: Annotated[MapsForm, Form]
+    request: Request, clinic_id: FromPath[UUID], data: Annotated[forms.MapsForm, Form]
 ) -> Redirect:
     settings = request.app.state.settings
     target = f"/admin/integrations/{clinic_id}"
@@ -143,10 +134,6 @@ async def save_maps(
     return _go(target, msg="saved")
 
 
-class ConnectForm(msgspec.Struct, kw_only=True):
-    body: str = "{}"
-
-
 @post(
     "/integrations/{clinic_id:uuid}",
     guards=[admin_guard],
@@ -155,7 +142,7 @@ class ConnectForm(msgspec.Struct, kw_only=True):
     status_code=200,
 )
 async def connect(
-    request: Request, clinic_id: FromPath[UUID], data: Annotated[ConnectForm, Form]
+    request: Request, clinic_id: FromPath[UUID], data: Annotated[forms.ConnectForm, Form]
 ) -> Redirect | Template:
     settings = request.app.state.settings
     target = f"/admin/integrations/{clinic_id}"
@@ -186,20 +173,20 @@ async def inbox_page(
     status: FromQuery[str] = "",
     before: FromQuery[int] = 0,
 ) -> Template:
-    rows = await integration_store.deliveries(
+    rows = await integration_desk.deliveries(
         clinic_id=_uuid(clinic),
         status=status if status in STATUSES else None,
         limit=PAGE + 1,
         before_id=before or None,
     )
-    names = {c["id"]: c["name"] for c in await all_clinics(include_archived=True)}
+    names = {c["id"]: c["name"] for c in await exchange_admin.clinics(include_archived=True)}
     page_rows = rows[:PAGE]
     return await page(
         request,
         "inbox.html",
         rows=[present.delivery(r) for r in page_rows],
         names=names,
-        clinics=await all_clinics(),
+        clinics=await exchange_admin.clinics(),
         statuses=STATUSES,
         f={"clinic": clinic, "status": status},
         next_before=page_rows[-1]["id"] if len(rows) > PAGE and page_rows else None,
@@ -208,11 +195,11 @@ async def inbox_page(
 
 @get("/inbox/{delivery_id:int}", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
 async def delivery_page(request: Request, delivery_id: FromPath[int]) -> Template:
-    row = await integration_store.delivery(delivery_id) if 0 < delivery_id < 2**63 else None
-    if row is None:
+    if not 0 < delivery_id < 2**63:
         raise NotFound("no such delivery")
+    row = await integration_desk.delivery(delivery_id)
     detail = present.delivery(row, detail=True)
-    clinic = await parties.clinic(row["clinic"])
+    clinic = await exchange_admin.clinic(row["clinic"]) if row["clinic"] else None
     return await page(
         request,
         "delivery.html",
@@ -257,7 +244,7 @@ async def prices_page(
         "prices.html",
         rows=rows[:PAGE],
         next_after=rows[PAGE - 1]["code"] if len(rows) > PAGE else None,
-        clinics=await all_clinics(),
+        clinics=await exchange_admin.clinics(),
         picked=clinic,
         example=json.dumps(
             {
@@ -275,11 +262,6 @@ async def prices_page(
     )
 
 
-class PricesForm(msgspec.Struct, kw_only=True):
-    body: str = ""
-    clinic: str = ""
-
-
 @post(
     "/prices",
     guards=[admin_guard],
@@ -287,11 +269,11 @@ class PricesForm(msgspec.Struct, kw_only=True):
     include_in_schema=False,
     request_max_body_size=MAX_IMPORT,
 )
-async def save_prices(data: Annotated[PricesForm, Form]) -> Redirect:
+async def save_prices(data: Annotated[forms.PricesForm, Form]) -> Redirect:
     clinic_id = _uuid(data.clinic)
     back = {"clinic": data.clinic} if clinic_id else {}
     try:
-        given = msgspec.convert(_json(data.body), s.PricesIn)
+        given = msgspec.convert(_json(data.body), b.PricesIn)
         saved = await plan_import.set_prices(clinic_id, given.entries)
     except (ServiceError, ValueError, msgspec.ValidationError) as exc:
         return _go("/admin/prices", error=_detail(exc), **back)
@@ -310,13 +292,8 @@ async def import_page(request: Request) -> Template:
         "import.html",
         body=json.dumps(IMPORT_IN, ensure_ascii=False, indent=2),
         preview=None,
-        clinics=await all_clinics(),
+        clinics=await exchange_admin.clinics(),
     )
-
-
-class ImportForm(msgspec.Struct, kw_only=True):
-    body: str = ""
-    action: Literal["preview", "send"] = "preview"
 
 
 @post(
@@ -328,10 +305,12 @@ class ImportForm(msgspec.Struct, kw_only=True):
     request_max_body_size=MAX_IMPORT,
 )
 async def run_import(
-    request: Request, staff: NamedDependency[StaffPrincipal], data: Annotated[ImportForm, Form]
+    request: Request,
+    staff: NamedDependency[StaffPrincipal],
+    data: Annotated[forms.ImportForm, Form],
 ) -> Redirect | Template:
     try:
-        given = msgspec.convert(_json(data.body), s.ImportIn)
+        given = msgspec.convert(_json(data.body), b.ImportIn)
         if data.action == "preview":
             plan = await plan_import.preview(given.clinic_id, given.analysis, given.min_probability)
             return await page(
@@ -340,7 +319,7 @@ async def run_import(
                 body=data.body,
                 preview=plan,
                 currency=given.currency,
-                clinics=await all_clinics(),
+                clinics=await exchange_admin.clinics(),
             )
         sent, _ = await plan_import.import_referral(
             patient=given.patient,
@@ -358,7 +337,7 @@ async def run_import(
             status=422,
             body=data.body,
             preview=None,
-            clinics=await all_clinics(),
+            clinics=await exchange_admin.clinics(),
             error=_detail(exc),
         )
     return _go(f"/admin/referrals/{sent.referral_id}", msg="saved")

@@ -29,11 +29,10 @@ from backend.routes.staff_security import (
     provide_viewer,
     roles,
 )
-from backend.services import clinic_settings
+from backend.services import clinic_settings, exchange_admin
 from backend.services.audit import Viewer
 from backend.services.clinic_settings import EXCHANGE_ONLY, NormChange, SettingsView
 from backend.services.errors import Invalid, ServiceError
-from backend.store.desk import clinics as all_clinics
 from backend.texts import SPECIALIZATIONS
 
 HOUR_FIELDS = ("opens", "closes")
@@ -56,11 +55,15 @@ async def _settings_page(request: Request, viewer: Viewer, clinic_id: UUID | Non
     others = []
     if clinic_id is not None:
         clinic_name = next(
-            (c["name"] for c in await all_clinics(include_archived=True) if c["id"] == clinic_id),
+            (
+                c["name"]
+                for c in await exchange_admin.clinics(include_archived=True)
+                if c["id"] == clinic_id
+            ),
             None,
         )
     elif operator:
-        others = await all_clinics()
+        others = await exchange_admin.clinics()
     return await page(
         request,
         "settings.html",

@@ -25,7 +25,7 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 import admin.desk_i18n  # noqa: F401 - the desk pages' words join WORDS
-from admin import charts, plan_form
+from admin import charts, forms, plan_form
 from admin.i18n import EVENTS, ROLES, SIDES, STATES, STEPS, Lang, word
 from backend import texts
 from backend.clock import utcnow
@@ -39,7 +39,7 @@ from backend.media_files import signed_url
 from backend.rate_limits import auth_budget
 from backend.routes import plan_document
 from backend.routes.clinic_reports import reason_table
-from backend.routes.funnel_tables import specialization_out
+from backend.routes.funnel import specialization_out
 from backend.routes.media import MAX_UPLOAD
 from backend.routes.staff_security import (
     CLINIC_MANAGER,
@@ -56,8 +56,8 @@ from backend.routes.staff_security import (
 from backend.services import (
     desk,
     exchange_admin,
+    funnel_reports,
     patient_prices,
-    plan_fact,
     reports,
     staff_auth,
     visit_codes,
@@ -79,12 +79,10 @@ from backend.services.media import KINDS, PHASES, attach_media
 from backend.services.referrals import PatientIn, PlanIn, revise_plan, send_referral
 from backend.services.staff_auth import EnrolmentNeeded, StaffPrincipal, qr_svg
 from backend.services.worklist import call_history
-from backend.store import parties
-from backend.store.desk import clinics as all_clinics
 from backend.texts import SPECIALIZATIONS
 
 LANG_COOKIE = "plantrack_lang"
-EXCHANGE_TZ = ZoneInfo("Europe/Moscow")
+EXCHANGE_TZ = reports.EXCHANGE_TZ
 Form = Body(media_type=RequestEncodingType.URL_ENCODED)
 
 
@@ -97,8 +95,7 @@ async def page(request: Request, name: str, *, status: int = 200, **context: Any
     staff: StaffPrincipal | None = request.state.get("staff")
     tz = EXCHANGE_TZ
     if staff is not None and staff.clinic_id is not None:
-        clinic = await parties.clinic(staff.clinic_id)
-        tz = ZoneInfo(clinic["timezone"]) if clinic else EXCHANGE_TZ
+        tz = await exchange_admin.clinic_zone(staff.clinic_id)
     return render(request, name, tz=tz, status=status, **context)
 
 
@@ -194,13 +191,6 @@ def back(request: Request, fallback: str, **query: str) -> Redirect:
 # --- sign-in ---------------------------------------------------------------------------
 
 
-class LoginForm(msgspec.Struct, kw_only=True):
-    email: str = ""
-    password: str = ""
-    totp: str = ""
-    next: str = "/admin"
-
-
 @get("/login", include_in_schema=False)
 async def login_page(request: Request, next: FromQuery[str] = "/admin") -> Template:
     return await page(request, "login.html", next=_safe_next(next), form_error=None)
@@ -212,7 +202,7 @@ def _safe_next(target: str) -> str:
 
 
 @post("/login", guards=[auth_budget], include_in_schema=False, status_code=200)
-async def login(request: Request, data: Annotated[LoginForm, Form]) -> Response:
+async def login(request: Request, data: Annotated[forms.LoginForm, Form]) -> Response:
     try:
         signed = await staff_auth.sign_in(
             email=data.email,
@@ -321,7 +311,7 @@ async def referrals_page(
         search=q or None,
         limit=200,
     )
-    clinics = await all_clinics() if viewer.principal.clinic_id is None else []
+    clinics = await exchange_admin.clinics() if viewer.principal.clinic_id is None else []
     return await page(
         request,
         "referrals.html",
@@ -330,6 +320,10 @@ async def referrals_page(
         f={"step": step, "overdue": overdue, "disputed": disputed, "q": q, "clinic": clinic},
         clinics=clinics,
     )
+
+
+def _day(value: str) -> date | None:
+    return date.fromisoformat(value) if value else None
 
 
 def _uuid(value: str) -> UUID | None:
@@ -378,17 +372,7 @@ async def referral_page(
     )
 
 
-class ClaimForm(msgspec.Struct, kw_only=True):
-    kind: str
-    outcome: str = ""
-    appointment_date: str = ""
-    appointment_time: str = ""
-    reason: str = ""
-    item_id: str = ""
-    amount_rub: str = ""
-
-
-def _claim_from_form(form: ClaimForm, tz: ZoneInfo):
+def _claim_from_form(form: forms.ClaimForm, tz: ZoneInfo):
     kind = form.kind
     if kind == "received":
         return ReceivedIn()
@@ -434,13 +418,13 @@ async def post_claim(
     request: Request,
     staff: NamedDependency[StaffPrincipal],
     referral_id: FromPath[UUID],
-    data: Annotated[ClaimForm, Form],
+    data: Annotated[forms.ClaimForm, Form],
 ) -> Redirect:
     referral = await desk.referral_in_scope(staff, referral_id)
-    clinic = await parties.clinic(referral["clinic"])
+    tz = await exchange_admin.clinic_zone(referral["clinic"])
     target = f"/admin/referrals/{referral_id}"
     try:
-        claim = _claim_from_form(data, ZoneInfo(clinic["timezone"]))
+        claim = _claim_from_form(data, tz)
         await record_clinic_claim(referral_id, claim, source=Source.clinic_panel, actor=staff.actor)
     except (ServiceError, HTTPException, ValueError, msgspec.ValidationError) as exc:
         return Redirect(path=f"{target}?{urlencode({'error': _detail(exc)})}", status_code=303)
@@ -665,35 +649,21 @@ async def funnel_page(
     now = utcnow()
     spec = specialization if specialization in SPECIALIZATIONS else None
     if staff.clinic_id is not None:
-        own = await parties.clinic(staff.clinic_id)
-        ids: list[UUID] | None = [staff.clinic_id]
-        tz = ZoneInfo(own["timezone"])
+        scope = await funnel_reports.own_clinic(staff.clinic_id)
     else:
-        picked = [u for u in (_uuid(c) for c in clinic or []) if u]
-        ids = picked or None
-        tz = EXCHANGE_TZ
-    try:
-        period = reports.period_days(
-            date.fromisoformat(first) if first else None,
-            date.fromisoformat(last) if last else None,
-            tz,
-            now,
+        scope = await funnel_reports.exchange_pick(
+            [u for u in map(_uuid, clinic or []) if u] or None
         )
+    try:
+        view = await funnel_reports.funnel(scope, _day(first), _day(last), spec, now)
     except (ValueError, Invalid):
-        period = reports.period_days(None, None, tz, now)
-    figures = await reports.funnel(ids, first=period[0], last=period[1], specialization=spec)
-    months = await reports.monthly_flow(ids, months=6, tz=tz, now=now, specialization=spec)
-    current = now.astimezone(tz).strftime("%Y-%m")
-    plan_fact_months = await plan_fact.plan_vs_fact(
-        ids,
-        first=reports.add_months(current, -3),
-        last=reports.add_months(current, 3),
-        specialization=spec,
+        view = await funnel_reports.funnel(scope, None, None, spec, now)
+    ids, figures, months = scope.clinic_ids, view.figures, view.months
+    _, _, plan_fact_months = await funnel_reports.plan_vs_fact(
+        scope, None, None, spec, now, back=3, ahead=3
     )
-    by_spec = await plan_fact.by_specialization(
-        ids, first=reports.add_months(current, -11), last=current
-    )
-    why = await reason_table(ids, period[0], period[1], spec, "json")
+    _, _, by_spec = await funnel_reports.by_specialization(scope, None, None, now)
+    why = await reason_table(ids, view.first, view.last, spec, "json")
     return await page(
         request,
         "funnel.html",
@@ -709,9 +679,9 @@ async def funnel_page(
         bars=charts.funnel_bars(figures, lang),
         month_chart=charts.monthly_chart(months, lang),
         months=months,
-        first=period[0],
-        last=period[1],
-        clinics=await all_clinics() if staff.clinic_id is None else [],
+        first=view.first,
+        last=view.last,
+        clinics=await exchange_admin.clinics() if staff.clinic_id is None else [],
         picked={str(i) for i in ids or []},
     )
 
@@ -734,14 +704,9 @@ async def disputes_page(
         rows=rows,
         now=now,
         by_clinic=by_clinic,
-        clinics=await all_clinics(),
+        clinics=await exchange_admin.clinics(),
         picked=clinic,
     )
-
-
-class RulingForm(msgspec.Struct, kw_only=True):
-    outcome: str
-    note: str = ""
 
 
 @post(
@@ -753,7 +718,7 @@ class RulingForm(msgspec.Struct, kw_only=True):
 async def resolve(
     staff: NamedDependency[StaffPrincipal],
     dispute_id: FromPath[UUID],
-    data: Annotated[RulingForm, Form],
+    data: Annotated[forms.RulingForm, Form],
 ) -> Redirect:
     try:
         await exchange_admin.resolve_dispute(
@@ -796,19 +761,13 @@ async def scorecards_page(request: Request) -> Template:
 
 @get("/clinics", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
 async def clinics_page(request: Request) -> Template:
-    return await page(request, "clinics.html", clinics=await all_clinics(include_archived=True))
-
-
-class ClinicForm(msgspec.Struct, kw_only=True):
-    name: str
-    city: str
-    timezone: str = "Europe/Moscow"
-    address: str = ""
-    phone: str = ""
+    return await page(
+        request, "clinics.html", clinics=await exchange_admin.clinics(include_archived=True)
+    )
 
 
 @post("/clinics", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
-async def create_clinic(data: Annotated[ClinicForm, Form]) -> Redirect:
+async def create_clinic(data: Annotated[forms.ClinicForm, Form]) -> Redirect:
     try:
         await exchange_admin.create_clinic(
             msgspec.convert(msgspec.to_builtins(data), exchange_admin.ClinicIn)
@@ -843,24 +802,16 @@ async def staff_page(
     return await page(
         request,
         "staff.html",
-        clinics=await all_clinics(),
+        clinics=await exchange_admin.clinics(),
         roles=[r.value for r in Role],
         created=None,
         **await staff_accounts_context(after, role, clinic),
     )
 
 
-class StaffForm(msgspec.Struct, kw_only=True):
-    email: str
-    role: str
-    password: str
-    clinic: str = ""
-    name: str = ""
-
-
 @post("/staff", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False, status_code=200)
 async def create_staff(
-    request: Request, viewer: NamedDependency[Viewer], data: Annotated[StaffForm, Form]
+    request: Request, viewer: NamedDependency[Viewer], data: Annotated[forms.StaffForm, Form]
 ) -> Response:
     from admin.desk_views import staff_accounts_context
     from backend.services.staff_accounts import create as create_account
@@ -879,7 +830,7 @@ async def create_staff(
     return await page(
         request,
         "staff.html",
-        clinics=await all_clinics(),
+        clinics=await exchange_admin.clinics(),
         roles=[r.value for r in Role],
         created=made,
         qr=qr_svg(made.totp_uri),
@@ -892,23 +843,15 @@ async def new_referral_page(request: Request) -> Template:
     return await page(
         request,
         "referral_new.html",
-        clinics=await all_clinics(),
+        clinics=await exchange_admin.clinics(),
         specializations=list(texts.SPECIALIZATIONS),
         conditions=[c.value for c in ToothCondition],
     )
 
 
-class ReferralForm(msgspec.Struct, kw_only=True):
-    phone: str
-    name: str = ""
-    clinic: str
-    items: str
-    order: str = ""
-
-
 @post("/referrals/new", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
 async def create_referral(
-    staff: NamedDependency[StaffPrincipal], data: Annotated[ReferralForm, Form]
+    staff: NamedDependency[StaffPrincipal], data: Annotated[forms.ReferralForm, Form]
 ) -> Redirect:
     try:
         items = []

@@ -42,13 +42,11 @@ from backend.routes import (
     auth,
     clinic,
     clinic_desk,
-    exchange,
     health,
     health_department,
     integrations,
     media,
     patient,
-    staff_accounts,
     staff_auth,
 )
 from backend.routes.docs import (
@@ -57,6 +55,14 @@ from backend.routes.docs import (
     complete_documentation,
     state_cross_field_rules,
 )
+from backend.routes.exchange import audit as exchange_audit
+from backend.routes.exchange import clinics as exchange_clinics
+from backend.routes.exchange import disputes as exchange_disputes
+from backend.routes.exchange import figures as exchange_figures
+from backend.routes.exchange import inbox as exchange_inbox
+from backend.routes.exchange import referral_actions as exchange_referral_actions
+from backend.routes.exchange import referrals as exchange_referrals
+from backend.routes.exchange import staff as exchange_staff
 from backend.routes.links import add_links
 from backend.settings import Settings, load_settings
 from backend.store.engine import close_engine, open_engine
@@ -149,8 +155,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             patient.router,
             clinic.router,
             clinic_desk.router,
-            exchange.router,
-            staff_accounts.router,
+            exchange_clinics.router,
+            exchange_inbox.router,
+            exchange_staff.router,
+            exchange_referrals.router,
+            exchange_referral_actions.router,
+            exchange_disputes.router,
+            exchange_figures.router,
+            exchange_audit.router,
             alert_preferences.router,
             health_department.router,
             integrations.router,

@@ -1,37 +1,27 @@
 """Each staff member's own alert preferences: /api/v1/staff/alert-preferences."""
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
-from litestar import Router, get, put
-from litestar.di import NamedDependency, Provide
+from litestar import get, put
+from litestar.di import NamedDependency
 
 from backend.domain.staff_alerts import DEFAULT_KINDS, AlertKind, AlertPrefs, may_receive
 from backend.routes import clinic_loop_examples as ex
+from backend.routes import staff_bodies as b
 from backend.routes.docs import example_body, responds
 from backend.routes.staff_security import (
     CLINIC_STAFF,
     EXCHANGE_READERS,
     HEALTH,
-    provide_staff,
-    provide_viewer,
     roles,
-    staff_guard,
+    staff_api,
 )
 from backend.services import staff_alerts
 from backend.services.audit import Viewer, saw
 from backend.services.staff_auth import StaffPrincipal
 
 EVERYONE = CLINIC_STAFF | EXCHANGE_READERS | HEALTH
-
-
-class AlertPrefsIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    kinds: list[AlertKind] | None = None  # None: the role's defaults
-    email: bool = True
-    crm_task: bool = True
-    digest: bool = False
-    crm_user_id: Annotated[str, msgspec.Meta(max_length=32)] | None = None
-    lang: Literal["ru", "en"] = "ru"
 
 
 class AlertPrefsOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -83,7 +73,7 @@ async def get_prefs(staff: NamedDependency[StaffPrincipal]) -> AlertPrefsOut:
 async def put_prefs(
     staff: NamedDependency[StaffPrincipal],
     viewer: NamedDependency[Viewer],
-    data: Annotated[AlertPrefsIn, example_body(ex.PREFS)],
+    data: Annotated[b.AlertPrefsIn, example_body(ex.PREFS)],
 ) -> AlertPrefsOut:
     prefs = AlertPrefs(
         kinds=None if data.kinds is None else frozenset(data.kinds),
@@ -104,11 +94,4 @@ async def put_prefs(
     return _out(saved, staff)
 
 
-router = Router(
-    path="/api/v1/staff",
-    route_handlers=[get_prefs, put_prefs],
-    guards=[staff_guard],
-    dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},
-    security=[{"bearer": []}],
-    tags=["staff"],
-)
+router = staff_api("/api/v1/staff", "staff", [get_prefs, put_prefs])

@@ -1,38 +1,23 @@
 """The clinic's API: /api/v1/clinic. Its own referrals only; anything else is a 404."""
 
-from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
-from litestar import Request, Response, Router, get, post, put
-from litestar.di import NamedDependency, Provide
-from litestar.enums import RequestEncodingType
-from litestar.openapi.spec import Example
-from litestar.params import Body, FromPath, FromQuery, QueryParameter
+from litestar import Request, Response, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from backend.clock import utcnow
 from backend.domain.events import Source
 from backend.domain.funnel import Step
-from backend.routes import clinic_reports, plan_document
+from backend.routes import funnel, plan_document
 from backend.routes import settings as settings_routes
+from backend.routes import staff_bodies as b
 from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
 from backend.routes.docs import PictureForm, example_body, responds
-from backend.routes.exports import Format
-from backend.routes.funnel_tables import (
-    PLAN_FACT_TEXT,
-    SPECIALIZATIONS_TEXT,
-    FromMonth,
-    SpecializationFilter,
-    ToMonth,
-    cohort_table,
-    funnel_download,
-    plan_fact_table,
-    specialization_table,
-)
-from backend.routes.media import MAX_UPLOAD, PictureUpload, read_upload
+from backend.routes.media import MAX_UPLOAD, PictureUpload, picture_form, store_picture
 from backend.routes.paging import (
     DEFAULT_LIMIT,
     MAX_LIST,
@@ -44,22 +29,16 @@ from backend.routes.paging import (
 from backend.routes.staff_security import (
     CLINIC_MANAGER,
     CLINIC_STAFF,
-    provide_staff,
-    provide_viewer,
     roles,
-    staff_guard,
+    staff_api,
 )
-from backend.services import desk, patient_prices, reports, visit_codes
+from backend.services import desk, patient_prices, visit_codes
 from backend.services.audit import Viewer
 from backend.services.claims import Claim, record_clinic_claim
-from backend.services.media import attach_media
 from backend.services.referrals import PlanIn, revise_plan
 from backend.services.staff_auth import StaffPrincipal, qr_svg
-from backend.store import parties
 
 StepFilter = Annotated[Step | None, QueryParameter(description="only referrals at this step")]
-First = Annotated[date | None, QueryParameter(name="from", description="first day, clinic time")]
-Last = Annotated[date | None, QueryParameter(name="to", description="last day (inclusive)")]
 ID_ERRORS = (401, 403, 404)
 
 
@@ -79,6 +58,21 @@ async def list_referrals(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> s.ReferralList:
+    return await referral_page(viewer, step, overdue, disputed, q, limit, cursor)
+
+
+async def referral_page(
+    viewer: Viewer,
+    step: Step | None,
+    overdue: bool,
+    disputed: bool,
+    q: str | None,
+    limit: int,
+    cursor: str | None,
+    **narrower: Any,
+) -> s.ReferralList:
+    """A page of referrals with the desk's filters; the exchange's list narrows by clinic
+    and schedule too (`narrower`, as services.desk.list_referrals takes them)."""
     rows = await desk.list_referrals(
         viewer,
         step=step.value if step else None,
@@ -87,6 +81,7 @@ async def list_referrals(
         search=q,
         limit=limit + 1,
         before=decode_cursor(cursor),
+        **narrower,
     )
     return present.referral_rows(rows, limit, with_phone=True)
 
@@ -152,9 +147,7 @@ async def post_claim(
         actor=staff.actor,
         idempotency_key=f"panel:{staff.clinic_id}:{key}" if key else None,
     )
-    return s.ClaimRecorded(
-        event_id=result.event.id, duplicate=result.duplicate, step=result.fold.step.value
-    )
+    return present.recorded(result)
 
 
 @put(
@@ -171,7 +164,7 @@ async def post_claim(
 async def put_plan(
     staff: NamedDependency[StaffPrincipal],
     referral_id: FromPath[UUID],
-    data: Annotated[s.PlanRevisionIn, example_body(ex.PLAN_IN)],
+    data: Annotated[b.PlanRevisionIn, example_body(ex.PLAN_IN)],
 ) -> s.PlanRevised:
     referral = await desk.referral_in_scope(staff, referral_id)
     version = await revise_plan(
@@ -203,104 +196,6 @@ async def post_visit_code(
     return s.VisitCodeOut(
         code=issued.code, expires_at=issued.expires_at, qr_svg=qr_svg(issued.code)
     )
-
-
-async def own_clinic(staff: StaffPrincipal) -> tuple[list[UUID], ZoneInfo]:
-    """The manager's clinic as a report scope, and its time zone."""
-    clinic = await parties.clinic(staff.clinic_id)
-    assert clinic is not None  # clinic staff always have one, and clinics are never deleted
-    return [clinic["id"]], ZoneInfo(clinic["timezone"])
-
-
-@get(
-    "/funnel",
-    summary="The clinic's funnel in money",
-    description="In, accepted, executed (this period's plans vs earlier), reserve by month "
-    "of arrival, lost by reason, each split by verification; month by month inflow vs "
-    "executed. Period in the clinic's time zone; this month by default. ?format=csv or "
-    "xlsx downloads the table. Definitions: docs/metrics.md.",
-    opt=roles(CLINIC_MANAGER),
-    responses=responds(s.FunnelOut, ex.FUNNEL, "The funnel", errors=(400, 401, 403, 422)),
-)
-async def get_funnel(
-    staff: NamedDependency[StaffPrincipal],
-    first: First = None,
-    last: Last = None,
-    specialization: SpecializationFilter = None,
-    format: Format = "json",
-) -> Response:
-    ids, tz = await own_clinic(staff)
-    now = utcnow()
-    first, last = reports.period_days(first, last, tz, now)
-    figures = await reports.funnel(ids, first=first, last=last, specialization=specialization)
-    if format != "json":
-        return funnel_download(figures, format)
-    months = await reports.monthly_flow(
-        ids, months=6, tz=tz, now=now, specialization=specialization
-    )
-    return Response(present.funnel(figures, ids, months))
-
-
-@get(
-    "/funnel/cohorts",
-    summary="Cohorts: how the money of each month's referrals gets executed",
-    description="For each month referrals came in (from..to, YYYY-MM; the last 12 by "
-    "default): their estimated money, and the money executed in that month, the next, … "
-    "with the cumulative share. ?format=csv or xlsx downloads it.",
-    opt=roles(CLINIC_MANAGER),
-    responses=responds(s.CohortTable, ex.COHORTS, "The cohort table", errors=(400, 401, 403, 422)),
-)
-async def get_cohorts(
-    staff: NamedDependency[StaffPrincipal],
-    first: FromMonth = None,
-    last: ToMonth = None,
-    specialization: SpecializationFilter = None,
-    format: Format = "json",
-) -> Response:
-    ids, tz = await own_clinic(staff)
-    table = await cohort_table(ids, first, last, format, tz, utcnow(), specialization)
-    return table if isinstance(table, Response) else Response(table)
-
-
-@get(
-    "/funnel/plan-vs-fact",
-    summary="Plan vs fact: money expected by the plans' schedules against executed and paid",
-    description=PLAN_FACT_TEXT,
-    opt=roles(CLINIC_MANAGER),
-    responses=responds(
-        s.PlanFactTable, ex.PLAN_FACT, "Month by month", errors=(400, 401, 403, 422)
-    ),
-)
-async def get_plan_fact(
-    staff: NamedDependency[StaffPrincipal],
-    first: FromMonth = None,
-    last: ToMonth = None,
-    specialization: SpecializationFilter = None,
-    format: Format = "json",
-) -> Response:
-    ids, tz = await own_clinic(staff)
-    table = await plan_fact_table(ids, first, last, specialization, format, tz, utcnow())
-    return table if isinstance(table, Response) else Response(table)
-
-
-@get(
-    "/funnel/specializations",
-    summary="Average check and duration per specialization",
-    description=SPECIALIZATIONS_TEXT,
-    opt=roles(CLINIC_MANAGER),
-    responses=responds(
-        s.SpecializationTable, ex.SPECIALIZATIONS, "Per specialization", errors=(400, 401, 403, 422)
-    ),
-)
-async def get_specializations(
-    staff: NamedDependency[StaffPrincipal],
-    first: FromMonth = None,
-    last: ToMonth = None,
-    format: Format = "json",
-) -> Response:
-    ids, tz = await own_clinic(staff)
-    table = await specialization_table(ids, first, last, format, tz, utcnow())
-    return table if isinstance(table, Response) else Response(table)
 
 
 @get(
@@ -394,29 +289,13 @@ async def upload_media(
     referral_id: FromPath[UUID],
     data: Annotated[
         PictureUpload,
-        Body(
-            media_type=RequestEncodingType.MULTI_PART,
-            examples=[
-                Example(
-                    summary="example",
-                    value={"kind": "photo", "phase": "after", "tooth": 36, "caption": "Имплант"},
-                )
-            ],
-        ),
+        picture_form({"kind": "photo", "phase": "after", "tooth": 36, "caption": "Имплант"}),
     ],
 ) -> s.MediaCreated:
     await desk.referral_in_scope(staff, referral_id)
-    media_id = await attach_media(
-        request.app.state.media_files,
-        referral_id=referral_id,
-        data=await read_upload(data),
-        kind=data.kind,
-        phase=data.phase,
-        tooth=data.tooth,
-        caption=data.caption,
-        uploaded_by=staff.actor,
+    return s.MediaCreated(
+        id=await store_picture(request, referral_id, data, uploaded_by=staff.actor)
     )
-    return s.MediaCreated(id=media_id)
 
 
 @get(
@@ -465,25 +344,22 @@ async def get_patient_prices(staff: NamedDependency[StaffPrincipal]) -> s.Patien
 )
 async def put_patient_prices(
     staff: NamedDependency[StaffPrincipal],
-    data: Annotated[s.PatientPricesIn, example_body({"show_prices": False})],
+    data: Annotated[b.PatientPricesIn, example_body({"show_prices": False})],
 ) -> s.PatientPricesOut:
     shown = await patient_prices.show_prices(staff.clinic_id, data.show_prices)
     return s.PatientPricesOut(show_prices=shown)
 
 
-router = Router(
-    path="/api/v1/clinic",
-    route_handlers=[
+router = staff_api(
+    "/api/v1/clinic",
+    "clinic",
+    [
         list_referrals,
         get_referral,
         get_timeline,
         post_claim,
         put_plan,
         post_visit_code,
-        get_funnel,
-        get_cohorts,
-        get_plan_fact,
-        get_specializations,
         get_ratings,
         get_nobody_called,
         get_follow_up,
@@ -491,11 +367,7 @@ router = Router(
         put_patient_prices,
         upload_media,
         get_plan_pdf,
-        *clinic_reports.CLINIC_HANDLERS,
+        *funnel.CLINIC_HANDLERS,
         *settings_routes.CLINIC_HANDLERS,
     ],
-    guards=[staff_guard],
-    dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},
-    security=[{"bearer": []}],
-    tags=["clinic"],
 )

@@ -7,12 +7,13 @@ from typing import Annotated
 from uuid import UUID
 
 import msgspec
-from litestar import Router, get, post
-from litestar.di import NamedDependency, Provide
+from litestar import get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
 from backend.clock import utcnow
 from backend.routes import clinic_loop_examples as ex
+from backend.routes import staff_bodies as b
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
 from backend.routes.docs import example_body, responds
@@ -22,15 +23,12 @@ from backend.routes.paging import (
     IdCursor,
     Limit,
     decode_cursor,
-    encode_cursor,
 )
 from backend.routes.staff_security import (
     CLINIC_MANAGER,
     CLINIC_STAFF,
-    provide_staff,
-    provide_viewer,
     roles,
-    staff_guard,
+    staff_api,
 )
 from backend.services import clinic_view, staff_alerts, worklist
 from backend.services.audit import Viewer
@@ -138,16 +136,7 @@ async def get_disputes(
 ) -> s.DisputeList:
     now = utcnow()
     rows = await clinic_view.disputes(viewer, limit=limit + 1, after=decode_cursor(cursor))
-    page, more = rows[:limit], len(rows) > limit
-    last = page[-1] if page else None
-    return s.DisputeList(
-        items=[present.dispute(d, now) for d in page],
-        next_cursor=encode_cursor(last.since, last.id) if more and last else None,
-    )
-
-
-class AnswerIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    note: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    return present.dispute_page(rows, limit, now)
 
 
 @post(
@@ -164,12 +153,10 @@ class AnswerIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 async def post_answer(
     staff: NamedDependency[StaffPrincipal],
     dispute_id: FromPath[UUID],
-    data: Annotated[AnswerIn, example_body(ex.ANSWER_IN)],
+    data: Annotated[b.AnswerIn, example_body(ex.ANSWER_IN)],
 ) -> s.ClaimRecorded:
     result = await clinic_view.answer_dispute(staff, dispute_id, data.note)
-    return s.ClaimRecorded(
-        event_id=result.event.id, duplicate=result.duplicate, step=result.fold.step.value
-    )
+    return present.recorded(result)
 
 
 @get(
@@ -227,9 +214,10 @@ async def get_alerts(
     )
 
 
-router = Router(
-    path="/api/v1/clinic",
-    route_handlers=[
+router = staff_api(
+    "/api/v1/clinic",
+    "clinic",
+    [
         get_worklist,
         post_outcome,
         get_calls,
@@ -238,8 +226,4 @@ router = Router(
         get_scorecard,
         get_alerts,
     ],
-    guards=[staff_guard],
-    dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},
-    security=[{"bearer": []}],
-    tags=["clinic"],
 )

@@ -1,39 +1,20 @@
-"""Report routes added by issue 20, for the clinic (/api/v1/clinic/…) and the exchange
-(/api/v1/exchange/…): lost money and plan revisions by reason per clinic; conversion
-with forecast. Kept apart from clinic.py and exchange.py so that each router only
-lists them."""
+"""The reason and conversion tables (issue 20) as JSON or CSV/XLSX rows: lost money and
+plan revisions by reason per clinic, and conversion with forecast. Their routes are the
+funnel family's (routes/funnel.py); the staff pages render the same tables."""
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 import msgspec
-from litestar import Response, get
-from litestar.di import NamedDependency
-from litestar.params import QueryParameter
+from litestar import Response
 
-from backend.clock import utcnow
 from backend.domain.conversion import ConversionRow
 from backend.domain.reasons import ReasonRow
-from backend.routes.docs import responds
-from backend.routes.exports import Cell, Format, table_response
-from backend.routes.funnel_tables import SpecializationFilter
-from backend.routes.staff_security import CLINIC_MANAGER, EXCHANGE_READERS, roles
-from backend.services import conversion, reasons, reports
-from backend.services.staff_auth import StaffPrincipal
-from backend.store import desk, parties
+from backend.routes.exports import Cell, table_response
+from backend.services import conversion, exchange_admin, reasons
 from backend.texts import SPECIALIZATIONS
 
-First = Annotated[date | None, QueryParameter(name="from", description="first local day")]
-Last = Annotated[date | None, QueryParameter(name="to", description="last local day (inclusive)")]
-CityFilter = Annotated[
-    str | None, QueryParameter(max_length=100, description="only clinics in this city")
-]
-ClinicFilter = Annotated[
-    list[UUID] | None,
-    QueryParameter(name="clinic_id", description="one or more clinics; all when absent"),
-]
 ERRORS = (400, 401, 403, 422)
 
 
@@ -106,7 +87,7 @@ async def reason_table(
     rows = await reasons.reasons_by_clinic(
         clinic_ids, first=first, last=last, specialization=specialization
     )
-    names = {c["id"]: c["name"] for c in await desk.clinics(include_archived=True)}
+    names = {c["id"]: c["name"] for c in await exchange_admin.clinics(include_archived=True)}
     # Clinics by name (a stable sort keeps each clinic's rows in the definition's order).
     items = sorted((reason_out(r, names) for r in rows), key=lambda i: i.clinic_name)
     if format == "json":
@@ -126,48 +107,6 @@ def reason_out(r: ReasonRow, names: dict[UUID, str]) -> ReasonOut:
         count=r.count,
         money=r.money,
     )
-
-
-@get(
-    "/funnel/reasons",
-    summary="Lost money and plan revisions by reason",
-    description=REASONS_TEXT,
-    opt=roles(CLINIC_MANAGER),
-    responses=responds(ReasonTable, REASONS_EXAMPLE, "By reason", errors=ERRORS),
-)
-async def clinic_reasons(
-    staff: NamedDependency[StaffPrincipal],
-    first: First = None,
-    last: Last = None,
-    specialization: SpecializationFilter = None,
-    format: Format = "json",
-) -> Response:
-    clinic = await parties.clinic(staff.clinic_id)
-    assert clinic is not None
-    first, last = reports.period_days(first, last, ZoneInfo(clinic["timezone"]), utcnow())
-    table = await reason_table([clinic["id"]], first, last, specialization, format)
-    return table if isinstance(table, Response) else Response(table)
-
-
-@get(
-    "/funnel/reasons",
-    summary="Lost money and plan revisions by reason, per clinic",
-    description=REASONS_TEXT,
-    opt=roles(EXCHANGE_READERS),
-    responses=responds(ReasonTable, REASONS_EXAMPLE, "By clinic and reason", errors=ERRORS),
-)
-async def exchange_reasons(
-    clinic_id: ClinicFilter = None,
-    city: CityFilter = None,
-    first: First = None,
-    last: Last = None,
-    specialization: SpecializationFilter = None,
-    format: Format = "json",
-) -> Response:
-    first, last = reports.period_days(first, last, reports.EXCHANGE_TZ, utcnow())
-    scope = await reports.scope(clinic_id, city)
-    table = await reason_table(scope, first, last, specialization, format)
-    return table if isinstance(table, Response) else Response(table)
 
 
 # --- conversion with forecast -------------------------------------------------------------
@@ -228,12 +167,6 @@ class ConversionTable(msgspec.Struct, frozen=True, kw_only=True):
     rows: list[ConversionRowOut]
 
 
-By = Annotated[
-    Literal["clinic", "coordinator", "specialization"] | None,
-    QueryParameter(
-        description="rows per clinic, coordinator (who made the contact claim) or specialization"
-    ),
-]
 CONVERSION_TEXT = (
     "Of the referrals sent in from..to (local days; this month by default; transfers are "
     "not new referrals): how many got to each step (sent, contacted, booked, visited, in "
@@ -326,7 +259,9 @@ async def conversion_table(
 async def group_labels(rows: list[ConversionRow], by: str, lang: str) -> dict[str, str]:
     groups = [r.group for r in rows]
     if by == "clinic":
-        names = {str(c["id"]): c["name"] for c in await desk.clinics(include_archived=True)}
+        names = {
+            str(c["id"]): c["name"] for c in await exchange_admin.clinics(include_archived=True)
+        }
         return {g: names.get(g, g) for g in groups}
     if by == "coordinator":
         names = await conversion.coordinator_names(groups)
@@ -345,53 +280,3 @@ def row_out(r: ConversionRow, label: str) -> ConversionRowOut:
         no_treatment=r.no_treatment,
         steps=[StepOut(**msgspec.structs.asdict(c)) for c in r.steps],
     )
-
-
-@get(
-    "/funnel/conversion",
-    summary="Conversion with forecast",
-    description=CONVERSION_TEXT,
-    opt=roles(CLINIC_MANAGER),
-    responses=responds(ConversionTable, CONVERSION_EXAMPLE, "Step by step", errors=ERRORS),
-)
-async def clinic_conversion(
-    staff: NamedDependency[StaffPrincipal],
-    first: First = None,
-    last: Last = None,
-    by: By = None,
-    specialization: SpecializationFilter = None,
-    format: Format = "json",
-) -> Response:
-    clinic = await parties.clinic(staff.clinic_id)
-    assert clinic is not None
-    first, last = reports.period_days(first, last, ZoneInfo(clinic["timezone"]), utcnow())
-    table = await conversion_table(
-        [clinic["id"]], first, last, by or "coordinator", specialization, format
-    )
-    return table if isinstance(table, Response) else Response(table)
-
-
-@get(
-    "/funnel/conversion",
-    summary="Conversion with forecast, per clinic, coordinator or specialization",
-    description=CONVERSION_TEXT,
-    opt=roles(EXCHANGE_READERS),
-    responses=responds(ConversionTable, CONVERSION_EXAMPLE, "Step by step", errors=ERRORS),
-)
-async def exchange_conversion(
-    clinic_id: ClinicFilter = None,
-    city: CityFilter = None,
-    first: First = None,
-    last: Last = None,
-    by: By = None,
-    specialization: SpecializationFilter = None,
-    format: Format = "json",
-) -> Response:
-    first, last = reports.period_days(first, last, reports.EXCHANGE_TZ, utcnow())
-    scope = await reports.scope(clinic_id, city)
-    table = await conversion_table(scope, first, last, by or "clinic", specialization, format)
-    return table if isinstance(table, Response) else Response(table)
-
-
-CLINIC_HANDLERS = [clinic_reasons, clinic_conversion]
-EXCHANGE_HANDLERS = [exchange_reasons, exchange_conversion]

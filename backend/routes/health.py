@@ -7,7 +7,7 @@ from litestar import get
 from litestar.exceptions import HTTPException
 
 from backend.routes.docs import responds
-from backend.store.engine import ping
+from backend.services.readiness import database_answers
 
 log = logging.getLogger("plantrack.health")
 
@@ -37,7 +37,7 @@ def health() -> Health:
 )
 async def ready() -> Health:
     try:
-        await ping()
+        await database_answers()
     except Exception as exc:
         log.warning("database not ready", extra={"fields": {"error": type(exc).__name__}})
         raise HTTPException(status_code=503, detail="database unavailable") from exc

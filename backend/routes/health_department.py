@@ -12,7 +12,7 @@ from backend.clock import utcnow
 from backend.domain.health_stats import MIN_PATIENTS, Cell, PriceSpread
 from backend.routes.docs import responds
 from backend.routes.exports import Format, table_response
-from backend.routes.funnel_tables import FromMonth, ToMonth
+from backend.routes.funnel import FromMonth, ToMonth
 from backend.routes.staff_security import EXCHANGE_READERS, HEALTH, roles, staff_guard
 from backend.services import health_stats, reports
 

@@ -1,21 +1,24 @@
 """Picture files, served only to holders of a fresh signed URL (see backend.media_files)."""
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from litestar import Request, get
 from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, KwargDefinition, QueryParameter
+from litestar.openapi.spec import Example
+from litestar.params import Body, FromPath, KwargDefinition, QueryParameter
 from litestar.response import File
 
 from backend.clock import utcnow
 from backend.media_files import check_signature
 from backend.routes.docs import responds
+from backend.services import patient_reads
 from backend.services.errors import Invalid
+from backend.services.media import attach_media
 from backend.services.referrals import Tooth
-from backend.store import media
 
 MAX_UPLOAD = 15 * 1024 * 1024  # as services.media.MAX_BYTES; the body limit adds the form
 
@@ -40,6 +43,31 @@ async def read_upload(upload: PictureUpload) -> bytes:
     return content
 
 
+def picture_form(example: dict[str, Any]) -> Body:
+    """The multipart body of a picture upload, with the example the document shows."""
+    return Body(
+        media_type=RequestEncodingType.MULTI_PART,
+        examples=[Example(summary="example", value=example)],
+    )
+
+
+async def store_picture(
+    request: Request, referral_id: UUID, upload: PictureUpload, *, uploaded_by: str
+) -> UUID:
+    """Attach an uploaded picture to a referral (the caller has checked the referral is
+    the uploader's to touch)."""
+    return await attach_media(
+        request.app.state.media_files,
+        referral_id=referral_id,
+        data=await read_upload(upload),
+        kind=upload.kind,
+        phase=upload.phase,
+        tooth=upload.tooth,
+        caption=upload.caption,
+        uploaded_by=uploaded_by,
+    )
+
+
 @get(
     "/media/{media_id:uuid}",
     summary="A picture file",
@@ -57,8 +85,8 @@ async def media_file(
     settings = request.app.state.settings
     if not check_signature(settings.secret_key, media_id, exp, sig, utcnow()):
         raise NotFoundException(detail="no such picture (or the link has expired)")
-    row = await media.get(media_id)
-    if row is None or row["archived_at"] is not None:
+    row = await patient_reads.served_media(media_id)
+    if row is None:
         raise NotFoundException(detail="no such picture (or the link has expired)")
     path = request.app.state.media_files.path(row["storage_key"])
     return File(

@@ -34,7 +34,6 @@ from backend.services import (
 )
 from backend.services.errors import Invalid
 from backend.services.recording import Recorded as RecordedResult
-from backend.store import questions, referrals
 
 ID_ERRORS = (401, 404)
 
@@ -141,15 +140,12 @@ async def list_referrals(
     patient: NamedDependency[PatientPrincipal], limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> s.ReferralPage:
     now = utcnow()
-    rows = await referrals.for_patient(
-        patient.patient_id, limit=limit + 1, before=decode_cursor(cursor)
+    rows = await patient_reads.referral_page(
+        patient.patient_id, now, limit=limit + 1, before=decode_cursor(cursor)
     )
     page, more = rows[:limit], len(rows) > limit
-    items = []
-    for row in page:
-        bundle = await patient_reads.referral_bundle(patient.patient_id, row["id"], now)
-        items.append(present.summary(row, bundle.clinic["name"], bundle))
-    last = page[-1] if page else None
+    items = [present.summary(row, bundle.clinic["name"], bundle) for row, bundle in page]
+    last = page[-1][0] if page else None
     return s.ReferralPage(
         items=items,
         next_cursor=encode_cursor(last["sent_at"], last["id"]) if more and last else None,
@@ -305,16 +301,15 @@ async def list_questions(
 ) -> s.QuestionPage:
     now = utcnow()
     lang = await _lang(patient)
-    rows = await questions.open_for_patient(
+    rows = await patient_reads.open_questions(
         patient.patient_id, now, limit=limit + 1, after=decode_cursor(cursor)
     )
     page, more = rows[:limit], len(rows) > limit
     out = []
-    for row in page:
-        bundle = await patient_reads.referral_bundle(patient.patient_id, row["referral"], now)
+    for row, bundle in page:
         items = {i.item_id: i for i in (bundle.current.items if bundle.current else [])}
         out.append(present.question(row, bundle.clinic["name"], items, bundle.tz, lang))
-    last = page[-1] if page else None
+    last = page[-1][0] if page else None
     return s.QuestionPage(
         items=out,
         next_cursor=encode_cursor(last["asked_at"], last["id"]) if more and last else None,

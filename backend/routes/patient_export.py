@@ -10,8 +10,8 @@ from uuid import UUID
 
 import msgspec
 
+from backend.services.privacy import Holdings
 from backend.services.profile import NotificationPrefs, prefs_of
-from backend.store.privacy import Holdings
 
 T = TypeVar("T", bound=msgspec.Struct)
 

@@ -8,6 +8,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from backend.domain.plan_import import ImportedPlan
+from backend.routes import staff_bodies as b
 from backend.routes import staff_examples as ex
 from backend.routes import staff_schemas as s
 from backend.routes.docs import example_body, responds
@@ -55,7 +56,7 @@ async def get_prices(after: After = None, limit: Limit = DEFAULT_LIMIT) -> s.Pri
     request_max_body_size=MAX_IMPORT,
     responses=responds(s.PricesSaved, ex.PRICES_SAVED, "Written", errors=PRICE_ERRORS),
 )
-async def put_prices(data: Annotated[s.PricesIn, example_body(ex.PRICES_IN)]) -> s.PricesSaved:
+async def put_prices(data: Annotated[b.PricesIn, example_body(ex.PRICES_IN)]) -> s.PricesSaved:
     return s.PricesSaved(saved=await plan_import.set_prices(None, data.entries))
 
 
@@ -81,7 +82,7 @@ async def get_clinic_prices(
     responses=responds(s.PricesSaved, ex.PRICES_SAVED, "Written", errors=PRICE_ERRORS),
 )
 async def put_clinic_prices(
-    clinic_id: FromPath[UUID], data: Annotated[s.PricesIn, example_body(ex.PRICES_IN)]
+    clinic_id: FromPath[UUID], data: Annotated[b.PricesIn, example_body(ex.PRICES_IN)]
 ) -> s.PricesSaved:
     return s.PricesSaved(saved=await plan_import.set_prices(clinic_id, data.entries))
 
@@ -108,7 +109,7 @@ async def put_clinic_prices(
 async def import_referral(
     request: Request,
     staff: NamedDependency[StaffPrincipal],
-    data: Annotated[s.ImportIn, example_body(ex.IMPORT_IN)],
+    data: Annotated[b.ImportIn, example_body(ex.IMPORT_IN)],
     dry_run: FromQuery[bool] = False,
 ) -> Response[s.ImportOut]:
     if dry_run:

@@ -12,7 +12,7 @@ from litestar import get, patch, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from backend.domain.norms import Specialization
+from backend.routes import staff_bodies as b
 from backend.routes.docs import example_body, responds
 from backend.routes.staff_security import CLINIC_MANAGER, EXCHANGE_READERS, OPERATOR, roles
 from backend.services import clinic_settings
@@ -20,11 +20,7 @@ from backend.services.audit import Viewer
 from backend.services.clinic_settings import NormChange, SettingsView
 from backend.services.staff_auth import StaffPrincipal
 
-HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
-ClockTime = Annotated[str, msgspec.Meta(pattern=HHMM, examples=["09:00"])]
 ERRORS = (400, 401, 403, 404, 422)
-UNSET = msgspec.UNSET
-Unset = msgspec.UnsetType
 
 
 class NormOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -47,8 +43,8 @@ class RestatementOut(msgspec.Struct, frozen=True, kw_only=True):
 
 class SettingsOut(msgspec.Struct, frozen=True, kw_only=True):
     clinic_id: Annotated[UUID | None, msgspec.Meta(description="null: the exchange's defaults")]
-    opens: ClockTime
-    closes: ClockTime
+    opens: b.ClockTime
+    closes: b.ClockTime
     weekdays: Annotated[list[int], msgspec.Meta(description="working days, Monday = 0")]
     holidays: Annotated[list[date], msgspec.Meta(description="days off although weekdays")]
     first_contact_sla_minutes: Annotated[
@@ -69,31 +65,6 @@ class SettingsOut(msgspec.Struct, frozen=True, kw_only=True):
     ]
     norms: list[NormOut]
     restatement: RestatementOut | None
-
-
-class SettingsChange(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Only the settings given change; null puts one back to the layer below."""
-
-    opens: ClockTime | Unset | None = UNSET
-    closes: ClockTime | Unset | None = UNSET
-    weekdays: list[Annotated[int, msgspec.Meta(ge=0, le=6)]] | Unset | None = UNSET
-    holidays: Annotated[list[date], msgspec.Meta(max_length=120)] | Unset | None = UNSET
-    first_contact_sla_minutes: int | Unset | None = UNSET
-    answer_window_hours: int | Unset | None = UNSET
-    visit_grace_hours: int | Unset | None = UNSET
-    sender_name: str | Unset | None = UNSET
-
-
-class NormIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    specialization: Specialization
-    chair_minutes: Annotated[int, msgspec.Meta(ge=1, le=1440)] | None = None
-    course_days: Annotated[int, msgspec.Meta(ge=1, le=1095)] | None = None
-
-
-class NormsIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Both numbers: this scope's own norm; neither: back to the layer below."""
-
-    items: Annotated[list[NormIn], msgspec.Meta(min_length=1, max_length=20)]
 
 
 SETTINGS_EXAMPLE: dict[str, Any] = {
@@ -175,12 +146,12 @@ def settings_out(view: SettingsView) -> SettingsOut:
     )
 
 
-def change_values(data: SettingsChange) -> dict[str, Any]:
+def change_values(data: b.SettingsChange) -> dict[str, Any]:
     """The fields given, as the domain's values (times, tuples)."""
     out: dict[str, Any] = {}
-    for field in SettingsChange.__struct_fields__:
+    for field in b.SettingsChange.__struct_fields__:
         value = getattr(data, field)
-        if value is UNSET:
+        if value is msgspec.UNSET:
             continue
         if field in ("opens", "closes") and value is not None:
             value = time.fromisoformat(value)
@@ -192,7 +163,7 @@ def change_values(data: SettingsChange) -> dict[str, Any]:
     return out
 
 
-def norm_changes(data: NormsIn) -> list[NormChange]:
+def norm_changes(data: b.NormsIn) -> list[NormChange]:
     return [
         NormChange(
             specialization=n.specialization,
@@ -227,7 +198,7 @@ async def clinic_settings_get(staff: NamedDependency[StaffPrincipal]) -> Setting
 )
 async def clinic_settings_patch(
     viewer: NamedDependency[Viewer],
-    data: Annotated[SettingsChange, example_body(CHANGE_EXAMPLE)],
+    data: Annotated[b.SettingsChange, example_body(CHANGE_EXAMPLE)],
 ) -> SettingsOut:
     view = await clinic_settings.change_settings(
         viewer, viewer.principal.clinic_id, change_values(data)
@@ -245,7 +216,7 @@ async def clinic_settings_patch(
     responses=responds(SettingsOut, SETTINGS_EXAMPLE, "Settings in force", errors=ERRORS),
 )
 async def clinic_norms_put(
-    viewer: NamedDependency[Viewer], data: Annotated[NormsIn, example_body(NORMS_EXAMPLE)]
+    viewer: NamedDependency[Viewer], data: Annotated[b.NormsIn, example_body(NORMS_EXAMPLE)]
 ) -> SettingsOut:
     view = await clinic_settings.change_norms(
         viewer, viewer.principal.clinic_id, norm_changes(data)
@@ -276,7 +247,7 @@ async def exchange_settings_get() -> SettingsOut:
 )
 async def exchange_settings_patch(
     viewer: NamedDependency[Viewer],
-    data: Annotated[SettingsChange, example_body(CHANGE_EXAMPLE)],
+    data: Annotated[b.SettingsChange, example_body(CHANGE_EXAMPLE)],
 ) -> SettingsOut:
     return settings_out(await clinic_settings.change_settings(viewer, None, change_values(data)))
 
@@ -290,7 +261,7 @@ async def exchange_settings_patch(
     responses=responds(SettingsOut, SETTINGS_EXAMPLE, "Defaults in force", errors=ERRORS),
 )
 async def exchange_norms_put(
-    viewer: NamedDependency[Viewer], data: Annotated[NormsIn, example_body(NORMS_EXAMPLE)]
+    viewer: NamedDependency[Viewer], data: Annotated[b.NormsIn, example_body(NORMS_EXAMPLE)]
 ) -> SettingsOut:
     return settings_out(await clinic_settings.change_norms(viewer, None, norm_changes(data)))
 
@@ -316,7 +287,7 @@ async def any_clinic_settings_get(clinic_id: FromPath[UUID]) -> SettingsOut:
 async def any_clinic_settings_patch(
     viewer: NamedDependency[Viewer],
     clinic_id: FromPath[UUID],
-    data: Annotated[SettingsChange, example_body(CHANGE_EXAMPLE)],
+    data: Annotated[b.SettingsChange, example_body(CHANGE_EXAMPLE)],
 ) -> SettingsOut:
     view = await clinic_settings.change_settings(viewer, clinic_id, change_values(data))
     return settings_out(view)
@@ -333,7 +304,7 @@ async def any_clinic_settings_patch(
 async def any_clinic_norms_put(
     viewer: NamedDependency[Viewer],
     clinic_id: FromPath[UUID],
-    data: Annotated[NormsIn, example_body(NORMS_EXAMPLE)],
+    data: Annotated[b.NormsIn, example_body(NORMS_EXAMPLE)],
 ) -> SettingsOut:
     return settings_out(await clinic_settings.change_norms(viewer, clinic_id, norm_changes(data)))
 

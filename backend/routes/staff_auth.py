@@ -7,9 +7,10 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import PermissionDeniedException
 
 from backend.rate_limits import auth_budget
+from backend.routes import staff_bodies as b
 from backend.routes import staff_examples as ex
 from backend.routes.docs import example_body, problems, responds
-from backend.routes.staff_schemas import StaffSession, StaffSignIn
+from backend.routes.staff_schemas import StaffSession
 from backend.routes.staff_security import (
     CLINIC_STAFF,
     EXCHANGE_READERS,
@@ -37,7 +38,7 @@ from backend.services.staff_auth import EnrolmentNeeded, StaffPrincipal
     responses=responds(StaffSession, ex.SESSION, "Signed in", errors=(400, 401, 403, 429)),
 )
 async def sign_in_staff(
-    request: Request, data: Annotated[StaffSignIn, example_body(ex.SIGN_IN)]
+    request: Request, data: Annotated[b.StaffSignIn, example_body(ex.SIGN_IN)]
 ) -> StaffSession:
     try:
         signed = await staff_auth.sign_in(

@@ -12,6 +12,7 @@ from backend.domain.variants import overview
 from backend.routes import staff_schemas as s
 from backend.routes.paging import encode_cursor
 from backend.services.desk import Dispute, ReferralCard
+from backend.services.recording import Recorded
 from backend.services.reports import ClinicScore, MonthFlow
 
 
@@ -275,6 +276,22 @@ def dispute(d: Dispute, now: datetime) -> s.DisputeOut:
         since=d.since,
         age_days=(now - d.since).days,
         clinic_answers=d.clinic_answers,
+    )
+
+
+def dispute_page(rows: list[Dispute], limit: int, now: datetime) -> s.DisputeList:
+    """A page of the dispute queue, from `limit + 1` rows (one more says there are more)."""
+    page, more = rows[:limit], len(rows) > limit
+    last = page[-1] if page else None
+    return s.DisputeList(
+        items=[dispute(d, now) for d in page],
+        next_cursor=encode_cursor(last.since, last.id) if more and last else None,
+    )
+
+
+def recorded(result: Recorded) -> s.ClaimRecorded:
+    return s.ClaimRecorded(
+        event_id=result.event.id, duplicate=result.duplicate, step=result.fold.step.value
     )
 
 

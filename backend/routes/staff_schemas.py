@@ -7,27 +7,16 @@ from uuid import UUID
 import msgspec
 
 from backend.domain.plan_import import (
-    DEFAULT_MIN_PROBABILITY,
-    Analysis,
     DraftExplanation,
     DraftItem,
     VariantText,
 )
 from backend.domain.roles import Role
-from backend.routes.docs import SAYS_SOMETHING
-from backend.services.plan_import import MAX_LINES, PriceEntryIn
-from backend.services.referrals import PatientIn, PlanItemIn
 
 
 class Amount(msgspec.Struct, frozen=True, kw_only=True):
     amount: int  # minor units
     currency: str
-
-
-class StaffSignIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    email: Annotated[str, msgspec.Meta(max_length=254)]
-    password: Annotated[str, msgspec.Meta(max_length=200)]
-    totp: Annotated[str, msgspec.Meta(max_length=10, description="authenticator app code")]
 
 
 class StaffSession(msgspec.Struct, frozen=True, kw_only=True):
@@ -181,20 +170,6 @@ class ClaimRecorded(msgspec.Struct, frozen=True, kw_only=True):
     event_id: int
     duplicate: bool
     step: str
-
-
-class PlanRevisionIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    reason: Annotated[
-        str,
-        msgspec.Meta(
-            min_length=1,
-            max_length=1000,
-            pattern=SAYS_SOMETHING,
-            description="shown to the patient",
-        ),
-    ]
-    items: Annotated[list[PlanItemIn], msgspec.Meta(min_length=1, max_length=200)]
-    chosen_variant: str | None = None
 
 
 class PlanRevised(msgspec.Struct, frozen=True, kw_only=True):
@@ -394,14 +369,6 @@ class ClinicList(msgspec.Struct, frozen=True, kw_only=True):
     items: list[ClinicOut]
 
 
-class StaffIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    email: Annotated[str, msgspec.Meta(max_length=254, pattern="@")]
-    role: Role
-    password: Annotated[str, msgspec.Meta(min_length=12, max_length=200)]
-    clinic_id: UUID | None = None
-    name: Annotated[str, msgspec.Meta(max_length=200)] = ""
-
-
 class StaffCreated(msgspec.Struct, frozen=True, kw_only=True):
     staff_id: UUID
     email: str
@@ -416,11 +383,6 @@ class ReferralCreated(msgspec.Struct, frozen=True, kw_only=True):
     patient_id: UUID
     invite_code: str
     duplicate: bool
-
-
-class TransferIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    clinic_id: UUID
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=1000, pattern=SAYS_SOMETHING)]
 
 
 class TransferOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -459,11 +421,6 @@ class DisputeList(msgspec.Struct, frozen=True, kw_only=True):
     next_cursor: str | None
 
 
-class ResolutionIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    outcome: Literal["happened", "did_not_happen"]
-    note: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
-
-
 class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
     id: int
     at: datetime
@@ -498,20 +455,8 @@ class PriceList(msgspec.Struct, frozen=True, kw_only=True):
     next_cursor: str | None
 
 
-class PricesIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    entries: Annotated[list[PriceEntryIn], msgspec.Meta(min_length=1, max_length=MAX_LINES)]
-
-
 class PricesSaved(msgspec.Struct, frozen=True, kw_only=True):
     saved: int
-
-
-class ImportIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    patient: PatientIn
-    clinic_id: UUID
-    analysis: Analysis
-    currency: Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$")] = "RUB"
-    min_probability: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = DEFAULT_MIN_PROBABILITY
 
 
 class ImportedTooth(msgspec.Struct, frozen=True, kw_only=True):
@@ -607,10 +552,6 @@ class SpecializationTable(msgspec.Struct, frozen=True, kw_only=True):
     first: Annotated[str, msgspec.Meta(description="first month, YYYY-MM")]
     last: Annotated[str, msgspec.Meta(description="last month, YYYY-MM")]
     items: list[SpecializationOut]
-
-
-class PatientPricesIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    show_prices: Annotated[bool, msgspec.Meta(description="patients see prices and totals")]
 
 
 class PatientPricesOut(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,11 +1,14 @@
 """Staff on every route: who is calling (bearer token or the admin cookie) and whether
 their role may use this route. Each staff route names its roles in `opt["roles"]`."""
 
+from collections.abc import Sequence
 from typing import Any
 
-from litestar import Request
+from litestar import Request, Router
 from litestar.connection import ASGIConnection
+from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers import HTTPRouteHandler
 from litestar.handlers.base import BaseRouteHandler
 
 from backend.domain.roles import Role
@@ -85,4 +88,17 @@ async def provide_viewer(request: Request) -> Viewer:
         principal=request.state.staff,
         ip=client_ip(request),
         request_id=request_id.get(),
+    )
+
+
+def staff_api(path: str, tag: str, handlers: Sequence[HTTPRouteHandler]) -> Router:
+    """Routes under `path` for signed-in staff (bearer token), each route naming the roles
+    it admits; `staff` and `viewer` are there to inject."""
+    return Router(
+        path=path,
+        route_handlers=list(handlers),
+        guards=[staff_guard],
+        dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},
+        security=[{"bearer": []}],
+        tags=[tag],
     )

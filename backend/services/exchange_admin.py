@@ -61,6 +61,23 @@ def _check_clinic_fields(values: dict) -> dict:
     return values
 
 
+async def clinics(*, include_archived: bool = False) -> list[dict]:
+    """Every clinic by name; archived ones only when asked."""
+    return await desk.clinics(include_archived=include_archived)
+
+
+async def clinic(clinic_id: UUID) -> dict:
+    row = await parties.clinic(clinic_id)
+    if row is None:
+        raise NotFound("no such clinic")
+    return row
+
+
+async def clinic_zone(clinic_id: UUID) -> ZoneInfo:
+    """The clinic's time zone: its days, appointments and reports are in it."""
+    return ZoneInfo((await clinic(clinic_id))["timezone"])
+
+
 async def create_clinic(data: ClinicIn, *, now: datetime | None = None) -> UUID:
     values = _check_clinic_fields(msgspec.structs.asdict(data))
     clinic_id = new_id()

@@ -58,3 +58,19 @@ async def connect(
     return await integrations.configure(
         clinic_id, data, secret_key=secret_key, public_url=public_url
     )
+
+
+async def deliveries(
+    *, clinic_id: UUID | None, status: str | None, limit: int, before_id: int | None = None
+) -> list[dict[str, Any]]:
+    """The inbox, newest first: what clinics' systems delivered and what became of it."""
+    return await store.deliveries(
+        clinic_id=clinic_id, status=status, limit=limit, before_id=before_id
+    )
+
+
+async def delivery(delivery_id: int) -> dict[str, Any]:
+    row = await store.delivery(delivery_id)
+    if row is None:
+        raise NotFound("no such delivery")
+    return row

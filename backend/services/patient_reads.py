@@ -137,3 +137,26 @@ async def one_media(patient_id: UUID, media_id: UUID) -> dict[str, Any]:
         raise NotFound("no such picture")
     await owned_referral(patient_id, row["referral"])
     return row
+
+
+async def referral_page(
+    patient_id: UUID, now: datetime, *, limit: int, before: tuple[datetime, UUID] | None
+) -> list[tuple[dict[str, Any], ReferralBundle]]:
+    """The patient's referrals, newest first (up to `limit`, before the cursor), each with
+    its plan screen's bundle."""
+    rows = await referrals.for_patient(patient_id, limit=limit, before=before)
+    return [(row, await referral_bundle(patient_id, row["id"], now)) for row in rows]
+
+
+async def open_questions(
+    patient_id: UUID, now: datetime, *, limit: int, after: tuple[datetime, UUID] | None
+) -> list[tuple[dict[str, Any], ReferralBundle]]:
+    """The patient's open questions, oldest first, each with its referral's bundle."""
+    rows = await questions.open_for_patient(patient_id, now, limit=limit, after=after)
+    return [(row, await referral_bundle(patient_id, row["referral"], now)) for row in rows]
+
+
+async def served_media(media_id: UUID) -> dict[str, Any] | None:
+    """A picture's stored file, unless archived: the signed URL is the only check."""
+    row = await media.get(media_id)
+    return None if row is None or row["archived_at"] is not None else row

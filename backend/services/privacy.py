@@ -14,6 +14,7 @@ from backend.services import patient_links
 from backend.services.errors import NotFound, ServiceError
 from backend.store import parties, privacy
 from backend.store.engine import write_transaction
+from backend.store.privacy import Holdings
 
 log = logging.getLogger("plantrack.privacy")
 
@@ -24,7 +25,7 @@ class NotConfirmed(ServiceError):
     """Erasure cannot be undone: it needs the word, not just a request."""
 
 
-async def export(patient_id: UUID) -> privacy.Holdings:
+async def export(patient_id: UUID) -> Holdings:
     found = await privacy.holdings(patient_id)
     if found is None or found.patient["erased_at"] is not None:
         raise NotFound("no such patient")

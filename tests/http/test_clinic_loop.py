@@ -238,9 +238,11 @@ async def test_staff_accounts_deactivate_rekey_and_reassign(client, db):
 def test_the_documented_examples_match_their_schemas():
     import msgspec
 
-    from backend.routes import alert_preferences, clinic_desk, staff_accounts
+    from backend.routes import alert_preferences, clinic_desk
     from backend.routes import clinic_loop_examples as ex
+    from backend.routes import staff_bodies as sb
     from backend.routes import staff_schemas as ss
+    from backend.routes.exchange import staff as staff_accounts
     from backend.services import worklist
 
     pairs = [
@@ -249,16 +251,16 @@ def test_the_documented_examples_match_their_schemas():
         (ex.OUTCOME_OUT, worklist.OutcomeRecorded),
         (ex.CALLS, clinic_desk.CallList),
         (ex.CLINIC_DISPUTES, ss.DisputeList),
-        (ex.ANSWER_IN, clinic_desk.AnswerIn),
+        (ex.ANSWER_IN, sb.AnswerIn),
         (ex.ANSWER_OUT, ss.ClaimRecorded),
         (ex.SCORECARD, ss.ScorecardOut),
         (ex.ALERTS, clinic_desk.AlertList),
         (ex.ACCOUNT, staff_accounts.StaffAccount),
         (ex.ACCOUNTS, staff_accounts.AccountList),
-        (ex.ROLE_IN, staff_accounts.RoleIn),
-        (ex.PASSWORD_IN, staff_accounts.PasswordIn),
+        (ex.ROLE_IN, sb.RoleIn),
+        (ex.PASSWORD_IN, sb.PasswordIn),
         (ex.ENROLMENT, staff_accounts.EnrolmentOut),
-        (ex.PREFS, alert_preferences.AlertPrefsIn),
+        (ex.PREFS, sb.AlertPrefsIn),
         (ex.PREFS_OUT, alert_preferences.AlertPrefsOut),
     ]
     for example, schema in pairs:

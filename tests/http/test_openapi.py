@@ -6,9 +6,9 @@ from openapi_spec_validator import validate
 from backend.routes import patient_examples as ex
 from backend.routes import patient_export as px
 from backend.routes import patient_schemas as s
+from backend.routes import staff_bodies as sb
 from backend.routes import staff_examples as sx
 from backend.routes import staff_schemas as ss
-from backend.routes.exchange import NewReferralIn
 from backend.services.claims import Claim
 from backend.services.exchange_admin import ClinicChange, ClinicIn
 from backend.services.profile import ProfileChange
@@ -66,14 +66,14 @@ def test_examples_match_their_schemas():
         (ex.EXPORT, px.PatientExport),
         (ex.ERASED, px.ErasureOut),
         (ex.ERASURE_IN, px.ErasureIn),
-        (sx.SIGN_IN, ss.StaffSignIn),
+        (sx.SIGN_IN, sb.StaffSignIn),
         (sx.SESSION, ss.StaffSession),
         (sx.REFERRAL_LIST, ss.ReferralList),
         (sx.CARD, ss.ReferralCardOut),
         (sx.TIMELINE, ss.Timeline),
         (sx.CLAIM_IN, Claim),
         (sx.CLAIM_OUT, ss.ClaimRecorded),
-        (sx.PLAN_IN, ss.PlanRevisionIn),
+        (sx.PLAN_IN, sb.PlanRevisionIn),
         (sx.PLAN_OUT, ss.PlanRevised),
         (sx.VISIT_CODE, ss.VisitCodeOut),
         (sx.RATINGS, ss.RatingList),
@@ -84,15 +84,15 @@ def test_examples_match_their_schemas():
         (sx.CLINIC_LIST, ss.ClinicList),
         (sx.CLINIC_IN, ClinicIn),
         (sx.CLINIC_CHANGE, ClinicChange),
-        (sx.STAFF_IN, ss.StaffIn),
+        (sx.STAFF_IN, sb.StaffIn),
         (sx.STAFF_OUT, ss.StaffCreated),
-        (sx.REFERRAL_IN, NewReferralIn),
+        (sx.REFERRAL_IN, sb.NewReferralIn),
         (sx.REFERRAL_CREATED, ss.ReferralCreated),
-        (sx.TRANSFER_IN, ss.TransferIn),
+        (sx.TRANSFER_IN, sb.TransferIn),
         (sx.TRANSFER_OUT, ss.TransferOut),
         (sx.MEDIA_OUT, ss.MediaCreated),
         (sx.DISPUTES, ss.DisputeList),
-        (sx.RESOLUTION_IN, ss.ResolutionIn),
+        (sx.RESOLUTION_IN, sb.ResolutionIn),
         (sx.AUDIT, ss.AuditList),
     ]
     for example, schema in pairs:

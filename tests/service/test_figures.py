@@ -10,7 +10,7 @@ from backend.domain.events import Closed, Contacted, ItemDone, Payment, Source
 from backend.domain.funnel import fold_referral, receipt_milestone
 from backend.domain.money_funnel import period_funnel
 from backend.domain.reasons import reasons_by_clinic
-from backend.routes.funnel_tables import specialization_out
+from backend.routes.funnel import specialization_out
 from backend.services import plan_fact, reasons, reports
 from backend.services.exchange_admin import transfer_referral
 from backend.services.patient_statements import attach_receipt

@@ -1,23 +1,26 @@
-"""The exchange manages staff accounts: /api/v1/exchange/staff. Deactivate and reactivate,
-a new password, a new authenticator, another role; every change ends the person's
+"""The exchange manages staff accounts: /api/v1/exchange/staff. Add, list, deactivate and
+reactivate, a new password, a new authenticator, another role; every change ends the person's
 sessions at once and is written to the audit log. Nothing is deleted."""
 
 from typing import Annotated
 from uuid import UUID
 
 import msgspec
-from litestar import Router, get, patch, post
-from litestar.di import NamedDependency, Provide
+from litestar import get, patch, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from backend.domain.roles import Role
 from backend.routes import clinic_loop_examples as ex
+from backend.routes import staff_bodies as b
+from backend.routes import staff_examples as sx
+from backend.routes import staff_schemas as s
 from backend.routes.docs import example_body, responds
+from backend.routes.exchange import exchange_router
 from backend.routes.paging import DEFAULT_LIMIT, Limit
-from backend.routes.staff_security import OPERATOR, provide_viewer, roles, staff_guard
+from backend.routes.staff_security import OPERATOR, roles
 from backend.services import staff_accounts
 from backend.services.audit import Viewer
-from backend.services.staff import MIN_PASSWORD_LENGTH
 from backend.services.staff_accounts import StaffAccount
 from backend.services.staff_auth import qr_svg
 
@@ -27,6 +30,41 @@ ERRORS = (400, 401, 403, 404, 409, 422)
 class AccountList(msgspec.Struct, frozen=True, kw_only=True):
     items: list[StaffAccount]
     next_cursor: str | None
+
+
+@post(
+    "/staff",
+    summary="Add a staff account",
+    description="A clinic coordinator or manager (with clinic_id), or an exchange role. The "
+    "answer carries the authenticator key once, as a URI and a QR.",
+    opt=roles(OPERATOR),
+    responses=responds(
+        s.StaffCreated,
+        sx.STAFF_OUT,
+        "The account",
+        status=201,
+        errors=(400, 401, 403, 404, 409, 422),
+    ),
+)
+async def create_staff(
+    viewer: NamedDependency[Viewer], data: Annotated[b.StaffIn, example_body(sx.STAFF_IN)]
+) -> s.StaffCreated:
+    staff = await staff_accounts.create(
+        viewer,
+        email=data.email,
+        role=data.role,
+        password=data.password,
+        clinic_id=data.clinic_id,
+        name=data.name,
+    )
+    return s.StaffCreated(
+        staff_id=staff.staff_id,
+        email=staff.email,
+        role=staff.role,
+        clinic_id=staff.clinic_id,
+        totp_uri=staff.totp_uri,
+        totp_qr_svg=qr_svg(staff.totp_uri),
+    )
 
 
 @get(
@@ -79,10 +117,6 @@ async def reactivate(viewer: NamedDependency[Viewer], staff_id: FromPath[UUID]) 
     return await staff_accounts.reactivate(viewer, staff_id)
 
 
-class PasswordIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    password: Annotated[str, msgspec.Meta(min_length=MIN_PASSWORD_LENGTH, max_length=200)]
-
-
 @post(
     "/staff/{staff_id:uuid}/password",
     summary="Set a new password",
@@ -95,7 +129,7 @@ class PasswordIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 async def reset_password(
     viewer: NamedDependency[Viewer],
     staff_id: FromPath[UUID],
-    data: Annotated[PasswordIn, example_body(ex.PASSWORD_IN)],
+    data: Annotated[b.PasswordIn, example_body(ex.PASSWORD_IN)],
 ) -> StaffAccount:
     return await staff_accounts.reset_password(viewer, staff_id, data.password)
 
@@ -125,11 +159,6 @@ async def reset_authenticator(
     )
 
 
-class RoleIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    role: Role
-    clinic_id: UUID | None = None
-
-
 @patch(
     "/staff/{staff_id:uuid}",
     summary="Change a staff account's role",
@@ -141,24 +170,17 @@ class RoleIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
 async def change_role(
     viewer: NamedDependency[Viewer],
     staff_id: FromPath[UUID],
-    data: Annotated[RoleIn, example_body(ex.ROLE_IN)],
+    data: Annotated[b.RoleIn, example_body(ex.ROLE_IN)],
 ) -> StaffAccount:
     return await staff_accounts.change_role(viewer, staff_id, data.role, data.clinic_id)
 
 
-# GET /staff shares its path with the exchange router's POST /staff: it is mounted there
-# (backend.routes.exchange); the rest here.
-router = Router(
-    path="/api/v1/exchange",
-    route_handlers=[
-        deactivate,
-        reactivate,
-        reset_password,
-        reset_authenticator,
-        change_role,
-    ],
-    guards=[staff_guard],
-    dependencies={"viewer": Provide(provide_viewer)},
-    security=[{"bearer": []}],
-    tags=["exchange"],
+router = exchange_router(
+    create_staff,
+    list_staff,
+    deactivate,
+    reactivate,
+    reset_password,
+    reset_authenticator,
+    change_role,
 )
