@@ -42,7 +42,6 @@ from backend.services.errors import (
 )
 from backend.services.patient_links import LinkAccess
 from backend.services.patient_reads import ReferralBundle
-from backend.store import parties
 from patient_web.i18n import WORDS, Lang, word
 
 COOKIE = "plantrack_patient"
@@ -369,13 +368,6 @@ async def rate(
 # --- the whole plan, for a proved phone ---------------------------------------------------
 
 
-def _masked(phone: str) -> str:
-    """+79161234567 → +7 916 ***-**-67: enough to recognise one's own number."""
-    if len(phone) < 8 or not phone.startswith("+7"):
-        return "***" + phone[-2:]
-    return f"+7 {phone[2:5]} ***-**-{phone[-2:]}"
-
-
 async def _sign_in_page(
     request: Request,
     token: str,
@@ -387,13 +379,12 @@ async def _sign_in_page(
     status: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Template:
-    patient = await parties.patient(access.patient_id)
     return page(
         request,
         "sign_in.html",
         lang=lang,
         token=token,
-        phone=_masked(patient["phone"]) if patient else "",
+        phone=await patient_links.phone_hint(access),
         sent=sent,
         error=error,
         status=status,

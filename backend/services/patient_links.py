@@ -28,7 +28,7 @@ from backend.domain.funnel import CLOSURES, Step
 from backend.domain.sms import link_works
 from backend.ids import new_id
 from backend.services.errors import Conflict, Invalid, NotFound, TooManyAttempts
-from backend.store import patient_links, throttle
+from backend.store import parties, patient_links, throttle
 from backend.store.engine import write_transaction
 
 TOKEN_CHARS = 22  # 16 bytes of base64url: 128 bits
@@ -314,3 +314,15 @@ async def latest_link(phone: str, *, secret: str, public_url: str, now: datetime
             now=now,
         )
     return link_url(public_url, token)
+
+
+async def phone_hint(access: LinkAccess) -> str:
+    """The link's phone as +7 916 ***-**-67: enough to recognise one's own number on the
+    sign-in page, too little to learn someone else's."""
+    patient = await parties.patient(access.patient_id)
+    phone = patient["phone"] if patient else ""
+    if not phone:
+        return ""
+    if len(phone) < 8 or not phone.startswith("+7"):
+        return "***" + phone[-2:]
+    return f"+7 {phone[2:5]} ***-**-{phone[-2:]}"
