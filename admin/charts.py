@@ -8,8 +8,8 @@ eyes; shading uses pattern as well as tone, and every bar is labelled with its n
 from xml.sax.saxutils import escape
 
 from admin.i18n import Lang, word
-from backend import texts
 from backend.domain.money_funnel import Funnel
+from backend.services import texts
 
 GREEN, BLUE, YELLOW, RED, GREY = "#009E73", "#0072B2", "#E69F00", "#D55E00", "#7B8794"
 

@@ -15,7 +15,6 @@ from litestar.response import Template
 
 from admin.conversion_chart import conversion_columns
 from admin.views import as_page, lang_of, page, to_login
-from backend.clock import utcnow
 from backend.routes.clinic_reports import ConversionTable, conversion_table
 from backend.routes.staff_security import (
     CLINIC_MANAGER,
@@ -25,10 +24,11 @@ from backend.routes.staff_security import (
     provide_viewer,
     roles,
 )
+from backend.runtime.clock import utcnow
 from backend.services import exchange_admin, funnel_reports
 from backend.services.errors import Invalid, ServiceError
 from backend.services.staff_auth import StaffPrincipal
-from backend.texts import SPECIALIZATIONS
+from backend.services.texts import SPECIALIZATIONS
 
 
 def _uuid(text: str) -> UUID | None:

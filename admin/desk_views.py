@@ -23,7 +23,6 @@ from litestar.response import Redirect, Template
 from admin import forms
 from admin.desk_i18n import ALERT_KINDS, REASONS
 from admin.views import Form, _detail, _uuid, as_page, lang_of, page, to_login
-from backend.clock import utcnow
 from backend.domain.roles import Role
 from backend.domain.staff_alerts import DEFAULT_KINDS, AlertKind, AlertPrefs, may_receive
 from backend.domain.worklist import CAN_LET_GO
@@ -38,6 +37,7 @@ from backend.routes.staff_security import (
     provide_viewer,
     roles,
 )
+from backend.runtime.clock import utcnow
 from backend.services import clinic_view, exchange_admin, staff_accounts, staff_alerts, worklist
 from backend.services.audit import Viewer, saw
 from backend.services.errors import NotFound, ServiceError

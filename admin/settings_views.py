@@ -33,7 +33,7 @@ from backend.services import clinic_settings, exchange_admin
 from backend.services.audit import Viewer
 from backend.services.clinic_settings import EXCHANGE_ONLY, NormChange, SettingsView
 from backend.services.errors import Invalid, ServiceError
-from backend.texts import SPECIALIZATIONS
+from backend.services.texts import SPECIALIZATIONS
 
 HOUR_FIELDS = ("opens", "closes")
 NUMBER_FIELDS = ("first_contact_sla_minutes", "answer_window_hours", "visit_grace_hours")

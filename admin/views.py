@@ -27,16 +27,12 @@ from litestar.response import Redirect, Template
 import admin.desk_i18n  # noqa: F401 - the desk pages' words join WORDS
 from admin import charts, forms, plan_form
 from admin.i18n import EVENTS, ROLES, SIDES, STATES, STEPS, Lang, word
-from backend import texts
-from backend.clock import utcnow
 from backend.domain.events import Source
 from backend.domain.funnel import Step
 from backend.domain.money_funnel import months_of_reserve
 from backend.domain.plans import counted_variant, variant_totals
 from backend.domain.roles import Role
 from backend.domain.teeth import ToothCondition
-from backend.media_files import signed_url
-from backend.rate_limits import auth_budget
 from backend.routes import plan_document
 from backend.routes.clinic_reports import reason_table
 from backend.routes.funnel import specialization_out
@@ -53,6 +49,8 @@ from backend.routes.staff_security import (
     provide_viewer,
     roles,
 )
+from backend.runtime.clock import utcnow
+from backend.runtime.media_files import signed_url
 from backend.services import (
     desk,
     exchange_admin,
@@ -60,6 +58,7 @@ from backend.services import (
     patient_prices,
     reports,
     staff_auth,
+    texts,
     visit_codes,
 )
 from backend.services.audit import Viewer
@@ -78,8 +77,9 @@ from backend.services.errors import Forbidden, Invalid, NotFound, ServiceError, 
 from backend.services.media import KINDS, PHASES, attach_media
 from backend.services.referrals import PatientIn, PlanIn, revise_plan, send_referral
 from backend.services.staff_auth import EnrolmentNeeded, StaffPrincipal, qr_svg
+from backend.services.texts import SPECIALIZATIONS
 from backend.services.worklist import call_history
-from backend.texts import SPECIALIZATIONS
+from backend.web.rate_limits import auth_budget
 
 LANG_COOKIE = "plantrack_lang"
 EXCHANGE_TZ = reports.EXCHANGE_TZ

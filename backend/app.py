@@ -24,13 +24,7 @@ from admin import views as admin_views
 from backend import __doc__ as about
 from backend.auth.firebase import FirebaseVerifier
 from backend.auth.tokens import key_ring
-from backend.http_context import InFlight, RequestContext
-from backend.http_errors import problem_details
-from backend.http_headers import SecurityHeaders
-from backend.http_input import refuse_nul_in_query
-from backend.logs import configure_logging
-from backend.media_files import LocalMediaFiles
-from backend.push.worker import (
+from backend.outbox.worker import (
     handlers,
     make_alert_channels,
     make_sender,
@@ -64,8 +58,14 @@ from backend.routes.exchange import referral_actions as exchange_referral_action
 from backend.routes.exchange import referrals as exchange_referrals
 from backend.routes.exchange import staff as exchange_staff
 from backend.routes.links import add_links
+from backend.runtime.logs import configure_logging
+from backend.runtime.media_files import LocalMediaFiles
 from backend.settings import Settings, load_settings
 from backend.store.engine import close_engine, open_engine
+from backend.web.errors import problem_details
+from backend.web.headers import SecurityHeaders
+from backend.web.input_checks import refuse_nul_in_query
+from backend.web.request_context import InFlight, RequestContext
 from patient_web import views as patient_web_views
 
 VERSION = "0.1.0"
@@ -222,7 +222,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
         ),
         debug=False,
-        logging_config=None,  # ours (backend.logs): JSON lines, no bodies
+        logging_config=None,  # ours (backend.runtime.logs): JSON lines, no bodies
     )
     complete_documentation(app)
     add_links(app.openapi_schema)

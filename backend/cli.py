@@ -43,7 +43,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         if value is not None:
             os.environ[var] = str(value)
     settings = _settings()
-    from backend.logs import configure_logging
+    from backend.runtime.logs import configure_logging
 
     configure_logging(settings.log_level)
     uvicorn.run(
@@ -76,9 +76,9 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from backend.demo import load_demo
-    from backend.media_files import LocalMediaFiles
-    from backend.push.worker import SmsDelivery
+    from backend.ops.demo import load_demo
+    from backend.outbox.worker import SmsDelivery
+    from backend.runtime.media_files import LocalMediaFiles
     from backend.services.sms import report as sms_report
     from backend.store import referrals
 
@@ -177,9 +177,7 @@ def cmd_staff_add(args: argparse.Namespace) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
-    from backend.logs import configure_logging
-    from backend.media_files import LocalMediaFiles
-    from backend.push.worker import (
+    from backend.outbox.worker import (
         handlers,
         make_alert_channels,
         make_sender,
@@ -188,6 +186,8 @@ def cmd_worker(args: argparse.Namespace) -> None:
         run_once,
         worker_name,
     )
+    from backend.runtime.logs import configure_logging
+    from backend.runtime.media_files import LocalMediaFiles
     from backend.services.recording import reevaluate_due
 
     settings = _settings()
@@ -248,8 +248,8 @@ def cmd_refold(args: argparse.Namespace) -> None:
 def cmd_dev_token(args: argparse.Namespace) -> None:
     """An emulator ID token for a phone, to try the patient API by hand."""
     from backend.auth.emulator import emulator_id_token
-    from backend.clock import utcnow
-    from backend.phones import BadPhone, normalise_phone
+    from backend.runtime.clock import utcnow
+    from backend.services.phones import BadPhone, normalise_phone
 
     settings = _settings()
     if settings.env != "dev" or not os.environ.get("FIREBASE_AUTH_EMULATOR_HOST"):
@@ -270,9 +270,9 @@ def cmd_dev_token(args: argparse.Namespace) -> None:
 
 def cmd_dev_link(args: argparse.Namespace) -> None:
     """A patient's page link for their latest referral, to try the page by hand."""
-    from backend.clock import utcnow
-    from backend.phones import BadPhone, normalise_phone
+    from backend.runtime.clock import utcnow
     from backend.services.patient_links import latest_link
+    from backend.services.phones import BadPhone, normalise_phone
 
     settings = _settings()
     if settings.env != "dev":
@@ -294,7 +294,7 @@ def cmd_dev_link(args: argparse.Namespace) -> None:
 
 
 def cmd_backup(args: argparse.Namespace) -> None:
-    from backend.backup import BackupError, backup
+    from backend.ops.backup import BackupError, backup
 
     try:
         print(backup(_settings(), args.path))
@@ -303,7 +303,7 @@ def cmd_backup(args: argparse.Namespace) -> None:
 
 
 def cmd_restore(args: argparse.Namespace) -> None:
-    from backend.backup import BackupError, restore
+    from backend.ops.backup import BackupError, restore
 
     try:
         restore(_settings(), args.path)

@@ -72,7 +72,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     rate_limit_staff: int = 1200
     rate_limit_webhooks: int = 6000
     rate_limit_window_seconds: int = 60
-    # SMS to patients without the app (backend/push/sms.py, backend/services/sms.py).
+    # SMS to patients without the app (backend/messages/sms.py, backend/services/sms.py).
     # No provider: texts are written to the log and marked `logged`.
     sms_provider: Literal["", "smsru"] = ""
     sms_api_id: str = msgspec.field(default="")
@@ -210,7 +210,7 @@ def check_settings(settings: Settings) -> None:
         raise SettingsError("PLANTRACK_VENDOR_TIMEOUT_SECONDS: more than 0, at most 300")
     check_sms_settings(settings)
     if settings.smtp_url:
-        from backend.push.email import parse_smtp_url
+        from backend.messages.email import parse_smtp_url
 
         try:
             parse_smtp_url(settings.smtp_url)

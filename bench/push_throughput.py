@@ -63,8 +63,8 @@ async def raw_posts(base: str, n: int, concurrency: int) -> float:
 
 
 async def through_outbox(database_url: str, key: Path, base: str, n: int, fcm_batch: int) -> float:
+    from backend.outbox.worker import handlers, run_once
     from backend.push.fcm import FcmSender
-    from backend.push.worker import handlers, run_once
     from backend.settings import load_settings
     from backend.store.engine import close_engine, open_engine
     from backend.store.tables import Outbox
@@ -77,7 +77,7 @@ async def through_outbox(database_url: str, key: Path, base: str, n: int, fcm_ba
         }
     )
     engine = await open_engine(settings)
-    now = __import__("backend.clock", fromlist=["utcnow"]).utcnow()
+    now = __import__("backend.runtime.clock", fromlist=["utcnow"]).utcnow()
     import msgspec
 
     rows = [

@@ -164,7 +164,7 @@ async def bare(base: str, n: int, concurrency: int) -> float:
 
 async def drain(url: str, var: Path, port: int) -> tuple[float, int, int]:
     """Run the worker until the inbox is processed: events/s into the ledger."""
-    from backend.push.worker import handlers, run_once
+    from backend.outbox.worker import handlers, run_once
     from backend.settings import load_settings
     from backend.store.engine import close_engine, open_engine
     from backend.store.tables import Event, Inbox

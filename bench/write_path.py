@@ -80,7 +80,7 @@ end
 async def staff_token(role: str, clinic: int | None, email: str, now: datetime) -> str:
     """A signed-in staff member's bearer token (the session made as sign-in makes it)."""
     from backend.domain.roles import Role
-    from backend.ids import new_id
+    from backend.runtime.ids import new_id
     from backend.services.staff import add_staff
     from backend.store import staff_sessions
 

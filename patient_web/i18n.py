@@ -1,5 +1,5 @@
 """Words of the patient's web page, Russian and English side by side. Texts the app
-shows too (questions, steps, states, money) come from backend.texts."""
+shows too (questions, steps, states, money) come from backend.services.texts."""
 
 from typing import Literal
 

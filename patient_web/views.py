@@ -24,15 +24,13 @@ from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from backend import texts
-from backend.clock import utcnow
 from backend.domain.odontogram import chart, render_svg
 from backend.domain.plans import of_variant
 from backend.domain.variants import chart_states
-from backend.media_files import signed_url
-from backend.rate_limits import charge, client_address, link_budget
 from backend.routes import patient_present as present
-from backend.services import link_answers, patient_links, patient_reads
+from backend.runtime.clock import utcnow
+from backend.runtime.media_files import signed_url
+from backend.services import link_answers, patient_links, patient_reads, texts
 from backend.services.errors import (
     Conflict,
     Invalid,
@@ -42,6 +40,7 @@ from backend.services.errors import (
 )
 from backend.services.patient_links import LinkAccess
 from backend.services.patient_reads import ReferralBundle
+from backend.web.rate_limits import charge, client_address, link_budget
 from patient_web.i18n import WORDS, Lang, word
 
 COOKIE = "plantrack_patient"

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from backend.domain.events import Contacted, Source
-from backend.ids import new_id
+from backend.runtime.ids import new_id
 from backend.services.recording import Statement, record
 from backend.services.referrals import (
     PatientIn,

@@ -6,13 +6,13 @@ from litestar import Request, Router, post
 from litestar.exceptions import NotAuthorizedException
 
 from backend.auth.firebase import FirebaseUnavailable, InvalidFirebaseToken
-from backend.rate_limits import auth_budget
 from backend.routes import patient_examples as ex
 from backend.routes.docs import example_body, problems, responds
 from backend.routes.patient_schemas import PatientSignIn, RefreshIn, Tokens
 from backend.routes.security import patient_principal
 from backend.services import patient_auth
 from backend.services.errors import Unavailable
+from backend.web.rate_limits import auth_budget
 
 
 def _tokens(pair: patient_auth.TokenPair) -> Tokens:

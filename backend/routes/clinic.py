@@ -7,7 +7,6 @@ from litestar import Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from backend.clock import utcnow
 from backend.domain.events import Source
 from backend.domain.funnel import Step
 from backend.routes import funnel, plan_document
@@ -32,6 +31,7 @@ from backend.routes.staff_security import (
     roles,
     staff_api,
 )
+from backend.runtime.clock import utcnow
 from backend.services import desk, patient_prices, visit_codes
 from backend.services.audit import Viewer
 from backend.services.claims import Claim, record_clinic_claim

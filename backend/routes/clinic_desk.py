@@ -11,7 +11,6 @@ from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
-from backend.clock import utcnow
 from backend.routes import clinic_loop_examples as ex
 from backend.routes import staff_bodies as b
 from backend.routes import staff_present as present
@@ -30,6 +29,7 @@ from backend.routes.staff_security import (
     roles,
     staff_api,
 )
+from backend.runtime.clock import utcnow
 from backend.services import clinic_view, staff_alerts, worklist
 from backend.services.audit import Viewer
 from backend.services.staff_auth import StaffPrincipal

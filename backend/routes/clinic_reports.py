@@ -13,7 +13,7 @@ from backend.domain.conversion import ConversionRow
 from backend.domain.reasons import ReasonRow
 from backend.routes.exports import Cell, table_response
 from backend.services import conversion, exchange_admin, reasons
-from backend.texts import SPECIALIZATIONS
+from backend.services.texts import SPECIALIZATIONS
 
 ERRORS = (400, 401, 403, 422)
 

@@ -207,7 +207,7 @@ class PictureForm(Operation):
             }
 
 
-RATE_LIMITED = ("/api/", "/integrations/")  # backend.rate_limits counts these
+RATE_LIMITED = ("/api/", "/integrations/")  # backend.web.rate_limits counts these
 
 
 def complete_documentation(app: Any) -> None:

@@ -14,7 +14,6 @@ from litestar.di import NamedDependency, Provide
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import QueryParameter
 
-from backend.clock import utcnow
 from backend.domain.money_funnel import Funnel
 from backend.domain.norms import Specialization
 from backend.domain.plan_fact import PlanFactMonth, SpecializationRow, average
@@ -35,6 +34,7 @@ from backend.routes.clinic_reports import (
 from backend.routes.docs import responds
 from backend.routes.exports import Cell, Format, table_response
 from backend.routes.staff_security import CLINIC_MANAGER, EXCHANGE_READERS, roles
+from backend.runtime.clock import utcnow
 from backend.services import funnel_reports
 from backend.services.funnel_reports import Scope
 from backend.services.reports import CohortRow

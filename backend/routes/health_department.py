@@ -8,12 +8,12 @@ from datetime import datetime
 import msgspec
 from litestar import Response, Router, get
 
-from backend.clock import utcnow
 from backend.domain.health_stats import MIN_PATIENTS, Cell, PriceSpread
 from backend.routes.docs import responds
 from backend.routes.exports import Format, table_response
 from backend.routes.funnel import FromMonth, ToMonth
 from backend.routes.staff_security import EXCHANGE_READERS, HEALTH, roles, staff_guard
+from backend.runtime.clock import utcnow
 from backend.services import health_stats, reports
 
 READERS = HEALTH | EXCHANGE_READERS

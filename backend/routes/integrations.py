@@ -15,12 +15,12 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, HeaderParameter
 
-from backend.http_input import refuse_nul_in_query
 from backend.integrations.mis_webhooks import MisEvent
-from backend.rate_limits import delivery_budget
 from backend.routes.docs import responds
 from backend.services import integrations
 from backend.services.errors import Forbidden, ServiceError
+from backend.web.input_checks import refuse_nul_in_query
+from backend.web.rate_limits import delivery_budget
 
 MAX_DELIVERY = 256 * 1024  # CRM events are a few hundred bytes; MIS events a few kB
 

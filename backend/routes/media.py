@@ -1,4 +1,4 @@
-"""Picture files, served only to holders of a fresh signed URL (see backend.media_files)."""
+"""Picture files, served only to holders of a fresh signed URL (see backend.runtime.media_files)."""
 
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -12,9 +12,9 @@ from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, KwargDefinition, QueryParameter
 from litestar.response import File
 
-from backend.clock import utcnow
-from backend.media_files import check_signature
 from backend.routes.docs import responds
+from backend.runtime.clock import utcnow
+from backend.runtime.media_files import check_signature
 from backend.services import patient_reads
 from backend.services.errors import Invalid
 from backend.services.media import attach_media

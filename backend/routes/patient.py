@@ -9,12 +9,9 @@ from litestar import Request, Response, Router, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, QueryParameter
 
-from backend import texts
-from backend.clock import utcnow
 from backend.domain.odontogram import chart, render_svg
 from backend.domain.plans import of_variant, offered_variants
 from backend.domain.variants import chart_states
-from backend.media_files import signed_url
 from backend.routes import patient_examples as ex
 from backend.routes import patient_export as privacy_body
 from backend.routes import patient_present as present
@@ -23,6 +20,8 @@ from backend.routes import plan_document
 from backend.routes.docs import example_body, responds
 from backend.routes.paging import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from backend.routes.security import PatientPrincipal, patient_principal
+from backend.runtime.clock import utcnow
+from backend.runtime.media_files import signed_url
 from backend.services import (
     answers,
     patient_reads,
@@ -30,6 +29,7 @@ from backend.services import (
     privacy,
     profile,
     sms,
+    texts,
     visit_codes,
 )
 from backend.services.errors import Invalid

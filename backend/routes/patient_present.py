@@ -6,15 +6,15 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from backend import texts
 from backend.domain.funnel import ITEM_PREFIX, RECEIPT_PREFIX, Step
 from backend.domain.norms import effective_norms
 from backend.domain.odontogram import ChartTooth, chart
 from backend.domain.plans import PlanItem, ToothState, compare_plans
 from backend.domain.variants import VariantOverview, chart_states, overview
 from backend.routes import patient_schemas as s
+from backend.services import texts
 from backend.services.patient_reads import ReferralBundle
-from backend.texts import Lang
+from backend.services.texts import Lang
 
 
 def local(at: datetime | None, tz: ZoneInfo) -> datetime | None:

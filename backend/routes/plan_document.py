@@ -4,7 +4,7 @@ clinic shows prices, the totals; in the patient's language, with a QR back to th
 in the app. The patient prints their own; the clinic prints it from the card.
 
 This words what the services computed (the patient's plan screen's bundle) for paper;
-`backend.plan_print` lays it out. No rule is decided here.
+`backend.services.plan_print` lays it out. No rule is decided here.
 """
 
 from datetime import datetime, timedelta
@@ -12,14 +12,13 @@ from typing import Any
 
 import msgspec
 
-from backend import texts
 from backend.domain.money_funnel import treatment_start
 from backend.domain.odontogram import chart, render_svg
 from backend.domain.progress import planned_schedule
 from backend.domain.variants import chart_states
 from backend.routes import patient_present as present
-from backend.services import patient_links, patient_reads
-from backend.texts import Lang
+from backend.services import patient_links, patient_reads, texts
+from backend.services.texts import Lang
 
 WORDS: dict[str, dict[Lang, str]] = {
     "title": {"ru": "План лечения", "en": "Treatment plan"},
@@ -155,7 +154,7 @@ async def pdf_response(context: dict[str, Any], referral_id) -> Any:
     import anyio
     from litestar import Response
 
-    from backend.plan_print import plan_pdf
+    from backend.services.plan_print import plan_pdf
 
     body = await anyio.to_thread.run_sync(plan_pdf, context)
     return Response(

@@ -7,9 +7,9 @@ from litestar import Request
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
 from backend.auth.tokens import PATIENT_AUDIENCE, InvalidToken, read_access
-from backend.clock import utcnow
-from backend.rate_limits import charge
+from backend.runtime.clock import utcnow
 from backend.services.patient_auth import session_live
+from backend.web.rate_limits import charge
 
 
 class PatientPrincipal(msgspec.Struct, frozen=True):

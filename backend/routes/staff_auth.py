@@ -6,7 +6,6 @@ from litestar import Request, Router, post
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import PermissionDeniedException
 
-from backend.rate_limits import auth_budget
 from backend.routes import staff_bodies as b
 from backend.routes import staff_examples as ex
 from backend.routes.docs import example_body, problems, responds
@@ -22,6 +21,7 @@ from backend.routes.staff_security import (
 )
 from backend.services import staff_auth
 from backend.services.staff_auth import EnrolmentNeeded, StaffPrincipal
+from backend.web.rate_limits import auth_budget
 
 
 @post(

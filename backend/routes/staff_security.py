@@ -12,12 +12,12 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.handlers.base import BaseRouteHandler
 
 from backend.domain.roles import Role
-from backend.logs import request_id
-from backend.rate_limits import charge, client_address
+from backend.runtime.logs import request_id
 from backend.services import staff_auth
 from backend.services.audit import Viewer
 from backend.services.errors import NotAuthenticated
 from backend.services.staff_auth import StaffPrincipal
+from backend.web.rate_limits import charge, client_address
 
 COOKIE = "plantrack_staff"
 

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from backend import texts
 from backend.domain.staff_alerts import AlertKind
-from backend.texts import Lang
+from backend.services import texts
+from backend.services.texts import Lang
 
 SUBJECTS: dict[AlertKind, dict[Lang, str]] = {
     AlertKind.new_referral: {"ru": "Новое направление", "en": "New referral"},

@@ -5,10 +5,10 @@ from typing import Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from backend.clock import utcnow
 from backend.domain.contact_time import BadCallTime, call_window, call_window_on
 from backend.domain.events import PatientAnswer, Source
 from backend.domain.funnel import CONTACTED
+from backend.runtime.clock import utcnow
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.services.recording import Recorded, Statement, record_locked
 from backend.store import parties, questions, referrals

@@ -4,7 +4,7 @@ from typing import Any
 
 import msgspec
 
-from backend.clock import utcnow
+from backend.runtime.clock import utcnow
 from backend.services.staff_auth import StaffPrincipal
 from backend.store import audit
 

@@ -10,8 +10,8 @@ from uuid import UUID
 
 import msgspec
 
-from backend.clock import utcnow
 from backend.domain.events import Correction, EventBody, Source
+from backend.runtime.clock import utcnow
 from backend.services.recording import Recorded, Statement, record
 
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]

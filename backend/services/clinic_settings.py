@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from backend.clock import utcnow
 from backend.domain.clinic_settings import (
     EffectiveSettings,
     SettingValues,
@@ -34,6 +33,7 @@ from backend.domain.clinic_settings import (
 from backend.domain.norms import DurationNorm, Specialization
 from backend.domain.roles import Role
 from backend.domain.verification import VerificationPolicy
+from backend.runtime.clock import utcnow
 from backend.services.audit import Viewer
 from backend.services.errors import Forbidden, Invalid, NotFound
 from backend.store import audit, outbox, parties

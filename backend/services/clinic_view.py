@@ -4,9 +4,9 @@ its answers (which join the dispute's evidence), and its scorecard."""
 from datetime import datetime
 from uuid import UUID
 
-from backend.clock import utcnow
 from backend.domain.events import DisputeAnswer, Source
-from backend.ids import new_id
+from backend.runtime.clock import utcnow
+from backend.runtime.ids import new_id
 from backend.services import desk, reports
 from backend.services.audit import Viewer
 from backend.services.errors import Conflict, Invalid, NotFound

@@ -8,7 +8,7 @@ from uuid import UUID
 import msgspec
 
 from backend.integrations.config import IntegrationIn
-from backend.secrets_box import unseal
+from backend.runtime.secrets_box import unseal
 from backend.services import integrations
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.store import integrations as store

@@ -20,7 +20,6 @@ from uuid import UUID
 import httpx
 import msgspec
 
-from backend.clock import utcnow
 from backend.domain.events import Source
 from backend.integrations.amocrm import AmoCrm
 from backend.integrations.base import (
@@ -36,7 +35,8 @@ from backend.integrations.bitrix24 import Bitrix24
 from backend.integrations.config import IntegrationIn, split
 from backend.integrations.ident import BadQuery, key_matches, new_key, parse_query, ticket
 from backend.integrations.mis_webhooks import MisWebhooks, new_secret
-from backend.secrets_box import seal, unseal
+from backend.runtime.clock import utcnow
+from backend.runtime.secrets_box import seal, unseal
 from backend.services import crm_money
 from backend.services.claims import ReceivedIn, record_clinic_claim
 from backend.services.errors import (

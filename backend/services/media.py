@@ -7,10 +7,10 @@ from uuid import UUID
 
 from PIL import Image, UnidentifiedImageError
 
-from backend.clock import utcnow
 from backend.domain.teeth import is_valid_tooth
-from backend.ids import new_id
-from backend.media_files import MediaFiles
+from backend.runtime.clock import utcnow
+from backend.runtime.ids import new_id
+from backend.runtime.media_files import MediaFiles
 from backend.services.errors import Invalid, NotFound
 from backend.store import media, referrals
 

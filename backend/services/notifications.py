@@ -17,15 +17,14 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from backend import texts
 from backend.domain.clinic_settings import EffectiveSettings, SettingValues, effective_settings
 from backend.domain.funnel import ReferralFold, fold_referral
 from backend.domain.progress import BEHIND_GRACE, plan_progress
 from backend.domain.questions import AskedQuestion, QuestionKind, check_question
 from backend.domain.reminders import Action, ReminderContext, Timer, TimerKind, decide, timers_for
 from backend.domain.working_time import quiet_until
-from backend.ids import new_id
-from backend.services import sms
+from backend.runtime.ids import new_id
+from backend.services import sms, texts
 from backend.services.clinic_settings import effective_for
 from backend.services.profile import prefs_of, quiet_of
 from backend.store import devices, ledger, norms, outbox, parties, questions, referrals

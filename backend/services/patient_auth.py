@@ -15,10 +15,10 @@ import msgspec
 
 from backend.auth.firebase import FirebaseIdentity
 from backend.auth.tokens import PATIENT_AUDIENCE, KeyRing, issue_access
-from backend.clock import utcnow
-from backend.ids import new_id
-from backend.phones import BadPhone, normalise_phone
+from backend.runtime.clock import utcnow
+from backend.runtime.ids import new_id
 from backend.services.errors import Forbidden, NotAuthenticated
+from backend.services.phones import BadPhone, normalise_phone
 from backend.settings import Settings
 from backend.store import parties, referrals, sessions
 from backend.store.engine import write_transaction

@@ -26,7 +26,7 @@ import msgspec
 
 from backend.domain.funnel import CLOSURES, Step
 from backend.domain.sms import link_works
-from backend.ids import new_id
+from backend.runtime.ids import new_id
 from backend.services.errors import Conflict, Invalid, NotFound, TooManyAttempts
 from backend.store import parties, patient_links, throttle
 from backend.store.engine import write_transaction

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from backend.clock import utcnow
 from backend.domain.events import (
     AppointmentResponse,
     Body,
@@ -21,7 +20,8 @@ from backend.domain.events import (
 )
 from backend.domain.funnel import fold_referral
 from backend.domain.receipts import BadReceipt, ReceiptMatch, match_receipt, parse_receipt_qr
-from backend.ids import new_id
+from backend.runtime.clock import utcnow
+from backend.runtime.ids import new_id
 from backend.services.answers import when_called
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.services.recording import Recorded, Statement, record_locked

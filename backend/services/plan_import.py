@@ -6,7 +6,6 @@ from uuid import UUID
 
 import msgspec
 
-from backend.clock import utcnow
 from backend.domain.norms import Specialization
 from backend.domain.plan_import import (
     DEFAULT_MIN_PROBABILITY,
@@ -17,6 +16,7 @@ from backend.domain.plan_import import (
     import_plan,
 )
 from backend.domain.teeth import ToothCondition
+from backend.runtime.clock import utcnow
 from backend.services.errors import Invalid, NotFound
 from backend.services.referrals import (
     PatientIn,

@@ -9,7 +9,7 @@ exchange's figures are built from them.
 import logging
 from uuid import UUID
 
-from backend.clock import utcnow
+from backend.runtime.clock import utcnow
 from backend.services import patient_links
 from backend.services.errors import NotFound, ServiceError
 from backend.store import parties, privacy

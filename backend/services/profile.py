@@ -6,7 +6,7 @@ from uuid import UUID
 
 import msgspec
 
-from backend.clock import utcnow
+from backend.runtime.clock import utcnow
 from backend.services.errors import NotFound
 from backend.store import devices, parties
 from backend.store.engine import write_transaction

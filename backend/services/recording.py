@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from backend.clock import utcnow
 from backend.domain.authority import Refusal, RefusalKind, check_statement
 from backend.domain.conversion import position as conversion_position
 from backend.domain.events import Body, Contacted, Correction, Event, Source, side_of
@@ -26,7 +25,8 @@ from backend.domain.norms import Norms
 from backend.domain.progress import Progress, plan_progress
 from backend.domain.questions import plan_questions
 from backend.domain.verification import VerificationPolicy, verify
-from backend.ids import new_id
+from backend.runtime.clock import utcnow
+from backend.runtime.ids import new_id
 from backend.services.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.store import (
     appointments,

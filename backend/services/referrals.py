@@ -6,16 +6,16 @@ from uuid import UUID
 
 import msgspec
 
-from backend.clock import utcnow
 from backend.domain.events import PlanLine, PlanSet, Sent, Source
 from backend.domain.norms import Specialization
 from backend.domain.plans import Explanation, PlanItem, ToothState, VariantInfo
 from backend.domain.teeth import VALID_TEETH, ToothCondition, is_valid_tooth
-from backend.ids import new_id, short_code
-from backend.phones import BadPhone, normalise_phone
+from backend.runtime.clock import utcnow
+from backend.runtime.ids import new_id, short_code
 from backend.services import sms
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.services.integrations import announce_referral
+from backend.services.phones import BadPhone, normalise_phone
 from backend.services.recording import Statement, record_locked
 from backend.store import ledger, parties, plans, referrals
 from backend.store.engine import write_transaction

@@ -23,7 +23,6 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from backend import texts
 from backend.domain.sms import (
     BY_SMS,
     QUESTIONS_SHARE_SMS_WITHIN,
@@ -35,9 +34,9 @@ from backend.domain.sms import (
     weekly_allowance,
 )
 from backend.domain.working_time import quiet_until
-from backend.ids import new_id
-from backend.push.sms import Sms, SmsResult
-from backend.services import clinic_settings, patient_links
+from backend.messages.sms import Sms, SmsResult
+from backend.runtime.ids import new_id
+from backend.services import clinic_settings, patient_links, texts
 from backend.services.profile import prefs_of, quiet_of
 from backend.store import devices, outbox, parties, questions, referrals
 from backend.store import patient_links as link_rows

@@ -6,9 +6,9 @@ from uuid import UUID
 import msgspec
 from argon2 import PasswordHasher
 
-from backend.clock import utcnow
 from backend.domain.roles import Role, needs_clinic
-from backend.ids import new_id
+from backend.runtime.clock import utcnow
+from backend.runtime.ids import new_id
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.services.staff_auth import new_totp_secret, provisioning_uri
 from backend.store import parties

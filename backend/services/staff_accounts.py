@@ -8,8 +8,8 @@ from uuid import UUID
 
 import msgspec
 
-from backend.clock import utcnow
 from backend.domain.roles import Role, needs_clinic
+from backend.runtime.clock import utcnow
 from backend.services.audit import Viewer, saw
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.services.staff import MIN_PASSWORD_LENGTH, NewStaff, add_staff, hash_password

@@ -44,7 +44,7 @@ from backend.domain.verification import VerificationPolicy, verify
 from backend.domain.working_time import DEFAULT_HOURS, WorkingHours
 from backend.integrations.base import CrmRejected, CrmUnavailable
 from backend.integrations.crm_tasks import ADD_TASK, CrmTask
-from backend.push.email import MailRejected, MailUnavailable, SmtpMailer
+from backend.messages.email import MailRejected, MailUnavailable, SmtpMailer
 from backend.services import alert_texts
 from backend.services.clinic_settings import effective_for
 from backend.store import integrations as integration_store

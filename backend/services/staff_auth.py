@@ -19,9 +19,9 @@ import qrcode.image.svg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from backend.clock import utcnow
 from backend.domain.roles import Role
-from backend.ids import new_id
+from backend.runtime.clock import utcnow
+from backend.runtime.ids import new_id
 from backend.services.errors import NotAuthenticated, TooManyAttempts
 from backend.store import parties, staff_sessions, throttle
 from backend.store.engine import write_transaction

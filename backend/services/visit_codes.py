@@ -15,9 +15,9 @@ from uuid import UUID
 
 import msgspec
 
-from backend.clock import utcnow
 from backend.domain.events import Source, VisitCosigned
-from backend.ids import new_id
+from backend.runtime.clock import utcnow
+from backend.runtime.ids import new_id
 from backend.services.errors import Invalid, NotFound, TooManyAttempts
 from backend.services.recording import Recorded, Statement, record_locked
 from backend.store import referrals, throttle, visit_codes

@@ -12,7 +12,6 @@ from uuid import UUID
 
 import msgspec
 
-from backend.clock import utcnow
 from backend.domain.events import Source
 from backend.domain.worklist import (
     CLAIMED,
@@ -25,7 +24,8 @@ from backend.domain.worklist import (
     first_contact_reason,
     open_reasons,
 )
-from backend.ids import new_id
+from backend.runtime.clock import utcnow
+from backend.runtime.ids import new_id
 from backend.services.audit import Viewer, saw
 from backend.services.claims import ContactedIn, record_clinic_claim
 from backend.services.desk import WORKLIST_MAX, referral_in_scope

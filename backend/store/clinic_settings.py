@@ -7,7 +7,7 @@ from uuid import UUID
 
 from backend.domain.clinic_settings import SettingValues
 from backend.domain.norms import DurationNorm as Norm
-from backend.ids import new_id
+from backend.runtime.ids import new_id
 from backend.store.tables import Clinic, ClinicSetting, Referral, Restatement
 from backend.store.tables import DurationNorm as NormRow
 

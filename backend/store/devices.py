@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from backend.ids import new_id
+from backend.runtime.ids import new_id
 from backend.store.tables import Device
 
 

@@ -6,7 +6,7 @@ from uuid import UUID
 
 import msgspec
 
-from backend.ids import new_id
+from backend.runtime.ids import new_id
 from backend.store.tables import (
     ExternalLink,
     Inbox,

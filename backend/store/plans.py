@@ -8,7 +8,7 @@ from uuid import UUID
 import msgspec
 
 from backend.domain.plans import Explanation, PlanItem, ToothState, VariantInfo
-from backend.ids import new_id
+from backend.runtime.ids import new_id
 from backend.store.engine import reports_node
 from backend.store.tables import Plan, PlanExplanation, PlanVariant
 from backend.store.tables import PlanItem as PlanItemRow

@@ -5,7 +5,7 @@ from typing import Any
 from uuid import UUID
 
 from backend.domain.verification import Verification
-from backend.ids import new_id
+from backend.runtime.ids import new_id
 from backend.store.tables import Verification as VerificationRow
 
 _UPDATED = (

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pyotp
 from playwright.async_api import Page, expect
 
-from backend.clock import utcnow
-from backend.demo import DEMO_PASSWORD, demo_id, load_demo
 from backend.domain.events import Source
+from backend.ops.demo import DEMO_PASSWORD, demo_id, load_demo
+from backend.runtime.clock import utcnow
 from backend.services.answers import answer_question
 from backend.services.referrals import PatientIn, PlanIn, PlanItemIn, send_referral
 from backend.store import parties, questions

@@ -10,11 +10,11 @@ from urllib.parse import urlparse
 import httpx
 from playwright.async_api import expect
 
-from backend.clock import utcnow
-from backend.demo import DEMO_PASSWORD
 from backend.domain.events import Source
 from backend.domain.roles import Role
 from backend.integrations.config import Bitrix24In
+from backend.ops.demo import DEMO_PASSWORD
+from backend.runtime.clock import utcnow
 from backend.services import integrations
 from backend.services.referrals import PatientIn, PlanIn, PlanItemIn, send_referral
 from backend.services.staff import add_staff

@@ -12,11 +12,11 @@ import httpx
 from PIL import Image
 from playwright.async_api import expect
 
-from backend.clock import utcnow
-from backend.demo import demo_id, load_demo
 from backend.domain.events import Source
-from backend.push.worker import handlers, run_once
+from backend.ops.demo import demo_id, load_demo
+from backend.outbox.worker import handlers, run_once
 from backend.routes import staff_examples as sex
+from backend.runtime.clock import utcnow
 from backend.services.referrals import PatientIn, PlanIn, PlanItemIn, send_referral
 from backend.store.tables import Media
 from tests.browser.conftest import shot

@@ -16,10 +16,10 @@ import pytest
 from playwright.async_api import Page, expect
 
 from admin.i18n import STEPS
-from backend.clock import utcnow
-from backend.demo import _xray
 from backend.domain.roles import Role
-from backend.ids import new_id
+from backend.ops.demo import _xray
+from backend.runtime.clock import utcnow
+from backend.runtime.ids import new_id
 from backend.store import parties
 from backend.store.tables import Event, SmsMessage
 from tests.browser.conftest import ARTIFACTS, shot

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from playwright.async_api import expect
 
-from backend.clock import utcnow
+from backend.runtime.clock import utcnow
 from backend.services import patient_links
 from backend.store.tables import Event, Verification
 from tests.browser.conftest import shot

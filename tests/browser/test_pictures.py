@@ -10,9 +10,9 @@ import pyotp
 from PIL import Image
 from playwright.async_api import expect
 
-from backend.clock import utcnow
 from backend.domain.roles import Role
-from backend.media_files import LocalMediaFiles
+from backend.runtime.clock import utcnow
+from backend.runtime.media_files import LocalMediaFiles
 from backend.services.media import attach_media
 from backend.store import parties
 from tests.browser.conftest import ARTIFACTS, shot

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from playwright.async_api import expect
 
-from backend.clock import utcnow
-from backend.demo import demo_id, load_demo
-from backend.push.worker import handlers, run_once
+from backend.ops.demo import demo_id, load_demo
+from backend.outbox.worker import handlers, run_once
+from backend.runtime.clock import utcnow
 from backend.store import desk
 from tests.browser.conftest import shot
 from tests.browser.test_admin import keep, sign_in

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 
 from playwright.async_api import expect
 
-from backend.clock import utcnow
-from backend.demo import demo_id, load_demo
 from backend.domain.events import Source
-from backend.push.email import SmtpMailer
-from backend.push.worker import handlers, run_once
+from backend.messages.email import SmtpMailer
+from backend.ops.demo import demo_id, load_demo
+from backend.outbox.worker import handlers, run_once
+from backend.runtime.clock import utcnow
 from backend.services.referrals import PatientIn, PlanIn, PlanItemIn, send_referral
 from backend.services.staff_alerts import Channels
 from backend.store import parties

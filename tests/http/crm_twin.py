@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from backend.clock import utcnow
 from backend.domain.events import Source
 from backend.domain.roles import Role
+from backend.runtime.clock import utcnow
 from backend.services.referrals import PlanIn, PlanItemIn, revise_plan
 from tests.http.integration_client import send
 from tests.http.patient_client import sign_in as patient_sign_in

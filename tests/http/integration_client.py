@@ -8,8 +8,8 @@ from uuid import UUID
 
 import httpx
 
-from backend.clock import utcnow
-from backend.push.worker import handlers, run_once
+from backend.outbox.worker import handlers, run_once
+from backend.runtime.clock import utcnow
 from backend.settings import Settings
 from backend.store.tables import Event
 from tests.http.patient_client import sign_in as patient_sign_in

@@ -6,7 +6,7 @@ from uuid import uuid4
 import httpx
 
 from backend.auth.emulator import emulator_id_token
-from backend.clock import utcnow
+from backend.runtime.clock import utcnow
 
 
 @dataclass

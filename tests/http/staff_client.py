@@ -7,8 +7,8 @@ from uuid import UUID
 import httpx
 import pyotp
 
-from backend.clock import utcnow
 from backend.domain.roles import Role
+from backend.runtime.clock import utcnow
 from backend.services.staff import add_staff
 from backend.store import parties
 

@@ -21,12 +21,12 @@ from uuid import uuid4
 from PIL import Image
 
 from admin.views import COOKIE
-from backend.clock import utcnow
 from backend.domain.roles import Role
-from backend.media_files import LocalMediaFiles
 from backend.routes import patient_examples as pex
 from backend.routes import settings as settings_routes
 from backend.routes import staff_examples as sex
+from backend.runtime.clock import utcnow
+from backend.runtime.media_files import LocalMediaFiles
 from backend.services.media import attach_media
 from backend.services.visit_codes import issue_code
 from backend.store.parties import staff_by_email

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from backend.clock import utcnow
 from backend.domain.roles import Role
 from backend.integrations import amocrm as amocrm_adapter
-from backend.secrets_box import unseal
+from backend.runtime.clock import utcnow
+from backend.runtime.secrets_box import unseal
 from backend.store import integrations as integration_store
 from tests.factories import make_clinic
 from tests.fakes import amocrm

@@ -8,8 +8,8 @@ from datetime import timedelta
 import msgspec
 import pytest
 
-from backend.clock import utcnow
 from backend.domain.roles import Role
+from backend.runtime.clock import utcnow
 from backend.store.engine import current_engine, is_postgres
 from backend.store.tables import AuditLog, Event
 from tests.factories import book, make_clinic, make_referral

@@ -7,8 +7,8 @@ from uuid import uuid4
 
 import pytest
 
-from backend.clock import utcnow
 from backend.domain.roles import Role
+from backend.runtime.clock import utcnow
 from backend.services import integrations
 from backend.store import integrations as integration_store
 from tests.factories import make_clinic

@@ -4,9 +4,9 @@ end at once, every change in the audit log, nothing deleted)."""
 
 from datetime import timedelta
 
-from backend.clock import utcnow
 from backend.domain.events import Source
 from backend.domain.roles import Role
+from backend.runtime.clock import utcnow
 from backend.services.answers import answer_question
 from backend.services.claims import VisitedIn, record_clinic_claim
 from backend.store import questions

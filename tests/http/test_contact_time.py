@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from backend.clock import utcnow
 from backend.domain.events import Contacted, Source
+from backend.runtime.clock import utcnow
 from backend.services import reports
 from backend.services.recording import Statement, record
 from tests.factories import make_clinic, make_referral

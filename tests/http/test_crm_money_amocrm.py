@@ -10,9 +10,9 @@ from uuid import UUID
 
 import pytest
 
-from backend.clock import utcnow
 from backend.domain.roles import Role
-from backend.push.worker import handlers, run_once
+from backend.outbox.worker import handlers, run_once
+from backend.runtime.clock import utcnow
 from backend.services import integrations
 from backend.services.referrals import PlanItemIn
 from backend.store import integrations as integration_store

@@ -8,9 +8,9 @@ from uuid import UUID
 
 import pytest
 
-from backend.clock import utcnow
 from backend.domain.roles import Role
 from backend.integrations import bitrix24 as bitrix24_adapter
+from backend.runtime.clock import utcnow
 from backend.services import integrations
 from backend.services.referrals import PlanItemIn
 from backend.store import integrations as integration_store

@@ -17,8 +17,8 @@ import asyncpg
 from PIL import Image
 
 from backend.domain.roles import Role
-from backend.media_files import LocalMediaFiles
-from backend.push.worker import handlers, run_once
+from backend.outbox.worker import handlers, run_once
+from backend.runtime.media_files import LocalMediaFiles
 from backend.settings import Settings
 from tests.fakes import amocrm
 from tests.http import test_amocrm

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import openpyxl
 
-from backend.clock import utcnow
 from backend.domain.roles import Role
-from backend.ids import new_id
+from backend.runtime.clock import utcnow
+from backend.runtime.ids import new_id
 from backend.services import reports
 from backend.store import parties
 from tests.factories import make_clinic, make_referral

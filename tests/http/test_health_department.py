@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 
 import openpyxl
 
-from backend.clock import utcnow
 from backend.domain.events import Completed, Contacted, ItemDone, Source, Visited
 from backend.domain.funnel import fold_referral
 from backend.domain.health_stats import Cell, PriceSpread
 from backend.domain.roles import Role
-from backend.ids import new_id
+from backend.runtime.clock import utcnow
+from backend.runtime.ids import new_id
 from backend.services.recording import Statement, record
 from backend.services.referrals import PatientIn, PlanIn, PlanItemIn, revise_plan, send_referral
 from backend.store import ledger, parties

@@ -16,11 +16,11 @@ from uuid import UUID
 
 import pytest
 
-from backend.clock import utcnow
 from backend.domain.events import Contacted, Source
 from backend.domain.roles import Role
-from backend.logs import JsonFormatter, configure_logging
-from backend.push.worker import handlers, run_once
+from backend.outbox.worker import handlers, run_once
+from backend.runtime.clock import utcnow
+from backend.runtime.logs import JsonFormatter, configure_logging
 from backend.services.recording import Statement, record
 from backend.services.referrals import PatientIn, send_referral
 from backend.store import parties

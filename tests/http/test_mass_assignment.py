@@ -6,10 +6,10 @@ and what the valid bodies record carries the caller's own source, whatever was s
 from datetime import timedelta
 from typing import Any
 
-from backend.clock import utcnow
 from backend.domain.events import Source
 from backend.domain.roles import Role
 from backend.routes import patient_examples as pex
+from backend.runtime.clock import utcnow
 from backend.store.tables import ContactRating, Device, Event, Patient, Plan, Question, Referral
 from tests.factories import book, make_clinic, make_referral
 from tests.http.patient_client import sign_in as patient_sign_in

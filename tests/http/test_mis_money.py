@@ -4,8 +4,8 @@ done taken back) — signed Standard Webhooks over HTTP, each recorded once."""
 
 from datetime import timedelta
 
-from backend.clock import utcnow
 from backend.domain.roles import Role
+from backend.runtime.clock import utcnow
 from tests.factories import make_clinic
 from tests.http.integration_client import (
     connect,

@@ -6,8 +6,8 @@ from uuid import uuid4
 
 from standardwebhooks import Webhook
 
-from backend.clock import utcnow
 from backend.domain.roles import Role
+from backend.runtime.clock import utcnow
 from tests.factories import make_clinic
 from tests.http.integration_client import (
     connect,

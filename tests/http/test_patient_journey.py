@@ -5,9 +5,9 @@ from datetime import timedelta
 
 from PIL import Image
 
-from backend.clock import utcnow
 from backend.domain.events import Contacted, ItemDone, Payment, Source
-from backend.media_files import LocalMediaFiles
+from backend.runtime.clock import utcnow
+from backend.runtime.media_files import LocalMediaFiles
 from backend.services.media import attach_media
 from backend.services.recording import Statement, record
 from backend.services.visit_codes import issue_code

@@ -2,8 +2,8 @@
 
 from datetime import timedelta
 
-from backend.clock import utcnow
 from backend.domain.events import Source
+from backend.runtime.clock import utcnow
 from backend.services.referrals import PlanIn, PlanItemIn, revise_plan
 from backend.store import plans
 from tests.factories import make_clinic, make_referral

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from backend.clock import utcnow
 from backend.domain.contact_time import reported_call_time
 from backend.domain.events import Closed, ItemDone, Source, Visited
+from backend.runtime.clock import utcnow
 from backend.services import patient_links, reports
 from backend.services.privacy import erase
 from backend.services.recording import Statement, record

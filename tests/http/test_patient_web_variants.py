@@ -5,8 +5,8 @@ the choice the page shows the chosen one."""
 
 from uuid import UUID
 
-from backend.clock import utcnow
 from backend.domain.roles import Role
+from backend.runtime.clock import utcnow
 from backend.services import patient_links
 from backend.store.tables import Event, Referral
 from tests.factories import make_clinic

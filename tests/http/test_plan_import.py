@@ -5,8 +5,8 @@ import json
 import re
 from pathlib import Path
 
-from backend.demo import price_list
 from backend.domain.roles import Role
+from backend.ops.demo import price_list
 from backend.services.plan_import import set_prices
 from tests.factories import make_clinic
 from tests.http.patient_client import sign_in as patient_sign_in

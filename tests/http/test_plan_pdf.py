@@ -11,12 +11,12 @@ from uuid import UUID
 
 import pytest
 
-from backend.clock import utcnow
 from backend.domain.events import Closed, Source
 from backend.domain.roles import Role
-from backend.plan_print import plan_html, plan_pdf, qr_uri
 from backend.routes import plan_document
+from backend.runtime.clock import utcnow
 from backend.services import patient_links, patient_reads
+from backend.services.plan_print import plan_html, plan_pdf, qr_uri
 from backend.services.recording import Statement, record
 from backend.store.tables import PatientLink
 from tests.factories import make_clinic

@@ -4,8 +4,8 @@ a plan the clinic changes afterwards is put to the patient, who answers in the a
 
 from datetime import timedelta
 
-from backend.clock import utcnow
 from backend.domain.roles import Role
+from backend.runtime.clock import utcnow
 from tests.factories import make_clinic
 from tests.http.patient_client import sign_in as patient_sign_in
 from tests.http.staff_client import make_staff, sign_in

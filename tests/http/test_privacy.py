@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import msgspec
 
-from backend.clock import utcnow
 from backend.domain.events import Contacted, ItemDone, Payment, Source
 from backend.domain.roles import Role
+from backend.runtime.clock import utcnow
 from backend.services.recording import Statement, record
 from backend.services.referrals import PatientIn, send_referral
 from backend.store import plans

@@ -7,11 +7,11 @@ from uuid import uuid4
 import msgspec
 import pytest
 
-from backend.clock import utcnow
 from backend.domain.roles import Role
-from backend.rate_limits import _Pruning, charge
+from backend.runtime.clock import utcnow
 from backend.store import rate_limits as rate_limit_rows
 from backend.store.tables import Inbox, RateLimit
+from backend.web.rate_limits import _Pruning, charge
 from tests.factories import make_clinic, make_referral
 from tests.http.app_with import app_with
 from tests.http.integration_client import connect, inbound_path

@@ -63,7 +63,7 @@ async def test_access_log_is_structured_and_has_no_query_string(client, caplog):
     [record] = [r for r in caplog.records if r.name == "plantrack.http"]
     assert record.fields["route"] == "/health"
     assert record.fields["status"] == 200
-    from backend.logs import JsonFormatter
+    from backend.runtime.logs import JsonFormatter
 
     line = JsonFormatter().format(record)
     assert json.loads(line)["route"] == "/health"

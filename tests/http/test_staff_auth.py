@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pyotp
 
-from backend.clock import utcnow
 from backend.domain.roles import Role
+from backend.runtime.clock import utcnow
 from backend.services import staff_auth
 from tests.factories import make_clinic
 from tests.http.staff_client import PASSWORD, make_staff, sign_in

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 from PIL import Image
 
-from backend.clock import utcnow
 from backend.domain.roles import Role
+from backend.runtime.clock import utcnow
 from backend.store import parties
 from tests.factories import make_clinic, make_referral
 from tests.http.patient_client import sign_in as patient_sign_in

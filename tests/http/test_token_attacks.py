@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from backend.auth.tokens import PATIENT_AUDIENCE, key_ring
-from backend.clock import utcnow
+from backend.runtime.clock import utcnow
 from tests.factories import make_clinic, make_referral
 from tests.http.app_with import app_with
 from tests.http.patient_client import sign_in

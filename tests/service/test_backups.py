@@ -12,8 +12,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from backend.backup import BackupError, _without_password, backup, restore
 from backend.domain.events import Contacted, Payment, Source
+from backend.ops.backup import BackupError, _without_password, backup, restore
 from backend.services.recording import Statement, record
 from backend.settings import Settings, load_settings
 from backend.store.engine import close_engine, current_engine, open_engine

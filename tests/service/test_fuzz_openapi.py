@@ -34,9 +34,9 @@ from uuid import UUID
 import httpx
 import msgspec
 
-from backend.clock import utcnow
 from backend.domain.roles import Role
 from backend.routes.staff_examples import CLINIC, ITEM, PRICES_IN
+from backend.runtime.clock import utcnow
 from backend.services.referrals import PatientIn, send_referral
 from tests.factories import PLAN, book, make_clinic, make_referral
 from tests.http.patient_client import sign_in as patient_sign_in

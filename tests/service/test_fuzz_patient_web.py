@@ -18,7 +18,7 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend.clock import utcnow
+from backend.runtime.clock import utcnow
 from backend.services import patient_links
 from backend.store.tables import Event
 from tests.factories import book, make_clinic, make_referral

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from PIL import Image
 
-from backend.media_files import LocalMediaFiles
+from backend.runtime.media_files import LocalMediaFiles
 from backend.services.errors import Invalid, TooManyAttempts
 from backend.services.media import attach_media
 from backend.services.profile import forget_device, register_device

@@ -9,8 +9,8 @@ import msgspec
 import pytest
 
 from backend.domain.events import Contacted, Source
+from backend.outbox.worker import handlers, run_once
 from backend.push.fcm import FcmSender
-from backend.push.worker import handlers, run_once
 from backend.services import notifications
 from backend.services.profile import ProfileChange, QuietHours, register_device, update_profile
 from backend.services.recording import Statement, record
@@ -148,7 +148,7 @@ async def test_retry_after_is_honoured(db, fake_fcm, sender):
 
 
 async def test_giving_up_is_recorded(db, fake_fcm, sender, monkeypatch):
-    from backend.push import worker
+    from backend.outbox import worker
 
     monkeypatch.setattr(worker, "MAX_ATTEMPTS", 2)
     sent = await patient_with_devices("quota5-y")

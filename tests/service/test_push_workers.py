@@ -14,7 +14,7 @@ from uuid import uuid4
 import msgspec
 import pytest
 
-from backend.clock import utcnow
+from backend.runtime.clock import utcnow
 from backend.store import outbox
 from backend.store.tables import Outbox
 from tests.fakes.fcm import FakeFcm, RunningFake

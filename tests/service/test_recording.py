@@ -164,7 +164,7 @@ async def test_deadlines_turn_silence_into_overdue(db):
 
 
 async def test_a_silent_clinic_is_followed_by_a_question_at_its_sla(db):
-    from backend.push.worker import handlers, run_once
+    from backend.outbox.worker import handlers, run_once
 
     clinic = await make_clinic()  # Moscow; NOW is Monday 10:00 there
     sent = await make_referral(clinic)

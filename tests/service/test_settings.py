@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from backend.domain.roles import Role
-from backend.push.worker import handlers, run_once
+from backend.outbox.worker import handlers, run_once
 from backend.services import clinic_settings, plan_fact
 from backend.services.audit import Viewer
 from backend.services.clinic_settings import NormChange

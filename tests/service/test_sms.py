@@ -12,8 +12,8 @@ import pytest
 from backend.domain.clinic_settings import SettingValues
 from backend.domain.events import Contacted, Source
 from backend.domain.sms import sms_parts
-from backend.push.sms import SmsRu
-from backend.push.worker import SmsDelivery, handlers, run_once
+from backend.messages.sms import SmsRu
+from backend.outbox.worker import SmsDelivery, handlers, run_once
 from backend.services import notifications, patient_links
 from backend.services.profile import (
     NotificationPrefs,
@@ -374,7 +374,7 @@ async def test_an_erased_patient_is_sent_nothing(db, fake, smsru):
 
 
 async def test_the_demo_holds_the_sms_of_each_referrals_life(db):
-    from backend.demo import load_demo
+    from backend.ops.demo import load_demo
     from backend.services.sms import report
 
     demo_now = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -398,7 +398,7 @@ async def test_the_demo_holds_the_sms_of_each_referrals_life(db):
 
 
 async def test_the_demo_never_sends_its_made_up_numbers(db, smsru):
-    from backend.demo import load_demo
+    from backend.ops.demo import load_demo
 
     with pytest.raises(ValueError, match="made up"):
         await load_demo(referrals_count=1, now=NOW, sms_delivery=delivery(db, smsru))

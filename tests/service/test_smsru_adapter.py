@@ -3,7 +3,7 @@ request-level refusals, and answers that are not SMS.ru's."""
 
 import pytest
 
-from backend.push.sms import Sms, SmsRu
+from backend.messages.sms import Sms, SmsRu
 from tests.fakes.smsru import FakeSmsRu, running_smsru
 
 

@@ -11,8 +11,8 @@ import pytest
 from backend.domain.events import Contacted, NoShow, Source, Visited
 from backend.domain.roles import Role
 from backend.domain.staff_alerts import AlertKind
-from backend.push.email import SmtpMailer
-from backend.push.worker import handlers, run_once
+from backend.messages.email import SmtpMailer
+from backend.outbox.worker import handlers, run_once
 from backend.services import alert_texts, integrations, staff_alerts
 from backend.services.answers import answer_question
 from backend.services.patient_statements import respond_to_appointment

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from backend.clock import utcnow
 from backend.domain.roles import Role
+from backend.outbox.worker import handlers, run_once
 from backend.push.fcm import FcmSender
-from backend.push.worker import handlers, run_once
+from backend.runtime.clock import utcnow
 from backend.services.integrations import OUTBOUND
 from backend.store import outbox
 from tests.factories import make_clinic

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from backend.push import worker
+from backend.outbox import worker
+from backend.outbox.worker import handlers, run_once
 from backend.push.fcm import FcmSender
-from backend.push.worker import handlers, run_once
 from backend.services.integrations import OUTBOUND
 from backend.store import outbox
 from backend.store.tables import Outbox

@@ -2,8 +2,8 @@
 
 from datetime import timedelta
 
-from backend.demo import load_demo
-from backend.push.worker import run_once
+from backend.ops.demo import load_demo
+from backend.outbox.worker import run_once
 from backend.store import outbox, referrals
 from backend.store.outbox import Outcome
 from backend.store.tables import Event, Outbox
@@ -79,8 +79,8 @@ async def test_the_demo_offers_some_plans_as_three_variants_without_moving_a_fig
     (docs/sms.md, the README) stay as measured."""
     import random
 
-    from backend.demo import _fate, _name, _plan, offers_variants, with_variants
     from backend.domain.plans import chosen
+    from backend.ops.demo import _fate, _name, _plan, offers_variants, with_variants
     from backend.services import patient_reads
     from backend.store.tables import Referral
 

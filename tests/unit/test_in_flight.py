@@ -2,7 +2,7 @@
 
 import asyncio
 
-from backend.http_context import InFlight, RequestContext
+from backend.web.request_context import InFlight, RequestContext
 
 
 async def test_drained_waits_for_the_last_request() -> None:

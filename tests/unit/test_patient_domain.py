@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 import jwt
 import pytest
 
-from backend import texts
 from backend.auth.tokens import (
     PATIENT_AUDIENCE,
     InvalidToken,
@@ -20,6 +19,7 @@ from backend.domain.odontogram import PALETTE, chart, render_svg
 from backend.domain.plans import PlanItem, ToothState, compare_plans
 from backend.domain.receipts import BadReceipt, PaymentRef, match_receipt, parse_receipt_qr
 from backend.domain.teeth import PERMANENT_TEETH, ToothCondition
+from backend.services import texts
 
 SVG = "{http://www.w3.org/2000/svg}"
 MSK = ZoneInfo("Europe/Moscow")

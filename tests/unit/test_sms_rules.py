@@ -13,7 +13,7 @@ from backend.domain.sms import (
     sms_parts,
     weekly_allowance,
 )
-from backend.push.sms import classify
+from backend.messages.sms import classify
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

@@ -7,7 +7,6 @@ from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 
-from backend.clock import utcnow
 from backend.routes import staff_bodies as b
 from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
@@ -21,6 +20,7 @@ from backend.routes.paging import (
     decode_cursor,
 )
 from backend.routes.staff_security import OPERATOR, roles
+from backend.runtime.clock import utcnow
 from backend.services import (
     desk,
     exchange_admin,

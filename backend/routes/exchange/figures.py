@@ -3,7 +3,6 @@ the clinics it picks (written once in routes/funnel.py)."""
 
 from litestar import get
 
-from backend.clock import utcnow
 from backend.routes import funnel
 from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
@@ -12,6 +11,7 @@ from backend.routes.docs import responds
 from backend.routes.exchange import exchange_router
 from backend.routes.funnel import ClinicFilter
 from backend.routes.staff_security import EXCHANGE_READERS, roles
+from backend.runtime.clock import utcnow
 from backend.services import (
     reports,
 )

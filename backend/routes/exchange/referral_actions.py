@@ -9,7 +9,6 @@ from litestar import Request, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from backend.clock import utcnow
 from backend.routes import staff_bodies as b
 from backend.routes import staff_examples as ex
 from backend.routes import staff_schemas as s
@@ -17,6 +16,7 @@ from backend.routes.docs import PictureForm, example_body, responds
 from backend.routes.exchange import exchange_router
 from backend.routes.media import MAX_UPLOAD, PictureUpload, picture_form, store_picture
 from backend.routes.staff_security import OPERATOR, roles
+from backend.runtime.clock import utcnow
 from backend.services import (
     exchange_admin,
     patient_links,

@@ -8,7 +8,7 @@ import uuid
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.logs import request_id
+from backend.runtime.logs import request_id
 
 log = logging.getLogger("plantrack.http")
 

@@ -4,7 +4,7 @@ from datetime import datetime
 
 import httpx
 
-from backend.push.worker import MAX_ATTEMPTS, Handler, one_by_one
+from backend.outbox.worker import MAX_ATTEMPTS, Handler, one_by_one
 from backend.services import staff_alerts
 from backend.services.staff_alerts import Channels
 from backend.store.outbox import Claimed, Outcome

@@ -11,7 +11,7 @@ from typing import Literal
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from backend.clock import utcnow
+from backend.runtime.clock import utcnow
 from backend.services.errors import TooManyAttempts
 from backend.settings import Settings
 from backend.store import rate_limits

@@ -17,7 +17,6 @@ from uuid import UUID, uuid5
 
 import msgspec
 
-from backend.clock import utcnow
 from backend.domain.conversion import NO_TREATMENT
 from backend.domain.events import (
     Closed,
@@ -36,7 +35,8 @@ from backend.domain.funnel import milestones_claimed
 from backend.domain.norms import Specialization
 from backend.domain.roles import Role
 from backend.domain.teeth import ToothCondition
-from backend.media_files import MediaFiles
+from backend.runtime.clock import utcnow
+from backend.runtime.media_files import MediaFiles
 from backend.services.answers import answer_question
 from backend.services.errors import Conflict
 from backend.services.media import attach_media
@@ -60,7 +60,7 @@ from backend.store import sms as sms_rows
 from backend.store.engine import write_transaction
 
 if TYPE_CHECKING:
-    from backend.push.worker import SmsDelivery
+    from backend.outbox.worker import SmsDelivery
 
 NAMESPACE = UUID("6f1c2a52-8d0e-4c1e-9b7a-1f6a0c2d9e11")
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - published, for the demo only
@@ -812,7 +812,7 @@ async def _install_the_app_or_not(r: "Story", n: int, seed: int, sent_at: dateti
 
 
 def _deliverer(sms_delivery: "SmsDelivery") -> Callable[[datetime], Awaitable[None]]:
-    from backend.push.worker import handlers, run_once
+    from backend.outbox.worker import handlers, run_once
 
     if sms_delivery.sender is not None:
         raise ValueError("the demo's phone numbers are made up: log SMS, never send them")

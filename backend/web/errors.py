@@ -12,7 +12,7 @@ from litestar.plugins.problem_details import (
     ProblemDetailsPlugin,
 )
 
-from backend.logs import request_id
+from backend.runtime.logs import request_id
 from backend.services.errors import ServiceError
 from backend.store.unavailable import RETRY_AFTER_S, is_unavailable
 

@@ -26,11 +26,11 @@ from uuid import UUID
 import httpx
 import msgspec
 
-from backend.clock import utcnow
 from backend.integrations import vendor_http
-from backend.media_files import MediaFiles
+from backend.messages.sms import SmsSender, make_sms_sender
 from backend.push.fcm import FcmSender, Push
-from backend.push.sms import SmsSender, make_sms_sender
+from backend.runtime.clock import utcnow
+from backend.runtime.media_files import MediaFiles
 from backend.services import clinic_settings, integrations, notifications, sms, staff_alerts
 from backend.services.recording import reevaluate_due
 from backend.store import outbox, privacy
@@ -284,7 +284,7 @@ def handlers(
     staff alerts with their channels (e-mail, CRM tasks); SMS with a delivery (make_sms);
     erased patients' picture files only with the media store (a worker takes only the
     topics it has handlers for)."""
-    from backend.push.alert_worker import alert_handlers
+    from backend.outbox.staff_alerts import alert_handlers
 
     limit = sms_delivery.weekly_limit if sms_delivery else sms.DEFAULT_WEEKLY_LIMIT
 
@@ -425,7 +425,7 @@ async def run_forever(
 
 def make_alert_channels(settings) -> "staff_alerts.Channels":
     """E-mail over PLANTRACK_SMTP_URL (or to the log without it) and CRM tasks."""
-    from backend.push.email import SmtpMailer
+    from backend.messages.email import SmtpMailer
 
     mailer = SmtpMailer(settings.smtp_url, settings.smtp_from) if settings.smtp_url else None
     if mailer is None:

@@ -1,0 +1,149 @@
+"""The layers of docs/architecture.md, enforced: each package imports only the layers
+below it, so the house stays in order after the next change too.
+
+Imports are read from the source (ast), module-level and inside functions alike. A few
+imports that break a rule are still in the code; they are listed by file in
+`STILL_TO_MOVE` so that the list can only shrink: a new violation fails, and so does a
+listed one that is gone (then delete its line).
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Layer of a module: the top package for admin/patient_web, else backend's subpackage
+# (or root module: app, cli, settings, piccolo_conf).
+BASE = {"settings", "runtime", "domain"}
+MAY_IMPORT: dict[str, set[str]] = {
+    "domain": {"domain"},
+    "runtime": {"settings"},
+    "settings": {"messages"},  # parses the SMTP URL with the e-mail sender's own parser
+    "store": BASE | {"piccolo_conf"},
+    "piccolo_conf": {"settings", "store"},
+    "auth": BASE,
+    "push": BASE,
+    "messages": BASE,
+    "integrations": BASE,
+    "services": BASE | {"store", "auth", "integrations", "push", "messages"},
+    "outbox": BASE | {"services", "store", "integrations", "push", "messages"},
+    # The web shell counts requests (store.rate_limits) and classifies outages
+    # (store.unavailable) itself: a service there would only forward the call.
+    "web": BASE | {"services", "store"},
+    "routes": BASE | {"services", "web", "auth"},
+    "admin": BASE | {"services", "web", "routes"},
+    "patient_web": BASE | {"services", "web", "routes"},
+    # Composition roots: they put everything together.
+    "ops": None,
+    "app": None,
+    "cli": None,
+}
+
+# (file, layer it may not import) — what issue 23 has still to move, nothing else.
+STILL_TO_MOVE: set[tuple[str, str]] = {
+    # The adapters take the claim bodies and errors from services (to move into the domain).
+    ("backend/integrations/base.py", "services"),
+    ("backend/integrations/config.py", "services"),
+    ("backend/integrations/mis_webhooks.py", "services"),
+    # Request bodies declared by the adapters (IntegrationIn, MisEvent).
+    ("backend/routes/exchange/inbox.py", "integrations"),
+    ("backend/routes/integrations.py", "integrations"),
+}
+
+
+def layer_of(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] in ("admin", "patient_web"):
+        return parts[0]
+    if parts[0] != "backend" or len(parts) == 1:
+        return None
+    return parts[1]
+
+
+def imported_modules(source: str) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            # `from backend import texts` imports backend.texts, not backend itself
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def violations(module: str, source: str) -> set[str]:
+    """The layers `module` imports and may not."""
+    own = layer_of(module)
+    allowed = MAY_IMPORT.get(own or "", set())
+    if own is None or allowed is None:
+        return set()
+    found = set()
+    for name in imported_modules(source):
+        target = layer_of(name)
+        if target and target != own and target not in allowed:
+            found.add(target)
+    return found
+
+
+def project_modules() -> list[tuple[str, Path]]:
+    paths = [
+        *(ROOT / "backend").rglob("*.py"),
+        *(ROOT / "admin").rglob("*.py"),
+        *(ROOT / "patient_web").rglob("*.py"),
+    ]
+    modules = []
+    for path in sorted(paths):
+        relative = path.relative_to(ROOT)
+        if "migrations" in relative.parts:
+            continue  # generated for Piccolo's runner; they import only piccolo
+        module = ".".join(relative.with_suffix("").parts).removesuffix(".__init__")
+        modules.append((module, path))
+    return modules
+
+
+def test_every_layer_of_the_code_is_named_in_the_rules():
+    layers = {layer_of(m) for m, _ in project_modules()} - {None}
+    assert layers - set(MAY_IMPORT) == set()
+
+
+def test_each_package_imports_only_the_layers_below_it():
+    found = set()
+    for module, path in project_modules():
+        for target in violations(module, path.read_text()):
+            found.add((str(path.relative_to(ROOT)), target))
+    assert found - STILL_TO_MOVE == set(), "new imports across the layers"
+    assert STILL_TO_MOVE - found == set(), "moved: delete these lines from STILL_TO_MOVE"
+
+
+# A planted violation of each rule is caught: the checker cannot pass by seeing nothing.
+PLANTED = [
+    ("backend.domain.plans", "from backend.store import ledger"),
+    ("backend.domain.plans", "import backend.services.claims"),
+    ("backend.store.ledger", "from backend.services import claims"),
+    ("backend.integrations.bitrix24", "from backend.services.claims import record"),
+    ("backend.integrations.bitrix24", "from backend.store import ledger"),
+    ("backend.push.fcm", "from backend.services import notifications"),
+    ("backend.messages.sms", "from backend.store import sms"),
+    ("backend.services.claims", "from backend.routes import clinic"),
+    ("backend.services.claims", "from backend.outbox import worker"),
+    ("backend.routes.clinic", "from backend.store import referrals"),
+    ("backend.routes.clinic", "from backend.integrations import bitrix24"),
+    ("admin.views", "from backend.store.referrals import page"),
+    ("patient_web.views", "from backend import store"),
+    ("backend.runtime.clock", "from backend.services import claims"),
+    ("backend.web.errors", "from backend.routes import patient"),
+    ("backend.outbox.worker", "from backend.routes import patient"),
+]
+
+
+@pytest.mark.parametrize(("module", "line"), PLANTED)
+def test_a_planted_violation_is_caught(module, line):
+    assert violations(module, line), f"{module} importing by `{line}` passed the check"
+
+
+def test_what_the_rules_allow_passes():
+    assert violations("backend.routes.clinic", "from backend.services import claims") == set()
+    assert violations("backend.services.claims", "from backend.store import ledger") == set()
+    assert violations("backend.cli", "from backend.store import ledger") == set()
