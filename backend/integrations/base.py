@@ -16,9 +16,9 @@ from uuid import UUID
 import httpx
 import msgspec
 
+from backend.domain.claims import Claim, ContactedIn
 from backend.domain.crm_money import CrmMoney, PlanDraft
 from backend.domain.events import Source
-from backend.services.claims import Claim, ContactedIn
 
 
 class CrmUnavailable(Exception):

@@ -15,7 +15,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, HeaderParameter
 
-from backend.integrations.mis_webhooks import MisEvent
+from backend.domain.mis_events import MisEvent
 from backend.routes.docs import responds
 from backend.services import integrations
 from backend.services.errors import Forbidden, ServiceError

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from backend.domain.claims import ItemDoneIn, PaymentIn
 from backend.domain.crm_money import (
     CrmMoney,
     DraftLine,
@@ -28,7 +29,7 @@ from backend.domain.crm_money import (
 from backend.domain.events import Correction, Event, ItemDone, Payment, Side, Source
 from backend.domain.funnel import fold_referral
 from backend.domain.plans import PlanItem
-from backend.services.claims import ItemDoneIn, PaymentIn, record_clinic_claim
+from backend.services.claims import record_clinic_claim
 from backend.services.claims import record_clinic_correction as correct
 from backend.services.errors import Conflict, ServiceError
 from backend.store import integrations as links

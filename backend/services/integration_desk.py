@@ -7,7 +7,7 @@ from uuid import UUID
 
 import msgspec
 
-from backend.integrations.config import IntegrationIn
+from backend.domain.integration_settings import IntegrationIn
 from backend.runtime.secrets_box import unseal
 from backend.services import integrations
 from backend.services.errors import Conflict, Invalid, NotFound

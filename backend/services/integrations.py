@@ -20,7 +20,9 @@ from uuid import UUID
 import httpx
 import msgspec
 
+from backend.domain.claims import ReceivedIn
 from backend.domain.events import Source
+from backend.domain.integration_settings import BadSettings, IntegrationIn, split
 from backend.integrations.amocrm import AmoCrm
 from backend.integrations.base import (
     Adapter,
@@ -32,15 +34,15 @@ from backend.integrations.base import (
     OutboundReferral,
 )
 from backend.integrations.bitrix24 import Bitrix24
-from backend.integrations.config import IntegrationIn, split
 from backend.integrations.ident import BadQuery, key_matches, new_key, parse_query, ticket
 from backend.integrations.mis_webhooks import MisWebhooks, new_secret
 from backend.runtime.clock import utcnow
 from backend.runtime.secrets_box import seal, unseal
 from backend.services import crm_money
-from backend.services.claims import ReceivedIn, record_clinic_claim
+from backend.services.claims import record_clinic_claim
 from backend.services.errors import (
     Conflict,
+    Invalid,
     NotFound,
     ServiceError,
     Unavailable,
@@ -109,7 +111,10 @@ async def configure(
     stay as they were unless `rotate`; a changed stage map applies to what comes next
     (replay a delivery to apply it to the past)."""
     now = now or utcnow()
-    system, settings, given = split(data)
+    try:
+        system, settings, given = split(data)
+    except BadSettings as exc:
+        raise Invalid(str(exc)) from exc
     shown: dict[str, str] = {}
     async with write_transaction():
         clinic = await parties.clinic(clinic_id)

@@ -11,8 +11,8 @@ import httpx
 from playwright.async_api import expect
 
 from backend.domain.events import Source
+from backend.domain.integration_settings import Bitrix24In
 from backend.domain.roles import Role
-from backend.integrations.config import Bitrix24In
 from backend.ops.demo import DEMO_PASSWORD
 from backend.runtime.clock import utcnow
 from backend.services import integrations

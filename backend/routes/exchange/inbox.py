@@ -7,7 +7,7 @@ from uuid import UUID
 from litestar import Request, get, post, put
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from backend.integrations.config import IntegrationIn
+from backend.domain.integration_settings import IntegrationIn
 from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
