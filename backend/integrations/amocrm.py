@@ -33,6 +33,8 @@ from babel.numbers import get_currency_precision
 from backend.domain.crm_money import CrmMoney, CrmRow, tooth_of
 from backend.domain.events import Source
 from backend.integrations.base import (
+    Adapter,
+    Catalog,
     CatalogProduct,
     Change,
     Connection,
@@ -63,9 +65,11 @@ RECONCILE_PAGES = 40  # one pass reads at most 10 000 changed leads; more fails 
 FIELD_PAGES = 4  # the stages view reads at most 1000 custom fields of leads
 
 
-class AmoCrm:
+class AmoCrm(Adapter):
     system = "amocrm"
     source = Source.amocrm
+    path = "amocrm"
+    crm = True
 
     def authenticate(self, conn: Connection, headers: dict[str, str], body: bytes) -> bool:
         try:
@@ -300,8 +304,10 @@ class AmoCrm:
                 break
         return found
 
-    async def catalog(self, conn: Connection, http: httpx.AsyncClient) -> list[CatalogProduct]:
-        """The products list's first elements (a catalogue of type `products`)."""
+    async def catalog(self, conn: Connection, http: httpx.AsyncClient) -> Catalog:
+        """The products list's first page of elements (a catalogue of type `products`).
+        amoCRM counts nothing: a full page is followed by a look at the next one, and a
+        list cut there says so, its size unknown."""
         catalogs = json_or_none(await self.request(conn, http, "GET", "/api/v4/catalogs")) or {}
         products = [
             c
@@ -309,7 +315,7 @@ class AmoCrm:
             if c.get("type") == "products"
         ]
         if not products:
-            return []
+            return Catalog(products=[], total=0, truncated=False)
         account = json_or_none(await self.request(conn, http, "GET", "/api/v4/account")) or {}
         currency = str(account.get("currency") or "").upper() or None
         response = await self.request(
@@ -319,8 +325,9 @@ class AmoCrm:
             f"/api/v4/catalogs/{products[0]['id']}/elements",
             params={"limit": PAGE},
         )
+        elements = ((json_or_none(response) or {}).get("_embedded") or {}).get("elements") or []
         found: list[CatalogProduct] = []
-        for e in ((json_or_none(response) or {}).get("_embedded") or {}).get("elements") or []:
+        for e in elements:
             price = _field_values(e, "PRICE")
             sku = _field_values(e, "SKU")
             amount = None
@@ -338,7 +345,19 @@ class AmoCrm:
                     currency=currency,
                 )
             )
-        return found
+        truncated = False
+        if len(elements) >= PAGE:
+            # Pages of one element: page PAGE + 1 is the first element past the list.
+            more = await self.request(
+                conn,
+                http,
+                "GET",
+                f"/api/v4/catalogs/{products[0]['id']}/elements",
+                params={"limit": 1, "page": PAGE + 1},
+            )
+            truncated = bool(((json_or_none(more) or {}).get("_embedded") or {}).get("elements"))
+        total = None if truncated else len(found)
+        return Catalog(products=found, total=total, truncated=truncated)
 
     def change_of(self, conn: Connection, lead: dict[str, Any]) -> Change:
         updated = lead.get("updated_at")

@@ -29,6 +29,8 @@ from babel.numbers import get_currency_precision
 from backend.domain.crm_money import CrmMoney, CrmPayment, CrmRow, tooth_of
 from backend.domain.events import Source
 from backend.integrations.base import (
+    Adapter,
+    Catalog,
     CatalogProduct,
     Change,
     Connection,
@@ -54,7 +56,7 @@ PAGE = 50  # Bitrix24 list methods return 50 rows a page, always
 # One reconcile pass reads at most 10 000 of our deals (as amoCRM's): a pass that would
 # read more fails visibly instead of moving the sync time past deals it did not read.
 MAX_PAGES = 200
-CATALOG_PAGES = 4  # the stages view shows the first 200 products of the catalogue
+CATALOG_PAGES = 4  # the stages view lists the first 200 products (and how many there are)
 FIELD_SETTINGS = ("appointment_at", "paid_amount", "done_rows")  # fields read from a deal
 DEAL = 2  # the deal's entityTypeId in the universal methods (crm.item.payment.list)
 
@@ -74,9 +76,11 @@ def parse_time(value: Any, tz: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(tz))
 
 
-class Bitrix24:
+class Bitrix24(Adapter):
     system = "bitrix24"
     source = Source.bitrix24
+    path = "bitrix24"
+    crm = True
 
     def authenticate(self, conn: Connection, headers: dict[str, str], body: bytes) -> bool:
         try:
@@ -392,10 +396,12 @@ class Bitrix24:
             if isinstance(f, dict)
         ]
 
-    async def catalog(self, conn: Connection, http: httpx.AsyncClient) -> list[CatalogProduct]:
-        """The first products of the portal's catalogue (crm.product.list)."""
+    async def catalog(self, conn: Connection, http: httpx.AsyncClient) -> Catalog:
+        """The first products of the portal's catalogue (crm.product.list), with the
+        catalogue's size as the portal counts it."""
         found: list[CatalogProduct] = []
         start: int | None = 0
+        total: int | None = None
         for _ in range(CATALOG_PAGES):
             page = await self.call(
                 conn,
@@ -420,10 +426,15 @@ class Bitrix24:
                         currency=currency,
                     )
                 )
+            if isinstance(page.get("total"), int):
+                total = page["total"]
             start = page.get("next")
             if start is None:
                 break
-        return found
+        truncated = start is not None
+        if total is None and not truncated:
+            total = len(found)
+        return Catalog(products=found, total=total, truncated=truncated)
 
     async def call(
         self,

@@ -10,6 +10,8 @@ vendors' guide.
 
 import base64
 import secrets
+from collections.abc import Callable, Mapping
+from typing import ClassVar
 
 import httpx
 import msgspec
@@ -42,7 +44,7 @@ from backend.domain.mis_events import (
     VisitHappened,
     VisitNoShow,
 )
-from backend.integrations.base import Change, Connection, MalformedDelivery
+from backend.integrations.base import Adapter, Change, Connection, MalformedDelivery
 
 MAX_ID = 150  # our idempotency keys hold it with the clinic id, in 200 characters
 _decoder = msgspec.json.Decoder(MisEvent)
@@ -85,9 +87,11 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-class MisWebhooks:
+class MisWebhooks(Adapter):
     system = "webhook"
     source = Source.mis_webhook
+    path = "webhooks"
+    generated: ClassVar[Mapping[str, Callable[[], str]]] = {"signing_secret": new_secret}
 
     def authenticate(self, conn: Connection, headers: dict[str, str], body: bytes) -> bool:
         try:

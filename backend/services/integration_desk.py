@@ -9,7 +9,7 @@ import msgspec
 
 from backend.domain.integration_settings import IntegrationIn
 from backend.runtime.secrets_box import unseal
-from backend.services import integrations
+from backend.services import integration_setup
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.store import integrations as store
 
@@ -23,7 +23,7 @@ async def update_maps(
     fields: dict[str, Any],
     secret_key: str,
     public_url: str,
-) -> integrations.Configured:
+) -> integration_setup.Configured:
     row = await store.of_clinic(clinic_id)
     if row is None:
         raise NotFound("this clinic has no integration")
@@ -42,20 +42,20 @@ async def update_maps(
         data = msgspec.convert(body, IntegrationIn)
     except msgspec.ValidationError as exc:
         raise Invalid(str(exc)) from exc
-    return await integrations.configure(
+    return await integration_setup.configure(
         clinic_id, data, secret_key=secret_key, public_url=public_url
     )
 
 
 async def connect(
     clinic_id: UUID, body: dict[str, Any], *, secret_key: str, public_url: str
-) -> integrations.Configured:
+) -> integration_setup.Configured:
     """A whole integration from the desk's form, as PUT …/integration takes it."""
     try:
         data = msgspec.convert(body, IntegrationIn)
     except msgspec.ValidationError as exc:
         raise Invalid(str(exc)) from exc
-    return await integrations.configure(
+    return await integration_setup.configure(
         clinic_id, data, secret_key=secret_key, public_url=public_url
     )
 

@@ -448,7 +448,7 @@ async def send_digest(payload: dict[str, Any], channels: Channels, now: datetime
 async def create_crm_task(
     payload: dict[str, Any], channels: Channels, http: httpx.AsyncClient, *, last_try: bool
 ) -> Outcome:
-    from backend.services.integrations import connection
+    from backend.services.connections import connection
 
     alert = await store.get(int(payload["alert_id"]))
     person = await store.staff(UUID(payload["staff_id"]))
