@@ -11,6 +11,7 @@ from uuid import UUID
 import pytest
 
 from backend.domain.roles import Role
+from backend.integrations import amocrm as amocrm_adapter
 from backend.outbox.worker import handlers, run_once
 from backend.runtime.clock import utcnow
 from backend.services import crm_reconcile
@@ -307,6 +308,28 @@ async def test_the_stages_view_shows_the_leads_fields_and_the_products(client, d
     products = {p["name"]: (p["code"], p["price"]) for p in body["catalog"]}
     assert products["Пломба (зуб 16)"] == ("A16.07.002", 7_000_00)
     assert products["Гигиена"] == ("", 7_500_00)
+    assert (body["catalog_total"], body["catalog_truncated"]) == (3, False)
+
+
+async def test_the_stages_view_says_the_catalogue_is_cut(client, db, account):
+    ex, clinic_id, _ = await setup(client, account)
+    for n in range(amocrm_adapter.PAGE + 1):
+        account.add_product(f"Услуга {n}", 1000 + n, sku=f"S{n:04}")
+    view = await client.get(f"/api/v1/exchange/clinics/{clinic_id}/integration/stages", headers=ex)
+    assert view.status_code == 200, view.text
+    body = view.json()
+    assert len(body["catalog"]) == amocrm_adapter.PAGE
+    # amoCRM counts nothing: the answer says the list is cut, not how long the rest is.
+    assert (body["catalog_total"], body["catalog_truncated"]) == (None, True)
+
+
+async def test_a_catalogue_of_exactly_one_page_is_whole(client, db, account):
+    ex, clinic_id, _ = await setup(client, account)
+    for n in range(amocrm_adapter.PAGE):
+        account.add_product(f"Услуга {n}", 1000 + n, sku=f"S{n:04}")
+    view = await client.get(f"/api/v1/exchange/clinics/{clinic_id}/integration/stages", headers=ex)
+    body = view.json()
+    assert (body["catalog_total"], body["catalog_truncated"]) == (amocrm_adapter.PAGE, False)
 
 
 # --- reconcile: a lost webhook is read on the next pass --------------------------------

@@ -493,6 +493,19 @@ async def test_the_stages_view_shows_the_fields_and_catalogue_it_reads(client, d
     stages = {s["key"]: s["maps_to"] for s in body["stages"]}
     assert stages["C1:UC_DONE"] == "item_done/all"
     assert stages["C1:UC_TREATMENT"] == "item_done/listed"
+    assert (body["catalog_total"], body["catalog_truncated"]) == (1, False)
+
+
+async def test_the_stages_view_says_how_many_products_it_does_not_list(client, db, portal):
+    ex, clinic_id, _ = await setup(client, portal)
+    for n in range(bitrix24_adapter.CATALOG_PAGES * 50 + 7):
+        portal.add_product(f"Услуга {n}", 1000 + n, code=f"S{n:04}")
+    view = await client.get(f"/api/v1/exchange/clinics/{clinic_id}/integration/stages", headers=ex)
+    assert view.status_code == 200, view.text
+    body = view.json()
+    assert len(body["catalog"]) == 200
+    assert (body["catalog_total"], body["catalog_truncated"]) == (207, True)
+    assert body["catalog"][-1]["code"] == "S0199"
 
 
 async def test_the_patient_sees_the_crm_plan_and_is_asked_about_what_it_says_was_done(
