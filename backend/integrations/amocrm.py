@@ -41,6 +41,7 @@ from backend.integrations.base import (
     CrmField,
     CrmRejected,
     CrmStage,
+    CrmTask,
     CrmUnavailable,
     MalformedDelivery,
     OutboundReferral,
@@ -62,6 +63,7 @@ GAP = 1 / 6
 WON, LOST = 142, 143  # system statuses, the same ids in every pipeline
 PAGE = 250  # amoCRM's largest page
 RECONCILE_PAGES = 40  # one pass reads at most 10 000 changed leads; more fails visibly
+CALL_TASK_TYPE = 1  # amoCRM's built-in "Звонок" / follow-up type
 FIELD_PAGES = 4  # the stages view reads at most 1000 custom fields of leads
 
 
@@ -430,6 +432,39 @@ class AmoCrm(Adapter):
                 for status in statuses
             ]
         return found
+
+    async def add_task(self, conn: Connection, http: httpx.AsyncClient, task: CrmTask) -> str:
+        """`POST /api/v4/tasks`: a call task tied to the lead, after the lead's tasks
+        showed none with the marker in its text."""
+        entity, _, lead_id = task.external_id.partition(":")
+        if entity != "lead":
+            raise CrmRejected(f"amoCRM tasks are tied to leads, not {entity}")
+        found = await self.request(
+            conn,
+            http,
+            "GET",
+            "/api/v4/tasks",
+            params={"filter[entity_type]": "leads", "filter[entity_id]": lead_id},
+        )
+        if found.status_code == 200:
+            for existing in (found.json().get("_embedded") or {}).get("tasks", []):
+                if task.marker in str(existing.get("text", "")):
+                    return str(existing["id"])
+        body: dict[str, Any] = {
+            "text": f"{task.title} ({task.marker})\n{task.description}",
+            "complete_till": int(task.deadline.timestamp()),
+            "entity_id": int(lead_id),
+            "entity_type": "leads",
+            "task_type_id": CALL_TASK_TYPE,
+            "request_id": task.marker,
+        }
+        if task.responsible and task.responsible.isdigit():  # else amoCRM's own: the API user
+            body["responsible_user_id"] = int(task.responsible)
+        response = await self.request(conn, http, "POST", "/api/v4/tasks", json=[body])
+        created = ((response.json() or {}).get("_embedded") or {}).get("tasks") or []
+        if not created or "id" not in created[0]:
+            raise CrmRejected(f"amoCRM POST /api/v4/tasks answered {response.text[:200]}")
+        return str(created[0]["id"])
 
     async def request(
         self,

@@ -126,6 +126,19 @@ class OutboundReferral(msgspec.Struct, frozen=True, kw_only=True):
     summary: str  # the plan in one line, for the deal's comment
 
 
+class CrmTask(msgspec.Struct, frozen=True, kw_only=True):
+    """A task for a coordinator in the clinic's CRM, tied to the referral's deal or lead.
+    Neither CRM takes an idempotency key, so a task carries `marker` in its text and a
+    retry after a crash looks for it before adding another."""
+
+    marker: str  # unique per alert and person; found again on a retry
+    title: str
+    description: str
+    deadline: datetime
+    external_id: str  # "deal:17", "lead:5": what the task is tied to
+    responsible: str | None  # the CRM's user id; None: the webhook's (API's) own user
+
+
 class Catalog(msgspec.Struct, frozen=True, kw_only=True):
     """The first products of the CRM's catalogue, and whether that is all of it."""
 
@@ -188,6 +201,10 @@ class Adapter(ABC):
     async def catalog(self, conn: Connection, http: httpx.AsyncClient) -> Catalog:
         """The first products of the CRM's catalogue, what product rows refer to."""
         return Catalog(products=[], total=0, truncated=False)
+
+    async def add_task(self, conn: Connection, http: httpx.AsyncClient, task: CrmTask) -> str:
+        """Add a task for a person in the CRM (once: look for its marker first); its id."""
+        raise NotOffered(f"{self.system} takes no tasks")
 
 
 def claim_for_stage(

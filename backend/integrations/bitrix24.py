@@ -37,6 +37,7 @@ from backend.integrations.base import (
     CrmField,
     CrmRejected,
     CrmStage,
+    CrmTask,
     CrmUnavailable,
     MalformedDelivery,
     OutboundReferral,
@@ -436,6 +437,41 @@ class Bitrix24(Adapter):
             total = len(found)
         return Catalog(products=found, total=total, truncated=truncated)
 
+    async def add_task(self, conn: Connection, http: httpx.AsyncClient, task: CrmTask) -> str:
+        """`tasks.task.add` with TITLE, DESCRIPTION, RESPONSIBLE_ID, DEADLINE and
+        UF_CRM_TASK (`D_<deal>` / `L_<lead>`), after `tasks.task.list` found no task
+        with the marker in its title."""
+        found = await self.call(
+            conn,
+            http,
+            "tasks.task.list",
+            {"filter": {"%TITLE": task.marker}, "select": ["ID", "TITLE"]},
+        )
+        for existing in (found or {}).get("tasks", []) if isinstance(found, dict) else []:
+            if task.marker in str(existing.get("title") or existing.get("TITLE") or ""):
+                return str(existing.get("id") or existing.get("ID"))
+        responsible = task.responsible or _webhook_user(conn)
+        result = await self.call(
+            conn,
+            http,
+            "tasks.task.add",
+            {
+                "fields": {
+                    "TITLE": f"{task.title} ({task.marker})",
+                    "DESCRIPTION": task.description,
+                    "RESPONSIBLE_ID": int(responsible)
+                    if str(responsible).isdigit()
+                    else responsible,
+                    "DEADLINE": task.deadline.isoformat(),
+                    "UF_CRM_TASK": [_task_owner(task.external_id)],
+                }
+            },
+        )
+        created = (result or {}).get("task") if isinstance(result, dict) else None
+        if not isinstance(created, dict) or "id" not in created:
+            raise CrmRejected(f"Bitrix24 tasks.task.add answered {str(result)[:200]}")
+        return str(created["id"])
+
     async def call(
         self,
         conn: Connection,
@@ -468,6 +504,17 @@ class Bitrix24(Adapter):
                 f"Bitrix24 {method}: {response.status_code} {error or ''} {description}".strip()
             )
         return answer if whole else answer.get("result")
+
+
+def _task_owner(external_id: str) -> str:
+    entity, _, number = external_id.partition(":")
+    return {"deal": "D", "lead": "L"}[entity] + "_" + number
+
+
+def _webhook_user(conn: Connection) -> str:
+    """The incoming webhook's own user (…/rest/<USER>/<SECRET>/) answers if nobody is named."""
+    match = re.search(r"/rest/(\d+)/", conn.secrets.get("rest_url", ""))
+    return match.group(1) if match else "1"
 
 
 def _our_referral(item: dict[str, Any]) -> UUID | None:

@@ -97,7 +97,7 @@ def test_every_system_is_an_adapter_and_only_the_crms_are_crms():
 
 
 def test_every_crm_implements_what_the_base_leaves_optional():
-    optional = ("recently_changed", "push_referral", "stages", "fields", "catalog")
+    optional = ("recently_changed", "push_referral", "stages", "fields", "catalog", "add_task")
     for system in CRMS:
         adapter = type(ADAPTERS[system])
         for name in optional:
@@ -116,6 +116,8 @@ async def test_what_a_system_does_not_offer_has_a_default():
         await ident.stages(c, None)  # type: ignore[arg-type]
     with pytest.raises(CrmRejected):
         await ident.push_referral(c, None, None)  # type: ignore[arg-type]
+    with pytest.raises(NotOffered, match="ident takes no tasks"):
+        await ident.add_task(c, None, None)  # type: ignore[arg-type]
     with pytest.raises(MalformedDelivery):
         await ident.changes(c, {}, b"", None)  # type: ignore[arg-type]
 
