@@ -1,6 +1,6 @@
-"""The rules every adapter shares (backend.integrations.base, adapters, forms): what a
-CRM stage stands for, the key that makes re-reading a deal record nothing new, the
-defaults of the one interface, PHP-style form bodies."""
+"""The rules every adapter shares (backend.integrations.base, and the registry in
+backend.integrations.adapters): what a CRM stage stands for, the key that makes
+re-reading a deal record nothing new, the defaults of the one interface."""
 
 import inspect
 from datetime import UTC, datetime
@@ -19,7 +19,6 @@ from backend.integrations.base import (
     claim_for_stage,
     stage_change,
 )
-from backend.integrations.forms import MalformedForm, parse_bracket_form
 
 AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 VISIT = datetime(2026, 3, 5, 14, 0, tzinfo=UTC)
@@ -146,23 +145,3 @@ def test_ident_knows_its_key_and_nothing_else():
     assert not ident.authenticate(c, {}, b"")
     assert set(ident.generated) == {"integration_key"}
     assert set(ADAPTERS["webhook"].generated) == {"signing_secret"}
-
-
-def test_bracket_keys_become_nested_dicts():
-    form = parse_bracket_form(
-        b"event=ONCRMDEALUPDATE&data%5BFIELDS%5D%5BID%5D=5&auth%5Bmember_id%5D=m1"
-        b"&leads[status][0][id]=7&leads[status][0][status_id]=142"
-    )
-    assert form == {
-        "event": "ONCRMDEALUPDATE",
-        "data": {"FIELDS": {"ID": "5"}},
-        "auth": {"member_id": "m1"},
-        "leads": {"status": {"0": {"id": "7", "status_id": "142"}}},
-    }
-    assert parse_bracket_form("") == {}
-
-
-@pytest.mark.parametrize("body", [b"a=1&a[b]=2", b"a]=1", b"novalue"])
-def test_an_unreadable_form_is_refused(body):
-    with pytest.raises(MalformedForm):
-        parse_bracket_form(body)
