@@ -8,12 +8,11 @@ from uuid import UUID
 import msgspec
 
 from backend.domain.integration_settings import IntegrationIn
+from backend.integrations.adapters import CRMS
 from backend.runtime.secrets_box import unseal
 from backend.services import integration_setup
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.store import integrations as store
-
-MAPPED = ("bitrix24", "amocrm")
 
 
 async def update_maps(
@@ -27,7 +26,7 @@ async def update_maps(
     row = await store.of_clinic(clinic_id)
     if row is None:
         raise NotFound("this clinic has no integration")
-    if row["system"] not in MAPPED:
+    if row["system"] not in CRMS:  # a stage map is a CRM's
         raise Conflict(f"{row['system']} has no stage map")
     kept = unseal(secret_key, row["secrets"])
     kept.pop("inbound_token", None)
