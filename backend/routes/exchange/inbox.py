@@ -81,8 +81,10 @@ async def put_integration(
     "not know. Also the deal's (lead's) fields with the setting that uses each (and "
     "fields the settings name that the CRM lacks), and the first products of its "
     "catalogue with their codes (crm.deal.fields and crm.product.list; amoCRM "
-    "leads/custom_fields and the products list). 503 when the CRM does not answer, 502 "
-    "when it refuses our credentials.",
+    "leads/custom_fields and the products list): catalog_total says how many products "
+    "the catalogue holds (null when the CRM does not count them) and catalog_truncated "
+    "whether the list is cut (Bitrix24: 200 products; amoCRM: 250). 503 when the CRM "
+    "does not answer, 502 when it refuses our credentials.",
     opt=roles(OPERATOR),
     responses=responds(
         integration_setup.CrmStages,
