@@ -79,6 +79,7 @@ DESK_WORDS: dict[str, dict[Lang, str]] = {
     "settings_json": {"ru": "Настройки и ключи (JSON)", "en": "Settings and keys (JSON)"},
     "crm_stages": {"ru": "Этапы в CRM", "en": "Stages in the CRM"},
     "crm_catalog": {"ru": "Каталог товаров CRM", "en": "The CRM's product catalogue"},
+    "catalog_list": {"ru": "Список товаров", "en": "The products"},
     "in_price_list": {"ru": "В прайс-листе", "en": "In the price list"},
     "maps_to": {"ru": "Что значит у нас", "en": "What it means here"},
     "unmapped": {"ru": "не сопоставлен", "en": "unmapped"},
