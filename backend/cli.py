@@ -287,7 +287,7 @@ def cmd_dev_link(args: argparse.Namespace) -> None:
             phone, secret=settings.secret_key, public_url=settings.public_url, now=utcnow()
         )
         if url is None:
-            sys.exit("plantrack dev-link: no referral for this phone")
+            sys.exit("plantrack dev-link: this phone has no referral whose page still opens")
         print(url)
 
     asyncio.run(_with_database(settings, job))

@@ -295,16 +295,22 @@ async def forget_patient(patient_id: UUID, now: datetime) -> dict[str, int]:
 
 
 async def latest_link(phone: str, *, secret: str, public_url: str, now: datetime) -> str | None:
-    """A new link to the latest referral of the patient with this phone (a development
-    tool: patients get theirs by SMS)."""
-    from backend.store import parties, referrals
+    """A new link to the patient's latest referral whose page still opens (open, or over
+    for less than the links' grace): a development tool, patients get theirs by SMS. None
+    when the phone has no such referral."""
+    from backend.store import referrals
 
     patient = await parties.patient_by_phone(phone)
     if patient is None:
         return None
-    [latest, *_] = await referrals.for_patient(patient["id"], limit=1) or [None]
-    if latest is None:
+    live = [
+        r
+        for r in await referrals.for_patient(patient["id"], limit=50)
+        if link_works(ended_at=_ended_at(r["step"], r["step_at"]), revoked_at=None, now=now)
+    ]
+    if not live:
         return None
+    latest = live[0]
     async with write_transaction():
         _, token = await mint(
             secret=secret,

@@ -513,3 +513,43 @@ async def test_the_page_asks_when_they_called_and_keeps_the_day(client, db):
         for e in await Event.select().where(Event.kind == "contact_rating").order_by(Event.id)
     ]
     assert [(s["called"], s.get("called_on")) for s in said] == [(False, None), (True, "today")]
+
+
+async def test_the_dev_link_opens_the_latest_referral_whose_page_still_opens(client, db):
+    """`plantrack dev-link` (a development tool): a demo patient's newest referral may be
+    long over; the link it gives must open a page all the same."""
+    phone = "+79161240031"
+    clinic_id = await make_clinic()
+    now = utcnow()
+    older = await make_referral(clinic_id, phone=phone, at=now - timedelta(days=90))
+    newer = await make_referral(clinic_id, phone=phone, at=now - timedelta(days=80))
+    await record(
+        newer.referral_id,
+        Statement(
+            body=Closed(reason="переезд"),
+            source=Source.clinic_panel,
+            actor="staff:t",
+            occurred_at=now - timedelta(days=40),
+        ),
+    )
+    url = await patient_links.latest_link(
+        phone, secret=db.secret_key, public_url="http://test", now=now
+    )
+    page = await client.get(url.removeprefix("http://test"))
+    assert page.status_code == 200
+    access = await patient_links.open_link(url.rsplit("/", 1)[1], now)
+    assert access.referral_id == older.referral_id
+    # With every referral long over there is no page to give.
+    await record(
+        older.referral_id,
+        Statement(
+            body=Closed(reason="переезд"),
+            source=Source.clinic_panel,
+            actor="staff:t",
+            occurred_at=now - timedelta(days=40),
+        ),
+    )
+    none = await patient_links.latest_link(
+        phone, secret=db.secret_key, public_url="http://test", now=now
+    )
+    assert none is None
