@@ -30,7 +30,7 @@ from admin.i18n import EVENTS, ROLES, SIDES, STATES, STEPS, Lang, word
 from backend.domain.events import Source
 from backend.domain.funnel import Step
 from backend.domain.money_funnel import months_of_reserve
-from backend.domain.plans import counted_variant, variant_totals
+from backend.domain.plans import variant_totals
 from backend.domain.roles import Role
 from backend.domain.teeth import ToothCondition
 from backend.routes import plan_document
@@ -361,14 +361,7 @@ async def referral_page(
         calls=await call_history(viewer, referral_id, limit=50),
         variant_totals=variant_totals,
         # The fold knows the patient's choice; a version's own mark is only its default.
-        counted_of=lambda v: next(
-            (
-                p.variant
-                for p in (card.fold.plan, card.fold.estimated_plan)
-                if p and p.plan_id == v.id
-            ),
-            counted_variant(v.items, v.chosen_variant),
-        ),
+        counted_of=lambda v: v.variant,
     )
 
 

@@ -130,7 +130,7 @@ GATED_KINDS = frozenset({"confirm_item", "confirm_plan"})
 
 
 def _questions(bundle: ReferralBundle, lang: Lang, proved: bool, first: UUID | None) -> list:
-    items = {i.item_id: i for i in (bundle.current.items if bundle.current else [])}
+    items = {i.item_id: i for i in (bundle.current.counted_items if bundle.current else [])}
     rows = sorted(bundle.open_questions, key=lambda q: q["id"] != first)
     return [
         {
@@ -198,7 +198,7 @@ def _options(bundle: ReferralBundle, lang: Lang, proved: bool) -> dict | None:
     variants are (procedures, teeth, what was found) is health data: an unproved phone is
     told only how many there are."""
     current = bundle.current
-    letters = sorted({i.variant for i in current.all_items if i.variant}) if current else []
+    letters = sorted({i.variant for i in current.items if i.variant}) if current else []
     if len(letters) < 2:
         return None
     if not proved:
@@ -396,7 +396,7 @@ def _charts(bundle: ReferralBundle, lang: Lang) -> list[tuple[str, str]]:
     current = bundle.current
     variant = current.variant if current else None
     teeth = chart_states(present.plan_teeth(bundle), variant)
-    items = of_variant(current.all_items, variant) if current else []
+    items = of_variant(current.items, variant) if current else []
     done = set(bundle.fold.done_items)
     drawn = []
     for phase in ("before", "after"):

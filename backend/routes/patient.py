@@ -194,12 +194,12 @@ async def _chart(
 ):
     bundle = await patient_reads.referral_bundle(patient.patient_id, referral_id, utcnow())
     current = bundle.current
-    offered = offered_variants(current.all_items) if current else []
+    offered = offered_variants(current.items) if current else []
     if variant is not None and variant not in offered:
         raise Invalid(f"variant {variant} is not offered ({', '.join(offered) or 'none'})")
     variant = variant or (current.variant if current else None)
     teeth = chart_states(present.plan_teeth(bundle), variant)
-    items = of_variant(current.all_items, variant) if current else []
+    items = of_variant(current.items, variant) if current else []
     return chart(teeth, items, set(bundle.fold.done_items), phase), bundle.lang
 
 
@@ -307,7 +307,7 @@ async def list_questions(
     page, more = rows[:limit], len(rows) > limit
     out = []
     for row, bundle in page:
-        items = {i.item_id: i for i in (bundle.current.items if bundle.current else [])}
+        items = {i.item_id: i for i in (bundle.current.counted_items if bundle.current else [])}
         out.append(present.question(row, bundle.clinic["name"], items, bundle.tz, lang))
     last = page[-1][0] if page else None
     return s.QuestionPage(

@@ -99,7 +99,9 @@ def next_step(b: ReferralBundle, lang: Lang) -> str:
         return texts.NEXT_STEP["wait_call"][lang]
     current = b.current
     if current and b.progress.next_item_id:
-        item = next((i for i in current.items if i.item_id == b.progress.next_item_id), None)
+        item = next(
+            (i for i in current.counted_items if i.item_id == b.progress.next_item_id), None
+        )
         if item is not None:
             return texts.NEXT_STEP["item"][lang].format(
                 what=texts.item_title(item.title_ru, item.title_en, lang)
@@ -115,7 +117,7 @@ def _patient_state(state: str, lang: Lang) -> tuple[str, str]:
 def referral(b: ReferralBundle) -> s.ReferralOut:
     lang: Lang = b.lang  # type: ignore[assignment]
     tz, fold = b.tz, b.fold
-    items = {i.item_id: i for i in (b.current.items if b.current else [])}
+    items = {i.item_id: i for i in (b.current.counted_items if b.current else [])}
     verdicts = b.verifications
     closed = not fold.is_open and fold.step is not Step.completed
 
@@ -275,7 +277,7 @@ def comparison(b: ReferralBundle, lang: Lang) -> s.PlanComparisonOut:
     if b.actual is None or b.estimated is None:
         only = b.estimated or b.actual
         assert only is not None
-        total = priced(b, sum(i.price for i in only.items), lang)
+        total = priced(b, sum(i.price for i in only.counted_items), lang)
         return s.PlanComparisonOut(
             estimated_total=total if b.estimated else None,
             actual_total=total if b.actual else None,
@@ -284,7 +286,7 @@ def comparison(b: ReferralBundle, lang: Lang) -> s.PlanComparisonOut:
             reason=None,
             changes=[],
         )
-    diff = compare_plans(b.estimated.items, b.actual.items)
+    diff = compare_plans(b.estimated.counted_items, b.actual.counted_items)
     if diff.same:
         summary = texts.PLAN_DIFF["same"][lang]
     elif not prices_shown(b):
@@ -359,7 +361,7 @@ def overviews(b: ReferralBundle) -> list[VariantOverview]:
     if current is None:
         return []
     return overview(
-        current.all_items,
+        current.items,
         infos=current.variants,
         explanations=current.explanations,
         teeth=plan_teeth(b),
@@ -370,14 +372,14 @@ def overviews(b: ReferralBundle) -> list[VariantOverview]:
 
 def can_choose(b: ReferralBundle) -> bool:
     """An open referral whose current plan offers more than one option."""
-    offered = {i.variant for i in b.current.all_items if i.variant} if b.current else set()
+    offered = {i.variant for i in b.current.items if i.variant} if b.current else set()
     return b.fold.is_open and len(offered) > 1
 
 
 def variants(b: ReferralBundle, lang: Lang) -> list[s.VariantOut]:
     """Every option of the current plan side by side, in the patient's language."""
     choice = b.fold.variant_choice
-    items_by_id = {i.item_id: i for i in (b.current.all_items if b.current else [])}
+    items_by_id = {i.item_id: i for i in (b.current.items if b.current else [])}
     states = plan_teeth(b)
     out = []
     for v in overviews(b):

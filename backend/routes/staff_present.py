@@ -7,7 +7,6 @@ import msgspec
 
 from backend.domain.money_funnel import Funnel, months_of_reserve
 from backend.domain.norms import effective_norms
-from backend.domain.plans import counted_variant, of_variant
 from backend.domain.variants import overview
 from backend.routes import staff_schemas as s
 from backend.routes.paging import encode_cursor
@@ -49,14 +48,6 @@ def referral_rows(rows: list[dict[str, Any]], limit: int, *, with_phone: bool) -
     )
 
 
-def _variant_of(fold, version) -> str | None:
-    """The option that counts in a version: the fold's (it knows the patient's choice)."""
-    for v in (fold.plan, fold.estimated_plan):
-        if v is not None and v.plan_id == version.id:
-            return v.variant
-    return counted_variant(version.items, version.chosen_variant)
-
-
 def card(c: ReferralCard, appointments: list[dict[str, Any]]) -> s.ReferralCardOut:
     fold = c.fold
     plans = [
@@ -67,8 +58,8 @@ def card(c: ReferralCard, appointments: list[dict[str, Any]]) -> s.ReferralCardO
             reason=v.reason,
             created_at=v.created_at,
             # The counted variant's total: alternatives are not added up.
-            total=sum(i.price for i in of_variant(v.items, _variant_of(fold, v))),
-            chosen_variant=_variant_of(fold, v),
+            total=sum(i.price for i in v.counted_items),
+            chosen_variant=v.variant,
             variants=[
                 s.VariantSummaryOut(
                     variant=o.variant,
@@ -87,7 +78,7 @@ def card(c: ReferralCard, appointments: list[dict[str, Any]]) -> s.ReferralCardO
                     infos=v.variants,
                     explanations=v.explanations,
                     teeth=v.teeth,
-                    chosen_variant=_variant_of(fold, v),
+                    chosen_variant=v.variant,
                     norms=c.norms or effective_norms(),
                 )
                 if o.variant is not None

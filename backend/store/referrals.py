@@ -63,14 +63,15 @@ async def get(referral_id: UUID) -> dict[str, Any] | None:
 
 
 async def with_parties(referral_id: UUID) -> tuple[dict, dict, dict] | None:
-    """A referral, its clinic and its patient's language and zone, in one statement
-    (what every screen about the referral starts with)."""
+    """A referral, its clinic and its patient (name, phone, language, zone, erasure), in
+    one statement (what every screen about the referral starts with)."""
     rows = await Referral.raw(
         "SELECT r.*, c.name AS c_name, c.city AS c_city, c.address AS c_address, "
         "c.phone AS c_phone, c.timezone AS c_timezone, "
         "c.first_contact_sla_minutes AS c_first_contact_sla_minutes, "
         "c.show_prices_to_patients AS c_show_prices, p.locale AS p_locale, p.name AS p_name, "
-        "p.timezone AS p_timezone FROM referral r JOIN clinic c ON c.id = r.clinic "
+        "p.timezone AS p_timezone, p.phone AS p_phone, p.erased_at AS p_erased_at "
+        "FROM referral r JOIN clinic c ON c.id = r.clinic "
         "JOIN patient p ON p.id = r.patient WHERE r.id = {}",
         referral_id,
     )

@@ -35,8 +35,9 @@ from backend.domain.norms import DurationNorm as Norm
 from backend.domain.norms import Specialization, effective_norms
 from backend.domain.verification import verify
 from backend.routes import patient_present as present
-from backend.services.patient_reads import PlanVersionView, ReferralBundle
+from backend.services.patient_reads import ReferralBundle
 from backend.services.recording import policy_for, progress_of
+from backend.services.referral_view import PlanVersion
 from backend.settings import load_settings
 
 Stamp = TIMESTAMP(timezone=True)
@@ -118,6 +119,7 @@ class Plan(Base):
     chosen_variant: Mapped[str | None] = mapped_column(String)
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(Stamp)
+    created_by: Mapped[str] = mapped_column(String)
     items: Mapped[list[PlanItem]] = relationship(
         order_by=(PlanItem.stage, PlanItem.position), lazy="raise"
     )
@@ -173,20 +175,23 @@ def _columns(obj: Base) -> dict[str, Any]:
     return {c.key: getattr(obj, c.key) for c in obj.__mapper__.column_attrs}
 
 
-def _version(plan: Plan | None) -> PlanVersionView | None:
+def _version(plan: Plan | None) -> PlanVersion | None:
     if plan is None:
         return None
     items = [
         domain_plans.PlanItem(**{f: getattr(i, f) for f in domain_plans.PlanItem.__struct_fields__})
         for i in plan.items
     ]
-    return PlanVersionView(
-        plan_id=plan.id,
+    return PlanVersion(
+        id=plan.id,
         version=plan.version,
         origin=plan.origin,
         reason=plan.reason,
+        chosen_variant=plan.chosen_variant,
         created_at=plan.created_at,
-        items=domain_plans.chosen(items, plan.chosen_variant),
+        created_by=plan.created_by,
+        variant=domain_plans.counted_variant(items, plan.chosen_variant),
+        items=items,
         teeth=[
             domain_plans.ToothState(
                 tooth=t.tooth, phase=t.phase, condition=t.condition, note=t.note
