@@ -414,7 +414,7 @@ async def post_claim(
     data: Annotated[forms.ClaimForm, Form],
 ) -> Redirect:
     referral = await desk.referral_in_scope(staff, referral_id)
-    tz = await exchange_admin.clinic_zone(referral["clinic"])
+    tz = await exchange_admin.clinic_zone(referral.clinic)
     target = f"/admin/referrals/{referral_id}"
     try:
         claim = _claim_from_form(data, tz)
@@ -498,7 +498,7 @@ async def save_plan(
     try:
         await revise_plan(
             referral_id,
-            plan_form.plan_from_form(form, referral["currency"]),
+            plan_form.plan_from_form(form, referral.currency),
             reason=form.get("reason", ""),
             source=Source.clinic_panel,
             actor=staff.actor,
@@ -541,8 +541,8 @@ async def pictures_page(
     secret, now = request.app.state.settings.secret_key, utcnow()
     by_phase: dict[str, list[dict]] = {p: [] for p in ("before", "progress", "after")}
     for row in rows:
-        by_phase.setdefault(row["phase"], []).append(
-            {**row, "url": signed_url(secret, row["id"], now)[0]}
+        by_phase.setdefault(row.phase, []).append(
+            msgspec.structs.asdict(row) | {"url": signed_url(secret, row.id, now)[0]}
         )
     return await page(
         request,

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+import msgspec
 from litestar import Request, Response, Router, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, QueryParameter
@@ -33,6 +34,7 @@ from backend.services import (
     visit_codes,
 )
 from backend.services.errors import Invalid
+from backend.services.patient_reads import MediaRow
 from backend.services.recording import Recorded as RecordedResult
 
 ID_ERRORS = (401, 404)
@@ -109,14 +111,7 @@ async def put_device(
         locale=data.locale,
         kind=data.kind,
     )
-    return s.DeviceOut(
-        token=row["token"],
-        platform=row["platform"],
-        app_version=row["app_version"],
-        locale=row["locale"],
-        active=row["active"],
-        last_seen_at=row["last_seen_at"],
-    )
+    return msgspec.convert(row, s.DeviceOut, from_attributes=True)
 
 
 @delete(
@@ -148,7 +143,7 @@ async def list_referrals(
     last = page[-1][0] if page else None
     return s.ReferralPage(
         items=items,
-        next_cursor=encode_cursor(last["sent_at"], last["id"]) if more and last else None,
+        next_cursor=encode_cursor(last.sent_at, last.id) if more and last else None,
     )
 
 
@@ -246,15 +241,15 @@ async def teeth_json(
     return present.teeth(teeth, phase, lang)
 
 
-def _media_out(request: Request, row: dict) -> s.MediaOut:
-    url, expires_at = signed_url(request.app.state.settings.secret_key, row["id"], utcnow())
+def _media_out(request: Request, row: MediaRow) -> s.MediaOut:
+    url, expires_at = signed_url(request.app.state.settings.secret_key, row.id, utcnow())
     return s.MediaOut(
-        id=row["id"],
-        kind=row["kind"],
-        phase=row["phase"],
-        tooth=row["tooth"],
-        caption=row["caption"],
-        content_type=row["content_type"],
+        id=row.id,
+        kind=row.kind,
+        phase=row.phase,
+        tooth=row.tooth,
+        caption=row.caption,
+        content_type=row.content_type,
         url=url,
         url_expires_at=expires_at,
     )
@@ -312,7 +307,7 @@ async def list_questions(
     last = page[-1][0] if page else None
     return s.QuestionPage(
         items=out,
-        next_cursor=encode_cursor(last["asked_at"], last["id"]) if more and last else None,
+        next_cursor=encode_cursor(last.asked_at, last.id) if more and last else None,
     )
 
 

@@ -10,7 +10,7 @@ from backend.domain.norms import effective_norms
 from backend.domain.variants import overview
 from backend.routes import staff_schemas as s
 from backend.routes.paging import encode_cursor
-from backend.services.desk import Dispute, ReferralCard
+from backend.services.desk import AppointmentRow, Dispute, ReferralCard
 from backend.services.recording import Recorded
 from backend.services.reports import ClinicScore, MonthFlow
 
@@ -48,7 +48,7 @@ def referral_rows(rows: list[dict[str, Any]], limit: int, *, with_phone: bool) -
     )
 
 
-def card(c: ReferralCard, appointments: list[dict[str, Any]]) -> s.ReferralCardOut:
+def card(c: ReferralCard, appointments: list[AppointmentRow]) -> s.ReferralCardOut:
     fold = c.fold
     plans = [
         s.PlanOut(
@@ -120,11 +120,11 @@ def card(c: ReferralCard, appointments: list[dict[str, Any]]) -> s.ReferralCardO
     if c.rating is not None:
         rating = {k: c.rating[k] for k in ("called", "stars", "comment", "updated_at")}
     return s.ReferralCardOut(
-        id=c.referral["id"],
+        id=c.referral.id,
         clinic_id=c.clinic["id"],
         clinic_name=c.clinic["name"],
-        invite_code=c.referral["invite_code"],
-        transferred_from=c.referral["transferred_from"],
+        invite_code=c.referral.invite_code,
+        transferred_from=c.referral.transferred_from,
         patient=s.PatientOut(
             id=c.patient["id"],
             name=c.patient["name"],
@@ -148,15 +148,7 @@ def card(c: ReferralCard, appointments: list[dict[str, Any]]) -> s.ReferralCardO
             )
             for v in c.verifications.values()
         ],
-        appointments=[
-            s.AppointmentOut(
-                id=a["id"],
-                starts_at=a["starts_at"],
-                status=a["status"],
-                patient_status=a["patient_status"],
-            )
-            for a in appointments
-        ],
+        appointments=msgspec.convert(appointments, list[s.AppointmentOut], from_attributes=True),
         contact_rating=rating,
         chosen_variant=fold.plan.variant if fold.plan else None,
         variant_chosen_by=choice.by

@@ -33,6 +33,7 @@ from backend.store import (
     privacy,
     referrals,
 )
+from backend.store.rows import AppointmentRow, MediaRow, ReferralRow
 
 # A worklist (who to call back, plans behind schedule) is shown whole, up to this many
 # rows, oldest first, so one answer stays a bounded size.
@@ -44,10 +45,10 @@ def clinic_scope(principal: StaffPrincipal) -> UUID | None:
     return principal.clinic_id if needs_clinic(principal.role) else None
 
 
-async def referral_in_scope(principal: StaffPrincipal, referral_id: UUID) -> dict[str, Any]:
+async def referral_in_scope(principal: StaffPrincipal, referral_id: UUID) -> ReferralRow:
     row = await referrals.get(referral_id)
     scope = clinic_scope(principal)
-    if row is None or (scope is not None and row["clinic"] != scope):
+    if row is None or (scope is not None and row.clinic != scope):
         raise NotFound("no such referral")
     return row
 
@@ -103,9 +104,7 @@ class ReferralCard(msgspec.Struct, frozen=True, kw_only=True):
 
 async def referral_card(viewer: Viewer, referral_id: UUID, now: datetime) -> ReferralCard:
     scope = clinic_scope(viewer.principal)
-    view = await referral_view.load(
-        referral_id, lambda row: scope is None or row["clinic"] == scope
-    )
+    view = await referral_view.load(referral_id, lambda row: scope is None or row.clinic == scope)
     if view is None:
         raise NotFound("no such referral")
     patient = view.patient
@@ -133,7 +132,7 @@ async def referral_card(viewer: Viewer, referral_id: UUID, now: datetime) -> Ref
     )
 
 
-async def appointments_of(referral_id: UUID) -> list[dict[str, Any]]:
+async def appointments_of(referral_id: UUID) -> list[AppointmentRow]:
     return await appointments.of_referral(referral_id)
 
 
@@ -229,7 +228,7 @@ async def dispute_queue(
             item_id = UUID(row["milestone"].removeprefix(ITEM_PREFIX))
             for version in reversed(await plans.versions_of(row["referral"])):
                 item = next(
-                    (i for i in await plans.items_of(version["id"]) if i.item_id == item_id), None
+                    (i for i in await plans.items_of(version.id) if i.item_id == item_id), None
                 )
                 if item is not None:
                     item_title = item.title_ru or item.title_en
@@ -290,7 +289,7 @@ async def audit_log(
     )
 
 
-async def pictures(viewer: Viewer, referral_id: UUID) -> list[dict[str, Any]]:
+async def pictures(viewer: Viewer, referral_id: UUID) -> list[MediaRow]:
     """A referral's pictures for its clinic's staff (and the exchange), oldest first."""
     row = await referral_in_scope(viewer.principal, referral_id)
     found = await media.of_referral(referral_id)
@@ -298,7 +297,7 @@ async def pictures(viewer: Viewer, referral_id: UUID) -> list[dict[str, Any]]:
         viewer,
         action="view_pictures",
         object_kind="patient",
-        object_id=str(row["patient"]),
+        object_id=str(row.patient),
         details={"referral_id": str(referral_id), "shown": len(found)},
     )
     return found
@@ -308,12 +307,12 @@ async def plan_bundle(viewer: Viewer, referral_id: UUID, now: datetime) -> Refer
     """The patient's plan screen as the clinic prints it from the card (and the exchange):
     in scope, and written to the audit log."""
     row = await referral_in_scope(viewer.principal, referral_id)
-    bundle = await referral_bundle(row["patient"], referral_id, now)
+    bundle = await referral_bundle(row.patient, referral_id, now)
     await saw(
         viewer,
         action="print_plan",
         object_kind="patient",
-        object_id=str(row["patient"]),
+        object_id=str(row.patient),
         details={"referral_id": str(referral_id)},
     )
     return bundle

@@ -50,6 +50,7 @@ from backend.store import integrations as store
 from backend.store import outbox, parties, prices, referrals
 from backend.store.engine import write_transaction
 from backend.store.outbox import Outcome
+from backend.store.rows import ReferralRow
 
 ADAPTERS: dict[str, Any] = {"bitrix24": Bitrix24(), "amocrm": AmoCrm(), "webhook": MisWebhooks()}
 CRMS = ("bitrix24", "amocrm")
@@ -539,7 +540,7 @@ async def _referral_of(
     if change.referral_id is None:
         return None, None
     referral = await referrals.get(change.referral_id)
-    if referral is None or referral["clinic"] != conn.clinic_id:
+    if referral is None or referral.clinic != conn.clinic_id:
         return None, f"no referral {change.referral_id} at this clinic"
     if change.external_id is not None:
         async with write_transaction():
@@ -547,10 +548,10 @@ async def _referral_of(
                 clinic_id=conn.clinic_id,
                 system=conn.system,
                 external_id=change.external_id,
-                referral_id=referral["id"],
+                referral_id=referral.id,
                 now=now,
             )
-    return referral["id"], None
+    return referral.id, None
 
 
 async def replay(delivery_id: int, *, now: datetime | None = None) -> dict[str, Any]:
@@ -604,7 +605,7 @@ async def push_referral(
     referral = await referrals.get(referral_id)
     if referral is None:
         return Outcome(status="failed", detail="no such referral")
-    row = await store.of_clinic(referral["clinic"])
+    row = await store.of_clinic(referral.clinic)
     if row is None or row["system"] not in CRMS:
         return Outcome(status="done", detail="the clinic has no CRM now")
     if await store.external_id_of(referral_id, row["system"]) is not None:
@@ -632,17 +633,17 @@ async def push_referral(
     return Outcome(status="done")
 
 
-async def _outbound(referral: dict[str, Any]) -> OutboundReferral:
-    patient = await parties.patient(referral["patient"])
+async def _outbound(referral: ReferralRow) -> OutboundReferral:
+    patient = await parties.patient(referral.patient)
     assert patient is not None
-    titles = (await store.estimate_titles([referral["id"]])).get(referral["id"], [])
+    titles = (await store.estimate_titles([referral.id])).get(referral.id, [])
     return OutboundReferral(
-        referral_id=referral["id"],
-        invite_code=referral["invite_code"],
+        referral_id=referral.id,
+        invite_code=referral.invite_code,
         patient_name=patient["name"],
         patient_phone=patient["phone"],
-        estimated_amount=referral["estimated_amount"],
-        currency=referral["currency"],
+        estimated_amount=referral.estimated_amount,
+        currency=referral.currency,
         summary="; ".join(titles),
     )
 

@@ -21,10 +21,11 @@ from backend.services.errors import NotFound
 from backend.services.recording import policy_for, progress_of
 from backend.services.referral_view import PlanVersion
 from backend.store import media, questions, referrals
+from backend.store.rows import MediaRow, QuestionRow, ReferralRow
 
 
 class ReferralBundle(msgspec.Struct, frozen=True, kw_only=True):
-    referral: dict[str, Any]
+    referral: ReferralRow
     clinic: dict[str, Any]
     patient: dict[str, Any]
     tz: ZoneInfo
@@ -33,7 +34,7 @@ class ReferralBundle(msgspec.Struct, frozen=True, kw_only=True):
     progress: Progress
     estimated: PlanVersion | None
     actual: PlanVersion | None
-    open_questions: list[dict[str, Any]]
+    open_questions: list[QuestionRow]
     norms: Norms | None = None
 
     @property
@@ -45,9 +46,9 @@ class ReferralBundle(msgspec.Struct, frozen=True, kw_only=True):
         return self.patient["locale"] if self.patient["locale"] in ("ru", "en") else "ru"
 
 
-async def owned_referral(patient_id: UUID, referral_id: UUID) -> dict[str, Any]:
+async def owned_referral(patient_id: UUID, referral_id: UUID) -> ReferralRow:
     row = await referrals.get(referral_id)
-    if row is None or row["patient"] != patient_id or row["archived_at"] is not None:
+    if row is None or row.patient != patient_id or row.archived_at is not None:
         raise NotFound("no such referral")
     return row
 
@@ -55,7 +56,7 @@ async def owned_referral(patient_id: UUID, referral_id: UUID) -> dict[str, Any]:
 async def referral_bundle(patient_id: UUID, referral_id: UUID, now: datetime) -> ReferralBundle:
     view = await referral_view.load(
         referral_id,
-        lambda row: row["patient"] == patient_id and row["archived_at"] is None,
+        lambda row: row.patient == patient_id and row.archived_at is None,
     )
     if view is None:
         raise NotFound("no such referral")
@@ -75,37 +76,37 @@ async def referral_bundle(patient_id: UUID, referral_id: UUID, now: datetime) ->
     )
 
 
-async def media_of(patient_id: UUID, referral_id: UUID) -> list[dict[str, Any]]:
+async def media_of(patient_id: UUID, referral_id: UUID) -> list[MediaRow]:
     await owned_referral(patient_id, referral_id)
     return await media.of_referral(referral_id)
 
 
-async def one_media(patient_id: UUID, media_id: UUID) -> dict[str, Any]:
+async def one_media(patient_id: UUID, media_id: UUID) -> MediaRow:
     row = await media.get(media_id)
-    if row is None or row["archived_at"] is not None:
+    if row is None or row.archived_at is not None:
         raise NotFound("no such picture")
-    await owned_referral(patient_id, row["referral"])
+    await owned_referral(patient_id, row.referral)
     return row
 
 
 async def referral_page(
     patient_id: UUID, now: datetime, *, limit: int, before: tuple[datetime, UUID] | None
-) -> list[tuple[dict[str, Any], ReferralBundle]]:
+) -> list[tuple[ReferralRow, ReferralBundle]]:
     """The patient's referrals, newest first (up to `limit`, before the cursor), each with
     its plan screen's bundle."""
     rows = await referrals.for_patient(patient_id, limit=limit, before=before)
-    return [(row, await referral_bundle(patient_id, row["id"], now)) for row in rows]
+    return [(row, await referral_bundle(patient_id, row.id, now)) for row in rows]
 
 
 async def open_questions(
     patient_id: UUID, now: datetime, *, limit: int, after: tuple[datetime, UUID] | None
-) -> list[tuple[dict[str, Any], ReferralBundle]]:
+) -> list[tuple[QuestionRow, ReferralBundle]]:
     """The patient's open questions, oldest first, each with its referral's bundle."""
     rows = await questions.open_for_patient(patient_id, now, limit=limit, after=after)
-    return [(row, await referral_bundle(patient_id, row["referral"], now)) for row in rows]
+    return [(row, await referral_bundle(patient_id, row.referral, now)) for row in rows]
 
 
-async def served_media(media_id: UUID) -> dict[str, Any] | None:
+async def served_media(media_id: UUID) -> MediaRow | None:
     """A picture's stored file, unless archived: the signed URL is the only check."""
     row = await media.get(media_id)
-    return None if row is None or row["archived_at"] is not None else row
+    return None if row is None or row.archived_at is not None else row

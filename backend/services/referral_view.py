@@ -25,6 +25,7 @@ from backend.domain.plans import (
     of_variant,
 )
 from backend.store import ledger, norms, plans, referrals
+from backend.store.rows import ReferralRow
 
 
 class PlanVersion(msgspec.Struct, frozen=True, kw_only=True):
@@ -50,7 +51,7 @@ class PlanVersion(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ReferralView(msgspec.Struct, frozen=True, kw_only=True):
-    referral: dict[str, Any]
+    referral: ReferralRow
     clinic: dict[str, Any]  # id, name, city, address, phone, timezone, SLA, show_prices
     patient: dict[str, Any]  # id, name, phone, locale, timezone, erased_at
     events: list[Event]
@@ -63,7 +64,7 @@ class ReferralView(msgspec.Struct, frozen=True, kw_only=True):
         return next((v for v in reversed(self.plans) if v.origin == origin), None)
 
 
-async def load(referral_id: UUID, visible: Callable[[dict[str, Any]], bool]) -> ReferralView | None:
+async def load(referral_id: UUID, visible: Callable[[ReferralRow], bool]) -> ReferralView | None:
     """The referral's view, or None when there is no such referral or `visible` (asked of
     the referral's row before anything else is read) says the reader may not see it."""
     found = await referrals.with_parties(referral_id)
@@ -92,23 +93,23 @@ async def plan_versions(referral_id: UUID, fold: ReferralFold) -> list[PlanVersi
     counted = {v.plan_id: v.variant for v in (fold.plan, fold.estimated_plan) if v is not None}
     out = []
     for row in rows:
-        every = items.get(row["id"], [])
+        every = items.get(row.id, [])
         out.append(
             PlanVersion(
-                id=row["id"],
-                version=row["version"],
-                origin=row["origin"],
-                reason=row["reason"],
-                chosen_variant=row["chosen_variant"],
-                created_at=row["created_at"],
-                created_by=row["created_by"],
-                variant=counted[row["id"]]
-                if row["id"] in counted
-                else counted_variant(every, row["chosen_variant"]),
+                id=row.id,
+                version=row.version,
+                origin=row.origin,
+                reason=row.reason,
+                chosen_variant=row.chosen_variant,
+                created_at=row.created_at,
+                created_by=row.created_by,
+                variant=counted[row.id]
+                if row.id in counted
+                else counted_variant(every, row.chosen_variant),
                 items=every,
-                teeth=teeth.get(row["id"], []),
-                variants=infos.get(row["id"], []),
-                explanations=explained.get(row["id"], []),
+                teeth=teeth.get(row.id, []),
+                variants=infos.get(row.id, []),
+                explanations=explained.get(row.id, []),
             )
         )
     return out

@@ -35,7 +35,7 @@ from backend.domain.norms import DurationNorm as Norm
 from backend.domain.norms import Specialization, effective_norms
 from backend.domain.verification import verify
 from backend.routes import patient_present as present
-from backend.services.patient_reads import ReferralBundle
+from backend.services.patient_reads import ReferralBundle, ReferralRow
 from backend.services.recording import policy_for, progress_of
 from backend.services.referral_view import PlanVersion
 from backend.settings import load_settings
@@ -133,6 +133,32 @@ class Referral(Base):
     clinic_id: Mapped[uuid.UUID] = mapped_column("clinic", UUID, ForeignKey("clinic.id"))
     sent_at: Mapped[datetime] = mapped_column(Stamp)
     archived_at: Mapped[datetime | None] = mapped_column(Stamp)
+    # The rest of the row, as the service's ReferralRow carries it.
+    invite_code: Mapped[str] = mapped_column(String)
+    transferred_from: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    step: Mapped[str] = mapped_column(String)
+    reached: Mapped[str] = mapped_column(String)
+    step_at: Mapped[Any] = mapped_column(JSONB)
+    closed_reason: Mapped[str | None] = mapped_column(Text)
+    accepted_at: Mapped[datetime | None] = mapped_column(Stamp)
+    currency: Mapped[str] = mapped_column(String)
+    estimated_amount: Mapped[int] = mapped_column(Integer)
+    planned_amount: Mapped[int] = mapped_column(Integer)
+    accepted_amount: Mapped[int] = mapped_column(Integer)
+    executed_amount: Mapped[int] = mapped_column(Integer)
+    paid_amount: Mapped[int] = mapped_column(Integer)
+    remaining_amount: Mapped[int] = mapped_column(Integer)
+    lost_amount: Mapped[int] = mapped_column(Integer)
+    schedule: Mapped[str] = mapped_column(String)
+    expected_finish: Mapped[datetime | None] = mapped_column(Stamp)
+    disputed_count: Mapped[int] = mapped_column(Integer)
+    overdue_count: Mapped[int] = mapped_column(Integer)
+    verification_due_at: Mapped[datetime | None] = mapped_column(Stamp)
+    chosen_variant: Mapped[str | None] = mapped_column(String)
+    variant_chosen_by: Mapped[str | None] = mapped_column(String)
+    folded_event_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+    updated_at: Mapped[datetime] = mapped_column(Stamp)
     clinic: Mapped[Clinic] = relationship(lazy="raise")
     patient: Mapped[Patient] = relationship(lazy="raise")
     events: Mapped[list[Event]] = relationship(order_by=Event.id, lazy="raise")
@@ -297,7 +323,11 @@ def create_app() -> FastAPI:
         estimated = next((p for p in reversed(referral.plans) if p.origin == "estimated"), None)
         actual = next((p for p in reversed(referral.plans) if p.origin == "actual"), None)
         bundle = ReferralBundle(
-            referral={**_columns(referral), "patient": patient_id, "clinic": referral.clinic_id},
+            referral=msgspec.convert(
+                {**_columns(referral), "patient": patient_id, "clinic": referral.clinic_id},
+                ReferralRow,
+                strict=False,
+            ),
             clinic=_columns(referral.clinic),
             patient=_columns(referral.patient),
             tz=ZoneInfo(referral.patient.timezone),
