@@ -21,17 +21,27 @@ SPARE_VARIANTS = 2
 SPARE_EXPLANATIONS = 3
 
 
+# The API's own ceiling for one amount (PaymentIn, plan prices): a hundred million roubles.
+MAX_KOPECKS = 100_000_000_00
+
+
 def rubles(amount: int) -> str:
     """Kopecks as the form shows them: 6500.00."""
     return f"{Decimal(amount) / 100:.2f}"
 
 
-def _kopecks(text: str, where: str) -> int:
+def kopecks(text: str, where: str) -> int:
+    """Roubles as a person types them (6 500,50) into kopecks, exactly: never through a
+    float, never a fraction of a kopeck rounded away, never an endless number."""
     cleaned = text.replace(" ", "").replace("\u00a0", "").replace(",", ".")
     try:
         value = Decimal(cleaned) * 100
     except InvalidOperation as exc:
         raise Invalid(f"{where}: {text!r} is not an amount") from exc
+    if not value.is_finite():
+        raise Invalid(f"{where}: {text!r} is not an amount")
+    if abs(value) > MAX_KOPECKS:
+        raise Invalid(f"{where}: at most {MAX_KOPECKS // 100:,} roubles".replace(",", " "))
     if value != value.to_integral_value():
         raise Invalid(f"{where}: at most two decimals")
     return int(value)
@@ -99,7 +109,7 @@ def plan_from_form(form: Any, currency: str) -> PlanIn:
                 "tooth": _int(form.get(f"tooth_{i}", ""), f"{where}, tooth"),
                 "stage": _int(form.get(f"stage_{i}", ""), f"{where}, stage") or 1,
                 "variant": _variant(form.get(f"variant_{i}", "")),
-                "price": _kopecks(price, f"{where}, price"),
+                "price": kopecks(price, f"{where}, price"),
                 "chair_minutes": _int(form.get(f"chair_minutes_{i}", ""), f"{where}, minutes"),
                 "course_days": _int(form.get(f"course_days_{i}", ""), f"{where}, days"),
             }

@@ -392,8 +392,7 @@ def _claim_from_form(form: forms.ClaimForm, tz: ZoneInfo):
     if kind == "item_done":
         return ItemDoneIn(item_id=UUID(form.item_id))
     if kind == "payment":
-        rubles = form.amount_rub.replace(" ", "").replace(",", ".")
-        return PaymentIn(amount=round(float(rubles) * 100))
+        return PaymentIn(amount=plan_form.kopecks(form.amount_rub, "amount"))
     if kind == "completed":
         return CompletedIn()
     if kind == "closed":
@@ -600,9 +599,11 @@ async def plan_settings_page(request: Request, staff: NamedDependency[StaffPrinc
 
 
 @post("/plan-settings", guards=[admin_guard], opt=roles(CLINIC_MANAGER), include_in_schema=False)
-async def save_plan_settings(request: Request, staff: NamedDependency[StaffPrincipal]) -> Redirect:
+async def save_plan_settings(
+    request: Request, staff: NamedDependency[StaffPrincipal], viewer: NamedDependency[Viewer]
+) -> Redirect:
     form = await request.form()
-    await patient_prices.show_prices(staff.clinic_id, form.get("show_prices") == "on")
+    await patient_prices.show_prices(viewer, staff.clinic_id, form.get("show_prices") == "on")
     return Redirect(path="/admin/plan-settings?msg=saved", status_code=303)
 
 
@@ -859,7 +860,7 @@ async def create_referral(
             items.append(
                 {
                     "specialization": spec,
-                    "price": round(float(price.replace(" ", "").replace(",", ".")) * 100),
+                    "price": plan_form.kopecks(price, f"line {len(items) + 1}, price"),
                     "title_ru": title,
                     "tooth": tooth,
                     "stage": stage,

@@ -344,9 +344,10 @@ async def get_patient_prices(staff: NamedDependency[StaffPrincipal]) -> s.Patien
 )
 async def put_patient_prices(
     staff: NamedDependency[StaffPrincipal],
+    viewer: NamedDependency[Viewer],
     data: Annotated[b.PatientPricesIn, example_body({"show_prices": False})],
 ) -> s.PatientPricesOut:
-    shown = await patient_prices.show_prices(staff.clinic_id, data.show_prices)
+    shown = await patient_prices.show_prices(viewer, staff.clinic_id, data.show_prices)
     return s.PatientPricesOut(show_prices=shown)
 
 

@@ -4,8 +4,10 @@ total and the printed plan follow."""
 
 from uuid import UUID
 
+from backend.runtime.clock import utcnow
+from backend.services.audit import Viewer
 from backend.services.errors import NotFound
-from backend.store import parties
+from backend.store import audit, parties
 from backend.store.engine import write_transaction
 
 
@@ -16,9 +18,24 @@ async def prices_shown(clinic_id: UUID) -> bool:
     return bool(clinic["show_prices_to_patients"])
 
 
-async def show_prices(clinic_id: UUID, shown: bool) -> bool:
+async def show_prices(viewer: Viewer, clinic_id: UUID, shown: bool) -> bool:
+    """Set it; a change is written to the audit log like every clinic setting."""
     async with write_transaction():
-        if await parties.clinic(clinic_id) is None:
+        clinic = await parties.clinic(clinic_id)
+        if clinic is None:
             raise NotFound("no such clinic")
-        await parties.set_show_prices(clinic_id, shown)
+        before = bool(clinic["show_prices_to_patients"])
+        if before != shown:
+            await parties.set_show_prices(clinic_id, shown)
+            await audit.write(
+                at=utcnow(),
+                actor=viewer.principal.actor,
+                actor_role=viewer.principal.role.value,
+                action="change_settings",
+                object_kind="clinic",
+                object_id=str(clinic_id),
+                ip=viewer.ip,
+                request_id=viewer.request_id,
+                details={"show_prices_to_patients": {"from": before, "to": shown}},
+            )
     return shown

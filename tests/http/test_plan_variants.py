@@ -344,6 +344,14 @@ async def test_a_clinic_that_hides_prices_shows_its_patients_no_money(client, db
     assert refused.status_code == 403
     hidden = await client.put(setting, headers=manager.headers, json={"show_prices": False})
     assert hidden.json() == {"show_prices": False}
+    # Like every clinic setting, the change is in the audit log, once (saving it unchanged
+    # again is no change).
+    await client.put(setting, headers=manager.headers, json={"show_prices": False})
+    audit = await client.get(
+        f"{API}/exchange/audit", headers=operator.headers, params={"object_id": str(clinic_id)}
+    )
+    changes = [e["details"] for e in audit.json()["items"] if e["action"] == "change_settings"]
+    assert changes == [{"show_prices_to_patients": {"from": True, "to": False}}]
 
     patient = await patient_sign_in(client, PHONE)
     screen = await client.get(f"{API}/me/referrals/{referral_id}", headers=patient.headers)

@@ -6,8 +6,7 @@ from backend.domain.events import Contacted, Correction, PatientAnswer, Sent, So
 from backend.domain.funnel import fold_referral
 from backend.domain.questions import AskedQuestion, QuestionKind, check_question, plan_questions
 from backend.domain.verification import verify
-
-from .ledger_builder import CLINIC, Ledger, at
+from tests.unit.ledger_builder import CLINIC, Ledger, at
 
 
 def plan(ledger: Ledger, now_hours: float, asked=()):

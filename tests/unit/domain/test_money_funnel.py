@@ -23,8 +23,7 @@ from backend.domain.events import (
 )
 from backend.domain.money_funnel import period_funnel
 from backend.domain.scorecard import scorecard, wilson_lower_bound
-
-from .ledger_builder import CLINIC, Ledger
+from tests.unit.ledger_builder import CLINIC, Ledger
 
 MSK = ZoneInfo("Europe/Moscow")
 # November 2026 in Moscow: [Nov 1 00:00 MSK, Dec 1 00:00 MSK).

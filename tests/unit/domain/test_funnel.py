@@ -23,8 +23,7 @@ from backend.domain.events import (
     Visited,
 )
 from backend.domain.funnel import RANK, Step, fold_referral
-
-from .ledger_builder import CLINIC, Ledger, at
+from tests.unit.ledger_builder import CLINIC, Ledger, at
 
 ITEM_A, ITEM_B, ITEM_C = UUID(int=101), UUID(int=102), UUID(int=103)
 PLAN = UUID(int=900)

@@ -8,8 +8,7 @@ from backend.domain.events import Completed, Contacted, NoShow, PatientReport, S
 from backend.domain.funnel import fold_referral
 from backend.domain.reminders import Action, ReminderContext, TimerKind, decide, timers_for
 from backend.domain.working_time import add_working_time, quiet_until
-
-from .ledger_builder import CLINIC, Ledger, at
+from tests.unit.ledger_builder import CLINIC, Ledger, at
 
 MSK = ZoneInfo("Europe/Moscow")
 CTX = ReminderContext(clinic_tz=MSK)

@@ -32,8 +32,7 @@ from backend.domain.staff_alerts import (
 )
 from backend.domain.working_time import DEFAULT_HOURS
 from backend.domain.worklist import Entry, Reason, first_contact_reason, open_reasons
-
-from .ledger_builder import CLINIC, Ledger, at
+from tests.unit.ledger_builder import CLINIC, Ledger, at
 
 MSK = ZoneInfo("Europe/Moscow")
 SLA = timedelta(hours=2)

@@ -6,8 +6,7 @@ from uuid import UUID
 from backend.domain.events import PlanLine
 from backend.domain.norms import DEFAULT_NORMS, Specialization, effective_norms
 from backend.domain.progress import Schedule, item_due_dates, plan_progress
-
-from .ledger_builder import T0
+from tests.unit.ledger_builder import T0
 
 NORMS = effective_norms()
 FILLING, CANAL, IMPLANT, CROWN = (UUID(int=i) for i in range(1, 5))

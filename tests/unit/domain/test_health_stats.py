@@ -8,8 +8,7 @@ from backend.domain.funnel import fold_referral
 from backend.domain.health_stats import Observation, PriceSample, cells, price_spreads
 from backend.domain.money_funnel import main_specialization, months_of_reserve
 from backend.domain.plan_fact import average
-
-from .ledger_builder import CLINIC, Ledger
+from tests.unit.ledger_builder import CLINIC, Ledger
 
 
 def estimate(*lines: tuple[str, int]) -> list[Event]:

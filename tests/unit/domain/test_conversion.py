@@ -37,8 +37,7 @@ from backend.domain.events import (
     Source,
     Visited,
 )
-
-from .ledger_builder import CLINIC, T0, Ledger
+from tests.unit.ledger_builder import CLINIC, T0, Ledger
 
 MSK = ZoneInfo("Europe/Moscow")
 NOVEMBER = dict(first=datetime(2026, 11, 1).date(), last=datetime(2026, 11, 30).date())

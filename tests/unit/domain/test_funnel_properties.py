@@ -27,8 +27,7 @@ from backend.domain.events import (
 )
 from backend.domain.funnel import RANK, fold_order, fold_referral, milestones_claimed
 from backend.domain.verification import VerificationPolicy, VerificationState, verify
-
-from .ledger_builder import CLINIC, T0
+from tests.unit.ledger_builder import CLINIC, T0
 
 ITEMS = [UUID(int=100 + i) for i in range(4)]
 REFERRAL = UUID(int=1)

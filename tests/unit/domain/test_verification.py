@@ -24,8 +24,7 @@ from backend.domain.verification import (
     next_due,
     verify,
 )
-
-from .ledger_builder import CLINIC, Ledger, at
+from tests.unit.ledger_builder import CLINIC, Ledger, at
 
 V = VerificationState
 POLICY = VerificationPolicy()
