@@ -2,8 +2,9 @@
 folded, and its plan versions (items, teeth, variants, explanations) as one `PlanVersion`
 that the staff card and the patient's plan screen both read.
 
-Seven plain statements, each by an index: the staff card and the patient's screen (the
-screen patients open most) load the same things the same way.
+Eight plain statements, each by an index, whatever the number of versions: the staff
+card and the patient's screen (the screen patients open most) load the same things the
+same way.
 """
 
 from collections.abc import Callable
