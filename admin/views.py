@@ -40,7 +40,7 @@ from backend.domain.claims import (
 from backend.domain.events import Source
 from backend.domain.funnel import Step
 from backend.domain.money_funnel import months_of_reserve
-from backend.domain.plans import counted_variant, variant_totals
+from backend.domain.plans import variant_totals
 from backend.domain.roles import Role
 from backend.domain.teeth import ToothCondition
 from backend.routes import plan_document
@@ -361,14 +361,7 @@ async def referral_page(
         calls=await call_history(viewer, referral_id, limit=50),
         variant_totals=variant_totals,
         # The fold knows the patient's choice; a version's own mark is only its default.
-        counted_of=lambda v: next(
-            (
-                p.variant
-                for p in (card.fold.plan, card.fold.estimated_plan)
-                if p and p.plan_id == v.id
-            ),
-            counted_variant(v.items, v.chosen_variant),
-        ),
+        counted_of=lambda v: v.variant,
     )
 
 
@@ -420,7 +413,7 @@ async def post_claim(
     data: Annotated[forms.ClaimForm, Form],
 ) -> Redirect:
     referral = await desk.referral_in_scope(staff, referral_id)
-    tz = await exchange_admin.clinic_zone(referral["clinic"])
+    tz = await exchange_admin.clinic_zone(referral.clinic)
     target = f"/admin/referrals/{referral_id}"
     try:
         claim = _claim_from_form(data, tz)
@@ -504,7 +497,7 @@ async def save_plan(
     try:
         await revise_plan(
             referral_id,
-            plan_form.plan_from_form(form, referral["currency"]),
+            plan_form.plan_from_form(form, referral.currency),
             reason=form.get("reason", ""),
             source=Source.clinic_panel,
             actor=staff.actor,
@@ -547,8 +540,8 @@ async def pictures_page(
     secret, now = request.app.state.settings.secret_key, utcnow()
     by_phase: dict[str, list[dict]] = {p: [] for p in ("before", "progress", "after")}
     for row in rows:
-        by_phase.setdefault(row["phase"], []).append(
-            {**row, "url": signed_url(secret, row["id"], now)[0]}
+        by_phase.setdefault(row.phase, []).append(
+            msgspec.structs.asdict(row) | {"url": signed_url(secret, row.id, now)[0]}
         )
     return await page(
         request,

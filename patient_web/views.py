@@ -130,16 +130,16 @@ GATED_KINDS = frozenset({"confirm_item", "confirm_plan"})
 
 
 def _questions(bundle: ReferralBundle, lang: Lang, proved: bool, first: UUID | None) -> list:
-    items = {i.item_id: i for i in (bundle.current.items if bundle.current else [])}
-    rows = sorted(bundle.open_questions, key=lambda q: q["id"] != first)
+    items = {i.item_id: i for i in (bundle.current.counted_items if bundle.current else [])}
+    rows = sorted(bundle.open_questions, key=lambda q: q.id != first)
     return [
         {
             "q": present.question(row, bundle.clinic["name"], items, bundle.tz, lang),
             # What a procedure was is health data: shown to a proved phone only.
-            "gated": row["kind"] in GATED_KINDS and not proved,
-            "focus": row["id"] == first,
+            "gated": row.kind in GATED_KINDS and not proved,
+            "focus": row.id == first,
             # A yes to "did they call?" may say when (the page's date field).
-            "when": row["kind"] in present.CONTACT_QUESTIONS,
+            "when": row.kind in present.CONTACT_QUESTIONS,
         }
         for row in rows
     ]
@@ -198,7 +198,7 @@ def _options(bundle: ReferralBundle, lang: Lang, proved: bool) -> dict | None:
     variants are (procedures, teeth, what was found) is health data: an unproved phone is
     told only how many there are."""
     current = bundle.current
-    letters = sorted({i.variant for i in current.all_items if i.variant}) if current else []
+    letters = sorted({i.variant for i in current.items if i.variant}) if current else []
     if len(letters) < 2:
         return None
     if not proved:
@@ -220,7 +220,7 @@ def _call_days(bundle: ReferralBundle, now: datetime) -> dict[str, str]:
     """The date field's default and bounds, in the patient's zone: today by default, never
     after today, never before the referral was sent (nobody called about it before)."""
     today = now.astimezone(bundle.tz).date()
-    sent = bundle.referral["sent_at"].astimezone(bundle.tz).date()
+    sent = bundle.referral.sent_at.astimezone(bundle.tz).date()
     return {"today": today.isoformat(), "min": min(sent, today).isoformat()}
 
 
@@ -270,7 +270,7 @@ async def answer(
     now = utcnow()
     access = await _open(request, token, now)
     question = await link_answers.question_of(access, question_id)
-    if question["kind"] in GATED_KINDS and not await _proved(request, access, now):
+    if question.kind in GATED_KINDS and not await _proved(request, access, now):
         return Redirect(path=f"/p/{token}/plan", status_code=303)
     try:
         await link_answers.answer(
@@ -396,7 +396,7 @@ def _charts(bundle: ReferralBundle, lang: Lang) -> list[tuple[str, str]]:
     current = bundle.current
     variant = current.variant if current else None
     teeth = chart_states(present.plan_teeth(bundle), variant)
-    items = of_variant(current.all_items, variant) if current else []
+    items = of_variant(current.items, variant) if current else []
     done = set(bundle.fold.done_items)
     drawn = []
     for phase in ("before", "after"):
@@ -421,7 +421,7 @@ async def plan(request: Request, token: FromPath[str], sent: FromQuery[bool] = F
     )
     secret = request.app.state.settings.secret_key
     pictures = [
-        {"url": signed_url(secret, row["id"], now)[0], "caption": row["caption"], "row": row}
+        {"url": signed_url(secret, row.id, now)[0], "caption": row.caption, "row": row}
         for row in await patient_reads.media_of(access.patient_id, access.referral_id)
     ]
     return page(

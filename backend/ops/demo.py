@@ -718,7 +718,7 @@ async def load_demo(
         version = (await plans.versions_of(sent.referral_id))[-1]
         # The lines the plan counts (variant A until a patient chooses): the clinic does
         # these, so a plan with variants plays exactly as it did without them.
-        items = [i for i in await plans.items_of(version["id"]) if i.variant in (None, "A")]
+        items = [i for i in await plans.items_of(version.id) if i.variant in (None, "A")]
 
         async def revise(at: datetime, referral=sent.referral_id, items=items, story=story, n=n):
             kept = [
@@ -763,7 +763,7 @@ async def load_demo(
                 now=at + timedelta(minutes=5),
             )
             latest = (await plans.versions_of(referral))[-1]
-            return await plans.items_of(latest["id"])
+            return await plans.items_of(latest.id)
 
         # One transaction per story (the services' own nest inside it): one commit instead
         # of dozens, which is what makes 300 stories load in seconds on SQLite.

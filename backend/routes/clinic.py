@@ -170,7 +170,7 @@ async def put_plan(
     referral = await desk.referral_in_scope(staff, referral_id)
     version = await revise_plan(
         referral_id,
-        PlanIn(items=data.items, chosen_variant=data.chosen_variant, currency=referral["currency"]),
+        PlanIn(items=data.items, chosen_variant=data.chosen_variant, currency=referral.currency),
         reason=data.reason,
         source=Source.clinic_panel,
         actor=staff.actor,

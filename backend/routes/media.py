@@ -88,10 +88,10 @@ async def media_file(
     row = await patient_reads.served_media(media_id)
     if row is None:
         raise NotFoundException(detail="no such picture (or the link has expired)")
-    path = request.app.state.media_files.path(row["storage_key"])
+    path = request.app.state.media_files.path(row.storage_key)
     return File(
         path=path,
-        media_type=row["content_type"],
+        media_type=row.content_type,
         content_disposition_type="inline",
         headers={
             "Cache-Control": "private, max-age=600",

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+import msgspec
 from litestar import Request, Response, Router, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, QueryParameter
@@ -33,6 +34,7 @@ from backend.services import (
     visit_codes,
 )
 from backend.services.errors import Invalid
+from backend.services.patient_reads import MediaRow
 from backend.services.recording import Recorded as RecordedResult
 
 ID_ERRORS = (401, 404)
@@ -109,14 +111,7 @@ async def put_device(
         locale=data.locale,
         kind=data.kind,
     )
-    return s.DeviceOut(
-        token=row["token"],
-        platform=row["platform"],
-        app_version=row["app_version"],
-        locale=row["locale"],
-        active=row["active"],
-        last_seen_at=row["last_seen_at"],
-    )
+    return msgspec.convert(row, s.DeviceOut, from_attributes=True)
 
 
 @delete(
@@ -148,7 +143,7 @@ async def list_referrals(
     last = page[-1][0] if page else None
     return s.ReferralPage(
         items=items,
-        next_cursor=encode_cursor(last["sent_at"], last["id"]) if more and last else None,
+        next_cursor=encode_cursor(last.sent_at, last.id) if more and last else None,
     )
 
 
@@ -194,12 +189,12 @@ async def _chart(
 ):
     bundle = await patient_reads.referral_bundle(patient.patient_id, referral_id, utcnow())
     current = bundle.current
-    offered = offered_variants(current.all_items) if current else []
+    offered = offered_variants(current.items) if current else []
     if variant is not None and variant not in offered:
         raise Invalid(f"variant {variant} is not offered ({', '.join(offered) or 'none'})")
     variant = variant or (current.variant if current else None)
     teeth = chart_states(present.plan_teeth(bundle), variant)
-    items = of_variant(current.all_items, variant) if current else []
+    items = of_variant(current.items, variant) if current else []
     return chart(teeth, items, set(bundle.fold.done_items), phase), bundle.lang
 
 
@@ -246,15 +241,15 @@ async def teeth_json(
     return present.teeth(teeth, phase, lang)
 
 
-def _media_out(request: Request, row: dict) -> s.MediaOut:
-    url, expires_at = signed_url(request.app.state.settings.secret_key, row["id"], utcnow())
+def _media_out(request: Request, row: MediaRow) -> s.MediaOut:
+    url, expires_at = signed_url(request.app.state.settings.secret_key, row.id, utcnow())
     return s.MediaOut(
-        id=row["id"],
-        kind=row["kind"],
-        phase=row["phase"],
-        tooth=row["tooth"],
-        caption=row["caption"],
-        content_type=row["content_type"],
+        id=row.id,
+        kind=row.kind,
+        phase=row.phase,
+        tooth=row.tooth,
+        caption=row.caption,
+        content_type=row.content_type,
         url=url,
         url_expires_at=expires_at,
     )
@@ -307,12 +302,12 @@ async def list_questions(
     page, more = rows[:limit], len(rows) > limit
     out = []
     for row, bundle in page:
-        items = {i.item_id: i for i in (bundle.current.items if bundle.current else [])}
+        items = {i.item_id: i for i in (bundle.current.counted_items if bundle.current else [])}
         out.append(present.question(row, bundle.clinic["name"], items, bundle.tz, lang))
     last = page[-1][0] if page else None
     return s.QuestionPage(
         items=out,
-        next_cursor=encode_cursor(last["asked_at"], last["id"]) if more and last else None,
+        next_cursor=encode_cursor(last.asked_at, last.id) if more and last else None,
     )
 
 

@@ -3,7 +3,6 @@ language and time zone. No business rule is decided here: states, progress and
 differences come from the domain; this only names and formats them."""
 
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from backend.domain.funnel import ITEM_PREFIX, RECEIPT_PREFIX, Step
@@ -13,7 +12,7 @@ from backend.domain.plans import PlanItem, ToothState, compare_plans
 from backend.domain.variants import VariantOverview, chart_states, overview
 from backend.routes import patient_schemas as s
 from backend.services import texts
-from backend.services.patient_reads import ReferralBundle
+from backend.services.patient_reads import QuestionRow, ReferralBundle, ReferralRow
 from backend.services.texts import Lang
 
 
@@ -36,16 +35,16 @@ def priced(b: ReferralBundle, amount: int, lang: Lang) -> s.Money | None:
 
 
 def question(
-    row: dict[str, Any], clinic_name: str, items: dict, tz: ZoneInfo, lang: Lang
+    row: QuestionRow, clinic_name: str, items: dict, tz: ZoneInfo, lang: Lang
 ) -> s.QuestionOut:
-    about: datetime | None = row["about_at"]
-    kind = row["kind"]
+    about: datetime | None = row.about_at
+    kind = row.kind
     when = ""
     if about is not None:
         when = (texts.day_time if kind in ("confirm_booking", "visit_check") else texts.day)(
             about, tz, lang
         )
-    item: PlanItem | None = items.get(row["item_id"]) if row["item_id"] else None
+    item: PlanItem | None = items.get(row.item_id) if row.item_id else None
     text = texts.QUESTIONS[kind][lang].format(
         clinic=clinic_name,
         when=when,
@@ -53,15 +52,15 @@ def question(
         tooth=texts.TOOTH[lang].format(n=item.tooth) if item and item.tooth else "",
     )
     return s.QuestionOut(
-        id=row["id"],
-        referral_id=row["referral"],
+        id=row.id,
+        referral_id=row.referral,
         kind=kind,
         text=text,
         answers=[
             s.AnswerOption(value=v, label=texts.ANSWERS[v][lang]) for v in ("yes", "no", "unsure")
         ],
-        asked_at=local(row["asked_at"], tz),
-        expires_at=local(row["expires_at"], tz),
+        asked_at=local(row.asked_at, tz),
+        expires_at=local(row.expires_at, tz),
         when=when_ask(lang) if kind in CONTACT_QUESTIONS else None,
     )
 
@@ -99,7 +98,9 @@ def next_step(b: ReferralBundle, lang: Lang) -> str:
         return texts.NEXT_STEP["wait_call"][lang]
     current = b.current
     if current and b.progress.next_item_id:
-        item = next((i for i in current.items if i.item_id == b.progress.next_item_id), None)
+        item = next(
+            (i for i in current.counted_items if i.item_id == b.progress.next_item_id), None
+        )
         if item is not None:
             return texts.NEXT_STEP["item"][lang].format(
                 what=texts.item_title(item.title_ru, item.title_en, lang)
@@ -115,7 +116,7 @@ def _patient_state(state: str, lang: Lang) -> tuple[str, str]:
 def referral(b: ReferralBundle) -> s.ReferralOut:
     lang: Lang = b.lang  # type: ignore[assignment]
     tz, fold = b.tz, b.fold
-    items = {i.item_id: i for i in (b.current.items if b.current else [])}
+    items = {i.item_id: i for i in (b.current.counted_items if b.current else [])}
     verdicts = b.verifications
     closed = not fold.is_open and fold.step is not Step.completed
 
@@ -220,11 +221,11 @@ def referral(b: ReferralBundle) -> s.ReferralOut:
 
     clinic = b.clinic
     return s.ReferralOut(
-        id=b.referral["id"],
+        id=b.referral.id,
         step=fold.step.value,
         step_label=texts.STEPS[fold.step.value][lang],
         closed_reason=fold.closed_reason,
-        sent_at=local(b.referral["sent_at"], tz),
+        sent_at=local(b.referral.sent_at, tz),
         clinic=s.ClinicOut(
             id=clinic["id"],
             name=clinic["name"],
@@ -251,7 +252,7 @@ def referral(b: ReferralBundle) -> s.ReferralOut:
         chosen_variant=b.current.variant if b.current else None,
         can_choose_variant=can_choose(b),
         prices_shown=prices_shown(b),
-        plan_pdf_url=f"/api/v1/me/referrals/{b.referral['id']}/plan.pdf",
+        plan_pdf_url=f"/api/v1/me/referrals/{b.referral.id}/plan.pdf",
     )
 
 
@@ -275,7 +276,7 @@ def comparison(b: ReferralBundle, lang: Lang) -> s.PlanComparisonOut:
     if b.actual is None or b.estimated is None:
         only = b.estimated or b.actual
         assert only is not None
-        total = priced(b, sum(i.price for i in only.items), lang)
+        total = priced(b, sum(i.price for i in only.counted_items), lang)
         return s.PlanComparisonOut(
             estimated_total=total if b.estimated else None,
             actual_total=total if b.actual else None,
@@ -284,7 +285,7 @@ def comparison(b: ReferralBundle, lang: Lang) -> s.PlanComparisonOut:
             reason=None,
             changes=[],
         )
-    diff = compare_plans(b.estimated.items, b.actual.items)
+    diff = compare_plans(b.estimated.counted_items, b.actual.counted_items)
     if diff.same:
         summary = texts.PLAN_DIFF["same"][lang]
     elif not prices_shown(b):
@@ -359,7 +360,7 @@ def overviews(b: ReferralBundle) -> list[VariantOverview]:
     if current is None:
         return []
     return overview(
-        current.all_items,
+        current.items,
         infos=current.variants,
         explanations=current.explanations,
         teeth=plan_teeth(b),
@@ -370,14 +371,14 @@ def overviews(b: ReferralBundle) -> list[VariantOverview]:
 
 def can_choose(b: ReferralBundle) -> bool:
     """An open referral whose current plan offers more than one option."""
-    offered = {i.variant for i in b.current.all_items if i.variant} if b.current else set()
+    offered = {i.variant for i in b.current.items if i.variant} if b.current else set()
     return b.fold.is_open and len(offered) > 1
 
 
 def variants(b: ReferralBundle, lang: Lang) -> list[s.VariantOut]:
     """Every option of the current plan side by side, in the patient's language."""
     choice = b.fold.variant_choice
-    items_by_id = {i.item_id: i for i in (b.current.all_items if b.current else [])}
+    items_by_id = {i.item_id: i for i in (b.current.items if b.current else [])}
     states = plan_teeth(b)
     out = []
     for v in overviews(b):
@@ -420,7 +421,7 @@ def variants(b: ReferralBundle, lang: Lang) -> list[s.VariantOut]:
                 ],
                 explanations=[explanation(e, items_by_id, lang) for e in v.explanations],
                 after_chart=teeth(after, "after", lang),
-                chart_svg_url=f"/api/v1/me/referrals/{b.referral['id']}/teeth.svg?phase=after"
+                chart_svg_url=f"/api/v1/me/referrals/{b.referral.id}/teeth.svg?phase=after"
                 + (f"&variant={v.variant}" if v.variant else ""),
             )
         )
@@ -450,14 +451,14 @@ def explanation(e, items_by_id: dict, lang: Lang) -> s.ExplanationOut:
     )
 
 
-def summary(row: dict[str, Any], clinic_name: str, b: ReferralBundle) -> s.ReferralSummary:
+def summary(row: ReferralRow, clinic_name: str, b: ReferralBundle) -> s.ReferralSummary:
     lang: Lang = b.lang  # type: ignore[assignment]
     return s.ReferralSummary(
-        id=row["id"],
+        id=row.id,
         clinic_name=clinic_name,
         step=b.fold.step.value,
         step_label=texts.STEPS[b.fold.step.value][lang],
-        sent_at=local(row["sent_at"], b.tz),
+        sent_at=local(row.sent_at, b.tz),
         percent_money=b.progress.percent_money,
         percent_items=b.progress.percent_items,
         money_total=priced(b, b.progress.money_total, lang),

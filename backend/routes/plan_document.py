@@ -118,7 +118,7 @@ def document(
         "clinic": clinic,
         "patient_name": b.patient.get("name") or "",
         "date": _date(now, b.tz, lang),
-        "invite_code": b.referral["invite_code"],
+        "invite_code": b.referral.invite_code,
         "before_chart": _svg_uri(render_svg(before, texts.chart_texts("before", lang))),
         "columns": columns,
         "shown": shown,
@@ -142,7 +142,7 @@ async def patient_link(settings: Any, b: patient_reads.ReferralBundle, now: date
     links were revoked (backend.services.patient_links.printable_link)."""
     token = await patient_links.printable_link(
         secret=settings.secret_key,
-        referral_id=b.referral["id"],
+        referral_id=b.referral.id,
         patient_id=b.patient["id"],
         now=now,
     )

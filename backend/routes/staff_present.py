@@ -7,11 +7,10 @@ import msgspec
 
 from backend.domain.money_funnel import Funnel, months_of_reserve
 from backend.domain.norms import effective_norms
-from backend.domain.plans import counted_variant, of_variant
 from backend.domain.variants import overview
 from backend.routes import staff_schemas as s
 from backend.routes.paging import encode_cursor
-from backend.services.desk import Dispute, ReferralCard
+from backend.services.desk import AppointmentRow, Dispute, ReferralCard
 from backend.services.recording import Recorded
 from backend.services.reports import ClinicScore, MonthFlow
 
@@ -49,15 +48,7 @@ def referral_rows(rows: list[dict[str, Any]], limit: int, *, with_phone: bool) -
     )
 
 
-def _variant_of(fold, version) -> str | None:
-    """The option that counts in a version: the fold's (it knows the patient's choice)."""
-    for v in (fold.plan, fold.estimated_plan):
-        if v is not None and v.plan_id == version.id:
-            return v.variant
-    return counted_variant(version.items, version.chosen_variant)
-
-
-def card(c: ReferralCard, appointments: list[dict[str, Any]]) -> s.ReferralCardOut:
+def card(c: ReferralCard, appointments: list[AppointmentRow]) -> s.ReferralCardOut:
     fold = c.fold
     plans = [
         s.PlanOut(
@@ -67,8 +58,8 @@ def card(c: ReferralCard, appointments: list[dict[str, Any]]) -> s.ReferralCardO
             reason=v.reason,
             created_at=v.created_at,
             # The counted variant's total: alternatives are not added up.
-            total=sum(i.price for i in of_variant(v.items, _variant_of(fold, v))),
-            chosen_variant=_variant_of(fold, v),
+            total=sum(i.price for i in v.counted_items),
+            chosen_variant=v.variant,
             variants=[
                 s.VariantSummaryOut(
                     variant=o.variant,
@@ -87,7 +78,7 @@ def card(c: ReferralCard, appointments: list[dict[str, Any]]) -> s.ReferralCardO
                     infos=v.variants,
                     explanations=v.explanations,
                     teeth=v.teeth,
-                    chosen_variant=_variant_of(fold, v),
+                    chosen_variant=v.variant,
                     norms=c.norms or effective_norms(),
                 )
                 if o.variant is not None
@@ -129,11 +120,11 @@ def card(c: ReferralCard, appointments: list[dict[str, Any]]) -> s.ReferralCardO
     if c.rating is not None:
         rating = {k: c.rating[k] for k in ("called", "stars", "comment", "updated_at")}
     return s.ReferralCardOut(
-        id=c.referral["id"],
+        id=c.referral.id,
         clinic_id=c.clinic["id"],
         clinic_name=c.clinic["name"],
-        invite_code=c.referral["invite_code"],
-        transferred_from=c.referral["transferred_from"],
+        invite_code=c.referral.invite_code,
+        transferred_from=c.referral.transferred_from,
         patient=s.PatientOut(
             id=c.patient["id"],
             name=c.patient["name"],
@@ -157,15 +148,7 @@ def card(c: ReferralCard, appointments: list[dict[str, Any]]) -> s.ReferralCardO
             )
             for v in c.verifications.values()
         ],
-        appointments=[
-            s.AppointmentOut(
-                id=a["id"],
-                starts_at=a["starts_at"],
-                status=a["status"],
-                patient_status=a["patient_status"],
-            )
-            for a in appointments
-        ],
+        appointments=msgspec.convert(appointments, list[s.AppointmentOut], from_attributes=True),
         contact_rating=rating,
         chosen_variant=fold.plan.variant if fold.plan else None,
         variant_chosen_by=choice.by

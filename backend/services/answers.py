@@ -59,22 +59,22 @@ async def answer_question(
     now = now or utcnow()
     async with write_transaction():
         question = await questions.get(question_id)
-        if question is None or question["patient"] != patient_id:
+        if question is None or question.patient != patient_id:
             raise NotFound("no such question")
-        if question["status"] != "requested":
-            raise Conflict(f"this question is {question['status']}, not open")
-        if question["expires_at"] <= now:
+        if question.status != "requested":
+            raise Conflict(f"this question is {question.status}, not open")
+        if question.expires_at <= now:
             raise Conflict("this question has expired")
         when = await when_called(patient_id, called_on, called_at, now, called_day)
-        if when and (question["milestone"] != CONTACTED or answer != "yes"):
+        if when and (question.milestone != CONTACTED or answer != "yes"):
             raise Invalid("called_on and called_at go only with a 'yes' to a contact question")
-        referral = await referrals.lock(question["referral"])
+        referral = await referrals.lock(question.referral)
         assert referral is not None
         body = PatientAnswer(
             question_id=question_id,
-            milestone=question["milestone"],
+            milestone=question.milestone,
             answer=answer,
-            appointment_at=question["about_at"] if question["kind"] == "confirm_booking" else None,
+            appointment_at=question.about_at if question.kind == "confirm_booking" else None,
             note=note,
             **when,
         )

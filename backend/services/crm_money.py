@@ -95,9 +95,9 @@ async def _plan_now(referral_id: UUID) -> tuple[int, list[PlanItem], list[PlanIt
         return 0, [], [], None
     latest = versions[-1]
     by_plan = await plans.items_by_plan(referral_id)
-    current = by_plan.get(UUID(str(latest["id"])), [])
-    earlier = [i for v in reversed(versions[:-1]) for i in by_plan.get(UUID(str(v["id"])), [])]
-    return latest["version"], current, earlier, latest["chosen_variant"]
+    current = by_plan.get(latest.id, [])
+    earlier = [i for v in reversed(versions[:-1]) for i in by_plan.get(v.id, [])]
+    return latest.version, current, earlier, latest.chosen_variant
 
 
 class _Ledger:
@@ -203,7 +203,7 @@ async def apply_money(
                 "note": f"the CRM showed a state of {money.state_at.isoformat()}, older than "
                 f"the one applied ({last.isoformat()}): not applied",
             }
-        currency = (await referrals.get(referral_id))["currency"]
+        currency = (await referrals.get(referral_id)).currency  # type: ignore[union-attr]
 
         # 1. The rows as the plan (or as rows done that the plan lacks).
         version, current, earlier, chosen = await _plan_now(referral_id)
@@ -390,7 +390,7 @@ async def apply_plan(
     version = await _revise(
         referral_id,
         draft,
-        referral["currency"],
+        referral.currency,
         source=source,
         actor=actor,
         idempotency_key=key,

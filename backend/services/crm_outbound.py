@@ -2,7 +2,6 @@
 the worker as a deal or lead, linked to it so what the CRM says later finds the referral."""
 
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 import httpx
@@ -15,6 +14,7 @@ from backend.store import integrations as store
 from backend.store import outbox, parties, referrals
 from backend.store.engine import write_transaction
 from backend.store.outbox import Outcome
+from backend.store.rows import ReferralRow
 
 OUTBOUND = "crm.outbound"  # the outbox topic: {"referral_id": …}
 
@@ -45,7 +45,7 @@ async def push_referral(
     referral = await referrals.get(referral_id)
     if referral is None:
         return Outcome(status="failed", detail="no such referral")
-    row = await store.of_clinic(referral["clinic"])
+    row = await store.of_clinic(referral.clinic)
     if row is None or row["system"] not in CRMS:
         return Outcome(status="done", detail="the clinic has no CRM now")
     if await store.external_id_of(referral_id, row["system"]) is not None:
@@ -73,16 +73,16 @@ async def push_referral(
     return Outcome(status="done")
 
 
-async def _outbound(referral: dict[str, Any]) -> OutboundReferral:
-    patient = await parties.patient(referral["patient"])
+async def _outbound(referral: ReferralRow) -> OutboundReferral:
+    patient = await parties.patient(referral.patient)
     assert patient is not None
-    titles = (await store.estimate_titles([referral["id"]])).get(referral["id"], [])
+    titles = (await store.estimate_titles([referral.id])).get(referral.id, [])
     return OutboundReferral(
-        referral_id=referral["id"],
-        invite_code=referral["invite_code"],
+        referral_id=referral.id,
+        invite_code=referral.invite_code,
         patient_name=patient["name"],
         patient_phone=patient["phone"],
-        estimated_amount=referral["estimated_amount"],
-        currency=referral["currency"],
+        estimated_amount=referral.estimated_amount,
+        currency=referral.currency,
         summary="; ".join(titles),
     )

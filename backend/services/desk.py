@@ -12,15 +12,16 @@ from uuid import UUID
 import msgspec
 
 from backend.domain.events import DisputeAnswer, Event, ReceiptAttached, VisitCosigned
-from backend.domain.funnel import ITEM_PREFIX, ReferralFold, fold_referral
+from backend.domain.funnel import ITEM_PREFIX, ReferralFold
 from backend.domain.norms import Norms
-from backend.domain.plans import Explanation, PlanItem, ToothState, VariantInfo
 from backend.domain.roles import needs_clinic
 from backend.domain.verification import Verification, verify
+from backend.services import referral_view
 from backend.services.audit import Viewer, saw
 from backend.services.errors import NotFound
 from backend.services.patient_reads import ReferralBundle, referral_bundle
 from backend.services.recording import policy_for
+from backend.services.referral_view import PlanVersion
 from backend.services.staff_auth import StaffPrincipal
 from backend.store import (
     appointments,
@@ -28,12 +29,11 @@ from backend.store import (
     desk,
     ledger,
     media,
-    norms,
-    parties,
     plans,
     privacy,
     referrals,
 )
+from backend.store.rows import AppointmentRow, MediaRow, ReferralRow
 
 # A worklist (who to call back, plans behind schedule) is shown whole, up to this many
 # rows, oldest first, so one answer stays a bounded size.
@@ -45,10 +45,10 @@ def clinic_scope(principal: StaffPrincipal) -> UUID | None:
     return principal.clinic_id if needs_clinic(principal.role) else None
 
 
-async def referral_in_scope(principal: StaffPrincipal, referral_id: UUID) -> dict[str, Any]:
+async def referral_in_scope(principal: StaffPrincipal, referral_id: UUID) -> ReferralRow:
     row = await referrals.get(referral_id)
     scope = clinic_scope(principal)
-    if row is None or (scope is not None and row["clinic"] != scope):
+    if row is None or (scope is not None and row.clinic != scope):
         raise NotFound("no such referral")
     return row
 
@@ -90,20 +90,6 @@ async def list_referrals(
     return rows
 
 
-class PlanVersion(msgspec.Struct, frozen=True, kw_only=True):
-    id: UUID
-    version: int
-    origin: str
-    reason: str | None
-    chosen_variant: str | None
-    created_at: datetime
-    created_by: str
-    items: list[PlanItem]
-    teeth: list[ToothState]
-    variants: list[VariantInfo] = []
-    explanations: list[Explanation] = []
-
-
 class ReferralCard(msgspec.Struct, frozen=True, kw_only=True):
     referral: dict[str, Any]
     patient: dict[str, Any]
@@ -117,33 +103,14 @@ class ReferralCard(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def referral_card(viewer: Viewer, referral_id: UUID, now: datetime) -> ReferralCard:
-    row = await referral_in_scope(viewer.principal, referral_id)
-    patient = await parties.patient(row["patient"])
-    clinic = await parties.clinic(row["clinic"])
-    assert patient is not None and clinic is not None
+    scope = clinic_scope(viewer.principal)
+    view = await referral_view.load(referral_id, lambda row: scope is None or row.clinic == scope)
+    if view is None:
+        raise NotFound("no such referral")
+    patient = view.patient
     if patient["erased_at"] is not None:  # as the lists show it (backend.store.desk)
         patient = {**patient, "name": privacy.ERASED_NAME, "phone": ""}
-    events = await ledger.events_of(referral_id)
-    fold = fold_referral(events)
-    policy = await policy_for(clinic)
-    infos = await plans.variants_by_plan(referral_id)
-    explained = await plans.explanations_by_plan(referral_id)
-    versions = [
-        PlanVersion(
-            id=v["id"],
-            version=v["version"],
-            origin=v["origin"],
-            reason=v["reason"],
-            chosen_variant=v["chosen_variant"],
-            created_at=v["created_at"],
-            created_by=v["created_by"],
-            items=await plans.items_of(v["id"]),
-            teeth=await plans.teeth_of(v["id"]),
-            variants=infos.get(v["id"], []),
-            explanations=explained.get(v["id"], []),
-        )
-        for v in await plans.versions_of(referral_id)
-    ]
+    policy = await policy_for(view.clinic)
     rating = await contact_ratings.of_referral(referral_id)
     await saw(
         viewer,
@@ -153,19 +120,19 @@ async def referral_card(viewer: Viewer, referral_id: UUID, now: datetime) -> Ref
         details={"referral_id": str(referral_id)},
     )
     return ReferralCard(
-        referral=row,
+        referral=view.referral,
         patient=patient,
-        clinic=clinic,
-        fold=fold,
-        verifications=verify(fold, now, policy),
-        plans=versions,
+        clinic=view.clinic,
+        fold=view.fold,
+        verifications=verify(view.fold, now, policy),
+        plans=view.plans,
         rating=rating,
-        events=events,
-        norms=await norms.norms_for(row["clinic"]),
+        events=view.events,
+        norms=view.norms,
     )
 
 
-async def appointments_of(referral_id: UUID) -> list[dict[str, Any]]:
+async def appointments_of(referral_id: UUID) -> list[AppointmentRow]:
     return await appointments.of_referral(referral_id)
 
 
@@ -261,7 +228,7 @@ async def dispute_queue(
             item_id = UUID(row["milestone"].removeprefix(ITEM_PREFIX))
             for version in reversed(await plans.versions_of(row["referral"])):
                 item = next(
-                    (i for i in await plans.items_of(version["id"]) if i.item_id == item_id), None
+                    (i for i in await plans.items_of(version.id) if i.item_id == item_id), None
                 )
                 if item is not None:
                     item_title = item.title_ru or item.title_en
@@ -322,7 +289,7 @@ async def audit_log(
     )
 
 
-async def pictures(viewer: Viewer, referral_id: UUID) -> list[dict[str, Any]]:
+async def pictures(viewer: Viewer, referral_id: UUID) -> list[MediaRow]:
     """A referral's pictures for its clinic's staff (and the exchange), oldest first."""
     row = await referral_in_scope(viewer.principal, referral_id)
     found = await media.of_referral(referral_id)
@@ -330,7 +297,7 @@ async def pictures(viewer: Viewer, referral_id: UUID) -> list[dict[str, Any]]:
         viewer,
         action="view_pictures",
         object_kind="patient",
-        object_id=str(row["patient"]),
+        object_id=str(row.patient),
         details={"referral_id": str(referral_id), "shown": len(found)},
     )
     return found
@@ -340,12 +307,12 @@ async def plan_bundle(viewer: Viewer, referral_id: UUID, now: datetime) -> Refer
     """The patient's plan screen as the clinic prints it from the card (and the exchange):
     in scope, and written to the audit log."""
     row = await referral_in_scope(viewer.principal, referral_id)
-    bundle = await referral_bundle(row["patient"], referral_id, now)
+    bundle = await referral_bundle(row.patient, referral_id, now)
     await saw(
         viewer,
         action="print_plan",
         object_kind="patient",
-        object_id=str(row["patient"]),
+        object_id=str(row.patient),
         details={"referral_id": str(referral_id)},
     )
     return bundle

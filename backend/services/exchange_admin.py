@@ -193,12 +193,12 @@ async def transfer_referral(
         if not fold.is_open or fold.plan is None:
             raise Conflict(f"cannot transfer a referral that is {fold.step}")
         versions = await plans.versions_of(referral_id)
-        current = next(v for v in versions if v["version"] == fold.plan.version)
+        current = next(v for v in versions if v.version == fold.plan.version)
         left = {line.item_id for line in fold.plan.chosen_lines()} - set(fold.done_items)
-        items = [i for i in await plans.items_of(current["id"]) if i.item_id in left]
+        items = [i for i in await plans.items_of(current.id) if i.item_id in left]
         if not items:
             raise Conflict("nothing is left to transfer")
-        teeth = await plans.teeth_of(current["id"])
+        teeth = await plans.teeth_of(current.id)
 
         new_id_, plan_id, code = new_id(), new_id(), short_code()
         await referrals.insert(

@@ -300,7 +300,7 @@ async def _referral_of(
     if change.referral_id is None:
         return None, None
     referral = await referrals.get(change.referral_id)
-    if referral is None or referral["clinic"] != conn.clinic_id:
+    if referral is None or referral.clinic != conn.clinic_id:
         return None, f"no referral {change.referral_id} at this clinic"
     if change.external_id is not None:
         async with write_transaction():
@@ -308,10 +308,10 @@ async def _referral_of(
                 clinic_id=conn.clinic_id,
                 system=conn.system,
                 external_id=change.external_id,
-                referral_id=referral["id"],
+                referral_id=referral.id,
                 now=now,
             )
-    return referral["id"], None
+    return referral.id, None
 
 
 async def replay(delivery_id: int, *, now: datetime | None = None) -> dict[str, Any]:

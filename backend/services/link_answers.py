@@ -15,11 +15,12 @@ from backend.services.errors import NotFound
 from backend.services.patient_links import LinkAccess
 from backend.services.recording import Recorded
 from backend.store import questions, referrals
+from backend.store.rows import QuestionRow
 
 
-async def question_of(access: LinkAccess, question_id: UUID) -> dict:
+async def question_of(access: LinkAccess, question_id: UUID) -> QuestionRow:
     row = await questions.get(question_id)
-    if row is None or row["referral"] != access.referral_id:
+    if row is None or row.referral != access.referral_id:
         raise NotFound("no such question")
     return row
 
@@ -35,7 +36,7 @@ async def answer(
     """`called_day` (the page's "when did they call?") goes with a yes to a contact
     question only; with any other answer or question it is not asked, so not kept."""
     question = await question_of(access, question_id)
-    if answer != "yes" or question["milestone"] != CONTACTED:
+    if answer != "yes" or question.milestone != CONTACTED:
         called_day = None
     return await answers.answer_question(
         patient_id=access.patient_id,

@@ -264,7 +264,7 @@ async def fan_out(
         if held is None or held["erased_at"] is not None:
             return Outcome(status="skipped", detail="no patient")
         for device in targets:
-            lang = device["locale"] if device["locale"] in texts.LANGS else patient["locale"]
+            lang = device.locale if device.locale in texts.LANGS else patient["locale"]
             title, body = texts.PUSH[kind]["en" if lang == "en" else "ru"]
             data = {
                 k: str(v)
@@ -280,9 +280,9 @@ async def fan_out(
             await outbox.enqueue(
                 topic=PUSH,
                 payload={
-                    "device_id": str(device["id"]),
-                    "address": device["token"],
-                    "address_kind": device.get("kind") or "fcm_token",
+                    "device_id": str(device.id),
+                    "address": device.token,
+                    "address_kind": device.kind or "fcm_token",
                     "title": title,
                     "body": body,
                     "data": data,
@@ -291,7 +291,7 @@ async def fan_out(
                     "ttl_seconds": int(TTL.get(kind, timedelta(days=1)).total_seconds()),
                     "urgent": bool(payload.get("urgent")),
                 },
-                dedupe_key=f"push:{notify_id}:{device['id']}",
+                dedupe_key=f"push:{notify_id}:{device.id}",
                 referral_id=UUID(payload["referral_id"]),
                 now=now,
             )

@@ -93,7 +93,7 @@ async def sign_in_patient(
             referral = await referrals.by_invite_code(invite_code.strip().upper())
             if referral is None:
                 raise Forbidden("this invite code is not valid")
-            patient = await parties.patient(referral["patient"])
+            patient = await parties.patient(referral.patient)
             if patient is None or patient["phone"] != phone:
                 raise Forbidden("this invite was sent to another phone number")
         else:
@@ -123,17 +123,17 @@ async def refresh_session(
         row = await sessions.by_hash(_hash(refresh_token))
         if row is None:
             raise NotAuthenticated("unknown refresh token")
-        if row["revoked_at"] is not None:
+        if row.revoked_at is not None:
             raise NotAuthenticated("this session has ended; sign in again")
-        if row["expires_at"] <= now:
+        if row.expires_at <= now:
             raise NotAuthenticated("refresh token expired; sign in again")
-        if row["used_at"] is None and await sessions.mark_used(row["id"], now):
-            return await _issue(ring, settings, row["patient"], row["family"], now)
+        if row.used_at is None and await sessions.mark_used(row.id, now):
+            return await _issue(ring, settings, row.patient, row.family, now)
         # Used before: someone else holds a copy. End the family, commit, then refuse.
-        await sessions.revoke_family(row["family"], now)
+        await sessions.revoke_family(row.family, now)
     log.warning(
         "refresh token reused; session family revoked",
-        extra={"fields": {"patient_id": str(row["patient"])}},
+        extra={"fields": {"patient_id": str(row.patient)}},
     )
     raise NotAuthenticated("refresh token already used; sign in again")
 

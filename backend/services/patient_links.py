@@ -113,9 +113,9 @@ async def printable_link(
         referral = await referrals.get(referral_id)
         if (
             referral is None
-            or referral["patient"] != patient_id
-            or referral["archived_at"] is not None
-            or referral["step"] in _ENDED
+            or referral.patient != patient_id
+            or referral.archived_at is not None
+            or referral.step in _ENDED
         ):
             return None
         live = await patient_links.live_page_link(referral_id)
@@ -314,7 +314,7 @@ async def latest_link(phone: str, *, secret: str, public_url: str, now: datetime
     async with write_transaction():
         _, token = await mint(
             secret=secret,
-            referral_id=latest["id"],
+            referral_id=latest.id,
             patient_id=patient["id"],
             question_id=None,
             now=now,

@@ -10,6 +10,7 @@ from backend.runtime.clock import utcnow
 from backend.services.errors import NotFound
 from backend.store import devices, parties
 from backend.store.engine import write_transaction
+from backend.store.rows import DeviceRow
 
 DEFAULT_QUIET = (time(21, 0), time(9, 0))
 
@@ -78,7 +79,7 @@ async def register_device(
     app_version: str,
     locale: str,
     kind: str = "fcm_token",
-) -> dict[str, Any]:
+) -> DeviceRow:
     async with write_transaction():
         return await devices.register(
             patient_id=patient_id,

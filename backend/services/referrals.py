@@ -271,9 +271,9 @@ async def send_referral(
             row = await referrals.get(earlier.referral_id)
             assert row is not None
             return SentReferral(
-                referral_id=row["id"],
-                patient_id=row["patient"],
-                invite_code=row["invite_code"],
+                referral_id=row.id,
+                patient_id=row.patient,
+                invite_code=row.invite_code,
                 duplicate=True,
             )
         clinic = await parties.clinic(clinic_id)
@@ -379,8 +379,8 @@ async def revise_plan(
             return earlier.body.version
         current = await referrals.get(referral_id)
         assert current is not None
-        if plan.currency != current["currency"]:
-            raise Invalid(f"the referral is in {current['currency']}, not {plan.currency}")
+        if plan.currency != current.currency:
+            raise Invalid(f"the referral is in {current.currency}, not {plan.currency}")
         known = frozenset(
             line.item_id
             for e in await ledger.events_of(referral_id)

@@ -42,6 +42,7 @@ from backend.store import devices, outbox, parties, questions, referrals
 from backend.store import patient_links as link_rows
 from backend.store import sms as sms_rows
 from backend.store.engine import write_transaction
+from backend.store.rows import ReferralRow
 
 TOPIC = "sms"
 DEFAULT_WEEKLY_LIMIT = 3
@@ -213,7 +214,7 @@ class NotNow(msgspec.Struct, frozen=True, kw_only=True):
     retry_at: datetime | None = None
 
 
-async def _still_wanted(message: dict[str, Any], referral: dict[str, Any], now: datetime) -> str:
+async def _still_wanted(message: dict[str, Any], referral: ReferralRow, now: datetime) -> str:
     """Why a queued SMS should no longer go, or ""."""
     kind = message["kind"]
     if kind == SmsKind.code:
@@ -221,18 +222,18 @@ async def _still_wanted(message: dict[str, Any], referral: dict[str, Any], now: 
         if found is None or found["used_at"] is not None or found["expires_at"] <= now:
             return "the code was used or has expired"
         return ""
-    if referral["archived_at"] is not None:
+    if referral.archived_at is not None:
         return "referral archived"
     if kind == SmsKind.invite:
-        if referral["step"] in ("closed", "declined", "transferred"):
+        if referral.step in ("closed", "declined", "transferred"):
             return "the referral was closed before the invite went"
-        if not invite_is_fresh(sent_at=referral["sent_at"], now=now):
+        if not invite_is_fresh(sent_at=referral.sent_at, now=now):
             return "sent too long ago for an invite"
         if await devices.active_for(message["patient"]):
             return "the patient has the app"
     if kind == SmsKind.question:
         question = await questions.get(message["question"])
-        if question is None or question["status"] != "requested" or question["expires_at"] <= now:
+        if question is None or question.status != "requested" or question.expires_at <= now:
             return "the question was answered, withdrawn or has expired"
     if kind in (SmsKind.remind_24h, SmsKind.remind_2h):
         appointment = await sms_rows.appointment(message["appointment"])
@@ -241,7 +242,7 @@ async def _still_wanted(message: dict[str, Any], referral: dict[str, Any], now: 
         if appointment["starts_at"] <= now:
             return "the appointment has begun"
     if kind == SmsKind.inactive and not await questions.open_about(
-        message["patient"], referral["id"], now
+        message["patient"], referral.id, now
     ):
         return "no open question left"
     return ""
@@ -301,21 +302,21 @@ async def compose(
             if link_id is None:  # each SMS its own link: its text is unique (see push/sms.py)
                 link_id, token = await patient_links.mint(
                     secret=secret,
-                    referral_id=referral["id"],
+                    referral_id=referral.id,
                     patient_id=patient["id"],
                     question_id=message["question"],
                     now=now,
                 )
             else:
                 token = patient_links.token_of(secret, link_id)
-            clinic = await parties.clinic(referral["clinic"])
+            clinic = await parties.clinic(referral.clinic)
             text = texts.SMS[kind][lang].format(
                 clinic=clinic["name"] if clinic else "",
                 link=patient_links.link_url(public_url, token),
             )
         parts = sms_parts(text)
         # The referral's clinic names itself as the sender, when it has a name (its setting).
-        sender = (await clinic_settings.effective_for(referral["clinic"])).sender_name or ""
+        sender = (await clinic_settings.effective_for(referral.clinic)).sender_name or ""
         if not await sms_rows.start_sending(message_id, link_id=link_id, parts=parts):
             return NotNow(status="skipped", reason="already sent")
     return Ready(

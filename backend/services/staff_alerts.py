@@ -243,7 +243,7 @@ async def crm_failed(topic: str, payload: dict[str, Any], error: str | None, now
         referral = await referrals.get(UUID(payload["referral_id"]))
         if referral is None:
             return
-        clinic_id, referral_id = referral["clinic"], referral["id"]
+        clinic_id, referral_id = referral.clinic, referral.id
         key = f"outbound:{topic}"
     elif "integration_id" in payload:  # the scheduled re-read of a CRM was refused
         row = await integration_store.integration(UUID(payload["integration_id"]))
@@ -372,7 +372,7 @@ async def _rendered(alert: dict[str, Any], person: dict[str, Any], public_url: s
     text = alert_texts.render(
         alert,
         clinic_name=clinic["name"] if clinic else "—",
-        invite_code=referral["invite_code"] if referral else None,
+        invite_code=referral.invite_code if referral else None,
         tz=tz,
         lang=lang,
         link=_link(alert, person, public_url),

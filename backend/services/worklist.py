@@ -230,7 +230,7 @@ async def record_outcome(
         await store.add_note(
             note_id=note_id,
             referral_id=referral_id,
-            clinic_id=referral["clinic"],
+            clinic_id=referral.clinic,
             staff_id=staff.staff_id,
             outcome=outcome.value,
             reason=data.key,

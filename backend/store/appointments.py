@@ -1,10 +1,10 @@
 """Appointment rows, derived from the booking claims in the ledger."""
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from backend.domain.funnel import Appointment
+from backend.store import rows
 from backend.store.tables import Appointment as AppointmentRow
 
 
@@ -36,9 +36,11 @@ async def save_all(referral_id: UUID, appointments: tuple[Appointment, ...], now
     )
 
 
-async def of_referral(referral_id: UUID) -> list[dict[str, Any]]:
-    return (
+async def of_referral(referral_id: UUID) -> list[rows.AppointmentRow]:
+    """A referral's appointments, earliest first."""
+    found = (
         await AppointmentRow.select()
         .where(AppointmentRow.referral == referral_id)
         .order_by(AppointmentRow.starts_at)
     )
+    return [rows.typed(r, rows.AppointmentRow) for r in found]

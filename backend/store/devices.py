@@ -1,10 +1,10 @@
 """Patients' devices: FCM registration tokens, active or deactivated (never deleted)."""
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from backend.runtime.ids import new_id
+from backend.store.rows import DeviceRow, typed
 from backend.store.tables import Device
 
 
@@ -17,7 +17,7 @@ async def register(
     locale: str,
     now: datetime,
     kind: str = "fcm_token",
-) -> dict[str, Any]:
+) -> DeviceRow:
     """Register or refresh a token. A token seen on another account moves to this one:
     the phone changed hands, and pushes must follow the person now signed in."""
     await Device.insert(
@@ -50,7 +50,7 @@ async def register(
     )
     row = await Device.select().where(Device.token == token).first()
     assert row is not None
-    return row
+    return typed(row, DeviceRow)
 
 
 async def deactivate(*, patient_id: UUID, token: str, reason: str, now: datetime) -> bool:
@@ -66,8 +66,9 @@ async def deactivate(*, patient_id: UUID, token: str, reason: str, now: datetime
     return bool(rows)
 
 
-async def active_for(patient_id: UUID) -> list[dict[str, Any]]:
-    return await Device.select().where((Device.patient == patient_id) & (Device.active == True))  # noqa: E712
+async def active_for(patient_id: UUID) -> list[DeviceRow]:
+    rows = await Device.select().where((Device.patient == patient_id) & (Device.active == True))  # noqa: E712
+    return [typed(r, DeviceRow) for r in rows]
 
 
 async def deactivate_by_id(device_id: UUID, *, reason: str, now: datetime) -> None:

@@ -1,9 +1,9 @@
 """Media rows: before/after pictures of a referral (the bytes live in a MediaFiles store)."""
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
+from backend.store.rows import MediaRow, typed
 from backend.store.tables import Media
 
 
@@ -40,13 +40,16 @@ async def insert(
     )
 
 
-async def of_referral(referral_id: UUID) -> list[dict[str, Any]]:
-    return (
+async def of_referral(referral_id: UUID) -> list[MediaRow]:
+    """A referral's pictures, not archived, oldest first."""
+    rows = (
         await Media.select()
         .where((Media.referral == referral_id) & Media.archived_at.is_null())
         .order_by(Media.created_at)
     )
+    return [typed(r, MediaRow) for r in rows]
 
 
-async def get(media_id: UUID) -> dict[str, Any] | None:
-    return await Media.select().where(Media.id == media_id).first()
+async def get(media_id: UUID) -> MediaRow | None:
+    row = await Media.select().where(Media.id == media_id).first()
+    return None if row is None else typed(row, MediaRow)

@@ -10,6 +10,7 @@ import msgspec
 from backend.domain.plans import Explanation, PlanItem, ToothState, VariantInfo
 from backend.runtime.ids import new_id
 from backend.store.engine import reports_node
+from backend.store.rows import PlanRow, typed
 from backend.store.tables import Plan, PlanExplanation, PlanVariant
 from backend.store.tables import PlanItem as PlanItemRow
 from backend.store.tables import ToothState as ToothStateRow
@@ -81,8 +82,14 @@ async def latest_version(referral_id: UUID) -> int:
     return row["version"] if row else 0
 
 
-async def versions_of(referral_id: UUID) -> list[dict[str, Any]]:
-    return await Plan.raw("SELECT * FROM plan WHERE referral = {} ORDER BY version", referral_id)
+async def versions_of(referral_id: UUID) -> list[PlanRow]:
+    """A referral's plan versions, oldest first."""
+    rows = await Plan.raw(
+        "SELECT id, referral, version, origin, currency, chosen_variant, reason, created_by, "
+        "created_at FROM plan WHERE referral = {} ORDER BY version",
+        referral_id,
+    )
+    return [typed(r, PlanRow) for r in rows]
 
 
 async def items_by_plan(referral_id: UUID) -> dict[UUID, list[PlanItem]]:

@@ -4,6 +4,11 @@ identifies them. What each column is for and what erasure does to it: docs/priva
 Erasure anonymises in place and deletes nothing: the referrals, plans, appointments,
 answers and the ledger stay (without the patient's own words), so every report and
 statistic reads the same before and after.
+
+Unlike the rest of the store (backend/store/rows.py), the export's rows stay plain
+dicts on purpose: they are read once, as stored, and shaped only by the export's own
+answer (the Export* Structs of routes/patient_export.py pick their columns from them);
+a row Struct per table here would repeat those answers column for column.
 """
 
 from datetime import datetime

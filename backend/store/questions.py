@@ -1,10 +1,10 @@
 """Questions to patients: what was asked, what is open, what was answered."""
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from backend.domain.questions import AskedQuestion, QuestionKind, QuestionSpec
+from backend.store.rows import QuestionRow, typed
 from backend.store.tables import Question
 
 
@@ -70,19 +70,21 @@ async def mark_answered(question_id: UUID, answer: str, event_id: int, at: datet
     ).where(Question.id == question_id)
 
 
-async def get(question_id: UUID) -> dict[str, Any] | None:
-    return await Question.select().where(Question.id == question_id).first()
+async def get(question_id: UUID) -> QuestionRow | None:
+    row = await Question.select().where(Question.id == question_id).first()
+    return None if row is None else typed(row, QuestionRow)
 
 
-async def open_about(patient_id: UUID, referral_id: UUID, now: datetime) -> list[dict[str, Any]]:
+async def open_about(patient_id: UUID, referral_id: UUID, now: datetime) -> list[QuestionRow]:
     """A patient's open, unexpired questions about one referral, oldest first."""
-    return await Question.raw(
+    rows = await Question.raw(
         "SELECT * FROM question WHERE patient = {} AND referral = {} AND status = 'requested' "
         "AND expires_at > {} ORDER BY asked_at, id",
         patient_id,
         referral_id,
         now,
     )
+    return [typed(r, QuestionRow) for r in rows]
 
 
 async def open_for_patient(
@@ -91,7 +93,7 @@ async def open_for_patient(
     *,
     limit: int = 500,
     after: tuple[datetime, UUID] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[QuestionRow]:
     """Open, unexpired questions, oldest first, a page at a time (keyset on asked_at, id)."""
     query = Question.select().where(
         (Question.patient == patient_id)
@@ -104,4 +106,5 @@ async def open_for_patient(
             (Question.asked_at > asked_at)
             | ((Question.asked_at == asked_at) & (Question.id > question_id))
         )
-    return await query.order_by(Question.asked_at).order_by(Question.id).limit(limit)
+    rows = await query.order_by(Question.asked_at).order_by(Question.id).limit(limit)
+    return [typed(r, QuestionRow) for r in rows]

@@ -10,6 +10,7 @@ from backend.domain.funnel import ReferralFold
 from backend.domain.progress import Progress
 from backend.domain.verification import NEEDS_EXCHANGE, Verification, VerificationState, next_due
 from backend.store.engine import is_postgres
+from backend.store.rows import ReferralRow, typed
 from backend.store.tables import Referral
 
 
@@ -57,20 +58,30 @@ _LOCK = (
 _LOCK_FOR_UPDATE = _LOCK + " FOR UPDATE OF r"
 
 
-async def get(referral_id: UUID) -> dict[str, Any] | None:
+def _referral(row: dict[str, Any]) -> ReferralRow:
+    """A referral's row as read (its step times are JSON text) as its Struct."""
+    if isinstance(row["step_at"], str):
+        row = {**row, "step_at": msgspec.json.decode(row["step_at"] or "{}")}
+    return typed(row, ReferralRow)
+
+
+async def get(referral_id: UUID) -> ReferralRow | None:
     rows = await Referral.raw("SELECT * FROM referral WHERE id = {}", referral_id)
-    return rows[0] if rows else None
+    return _referral(rows[0]) if rows else None
 
 
-async def with_parties(referral_id: UUID) -> tuple[dict, dict, dict] | None:
-    """A referral, its clinic and its patient's language and zone, in one statement
-    (what every screen about the referral starts with)."""
+async def with_parties(
+    referral_id: UUID,
+) -> tuple[ReferralRow, dict[str, Any], dict[str, Any]] | None:
+    """A referral, its clinic and its patient (name, phone, language, zone, erasure), in
+    one statement (what every screen about the referral starts with)."""
     rows = await Referral.raw(
         "SELECT r.*, c.name AS c_name, c.city AS c_city, c.address AS c_address, "
         "c.phone AS c_phone, c.timezone AS c_timezone, "
         "c.first_contact_sla_minutes AS c_first_contact_sla_minutes, "
         "c.show_prices_to_patients AS c_show_prices, p.locale AS p_locale, p.name AS p_name, "
-        "p.timezone AS p_timezone FROM referral r JOIN clinic c ON c.id = r.clinic "
+        "p.timezone AS p_timezone, p.phone AS p_phone, p.erased_at AS p_erased_at "
+        "FROM referral r JOIN clinic c ON c.id = r.clinic "
         "JOIN patient p ON p.id = r.patient WHERE r.id = {}",
         referral_id,
     )
@@ -81,11 +92,12 @@ async def with_parties(referral_id: UUID) -> tuple[dict, dict, dict] | None:
     patient = {k.removeprefix("p_"): row.pop(k) for k in list(row) if k.startswith("p_")}
     clinic["id"], patient["id"] = row["clinic"], row["patient"]
     clinic["show_prices"] = bool(clinic["show_prices"])  # SQLite answers 0/1 here
-    return row, clinic, patient
+    return _referral(row), clinic, patient
 
 
-async def by_invite_code(code: str) -> dict[str, Any] | None:
-    return await Referral.select().where(Referral.invite_code == code).first()
+async def by_invite_code(code: str) -> ReferralRow | None:
+    row = await Referral.select().where(Referral.invite_code == code).first()
+    return None if row is None else _referral(row)
 
 
 async def save_fold(
@@ -158,7 +170,7 @@ async def referral_of_appointment(appointment_id: UUID) -> UUID | None:
 
 async def for_patient(
     patient_id: UUID, *, limit: int, before: tuple[datetime, UUID] | None = None
-) -> list[dict[str, Any]]:
+) -> list[ReferralRow]:
     """The patient's referrals, newest first, a page at a time (keyset on sent_at, id)."""
     query = Referral.select().where(
         (Referral.patient == patient_id) & Referral.archived_at.is_null()
@@ -169,11 +181,12 @@ async def for_patient(
             (Referral.sent_at < sent_at)
             | ((Referral.sent_at == sent_at) & (Referral.id < referral_id))
         )
-    return (
+    rows = (
         await query.order_by(Referral.sent_at, ascending=False)
         .order_by(Referral.id, ascending=False)
         .limit(limit)
     )
+    return [_referral(r) for r in rows]
 
 
 async def ids_to_refold(only_missing_facts: bool, clinic_id: UUID | None = None) -> list[UUID]:

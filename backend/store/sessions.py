@@ -1,9 +1,9 @@
 """Patient sessions: refresh tokens by their hash, grouped in rotation families."""
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
+from backend.store.rows import SessionRow, typed
 from backend.store.tables import PatientSession
 
 
@@ -28,8 +28,9 @@ async def insert(
     )
 
 
-async def by_hash(token_hash: str) -> dict[str, Any] | None:
-    return await PatientSession.select().where(PatientSession.token_hash == token_hash).first()
+async def by_hash(token_hash: str) -> SessionRow | None:
+    row = await PatientSession.select().where(PatientSession.token_hash == token_hash).first()
+    return None if row is None else typed(row, SessionRow)
 
 
 async def mark_used(session_id: UUID, now: datetime) -> bool:

@@ -35,8 +35,9 @@ from backend.domain.norms import DurationNorm as Norm
 from backend.domain.norms import Specialization, effective_norms
 from backend.domain.verification import VerificationPolicy, verify
 from backend.routes import patient_present as present
-from backend.services.patient_reads import PlanVersionView, ReferralBundle
+from backend.services.patient_reads import ReferralBundle, ReferralRow
 from backend.services.recording import progress_of
+from backend.services.referral_view import PlanVersion
 from backend.settings import load_settings
 
 Stamp = TIMESTAMP(timezone=True)
@@ -118,6 +119,7 @@ class Plan(Base):
     chosen_variant: Mapped[str | None] = mapped_column(String)
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(Stamp)
+    created_by: Mapped[str] = mapped_column(String)
     items: Mapped[list[PlanItem]] = relationship(
         order_by=(PlanItem.stage, PlanItem.position), lazy="raise"
     )
@@ -131,6 +133,32 @@ class Referral(Base):
     clinic_id: Mapped[uuid.UUID] = mapped_column("clinic", UUID, ForeignKey("clinic.id"))
     sent_at: Mapped[datetime] = mapped_column(Stamp)
     archived_at: Mapped[datetime | None] = mapped_column(Stamp)
+    # The rest of the row, as the service's ReferralRow carries it.
+    invite_code: Mapped[str] = mapped_column(String)
+    transferred_from: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    step: Mapped[str] = mapped_column(String)
+    reached: Mapped[str] = mapped_column(String)
+    step_at: Mapped[Any] = mapped_column(JSONB)
+    closed_reason: Mapped[str | None] = mapped_column(Text)
+    accepted_at: Mapped[datetime | None] = mapped_column(Stamp)
+    currency: Mapped[str] = mapped_column(String)
+    estimated_amount: Mapped[int] = mapped_column(Integer)
+    planned_amount: Mapped[int] = mapped_column(Integer)
+    accepted_amount: Mapped[int] = mapped_column(Integer)
+    executed_amount: Mapped[int] = mapped_column(Integer)
+    paid_amount: Mapped[int] = mapped_column(Integer)
+    remaining_amount: Mapped[int] = mapped_column(Integer)
+    lost_amount: Mapped[int] = mapped_column(Integer)
+    schedule: Mapped[str] = mapped_column(String)
+    expected_finish: Mapped[datetime | None] = mapped_column(Stamp)
+    disputed_count: Mapped[int] = mapped_column(Integer)
+    overdue_count: Mapped[int] = mapped_column(Integer)
+    verification_due_at: Mapped[datetime | None] = mapped_column(Stamp)
+    chosen_variant: Mapped[str | None] = mapped_column(String)
+    variant_chosen_by: Mapped[str | None] = mapped_column(String)
+    folded_event_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+    updated_at: Mapped[datetime] = mapped_column(Stamp)
     clinic: Mapped[Clinic] = relationship(lazy="raise")
     patient: Mapped[Patient] = relationship(lazy="raise")
     events: Mapped[list[Event]] = relationship(order_by=Event.id, lazy="raise")
@@ -173,20 +201,23 @@ def _columns(obj: Base) -> dict[str, Any]:
     return {c.key: getattr(obj, c.key) for c in obj.__mapper__.column_attrs}
 
 
-def _version(plan: Plan | None) -> PlanVersionView | None:
+def _version(plan: Plan | None) -> PlanVersion | None:
     if plan is None:
         return None
     items = [
         domain_plans.PlanItem(**{f: getattr(i, f) for f in domain_plans.PlanItem.__struct_fields__})
         for i in plan.items
     ]
-    return PlanVersionView(
-        plan_id=plan.id,
+    return PlanVersion(
+        id=plan.id,
         version=plan.version,
         origin=plan.origin,
         reason=plan.reason,
+        chosen_variant=plan.chosen_variant,
         created_at=plan.created_at,
-        items=domain_plans.chosen(items, plan.chosen_variant),
+        created_by=plan.created_by,
+        variant=domain_plans.counted_variant(items, plan.chosen_variant),
+        items=items,
         teeth=[
             domain_plans.ToothState(
                 tooth=t.tooth, phase=t.phase, condition=t.condition, note=t.note
@@ -292,7 +323,11 @@ def create_app() -> FastAPI:
         estimated = next((p for p in reversed(referral.plans) if p.origin == "estimated"), None)
         actual = next((p for p in reversed(referral.plans) if p.origin == "actual"), None)
         bundle = ReferralBundle(
-            referral={**_columns(referral), "patient": patient_id, "clinic": referral.clinic_id},
+            referral=msgspec.convert(
+                {**_columns(referral), "patient": patient_id, "clinic": referral.clinic_id},
+                ReferralRow,
+                strict=False,
+            ),
             clinic=_columns(referral.clinic),
             patient=_columns(referral.patient),
             tz=ZoneInfo(referral.patient.timezone),

@@ -361,7 +361,7 @@ def passes(account) -> list[list[str]]:
 
 
 async def clinic_of(referral_id: str) -> UUID:
-    return (await referrals.get(UUID(referral_id)))["clinic"]
+    return (await referrals.get(UUID(referral_id))).clinic
 
 
 async def test_a_lost_webhook_is_read_by_the_reconcile_once(client, db, account):

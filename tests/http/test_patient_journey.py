@@ -146,7 +146,7 @@ async def test_patient_journey(client, db):
     )
     assert reported.status_code == 200
     version = (await plans.versions_of(sent.referral_id))[0]
-    filling = (await plans.items_of(version["id"]))[0]
+    filling = (await plans.items_of(version.id))[0]
     paid_at = utcnow() - timedelta(minutes=30)
     await record(sent.referral_id, clinic_says(ItemDone(item_id=filling.item_id)))
     await record(sent.referral_id, clinic_says(Payment(amount=6_500_00), occurred_at=paid_at))

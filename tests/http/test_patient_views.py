@@ -39,7 +39,7 @@ async def test_referrals_page_by_cursor_newest_first(client, db):
 async def test_plan_comparison_explains_the_clinics_changes(client, db):
     clinic = await make_clinic()
     sent = await make_referral(clinic, phone=PHONE, at=utcnow() - timedelta(days=1))
-    estimate = await plans.items_of((await plans.versions_of(sent.referral_id))[0]["id"])
+    estimate = await plans.items_of((await plans.versions_of(sent.referral_id))[0].id)
     filling, implant = estimate
     await revise_plan(
         sent.referral_id,

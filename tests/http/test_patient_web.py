@@ -283,7 +283,7 @@ async def test_a_procedure_question_waits_for_the_proved_phone(client, db):
         Statement(body=Visited(), source=Source.clinic_panel, actor="staff:t"),
         now=now,
     )
-    items = await plans.items_of((await plans.versions_of(sent.referral_id))[0]["id"])
+    items = await plans.items_of((await plans.versions_of(sent.referral_id))[0].id)
     implant = next(i for i in items if i.tooth == 36)
     await record(
         sent.referral_id,

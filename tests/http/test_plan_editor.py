@@ -137,15 +137,15 @@ async def test_saving_the_editor_unchanged_keeps_every_field_of_the_plan(client,
     await _save_unchanged(client, referral_id)
 
     versions = await plans.versions_of(referral_id)
-    assert [v["version"] for v in versions] == [1, 2]
+    assert [v.version for v in versions] == [1, 2]
     first, second = versions
-    items_1, items_2 = await plans.items_of(first["id"]), await plans.items_of(second["id"])
-    teeth_1, teeth_2 = await plans.teeth_of(first["id"]), await plans.teeth_of(second["id"])
+    items_1, items_2 = await plans.items_of(first.id), await plans.items_of(second.id)
+    teeth_1, teeth_2 = await plans.teeth_of(first.id), await plans.teeth_of(second.id)
 
     infos = await plans.variants_by_plan(referral_id)
     explained = await plans.explanations_by_plan(referral_id)
-    variants_1, variants_2 = infos[first["id"]], infos[second["id"]]
-    explained_1, explained_2 = explained[first["id"]], explained[second["id"]]
+    variants_1, variants_2 = infos[first.id], infos[second.id]
+    explained_1, explained_2 = explained[first.id], explained[second.id]
 
     # The source plan really exercises every field (else this test would prove little).
     for struct_type, rows in (
@@ -166,8 +166,8 @@ async def test_saving_the_editor_unchanged_keeps_every_field_of_the_plan(client,
     assert variants_2 == variants_1
     assert explained_2 == explained_1
     assert explained_2[0].item_id == items_2[1].item_id
-    assert (second["chosen_variant"], second["currency"]) == ("B", "RUB")
-    assert second["origin"] == "actual"
+    assert (second.chosen_variant, second.currency) == ("B", "RUB")
+    assert second.origin == "actual"
 
     # The ledger's record of the version keeps variants and course lengths too, so the
     # alternatives stay alternatives: the plan's money is common + B, not A + B.
@@ -219,7 +219,7 @@ async def test_editor_adds_drops_and_changes_rows_as_posted(client, db):
     )
     assert "error" not in saved.headers["location"], saved.headers["location"]
     versions = await plans.versions_of(sent.referral_id)
-    items = await plans.items_of(versions[-1]["id"])
+    items = await plans.items_of(versions[-1].id)
     assert [(i.title_ru, i.price, i.variant) for i in items] == [
         ("Гигиена", 7_500_00, None),
         ("Имплант", 64_000_00, "A"),

@@ -97,7 +97,7 @@ async def _setup(client):
         json={"kind": "booked", "note": A_REPORT},
     )
     assert rated.status_code == reported.status_code == 200
-    filling = (await plans.items_of((await plans.versions_of(rid))[0]["id"]))[0]
+    filling = (await plans.items_of((await plans.versions_of(rid))[0].id))[0]
     await record(rid, clinic_says(ItemDone(item_id=filling.item_id)))
     await record(rid, clinic_says(Payment(amount=filling.price)))
     return clinic, (a_sent, a), (b_sent, b)

@@ -68,8 +68,8 @@ async def test_pictures_lose_their_metadata_and_bad_files_are_refused(db, tmp_pa
         files, referral_id=sent.referral_id, data=original, kind="photo", phase="before", now=NOW
     )
     row = await media.get(media_id)
-    stored = files.path(row["storage_key"]).read_bytes()
-    assert row["content_type"] == "image/jpeg" and row["size_bytes"] == len(stored)
+    stored = files.path(row.storage_key).read_bytes()
+    assert row.content_type == "image/jpeg" and row.size_bytes == len(stored)
     assert not Image.open(io.BytesIO(stored)).getexif()
     with pytest.raises(Invalid):
         await attach_media(

@@ -229,7 +229,7 @@ async def test_a_plan_behind_schedule_nudges_the_patient_and_lists_for_the_clini
     from backend.store import desk, plans, referrals
 
     sent = await patient_with_devices("ok-late")
-    items = await plans.items_of((await plans.versions_of(sent.referral_id))[0]["id"])
+    items = await plans.items_of((await plans.versions_of(sent.referral_id))[0].id)
     filling = next(i for i in items if i.stage == 1)
     visit = NOW + timedelta(days=1)
     await record(
@@ -256,12 +256,12 @@ async def test_a_plan_behind_schedule_nudges_the_patient_and_lists_for_the_clini
     ]
     due = behind["available_at"]
     assert due == visit + timedelta(days=180 + 7)
-    assert (await referrals.get(sent.referral_id))["schedule"] == "on_track"
+    assert (await referrals.get(sent.referral_id)).schedule == "on_track"
     await drain(handlers(None), due, rounds=3)
-    assert (await referrals.get(sent.referral_id))["schedule"] == "behind"
+    assert (await referrals.get(sent.referral_id)).schedule == "behind"
     kinds = [msgspec.json.decode(r["payload"])["kind"] for r in await outbox.of_topic("notify")]
     assert "behind" in kinds
-    clinic_id = (await referrals.get(sent.referral_id))["clinic"]
+    clinic_id = (await referrals.get(sent.referral_id)).clinic
     listed = await desk.behind_schedule(clinic_id, limit=500)
     assert [r["id"] for r in listed] == [sent.referral_id]
     # The exchange's list of plans past their schedule, across clinics, shows it alone.

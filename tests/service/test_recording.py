@@ -29,13 +29,13 @@ async def test_sending_a_referral_records_plan_and_sent(db):
     clinic = await make_clinic()
     sent = await make_referral(clinic)
     row = await referrals.get(sent.referral_id)
-    assert row["step"] == "sent"
-    assert row["estimated_amount"] == row["planned_amount"] == 71_500_00
-    assert row["remaining_amount"] == 71_500_00
+    assert row.step == "sent"
+    assert row.estimated_amount == row.planned_amount == 71_500_00
+    assert row.remaining_amount == 71_500_00
     assert [e.kind for e in await ledger.events_of(sent.referral_id)] == ["plan_set", "sent"]
     versions = await plans.versions_of(sent.referral_id)
-    assert [(v["version"], v["origin"]) for v in versions] == [(1, "estimated")]
-    assert len(await plans.teeth_of(versions[0]["id"])) == 4
+    assert [(v.version, v.origin) for v in versions] == [(1, "estimated")]
+    assert len(await plans.teeth_of(versions[0].id)) == 4
 
 
 async def test_the_same_order_sent_twice_is_one_referral(db):
@@ -55,7 +55,7 @@ async def test_claim_moves_the_step_and_asks_the_patient(db):
     assert result.fold.step == "booked"
 
     row = await referrals.get(sent.referral_id)
-    assert (row["step"], row["accepted_amount"]) == ("booked", 71_500_00)
+    assert (row.step, row.accepted_amount) == ("booked", 71_500_00)
     states = {v["milestone"]: v["state"] for v in await verifications.of_referral(sent.referral_id)}
     assert states["contacted"] == states["booked"] == "awaiting_patient"
     appts = await Appointment.select().where(Appointment.referral == sent.referral_id)
@@ -90,7 +90,7 @@ async def test_late_event_folds_in_its_place(db):
     clinic = await make_clinic()
     sent = await make_referral(clinic)
     await record(sent.referral_id, clinic_says(Visited(), at=hours(5)), now=hours(5))
-    items = await plans.items_of((await plans.versions_of(sent.referral_id))[0]["id"])
+    items = await plans.items_of((await plans.versions_of(sent.referral_id))[0].id)
     await record(
         sent.referral_id,
         clinic_says(ItemDone(item_id=items[0].item_id), at=hours(30)),
@@ -102,7 +102,7 @@ async def test_late_event_folds_in_its_place(db):
     assert result.fold.step == "in_treatment"
     assert result.fold.step_at["booked"] == hours(1)
     row = await referrals.get(sent.referral_id)
-    assert row["executed_amount"] == 6_500_00
+    assert row.executed_amount == 6_500_00
 
 
 async def test_patient_cannot_state_a_clinic_claim(db):
@@ -155,11 +155,11 @@ async def test_deadlines_turn_silence_into_overdue(db):
     row = await referrals.get(sent.referral_id)
     # The clinic's first-contact SLA (two working hours by default; NOW is Monday 10:00
     # in Moscow), the same moment its patient is asked "has the clinic called you?".
-    assert row["verification_due_at"] == hours(2)
+    assert row.verification_due_at == hours(2)
     assert await reevaluate_due(now=hours(1)) == 0
     assert await reevaluate_due(now=hours(3)) == 1
     row = await referrals.get(sent.referral_id)
-    assert row["overdue_count"] == 1
+    assert row.overdue_count == 1
     assert await reevaluate_due(now=hours(4)) == 0  # nothing more is due
 
 
@@ -214,7 +214,7 @@ async def test_patient_answers_settle_the_verification(db):
     states = {v["milestone"]: v["state"] for v in await verifications.of_referral(sent.referral_id)}
     assert (states["contacted"], states["booked"]) == ("verified", "disputed")
     row = await referrals.get(sent.referral_id)
-    assert row["disputed_count"] == 1
+    assert row.disputed_count == 1
     # Loaded back from the ledger, the events fold to the same verdicts.
     from backend.domain.funnel import fold_referral
     from backend.domain.verification import verify

@@ -95,7 +95,7 @@ async def test_overdue_is_counted_in_the_clinics_working_hours_and_holidays(db):
     assert await reevaluate_due(now=due - timedelta(minutes=1)) == 0
     assert await reevaluate_due(now=due) == 2
     row = await referrals.get(after.referral_id)
-    assert row["overdue_count"] == 1
+    assert row.overdue_count == 1
     timers = [
         t
         for t in await outbox.of_topic("timer")

@@ -112,4 +112,4 @@ async def test_the_demo_offers_some_plans_as_three_variants_without_moving_a_fig
     assert titles == [("A", "Имплантация"), ("B", "Мостовидный протез"), ("C", "Съёмный протез")]
     assert {e.variant for e in plan.explanations} == {None, "A", "B", "C"}
     assert all(e.problem_ru and e.solution_ru and e.visit for e in plan.explanations)
-    assert {i.variant for i in chosen(plan.all_items, None)} == {None, "A"}
+    assert {i.variant for i in chosen(plan.items, None)} == {None, "A"}
