@@ -10,19 +10,14 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import msgspec
-from litestar import Request, Response, Router, get, post
-from litestar.di import NamedDependency, Provide
-from litestar.exceptions import (
-    NotAuthorizedException,
-    NotFoundException,
-    PermissionDeniedException,
-)
+from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from admin import forms
 from admin.desk_i18n import ALERT_KINDS, REASONS
-from admin.views import Form, _detail, _uuid, as_page, lang_of, page, to_login
+from admin.views import Form, _detail, _uuid, admin_router, lang_of, page
 from backend.domain.roles import Role
 from backend.domain.staff_alerts import DEFAULT_KINDS, AlertKind, AlertPrefs, may_receive
 from backend.domain.worklist import CAN_LET_GO
@@ -33,13 +28,11 @@ from backend.routes.staff_security import (
     HEALTH,
     OPERATOR,
     admin_guard,
-    provide_staff,
-    provide_viewer,
     roles,
 )
 from backend.runtime.clock import utcnow
 from backend.services import clinic_view, exchange_admin, staff_accounts, staff_alerts, worklist
-from backend.services.audit import Viewer, saw
+from backend.services.audit import Viewer
 from backend.services.errors import NotFound, ServiceError
 from backend.services.staff_auth import StaffPrincipal, qr_svg
 
@@ -190,9 +183,7 @@ async def alerts_page(request: Request, staff: NamedDependency[StaffPrincipal]) 
 
 
 @post("/alerts", guards=[admin_guard], opt=roles(EVERYONE), include_in_schema=False)
-async def save_alerts(
-    request: Request, staff: NamedDependency[StaffPrincipal], viewer: NamedDependency[Viewer]
-) -> Redirect:
+async def save_alerts(request: Request, viewer: NamedDependency[Viewer]) -> Redirect:
     form = await request.form()
     kinds = frozenset(AlertKind(k) for k in form.getall("kinds", []) if k in AlertKind.__members__)
     prefs = AlertPrefs(
@@ -203,14 +194,7 @@ async def save_alerts(
         crm_user_id=(form.get("crm_user_id") or "").strip()[:32] or None,
         lang="en" if form.get("lang") == "en" else "ru",
     )
-    saved = await staff_alerts.set_preferences(staff.staff_id, prefs, role=staff.role)
-    await saw(
-        viewer,
-        action="alert_preferences_changed",
-        object_kind="staff",
-        object_id=str(staff.staff_id),
-        details=msgspec.to_builtins(saved),
-    )
+    await staff_alerts.save_own_preferences(viewer, prefs)
     return Redirect(path="/admin/alerts?msg=saved", status_code=303)
 
 
@@ -318,28 +302,17 @@ async def staff_accounts_context(after: str | None, role: str, clinic: str) -> d
     }
 
 
-router = Router(
-    path="/admin",
-    route_handlers=[
-        worklist_page,
-        post_outcome,
-        clinic_disputes_page,
-        answer_dispute,
-        scorecard_page,
-        alerts_page,
-        save_alerts,
-        deactivate,
-        reactivate,
-        reset_password,
-        reset_authenticator,
-        change_role,
-    ],
-    dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},
-    exception_handlers={
-        NotAuthorizedException: to_login,
-        PermissionDeniedException: as_page,
-        NotFoundException: as_page,
-        ServiceError: as_page,
-    },
-    include_in_schema=False,
+router = admin_router(
+    worklist_page,
+    post_outcome,
+    clinic_disputes_page,
+    answer_dispute,
+    scorecard_page,
+    alerts_page,
+    save_alerts,
+    deactivate,
+    reactivate,
+    reset_password,
+    reset_authenticator,
+    change_role,
 )

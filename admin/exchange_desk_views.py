@@ -10,22 +10,17 @@ from urllib.parse import urlencode
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Router, get, post
-from litestar.di import NamedDependency, Provide
-from litestar.exceptions import (
-    NotAuthorizedException,
-    NotFoundException,
-    PermissionDeniedException,
-)
+from litestar import Request, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from admin import forms
-from admin.views import Form, _detail, _uuid, as_page, page, to_login
+from admin.views import Form, _detail, _uuid, admin_router, page
 from backend.routes import staff_bodies as b
 from backend.routes import staff_present as present
 from backend.routes.plan_import import MAX_IMPORT
-from backend.routes.staff_security import OPERATOR, admin_guard, provide_staff, roles
+from backend.routes.staff_security import OPERATOR, admin_guard, roles
 from backend.services import exchange_admin, integration_desk, integrations, plan_import
 from backend.services.errors import NotFound, ServiceError
 from backend.services.staff_auth import StaffPrincipal
@@ -343,27 +338,16 @@ async def run_import(
     return _go(f"/admin/referrals/{sent.referral_id}", msg="saved")
 
 
-router = Router(
-    path="/admin",
-    route_handlers=[
-        integrations_page,
-        integration_page,
-        save_maps,
-        connect,
-        inbox_page,
-        delivery_page,
-        replay,
-        prices_page,
-        save_prices,
-        import_page,
-        run_import,
-    ],
-    dependencies={"staff": Provide(provide_staff)},
-    exception_handlers={
-        NotAuthorizedException: to_login,
-        PermissionDeniedException: as_page,
-        NotFoundException: as_page,
-        ServiceError: as_page,
-    },
-    include_in_schema=False,
+router = admin_router(
+    integrations_page,
+    integration_page,
+    save_maps,
+    connect,
+    inbox_page,
+    delivery_page,
+    replay,
+    prices_page,
+    save_prices,
+    import_page,
+    run_import,
 )

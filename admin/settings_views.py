@@ -11,13 +11,12 @@ from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
 
-from litestar import Request, Router, get, post
-from litestar.di import NamedDependency, Provide
-from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
+from litestar import Request, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from admin.views import as_page, page, to_login
+from admin.views import admin_router, page
 from backend.domain.clinic_settings import SettingValues, effective_settings
 from backend.domain.norms import Specialization
 from backend.domain.roles import Role
@@ -25,8 +24,6 @@ from backend.routes.staff_security import (
     CLINIC_MANAGER,
     OPERATOR,
     admin_guard,
-    provide_staff,
-    provide_viewer,
     roles,
 )
 from backend.services import clinic_settings, exchange_admin
@@ -238,22 +235,11 @@ async def save_clinic_norms(
     return await _save_norms(request, viewer, clinic_id)
 
 
-router = Router(
-    path="/admin",
-    route_handlers=[
-        settings_page,
-        save_settings,
-        save_norms,
-        clinic_settings_page,
-        save_clinic_settings,
-        save_clinic_norms,
-    ],
-    dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},
-    exception_handlers={
-        NotAuthorizedException: to_login,
-        PermissionDeniedException: as_page,
-        NotFoundException: as_page,
-        ServiceError: as_page,
-    },
-    include_in_schema=False,
+router = admin_router(
+    settings_page,
+    save_settings,
+    save_norms,
+    clinic_settings_page,
+    save_clinic_settings,
+    save_clinic_norms,
 )

@@ -28,7 +28,7 @@ import admin.desk_i18n  # noqa: F401 - the desk pages' words join WORDS
 from admin import charts, forms, plan_form
 from admin.i18n import EVENTS, ROLES, SIDES, STATES, STEPS, Lang, word
 from backend.domain.events import Source
-from backend.domain.funnel import Step
+from backend.domain.funnel import MAIN_LINE, Step
 from backend.domain.money_funnel import months_of_reserve
 from backend.domain.plans import counted_variant, variant_totals
 from backend.domain.roles import Role
@@ -523,12 +523,7 @@ async def save_plan(
 async def plan_pdf_page(
     request: Request, viewer: NamedDependency[Viewer], referral_id: FromPath[UUID]
 ) -> Response:
-    now = utcnow()
-    bundle = await desk.plan_bundle(viewer, referral_id, now)
-    link = plan_document.app_link(request.app.state.settings.public_url, referral_id)
-    return await plan_document.pdf_response(
-        plan_document.document(bundle, app_link=link, now=now), referral_id
-    )
+    return await plan_document.staff_print(request.app.state.settings, viewer, referral_id)
 
 
 # --- pictures -----------------------------------------------------------------------------
@@ -632,6 +627,25 @@ async def ratings_page(request: Request, viewer: NamedDependency[Viewer]) -> Tem
     return await page(request, "ratings.html", rows=rows)
 
 
+async def report_scope(staff: StaffPrincipal, clinic: list[str] | None) -> funnel_reports.Scope:
+    """The clinics a report page covers: a clinic's staff see their own, the exchange its pick."""
+    if staff.clinic_id is not None:
+        return await funnel_reports.own_clinic(staff.clinic_id)
+    return await funnel_reports.exchange_pick([u for u in map(_uuid, clinic or []) if u] or None)
+
+
+async def report_filters(
+    staff: StaffPrincipal, ids: list[UUID] | None, spec: str | None, lang: Lang
+) -> dict[str, Any]:
+    """What _report_filters.html shows: the specialization and, for the exchange, the clinics."""
+    return {
+        "specializations": {k: v[lang] for k, v in SPECIALIZATIONS.items()},
+        "spec": spec or "",
+        "clinics": await exchange_admin.clinics() if staff.clinic_id is None else [],
+        "picked": {str(i) for i in ids or []},
+    }
+
+
 @get(
     "/funnel",
     guards=[admin_guard],
@@ -649,12 +663,7 @@ async def funnel_page(
     lang = lang_of(request)
     now = utcnow()
     spec = specialization if specialization in SPECIALIZATIONS else None
-    if staff.clinic_id is not None:
-        scope = await funnel_reports.own_clinic(staff.clinic_id)
-    else:
-        scope = await funnel_reports.exchange_pick(
-            [u for u in map(_uuid, clinic or []) if u] or None
-        )
+    scope = await report_scope(staff, clinic)
     try:
         view = await funnel_reports.funnel(scope, _day(first), _day(last), spec, now)
     except (ValueError, Invalid):
@@ -675,15 +684,12 @@ async def funnel_page(
         ),
         plan_fact=plan_fact_months,
         by_spec=[specialization_out(r) for r in by_spec],
-        specializations={k: v[lang] for k, v in SPECIALIZATIONS.items()},
-        spec=spec or "",
         bars=charts.funnel_bars(figures, lang),
         month_chart=charts.monthly_chart(months, lang),
         months=months,
         first=view.first,
         last=view.last,
-        clinics=await exchange_admin.clinics() if staff.clinic_id is None else [],
-        picked={str(i) for i in ids or []},
+        **await report_filters(staff, ids, spec, lang),
     )
 
 
@@ -736,18 +742,7 @@ async def resolve(
 
 
 def scorecards_steps() -> list[str]:
-    return [
-        s.value
-        for s in (
-            Step.sent,
-            Step.delivered,
-            Step.contacted,
-            Step.booked,
-            Step.visited,
-            Step.in_treatment,
-            Step.completed,
-        )
-    ]
+    return [s.value for s in MAIN_LINE]
 
 
 @get("/scorecards", guards=[admin_guard], opt=roles(EXCHANGE_READERS), include_in_schema=False)
@@ -931,47 +926,53 @@ def as_page(request: Request, exc: Exception) -> Template:
     )
 
 
-router = Router(
-    path="/admin",
-    route_handlers=[
-        login_page,
-        login,
-        logout,
-        set_lang,
-        home,
-        referrals_page,
-        new_referral_page,
-        create_referral,
-        referral_page,
-        post_claim,
-        visit_code_page,
-        plan_page,
-        save_plan,
-        pictures_page,
-        upload_picture,
-        plan_pdf_page,
-        calls_page,
-        follow_up_page,
-        plan_settings_page,
-        save_plan_settings,
-        ratings_page,
-        funnel_page,
-        disputes_page,
-        resolve,
-        scorecards_page,
-        clinics_page,
-        create_clinic,
-        archive_clinic,
-        staff_page,
-        create_staff,
-        audit_page,
-    ],
-    dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},
-    exception_handlers={
-        NotAuthorizedException: to_login,
-        PermissionDeniedException: as_page,
-        NotFoundException: as_page,
-        ServiceError: as_page,
-    },
-    include_in_schema=False,
+def admin_router(*handlers: Any) -> Router:
+    """A router of staff pages under /admin: the staff and viewer from the session, and
+    errors answered as pages (or the sign-in page)."""
+    return Router(
+        path="/admin",
+        route_handlers=list(handlers),
+        dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},
+        exception_handlers={
+            NotAuthorizedException: to_login,
+            PermissionDeniedException: as_page,
+            NotFoundException: as_page,
+            ServiceError: as_page,
+        },
+        include_in_schema=False,
+    )
+
+
+router = admin_router(
+    login_page,
+    login,
+    logout,
+    set_lang,
+    home,
+    referrals_page,
+    new_referral_page,
+    create_referral,
+    referral_page,
+    post_claim,
+    visit_code_page,
+    plan_page,
+    save_plan,
+    pictures_page,
+    upload_picture,
+    plan_pdf_page,
+    calls_page,
+    follow_up_page,
+    plan_settings_page,
+    save_plan_settings,
+    ratings_page,
+    funnel_page,
+    disputes_page,
+    resolve,
+    scorecards_page,
+    clinics_page,
+    create_clinic,
+    archive_clinic,
+    staff_page,
+    create_staff,
+    audit_page,
 )
