@@ -84,8 +84,14 @@ async def make_referral(
     )
 
 
-async def book(referral_id: UUID, appointment_at: datetime, occurred_at: datetime | None = None):
-    """The clinic's word that it called and booked the patient (a question follows)."""
+async def book(
+    referral_id: UUID,
+    appointment_at: datetime,
+    occurred_at: datetime | None = None,
+    now: datetime | None = None,
+):
+    """The clinic's word that it called and booked the patient (a question follows),
+    recorded at `now` (the clock's time by default)."""
     return await record(
         referral_id,
         Statement(
@@ -94,6 +100,7 @@ async def book(referral_id: UUID, appointment_at: datetime, occurred_at: datetim
             actor="staff:test",
             occurred_at=occurred_at,
         ),
+        now=now,
     )
 
 
