@@ -6,19 +6,24 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Request, Response, get
+from litestar import Request, Response
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.response import Template
 
 from admin.conversion_chart import conversion_columns
-from admin.views import admin_router, lang_of, page, report_filters, report_scope
+from admin.views import (
+    admin_router,
+    lang_of,
+    page,
+    report_filters,
+    report_scope,
+    staff_get,
+)
 from backend.routes.clinic_reports import ConversionTable, conversion_table
 from backend.routes.staff_security import (
     CLINIC_MANAGER,
     EXCHANGE_READERS,
-    admin_guard,
-    roles,
 )
 from backend.runtime.clock import utcnow
 from backend.services import funnel_reports
@@ -27,12 +32,7 @@ from backend.services.staff_auth import StaffPrincipal
 from backend.services.texts import SPECIALIZATIONS
 
 
-@get(
-    "/conversion",
-    guards=[admin_guard],
-    opt=roles(CLINIC_MANAGER | EXCHANGE_READERS),
-    include_in_schema=False,
-)
+@staff_get("/conversion", CLINIC_MANAGER | EXCHANGE_READERS)
 async def conversion_page(
     request: Request,
     staff: NamedDependency[StaffPrincipal],

@@ -11,20 +11,18 @@ from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
 
-from litestar import Request, get, post
+from litestar import Request
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from admin.views import admin_router, page
+from admin.views import admin_router, page, staff_get, staff_post
 from backend.domain.clinic_settings import SettingValues, effective_settings
 from backend.domain.norms import Specialization
 from backend.domain.roles import Role
 from backend.routes.staff_security import (
     CLINIC_MANAGER,
     OPERATOR,
-    admin_guard,
-    roles,
 )
 from backend.services import clinic_settings, exchange_admin
 from backend.services.audit import Viewer
@@ -184,51 +182,36 @@ def _scope_of(viewer: Viewer) -> UUID | None:
 SETTINGS_ROLES = CLINIC_MANAGER | OPERATOR
 
 
-@get("/settings", guards=[admin_guard], opt=roles(SETTINGS_ROLES), include_in_schema=False)
+@staff_get("/settings", SETTINGS_ROLES)
 async def settings_page(request: Request, viewer: NamedDependency[Viewer]) -> Template:
     return await _settings_page(request, viewer, _scope_of(viewer))
 
 
-@post("/settings", guards=[admin_guard], opt=roles(SETTINGS_ROLES), include_in_schema=False)
+@staff_post("/settings", SETTINGS_ROLES)
 async def save_settings(request: Request, viewer: NamedDependency[Viewer]) -> Redirect:
     return await _save(request, viewer, _scope_of(viewer))
 
 
-@post("/settings/norms", guards=[admin_guard], opt=roles(SETTINGS_ROLES), include_in_schema=False)
+@staff_post("/settings/norms", SETTINGS_ROLES)
 async def save_norms(request: Request, viewer: NamedDependency[Viewer]) -> Redirect:
     return await _save_norms(request, viewer, _scope_of(viewer))
 
 
-@get(
-    "/clinics/{clinic_id:uuid}/settings",
-    guards=[admin_guard],
-    opt=roles(OPERATOR),
-    include_in_schema=False,
-)
+@staff_get("/clinics/{clinic_id:uuid}/settings", OPERATOR)
 async def clinic_settings_page(
     request: Request, viewer: NamedDependency[Viewer], clinic_id: FromPath[UUID]
 ) -> Template:
     return await _settings_page(request, viewer, clinic_id)
 
 
-@post(
-    "/clinics/{clinic_id:uuid}/settings",
-    guards=[admin_guard],
-    opt=roles(OPERATOR),
-    include_in_schema=False,
-)
+@staff_post("/clinics/{clinic_id:uuid}/settings", OPERATOR)
 async def save_clinic_settings(
     request: Request, viewer: NamedDependency[Viewer], clinic_id: FromPath[UUID]
 ) -> Redirect:
     return await _save(request, viewer, clinic_id)
 
 
-@post(
-    "/clinics/{clinic_id:uuid}/settings/norms",
-    guards=[admin_guard],
-    opt=roles(OPERATOR),
-    include_in_schema=False,
-)
+@staff_post("/clinics/{clinic_id:uuid}/settings/norms", OPERATOR)
 async def save_clinic_norms(
     request: Request, viewer: NamedDependency[Viewer], clinic_id: FromPath[UUID]
 ) -> Redirect:

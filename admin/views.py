@@ -21,6 +21,7 @@ from litestar.exceptions import (
     NotFoundException,
     PermissionDeniedException,
 )
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
@@ -188,6 +189,20 @@ def back(request: Request, fallback: str, **query: str) -> Redirect:
     return Redirect(path=f"{base}?{urlencode(query)}" if query else base, status_code=303)
 
 
+# --- how a staff page is declared --------------------------------------------------------
+
+
+def staff_get(path: str, allowed: frozenset[Role], **options: Any) -> HTTPRouteHandler:
+    """A staff page: signed in by the session cookie, for the `allowed` roles, kept out of
+    the API document."""
+    return get(path, guards=[admin_guard], opt=roles(allowed), include_in_schema=False, **options)
+
+
+def staff_post(path: str, allowed: frozenset[Role], **options: Any) -> HTTPRouteHandler:
+    """A staff form's target, guarded as `staff_get`."""
+    return post(path, guards=[admin_guard], opt=roles(allowed), include_in_schema=False, **options)
+
+
 # --- sign-in ---------------------------------------------------------------------------
 
 
@@ -247,12 +262,7 @@ async def login(request: Request, data: Annotated[forms.LoginForm, Form]) -> Res
     return response
 
 
-@post(
-    "/logout",
-    guards=[admin_guard],
-    opt=roles(CLINIC_STAFF | EXCHANGE_READERS | {Role.health_analyst}),
-    include_in_schema=False,
-)
+@staff_post("/logout", CLINIC_STAFF | EXCHANGE_READERS | {Role.health_analyst})
 async def logout(staff: NamedDependency[StaffPrincipal]) -> Redirect:
     await staff_auth.sign_out(staff)
     response = Redirect(path="/admin/login", status_code=303)
@@ -273,12 +283,7 @@ def set_lang(request: Request, lang: FromPath[str]) -> Redirect:
     return response
 
 
-@get(
-    "/",
-    guards=[admin_guard],
-    opt=roles(CLINIC_STAFF | EXCHANGE_READERS | {Role.health_analyst}),
-    include_in_schema=False,
-)
+@staff_get("/", CLINIC_STAFF | EXCHANGE_READERS | {Role.health_analyst})
 async def home(request: Request, staff: NamedDependency[StaffPrincipal]) -> Response:
     nav = _nav(staff)
     if not nav:
@@ -289,9 +294,7 @@ async def home(request: Request, staff: NamedDependency[StaffPrincipal]) -> Resp
 # --- referrals -------------------------------------------------------------------------
 
 
-@get(
-    "/referrals", guards=[admin_guard], opt=roles(CLINIC_STAFF | OPERATOR), include_in_schema=False
-)
+@staff_get("/referrals", CLINIC_STAFF | OPERATOR)
 async def referrals_page(
     request: Request,
     viewer: NamedDependency[Viewer],
@@ -333,12 +336,7 @@ def _uuid(value: str) -> UUID | None:
         return None
 
 
-@get(
-    "/referrals/{referral_id:uuid}",
-    guards=[admin_guard],
-    opt=roles(CLINIC_STAFF | OPERATOR),
-    include_in_schema=False,
-)
+@staff_get("/referrals/{referral_id:uuid}", CLINIC_STAFF | OPERATOR)
 async def referral_page(
     request: Request, viewer: NamedDependency[Viewer], referral_id: FromPath[UUID]
 ) -> Template:
@@ -407,12 +405,7 @@ def _claim_from_form(form: forms.ClaimForm, tz: ZoneInfo):
     raise HTTPException(status_code=400, detail=f"unknown step {kind}")
 
 
-@post(
-    "/referrals/{referral_id:uuid}/claims",
-    guards=[admin_guard],
-    opt=roles(CLINIC_STAFF),
-    include_in_schema=False,
-)
+@staff_post("/referrals/{referral_id:uuid}/claims", CLINIC_STAFF)
 async def post_claim(
     request: Request,
     staff: NamedDependency[StaffPrincipal],
@@ -434,13 +427,7 @@ def _detail(exc: Exception) -> str:
     return getattr(exc, "detail", None) or str(exc)
 
 
-@post(
-    "/referrals/{referral_id:uuid}/visit-code",
-    guards=[admin_guard],
-    opt=roles(CLINIC_STAFF),
-    include_in_schema=False,
-    status_code=200,
-)
+@staff_post("/referrals/{referral_id:uuid}/visit-code", CLINIC_STAFF, status_code=200)
 async def visit_code_page(
     request: Request, staff: NamedDependency[StaffPrincipal], referral_id: FromPath[UUID]
 ) -> Template:
@@ -458,12 +445,7 @@ async def visit_code_page(
     )
 
 
-@get(
-    "/referrals/{referral_id:uuid}/plan",
-    guards=[admin_guard],
-    opt=roles(CLINIC_STAFF),
-    include_in_schema=False,
-)
+@staff_get("/referrals/{referral_id:uuid}/plan", CLINIC_STAFF)
 async def plan_page(
     request: Request, viewer: NamedDependency[Viewer], referral_id: FromPath[UUID]
 ) -> Template:
@@ -489,12 +471,7 @@ async def plan_page(
     )
 
 
-@post(
-    "/referrals/{referral_id:uuid}/plan",
-    guards=[admin_guard],
-    opt=roles(CLINIC_STAFF),
-    include_in_schema=False,
-)
+@staff_post("/referrals/{referral_id:uuid}/plan", CLINIC_STAFF)
 async def save_plan(
     request: Request, staff: NamedDependency[StaffPrincipal], referral_id: FromPath[UUID]
 ) -> Redirect:
@@ -514,12 +491,7 @@ async def save_plan(
     return Redirect(path=f"{target}?msg=saved", status_code=303)
 
 
-@get(
-    "/referrals/{referral_id:uuid}/plan.pdf",
-    guards=[admin_guard],
-    opt=roles(CLINIC_STAFF | OPERATOR),
-    include_in_schema=False,
-)
+@staff_get("/referrals/{referral_id:uuid}/plan.pdf", CLINIC_STAFF | OPERATOR)
 async def plan_pdf_page(
     request: Request, viewer: NamedDependency[Viewer], referral_id: FromPath[UUID]
 ) -> Response:
@@ -529,12 +501,8 @@ async def plan_pdf_page(
 # --- pictures -----------------------------------------------------------------------------
 
 
-@get(
-    "/referrals/{referral_id:uuid}/pictures",
-    guards=[admin_guard],
-    opt=roles(CLINIC_STAFF | OPERATOR),  # the exchange's desk uploads here too
-    include_in_schema=False,
-)
+# the exchange's desk uploads here too
+@staff_get("/referrals/{referral_id:uuid}/pictures", CLINIC_STAFF | OPERATOR)
 async def pictures_page(
     request: Request, viewer: NamedDependency[Viewer], referral_id: FromPath[UUID]
 ) -> Template:
@@ -555,11 +523,9 @@ async def pictures_page(
     )
 
 
-@post(
+@staff_post(
     "/referrals/{referral_id:uuid}/pictures",
-    guards=[admin_guard],
-    opt=roles(CLINIC_STAFF | OPERATOR),
-    include_in_schema=False,
+    CLINIC_STAFF | OPERATOR,
     request_max_body_size=MAX_UPLOAD + 64 * 1024,
 )
 async def upload_picture(
@@ -594,13 +560,13 @@ async def upload_picture(
 # --- the clinic's pages ------------------------------------------------------------------
 
 
-@get("/plan-settings", guards=[admin_guard], opt=roles(CLINIC_MANAGER), include_in_schema=False)
+@staff_get("/plan-settings", CLINIC_MANAGER)
 async def plan_settings_page(request: Request, staff: NamedDependency[StaffPrincipal]) -> Template:
     shown = await patient_prices.prices_shown(staff.clinic_id)
     return await page(request, "plan_settings.html", show_prices=shown)
 
 
-@post("/plan-settings", guards=[admin_guard], opt=roles(CLINIC_MANAGER), include_in_schema=False)
+@staff_post("/plan-settings", CLINIC_MANAGER)
 async def save_plan_settings(
     request: Request, staff: NamedDependency[StaffPrincipal], viewer: NamedDependency[Viewer]
 ) -> Redirect:
@@ -609,19 +575,19 @@ async def save_plan_settings(
     return Redirect(path="/admin/plan-settings?msg=saved", status_code=303)
 
 
-@get("/calls", guards=[admin_guard], opt=roles(CLINIC_STAFF), include_in_schema=False)
+@staff_get("/calls", CLINIC_STAFF)
 async def calls_page(request: Request, viewer: NamedDependency[Viewer]) -> Template:
     rows = await desk.nobody_called(viewer, viewer.principal.clinic_id)
     return await page(request, "calls.html", rows=rows)
 
 
-@get("/follow-up", guards=[admin_guard], opt=roles(CLINIC_STAFF), include_in_schema=False)
+@staff_get("/follow-up", CLINIC_STAFF)
 async def follow_up_page(request: Request, viewer: NamedDependency[Viewer]) -> Template:
     rows = await desk.follow_up(viewer, viewer.principal.clinic_id)
     return await page(request, "follow_up.html", rows=rows)
 
 
-@get("/ratings", guards=[admin_guard], opt=roles(CLINIC_MANAGER), include_in_schema=False)
+@staff_get("/ratings", CLINIC_MANAGER)
 async def ratings_page(request: Request, viewer: NamedDependency[Viewer]) -> Template:
     rows = await desk.ratings(viewer, viewer.principal.clinic_id)
     return await page(request, "ratings.html", rows=rows)
@@ -646,12 +612,7 @@ async def report_filters(
     }
 
 
-@get(
-    "/funnel",
-    guards=[admin_guard],
-    opt=roles(CLINIC_MANAGER | EXCHANGE_READERS),
-    include_in_schema=False,
-)
+@staff_get("/funnel", CLINIC_MANAGER | EXCHANGE_READERS)
 async def funnel_page(
     request: Request,
     staff: NamedDependency[StaffPrincipal],
@@ -696,7 +657,7 @@ async def funnel_page(
 # --- the exchange's pages ----------------------------------------------------------------
 
 
-@get("/disputes", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+@staff_get("/disputes", OPERATOR)
 async def disputes_page(
     request: Request, viewer: NamedDependency[Viewer], clinic: FromQuery[str] = ""
 ) -> Template:
@@ -716,12 +677,7 @@ async def disputes_page(
     )
 
 
-@post(
-    "/disputes/{dispute_id:uuid}/resolution",
-    guards=[admin_guard],
-    opt=roles(OPERATOR),
-    include_in_schema=False,
-)
+@staff_post("/disputes/{dispute_id:uuid}/resolution", OPERATOR)
 async def resolve(
     staff: NamedDependency[StaffPrincipal],
     dispute_id: FromPath[UUID],
@@ -745,7 +701,7 @@ def scorecards_steps() -> list[str]:
     return [s.value for s in MAIN_LINE]
 
 
-@get("/scorecards", guards=[admin_guard], opt=roles(EXCHANGE_READERS), include_in_schema=False)
+@staff_get("/scorecards", EXCHANGE_READERS)
 async def scorecards_page(request: Request) -> Template:
     return await page(
         request,
@@ -755,14 +711,14 @@ async def scorecards_page(request: Request) -> Template:
     )
 
 
-@get("/clinics", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+@staff_get("/clinics", OPERATOR)
 async def clinics_page(request: Request) -> Template:
     return await page(
         request, "clinics.html", clinics=await exchange_admin.clinics(include_archived=True)
     )
 
 
-@post("/clinics", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+@staff_post("/clinics", OPERATOR)
 async def create_clinic(data: Annotated[forms.ClinicForm, Form]) -> Redirect:
     try:
         await exchange_admin.create_clinic(
@@ -775,18 +731,13 @@ async def create_clinic(data: Annotated[forms.ClinicForm, Form]) -> Redirect:
     return Redirect(path="/admin/clinics?msg=saved", status_code=303)
 
 
-@post(
-    "/clinics/{clinic_id:uuid}/archive",
-    guards=[admin_guard],
-    opt=roles(OPERATOR),
-    include_in_schema=False,
-)
+@staff_post("/clinics/{clinic_id:uuid}/archive", OPERATOR)
 async def archive_clinic(clinic_id: FromPath[UUID], restore: FromQuery[bool] = False) -> Redirect:
     await exchange_admin.set_clinic_archived(clinic_id, not restore)
     return Redirect(path="/admin/clinics?msg=saved", status_code=303)
 
 
-@get("/staff", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+@staff_get("/staff", OPERATOR)
 async def staff_page(
     request: Request,
     after: FromQuery[str] = "",
@@ -805,7 +756,7 @@ async def staff_page(
     )
 
 
-@post("/staff", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False, status_code=200)
+@staff_post("/staff", OPERATOR, status_code=200)
 async def create_staff(
     request: Request, viewer: NamedDependency[Viewer], data: Annotated[forms.StaffForm, Form]
 ) -> Response:
@@ -834,7 +785,7 @@ async def create_staff(
     )
 
 
-@get("/referrals/new", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+@staff_get("/referrals/new", OPERATOR)
 async def new_referral_page(request: Request) -> Template:
     return await page(
         request,
@@ -845,7 +796,7 @@ async def new_referral_page(request: Request) -> Template:
     )
 
 
-@post("/referrals/new", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+@staff_post("/referrals/new", OPERATOR)
 async def create_referral(
     staff: NamedDependency[StaffPrincipal], data: Annotated[forms.ReferralForm, Form]
 ) -> Redirect:
@@ -887,7 +838,7 @@ async def create_referral(
     return Redirect(path=f"/admin/referrals/{sent.referral_id}?msg=saved", status_code=303)
 
 
-@get("/audit", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+@staff_get("/audit", OPERATOR)
 async def audit_page(request: Request, object_id: FromQuery[str] = "") -> Template:
     rows = await desk.audit_log(limit=200, object_id=object_id or None)
     return await page(request, "audit.html", rows=rows)
