@@ -34,7 +34,7 @@ from backend.domain.money_funnel import months_of_reserve
 from backend.domain.plans import counted_variant, variant_totals
 from backend.domain.roles import Role
 from backend.domain.teeth import ToothCondition
-from backend.routes import plan_document
+from backend.routes import plan_document, staff_security
 from backend.routes.clinic_reports import reason_table
 from backend.routes.funnel import specialization_out
 from backend.routes.media import MAX_UPLOAD
@@ -45,7 +45,6 @@ from backend.routes.staff_security import (
     EXCHANGE_READERS,
     OPERATOR,
     admin_guard,
-    client_ip,
     provide_staff,
     provide_viewer,
     roles,
@@ -219,12 +218,8 @@ def _safe_next(target: str) -> str:
 @post("/login", guards=[auth_budget], include_in_schema=False, status_code=200)
 async def login(request: Request, data: Annotated[forms.LoginForm, Form]) -> Response:
     try:
-        signed = await staff_auth.sign_in(
-            email=data.email,
-            password=data.password,
-            totp=data.totp,
-            ip=client_ip(request),
-            user_agent=request.headers.get("user-agent", ""),
+        signed = await staff_security.sign_in(
+            request, email=data.email, password=data.password, totp=data.totp
         )
     except EnrolmentNeeded as exc:
         return await page(
