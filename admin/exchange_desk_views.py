@@ -21,7 +21,7 @@ from backend.routes import staff_bodies as b
 from backend.routes import staff_present as present
 from backend.routes.plan_import import MAX_IMPORT
 from backend.routes.staff_security import OPERATOR
-from backend.services import exchange_admin, integration_desk, integrations, plan_import
+from backend.services import exchange_admin, inbox, integration_desk, integration_setup, plan_import
 from backend.services.errors import NotFound, ServiceError
 from backend.services.staff_auth import StaffPrincipal
 
@@ -49,7 +49,7 @@ async def integrations_page(request: Request) -> Template:
     key = request.app.state.settings.secret_key
     rows = []
     for clinic in await exchange_admin.clinics():
-        view = await integrations.describe(clinic["id"], secret_key=key, public_url=None)
+        view = await integration_setup.describe(clinic["id"], secret_key=key, public_url=None)
         rows.append({"clinic": clinic, "view": view})
     return await page(request, "integrations.html", rows=rows)
 
@@ -60,13 +60,15 @@ async def integration_page(
 ) -> Template:
     settings = request.app.state.settings
     clinic = await exchange_admin.clinic(clinic_id)
-    view = await integrations.describe(
+    view = await integration_setup.describe(
         clinic_id, secret_key=settings.secret_key, public_url=settings.public_url
     )
     crm_stages, stages_error = None, None
     if stages and view is not None:
         try:
-            crm_stages = await integrations.crm_stages(clinic_id, secret_key=settings.secret_key)
+            crm_stages = await integration_setup.crm_stages(
+                clinic_id, secret_key=settings.secret_key
+            )
         except ServiceError as exc:
             stages_error = exc.detail
     config = view.settings if view else {}
@@ -196,7 +198,7 @@ async def replay(delivery_id: FromPath[int]) -> Redirect:
     if not 0 < delivery_id < 2**63:
         raise NotFound("no such delivery")
     try:
-        await integrations.replay(delivery_id)
+        await inbox.replay(delivery_id)
     except NotFound:
         raise
     except ServiceError as exc:

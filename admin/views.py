@@ -28,6 +28,16 @@ from litestar.response import Redirect, Template
 import admin.desk_i18n  # noqa: F401 - the desk pages' words join WORDS
 from admin import charts, forms, plan_form
 from admin.i18n import EVENTS, ROLES, SIDES, STATES, STEPS, Lang, word
+from backend.domain.claims import (
+    ClosedIn,
+    CompletedIn,
+    ContactedIn,
+    ItemDoneIn,
+    NoShowIn,
+    PaymentIn,
+    ReceivedIn,
+    VisitedIn,
+)
 from backend.domain.events import Source
 from backend.domain.funnel import MAIN_LINE, Step
 from backend.domain.money_funnel import months_of_reserve
@@ -62,17 +72,7 @@ from backend.services import (
     visit_codes,
 )
 from backend.services.audit import Viewer
-from backend.services.claims import (
-    ClosedIn,
-    CompletedIn,
-    ContactedIn,
-    ItemDoneIn,
-    NoShowIn,
-    PaymentIn,
-    ReceivedIn,
-    VisitedIn,
-    record_clinic_claim,
-)
+from backend.services.claims import record_clinic_claim
 from backend.services.errors import Forbidden, Invalid, NotFound, ServiceError, TooManyAttempts
 from backend.services.media import KINDS, PHASES, attach_media
 from backend.services.referrals import PatientIn, PlanIn, revise_plan, send_referral

@@ -236,11 +236,14 @@ def pace(
     url: str, lua: Callable[[float], Path], target: float, connections: int, seconds: int = 3
 ) -> float:
     """The wait (ms) each of `connections` makes between requests for `target` req/s,
-    calibrated by two short runs (rate = connections / (wait + latency))."""
+    calibrated by two short runs (rate = connections / (wait + latency)). A machine too
+    busy to finish a request in a short run (a smoke run beside other work) measures 0:
+    paced then at one request a second, not divided by zero."""
+    target = max(target, 1.0)
     delay_ms = connections * 1000 / target
     for _ in range(2):
         trial = wrk(url, lua(delay_ms), seconds, connections)
-        latency_ms = connections * 1000 / trial["rps"] - delay_ms
+        latency_ms = connections * 1000 / max(trial["rps"], 0.1) - delay_ms
         delay_ms = max(0.1, connections * 1000 / target - latency_ms)
     return delay_ms
 

@@ -46,8 +46,8 @@ def settings_env(url: str, var: Path, port: int) -> dict[str, str]:
 async def prepare(url: str, var: Path, port: int) -> tuple[str, str, list[str]]:
     """Migrate, add a clinic connected by signed webhooks and referrals to report on."""
     from backend.cli import migrate
-    from backend.integrations.config import IntegrationIn
-    from backend.services.integrations import configure
+    from backend.domain.integration_settings import IntegrationIn
+    from backend.services.integration_setup import configure
     from backend.services.referrals import PatientIn, PlanIn, PlanItemIn, send_referral
     from backend.settings import load_settings
     from backend.store import parties

@@ -17,12 +17,21 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from litestar import Litestar
 
 from backend.settings import Settings, load_settings
 from backend.store.engine import bind, close_engine, make_engine, open_engine
 from backend.store.tables import TABLES
 from tests import pg_cluster
+
+# Property tests judge what is generated, never how fast: the machines here are shared and
+# a busy one made Hypothesis give up ("too slow") or fail a deadline on correct code.
+hypothesis_settings.register_profile(
+    "plantrack", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("plantrack")
 
 # Tests sign in with the emulator's unsigned tokens, as `make run` does: in the settings
 # of in-process apps, and in the environment server processes read them from. The tests

@@ -33,12 +33,15 @@ from babel.numbers import get_currency_precision
 from backend.domain.crm_money import CrmMoney, CrmRow, tooth_of
 from backend.domain.events import Source
 from backend.integrations.base import (
+    Adapter,
+    Catalog,
     CatalogProduct,
     Change,
     Connection,
     CrmField,
     CrmRejected,
     CrmStage,
+    CrmTask,
     CrmUnavailable,
     MalformedDelivery,
     OutboundReferral,
@@ -60,12 +63,15 @@ GAP = 1 / 6
 WON, LOST = 142, 143  # system statuses, the same ids in every pipeline
 PAGE = 250  # amoCRM's largest page
 RECONCILE_PAGES = 40  # one pass reads at most 10 000 changed leads; more fails visibly
+CALL_TASK_TYPE = 1  # amoCRM's built-in "Звонок" / follow-up type
 FIELD_PAGES = 4  # the stages view reads at most 1000 custom fields of leads
 
 
-class AmoCrm:
+class AmoCrm(Adapter):
     system = "amocrm"
     source = Source.amocrm
+    path = "amocrm"
+    crm = True
 
     def authenticate(self, conn: Connection, headers: dict[str, str], body: bytes) -> bool:
         try:
@@ -300,8 +306,10 @@ class AmoCrm:
                 break
         return found
 
-    async def catalog(self, conn: Connection, http: httpx.AsyncClient) -> list[CatalogProduct]:
-        """The products list's first elements (a catalogue of type `products`)."""
+    async def catalog(self, conn: Connection, http: httpx.AsyncClient) -> Catalog:
+        """The products list's first page of elements (a catalogue of type `products`).
+        amoCRM counts nothing: a full page is followed by a look at the next one, and a
+        list cut there says so, its size unknown."""
         catalogs = json_or_none(await self.request(conn, http, "GET", "/api/v4/catalogs")) or {}
         products = [
             c
@@ -309,7 +317,7 @@ class AmoCrm:
             if c.get("type") == "products"
         ]
         if not products:
-            return []
+            return Catalog(products=[], total=0, truncated=False)
         account = json_or_none(await self.request(conn, http, "GET", "/api/v4/account")) or {}
         currency = str(account.get("currency") or "").upper() or None
         response = await self.request(
@@ -319,8 +327,9 @@ class AmoCrm:
             f"/api/v4/catalogs/{products[0]['id']}/elements",
             params={"limit": PAGE},
         )
+        elements = ((json_or_none(response) or {}).get("_embedded") or {}).get("elements") or []
         found: list[CatalogProduct] = []
-        for e in ((json_or_none(response) or {}).get("_embedded") or {}).get("elements") or []:
+        for e in elements:
             price = _field_values(e, "PRICE")
             sku = _field_values(e, "SKU")
             amount = None
@@ -338,7 +347,19 @@ class AmoCrm:
                     currency=currency,
                 )
             )
-        return found
+        truncated = False
+        if len(elements) >= PAGE:
+            # Pages of one element: page PAGE + 1 is the first element past the list.
+            more = await self.request(
+                conn,
+                http,
+                "GET",
+                f"/api/v4/catalogs/{products[0]['id']}/elements",
+                params={"limit": 1, "page": PAGE + 1},
+            )
+            truncated = bool(((json_or_none(more) or {}).get("_embedded") or {}).get("elements"))
+        total = None if truncated else len(found)
+        return Catalog(products=found, total=total, truncated=truncated)
 
     def change_of(self, conn: Connection, lead: dict[str, Any]) -> Change:
         updated = lead.get("updated_at")
@@ -411,6 +432,39 @@ class AmoCrm:
                 for status in statuses
             ]
         return found
+
+    async def add_task(self, conn: Connection, http: httpx.AsyncClient, task: CrmTask) -> str:
+        """`POST /api/v4/tasks`: a call task tied to the lead, after the lead's tasks
+        showed none with the marker in its text."""
+        entity, _, lead_id = task.external_id.partition(":")
+        if entity != "lead":
+            raise CrmRejected(f"amoCRM tasks are tied to leads, not {entity}")
+        found = await self.request(
+            conn,
+            http,
+            "GET",
+            "/api/v4/tasks",
+            params={"filter[entity_type]": "leads", "filter[entity_id]": lead_id},
+        )
+        if found.status_code == 200:
+            for existing in (found.json().get("_embedded") or {}).get("tasks", []):
+                if task.marker in str(existing.get("text", "")):
+                    return str(existing["id"])
+        body: dict[str, Any] = {
+            "text": f"{task.title} ({task.marker})\n{task.description}",
+            "complete_till": int(task.deadline.timestamp()),
+            "entity_id": int(lead_id),
+            "entity_type": "leads",
+            "task_type_id": CALL_TASK_TYPE,
+            "request_id": task.marker,
+        }
+        if task.responsible and task.responsible.isdigit():  # else amoCRM's own: the API user
+            body["responsible_user_id"] = int(task.responsible)
+        response = await self.request(conn, http, "POST", "/api/v4/tasks", json=[body])
+        created = ((response.json() or {}).get("_embedded") or {}).get("tasks") or []
+        if not created or "id" not in created[0]:
+            raise CrmRejected(f"amoCRM POST /api/v4/tasks answered {response.text[:200]}")
+        return str(created[0]["id"])
 
     async def request(
         self,

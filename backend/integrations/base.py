@@ -1,24 +1,28 @@
-"""The one narrow interface every clinic system implements.
+"""The one narrow interface every clinic system implements: `Adapter`.
 
 An adapter authenticates a delivery the vendor's own way, reads what changed (asking
 the vendor's API where a webhook carries only an id), and says which claim that is —
 the same claims the panel records, recorded by the same service. For CRMs it also
-pushes a new referral into the clinic's system. Nothing else: storing, idempotency,
-retries and the ledger are the service's business (backend.services.integrations).
+pushes a new referral into the clinic's system, lists what changed lately (a lost
+webhook is not lost), and reads the pipeline's stages, the deal's fields and the
+catalogue for the settings. Every operation the services use is declared here, with a
+default where a system has nothing to offer; storing, idempotency, retries and the
+ledger are the services' business (backend.services.inbox and its neighbours).
 """
 
-from collections.abc import Awaitable, Callable
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, ClassVar
 from uuid import UUID
 
 import httpx
 import msgspec
 
+from backend.domain.claims import Claim, ContactedIn
 from backend.domain.crm_money import CrmMoney, PlanDraft
 from backend.domain.events import Source
-from backend.services.claims import Claim, ContactedIn
 
 
 class CrmUnavailable(Exception):
@@ -35,6 +39,10 @@ class CrmRejected(Exception):
 
 class MalformedDelivery(Exception):
     """The delivery cannot be read."""
+
+
+class NotOffered(Exception):
+    """The system has no such thing (an MIS has no pipeline stages)."""
 
 
 @dataclass
@@ -118,41 +126,85 @@ class OutboundReferral(msgspec.Struct, frozen=True, kw_only=True):
     summary: str  # the plan in one line, for the deal's comment
 
 
-class Adapter(Protocol):
-    system: str
-    source: Source
+class CrmTask(msgspec.Struct, frozen=True, kw_only=True):
+    """A task for a coordinator in the clinic's CRM, tied to the referral's deal or lead.
+    Neither CRM takes an idempotency key, so a task carries `marker` in its text and a
+    retry after a crash looks for it before adding another."""
 
+    marker: str  # unique per alert and person; found again on a retry
+    title: str
+    description: str
+    deadline: datetime
+    external_id: str  # "deal:17", "lead:5": what the task is tied to
+    responsible: str | None  # the CRM's user id; None: the webhook's (API's) own user
+
+
+class Catalog(msgspec.Struct, frozen=True, kw_only=True):
+    """The first products of the CRM's catalogue, and whether that is all of it."""
+
+    products: list[CatalogProduct]
+    total: int | None  # how many the catalogue holds; None when the CRM does not say
+    truncated: bool  # more products exist than `products` lists
+
+
+class Adapter(ABC):
+    """A clinic system: the operations the services call, defaults where optional."""
+
+    system: ClassVar[str]  # as the integration's row names it
+    source: ClassVar[Source]  # whose word its claims are in the ledger
+    path: ClassVar[str]  # where it delivers: /integrations/{path}/{token}
+    crm: ClassVar[bool] = False  # a CRM: referrals pushed in, reconciled, stages read
+    # Secrets plantrack makes for the system (shown once), by the name they are shown as.
+    generated: ClassVar[Mapping[str, Callable[[], str]]] = {}
+
+    @abstractmethod
     def authenticate(self, conn: Connection, headers: dict[str, str], body: bytes) -> bool:
-        """Whether the delivery comes from this clinic's system (constant-time)."""
-        ...
+        """Whether the delivery (or IDENT's request) comes from this clinic's system
+        (constant-time)."""
 
     def delivery_key(self, headers: dict[str, str], body: bytes) -> str | None:
         """The vendor's id of this delivery, when it has one: a redelivery is stored once."""
-        ...
+        return None
+
+    def check(self, body: bytes) -> str | None:
+        """Why the body cannot be a delivery, said while the sender waits (it can fix it
+        now); None when it may be one — the worker reads it later."""
+        return None
 
     async def changes(
         self, conn: Connection, headers: dict[str, str], body: bytes, http: httpx.AsyncClient
-    ) -> list[Change]: ...
+    ) -> list[Change]:
+        """What a stored delivery says, as changes."""
+        raise MalformedDelivery(f"{self.system} delivers nothing to read")
 
+    async def recently_changed(
+        self, conn: Connection, since: datetime, http: httpx.AsyncClient
+    ) -> list[Change]:
+        """Our objects changed in the system since `since` (a reconcile pass); a system
+        that is not asked has none."""
+        return []
 
-class CrmAdapter(Adapter, Protocol):
     async def push_referral(
         self, conn: Connection, referral: OutboundReferral, http: httpx.AsyncClient
     ) -> str:
         """Create the deal or lead (once: look for ours first); its external id."""
-        ...
+        raise CrmRejected(f"{self.system} takes no referrals pushed into it")
 
     async def stages(self, conn: Connection, http: httpx.AsyncClient) -> list[CrmStage]:
         """The pipelines' stages as the CRM defines them."""
-        ...
+        raise NotOffered(f"{self.system} has no pipeline stages")
 
     async def fields(self, conn: Connection, http: httpx.AsyncClient) -> list[CrmField]:
         """The deal's (lead's) fields, for the settings that name them."""
-        ...
+        return []
 
-    async def catalog(self, conn: Connection, http: httpx.AsyncClient) -> list[CatalogProduct]:
+    async def catalog(self, conn: Connection, http: httpx.AsyncClient) -> Catalog:
         """The first products of the CRM's catalogue, what product rows refer to."""
-        ...
+        return Catalog(products=[], total=0, truncated=False)
+
+    async def add_task(self, conn: Connection, http: httpx.AsyncClient, task: CrmTask) -> str:
+        """Add a task for a person in the CRM (once: look for its marker first); its id."""
+        raise NotOffered(f"{self.system} takes no tasks")
 
 
 def claim_for_stage(

@@ -29,12 +29,15 @@ from babel.numbers import get_currency_precision
 from backend.domain.crm_money import CrmMoney, CrmPayment, CrmRow, tooth_of
 from backend.domain.events import Source
 from backend.integrations.base import (
+    Adapter,
+    Catalog,
     CatalogProduct,
     Change,
     Connection,
     CrmField,
     CrmRejected,
     CrmStage,
+    CrmTask,
     CrmUnavailable,
     MalformedDelivery,
     OutboundReferral,
@@ -54,7 +57,7 @@ PAGE = 50  # Bitrix24 list methods return 50 rows a page, always
 # One reconcile pass reads at most 10 000 of our deals (as amoCRM's): a pass that would
 # read more fails visibly instead of moving the sync time past deals it did not read.
 MAX_PAGES = 200
-CATALOG_PAGES = 4  # the stages view shows the first 200 products of the catalogue
+CATALOG_PAGES = 4  # the stages view lists the first 200 products (and how many there are)
 FIELD_SETTINGS = ("appointment_at", "paid_amount", "done_rows")  # fields read from a deal
 DEAL = 2  # the deal's entityTypeId in the universal methods (crm.item.payment.list)
 
@@ -74,9 +77,11 @@ def parse_time(value: Any, tz: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(tz))
 
 
-class Bitrix24:
+class Bitrix24(Adapter):
     system = "bitrix24"
     source = Source.bitrix24
+    path = "bitrix24"
+    crm = True
 
     def authenticate(self, conn: Connection, headers: dict[str, str], body: bytes) -> bool:
         try:
@@ -392,10 +397,12 @@ class Bitrix24:
             if isinstance(f, dict)
         ]
 
-    async def catalog(self, conn: Connection, http: httpx.AsyncClient) -> list[CatalogProduct]:
-        """The first products of the portal's catalogue (crm.product.list)."""
+    async def catalog(self, conn: Connection, http: httpx.AsyncClient) -> Catalog:
+        """The first products of the portal's catalogue (crm.product.list), with the
+        catalogue's size as the portal counts it."""
         found: list[CatalogProduct] = []
         start: int | None = 0
+        total: int | None = None
         for _ in range(CATALOG_PAGES):
             page = await self.call(
                 conn,
@@ -420,10 +427,50 @@ class Bitrix24:
                         currency=currency,
                     )
                 )
+            if isinstance(page.get("total"), int):
+                total = page["total"]
             start = page.get("next")
             if start is None:
                 break
-        return found
+        truncated = start is not None
+        if total is None and not truncated:
+            total = len(found)
+        return Catalog(products=found, total=total, truncated=truncated)
+
+    async def add_task(self, conn: Connection, http: httpx.AsyncClient, task: CrmTask) -> str:
+        """`tasks.task.add` with TITLE, DESCRIPTION, RESPONSIBLE_ID, DEADLINE and
+        UF_CRM_TASK (`D_<deal>` / `L_<lead>`), after `tasks.task.list` found no task
+        with the marker in its title."""
+        found = await self.call(
+            conn,
+            http,
+            "tasks.task.list",
+            {"filter": {"%TITLE": task.marker}, "select": ["ID", "TITLE"]},
+        )
+        for existing in (found or {}).get("tasks", []) if isinstance(found, dict) else []:
+            if task.marker in str(existing.get("title") or existing.get("TITLE") or ""):
+                return str(existing.get("id") or existing.get("ID"))
+        responsible = task.responsible or _webhook_user(conn)
+        result = await self.call(
+            conn,
+            http,
+            "tasks.task.add",
+            {
+                "fields": {
+                    "TITLE": f"{task.title} ({task.marker})",
+                    "DESCRIPTION": task.description,
+                    "RESPONSIBLE_ID": int(responsible)
+                    if str(responsible).isdigit()
+                    else responsible,
+                    "DEADLINE": task.deadline.isoformat(),
+                    "UF_CRM_TASK": [_task_owner(task.external_id)],
+                }
+            },
+        )
+        created = (result or {}).get("task") if isinstance(result, dict) else None
+        if not isinstance(created, dict) or "id" not in created:
+            raise CrmRejected(f"Bitrix24 tasks.task.add answered {str(result)[:200]}")
+        return str(created["id"])
 
     async def call(
         self,
@@ -457,6 +504,17 @@ class Bitrix24:
                 f"Bitrix24 {method}: {response.status_code} {error or ''} {description}".strip()
             )
         return answer if whole else answer.get("result")
+
+
+def _task_owner(external_id: str) -> str:
+    entity, _, number = external_id.partition(":")
+    return {"deal": "D", "lead": "L"}[entity] + "_" + number
+
+
+def _webhook_user(conn: Connection) -> str:
+    """The incoming webhook's own user (…/rest/<USER>/<SECRET>/) answers if nobody is named."""
+    match = re.search(r"/rest/(\d+)/", conn.secrets.get("rest_url", ""))
+    return match.group(1) if match else "1"
 
 
 def _our_referral(item: dict[str, Any]) -> UUID | None:

@@ -7,19 +7,27 @@ a plain-text reason, which IDENT writes to its exchange log. A ticket lands in I
 CRM history for staff to confirm and book by hand; IDENT drops tickets it has already
 seen by `Id`, so the referral id is the ticket id, stable forever. IDENT also posts its
 timetable (`POST {base}/PostTimeTable`); plantrack takes it and keeps nothing.
+
+As an `Adapter`, IDENT authenticates its requests by the integration key plantrack made
+for it; it delivers nothing to the inbox (it pulls) and is no CRM.
 """
 
 import hmac
 import secrets
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from babel.numbers import format_currency, get_currency_precision
 
+from backend.domain.events import Source
+from backend.integrations.base import Adapter, Connection
+
 DEFAULT_LIMIT = 500  # what IDENT asks for in every known installation
 MAX_LIMIT = 1000
 FORM_NAME = "Направление plantrack"
+KEY_HEADER = "ident-integration-key"
 
 
 class BadQuery(ValueError):
@@ -32,6 +40,16 @@ def new_key() -> str:
 
 def key_matches(given: str | None, expected: str) -> bool:
     return hmac.compare_digest((given or "").encode(), expected.encode())
+
+
+class Ident(Adapter):
+    system = "ident"
+    source = Source.ident
+    path = "ident"
+    generated: ClassVar[Mapping[str, Callable[[], str]]] = {"integration_key": new_key}
+
+    def authenticate(self, conn: Connection, headers: dict[str, str], body: bytes) -> bool:
+        return key_matches(headers.get(KEY_HEADER), conn.secrets.get("integration_key", ""))
 
 
 def _when(value: str | None, name: str) -> datetime | None:

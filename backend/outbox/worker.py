@@ -31,7 +31,15 @@ from backend.messages.sms import SmsSender, make_sms_sender
 from backend.push.fcm import FcmSender, Push
 from backend.runtime.clock import utcnow
 from backend.runtime.media_files import LocalMediaFiles, MediaFiles
-from backend.services import clinic_settings, integrations, notifications, sms, staff_alerts
+from backend.services import (
+    clinic_settings,
+    crm_outbound,
+    crm_reconcile,
+    inbox,
+    notifications,
+    sms,
+    staff_alerts,
+)
 from backend.services.recording import reevaluate_due
 from backend.store import outbox, privacy
 from backend.store.outbox import Claimed, Outcome
@@ -225,8 +233,8 @@ def integration_handlers(
 
         return handle
 
-    async def inbox(m: Claimed, http: httpx.AsyncClient, now: datetime) -> Outcome:
-        return await integrations.process(
+    async def take_delivery(m: Claimed, http: httpx.AsyncClient, now: datetime) -> Outcome:
+        return await inbox.process(
             m.payload["delivery_id"],
             http,
             secret_key=secret_key,
@@ -234,8 +242,8 @@ def integration_handlers(
             now=now,
         )
 
-    async def outbound(m: Claimed, http: httpx.AsyncClient, now: datetime) -> Outcome:
-        return await integrations.push_referral(
+    async def push(m: Claimed, http: httpx.AsyncClient, now: datetime) -> Outcome:
+        return await crm_outbound.push_referral(
             UUID(m.payload["referral_id"]),
             http,
             secret_key=secret_key,
@@ -243,8 +251,8 @@ def integration_handlers(
             now=now,
         )
 
-    async def reconcile(m: Claimed, http: httpx.AsyncClient, now: datetime) -> Outcome:
-        return await integrations.reconcile(
+    async def reconcile_pass(m: Claimed, http: httpx.AsyncClient, now: datetime) -> Outcome:
+        return await crm_reconcile.reconcile(
             UUID(m.payload["integration_id"]),
             http,
             secret_key=secret_key,
@@ -253,9 +261,9 @@ def integration_handlers(
         )
 
     return {
-        integrations.INBOX: batch(inbox),
-        integrations.OUTBOUND: batch(outbound),
-        integrations.RECONCILE: batch(reconcile),
+        inbox.INBOX: batch(take_delivery),
+        crm_outbound.OUTBOUND: batch(push),
+        crm_reconcile.RECONCILE: batch(reconcile_pass),
     }
 
 

@@ -7,6 +7,7 @@ from litestar import Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
+from backend.domain.claims import Claim
 from backend.domain.events import Source
 from backend.domain.funnel import Step
 from backend.routes import funnel, plan_document
@@ -34,7 +35,7 @@ from backend.routes.staff_security import (
 from backend.runtime.clock import utcnow
 from backend.services import desk, patient_prices, visit_codes
 from backend.services.audit import Viewer
-from backend.services.claims import Claim, record_clinic_claim
+from backend.services.claims import record_clinic_claim
 from backend.services.referrals import PlanIn, revise_plan
 from backend.services.staff_auth import StaffPrincipal, qr_svg
 

@@ -2,7 +2,7 @@
 
 The token in the path is the clinic's unguessable inbound token. A `before_request`
 hook authenticates the delivery the vendor's way and stores it raw (service
-`integrations.accept`) before any route parses it; a refused delivery is answered
+`inbox.accept`) before any route parses it; a refused delivery is answered
 there, with the same 403 for an unknown token as for a wrong secret. The handlers
 then only acknowledge. IDENT pulls instead of pushing: its routes answer at once.
 """
@@ -15,9 +15,9 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, HeaderParameter
 
-from backend.integrations.mis_webhooks import MisEvent
+from backend.domain.mis_events import MisEvent
 from backend.routes.docs import responds
-from backend.services import integrations
+from backend.services import ident, inbox
 from backend.services.errors import Forbidden, ServiceError
 from backend.web.input_checks import refuse_nul_in_query
 from backend.web.rate_limits import delivery_budget
@@ -34,7 +34,7 @@ def _take(system: str):
     async def take_delivery(request: Request) -> None:
         # A route's own hook replaces the app's: the app-wide check is asked here too.
         await refuse_nul_in_query(request)
-        accepted = await integrations.accept(
+        accepted = await inbox.accept(
             system,
             request.path_params["token"],
             dict(request.headers),
@@ -51,7 +51,7 @@ def _take(system: str):
 
 
 def _ack(request: Request) -> DeliveryAck:
-    accepted: integrations.Accepted = request.state.accepted
+    accepted: inbox.Accepted = request.state.accepted
     return DeliveryAck(delivery_id=accepted.delivery_id, duplicate=accepted.duplicate)
 
 
@@ -184,7 +184,7 @@ IDENT_ERRORS = {
 }
 
 
-def _plain(answer: integrations.IdentAnswer) -> Response:
+def _plain(answer: ident.IdentAnswer) -> Response:
     if answer.status != 200:  # IDENT writes plain text errors to its exchange log
         return Response(answer.text, status_code=answer.status, media_type="text/plain")
     return Response(answer.tickets if answer.tickets is not None else "", status_code=200)
@@ -207,7 +207,7 @@ async def ident_tickets(
     token: FromPath[str],
     key: IDENT_KEY = None,
 ) -> Response:
-    answer = await integrations.ident_tickets(
+    answer = await ident.ident_tickets(
         token,
         key,
         dict(request.query_params),
@@ -232,7 +232,7 @@ async def ident_timetable(
     token: FromPath[str],
     key: IDENT_KEY = None,
 ) -> Response:
-    answer = await integrations.ident_timetable(
+    answer = await ident.ident_timetable(
         token, key, secret_key=request.app.state.settings.secret_key
     )
     return _plain(answer)

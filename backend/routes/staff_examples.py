@@ -560,6 +560,8 @@ CRM_STAGES = {
             "in_price_list": True,
         }
     ],
+    "catalog_total": 1,
+    "catalog_truncated": False,
 }
 COHORTS = {
     "clinics": [CLINIC],

@@ -301,7 +301,7 @@ def clinic(row: dict[str, Any], integration: Any = None) -> s.ClinicOut:
 
 
 def integration_out(view: Any) -> s.IntegrationOut | None:
-    """From services.integrations.IntegrationView."""
+    """From services.integration_setup.IntegrationView."""
     return None if view is None else msgspec.convert(view, s.IntegrationOut, from_attributes=True)
 
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from backend.domain.claims import ItemDoneIn, PaymentIn
 from backend.domain.crm_money import (
     CrmMoney,
     DraftLine,
@@ -28,9 +29,10 @@ from backend.domain.crm_money import (
 from backend.domain.events import Correction, Event, ItemDone, Payment, Side, Source
 from backend.domain.funnel import fold_referral
 from backend.domain.plans import PlanItem
-from backend.services.claims import ItemDoneIn, PaymentIn, record_clinic_claim
+from backend.services.claims import record_clinic_claim
 from backend.services.claims import record_clinic_correction as correct
 from backend.services.errors import Conflict, ServiceError
+from backend.services.referrals import PlanIn, PlanItemIn
 from backend.store import integrations as links
 from backend.store import ledger, plans, prices, referrals
 from backend.store.engine import write_transaction
@@ -54,9 +56,6 @@ def _digest(lines: tuple[DraftLine, ...]) -> str:
 
 
 def _plan_in(lines: tuple[DraftLine, ...], currency: str, chosen_variant: str | None):
-    # Imported here: services.referrals imports services.integrations, which imports us.
-    from backend.services.referrals import PlanIn, PlanItemIn
-
     items = [
         PlanItemIn(
             item_id=line.item_id,

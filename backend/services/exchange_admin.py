@@ -13,8 +13,8 @@ from backend.runtime.clock import utcnow
 from backend.runtime.ids import new_id, short_code
 from backend.services.audit import Viewer, saw
 from backend.services.clinic_settings import request_restatement
+from backend.services.crm_outbound import announce_referral
 from backend.services.errors import Conflict, Invalid, NotFound
-from backend.services.integrations import announce_referral
 from backend.services.phones import BadPhone, normalise_phone
 from backend.services.recording import Recorded, Statement, record, record_locked
 from backend.services.referrals import plan_set_event

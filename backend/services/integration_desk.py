@@ -7,13 +7,12 @@ from uuid import UUID
 
 import msgspec
 
-from backend.integrations.config import IntegrationIn
+from backend.domain.integration_settings import IntegrationIn
+from backend.integrations.adapters import CRMS
 from backend.runtime.secrets_box import unseal
-from backend.services import integrations
+from backend.services import integration_setup
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.store import integrations as store
-
-MAPPED = ("bitrix24", "amocrm")
 
 
 async def update_maps(
@@ -23,11 +22,11 @@ async def update_maps(
     fields: dict[str, Any],
     secret_key: str,
     public_url: str,
-) -> integrations.Configured:
+) -> integration_setup.Configured:
     row = await store.of_clinic(clinic_id)
     if row is None:
         raise NotFound("this clinic has no integration")
-    if row["system"] not in MAPPED:
+    if row["system"] not in CRMS:  # a stage map is a CRM's
         raise Conflict(f"{row['system']} has no stage map")
     kept = unseal(secret_key, row["secrets"])
     kept.pop("inbound_token", None)
@@ -43,13 +42,13 @@ async def update_maps(
 
 async def connect(
     clinic_id: UUID, body: dict[str, Any], *, secret_key: str, public_url: str
-) -> integrations.Configured:
+) -> integration_setup.Configured:
     """A whole integration from the desk's form, as PUT …/integration takes it."""
     try:
         data = msgspec.convert(body, IntegrationIn)
     except msgspec.ValidationError as exc:
         raise Invalid(str(exc)) from exc
-    return await integrations.configure(
+    return await integration_setup.configure(
         clinic_id, data, secret_key=secret_key, public_url=public_url
     )
 

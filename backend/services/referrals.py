@@ -13,8 +13,8 @@ from backend.domain.teeth import VALID_TEETH, ToothCondition, is_valid_tooth
 from backend.runtime.clock import utcnow
 from backend.runtime.ids import new_id, short_code
 from backend.services import sms
+from backend.services.crm_outbound import announce_referral
 from backend.services.errors import Conflict, Invalid, NotFound
-from backend.services.integrations import announce_referral
 from backend.services.phones import BadPhone, normalise_phone
 from backend.services.recording import Statement, record_locked
 from backend.store import ledger, parties, plans, referrals

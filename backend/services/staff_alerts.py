@@ -42,8 +42,8 @@ from backend.domain.staff_alerts import (
 )
 from backend.domain.verification import VerificationPolicy, verify
 from backend.domain.working_time import DEFAULT_HOURS, WorkingHours
-from backend.integrations.base import CrmRejected, CrmUnavailable
-from backend.integrations.crm_tasks import ADD_TASK, CrmTask
+from backend.integrations.adapters import ADAPTERS
+from backend.integrations.base import CrmRejected, CrmTask, CrmUnavailable
 from backend.messages.email import MailRejected, MailUnavailable, SmtpMailer
 from backend.services import alert_texts
 from backend.services.audit import Viewer, saw
@@ -449,7 +449,7 @@ async def send_digest(payload: dict[str, Any], channels: Channels, now: datetime
 async def create_crm_task(
     payload: dict[str, Any], channels: Channels, http: httpx.AsyncClient, *, last_try: bool
 ) -> Outcome:
-    from backend.services.integrations import connection
+    from backend.services.connections import connection
 
     alert = await store.get(int(payload["alert_id"]))
     person = await store.staff(UUID(payload["staff_id"]))
@@ -458,7 +458,7 @@ async def create_crm_task(
     if channels.secret_key is None or alert["referral"] is None:
         return Outcome(status="skipped", detail="nothing to tie a task to")
     row = await integration_store.of_clinic(alert["clinic"])
-    if row is None or row["system"] not in ADD_TASK:
+    if row is None or not ADAPTERS[row["system"]].crm:
         return Outcome(status="skipped", detail="the clinic has no CRM now")
     external_id = await integration_store.external_id_of(alert["referral"], row["system"])
     if external_id is None:  # the referral's own way into the CRM may still be queued
@@ -480,7 +480,7 @@ async def create_crm_task(
     )
     conn = await connection(row, channels.secret_key)
     try:
-        task_id = await ADD_TASK[row["system"]](conn, http, task)
+        task_id = await ADAPTERS[row["system"]].add_task(conn, http, task)
     except CrmUnavailable as exc:
         if last_try:
             return Outcome(status="failed", detail=str(exc))

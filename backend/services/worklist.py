@@ -12,6 +12,7 @@ from uuid import UUID
 
 import msgspec
 
+from backend.domain.claims import ContactedIn
 from backend.domain.events import Source
 from backend.domain.worklist import (
     CLAIMED,
@@ -27,7 +28,7 @@ from backend.domain.worklist import (
 from backend.runtime.clock import utcnow
 from backend.runtime.ids import new_id
 from backend.services.audit import Viewer, saw
-from backend.services.claims import ContactedIn, record_clinic_claim
+from backend.services.claims import record_clinic_claim
 from backend.services.desk import WORKLIST_MAX, referral_in_scope
 from backend.services.errors import Invalid
 from backend.services.staff_alerts import clinic_calendar, sla_of

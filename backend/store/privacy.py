@@ -41,7 +41,7 @@ from backend.store.tables import (
 # exactly these to be set to null (migration m0015).
 FREE_TEXT_KEYS = ("note", "comment")
 PUSH_TOPIC = "push"  # backend.services.notifications.PUSH: carries a device token
-OUTBOUND_TOPIC = "crm.outbound"  # backend.services.integrations.OUTBOUND: a referral to a CRM
+OUTBOUND_TOPIC = "crm.outbound"  # backend.services.crm_outbound.OUTBOUND: a referral to a CRM
 MEDIA_ERASE_TOPIC = "media.erase"  # picture files to remove from the media store
 # What staff lists show in place of an erased patient's name (their row keeps "").
 ERASED_NAME = "erased"

@@ -33,10 +33,10 @@ from backend.domain.events import EventBody, Side, Source
 from backend.domain.funnel import fold_referral
 from backend.domain.norms import DurationNorm as Norm
 from backend.domain.norms import Specialization, effective_norms
-from backend.domain.verification import verify
+from backend.domain.verification import VerificationPolicy, verify
 from backend.routes import patient_present as present
 from backend.services.patient_reads import PlanVersionView, ReferralBundle
-from backend.services.recording import policy_for, progress_of
+from backend.services.recording import progress_of
 from backend.settings import load_settings
 
 Stamp = TIMESTAMP(timezone=True)
@@ -297,7 +297,8 @@ def create_app() -> FastAPI:
             patient=_columns(referral.patient),
             tz=ZoneInfo(referral.patient.timezone),
             fold=fold,
-            verifications=verify(fold, now, policy_for({})),
+            # The default deadlines: the peer has no settings tables.
+            verifications=verify(fold, now, VerificationPolicy()),
             progress=progress_of(fold, norms, now),
             estimated=_version(estimated),
             actual=_version(actual),

@@ -8,11 +8,12 @@ from datetime import timedelta
 
 from playwright.async_api import expect
 
+from backend.domain.claims import VisitedIn
 from backend.domain.events import Source
 from backend.ops.demo import demo_id, load_demo
 from backend.runtime.clock import utcnow
 from backend.services.answers import answer_question
-from backend.services.claims import VisitedIn, record_clinic_claim
+from backend.services.claims import record_clinic_claim
 from backend.services.referrals import PatientIn, PlanIn, PlanItemIn, send_referral
 from backend.store import parties, questions
 from backend.store.tables import AuditLog

@@ -11,11 +11,11 @@ import httpx
 from playwright.async_api import expect
 
 from backend.domain.events import Source
+from backend.domain.integration_settings import Bitrix24In
 from backend.domain.roles import Role
-from backend.integrations.config import Bitrix24In
 from backend.ops.demo import DEMO_PASSWORD
 from backend.runtime.clock import utcnow
-from backend.services import integrations
+from backend.services import integration_setup
 from backend.services.referrals import PatientIn, PlanIn, PlanItemIn, send_referral
 from backend.services.staff import add_staff
 from tests.browser.conftest import shot
@@ -29,7 +29,7 @@ from tests.http.integration_client import FORM, work
 async def test_the_referral_card_shows_the_plan_a_bitrix24_deal_made(live_server, browser, db):
     with bitrix24.running() as portal:
         clinic_id = await make_clinic("Улыбка-Битрикс")
-        configured = await integrations.configure(
+        configured = await integration_setup.configure(
             clinic_id,
             Bitrix24In(
                 rest_url=portal.rest_url,

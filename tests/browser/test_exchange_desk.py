@@ -80,9 +80,15 @@ async def test_the_exchanges_desk_pages(live_server, browser, db, tmp_path):
         await expect(row).to_contain_text("unmapped")
         await shot(page, "exchange-inbox", full_page=False)
         delivery_href = await row.locator("a").first.get_attribute("href")
+        for n in range(200 + 3):
+            portal.add_product(f"Услуга {n}", 1000 + n, code=f"S{n:04}")
         await page.goto(f"{base}/admin/integrations/{clinic_id}?stages=1")
         executing = page.locator("#crm-stages tr", has_text="C1:EXECUTING")
         await expect(executing).to_contain_text("не сопоставлен")
+        # The catalogue is longer than the page lists: the page says so.
+        await expect(page.locator("#catalog-count")).to_have_text(
+            "Показаны первые 200 из 203 товаров каталога; остальные здесь не видны."
+        )
         await shot(page, "exchange-integration")
 
         # Fix the map (the stored keys are kept), replay the delivery: processed.

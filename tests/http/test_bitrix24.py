@@ -9,7 +9,7 @@ import pytest
 
 from backend.domain.roles import Role
 from backend.runtime.clock import utcnow
-from backend.services import integrations
+from backend.services import crm_reconcile
 from backend.store import integrations as integration_store
 from tests.factories import make_clinic
 from tests.fakes import bitrix24
@@ -224,7 +224,7 @@ async def test_lost_events_are_caught_up_by_reconcile(client, db, portal):
         deal_id, "C1:PREPARATION", UF_CRM_VISIT_AT=bitrix_time(utcnow() + timedelta(days=2))
     )
     assert await step_of(client, ex, sent["id"]) == "sent"
-    await work(db, now=utcnow() + integrations.RECONCILE_EVERY + timedelta(seconds=1))
+    await work(db, now=utcnow() + crm_reconcile.RECONCILE_EVERY + timedelta(seconds=1))
     assert await step_of(client, ex, sent["id"]) == "booked"
     caught = await inbox(client, ex, clinic_id=str(clinic_id))
     assert caught[0]["status"] == "processed" and caught[0]["delivery_key"].startswith("reconcile:")

@@ -4,11 +4,12 @@ end at once, every change in the audit log, nothing deleted)."""
 
 from datetime import timedelta
 
+from backend.domain.claims import VisitedIn
 from backend.domain.events import Source
 from backend.domain.roles import Role
 from backend.runtime.clock import utcnow
 from backend.services.answers import answer_question
-from backend.services.claims import VisitedIn, record_clinic_claim
+from backend.services.claims import record_clinic_claim
 from backend.store import questions
 from backend.store.tables import AuditLog, CallNote, StaffUser
 from tests.factories import make_clinic, make_referral

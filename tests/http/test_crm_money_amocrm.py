@@ -11,9 +11,10 @@ from uuid import UUID
 import pytest
 
 from backend.domain.roles import Role
+from backend.integrations import amocrm as amocrm_adapter
 from backend.outbox.worker import handlers, run_once
 from backend.runtime.clock import utcnow
-from backend.services import integrations
+from backend.services import crm_reconcile
 from backend.store import integrations as integration_store
 from backend.store import outbox, referrals
 from backend.store.migrations import m0043_amocrm_reconcile_chain as m0043
@@ -270,6 +271,28 @@ async def test_the_stages_view_shows_the_leads_fields_and_the_products(client, d
     products = {p["name"]: (p["code"], p["price"]) for p in body["catalog"]}
     assert products["Пломба (зуб 16)"] == ("A16.07.002", 7_000_00)
     assert products["Гигиена"] == ("", 7_500_00)
+    assert (body["catalog_total"], body["catalog_truncated"]) == (3, False)
+
+
+async def test_the_stages_view_says_the_catalogue_is_cut(client, db, account):
+    ex, clinic_id, _ = await setup(client, account)
+    for n in range(amocrm_adapter.PAGE + 1):
+        account.add_product(f"Услуга {n}", 1000 + n, sku=f"S{n:04}")
+    view = await client.get(f"/api/v1/exchange/clinics/{clinic_id}/integration/stages", headers=ex)
+    assert view.status_code == 200, view.text
+    body = view.json()
+    assert len(body["catalog"]) == amocrm_adapter.PAGE
+    # amoCRM counts nothing: the answer says the list is cut, not how long the rest is.
+    assert (body["catalog_total"], body["catalog_truncated"]) == (None, True)
+
+
+async def test_a_catalogue_of_exactly_one_page_is_whole(client, db, account):
+    ex, clinic_id, _ = await setup(client, account)
+    for n in range(amocrm_adapter.PAGE):
+        account.add_product(f"Услуга {n}", 1000 + n, sku=f"S{n:04}")
+    view = await client.get(f"/api/v1/exchange/clinics/{clinic_id}/integration/stages", headers=ex)
+    body = view.json()
+    assert (body["catalog_total"], body["catalog_truncated"]) == (amocrm_adapter.PAGE, False)
 
 
 # --- reconcile: a lost webhook is read on the next pass --------------------------------
@@ -311,7 +334,7 @@ async def test_a_lost_webhook_is_read_by_the_reconcile_once(client, db, account)
     count = await event_count(sent["id"])
     assert (await referral_money(client, ex, sent["id"]))["paid"] == 0
 
-    later = utcnow() + integrations.RECONCILE_EVERY + timedelta(seconds=1)
+    later = utcnow() + crm_reconcile.RECONCILE_EVERY + timedelta(seconds=1)
     await work(db, now=later)
     money = await referral_money(client, ex, sent["id"])
     assert (money["planned"], money["executed"], money["paid"]) == (18_500_00, 7_000_00, 7_000_00)
@@ -322,17 +345,17 @@ async def test_a_lost_webhook_is_read_by_the_reconcile_once(client, db, account)
     assert caught["status"] == "processed" and caught["system"] == "amocrm"
     query = account.listed[-1]
     assert query["with"] == ["catalog_elements"] and query["limit"] == ["250"]
-    since = later - integrations.RECONCILE_EVERY - integrations.RECONCILE_OVERLAP
+    since = later - crm_reconcile.RECONCILE_EVERY - crm_reconcile.RECONCILE_OVERLAP
     assert abs(int(query["filter[updated_at][from]"][0]) - since.timestamp()) < 60
     recorded = await event_count(sent["id"])
     assert recorded > count
 
     # The next pass reads the lead again (it is inside the overlap), the webhook turns up
     # late, the reconcile's delivery is replayed: nothing new.
-    await work(db, now=later + integrations.RECONCILE_EVERY)
+    await work(db, now=later + crm_reconcile.RECONCILE_EVERY)
     await lead.event()
     await client.post(f"/api/v1/exchange/inbox/{caught['id']}/replay", headers=ex)
-    await work(db, now=later + integrations.RECONCILE_EVERY + timedelta(seconds=1))
+    await work(db, now=later + crm_reconcile.RECONCILE_EVERY + timedelta(seconds=1))
     assert await event_count(sent["id"]) == recorded
     assert await referral_money(client, ex, sent["id"]) == money
 
@@ -346,7 +369,7 @@ async def test_an_outage_during_reconcile_retries_the_pass_from_the_same_time(cl
 
     # The list is answered, then the account goes down while the lead's money is read.
     account.fail_after = 1
-    later = utcnow() + integrations.RECONCILE_EVERY + timedelta(seconds=1)
+    later = utcnow() + crm_reconcile.RECONCILE_EVERY + timedelta(seconds=1)
     await work(db, now=later)
     assert account.down and account.refused == 1
     assert await event_count(sent["id"]) == count
@@ -360,11 +383,11 @@ async def test_an_outage_during_reconcile_retries_the_pass_from_the_same_time(cl
     recorded = await event_count(sent["id"])
 
     # The next passes and a replay of the pass that caught up add nothing.
-    await work(db, now=later + 2 * integrations.RECONCILE_EVERY)
+    await work(db, now=later + 2 * crm_reconcile.RECONCILE_EVERY)
     for delivery in await inbox(client, ex):
         if (delivery["delivery_key"] or "").startswith("reconcile:"):
             await client.post(f"/api/v1/exchange/inbox/{delivery['id']}/replay", headers=ex)
-    await work(db, now=later + 3 * integrations.RECONCILE_EVERY)
+    await work(db, now=later + 3 * crm_reconcile.RECONCILE_EVERY)
     assert await event_count(sent["id"]) == recorded
 
 
@@ -379,7 +402,7 @@ async def test_a_hung_account_during_reconcile_loses_nothing(client, db, account
     timeout = 0.5
     topics = handlers(None, db.secret_key, vendor_timeout=timeout)
     account.answers_lost.add(("GET", "/api/v4/leads"))
-    later = utcnow() + integrations.RECONCILE_EVERY + timedelta(seconds=1)
+    later = utcnow() + crm_reconcile.RECONCILE_EVERY + timedelta(seconds=1)
     await run_once(topics, worker="w", now=later)
     assert await event_count(sent["id"]) == count
     assert await synced_at(clinic_id) == synced
@@ -415,7 +438,7 @@ async def test_the_reconcile_reads_every_page_and_only_our_leads(client, db, acc
     account.listed.clear()
     before = len(account.requests)
 
-    later = utcnow() + integrations.RECONCILE_EVERY + timedelta(seconds=1)
+    later = utcnow() + crm_reconcile.RECONCILE_EVERY + timedelta(seconds=1)
     await work(db, now=later)
     assert passes(account) == [["1", "2"]]
     money = await referral_money(client, ex, sent["id"])
@@ -429,7 +452,7 @@ async def test_the_reconcile_reads_every_page_and_only_our_leads(client, db, acc
 
     # A pass after which nothing changed: 204, nothing recorded, the sync time moves.
     count = await event_count(sent["id"])
-    quiet = later + 3 * integrations.RECONCILE_EVERY
+    quiet = later + 3 * crm_reconcile.RECONCILE_EVERY
     await work(db, now=quiet)
     assert passes(account)[-1] == ["1"]
     assert await event_count(sent["id"]) == count
@@ -443,13 +466,13 @@ async def test_an_amocrm_clinic_connected_before_the_reconcile_gets_its_first_pa
     clinic_id = await clinic_of(sent["id"])
     integration_id = (await integration_store.of_clinic(clinic_id))["id"]
     # As before this change: the clinic has no chain of passes.
-    await Outbox.delete().where(Outbox.topic == integrations.RECONCILE)
+    await Outbox.delete().where(Outbox.topic == crm_reconcile.RECONCILE)
     await changed_unheard(account, lead, catalogue(account))
 
-    later = utcnow() + integrations.RECONCILE_EVERY + timedelta(seconds=1)
+    later = utcnow() + crm_reconcile.RECONCILE_EVERY + timedelta(seconds=1)
     assert await m0043.start_chains(later) == 1
     assert await m0043.start_chains(later) == 1  # the same key: still one pass
-    chain = [r for r in await outbox.of_topic(integrations.RECONCILE) if r["status"] == "pending"]
+    chain = [r for r in await outbox.of_topic(crm_reconcile.RECONCILE) if r["status"] == "pending"]
     payloads = [r["payload"] for r in chain]
     payloads = [json.loads(p) if isinstance(p, str) else p for p in payloads]
     assert payloads == [{"integration_id": str(integration_id)}]

@@ -11,7 +11,7 @@ import pytest
 from backend.domain.roles import Role
 from backend.integrations import bitrix24 as bitrix24_adapter
 from backend.runtime.clock import utcnow
-from backend.services import integrations
+from backend.services import crm_reconcile
 from backend.store import integrations as integration_store
 from backend.store import ledger
 from tests.factories import make_clinic
@@ -225,7 +225,7 @@ async def test_a_bitrix24_deal_makes_the_same_money_funnel_as_the_panel(client, 
     for delivery in await inbox(client, ex, clinic_id=str(clinic_id)):
         await client.post(f"/api/v1/exchange/inbox/{delivery['id']}/replay", headers=ex)
     await work(db)
-    await work(db, now=utcnow() + integrations.RECONCILE_EVERY + timedelta(seconds=1))
+    await work(db, now=utcnow() + crm_reconcile.RECONCILE_EVERY + timedelta(seconds=1))
     assert await event_count(crm["id"]) == count
     assert all(
         d["status"] == "processed" for d in await inbox(client, ex, clinic_id=str(clinic_id))
@@ -386,7 +386,7 @@ async def test_an_outage_during_reconcile_loses_and_doubles_nothing(client, db, 
     count = await event_count(sent["id"])
     # The reconcile lists the deal, then the portal goes down while its rows are read.
     portal.fail_after = 1
-    later = utcnow() + integrations.RECONCILE_EVERY + timedelta(seconds=1)
+    later = utcnow() + crm_reconcile.RECONCILE_EVERY + timedelta(seconds=1)
     await work(db, now=later)
     assert portal.down and await event_count(sent["id"]) == count
     portal.down = False
@@ -400,13 +400,13 @@ async def test_an_outage_during_reconcile_loses_and_doubles_nothing(client, db, 
     )
     # The next runs, and a replay of the run that caught up, add nothing.
     count = await event_count(sent["id"])
-    await work(db, now=later + 2 * integrations.RECONCILE_EVERY)
+    await work(db, now=later + 2 * crm_reconcile.RECONCILE_EVERY)
     caught = [
         d for d in await inbox(client, ex) if (d["delivery_key"] or "").startswith("reconcile:")
     ]
     for delivery in caught:
         await client.post(f"/api/v1/exchange/inbox/{delivery['id']}/replay", headers=ex)
-    await work(db, now=later + 3 * integrations.RECONCILE_EVERY)
+    await work(db, now=later + 3 * crm_reconcile.RECONCILE_EVERY)
     assert await event_count(sent["id"]) == count
 
 
@@ -453,6 +453,19 @@ async def test_the_stages_view_shows_the_fields_and_catalogue_it_reads(client, d
     stages = {s["key"]: s["maps_to"] for s in body["stages"]}
     assert stages["C1:UC_DONE"] == "item_done/all"
     assert stages["C1:UC_TREATMENT"] == "item_done/listed"
+    assert (body["catalog_total"], body["catalog_truncated"]) == (1, False)
+
+
+async def test_the_stages_view_says_how_many_products_it_does_not_list(client, db, portal):
+    ex, clinic_id, _ = await setup(client, portal)
+    for n in range(bitrix24_adapter.CATALOG_PAGES * 50 + 7):
+        portal.add_product(f"Услуга {n}", 1000 + n, code=f"S{n:04}")
+    view = await client.get(f"/api/v1/exchange/clinics/{clinic_id}/integration/stages", headers=ex)
+    assert view.status_code == 200, view.text
+    body = view.json()
+    assert len(body["catalog"]) == 200
+    assert (body["catalog_total"], body["catalog_truncated"]) == (207, True)
+    assert body["catalog"][-1]["code"] == "S0199"
 
 
 async def test_the_patient_sees_the_crm_plan_and_is_asked_about_what_it_says_was_done(
@@ -495,13 +508,13 @@ async def test_a_pass_with_more_deals_than_it_reads_fails_visibly_and_skips_none
     portal.set_rows(deal.id, the_plan_rows(portal), at=now - timedelta(seconds=1))
     portal.update(deal.id, at=now, UF_CRM_PAID="7000|RUB")
     monkeypatch.setattr(bitrix24_adapter, "MAX_PAGES", 1)  # a pass reads 50 deals
-    later = utcnow() + integrations.RECONCILE_EVERY + timedelta(seconds=1)
+    later = utcnow() + crm_reconcile.RECONCILE_EVERY + timedelta(seconds=1)
     await work(db, now=later)
     # Not read, and the sync time has not moved past it.
     assert (await referral_money(client, ex, sent["id"]))["paid"] == 0
     assert (await integration_store.of_clinic(clinic_id))["last_sync_at"] == synced
     monkeypatch.setattr(bitrix24_adapter, "MAX_PAGES", 2)
-    await work(db, now=later + integrations.RECONCILE_EVERY + timedelta(seconds=1))
+    await work(db, now=later + crm_reconcile.RECONCILE_EVERY + timedelta(seconds=1))
     money = await referral_money(client, ex, sent["id"])
     assert (money["planned"], money["paid"]) == (18_500_00, 7_000_00)
     assert (await integration_store.of_clinic(clinic_id))["last_sync_at"] != synced

@@ -3,13 +3,13 @@
 import msgspec
 from openapi_spec_validator import validate
 
+from backend.domain.claims import Claim
 from backend.routes import patient_examples as ex
 from backend.routes import patient_export as px
 from backend.routes import patient_schemas as s
 from backend.routes import staff_bodies as sb
 from backend.routes import staff_examples as sx
 from backend.routes import staff_schemas as ss
-from backend.services.claims import Claim
 from backend.services.exchange_admin import ClinicChange, ClinicIn
 from backend.services.profile import ProfileChange
 

@@ -8,12 +8,13 @@ from uuid import UUID
 import msgspec
 import pytest
 
+from backend.domain import integration_settings
 from backend.domain.events import NoShow, Source, Visited
 from backend.domain.roles import Role
 from backend.domain.staff_alerts import AlertKind
 from backend.messages.email import SmtpMailer
 from backend.outbox.worker import handlers, run_once
-from backend.services import alert_texts, integrations, staff_alerts
+from backend.services import alert_texts, inbox, integration_setup, staff_alerts
 from backend.services.answers import answer_question
 from backend.services.patient_statements import respond_to_appointment
 from backend.services.recording import Statement, record
@@ -235,9 +236,9 @@ async def test_every_alert_reaches_the_clinics_crm_as_a_task(db, smtp, system):
                 "pipeline_id": str(fake.pipeline_id),
                 "stage_map": {f"{fake.pipeline_id}:{fake.first_status}": {"kind": "received"}},
             }
-        await integrations.configure(
+        await integration_setup.configure(
             clinic_id,
-            msgspec.convert(config, integrations.IntegrationIn),
+            msgspec.convert(config, integration_settings.IntegrationIn),
             secret_key=db.secret_key,
             public_url="https://plantrack.example",
             now=NOW,
@@ -254,9 +255,11 @@ async def test_every_alert_reaches_the_clinics_crm_as_a_task(db, smtp, system):
             lead_id = next(iter(fake.leads))
             body = fake.webhook((lead_id, fake.first_status))
         token = (
-            await integrations.describe(clinic_id, secret_key=db.secret_key, public_url="http://x")
+            await integration_setup.describe(
+                clinic_id, secret_key=db.secret_key, public_url="http://x"
+            )
         ).inbound_url.rsplit("/", 1)[1]
-        accepted = await integrations.accept(
+        accepted = await inbox.accept(
             system, token, {}, body, secret_key=db.secret_key, now=hours(5000)
         )
         assert accepted.status == 202

@@ -23,7 +23,7 @@ from backend.domain.roles import Role
 from backend.outbox.worker import handlers, run_once
 from backend.push.fcm import FcmSender
 from backend.runtime.clock import utcnow
-from backend.services.integrations import OUTBOUND
+from backend.services.crm_outbound import OUTBOUND
 from backend.store import outbox
 from tests.factories import make_clinic
 from tests.fakes import amocrm, bitrix24

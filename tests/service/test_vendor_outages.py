@@ -11,7 +11,7 @@ import pytest
 from backend.outbox import worker
 from backend.outbox.worker import handlers, run_once
 from backend.push.fcm import FcmSender
-from backend.services.integrations import OUTBOUND
+from backend.services.crm_outbound import OUTBOUND
 from backend.store import outbox
 from backend.store.tables import Outbox
 from tests.fakes import amocrm, bitrix24

@@ -17,7 +17,7 @@ import httpx
 import msgspec
 
 from backend.domain.roles import Role
-from backend.services.integrations import INBOX
+from backend.services.inbox import INBOX
 from backend.store.tables import ContactRating, Event, Inbox, Outbox
 from tests.factories import make_clinic
 from tests.http.integration_client import connect, inbound_path, send

@@ -17,7 +17,7 @@ from backend.routes.exchange import exchange_router
 from backend.routes.staff_security import EXCHANGE_READERS, OPERATOR, roles
 from backend.services import (
     exchange_admin,
-    integrations,
+    integration_setup,
 )
 from backend.services.audit import Viewer
 from backend.services.staff_auth import StaffPrincipal
@@ -67,7 +67,7 @@ async def get_clinic(
     row = await exchange_admin.clinic(clinic_id)
     settings = request.app.state.settings
     # The inbound URL carries the clinic's credential: operators see it, analysts do not.
-    view = await integrations.describe(
+    view = await integration_setup.describe(
         clinic_id,
         secret_key=settings.secret_key,
         public_url=settings.public_url if staff.role in OPERATOR else None,

@@ -7,7 +7,7 @@ from uuid import UUID
 from litestar import Request, get, post, put
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from backend.integrations.config import IntegrationIn
+from backend.domain.integration_settings import IntegrationIn
 from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
@@ -21,8 +21,9 @@ from backend.routes.paging import (
 )
 from backend.routes.staff_security import OPERATOR, roles
 from backend.services import (
+    inbox,
     integration_desk,
-    integrations,
+    integration_setup,
 )
 
 ID_ERRORS = (401, 403, 404)
@@ -56,7 +57,7 @@ async def put_integration(
     rotate: FromQuery[bool] = False,
 ) -> s.IntegrationConfigured:
     settings = request.app.state.settings
-    done = await integrations.configure(
+    done = await integration_setup.configure(
         clinic_id,
         data,
         secret_key=settings.secret_key,
@@ -80,15 +81,22 @@ async def put_integration(
     "not know. Also the deal's (lead's) fields with the setting that uses each (and "
     "fields the settings name that the CRM lacks), and the first products of its "
     "catalogue with their codes (crm.deal.fields and crm.product.list; amoCRM "
-    "leads/custom_fields and the products list). 503 when the CRM does not answer, 502 "
-    "when it refuses our credentials.",
+    "leads/custom_fields and the products list): catalog_total says how many products "
+    "the catalogue holds (null when the CRM does not count them) and catalog_truncated "
+    "whether the list is cut (Bitrix24: 200 products; amoCRM: 250). 503 when the CRM "
+    "does not answer, 502 when it refuses our credentials.",
     opt=roles(OPERATOR),
     responses=responds(
-        integrations.CrmStages, ex.CRM_STAGES, "The stages", errors=(401, 403, 404, 409, 502, 503)
+        integration_setup.CrmStages,
+        ex.CRM_STAGES,
+        "The stages",
+        errors=(401, 403, 404, 409, 502, 503),
     ),
 )
-async def get_crm_stages(request: Request, clinic_id: FromPath[UUID]) -> integrations.CrmStages:
-    return await integrations.crm_stages(
+async def get_crm_stages(
+    request: Request, clinic_id: FromPath[UUID]
+) -> integration_setup.CrmStages:
+    return await integration_setup.crm_stages(
         clinic_id, secret_key=request.app.state.settings.secret_key
     )
 
@@ -147,7 +155,7 @@ async def get_delivery(delivery_id: RowId) -> s.DeliveryDetail:
     ),
 )
 async def replay_delivery(delivery_id: RowId) -> s.DeliveryOut:
-    return present.delivery(await integrations.replay(delivery_id))
+    return present.delivery(await inbox.replay(delivery_id))
 
 
 router = exchange_router(put_integration, get_crm_stages, list_inbox, get_delivery, replay_delivery)

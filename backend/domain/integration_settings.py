@@ -1,6 +1,6 @@
-"""How a clinic's system is connected: the request bodies of
-`PUT /api/v1/exchange/clinics/{id}/integration`, validated, split into settings and
-secrets.
+"""How a clinic's system is connected: the commands of
+`PUT /api/v1/exchange/clinics/{id}/integration` (and the desk's forms), checked, split
+into settings and secrets. What a person got wrong is a `BadSettings`.
 
 A stage map says which claim each pipeline stage of the clinic's CRM stands for; its
 values are claim bodies exactly as `POST …/claims` takes them. Only the kinds a whole
@@ -17,9 +17,13 @@ from urllib.parse import urlparse
 
 import msgspec
 
+from backend.domain.claims import Claim
 from backend.domain.norms import Specialization
-from backend.services.claims import Claim
-from backend.services.errors import Invalid
+
+
+class BadSettings(ValueError):
+    """The settings cannot work as given; the text says what to change."""
+
 
 STAGE_KINDS = {"received", "contacted", "visited", "no_show", "completed", "closed"}
 ITEMS_DONE = "item_done"  # a stage that marks procedures done (see the module's doc)
@@ -157,11 +161,11 @@ def validate_stage_map(stage_map: dict[str, dict[str, Any]], key_pattern: str) -
     checked: dict[str, Any] = {}
     for stage, rule in stage_map.items():
         if not re.fullmatch(key_pattern, stage):
-            raise Invalid(f"stage_map: {stage!r} is not a stage key of this CRM")
+            raise BadSettings(f"stage_map: {stage!r} is not a stage key of this CRM")
         if rule.get("kind") == ITEMS_DONE:
             items = rule.get("items", "listed")
             if set(rule) - {"kind", "items"} or items not in ("all", "listed"):
-                raise Invalid(
+                raise BadSettings(
                     f'stage_map[{stage!r}]: item_done takes only "items": "all" or "listed"'
                 )
             checked[stage] = {"kind": ITEMS_DONE, "items": items}
@@ -169,12 +173,12 @@ def validate_stage_map(stage_map: dict[str, dict[str, Any]], key_pattern: str) -
         try:
             claim = msgspec.convert(rule, Claim)
         except msgspec.ValidationError as exc:
-            raise Invalid(f"stage_map[{stage!r}]: {exc}") from exc
+            raise BadSettings(f"stage_map[{stage!r}]: {exc}") from exc
         kind = type(claim).__struct_config__.tag
         if kind not in STAGE_KINDS:
-            raise Invalid(f"stage_map[{stage!r}]: a stage cannot stand for '{kind}'")
+            raise BadSettings(f"stage_map[{stage!r}]: a stage cannot stand for '{kind}'")
         if claim.occurred_at is not None:
-            raise Invalid(f"stage_map[{stage!r}]: the time comes from the CRM, not the map")
+            raise BadSettings(f"stage_map[{stage!r}]: the time comes from the CRM, not the map")
         checked[stage] = msgspec.to_builtins(claim)
     return checked
 
@@ -186,14 +190,14 @@ def split(data: IntegrationIn) -> tuple[str, dict[str, Any], dict[str, Any]]:
     if isinstance(data, Bitrix24In):
         url = urlparse(data.rest_url)
         if url.scheme not in ("https", "http") or not re.fullmatch(r"/rest/\d+/[^/]+/?", url.path):
-            raise Invalid("rest_url: expected https://PORTAL/rest/USER_ID/SECRET/")
+            raise BadSettings("rest_url: expected https://PORTAL/rest/USER_ID/SECRET/")
         # Deal stages: NEW, WON, … in the default pipeline, C<n>:<stage> in the others;
         # lead statuses as LEAD:<status> (they share names with deal stages).
         raw["stage_map"] = validate_stage_map(data.stage_map, r"(LEAD:|C\d+:)?[A-Z0-9_]+")
     elif isinstance(data, AmoCrmIn):
         url = urlparse(data.base_url)
         if url.scheme not in ("https", "http") or not url.netloc:
-            raise Invalid("base_url: expected https://SUBDOMAIN.amocrm.ru")
+            raise BadSettings("base_url: expected https://SUBDOMAIN.amocrm.ru")
         # amoCRM: "<pipeline id>:<status id>"; 142 won and 143 lost exist in every pipeline.
         raw["stage_map"] = validate_stage_map(data.stage_map, r"\d+:\d+")
     books = any(
@@ -202,12 +206,12 @@ def split(data: IntegrationIn) -> tuple[str, dict[str, Any], dict[str, Any]]:
     )
     fields = raw.get("fields") or {}
     if books and not fields.get("appointment_at"):
-        raise Invalid(
+        raise BadSettings(
             "stage_map has a booking stage: fields.appointment_at must name the CRM field "
             "that holds the visit's date and time"
         )
     if raw.get("read_payments") and fields.get("paid_amount"):
-        raise Invalid(
+        raise BadSettings(
             "read_payments and fields.paid_amount both say what was paid: choose one, or "
             "every payment would count twice"
         )
