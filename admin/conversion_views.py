@@ -5,45 +5,34 @@ same figures as /funnel/conversion and its CSV/XLSX."""
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
-from uuid import UUID
 
-from litestar import Request, Response, Router, get
-from litestar.di import NamedDependency, Provide
-from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
+from litestar import Request, Response
+from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.response import Template
 
 from admin.conversion_chart import conversion_columns
-from admin.views import as_page, lang_of, page, to_login
+from admin.views import (
+    admin_router,
+    lang_of,
+    page,
+    report_filters,
+    report_scope,
+    staff_get,
+)
 from backend.routes.clinic_reports import ConversionTable, conversion_table
 from backend.routes.staff_security import (
     CLINIC_MANAGER,
     EXCHANGE_READERS,
-    admin_guard,
-    provide_staff,
-    provide_viewer,
-    roles,
 )
 from backend.runtime.clock import utcnow
-from backend.services import exchange_admin, funnel_reports
-from backend.services.errors import Invalid, ServiceError
+from backend.services import funnel_reports
+from backend.services.errors import Invalid
 from backend.services.staff_auth import StaffPrincipal
 from backend.services.texts import SPECIALIZATIONS
 
 
-def _uuid(text: str) -> UUID | None:
-    try:
-        return UUID(text)
-    except ValueError:
-        return None
-
-
-@get(
-    "/conversion",
-    guards=[admin_guard],
-    opt=roles(CLINIC_MANAGER | EXCHANGE_READERS),
-    include_in_schema=False,
-)
+@staff_get("/conversion", CLINIC_MANAGER | EXCHANGE_READERS)
 async def conversion_page(
     request: Request,
     staff: NamedDependency[StaffPrincipal],
@@ -58,13 +47,10 @@ async def conversion_page(
     lang = lang_of(request)
     now = utcnow()
     spec = specialization if specialization in SPECIALIZATIONS else None
+    scope = await report_scope(staff, clinic)
     if staff.clinic_id is not None:
-        scope = await funnel_reports.own_clinic(staff.clinic_id)
-        choices = ("coordinator", "specialization")
+        choices: tuple[str, ...] = ("coordinator", "specialization")
     else:
-        scope = await funnel_reports.exchange_pick(
-            [u for u in (_uuid(c) for c in clinic or []) if u] or None
-        )
         choices = ("clinic", "coordinator", "specialization")
     ids = scope.clinic_ids
     by = by if by in choices else choices[0]
@@ -90,10 +76,7 @@ async def conversion_page(
         last=period[1],
         by=by,
         choices=choices,
-        spec=spec or "",
-        specializations={k: v[lang] for k, v in SPECIALIZATIONS.items()},
-        clinics=await exchange_admin.clinics() if staff.clinic_id is None else [],
-        picked={str(i) for i in ids or []},
+        **await report_filters(staff, ids, spec, lang),
         query=urlencode(
             [("first", str(period[0])), ("last", str(period[1])), ("by", by)]
             + [("clinic", str(i)) for i in ids or [] if staff.clinic_id is None]
@@ -103,15 +86,6 @@ async def conversion_page(
     return await page(request, "conversion.html", **context)
 
 
-router = Router(
-    path="/admin",
-    route_handlers=[conversion_page],
-    dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},
-    exception_handlers={
-        NotAuthorizedException: to_login,
-        PermissionDeniedException: as_page,
-        NotFoundException: as_page,
-        ServiceError: as_page,
-    },
-    include_in_schema=False,
+router = admin_router(
+    conversion_page,
 )

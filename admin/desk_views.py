@@ -10,19 +10,14 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import msgspec
-from litestar import Request, Response, Router, get, post
-from litestar.di import NamedDependency, Provide
-from litestar.exceptions import (
-    NotAuthorizedException,
-    NotFoundException,
-    PermissionDeniedException,
-)
+from litestar import Request, Response
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from admin import forms
 from admin.desk_i18n import ALERT_KINDS, REASONS
-from admin.views import Form, _detail, _uuid, as_page, lang_of, page, to_login
+from admin.views import Form, _detail, _uuid, admin_router, lang_of, page, staff_get, staff_post
 from backend.domain.roles import Role
 from backend.domain.staff_alerts import DEFAULT_KINDS, AlertKind, AlertPrefs, may_receive
 from backend.domain.worklist import CAN_LET_GO
@@ -32,14 +27,10 @@ from backend.routes.staff_security import (
     EXCHANGE_READERS,
     HEALTH,
     OPERATOR,
-    admin_guard,
-    provide_staff,
-    provide_viewer,
-    roles,
 )
 from backend.runtime.clock import utcnow
 from backend.services import clinic_view, exchange_admin, staff_accounts, staff_alerts, worklist
-from backend.services.audit import Viewer, saw
+from backend.services.audit import Viewer
 from backend.services.errors import NotFound, ServiceError
 from backend.services.staff_auth import StaffPrincipal, qr_svg
 
@@ -63,7 +54,7 @@ async def _clinic_tz(staff: StaffPrincipal) -> ZoneInfo:
 # --- the worklist ----------------------------------------------------------------------
 
 
-@get("/worklist", guards=[admin_guard], opt=roles(CLINIC_STAFF), include_in_schema=False)
+@staff_get("/worklist", CLINIC_STAFF)
 async def worklist_page(
     request: Request,
     viewer: NamedDependency[Viewer],
@@ -86,12 +77,7 @@ async def worklist_page(
     )
 
 
-@post(
-    "/worklist/{referral_id:uuid}",
-    guards=[admin_guard],
-    opt=roles(CLINIC_STAFF),
-    include_in_schema=False,
-)
+@staff_post("/worklist/{referral_id:uuid}", CLINIC_STAFF)
 async def post_outcome(
     staff: NamedDependency[StaffPrincipal],
     referral_id: FromPath[UUID],
@@ -129,18 +115,13 @@ async def post_outcome(
 # --- the clinic's disputes and scorecard -------------------------------------------------
 
 
-@get("/clinic-disputes", guards=[admin_guard], opt=roles(CLINIC_STAFF), include_in_schema=False)
+@staff_get("/clinic-disputes", CLINIC_STAFF)
 async def clinic_disputes_page(request: Request, viewer: NamedDependency[Viewer]) -> Template:
     rows = await clinic_view.disputes(viewer, limit=100)
     return await page(request, "clinic_disputes.html", rows=rows, now=utcnow())
 
 
-@post(
-    "/clinic-disputes/{dispute_id:uuid}/answer",
-    guards=[admin_guard],
-    opt=roles(CLINIC_STAFF),
-    include_in_schema=False,
-)
+@staff_post("/clinic-disputes/{dispute_id:uuid}/answer", CLINIC_STAFF)
 async def answer_dispute(
     staff: NamedDependency[StaffPrincipal],
     dispute_id: FromPath[UUID],
@@ -156,7 +137,7 @@ async def answer_dispute(
     return Redirect(path="/admin/clinic-disputes?msg=answered", status_code=303)
 
 
-@get("/scorecard", guards=[admin_guard], opt=roles(CLINIC_MANAGER), include_in_schema=False)
+@staff_get("/scorecard", CLINIC_MANAGER)
 async def scorecard_page(request: Request, staff: NamedDependency[StaffPrincipal]) -> Template:
     from admin.views import scorecards_steps
 
@@ -169,7 +150,7 @@ async def scorecard_page(request: Request, staff: NamedDependency[StaffPrincipal
 # --- alert preferences -----------------------------------------------------------------
 
 
-@get("/alerts", guards=[admin_guard], opt=roles(EVERYONE), include_in_schema=False)
+@staff_get("/alerts", EVERYONE)
 async def alerts_page(request: Request, staff: NamedDependency[StaffPrincipal]) -> Template:
     prefs = await staff_alerts.preferences(staff.staff_id)
     chosen = DEFAULT_KINDS[staff.role] if prefs.kinds is None else prefs.kinds
@@ -189,10 +170,8 @@ async def alerts_page(request: Request, staff: NamedDependency[StaffPrincipal]) 
     )
 
 
-@post("/alerts", guards=[admin_guard], opt=roles(EVERYONE), include_in_schema=False)
-async def save_alerts(
-    request: Request, staff: NamedDependency[StaffPrincipal], viewer: NamedDependency[Viewer]
-) -> Redirect:
+@staff_post("/alerts", EVERYONE)
+async def save_alerts(request: Request, viewer: NamedDependency[Viewer]) -> Redirect:
     form = await request.form()
     kinds = frozenset(AlertKind(k) for k in form.getall("kinds", []) if k in AlertKind.__members__)
     prefs = AlertPrefs(
@@ -203,14 +182,7 @@ async def save_alerts(
         crm_user_id=(form.get("crm_user_id") or "").strip()[:32] or None,
         lang="en" if form.get("lang") == "en" else "ru",
     )
-    saved = await staff_alerts.set_preferences(staff.staff_id, prefs, role=staff.role)
-    await saw(
-        viewer,
-        action="alert_preferences_changed",
-        object_kind="staff",
-        object_id=str(staff.staff_id),
-        details=msgspec.to_builtins(saved),
-    )
+    await staff_alerts.save_own_preferences(viewer, prefs)
     return Redirect(path="/admin/alerts?msg=saved", status_code=303)
 
 
@@ -231,32 +203,17 @@ async def _account_action(run) -> Redirect:
     return _staff_back(msg="saved")
 
 
-@post(
-    "/staff/{staff_id:uuid}/deactivate",
-    guards=[admin_guard],
-    opt=roles(OPERATOR),
-    include_in_schema=False,
-)
+@staff_post("/staff/{staff_id:uuid}/deactivate", OPERATOR)
 async def deactivate(viewer: NamedDependency[Viewer], staff_id: FromPath[UUID]) -> Redirect:
     return await _account_action(lambda: staff_accounts.deactivate(viewer, staff_id))
 
 
-@post(
-    "/staff/{staff_id:uuid}/reactivate",
-    guards=[admin_guard],
-    opt=roles(OPERATOR),
-    include_in_schema=False,
-)
+@staff_post("/staff/{staff_id:uuid}/reactivate", OPERATOR)
 async def reactivate(viewer: NamedDependency[Viewer], staff_id: FromPath[UUID]) -> Redirect:
     return await _account_action(lambda: staff_accounts.reactivate(viewer, staff_id))
 
 
-@post(
-    "/staff/{staff_id:uuid}/password",
-    guards=[admin_guard],
-    opt=roles(OPERATOR),
-    include_in_schema=False,
-)
+@staff_post("/staff/{staff_id:uuid}/password", OPERATOR)
 async def reset_password(
     viewer: NamedDependency[Viewer],
     staff_id: FromPath[UUID],
@@ -267,13 +224,7 @@ async def reset_password(
     )
 
 
-@post(
-    "/staff/{staff_id:uuid}/authenticator",
-    guards=[admin_guard],
-    opt=roles(OPERATOR),
-    include_in_schema=False,
-    status_code=200,
-)
+@staff_post("/staff/{staff_id:uuid}/authenticator", OPERATOR, status_code=200)
 async def reset_authenticator(
     request: Request, viewer: NamedDependency[Viewer], staff_id: FromPath[UUID]
 ) -> Response:
@@ -287,12 +238,7 @@ async def reset_authenticator(
     )
 
 
-@post(
-    "/staff/{staff_id:uuid}/role",
-    guards=[admin_guard],
-    opt=roles(OPERATOR),
-    include_in_schema=False,
-)
+@staff_post("/staff/{staff_id:uuid}/role", OPERATOR)
 async def change_role(
     viewer: NamedDependency[Viewer], staff_id: FromPath[UUID], data: Annotated[forms.RoleForm, Form]
 ) -> Redirect:
@@ -318,28 +264,17 @@ async def staff_accounts_context(after: str | None, role: str, clinic: str) -> d
     }
 
 
-router = Router(
-    path="/admin",
-    route_handlers=[
-        worklist_page,
-        post_outcome,
-        clinic_disputes_page,
-        answer_dispute,
-        scorecard_page,
-        alerts_page,
-        save_alerts,
-        deactivate,
-        reactivate,
-        reset_password,
-        reset_authenticator,
-        change_role,
-    ],
-    dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},
-    exception_handlers={
-        NotAuthorizedException: to_login,
-        PermissionDeniedException: as_page,
-        NotFoundException: as_page,
-        ServiceError: as_page,
-    },
-    include_in_schema=False,
+router = admin_router(
+    worklist_page,
+    post_outcome,
+    clinic_disputes_page,
+    answer_dispute,
+    scorecard_page,
+    alerts_page,
+    save_alerts,
+    deactivate,
+    reactivate,
+    reset_password,
+    reset_authenticator,
+    change_role,
 )

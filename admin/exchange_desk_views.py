@@ -10,22 +10,17 @@ from urllib.parse import urlencode
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Router, get, post
-from litestar.di import NamedDependency, Provide
-from litestar.exceptions import (
-    NotAuthorizedException,
-    NotFoundException,
-    PermissionDeniedException,
-)
+from litestar import Request
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from admin import forms
-from admin.views import Form, _detail, _uuid, as_page, page, to_login
+from admin.views import Form, _detail, _uuid, admin_router, page, staff_get, staff_post
 from backend.routes import staff_bodies as b
 from backend.routes import staff_present as present
 from backend.routes.plan_import import MAX_IMPORT
-from backend.routes.staff_security import OPERATOR, admin_guard, provide_staff, roles
+from backend.routes.staff_security import OPERATOR
 from backend.services import exchange_admin, inbox, integration_desk, integration_setup, plan_import
 from backend.services.errors import NotFound, ServiceError
 from backend.services.staff_auth import StaffPrincipal
@@ -49,7 +44,7 @@ def _json(text: str) -> Any:
 # --- integrations ----------------------------------------------------------------------
 
 
-@get("/integrations", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+@staff_get("/integrations", OPERATOR)
 async def integrations_page(request: Request) -> Template:
     key = request.app.state.settings.secret_key
     rows = []
@@ -59,12 +54,7 @@ async def integrations_page(request: Request) -> Template:
     return await page(request, "integrations.html", rows=rows)
 
 
-@get(
-    "/integrations/{clinic_id:uuid}",
-    guards=[admin_guard],
-    opt=roles(OPERATOR),
-    include_in_schema=False,
-)
+@staff_get("/integrations/{clinic_id:uuid}", OPERATOR)
 async def integration_page(
     request: Request, clinic_id: FromPath[UUID], stages: FromQuery[bool] = False
 ) -> Template:
@@ -110,12 +100,7 @@ async def integration_page(
     )
 
 
-@post(
-    "/integrations/{clinic_id:uuid}/maps",
-    guards=[admin_guard],
-    opt=roles(OPERATOR),
-    include_in_schema=False,
-)
+@staff_post("/integrations/{clinic_id:uuid}/maps", OPERATOR)
 async def save_maps(
     request: Request, clinic_id: FromPath[UUID], data: Annotated[forms.MapsForm, Form]
 ) -> Redirect:
@@ -136,13 +121,7 @@ async def save_maps(
     return _go(target, msg="saved")
 
 
-@post(
-    "/integrations/{clinic_id:uuid}",
-    guards=[admin_guard],
-    opt=roles(OPERATOR),
-    include_in_schema=False,
-    status_code=200,
-)
+@staff_post("/integrations/{clinic_id:uuid}", OPERATOR, status_code=200)
 async def connect(
     request: Request, clinic_id: FromPath[UUID], data: Annotated[forms.ConnectForm, Form]
 ) -> Redirect | Template:
@@ -168,7 +147,7 @@ async def connect(
 # --- the inbox -------------------------------------------------------------------------
 
 
-@get("/inbox", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+@staff_get("/inbox", OPERATOR)
 async def inbox_page(
     request: Request,
     clinic: FromQuery[str] = "",
@@ -195,7 +174,7 @@ async def inbox_page(
     )
 
 
-@get("/inbox/{delivery_id:int}", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+@staff_get("/inbox/{delivery_id:int}", OPERATOR)
 async def delivery_page(request: Request, delivery_id: FromPath[int]) -> Template:
     if not 0 < delivery_id < 2**63:
         raise NotFound("no such delivery")
@@ -214,12 +193,7 @@ async def delivery_page(request: Request, delivery_id: FromPath[int]) -> Templat
     )
 
 
-@post(
-    "/inbox/{delivery_id:int}/replay",
-    guards=[admin_guard],
-    opt=roles(OPERATOR),
-    include_in_schema=False,
-)
+@staff_post("/inbox/{delivery_id:int}/replay", OPERATOR)
 async def replay(delivery_id: FromPath[int]) -> Redirect:
     if not 0 < delivery_id < 2**63:
         raise NotFound("no such delivery")
@@ -235,7 +209,7 @@ async def replay(delivery_id: FromPath[int]) -> Redirect:
 # --- price lists -----------------------------------------------------------------------
 
 
-@get("/prices", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+@staff_get("/prices", OPERATOR)
 async def prices_page(
     request: Request, clinic: FromQuery[str] = "", after: FromQuery[str] = ""
 ) -> Template:
@@ -264,13 +238,7 @@ async def prices_page(
     )
 
 
-@post(
-    "/prices",
-    guards=[admin_guard],
-    opt=roles(OPERATOR),
-    include_in_schema=False,
-    request_max_body_size=MAX_IMPORT,
-)
+@staff_post("/prices", OPERATOR, request_max_body_size=MAX_IMPORT)
 async def save_prices(data: Annotated[forms.PricesForm, Form]) -> Redirect:
     clinic_id = _uuid(data.clinic)
     back = {"clinic": data.clinic} if clinic_id else {}
@@ -285,7 +253,7 @@ async def save_prices(data: Annotated[forms.PricesForm, Form]) -> Redirect:
 # --- plan import -----------------------------------------------------------------------
 
 
-@get("/import", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+@staff_get("/import", OPERATOR)
 async def import_page(request: Request) -> Template:
     from backend.routes.staff_examples import IMPORT_IN
 
@@ -298,14 +266,7 @@ async def import_page(request: Request) -> Template:
     )
 
 
-@post(
-    "/import",
-    guards=[admin_guard],
-    opt=roles(OPERATOR),
-    include_in_schema=False,
-    status_code=200,
-    request_max_body_size=MAX_IMPORT,
-)
+@staff_post("/import", OPERATOR, status_code=200, request_max_body_size=MAX_IMPORT)
 async def run_import(
     request: Request,
     staff: NamedDependency[StaffPrincipal],
@@ -345,27 +306,16 @@ async def run_import(
     return _go(f"/admin/referrals/{sent.referral_id}", msg="saved")
 
 
-router = Router(
-    path="/admin",
-    route_handlers=[
-        integrations_page,
-        integration_page,
-        save_maps,
-        connect,
-        inbox_page,
-        delivery_page,
-        replay,
-        prices_page,
-        save_prices,
-        import_page,
-        run_import,
-    ],
-    dependencies={"staff": Provide(provide_staff)},
-    exception_handlers={
-        NotAuthorizedException: to_login,
-        PermissionDeniedException: as_page,
-        NotFoundException: as_page,
-        ServiceError: as_page,
-    },
-    include_in_schema=False,
+router = admin_router(
+    integrations_page,
+    integration_page,
+    save_maps,
+    connect,
+    inbox_page,
+    delivery_page,
+    replay,
+    prices_page,
+    save_prices,
+    import_page,
+    run_import,
 )

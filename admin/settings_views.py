@@ -11,23 +11,18 @@ from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
 
-from litestar import Request, Router, get, post
-from litestar.di import NamedDependency, Provide
-from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
+from litestar import Request
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from admin.views import as_page, page, to_login
+from admin.views import admin_router, page, staff_get, staff_post
 from backend.domain.clinic_settings import SettingValues, effective_settings
 from backend.domain.norms import Specialization
 from backend.domain.roles import Role
 from backend.routes.staff_security import (
     CLINIC_MANAGER,
     OPERATOR,
-    admin_guard,
-    provide_staff,
-    provide_viewer,
-    roles,
 )
 from backend.services import clinic_settings, exchange_admin
 from backend.services.audit import Viewer
@@ -187,73 +182,47 @@ def _scope_of(viewer: Viewer) -> UUID | None:
 SETTINGS_ROLES = CLINIC_MANAGER | OPERATOR
 
 
-@get("/settings", guards=[admin_guard], opt=roles(SETTINGS_ROLES), include_in_schema=False)
+@staff_get("/settings", SETTINGS_ROLES)
 async def settings_page(request: Request, viewer: NamedDependency[Viewer]) -> Template:
     return await _settings_page(request, viewer, _scope_of(viewer))
 
 
-@post("/settings", guards=[admin_guard], opt=roles(SETTINGS_ROLES), include_in_schema=False)
+@staff_post("/settings", SETTINGS_ROLES)
 async def save_settings(request: Request, viewer: NamedDependency[Viewer]) -> Redirect:
     return await _save(request, viewer, _scope_of(viewer))
 
 
-@post("/settings/norms", guards=[admin_guard], opt=roles(SETTINGS_ROLES), include_in_schema=False)
+@staff_post("/settings/norms", SETTINGS_ROLES)
 async def save_norms(request: Request, viewer: NamedDependency[Viewer]) -> Redirect:
     return await _save_norms(request, viewer, _scope_of(viewer))
 
 
-@get(
-    "/clinics/{clinic_id:uuid}/settings",
-    guards=[admin_guard],
-    opt=roles(OPERATOR),
-    include_in_schema=False,
-)
+@staff_get("/clinics/{clinic_id:uuid}/settings", OPERATOR)
 async def clinic_settings_page(
     request: Request, viewer: NamedDependency[Viewer], clinic_id: FromPath[UUID]
 ) -> Template:
     return await _settings_page(request, viewer, clinic_id)
 
 
-@post(
-    "/clinics/{clinic_id:uuid}/settings",
-    guards=[admin_guard],
-    opt=roles(OPERATOR),
-    include_in_schema=False,
-)
+@staff_post("/clinics/{clinic_id:uuid}/settings", OPERATOR)
 async def save_clinic_settings(
     request: Request, viewer: NamedDependency[Viewer], clinic_id: FromPath[UUID]
 ) -> Redirect:
     return await _save(request, viewer, clinic_id)
 
 
-@post(
-    "/clinics/{clinic_id:uuid}/settings/norms",
-    guards=[admin_guard],
-    opt=roles(OPERATOR),
-    include_in_schema=False,
-)
+@staff_post("/clinics/{clinic_id:uuid}/settings/norms", OPERATOR)
 async def save_clinic_norms(
     request: Request, viewer: NamedDependency[Viewer], clinic_id: FromPath[UUID]
 ) -> Redirect:
     return await _save_norms(request, viewer, clinic_id)
 
 
-router = Router(
-    path="/admin",
-    route_handlers=[
-        settings_page,
-        save_settings,
-        save_norms,
-        clinic_settings_page,
-        save_clinic_settings,
-        save_clinic_norms,
-    ],
-    dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},
-    exception_handlers={
-        NotAuthorizedException: to_login,
-        PermissionDeniedException: as_page,
-        NotFoundException: as_page,
-        ServiceError: as_page,
-    },
-    include_in_schema=False,
+router = admin_router(
+    settings_page,
+    save_settings,
+    save_norms,
+    clinic_settings_page,
+    save_clinic_settings,
+    save_clinic_norms,
 )

@@ -21,6 +21,7 @@ from litestar.exceptions import (
     NotFoundException,
     PermissionDeniedException,
 )
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
@@ -38,12 +39,12 @@ from backend.domain.claims import (
     VisitedIn,
 )
 from backend.domain.events import Source
-from backend.domain.funnel import Step
+from backend.domain.funnel import MAIN_LINE, Step
 from backend.domain.money_funnel import months_of_reserve
 from backend.domain.plans import variant_totals
 from backend.domain.roles import Role
 from backend.domain.teeth import ToothCondition
-from backend.routes import plan_document
+from backend.routes import plan_document, staff_security
 from backend.routes.clinic_reports import reason_table
 from backend.routes.funnel import specialization_out
 from backend.routes.media import MAX_UPLOAD
@@ -54,7 +55,6 @@ from backend.routes.staff_security import (
     EXCHANGE_READERS,
     OPERATOR,
     admin_guard,
-    client_ip,
     provide_staff,
     provide_viewer,
     roles,
@@ -188,6 +188,20 @@ def back(request: Request, fallback: str, **query: str) -> Redirect:
     return Redirect(path=f"{base}?{urlencode(query)}" if query else base, status_code=303)
 
 
+# --- how a staff page is declared --------------------------------------------------------
+
+
+def staff_get(path: str, allowed: frozenset[Role], **options: Any) -> HTTPRouteHandler:
+    """A staff page: signed in by the session cookie, for the `allowed` roles, kept out of
+    the API document."""
+    return get(path, guards=[admin_guard], opt=roles(allowed), include_in_schema=False, **options)
+
+
+def staff_post(path: str, allowed: frozenset[Role], **options: Any) -> HTTPRouteHandler:
+    """A staff form's target, guarded as `staff_get`."""
+    return post(path, guards=[admin_guard], opt=roles(allowed), include_in_schema=False, **options)
+
+
 # --- sign-in ---------------------------------------------------------------------------
 
 
@@ -204,12 +218,8 @@ def _safe_next(target: str) -> str:
 @post("/login", guards=[auth_budget], include_in_schema=False, status_code=200)
 async def login(request: Request, data: Annotated[forms.LoginForm, Form]) -> Response:
     try:
-        signed = await staff_auth.sign_in(
-            email=data.email,
-            password=data.password,
-            totp=data.totp,
-            ip=client_ip(request),
-            user_agent=request.headers.get("user-agent", ""),
+        signed = await staff_security.sign_in(
+            request, email=data.email, password=data.password, totp=data.totp
         )
     except EnrolmentNeeded as exc:
         return await page(
@@ -247,12 +257,7 @@ async def login(request: Request, data: Annotated[forms.LoginForm, Form]) -> Res
     return response
 
 
-@post(
-    "/logout",
-    guards=[admin_guard],
-    opt=roles(CLINIC_STAFF | EXCHANGE_READERS | {Role.health_analyst}),
-    include_in_schema=False,
-)
+@staff_post("/logout", CLINIC_STAFF | EXCHANGE_READERS | {Role.health_analyst})
 async def logout(staff: NamedDependency[StaffPrincipal]) -> Redirect:
     await staff_auth.sign_out(staff)
     response = Redirect(path="/admin/login", status_code=303)
@@ -273,12 +278,7 @@ def set_lang(request: Request, lang: FromPath[str]) -> Redirect:
     return response
 
 
-@get(
-    "/",
-    guards=[admin_guard],
-    opt=roles(CLINIC_STAFF | EXCHANGE_READERS | {Role.health_analyst}),
-    include_in_schema=False,
-)
+@staff_get("/", CLINIC_STAFF | EXCHANGE_READERS | {Role.health_analyst})
 async def home(request: Request, staff: NamedDependency[StaffPrincipal]) -> Response:
     nav = _nav(staff)
     if not nav:
@@ -289,9 +289,7 @@ async def home(request: Request, staff: NamedDependency[StaffPrincipal]) -> Resp
 # --- referrals -------------------------------------------------------------------------
 
 
-@get(
-    "/referrals", guards=[admin_guard], opt=roles(CLINIC_STAFF | OPERATOR), include_in_schema=False
-)
+@staff_get("/referrals", CLINIC_STAFF | OPERATOR)
 async def referrals_page(
     request: Request,
     viewer: NamedDependency[Viewer],
@@ -333,12 +331,7 @@ def _uuid(value: str) -> UUID | None:
         return None
 
 
-@get(
-    "/referrals/{referral_id:uuid}",
-    guards=[admin_guard],
-    opt=roles(CLINIC_STAFF | OPERATOR),
-    include_in_schema=False,
-)
+@staff_get("/referrals/{referral_id:uuid}", CLINIC_STAFF | OPERATOR)
 async def referral_page(
     request: Request, viewer: NamedDependency[Viewer], referral_id: FromPath[UUID]
 ) -> Template:
@@ -400,12 +393,7 @@ def _claim_from_form(form: forms.ClaimForm, tz: ZoneInfo):
     raise HTTPException(status_code=400, detail=f"unknown step {kind}")
 
 
-@post(
-    "/referrals/{referral_id:uuid}/claims",
-    guards=[admin_guard],
-    opt=roles(CLINIC_STAFF),
-    include_in_schema=False,
-)
+@staff_post("/referrals/{referral_id:uuid}/claims", CLINIC_STAFF)
 async def post_claim(
     request: Request,
     staff: NamedDependency[StaffPrincipal],
@@ -427,13 +415,7 @@ def _detail(exc: Exception) -> str:
     return getattr(exc, "detail", None) or str(exc)
 
 
-@post(
-    "/referrals/{referral_id:uuid}/visit-code",
-    guards=[admin_guard],
-    opt=roles(CLINIC_STAFF),
-    include_in_schema=False,
-    status_code=200,
-)
+@staff_post("/referrals/{referral_id:uuid}/visit-code", CLINIC_STAFF, status_code=200)
 async def visit_code_page(
     request: Request, staff: NamedDependency[StaffPrincipal], referral_id: FromPath[UUID]
 ) -> Template:
@@ -451,12 +433,7 @@ async def visit_code_page(
     )
 
 
-@get(
-    "/referrals/{referral_id:uuid}/plan",
-    guards=[admin_guard],
-    opt=roles(CLINIC_STAFF),
-    include_in_schema=False,
-)
+@staff_get("/referrals/{referral_id:uuid}/plan", CLINIC_STAFF)
 async def plan_page(
     request: Request, viewer: NamedDependency[Viewer], referral_id: FromPath[UUID]
 ) -> Template:
@@ -482,12 +459,7 @@ async def plan_page(
     )
 
 
-@post(
-    "/referrals/{referral_id:uuid}/plan",
-    guards=[admin_guard],
-    opt=roles(CLINIC_STAFF),
-    include_in_schema=False,
-)
+@staff_post("/referrals/{referral_id:uuid}/plan", CLINIC_STAFF)
 async def save_plan(
     request: Request, staff: NamedDependency[StaffPrincipal], referral_id: FromPath[UUID]
 ) -> Redirect:
@@ -507,32 +479,18 @@ async def save_plan(
     return Redirect(path=f"{target}?msg=saved", status_code=303)
 
 
-@get(
-    "/referrals/{referral_id:uuid}/plan.pdf",
-    guards=[admin_guard],
-    opt=roles(CLINIC_STAFF | OPERATOR),
-    include_in_schema=False,
-)
+@staff_get("/referrals/{referral_id:uuid}/plan.pdf", CLINIC_STAFF | OPERATOR)
 async def plan_pdf_page(
     request: Request, viewer: NamedDependency[Viewer], referral_id: FromPath[UUID]
 ) -> Response:
-    now = utcnow()
-    bundle = await desk.plan_bundle(viewer, referral_id, now)
-    link = plan_document.app_link(request.app.state.settings.public_url, referral_id)
-    return await plan_document.pdf_response(
-        plan_document.document(bundle, app_link=link, now=now), referral_id
-    )
+    return await plan_document.staff_print(request.app.state.settings, viewer, referral_id)
 
 
 # --- pictures -----------------------------------------------------------------------------
 
 
-@get(
-    "/referrals/{referral_id:uuid}/pictures",
-    guards=[admin_guard],
-    opt=roles(CLINIC_STAFF | OPERATOR),  # the exchange's desk uploads here too
-    include_in_schema=False,
-)
+# the exchange's desk uploads here too
+@staff_get("/referrals/{referral_id:uuid}/pictures", CLINIC_STAFF | OPERATOR)
 async def pictures_page(
     request: Request, viewer: NamedDependency[Viewer], referral_id: FromPath[UUID]
 ) -> Template:
@@ -553,11 +511,9 @@ async def pictures_page(
     )
 
 
-@post(
+@staff_post(
     "/referrals/{referral_id:uuid}/pictures",
-    guards=[admin_guard],
-    opt=roles(CLINIC_STAFF | OPERATOR),
-    include_in_schema=False,
+    CLINIC_STAFF | OPERATOR,
     request_max_body_size=MAX_UPLOAD + 64 * 1024,
 )
 async def upload_picture(
@@ -592,13 +548,13 @@ async def upload_picture(
 # --- the clinic's pages ------------------------------------------------------------------
 
 
-@get("/plan-settings", guards=[admin_guard], opt=roles(CLINIC_MANAGER), include_in_schema=False)
+@staff_get("/plan-settings", CLINIC_MANAGER)
 async def plan_settings_page(request: Request, staff: NamedDependency[StaffPrincipal]) -> Template:
     shown = await patient_prices.prices_shown(staff.clinic_id)
     return await page(request, "plan_settings.html", show_prices=shown)
 
 
-@post("/plan-settings", guards=[admin_guard], opt=roles(CLINIC_MANAGER), include_in_schema=False)
+@staff_post("/plan-settings", CLINIC_MANAGER)
 async def save_plan_settings(
     request: Request, staff: NamedDependency[StaffPrincipal], viewer: NamedDependency[Viewer]
 ) -> Redirect:
@@ -607,30 +563,44 @@ async def save_plan_settings(
     return Redirect(path="/admin/plan-settings?msg=saved", status_code=303)
 
 
-@get("/calls", guards=[admin_guard], opt=roles(CLINIC_STAFF), include_in_schema=False)
+@staff_get("/calls", CLINIC_STAFF)
 async def calls_page(request: Request, viewer: NamedDependency[Viewer]) -> Template:
     rows = await desk.nobody_called(viewer, viewer.principal.clinic_id)
     return await page(request, "calls.html", rows=rows)
 
 
-@get("/follow-up", guards=[admin_guard], opt=roles(CLINIC_STAFF), include_in_schema=False)
+@staff_get("/follow-up", CLINIC_STAFF)
 async def follow_up_page(request: Request, viewer: NamedDependency[Viewer]) -> Template:
     rows = await desk.follow_up(viewer, viewer.principal.clinic_id)
     return await page(request, "follow_up.html", rows=rows)
 
 
-@get("/ratings", guards=[admin_guard], opt=roles(CLINIC_MANAGER), include_in_schema=False)
+@staff_get("/ratings", CLINIC_MANAGER)
 async def ratings_page(request: Request, viewer: NamedDependency[Viewer]) -> Template:
     rows = await desk.ratings(viewer, viewer.principal.clinic_id)
     return await page(request, "ratings.html", rows=rows)
 
 
-@get(
-    "/funnel",
-    guards=[admin_guard],
-    opt=roles(CLINIC_MANAGER | EXCHANGE_READERS),
-    include_in_schema=False,
-)
+async def report_scope(staff: StaffPrincipal, clinic: list[str] | None) -> funnel_reports.Scope:
+    """The clinics a report page covers: a clinic's staff see their own, the exchange its pick."""
+    if staff.clinic_id is not None:
+        return await funnel_reports.own_clinic(staff.clinic_id)
+    return await funnel_reports.exchange_pick([u for u in map(_uuid, clinic or []) if u] or None)
+
+
+async def report_filters(
+    staff: StaffPrincipal, ids: list[UUID] | None, spec: str | None, lang: Lang
+) -> dict[str, Any]:
+    """What _report_filters.html shows: the specialization and, for the exchange, the clinics."""
+    return {
+        "specializations": {k: v[lang] for k, v in SPECIALIZATIONS.items()},
+        "spec": spec or "",
+        "clinics": await exchange_admin.clinics() if staff.clinic_id is None else [],
+        "picked": {str(i) for i in ids or []},
+    }
+
+
+@staff_get("/funnel", CLINIC_MANAGER | EXCHANGE_READERS)
 async def funnel_page(
     request: Request,
     staff: NamedDependency[StaffPrincipal],
@@ -642,12 +612,7 @@ async def funnel_page(
     lang = lang_of(request)
     now = utcnow()
     spec = specialization if specialization in SPECIALIZATIONS else None
-    if staff.clinic_id is not None:
-        scope = await funnel_reports.own_clinic(staff.clinic_id)
-    else:
-        scope = await funnel_reports.exchange_pick(
-            [u for u in map(_uuid, clinic or []) if u] or None
-        )
+    scope = await report_scope(staff, clinic)
     try:
         view = await funnel_reports.funnel(scope, _day(first), _day(last), spec, now)
     except (ValueError, Invalid):
@@ -668,22 +633,19 @@ async def funnel_page(
         ),
         plan_fact=plan_fact_months,
         by_spec=[specialization_out(r) for r in by_spec],
-        specializations={k: v[lang] for k, v in SPECIALIZATIONS.items()},
-        spec=spec or "",
         bars=charts.funnel_bars(figures, lang),
         month_chart=charts.monthly_chart(months, lang),
         months=months,
         first=view.first,
         last=view.last,
-        clinics=await exchange_admin.clinics() if staff.clinic_id is None else [],
-        picked={str(i) for i in ids or []},
+        **await report_filters(staff, ids, spec, lang),
     )
 
 
 # --- the exchange's pages ----------------------------------------------------------------
 
 
-@get("/disputes", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+@staff_get("/disputes", OPERATOR)
 async def disputes_page(
     request: Request, viewer: NamedDependency[Viewer], clinic: FromQuery[str] = ""
 ) -> Template:
@@ -703,12 +665,7 @@ async def disputes_page(
     )
 
 
-@post(
-    "/disputes/{dispute_id:uuid}/resolution",
-    guards=[admin_guard],
-    opt=roles(OPERATOR),
-    include_in_schema=False,
-)
+@staff_post("/disputes/{dispute_id:uuid}/resolution", OPERATOR)
 async def resolve(
     staff: NamedDependency[StaffPrincipal],
     dispute_id: FromPath[UUID],
@@ -729,21 +686,10 @@ async def resolve(
 
 
 def scorecards_steps() -> list[str]:
-    return [
-        s.value
-        for s in (
-            Step.sent,
-            Step.delivered,
-            Step.contacted,
-            Step.booked,
-            Step.visited,
-            Step.in_treatment,
-            Step.completed,
-        )
-    ]
+    return [s.value for s in MAIN_LINE]
 
 
-@get("/scorecards", guards=[admin_guard], opt=roles(EXCHANGE_READERS), include_in_schema=False)
+@staff_get("/scorecards", EXCHANGE_READERS)
 async def scorecards_page(request: Request) -> Template:
     return await page(
         request,
@@ -753,14 +699,14 @@ async def scorecards_page(request: Request) -> Template:
     )
 
 
-@get("/clinics", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+@staff_get("/clinics", OPERATOR)
 async def clinics_page(request: Request) -> Template:
     return await page(
         request, "clinics.html", clinics=await exchange_admin.clinics(include_archived=True)
     )
 
 
-@post("/clinics", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+@staff_post("/clinics", OPERATOR)
 async def create_clinic(data: Annotated[forms.ClinicForm, Form]) -> Redirect:
     try:
         await exchange_admin.create_clinic(
@@ -773,18 +719,13 @@ async def create_clinic(data: Annotated[forms.ClinicForm, Form]) -> Redirect:
     return Redirect(path="/admin/clinics?msg=saved", status_code=303)
 
 
-@post(
-    "/clinics/{clinic_id:uuid}/archive",
-    guards=[admin_guard],
-    opt=roles(OPERATOR),
-    include_in_schema=False,
-)
+@staff_post("/clinics/{clinic_id:uuid}/archive", OPERATOR)
 async def archive_clinic(clinic_id: FromPath[UUID], restore: FromQuery[bool] = False) -> Redirect:
     await exchange_admin.set_clinic_archived(clinic_id, not restore)
     return Redirect(path="/admin/clinics?msg=saved", status_code=303)
 
 
-@get("/staff", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+@staff_get("/staff", OPERATOR)
 async def staff_page(
     request: Request,
     after: FromQuery[str] = "",
@@ -803,7 +744,7 @@ async def staff_page(
     )
 
 
-@post("/staff", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False, status_code=200)
+@staff_post("/staff", OPERATOR, status_code=200)
 async def create_staff(
     request: Request, viewer: NamedDependency[Viewer], data: Annotated[forms.StaffForm, Form]
 ) -> Response:
@@ -832,7 +773,7 @@ async def create_staff(
     )
 
 
-@get("/referrals/new", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+@staff_get("/referrals/new", OPERATOR)
 async def new_referral_page(request: Request) -> Template:
     return await page(
         request,
@@ -843,7 +784,7 @@ async def new_referral_page(request: Request) -> Template:
     )
 
 
-@post("/referrals/new", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+@staff_post("/referrals/new", OPERATOR)
 async def create_referral(
     staff: NamedDependency[StaffPrincipal], data: Annotated[forms.ReferralForm, Form]
 ) -> Redirect:
@@ -885,7 +826,7 @@ async def create_referral(
     return Redirect(path=f"/admin/referrals/{sent.referral_id}?msg=saved", status_code=303)
 
 
-@get("/audit", guards=[admin_guard], opt=roles(OPERATOR), include_in_schema=False)
+@staff_get("/audit", OPERATOR)
 async def audit_page(request: Request, object_id: FromQuery[str] = "") -> Template:
     rows = await desk.audit_log(limit=200, object_id=object_id or None)
     return await page(request, "audit.html", rows=rows)
@@ -924,47 +865,53 @@ def as_page(request: Request, exc: Exception) -> Template:
     )
 
 
-router = Router(
-    path="/admin",
-    route_handlers=[
-        login_page,
-        login,
-        logout,
-        set_lang,
-        home,
-        referrals_page,
-        new_referral_page,
-        create_referral,
-        referral_page,
-        post_claim,
-        visit_code_page,
-        plan_page,
-        save_plan,
-        pictures_page,
-        upload_picture,
-        plan_pdf_page,
-        calls_page,
-        follow_up_page,
-        plan_settings_page,
-        save_plan_settings,
-        ratings_page,
-        funnel_page,
-        disputes_page,
-        resolve,
-        scorecards_page,
-        clinics_page,
-        create_clinic,
-        archive_clinic,
-        staff_page,
-        create_staff,
-        audit_page,
-    ],
-    dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},
-    exception_handlers={
-        NotAuthorizedException: to_login,
-        PermissionDeniedException: as_page,
-        NotFoundException: as_page,
-        ServiceError: as_page,
-    },
-    include_in_schema=False,
+def admin_router(*handlers: Any) -> Router:
+    """A router of staff pages under /admin: the staff and viewer from the session, and
+    errors answered as pages (or the sign-in page)."""
+    return Router(
+        path="/admin",
+        route_handlers=list(handlers),
+        dependencies={"staff": Provide(provide_staff), "viewer": Provide(provide_viewer)},
+        exception_handlers={
+            NotAuthorizedException: to_login,
+            PermissionDeniedException: as_page,
+            NotFoundException: as_page,
+            ServiceError: as_page,
+        },
+        include_in_schema=False,
+    )
+
+
+router = admin_router(
+    login_page,
+    login,
+    logout,
+    set_lang,
+    home,
+    referrals_page,
+    new_referral_page,
+    create_referral,
+    referral_page,
+    post_claim,
+    visit_code_page,
+    plan_page,
+    save_plan,
+    pictures_page,
+    upload_picture,
+    plan_pdf_page,
+    calls_page,
+    follow_up_page,
+    plan_settings_page,
+    save_plan_settings,
+    ratings_page,
+    funnel_page,
+    disputes_page,
+    resolve,
+    scorecards_page,
+    clinics_page,
+    create_clinic,
+    archive_clinic,
+    staff_page,
+    create_staff,
+    audit_page,
 )

@@ -24,13 +24,7 @@ from admin import views as admin_views
 from backend import __doc__ as about
 from backend.auth.firebase import FirebaseVerifier
 from backend.auth.tokens import key_ring
-from backend.outbox.worker import (
-    handlers,
-    make_alert_channels,
-    make_sender,
-    make_sms,
-    run_forever,
-)
+from backend.outbox.worker import run_forever, topics_from
 from backend.routes import (
     alert_preferences,
     auth,
@@ -122,30 +116,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
             yield
             return
         stop = asyncio.Event()
-        sender = make_sender(settings)
-        sms_delivery = make_sms(settings)
-        deliver = run_forever(
-            handlers(
-                sender,
-                settings.secret_key,
-                make_alert_channels(settings),
-                vendor_timeout=settings.vendor_timeout_seconds,
-                media_files=LocalMediaFiles(settings.media_dir),
-                sms_delivery=sms_delivery,
-            ),
-            stop=stop,
-            lease=timedelta(seconds=settings.worker_lease_seconds),
-        )
-        task = asyncio.create_task(deliver)
-        try:
-            yield
-        finally:
-            stop.set()
-            await task
-            if sender is not None:
-                await sender.aclose()
-            if sms_delivery.sender is not None:
-                await sms_delivery.sender.aclose()
+        async with topics_from(settings) as topics:
+            deliver = run_forever(
+                topics, stop=stop, lease=timedelta(seconds=settings.worker_lease_seconds)
+            )
+            task = asyncio.create_task(deliver)
+            try:
+                yield
+            finally:
+                stop.set()
+                await task
 
     app = Litestar(
         route_handlers=[

@@ -177,34 +177,15 @@ def cmd_staff_add(args: argparse.Namespace) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
-    from backend.outbox.worker import (
-        handlers,
-        make_alert_channels,
-        make_sender,
-        make_sms,
-        run_forever,
-        run_once,
-        worker_name,
-    )
+    from backend.outbox.worker import run_forever, run_once, topics_from, worker_name
     from backend.runtime.logs import configure_logging
-    from backend.runtime.media_files import LocalMediaFiles
     from backend.services.recording import reevaluate_due
 
     settings = _settings()
     configure_logging(settings.log_level)
 
     async def job() -> None:
-        sender = make_sender(settings)
-        sms_delivery = make_sms(settings)
-        topics = handlers(
-            sender,
-            settings.secret_key,
-            make_alert_channels(settings),
-            vendor_timeout=settings.vendor_timeout_seconds,
-            media_files=LocalMediaFiles(settings.media_dir),
-            sms_delivery=sms_delivery,
-        )
-        try:
+        async with topics_from(settings) as topics:
             if args.once:
                 sent = await run_once(topics, worker=worker_name(), batch=args.batch)
                 refolded = await reevaluate_due()
@@ -216,11 +197,6 @@ def cmd_worker(args: argparse.Namespace) -> None:
                     batch=args.batch,
                     lease=timedelta(seconds=settings.worker_lease_seconds),
                 )
-        finally:
-            if sender is not None:
-                await sender.aclose()
-            if sms_delivery.sender is not None:
-                await sms_delivery.sender.aclose()
 
     with suppress(KeyboardInterrupt):
         asyncio.run(_with_database(settings, job))

@@ -12,6 +12,21 @@ RESULTS = Path(__file__).parent / "RESULTS.md"
 SMOKE_HELP = "tiny sizes and 1-second runs: checks the benchmark runs; nothing is recorded"
 _smoke = False
 
+# wrk's closing hook for every HTTP benchmark: each thread's failures, then one line
+# "RESULT {json}" that `plan_screen.wrk` reads.
+WRK_DONE = """done = function(summary, latency, requests)
+  for _, thread in ipairs(threads) do
+    io.write(thread:get("failed") or "")
+  end
+  local e = summary.errors
+  io.write(string.format(
+    "RESULT {\\"requests\\": %d, \\"duration_us\\": %d, \\"non2xx\\": %d, "
+    .. "\\"socket_errors\\": %d, \\"p50_us\\": %d, \\"p90_us\\": %d, \\"p99_us\\": %d}\\n",
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99)))
+end
+"""
+
 
 def smoke_run() -> None:
     """This process is a smoke run (`--smoke`, `make bench-smoke`): its figures say only

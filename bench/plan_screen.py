@@ -38,7 +38,7 @@ from threading import Event, Thread
 import httpx
 
 from bench import city
-from bench.common import SMOKE_HELP, pg_version, record, smoke_run
+from bench.common import SMOKE_HELP, WRK_DONE, pg_version, record, smoke_run
 from bench.push_throughput import free_port
 from tests import pg_cluster
 
@@ -64,18 +64,7 @@ request = function()
 end
 %(delay)s
 %(response)s
-done = function(summary, latency, requests)
-  for _, thread in ipairs(threads) do
-    io.write(thread:get("failed") or "")
-  end
-  local e = summary.errors
-  io.write(string.format(
-    "RESULT {\\"requests\\": %%d, \\"duration_us\\": %%d, \\"non2xx\\": %%d, "
-    .. "\\"socket_errors\\": %%d, \\"p50_us\\": %%d, \\"p90_us\\": %%d, \\"p99_us\\": %%d}\\n",
-    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99)))
-end
-"""
+%(done)s"""
 
 
 def server_command(server: str, app: str, port: int, workers: int = WORKERS) -> list[str]:
@@ -231,7 +220,13 @@ def script(
 ) -> Path:
     delay = f"delay = function() return {delay_ms:.3f} end" if delay_ms else ""
     response = FAILURES if failures else ""
-    text = LUA % {"tokens": tokens, "path": path, "delay": delay, "response": response}
+    text = LUA % {
+        "tokens": tokens,
+        "path": path,
+        "delay": delay,
+        "response": response,
+        "done": WRK_DONE,
+    }
     target = work / f"{name}.lua"
     target.write_text(text)
     return target

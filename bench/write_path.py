@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench import city
-from bench.common import SMOKE_HELP, pg_version, record, smoke_run
+from bench.common import SMOKE_HELP, WRK_DONE, pg_version, record, smoke_run
 from bench.plan_screen import WORKERS, Server, describe, wrk
 from tests import pg_cluster
 
@@ -63,18 +63,7 @@ request = function()
   }, body)
 end
 
-done = function(summary, latency, requests)
-  for _, thread in ipairs(threads) do
-    io.write(thread:get("failed"))
-  end
-  local e = summary.errors
-  io.write(string.format(
-    "RESULT {\\"requests\\": %%d, \\"duration_us\\": %%d, \\"non2xx\\": %%d, "
-    .. "\\"socket_errors\\": %%d, \\"p50_us\\": %%d, \\"p90_us\\": %%d, \\"p99_us\\": %%d}\\n",
-    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99)))
-end
-"""
+%(done)s"""
 
 
 async def staff_token(role: str, clinic: int | None, email: str, now: datetime) -> str:
@@ -152,7 +141,7 @@ def claims_script(work: Path, pairs: Path, delay_ms: float = 0, name: str = "cla
     """The wrk script for claims; with `delay_ms`, each connection waits between requests."""
     delay = f"delay = function() return {delay_ms:.3f} end" if delay_ms else ""
     target = work / f"{name}.lua"
-    target.write_text(LUA % {"pairs": pairs, "delay": delay})
+    target.write_text(LUA % {"pairs": pairs, "delay": delay, "done": WRK_DONE})
     return target
 
 

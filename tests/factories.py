@@ -4,7 +4,9 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from backend.domain.events import Contacted, Source
+from backend.runtime.clock import utcnow
 from backend.runtime.ids import new_id
+from backend.services import patient_links
 from backend.services.recording import Statement, record
 from backend.services.referrals import (
     PatientIn,
@@ -82,8 +84,14 @@ async def make_referral(
     )
 
 
-async def book(referral_id: UUID, appointment_at: datetime, occurred_at: datetime | None = None):
-    """The clinic's word that it called and booked the patient (a question follows)."""
+async def book(
+    referral_id: UUID,
+    appointment_at: datetime,
+    occurred_at: datetime | None = None,
+    now: datetime | None = None,
+):
+    """The clinic's word that it called and booked the patient (a question follows),
+    recorded at `now` (the clock's time by default)."""
     return await record(
         referral_id,
         Statement(
@@ -92,4 +100,19 @@ async def book(referral_id: UUID, appointment_at: datetime, occurred_at: datetim
             actor="staff:test",
             occurred_at=occurred_at,
         ),
+        now=now,
     )
+
+
+async def page_token(
+    secret: str, referral_id: UUID, patient_id: UUID, now: datetime | None = None
+) -> str:
+    """The token of the patient's own page for a referral (/p/{token}), as the SMS gives it."""
+    _, token = await patient_links.mint(
+        secret=secret,
+        referral_id=referral_id,
+        patient_id=patient_id,
+        question_id=None,
+        now=now or utcnow(),
+    )
+    return token

@@ -18,8 +18,8 @@ import random
 import socket
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
-from contextlib import suppress
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -30,7 +30,7 @@ from backend.integrations import vendor_http
 from backend.messages.sms import SmsSender, make_sms_sender
 from backend.push.fcm import FcmSender, Push
 from backend.runtime.clock import utcnow
-from backend.runtime.media_files import MediaFiles
+from backend.runtime.media_files import LocalMediaFiles, MediaFiles
 from backend.services import (
     clinic_settings,
     crm_outbound,
@@ -455,3 +455,25 @@ def make_sender(settings) -> FcmSender | None:
         endpoint=settings.fcm_endpoint,
         timeout=settings.vendor_timeout_seconds,
     )
+
+
+@asynccontextmanager
+async def topics_from(settings) -> AsyncIterator[dict[str, Handler]]:
+    """The handler of every topic with the senders the settings configure (the app's
+    embedded worker and `plantrack worker` alike); the senders are closed after."""
+    sender = make_sender(settings)
+    sms_delivery = make_sms(settings)
+    try:
+        yield handlers(
+            sender,
+            settings.secret_key,
+            make_alert_channels(settings),
+            vendor_timeout=settings.vendor_timeout_seconds,
+            media_files=LocalMediaFiles(settings.media_dir),
+            sms_delivery=sms_delivery,
+        )
+    finally:
+        if sender is not None:
+            await sender.aclose()
+        if sms_delivery.sender is not None:
+            await sms_delivery.sender.aclose()

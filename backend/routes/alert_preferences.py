@@ -18,7 +18,7 @@ from backend.routes.staff_security import (
     staff_api,
 )
 from backend.services import staff_alerts
-from backend.services.audit import Viewer, saw
+from backend.services.audit import Viewer
 from backend.services.staff_auth import StaffPrincipal
 
 EVERYONE = CLINIC_STAFF | EXCHANGE_READERS | HEALTH
@@ -83,14 +83,7 @@ async def put_prefs(
         crm_user_id=data.crm_user_id,
         lang=data.lang,
     )
-    saved = await staff_alerts.set_preferences(staff.staff_id, prefs, role=staff.role)
-    await saw(
-        viewer,
-        action="alert_preferences_changed",
-        object_kind="staff",
-        object_id=str(staff.staff_id),
-        details=msgspec.to_builtins(saved),
-    )
+    saved = await staff_alerts.save_own_preferences(viewer, prefs)
     return _out(saved, staff)
 
 

@@ -314,12 +314,7 @@ async def upload_media(
 async def get_plan_pdf(
     request: Request, viewer: NamedDependency[Viewer], referral_id: FromPath[UUID]
 ) -> Response:
-    now = utcnow()
-    bundle = await desk.plan_bundle(viewer, referral_id, now)
-    link = plan_document.app_link(request.app.state.settings.public_url, referral_id)
-    return await plan_document.pdf_response(
-        plan_document.document(bundle, app_link=link, now=now), referral_id
-    )
+    return await plan_document.staff_print(request.app.state.settings, viewer, referral_id)
 
 
 @get(

@@ -9,6 +9,7 @@ This words what the services computed (the patient's plan screen's bundle) for p
 
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import msgspec
 
@@ -17,7 +18,9 @@ from backend.domain.odontogram import chart, render_svg
 from backend.domain.progress import planned_schedule
 from backend.domain.variants import chart_states
 from backend.routes import patient_present as present
-from backend.services import patient_links, patient_reads, texts
+from backend.runtime.clock import utcnow
+from backend.services import desk, patient_links, patient_reads, texts
+from backend.services.audit import Viewer
 from backend.services.texts import Lang
 
 WORDS: dict[str, dict[Lang, str]] = {
@@ -165,3 +168,12 @@ async def pdf_response(context: dict[str, Any], referral_id) -> Any:
             "Cache-Control": "no-store",
         },
     )
+
+
+async def staff_print(settings: Any, viewer: Viewer, referral_id: UUID) -> Any:
+    """The plan as the clinic's card and the staff page print it (`app_link`: no QR); the
+    bundle is read as the viewer, so the reading is audited and scoped like the card."""
+    now = utcnow()
+    bundle = await desk.plan_bundle(viewer, referral_id, now)
+    link = app_link(settings.public_url, referral_id)
+    return await pdf_response(document(bundle, app_link=link, now=now), referral_id)

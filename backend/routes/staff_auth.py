@@ -8,13 +8,13 @@ from litestar.exceptions import PermissionDeniedException
 
 from backend.routes import staff_bodies as b
 from backend.routes import staff_examples as ex
+from backend.routes import staff_security
 from backend.routes.docs import example_body, problems, responds
 from backend.routes.staff_schemas import StaffSession
 from backend.routes.staff_security import (
     CLINIC_STAFF,
     EXCHANGE_READERS,
     HEALTH,
-    client_ip,
     provide_staff,
     roles,
     staff_guard,
@@ -41,12 +41,8 @@ async def sign_in_staff(
     request: Request, data: Annotated[b.StaffSignIn, example_body(ex.SIGN_IN)]
 ) -> StaffSession:
     try:
-        signed = await staff_auth.sign_in(
-            email=data.email,
-            password=data.password,
-            totp=data.totp,
-            ip=client_ip(request),
-            user_agent=request.headers.get("user-agent", ""),
+        signed = await staff_security.sign_in(
+            request, email=data.email, password=data.password, totp=data.totp
         )
     except EnrolmentNeeded as exc:
         raise PermissionDeniedException(detail=str(exc)) from exc

@@ -79,6 +79,18 @@ def client_ip(connection: ASGIConnection) -> str:
     return connection.client.host if connection.client else ""
 
 
+async def sign_in(request: Request, *, email: str, password: str, totp: str) -> staff_auth.SignedIn:
+    """A staff sign-in, from the API or the sign-in page: the request's address and browser
+    go with it (the lockout per address, the session's record)."""
+    return await staff_auth.sign_in(
+        email=email,
+        password=password,
+        totp=totp,
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent", ""),
+    )
+
+
 async def provide_staff(request: Request) -> StaffPrincipal:
     return request.state.staff
 

@@ -11,14 +11,14 @@ from backend.domain.events import Resolution, Sent, Source, Transferred
 from backend.domain.funnel import fold_referral
 from backend.runtime.clock import utcnow
 from backend.runtime.ids import new_id, short_code
-from backend.services.audit import Viewer
+from backend.services.audit import Viewer, saw
 from backend.services.clinic_settings import request_restatement
 from backend.services.crm_outbound import announce_referral
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.services.phones import BadPhone, normalise_phone
 from backend.services.recording import Recorded, Statement, record, record_locked
 from backend.services.referrals import plan_set_event
-from backend.store import audit, desk, ledger, parties, plans, referrals
+from backend.store import desk, ledger, parties, plans, referrals
 from backend.store.engine import write_transaction
 
 Channel = Literal["panel", "bitrix24", "amocrm", "webhook", "ident"]
@@ -103,15 +103,11 @@ async def update_clinic(
         if sla in values and values[sla] != before[sla]:
             now = utcnow()
             if viewer is not None:
-                await audit.write(
-                    at=now,
-                    actor=viewer.principal.actor,
-                    actor_role=viewer.principal.role.value,
+                await saw(
+                    viewer,
                     action="change_settings",
                     object_kind="clinic",
                     object_id=str(clinic_id),
-                    ip=viewer.ip,
-                    request_id=viewer.request_id,
                     details={sla: {"from": before[sla], "to": values[sla]}},
                 )
             await request_restatement(clinic_id, reason=f"settings: {sla}", viewer=viewer, now=now)

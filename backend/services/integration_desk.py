@@ -37,13 +37,7 @@ async def update_maps(
         "stage_map": stage_map,
         "fields": fields,
     }
-    try:
-        data = msgspec.convert(body, IntegrationIn)
-    except msgspec.ValidationError as exc:
-        raise Invalid(str(exc)) from exc
-    return await integration_setup.configure(
-        clinic_id, data, secret_key=secret_key, public_url=public_url
-    )
+    return await connect(clinic_id, body, secret_key=secret_key, public_url=public_url)
 
 
 async def connect(

@@ -94,6 +94,20 @@ def reminder_context(
     )
 
 
+async def _context(
+    referral: dict[str, Any], fold: ReferralFold, asked: list[AskedQuestion], now: datetime
+) -> ReminderContext:
+    """`reminder_context` with the clinic's norms and settings read."""
+    return reminder_context(
+        referral,
+        fold,
+        asked,
+        await norms.norms_for(referral["clinic"]),
+        now,
+        await effective_for(referral["clinic"], referral["clinic.first_contact_sla_minutes"]),
+    )
+
+
 def _timer_key(referral_id: UUID, timer_key: str) -> str:
     return f"timer:{referral_id}:{timer_key}"
 
@@ -104,14 +118,7 @@ async def schedule_timers(
     """Make the pending timers of a referral exactly those its state wants (inside the
     transaction that changed the state)."""
     referral_id = referral["id"]
-    ctx = reminder_context(
-        referral,
-        fold,
-        asked,
-        await norms.norms_for(referral["clinic"]),
-        now,
-        await effective_for(referral["clinic"], referral["clinic.first_contact_sla_minutes"]),
-    )
+    ctx = await _context(referral, fold, asked, now)
     wanted = {_timer_key(referral_id, t.key): t for t in timers_for(fold, ctx)}
     pending = await outbox.pending_keys(topic=TIMER, referral_id=referral_id)
     await outbox.cancel(sorted(pending - set(wanted)), now)
@@ -189,14 +196,7 @@ async def fire_timer(payload: dict[str, Any], now: datetime) -> Outcome:
 
         await refresh(referral, events, now, fold=fold)
         asked = await questions.asked_for(referral_id)
-        ctx = reminder_context(
-            referral,
-            fold,
-            asked,
-            await norms.norms_for(referral["clinic"]),
-            now,
-            await effective_for(referral["clinic"], referral["clinic.first_contact_sla_minutes"]),
-        )
+        ctx = await _context(referral, fold, asked, now)
         decision = decide(timer, fold, ctx, now)
         if decision is None:
             return Outcome(status="skipped", detail="no longer wanted")

@@ -4,10 +4,9 @@ total and the printed plan follow."""
 
 from uuid import UUID
 
-from backend.runtime.clock import utcnow
-from backend.services.audit import Viewer
+from backend.services.audit import Viewer, saw
 from backend.services.errors import NotFound
-from backend.store import audit, parties
+from backend.store import parties
 from backend.store.engine import write_transaction
 
 
@@ -27,15 +26,11 @@ async def show_prices(viewer: Viewer, clinic_id: UUID, shown: bool) -> bool:
         before = bool(clinic["show_prices_to_patients"])
         if before != shown:
             await parties.set_show_prices(clinic_id, shown)
-            await audit.write(
-                at=utcnow(),
-                actor=viewer.principal.actor,
-                actor_role=viewer.principal.role.value,
+            await saw(
+                viewer,
                 action="change_settings",
                 object_kind="clinic",
                 object_id=str(clinic_id),
-                ip=viewer.ip,
-                request_id=viewer.request_id,
                 details={"show_prices_to_patients": {"from": before, "to": shown}},
             )
     return shown

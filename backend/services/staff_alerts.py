@@ -46,6 +46,7 @@ from backend.integrations.adapters import ADAPTERS
 from backend.integrations.base import CrmRejected, CrmTask, CrmUnavailable
 from backend.messages.email import MailRejected, MailUnavailable, SmtpMailer
 from backend.services import alert_texts
+from backend.services.audit import Viewer, saw
 from backend.services.clinic_settings import effective_for
 from backend.store import integrations as integration_store
 from backend.store import ledger, outbox, parties, referrals
@@ -509,6 +510,21 @@ async def set_preferences(staff_id: UUID, prefs: AlertPrefs, *, role: Role) -> A
     async with write_transaction():
         await store.save_prefs(staff_id, msgspec.to_builtins(prefs))
     return prefs
+
+
+async def save_own_preferences(viewer: Viewer, prefs: AlertPrefs) -> AlertPrefs:
+    """The viewer saves their own choices (the API and the staff page alike); the change
+    is written to the audit log."""
+    staff = viewer.principal
+    saved = await set_preferences(staff.staff_id, prefs, role=staff.role)
+    await saw(
+        viewer,
+        action="alert_preferences_changed",
+        object_kind="staff",
+        object_id=str(staff.staff_id),
+        details=msgspec.to_builtins(saved),
+    )
+    return saved
 
 
 async def recent(clinic_id: UUID | None, *, limit: int, before_id: int | None) -> list[dict]:

@@ -8,10 +8,9 @@ from zoneinfo import ZoneInfo
 from playwright.async_api import expect
 
 from backend.runtime.clock import utcnow
-from backend.services import patient_links
 from backend.store.tables import Event, Verification
 from tests.browser.conftest import shot
-from tests.factories import book, make_clinic, make_referral
+from tests.factories import book, make_clinic, make_referral, page_token
 
 PHONE_VIEWPORT = {"width": 390, "height": 844}
 
@@ -37,13 +36,7 @@ async def test_the_patient_says_on_the_page_which_day_the_clinic_called(live_ser
     clinic = await make_clinic("Улыбка")
     sent = await make_referral(clinic, phone="+79161260001", at=now - timedelta(days=5))
     await book(sent.referral_id, now + timedelta(days=2), occurred_at=now - timedelta(days=4))
-    _, token = await patient_links.mint(
-        secret=db.secret_key,
-        referral_id=sent.referral_id,
-        patient_id=sent.patient_id,
-        question_id=None,
-        now=now,
-    )
+    token = await page_token(db.secret_key, sent.referral_id, sent.patient_id, now)
     ctx, phone = await phone_page(browser)
     await phone.goto(f"{live_server}/p/{token}")
     question = phone.locator("article.card", has_text="Звонили ли вам из клиники «Улыбка»")

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import uvicorn
 
-from tests.fakes.server import Running
+from tests.fakes.server import Running, lifespan, read_body
 
 
 def _error(code: int, status: str, message: str, details: list) -> tuple[int, dict]:
@@ -135,19 +135,9 @@ class FakeFcm:
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                event = await receive()
-                if event["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif event["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        body = b""
-        while True:
-            event = await receive()
-            body += event.get("body", b"")
-            if not event.get("more_body"):
-                break
+            await lifespan(receive, send)
+            return
+        body = await read_body(receive)
         path = scope["path"]
         headers: dict = {}
         if path == "/token":

@@ -120,3 +120,67 @@ async def funnel_of(client: httpx.AsyncClient, manager: Staff) -> dict[str, Any]
     body = response.json()
     body.pop("clinics", None)
     return body
+
+
+# --- the scenario both CRMs play: an estimate of a filling and hygiene (14 000 ₽ sent), the
+# clinic's plan adds an extraction (18 500 ₽), all of it done and paid.
+
+
+def assert_the_clinics_plan(card: dict[str, Any], reason: str) -> None:
+    """The CRM's plan on the referral's card: the estimate's lines, the extraction added."""
+    (clinic_plan,) = [p for p in card["plans"] if p["origin"] == "actual"]
+    assert clinic_plan["reason"] == reason
+    assert sorted((i["title_ru"], i["tooth"], i["price"]) for i in clinic_plan["items"]) == [
+        ("Гигиена", None, 7_500_00),
+        ("Пломба", 16, 7_000_00),
+        ("Удаление", 38, 4_000_00),
+    ]
+
+
+def twin_items(card: dict[str, Any]) -> list[PlanItemIn]:
+    """The plan the CRM makes, for the panel twin: the estimate's lines kept, the
+    extraction added as the CRM adds it."""
+    (estimate,) = [p for p in card["plans"] if p["origin"] == "estimated"]
+    ids = {i["title_ru"]: UUID(i["item_id"]) for i in estimate["items"]}
+    return [
+        PlanItemIn(
+            item_id=ids["Пломба"], specialization="therapy", price=7_000_00, title_ru="Пломба"
+        ),
+        PlanItemIn(
+            item_id=ids["Гигиена"], specialization="hygiene", price=7_500_00, title_ru="Гигиена"
+        ),
+        PlanItemIn(
+            specialization="surgery",
+            price=4_000_00,
+            title_ru="Удаление",
+            code="A16.07.001",
+            tooth=38,
+        ),
+    ]
+
+
+async def both_patients_answer(
+    client: httpx.AsyncClient, patients: tuple[tuple[str, str], ...], answers: dict[str, str]
+) -> None:
+    """Each (phone, invite code) answers its questions alike (`answer_like_a_patient`)."""
+    for phone, invite in patients:
+        await answer_like_a_patient(client, phone, invite, answers)
+
+
+def assert_the_whole_plan_done_and_paid(funnel: dict[str, Any]) -> None:
+    assert funnel["in_money"] == 14_000_00  # the estimate as sent
+    assert funnel["accepted_money"] == 18_500_00  # the clinic's plan
+    assert (funnel["executed_money"], funnel["paid_money"]) == (18_500_00, 18_500_00)
+    assert funnel["executed_split"] == {
+        "verified": 7_000_00,
+        "unverified": 4_000_00,
+        "disputed": 7_500_00,
+    }
+    assert (funnel["reserve_money"], funnel["lost_money"]) == (0, 0)
+
+
+async def referral_money(client: httpx.AsyncClient, ex: dict[str, str], referral_id: str) -> dict:
+    """The money block of the referral's card, as the exchange reads it."""
+    card = await client.get(f"/api/v1/exchange/referrals/{referral_id}", headers=ex)
+    assert card.status_code == 200, card.text
+    return card.json()["money"]

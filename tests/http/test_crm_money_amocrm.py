@@ -15,14 +15,22 @@ from backend.integrations import amocrm as amocrm_adapter
 from backend.outbox.worker import handlers, run_once
 from backend.runtime.clock import utcnow
 from backend.services import crm_reconcile
-from backend.services.referrals import PlanItemIn
 from backend.store import integrations as integration_store
 from backend.store import outbox, referrals
 from backend.store.migrations import m0043_amocrm_reconcile_chain as m0043
 from backend.store.tables import Outbox
 from tests.factories import make_clinic
 from tests.fakes import amocrm
-from tests.http.crm_twin import PanelTwin, answer_like_a_patient, funnel_of, seconds
+from tests.http.crm_twin import (
+    PanelTwin,
+    assert_the_clinics_plan,
+    assert_the_whole_plan_done_and_paid,
+    both_patients_answer,
+    funnel_of,
+    referral_money,
+    seconds,
+    twin_items,
+)
 from tests.http.integration_client import (
     FORM,
     connect,
@@ -136,26 +144,6 @@ def catalogue(account) -> list[tuple[int, int]]:
     return [(filling, 1), (hygiene, 1), (extraction, 2)]  # two units of 2 000
 
 
-def twin_items(card: dict) -> list[PlanItemIn]:
-    (estimate,) = [p for p in card["plans"] if p["origin"] == "estimated"]
-    ids = {i["title_ru"]: UUID(i["item_id"]) for i in estimate["items"]}
-    return [
-        PlanItemIn(
-            item_id=ids["Пломба"], specialization="therapy", price=7_000_00, title_ru="Пломба"
-        ),
-        PlanItemIn(
-            item_id=ids["Гигиена"], specialization="hygiene", price=7_500_00, title_ru="Гигиена"
-        ),
-        PlanItemIn(
-            specialization="surgery",
-            price=4_000_00,
-            title_ru="Удаление",
-            code="A16.07.001",
-            tooth=38,
-        ),
-    ]
-
-
 async def test_an_amocrm_lead_makes_the_same_money_funnel_as_the_panel(client, db, account):
     ex, clinic_id, path = await setup(client, account)
     crm = await send(client, ex, clinic_id, "+79161240001", "Анна Иванова")
@@ -180,13 +168,7 @@ async def test_an_amocrm_lead_makes_the_same_money_funnel_as_the_panel(client, d
 
     await lead.products(catalogue(account), at[2])
     card = (await client.get(f"/api/v1/exchange/referrals/{crm['id']}", headers=ex)).json()
-    (clinic_plan,) = [p for p in card["plans"] if p["origin"] == "actual"]
-    assert clinic_plan["reason"] == f"amoCRM, сделка {lead.id} / amoCRM lead {lead.id}"
-    assert sorted((i["title_ru"], i["tooth"], i["price"]) for i in clinic_plan["items"]) == [
-        ("Гигиена", None, 7_500_00),
-        ("Пломба", 16, 7_000_00),
-        ("Удаление", 38, 4_000_00),
-    ]
+    assert_the_clinics_plan(card, f"amoCRM, сделка {lead.id} / amoCRM lead {lead.id}")
     await twin.revise(twin_items(await twin.card()), "План клиники", at[2])
     twin_ids = {
         i["title_ru"]: i["item_id"] for p in (await twin.card())["plans"] for i in p["items"]
@@ -203,11 +185,8 @@ async def test_an_amocrm_lead_makes_the_same_money_funnel_as_the_panel(client, d
     await twin.claim({"kind": "item_done", "item_id": twin_ids["Гигиена"], "occurred_at": at[5]})
     await twin.claim({"kind": "payment", "amount": 7_500_00, "occurred_at": at[5]})
 
-    for phone, invite in (
-        ("+79161240001", crm["invite_code"]),
-        ("+79161240002", panel["invite_code"]),
-    ):
-        await answer_like_a_patient(client, phone, invite, ANSWERS)
+    patients = (("+79161240001", crm["invite_code"]), ("+79161240002", panel["invite_code"]))
+    await both_patients_answer(client, patients, ANSWERS)
     half = await funnel_of(client, crm_manager)
     assert half == await funnel_of(client, twin.manager)
     assert (half["executed_money"], half["paid_money"], half["reserve_money"]) == (
@@ -230,27 +209,11 @@ async def test_an_amocrm_lead_makes_the_same_money_funnel_as_the_panel(client, d
     await work(db)
     assert await event_count(crm["id"]) == count
 
-    for phone, invite in (
-        ("+79161240001", crm["invite_code"]),
-        ("+79161240002", panel["invite_code"]),
-    ):
-        await answer_like_a_patient(client, phone, invite, ANSWERS)
+    patients = (("+79161240001", crm["invite_code"]), ("+79161240002", panel["invite_code"]))
+    await both_patients_answer(client, patients, ANSWERS)
     crm_funnel = await funnel_of(client, crm_manager)
     assert crm_funnel == await funnel_of(client, twin.manager)
-    assert (crm_funnel["in_money"], crm_funnel["accepted_money"]) == (14_000_00, 18_500_00)
-    assert (crm_funnel["executed_money"], crm_funnel["paid_money"]) == (18_500_00, 18_500_00)
-    assert crm_funnel["executed_split"] == {
-        "verified": 7_000_00,
-        "unverified": 4_000_00,
-        "disputed": 7_500_00,
-    }
-    assert (crm_funnel["reserve_money"], crm_funnel["lost_money"]) == (0, 0)
-
-
-async def referral_money(client, ex, referral_id: str) -> dict:
-    card = await client.get(f"/api/v1/exchange/referrals/{referral_id}", headers=ex)
-    assert card.status_code == 200, card.text
-    return card.json()["money"]
+    assert_the_whole_plan_done_and_paid(crm_funnel)
 
 
 async def started(client, db, account, phone: str, **extra):

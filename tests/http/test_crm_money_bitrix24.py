@@ -12,13 +12,21 @@ from backend.domain.roles import Role
 from backend.integrations import bitrix24 as bitrix24_adapter
 from backend.runtime.clock import utcnow
 from backend.services import crm_reconcile
-from backend.services.referrals import PlanItemIn
 from backend.store import integrations as integration_store
 from backend.store import ledger
 from tests.factories import make_clinic
 from tests.fakes import bitrix24
 from tests.fakes.bitrix24 import _status, bitrix_time
-from tests.http.crm_twin import PanelTwin, answer_like_a_patient, funnel_of, seconds
+from tests.http.crm_twin import (
+    PanelTwin,
+    assert_the_clinics_plan,
+    assert_the_whole_plan_done_and_paid,
+    both_patients_answer,
+    funnel_of,
+    referral_money,
+    seconds,
+    twin_items,
+)
 from tests.http.integration_client import (
     FORM,
     connect,
@@ -137,28 +145,6 @@ def the_plan_rows(portal) -> list[dict]:
     ]
 
 
-def twin_items(card: dict) -> list[PlanItemIn]:
-    """The plan the deal's rows make, for the panel twin: the estimate's lines kept (the
-    filling repriced), the extraction added as the CRM adds it."""
-    (estimate,) = [p for p in card["plans"] if p["origin"] == "estimated"]
-    ids = {i["title_ru"]: UUID(i["item_id"]) for i in estimate["items"]}
-    return [
-        PlanItemIn(
-            item_id=ids["Пломба"], specialization="therapy", price=7_000_00, title_ru="Пломба"
-        ),
-        PlanItemIn(
-            item_id=ids["Гигиена"], specialization="hygiene", price=7_500_00, title_ru="Гигиена"
-        ),
-        PlanItemIn(
-            specialization="surgery",
-            price=4_000_00,
-            title_ru="Удаление",
-            code="A16.07.001",
-            tooth=38,
-        ),
-    ]
-
-
 async def test_a_bitrix24_deal_makes_the_same_money_funnel_as_the_panel(client, db, portal):
     ex, clinic_id, path = await setup(client, portal)
     crm = await send(client, ex, clinic_id, "+79161230001", "Анна Иванова")
@@ -191,13 +177,7 @@ async def test_a_bitrix24_deal_makes_the_same_money_funnel_as_the_panel(client, 
     # The clinic writes its plan into the deal's product rows.
     await deal.rows(the_plan_rows(portal), at[2])
     card = (await client.get(f"/api/v1/exchange/referrals/{crm['id']}", headers=ex)).json()
-    (clinic_plan,) = [p for p in card["plans"] if p["origin"] == "actual"]
-    assert clinic_plan["reason"] == f"Битрикс24, сделка {deal.id} / Bitrix24 deal {deal.id}"
-    assert sorted((i["title_ru"], i["tooth"], i["price"]) for i in clinic_plan["items"]) == [
-        ("Гигиена", None, 7_500_00),
-        ("Пломба", 16, 7_000_00),
-        ("Удаление", 38, 4_000_00),
-    ]
+    assert_the_clinics_plan(card, f"Битрикс24, сделка {deal.id} / Bitrix24 deal {deal.id}")
     await twin.revise(twin_items(await twin.card()), "План клиники", at[2])
 
     await deal.move("C1:EXECUTING", at[3])
@@ -221,11 +201,8 @@ async def test_a_bitrix24_deal_makes_the_same_money_funnel_as_the_panel(client, 
     await twin.claim({"kind": "payment", "amount": 7_500_00, "occurred_at": at[5]})
 
     # Half way: the same funnel, with the extraction still in reserve.
-    for phone, invite in (
-        ("+79161230001", crm["invite_code"]),
-        ("+79161230002", panel["invite_code"]),
-    ):
-        await answer_like_a_patient(client, phone, invite, ANSWERS)
+    patients = (("+79161230001", crm["invite_code"]), ("+79161230002", panel["invite_code"]))
+    await both_patients_answer(client, patients, ANSWERS)
     half_crm, half_panel = (
         await funnel_of(client, crm_manager),
         await funnel_of(client, twin.manager),
@@ -254,31 +231,14 @@ async def test_a_bitrix24_deal_makes_the_same_money_funnel_as_the_panel(client, 
         d["status"] == "processed" for d in await inbox(client, ex, clinic_id=str(clinic_id))
     )
 
-    for phone, invite in (
-        ("+79161230001", crm["invite_code"]),
-        ("+79161230002", panel["invite_code"]),
-    ):
-        await answer_like_a_patient(client, phone, invite, ANSWERS)
+    patients = (("+79161230001", crm["invite_code"]), ("+79161230002", panel["invite_code"]))
+    await both_patients_answer(client, patients, ANSWERS)
     crm_funnel, panel_funnel = (
         await funnel_of(client, crm_manager),
         await funnel_of(client, twin.manager),
     )
     assert crm_funnel == panel_funnel
-    assert crm_funnel["in_money"] == 14_000_00  # the estimate as sent
-    assert crm_funnel["accepted_money"] == 18_500_00  # the clinic's plan
-    assert (crm_funnel["executed_money"], crm_funnel["paid_money"]) == (18_500_00, 18_500_00)
-    assert crm_funnel["executed_split"] == {
-        "verified": 7_000_00,
-        "unverified": 4_000_00,
-        "disputed": 7_500_00,
-    }
-    assert (crm_funnel["reserve_money"], crm_funnel["lost_money"]) == (0, 0)
-
-
-async def referral_money(client, ex, referral_id: str) -> dict:
-    card = await client.get(f"/api/v1/exchange/referrals/{referral_id}", headers=ex)
-    assert card.status_code == 200, card.text
-    return card.json()["money"]
+    assert_the_whole_plan_done_and_paid(crm_funnel)
 
 
 async def started(client, db, portal, phone: str, **extra):

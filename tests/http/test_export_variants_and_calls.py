@@ -9,7 +9,7 @@ from backend.domain.roles import Role
 from tests.factories import make_clinic
 from tests.http.patient_client import sign_in as patient_sign_in
 from tests.http.staff_client import make_staff, sign_in
-from tests.http.test_plan_variants import THREE_OPTIONS
+from tests.http.test_plan_variants import send_three_options
 
 API = "/api/v1"
 PHONE = "+79161280001"
@@ -19,17 +19,7 @@ NOTE = "Просила перезвонить после 18:00, сравнива
 async def test_the_export_holds_the_variants_the_choice_and_the_call_notes(client, db):
     clinic_id = await make_clinic("Улыбка")
     operator = await sign_in(client, await make_staff(Role.exchange_operator))
-    created = await client.post(
-        f"{API}/exchange/referrals",
-        headers=operator.headers,
-        json={
-            "patient": {"phone": PHONE, "name": "Вера Экспортова"},
-            "clinic_id": str(clinic_id),
-            "plan": THREE_OPTIONS,
-        },
-    )
-    assert created.status_code == 201, created.text
-    referral_id = created.json()["id"]
+    referral_id = await send_three_options(client, operator, clinic_id, PHONE, "Вера Экспортова")
     coordinator = await sign_in(client, await make_staff(Role.clinic_coordinator, clinic_id))
     noted = await client.post(
         f"{API}/clinic/referrals/{referral_id}/outcomes",
@@ -38,17 +28,9 @@ async def test_the_export_holds_the_variants_the_choice_and_the_call_notes(clien
     )
     assert noted.status_code == 200, noted.text
     # Another patient's note stays out.
-    other = await client.post(
-        f"{API}/exchange/referrals",
-        headers=operator.headers,
-        json={
-            "patient": {"phone": "+79161280002", "name": "Другой"},
-            "clinic_id": str(clinic_id),
-            "plan": THREE_OPTIONS,
-        },
-    )
+    other_id = await send_three_options(client, operator, clinic_id, "+79161280002", "Другой")
     await client.post(
-        f"{API}/clinic/referrals/{other.json()['id']}/outcomes",
+        f"{API}/clinic/referrals/{other_id}/outcomes",
         headers=coordinator.headers,
         json={"outcome": "note", "note": "Чужая заметка"},
     )

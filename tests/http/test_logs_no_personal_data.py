@@ -16,15 +16,14 @@ from uuid import UUID
 
 import pytest
 
-from backend.domain.events import Contacted, Source
+from backend.domain.events import Source
 from backend.domain.roles import Role
 from backend.outbox.worker import handlers, run_once
 from backend.runtime.clock import utcnow
 from backend.runtime.logs import JsonFormatter, configure_logging
-from backend.services.recording import Statement, record
 from backend.services.referrals import PatientIn, send_referral
 from backend.store import parties
-from tests.factories import PLAN
+from tests.factories import PLAN, book
 from tests.http.patient_client import firebase_token
 from tests.http.patient_client import sign_in as patient_sign_in
 from tests.http.staff_client import PASSWORD, Staff, make_staff, sign_in
@@ -117,14 +116,7 @@ async def _journey(client) -> None:
         actor="test",
         now=now,
     )
-    await record(
-        UUID(rid),
-        Statement(
-            body=Contacted(outcome="booked", appointment_at=now + timedelta(days=1)),
-            source=Source.clinic_panel,
-            actor="staff:test",
-        ),
-    )
+    await book(UUID(rid), now + timedelta(days=1))
 
     # The patient: sign in, profile, device, answers with notes, rating, report, export.
     me = await patient_sign_in(client, PHONE, invite_code=sent.json()["invite_code"])

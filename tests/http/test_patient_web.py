@@ -29,7 +29,7 @@ from backend.store.tables import (
     SmsMessage,
     Verification,
 )
-from tests.factories import book, make_clinic, make_referral
+from tests.factories import book, make_clinic, make_referral, page_token
 
 CSRF = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
@@ -42,13 +42,7 @@ async def referral_with_link(
     sent = await make_referral(clinic, phone=phone, at=now - sent_ago)
     if booked:
         await book(sent.referral_id, now + timedelta(days=1), occurred_at=now - timedelta(hours=1))
-    _, token = await patient_links.mint(
-        secret=db.secret_key,
-        referral_id=sent.referral_id,
-        patient_id=sent.patient_id,
-        question_id=None,
-        now=now,
-    )
+    token = await page_token(db.secret_key, sent.referral_id, sent.patient_id, now)
     return sent, token
 
 
@@ -384,13 +378,7 @@ async def test_scorecards_show_where_each_clinics_patients_answered(client, db):
         [q, *_] = await open_questions(sent.referral_id)
         await answer_question(patient_id=sent.patient_id, question_id=q["id"], answer="yes")
     for sent in (by_sms, both):
-        _, token = await patient_links.mint(
-            secret=db.secret_key,
-            referral_id=sent.referral_id,
-            patient_id=sent.patient_id,
-            question_id=None,
-            now=now,
-        )
+        token = await page_token(db.secret_key, sent.referral_id, sent.patient_id, now)
         page = (await client.get(f"/p/{token}")).text
         [q, *_] = await open_questions(sent.referral_id)
         assert (

@@ -9,10 +9,10 @@ from backend.domain.roles import Role
 from backend.runtime.clock import utcnow
 from backend.services import patient_links
 from backend.store.tables import Event, Referral
-from tests.factories import make_clinic
+from tests.factories import make_clinic, page_token
 from tests.http.staff_client import make_staff, sign_in
 from tests.http.test_patient_web import csrf_of, post_form, sms_code
-from tests.http.test_plan_variants import THREE_OPTIONS
+from tests.http.test_plan_variants import send_three_options
 
 PHONE = "+79161270001"
 
@@ -20,25 +20,10 @@ PHONE = "+79161270001"
 async def three_option_referral(client, db, phone: str = PHONE) -> tuple[UUID, str]:
     clinic_id = await make_clinic("Улыбка")
     operator = await sign_in(client, await make_staff(Role.exchange_operator))
-    created = await client.post(
-        "/api/v1/exchange/referrals",
-        headers=operator.headers,
-        json={
-            "patient": {"phone": phone, "name": "Вера Вариантова"},
-            "clinic_id": str(clinic_id),
-            "plan": THREE_OPTIONS,
-        },
-    )
-    assert created.status_code == 201, created.text
-    referral_id = UUID(created.json()["id"])
+    sent = await send_three_options(client, operator, clinic_id, phone, "Вера Вариантова")
+    referral_id = UUID(sent)
     [row] = await Referral.select(Referral.patient).where(Referral.id == referral_id)
-    _, token = await patient_links.mint(
-        secret=db.secret_key,
-        referral_id=referral_id,
-        patient_id=row["patient"],
-        question_id=None,
-        now=utcnow(),
-    )
+    token = await page_token(db.secret_key, referral_id, row["patient"])
     return referral_id, token
 
 

@@ -101,6 +101,17 @@ def _defaults(struct_type) -> dict:
     }
 
 
+async def sent_full_plan(clinic_id, phone: str, name: str = "", **plan_changes):
+    """A referral to the clinic with FULL_PLAN (changed by `plan_changes`), sent at NOW."""
+    return await send_referral(
+        patient=PatientIn(phone=phone, name=name),
+        clinic_id=clinic_id,
+        plan=msgspec.convert({**FULL_PLAN, **plan_changes}, PlanIn),
+        actor="test",
+        now=NOW,
+    )
+
+
 async def _editor_client(client, clinic_id):
     staff = await sign_in(client, await make_staff(Role.clinic_coordinator, clinic_id))
     client.cookies.set(COOKIE, staff.token)
@@ -125,13 +136,7 @@ async def _save_unchanged(client, referral_id, reason="проверка: без 
 
 async def test_saving_the_editor_unchanged_keeps_every_field_of_the_plan(client, db):
     clinic_id = await make_clinic()
-    sent = await send_referral(
-        patient=PatientIn(phone="+79161234567", name="Анна"),
-        clinic_id=clinic_id,
-        plan=msgspec.convert(FULL_PLAN, PlanIn),
-        actor="test",
-        now=NOW,
-    )
+    sent = await sent_full_plan(clinic_id, "+79161234567", name="Анна")
     referral_id = sent.referral_id
     await _editor_client(client, clinic_id)
     await _save_unchanged(client, referral_id)
@@ -183,13 +188,7 @@ async def test_saving_the_editor_unchanged_keeps_every_field_of_the_plan(client,
 
 async def test_the_card_totals_each_variant_not_all_of_them(client, db):
     clinic_id = await make_clinic()
-    sent = await send_referral(
-        patient=PatientIn(phone="+79161234568"),
-        clinic_id=clinic_id,
-        plan=msgspec.convert({**FULL_PLAN, "chosen_variant": None}, PlanIn),
-        actor="test",
-        now=NOW,
-    )
+    sent = await sent_full_plan(clinic_id, "+79161234568", chosen_variant=None)
     await _editor_client(client, clinic_id)
     card = await client.get(f"/admin/referrals/{sent.referral_id}")
     assert card.status_code == 200
@@ -201,13 +200,7 @@ async def test_the_card_totals_each_variant_not_all_of_them(client, db):
 
 async def test_editor_adds_drops_and_changes_rows_as_posted(client, db):
     clinic_id = await make_clinic()
-    sent = await send_referral(
-        patient=PatientIn(phone="+79161234569"),
-        clinic_id=clinic_id,
-        plan=msgspec.convert(FULL_PLAN, PlanIn),
-        actor="test",
-        now=NOW,
-    )
+    sent = await sent_full_plan(clinic_id, "+79161234569")
     await _editor_client(client, clinic_id)
     page = await client.get(f"/admin/referrals/{sent.referral_id}/plan")
     fields = dict(form_fields(page.text, "plan-form"))
@@ -230,13 +223,7 @@ async def test_editor_adds_drops_and_changes_rows_as_posted(client, db):
 
 async def test_editor_refuses_a_bad_row_with_a_message_and_keeps_the_plan(client, db):
     clinic_id = await make_clinic()
-    sent = await send_referral(
-        patient=PatientIn(phone="+79161234560"),
-        clinic_id=clinic_id,
-        plan=msgspec.convert(FULL_PLAN, PlanIn),
-        actor="test",
-        now=NOW,
-    )
+    sent = await sent_full_plan(clinic_id, "+79161234560")
     await _editor_client(client, clinic_id)
     page = await client.get(f"/admin/referrals/{sent.referral_id}/plan")
     fields = dict(form_fields(page.text, "plan-form")) | {"price_1": "дорого", "reason": "x"}

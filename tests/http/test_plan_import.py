@@ -7,6 +7,7 @@ from pathlib import Path
 
 from backend.domain.roles import Role
 from backend.ops.demo import price_list
+from backend.routes.staff_examples import PRICES_IN
 from backend.services.plan_import import set_prices
 from tests.factories import make_clinic
 from tests.http.patient_client import sign_in as patient_sign_in
@@ -21,23 +22,7 @@ EXCHANGE_PRICES = [
         "title_en": "Consultation",
         "price": 150000,
     },
-    {
-        "code": "A16.07.002",
-        "specialization": "therapy",
-        "title_ru": "Лечение кариеса, пломба",
-        "title_en": "Caries treatment, filling",
-        "price": 650000,
-        "result_condition": "filled",
-    },
-    {
-        "code": "A16.07.054",
-        "specialization": "implantology",
-        "title_ru": "Установка импланта",
-        "title_en": "Dental implant placement",
-        "price": 5500000,
-        "result_condition": "implant",
-        "course_days": 120,
-    },
+    *PRICES_IN["entries"],  # the API document's example: a filling and an implant
 ]
 ANALYSIS = {
     "format": "plantrack.ai-analysis/1",

@@ -111,23 +111,28 @@ THREE_OPTIONS = {
 }
 
 
+async def send_three_options(client, operator, clinic_id, phone: str, name: str = "") -> str:
+    """The exchange sends THREE_OPTIONS to the clinic; the referral's id."""
+    created = await client.post(
+        f"{API}/exchange/referrals",
+        headers=operator.headers,
+        json={
+            "patient": {"phone": phone, "name": name},
+            "clinic_id": str(clinic_id),
+            "plan": THREE_OPTIONS,
+        },
+    )
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
 async def test_three_options_go_to_the_patient_who_chooses_b_and_everything_follows(client, db):
     clinic_id = await make_clinic()
     operator = await sign_in(client, await make_staff(Role.exchange_operator))
     coordinator = await sign_in(client, await make_staff(Role.clinic_coordinator, clinic_id))
     manager = await sign_in(client, await make_staff(Role.clinic_manager, clinic_id))
 
-    created = await client.post(
-        f"{API}/exchange/referrals",
-        headers=operator.headers,
-        json={
-            "patient": {"phone": PHONE, "name": "Мария"},
-            "clinic_id": str(clinic_id),
-            "plan": THREE_OPTIONS,
-        },
-    )
-    assert created.status_code == 201, created.text
-    referral_id = created.json()["id"]
+    referral_id = await send_three_options(client, operator, clinic_id, PHONE, "Мария")
 
     patient = await patient_sign_in(client, PHONE)
     screen = (await client.get(f"{API}/me/referrals/{referral_id}", headers=patient.headers)).json()
@@ -279,12 +284,7 @@ async def test_a_patient_who_says_no_to_the_changed_plan_goes_to_the_exchange(cl
     clinic_id = await make_clinic()
     operator = await sign_in(client, await make_staff(Role.exchange_operator))
     coordinator = await sign_in(client, await make_staff(Role.clinic_coordinator, clinic_id))
-    created = await client.post(
-        f"{API}/exchange/referrals",
-        headers=operator.headers,
-        json={"patient": {"phone": PHONE}, "clinic_id": str(clinic_id), "plan": THREE_OPTIONS},
-    )
-    referral_id = created.json()["id"]
+    referral_id = await send_three_options(client, operator, clinic_id, PHONE)
     patient = await patient_sign_in(client, PHONE)
     await client.post(
         f"{API}/me/referrals/{referral_id}/variant", headers=patient.headers, json={"variant": "C"}
@@ -332,12 +332,7 @@ async def test_a_clinic_that_hides_prices_shows_its_patients_no_money(client, db
     operator = await sign_in(client, await make_staff(Role.exchange_operator))
     manager = await sign_in(client, await make_staff(Role.clinic_manager, clinic_id))
     coordinator = await sign_in(client, await make_staff(Role.clinic_coordinator, clinic_id))
-    created = await client.post(
-        f"{API}/exchange/referrals",
-        headers=operator.headers,
-        json={"patient": {"phone": PHONE}, "clinic_id": str(clinic_id), "plan": THREE_OPTIONS},
-    )
-    referral_id = created.json()["id"]
+    referral_id = await send_three_options(client, operator, clinic_id, PHONE)
     setting = f"{API}/clinic/settings/patient-prices"
     assert (await client.get(setting, headers=coordinator.headers)).json() == {"show_prices": True}
     refused = await client.put(setting, headers=coordinator.headers, json={"show_prices": False})

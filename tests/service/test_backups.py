@@ -12,14 +12,14 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from backend.domain.events import Contacted, Payment, Source
+from backend.domain.events import Payment, Source
 from backend.ops.backup import BackupError, _without_password, backup, restore
 from backend.services.recording import Statement, record
 from backend.settings import Settings, load_settings
 from backend.store.engine import close_engine, current_engine, open_engine
 from backend.store.tables import TABLES, Event
 from tests.conftest import _fresh_postgres_database
-from tests.factories import NOW, make_clinic, make_referral
+from tests.factories import NOW, book, make_clinic, make_referral
 
 
 async def plantrack(settings: Settings, *args: str) -> None:
@@ -43,16 +43,7 @@ async def fill_ledger(clinics: int = 2, referrals: int = 4) -> None:
         for r in range(referrals):
             sent = await make_referral(clinic, phone=f"+7916555{c:02d}{r:02d}")
             at = NOW + timedelta(hours=1 + r)
-            await record(
-                sent.referral_id,
-                Statement(
-                    body=Contacted(outcome="booked", appointment_at=at + timedelta(days=2)),
-                    source=Source.clinic_panel,
-                    actor="staff:t",
-                    occurred_at=at,
-                ),
-                now=at,
-            )
+            await book(sent.referral_id, at + timedelta(days=2), occurred_at=at, now=at)
             await record(
                 sent.referral_id,
                 Statement(body=Payment(amount=1500_00 + r), source=Source.clinic_panel, actor="t"),

@@ -19,7 +19,14 @@ from backend.store.engine import close_engine, open_engine
 from tests import pg_cluster
 from tests.conftest import _fresh_postgres_database, _migrate, _settings
 from tests.live_server import ServerProcess
-from tests.service.write_load import WORKER_ENV, Tally, drained, set_scene, write_load
+from tests.service.write_load import (
+    WORKER_ENV,
+    Tally,
+    drained,
+    set_scene,
+    until_writes_answer_again,
+    write_load,
+)
 
 pytestmark = pytest.mark.db
 
@@ -62,13 +69,7 @@ async def test_postgres_outage_answers_503_loses_nothing_and_recovers(
             await asyncio.sleep(OUTAGE_S)
             await asyncio.to_thread(pg_cluster.resume, base)
             resumed_at = time.monotonic()
-            # Keep writing until the server has acknowledged writes again for a while.
-            deadline = resumed_at + 15
-            while time.monotonic() < deadline:
-                recovered = [t for t, s in tally.answered_at if t > resumed_at and s < 300]
-                if len(recovered) >= 20:
-                    break
-                await asyncio.sleep(0.2)
+            await until_writes_answer_again(tally, resumed_at, 15)
             stop.set()
             await load
         assert server.process is not None and server.process.poll() is None, "server died"

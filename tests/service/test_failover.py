@@ -27,7 +27,15 @@ from backend.store.engine import close_engine, open_engine
 from tests import pg_cluster
 from tests.conftest import _fresh_postgres_database, _migrate, _settings
 from tests.live_server import ServerProcess
-from tests.service.write_load import WORKER_ENV, Scene, Tally, drained, set_scene, write_load
+from tests.service.write_load import (
+    WORKER_ENV,
+    Scene,
+    Tally,
+    drained,
+    set_scene,
+    until_writes_answer_again,
+    write_load,
+)
 
 pytestmark = pytest.mark.db
 
@@ -119,12 +127,7 @@ async def test_the_standby_takes_over_and_nothing_acknowledged_is_lost(pair, tmp
             promote_started = time.monotonic()
             await asyncio.to_thread(pg_cluster.promote, standby_base)
             promoted_at = time.monotonic()
-            deadline = promoted_at + 20
-            while time.monotonic() < deadline:
-                recovered = [t for t, s in tally.answered_at if t > promoted_at and s < 300]
-                if len(recovered) >= 20:
-                    break
-                await asyncio.sleep(0.2)
+            await until_writes_answer_again(tally, promoted_at, 20)
             stop.set()
             await load
         assert server.process is not None and server.process.poll() is None, "server died"

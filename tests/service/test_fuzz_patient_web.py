@@ -19,9 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backend.runtime.clock import utcnow
-from backend.services import patient_links
 from backend.store.tables import Event
-from tests.factories import book, make_clinic, make_referral
+from tests.factories import book, make_clinic, make_referral, page_token
 from tests.live_server import serve
 
 EXAMPLES = int(os.environ.get("PLANTRACK_FUZZ_EXAMPLES", "40"))
@@ -118,13 +117,7 @@ async def test_the_patient_pages_fuzzed_have_no_server_errors(db, tmp_path):
     other = await make_referral(clinic, phone="+79161260002", at=now - timedelta(hours=3))
     for sent in (mine, other):
         await book(sent.referral_id, now + timedelta(days=1), occurred_at=now - timedelta(hours=2))
-    _, token = await patient_links.mint(
-        secret=db.secret_key,
-        referral_id=mine.referral_id,
-        patient_id=mine.patient_id,
-        question_id=None,
-        now=now,
-    )
+    token = await page_token(db.secret_key, mine.referral_id, mine.patient_id, now)
     from backend.store.tables import Appointment, Question
 
     ids = {

@@ -8,7 +8,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from backend.domain.events import Contacted, Source
+from backend.domain.events import Source
 from backend.outbox.worker import handlers, run_once
 from backend.push.fcm import FcmSender
 from backend.services import notifications
@@ -16,7 +16,7 @@ from backend.services.profile import ProfileChange, QuietHours, register_device,
 from backend.services.recording import Statement, record
 from backend.store import outbox
 from backend.store.tables import Device, Outbox
-from tests.factories import make_clinic, make_referral
+from tests.factories import book, make_clinic, make_referral
 from tests.fakes.fcm import FakeFcm, RunningFake
 from tests.fakes.service_account import write_key
 
@@ -61,22 +61,21 @@ async def drain(
     return now
 
 
-async def book(sent, appointment_at: datetime, at: datetime) -> None:
-    await record(
-        sent.referral_id,
-        Statement(
-            body=Contacted(outcome="booked", appointment_at=appointment_at),
-            source=Source.clinic_panel,
-            actor="staff:t",
-            occurred_at=at,
-        ),
-        now=at,
+async def notify(sent, kind: str, dedupe_key: str, now: datetime = NOW, urgent: bool = False):
+    """A notification of `kind` to the referral's patient (`notifications.notify`)."""
+    await notifications.notify(
+        patient_id=sent.patient_id,
+        referral_id=sent.referral_id,
+        kind=kind,
+        urgent=urgent,
+        now=now,
+        dedupe_key=dedupe_key,
     )
 
 
 async def test_questions_reach_the_phone_without_health_data(db, fake_fcm, sender):
     sent = await patient_with_devices("ok-phone-1")
-    await book(sent, NOW + timedelta(days=3), NOW)
+    await book(sent.referral_id, NOW + timedelta(days=3), occurred_at=NOW, now=NOW)
     await drain(handlers(sender), NOW, rounds=3)
     messages = fake_fcm.received
     assert len(messages) == 2  # "did they call", "are you booked"
@@ -96,13 +95,7 @@ async def test_questions_reach_the_phone_without_health_data(db, fake_fcm, sende
 async def test_outcomes_per_kind_of_answer(db, fake_fcm, sender):
     tokens = ["ok-a", "gone-a", "badtoken-a", "mismatch-a", "badmsg-a", "busy-a", "quota1-a"]
     sent = await patient_with_devices(*tokens)
-    await notifications.notify(
-        patient_id=sent.patient_id,
-        referral_id=sent.referral_id,
-        kind="behind",
-        now=NOW,
-        dedupe_key="notify:test",
-    )
+    await notify(sent, "behind", "notify:test")
     await drain(handlers(sender), NOW, rounds=10)
     pushes = {r["payload"]: r for r in await Outbox.select().where(Outbox.topic == "push")}
     by_token = {msgspec.json.decode(raw)["address"]: row for raw, row in pushes.items()}
@@ -127,13 +120,7 @@ async def test_outcomes_per_kind_of_answer(db, fake_fcm, sender):
 
 async def test_retry_after_is_honoured(db, fake_fcm, sender):
     sent = await patient_with_devices("quota30-x")
-    await notifications.notify(
-        patient_id=sent.patient_id,
-        referral_id=sent.referral_id,
-        kind="behind",
-        now=NOW,
-        dedupe_key="notify:test",
-    )
+    await notify(sent, "behind", "notify:test")
     await run_once(handlers(sender), worker="w1", now=NOW)  # notify → push
     await run_once(handlers(sender), worker="w1", now=NOW)  # 429, Retry-After: 30
     [push] = await Outbox.select().where(Outbox.topic == "push")
@@ -152,13 +139,7 @@ async def test_giving_up_is_recorded(db, fake_fcm, sender, monkeypatch):
 
     monkeypatch.setattr(worker, "MAX_ATTEMPTS", 2)
     sent = await patient_with_devices("quota5-y")
-    await notifications.notify(
-        patient_id=sent.patient_id,
-        referral_id=sent.referral_id,
-        kind="behind",
-        now=NOW,
-        dedupe_key="notify:test",
-    )
+    await notify(sent, "behind", "notify:test")
     await drain(handlers(sender), NOW, rounds=6, step=timedelta(seconds=10))
     [push] = await Outbox.select().where(Outbox.topic == "push")
     assert push["status"] == "failed" and push["last_error"].startswith("gave up after 2")
@@ -167,21 +148,8 @@ async def test_giving_up_is_recorded(db, fake_fcm, sender, monkeypatch):
 async def test_quiet_hours_hold_a_question_but_not_the_two_hour_reminder(db, fake_fcm, sender):
     sent = await patient_with_devices("ok-night", quiet=(time(21), time(9)))
     night = datetime(2026, 11, 2, 20, 0, tzinfo=UTC)  # 23:00 in Moscow
-    await notifications.notify(
-        patient_id=sent.patient_id,
-        referral_id=sent.referral_id,
-        kind="question",
-        now=night,
-        dedupe_key="notify:q",
-    )
-    await notifications.notify(
-        patient_id=sent.patient_id,
-        referral_id=sent.referral_id,
-        kind="remind_2h",
-        urgent=True,
-        now=night,
-        dedupe_key="notify:r",
-    )
+    await notify(sent, "question", "notify:q", now=night)
+    await notify(sent, "remind_2h", "notify:r", now=night, urgent=True)
     rows = {r["dedupe_key"]: r for r in await outbox.of_topic("notify")}
     assert rows["notify:q"]["available_at"] == datetime(2026, 11, 3, 6, 0, tzinfo=UTC)  # 09:00
     assert rows["notify:r"]["available_at"] == night
@@ -192,8 +160,9 @@ async def test_quiet_hours_hold_a_question_but_not_the_two_hour_reminder(db, fak
 async def test_a_moved_appointment_gets_no_reminder_for_its_old_time(db, fake_fcm, sender):
     sent = await patient_with_devices("ok-moved")
     first = NOW + timedelta(days=3)
-    await book(sent, first, NOW)
-    await book(sent, first + timedelta(days=2), NOW + timedelta(hours=1))
+    await book(sent.referral_id, first, occurred_at=NOW, now=NOW)
+    later = NOW + timedelta(hours=1)
+    await book(sent.referral_id, first + timedelta(days=2), occurred_at=later, now=later)
     timers = {
         r["dedupe_key"]: r["status"]
         for r in await outbox.of_topic("timer")
@@ -211,13 +180,7 @@ async def test_a_moved_appointment_gets_no_reminder_for_its_old_time(db, fake_fc
 async def test_without_credentials_pushes_are_logged_visibly(db, caplog):
     caplog.set_level(logging.INFO, logger="plantrack.worker")
     sent = await patient_with_devices("ok-dev")
-    await notifications.notify(
-        patient_id=sent.patient_id,
-        referral_id=sent.referral_id,
-        kind="recall",
-        now=NOW,
-        dedupe_key="notify:dev",
-    )
+    await notify(sent, "recall", "notify:dev")
     await drain(handlers(None), NOW, rounds=2)
     [push] = await Outbox.select().where(Outbox.topic == "push")
     assert push["status"] == "logged"

@@ -17,7 +17,7 @@ from backend.services.errors import Forbidden, Invalid
 from backend.services.recording import reevaluate_due
 from backend.services.staff_auth import StaffPrincipal
 from backend.store import desk, outbox, referrals, verifications
-from tests.factories import make_clinic, make_referral
+from tests.factories import book, make_clinic, make_referral
 
 MSK = ZoneInfo("Europe/Moscow")
 FRIDAY_5PM = datetime(2026, 11, 6, 17, tzinfo=MSK)  # Friday; Monday the 9th a holiday here
@@ -158,20 +158,9 @@ async def test_duration_norms_restate_expected_money(db):
     manager = viewer(Role.clinic_manager, clinic)
     sent = await make_referral(clinic)
     now = datetime(2026, 11, 2, 9, tzinfo=UTC)
-    from backend.domain.events import Contacted, Source
-    from backend.services.recording import Statement, record
 
     appointment = datetime(2026, 11, 3, 10, tzinfo=MSK)
-    await record(
-        sent.referral_id,
-        Statement(
-            body=Contacted(outcome="booked", appointment_at=appointment),
-            source=Source.clinic_panel,
-            actor="staff:1",
-            occurred_at=now,
-        ),
-        now=now,
-    )
+    await book(sent.referral_id, appointment, occurred_at=now, now=now)
     months = ("2026-11", "2027-06")
 
     async def expected_by_month() -> dict[str, int]:

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from backend.domain.clinic_settings import SettingValues
-from backend.domain.events import Contacted, Source
 from backend.domain.sms import sms_parts
 from backend.messages.sms import SmsRu
 from backend.outbox.worker import SmsDelivery, handlers, run_once
@@ -21,11 +20,10 @@ from backend.services.profile import (
     register_device,
     update_profile,
 )
-from backend.services.recording import Statement, record
 from backend.store import clinic_settings as clinic_store
 from backend.store import outbox, parties
 from backend.store.tables import Appointment, Outbox, SmsMessage
-from tests.factories import make_clinic, make_referral
+from tests.factories import book, make_clinic, make_referral
 from tests.fakes.smsru import FakeSmsRu, running_smsru
 from tests.http.test_logs_no_personal_data import logs_at_debug  # noqa: F401 - a fixture
 
@@ -102,15 +100,7 @@ async def test_a_patient_with_the_app_gets_no_invite_and_no_question_sms(db, fak
     )
     second = await make_referral(clinic, phone="+79161230002", at=NOW)
     assert await messages(referral=second.referral_id) == []
-    await record(
-        second.referral_id,
-        Statement(
-            body=Contacted(outcome="booked", appointment_at=NOW + timedelta(days=2)),
-            source=Source.clinic_panel,
-            actor="staff:t",
-        ),
-        now=NOW + timedelta(minutes=1),
-    )
+    await book(second.referral_id, NOW + timedelta(days=2), now=NOW + timedelta(minutes=1))
     await drain(
         handlers(None, db.secret_key, sms_delivery=delivery(db, smsru)), NOW + timedelta(minutes=1)
     )
@@ -125,15 +115,7 @@ async def test_questions_asked_together_reach_a_patient_without_the_app_in_one_s
     work = handlers(None, db.secret_key, sms_delivery=delivery(db, smsru))
     await drain(work, NOW)  # the invite
     at = NOW + timedelta(hours=1)
-    await record(
-        sent.referral_id,
-        Statement(
-            body=Contacted(outcome="booked", appointment_at=NOW + timedelta(days=2)),
-            source=Source.clinic_panel,
-            actor="staff:t",
-        ),
-        now=at,
-    )
+    await book(sent.referral_id, NOW + timedelta(days=2), now=at)
     await drain(work, at)
     texts = fake.texts_to("+79161230003")
     assert len(texts) == 2, texts  # the invite, and one SMS for both questions
@@ -266,15 +248,7 @@ async def test_the_weekly_limit_keeps_the_last_sms_for_an_urgent_reminder(db, fa
     work = handlers(None, db.secret_key, sms_delivery=delivery(db, smsru, weekly_limit=3))
     await drain(work, NOW)  # 1 of 3: the invite
     booked = NOW + timedelta(hours=1)
-    await record(
-        sent.referral_id,
-        Statement(
-            body=Contacted(outcome="booked", appointment_at=NOW + timedelta(days=2)),
-            source=Source.clinic_panel,
-            actor="staff:t",
-        ),
-        now=booked,
-    )
+    await book(sent.referral_id, NOW + timedelta(days=2), now=booked)
     await drain(work, booked)  # 2 of 3: the questions about the call and the booking
     [appointment] = await Appointment.select().where(Appointment.referral == sent.referral_id)
     appointment_id = appointment["id"]
@@ -323,15 +297,7 @@ async def test_switched_off_questions_get_no_sms(db, fake, smsru):
         sent.patient_id,
         ProfileChange(notifications=NotificationPrefs(questions=False, reminders=True)),
     )
-    await record(
-        sent.referral_id,
-        Statement(
-            body=Contacted(outcome="booked", appointment_at=NOW + timedelta(days=2)),
-            source=Source.clinic_panel,
-            actor="staff:t",
-        ),
-        now=NOW,
-    )
+    await book(sent.referral_id, NOW + timedelta(days=2), now=NOW)
     await drain(handlers(None, db.secret_key, sms_delivery=delivery(db, smsru)), NOW)
     assert [s for s in fake.sent if "Вопрос по направлению" in s.text] == []
 

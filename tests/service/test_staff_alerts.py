@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from backend.domain import integration_settings
-from backend.domain.events import Contacted, NoShow, Source, Visited
+from backend.domain.events import NoShow, Source, Visited
 from backend.domain.roles import Role
 from backend.domain.staff_alerts import AlertKind
 from backend.messages.email import SmtpMailer
@@ -21,7 +21,7 @@ from backend.services.recording import Statement, record
 from backend.services.staff_alerts import Channels
 from backend.store import outbox, parties, questions
 from backend.store.tables import Appointment, Referral, StaffAlert
-from tests.factories import NOW, hours, make_clinic, make_referral
+from tests.factories import NOW, book, hours, make_clinic, make_referral
 from tests.fakes.crm_tasks import FakeAmoCrmTasks, FakeBitrix24Tasks
 from tests.fakes.server import Running
 from tests.http.staff_client import make_staff
@@ -76,15 +76,7 @@ async def live_through_every_alert(db, url: str, clinic_id: UUID, crm=None) -> U
     q = await open_question(rid, "contact_check")
     await answer_question(patient_id=sent.patient_id, question_id=q.id, answer="no", now=hours(2.2))
     await work(db, url, hours(2.2))  # nobody called
-    await record(
-        rid,
-        Statement(
-            body=Contacted(outcome="booked", appointment_at=hours(27)),
-            source=Source.clinic_panel,
-            actor="staff:test",
-        ),
-        now=hours(3),
-    )
+    await book(rid, hours(27), now=hours(3))
     appt = await Appointment.select().where(Appointment.referral == rid).first()
     await respond_to_appointment(
         sent.patient_id, appt["id"], response="reschedule", note=None, now=hours(4)
@@ -98,15 +90,7 @@ async def live_through_every_alert(db, url: str, clinic_id: UUID, crm=None) -> U
         now=hours(29),
     )
     await work(db, url, hours(27 + 72 + 1))  # no-show, not rebooked within 3 days
-    await record(
-        rid,
-        Statement(
-            body=Contacted(outcome="booked", appointment_at=hours(125)),
-            source=Source.clinic_panel,
-            actor="staff:test",
-        ),
-        now=hours(101),
-    )
+    await book(rid, hours(125), now=hours(101))
     await record(
         rid,
         Statement(body=Visited(), source=Source.clinic_panel, actor="staff:test"),

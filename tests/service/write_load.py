@@ -140,6 +140,17 @@ class Ledger:
     half_written: list[str]
 
 
+async def until_writes_answer_again(tally: Tally, since: float, seconds: float) -> None:
+    """Keep the load going until the server has acknowledged 20 writes sent after `since`
+    (a monotonic time), or `seconds` after it: the load has seen the recovery."""
+    deadline = since + seconds
+    while time.monotonic() < deadline:
+        recovered = [t for t, s in tally.answered_at if t > since and s < 300]
+        if len(recovered) >= 20:
+            break
+        await asyncio.sleep(0.2)
+
+
 async def read_ledger(scene: Scene) -> Ledger:
     prefix = f"{scene.clinic_id}:"
     deliveries = Counter(
