@@ -232,6 +232,12 @@ def script(
     return target
 
 
+def ratio(a: float, b: float) -> str:
+    """a / b to two places; "n/a" when b measured nothing (a smoke run on a busy machine
+    can finish no request in its window)."""
+    return f"{a / b:.2f}" if b else "n/a"
+
+
 def pace(
     url: str, lua: Callable[[float], Path], target: float, connections: int, seconds: int = 3
 ) -> float:
@@ -382,7 +388,7 @@ def main() -> None:
             delay_ms = pace(s.url, paced_script, target, connections, min(3, args.seconds))
             lua = paced_script(delay_ms)
             paced = wrk(s.url, lua, args.seconds, connections)
-            share = paced["rps"] / ours["rps"]
+            share = paced["rps"] / ours["rps"] if ours["rps"] else 0.0
             name = f"plan screen paced at {share:.0%} of max (aimed at 70%), {best}"
             results[name] = (paced, s.max_worker_rss())
         print(describe(name, *results[name]), flush=True)
@@ -393,9 +399,9 @@ def main() -> None:
             f"-c{CONNECTIONS} {args.seconds} s on the same {os.cpu_count()} cores",
             *(describe(name, r, rss) for name, (r, rss) in results.items()),
             f"server picked: {best}",
-            f"ratios: plan screen / bare endpoint {ours['rps'] / ceiling['rps']:.2f} (target "
-            f"≥ 0.40); plan screen / peer {ours['rps'] / peer['rps']:.2f} (target ≥ 1.5)",
-            f"at {share:.0%} of max: p99 / p50 = {paced['p99_us'] / paced['p50_us']:.2f} "
+            f"ratios: plan screen / bare endpoint {ratio(ours['rps'], ceiling['rps'])} (target "
+            f"≥ 0.40); plan screen / peer {ratio(ours['rps'], peer['rps'])} (target ≥ 1.5)",
+            f"at {share:.0%} of max: p99 / p50 = {ratio(paced['p99_us'], paced['p50_us'])} "
             "(target ≤ 3)",
         ]
         record("patient plan screen under load", lines)

@@ -306,7 +306,7 @@ async def latest_link(phone: str, *, secret: str, public_url: str, now: datetime
     live = [
         r
         for r in await referrals.for_patient(patient["id"], limit=50)
-        if link_works(ended_at=_ended_at(r["step"], r["step_at"]), revoked_at=None, now=now)
+        if link_works(ended_at=_ended_at(r.step, r.step_at), revoked_at=None, now=now)
     ]
     if not live:
         return None
