@@ -60,7 +60,6 @@ from backend.routes.staff_security import (
     roles,
 )
 from backend.runtime.clock import utcnow
-from backend.runtime.media_files import signed_url
 from backend.services import (
     desk,
     exchange_admin,
@@ -74,7 +73,7 @@ from backend.services import (
 from backend.services.audit import Viewer
 from backend.services.claims import record_clinic_claim
 from backend.services.errors import Forbidden, Invalid, NotFound, ServiceError, TooManyAttempts
-from backend.services.media import KINDS, PHASES, attach_media
+from backend.services.media import KINDS, PHASES, attach_media, picture_links
 from backend.services.referrals import PatientIn, PlanIn, revise_plan, send_referral
 from backend.services.staff_auth import EnrolmentNeeded, StaffPrincipal, qr_svg
 from backend.services.texts import SPECIALIZATIONS
@@ -495,11 +494,11 @@ async def pictures_page(
     request: Request, viewer: NamedDependency[Viewer], referral_id: FromPath[UUID]
 ) -> Template:
     rows = await desk.pictures(viewer, referral_id)
-    secret, now = request.app.state.settings.secret_key, utcnow()
+    files, now = request.app.state.media_files, utcnow()
     by_phase: dict[str, list[dict]] = {p: [] for p in ("before", "progress", "after")}
     for row in rows:
         by_phase.setdefault(row.phase, []).append(
-            msgspec.structs.asdict(row) | {"url": signed_url(secret, row.id, now)[0]}
+            msgspec.structs.asdict(row) | {"links": await picture_links(files, row, now)}
         )
     return await page(
         request,

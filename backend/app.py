@@ -53,7 +53,7 @@ from backend.routes.exchange import referrals as exchange_referrals
 from backend.routes.exchange import staff as exchange_staff
 from backend.routes.links import add_links
 from backend.runtime.logs import configure_logging
-from backend.runtime.media_files import LocalMediaFiles
+from backend.runtime.media_files import media_files_from
 from backend.settings import Settings, load_settings
 from backend.store.engine import close_engine, open_engine
 from backend.web.errors import problem_details
@@ -209,10 +209,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
     state_cross_field_rules(app.openapi_schema)
     app.state.settings = settings
     app.state.key_ring = key_ring(settings)
-    app.state.media_files = LocalMediaFiles(settings.media_dir)
+    app.state.media_files = media_files_from(settings)
     # Outermost, so unmatched routes and error responses get a request id too.
     app.asgi_handler = RequestContext(
-        SecurityHeaders(app.asgi_handler, hsts=settings.env == "prod"), in_flight
+        SecurityHeaders(
+            app.asgi_handler,
+            hsts=settings.env == "prod",
+            image_origin=app.state.media_files.origin,
+        ),
+        in_flight,
     )
     return app
 

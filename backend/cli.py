@@ -78,7 +78,7 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 def cmd_demo(args: argparse.Namespace) -> None:
     from backend.ops.demo import load_demo
     from backend.outbox.worker import SmsDelivery
-    from backend.runtime.media_files import LocalMediaFiles
+    from backend.runtime.media_files import media_files_from
     from backend.services.sms import report as sms_report
     from backend.store import referrals
 
@@ -100,7 +100,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
             referrals_count=args.referrals,
             seed=args.seed,
             progress=progress,
-            media_files=LocalMediaFiles(settings.media_dir),
+            media_files=media_files_from(settings),
             # The demo's phones are made up: its SMS are decided and logged, never sent.
             sms_delivery=SmsDelivery(
                 sender=None,
@@ -287,6 +287,42 @@ def cmd_restore(args: argparse.Namespace) -> None:
         sys.exit(f"plantrack: {exc}")
 
 
+def cmd_backup_media(args: argparse.Namespace) -> None:
+    from backend.ops.backup import backup_media
+    from backend.runtime.media_files import media_files_from
+
+    copied, kept = asyncio.run(backup_media(media_files_from(_settings()), args.path))
+    print(f"pictures copied: {copied}; already in the backup: {kept}")
+
+
+def cmd_restore_media(args: argparse.Namespace) -> None:
+    from backend.ops.backup import BackupError, restore_media
+    from backend.runtime.media_files import media_files_from
+
+    try:
+        count = asyncio.run(restore_media(media_files_from(_settings()), args.path))
+    except BackupError as exc:
+        sys.exit(f"plantrack: {exc}")
+    print(f"pictures restored: {count}")
+
+
+def cmd_media_sizes(args: argparse.Namespace) -> None:
+    from backend.runtime.media_files import media_files_from
+    from backend.services.media import add_missing_sizes
+
+    settings = _settings()
+
+    def progress(done: int) -> None:
+        if done % 50 == 0:
+            print(f"  pictures sized: {done}", flush=True)
+
+    async def job() -> None:
+        done = await add_missing_sizes(media_files_from(settings), progress=progress)
+        print(f"pictures given their sizes: {done}")
+
+    asyncio.run(_with_database(settings, job))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from backend.domain.roles import Role
 
@@ -349,6 +385,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("restore", help="load a backup into the configured (empty) database")
     p.add_argument("path", type=Path)
     p.set_defaults(func=cmd_restore)
+    p = sub.add_parser(
+        "backup-media", help="copy every picture (media directory or bucket) into a directory"
+    )
+    p.add_argument("path", type=Path)
+    p.set_defaults(func=cmd_backup_media)
+    p = sub.add_parser("restore-media", help="put a picture backup into the configured store")
+    p.add_argument("path", type=Path)
+    p.set_defaults(func=cmd_restore_media)
+    p = sub.add_parser(
+        "media-sizes", help="make the thumbnail and screen sizes of pictures stored without"
+    )
+    p.set_defaults(func=cmd_media_sizes)
     p = sub.add_parser("dev-link", help="a patient's page link for their latest referral (dev)")
     p.add_argument("--phone", required=True)
     p.set_defaults(func=cmd_dev_link)

@@ -48,6 +48,13 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # key derived from the secret key.
     jwt_keys: str = msgspec.field(default="")
     media_dir: str = ""  # default: <var_dir>/media
+    # Pictures in an S3-compatible object store instead: s3://bucket/prefix (the prefix
+    # optional), reached with the standard AWS variables; empty: the media directory.
+    media_url: str = ""
+    s3_endpoint_url: str = ""  # another S3-compatible server (MinIO, Yandex, moto…)
+    s3_access_key_id: str = msgspec.field(default="")
+    s3_secret_access_key: str = msgspec.field(default="")
+    s3_region: str = ""
     # FCM: a service-account key (the standard variable), and optionally another
     # FCM-compatible base URL (tests, staging relays). No key: pushes go to the log.
     fcm_credentials: str | None = None
@@ -120,6 +127,11 @@ ENV_VARS = {
     "PLANTRACK_REFRESH_TOKEN_DAYS": "refresh_token_days",
     "PLANTRACK_JWT_KEYS": "jwt_keys",
     "PLANTRACK_MEDIA_DIR": "media_dir",
+    "PLANTRACK_MEDIA_URL": "media_url",
+    "AWS_ENDPOINT_URL": "s3_endpoint_url",
+    "AWS_ACCESS_KEY_ID": "s3_access_key_id",
+    "AWS_SECRET_ACCESS_KEY": "s3_secret_access_key",
+    "AWS_REGION": "s3_region",
     "GOOGLE_APPLICATION_CREDENTIALS": "fcm_credentials",
     "PLANTRACK_FCM_ENDPOINT": "fcm_endpoint",
     "PLANTRACK_WORKER_LEASE_SECONDS": "worker_lease_seconds",
@@ -209,6 +221,7 @@ def check_settings(settings: Settings) -> None:
     if not 0 < settings.vendor_timeout_seconds <= 300:
         raise SettingsError("PLANTRACK_VENDOR_TIMEOUT_SECONDS: more than 0, at most 300")
     check_sms_settings(settings)
+    check_media_settings(settings)
     if settings.smtp_url:
         from backend.messages.email import parse_smtp_url
 
@@ -271,6 +284,20 @@ def _dev_secret(var_dir: Path) -> str:
     with os.fdopen(fd, "w") as f:
         f.write(secret)
     return secret
+
+
+def check_media_settings(settings: Settings) -> None:
+    url = settings.media_url
+    if not url:
+        return
+    bucket = url.removeprefix("s3://").split("/", 1)[0]
+    if not url.startswith("s3://") or not 3 <= len(bucket) <= 63:
+        raise SettingsError("PLANTRACK_MEDIA_URL must be s3://BUCKET or s3://BUCKET/PREFIX")
+    endpoint = settings.s3_endpoint_url
+    if endpoint and not endpoint.startswith(("https://", "http://")):
+        raise SettingsError("AWS_ENDPOINT_URL must be an http(s):// address")
+    if settings.env == "prod" and endpoint.startswith("http://"):
+        raise SettingsError("AWS_ENDPOINT_URL must be https:// in production")
 
 
 def _redact(url: str) -> str:

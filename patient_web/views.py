@@ -29,7 +29,6 @@ from backend.domain.plans import of_variant
 from backend.domain.variants import chart_states
 from backend.routes import patient_present as present
 from backend.runtime.clock import utcnow
-from backend.runtime.media_files import signed_url
 from backend.services import link_answers, patient_links, patient_reads, texts
 from backend.services.errors import (
     Conflict,
@@ -38,6 +37,7 @@ from backend.services.errors import (
     ServiceError,
     TooManyAttempts,
 )
+from backend.services.media import picture_links
 from backend.services.patient_links import LinkAccess
 from backend.services.patient_reads import ReferralBundle
 from backend.web.rate_limits import charge, client_address, link_budget
@@ -53,6 +53,15 @@ CSP = (
     f"default-src 'none'; style-src 'sha256-{_CSS_HASH}'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+
+
+def csp(image_origin: str | None) -> str:
+    """The policy, with pictures also from the object store when they live there."""
+    if not image_origin:
+        return CSP
+    return CSP.replace("img-src 'self' data:", f"img-src 'self' data: {image_origin}")
+
+
 HEADERS = {
     "Content-Security-Policy": CSP,
     "Cache-Control": "no-store",
@@ -87,7 +96,11 @@ def page(
     return Template(
         template_name=f"patient/{name}",
         status_code=status,
-        headers={**HEADERS, **(headers or {})},
+        headers={
+            **HEADERS,
+            "Content-Security-Policy": csp(request.app.state.media_files.origin),
+            **(headers or {}),
+        },
         cookies=cookies,
         context={
             "lang": lang,
@@ -419,9 +432,9 @@ async def plan(request: Request, token: FromPath[str], sent: FromQuery[bool] = F
     bundle = _in_lang(
         await patient_reads.referral_bundle(access.patient_id, access.referral_id, now), lang
     )
-    secret = request.app.state.settings.secret_key
+    files = request.app.state.media_files
     pictures = [
-        {"url": signed_url(secret, row.id, now)[0], "caption": row.caption, "row": row}
+        {"links": await picture_links(files, row, now), "caption": row.caption, "row": row}
         for row in await patient_reads.media_of(access.patient_id, access.referral_id)
     ]
     return page(

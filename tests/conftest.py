@@ -11,6 +11,7 @@ Migrations run once per session; each test then starts from empty tables.
 import asyncio
 import os
 import shutil
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -67,9 +68,10 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"plantrack test database: {config.getoption('--db')}"
 
 
-def _settings(var_dir: Path, url: str) -> Settings:
+def _settings(var_dir: Path, url: str, extra: dict[str, str] | None = None) -> Settings:
     return load_settings(
         {
+            **(extra or {}),
             "PLANTRACK_ENV": "dev",
             "PLANTRACK_VAR_DIR": str(var_dir),
             "PLANTRACK_DATABASE_URL": url,
@@ -145,16 +147,78 @@ async def empty_tables(engine) -> None:
         await engine.run_ddl(_TRUNCATE)
 
 
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """A real S3-compatible server (moto's) on a loopback port, for the session; each
+    test that uses it gets a bucket of its own (see `db`)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=pg_cluster.free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+S3_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "plantrack-test",
+    "AWS_SECRET_ACCESS_KEY": "plantrack-test-secret",
+    "AWS_REGION": "eu-central-1",
+}
+
+
+def new_bucket(endpoint: str) -> str:
+    import boto3  # moto's own dependency: only the tests create buckets
+
+    name = f"plantrack-{uuid.uuid4().hex[:16]}"
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=S3_CREDENTIALS["AWS_REGION"],
+    ).create_bucket(
+        Bucket=name, CreateBucketConfiguration={"LocationConstraint": S3_CREDENTIALS["AWS_REGION"]}
+    )
+    return name
+
+
 @pytest.fixture
-async def db(database_template: tuple[str, str], tmp_path: Path) -> AsyncIterator[Settings]:
-    """Settings for a database with the schema and no rows, bound and connected."""
+def media_backend(request: pytest.FixtureRequest) -> str:
+    """Where the test's pictures live: "local" (the media directory), unless a test
+    parametrizes it (indirectly) with "s3", the object store."""
+    return getattr(request, "param", "local")
+
+
+def media_environment(request: pytest.FixtureRequest, backend: str) -> dict[str, str]:
+    if backend == "local":
+        return {}
+    endpoint = request.getfixturevalue("s3_server")
+    return {
+        "PLANTRACK_MEDIA_URL": f"s3://{new_bucket(endpoint)}/pictures",
+        "AWS_ENDPOINT_URL": endpoint,
+        **S3_CREDENTIALS,
+    }
+
+
+@pytest.fixture
+async def db(
+    database_template: tuple[str, str],
+    tmp_path: Path,
+    media_backend: str,
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[Settings]:
+    """Settings for a database with the schema and no rows, bound and connected (and, for
+    a test on the object store, an empty bucket)."""
     engine_name, url = database_template
     if engine_name == "sqlite":
         template = Path(url.removeprefix("sqlite:///"))
         mine = tmp_path / "test.sqlite3"
         shutil.copyfile(template, mine)
         url = f"sqlite:///{mine}"
-    settings = _settings(tmp_path, url)
+    settings = _settings(tmp_path, url, media_environment(request, media_backend))
     engine = await open_engine(settings)
     if engine_name == "postgres":
         await empty_tables(engine)

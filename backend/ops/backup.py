@@ -4,8 +4,15 @@ PostgreSQL: `pg_dump --format=custom` (one consistent snapshot, whatever is bein
 written meanwhile) and `pg_restore` into an empty database. SQLite: the online backup
 API copies the file page by page, consistent even with a writer at work. Restoring over
 an SQLite file keeps the old one beside it (nothing is deleted).
+
+Pictures are not in the database: `backup_media` copies every object of the media store
+(the media directory or the S3 bucket) into a directory, and `restore_media` puts such a
+copy into the configured store. Pictures never change once stored (a new picture is a new
+key), so a media copy taken after the database backup holds every picture that backup
+names; the copy is incremental (a file already there, the same size, is not fetched again).
 """
 
+import asyncio
 import glob
 import os
 import shutil
@@ -15,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from backend.runtime.media_files import MediaFiles
 from backend.settings import Settings
 
 
@@ -129,3 +137,57 @@ def restore(settings: Settings, source: Path) -> None:
     url, password = _without_password(settings.database_url)
     restore_cmd = [_pg_tool("pg_restore"), "--no-owner", "--exit-on-error", "--single-transaction"]
     _run([*restore_cmd, "--dbname", url, str(source)], password)
+
+
+def _local_target(root: Path, key: str) -> Path:
+    target = (root / key).resolve()
+    if root.resolve() not in target.parents:
+        raise BackupError(f"a media key escapes the backup directory: {key!r}")
+    return target
+
+
+def _already_there(path: Path, size: int) -> bool:
+    return path.is_file() and path.stat().st_size == size
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(data)
+    partial.rename(path)
+
+
+async def backup_media(files: MediaFiles, target: Path) -> tuple[int, int]:
+    """Copy every picture object into the directory `target`, keeping the keys as paths;
+    (objects copied, objects already there)."""
+    copied = kept = 0
+    for key, size in (await files.objects()).items():
+        path = _local_target(target, key)
+        if await asyncio.to_thread(_already_there, path, size):
+            kept += 1
+            continue
+        await asyncio.to_thread(_write_whole, path, await files.get(key))
+        copied += 1
+    return copied, kept
+
+
+def _backed_up(source: Path) -> list[Path]:
+    if not source.is_dir():
+        raise BackupError(f"no media backup at {source}")
+    return sorted(p for p in source.rglob("*") if p.is_file() and p.suffix != ".partial")
+
+
+async def restore_media(files: MediaFiles, source: Path) -> int:
+    """Put every file of a media backup into the configured store; how many."""
+    paths = await asyncio.to_thread(_backed_up, source)
+    for path in paths:
+        key = path.relative_to(source).as_posix()
+        await files.put(key, await asyncio.to_thread(path.read_bytes), _content_type(key))
+    return len(paths)
+
+
+CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+
+
+def _content_type(key: str) -> str:
+    return CONTENT_TYPES.get(key.rsplit(".", 1)[-1].lower(), "application/octet-stream")

@@ -30,7 +30,7 @@ from backend.integrations import vendor_http
 from backend.messages.sms import SmsSender, make_sms_sender
 from backend.push.fcm import FcmSender, Push
 from backend.runtime.clock import utcnow
-from backend.runtime.media_files import LocalMediaFiles, MediaFiles
+from backend.runtime.media_files import MediaFiles, media_files_from
 from backend.services import (
     clinic_settings,
     crm_outbound,
@@ -268,12 +268,12 @@ def integration_handlers(
 
 
 def media_erase_handler(files: MediaFiles) -> Handler:
-    """Picture files of an erased patient, removed from the media store (idempotent: a
-    file already gone is fine, so a retry or a second worker does no harm)."""
+    """Picture files of an erased patient, every size, removed from the media store
+    (idempotent: a file already gone is fine, so a retry or a second worker does no harm)."""
 
     async def erase(message: Claimed, now: datetime) -> Outcome:
         for key in message.payload["keys"]:
-            await asyncio.to_thread(files.delete, key)
+            await files.delete(key)
         return Outcome(status="done")
 
     return one_by_one(erase)
@@ -469,7 +469,7 @@ async def topics_from(settings) -> AsyncIterator[dict[str, Handler]]:
             settings.secret_key,
             make_alert_channels(settings),
             vendor_timeout=settings.vendor_timeout_seconds,
-            media_files=LocalMediaFiles(settings.media_dir),
+            media_files=media_files_from(settings),
             sms_delivery=sms_delivery,
         )
     finally:

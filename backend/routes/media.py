@@ -14,10 +14,10 @@ from litestar.response import File
 
 from backend.routes.docs import responds
 from backend.runtime.clock import utcnow
-from backend.runtime.media_files import check_signature
+from backend.runtime.media_files import CACHE_CONTROL, ORIGINAL, LocalMediaFiles, check_signature
 from backend.services import patient_reads
 from backend.services.errors import Invalid
-from backend.services.media import attach_media
+from backend.services.media import attach_media, served_key
 from backend.services.referrals import Tooth
 
 MAX_UPLOAD = 15 * 1024 * 1024  # as services.media.MAX_BYTES; the body limit adds the form
@@ -71,8 +71,9 @@ async def store_picture(
 @get(
     "/media/{media_id:uuid}",
     summary="A picture file",
-    description="The bytes of a picture. Needs the exp and sig of a signed URL from the API; "
-    "an expired or wrong signature is answered as missing.",
+    description="The bytes of one size of a picture kept in the media directory. Needs the "
+    "v, exp and sig of a signed URL from the API; an expired or wrong signature is answered "
+    "as missing. (With the object store the API's URLs point at the store instead.)",
     responses=responds(bytes, "(binary image)", "The picture", media_type="image/*", errors=(404,)),
     tags=["media"],
 )
@@ -81,20 +82,29 @@ async def media_file(
     media_id: FromPath[UUID],
     exp: Annotated[int, QueryParameter(description="expiry, Unix seconds")],
     sig: Annotated[str, QueryParameter(max_length=64, description="signature")],
+    v: Annotated[
+        str,
+        QueryParameter(
+            max_length=20, description="the size: thumb.webp, thumb.jpeg, screen.webp, …"
+        ),
+    ] = ORIGINAL,
 ) -> File:
     settings = request.app.state.settings
-    if not check_signature(settings.secret_key, media_id, exp, sig, utcnow()):
-        raise NotFoundException(detail="no such picture (or the link has expired)")
+    missing = NotFoundException(detail="no such picture (or the link has expired)")
+    if not check_signature(settings.secret_key, media_id, exp, sig, utcnow(), v):
+        raise missing
     row = await patient_reads.served_media(media_id)
-    if row is None:
-        raise NotFoundException(detail="no such picture (or the link has expired)")
-    path = request.app.state.media_files.path(row.storage_key)
+    found = None if row is None else served_key(row, v)
+    files = request.app.state.media_files
+    if found is None or not isinstance(files, LocalMediaFiles):
+        raise missing
+    key, content_type = found
     return File(
-        path=path,
-        media_type=row.content_type,
+        path=files.path(key),
+        media_type=content_type,
         content_disposition_type="inline",
         headers={
-            "Cache-Control": "private, max-age=600",
+            "Cache-Control": CACHE_CONTROL,
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'",
         },

@@ -22,7 +22,6 @@ from backend.routes.docs import example_body, responds
 from backend.routes.paging import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from backend.routes.security import PatientPrincipal, patient_principal
 from backend.runtime.clock import utcnow
-from backend.runtime.media_files import signed_url
 from backend.services import (
     answers,
     patient_reads,
@@ -34,6 +33,7 @@ from backend.services import (
     visit_codes,
 )
 from backend.services.errors import Invalid
+from backend.services.media import SizeLinks, picture_links
 from backend.services.patient_reads import MediaRow
 from backend.services.recording import Recorded as RecordedResult
 
@@ -241,8 +241,19 @@ async def teeth_json(
     return present.teeth(teeth, phase, lang)
 
 
-def _media_out(request: Request, row: MediaRow) -> s.MediaOut:
-    url, expires_at = signed_url(request.app.state.settings.secret_key, row.id, utcnow())
+def _size_out(size: SizeLinks) -> s.PictureSizeOut:
+    return s.PictureSizeOut(
+        width=size.width,
+        height=size.height,
+        url=size.url,
+        content_type=size.content_type,
+        fallback_url=size.fallback_url,
+        fallback_content_type=size.fallback_content_type,
+    )
+
+
+async def _media_out(request: Request, row: MediaRow) -> s.MediaOut:
+    links = await picture_links(request.app.state.media_files, row, utcnow())
     return s.MediaOut(
         id=row.id,
         kind=row.kind,
@@ -250,16 +261,25 @@ def _media_out(request: Request, row: MediaRow) -> s.MediaOut:
         tooth=row.tooth,
         caption=row.caption,
         content_type=row.content_type,
-        url=url,
-        url_expires_at=expires_at,
+        url=links.original.url,
+        url_expires_at=links.expires_at,
+        width=row.width,
+        height=row.height,
+        sizes=s.PictureSizesOut(
+            thumb=_size_out(links.thumb),
+            screen=_size_out(links.screen),
+            original=_size_out(links.original),
+        ),
     )
 
 
 @get(
     "/referrals/{referral_id:uuid}/media",
     summary="Before/after pictures",
-    description="X-rays and photos of this referral, each with a signed URL valid for ten "
-    "minutes (fetch it without the Authorization header): all of them, grouped by phase "
+    description="X-rays and photos of this referral, each with signed URLs valid for ten "
+    "minutes (fetch them without the Authorization header) in three sizes with their "
+    "pixels: thumb (320 px), screen (1600 px), original; WebP with a JPEG fallback. With "
+    "the object store the URLs point at the store itself. All of them, grouped by phase "
     "(before, progress, after), and before beside after for each tooth (or the whole "
     "mouth) and kind.",
     responses=responds(s.MediaList, ex.MEDIA_LIST, "The pictures", errors=ID_ERRORS),
@@ -270,7 +290,7 @@ async def list_media(
     rows = await patient_reads.media_of(patient.patient_id, referral_id)
     me = await profile.profile(patient.patient_id)
     lang: texts.Lang = me["locale"] if me["locale"] in texts.LANGS else "ru"
-    return present.pictures([_media_out(request, r) for r in rows], lang)
+    return present.pictures([await _media_out(request, r) for r in rows], lang)
 
 
 @get(
@@ -282,7 +302,7 @@ async def list_media(
 async def get_media(
     request: Request, patient: NamedDependency[PatientPrincipal], media_id: FromPath[UUID]
 ) -> s.MediaOut:
-    return _media_out(request, await patient_reads.one_media(patient.patient_id, media_id))
+    return await _media_out(request, await patient_reads.one_media(patient.patient_id, media_id))
 
 
 @get(

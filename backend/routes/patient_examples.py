@@ -203,6 +203,7 @@ TEETH_SVG = (
     '<g class="tooth" data-tooth="16" data-condition="caries">…</g>…</svg>'
 )
 
+PICTURE = "/media/01a2b3c4-5d6e-7f80-9a1b-2c3d4e5f6a77"
 MEDIA = {
     "id": "01a2b3c4-5d6e-7f80-9a1b-2c3d4e5f6a77",
     "kind": "xray",
@@ -212,6 +213,32 @@ MEDIA = {
     "content_type": "image/jpeg",
     "url": "/media/01a2b3c4-5d6e-7f80-9a1b-2c3d4e5f6a77?exp=1795440000&sig=9c1f…",
     "url_expires_at": "2026-11-23T14:15:00+03:00",
+    "width": 2976,
+    "height": 1536,
+    "sizes": {
+        "thumb": {
+            "width": 320,
+            "height": 165,
+            "url": PICTURE + "?v=thumb.webp&exp=1795440000&sig=41d0…",
+            "content_type": "image/webp",
+            "fallback_url": PICTURE + "?v=thumb.jpeg&exp=1795440000&sig=7e2a…",
+            "fallback_content_type": "image/jpeg",
+        },
+        "screen": {
+            "width": 1600,
+            "height": 826,
+            "url": PICTURE + "?v=screen.webp&exp=1795440000&sig=c93b…",
+            "content_type": "image/webp",
+            "fallback_url": PICTURE + "?v=screen.jpeg&exp=1795440000&sig=0b6f…",
+            "fallback_content_type": "image/jpeg",
+        },
+        "original": {
+            "width": 2976,
+            "height": 1536,
+            "url": "/media/01a2b3c4-5d6e-7f80-9a1b-2c3d4e5f6a77?exp=1795440000&sig=9c1f…",
+            "content_type": "image/jpeg",
+        },
+    },
 }
 
 MEDIA_LIST = {"items": [MEDIA]}

@@ -322,6 +322,25 @@ class TeethOut(msgspec.Struct, frozen=True, kw_only=True):
 # --- media ----------------------------------------------------------------------------
 
 
+class PictureSizeOut(msgspec.Struct, frozen=True, kw_only=True):
+    """One size of a picture: its pixels and its links (WebP, with a JPEG fallback)."""
+
+    width: Annotated[int | None, msgspec.Meta(description="null: a picture stored before sizes")]
+    height: int | None
+    url: Annotated[str, msgspec.Meta(description="signed, short-lived; no token needed")]
+    content_type: str
+    fallback_url: Annotated[
+        str | None, msgspec.Meta(description="the same size as JPEG, for clients without WebP")
+    ] = None
+    fallback_content_type: str | None = None
+
+
+class PictureSizesOut(msgspec.Struct, frozen=True, kw_only=True):
+    thumb: Annotated[PictureSizeOut, msgspec.Meta(description="at most 320 px on its long side")]
+    screen: Annotated[PictureSizeOut, msgspec.Meta(description="at most 1600 px on its long side")]
+    original: Annotated[PictureSizeOut, msgspec.Meta(description="as uploaded (cleaned)")]
+
+
 class MediaOut(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     kind: Literal["xray", "photo", "scan"]
@@ -329,8 +348,16 @@ class MediaOut(msgspec.Struct, frozen=True, kw_only=True):
     tooth: int | None
     caption: str
     content_type: str
-    url: Annotated[str, msgspec.Meta(description="signed, short-lived; no token needed")]
+    url: Annotated[
+        str, msgspec.Meta(description="the original; signed, short-lived; no token needed")
+    ]
     url_expires_at: datetime
+    width: Annotated[int | None, msgspec.Meta(description="the original's pixels")] = None
+    height: int | None = None
+    sizes: Annotated[
+        PictureSizesOut | None,
+        msgspec.Meta(description="each size's pixels and links: show the thumb in lists"),
+    ] = None
 
 
 class MediaPairOut(msgspec.Struct, frozen=True, kw_only=True):

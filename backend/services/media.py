@@ -1,18 +1,24 @@
-"""Attaching before/after pictures to a referral: checked, stripped of metadata, stored."""
+"""Attaching before/after pictures to a referral: checked, stripped of metadata, stored with
+the smaller copies a phone shows (a thumbnail and a screen size, WebP and JPEG), and the
+short-lived links to each."""
 
+import asyncio
 import hashlib
 import io
+from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
-from PIL import Image, UnidentifiedImageError
+import msgspec
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from backend.domain.teeth import is_valid_tooth
 from backend.runtime.clock import utcnow
 from backend.runtime.ids import new_id
-from backend.runtime.media_files import MediaFiles
+from backend.runtime.media_files import ORIGINAL, MediaFiles
 from backend.services.errors import Invalid, NotFound
 from backend.store import media, referrals
+from backend.store.rows import MediaRow, PictureSize
 
 MAX_BYTES = 15 * 1024 * 1024
 MAX_PIXELS = 8000 * 8000
@@ -23,29 +29,149 @@ FORMATS = {
 }
 KINDS = ("xray", "photo", "scan")
 PHASES = ("before", "after", "progress")
+# The copies a phone needs, by their longest side in pixels: a list's thumbnail, and a
+# full-screen view (an X-ray of 3000×1500 is 1600×800 there). Never enlarged.
+SIZES = (("thumb", 320), ("screen", 1600))
+# Each copy in WebP (smaller; every current phone and browser shows it) and in JPEG for
+# the clients that do not.
+COPY_FORMATS = {
+    "webp": ("WEBP", "image/webp", "webp", {"quality": 80, "method": 4}),
+    "jpeg": ("JPEG", "image/jpeg", "jpg", {"quality": 82, "optimize": True}),
+}
 
 
-def clean_image(data: bytes) -> tuple[bytes, str, str]:
-    """Re-encode the picture: a photo's EXIF can hold GPS position and device ids, which
-    have no business in a patient's record. Returns (bytes, content type, extension)."""
+class Copy(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    format: str
+    data: bytes
+    width: int
+    height: int
+
+
+class Prepared(msgspec.Struct, frozen=True, kw_only=True):
+    """A picture made ready to store: the cleaned original and its copies."""
+
+    data: bytes
+    content_type: str
+    extension: str
+    width: int
+    height: int
+    copies: list[Copy]
+
+
+def _decode(data: bytes) -> tuple[Image.Image, str]:
     if len(data) > MAX_BYTES:
         raise Invalid(f"the picture is over {MAX_BYTES // (1024 * 1024)} MB")
     try:
         with Image.open(io.BytesIO(data)) as probe:
-            kind = probe.format
+            kind = probe.format or ""
             if kind not in FORMATS:
                 raise Invalid("only JPEG, PNG and WebP pictures are accepted")
             if probe.width * probe.height > MAX_PIXELS:
                 raise Invalid("the picture is too large")
             probe.load()
-            image = probe.copy()
+            # A phone's photo is stored sideways with an EXIF note to turn it; the note
+            # goes with the EXIF below, so the turn is made here.
+            image = ImageOps.exif_transpose(probe)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise Invalid("this is not a readable picture") from exc
+    return image, kind
+
+
+def clean_image(data: bytes) -> tuple[bytes, str, str]:
+    """Re-encode the picture: a photo's EXIF can hold GPS position and device ids, which
+    have no business in a patient's record. Returns (bytes, content type, extension)."""
+    image, kind = _decode(data)
+    return (_encode_original(image, kind), *FORMATS[kind])
+
+
+def _encode_original(image: Image.Image, kind: str) -> bytes:
     out = io.BytesIO()
     save = {"JPEG": {"quality": 90}, "WEBP": {"quality": 90}, "PNG": {"optimize": True}}[kind]
     image.save(out, format=kind, **save)
+    return out.getvalue()
+
+
+def _displayable(image: Image.Image) -> Image.Image:
+    """8 bits a channel, as WebP and JPEG take them: a 16-bit X-ray scaled down (not
+    clipped), a palette opened, CMYK turned to RGB."""
+    if image.mode in ("RGB", "RGBA", "L"):
+        return image
+    if image.mode.startswith("I"):  # 16- or 32-bit grey
+        return image.convert("I").point(lambda v: v * (1 / 256)).convert("L")
+    if image.mode in ("LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        return image.convert("RGBA")
+    return image.convert("RGB")
+
+
+def _flat(image: Image.Image) -> Image.Image:
+    """JPEG has no transparency: transparent parts on white, as a page shows them."""
+    if image.mode != "RGBA":
+        return image
+    white = Image.new("RGB", image.size, (255, 255, 255))
+    white.paste(image, mask=image.getchannel("A"))
+    return white
+
+
+def make_copies(image: Image.Image) -> list[Copy]:
+    """The thumbnail and the screen size, each in WebP and JPEG."""
+    base = _displayable(image)
+    copies = []
+    for name, longest in SIZES:
+        scaled = base.copy()
+        scaled.thumbnail((longest, longest), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        for fmt, (pil_format, _, _, options) in COPY_FORMATS.items():
+            out = io.BytesIO()
+            (_flat(scaled) if fmt == "jpeg" else scaled).save(out, format=pil_format, **options)
+            copies.append(
+                Copy(
+                    name=name,
+                    format=fmt,
+                    data=out.getvalue(),
+                    width=scaled.width,
+                    height=scaled.height,
+                )
+            )
+    return copies
+
+
+def prepare(data: bytes) -> Prepared:
+    """Check, clean and copy an uploaded picture (CPU work: run it in a thread)."""
+    image, kind = _decode(data)
     content_type, extension = FORMATS[kind]
-    return out.getvalue(), content_type, extension
+    return Prepared(
+        data=_encode_original(image, kind),
+        content_type=content_type,
+        extension=extension,
+        width=image.width,
+        height=image.height,
+        copies=make_copies(image),
+    )
+
+
+def _copy_key(original_key: str, copy: Copy) -> str:
+    stem = original_key.rsplit(".", 1)[0]
+    return f"{stem}.{copy.name}.{COPY_FORMATS[copy.format][2]}"
+
+
+async def _store_copies(
+    files: MediaFiles, original_key: str, copies: list[Copy]
+) -> list[PictureSize]:
+    sizes = []
+    for c in copies:
+        key = _copy_key(original_key, c)
+        await files.put(key, c.data, COPY_FORMATS[c.format][1])
+        sizes.append(
+            PictureSize(
+                name=c.name,
+                format=c.format,
+                key=key,
+                width=c.width,
+                height=c.height,
+                size_bytes=len(c.data),
+            )
+        )
+    return sizes
 
 
 async def attach_media(
@@ -71,10 +197,11 @@ async def attach_media(
         raise Invalid("caption: at most 300 characters")
     if await referrals.get(referral_id) is None:
         raise NotFound("no such referral")
-    cleaned, content_type, extension = clean_image(data)
+    ready = await asyncio.to_thread(prepare, data)
     media_id = new_id()
-    key = f"{referral_id}/{media_id}.{extension}"
-    files.put(key, cleaned)
+    key = f"{referral_id}/{media_id}.{ready.extension}"
+    sizes = await _store_copies(files, key, ready.copies)
+    await files.put(key, ready.data, ready.content_type)
     await media.insert(
         media_id=media_id,
         referral_id=referral_id,
@@ -83,10 +210,104 @@ async def attach_media(
         tooth=tooth,
         caption=caption,
         storage_key=key,
-        content_type=content_type,
-        size_bytes=len(cleaned),
-        sha256=hashlib.sha256(cleaned).hexdigest(),
+        content_type=ready.content_type,
+        size_bytes=len(ready.data),
+        sha256=hashlib.sha256(ready.data).hexdigest(),
         uploaded_by=uploaded_by,
+        width=ready.width,
+        height=ready.height,
+        sizes=sizes,
         now=now,
     )
     return media_id
+
+
+async def add_missing_sizes(
+    files: MediaFiles, *, batch: int = 50, progress: Callable[[int], None] | None = None
+) -> int:
+    """Give the pictures stored before sizes their copies (`plantrack media-sizes`); how
+    many were done. Safe to run again, and beside the service: a picture erased meanwhile
+    loses the copies made for it."""
+    done = 0
+    while rows := await media.without_sizes(batch):
+        for row in rows:
+            image, _ = await asyncio.to_thread(_decode, await files.get(row.storage_key))
+            copies = await asyncio.to_thread(make_copies, image)
+            sizes = await _store_copies(files, row.storage_key, copies)
+            if not await media.set_sizes(
+                row.id, width=image.width, height=image.height, sizes=sizes
+            ):
+                for size in sizes:
+                    await files.delete(size.key)
+            done += 1
+            if progress is not None:
+                progress(done)
+    return done
+
+
+# --- links -----------------------------------------------------------------------------
+
+
+class SizeLinks(msgspec.Struct, frozen=True, kw_only=True):
+    """One size of a picture: its pixels (None: not known for a picture stored before
+    sizes) and its links, WebP first and JPEG as the fallback."""
+
+    width: int | None
+    height: int | None
+    url: str
+    content_type: str
+    fallback_url: str | None = None
+    fallback_content_type: str | None = None
+
+
+class PictureLinks(msgspec.Struct, frozen=True, kw_only=True):
+    original: SizeLinks
+    thumb: SizeLinks
+    screen: SizeLinks
+    expires_at: datetime
+
+
+async def picture_links(files: MediaFiles, row: MediaRow, now: datetime) -> PictureLinks:
+    """Fresh links to every size of a picture. A picture stored before sizes offers its
+    original for each until `plantrack media-sizes` has run."""
+    url, expires_at = await files.link(row.storage_key, media_id=row.id, variant=ORIGINAL, now=now)
+    original = SizeLinks(width=row.width, height=row.height, url=url, content_type=row.content_type)
+    found: dict[str, dict[str, tuple[PictureSize, str]]] = {}
+    for size in row.sizes:
+        link, _ = await files.link(
+            size.key, media_id=row.id, variant=f"{size.name}.{size.format}", now=now
+        )
+        found.setdefault(size.name, {})[size.format] = (size, link)
+
+    def sized(name: str) -> SizeLinks:
+        by_format = found.get(name)
+        if not by_format:
+            return original
+        first, *rest = [by_format[f] for f in COPY_FORMATS if f in by_format]
+        fallback = rest[0] if rest else None
+        return SizeLinks(
+            width=first[0].width,
+            height=first[0].height,
+            url=first[1],
+            content_type=COPY_FORMATS[first[0].format][1],
+            fallback_url=fallback[1] if fallback else None,
+            fallback_content_type=COPY_FORMATS[fallback[0].format][1] if fallback else None,
+        )
+
+    return PictureLinks(
+        original=original, thumb=sized("thumb"), screen=sized("screen"), expires_at=expires_at
+    )
+
+
+def served_key(row: MediaRow, variant: str) -> tuple[str, str] | None:
+    """(key, content type) of one variant of a picture, for the app's /media route."""
+    if variant == ORIGINAL:
+        return row.storage_key, row.content_type
+    for size in row.sizes:
+        if f"{size.name}.{size.format}" == variant:
+            return size.key, COPY_FORMATS[size.format][1]
+    return None
+
+
+def all_keys(row: MediaRow) -> list[str]:
+    return [row.storage_key, *(size.key for size in row.sizes)]

@@ -310,8 +310,11 @@ async def erase(patient_id: UUID, now: datetime) -> Erased:
 
 async def _forget_pictures(patient_id: UUID, referrals: list[UUID], now: datetime) -> int:
     """Rows archived (nobody is served them) with their captions, the clinic's words
-    about the patient, emptied; the files go with the outbox message queued here."""
-    rows = await Media.select(Media.id, Media.storage_key).where(Media.referral.is_in(referrals))
+    about the patient, emptied; the files, every size of each, go with the outbox message
+    queued here."""
+    rows = await Media.select(Media.id, Media.storage_key, Media.sizes).where(
+        Media.referral.is_in(referrals)
+    )
     await Media.update({Media.caption: ""}).where(Media.referral.is_in(referrals))
     await Media.update({Media.archived_at: now}).where(
         Media.referral.is_in(referrals) & Media.archived_at.is_null()
@@ -319,11 +322,18 @@ async def _forget_pictures(patient_id: UUID, referrals: list[UUID], now: datetim
     if rows:
         await outbox.enqueue(
             topic=MEDIA_ERASE_TOPIC,
-            payload={"keys": [r["storage_key"] for r in rows]},
+            payload={"keys": [key for r in rows for key in _picture_keys(r)]},
             now=now,
             dedupe_key=f"media.erase:{patient_id}",
         )
     return len(rows)
+
+
+def _picture_keys(row: dict[str, Any]) -> list[str]:
+    sizes = row["sizes"]
+    if isinstance(sizes, str | bytes):
+        sizes = msgspec.json.decode(sizes or b"[]")
+    return [row["storage_key"], *(size["key"] for size in sizes)]
 
 
 async def _cancel(topic: str, referrals: list[UUID], now: datetime) -> int:

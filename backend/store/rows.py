@@ -29,6 +29,17 @@ class PlanRow(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
 
 
+class PictureSize(msgspec.Struct, frozen=True, kw_only=True):
+    """One smaller copy of a picture: a size (thumb, screen) in one format (webp, jpeg)."""
+
+    name: str
+    format: str
+    key: str
+    width: int
+    height: int
+    size_bytes: int
+
+
 class MediaRow(msgspec.Struct, frozen=True, kw_only=True):
     """A picture of a referral: where its bytes are and what it shows."""
 
@@ -45,6 +56,9 @@ class MediaRow(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     archived_at: datetime | None
     uploaded_by: str
+    width: int | None = None
+    height: int | None = None
+    sizes: tuple[PictureSize, ...] = ()
 
 
 class ReferralRow(msgspec.Struct, frozen=True, kw_only=True):

@@ -24,10 +24,18 @@ COMMON = [
 PERSONAL_PREFIXES = ("/api/", "/admin", "/media/", "/integrations/", "/p/")
 
 
+def strict_csp(image_origin: str | None = None) -> str:
+    """The admin pages' policy; pictures also from the object store when they live there."""
+    if not image_origin:
+        return STRICT_CSP
+    return STRICT_CSP.replace("img-src 'self' data:", f"img-src 'self' data: {image_origin}")
+
+
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool, image_origin: str | None = None) -> None:
         self.app = app
         self.hsts = hsts
+        self.csp = strict_csp(image_origin)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -35,7 +43,7 @@ class SecurityHeaders:
             return
         path: str = scope["path"]
         extra = list(COMMON)
-        csp = SCHEMA_CSP if path.startswith("/schema") else STRICT_CSP
+        csp = SCHEMA_CSP if path.startswith("/schema") else self.csp
         extra.append((b"content-security-policy", csp.encode()))
         if self.hsts:
             extra.append((b"strict-transport-security", HSTS))

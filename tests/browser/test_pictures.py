@@ -12,13 +12,13 @@ from playwright.async_api import expect
 
 from backend.domain.roles import Role
 from backend.runtime.clock import utcnow
-from backend.runtime.media_files import LocalMediaFiles
 from backend.services.media import attach_media
 from backend.store import parties
 from tests.browser.conftest import ARTIFACTS, shot
 from tests.factories import make_clinic, make_referral
 from tests.http.patient_client import sign_in as patient_sign_in
 from tests.http.staff_client import PASSWORD, make_staff
+from tests.pictures import files_of
 
 PHONE = "+79164440020"
 
@@ -39,7 +39,7 @@ async def test_clinic_uploads_an_after_photo_the_patient_then_sees(live_server, 
     clinic_id = await make_clinic()
     sent = await make_referral(clinic_id, phone=PHONE, at=now - timedelta(hours=2))
     before = await attach_media(
-        LocalMediaFiles(db.media_dir),
+        files_of(db),
         referral_id=sent.referral_id,
         data=photo_with_gps((120, 90, 60)),
         kind="photo",

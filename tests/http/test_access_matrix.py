@@ -26,7 +26,6 @@ from backend.routes import patient_examples as pex
 from backend.routes import settings as settings_routes
 from backend.routes import staff_examples as sex
 from backend.runtime.clock import utcnow
-from backend.runtime.media_files import LocalMediaFiles
 from backend.services.media import attach_media
 from backend.services.visit_codes import issue_code
 from backend.store.parties import staff_by_email
@@ -45,6 +44,7 @@ from backend.store.tables import (
 from tests.factories import book, make_clinic, make_referral
 from tests.http.patient_client import sign_in as patient_sign_in
 from tests.http.staff_client import make_staff, sign_in
+from tests.pictures import files_of
 
 COORD, MANAGER, OPERATOR, ANALYST, HEALTH = (
     Role.clinic_coordinator,
@@ -673,7 +673,7 @@ async def world(client, db) -> tuple[dict[str, Any], list[Caller]]:
     await make_referral(clinic_b, phone="+79161110002", at=now - timedelta(hours=3))
     await book(ref_a.referral_id, now + timedelta(days=1))
     media_id = await attach_media(
-        LocalMediaFiles(db.media_dir),
+        files_of(db),
         referral_id=ref_a.referral_id,
         data=png_bytes(),
         kind="photo",

@@ -3,14 +3,14 @@ to an amoCRM clinic (a lead named after them), the CRM's webhooks (one about a l
 theirs we never linked), the app (sign-in, a device, answers with notes, a rating), a
 picture with a caption, pushes — and their erasure, every table of the database (every
 row, every column: text, JSON, bytes), read from the database's own catalogue, and
-every file in the media directory are searched for their name, phone and tokens, in
+every object in the media store (the media directory, or the S3 bucket: the test runs on
+both) with every size of each picture, are searched for their name, phone and tokens, in
 every spelling stored text can carry them. Nothing is found; and staff lists show the
 patient as erased instead of a blank name.
 """
 
 import io
 import sqlite3
-from pathlib import Path
 from uuid import UUID
 
 import asyncpg
@@ -18,7 +18,6 @@ from PIL import Image
 
 from backend.domain.roles import Role
 from backend.outbox.worker import handlers, run_once
-from backend.runtime.media_files import LocalMediaFiles
 from backend.settings import Settings
 from tests.fakes import amocrm
 from tests.http import test_amocrm
@@ -26,6 +25,7 @@ from tests.http.integration_client import FORM, send, work
 from tests.http.patient_client import sign_in as patient_sign_in
 from tests.http.staff_client import make_staff, sign_in
 from tests.http.test_logs_no_personal_data import spellings
+from tests.pictures import ON_BOTH_STORES, files_of, stored
 
 NAME = "Алевтина Курочкина"
 PHONE_TYPED = "8 (916) 222-33-44"  # as the exchange's operator typed it
@@ -83,14 +83,12 @@ async def everything_in_the_database(settings: Settings) -> list[tuple[str, str,
     return found
 
 
-def everything_in_the_media_directory(root: Path) -> list[tuple[str, str]]:
-    """(file, its name and contents as text) for every file under the media directory."""
+async def everything_in_the_media_store(settings: Settings) -> list[tuple[str, str]]:
+    """(key, its name and contents as text) for every object of the media store."""
     found = []
-    for path in root.rglob("*"):
-        if path.is_file():
-            raw = path.read_bytes()
-            content = raw.decode("utf-8", errors="ignore") + raw.decode("latin-1")
-            found.append((str(path.relative_to(root)), f"{path.name}\n{content}"))
+    for key, raw in (await stored(settings)).items():
+        content = raw.decode("utf-8", errors="ignore") + raw.decode("latin-1")
+        found.append((key, f"{key}\n{content}"))
     return found
 
 
@@ -100,6 +98,7 @@ def a_picture() -> bytes:
     return out.getvalue()
 
 
+@ON_BOTH_STORES
 async def test_after_erasure_nothing_of_the_patient_is_left(client, db):
     with amocrm.running() as crm:
         ex, clinic_id, path = await test_amocrm.setup(client, crm)
@@ -151,8 +150,8 @@ async def test_after_erasure_nothing_of_the_patient_is_left(client, db):
         data={"kind": "xray", "phase": "before", "caption": CAPTION},
     )
     assert upload.status_code == 201, upload.text
-    media_root = Path(db.media_dir)
-    assert len(everything_in_the_media_directory(media_root)) == 1
+    # The picture as uploaded, its thumbnail and screen size, each in WebP and JPEG.
+    assert len(await everything_in_the_media_store(db)) == 5
 
     # The clinic says the patient came: a question, pushed to the device at any hour
     # (the patient turned quiet hours off); logged, as no FCM is configured here.
@@ -193,11 +192,11 @@ async def test_after_erasure_nothing_of_the_patient_is_left(client, db):
     erased = await client.post("/api/v1/me/erasure", headers=h, json={"confirm": "erase"})
     assert erased.status_code == 200, erased.text
     # The worker removes the picture files (the erasure queued them in its transaction).
-    worker = handlers(None, db.secret_key, media_files=LocalMediaFiles(media_root))
+    worker = handlers(None, db.secret_key, media_files=files_of(db))
     await run_once(worker, worker="w")
 
     rows = await everything_in_the_database(db)
-    files = everything_in_the_media_directory(media_root)
+    files = await everything_in_the_media_store(db)
     left = [
         (where, value, spelling)
         for value, ways in values.items()

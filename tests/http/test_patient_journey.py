@@ -7,13 +7,13 @@ from PIL import Image
 
 from backend.domain.events import Contacted, ItemDone, Payment, Source
 from backend.runtime.clock import utcnow
-from backend.runtime.media_files import LocalMediaFiles
 from backend.services.media import attach_media
 from backend.services.recording import Statement, record
 from backend.services.visit_codes import issue_code
 from backend.store import plans
 from tests.factories import make_clinic, make_referral
 from tests.http.patient_client import firebase_token, sign_in
+from tests.pictures import files_of
 
 PHONE_A, PHONE_B = "+79161234567", "+79167654321"
 
@@ -40,7 +40,7 @@ async def test_patient_journey(client, db):
             occurred_at=now - timedelta(hours=1),
         ),
     )
-    files = LocalMediaFiles(db.media_dir)
+    files = files_of(db)
     picture = await attach_media(
         files,
         referral_id=sent.referral_id,
@@ -225,7 +225,7 @@ async def test_second_patient_gets_404_on_every_id_of_the_first(client, db):
         clinic_says(Contacted(outcome="booked", appointment_at=now + timedelta(days=1))),
     )
     picture = await attach_media(
-        LocalMediaFiles(db.media_dir),
+        files_of(db),
         referral_id=first.referral_id,
         data=png_bytes(),
         kind="photo",

@@ -14,6 +14,7 @@ from backend.services.visit_codes import MAX_WRONG, WINDOW, issue_code, redeem_c
 from backend.store import media
 from backend.store.tables import Device
 from tests.factories import NOW, make_clinic, make_referral
+from tests.pictures import ON_BOTH_STORES, files_of
 
 SECRET = "s" * 48
 
@@ -59,18 +60,24 @@ def jpeg_with_gps() -> bytes:
     return out.getvalue()
 
 
-async def test_pictures_lose_their_metadata_and_bad_files_are_refused(db, tmp_path):
+@ON_BOTH_STORES
+async def test_pictures_lose_their_metadata_and_bad_files_are_refused(db):
     sent = await make_referral(await make_clinic())
-    files = LocalMediaFiles(tmp_path / "media")
+    files = files_of(db)
     original = jpeg_with_gps()
     assert Image.open(io.BytesIO(original)).getexif()  # the phone's EXIF is there
     media_id = await attach_media(
         files, referral_id=sent.referral_id, data=original, kind="photo", phase="before", now=NOW
     )
     row = await media.get(media_id)
-    stored = files.path(row.storage_key).read_bytes()
+    stored = await files.get(row.storage_key)
     assert row.content_type == "image/jpeg" and row.size_bytes == len(stored)
     assert not Image.open(io.BytesIO(stored)).getexif()
+    for size in row.sizes:  # nor do their smaller copies carry it
+        assert not Image.open(io.BytesIO(await files.get(size.key))).getexif()
+    assert {(s.name, s.format) for s in row.sizes} == {
+        (n, f) for n in ("thumb", "screen") for f in ("webp", "jpeg")
+    }
     with pytest.raises(Invalid):
         await attach_media(
             files,
@@ -79,8 +86,10 @@ async def test_pictures_lose_their_metadata_and_bad_files_are_refused(db, tmp_pa
             kind="photo",
             phase="before",
         )
-    with pytest.raises(ValueError):
-        files.path("../../etc/passwd")
+    assert len(await files.objects()) == 5  # the refused file left nothing behind
+    if isinstance(files, LocalMediaFiles):
+        with pytest.raises(ValueError):
+            files.path("../../etc/passwd")
 
 
 async def test_device_tokens_follow_the_person_signed_in(db):
