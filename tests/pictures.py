@@ -1,5 +1,9 @@
 """Pictures in tests: the same tests on the media directory and on the object store."""
 
+import asyncio
+import os
+import sys
+
 import httpx
 import pytest
 
@@ -27,3 +31,36 @@ async def stored(settings: Settings) -> dict[str, bytes]:
     """Every object in the test's media store, by key."""
     files = files_of(settings)
     return {key: await files.get(key) for key in await files.objects()}
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    """The variables a `plantrack` process reads for the test's database and media store."""
+    return {
+        "PLANTRACK_DATABASE_URL": settings.database_url,
+        "PLANTRACK_SECRET_KEY": settings.secret_key,
+        "PLANTRACK_VAR_DIR": settings.var_dir,
+        "PLANTRACK_MEDIA_DIR": settings.media_dir,
+        "PLANTRACK_MEDIA_URL": settings.media_url,
+        "AWS_ENDPOINT_URL": settings.s3_endpoint_url,
+        "AWS_ACCESS_KEY_ID": settings.s3_access_key_id,
+        "AWS_SECRET_ACCESS_KEY": settings.s3_secret_access_key,
+        "AWS_REGION": settings.s3_region,
+    }
+
+
+async def plantrack(settings: Settings, *args: str) -> str:
+    """The CLI in a process of its own, configured by the environment as in production;
+    what it printed."""
+    env = {**os.environ, **environment(settings)}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "backend.cli",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    return out.decode()
