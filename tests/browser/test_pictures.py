@@ -1,5 +1,8 @@
 """A clinic coordinator uploads an "after" photo in a real browser; the patient then sees
-it through the app's API, beside the "before" one, stripped of the camera's metadata."""
+it through the app's API, beside the "before" one, stripped of the camera's metadata; and
+the patient's plan page on a phone shows the pictures in the size the screen needs. Both
+on the media directory and on the object store (the browser then loads the pictures
+straight from the store)."""
 
 import io
 import re
@@ -15,10 +18,11 @@ from backend.runtime.clock import utcnow
 from backend.services.media import attach_media
 from backend.store import parties
 from tests.browser.conftest import ARTIFACTS, shot
-from tests.factories import make_clinic, make_referral
+from tests.factories import make_clinic, make_referral, page_token
 from tests.http.patient_client import sign_in as patient_sign_in
 from tests.http.staff_client import PASSWORD, make_staff
-from tests.pictures import files_of
+from tests.http.test_patient_web_variants import proved_cookie
+from tests.pictures import ON_BOTH_STORES, files_of
 
 PHONE = "+79164440020"
 
@@ -34,7 +38,10 @@ def photo_with_gps(colour: tuple[int, int, int]) -> bytes:
     return out.getvalue()
 
 
-async def test_clinic_uploads_an_after_photo_the_patient_then_sees(live_server, browser, db):
+@ON_BOTH_STORES
+async def test_clinic_uploads_an_after_photo_the_patient_then_sees(
+    live_server, browser, db, media_backend
+):
     now = utcnow()
     clinic_id = await make_clinic()
     sent = await make_referral(clinic_id, phone=PHONE, at=now - timedelta(hours=2))
@@ -76,9 +83,11 @@ async def test_clinic_uploads_an_after_photo_the_patient_then_sees(live_server, 
     picture = after_section.get_by_role("img")
     await expect(picture).to_have_count(1)
     await expect(picture).to_have_attribute("alt", "Фото, зуб 36: Имплант и коронка")
-    # The browser really loaded the picture through its signed URL.
-    assert await picture.evaluate("img => img.complete && img.naturalWidth") == 640
-    await shot(page, "clinic-pictures")
+    # The browser really loaded the thumbnail (not the photo) through its signed URL.
+    assert await picture.evaluate("img => img.complete && img.naturalWidth") == 320
+    source = await picture.evaluate("img => img.currentSrc")
+    assert source.startswith(db.s3_endpoint_url if media_backend == "s3" else live_server)
+    await shot(page, f"clinic-pictures-{media_backend}")
     await context.close()
 
     async with httpx.AsyncClient(base_url=live_server) as app:
@@ -103,3 +112,71 @@ async def test_clinic_uploads_an_after_photo_the_patient_then_sees(live_server, 
         stored = Image.open(io.BytesIO(picture.content))
         assert stored.size == (640, 420)
         assert not stored.getexif(), "the camera's metadata reached the record"
+
+
+def xray(width: int, height: int) -> bytes:
+    image = Image.linear_gradient("L").resize((width, height))
+    for x in range(0, width, 120):
+        image.paste(230, (x, height // 3, x + 40, 2 * height // 3))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=92)
+    return out.getvalue()
+
+
+@ON_BOTH_STORES
+async def test_the_plan_page_on_a_phone_loads_the_screen_size(
+    live_server, browser, db, media_backend
+):
+    sent = await make_referral(await make_clinic(), phone=PHONE)
+    files = files_of(db)
+    await attach_media(
+        files,
+        referral_id=sent.referral_id,
+        data=xray(3000, 1500),
+        kind="xray",
+        phase="before",
+        caption="Ортопантомограмма",
+    )
+    await attach_media(
+        files,
+        referral_id=sent.referral_id,
+        data=photo_with_gps((200, 120, 110)),
+        kind="photo",
+        phase="before",
+        tooth=36,
+        caption="Зуб 36",
+    )
+    token = await page_token(db.secret_key, sent.referral_id, sent.patient_id)
+    cookie = await proved_cookie(db, token)
+
+    context = await browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=3, is_mobile=True
+    )
+    await context.add_cookies(
+        [{"name": "plantrack_patient", "value": cookie, "domain": "127.0.0.1", "path": "/p"}]
+    )
+    page = await context.new_page()
+    await page.goto(f"{live_server}/p/{token}/plan")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Ваш план лечения")
+    pictures = page.locator("figure.picture img")
+    await expect(pictures).to_have_count(2)
+    for i in range(2):
+        await pictures.nth(i).scroll_into_view_if_needed()  # loaded lazily
+    await page.wait_for_function(
+        "() => [...document.querySelectorAll('figure.picture img')]"
+        ".every(i => i.complete && i.naturalWidth > 0)"
+    )
+    sources = await pictures.evaluate_all("imgs => imgs.map(i => i.currentSrc)")
+    # 390 CSS pixels at 3 device pixels each: the screen size in WebP, not the X-ray's
+    # 3000 pixels nor the thumbnail's 320 (the photo is smaller than a screen: as it is).
+    async with httpx.AsyncClient() as web:
+        for src, size in zip(sources, [(1600, 800), (640, 420)], strict=True):
+            if media_backend == "s3":
+                assert src.startswith(db.s3_endpoint_url + "/") and "X-Amz-Signature=" in src
+                assert ".screen.webp?" in src
+            else:
+                assert src.startswith(f"{live_server}/media/") and "v=screen.webp" in src
+            got = Image.open(io.BytesIO((await web.get(src)).content))
+            assert (got.format, got.size) == ("WEBP", size)
+    await shot(page, f"patient-plan-pictures-{media_backend}")
+    await context.close()
