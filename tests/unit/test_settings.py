@@ -56,3 +56,32 @@ def test_unknown_database_scheme_is_refused(tmp_path):
 def test_repr_hides_the_secret_and_the_password():
     settings = load_settings({**PROD_OK, "PLANTRACK_DATABASE_URL": "postgresql://u:hunter2@db/p"})
     assert "hunter2" not in repr(settings) and "s" * 48 not in repr(settings)
+
+
+def test_pictures_go_to_an_object_store_named_by_an_s3_url(tmp_path):
+    from backend.runtime.media_files import LocalMediaFiles, S3MediaFiles, media_files_from
+
+    env = {"PLANTRACK_VAR_DIR": str(tmp_path)}
+    assert isinstance(media_files_from(load_settings(env)), LocalMediaFiles)
+    settings = load_settings(
+        {
+            **env,
+            "PLANTRACK_MEDIA_URL": "s3://clinic-pictures/plantrack/media",
+            "AWS_ENDPOINT_URL": "https://storage.yandexcloud.net",
+            "AWS_ACCESS_KEY_ID": "key-id",
+            "AWS_SECRET_ACCESS_KEY": "key-secret",
+            "AWS_REGION": "ru-central1",
+        }
+    )
+    files = media_files_from(settings)
+    assert isinstance(files, S3MediaFiles)
+    assert (files.bucket, files.prefix) == ("clinic-pictures", "plantrack/media")
+    assert files.origin == "https://storage.yandexcloud.net"  # what pages allow images from
+    assert "key-secret" not in repr(settings)
+    for bad in ("https://bucket/x", "s3://", "s3://ab/x", "/var/media"):
+        with pytest.raises(SettingsError, match="PLANTRACK_MEDIA_URL"):
+            load_settings({**env, "PLANTRACK_MEDIA_URL": bad})
+    with pytest.raises(SettingsError, match="AWS_ENDPOINT_URL"):
+        load_settings(
+            {**PROD_OK, "PLANTRACK_MEDIA_URL": "s3://b-1", "AWS_ENDPOINT_URL": "http://minio:9000"}
+        )
