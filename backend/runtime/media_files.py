@@ -140,6 +140,7 @@ class S3MediaFiles:
         if region:
             config["region"] = region
         self.bucket, self.prefix = bucket, prefix.strip("/")
+        self.static_keys = bool(access_key_id)
         # Path-style addressing (obstore's default) works with every S3-compatible server.
         self.store = S3Store(
             bucket,
@@ -187,8 +188,13 @@ class S3MediaFiles:
     ) -> tuple[str, datetime]:
         import obstore
 
-        # Signed with the machine's clock, which `now` is read from.
-        url = await obstore.sign_async(self.store, "GET", key, URL_TTL)
+        # Signed with the machine's clock, which `now` is read from. With keys given,
+        # signing is a local computation (~14 µs; ~66 µs through the event loop); without,
+        # the credentials may have to be fetched (instance metadata), so it is awaited.
+        if self.static_keys:
+            url = obstore.sign(self.store, "GET", key, URL_TTL)
+        else:
+            url = await obstore.sign_async(self.store, "GET", key, URL_TTL)
         return url, now + URL_TTL
 
 
