@@ -11,7 +11,7 @@ from uuid import UUID
 import msgspec
 
 from backend.services.privacy import Holdings
-from backend.services.profile import NotificationPrefs, prefs_of
+from backend.services.profile import NotificationPrefs, prefs_from_json
 
 T = TypeVar("T", bound=msgspec.Struct)
 
@@ -303,7 +303,7 @@ def export(
         exported_at=now,
         profile=_pick(ExportProfile, p, signed_in_with_firebase=p["firebase_uid"] is not None),
         consents=ExportConsents(
-            notifications=prefs_of(p),
+            notifications=prefs_from_json(p["notification_prefs"]),
             quiet_hours_start=p["quiet_hours_start"],
             quiet_hours_end=p["quiet_hours_end"],
         ),

@@ -11,6 +11,7 @@ from backend.domain.variants import overview
 from backend.routes import staff_schemas as s
 from backend.routes.paging import encode_cursor
 from backend.services.desk import AppointmentRow, Dispute, ReferralCard
+from backend.services.exchange_admin import ClinicRow
 from backend.services.recording import Recorded
 from backend.services.reports import ClinicScore, MonthFlow
 
@@ -121,15 +122,15 @@ def card(c: ReferralCard, appointments: list[AppointmentRow]) -> s.ReferralCardO
         rating = {k: c.rating[k] for k in ("called", "stars", "comment", "updated_at")}
     return s.ReferralCardOut(
         id=c.referral.id,
-        clinic_id=c.clinic["id"],
-        clinic_name=c.clinic["name"],
+        clinic_id=c.clinic.id,
+        clinic_name=c.clinic.name,
         invite_code=c.referral.invite_code,
         transferred_from=c.referral.transferred_from,
         patient=s.PatientOut(
-            id=c.patient["id"],
-            name=c.patient["name"],
-            phone=c.patient["phone"],
-            locale=c.patient["locale"],
+            id=c.patient.id,
+            name=c.patient.name,
+            phone=c.patient.phone,
+            locale=c.patient.locale,
         ),
         step=fold.step.value,
         step_at=fold.step_at,
@@ -278,9 +279,9 @@ def recorded(result: Recorded) -> s.ClaimRecorded:
     )
 
 
-def clinic(row: dict[str, Any], integration: Any = None) -> s.ClinicOut:
-    fields = {f: row[f] for f in s.ClinicOut.__struct_fields__ if f != "integration"}
-    return s.ClinicOut(**fields, integration=integration_out(integration))
+def clinic(row: ClinicRow, integration: Any = None) -> s.ClinicOut:
+    out = msgspec.convert(row, s.ClinicOut, from_attributes=True)
+    return msgspec.structs.replace(out, integration=integration_out(integration))
 
 
 def integration_out(view: Any) -> s.IntegrationOut | None:

@@ -40,6 +40,7 @@ from backend.store import audit, outbox, parties
 from backend.store import clinic_settings as store
 from backend.store.engine import write_transaction
 from backend.store.norms import norms_for
+from backend.store.rows import ClinicCard, ClinicRow
 
 log = logging.getLogger("plantrack.settings")
 
@@ -78,12 +79,11 @@ async def effective_for(
     return effective_settings(exchange, clinic)
 
 
-async def policy_for(clinic: dict[str, Any]) -> VerificationPolicy:
-    """The verification policy of a clinic's referrals (`clinic`: its row, with id,
-    timezone and first_contact_sla_minutes): its SLA counted in its working hours and
-    holidays, in its zone, and its answer windows."""
-    exchange, own = await store.layers(clinic["id"], clinic["first_contact_sla_minutes"])
-    return policy_of(effective_settings(exchange, own), ZoneInfo(clinic["timezone"]))
+async def policy_for(clinic: ClinicRow | ClinicCard) -> VerificationPolicy:
+    """The verification policy of a clinic's referrals: its SLA counted in its working
+    hours and holidays, in its zone, and its answer windows."""
+    exchange, own = await store.layers(clinic.id, clinic.first_contact_sla_minutes)
+    return policy_of(effective_settings(exchange, own), ZoneInfo(clinic.timezone))
 
 
 async def settings_of(clinic_id: UUID | None) -> SettingsView:

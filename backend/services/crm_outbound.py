@@ -80,8 +80,8 @@ async def _outbound(referral: ReferralRow) -> OutboundReferral:
     return OutboundReferral(
         referral_id=referral.id,
         invite_code=referral.invite_code,
-        patient_name=patient["name"],
-        patient_phone=patient["phone"],
+        patient_name=patient.name,
+        patient_phone=patient.phone,
         estimated_amount=referral.estimated_amount,
         currency=referral.currency,
         summary="; ".join(titles),

@@ -33,7 +33,7 @@ from backend.store import (
     privacy,
     referrals,
 )
-from backend.store.rows import AppointmentRow, MediaRow, ReferralRow
+from backend.store.rows import AppointmentRow, ClinicCard, MediaRow, PatientCard, ReferralRow
 
 # A worklist (who to call back, plans behind schedule) is shown whole, up to this many
 # rows, oldest first, so one answer stays a bounded size.
@@ -92,8 +92,8 @@ async def list_referrals(
 
 class ReferralCard(msgspec.Struct, frozen=True, kw_only=True):
     referral: dict[str, Any]
-    patient: dict[str, Any]
-    clinic: dict[str, Any]
+    patient: PatientCard
+    clinic: ClinicCard
     fold: ReferralFold
     verifications: dict[str, Verification]
     plans: list[PlanVersion]
@@ -108,15 +108,15 @@ async def referral_card(viewer: Viewer, referral_id: UUID, now: datetime) -> Ref
     if view is None:
         raise NotFound("no such referral")
     patient = view.patient
-    if patient["erased_at"] is not None:  # as the lists show it (backend.store.desk)
-        patient = {**patient, "name": privacy.ERASED_NAME, "phone": ""}
+    if patient.erased_at is not None:  # as the lists show it (backend.store.desk)
+        patient = msgspec.structs.replace(patient, name=privacy.ERASED_NAME, phone="")
     policy = await policy_for(view.clinic)
     rating = await contact_ratings.of_referral(referral_id)
     await saw(
         viewer,
         action="view_referral",
         object_kind="patient",
-        object_id=str(patient["id"]),
+        object_id=str(patient.id),
         details={"referral_id": str(referral_id)},
     )
     return ReferralCard(

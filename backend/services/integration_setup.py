@@ -60,7 +60,7 @@ async def configure(
     shown: dict[str, str] = {}
     async with write_transaction():
         clinic = await parties.clinic(clinic_id)
-        if clinic is None or clinic["archived_at"] is not None:
+        if clinic is None or clinic.archived_at is not None:
             raise NotFound("no such clinic")
         existing = await store.of_clinic(clinic_id)
         old = unseal(secret_key, existing["secrets"]) if existing and not rotate else {}

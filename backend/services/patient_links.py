@@ -305,7 +305,7 @@ async def latest_link(phone: str, *, secret: str, public_url: str, now: datetime
         return None
     live = [
         r
-        for r in await referrals.for_patient(patient["id"], limit=50)
+        for r in await referrals.for_patient(patient.id, limit=50)
         if link_works(ended_at=_ended_at(r.step, r.step_at), revoked_at=None, now=now)
     ]
     if not live:
@@ -315,7 +315,7 @@ async def latest_link(phone: str, *, secret: str, public_url: str, now: datetime
         _, token = await mint(
             secret=secret,
             referral_id=latest.id,
-            patient_id=patient["id"],
+            patient_id=patient.id,
             question_id=None,
             now=now,
         )
@@ -326,7 +326,7 @@ async def phone_hint(access: LinkAccess) -> str:
     """The link's phone as +7 916 ***-**-67: enough to recognise one's own number on the
     sign-in page, too little to learn someone else's."""
     patient = await parties.patient(access.patient_id)
-    phone = patient["phone"] if patient else ""
+    phone = patient.phone if patient else ""
     if not phone:
         return ""
     if len(phone) < 8 or not phone.startswith("+7"):

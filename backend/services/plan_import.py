@@ -1,7 +1,7 @@
 """Price lists, and referrals whose estimated plan comes from an AI analysis."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
@@ -30,6 +30,7 @@ from backend.services.referrals import (
 from backend.store import parties, prices
 from backend.store.engine import write_transaction
 from backend.store.norms import norms_for
+from backend.store.rows import ClinicRow
 
 MAX_LINES = 2000
 
@@ -135,7 +136,7 @@ def plan_in(plan: ImportedPlan, currency: str) -> PlanIn:
     )
 
 
-async def _clinic(clinic_id: UUID) -> dict[str, Any]:
+async def _clinic(clinic_id: UUID) -> ClinicRow:
     clinic = await parties.clinic(clinic_id)
     if clinic is None:
         raise NotFound("no such clinic")

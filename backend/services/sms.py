@@ -42,7 +42,7 @@ from backend.store import devices, outbox, parties, questions, referrals
 from backend.store import patient_links as link_rows
 from backend.store import sms as sms_rows
 from backend.store.engine import write_transaction
-from backend.store.rows import ReferralRow
+from backend.store.rows import PatientRow, ReferralRow
 
 TOPIC = "sms"
 DEFAULT_WEEKLY_LIMIT = 3
@@ -102,17 +102,17 @@ async def _queue(
 
 
 async def _refusal(
-    patient: dict[str, Any], kind: SmsKind, now: datetime, limit: int | None
+    patient: PatientRow, kind: SmsKind, now: datetime, limit: int | None
 ) -> str | None:
     """Why this patient gets no SMS of this kind now, or None. `limit` None: the weekly
     allowance is looked at later (the invite's, when it is sent: the worker knows it)."""
-    if patient["sms_blocked_at"] is not None:
-        return f"number refused by SMS.ru: {patient['sms_blocked_reason']}"
+    if patient.sms_blocked_at is not None:
+        return f"number refused by SMS.ru: {patient.sms_blocked_reason}"
     if not getattr(prefs_of(patient), _SWITCH.get(kind.value, "questions"), True):
         return "switched off by the patient"
     if limit is None:
         return None
-    spent = await sms_rows.spent_since(patient["id"], now - WEEK, kinds=_COUNTED)
+    spent = await sms_rows.spent_since(patient.id, now - WEEK, kinds=_COUNTED)
     allowance = weekly_allowance(kind, sent_this_week=spent, limit=limit)
     return None if allowance.allowed else allowance.reason
 
@@ -127,10 +127,10 @@ async def invite(
     if await devices.active_for(patient_id):
         return Decided(status="skipped", detail="the patient has the app")
     patient = await parties.patient(patient_id)
-    if patient is None or patient["erased_at"] is not None:
+    if patient is None or patient.erased_at is not None:
         return Decided(status="skipped", detail="no patient")
     quiet = quiet_of(patient)
-    planned = quiet_until(now, ZoneInfo(patient["timezone"]), quiet.start, quiet.end) or now
+    planned = quiet_until(now, ZoneInfo(patient.timezone), quiet.start, quiet.end) or now
     return await _queue(
         kind=SmsKind.invite,
         source_key=f"invite:{referral_id}",
@@ -145,7 +145,7 @@ async def invite(
 async def from_notification(
     notify_id: int,
     payload: dict[str, Any],
-    patient: dict[str, Any],
+    patient: PatientRow,
     now: datetime,
     *,
     limit: int = DEFAULT_WEEKLY_LIMIT,
@@ -171,7 +171,7 @@ async def from_notification(
         return await _queue(
             kind=kind,
             source_key=f"notify:{notify_id}",
-            patient_id=patient["id"],
+            patient_id=patient.id,
             referral_id=referral_id,
             planned_at=now,
             now=now,
@@ -184,7 +184,7 @@ async def from_notification(
 async def queue_code(*, patient_id: UUID, referral_id: UUID, code_id: UUID, now: datetime) -> bool:
     """A sign-in code, at once (the patient is waiting for it); False: number refused."""
     patient = await parties.patient(patient_id)
-    if patient is None or patient["erased_at"] is not None or patient["sms_blocked_at"]:
+    if patient is None or patient.erased_at is not None or patient.sms_blocked_at:
         return False
     await _queue(
         kind=SmsKind.code,
@@ -267,10 +267,10 @@ async def compose(
         patient = await parties.patient(message["patient"])
         referral = await referrals.get(message["referral"]) if message["referral"] else None
         reason = ""
-        if patient is None or patient["erased_at"] is not None:
+        if patient is None or patient.erased_at is not None:
             reason = "patient erased"
-        elif patient["sms_blocked_at"] is not None:
-            reason = f"number refused by SMS.ru: {patient['sms_blocked_reason']}"
+        elif patient.sms_blocked_at is not None:
+            reason = f"number refused by SMS.ru: {patient.sms_blocked_reason}"
         elif referral is None:
             reason = "no referral"
         else:
@@ -288,10 +288,10 @@ async def compose(
         assert patient is not None and referral is not None
         if not message["urgent"]:
             quiet = quiet_of(patient)
-            until = quiet_until(now, ZoneInfo(patient["timezone"]), quiet.start, quiet.end)
+            until = quiet_until(now, ZoneInfo(patient.timezone), quiet.start, quiet.end)
             if until is not None:  # held by an outage into the night: wait for the morning
                 return NotNow(status="retry", reason="quiet hours", retry_at=until)
-        lang: texts.Lang = "en" if patient["locale"] == "en" else "ru"
+        lang: texts.Lang = "en" if patient.locale == "en" else "ru"
         kind = message["kind"]
         link_id = message["link"]
         if kind == SmsKind.code:
@@ -303,7 +303,7 @@ async def compose(
                 link_id, token = await patient_links.mint(
                     secret=secret,
                     referral_id=referral.id,
-                    patient_id=patient["id"],
+                    patient_id=patient.id,
                     question_id=message["question"],
                     now=now,
                 )
@@ -311,7 +311,7 @@ async def compose(
                 token = patient_links.token_of(secret, link_id)
             clinic = await parties.clinic(referral.clinic)
             text = texts.SMS[kind][lang].format(
-                clinic=clinic["name"] if clinic else "",
+                clinic=clinic.name if clinic else "",
                 link=patient_links.link_url(public_url, token),
             )
         parts = sms_parts(text)
@@ -321,7 +321,7 @@ async def compose(
             return NotNow(status="skipped", reason="already sent")
     return Ready(
         message_id=message_id,
-        sms=Sms(to=patient["phone"], text=text, sender=sender),
+        sms=Sms(to=patient.phone, text=text, sender=sender),
         kind=kind,
         parts=parts,
     )

@@ -165,7 +165,7 @@ async def change_role(
         raise Invalid(f"a {role} works for the exchange, not for a clinic")
     if clinic_id is not None:
         clinic = await parties.clinic(clinic_id)
-        if clinic is None or clinic["archived_at"] is not None:
+        if clinic is None or clinic.archived_at is not None:
             raise NotFound("no such clinic")
     _not_self(viewer, staff_id, "change the role of")
     before = await store.get(staff_id)

@@ -53,6 +53,7 @@ from backend.store import ledger, outbox, parties, referrals
 from backend.store import staff_alerts as store
 from backend.store.engine import write_transaction
 from backend.store.outbox import Outcome
+from backend.store.rows import ClinicRow
 
 log = logging.getLogger("plantrack.alerts")
 
@@ -71,22 +72,22 @@ TASK_DEADLINE = timedelta(hours=2)  # a CRM task without an SLA of its own is du
 STALE_AFTER = timedelta(days=3)
 
 
-async def clinic_calendar(clinic: dict[str, Any] | None) -> tuple[ZoneInfo, WorkingHours]:
+async def clinic_calendar(clinic: ClinicRow | None) -> tuple[ZoneInfo, WorkingHours]:
     """The clinic's time zone and working hours: the one place alerts ask "is it working
     time?". Its own hours and holidays (backend.services.clinic_settings), the same clock
     its first-contact SLA and "overdue" are counted in."""
-    tz = ZoneInfo(clinic["timezone"]) if clinic and clinic.get("timezone") else EXCHANGE_TZ
-    if not clinic:
-        return tz, DEFAULT_HOURS
-    settings = await effective_for(clinic["id"], clinic.get("first_contact_sla_minutes"))
+    if clinic is None:
+        return EXCHANGE_TZ, DEFAULT_HOURS
+    settings = await effective_for(clinic.id, clinic.first_contact_sla_minutes)
+    tz = ZoneInfo(clinic.timezone) if clinic.timezone else EXCHANGE_TZ
     return tz, settings.hours
 
 
-async def sla_of(clinic: dict[str, Any] | None) -> timedelta:
+async def sla_of(clinic: ClinicRow | None) -> timedelta:
     """The clinic's first-contact SLA in force (its own, else the exchange's default)."""
-    if not clinic:
+    if clinic is None:
         return DEFAULT_SLA
-    settings = await effective_for(clinic["id"], clinic.get("first_contact_sla_minutes"))
+    settings = await effective_for(clinic.id, clinic.first_contact_sla_minutes)
     return settings.first_contact_sla
 
 
@@ -94,15 +95,15 @@ async def sla_of(clinic: dict[str, Any] | None) -> timedelta:
 
 
 async def raise_alert(
-    raised: Raised, *, clinic: dict[str, Any] | None, referral_id: UUID | None, now: datetime
+    raised: Raised, *, clinic: ClinicRow | None, referral_id: UUID | None, now: datetime
 ) -> int | None:
     """Record the alert once and queue its fan-out for when it may go out (inside the
     caller's transaction)."""
-    scope = str(referral_id) if referral_id else str(clinic["id"] if clinic else "exchange")
+    scope = str(referral_id) if referral_id else str(clinic.id if clinic else "exchange")
     alert_id = await store.insert(
         dedupe_key=f"{raised.kind.value}:{scope}:{raised.key}"[:200],
         kind=raised.kind.value,
-        clinic_id=clinic["id"] if clinic else None,
+        clinic_id=clinic.id if clinic else None,
         referral_id=referral_id,
         details=dict(raised.details),
         happened_at=raised.happened_at,
@@ -158,7 +159,7 @@ async def after_refresh(
     schedule: str,
     now: datetime,
     *,
-    clinic: dict[str, Any] | None,
+    clinic: ClinicRow | None,
 ) -> None:
     """In every rewrite of a referral's derived rows: its timed alerts kept in step with
     its state, and a plan that has just fallen behind."""
@@ -286,7 +287,7 @@ async def fan_out(alert_id: int, now: datetime) -> Outcome:
         return Outcome(status="skipped", detail="stale")
     kind = AlertKind(alert["kind"])
     clinic = await parties.clinic(alert["clinic"]) if alert["clinic"] else None
-    integration = await integration_store.of_clinic(clinic["id"]) if clinic else None
+    integration = await integration_store.of_clinic(clinic.id) if clinic else None
     crm = integration["system"] if integration and integration["system"] in CRMS else None
     people = await store.recipients(alert["clinic"], [r.value for r in Role])
     queued = 0
@@ -325,7 +326,7 @@ def _prefs(person: dict[str, Any]) -> AlertPrefs:
 
 
 async def _to_digest(
-    person: dict[str, Any], alert_id: int, clinic: dict[str, Any] | None, now: datetime
+    person: dict[str, Any], alert_id: int, clinic: ClinicRow | None, now: datetime
 ) -> None:
     await store.add_to_digest(person["id"], alert_id, now)
     tz = ZoneInfo(await store.clinic_zone(person["clinic"]) or EXCHANGE_TZ.key)
@@ -372,7 +373,7 @@ async def _rendered(alert: dict[str, Any], person: dict[str, Any], public_url: s
     referral = await referrals.get(alert["referral"]) if alert["referral"] else None
     text = alert_texts.render(
         alert,
-        clinic_name=clinic["name"] if clinic else "—",
+        clinic_name=clinic.name if clinic else "—",
         invite_code=referral.invite_code if referral else None,
         tz=tz,
         lang=lang,

@@ -36,6 +36,7 @@ from backend.services.staff_auth import StaffPrincipal
 from backend.store import parties
 from backend.store import worklist as store
 from backend.store.engine import write_transaction
+from backend.store.rows import ClinicRow
 
 Note = Annotated[str, msgspec.Meta(max_length=2000)]
 
@@ -66,8 +67,8 @@ class Worklist(msgspec.Struct, frozen=True, kw_only=True):
     later: list[CallBack]  # call-backs set for later: off the list until then
 
 
-async def _entries(clinic: dict, now: datetime) -> dict[UUID, list[Entry]]:
-    clinic_id = clinic["id"]
+async def _entries(clinic: ClinicRow, now: datetime) -> dict[UUID, list[Entry]]:
+    clinic_id = clinic.id
     tz, hours = await clinic_calendar(clinic)
     sla = await sla_of(clinic)
     found: dict[UUID, list[Entry]] = {}
@@ -113,7 +114,7 @@ async def worklist(
     clinic = await parties.clinic(viewer.principal.clinic_id)
     assert clinic is not None  # clinic staff always have one
     found = await _entries(clinic, now)
-    callbacks = await store.open_callbacks(clinic["id"], limit=WORKLIST_MAX)
+    callbacks = await store.open_callbacks(clinic.id, limit=WORKLIST_MAX)
     snoozed: dict[UUID, dict] = {}
     for c in callbacks:
         snoozed.setdefault(c["referral"], c)  # the earliest open call-back
@@ -166,7 +167,7 @@ async def worklist(
         viewer,
         action="view_worklist",
         object_kind="clinic",
-        object_id=str(clinic["id"]),
+        object_id=str(clinic.id),
         details={"shown": len(page), "offset": offset},
     )
     return Worklist(items=page, total=len(items), later=sorted(later, key=lambda c: c.at))

@@ -1,7 +1,7 @@
 """Typed rows the store answers with: one frozen Struct per row shape, converted once
 from the database's row (msgspec.convert), so callers read attributes, not keys."""
 
-from datetime import datetime
+from datetime import datetime, time
 from typing import TypeVar
 from uuid import UUID
 
@@ -141,3 +141,82 @@ class QuestionRow(msgspec.Struct, frozen=True, kw_only=True):
     answered_at: datetime | None
     answer: str | None
     answer_event_id: int | None
+
+
+class ClinicRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A partner clinic: where it is, how referrals reach it, its first-contact promise."""
+
+    id: UUID
+    name: str
+    city: str
+    district: str | None
+    address: str
+    phone: str
+    timezone: str  # IANA name
+    delivery_channel: str  # panel | bitrix24 | amocrm | webhook | ident
+    first_contact_sla_minutes: int | None
+    created_at: datetime
+    archived_at: datetime | None
+    show_prices_to_patients: bool
+
+
+class PatientRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A patient: contact, language, zone, preferences (JSON text), erasure."""
+
+    id: UUID
+    phone: str  # E.164
+    name: str
+    search_key: str
+    locale: str
+    timezone: str
+    firebase_uid: str | None
+    notification_prefs: str | None  # JSON text, as stored
+    quiet_hours_start: time | None
+    quiet_hours_end: time | None
+    created_at: datetime
+    archived_at: datetime | None
+    erased_at: datetime | None
+    sms_blocked_at: datetime | None
+    sms_blocked_reason: str | None
+
+
+class StaffRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A staff account: role, clinic (none for the exchange), second factor, preferences."""
+
+    id: UUID
+    email: str
+    name: str
+    role: str
+    clinic: UUID | None
+    password_hash: str
+    totp_secret: str | None
+    totp_confirmed_at: datetime | None
+    totp_last_step: int | None
+    created_at: datetime
+    last_login_at: datetime | None
+    archived_at: datetime | None
+    alert_prefs: str | None  # JSON text, as stored
+
+
+class ClinicCard(msgspec.Struct, frozen=True, kw_only=True):
+    """What a screen about one referral needs of its clinic (read with the referral)."""
+
+    id: UUID
+    name: str
+    city: str
+    address: str
+    phone: str
+    timezone: str
+    first_contact_sla_minutes: int | None
+    show_prices: bool
+
+
+class PatientCard(msgspec.Struct, frozen=True, kw_only=True):
+    """What a screen about one referral needs of its patient (read with the referral)."""
+
+    id: UUID
+    name: str
+    phone: str
+    locale: str
+    timezone: str
+    erased_at: datetime | None

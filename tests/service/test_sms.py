@@ -137,7 +137,7 @@ async def test_a_number_sms_ru_refuses_is_marked_and_gets_nothing_more(db, fake,
     [invite] = await messages(kind="invite")
     assert invite["status"] == "failed" and invite["reason"].startswith("207")
     patient = await parties.patient(sent.patient_id)
-    assert patient["sms_blocked_at"] is not None and "207" in patient["sms_blocked_reason"]
+    assert patient.sms_blocked_at is not None and "207" in patient.sms_blocked_reason
     [message] = await outbox.of_topic("sms")
     assert message["status"] == "skipped"
     # The next notification is refused before anything goes to SMS.ru.

@@ -184,14 +184,14 @@ async def test_a_digest_instead_and_preferences_per_person(db, smtp):
     coordinator, manager, _ = await people(clinic_id)
     c_row = await parties.staff_by_email(coordinator.email)
     await staff_alerts.set_preferences(
-        c_row["id"],
+        c_row.id,
         staff_alerts.AlertPrefs(digest=True, lang="en"),
         role=Role.clinic_coordinator,
     )
     m_row = await parties.staff_by_email(manager.email)
     # The manager wants only new referrals.
     saved = await staff_alerts.set_preferences(
-        m_row["id"],
+        m_row.id,
         staff_alerts.AlertPrefs(kinds=frozenset({AlertKind.new_referral})),
         role=Role.clinic_manager,
     )
