@@ -49,7 +49,7 @@ async def integrations_page(request: Request) -> Template:
     key = request.app.state.settings.secret_key
     rows = []
     for clinic in await exchange_admin.clinics():
-        view = await integration_setup.describe(clinic["id"], secret_key=key, public_url=None)
+        view = await integration_setup.describe(clinic.id, secret_key=key, public_url=None)
         rows.append({"clinic": clinic, "view": view})
     return await page(request, "integrations.html", rows=rows)
 
@@ -160,7 +160,7 @@ async def inbox_page(
         limit=PAGE + 1,
         before_id=before or None,
     )
-    names = {c["id"]: c["name"] for c in await exchange_admin.clinics(include_archived=True)}
+    names = {c.id: c.name for c in await exchange_admin.clinics(include_archived=True)}
     page_rows = rows[:PAGE]
     return await page(
         request,

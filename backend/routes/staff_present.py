@@ -1,7 +1,7 @@
 """From service results to the clinic and exchange API's bodies."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -10,43 +10,57 @@ from backend.domain.norms import effective_norms
 from backend.domain.variants import overview
 from backend.routes import staff_schemas as s
 from backend.routes.paging import encode_cursor
-from backend.services.desk import AppointmentRow, Dispute, ReferralCard
+from backend.services.desk import (
+    AppointmentRow,
+    DeskRating,
+    DeskReferral,
+    Dispute,
+    NobodyCalled,
+    ReferralCard,
+)
 from backend.services.exchange_admin import ClinicRow
 from backend.services.recording import Recorded
 from backend.services.reports import ClinicScore, MonthFlow
 
+T = TypeVar("T")
 
-def referral_rows(rows: list[dict[str, Any]], limit: int, *, with_phone: bool) -> s.ReferralList:
+
+def _out(row: msgspec.Struct, shape: type[T], **more: Any) -> T:
+    """A store row as an answer: its fields by name, `more` added or renamed."""
+    return msgspec.convert({**msgspec.structs.asdict(row), **more}, shape)
+
+
+def referral_rows(rows: list[DeskReferral], limit: int, *, with_phone: bool) -> s.ReferralList:
     page, more = rows[:limit], len(rows) > limit
 
-    def amount(row: dict, column: str) -> s.Amount:
-        return s.Amount(amount=row[column], currency=row["currency"])
-
-    items = [
-        s.ReferralRow(
-            id=r["id"],
-            clinic_id=r["clinic"],
-            clinic_name=r["clinic_name"],
-            patient_name=r["patient_name"],
-            patient_phone=r["patient_phone"] if with_phone else None,
-            step=r["step"],
-            sent_at=r["sent_at"],
-            planned=amount(r, "planned_amount"),
-            executed=amount(r, "executed_amount"),
-            paid=amount(r, "paid_amount"),
-            remaining=amount(r, "remaining_amount"),
-            disputed=r["disputed_count"],
-            overdue=r["overdue_count"],
-            chosen_variant=r.get("chosen_variant"),
-            variant_chosen_by=r.get("variant_chosen_by"),
+    def row_out(r: DeskReferral) -> s.ReferralRow:
+        money = {
+            name: s.Amount(amount=getattr(r, f"{name}_amount"), currency=r.currency)
+            for name in ("planned", "executed", "paid", "remaining")
+        }
+        return _out(
+            r,
+            s.ReferralRow,
+            **money,
+            clinic_id=r.clinic,
+            patient_phone=r.patient_phone if with_phone else None,
+            disputed=r.disputed_count,
+            overdue=r.overdue_count,
         )
-        for r in page
-    ]
+
     last = page[-1] if page else None
     return s.ReferralList(
-        items=items,
-        next_cursor=encode_cursor(last["sent_at"], last["id"]) if more and last else None,
+        items=[row_out(r) for r in page],
+        next_cursor=encode_cursor(last.sent_at, last.id) if more and last else None,
     )
+
+
+def rating(r: DeskRating) -> s.RatingOut:
+    return _out(r, s.RatingOut, referral_id=r.referral)
+
+
+def nobody_called(r: NobodyCalled) -> s.NobodyCalledRow:
+    return _out(r, s.NobodyCalledRow, referral_id=r.referral, said_at=r.patient_said_at)
 
 
 def card(c: ReferralCard, appointments: list[AppointmentRow]) -> s.ReferralCardOut:
@@ -244,23 +258,7 @@ def scorecard(score: ClinicScore) -> s.ScorecardOut:
 
 
 def dispute(d: Dispute, now: datetime) -> s.DisputeOut:
-    return s.DisputeOut(
-        id=d.id,
-        referral_id=d.referral_id,
-        clinic_id=d.clinic_id,
-        clinic_name=d.clinic_name,
-        patient_name=d.patient_name,
-        milestone=d.milestone,
-        item_title=d.item_title,
-        state=d.state,  # type: ignore[arg-type]
-        clinic_claim=d.clinic_claim,
-        patient_word=d.patient_word,
-        receipts=d.receipts,
-        visit_code_used=d.visit_code_used,
-        since=d.since,
-        age_days=(now - d.since).days,
-        clinic_answers=d.clinic_answers,
-    )
+    return _out(d, s.DisputeOut, age_days=(now - d.since).days)
 
 
 def dispute_page(rows: list[Dispute], limit: int, now: datetime) -> s.DisputeList:

@@ -62,7 +62,7 @@ def _check_clinic_fields(values: dict) -> dict:
     return values
 
 
-async def clinics(*, include_archived: bool = False) -> list[dict]:
+async def clinics(*, include_archived: bool = False) -> list[ClinicRow]:
     """Every clinic by name; archived ones only when asked."""
     return await desk.clinics(include_archived=include_archived)
 
@@ -142,12 +142,12 @@ async def resolve_dispute(
         raise NotFound("no such dispute")
     if not note.strip():
         raise Invalid("a ruling needs a note saying why")
-    if row["state"] not in ("disputed", "clinic_silent"):
-        raise Conflict(f"this milestone is {row['state']}, not in dispute")
+    if row.state not in ("disputed", "clinic_silent"):
+        raise Conflict(f"this milestone is {row.state}, not in dispute")
     return await record(
-        row["referral"],
+        row.referral,
         Statement(
-            body=Resolution(milestone=row["milestone"], outcome=outcome, note=note.strip()),
+            body=Resolution(milestone=row.milestone, outcome=outcome, note=note.strip()),
             source=Source.exchange,
             actor=actor,
             idempotency_key=f"resolution:{verification_id}:{new_id()}",

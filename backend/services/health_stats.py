@@ -18,7 +18,7 @@ KINDS = {"in": "in", "executed": "executed", "started": "started", "duration": "
 
 async def _districts() -> dict:
     return {
-        c["id"]: (c["district"] or None, ZoneInfo(c["timezone"]))
+        c.id: (c.district or None, ZoneInfo(c.timezone))
         for c in await desk.clinics(include_archived=True)
     }
 

@@ -47,9 +47,9 @@ async def scope(clinic_ids: list[UUID] | None, city: str | None) -> list[UUID] |
     if city is None:
         return clinic_ids
     in_city = [
-        c["id"]
+        c.id
         for c in await desk.clinics(include_archived=True)
-        if c["city"].casefold() == city.strip().casefold()
+        if c.city.casefold() == city.strip().casefold()
     ]
     return [c for c in in_city if clinic_ids is None or c in clinic_ids]
 
@@ -246,18 +246,18 @@ class ClinicScore(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def scorecards(clinic_ids: list[UUID] | None, *, now: datetime) -> list[ClinicScore]:
-    clinics = [c for c in await desk.clinics() if clinic_ids is None or c["id"] in clinic_ids]
-    histories = await ledger.histories([c["id"] for c in clinics])
-    by_clinic: dict[UUID, list] = {c["id"]: [] for c in clinics}
+    clinics = [c for c in await desk.clinics() if clinic_ids is None or c.id in clinic_ids]
+    histories = await ledger.histories([c.id for c in clinics])
+    by_clinic: dict[UUID, list] = {c.id: [] for c in clinics}
     for referral_id, events in histories.items():
         sent = next((e for e in events if e.kind == "sent"), None)
         if sent is not None:
             by_clinic.setdefault(sent.body.clinic_id, []).append((referral_id, events))
     return [
         ClinicScore(
-            clinic_id=c["id"],
-            clinic_name=c["name"],
-            card=scorecard(by_clinic.get(c["id"], []), now=now),
+            clinic_id=c.id,
+            clinic_name=c.name,
+            card=scorecard(by_clinic.get(c.id, []), now=now),
         )
         for c in clinics
     ]

@@ -43,10 +43,6 @@ async def clinic(clinic_id: UUID) -> ClinicRow | None:
     return None if row is None else typed(row, ClinicRow)
 
 
-async def clinics() -> list[ClinicRow]:
-    return [typed(row, ClinicRow) for row in await Clinic.select().order_by(Clinic.name)]
-
-
 async def patient_by_phone(phone: str) -> PatientRow | None:
     row = await Patient.select().where(Patient.phone == phone).first()
     return None if row is None else typed(row, PatientRow)

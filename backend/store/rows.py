@@ -2,7 +2,7 @@
 from the database's row (msgspec.convert), so callers read attributes, not keys."""
 
 from datetime import datetime, time
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -220,3 +220,96 @@ class PatientCard(msgspec.Struct, frozen=True, kw_only=True):
     locale: str
     timezone: str
     erased_at: datetime | None
+
+
+class DeskReferral(msgspec.Struct, frozen=True, kw_only=True):
+    """A referral as the desks list it: its clinic and patient by name, its money."""
+
+    id: UUID
+    step: str
+    sent_at: datetime
+    currency: str
+    planned_amount: int
+    executed_amount: int
+    paid_amount: int
+    remaining_amount: int
+    disputed_count: int
+    overdue_count: int
+    chosen_variant: str | None
+    variant_chosen_by: str | None
+    clinic: UUID
+    clinic_name: str
+    patient: UUID
+    patient_name: str  # "erased" for a patient who had their data erased
+    patient_phone: str  # empty for an erased patient
+    patient_erased_at: datetime | None
+    expected_finish: datetime | None = None  # in the follow-up list
+
+
+class DeskRating(msgspec.Struct, frozen=True, kw_only=True):
+    """A patient's rating of how the clinic got in touch, with the patient's name."""
+
+    referral: UUID
+    called: bool
+    stars: int | None
+    comment: str
+    updated_at: datetime
+    patient_name: str
+    patient_erased_at: datetime | None
+
+
+class NobodyCalled(msgspec.Struct, frozen=True, kw_only=True):
+    """An open referral whose patient's last word on the call is 'no'."""
+
+    referral: UUID
+    state: str
+    patient_said_at: datetime | None
+    sent_at: datetime
+    step: str
+    patient_name: str
+    patient_phone: str
+    patient_erased_at: datetime | None
+
+
+class DisputeRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A disputed or clinic-silent milestone, with its clinic and patient by name."""
+
+    id: UUID
+    referral_id: UUID
+    milestone: str
+    state: str
+    claim_event_id: int | None
+    clinic_said_at: datetime | None
+    patient_event_id: int | None
+    patient_answer: str | None
+    patient_said_at: datetime | None
+    updated_at: datetime
+    clinic_id: UUID
+    clinic_name: str
+    patient_name: str
+    patient_erased_at: datetime | None
+
+
+class VerificationRef(msgspec.Struct, frozen=True, kw_only=True):
+    """Which referral and clinic one verification belongs to, and its state."""
+
+    id: UUID
+    referral: UUID
+    milestone: str
+    state: str
+    clinic_id: UUID
+
+
+class AuditRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One line of the audit log: who saw or changed what, from where."""
+
+    id: int
+    at: datetime
+    actor: str
+    actor_role: str
+    action: str
+    object_kind: str
+    object_id: str
+    ip: str
+    request_id: str
+    details: dict[str, Any]
