@@ -313,3 +313,21 @@ class AuditRow(msgspec.Struct, frozen=True, kw_only=True):
     ip: str
     request_id: str
     details: dict[str, Any]
+
+
+class StoredVerification(msgspec.Struct, frozen=True, kw_only=True):
+    """A milestone's verification as the fold last wrote it."""
+
+    id: UUID
+    referral: UUID
+    milestone: str
+    state: str
+    claim_event_id: int | None
+    clinic_said_at: datetime | None
+    appointment_at: datetime | None
+    patient_event_id: int | None
+    patient_answer: str | None
+    patient_said_at: datetime | None
+    resolution_event_id: int | None
+    due_at: datetime | None
+    updated_at: datetime

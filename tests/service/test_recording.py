@@ -56,7 +56,7 @@ async def test_claim_moves_the_step_and_asks_the_patient(db):
 
     row = await referrals.get(sent.referral_id)
     assert (row.step, row.accepted_amount) == ("booked", 71_500_00)
-    states = {v["milestone"]: v["state"] for v in await verifications.of_referral(sent.referral_id)}
+    states = {v.milestone: v.state for v in await verifications.of_referral(sent.referral_id)}
     assert states["contacted"] == states["booked"] == "awaiting_patient"
     appts = await Appointment.select().where(Appointment.referral == sent.referral_id)
     assert [(a["starts_at"], a["status"]) for a in appts] == [(hours(48), "booked")]
@@ -211,7 +211,7 @@ async def test_patient_answers_settle_the_verification(db):
         answer="no",
         now=hours(3),
     )
-    states = {v["milestone"]: v["state"] for v in await verifications.of_referral(sent.referral_id)}
+    states = {v.milestone: v.state for v in await verifications.of_referral(sent.referral_id)}
     assert (states["contacted"], states["booked"]) == ("verified", "disputed")
     row = await referrals.get(sent.referral_id)
     assert row.disputed_count == 1

@@ -39,8 +39,8 @@ def viewer(role: Role, clinic_id: UUID | None = None) -> Viewer:
 
 
 async def contact_due(referral_id: UUID) -> datetime:
-    [v] = [v for v in await verifications.of_referral(referral_id) if v["milestone"] == "contacted"]
-    return v["due_at"]
+    [v] = [v for v in await verifications.of_referral(referral_id) if v.milestone == "contacted"]
+    return v.due_at
 
 
 async def restate_everything(now: datetime) -> None:
