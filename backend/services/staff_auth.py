@@ -132,7 +132,7 @@ async def sign_in(
     secret = staff.totp_secret
     if not secret:  # an account made before TOTP existed: give it a secret now
         secret = new_totp_secret()
-        await staff_sessions.set_totp(staff.id, {"totp_secret": secret})
+        await staff_sessions.set_totp_secret(staff.id, secret)
     step = _totp_step(secret, totp, now) if totp else None
     if step is None and staff.totp_confirmed_at is None:
         raise EnrolmentNeeded(provisioning_uri(secret, email))
@@ -177,19 +177,19 @@ async def session(token: str, now: datetime | None = None) -> StaffPrincipal:
     """The staff member behind a session token; refuses ended, idle or archived ones."""
     now = now or utcnow()
     row = await staff_sessions.with_staff(_hash(token))
-    if row is None or row["revoked_at"] is not None or row["staff_archived_at"] is not None:
+    if row is None or row.revoked_at is not None or row.staff_archived_at is not None:
         raise NotAuthenticated("sign in again")
-    if row["expires_at"] <= now or row["last_seen_at"] + IDLE <= now:
+    if row.expires_at <= now or row.last_seen_at + IDLE <= now:
         raise NotAuthenticated("the session ended after 15 idle minutes; sign in again")
-    if now - row["last_seen_at"] >= TOUCH_EVERY:
-        await staff_sessions.touch(row["id"], now)
+    if now - row.last_seen_at >= TOUCH_EVERY:
+        await staff_sessions.touch(row.id, now)
     return StaffPrincipal(
-        staff_id=row["staff_id"],
-        session_id=row["id"],
-        email=row["email"],
-        name=row["name"],
-        role=Role(row["role"]),
-        clinic_id=row["clinic_id"],
+        staff_id=row.staff_id,
+        session_id=row.id,
+        email=row.email,
+        name=row.name,
+        role=Role(row.role),
+        clinic_id=row.clinic_id,
     )
 
 

@@ -331,3 +331,18 @@ class StoredVerification(msgspec.Struct, frozen=True, kw_only=True):
     resolution_event_id: int | None
     due_at: datetime | None
     updated_at: datetime
+
+
+class StaffSessionRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A staff session and who it belongs to (read on every staff request)."""
+
+    id: UUID
+    last_seen_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    staff_id: UUID
+    email: str
+    name: str
+    role: str
+    clinic_id: UUID | None
+    staff_archived_at: datetime | None
