@@ -219,7 +219,7 @@ async def prices_page(
         request,
         "prices.html",
         rows=rows[:PAGE],
-        next_after=rows[PAGE - 1]["code"] if len(rows) > PAGE else None,
+        next_after=rows[PAGE - 1].code if len(rows) > PAGE else None,
         clinics=await exchange_admin.clinics(),
         picked=clinic,
         example=json.dumps(

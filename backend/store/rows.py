@@ -346,3 +346,16 @@ class StaffSessionRow(msgspec.Struct, frozen=True, kw_only=True):
     role: str
     clinic_id: UUID | None
     staff_archived_at: datetime | None
+
+
+class PriceRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One line of a price list, as the price-list pages show it."""
+
+    code: str
+    specialization: str
+    title_ru: str
+    title_en: str
+    price: int
+    result_condition: str | None
+    course_days: int | None
+    updated_at: datetime
