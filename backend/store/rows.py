@@ -359,3 +359,17 @@ class PriceRow(msgspec.Struct, frozen=True, kw_only=True):
     result_condition: str | None
     course_days: int | None
     updated_at: datetime
+
+
+class RestatementRow(msgspec.Struct, frozen=True, kw_only=True):
+    """Reports being restated after a settings change: how far the worker has got."""
+
+    id: UUID
+    scope: str  # a clinic id, or "all"
+    reason: str
+    requested_by: str
+    requested_at: datetime
+    total: int
+    done: int
+    last_referral: UUID | None
+    finished_at: datetime | None

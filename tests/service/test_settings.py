@@ -88,7 +88,7 @@ async def test_overdue_is_counted_in_the_clinics_working_hours_and_holidays(db):
     await restate_everything(changed_at)
     assert await contact_due(before.referral_id) == due
     latest = (await clinic_settings.settings_of(clinic)).restatement
-    assert latest["done"] == latest["total"] == 2 and latest["finished_at"] is not None
+    assert latest.done == latest.total == 2 and latest.finished_at is not None
 
     # Overdue comes at that moment, not a minute before; and the patient's question too.
     assert await reevaluate_due(now=due - timedelta(minutes=1)) == 0
@@ -198,6 +198,6 @@ async def test_the_sla_changed_on_the_clinic_record_is_audited_and_restated_too(
     assert entry.details == {"first_contact_sla_minutes": {"from": None, "to": 240}}
     view = await clinic_settings.settings_of(clinic)
     assert view.effective.first_contact_sla == timedelta(minutes=240)
-    assert view.restatement["reason"] == "settings: first_contact_sla_minutes"
+    assert view.restatement.reason == "settings: first_contact_sla_minutes"
     await update_clinic(clinic, ClinicChange(name="Улыбка-2"), viewer=operator)
     assert len(await desk.audit_entries(limit=5, object_id=str(clinic))) == 1  # no SLA change
