@@ -4,8 +4,6 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-import msgspec
-
 from backend.store.privacy import ERASED_NAME
 from backend.store.rows import (
     AuditRow,
@@ -15,6 +13,7 @@ from backend.store.rows import (
     DisputeRow,
     NobodyCalled,
     VerificationRef,
+    json_object,
     typed,
 )
 from backend.store.tables import AuditLog, Clinic, ContactRating, Referral, Verification
@@ -217,14 +216,7 @@ async def audit_entries(
     if before_id is not None:
         query = query.where(AuditLog.id < before_id)
     rows = await query.order_by(AuditLog.id, ascending=False).limit(limit)
-    return [typed({**r, "details": _json(r["details"])}, AuditRow) for r in rows]
-
-
-def _json(value: str | dict[str, Any] | None) -> dict[str, Any]:
-    """A JSON column as read: text (decoded here; empty: {}) or already an object."""
-    if isinstance(value, str):
-        return msgspec.json.decode(value) if value else {}
-    return value or {}
+    return [typed({**r, "details": json_object(r["details"])}, AuditRow) for r in rows]
 
 
 async def clinics(*, include_archived: bool = False) -> list[ClinicRow]:

@@ -15,6 +15,13 @@ def typed(row: object, shape: type[T]) -> T:
     return msgspec.convert(row, shape, strict=False)
 
 
+def json_object(value: str | dict[str, Any] | None) -> dict[str, Any]:
+    """A JSON column as read: text (decoded; empty: {}) or already an object."""
+    if isinstance(value, str):
+        return msgspec.json.decode(value) if value else {}
+    return value or {}
+
+
 class PlanRow(msgspec.Struct, frozen=True, kw_only=True):
     """One stated version of a referral's plan (its items, teeth, variants apart)."""
 
@@ -373,3 +380,56 @@ class RestatementRow(msgspec.Struct, frozen=True, kw_only=True):
     done: int
     last_referral: UUID | None
     finished_at: datetime | None
+
+
+class WorkPerson(msgspec.Struct, frozen=True, kw_only=True):
+    """A referral on the coordinator's worklist: its patient and where it stands."""
+
+    id: UUID
+    step: str
+    sent_at: datetime
+    step_at: dict[str, datetime]  # the first time each step was reached
+    closed_reason: str | None
+    patient_name: str
+    patient_phone: str
+
+
+class UnansweredCall(msgspec.Struct, frozen=True, kw_only=True):
+    """A patient's "nobody called me", and when the clinic last said it called."""
+
+    referral: UUID
+    patient_said_at: datetime | None
+    clinic_said_at: datetime | None
+
+
+class MissedAppointment(msgspec.Struct, frozen=True, kw_only=True):
+    """A referral's latest appointment, missed, cancelled, declined or to be moved."""
+
+    id: UUID
+    referral: UUID
+    status: str
+    patient_status: str
+    starts_at: datetime
+
+
+class BehindPlan(msgspec.Struct, frozen=True, kw_only=True):
+    """An open plan behind its schedule: when it should have finished."""
+
+    id: UUID
+    expected_finish: datetime | None
+    updated_at: datetime
+
+
+class CallNoteRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One line of a referral's call history: an outcome, a note, maybe a call-back."""
+
+    id: UUID
+    referral: UUID
+    clinic: UUID
+    staff: UUID
+    outcome: str
+    reason: str  # the worklist entry it answered (its key)
+    note: str
+    callback_at: datetime | None
+    callback_done_at: datetime | None
+    created_at: datetime
