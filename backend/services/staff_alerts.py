@@ -53,7 +53,7 @@ from backend.store import ledger, outbox, parties, referrals
 from backend.store import staff_alerts as store
 from backend.store.engine import write_transaction
 from backend.store.outbox import Outcome
-from backend.store.rows import ClinicRow
+from backend.store.rows import AlertPerson, AlertRow, ClinicRow
 
 log = logging.getLogger("plantrack.alerts")
 
@@ -283,17 +283,17 @@ async def fan_out(alert_id: int, now: datetime) -> Outcome:
     alert = await store.get(alert_id)
     if alert is None:
         return Outcome(status="skipped", detail="no such alert")
-    if now - alert["created_at"] > STALE_AFTER:
+    if now - alert.created_at > STALE_AFTER:
         return Outcome(status="skipped", detail="stale")
-    kind = AlertKind(alert["kind"])
-    clinic = await parties.clinic(alert["clinic"]) if alert["clinic"] else None
+    kind = AlertKind(alert.kind)
+    clinic = await parties.clinic(alert.clinic) if alert.clinic else None
     integration = await integration_store.of_clinic(clinic.id) if clinic else None
     crm = integration["system"] if integration and integration["system"] in CRMS else None
-    people = await store.recipients(alert["clinic"], [r.value for r in Role])
+    people = await store.recipients(alert.clinic, [r.value for r in Role])
     queued = 0
     async with write_transaction():
         for person in people:
-            role = Role(person["role"])
+            role = Role(person.role)
             prefs = _prefs(person)
             if not prefs.wants(role, kind):
                 continue
@@ -301,42 +301,41 @@ async def fan_out(alert_id: int, now: datetime) -> Outcome:
             if prefs.digest and kind not in SLA_KINDS:
                 await _to_digest(person, alert_id, clinic, now)
                 continue
-            message = {"alert_id": alert_id, "staff_id": str(person["id"])}
+            message = {"alert_id": alert_id, "staff_id": str(person.id)}
             if prefs.email:
                 await outbox.enqueue(
                     topic=EMAIL,
                     payload=message,
                     now=now,
-                    dedupe_key=f"{EMAIL}:{alert_id}:{person['id']}",
+                    dedupe_key=f"{EMAIL}:{alert_id}:{person.id}",
                 )
-            clinic_person = person["clinic"] is not None
-            if prefs.crm_task and crm and clinic_person and alert["referral"] is not None:
+            clinic_person = person.clinic is not None
+            if prefs.crm_task and crm and clinic_person and alert.referral is not None:
                 await outbox.enqueue(
                     topic=CRM_TASK,
                     payload=message,
                     now=now,
-                    dedupe_key=f"{CRM_TASK}:{alert_id}:{person['id']}",
+                    dedupe_key=f"{CRM_TASK}:{alert_id}:{person.id}",
                 )
     return Outcome(status="done", detail=f"{queued} person(s)")
 
 
-def _prefs(person: dict[str, Any]) -> AlertPrefs:
-    raw = person.get("alert_prefs")
-    return prefs_from(msgspec.json.decode(raw) if isinstance(raw, str) else raw)
+def _prefs(person: AlertPerson) -> AlertPrefs:
+    return prefs_from(person.alert_prefs)
 
 
 async def _to_digest(
-    person: dict[str, Any], alert_id: int, clinic: ClinicRow | None, now: datetime
+    person: AlertPerson, alert_id: int, clinic: ClinicRow | None, now: datetime
 ) -> None:
-    await store.add_to_digest(person["id"], alert_id, now)
-    tz = ZoneInfo(await store.clinic_zone(person["clinic"]) or EXCHANGE_TZ.key)
+    await store.add_to_digest(person.id, alert_id, now)
+    tz = ZoneInfo(await store.clinic_zone(person.clinic) or EXCHANGE_TZ.key)
     at = digest_at(now, tz)
     await outbox.enqueue(
         topic=DIGEST,
-        payload={"staff_id": str(person["id"])},
+        payload={"staff_id": str(person.id)},
         now=now,
         available_at=at,
-        dedupe_key=f"{DIGEST}:{person['id']}:{at.date().isoformat()}",
+        dedupe_key=f"{DIGEST}:{person.id}:{at.date().isoformat()}",
     )
 
 
@@ -351,26 +350,26 @@ class Channels(msgspec.Struct, frozen=True, kw_only=True):
     mailer: SmtpMailer | None = None  # None: e-mails are written to the log
 
 
-def _link(alert: dict[str, Any], person: dict[str, Any], public_url: str) -> str:
+def _link(alert: AlertRow, person: AlertPerson, public_url: str) -> str:
     base = public_url.rstrip("/") + "/admin"
-    kind = AlertKind(alert["kind"])
-    if person["clinic"] is None:  # the exchange's desk
+    kind = AlertKind(alert.kind)
+    if person.clinic is None:  # the exchange's desk
         if kind is AlertKind.crm_failed:
             return f"{base}/inbox"
         return f"{base}/disputes"
     if kind is AlertKind.new_dispute:
         return f"{base}/clinic-disputes"
-    if alert["referral"] is not None:
-        return f"{base}/worklist?referral={alert['referral']}"
+    if alert.referral is not None:
+        return f"{base}/worklist?referral={alert.referral}"
     return f"{base}/worklist"
 
 
-async def _rendered(alert: dict[str, Any], person: dict[str, Any], public_url: str):
+async def _rendered(alert: AlertRow, person: AlertPerson, public_url: str):
     prefs = _prefs(person)
     lang = prefs.lang
-    clinic = await parties.clinic(alert["clinic"]) if alert["clinic"] else None
+    clinic = await parties.clinic(alert.clinic) if alert.clinic else None
     tz, _ = await clinic_calendar(clinic)
-    referral = await referrals.get(alert["referral"]) if alert["referral"] else None
+    referral = await referrals.get(alert.referral) if alert.referral else None
     text = alert_texts.render(
         alert,
         clinic_name=clinic.name if clinic else "—",
@@ -411,20 +410,18 @@ async def _send(channels: Channels, message: EmailMessage, what: str) -> Outcome
 async def send_email(payload: dict[str, Any], channels: Channels) -> Outcome:
     alert = await store.get(int(payload["alert_id"]))
     person = await store.staff(UUID(payload["staff_id"]))
-    if alert is None or person is None or person["archived_at"] is not None:
+    if alert is None or person is None or person.archived_at is not None:
         return Outcome(status="skipped", detail="no alert or no active person")
     text, lang, _ = await _rendered(alert, person, channels.public_url)
-    message = _message(
-        person["email"], text.subject, text.body(lang), f"a{alert['id']}.{person['id']}"
-    )
-    return await _send(channels, message, f"alert {alert['id']}")
+    message = _message(person.email, text.subject, text.body(lang), f"a{alert.id}.{person.id}")
+    return await _send(channels, message, f"alert {alert.id}")
 
 
 async def send_digest(payload: dict[str, Any], channels: Channels, now: datetime) -> Outcome:
     person = await store.staff(UUID(payload["staff_id"]))
-    if person is None or person["archived_at"] is not None:
+    if person is None or person.archived_at is not None:
         return Outcome(status="skipped", detail="no active person")
-    ids = await store.waiting_digest(person["id"])
+    ids = await store.waiting_digest(person.id)
     alerts = await store.many(ids)
     if not alerts:
         return Outcome(status="skipped", detail="nothing waiting")
@@ -435,15 +432,15 @@ async def send_digest(payload: dict[str, Any], channels: Channels, now: datetime
         parts.append("\n".join([f"• {text.subject}", *text.lines[:1], text.link]))
     body = "\n\n".join(parts) + "\n\n--\n" + alert_texts.LABELS["privacy"][lang]
     message = _message(
-        person["email"],
+        person.email,
         alert_texts.digest_subject(len(alerts), lang),
         body,
-        f"d{person['id']}.{now.date().isoformat()}",
+        f"d{person.id}.{now.date().isoformat()}",
     )
     done = await _send(channels, message, f"digest of {len(alerts)}")
     if done.status in ("done", "logged"):
         async with write_transaction():
-            await store.mark_digested(person["id"], [a["id"] for a in alerts], now)
+            await store.mark_digested(person.id, [a.id for a in alerts], now)
     return done
 
 
@@ -454,25 +451,25 @@ async def create_crm_task(
 
     alert = await store.get(int(payload["alert_id"]))
     person = await store.staff(UUID(payload["staff_id"]))
-    if alert is None or person is None or person["archived_at"] is not None:
+    if alert is None or person is None or person.archived_at is not None:
         return Outcome(status="skipped", detail="no alert or no active person")
-    if channels.secret_key is None or alert["referral"] is None:
+    if channels.secret_key is None or alert.referral is None:
         return Outcome(status="skipped", detail="nothing to tie a task to")
-    row = await integration_store.of_clinic(alert["clinic"])
+    row = await integration_store.of_clinic(alert.clinic)
     if row is None or not ADAPTERS[row["system"]].crm:
         return Outcome(status="skipped", detail="the clinic has no CRM now")
-    external_id = await integration_store.external_id_of(alert["referral"], row["system"])
+    external_id = await integration_store.external_id_of(alert.referral, row["system"])
     if external_id is None:  # the referral's own way into the CRM may still be queued
         if last_try:
             return Outcome(status="skipped", detail="the referral never reached the CRM")
         return Outcome(status="retry", detail="the referral is not in the CRM yet")
     text, lang, _ = await _rendered(alert, person, channels.public_url)
-    due = (alert.get("details") or {}).get("due_at")
-    deadline = datetime.fromisoformat(due) if due else alert["created_at"] + TASK_DEADLINE
-    if deadline <= alert["created_at"]:
-        deadline = alert["created_at"] + TASK_DEADLINE
+    due = alert.details.get("due_at")
+    deadline = datetime.fromisoformat(due) if due else alert.created_at + TASK_DEADLINE
+    if deadline <= alert.created_at:
+        deadline = alert.created_at + TASK_DEADLINE
     task = CrmTask(
-        marker=f"plantrack #{alert['id']}-{str(person['id'])[:8]}",
+        marker=f"plantrack #{alert.id}-{str(person.id)[:8]}",
         title=text.subject,
         description=text.body(lang),
         deadline=deadline,
@@ -528,6 +525,6 @@ async def save_own_preferences(viewer: Viewer, prefs: AlertPrefs) -> AlertPrefs:
     return saved
 
 
-async def recent(clinic_id: UUID | None, *, limit: int, before_id: int | None) -> list[dict]:
+async def recent(clinic_id: UUID | None, *, limit: int, before_id: int | None) -> list[AlertRow]:
     """The alerts raised about a clinic, newest first."""
     return await store.recent(clinic_id=clinic_id, kinds=None, limit=limit, before_id=before_id)

@@ -433,3 +433,28 @@ class CallNoteRow(msgspec.Struct, frozen=True, kw_only=True):
     callback_at: datetime | None
     callback_done_at: datetime | None
     created_at: datetime
+
+
+class AlertRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A staff alert, recorded once: what happened, about which clinic and referral."""
+
+    id: int
+    dedupe_key: str
+    kind: str
+    clinic: UUID | None
+    referral: UUID | None
+    details: dict[str, Any]  # no personal data: times, milestone, delivery id
+    happened_at: datetime
+    created_at: datetime
+
+
+class AlertPerson(msgspec.Struct, frozen=True, kw_only=True):
+    """A staff member as alerts see them: where to write, in which role, how they like it."""
+
+    id: UUID
+    email: str
+    name: str
+    role: str
+    clinic: UUID | None
+    alert_prefs: dict[str, Any]  # backend.domain.staff_alerts.AlertPrefs, as stored
+    archived_at: datetime | None
