@@ -458,3 +458,18 @@ class AlertPerson(msgspec.Struct, frozen=True, kw_only=True):
     clinic: UUID | None
     alert_prefs: dict[str, Any]  # backend.domain.staff_alerts.AlertPrefs, as stored
     archived_at: datetime | None
+
+
+class StaffAccountRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A staff account as the exchange manages it (no password, no key)."""
+
+    id: UUID
+    email: str
+    name: str
+    role: str
+    clinic: UUID | None
+    clinic_name: str | None
+    totp_confirmed_at: datetime | None
+    created_at: datetime
+    last_login_at: datetime | None
+    archived_at: datetime | None
