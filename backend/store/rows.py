@@ -473,3 +473,98 @@ class StaffAccountRow(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     last_login_at: datetime | None
     archived_at: datetime | None
+
+
+class LinkedReferral(msgspec.Struct, frozen=True, kw_only=True):
+    """A patient's link by its hash, with what decides whether it still opens."""
+
+    id: UUID
+    referral: UUID
+    patient: UUID
+    question: UUID | None
+    revoked_at: datetime | None
+    step: str
+    step_at: dict[str, datetime]
+    referral_archived_at: datetime | None
+    erased_at: datetime | None  # the patient's
+    locale: str
+
+
+class PatientLinkRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A personal link to a referral's page (stored as the hash of its token)."""
+
+    id: UUID
+    referral: UUID
+    patient: UUID
+    question: UUID | None
+    token_hash: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class SmsCodeRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A code sent by SMS that proves the phone (stored as its HMAC)."""
+
+    id: UUID
+    referral: UUID
+    patient: UUID
+    code_hash: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+
+
+class WebSessionRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A browser where the patient proved the phone."""
+
+    id: UUID
+    patient: UUID
+    token_hash: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+class ReferralOwner(msgspec.Struct, frozen=True, kw_only=True):
+    """A referral's patient and state, for minting a link."""
+
+    id: UUID
+    patient: UUID
+    step: str
+    step_at: dict[str, datetime]
+    sent_at: datetime
+    archived_at: datetime | None
+    erased_at: datetime | None  # the patient's
+
+
+class SmsMessageRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A text message decided for a patient: what it is about, and how far it got."""
+
+    id: UUID
+    source_key: str  # one SMS per notification or code
+    patient: UUID
+    referral: UUID | None
+    kind: str  # backend.domain.sms.SmsKind
+    question: UUID | None
+    appointment: UUID | None
+    code: UUID | None
+    link: UUID | None
+    urgent: bool
+    status: str  # queued | sending | sent | logged | skipped | failed
+    reason: str | None
+    planned_at: datetime
+    parts: int
+    vendor_id: str | None
+    attempts: int
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class SmsTotal(msgspec.Struct, frozen=True, kw_only=True):
+    """Messages and billed parts of one kind in one status."""
+
+    kind: str
+    status: str = ""
+    reason: str | None = None  # with the skipped ones: why
+    messages: int
+    parts: int = 0
