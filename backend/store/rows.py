@@ -568,3 +568,21 @@ class SmsTotal(msgspec.Struct, frozen=True, kw_only=True):
     reason: str | None = None  # with the skipped ones: why
     messages: int
     parts: int = 0
+
+
+class OutboxRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A message in the outbox: its topic, payload and where its delivery stands."""
+
+    id: int
+    topic: str
+    dedupe_key: str | None
+    referral: UUID | None
+    payload: dict[str, Any]
+    status: str  # pending | in_flight | done | logged | skipped | failed
+    available_at: datetime
+    attempts: int
+    locked_by: str | None
+    locked_until: datetime | None
+    last_error: str | None
+    created_at: datetime
+    done_at: datetime | None

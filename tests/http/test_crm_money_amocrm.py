@@ -472,8 +472,8 @@ async def test_an_amocrm_clinic_connected_before_the_reconcile_gets_its_first_pa
     later = utcnow() + crm_reconcile.RECONCILE_EVERY + timedelta(seconds=1)
     assert await m0043.start_chains(later) == 1
     assert await m0043.start_chains(later) == 1  # the same key: still one pass
-    chain = [r for r in await outbox.of_topic(crm_reconcile.RECONCILE) if r["status"] == "pending"]
-    payloads = [r["payload"] for r in chain]
+    chain = [r for r in await outbox.of_topic(crm_reconcile.RECONCILE) if r.status == "pending"]
+    payloads = [r.payload for r in chain]
     payloads = [json.loads(p) if isinstance(p, str) else p for p in payloads]
     assert payloads == [{"integration_id": str(integration_id)}]
     await work(db, now=later)

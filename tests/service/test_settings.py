@@ -98,9 +98,9 @@ async def test_overdue_is_counted_in_the_clinics_working_hours_and_holidays(db):
     timers = [
         t
         for t in await outbox.of_topic("timer")
-        if t["status"] == "pending" and t["referral"] == after.referral_id
+        if t.status == "pending" and t.referral == after.referral_id
     ]
-    assert [t["available_at"] for t in timers] == [due]
+    assert [t.available_at for t in timers] == [due]
 
     # The staff alerts and the coordinator's worklist keep the same clock.
     from backend.services import staff_alerts
