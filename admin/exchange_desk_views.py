@@ -170,7 +170,7 @@ async def inbox_page(
         clinics=await exchange_admin.clinics(),
         statuses=STATUSES,
         f={"clinic": clinic, "status": status},
-        next_before=page_rows[-1]["id"] if len(rows) > PAGE and page_rows else None,
+        next_before=page_rows[-1].id if len(rows) > PAGE and page_rows else None,
     )
 
 
@@ -180,7 +180,7 @@ async def delivery_page(request: Request, delivery_id: FromPath[int]) -> Templat
         raise NotFound("no such delivery")
     row = await integration_desk.delivery(delivery_id)
     detail = present.delivery(row, detail=True)
-    clinic = await exchange_admin.clinic(row["clinic"]) if row["clinic"] else None
+    clinic = await exchange_admin.clinic(row.clinic) if row.clinic else None
     return await page(
         request,
         "delivery.html",

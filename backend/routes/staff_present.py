@@ -19,6 +19,7 @@ from backend.services.desk import (
     ReferralCard,
 )
 from backend.services.exchange_admin import ClinicRow
+from backend.services.integration_desk import DeliveryRow
 from backend.services.recording import Recorded
 from backend.services.reports import ClinicScore, MonthFlow
 
@@ -287,16 +288,5 @@ def integration_out(view: Any) -> s.IntegrationOut | None:
     return None if view is None else msgspec.convert(view, s.IntegrationOut, from_attributes=True)
 
 
-def delivery(row: dict[str, Any], *, detail: bool = False) -> s.DeliveryOut:
-    decoded = {
-        **row,
-        "clinic_id": row["clinic"],
-        "result": _json(row["result"]),
-        **({"headers": _json(row["headers"])} if detail else {}),
-    }
-    cls = s.DeliveryDetail if detail else s.DeliveryOut
-    return cls(**{f: decoded[f] for f in cls.__struct_fields__})
-
-
-def _json(value: Any) -> Any:
-    return msgspec.json.decode(value) if isinstance(value, str) else value
+def delivery(row: DeliveryRow, *, detail: bool = False) -> s.DeliveryOut:
+    return _out(row, s.DeliveryDetail if detail else s.DeliveryOut, clinic_id=row.clinic)

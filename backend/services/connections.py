@@ -9,14 +9,15 @@ from backend.runtime.clock import utcnow
 from backend.runtime.secrets_box import seal, unseal
 from backend.store import integrations as store
 from backend.store.engine import write_transaction
+from backend.store.rows import IntegrationRow
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def connection(row: dict[str, Any], secret_key: str) -> Connection:
-    integration_id = row["id"]
+async def connection(row: IntegrationRow, secret_key: str) -> Connection:
+    integration_id = row.id
 
     async def save_secrets(values: dict[str, Any]) -> None:
         async with write_transaction():
@@ -24,10 +25,10 @@ async def connection(row: dict[str, Any], secret_key: str) -> Connection:
 
     return Connection(
         integration_id=integration_id,
-        clinic_id=row["clinic"],
-        system=row["system"],
-        config={**row["config"], "timezone": row["clinic_timezone"]},
-        secrets=unseal(secret_key, row["secrets"]),
+        clinic_id=row.clinic,
+        system=row.system,
+        config={**row.config, "timezone": row.clinic_timezone},
+        secrets=unseal(secret_key, row.secrets),
         save_secrets=save_secrets,
     )
 

@@ -22,7 +22,7 @@ OUTBOUND = "crm.outbound"  # the outbox topic: {"referral_id": …}
 async def announce_referral(referral_id: UUID, clinic_id: UUID, now: datetime) -> None:
     """In the sender's transaction: a referral to a CRM clinic goes out by the outbox."""
     row = await store.of_clinic(clinic_id)
-    if row is None or row["system"] not in CRMS:
+    if row is None or row.system not in CRMS:
         return
     await outbox.enqueue(
         topic=OUTBOUND,
@@ -46,13 +46,13 @@ async def push_referral(
     if referral is None:
         return Outcome(status="failed", detail="no such referral")
     row = await store.of_clinic(referral.clinic)
-    if row is None or row["system"] not in CRMS:
+    if row is None or row.system not in CRMS:
         return Outcome(status="done", detail="the clinic has no CRM now")
-    if await store.external_id_of(referral_id, row["system"]) is not None:
+    if await store.external_id_of(referral_id, row.system) is not None:
         return Outcome(status="done")
     conn = await connection(row, secret_key)
     try:
-        external_id = await ADAPTERS[row["system"]].push_referral(
+        external_id = await ADAPTERS[row.system].push_referral(
             conn, await _outbound(referral), http
         )
     except CrmUnavailable as exc:

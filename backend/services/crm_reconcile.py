@@ -48,12 +48,12 @@ async def reconcile(
     leaves a delivery in the inbox (replayable); a quiet run leaves only last_sync_at."""
     now = now or utcnow()
     row = await store.integration(integration_id)
-    if row is None or row["archived_at"] is not None or row["system"] not in CRMS:
+    if row is None or row.archived_at is not None or row.system not in CRMS:
         return Outcome(status="done")  # the chain ends with the integration
-    system = row["system"]
+    system = row.system
     adapter = ADAPTERS[system]
     conn = await connection(row, secret_key)
-    since = (row["last_sync_at"] or row["created_at"]) - RECONCILE_OVERLAP
+    since = (row.last_sync_at or row.created_at) - RECONCILE_OVERLAP
     try:
         changes = await adapter.recently_changed(conn, since, http)
     except CrmUnavailable as exc:

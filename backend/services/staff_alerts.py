@@ -239,7 +239,7 @@ async def crm_failed(topic: str, payload: dict[str, Any], error: str | None, now
         delivery = await integration_store.delivery(int(payload["delivery_id"]))
         if delivery is None:
             return
-        clinic_id, system = delivery["clinic"], delivery["system"]
+        clinic_id, system = delivery.clinic, delivery.system
         key = f"delivery:{payload['delivery_id']}"
     elif "referral_id" in payload:
         referral = await referrals.get(UUID(payload["referral_id"]))
@@ -251,13 +251,13 @@ async def crm_failed(topic: str, payload: dict[str, Any], error: str | None, now
         row = await integration_store.integration(UUID(payload["integration_id"]))
         if row is None:
             return
-        clinic_id = row["clinic"]
+        clinic_id = row.clinic
         key = f"reconcile:{now.date().isoformat()}"  # at most one a day, not every 10 min
     else:
         return
     clinic = await parties.clinic(clinic_id)
     row = await integration_store.of_clinic(clinic_id)
-    system = row["system"] if row else system
+    system = row.system if row else system
     async with write_transaction():
         await raise_alert(
             Raised(
@@ -288,7 +288,7 @@ async def fan_out(alert_id: int, now: datetime) -> Outcome:
     kind = AlertKind(alert.kind)
     clinic = await parties.clinic(alert.clinic) if alert.clinic else None
     integration = await integration_store.of_clinic(clinic.id) if clinic else None
-    crm = integration["system"] if integration and integration["system"] in CRMS else None
+    crm = integration.system if integration and integration.system in CRMS else None
     people = await store.recipients(alert.clinic, [r.value for r in Role])
     queued = 0
     async with write_transaction():
@@ -456,9 +456,9 @@ async def create_crm_task(
     if channels.secret_key is None or alert.referral is None:
         return Outcome(status="skipped", detail="nothing to tie a task to")
     row = await integration_store.of_clinic(alert.clinic)
-    if row is None or not ADAPTERS[row["system"]].crm:
+    if row is None or not ADAPTERS[row.system].crm:
         return Outcome(status="skipped", detail="the clinic has no CRM now")
-    external_id = await integration_store.external_id_of(alert.referral, row["system"])
+    external_id = await integration_store.external_id_of(alert.referral, row.system)
     if external_id is None:  # the referral's own way into the CRM may still be queued
         if last_try:
             return Outcome(status="skipped", detail="the referral never reached the CRM")
@@ -478,7 +478,7 @@ async def create_crm_task(
     )
     conn = await connection(row, channels.secret_key)
     try:
-        task_id = await ADAPTERS[row["system"]].add_task(conn, http, task)
+        task_id = await ADAPTERS[row.system].add_task(conn, http, task)
     except CrmUnavailable as exc:
         if last_try:
             return Outcome(status="failed", detail=str(exc))

@@ -586,3 +586,51 @@ class OutboxRow(msgspec.Struct, frozen=True, kw_only=True):
     last_error: str | None
     created_at: datetime
     done_at: datetime | None
+
+
+class IntegrationRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A clinic's connection to its system, with the clinic's time zone (a CRM's times
+    without an offset are the clinic's local time)."""
+
+    id: UUID
+    clinic: UUID
+    system: str  # bitrix24 | amocrm | webhook | ident
+    inbound_token_hash: str
+    config: dict[str, Any]  # stage map and other non-secret settings
+    secrets: str  # sealed (backend.runtime.secrets_box)
+    last_sync_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    archived_at: datetime | None
+    clinic_timezone: str
+
+
+class DeliveryRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A delivery from a clinic's system, as the inbox keeps it (headers and body only
+    when read one by one)."""
+
+    id: int
+    clinic: UUID
+    system: str
+    received_at: datetime
+    status: str
+    delivery_key: str | None
+    error: str | None
+    result: dict[str, Any]
+    attempts: int
+    processed_at: datetime | None
+    headers: dict[str, Any] | None = None
+    body: str | None = None
+
+
+class TicketRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A referral as a clinic's system takes it: what, when, and whom to call."""
+
+    id: UUID
+    sent_at: datetime
+    invite_code: str
+    estimated_amount: int
+    currency: str
+    step: str
+    phone: str
+    name: str
