@@ -29,12 +29,12 @@ async def aggregates(first: str, last: str) -> list[Cell]:
     rows = await funnel_facts.health_observations(list(KINDS), months)
     return cells(
         Observation(
-            month=r["month"],
-            district=districts.get(r["clinic"], (None,))[0],
-            specialization=r["specialization"],
-            patient=r["patient"],
-            kind=KINDS[r["kind"]],
-            amount=r["amount"],
+            month=r.month,
+            district=districts.get(r.clinic, (None,))[0],
+            specialization=r.specialization,
+            patient=r.patient,
+            kind=KINDS[r.kind],
+            amount=r.amount,
         )
         for r in rows
     )

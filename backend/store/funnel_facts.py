@@ -9,6 +9,7 @@ from piccolo.query.functions.aggregate import Sum
 
 from backend.domain.funnel_facts import ReferralFacts
 from backend.store.engine import reports_node
+from backend.store.rows import FunnelSum, HealthFact, typed
 from backend.store.tables import FunnelFact, FunnelMonth
 
 Key = tuple[str, str, str, str, str, str]  # cohort, specialization, month, kind, split, reason
@@ -127,7 +128,7 @@ async def flows(
     sent_from: date | None = None,
     specialization: str | None = None,
     kinds: tuple[str, ...] = FUNNEL_KINDS,
-) -> list[dict[str, Any]]:
+) -> list[FunnelSum]:
     """Sums of every flow dated in [first, last] by kind, split and reason; with
     `sent_from`, only referrals sent on or after it."""
     query = FunnelFact.select(
@@ -144,8 +145,10 @@ async def flows(
     )
     if sent_from is not None:
         query = query.where(FunnelFact.sent_day >= sent_from)
-    return await query.group_by(FunnelFact.kind, FunnelFact.split, FunnelFact.reason).run(
-        node=reports_node()
+    return _sums(
+        await query.group_by(FunnelFact.kind, FunnelFact.split, FunnelFact.reason).run(
+            node=reports_node()
+        )
     )
 
 
@@ -155,9 +158,9 @@ async def reserve(
     *,
     first: date | None = None,
     specialization: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[FunnelSum]:
     """Reserve movements dated up to `last` (from `first`, if given), by cohort."""
-    return await (
+    rows = await (
         FunnelFact.select(
             FunnelFact.cohort,
             Sum(FunnelFact.amount).as_alias("amount"),
@@ -172,6 +175,17 @@ async def reserve(
         .group_by(FunnelFact.cohort)
         .run(node=reports_node())
     )
+    return _sums(rows, kind="reserve")
+
+
+def _sums(rows: list[dict[str, Any]], **keys: str) -> list[FunnelSum]:
+    """Grouped sums as Structs (PostgreSQL sums big integers as decimals)."""
+    return [
+        typed(
+            {**r, **keys, "amount": int(r["amount"] or 0), "count": int(r["count"] or 0)}, FunnelSum
+        )
+        for r in rows
+    ]
 
 
 def _month_scope(clinic_ids: list[UUID] | None, specialization: str | None):
@@ -189,7 +203,7 @@ async def month_sums(
     *,
     reserve_through: str,
     specialization: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[FunnelSum]:
     """In one statement, what a period's funnel needs from the monthly sums: the flows
     of its whole months and the reserve movements of every month up to
     `reserve_through`, by month, cohort, kind, split and reason."""
@@ -202,7 +216,7 @@ async def month_sums(
         FunnelMonth.split,
         FunnelMonth.reason,
     ]
-    return await (
+    rows = await (
         FunnelMonth.select(
             *keys,
             Sum(FunnelMonth.amount).as_alias("amount"),
@@ -212,6 +226,7 @@ async def month_sums(
         .group_by(*keys)
         .run(node=reports_node())
     )
+    return _sums(rows)
 
 
 def _columns(names: tuple[str, ...]) -> list:
@@ -231,11 +246,11 @@ async def cohort_sums(
     specialization: str | None = None,
     kinds: tuple[str, ...] = ("in", "executed"),
     by: tuple[str, ...] = (),
-) -> list[dict[str, Any]]:
+) -> list[FunnelSum]:
     """Sums of the referrals sent in each cohort month, by month and kind (and the
     columns named in `by`: specialization, split, reason)."""
     keys = [FunnelMonth.cohort, FunnelMonth.month, FunnelMonth.kind, *_columns(by)]
-    return await (
+    rows = await (
         FunnelMonth.select(
             *keys,
             Sum(FunnelMonth.amount).as_alias("amount"),
@@ -250,6 +265,7 @@ async def cohort_sums(
         .group_by(*keys)
         .run(node=reports_node())
     )
+    return _sums(rows)
 
 
 async def month_totals(
@@ -259,11 +275,11 @@ async def month_totals(
     specialization: str | None = None,
     kinds: tuple[str, ...] = ("in", "executed", "lost"),
     by: tuple[str, ...] = (),
-) -> list[dict[str, Any]]:
+) -> list[FunnelSum]:
     """Sums (money and counts) of the given kinds in each of the given months (and the
     columns named in `by`: specialization, split)."""
     keys = [FunnelMonth.month, FunnelMonth.kind, *_columns(by)]
-    return await (
+    rows = await (
         FunnelMonth.select(
             *keys,
             Sum(FunnelMonth.amount).as_alias("amount"),
@@ -277,6 +293,7 @@ async def month_totals(
         .group_by(*keys)
         .run(node=reports_node())
     )
+    return _sums(rows)
 
 
 REASON_KINDS = ("lost", "revision")
@@ -289,7 +306,7 @@ async def reason_sums(
     months: list[str],
     *,
     specialization: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[FunnelSum]:
     """Lost money and plan revisions by clinic and reason: the whole `months` from the
     monthly sums, the days of [first, last] outside them from the facts."""
     whole = await (
@@ -327,13 +344,13 @@ async def reason_sums(
         .group_by(FunnelFact.clinic, FunnelFact.kind, FunnelFact.reason)
         .run(node=reports_node())
     )
-    return [*whole, *days]
+    return _sums([*whole, *days])
 
 
-async def health_observations(kinds: list[str], months: list[str]) -> list[dict[str, Any]]:
+async def health_observations(kinds: list[str], months: list[str]) -> list[HealthFact]:
     """Per-referral facts of `kinds` in `months` with the patient as an opaque key: the
     health department's aggregates (backend.services.health_stats) count from these."""
-    return await (
+    rows = await (
         FunnelFact.select(
             FunnelFact.month,
             FunnelFact.clinic,
@@ -345,3 +362,4 @@ async def health_observations(kinds: list[str], months: list[str]) -> list[dict[
         .where(FunnelFact.kind.is_in(kinds) & FunnelFact.month.is_in(months))
         .run(node=reports_node())
     )
+    return [typed(r, HealthFact) for r in rows]

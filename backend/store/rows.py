@@ -634,3 +634,29 @@ class TicketRow(msgspec.Struct, frozen=True, kw_only=True):
     step: str
     phone: str
     name: str
+
+
+class FunnelSum(msgspec.Struct, frozen=True, kw_only=True):
+    """A sum of funnel facts of one kind, by the keys its query groups by (the others
+    stay empty)."""
+
+    kind: str
+    amount: int  # minor units, or days for durations
+    count: int
+    month: str = ""  # YYYY-MM the money moved in
+    cohort: str = ""  # YYYY-MM the referral was sent in
+    split: str = ""  # verified | unverified | disputed
+    reason: str = ""
+    specialization: str = ""
+    clinic: UUID | None = None
+
+
+class HealthFact(msgspec.Struct, frozen=True, kw_only=True):
+    """One referral's fact for the health department, its patient an opaque key."""
+
+    month: str
+    clinic: UUID
+    specialization: str
+    kind: str
+    amount: int
+    patient: UUID
