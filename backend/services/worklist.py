@@ -254,7 +254,7 @@ async def call_history(
 ) -> list[CallNoteOut]:
     await referral_in_scope(viewer.principal, referral_id)
     rows = await store.history(referral_id, limit=limit, before=before)
-    names = await store.staff_names(list({r.staff for r in rows}))
+    names = await parties.staff_names(list({r.staff for r in rows}))
     return [
         msgspec.convert(
             {**msgspec.structs.asdict(r), "by": names.get(r.staff, ""), "at": r.created_at},

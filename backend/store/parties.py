@@ -151,3 +151,13 @@ async def update_clinic(clinic_id: UUID, values: dict[str, Any]) -> None:
 
 async def set_clinic_archived_at(clinic_id: UUID, at: datetime | None) -> None:
     await Clinic.update({Clinic.archived_at: at}).where(Clinic.id == clinic_id)
+
+
+async def staff_names(staff_ids: list[UUID]) -> dict[UUID, str]:
+    """Staff members' names (their e-mail when they have none), for lists of their work."""
+    if not staff_ids:
+        return {}
+    rows = await StaffUser.select(StaffUser.id, StaffUser.name, StaffUser.email).where(
+        StaffUser.id.is_in(staff_ids)
+    )
+    return {r["id"]: r["name"] or r["email"] for r in rows}

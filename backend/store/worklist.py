@@ -13,7 +13,7 @@ from backend.store.rows import (
     json_object,
     typed,
 )
-from backend.store.tables import Appointment, CallNote, Referral, StaffUser, Verification
+from backend.store.tables import Appointment, CallNote, Referral, Verification
 
 OPEN_STEPS = ["sent", "delivered", "unreachable", "contacted", "booked", "visited", "in_treatment"]
 PEOPLE = (
@@ -203,13 +203,3 @@ async def history(referral_id: UUID, *, limit: int, before: datetime | None) -> 
         query = query.where(CallNote.created_at < before)
     rows = await query.order_by(CallNote.created_at, ascending=False).limit(limit)
     return [typed(r, CallNoteRow) for r in rows]
-
-
-async def staff_names(staff_ids: list[UUID]) -> dict[UUID, str]:
-
-    if not staff_ids:
-        return {}
-    rows = await StaffUser.select(StaffUser.id, StaffUser.name, StaffUser.email).where(
-        StaffUser.id.is_in(staff_ids)
-    )
-    return {r["id"]: r["name"] or r["email"] for r in rows}
