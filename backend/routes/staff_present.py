@@ -134,7 +134,7 @@ def card(c: ReferralCard, appointments: list[AppointmentRow]) -> s.ReferralCardO
     choice = fold.variant_choice
     rating = None
     if c.rating is not None:
-        rating = {k: c.rating[k] for k in ("called", "stars", "comment", "updated_at")}
+        rating = {k: getattr(c.rating, k) for k in ("called", "stars", "comment", "updated_at")}
     return s.ReferralCardOut(
         id=c.referral.id,
         clinic_id=c.clinic.id,

@@ -42,6 +42,7 @@ from backend.store.rows import (
     MediaRow,
     NobodyCalled,
     PatientCard,
+    RatingRow,
     ReferralRow,
 )
 
@@ -108,7 +109,7 @@ class ReferralCard(msgspec.Struct, frozen=True, kw_only=True):
     fold: ReferralFold
     verifications: dict[str, Verification]
     plans: list[PlanVersion]
-    rating: dict[str, Any] | None
+    rating: RatingRow | None
     events: list[Event]
     norms: Norms | None = None  # the clinic's duration norms, for each option's length
 

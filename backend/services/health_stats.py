@@ -49,24 +49,24 @@ async def price_spreads(first: str, last: str) -> list[PriceSpread]:
     rows = await plans.actual_coded_items_sent_between(start, end)
     latest: dict = {}
     for r in rows:
-        latest[r["referral"]] = max(latest.get(r["referral"], 0), r["version"])
+        latest[r.referral] = max(latest.get(r.referral, 0), r.version)
     districts = await _districts()
     samples = []
     for r in rows:
-        if r["version"] != latest[r["referral"]]:
+        if r.version != latest[r.referral]:
             continue
-        if r["variant"] is not None and r["chosen"] not in (None, r["variant"]):
+        if r.variant is not None and r.chosen not in (None, r.variant):
             continue  # an alternative the patient did not choose
-        tz = districts.get(r["clinic"], (None, UTC))[1]
-        month = r["sent_at"].astimezone(tz).strftime("%Y-%m")
+        tz = districts.get(r.clinic, (None, UTC))[1]
+        month = r.sent_at.astimezone(tz).strftime("%Y-%m")
         if month in months:
             samples.append(
                 PriceSample(
                     month=month,
-                    specialization=r["specialization"],
-                    code=r["code"],
-                    price=r["price"],
-                    patient=r["patient"],
+                    specialization=r.specialization,
+                    code=r.code,
+                    price=r.price,
+                    patient=r.patient,
                 )
             )
     return spreads(samples)

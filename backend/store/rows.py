@@ -660,3 +660,43 @@ class HealthFact(msgspec.Struct, frozen=True, kw_only=True):
     kind: str
     amount: int
     patient: UUID
+
+
+class RatingRow(msgspec.Struct, frozen=True, kw_only=True):
+    """The patient's latest rating of how the clinic got in touch."""
+
+    id: UUID
+    referral: UUID
+    called: bool
+    stars: int | None
+    comment: str
+    event_id: int
+    updated_at: datetime
+
+
+class VisitCodeRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A one-time code shown at reception (stored as its HMAC)."""
+
+    id: UUID
+    referral: UUID
+    code_hash: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+
+
+class CodedItem(msgspec.Struct, frozen=True, kw_only=True):
+    """A coded line of an actual plan version, with its referral's patient, clinic and
+    sending time (the health department's price spreads)."""
+
+    code: str
+    specialization: str
+    price: int
+    variant: str | None
+    version: int
+    chosen: str | None  # the plan version's chosen variant
+    referral: UUID
+    patient: UUID
+    clinic: UUID
+    sent_at: datetime
