@@ -1,7 +1,7 @@
 """New referrals into the clinic's CRM: announced in the sender's transaction, pushed by
 the worker as a deal or lead, linked to it so what the CRM says later finds the referral."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from uuid import UUID
 
 import httpx
@@ -9,7 +9,7 @@ import httpx
 from backend.integrations.adapters import ADAPTERS, CRMS
 from backend.integrations.base import CrmRejected, CrmUnavailable, OutboundReferral
 from backend.runtime.clock import utcnow
-from backend.services.connections import connection
+from backend.services.connections import connection, crm_call_failed
 from backend.store import integrations as store
 from backend.store import outbox, parties, referrals
 from backend.store.engine import write_transaction
@@ -55,13 +55,8 @@ async def push_referral(
         external_id = await ADAPTERS[row.system].push_referral(
             conn, await _outbound(referral), http
         )
-    except CrmUnavailable as exc:
-        if last_try:
-            return Outcome(status="failed", detail=str(exc))
-        wait = timedelta(seconds=exc.retry_after) if exc.retry_after else None
-        return Outcome(status="retry", detail=str(exc), retry_after=wait)
-    except CrmRejected as exc:
-        return Outcome(status="failed", detail=str(exc))
+    except (CrmUnavailable, CrmRejected) as exc:
+        return crm_call_failed(exc, last_try=last_try)
     async with write_transaction():
         await store.link(
             clinic_id=conn.clinic_id,

@@ -10,7 +10,7 @@ import httpx
 from backend.integrations.adapters import ADAPTERS, CRMS
 from backend.integrations.base import CrmRejected, CrmUnavailable
 from backend.runtime.clock import utcnow
-from backend.services.connections import connection
+from backend.services.connections import connection, retry_later
 from backend.services.inbox import RECONCILE_HEADER, apply_change, finish
 from backend.store import integrations as store
 from backend.store import outbox
@@ -61,8 +61,7 @@ async def reconcile(
             async with write_transaction():
                 await schedule_reconcile(integration_id, now)
             return Outcome(status="failed", detail=f"gave up: {exc}")
-        wait = timedelta(seconds=exc.retry_after) if exc.retry_after else None
-        return Outcome(status="retry", detail=str(exc), retry_after=wait)
+        return retry_later(exc)
     except CrmRejected as exc:
         async with write_transaction():
             await schedule_reconcile(integration_id, now)

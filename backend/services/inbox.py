@@ -9,7 +9,7 @@ replay or a reconcile of the same state records nothing new, and a late delivery
 at the time the CRM says the change happened.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -28,7 +28,7 @@ from backend.integrations.base import (
 from backend.runtime.clock import utcnow
 from backend.services import crm_money
 from backend.services.claims import record_clinic_claim
-from backend.services.connections import connection, token_hash
+from backend.services.connections import connection, retry_later, token_hash
 from backend.services.errors import Conflict, NotFound, ServiceError
 from backend.store import integrations as store
 from backend.store import outbox, referrals
@@ -140,8 +140,7 @@ async def process(
             return await finish(delivery_id, now, failed=f"gave up: {exc}")
         async with write_transaction():
             await store.note_waiting(delivery_id, f"will retry: {exc}")
-        wait = timedelta(seconds=exc.retry_after) if exc.retry_after else None
-        return Outcome(status="retry", detail=str(exc), retry_after=wait)
+        return retry_later(exc)
     except (CrmRejected, MalformedDelivery) as exc:
         return await finish(delivery_id, now, failed=str(exc))
     outcomes = [await apply_change(conn, adapter, change, now) for change in changes]

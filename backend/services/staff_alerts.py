@@ -447,7 +447,7 @@ async def send_digest(payload: dict[str, Any], channels: Channels, now: datetime
 async def create_crm_task(
     payload: dict[str, Any], channels: Channels, http: httpx.AsyncClient, *, last_try: bool
 ) -> Outcome:
-    from backend.services.connections import connection
+    from backend.services.connections import connection, crm_call_failed
 
     alert = await store.get(int(payload["alert_id"]))
     person = await store.staff(UUID(payload["staff_id"]))
@@ -479,13 +479,8 @@ async def create_crm_task(
     conn = await connection(row, channels.secret_key)
     try:
         task_id = await ADAPTERS[row.system].add_task(conn, http, task)
-    except CrmUnavailable as exc:
-        if last_try:
-            return Outcome(status="failed", detail=str(exc))
-        wait = timedelta(seconds=exc.retry_after) if exc.retry_after else None
-        return Outcome(status="retry", detail=str(exc), retry_after=wait)
-    except CrmRejected as exc:
-        return Outcome(status="failed", detail=str(exc))
+    except (CrmUnavailable, CrmRejected) as exc:
+        return crm_call_failed(exc, last_try=last_try)
     return Outcome(status="done", detail=f"task {task_id}")
 
 
