@@ -111,12 +111,17 @@ FUNNEL_KINDS = (
 )
 
 
-def _scope(clinic_ids: list[UUID] | None, specialization: str | None):
-    where = FunnelFact.id.is_not_null()
+def _scope(
+    clinic_ids: list[UUID] | None,
+    specialization: str | None,
+    table: type[FunnelFact] | type[FunnelMonth] = FunnelFact,
+):
+    """The rows of the given clinics (all: None; none: []) and main specialization."""
+    where = table.id.is_not_null()
     if clinic_ids is not None:
-        where &= FunnelFact.clinic.is_in(clinic_ids or [UUID(int=0)])
+        where &= table.clinic.is_in(clinic_ids or [UUID(int=0)])
     if specialization is not None:
-        where &= FunnelFact.specialization == specialization
+        where &= table.specialization == specialization
     return where
 
 
@@ -188,15 +193,6 @@ def _sums(rows: list[dict[str, Any]], **keys: str) -> list[FunnelSum]:
     ]
 
 
-def _month_scope(clinic_ids: list[UUID] | None, specialization: str | None):
-    where = FunnelMonth.id.is_not_null()
-    if clinic_ids is not None:
-        where &= FunnelMonth.clinic.is_in(clinic_ids or [UUID(int=0)])
-    if specialization is not None:
-        where &= FunnelMonth.specialization == specialization
-    return where
-
-
 async def month_sums(
     clinic_ids: list[UUID] | None,
     months: list[str],
@@ -222,7 +218,7 @@ async def month_sums(
             Sum(FunnelMonth.amount).as_alias("amount"),
             Sum(FunnelMonth.count).as_alias("count"),
         )
-        .where((flows | reserve) & _month_scope(clinic_ids, specialization))
+        .where((flows | reserve) & _scope(clinic_ids, specialization, FunnelMonth))
         .group_by(*keys)
         .run(node=reports_node())
     )
@@ -260,7 +256,7 @@ async def cohort_sums(
             FunnelMonth.kind.is_in(list(kinds))
             & (FunnelMonth.cohort >= first_cohort)
             & (FunnelMonth.cohort <= last_cohort)
-            & _month_scope(clinic_ids, specialization)
+            & _scope(clinic_ids, specialization, FunnelMonth)
         )
         .group_by(*keys)
         .run(node=reports_node())
@@ -288,7 +284,7 @@ async def month_totals(
         .where(
             FunnelMonth.kind.is_in(list(kinds))
             & FunnelMonth.month.is_in(months)
-            & _month_scope(clinic_ids, specialization)
+            & _scope(clinic_ids, specialization, FunnelMonth)
         )
         .group_by(*keys)
         .run(node=reports_node())
@@ -320,7 +316,7 @@ async def reason_sums(
         .where(
             FunnelMonth.kind.is_in(list(REASON_KINDS))
             & FunnelMonth.month.is_in(months or ["-"])
-            & _month_scope(clinic_ids, specialization)
+            & _scope(clinic_ids, specialization, FunnelMonth)
         )
         .group_by(FunnelMonth.clinic, FunnelMonth.kind, FunnelMonth.reason)
         .run(node=reports_node())
