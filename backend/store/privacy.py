@@ -145,34 +145,16 @@ async def holdings(patient_id: UUID) -> Holdings | None:
 
     plans = await of_referrals(Plan, Plan.referral, Plan.version)
     plan_ids = [p["id"] for p in plans]
-    items = (
-        await PlanItem.select()
-        .where(PlanItem.plan.is_in(plan_ids))
-        .order_by(PlanItem.plan, PlanItem.position)
-        if plan_ids
-        else []
-    )
-    teeth = (
-        await ToothState.select()
-        .where(ToothState.plan.is_in(plan_ids))
-        .order_by(ToothState.plan, ToothState.tooth)
-        if plan_ids
-        else []
-    )
-    variants = (
-        await PlanVariant.select()
-        .where(PlanVariant.plan.is_in(plan_ids))
-        .order_by(PlanVariant.plan, PlanVariant.position)
-        if plan_ids
-        else []
-    )
-    explanations = (
-        await PlanExplanation.select()
-        .where(PlanExplanation.plan.is_in(plan_ids))
-        .order_by(PlanExplanation.plan, PlanExplanation.position)
-        if plan_ids
-        else []
-    )
+
+    async def of_plans(table, position) -> list[dict[str, Any]]:
+        if not plan_ids:
+            return []
+        return await table.select().where(table.plan.is_in(plan_ids)).order_by(table.plan, position)
+
+    items = await of_plans(PlanItem, PlanItem.position)
+    teeth = await of_plans(ToothState, ToothState.tooth)
+    variants = await of_plans(PlanVariant, PlanVariant.position)
+    explanations = await of_plans(PlanExplanation, PlanExplanation.position)
     return Holdings(
         patient=patient,
         referrals=referrals,
