@@ -136,13 +136,7 @@ async def flows(
 ) -> list[FunnelSum]:
     """Sums of every flow dated in [first, last] by kind, split and reason; with
     `sent_from`, only referrals sent on or after it."""
-    query = FunnelFact.select(
-        FunnelFact.kind,
-        FunnelFact.split,
-        FunnelFact.reason,
-        Sum(FunnelFact.amount).as_alias("amount"),
-        Sum(FunnelFact.count).as_alias("count"),
-    ).where(
+    query = _summed(FunnelFact, FunnelFact.kind, FunnelFact.split, FunnelFact.reason).where(
         FunnelFact.kind.is_in(list(kinds))
         & (FunnelFact.day >= first)
         & (FunnelFact.day <= last)
@@ -166,11 +160,7 @@ async def reserve(
 ) -> list[FunnelSum]:
     """Reserve movements dated up to `last` (from `first`, if given), by cohort."""
     rows = await (
-        FunnelFact.select(
-            FunnelFact.cohort,
-            Sum(FunnelFact.amount).as_alias("amount"),
-            Sum(FunnelFact.count).as_alias("count"),
-        )
+        _summed(FunnelFact, FunnelFact.cohort)
         .where(
             (FunnelFact.kind == "reserve")
             & (FunnelFact.day <= last)
@@ -181,6 +171,13 @@ async def reserve(
         .run(node=reports_node())
     )
     return _sums(rows, kind="reserve")
+
+
+def _summed(table: type[FunnelFact] | type[FunnelMonth], *keys):
+    """A select of the money and counts of `table`, summed by `keys`."""
+    return table.select(
+        *keys, Sum(table.amount).as_alias("amount"), Sum(table.count).as_alias("count")
+    )
 
 
 def _sums(rows: list[dict[str, Any]], **keys: str) -> list[FunnelSum]:
@@ -213,11 +210,7 @@ async def month_sums(
         FunnelMonth.reason,
     ]
     rows = await (
-        FunnelMonth.select(
-            *keys,
-            Sum(FunnelMonth.amount).as_alias("amount"),
-            Sum(FunnelMonth.count).as_alias("count"),
-        )
+        _summed(FunnelMonth, *keys)
         .where((flows | reserve) & _scope(clinic_ids, specialization, FunnelMonth))
         .group_by(*keys)
         .run(node=reports_node())
@@ -247,11 +240,7 @@ async def cohort_sums(
     columns named in `by`: specialization, split, reason)."""
     keys = [FunnelMonth.cohort, FunnelMonth.month, FunnelMonth.kind, *_columns(by)]
     rows = await (
-        FunnelMonth.select(
-            *keys,
-            Sum(FunnelMonth.amount).as_alias("amount"),
-            Sum(FunnelMonth.count).as_alias("count"),
-        )
+        _summed(FunnelMonth, *keys)
         .where(
             FunnelMonth.kind.is_in(list(kinds))
             & (FunnelMonth.cohort >= first_cohort)
@@ -276,11 +265,7 @@ async def month_totals(
     columns named in `by`: specialization, split)."""
     keys = [FunnelMonth.month, FunnelMonth.kind, *_columns(by)]
     rows = await (
-        FunnelMonth.select(
-            *keys,
-            Sum(FunnelMonth.amount).as_alias("amount"),
-            Sum(FunnelMonth.count).as_alias("count"),
-        )
+        _summed(FunnelMonth, *keys)
         .where(
             FunnelMonth.kind.is_in(list(kinds))
             & FunnelMonth.month.is_in(months)
@@ -306,13 +291,7 @@ async def reason_sums(
     """Lost money and plan revisions by clinic and reason: the whole `months` from the
     monthly sums, the days of [first, last] outside them from the facts."""
     whole = await (
-        FunnelMonth.select(
-            FunnelMonth.clinic,
-            FunnelMonth.kind,
-            FunnelMonth.reason,
-            Sum(FunnelMonth.amount).as_alias("amount"),
-            Sum(FunnelMonth.count).as_alias("count"),
-        )
+        _summed(FunnelMonth, FunnelMonth.clinic, FunnelMonth.kind, FunnelMonth.reason)
         .where(
             FunnelMonth.kind.is_in(list(REASON_KINDS))
             & FunnelMonth.month.is_in(months or ["-"])
@@ -323,13 +302,7 @@ async def reason_sums(
     )
     outside = FunnelFact.month.not_in(months) if months else FunnelFact.id.is_not_null()
     days = await (
-        FunnelFact.select(
-            FunnelFact.clinic,
-            FunnelFact.kind,
-            FunnelFact.reason,
-            Sum(FunnelFact.amount).as_alias("amount"),
-            Sum(FunnelFact.count).as_alias("count"),
-        )
+        _summed(FunnelFact, FunnelFact.clinic, FunnelFact.kind, FunnelFact.reason)
         .where(
             FunnelFact.kind.is_in(list(REASON_KINDS))
             & (FunnelFact.day >= first)
