@@ -84,43 +84,33 @@ async def referral_ids(patient_id: UUID) -> list[UUID]:
     return [r["id"] for r in rows]
 
 
-async def _patient_statements(referrals: list[UUID]) -> list[dict[str, Any]]:
+async def _events(referrals: list[UUID], which, *columns) -> list[dict[str, Any]]:
+    """The referrals' events that `which` picks, oldest first, payloads decoded."""
     if not referrals:
         return []
     rows = (
         await Event.select(
             Event.id,
             Event.referral,
-            Event.kind,
+            *columns,
             Event.occurred_at,
             Event.recorded_at,
             Event.payload,
         )
-        .where(Event.referral.is_in(referrals) & (Event.side == "patient"))
+        .where(Event.referral.is_in(referrals) & which)
         .order_by(Event.id)
     )
     return [{**r, "payload": _payload(r["payload"])} for r in rows]
+
+
+async def _patient_statements(referrals: list[UUID]) -> list[dict[str, Any]]:
+    return await _events(referrals, Event.side == "patient", Event.kind)
 
 
 async def _variant_choices(referrals: list[UUID]) -> list[dict[str, Any]]:
     """Every choice of a plan's variant, whoever recorded it (the patient, or a clinic or
     the exchange on the patient's word)."""
-    if not referrals:
-        return []
-    rows = (
-        await Event.select(
-            Event.id,
-            Event.referral,
-            Event.side,
-            Event.source,
-            Event.occurred_at,
-            Event.recorded_at,
-            Event.payload,
-        )
-        .where(Event.referral.is_in(referrals) & (Event.kind == "variant_chosen"))
-        .order_by(Event.id)
-    )
-    return [{**r, "payload": _payload(r["payload"])} for r in rows]
+    return await _events(referrals, Event.kind == "variant_chosen", Event.side, Event.source)
 
 
 async def holdings(patient_id: UUID) -> Holdings | None:
