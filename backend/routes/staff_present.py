@@ -27,8 +27,8 @@ T = TypeVar("T")
 
 
 def _out(row: msgspec.Struct, shape: type[T], **more: Any) -> T:
-    """A store row as an answer: its fields by name, `more` added or renamed."""
-    return msgspec.convert({**msgspec.structs.asdict(row), **more}, shape)
+    """A row (or a figure) as an answer: its fields by name, `more` added or renamed."""
+    return msgspec.convert({**msgspec.structs.asdict(row), **more}, shape, from_attributes=True)
 
 
 def referral_rows(rows: list[DeskReferral], limit: int, *, with_phone: bool) -> s.ReferralList:
@@ -196,34 +196,12 @@ def timeline(c: ReferralCard) -> s.Timeline:
 
 
 def funnel(f: Funnel, clinics: list | None, months: list[MonthFlow]) -> s.FunnelOut:
-    def split(x) -> s.SplitOut:
-        return s.SplitOut(verified=x.verified, unverified=x.unverified, disputed=x.disputed)
-
-    return s.FunnelOut(
-        first=f.first,
-        last=f.last,
-        currency=f.currency,
+    """Every figure of the funnel by its name; the lost money as a list by reason, and
+    the months and the pace of the reserve beside it."""
+    return _out(
+        f,
+        s.FunnelOut,
         clinics=clinics,
-        in_count=f.in_count,
-        in_money=f.in_money,
-        transferred_in_count=f.transferred_in_count,
-        transferred_in_money=f.transferred_in_money,
-        transferred_out_count=f.transferred_out_count,
-        transferred_out_money=f.transferred_out_money,
-        accepted_count=f.accepted_count,
-        accepted_money=f.accepted_money,
-        accepted_split=split(f.accepted_split),
-        executed_money=f.executed_money,
-        executed_this_period=f.executed_this_period,
-        executed_earlier=f.executed_earlier,
-        executed_split=split(f.executed_split),
-        paid_money=f.paid_money,
-        paid_split=split(f.paid_split),
-        reserve_count=f.reserve_count,
-        reserve_money=f.reserve_money,
-        reserve_by_cohort=f.reserve_by_cohort,
-        lost_count=f.lost_count,
-        lost_money=f.lost_money,
         lost_by_reason=[
             s.LostOut(reason=k, count=v.count, money=v.money) for k, v in f.lost_by_reason.items()
         ],
