@@ -77,14 +77,10 @@ def card(c: ReferralCard, appointments: list[AppointmentRow]) -> s.ReferralCardO
             total=sum(i.price for i in v.counted_items),
             chosen_variant=v.variant,
             variants=[
-                s.VariantSummaryOut(
+                _out(
+                    o.info,
+                    s.VariantSummaryOut,
                     variant=o.variant,
-                    title_ru=o.info.title_ru,
-                    title_en=o.info.title_en,
-                    pros_ru=o.info.pros_ru,
-                    pros_en=o.info.pros_en,
-                    cons_ru=o.info.cons_ru,
-                    cons_en=o.info.cons_en,
                     counted=o.counted,
                     total=o.total,
                     course_days=o.course_days,
@@ -100,34 +96,9 @@ def card(c: ReferralCard, appointments: list[AppointmentRow]) -> s.ReferralCardO
                 if o.variant is not None
             ],
             explanations=[
-                s.ExplanationOut(
-                    variant=e.variant,
-                    stage=e.stage,
-                    item_id=e.item_id,
-                    visit=e.visit,
-                    problem_ru=e.problem_ru,
-                    problem_en=e.problem_en,
-                    solution_ru=e.solution_ru,
-                    solution_en=e.solution_en,
-                    specialists=list(e.specialists),
-                )
-                for e in v.explanations
+                _out(e, s.ExplanationOut, specialists=list(e.specialists)) for e in v.explanations
             ],
-            items=[
-                s.PlanItemOut(
-                    item_id=i.item_id,
-                    title_ru=i.title_ru,
-                    title_en=i.title_en,
-                    code=i.code,
-                    specialization=i.specialization,
-                    tooth=i.tooth,
-                    stage=i.stage,
-                    variant=i.variant,
-                    price=i.price,
-                    done_at=fold.done_items.get(i.item_id),
-                )
-                for i in v.items
-            ],
+            items=[_out(i, s.PlanItemOut, done_at=fold.done_items.get(i.item_id)) for i in v.items],
         )
         for v in c.plans
     ]
@@ -141,12 +112,7 @@ def card(c: ReferralCard, appointments: list[AppointmentRow]) -> s.ReferralCardO
         clinic_name=c.clinic.name,
         invite_code=c.referral.invite_code,
         transferred_from=c.referral.transferred_from,
-        patient=s.PatientOut(
-            id=c.patient.id,
-            name=c.patient.name,
-            phone=c.patient.phone,
-            locale=c.patient.locale,
-        ),
+        patient=_out(c.patient, s.PatientOut),
         step=fold.step.value,
         step_at=fold.step_at,
         closed_reason=fold.closed_reason,
@@ -154,15 +120,7 @@ def card(c: ReferralCard, appointments: list[AppointmentRow]) -> s.ReferralCardO
         currency=fold.money.currency,
         plans=plans,
         verifications=[
-            s.VerificationOut(
-                milestone=v.milestone,
-                state=v.state.value,
-                clinic_said_at=v.clinic_said_at,
-                patient_answer=v.patient_answer,
-                patient_said_at=v.patient_said_at,
-                due_at=v.due_at,
-            )
-            for v in c.verifications.values()
+            _out(v, s.VerificationOut, state=v.state.value) for v in c.verifications.values()
         ],
         appointments=msgspec.convert(appointments, list[s.AppointmentOut], from_attributes=True),
         contact_rating=rating,
@@ -215,24 +173,12 @@ def funnel(f: Funnel, clinics: list | None, months: list[MonthFlow]) -> s.Funnel
 
 
 def scorecard(score: ClinicScore) -> s.ScorecardOut:
-    c = score.card
-    return s.ScorecardOut(
+    return _out(
+        score.card,
+        s.ScorecardOut,
         clinic_id=score.clinic_id,
         clinic_name=score.clinic_name,
-        referrals=c.referrals,
-        claims_judged=c.claims_judged,
-        claims_confirmed=c.claims_confirmed,
-        trust=c.trust,
-        trust_lower_bound=round(c.trust_lower_bound, 4),
-        disputed=c.disputed,
-        first_contact_hours_clinic=c.first_contact_hours_clinic,
-        first_contact_hours_patient=c.first_contact_hours_patient,
-        nobody_called=c.nobody_called,
-        nobody_called_share=c.nobody_called_share,
-        ratings=c.ratings,
-        rating_average=c.rating_average,
-        reached=c.reached,
-        answered_by=c.answered_by,  # type: ignore[arg-type]
+        trust_lower_bound=round(score.card.trust_lower_bound, 4),
     )
 
 
