@@ -49,7 +49,7 @@ async def integrations_page(request: Request) -> Template:
     key = request.app.state.settings.secret_key
     rows = []
     for clinic in await exchange_admin.clinics():
-        view = await integration_setup.describe(clinic["id"], secret_key=key, public_url=None)
+        view = await integration_setup.describe(clinic.id, secret_key=key, public_url=None)
         rows.append({"clinic": clinic, "view": view})
     return await page(request, "integrations.html", rows=rows)
 
@@ -160,7 +160,7 @@ async def inbox_page(
         limit=PAGE + 1,
         before_id=before or None,
     )
-    names = {c["id"]: c["name"] for c in await exchange_admin.clinics(include_archived=True)}
+    names = {c.id: c.name for c in await exchange_admin.clinics(include_archived=True)}
     page_rows = rows[:PAGE]
     return await page(
         request,
@@ -170,7 +170,7 @@ async def inbox_page(
         clinics=await exchange_admin.clinics(),
         statuses=STATUSES,
         f={"clinic": clinic, "status": status},
-        next_before=page_rows[-1]["id"] if len(rows) > PAGE and page_rows else None,
+        next_before=page_rows[-1].id if len(rows) > PAGE and page_rows else None,
     )
 
 
@@ -180,7 +180,7 @@ async def delivery_page(request: Request, delivery_id: FromPath[int]) -> Templat
         raise NotFound("no such delivery")
     row = await integration_desk.delivery(delivery_id)
     detail = present.delivery(row, detail=True)
-    clinic = await exchange_admin.clinic(row["clinic"]) if row["clinic"] else None
+    clinic = await exchange_admin.clinic(row.clinic) if row.clinic else None
     return await page(
         request,
         "delivery.html",
@@ -219,7 +219,7 @@ async def prices_page(
         request,
         "prices.html",
         rows=rows[:PAGE],
-        next_after=rows[PAGE - 1]["code"] if len(rows) > PAGE else None,
+        next_after=rows[PAGE - 1].code if len(rows) > PAGE else None,
         clinics=await exchange_admin.clinics(),
         picked=clinic,
         example=json.dumps(

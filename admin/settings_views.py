@@ -51,9 +51,9 @@ async def _settings_page(request: Request, viewer: Viewer, clinic_id: UUID | Non
     if clinic_id is not None:
         clinic_name = next(
             (
-                c["name"]
+                c.name
                 for c in await exchange_admin.clinics(include_archived=True)
-                if c["id"] == clinic_id
+                if c.id == clinic_id
             ),
             None,
         )

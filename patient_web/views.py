@@ -133,7 +133,8 @@ async def _proved(request: Request, access: LinkAccess, now: datetime) -> bool:
 
 def _in_lang(bundle: ReferralBundle, lang: Lang) -> ReferralBundle:
     """The bundle as the presenters see it, in the language the page is read in."""
-    return msgspec.structs.replace(bundle, patient={**bundle.patient, "locale": lang})
+    patient = msgspec.structs.replace(bundle.patient, locale=lang)
+    return msgspec.structs.replace(bundle, patient=patient)
 
 
 # Question kinds about the plan itself (a procedure's name is health data; agreeing to
@@ -147,7 +148,7 @@ def _questions(bundle: ReferralBundle, lang: Lang, proved: bool, first: UUID | N
     rows = sorted(bundle.open_questions, key=lambda q: q.id != first)
     return [
         {
-            "q": present.question(row, bundle.clinic["name"], items, bundle.tz, lang),
+            "q": present.question(row, bundle.clinic.name, items, bundle.tz, lang),
             # What a procedure was is health data: shown to a proved phone only.
             "gated": row.kind in GATED_KINDS and not proved,
             "focus": row.id == first,
@@ -193,7 +194,7 @@ async def _index(request: Request, token: str, first: UUID | None = None) -> Tem
         "index.html",
         lang=lang,
         token=token,
-        clinic=bundle.clinic["name"],
+        clinic=bundle.clinic.name,
         step=texts.STEPS[bundle.fold.step.value][lang],
         next_step=_next_step(bundle, lang, proved),
         questions=_questions(bundle, lang, proved, first or access.question_id),

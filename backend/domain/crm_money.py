@@ -16,6 +16,7 @@ from uuid import UUID
 
 import msgspec
 
+from backend.domain.plan_import import PriceLine
 from backend.domain.plans import PlanItem
 from backend.domain.teeth import is_valid_tooth
 
@@ -172,21 +173,23 @@ def _draft(item: PlanItem, price: int | None = None) -> DraftLine:
     )
 
 
-def new_line(row: CrmRow, specialization: str, known: dict[str, dict] | None = None) -> DraftLine:
+def new_line(
+    row: CrmRow, specialization: str, known: dict[str, PriceLine] | None = None
+) -> DraftLine:
     """A row no plan line matches, as a new line: its specialization and titles from the
     price list when the code is in it, else the integration's default."""
     entry = (known or {}).get(row.code) if row.code else None
     name = plain_title(row.title) if row.tooth is not None else row.title.strip()
-    title = name or (entry["title_ru"] if entry else "") or row.code
+    title = name or (entry.title_ru if entry else "") or row.code
     return DraftLine(
         item_id=None,
-        specialization=str(entry["specialization"]) if entry else specialization,
+        specialization=str(entry.specialization) if entry else specialization,
         price=row.price,
         code=row.code[:32],
         title_ru=title[:300],
-        title_en=(entry["title_en"] if entry else "")[:300],
+        title_en=(entry.title_en if entry else "")[:300],
         tooth=row.tooth,
-        course_days=entry.get("course_days") if entry else None,
+        course_days=entry.course_days if entry else None,
     )
 
 
@@ -196,7 +199,7 @@ def plan_from_rows(
     *,
     rows_mean: RowsMean,
     specialization: str,
-    known: dict[str, dict] | None = None,
+    known: dict[str, PriceLine] | None = None,
 ) -> tuple[DraftLine, ...] | None:
     """The plan the rows make, or None when it is the current plan already.
 

@@ -16,7 +16,8 @@ import hmac
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from babel.numbers import format_currency, get_currency_precision
@@ -82,16 +83,35 @@ def parse_query(params: dict[str, str]) -> tuple[datetime | None, datetime | Non
     return start, end, min(limit, MAX_LIMIT), offset
 
 
-def ticket(row: dict[str, Any], summary: str, tz: str) -> dict[str, Any]:
+class TicketSource(Protocol):
+    """What a ticket is made of: a referral, its money and whom to call (read-only)."""
+
+    @property
+    def id(self) -> UUID: ...
+    @property
+    def sent_at(self) -> datetime: ...
+    @property
+    def invite_code(self) -> str: ...
+    @property
+    def estimated_amount(self) -> int: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def phone(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+
+
+def ticket(row: TicketSource, summary: str, tz: str) -> dict[str, Any]:
     """One referral as an IDENT ticket."""
-    sent_at: datetime = row["sent_at"].astimezone(ZoneInfo(tz)).replace(microsecond=0)
-    digits = get_currency_precision(row["currency"])
-    amount = format_currency(row["estimated_amount"] / 10**digits, row["currency"], locale="ru_RU")
+    sent_at: datetime = row.sent_at.astimezone(ZoneInfo(tz)).replace(microsecond=0)
+    digits = get_currency_precision(row.currency)
+    amount = format_currency(row.estimated_amount / 10**digits, row.currency, locale="ru_RU")
     return {
-        "Id": str(row["id"]),
+        "Id": str(row.id),
         "DateAndTime": sent_at.isoformat(),
-        "ClientPhone": row["phone"],
-        "ClientFullName": row["name"],
+        "ClientPhone": row.phone,
+        "ClientFullName": row.name,
         "FormName": FORM_NAME,
-        "Comment": f"Код направления {row['invite_code']}. План: {summary}. Оценка {amount}.",
+        "Comment": f"Код направления {row.invite_code}. План: {summary}. Оценка {amount}.",
     }

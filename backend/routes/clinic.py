@@ -208,19 +208,7 @@ async def post_visit_code(
 )
 async def get_ratings(viewer: NamedDependency[Viewer]) -> s.RatingList:
     rows = await desk.ratings(viewer, viewer.principal.clinic_id)
-    return s.RatingList(
-        items=[
-            s.RatingOut(
-                referral_id=r["referral"],
-                patient_name=r["patient_name"],
-                called=r["called"],
-                stars=r["stars"],
-                comment=r["comment"],
-                updated_at=r["updated_at"],
-            )
-            for r in rows
-        ]
-    )
+    return s.RatingList(items=[present.rating(r) for r in rows])
 
 
 @get(
@@ -235,19 +223,7 @@ async def get_nobody_called(
     viewer: NamedDependency[Viewer], limit: ListLimit = MAX_LIST
 ) -> s.NobodyCalledList:
     rows = await desk.nobody_called(viewer, viewer.principal.clinic_id, limit=limit)
-    return s.NobodyCalledList(
-        items=[
-            s.NobodyCalledRow(
-                referral_id=r["referral"],
-                patient_name=r["patient_name"],
-                patient_phone=r["patient_phone"],
-                step=r["step"],
-                sent_at=r["sent_at"],
-                said_at=r["patient_said_at"],
-            )
-            for r in rows
-        ]
-    )
+    return s.NobodyCalledList(items=[present.nobody_called(r) for r in rows])
 
 
 @get(

@@ -201,16 +201,10 @@ async def get_alerts(
     page, more = rows[:limit], len(rows) > limit
     return AlertList(
         items=[
-            AlertOut(
-                id=r["id"],
-                kind=r["kind"],
-                referral_id=r["referral"],
-                happened_at=r["happened_at"],
-                details=r["details"],
-            )
+            msgspec.convert({**msgspec.structs.asdict(r), "referral_id": r.referral}, AlertOut)
             for r in page
         ],
-        next_cursor=str(page[-1]["id"]) if more and page else None,
+        next_cursor=str(page[-1].id) if more and page else None,
     )
 
 

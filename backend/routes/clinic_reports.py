@@ -87,7 +87,7 @@ async def reason_table(
     rows = await reasons.reasons_by_clinic(
         clinic_ids, first=first, last=last, specialization=specialization
     )
-    names = {c["id"]: c["name"] for c in await exchange_admin.clinics(include_archived=True)}
+    names = {c.id: c.name for c in await exchange_admin.clinics(include_archived=True)}
     # Clinics by name (a stable sort keeps each clinic's rows in the definition's order).
     items = sorted((reason_out(r, names) for r in rows), key=lambda i: i.clinic_name)
     if format == "json":
@@ -259,9 +259,7 @@ async def conversion_table(
 async def group_labels(rows: list[ConversionRow], by: str, lang: str) -> dict[str, str]:
     groups = [r.group for r in rows]
     if by == "clinic":
-        names = {
-            str(c["id"]): c["name"] for c in await exchange_admin.clinics(include_archived=True)
-        }
+        names = {str(c.id): c.name for c in await exchange_admin.clinics(include_archived=True)}
         return {g: names.get(g, g) for g in groups}
     if by == "coordinator":
         names = await conversion.coordinator_names(groups)

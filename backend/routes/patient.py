@@ -40,13 +40,13 @@ from backend.services.recording import Recorded as RecordedResult
 ID_ERRORS = (401, 404)
 
 
-def _me(row: dict) -> s.Me:
+def _me(row: profile.PatientRow) -> s.Me:
     return s.Me(
-        id=row["id"],
-        name=row["name"],
-        phone=row["phone"],
-        locale=row["locale"],
-        timezone=row["timezone"],
+        id=row.id,
+        name=row.name,
+        phone=row.phone,
+        locale=row.locale,
+        timezone=row.timezone,
         notifications=profile.prefs_of(row),
         quiet_hours=profile.quiet_of(row),
     )
@@ -64,7 +64,7 @@ def _recorded(result: RecordedResult, lang: texts.Lang) -> s.Recorded:
 
 async def _lang(patient: PatientPrincipal) -> texts.Lang:
     row = await profile.profile(patient.patient_id)
-    return row["locale"] if row["locale"] in texts.LANGS else "ru"
+    return row.locale if row.locale in texts.LANGS else "ru"
 
 
 @get(
@@ -139,7 +139,7 @@ async def list_referrals(
         patient.patient_id, now, limit=limit + 1, before=decode_cursor(cursor)
     )
     page, more = rows[:limit], len(rows) > limit
-    items = [present.summary(row, bundle.clinic["name"], bundle) for row, bundle in page]
+    items = [present.summary(row, bundle.clinic.name, bundle) for row, bundle in page]
     last = page[-1][0] if page else None
     return s.ReferralPage(
         items=items,
@@ -289,7 +289,7 @@ async def list_media(
 ) -> s.MediaList:
     rows = await patient_reads.media_of(patient.patient_id, referral_id)
     me = await profile.profile(patient.patient_id)
-    lang: texts.Lang = me["locale"] if me["locale"] in texts.LANGS else "ru"
+    lang: texts.Lang = me.locale if me.locale in texts.LANGS else "ru"
     return present.pictures([await _media_out(request, r) for r in rows], lang)
 
 
@@ -323,7 +323,7 @@ async def list_questions(
     out = []
     for row, bundle in page:
         items = {i.item_id: i for i in (bundle.current.counted_items if bundle.current else [])}
-        out.append(present.question(row, bundle.clinic["name"], items, bundle.tz, lang))
+        out.append(present.question(row, bundle.clinic.name, items, bundle.tz, lang))
     last = page[-1][0] if page else None
     return s.QuestionPage(
         items=out,
@@ -513,13 +513,13 @@ async def attach_receipt(
 ) -> s.ReceiptOut:
     result = await patient_statements.attach_receipt(patient.patient_id, referral_id, qr=data.qr)
     me = await profile.profile(patient.patient_id)
-    lang: texts.Lang = me["locale"] if me["locale"] in texts.LANGS else "ru"
+    lang: texts.Lang = me.locale if me.locale in texts.LANGS else "ru"
     currency = result.recorded.fold.money.currency
     reported = result.match.reported_amount
     return s.ReceiptOut(
         event_id=result.recorded.event.id,
         amount=present.money(result.amount, currency, lang),
-        issued_at=present.local(result.issued_at, ZoneInfo(me["timezone"])),
+        issued_at=present.local(result.issued_at, ZoneInfo(me.timezone)),
         match=result.match.outcome,
         reported_amount=present.money(reported, currency, lang) if reported is not None else None,
     )

@@ -11,7 +11,8 @@ from uuid import UUID
 import msgspec
 
 from backend.services.privacy import Holdings
-from backend.services.profile import NotificationPrefs, prefs_of
+from backend.services.profile import NotificationPrefs, prefs_from_json
+from backend.services.sms import SmsMessageRow, WebSessionRow
 
 T = TypeVar("T", bound=msgspec.Struct)
 
@@ -277,8 +278,8 @@ def export(
     found: Holdings,
     now: datetime,
     *,
-    text_messages: list[dict[str, Any]] | None = None,
-    web_sessions: list[dict[str, Any]] | None = None,
+    text_messages: list[SmsMessageRow] | None = None,
+    web_sessions: list[WebSessionRow] | None = None,
 ) -> PatientExport:
     p = found.patient
     items: dict[UUID, list[ExportPlanItem]] = {}
@@ -303,7 +304,7 @@ def export(
         exported_at=now,
         profile=_pick(ExportProfile, p, signed_in_with_firebase=p["firebase_uid"] is not None),
         consents=ExportConsents(
-            notifications=prefs_of(p),
+            notifications=prefs_from_json(p["notification_prefs"]),
             quiet_hours_start=p["quiet_hours_start"],
             quiet_hours_end=p["quiet_hours_end"],
         ),
@@ -354,8 +355,13 @@ def export(
             if m["archived_at"] is None
         ],
         staff_access=[_pick(ExportAccess, a, role=a["actor_role"]) for a in found.accesses],
-        text_messages=[_pick(ExportSms, m, referral_id=m["referral"]) for m in text_messages or []],
-        web_sessions=[_pick(ExportWebSession, w) for w in web_sessions or []],
+        text_messages=[
+            msgspec.convert({**msgspec.structs.asdict(m), "referral_id": m.referral}, ExportSms)
+            for m in text_messages or []
+        ],
+        web_sessions=[
+            msgspec.convert(w, ExportWebSession, from_attributes=True) for w in web_sessions or []
+        ],
         variant_choices=[
             ExportVariantChoice(
                 referral_id=e["referral"],

@@ -27,7 +27,7 @@ def money(amount: int, currency: str, lang: Lang) -> s.Money:
 
 def prices_shown(b: ReferralBundle) -> bool:
     """The clinic's choice whether its patients see money (seed 004)."""
-    return bool(b.clinic.get("show_prices", True))
+    return b.clinic.show_prices
 
 
 def priced(b: ReferralBundle, amount: int, lang: Lang) -> s.Money | None:
@@ -80,7 +80,7 @@ def when_ask(lang: Lang) -> s.WhenAsk:
 
 def next_step(b: ReferralBundle, lang: Lang) -> str:
     step, fold = b.fold.step, b.fold
-    phone = b.clinic["phone"]
+    phone = b.clinic.phone
     appointment = fold.current_appointment
     if b.open_questions:
         return texts.NEXT_STEP["answer"][lang]
@@ -227,11 +227,11 @@ def referral(b: ReferralBundle) -> s.ReferralOut:
         closed_reason=fold.closed_reason,
         sent_at=local(b.referral.sent_at, tz),
         clinic=s.ClinicOut(
-            id=clinic["id"],
-            name=clinic["name"],
-            city=clinic["city"],
-            address=clinic["address"],
-            phone=clinic["phone"],
+            id=clinic.id,
+            name=clinic.name,
+            city=clinic.city,
+            address=clinic.address,
+            phone=clinic.phone,
         ),
         progress=progress,
         stages=stages,
@@ -246,7 +246,7 @@ def referral(b: ReferralBundle) -> s.ReferralOut:
             )
             for a in fold.appointments
         ],
-        questions=[question(q, clinic["name"], items, tz, lang) for q in b.open_questions],
+        questions=[question(q, clinic.name, items, tz, lang) for q in b.open_questions],
         milestones=milestones,
         variants=variants(b, lang),
         chosen_variant=b.current.variant if b.current else None,

@@ -119,7 +119,7 @@ def document(
         "w": {k: v[lang] for k, v in WORDS.items()}
         | {k: v[lang] for k, v in texts.VARIANT.items()},
         "clinic": clinic,
-        "patient_name": b.patient.get("name") or "",
+        "patient_name": b.patient.name,
         "date": _date(now, b.tz, lang),
         "invite_code": b.referral.invite_code,
         "before_chart": _svg_uri(render_svg(before, texts.chart_texts("before", lang))),
@@ -146,7 +146,7 @@ async def patient_link(settings: Any, b: patient_reads.ReferralBundle, now: date
     token = await patient_links.printable_link(
         secret=settings.secret_key,
         referral_id=b.referral.id,
-        patient_id=b.patient["id"],
+        patient_id=b.patient.id,
         now=now,
     )
     return patient_links.link_url(settings.public_url, token) if token else None

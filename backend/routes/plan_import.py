@@ -3,6 +3,7 @@
 from typing import Annotated
 from uuid import UUID
 
+import msgspec
 from litestar import Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
@@ -29,8 +30,8 @@ async def _page(clinic_id: UUID | None, after: str | None, limit: int) -> s.Pric
     rows = await plan_import.price_page(clinic_id, after=after, limit=limit + 1)
     page = rows[:limit]
     return s.PriceList(
-        items=[s.PriceEntryOut(**r) for r in page],
-        next_cursor=page[-1]["code"] if len(rows) > limit else None,
+        items=[msgspec.convert(r, s.PriceEntryOut, from_attributes=True) for r in page],
+        next_cursor=page[-1].code if len(rows) > limit else None,
     )
 
 

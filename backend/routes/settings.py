@@ -119,7 +119,6 @@ SETTINGS_TEXT = (
 
 def settings_out(view: SettingsView) -> SettingsOut:
     e = view.effective
-    r = view.restatement
     return SettingsOut(
         clinic_id=view.clinic_id,
         opens=e.hours.opens.strftime("%H:%M"),
@@ -132,17 +131,9 @@ def settings_out(view: SettingsView) -> SettingsOut:
         sender_name=e.sender_name,
         source=dict(e.source),
         norms=[NormOut(**msgspec.structs.asdict(n)) for n in view.norms],
-        restatement=(
-            RestatementOut(
-                reason=r["reason"],
-                requested_at=r["requested_at"],
-                done=r["done"],
-                total=r["total"],
-                finished_at=r["finished_at"],
-            )
-            if r
-            else None
-        ),
+        restatement=msgspec.convert(view.restatement, RestatementOut, from_attributes=True)
+        if view.restatement
+        else None,
     )
 
 

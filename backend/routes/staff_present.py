@@ -1,7 +1,7 @@
 """From service results to the clinic and exchange API's bodies."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -10,42 +10,58 @@ from backend.domain.norms import effective_norms
 from backend.domain.variants import overview
 from backend.routes import staff_schemas as s
 from backend.routes.paging import encode_cursor
-from backend.services.desk import AppointmentRow, Dispute, ReferralCard
+from backend.services.desk import (
+    AppointmentRow,
+    DeskRating,
+    DeskReferral,
+    Dispute,
+    NobodyCalled,
+    ReferralCard,
+)
+from backend.services.exchange_admin import ClinicRow
+from backend.services.integration_desk import DeliveryRow
 from backend.services.recording import Recorded
 from backend.services.reports import ClinicScore, MonthFlow
 
+T = TypeVar("T")
 
-def referral_rows(rows: list[dict[str, Any]], limit: int, *, with_phone: bool) -> s.ReferralList:
+
+def _out(row: msgspec.Struct, shape: type[T], **more: Any) -> T:
+    """A row (or a figure) as an answer: its fields by name, `more` added or renamed."""
+    return msgspec.convert({**msgspec.structs.asdict(row), **more}, shape, from_attributes=True)
+
+
+def referral_rows(rows: list[DeskReferral], limit: int, *, with_phone: bool) -> s.ReferralList:
     page, more = rows[:limit], len(rows) > limit
 
-    def amount(row: dict, column: str) -> s.Amount:
-        return s.Amount(amount=row[column], currency=row["currency"])
-
-    items = [
-        s.ReferralRow(
-            id=r["id"],
-            clinic_id=r["clinic"],
-            clinic_name=r["clinic_name"],
-            patient_name=r["patient_name"],
-            patient_phone=r["patient_phone"] if with_phone else None,
-            step=r["step"],
-            sent_at=r["sent_at"],
-            planned=amount(r, "planned_amount"),
-            executed=amount(r, "executed_amount"),
-            paid=amount(r, "paid_amount"),
-            remaining=amount(r, "remaining_amount"),
-            disputed=r["disputed_count"],
-            overdue=r["overdue_count"],
-            chosen_variant=r.get("chosen_variant"),
-            variant_chosen_by=r.get("variant_chosen_by"),
+    def row_out(r: DeskReferral) -> s.ReferralRow:
+        money = {
+            name: s.Amount(amount=getattr(r, f"{name}_amount"), currency=r.currency)
+            for name in ("planned", "executed", "paid", "remaining")
+        }
+        return _out(
+            r,
+            s.ReferralRow,
+            **money,
+            clinic_id=r.clinic,
+            patient_phone=r.patient_phone if with_phone else None,
+            disputed=r.disputed_count,
+            overdue=r.overdue_count,
         )
-        for r in page
-    ]
+
     last = page[-1] if page else None
     return s.ReferralList(
-        items=items,
-        next_cursor=encode_cursor(last["sent_at"], last["id"]) if more and last else None,
+        items=[row_out(r) for r in page],
+        next_cursor=encode_cursor(last.sent_at, last.id) if more and last else None,
     )
+
+
+def rating(r: DeskRating) -> s.RatingOut:
+    return _out(r, s.RatingOut, referral_id=r.referral)
+
+
+def nobody_called(r: NobodyCalled) -> s.NobodyCalledRow:
+    return _out(r, s.NobodyCalledRow, referral_id=r.referral, said_at=r.patient_said_at)
 
 
 def card(c: ReferralCard, appointments: list[AppointmentRow]) -> s.ReferralCardOut:
@@ -61,14 +77,10 @@ def card(c: ReferralCard, appointments: list[AppointmentRow]) -> s.ReferralCardO
             total=sum(i.price for i in v.counted_items),
             chosen_variant=v.variant,
             variants=[
-                s.VariantSummaryOut(
+                _out(
+                    o.info,
+                    s.VariantSummaryOut,
                     variant=o.variant,
-                    title_ru=o.info.title_ru,
-                    title_en=o.info.title_en,
-                    pros_ru=o.info.pros_ru,
-                    pros_en=o.info.pros_en,
-                    cons_ru=o.info.cons_ru,
-                    cons_en=o.info.cons_en,
                     counted=o.counted,
                     total=o.total,
                     course_days=o.course_days,
@@ -84,53 +96,23 @@ def card(c: ReferralCard, appointments: list[AppointmentRow]) -> s.ReferralCardO
                 if o.variant is not None
             ],
             explanations=[
-                s.ExplanationOut(
-                    variant=e.variant,
-                    stage=e.stage,
-                    item_id=e.item_id,
-                    visit=e.visit,
-                    problem_ru=e.problem_ru,
-                    problem_en=e.problem_en,
-                    solution_ru=e.solution_ru,
-                    solution_en=e.solution_en,
-                    specialists=list(e.specialists),
-                )
-                for e in v.explanations
+                _out(e, s.ExplanationOut, specialists=list(e.specialists)) for e in v.explanations
             ],
-            items=[
-                s.PlanItemOut(
-                    item_id=i.item_id,
-                    title_ru=i.title_ru,
-                    title_en=i.title_en,
-                    code=i.code,
-                    specialization=i.specialization,
-                    tooth=i.tooth,
-                    stage=i.stage,
-                    variant=i.variant,
-                    price=i.price,
-                    done_at=fold.done_items.get(i.item_id),
-                )
-                for i in v.items
-            ],
+            items=[_out(i, s.PlanItemOut, done_at=fold.done_items.get(i.item_id)) for i in v.items],
         )
         for v in c.plans
     ]
     choice = fold.variant_choice
     rating = None
     if c.rating is not None:
-        rating = {k: c.rating[k] for k in ("called", "stars", "comment", "updated_at")}
+        rating = {k: getattr(c.rating, k) for k in ("called", "stars", "comment", "updated_at")}
     return s.ReferralCardOut(
         id=c.referral.id,
-        clinic_id=c.clinic["id"],
-        clinic_name=c.clinic["name"],
+        clinic_id=c.clinic.id,
+        clinic_name=c.clinic.name,
         invite_code=c.referral.invite_code,
         transferred_from=c.referral.transferred_from,
-        patient=s.PatientOut(
-            id=c.patient["id"],
-            name=c.patient["name"],
-            phone=c.patient["phone"],
-            locale=c.patient["locale"],
-        ),
+        patient=_out(c.patient, s.PatientOut),
         step=fold.step.value,
         step_at=fold.step_at,
         closed_reason=fold.closed_reason,
@@ -138,15 +120,7 @@ def card(c: ReferralCard, appointments: list[AppointmentRow]) -> s.ReferralCardO
         currency=fold.money.currency,
         plans=plans,
         verifications=[
-            s.VerificationOut(
-                milestone=v.milestone,
-                state=v.state.value,
-                clinic_said_at=v.clinic_said_at,
-                patient_answer=v.patient_answer,
-                patient_said_at=v.patient_said_at,
-                due_at=v.due_at,
-            )
-            for v in c.verifications.values()
+            _out(v, s.VerificationOut, state=v.state.value) for v in c.verifications.values()
         ],
         appointments=msgspec.convert(appointments, list[s.AppointmentOut], from_attributes=True),
         contact_rating=rating,
@@ -180,34 +154,12 @@ def timeline(c: ReferralCard) -> s.Timeline:
 
 
 def funnel(f: Funnel, clinics: list | None, months: list[MonthFlow]) -> s.FunnelOut:
-    def split(x) -> s.SplitOut:
-        return s.SplitOut(verified=x.verified, unverified=x.unverified, disputed=x.disputed)
-
-    return s.FunnelOut(
-        first=f.first,
-        last=f.last,
-        currency=f.currency,
+    """Every figure of the funnel by its name; the lost money as a list by reason, and
+    the months and the pace of the reserve beside it."""
+    return _out(
+        f,
+        s.FunnelOut,
         clinics=clinics,
-        in_count=f.in_count,
-        in_money=f.in_money,
-        transferred_in_count=f.transferred_in_count,
-        transferred_in_money=f.transferred_in_money,
-        transferred_out_count=f.transferred_out_count,
-        transferred_out_money=f.transferred_out_money,
-        accepted_count=f.accepted_count,
-        accepted_money=f.accepted_money,
-        accepted_split=split(f.accepted_split),
-        executed_money=f.executed_money,
-        executed_this_period=f.executed_this_period,
-        executed_earlier=f.executed_earlier,
-        executed_split=split(f.executed_split),
-        paid_money=f.paid_money,
-        paid_split=split(f.paid_split),
-        reserve_count=f.reserve_count,
-        reserve_money=f.reserve_money,
-        reserve_by_cohort=f.reserve_by_cohort,
-        lost_count=f.lost_count,
-        lost_money=f.lost_money,
         lost_by_reason=[
             s.LostOut(reason=k, count=v.count, money=v.money) for k, v in f.lost_by_reason.items()
         ],
@@ -221,45 +173,17 @@ def funnel(f: Funnel, clinics: list | None, months: list[MonthFlow]) -> s.Funnel
 
 
 def scorecard(score: ClinicScore) -> s.ScorecardOut:
-    c = score.card
-    return s.ScorecardOut(
+    return _out(
+        score.card,
+        s.ScorecardOut,
         clinic_id=score.clinic_id,
         clinic_name=score.clinic_name,
-        referrals=c.referrals,
-        claims_judged=c.claims_judged,
-        claims_confirmed=c.claims_confirmed,
-        trust=c.trust,
-        trust_lower_bound=round(c.trust_lower_bound, 4),
-        disputed=c.disputed,
-        first_contact_hours_clinic=c.first_contact_hours_clinic,
-        first_contact_hours_patient=c.first_contact_hours_patient,
-        nobody_called=c.nobody_called,
-        nobody_called_share=c.nobody_called_share,
-        ratings=c.ratings,
-        rating_average=c.rating_average,
-        reached=c.reached,
-        answered_by=c.answered_by,  # type: ignore[arg-type]
+        trust_lower_bound=round(score.card.trust_lower_bound, 4),
     )
 
 
 def dispute(d: Dispute, now: datetime) -> s.DisputeOut:
-    return s.DisputeOut(
-        id=d.id,
-        referral_id=d.referral_id,
-        clinic_id=d.clinic_id,
-        clinic_name=d.clinic_name,
-        patient_name=d.patient_name,
-        milestone=d.milestone,
-        item_title=d.item_title,
-        state=d.state,  # type: ignore[arg-type]
-        clinic_claim=d.clinic_claim,
-        patient_word=d.patient_word,
-        receipts=d.receipts,
-        visit_code_used=d.visit_code_used,
-        since=d.since,
-        age_days=(now - d.since).days,
-        clinic_answers=d.clinic_answers,
-    )
+    return _out(d, s.DisputeOut, age_days=(now - d.since).days)
 
 
 def dispute_page(rows: list[Dispute], limit: int, now: datetime) -> s.DisputeList:
@@ -278,9 +202,9 @@ def recorded(result: Recorded) -> s.ClaimRecorded:
     )
 
 
-def clinic(row: dict[str, Any], integration: Any = None) -> s.ClinicOut:
-    fields = {f: row[f] for f in s.ClinicOut.__struct_fields__ if f != "integration"}
-    return s.ClinicOut(**fields, integration=integration_out(integration))
+def clinic(row: ClinicRow, integration: Any = None) -> s.ClinicOut:
+    out = msgspec.convert(row, s.ClinicOut, from_attributes=True)
+    return msgspec.structs.replace(out, integration=integration_out(integration))
 
 
 def integration_out(view: Any) -> s.IntegrationOut | None:
@@ -288,16 +212,5 @@ def integration_out(view: Any) -> s.IntegrationOut | None:
     return None if view is None else msgspec.convert(view, s.IntegrationOut, from_attributes=True)
 
 
-def delivery(row: dict[str, Any], *, detail: bool = False) -> s.DeliveryOut:
-    decoded = {
-        **row,
-        "clinic_id": row["clinic"],
-        "result": _json(row["result"]),
-        **({"headers": _json(row["headers"])} if detail else {}),
-    }
-    cls = s.DeliveryDetail if detail else s.DeliveryOut
-    return cls(**{f: decoded[f] for f in cls.__struct_fields__})
-
-
-def _json(value: Any) -> Any:
-    return msgspec.json.decode(value) if isinstance(value, str) else value
+def delivery(row: DeliveryRow, *, detail: bool = False) -> s.DeliveryOut:
+    return _out(row, s.DeliveryDetail if detail else s.DeliveryOut, clinic_id=row.clinic)

@@ -15,6 +15,7 @@ import msgspec
 from backend.domain.staff_alerts import AlertKind
 from backend.services import texts
 from backend.services.texts import Lang
+from backend.store.rows import AlertRow
 
 SUBJECTS: dict[AlertKind, dict[Lang, str]] = {
     AlertKind.new_referral: {"ru": "Новое направление", "en": "New referral"},
@@ -109,7 +110,7 @@ class AlertText(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def render(
-    alert: dict,
+    alert: AlertRow,
     *,
     clinic_name: str,
     invite_code: str | None,
@@ -117,8 +118,8 @@ def render(
     lang: Lang,
     link: str,
 ) -> AlertText:
-    kind = AlertKind(alert["kind"])
-    details = alert.get("details") or {}
+    kind = AlertKind(alert.kind)
+    details = alert.details
     due = details.get("due_at")
     milestone = details.get("milestone", "")
     fill = {
@@ -134,7 +135,7 @@ def render(
     ]
     if invite_code:
         lines.append(f"{LABELS['referral'][lang]}: {invite_code}")
-    lines.append(f"{LABELS['when'][lang]}: {texts.day_time(alert['happened_at'], tz, lang)}")
+    lines.append(f"{LABELS['when'][lang]}: {texts.day_time(alert.happened_at, tz, lang)}")
     subject = f"{SUBJECTS[kind][lang]} · {clinic_name}"
     if invite_code:
         subject += f" · {invite_code}"

@@ -28,7 +28,7 @@ async def when_called(
     if called_on is None and called_at is None and called_day is None:
         return {}
     patient = await parties.patient(patient_id)
-    tz = ZoneInfo(patient["timezone"] if patient else "Europe/Moscow")
+    tz = ZoneInfo(patient.timezone if patient else "Europe/Moscow")
     try:
         if called_day is not None:
             if called_on is not None or called_at is not None:

@@ -40,6 +40,7 @@ from backend.store import audit, outbox, parties
 from backend.store import clinic_settings as store
 from backend.store.engine import write_transaction
 from backend.store.norms import norms_for
+from backend.store.rows import ClinicCard, ClinicRow, RestatementRow
 
 log = logging.getLogger("plantrack.settings")
 
@@ -62,7 +63,7 @@ class SettingsView(msgspec.Struct, frozen=True, kw_only=True):
     inherited: SettingValues  # the layer below (the exchange's, for a clinic)
     effective: EffectiveSettings
     norms: list[NormView]
-    restatement: dict[str, Any] | None
+    restatement: RestatementRow | None
 
 
 async def _clinic_exists(clinic_id: UUID | None) -> None:
@@ -78,12 +79,11 @@ async def effective_for(
     return effective_settings(exchange, clinic)
 
 
-async def policy_for(clinic: dict[str, Any]) -> VerificationPolicy:
-    """The verification policy of a clinic's referrals (`clinic`: its row, with id,
-    timezone and first_contact_sla_minutes): its SLA counted in its working hours and
-    holidays, in its zone, and its answer windows."""
-    exchange, own = await store.layers(clinic["id"], clinic["first_contact_sla_minutes"])
-    return policy_of(effective_settings(exchange, own), ZoneInfo(clinic["timezone"]))
+async def policy_for(clinic: ClinicRow | ClinicCard) -> VerificationPolicy:
+    """The verification policy of a clinic's referrals: its SLA counted in its working
+    hours and holidays, in its zone, and its answer windows."""
+    exchange, own = await store.layers(clinic.id, clinic.first_contact_sla_minutes)
+    return policy_of(effective_settings(exchange, own), ZoneInfo(clinic.timezone))
 
 
 async def settings_of(clinic_id: UUID | None) -> SettingsView:
@@ -102,8 +102,8 @@ async def settings_of(clinic_id: UUID | None) -> SettingsView:
 
 async def _norm_views(clinic_id: UUID | None) -> list[NormView]:
     table = await norms_for(clinic_id)
-    own = {r["specialization"] for r in await store.own_norms(clinic_id)}
-    exchange = {r["specialization"] for r in await store.own_norms(None)}
+    own = {n.specialization for n in await store.own_norms(clinic_id)}
+    exchange = {n.specialization for n in await store.own_norms(None)}
     views = []
     for spec in Specialization:
         norm = table[str(spec)]
@@ -288,19 +288,19 @@ async def run_restatement(restatement_id: UUID, *, now: datetime, chunk: int = C
     from backend.services.recording import refold_one  # recording imports this module
 
     row = await store.restatement(restatement_id)
-    if row is None or row["finished_at"] is not None:
+    if row is None or row.finished_at is not None:
         return True
-    ids = await store.next_referrals(row["scope"], row["last_referral"], chunk)
+    ids = await store.next_referrals(row.scope, row.last_referral, chunk)
     for referral_id in ids:
         await refold_one(referral_id, now)
-    done = row["done"] + len(ids)
+    done = row.done + len(ids)
     finished = len(ids) < chunk
     async with write_transaction():
         await store.advance(
             restatement_id,
-            last=ids[-1] if ids else row["last_referral"],
+            last=ids[-1] if ids else row.last_referral,
             done=done,
-            total=row["total"],
+            total=row.total,
             finished_at=now if finished else None,
         )
         if not finished:
@@ -315,9 +315,9 @@ async def run_restatement(restatement_id: UUID, *, now: datetime, chunk: int = C
         extra={
             "fields": {
                 "restatement_id": str(restatement_id),
-                "scope": row["scope"],
+                "scope": row.scope,
                 "done": done,
-                "total": row["total"],
+                "total": row.total,
                 "finished": finished,
             }
         },

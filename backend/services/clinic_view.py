@@ -32,16 +32,16 @@ async def answer_dispute(
 ) -> Recorded:
     """The clinic's answer to a dispute about it: an event in the referral's ledger."""
     row = await desk_store.verification(dispute_id)
-    if row is None or row["clinic_id"] != staff.clinic_id:
+    if row is None or row.clinic_id != staff.clinic_id:
         raise NotFound("no such dispute")
     if not note.strip():
         raise Invalid("an answer needs words")
-    if row["state"] not in IN_DISPUTE:
-        raise Conflict(f"this milestone is {row['state']}, not in dispute")
+    if row.state not in IN_DISPUTE:
+        raise Conflict(f"this milestone is {row.state}, not in dispute")
     return await record(
-        row["referral"],
+        row.referral,
         Statement(
-            body=DisputeAnswer(milestone=row["milestone"], note=note.strip()),
+            body=DisputeAnswer(milestone=row.milestone, note=note.strip()),
             source=Source.clinic_panel,
             actor=staff.actor,
             idempotency_key=f"dispute_answer:{dispute_id}:{new_id()}",

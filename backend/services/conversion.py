@@ -16,6 +16,7 @@ from backend.domain.conversion import (
 )
 from backend.services.errors import Invalid
 from backend.store import conversion as store
+from backend.store import parties
 
 BY = ("clinic", "coordinator", "specialization")
 
@@ -30,12 +31,6 @@ class ConversionReport(msgspec.Struct, frozen=True, kw_only=True):
     rows: list[ConversionRow]
 
 
-def _group(row: dict, by: str) -> str:
-    if by == "clinic":
-        return str(row["clinic"])
-    return row.get(by, "") if by != "total" else ""
-
-
 async def cohort_counts(
     clinic_ids: list[UUID] | None,
     first: date,
@@ -43,16 +38,8 @@ async def cohort_counts(
     by: str,
     specialization: str | None = None,
 ) -> list[Count]:
-    rows = await store.counts(clinic_ids, first, last, by=by, specialization=specialization)
     return sorted_counts(
-        Count(
-            clinic_id=r["clinic"],
-            group=_group(r, by),
-            reached=int(r["reached"]),
-            status=r["status"],
-            count=int(r["n"]),
-        )
-        for r in rows
+        await store.counts(clinic_ids, first, last, by=by, specialization=specialization)
     )
 
 
@@ -102,5 +89,5 @@ async def coordinator_names(groups: list[str]) -> dict[str, str]:
                 ids[g] = UUID(g.removeprefix("staff:"))
             except ValueError:
                 continue
-    names = await store.staff_names(list(ids.values()))
+    names = await parties.staff_names(list(ids.values()))
     return {g: names[i] for g, i in ids.items() if i in names}

@@ -1,7 +1,7 @@
 """New referrals into the clinic's CRM: announced in the sender's transaction, pushed by
 the worker as a deal or lead, linked to it so what the CRM says later finds the referral."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from uuid import UUID
 
 import httpx
@@ -9,7 +9,7 @@ import httpx
 from backend.integrations.adapters import ADAPTERS, CRMS
 from backend.integrations.base import CrmRejected, CrmUnavailable, OutboundReferral
 from backend.runtime.clock import utcnow
-from backend.services.connections import connection
+from backend.services.connections import connection, crm_call_failed
 from backend.store import integrations as store
 from backend.store import outbox, parties, referrals
 from backend.store.engine import write_transaction
@@ -22,7 +22,7 @@ OUTBOUND = "crm.outbound"  # the outbox topic: {"referral_id": …}
 async def announce_referral(referral_id: UUID, clinic_id: UUID, now: datetime) -> None:
     """In the sender's transaction: a referral to a CRM clinic goes out by the outbox."""
     row = await store.of_clinic(clinic_id)
-    if row is None or row["system"] not in CRMS:
+    if row is None or row.system not in CRMS:
         return
     await outbox.enqueue(
         topic=OUTBOUND,
@@ -46,22 +46,17 @@ async def push_referral(
     if referral is None:
         return Outcome(status="failed", detail="no such referral")
     row = await store.of_clinic(referral.clinic)
-    if row is None or row["system"] not in CRMS:
+    if row is None or row.system not in CRMS:
         return Outcome(status="done", detail="the clinic has no CRM now")
-    if await store.external_id_of(referral_id, row["system"]) is not None:
+    if await store.external_id_of(referral_id, row.system) is not None:
         return Outcome(status="done")
     conn = await connection(row, secret_key)
     try:
-        external_id = await ADAPTERS[row["system"]].push_referral(
+        external_id = await ADAPTERS[row.system].push_referral(
             conn, await _outbound(referral), http
         )
-    except CrmUnavailable as exc:
-        if last_try:
-            return Outcome(status="failed", detail=str(exc))
-        wait = timedelta(seconds=exc.retry_after) if exc.retry_after else None
-        return Outcome(status="retry", detail=str(exc), retry_after=wait)
-    except CrmRejected as exc:
-        return Outcome(status="failed", detail=str(exc))
+    except (CrmUnavailable, CrmRejected) as exc:
+        return crm_call_failed(exc, last_try=last_try)
     async with write_transaction():
         await store.link(
             clinic_id=conn.clinic_id,
@@ -80,8 +75,8 @@ async def _outbound(referral: ReferralRow) -> OutboundReferral:
     return OutboundReferral(
         referral_id=referral.id,
         invite_code=referral.invite_code,
-        patient_name=patient["name"],
-        patient_phone=patient["phone"],
+        patient_name=patient.name,
+        patient_phone=patient.phone,
         estimated_amount=referral.estimated_amount,
         currency=referral.currency,
         summary="; ".join(titles),

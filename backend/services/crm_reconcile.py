@@ -10,7 +10,7 @@ import httpx
 from backend.integrations.adapters import ADAPTERS, CRMS
 from backend.integrations.base import CrmRejected, CrmUnavailable
 from backend.runtime.clock import utcnow
-from backend.services.connections import connection
+from backend.services.connections import connection, retry_later
 from backend.services.inbox import RECONCILE_HEADER, apply_change, finish
 from backend.store import integrations as store
 from backend.store import outbox
@@ -48,12 +48,12 @@ async def reconcile(
     leaves a delivery in the inbox (replayable); a quiet run leaves only last_sync_at."""
     now = now or utcnow()
     row = await store.integration(integration_id)
-    if row is None or row["archived_at"] is not None or row["system"] not in CRMS:
+    if row is None or row.archived_at is not None or row.system not in CRMS:
         return Outcome(status="done")  # the chain ends with the integration
-    system = row["system"]
+    system = row.system
     adapter = ADAPTERS[system]
     conn = await connection(row, secret_key)
-    since = (row["last_sync_at"] or row["created_at"]) - RECONCILE_OVERLAP
+    since = (row.last_sync_at or row.created_at) - RECONCILE_OVERLAP
     try:
         changes = await adapter.recently_changed(conn, since, http)
     except CrmUnavailable as exc:
@@ -61,8 +61,7 @@ async def reconcile(
             async with write_transaction():
                 await schedule_reconcile(integration_id, now)
             return Outcome(status="failed", detail=f"gave up: {exc}")
-        wait = timedelta(seconds=exc.retry_after) if exc.retry_after else None
-        return Outcome(status="retry", detail=str(exc), retry_after=wait)
+        return retry_later(exc)
     except CrmRejected as exc:
         async with write_transaction():
             await schedule_reconcile(integration_id, now)

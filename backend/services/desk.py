@@ -6,7 +6,7 @@ read that shows a patient's personal data is written to the audit log.
 """
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -33,11 +33,23 @@ from backend.store import (
     privacy,
     referrals,
 )
-from backend.store.rows import AppointmentRow, MediaRow, ReferralRow
+from backend.store.rows import (
+    AppointmentRow,
+    AuditRow,
+    ClinicCard,
+    DeskRating,
+    DeskReferral,
+    MediaRow,
+    NobodyCalled,
+    PatientCard,
+    RatingRow,
+    ReferralRow,
+)
 
 # A worklist (who to call back, plans behind schedule) is shown whole, up to this many
 # rows, oldest first, so one answer stays a bounded size.
 WORKLIST_MAX = 500
+R = TypeVar("R")
 
 
 def clinic_scope(principal: StaffPrincipal) -> UUID | None:
@@ -64,7 +76,7 @@ async def list_referrals(
     search: str | None = None,
     limit: int,
     before: tuple[datetime, UUID] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[DeskReferral]:
     scope = clinic_scope(viewer.principal)
     if scope is not None:
         if clinic_id is not None and clinic_id != scope:
@@ -91,13 +103,13 @@ async def list_referrals(
 
 
 class ReferralCard(msgspec.Struct, frozen=True, kw_only=True):
-    referral: dict[str, Any]
-    patient: dict[str, Any]
-    clinic: dict[str, Any]
+    referral: ReferralRow
+    patient: PatientCard
+    clinic: ClinicCard
     fold: ReferralFold
     verifications: dict[str, Verification]
     plans: list[PlanVersion]
-    rating: dict[str, Any] | None
+    rating: RatingRow | None
     events: list[Event]
     norms: Norms | None = None  # the clinic's duration norms, for each option's length
 
@@ -108,15 +120,15 @@ async def referral_card(viewer: Viewer, referral_id: UUID, now: datetime) -> Ref
     if view is None:
         raise NotFound("no such referral")
     patient = view.patient
-    if patient["erased_at"] is not None:  # as the lists show it (backend.store.desk)
-        patient = {**patient, "name": privacy.ERASED_NAME, "phone": ""}
+    if patient.erased_at is not None:  # as the lists show it (backend.store.desk)
+        patient = msgspec.structs.replace(patient, name=privacy.ERASED_NAME, phone="")
     policy = await policy_for(view.clinic)
     rating = await contact_ratings.of_referral(referral_id)
     await saw(
         viewer,
         action="view_referral",
         object_kind="patient",
-        object_id=str(patient["id"]),
+        object_id=str(patient.id),
         details={"referral_id": str(referral_id)},
     )
     return ReferralCard(
@@ -136,44 +148,36 @@ async def appointments_of(referral_id: UUID) -> list[AppointmentRow]:
     return await appointments.of_referral(referral_id)
 
 
-async def ratings(viewer: Viewer, clinic_id: UUID, *, limit: int = 200) -> list[dict[str, Any]]:
-    rows = await desk.ratings(clinic_id, limit=limit)
+async def _listed(viewer: Viewer, action: str, clinic_id: UUID, rows: list[R]) -> list[R]:
+    """A clinic's list, its viewing audited (how many rows it showed)."""
     await saw(
         viewer,
-        action="list_ratings",
+        action=action,
         object_kind="clinic",
         object_id=str(clinic_id),
         details={"shown": len(rows)},
     )
     return rows
+
+
+async def ratings(viewer: Viewer, clinic_id: UUID, *, limit: int = 200) -> list[DeskRating]:
+    return await _listed(
+        viewer, "list_ratings", clinic_id, await desk.ratings(clinic_id, limit=limit)
+    )
 
 
 async def nobody_called(
     viewer: Viewer, clinic_id: UUID, *, limit: int = WORKLIST_MAX
-) -> list[dict[str, Any]]:
+) -> list[NobodyCalled]:
     rows = await desk.nobody_called(clinic_id, limit=limit)
-    await saw(
-        viewer,
-        action="list_nobody_called",
-        object_kind="clinic",
-        object_id=str(clinic_id),
-        details={"shown": len(rows)},
-    )
-    return rows
+    return await _listed(viewer, "list_nobody_called", clinic_id, rows)
 
 
 async def follow_up(
     viewer: Viewer, clinic_id: UUID, *, limit: int = WORKLIST_MAX
-) -> list[dict[str, Any]]:
+) -> list[DeskReferral]:
     rows = await desk.behind_schedule(clinic_id, limit=limit)
-    await saw(
-        viewer,
-        action="list_follow_up",
-        object_kind="clinic",
-        object_id=str(clinic_id),
-        details={"shown": len(rows)},
-    )
-    return rows
+    return await _listed(viewer, "list_follow_up", clinic_id, rows)
 
 
 class Dispute(msgspec.Struct, frozen=True, kw_only=True):
@@ -220,53 +224,44 @@ async def dispute_queue(
     rows = await desk.disputes(clinic_id=clinic_id, limit=limit, after=after)
     out = []
     for row in rows:
-        events = {e.id: e for e in await ledger.events_of(row["referral"])}
-        claim = events.get(row["claim_event_id"]) if row["claim_event_id"] else None
-        word = events.get(row["patient_event_id"]) if row["patient_event_id"] else None
+        events = {e.id: e for e in await ledger.events_of(row.referral_id)}
+        claim = events.get(row.claim_event_id) if row.claim_event_id else None
+        word = events.get(row.patient_event_id) if row.patient_event_id else None
         item_title = None
-        if row["milestone"].startswith(ITEM_PREFIX):
-            item_id = UUID(row["milestone"].removeprefix(ITEM_PREFIX))
-            for version in reversed(await plans.versions_of(row["referral"])):
+        if row.milestone.startswith(ITEM_PREFIX):
+            item_id = UUID(row.milestone.removeprefix(ITEM_PREFIX))
+            for version in reversed(await plans.versions_of(row.referral_id)):
                 item = next(
                     (i for i in await plans.items_of(version.id) if i.item_id == item_id), None
                 )
                 if item is not None:
                     item_title = item.title_ru or item.title_en
                     break
-        out.append(
-            Dispute(
-                id=row["id"],
-                referral_id=row["referral"],
-                clinic_id=row["clinic_id"],
-                clinic_name=row["clinic_name"],
-                patient_name=row["patient_name"],
-                patient_erased=row["patient_erased_at"] is not None,
-                milestone=row["milestone"],
-                item_title=item_title,
-                state=row["state"],
-                clinic_claim=_event_summary(claim) if claim else None,
-                patient_word=_event_summary(word) if word else None,
-                receipts=[
-                    {
-                        "amount": e.body.amount,
-                        "issued_at": e.body.issued_at,
-                        "fn": e.body.fn,
-                        "fd": e.body.fd,
-                    }
-                    for e in events.values()
-                    if isinstance(e.body, ReceiptAttached)
-                ],
-                visit_code_used=any(isinstance(e.body, VisitCosigned) for e in events.values()),
-                clinic_answers=[
-                    {"note": e.body.note, "actor": e.actor, "recorded_at": e.recorded_at}
-                    for e in sorted(events.values(), key=lambda e: e.id)
-                    if isinstance(e.body, DisputeAnswer) and e.body.milestone == row["milestone"]
-                ],
-                since=min(t for t in (row["clinic_said_at"], row["patient_said_at"]) if t)
-                if (row["clinic_said_at"] or row["patient_said_at"])
-                else row["updated_at"],
-            )
-        )
+        said = [t for t in (row.clinic_said_at, row.patient_said_at) if t]
+        found = {
+            "patient_erased": row.patient_erased_at is not None,
+            "item_title": item_title,
+            "clinic_claim": _event_summary(claim) if claim else None,
+            "patient_word": _event_summary(word) if word else None,
+            "receipts": [
+                {
+                    "amount": e.body.amount,
+                    "issued_at": e.body.issued_at,
+                    "fn": e.body.fn,
+                    "fd": e.body.fd,
+                }
+                for e in events.values()
+                if isinstance(e.body, ReceiptAttached)
+            ],
+            "visit_code_used": any(isinstance(e.body, VisitCosigned) for e in events.values()),
+            "clinic_answers": [
+                {"note": e.body.note, "actor": e.actor, "recorded_at": e.recorded_at}
+                for e in sorted(events.values(), key=lambda e: e.id)
+                if isinstance(e.body, DisputeAnswer) and e.body.milestone == row.milestone
+            ],
+            "since": min(said) if said else row.updated_at,
+        }
+        out.append(msgspec.convert({**msgspec.structs.asdict(row), **found}, Dispute))
     await saw(
         viewer,
         action="list_disputes",
@@ -283,7 +278,7 @@ async def audit_log(
     before_id: int | None = None,
     object_id: str | None = None,
     actor: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[AuditRow]:
     return await desk.audit_entries(
         limit=limit, before_id=before_id, object_id=object_id, actor=actor
     )

@@ -20,6 +20,7 @@ from backend.services.recording import Recorded, Statement, record, record_locke
 from backend.services.referrals import plan_set_event
 from backend.store import desk, ledger, parties, plans, referrals
 from backend.store.engine import write_transaction
+from backend.store.rows import ClinicRow
 
 Channel = Literal["panel", "bitrix24", "amocrm", "webhook", "ident"]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -61,12 +62,12 @@ def _check_clinic_fields(values: dict) -> dict:
     return values
 
 
-async def clinics(*, include_archived: bool = False) -> list[dict]:
+async def clinics(*, include_archived: bool = False) -> list[ClinicRow]:
     """Every clinic by name; archived ones only when asked."""
     return await desk.clinics(include_archived=include_archived)
 
 
-async def clinic(clinic_id: UUID) -> dict:
+async def clinic(clinic_id: UUID) -> ClinicRow:
     row = await parties.clinic(clinic_id)
     if row is None:
         raise NotFound("no such clinic")
@@ -75,7 +76,7 @@ async def clinic(clinic_id: UUID) -> dict:
 
 async def clinic_zone(clinic_id: UUID) -> ZoneInfo:
     """The clinic's time zone: its days, appointments and reports are in it."""
-    return ZoneInfo((await clinic(clinic_id))["timezone"])
+    return ZoneInfo((await clinic(clinic_id)).timezone)
 
 
 async def create_clinic(data: ClinicIn, *, now: datetime | None = None) -> UUID:
@@ -88,7 +89,7 @@ async def create_clinic(data: ClinicIn, *, now: datetime | None = None) -> UUID:
 
 async def update_clinic(
     clinic_id: UUID, change: ClinicChange, *, viewer: Viewer | None = None
-) -> dict:
+) -> ClinicRow:
     """Change a clinic's record. Its first-contact SLA is one of its settings: a change
     of it is audited and restates the reports, as on the settings page."""
     values = {k: v for k, v in msgspec.structs.asdict(change).items() if v is not msgspec.UNSET}
@@ -100,7 +101,7 @@ async def update_clinic(
         if values:
             await parties.update_clinic(clinic_id, values)
         sla = "first_contact_sla_minutes"
-        if sla in values and values[sla] != before[sla]:
+        if sla in values and values[sla] != before.first_contact_sla_minutes:
             now = utcnow()
             if viewer is not None:
                 await saw(
@@ -108,7 +109,7 @@ async def update_clinic(
                     action="change_settings",
                     object_kind="clinic",
                     object_id=str(clinic_id),
-                    details={sla: {"from": before[sla], "to": values[sla]}},
+                    details={sla: {"from": before.first_contact_sla_minutes, "to": values[sla]}},
                 )
             await request_restatement(clinic_id, reason=f"settings: {sla}", viewer=viewer, now=now)
     clinic = await parties.clinic(clinic_id)
@@ -116,7 +117,7 @@ async def update_clinic(
     return clinic
 
 
-async def set_clinic_archived(clinic_id: UUID, archived: bool) -> dict:
+async def set_clinic_archived(clinic_id: UUID, archived: bool) -> ClinicRow:
     """Archive (or restore) a clinic: it gets no new referrals; nothing is deleted."""
     async with write_transaction():
         if await parties.clinic(clinic_id) is None:
@@ -141,12 +142,12 @@ async def resolve_dispute(
         raise NotFound("no such dispute")
     if not note.strip():
         raise Invalid("a ruling needs a note saying why")
-    if row["state"] not in ("disputed", "clinic_silent"):
-        raise Conflict(f"this milestone is {row['state']}, not in dispute")
+    if row.state not in ("disputed", "clinic_silent"):
+        raise Conflict(f"this milestone is {row.state}, not in dispute")
     return await record(
-        row["referral"],
+        row.referral,
         Statement(
-            body=Resolution(milestone=row["milestone"], outcome=outcome, note=note.strip()),
+            body=Resolution(milestone=row.milestone, outcome=outcome, note=note.strip()),
             source=Source.exchange,
             actor=actor,
             idempotency_key=f"resolution:{verification_id}:{new_id()}",
@@ -183,7 +184,7 @@ async def transfer_referral(
         if old["clinic"] == to_clinic_id:
             raise Conflict("the referral is already at that clinic")
         target = await parties.clinic(to_clinic_id)
-        if target is None or target["archived_at"] is not None:
+        if target is None or target.archived_at is not None:
             raise NotFound("no such clinic")
         fold = fold_referral(await ledger.events_of(referral_id))
         if not fold.is_open or fold.plan is None:

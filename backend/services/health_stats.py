@@ -18,7 +18,7 @@ KINDS = {"in": "in", "executed": "executed", "started": "started", "duration": "
 
 async def _districts() -> dict:
     return {
-        c["id"]: (c["district"] or None, ZoneInfo(c["timezone"]))
+        c.id: (c.district or None, ZoneInfo(c.timezone))
         for c in await desk.clinics(include_archived=True)
     }
 
@@ -29,12 +29,12 @@ async def aggregates(first: str, last: str) -> list[Cell]:
     rows = await funnel_facts.health_observations(list(KINDS), months)
     return cells(
         Observation(
-            month=r["month"],
-            district=districts.get(r["clinic"], (None,))[0],
-            specialization=r["specialization"],
-            patient=r["patient"],
-            kind=KINDS[r["kind"]],
-            amount=r["amount"],
+            month=r.month,
+            district=districts.get(r.clinic, (None,))[0],
+            specialization=r.specialization,
+            patient=r.patient,
+            kind=KINDS[r.kind],
+            amount=r.amount,
         )
         for r in rows
     )
@@ -49,24 +49,24 @@ async def price_spreads(first: str, last: str) -> list[PriceSpread]:
     rows = await plans.actual_coded_items_sent_between(start, end)
     latest: dict = {}
     for r in rows:
-        latest[r["referral"]] = max(latest.get(r["referral"], 0), r["version"])
+        latest[r.referral] = max(latest.get(r.referral, 0), r.version)
     districts = await _districts()
     samples = []
     for r in rows:
-        if r["version"] != latest[r["referral"]]:
+        if r.version != latest[r.referral]:
             continue
-        if r["variant"] is not None and r["chosen"] not in (None, r["variant"]):
+        if r.variant is not None and r.chosen not in (None, r.variant):
             continue  # an alternative the patient did not choose
-        tz = districts.get(r["clinic"], (None, UTC))[1]
-        month = r["sent_at"].astimezone(tz).strftime("%Y-%m")
+        tz = districts.get(r.clinic, (None, UTC))[1]
+        month = r.sent_at.astimezone(tz).strftime("%Y-%m")
         if month in months:
             samples.append(
                 PriceSample(
                     month=month,
-                    specialization=r["specialization"],
-                    code=r["code"],
-                    price=r["price"],
-                    patient=r["patient"],
+                    specialization=r.specialization,
+                    code=r.code,
+                    price=r.price,
+                    patient=r.patient,
                 )
             )
     return spreads(samples)

@@ -55,19 +55,19 @@ async def ident_tickets(
     except BadQuery as exc:
         return IdentAnswer(status=400, text=str(exc))
     rows = await store.ticket_rows(conn.clinic_id, start, end, limit, offset)
-    titles = await store.estimate_titles([r["id"] for r in rows])
+    titles = await store.estimate_titles([r.id for r in rows])
     tz = conn.config["timezone"]
-    tickets = [ticket(r, "; ".join(titles.get(r["id"], [])), tz) for r in rows]
+    tickets = [ticket(r, "; ".join(titles.get(r.id, [])), tz) for r in rows]
     for r in rows:
-        if r["step"] == "sent":
+        if r.step == "sent":
             # A referral that moved on meanwhile needs no receipt.
             with suppress(ServiceError):
                 await record_clinic_claim(
-                    r["id"],
+                    r.id,
                     ReceivedIn(occurred_at=now),
                     source=Source.ident,
                     actor="ident",
-                    idempotency_key=f"{conn.clinic_id}:ticket:{r['id']}",
+                    idempotency_key=f"{conn.clinic_id}:ticket:{r.id}",
                     now=now,
                 )
     async with write_transaction():

@@ -9,7 +9,7 @@ replay or a reconcile of the same state records nothing new, and a late delivery
 at the time the CRM says the change happened.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -28,12 +28,13 @@ from backend.integrations.base import (
 from backend.runtime.clock import utcnow
 from backend.services import crm_money
 from backend.services.claims import record_clinic_claim
-from backend.services.connections import connection, token_hash
+from backend.services.connections import connection, retry_later, token_hash
 from backend.services.errors import Conflict, NotFound, ServiceError
 from backend.store import integrations as store
 from backend.store import outbox, referrals
 from backend.store.engine import write_transaction
 from backend.store.outbox import Outcome
+from backend.store.rows import DeliveryRow
 
 INBOX = "inbox"  # the outbox topic of a stored delivery: {"delivery_id": …}
 NOT_ACCEPTED = "not accepted"  # the same words for an unknown URL and a wrong secret
@@ -61,7 +62,7 @@ async def accept(
     unknown URL and a wrong secret, so neither tells which clinics exist."""
     now = now or utcnow()
     row = await store.by_token_hash(token_hash(token))
-    if row is None or row["system"] != system or system not in ADAPTERS:
+    if row is None or row.system != system or system not in ADAPTERS:
         return Accepted(status=403, detail=NOT_ACCEPTED)
     adapter = ADAPTERS[system]
     conn = await connection(row, secret_key)
@@ -119,28 +120,27 @@ async def process(
     row = await store.delivery(delivery_id)
     if row is None:
         return Outcome(status="failed", detail="no such delivery")
-    if row["status"] == "rejected":
+    if row.status == "rejected":
         return Outcome(status="done")
-    integration = await store.of_clinic(row["clinic"])
-    if integration is None or integration["system"] != row["system"]:
+    integration = await store.of_clinic(row.clinic)
+    if integration is None or integration.system != row.system:
         return await finish(delivery_id, now, failed="the clinic's integration has changed")
-    adapter = ADAPTERS[row["system"]]
+    adapter = ADAPTERS[row.system]
     conn = await connection(integration, secret_key)
-    headers = row["headers"]
+    headers = row.headers
     headers = msgspec.json.decode(headers) if isinstance(headers, str) else headers
     try:
         if RECONCILE_HEADER in headers:
             since = datetime.fromisoformat(headers[RECONCILE_HEADER])
             changes = await adapter.recently_changed(conn, since, http)
         else:
-            changes = await adapter.changes(conn, headers, row["body"].encode(), http)
+            changes = await adapter.changes(conn, headers, row.body.encode(), http)
     except CrmUnavailable as exc:
         if last_try:
             return await finish(delivery_id, now, failed=f"gave up: {exc}")
         async with write_transaction():
             await store.note_waiting(delivery_id, f"will retry: {exc}")
-        wait = timedelta(seconds=exc.retry_after) if exc.retry_after else None
-        return Outcome(status="retry", detail=str(exc), retry_after=wait)
+        return retry_later(exc)
     except (CrmRejected, MalformedDelivery) as exc:
         return await finish(delivery_id, now, failed=str(exc))
     outcomes = [await apply_change(conn, adapter, change, now) for change in changes]
@@ -314,7 +314,7 @@ async def _referral_of(
     return referral.id, None
 
 
-async def replay(delivery_id: int, *, now: datetime | None = None) -> dict[str, Any]:
+async def replay(delivery_id: int, *, now: datetime | None = None) -> DeliveryRow:
     """Process a stored delivery again (after a stage map was fixed, say). Claims it
     already made are not made again."""
     now = now or utcnow()
@@ -322,7 +322,7 @@ async def replay(delivery_id: int, *, now: datetime | None = None) -> dict[str, 
         row = await store.delivery(delivery_id)
         if row is None:
             raise NotFound("no such delivery")
-        if row["status"] == "rejected":
+        if row.status == "rejected":
             raise Conflict("this delivery failed authentication; it is kept, never processed")
         await store.requeue(delivery_id)
         await outbox.enqueue(

@@ -13,6 +13,7 @@ from backend.runtime.secrets_box import unseal
 from backend.services import integration_setup
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.store import integrations as store
+from backend.store.rows import DeliveryRow
 
 
 async def update_maps(
@@ -26,14 +27,14 @@ async def update_maps(
     row = await store.of_clinic(clinic_id)
     if row is None:
         raise NotFound("this clinic has no integration")
-    if row["system"] not in CRMS:  # a stage map is a CRM's
-        raise Conflict(f"{row['system']} has no stage map")
-    kept = unseal(secret_key, row["secrets"])
+    if row.system not in CRMS:  # a stage map is a CRM's
+        raise Conflict(f"{row.system} has no stage map")
+    kept = unseal(secret_key, row.secrets)
     kept.pop("inbound_token", None)
     body = {
-        **row["config"],
+        **row.config,
         **kept,
-        "system": row["system"],
+        "system": row.system,
         "stage_map": stage_map,
         "fields": fields,
     }
@@ -55,14 +56,14 @@ async def connect(
 
 async def deliveries(
     *, clinic_id: UUID | None, status: str | None, limit: int, before_id: int | None = None
-) -> list[dict[str, Any]]:
+) -> list[DeliveryRow]:
     """The inbox, newest first: what clinics' systems delivered and what became of it."""
     return await store.deliveries(
         clinic_id=clinic_id, status=status, limit=limit, before_id=before_id
     )
 
 
-async def delivery(delivery_id: int) -> dict[str, Any]:
+async def delivery(delivery_id: int) -> DeliveryRow:
     row = await store.delivery(delivery_id)
     if row is None:
         raise NotFound("no such delivery")

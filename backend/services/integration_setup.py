@@ -60,11 +60,11 @@ async def configure(
     shown: dict[str, str] = {}
     async with write_transaction():
         clinic = await parties.clinic(clinic_id)
-        if clinic is None or clinic["archived_at"] is not None:
+        if clinic is None or clinic.archived_at is not None:
             raise NotFound("no such clinic")
         existing = await store.of_clinic(clinic_id)
-        old = unseal(secret_key, existing["secrets"]) if existing and not rotate else {}
-        same_system = existing is not None and existing["system"] == system
+        old = unseal(secret_key, existing.secrets) if existing and not rotate else {}
+        same_system = existing is not None and existing.system == system
         values = {**given, "inbound_token": old.get("inbound_token") or secrets.token_urlsafe(32)}
         for name, make in ADAPTERS[system].generated.items():
             if same_system and old.get(name):
@@ -97,19 +97,19 @@ async def describe(
         return None
     url = None
     if public_url is not None:
-        token = unseal(secret_key, row["secrets"]).get("inbound_token", "")
-        path = ADAPTERS[row["system"]].path
+        token = unseal(secret_key, row.secrets).get("inbound_token", "")
+        path = ADAPTERS[row.system].path
         url = f"{public_url.rstrip('/')}/integrations/{path}/{token}"
-    stage_map = row["config"].get("stage_map", {})
+    stage_map = row.config.get("stage_map", {})
     unknown = [s for s in await store.unknown_stages(clinic_id) if s not in stage_map]
     return IntegrationView(
-        system=row["system"],
+        system=row.system,
         inbound_url=url,
-        settings=row["config"],
+        settings=row.config,
         unknown_stages=unknown,
         failed_deliveries=await store.failed_count(clinic_id),
-        last_sync_at=row["last_sync_at"],
-        updated_at=row["updated_at"],
+        last_sync_at=row.last_sync_at,
+        updated_at=row.updated_at,
     )
 
 
@@ -156,7 +156,7 @@ async def crm_stages(clinic_id: UUID, *, secret_key: str) -> CrmStages:
     row = await store.of_clinic(clinic_id)
     if row is None:
         raise NotFound("this clinic has no integration")
-    adapter = ADAPTERS[row["system"]]
+    adapter = ADAPTERS[row.system]
     conn = await connection(row, secret_key)
     try:
         async with httpx.AsyncClient(timeout=15, follow_redirects=False) as http:
@@ -191,7 +191,7 @@ async def crm_stages(clinic_id: UUID, *, secret_key: str) -> CrmStages:
     known = {f.key for f in fields} | {f.code for f in fields if f.code}
     price_list = await prices.effective(clinic_id)
     return CrmStages(
-        system=row["system"],
+        system=row.system,
         stages=[
             StageRow(
                 key=st.key,

@@ -158,7 +158,7 @@ async def notify(
     at = now
     if not urgent:
         quiet = quiet_of(patient)
-        at = quiet_until(now, ZoneInfo(patient["timezone"]), quiet.start, quiet.end) or now
+        at = quiet_until(now, ZoneInfo(patient.timezone), quiet.start, quiet.end) or now
     await outbox.enqueue(
         topic=NOTIFY,
         payload={
@@ -243,28 +243,28 @@ async def fan_out(
     """One notification → one push per active device, in the patient's language; no
     active device: an SMS, within the patient's weekly allowance of `sms_limit`."""
     patient = await parties.patient(UUID(payload["patient_id"]))
-    if patient is None or patient["erased_at"] is not None:
+    if patient is None or patient.erased_at is not None:
         return Outcome(status="skipped", detail="no patient")
     kind = payload["kind"]
     if not getattr(prefs_of(patient), PREFERENCE.get(kind, "questions"), True):
         return Outcome(status="skipped", detail="switched off by the patient")
     if not payload.get("urgent"):
         quiet = quiet_of(patient)
-        until = quiet_until(now, ZoneInfo(patient["timezone"]), quiet.start, quiet.end)
+        until = quiet_until(now, ZoneInfo(patient.timezone), quiet.start, quiet.end)
         if until is not None:  # quiet hours began (or moved) while it waited
             return Outcome(status="retry", detail="quiet hours", retry_after=until - now)
-    targets = await devices.active_for(patient["id"])
+    targets = await devices.active_for(patient.id)
     if not targets:
         decided = await sms.from_notification(notify_id, payload, patient, now, limit=sms_limit)
         return Outcome(status=decided.status, detail=decided.detail)
     async with write_transaction():
         # Asked again under a shared hold: an erasure that began since the first read
         # has now finished, and its patient gets no push (nor a queued device token).
-        held = await parties.patient_held(patient["id"], exclusive=False)
-        if held is None or held["erased_at"] is not None:
+        held = await parties.patient_held(patient.id, exclusive=False)
+        if held is None or held.erased_at is not None:
             return Outcome(status="skipped", detail="no patient")
         for device in targets:
-            lang = device.locale if device.locale in texts.LANGS else patient["locale"]
+            lang = device.locale if device.locale in texts.LANGS else patient.locale
             title, body = texts.PUSH[kind]["en" if lang == "en" else "ru"]
             data = {
                 k: str(v)

@@ -94,25 +94,25 @@ async def sign_in_patient(
             if referral is None:
                 raise Forbidden("this invite code is not valid")
             patient = await parties.patient(referral.patient)
-            if patient is None or patient["phone"] != phone:
+            if patient is None or patient.phone != phone:
                 raise Forbidden("this invite was sent to another phone number")
         else:
             patient = await parties.patient_by_phone(phone)
             if patient is None:
                 raise Forbidden("no referral has been sent for this phone number")
-        if patient["archived_at"] is not None or patient["erased_at"] is not None:
+        if patient.archived_at is not None or patient.erased_at is not None:
             raise Forbidden("this account is closed")
-        if patient["firebase_uid"] != identity.uid:
-            if patient["firebase_uid"] is not None:
+        if patient.firebase_uid != identity.uid:
+            if patient.firebase_uid is not None:
                 log.info(
                     "patient re-linked to a new Firebase account",
-                    extra={"fields": {"patient_id": str(patient["id"])}},
+                    extra={"fields": {"patient_id": str(patient.id)}},
                 )
             other = await parties.patient_by_firebase_uid(identity.uid)
-            if other is not None and other["id"] != patient["id"]:
+            if other is not None and other.id != patient.id:
                 raise Forbidden("this Firebase account belongs to another patient")
-            await parties.update_patient(patient["id"], {"firebase_uid": identity.uid})
-        return await _issue(ring, settings, patient["id"], new_id(), now)
+            await parties.update_patient(patient.id, {"firebase_uid": identity.uid})
+        return await _issue(ring, settings, patient.id, new_id(), now)
 
 
 async def refresh_session(

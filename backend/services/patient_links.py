@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -30,6 +29,7 @@ from backend.runtime.ids import new_id
 from backend.services.errors import Conflict, Invalid, NotFound, TooManyAttempts
 from backend.store import parties, patient_links, throttle
 from backend.store.engine import write_transaction
+from backend.store.rows import WebSessionRow
 
 TOKEN_CHARS = 22  # 16 bytes of base64url: 128 bits
 CODE_TTL = timedelta(minutes=10)
@@ -68,13 +68,9 @@ def link_url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/p/{token}"
 
 
-def _ended_at(step: str, step_at: Any) -> datetime | None:
+def _ended_at(step: str, step_at: dict[str, datetime]) -> datetime | None:
     """When a referral that is over ended (its closing step's time), else None."""
-    if step not in _ENDED:
-        return None
-    times = msgspec.json.decode(step_at) if isinstance(step_at, str | bytes) else step_at or {}
-    raw = times.get(step)
-    return datetime.fromisoformat(raw) if isinstance(raw, str) else raw
+    return step_at.get(step) if step in _ENDED else None
 
 
 async def mint(
@@ -120,7 +116,7 @@ async def printable_link(
             return None
         live = await patient_links.live_page_link(referral_id)
         if live is not None:
-            return token_of(secret, live["id"])
+            return token_of(secret, live.id)
         if await patient_links.any_revoked(referral_id):
             return None
         _, token = await mint(
@@ -137,21 +133,21 @@ async def open_link(token: str, now: datetime) -> LinkAccess:
     row = await patient_links.link_by_hash(_sha256(token))
     if (
         row is None
-        or row["erased_at"] is not None
-        or row["referral_archived_at"] is not None
+        or row.erased_at is not None
+        or row.referral_archived_at is not None
         or not link_works(
-            ended_at=_ended_at(row["step"], row["step_at"]),
-            revoked_at=row["revoked_at"],
+            ended_at=_ended_at(row.step, row.step_at),
+            revoked_at=row.revoked_at,
             now=now,
         )
     ):
         raise NotFound("no such page")
     return LinkAccess(
-        link_id=row["id"],
-        referral_id=row["referral"],
-        patient_id=row["patient"],
-        question_id=row["question"],
-        locale=row["locale"] if row["locale"] in ("ru", "en") else "ru",
+        link_id=row.id,
+        referral_id=row.referral,
+        patient_id=row.patient,
+        question_id=row.question,
+        locale=row.locale if row.locale in ("ru", "en") else "ru",
     )
 
 
@@ -234,11 +230,11 @@ async def prove(access: LinkAccess, code: str, *, secret: str, now: datetime) ->
             (
                 c
                 for c in await patient_links.live_codes(access.referral_id, now)
-                if hmac.compare_digest(c["code_hash"], given)
+                if hmac.compare_digest(c.code_hash, given)
             ),
             None,
         )
-        if match is not None and await patient_links.use_code(match["id"], now):
+        if match is not None and await patient_links.use_code(match.id, now):
             cookie = secrets.token_urlsafe(32)
             await patient_links.insert_session(
                 session_id=new_id(),
@@ -253,16 +249,16 @@ async def prove(access: LinkAccess, code: str, *, secret: str, now: datetime) ->
     raise Invalid("this code is not right or has expired")
 
 
-async def session(access: LinkAccess, cookie: str | None, now: datetime) -> dict | None:
+async def session(access: LinkAccess, cookie: str | None, now: datetime) -> WebSessionRow | None:
     """The live session a browser's cookie names, if it is this link's patient's."""
     if not cookie or len(cookie) > 100:
         return None
     row = await patient_links.session_by_hash(_sha256(cookie))
     if (
         row is None
-        or row["revoked_at"] is not None
-        or row["expires_at"] <= now
-        or row["patient"] != access.patient_id
+        or row.revoked_at is not None
+        or row.expires_at <= now
+        or row.patient != access.patient_id
     ):
         return None
     return row
@@ -277,7 +273,7 @@ async def sign_out(
         if everywhere:
             return await patient_links.end_sessions(access.patient_id, now)
         if row is not None:
-            await patient_links.end_session(row["id"], now)
+            await patient_links.end_session(row.id, now)
             return 1
     return 0
 
@@ -305,7 +301,7 @@ async def latest_link(phone: str, *, secret: str, public_url: str, now: datetime
         return None
     live = [
         r
-        for r in await referrals.for_patient(patient["id"], limit=50)
+        for r in await referrals.for_patient(patient.id, limit=50)
         if link_works(ended_at=_ended_at(r.step, r.step_at), revoked_at=None, now=now)
     ]
     if not live:
@@ -315,7 +311,7 @@ async def latest_link(phone: str, *, secret: str, public_url: str, now: datetime
         _, token = await mint(
             secret=secret,
             referral_id=latest.id,
-            patient_id=patient["id"],
+            patient_id=patient.id,
             question_id=None,
             now=now,
         )
@@ -326,7 +322,7 @@ async def phone_hint(access: LinkAccess) -> str:
     """The link's phone as +7 916 ***-**-67: enough to recognise one's own number on the
     sign-in page, too little to learn someone else's."""
     patient = await parties.patient(access.patient_id)
-    phone = patient["phone"] if patient else ""
+    phone = patient.phone if patient else ""
     if not phone:
         return ""
     if len(phone) < 8 or not phone.startswith("+7"):

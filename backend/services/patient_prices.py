@@ -14,7 +14,7 @@ async def prices_shown(clinic_id: UUID) -> bool:
     clinic = await parties.clinic(clinic_id)
     if clinic is None:
         raise NotFound("no such clinic")
-    return bool(clinic["show_prices_to_patients"])
+    return bool(clinic.show_prices_to_patients)
 
 
 async def show_prices(viewer: Viewer, clinic_id: UUID, shown: bool) -> bool:
@@ -23,7 +23,7 @@ async def show_prices(viewer: Viewer, clinic_id: UUID, shown: bool) -> bool:
         clinic = await parties.clinic(clinic_id)
         if clinic is None:
             raise NotFound("no such clinic")
-        before = bool(clinic["show_prices_to_patients"])
+        before = bool(clinic.show_prices_to_patients)
         if before != shown:
             await parties.set_show_prices(clinic_id, shown)
             await saw(

@@ -6,7 +6,6 @@ Another patient's referral is answered exactly like a missing one.
 """
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -21,13 +20,13 @@ from backend.services.errors import NotFound
 from backend.services.recording import policy_for, progress_of
 from backend.services.referral_view import PlanVersion
 from backend.store import media, questions, referrals
-from backend.store.rows import MediaRow, QuestionRow, ReferralRow
+from backend.store.rows import ClinicCard, MediaRow, PatientCard, QuestionRow, ReferralRow
 
 
 class ReferralBundle(msgspec.Struct, frozen=True, kw_only=True):
     referral: ReferralRow
-    clinic: dict[str, Any]
-    patient: dict[str, Any]
+    clinic: ClinicCard
+    patient: PatientCard
     tz: ZoneInfo
     fold: ReferralFold
     verifications: dict[str, Verification]
@@ -43,7 +42,7 @@ class ReferralBundle(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def lang(self) -> str:
-        return self.patient["locale"] if self.patient["locale"] in ("ru", "en") else "ru"
+        return self.patient.locale if self.patient.locale in ("ru", "en") else "ru"
 
 
 async def owned_referral(patient_id: UUID, referral_id: UUID) -> ReferralRow:
@@ -65,7 +64,7 @@ async def referral_bundle(patient_id: UUID, referral_id: UUID, now: datetime) ->
         referral=view.referral,
         clinic=view.clinic,
         patient=patient,
-        tz=ZoneInfo(patient["timezone"]),
+        tz=ZoneInfo(patient.timezone),
         fold=fold,
         verifications=verify(fold, now, await policy_for(view.clinic)),
         progress=progress_of(fold, view.norms, now),

@@ -200,7 +200,7 @@ async def attach_receipt(
         clinic = await parties.clinic(referral["clinic"])
         assert clinic is not None
         try:
-            receipt = parse_receipt_qr(qr, ZoneInfo(clinic["timezone"]))
+            receipt = parse_receipt_qr(qr, ZoneInfo(clinic.timezone))
         except BadReceipt as exc:
             raise Invalid(str(exc)) from exc
         if receipt.issued_at > now:

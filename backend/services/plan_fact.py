@@ -41,12 +41,12 @@ async def plan_vs_fact(
         specialization=specialization,
         by=("split",),
     ):
-        row, amount = rows[r["month"]], int(r["amount"])
-        if r["kind"] == "expected":
+        row, amount = rows[r.month], r.amount
+        if r.kind == "expected":
             row.expected += amount
-        elif r["kind"] == "executed":
+        elif r.kind == "executed":
             row.executed += amount
-            row.executed_split.add(r["split"], amount)
+            row.executed_split.add(r.split, amount)
         else:
             row.paid += amount
     return list(rows.values())
@@ -71,26 +71,26 @@ async def by_specialization(
         by=("specialization", "reason"),
     )
     for r in sums:
-        if r["reason"] == TRANSFER:
+        if r.reason == TRANSFER:
             continue  # a transfer continues a case counted where it was first sent
-        amount, count, x = int(r["amount"]), int(r["count"]), row(r["specialization"])
-        if r["kind"] == "in":
+        amount, count, x = r.amount, r.count, row(r.specialization)
+        if r.kind == "in":
             x.referrals += count
             x.estimate_money += amount
-        elif r["kind"] == "accepted":
+        elif r.kind == "accepted":
             x.accepted += count
             x.plan_money += amount
-        elif r["kind"] == "accepted_estimate":
+        elif r.kind == "accepted_estimate":
             x.accepted_estimate_money += amount
-        elif r["kind"] == "treated":
+        elif r.kind == "treated":
             x.treated += count
         else:
             x.executed_money += amount
     for r in await funnel_facts.month_totals(
         clinic_ids, months, kinds=("duration", "duration_planned"), by=("specialization",)
     ):
-        amount, count, x = int(r["amount"]), int(r["count"]), row(r["specialization"])
-        if r["kind"] == "duration":
+        amount, count, x = r.amount, r.count, row(r.specialization)
+        if r.kind == "duration":
             x.completed += count
             x.duration_days += amount
         else:

@@ -1,7 +1,7 @@
 """Price lists, and referrals whose estimated plan comes from an AI analysis."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
@@ -12,7 +12,6 @@ from backend.domain.plan_import import (
     Analysis,
     CannotImport,
     ImportedPlan,
-    PriceLine,
     import_plan,
 )
 from backend.domain.teeth import ToothCondition
@@ -30,6 +29,7 @@ from backend.services.referrals import (
 from backend.store import parties, prices
 from backend.store.engine import write_transaction
 from backend.store.norms import norms_for
+from backend.store.rows import ClinicRow, PriceRow
 
 MAX_LINES = 2000
 
@@ -65,7 +65,7 @@ async def set_prices(
     return len(entries)
 
 
-async def price_page(clinic_id: UUID | None, *, after: str | None, limit: int) -> list[dict]:
+async def price_page(clinic_id: UUID | None, *, after: str | None, limit: int) -> list[PriceRow]:
     if clinic_id is not None:
         await _clinic(clinic_id)
     return await prices.page(prices.scope_of(clinic_id), after=after, limit=limit)
@@ -76,12 +76,10 @@ async def preview(
 ) -> ImportedPlan:
     """The plan an analysis becomes at this clinic, with what was left out and why."""
     await _clinic(clinic_id)
-    lines = {
-        code: PriceLine(**{f: row[f] for f in PriceLine.__struct_fields__})
-        for code, row in (await prices.effective(clinic_id)).items()
-    }
     try:
-        return import_plan(analysis, lines, await norms_for(clinic_id), min_probability)
+        return import_plan(
+            analysis, await prices.effective(clinic_id), await norms_for(clinic_id), min_probability
+        )
     except CannotImport as exc:
         raise Invalid(f"analysis: {exc}") from exc
 
@@ -135,7 +133,7 @@ def plan_in(plan: ImportedPlan, currency: str) -> PlanIn:
     )
 
 
-async def _clinic(clinic_id: UUID) -> dict[str, Any]:
+async def _clinic(clinic_id: UUID) -> ClinicRow:
     clinic = await parties.clinic(clinic_id)
     if clinic is None:
         raise NotFound("no such clinic")

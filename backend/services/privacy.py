@@ -40,7 +40,7 @@ async def erase(patient_id: UUID, *, confirm: str) -> privacy.Erased:
         # Held to the end: a push being queued or a device registering waits, then sees
         # the patient erased (they take the row shared).
         row = await parties.patient_held(patient_id, exclusive=True)
-        if row is None or row["erased_at"] is not None:
+        if row is None or row.erased_at is not None:
             raise NotFound("no such patient")
         erased = await privacy.erase(patient_id, now)
         # The web page behind SMS links: links revoked, codes ended, browsers signed out.

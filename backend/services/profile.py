@@ -10,7 +10,7 @@ from backend.runtime.clock import utcnow
 from backend.services.errors import NotFound
 from backend.store import devices, parties
 from backend.store.engine import write_transaction
-from backend.store.rows import DeviceRow
+from backend.store.rows import DeviceRow, PatientRow
 
 DEFAULT_QUIET = (time(21, 0), time(9, 0))
 
@@ -35,26 +35,30 @@ class ProfileChange(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     quiet_hours: QuietHours | msgspec.UnsetType = msgspec.UNSET
 
 
-async def profile(patient_id: UUID) -> dict[str, Any]:
+async def profile(patient_id: UUID) -> PatientRow:
     row = await parties.patient(patient_id)
-    if row is None or row["erased_at"] is not None:
+    if row is None or row.erased_at is not None:
         raise NotFound("no such patient")
     return row
 
 
-def prefs_of(row: dict[str, Any]) -> NotificationPrefs:
-    raw = row["notification_prefs"]
+def prefs_of(row: PatientRow) -> NotificationPrefs:
+    return prefs_from_json(row.notification_prefs)
+
+
+def prefs_from_json(raw: str | None) -> NotificationPrefs:
+    """The preferences as stored (JSON text; none stored yet: the defaults)."""
     return msgspec.json.decode(raw, type=NotificationPrefs) if raw else NotificationPrefs()
 
 
-def quiet_of(row: dict[str, Any]) -> QuietHours:
-    start, end = row["quiet_hours_start"], row["quiet_hours_end"]
+def quiet_of(row: PatientRow) -> QuietHours:
+    start, end = row.quiet_hours_start, row.quiet_hours_end
     if start is None or end is None:
         start, end = DEFAULT_QUIET
     return QuietHours(start=start, end=end)
 
 
-async def update_profile(patient_id: UUID, change: ProfileChange) -> dict[str, Any]:
+async def update_profile(patient_id: UUID, change: ProfileChange) -> PatientRow:
     values: dict[str, Any] = {}
     if change.name is not msgspec.UNSET:
         values["name"] = change.name.strip()

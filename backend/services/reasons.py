@@ -22,10 +22,10 @@ async def reasons_by_clinic(
     for r in await funnel_facts.reason_sums(
         clinic_ids, first, last, months, specialization=specialization
     ):
-        count, amount = int(r["count"]), int(r["amount"])
+        count, amount = r.count, r.amount
         if count == 0 and amount == 0:
             continue  # a monthly sum that changes took back to nothing
-        key = (r["clinic"], r["kind"], r["reason"])
+        key = (r.clinic, r.kind, r.reason)
         row = rows.setdefault(key, ReasonRow(clinic_id=key[0], kind=key[1], reason=key[2]))
         row.count += count
         row.money += amount

@@ -40,6 +40,7 @@ from backend.store import (
     verifications,
 )
 from backend.store.engine import write_transaction
+from backend.store.rows import ClinicCard, ClinicRow
 
 
 class Statement(msgspec.Struct, frozen=True, kw_only=True):
@@ -166,7 +167,7 @@ def _error(refusal: Refusal) -> Exception:
     return cls(refusal.message)
 
 
-async def policy_for(clinic: dict[str, Any]) -> VerificationPolicy:
+async def policy_for(clinic: ClinicRow | ClinicCard) -> VerificationPolicy:
     """The clinic's verification policy: its first-contact SLA counted in its working
     hours and holidays (so "overdue" comes when its patient is asked), its answer
     windows (backend.services.clinic_settings). `clinic`: its row."""
@@ -191,7 +192,7 @@ async def refresh(
     fold = fold or fold_referral(events)
     clinic = await parties.clinic(referral["clinic"])
     assert clinic is not None  # clinics are never deleted
-    tz = ZoneInfo(clinic["timezone"])
+    tz = ZoneInfo(clinic.timezone)
     policy = await policy_for(clinic)
     verdicts = verify(fold, now, policy)
     asked = await questions.asked_for(referral_id)

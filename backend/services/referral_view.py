@@ -9,7 +9,6 @@ same way.
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -26,7 +25,7 @@ from backend.domain.plans import (
     of_variant,
 )
 from backend.store import ledger, norms, plans, referrals
-from backend.store.rows import ReferralRow
+from backend.store.rows import ClinicCard, PatientCard, ReferralRow
 
 
 class PlanVersion(msgspec.Struct, frozen=True, kw_only=True):
@@ -53,8 +52,8 @@ class PlanVersion(msgspec.Struct, frozen=True, kw_only=True):
 
 class ReferralView(msgspec.Struct, frozen=True, kw_only=True):
     referral: ReferralRow
-    clinic: dict[str, Any]  # id, name, city, address, phone, timezone, SLA, show_prices
-    patient: dict[str, Any]  # id, name, phone, locale, timezone, erased_at
+    clinic: ClinicCard
+    patient: PatientCard
     events: list[Event]
     fold: ReferralFold
     plans: list[PlanVersion]  # oldest first
@@ -81,7 +80,7 @@ async def load(referral_id: UUID, visible: Callable[[ReferralRow], bool]) -> Ref
         events=events,
         fold=fold,
         plans=await plan_versions(referral_id, fold),
-        norms=await norms.norms_for(clinic["id"]),
+        norms=await norms.norms_for(clinic.id),
     )
 
 

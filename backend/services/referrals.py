@@ -277,7 +277,7 @@ async def send_referral(
                 duplicate=True,
             )
         clinic = await parties.clinic(clinic_id)
-        if clinic is None or clinic["archived_at"] is not None:
+        if clinic is None or clinic.archived_at is not None:
             raise NotFound("no such clinic")
 
         existing = await parties.patient_by_phone(phone)
@@ -288,11 +288,11 @@ async def send_referral(
                 phone=phone,
                 name=patient.name,
                 locale=patient.locale,
-                timezone=patient_timezone or clinic["timezone"],
+                timezone=patient_timezone or clinic.timezone,
                 now=now,
             )
         else:
-            patient_id = existing["id"]
+            patient_id = existing.id
 
         referral_id, plan_id = new_id(), new_id()
         invite_code = short_code()

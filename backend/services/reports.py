@@ -47,9 +47,9 @@ async def scope(clinic_ids: list[UUID] | None, city: str | None) -> list[UUID] |
     if city is None:
         return clinic_ids
     in_city = [
-        c["id"]
+        c.id
         for c in await desk.clinics(include_archived=True)
-        if c["city"].casefold() == city.strip().casefold()
+        if c.city.casefold() == city.strip().casefold()
     ]
     return [c for c in in_city if clinic_ids is None or c in clinic_ids]
 
@@ -87,16 +87,16 @@ async def funnel(
     sums = await funnel_facts.month_sums(
         clinic_ids, months, reserve_through=through.strftime("%Y-%m"), **spec
     )
-    flows = [r for r in sums if r["kind"] != "reserve"]
-    cohorts = [r for r in sums if r["kind"] == "reserve"]
+    flows = [r for r in sums if r.kind != "reserve"]
+    cohorts = [r for r in sums if r.kind == "reserve"]
     for edge_first, edge_last in edges:
         flows += await funnel_facts.flows(clinic_ids, edge_first, edge_last, **spec)
 
     f = Funnel(first=first, last=last)
     lost: dict[str, Lost] = {}
     for row in flows:
-        kind, split = row["kind"], row["split"]
-        amount, count = int(row["amount"]), int(row["count"])
+        kind, split = row.kind, row.split
+        amount, count = row.amount, row.count
         if amount == 0 and count == 0:
             continue  # a monthly sum that changes took back to nothing
         if kind == "in":
@@ -119,7 +119,7 @@ async def funnel(
             f.paid_money += amount
             f.paid_split.add(split or "unverified", amount)
         elif kind == "lost":
-            entry = lost.setdefault(row["reason"], Lost())
+            entry = lost.setdefault(row.reason, Lost())
             entry.count += count
             entry.money += amount
             f.lost_count += count
@@ -128,14 +128,14 @@ async def funnel(
 
     # Executed from plans sent in the period: by cohort when the period starts a month.
     if first.day == 1:
-        new = [r for r in sums if r["kind"] != "reserve" and r["cohort"] >= first_month]
+        new = [r for r in sums if r.kind != "reserve" and r.cohort >= first_month]
         for edge_first, edge_last in edges:
             new += await funnel_facts.flows(
                 clinic_ids, edge_first, edge_last, sent_from=first, **spec
             )
     else:
         new = await funnel_facts.flows(clinic_ids, first, last, sent_from=first, **spec)
-    f.executed_this_period = sum(int(r["amount"]) for r in new if r["kind"] == "executed")
+    f.executed_this_period = sum(r.amount for r in new if r.kind == "executed")
     f.executed_earlier = f.executed_money - f.executed_this_period
 
     # The reserve at the end: whole months' movements, then the last month's days.
@@ -143,8 +143,8 @@ async def funnel(
         cohorts += await funnel_facts.reserve(clinic_ids, last, first=last.replace(day=1), **spec)
     by_cohort: dict[str, int] = {}
     for r in cohorts:
-        by_cohort[r["cohort"]] = by_cohort.get(r["cohort"], 0) + int(r["amount"])
-        f.reserve_count += int(r["count"])
+        by_cohort[r.cohort] = by_cohort.get(r.cohort, 0) + r.amount
+        f.reserve_count += r.count
     # A negative sum would be a bug: shown, not hidden.
     f.reserve_by_cohort = {k: v for k, v in sorted(by_cohort.items()) if v != 0}
     f.reserve_money = sum(f.reserve_by_cohort.values())
@@ -181,12 +181,12 @@ async def cohorts(
     executed: dict[tuple[str, str], int] = {}
     sums = await funnel_facts.cohort_sums(clinic_ids, first, last, specialization=specialization)
     for r in sums:
-        if r["kind"] == "in":
-            amount, count = money_in.get(r["cohort"], (0, 0))
-            money_in[r["cohort"]] = (amount + int(r["amount"]), count + int(r["count"]))
+        if r.kind == "in":
+            amount, count = money_in.get(r.cohort, (0, 0))
+            money_in[r.cohort] = (amount + r.amount, count + r.count)
         else:
-            key = (r["cohort"], r["month"])
-            executed[key] = executed.get(key, 0) + int(r["amount"])
+            key = (r.cohort, r.month)
+            executed[key] = executed.get(key, 0) + r.amount
     rows, cohort = [], first
     while cohort <= last and cohort <= current:
         amount, count = money_in.get(cohort, (0, 0))
@@ -225,7 +225,7 @@ async def monthly_flow(
     current = now.astimezone(tz).strftime("%Y-%m")
     keys = [add_months(current, -k) for k in reversed(range(months))]
     sums = {
-        (r["month"], r["kind"]): int(r["amount"])
+        (r.month, r.kind): r.amount
         for r in await funnel_facts.month_totals(clinic_ids, keys, specialization=specialization)
     }
     return [
@@ -246,18 +246,18 @@ class ClinicScore(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def scorecards(clinic_ids: list[UUID] | None, *, now: datetime) -> list[ClinicScore]:
-    clinics = [c for c in await desk.clinics() if clinic_ids is None or c["id"] in clinic_ids]
-    histories = await ledger.histories([c["id"] for c in clinics])
-    by_clinic: dict[UUID, list] = {c["id"]: [] for c in clinics}
+    clinics = [c for c in await desk.clinics() if clinic_ids is None or c.id in clinic_ids]
+    histories = await ledger.histories([c.id for c in clinics])
+    by_clinic: dict[UUID, list] = {c.id: [] for c in clinics}
     for referral_id, events in histories.items():
         sent = next((e for e in events if e.kind == "sent"), None)
         if sent is not None:
             by_clinic.setdefault(sent.body.clinic_id, []).append((referral_id, events))
     return [
         ClinicScore(
-            clinic_id=c["id"],
-            clinic_name=c["name"],
-            card=scorecard(by_clinic.get(c["id"], []), now=now),
+            clinic_id=c.id,
+            clinic_name=c.name,
+            card=scorecard(by_clinic.get(c.id, []), now=now),
         )
         for c in clinics
     ]

@@ -42,7 +42,7 @@ from backend.store import devices, outbox, parties, questions, referrals
 from backend.store import patient_links as link_rows
 from backend.store import sms as sms_rows
 from backend.store.engine import write_transaction
-from backend.store.rows import ReferralRow
+from backend.store.rows import PatientRow, ReferralRow, SmsMessageRow, WebSessionRow
 
 TOPIC = "sms"
 DEFAULT_WEEKLY_LIMIT = 3
@@ -102,17 +102,17 @@ async def _queue(
 
 
 async def _refusal(
-    patient: dict[str, Any], kind: SmsKind, now: datetime, limit: int | None
+    patient: PatientRow, kind: SmsKind, now: datetime, limit: int | None
 ) -> str | None:
     """Why this patient gets no SMS of this kind now, or None. `limit` None: the weekly
     allowance is looked at later (the invite's, when it is sent: the worker knows it)."""
-    if patient["sms_blocked_at"] is not None:
-        return f"number refused by SMS.ru: {patient['sms_blocked_reason']}"
+    if patient.sms_blocked_at is not None:
+        return f"number refused by SMS.ru: {patient.sms_blocked_reason}"
     if not getattr(prefs_of(patient), _SWITCH.get(kind.value, "questions"), True):
         return "switched off by the patient"
     if limit is None:
         return None
-    spent = await sms_rows.spent_since(patient["id"], now - WEEK, kinds=_COUNTED)
+    spent = await sms_rows.spent_since(patient.id, now - WEEK, kinds=_COUNTED)
     allowance = weekly_allowance(kind, sent_this_week=spent, limit=limit)
     return None if allowance.allowed else allowance.reason
 
@@ -127,10 +127,10 @@ async def invite(
     if await devices.active_for(patient_id):
         return Decided(status="skipped", detail="the patient has the app")
     patient = await parties.patient(patient_id)
-    if patient is None or patient["erased_at"] is not None:
+    if patient is None or patient.erased_at is not None:
         return Decided(status="skipped", detail="no patient")
     quiet = quiet_of(patient)
-    planned = quiet_until(now, ZoneInfo(patient["timezone"]), quiet.start, quiet.end) or now
+    planned = quiet_until(now, ZoneInfo(patient.timezone), quiet.start, quiet.end) or now
     return await _queue(
         kind=SmsKind.invite,
         source_key=f"invite:{referral_id}",
@@ -145,7 +145,7 @@ async def invite(
 async def from_notification(
     notify_id: int,
     payload: dict[str, Any],
-    patient: dict[str, Any],
+    patient: PatientRow,
     now: datetime,
     *,
     limit: int = DEFAULT_WEEKLY_LIMIT,
@@ -171,7 +171,7 @@ async def from_notification(
         return await _queue(
             kind=kind,
             source_key=f"notify:{notify_id}",
-            patient_id=patient["id"],
+            patient_id=patient.id,
             referral_id=referral_id,
             planned_at=now,
             now=now,
@@ -184,7 +184,7 @@ async def from_notification(
 async def queue_code(*, patient_id: UUID, referral_id: UUID, code_id: UUID, now: datetime) -> bool:
     """A sign-in code, at once (the patient is waiting for it); False: number refused."""
     patient = await parties.patient(patient_id)
-    if patient is None or patient["erased_at"] is not None or patient["sms_blocked_at"]:
+    if patient is None or patient.erased_at is not None or patient.sms_blocked_at:
         return False
     await _queue(
         kind=SmsKind.code,
@@ -214,12 +214,12 @@ class NotNow(msgspec.Struct, frozen=True, kw_only=True):
     retry_at: datetime | None = None
 
 
-async def _still_wanted(message: dict[str, Any], referral: ReferralRow, now: datetime) -> str:
+async def _still_wanted(message: SmsMessageRow, referral: ReferralRow, now: datetime) -> str:
     """Why a queued SMS should no longer go, or ""."""
-    kind = message["kind"]
+    kind = message.kind
     if kind == SmsKind.code:
-        found = await link_rows.code(message["code"])
-        if found is None or found["used_at"] is not None or found["expires_at"] <= now:
+        found = await link_rows.code(message.code)
+        if found is None or found.used_at is not None or found.expires_at <= now:
             return "the code was used or has expired"
         return ""
     if referral.archived_at is not None:
@@ -229,20 +229,20 @@ async def _still_wanted(message: dict[str, Any], referral: ReferralRow, now: dat
             return "the referral was closed before the invite went"
         if not invite_is_fresh(sent_at=referral.sent_at, now=now):
             return "sent too long ago for an invite"
-        if await devices.active_for(message["patient"]):
+        if await devices.active_for(message.patient):
             return "the patient has the app"
     if kind == SmsKind.question:
-        question = await questions.get(message["question"])
+        question = await questions.get(message.question)
         if question is None or question.status != "requested" or question.expires_at <= now:
             return "the question was answered, withdrawn or has expired"
     if kind in (SmsKind.remind_24h, SmsKind.remind_2h):
-        appointment = await sms_rows.appointment(message["appointment"])
-        if appointment is None or appointment["status"] != "booked":
+        appointment = await sms_rows.appointment(message.appointment)
+        if appointment is None or appointment.status != "booked":
             return "the appointment is no longer booked"
-        if appointment["starts_at"] <= now:
+        if appointment.starts_at <= now:
             return "the appointment has begun"
     if kind == SmsKind.inactive and not await questions.open_about(
-        message["patient"], referral.id, now
+        message.patient, referral.id, now
     ):
         return "no open question left"
     return ""
@@ -262,56 +262,54 @@ async def compose(
         message = await sms_rows.get(message_id)
         if message is None:
             return NotNow(status="skipped", reason="no such SMS")
-        if message["status"] not in ("queued", "sending"):
-            return NotNow(status="skipped", reason=f"already {message['status']}")
-        patient = await parties.patient(message["patient"])
-        referral = await referrals.get(message["referral"]) if message["referral"] else None
+        if message.status not in ("queued", "sending"):
+            return NotNow(status="skipped", reason=f"already {message.status}")
+        patient = await parties.patient(message.patient)
+        referral = await referrals.get(message.referral) if message.referral else None
         reason = ""
-        if patient is None or patient["erased_at"] is not None:
+        if patient is None or patient.erased_at is not None:
             reason = "patient erased"
-        elif patient["sms_blocked_at"] is not None:
-            reason = f"number refused by SMS.ru: {patient['sms_blocked_reason']}"
+        elif patient.sms_blocked_at is not None:
+            reason = f"number refused by SMS.ru: {patient.sms_blocked_reason}"
         elif referral is None:
             reason = "no referral"
         else:
             reason = await _still_wanted(message, referral, now)
-        if not reason and message["kind"] == SmsKind.invite and message["status"] == "queued":
+        if not reason and message.kind == SmsKind.invite and message.status == "queued":
             # Counted when it goes (the service that sent the referral does not know the
             # configured allowance); the invite itself is among the queued ones.
-            since = message["planned_at"] - WEEK
-            spent = await sms_rows.spent_since(message["patient"], since, kinds=_COUNTED) - 1
+            since = message.planned_at - WEEK
+            spent = await sms_rows.spent_since(message.patient, since, kinds=_COUNTED) - 1
             allowance = weekly_allowance(SmsKind.invite, sent_this_week=spent, limit=weekly_limit)
             reason = "" if allowance.allowed else allowance.reason
         if reason:
             await sms_rows.finish(message_id, status="skipped", now=now, reason=reason)
             return NotNow(status="skipped", reason=reason)
         assert patient is not None and referral is not None
-        if not message["urgent"]:
+        if not message.urgent:
             quiet = quiet_of(patient)
-            until = quiet_until(now, ZoneInfo(patient["timezone"]), quiet.start, quiet.end)
+            until = quiet_until(now, ZoneInfo(patient.timezone), quiet.start, quiet.end)
             if until is not None:  # held by an outage into the night: wait for the morning
                 return NotNow(status="retry", reason="quiet hours", retry_at=until)
-        lang: texts.Lang = "en" if patient["locale"] == "en" else "ru"
-        kind = message["kind"]
-        link_id = message["link"]
+        lang: texts.Lang = "en" if patient.locale == "en" else "ru"
+        kind = message.kind
+        link_id = message.link
         if kind == SmsKind.code:
-            text = texts.SMS["code"][lang].format(
-                code=patient_links.code_of(secret, message["code"])
-            )
+            text = texts.SMS["code"][lang].format(code=patient_links.code_of(secret, message.code))
         else:
             if link_id is None:  # each SMS its own link: its text is unique (see push/sms.py)
                 link_id, token = await patient_links.mint(
                     secret=secret,
                     referral_id=referral.id,
-                    patient_id=patient["id"],
-                    question_id=message["question"],
+                    patient_id=patient.id,
+                    question_id=message.question,
                     now=now,
                 )
             else:
                 token = patient_links.token_of(secret, link_id)
             clinic = await parties.clinic(referral.clinic)
             text = texts.SMS[kind][lang].format(
-                clinic=clinic["name"] if clinic else "",
+                clinic=clinic.name if clinic else "",
                 link=patient_links.link_url(public_url, token),
             )
         parts = sms_parts(text)
@@ -321,7 +319,7 @@ async def compose(
             return NotNow(status="skipped", reason="already sent")
     return Ready(
         message_id=message_id,
-        sms=Sms(to=patient["phone"], text=text, sender=sender),
+        sms=Sms(to=patient.phone, text=text, sender=sender),
         kind=kind,
         parts=parts,
     )
@@ -343,7 +341,7 @@ async def record(message_id: UUID, result: SmsResult, now: datetime) -> None:
             await sms_rows.finish(message_id, status="failed", now=now, reason=result.detail)
             message = await sms_rows.get(message_id)
             if message is not None:
-                await sms_rows.block_number(message["patient"], result.detail, now)
+                await sms_rows.block_number(message.patient, result.detail, now)
         elif result.outcome == "retry":
             await sms_rows.back_to_queue(message_id, result.detail)
         else:
@@ -404,17 +402,17 @@ async def report() -> Report:
     were refused and why (`plantrack sms-report`; docs/sms.md)."""
     by_kind: dict[str, KindTotals] = {}
     for row in await sms_rows.totals():
-        totals = by_kind.setdefault(row["kind"], KindTotals(kind=row["kind"]))
-        status = row["status"]
+        totals = by_kind.setdefault(row.kind, KindTotals(kind=row.kind))
+        status = row.status
         if status in ("sent", "logged"):
-            totals.went += row["messages"]
-            totals.parts += row["parts"]
+            totals.went += row.messages
+            totals.parts += row.parts
         elif status == "skipped":
-            totals.skipped += row["messages"]
+            totals.skipped += row.messages
         elif status == "failed":
-            totals.failed += row["messages"]
+            totals.failed += row.messages
         else:
-            totals.waiting += row["messages"]
+            totals.waiting += row.messages
     order = [k.value for k in SmsKind]
     return Report(
         referrals=await sms_rows.referral_count(),
@@ -423,11 +421,11 @@ async def report() -> Report:
             by_kind.values(), key=lambda k: order.index(k.kind) if k.kind in order else 99
         ),
         skipped_because=[
-            (r["kind"], r["reason"] or "", r["messages"]) for r in await sms_rows.skip_reasons()
+            (r.kind, r.reason or "", r.messages) for r in await sms_rows.skip_reasons()
         ],
     )
 
 
-async def held_for(patient_id: UUID) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+async def held_for(patient_id: UUID) -> tuple[list[SmsMessageRow], list[WebSessionRow]]:
     """A patient's SMS log and browser sessions, for their data export."""
     return await sms_rows.of_patient(patient_id), await link_rows.sessions_of(patient_id)

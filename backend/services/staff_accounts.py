@@ -17,6 +17,7 @@ from backend.services.staff_auth import new_totp_secret, provisioning_uri
 from backend.store import parties
 from backend.store import staff_accounts as store
 from backend.store.engine import write_transaction
+from backend.store.rows import StaffAccountRow
 
 
 class StaffAccount(msgspec.Struct, frozen=True, kw_only=True):
@@ -33,19 +34,16 @@ class StaffAccount(msgspec.Struct, frozen=True, kw_only=True):
     deactivated_at: datetime | None
 
 
-def account(row: dict[str, Any]) -> StaffAccount:
-    return StaffAccount(
-        id=row["id"],
-        email=row["email"],
-        name=row["name"],
-        role=Role(row["role"]),
-        clinic_id=row["clinic"],
-        clinic_name=row["clinic_name"],
-        authenticator_set=row["totp_confirmed_at"] is not None,
-        created_at=row["created_at"],
-        last_login_at=row["last_login_at"],
-        active=row["archived_at"] is None,
-        deactivated_at=row["archived_at"],
+def account(row: StaffAccountRow) -> StaffAccount:
+    return msgspec.convert(
+        {
+            **msgspec.structs.asdict(row),
+            "clinic_id": row.clinic,
+            "authenticator_set": row.totp_confirmed_at is not None,
+            "active": row.archived_at is None,
+            "deactivated_at": row.archived_at,
+        },
+        StaffAccount,
     )
 
 
@@ -106,7 +104,7 @@ async def _change(
             action=action,
             object_kind="staff",
             object_id=str(staff_id),
-            details={"email": before["email"], "sessions_ended": ended, **details},
+            details={"email": before.email, "sessions_ended": ended, **details},
         )
     after = await store.get(staff_id)
     assert after is not None
@@ -165,7 +163,7 @@ async def change_role(
         raise Invalid(f"a {role} works for the exchange, not for a clinic")
     if clinic_id is not None:
         clinic = await parties.clinic(clinic_id)
-        if clinic is None or clinic["archived_at"] is not None:
+        if clinic is None or clinic.archived_at is not None:
             raise NotFound("no such clinic")
     _not_self(viewer, staff_id, "change the role of")
     before = await store.get(staff_id)
@@ -177,7 +175,7 @@ async def change_role(
         "staff_role_changed",
         {"role": role.value, "clinic": clinic_id},
         {
-            "from": {"role": before["role"], "clinic_id": str(before["clinic"] or "")},
+            "from": {"role": before.role, "clinic_id": str(before.clinic or "")},
             "to": {"role": role.value, "clinic_id": str(clinic_id or "")},
         },
     )

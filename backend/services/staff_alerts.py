@@ -53,6 +53,7 @@ from backend.store import ledger, outbox, parties, referrals
 from backend.store import staff_alerts as store
 from backend.store.engine import write_transaction
 from backend.store.outbox import Outcome
+from backend.store.rows import AlertPerson, AlertRow, ClinicRow
 
 log = logging.getLogger("plantrack.alerts")
 
@@ -71,22 +72,22 @@ TASK_DEADLINE = timedelta(hours=2)  # a CRM task without an SLA of its own is du
 STALE_AFTER = timedelta(days=3)
 
 
-async def clinic_calendar(clinic: dict[str, Any] | None) -> tuple[ZoneInfo, WorkingHours]:
+async def clinic_calendar(clinic: ClinicRow | None) -> tuple[ZoneInfo, WorkingHours]:
     """The clinic's time zone and working hours: the one place alerts ask "is it working
     time?". Its own hours and holidays (backend.services.clinic_settings), the same clock
     its first-contact SLA and "overdue" are counted in."""
-    tz = ZoneInfo(clinic["timezone"]) if clinic and clinic.get("timezone") else EXCHANGE_TZ
-    if not clinic:
-        return tz, DEFAULT_HOURS
-    settings = await effective_for(clinic["id"], clinic.get("first_contact_sla_minutes"))
+    if clinic is None:
+        return EXCHANGE_TZ, DEFAULT_HOURS
+    settings = await effective_for(clinic.id, clinic.first_contact_sla_minutes)
+    tz = ZoneInfo(clinic.timezone) if clinic.timezone else EXCHANGE_TZ
     return tz, settings.hours
 
 
-async def sla_of(clinic: dict[str, Any] | None) -> timedelta:
+async def sla_of(clinic: ClinicRow | None) -> timedelta:
     """The clinic's first-contact SLA in force (its own, else the exchange's default)."""
-    if not clinic:
+    if clinic is None:
         return DEFAULT_SLA
-    settings = await effective_for(clinic["id"], clinic.get("first_contact_sla_minutes"))
+    settings = await effective_for(clinic.id, clinic.first_contact_sla_minutes)
     return settings.first_contact_sla
 
 
@@ -94,15 +95,15 @@ async def sla_of(clinic: dict[str, Any] | None) -> timedelta:
 
 
 async def raise_alert(
-    raised: Raised, *, clinic: dict[str, Any] | None, referral_id: UUID | None, now: datetime
+    raised: Raised, *, clinic: ClinicRow | None, referral_id: UUID | None, now: datetime
 ) -> int | None:
     """Record the alert once and queue its fan-out for when it may go out (inside the
     caller's transaction)."""
-    scope = str(referral_id) if referral_id else str(clinic["id"] if clinic else "exchange")
+    scope = str(referral_id) if referral_id else str(clinic.id if clinic else "exchange")
     alert_id = await store.insert(
         dedupe_key=f"{raised.kind.value}:{scope}:{raised.key}"[:200],
         kind=raised.kind.value,
-        clinic_id=clinic["id"] if clinic else None,
+        clinic_id=clinic.id if clinic else None,
         referral_id=referral_id,
         details=dict(raised.details),
         happened_at=raised.happened_at,
@@ -158,7 +159,7 @@ async def after_refresh(
     schedule: str,
     now: datetime,
     *,
-    clinic: dict[str, Any] | None,
+    clinic: ClinicRow | None,
 ) -> None:
     """In every rewrite of a referral's derived rows: its timed alerts kept in step with
     its state, and a plan that has just fallen behind."""
@@ -238,7 +239,7 @@ async def crm_failed(topic: str, payload: dict[str, Any], error: str | None, now
         delivery = await integration_store.delivery(int(payload["delivery_id"]))
         if delivery is None:
             return
-        clinic_id, system = delivery["clinic"], delivery["system"]
+        clinic_id, system = delivery.clinic, delivery.system
         key = f"delivery:{payload['delivery_id']}"
     elif "referral_id" in payload:
         referral = await referrals.get(UUID(payload["referral_id"]))
@@ -250,13 +251,13 @@ async def crm_failed(topic: str, payload: dict[str, Any], error: str | None, now
         row = await integration_store.integration(UUID(payload["integration_id"]))
         if row is None:
             return
-        clinic_id = row["clinic"]
+        clinic_id = row.clinic
         key = f"reconcile:{now.date().isoformat()}"  # at most one a day, not every 10 min
     else:
         return
     clinic = await parties.clinic(clinic_id)
     row = await integration_store.of_clinic(clinic_id)
-    system = row["system"] if row else system
+    system = row.system if row else system
     async with write_transaction():
         await raise_alert(
             Raised(
@@ -282,17 +283,17 @@ async def fan_out(alert_id: int, now: datetime) -> Outcome:
     alert = await store.get(alert_id)
     if alert is None:
         return Outcome(status="skipped", detail="no such alert")
-    if now - alert["created_at"] > STALE_AFTER:
+    if now - alert.created_at > STALE_AFTER:
         return Outcome(status="skipped", detail="stale")
-    kind = AlertKind(alert["kind"])
-    clinic = await parties.clinic(alert["clinic"]) if alert["clinic"] else None
-    integration = await integration_store.of_clinic(clinic["id"]) if clinic else None
-    crm = integration["system"] if integration and integration["system"] in CRMS else None
-    people = await store.recipients(alert["clinic"], [r.value for r in Role])
+    kind = AlertKind(alert.kind)
+    clinic = await parties.clinic(alert.clinic) if alert.clinic else None
+    integration = await integration_store.of_clinic(clinic.id) if clinic else None
+    crm = integration.system if integration and integration.system in CRMS else None
+    people = await store.recipients(alert.clinic, [r.value for r in Role])
     queued = 0
     async with write_transaction():
         for person in people:
-            role = Role(person["role"])
+            role = Role(person.role)
             prefs = _prefs(person)
             if not prefs.wants(role, kind):
                 continue
@@ -300,42 +301,41 @@ async def fan_out(alert_id: int, now: datetime) -> Outcome:
             if prefs.digest and kind not in SLA_KINDS:
                 await _to_digest(person, alert_id, clinic, now)
                 continue
-            message = {"alert_id": alert_id, "staff_id": str(person["id"])}
+            message = {"alert_id": alert_id, "staff_id": str(person.id)}
             if prefs.email:
                 await outbox.enqueue(
                     topic=EMAIL,
                     payload=message,
                     now=now,
-                    dedupe_key=f"{EMAIL}:{alert_id}:{person['id']}",
+                    dedupe_key=f"{EMAIL}:{alert_id}:{person.id}",
                 )
-            clinic_person = person["clinic"] is not None
-            if prefs.crm_task and crm and clinic_person and alert["referral"] is not None:
+            clinic_person = person.clinic is not None
+            if prefs.crm_task and crm and clinic_person and alert.referral is not None:
                 await outbox.enqueue(
                     topic=CRM_TASK,
                     payload=message,
                     now=now,
-                    dedupe_key=f"{CRM_TASK}:{alert_id}:{person['id']}",
+                    dedupe_key=f"{CRM_TASK}:{alert_id}:{person.id}",
                 )
     return Outcome(status="done", detail=f"{queued} person(s)")
 
 
-def _prefs(person: dict[str, Any]) -> AlertPrefs:
-    raw = person.get("alert_prefs")
-    return prefs_from(msgspec.json.decode(raw) if isinstance(raw, str) else raw)
+def _prefs(person: AlertPerson) -> AlertPrefs:
+    return prefs_from(person.alert_prefs)
 
 
 async def _to_digest(
-    person: dict[str, Any], alert_id: int, clinic: dict[str, Any] | None, now: datetime
+    person: AlertPerson, alert_id: int, clinic: ClinicRow | None, now: datetime
 ) -> None:
-    await store.add_to_digest(person["id"], alert_id, now)
-    tz = ZoneInfo(await store.clinic_zone(person["clinic"]) or EXCHANGE_TZ.key)
+    await store.add_to_digest(person.id, alert_id, now)
+    tz = ZoneInfo(await store.clinic_zone(person.clinic) or EXCHANGE_TZ.key)
     at = digest_at(now, tz)
     await outbox.enqueue(
         topic=DIGEST,
-        payload={"staff_id": str(person["id"])},
+        payload={"staff_id": str(person.id)},
         now=now,
         available_at=at,
-        dedupe_key=f"{DIGEST}:{person['id']}:{at.date().isoformat()}",
+        dedupe_key=f"{DIGEST}:{person.id}:{at.date().isoformat()}",
     )
 
 
@@ -350,29 +350,29 @@ class Channels(msgspec.Struct, frozen=True, kw_only=True):
     mailer: SmtpMailer | None = None  # None: e-mails are written to the log
 
 
-def _link(alert: dict[str, Any], person: dict[str, Any], public_url: str) -> str:
+def _link(alert: AlertRow, person: AlertPerson, public_url: str) -> str:
     base = public_url.rstrip("/") + "/admin"
-    kind = AlertKind(alert["kind"])
-    if person["clinic"] is None:  # the exchange's desk
+    kind = AlertKind(alert.kind)
+    if person.clinic is None:  # the exchange's desk
         if kind is AlertKind.crm_failed:
             return f"{base}/inbox"
         return f"{base}/disputes"
     if kind is AlertKind.new_dispute:
         return f"{base}/clinic-disputes"
-    if alert["referral"] is not None:
-        return f"{base}/worklist?referral={alert['referral']}"
+    if alert.referral is not None:
+        return f"{base}/worklist?referral={alert.referral}"
     return f"{base}/worklist"
 
 
-async def _rendered(alert: dict[str, Any], person: dict[str, Any], public_url: str):
+async def _rendered(alert: AlertRow, person: AlertPerson, public_url: str):
     prefs = _prefs(person)
     lang = prefs.lang
-    clinic = await parties.clinic(alert["clinic"]) if alert["clinic"] else None
+    clinic = await parties.clinic(alert.clinic) if alert.clinic else None
     tz, _ = await clinic_calendar(clinic)
-    referral = await referrals.get(alert["referral"]) if alert["referral"] else None
+    referral = await referrals.get(alert.referral) if alert.referral else None
     text = alert_texts.render(
         alert,
-        clinic_name=clinic["name"] if clinic else "—",
+        clinic_name=clinic.name if clinic else "—",
         invite_code=referral.invite_code if referral else None,
         tz=tz,
         lang=lang,
@@ -410,20 +410,18 @@ async def _send(channels: Channels, message: EmailMessage, what: str) -> Outcome
 async def send_email(payload: dict[str, Any], channels: Channels) -> Outcome:
     alert = await store.get(int(payload["alert_id"]))
     person = await store.staff(UUID(payload["staff_id"]))
-    if alert is None or person is None or person["archived_at"] is not None:
+    if alert is None or person is None or person.archived_at is not None:
         return Outcome(status="skipped", detail="no alert or no active person")
     text, lang, _ = await _rendered(alert, person, channels.public_url)
-    message = _message(
-        person["email"], text.subject, text.body(lang), f"a{alert['id']}.{person['id']}"
-    )
-    return await _send(channels, message, f"alert {alert['id']}")
+    message = _message(person.email, text.subject, text.body(lang), f"a{alert.id}.{person.id}")
+    return await _send(channels, message, f"alert {alert.id}")
 
 
 async def send_digest(payload: dict[str, Any], channels: Channels, now: datetime) -> Outcome:
     person = await store.staff(UUID(payload["staff_id"]))
-    if person is None or person["archived_at"] is not None:
+    if person is None or person.archived_at is not None:
         return Outcome(status="skipped", detail="no active person")
-    ids = await store.waiting_digest(person["id"])
+    ids = await store.waiting_digest(person.id)
     alerts = await store.many(ids)
     if not alerts:
         return Outcome(status="skipped", detail="nothing waiting")
@@ -434,44 +432,44 @@ async def send_digest(payload: dict[str, Any], channels: Channels, now: datetime
         parts.append("\n".join([f"• {text.subject}", *text.lines[:1], text.link]))
     body = "\n\n".join(parts) + "\n\n--\n" + alert_texts.LABELS["privacy"][lang]
     message = _message(
-        person["email"],
+        person.email,
         alert_texts.digest_subject(len(alerts), lang),
         body,
-        f"d{person['id']}.{now.date().isoformat()}",
+        f"d{person.id}.{now.date().isoformat()}",
     )
     done = await _send(channels, message, f"digest of {len(alerts)}")
     if done.status in ("done", "logged"):
         async with write_transaction():
-            await store.mark_digested(person["id"], [a["id"] for a in alerts], now)
+            await store.mark_digested(person.id, [a.id for a in alerts], now)
     return done
 
 
 async def create_crm_task(
     payload: dict[str, Any], channels: Channels, http: httpx.AsyncClient, *, last_try: bool
 ) -> Outcome:
-    from backend.services.connections import connection
+    from backend.services.connections import connection, crm_call_failed
 
     alert = await store.get(int(payload["alert_id"]))
     person = await store.staff(UUID(payload["staff_id"]))
-    if alert is None or person is None or person["archived_at"] is not None:
+    if alert is None or person is None or person.archived_at is not None:
         return Outcome(status="skipped", detail="no alert or no active person")
-    if channels.secret_key is None or alert["referral"] is None:
+    if channels.secret_key is None or alert.referral is None:
         return Outcome(status="skipped", detail="nothing to tie a task to")
-    row = await integration_store.of_clinic(alert["clinic"])
-    if row is None or not ADAPTERS[row["system"]].crm:
+    row = await integration_store.of_clinic(alert.clinic)
+    if row is None or not ADAPTERS[row.system].crm:
         return Outcome(status="skipped", detail="the clinic has no CRM now")
-    external_id = await integration_store.external_id_of(alert["referral"], row["system"])
+    external_id = await integration_store.external_id_of(alert.referral, row.system)
     if external_id is None:  # the referral's own way into the CRM may still be queued
         if last_try:
             return Outcome(status="skipped", detail="the referral never reached the CRM")
         return Outcome(status="retry", detail="the referral is not in the CRM yet")
     text, lang, _ = await _rendered(alert, person, channels.public_url)
-    due = (alert.get("details") or {}).get("due_at")
-    deadline = datetime.fromisoformat(due) if due else alert["created_at"] + TASK_DEADLINE
-    if deadline <= alert["created_at"]:
-        deadline = alert["created_at"] + TASK_DEADLINE
+    due = alert.details.get("due_at")
+    deadline = datetime.fromisoformat(due) if due else alert.created_at + TASK_DEADLINE
+    if deadline <= alert.created_at:
+        deadline = alert.created_at + TASK_DEADLINE
     task = CrmTask(
-        marker=f"plantrack #{alert['id']}-{str(person['id'])[:8]}",
+        marker=f"plantrack #{alert.id}-{str(person.id)[:8]}",
         title=text.subject,
         description=text.body(lang),
         deadline=deadline,
@@ -480,14 +478,9 @@ async def create_crm_task(
     )
     conn = await connection(row, channels.secret_key)
     try:
-        task_id = await ADAPTERS[row["system"]].add_task(conn, http, task)
-    except CrmUnavailable as exc:
-        if last_try:
-            return Outcome(status="failed", detail=str(exc))
-        wait = timedelta(seconds=exc.retry_after) if exc.retry_after else None
-        return Outcome(status="retry", detail=str(exc), retry_after=wait)
-    except CrmRejected as exc:
-        return Outcome(status="failed", detail=str(exc))
+        task_id = await ADAPTERS[row.system].add_task(conn, http, task)
+    except (CrmUnavailable, CrmRejected) as exc:
+        return crm_call_failed(exc, last_try=last_try)
     return Outcome(status="done", detail=f"task {task_id}")
 
 
@@ -527,6 +520,6 @@ async def save_own_preferences(viewer: Viewer, prefs: AlertPrefs) -> AlertPrefs:
     return saved
 
 
-async def recent(clinic_id: UUID | None, *, limit: int, before_id: int | None) -> list[dict]:
+async def recent(clinic_id: UUID | None, *, limit: int, before_id: int | None) -> list[AlertRow]:
     """The alerts raised about a clinic, newest first."""
     return await store.recent(clinic_id=clinic_id, kinds=None, limit=limit, before_id=before_id)

@@ -122,25 +122,25 @@ async def sign_in(
             )
     staff = await parties.staff_by_email(email)
     try:
-        _hasher.verify(staff["password_hash"] if staff else _DUMMY_HASH, password)
-        password_ok = staff is not None and staff["archived_at"] is None
+        _hasher.verify(staff.password_hash if staff else _DUMMY_HASH, password)
+        password_ok = staff is not None and staff.archived_at is None
     except (VerificationError, InvalidHashError):
         password_ok = False
     if not password_ok:
         raise await _refuse(keys, now)
     assert staff is not None
-    secret = staff["totp_secret"]
+    secret = staff.totp_secret
     if not secret:  # an account made before TOTP existed: give it a secret now
         secret = new_totp_secret()
-        await staff_sessions.set_totp(staff["id"], {"totp_secret": secret})
+        await staff_sessions.set_totp_secret(staff.id, secret)
     step = _totp_step(secret, totp, now) if totp else None
-    if step is None and staff["totp_confirmed_at"] is None:
+    if step is None and staff.totp_confirmed_at is None:
         raise EnrolmentNeeded(provisioning_uri(secret, email))
     if step is None:
         raise await _refuse(keys, now)
     async with write_transaction():
         if not await staff_sessions.use_totp_step(
-            staff["id"], step, now, confirm=staff["totp_confirmed_at"] is None
+            staff.id, step, now, confirm=staff.totp_confirmed_at is None
         ):
             replayed = True
         else:
@@ -150,7 +150,7 @@ async def sign_in(
             session_id = new_id()
             await staff_sessions.insert(
                 session_id=session_id,
-                staff_id=staff["id"],
+                staff_id=staff.id,
                 token_hash=_hash(token),
                 now=now,
                 expires_at=now + LONGEST,
@@ -162,12 +162,12 @@ async def sign_in(
     return SignedIn(
         token=token,
         principal=StaffPrincipal(
-            staff_id=staff["id"],
+            staff_id=staff.id,
             session_id=session_id,
             email=email,
-            name=staff["name"],
-            role=Role(staff["role"]),
-            clinic_id=staff["clinic"],
+            name=staff.name,
+            role=Role(staff.role),
+            clinic_id=staff.clinic,
         ),
         expires_at=now + LONGEST,
     )
@@ -177,19 +177,19 @@ async def session(token: str, now: datetime | None = None) -> StaffPrincipal:
     """The staff member behind a session token; refuses ended, idle or archived ones."""
     now = now or utcnow()
     row = await staff_sessions.with_staff(_hash(token))
-    if row is None or row["revoked_at"] is not None or row["staff_archived_at"] is not None:
+    if row is None or row.revoked_at is not None or row.staff_archived_at is not None:
         raise NotAuthenticated("sign in again")
-    if row["expires_at"] <= now or row["last_seen_at"] + IDLE <= now:
+    if row.expires_at <= now or row.last_seen_at + IDLE <= now:
         raise NotAuthenticated("the session ended after 15 idle minutes; sign in again")
-    if now - row["last_seen_at"] >= TOUCH_EVERY:
-        await staff_sessions.touch(row["id"], now)
+    if now - row.last_seen_at >= TOUCH_EVERY:
+        await staff_sessions.touch(row.id, now)
     return StaffPrincipal(
-        staff_id=row["staff_id"],
-        session_id=row["id"],
-        email=row["email"],
-        name=row["name"],
-        role=Role(row["role"]),
-        clinic_id=row["clinic_id"],
+        staff_id=row.staff_id,
+        session_id=row.id,
+        email=row.email,
+        name=row.name,
+        role=Role(row.role),
+        clinic_id=row.clinic_id,
     )
 
 

@@ -77,20 +77,20 @@ async def redeem_code(
             (
                 c
                 for c in await visit_codes.live_for(referral_id, now)
-                if hmac.compare_digest(c["code_hash"], given)
+                if hmac.compare_digest(c.code_hash, given)
             ),
             None,
         )
-        if match is not None and await visit_codes.use(match["id"], now):
+        if match is not None and await visit_codes.use(match.id, now):
             # The code is spent and the visit recorded together, or neither.
             [recorded] = await record_locked(
                 referral,
                 [
                     Statement(
-                        body=VisitCosigned(code_id=match["id"]),
+                        body=VisitCosigned(code_id=match.id),
                         source=Source.patient_app,
                         actor=f"patient:{patient_id}",
-                        idempotency_key=f"visit-code:{match['id']}",
+                        idempotency_key=f"visit-code:{match.id}",
                     )
                 ],
                 now,

@@ -36,6 +36,7 @@ from backend.services.staff_auth import StaffPrincipal
 from backend.store import parties
 from backend.store import worklist as store
 from backend.store.engine import write_transaction
+from backend.store.rows import CallNoteRow, ClinicRow
 
 Note = Annotated[str, msgspec.Meta(max_length=2000)]
 
@@ -66,8 +67,8 @@ class Worklist(msgspec.Struct, frozen=True, kw_only=True):
     later: list[CallBack]  # call-backs set for later: off the list until then
 
 
-async def _entries(clinic: dict, now: datetime) -> dict[UUID, list[Entry]]:
-    clinic_id = clinic["id"]
+async def _entries(clinic: ClinicRow, now: datetime) -> dict[UUID, list[Entry]]:
+    clinic_id = clinic.id
     tz, hours = await clinic_calendar(clinic)
     sla = await sla_of(clinic)
     found: dict[UUID, list[Entry]] = {}
@@ -76,32 +77,29 @@ async def _entries(clinic: dict, now: datetime) -> dict[UUID, list[Entry]]:
         found.setdefault(referral_id, []).append(entry)
 
     for r in await store.uncontacted(clinic_id, limit=WORKLIST_MAX):
-        reason, due = first_contact_reason(r["sent_at"], sla=sla, tz=tz, hours=hours, now=now)
-        add(r["id"], Entry(reason=reason, since=r["sent_at"], key=reason.value, due_at=due))
+        reason, due = first_contact_reason(r.sent_at, sla=sla, tz=tz, hours=hours, now=now)
+        add(r.id, Entry(reason=reason, since=r.sent_at, key=reason.value, due_at=due))
     for r in await store.nobody_called(clinic_id, limit=WORKLIST_MAX):
-        said = r["patient_said_at"] or now
-        add(r["referral"], Entry(reason=Reason.nobody_called, since=said, key="nobody_called"))
+        said = r.patient_said_at or now
+        add(r.referral, Entry(reason=Reason.nobody_called, since=said, key="nobody_called"))
     for r in await store.missed_appointments(clinic_id, limit=WORKLIST_MAX):
         reason = {"noshow": Reason.no_show, "cancelled": Reason.cancelled}.get(
-            r["status"], Reason.patient_declined
+            r.status, Reason.patient_declined
         )
         add(
-            r["referral"],
-            Entry(reason=reason, since=r["starts_at"], key=f"{reason.value}:{r['id']}"),
+            r.referral,
+            Entry(reason=reason, since=r.starts_at, key=f"{reason.value}:{r.id}"),
         )
     for r in await store.declined(clinic_id, since=now - WIN_BACK_WITHIN, limit=WORKLIST_MAX):
-        step_at = r["step_at"]
-        step_at = msgspec.json.decode(step_at) if isinstance(step_at, str) else step_at or {}
-        at = step_at.get("declined")
-        declined_at = datetime.fromisoformat(at) if isinstance(at, str) else at
+        declined_at = r.step_at.get("declined")
         if declined_recently(declined_at, now):
             assert declined_at is not None
             key = f"declined:{declined_at.isoformat()}"
-            add(r["id"], Entry(reason=Reason.declined, since=declined_at, key=key))
+            add(r.id, Entry(reason=Reason.declined, since=declined_at, key=key))
     for r in await store.behind(clinic_id, limit=WORKLIST_MAX):
-        finish = r["expected_finish"] or r["updated_at"]
+        finish = r.expected_finish or r.updated_at
         key = f"behind:{finish.date().isoformat()}"
-        add(r["id"], Entry(reason=Reason.behind, since=finish, key=key))
+        add(r.id, Entry(reason=Reason.behind, since=finish, key=key))
     return found
 
 
@@ -113,22 +111,22 @@ async def worklist(
     clinic = await parties.clinic(viewer.principal.clinic_id)
     assert clinic is not None  # clinic staff always have one
     found = await _entries(clinic, now)
-    callbacks = await store.open_callbacks(clinic["id"], limit=WORKLIST_MAX)
-    snoozed: dict[UUID, dict] = {}
+    callbacks = await store.open_callbacks(clinic.id, limit=WORKLIST_MAX)
+    snoozed: dict[UUID, CallNoteRow] = {}
     for c in callbacks:
-        snoozed.setdefault(c["referral"], c)  # the earliest open call-back
+        snoozed.setdefault(c.referral, c)  # the earliest open call-back
     for referral_id, c in snoozed.items():
-        if c["callback_at"] <= now:
-            entry = Entry(reason=Reason.callback, since=c["callback_at"], key="callback")
+        if c.callback_at <= now:
+            entry = Entry(reason=Reason.callback, since=c.callback_at, key="callback")
             found.setdefault(referral_id, []).append(entry)
     let_go: dict[UUID, set[str]] = {}
     for n in await store.let_go(list(found)):
-        let_go.setdefault(n["referral"], set()).add(n["reason"])
+        let_go.setdefault(n.referral, set()).add(n.reason)
     who = await store.people(list(found | snoozed))
     items: list[WorkItem] = []
     for referral_id, entries in found.items():
         c = snoozed.get(referral_id)
-        wait_until = c["callback_at"] if c is not None else None
+        wait_until = c.callback_at if c is not None else None
         live = open_reasons(
             entries, let_go=let_go.get(referral_id, set()), snoozed_until=wait_until, now=now
         )
@@ -139,34 +137,34 @@ async def worklist(
         items.append(
             WorkItem(
                 referral_id=referral_id,
-                patient_name=person["patient_name"],
-                patient_phone=person["patient_phone"],
-                step=person["step"],
+                patient_name=person.patient_name,
+                patient_phone=person.patient_phone,
+                step=person.step,
                 reason=top.reason,
                 reasons=[e.reason for e in live],
                 since=top.since,
                 due_at=top.due_at,
                 key=top.key,
-                callback_note=c["note"] if c is not None and c["callback_at"] <= now else None,
+                callback_note=c.note if c is not None and c.callback_at <= now else None,
             )
         )
     items.sort(key=lambda i: (list(Reason).index(i.reason), i.since))
     later = [
         CallBack(
             referral_id=referral_id,
-            patient_name=who[referral_id]["patient_name"] if referral_id in who else "",
-            at=c["callback_at"],
-            note=c["note"],
+            patient_name=who[referral_id].patient_name if referral_id in who else "",
+            at=c.callback_at,
+            note=c.note,
         )
         for referral_id, c in snoozed.items()
-        if c["callback_at"] > now
+        if c.callback_at > now
     ]
     page = items[offset : offset + limit]
     await saw(
         viewer,
         action="view_worklist",
         object_kind="clinic",
-        object_id=str(clinic["id"]),
+        object_id=str(clinic.id),
         details={"shown": len(page), "offset": offset},
     )
     return Worklist(items=page, total=len(items), later=sorted(later, key=lambda c: c.at))
@@ -256,16 +254,11 @@ async def call_history(
 ) -> list[CallNoteOut]:
     await referral_in_scope(viewer.principal, referral_id)
     rows = await store.history(referral_id, limit=limit, before=before)
-    names = await store.staff_names(list({r["staff"] for r in rows}))
+    names = await parties.staff_names(list({r.staff for r in rows}))
     return [
-        CallNoteOut(
-            id=r["id"],
-            outcome=r["outcome"],
-            note=r["note"],
-            by=names.get(r["staff"], ""),
-            at=r["created_at"],
-            callback_at=r["callback_at"],
-            callback_done_at=r["callback_done_at"],
+        msgspec.convert(
+            {**msgspec.structs.asdict(r), "by": names.get(r.staff, ""), "at": r.created_at},
+            CallNoteOut,
         )
         for r in rows
     ]

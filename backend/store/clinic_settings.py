@@ -8,6 +8,7 @@ from uuid import UUID
 from backend.domain.clinic_settings import SettingValues
 from backend.domain.norms import DurationNorm as Norm
 from backend.runtime.ids import new_id
+from backend.store.rows import RestatementRow, typed
 from backend.store.tables import Clinic, ClinicSetting, Referral, Restatement
 from backend.store.tables import DurationNorm as NormRow
 
@@ -96,9 +97,11 @@ async def save(clinic_id: UUID | None, values: SettingValues, *, actor: str, now
         ).where(Clinic.id == clinic_id)
 
 
-async def own_norms(clinic_id: UUID | None) -> list[dict[str, Any]]:
+async def own_norms(clinic_id: UUID | None) -> list[Norm]:
+    """The norms one layer sets itself (a clinic's, or the exchange's)."""
     scope = str(clinic_id) if clinic_id else EXCHANGE
-    return await NormRow.select().where(NormRow.scope == scope).order_by(NormRow.specialization)
+    rows = await NormRow.select().where(NormRow.scope == scope).order_by(NormRow.specialization)
+    return [typed(r, Norm) for r in rows]
 
 
 async def set_norm(clinic_id: UUID | None, norm: Norm, *, now: datetime) -> None:
@@ -158,17 +161,19 @@ async def start_restatement(scope: UUID | None, *, reason: str, actor: str, now:
     return restatement_id
 
 
-async def restatement(restatement_id: UUID) -> dict[str, Any] | None:
-    return await Restatement.select().where(Restatement.id == restatement_id).first()
+async def restatement(restatement_id: UUID) -> RestatementRow | None:
+    row = await Restatement.select().where(Restatement.id == restatement_id).first()
+    return None if row is None else typed(row, RestatementRow)
 
 
-async def latest_restatement(scope: UUID | None) -> dict[str, Any] | None:
-    return await (
+async def latest_restatement(scope: UUID | None) -> RestatementRow | None:
+    row = await (
         Restatement.select()
         .where(Restatement.scope == (str(scope) if scope else "all"))
         .order_by(Restatement.requested_at, ascending=False)
         .first()
     )
+    return None if row is None else typed(row, RestatementRow)
 
 
 async def next_referrals(scope: str, after: UUID | None, limit: int) -> list[UUID]:

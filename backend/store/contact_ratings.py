@@ -2,10 +2,10 @@
 (the ledger keeps every rating; this row is the one the desks show)."""
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from backend.runtime.ids import new_id
+from backend.store.rows import RatingRow, typed
 from backend.store.tables import ContactRating
 
 
@@ -41,5 +41,6 @@ async def save(
     )
 
 
-async def of_referral(referral_id: UUID) -> dict[str, Any] | None:
-    return await ContactRating.select().where(ContactRating.referral == referral_id).first()
+async def of_referral(referral_id: UUID) -> RatingRow | None:
+    row = await ContactRating.select().where(ContactRating.referral == referral_id).first()
+    return None if row is None else typed(row, RatingRow)

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from piccolo.query.functions.aggregate import Count
 
+from backend.domain.conversion import Count as Counted
 from backend.domain.conversion import Position
 from backend.store.engine import reports_node
 from backend.store.tables import ConversionPosition as Row
@@ -46,7 +47,7 @@ async def counts(
     *,
     by: str = "total",
     specialization: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Counted]:
     """Referrals sent in [first, last] (transfers are not new referrals), counted by
     clinic, the group, the step reached and the status."""
     keys = [Row.clinic, *GROUP_COLUMNS[by], Row.reached, Row.status]
@@ -55,21 +56,25 @@ async def counts(
         where &= Row.clinic.is_in(clinic_ids or [UUID(int=0)])
     if specialization is not None:
         where &= Row.specialization == specialization
-    return await (
+    rows = await (
         Row.select(*keys, Count(Row.id).as_alias("n"))
         .where(where)
         .group_by(*keys)
         .run(node=reports_node())
     )
+    return [
+        Counted(
+            clinic_id=r["clinic"],
+            group=_group(r, by),
+            reached=int(r["reached"]),
+            status=r["status"],
+            count=int(r["n"]),
+        )
+        for r in rows
+    ]
 
 
-async def staff_names(staff_ids: list[UUID]) -> dict[UUID, str]:
-    """Coordinators' names (their e-mail when they have none), for the table's rows."""
-    from backend.store.tables import StaffUser
-
-    if not staff_ids:
-        return {}
-    rows = await StaffUser.select(StaffUser.id, StaffUser.name, StaffUser.email).where(
-        StaffUser.id.is_in(staff_ids)
-    )
-    return {r["id"]: r["name"] or r["email"] for r in rows}
+def _group(row: dict[str, Any], by: str) -> str:
+    if by == "clinic":
+        return str(row["clinic"])
+    return row.get(by, "") if by != "total" else ""

@@ -1,10 +1,21 @@
 """The queries behind the clinic's and the exchange's desks: lists with filters."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from backend.store.privacy import ERASED_NAME
+from backend.store.rows import (
+    AuditRow,
+    ClinicRow,
+    DeskRating,
+    DeskReferral,
+    DisputeRow,
+    NobodyCalled,
+    VerificationRef,
+    json_object,
+    typed,
+)
 from backend.store.tables import AuditLog, Clinic, ContactRating, Referral, Verification
 
 IN_TREATMENT_STEPS = ["booked", "visited", "in_treatment"]
@@ -30,7 +41,10 @@ REFERRAL_COLUMNS = (
 )
 
 
-def _shown(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+T = TypeVar("T")
+
+
+def _shown(rows: list[dict[str, Any]], shape: type[T]) -> list[T]:
     """A patient who had their data erased is listed as such, not as a blank name and
     a placeholder phone (`patient_erased_at` stays in the row for the pages' own word)."""
     for row in rows:
@@ -38,7 +52,7 @@ def _shown(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             row["patient_name"] = ERASED_NAME
             if "patient_phone" in row:
                 row["patient_phone"] = ""
-    return rows
+    return [typed(row, shape) for row in rows]
 
 
 async def referrals(
@@ -51,7 +65,7 @@ async def referrals(
     search: str | None = None,
     limit: int,
     before: tuple[datetime, UUID] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[DeskReferral]:
     query = Referral.select(*REFERRAL_COLUMNS).where(Referral.archived_at.is_null())
     if behind:  # open plans past their expected schedule
         query = query.where(
@@ -80,11 +94,12 @@ async def referrals(
     return _shown(
         await query.order_by(Referral.sent_at, ascending=False)
         .order_by(Referral.id, ascending=False)
-        .limit(limit)
+        .limit(limit),
+        DeskReferral,
     )
 
 
-async def ratings(clinic_id: UUID, *, limit: int) -> list[dict[str, Any]]:
+async def ratings(clinic_id: UUID, *, limit: int) -> list[DeskRating]:
     return _shown(
         await ContactRating.select(
             ContactRating.referral,
@@ -97,11 +112,12 @@ async def ratings(clinic_id: UUID, *, limit: int) -> list[dict[str, Any]]:
         )
         .where(ContactRating.referral.clinic == clinic_id)
         .order_by(ContactRating.updated_at, ascending=False)
-        .limit(limit)
+        .limit(limit),
+        DeskRating,
     )
 
 
-async def nobody_called(clinic_id: UUID, *, limit: int) -> list[dict[str, Any]]:
+async def nobody_called(clinic_id: UUID, *, limit: int) -> list[NobodyCalled]:
     """Open referrals whose patient's last word on the call is 'no'."""
     return _shown(
         await Verification.select(
@@ -131,17 +147,18 @@ async def nobody_called(clinic_id: UUID, *, limit: int) -> list[dict[str, Any]]:
             )
         )
         .order_by(Verification.patient_said_at)
-        .limit(limit)
+        .limit(limit),
+        NobodyCalled,
     )
 
 
 async def disputes(
     *, clinic_id: UUID | None, limit: int, after: tuple[datetime, UUID] | None = None
-) -> list[dict[str, Any]]:
+) -> list[DisputeRow]:
     """Disputed and clinic-silent milestones, oldest first."""
     query = Verification.select(
         Verification.id,
-        Verification.referral,
+        Verification.referral.as_alias("referral_id"),
         Verification.milestone,
         Verification.state,
         Verification.claim_event_id,
@@ -164,12 +181,13 @@ async def disputes(
             | ((Verification.updated_at == at) & (Verification.id > verification_id))
         )
     return _shown(
-        await query.order_by(Verification.updated_at).order_by(Verification.id).limit(limit)
+        await query.order_by(Verification.updated_at).order_by(Verification.id).limit(limit),
+        DisputeRow,
     )
 
 
-async def verification(verification_id: UUID) -> dict[str, Any] | None:
-    return (
+async def verification(verification_id: UUID) -> VerificationRef | None:
+    row = (
         await Verification.select(
             Verification.id,
             Verification.referral,
@@ -180,6 +198,7 @@ async def verification(verification_id: UUID) -> dict[str, Any] | None:
         .where(Verification.id == verification_id)
         .first()
     )
+    return None if row is None else typed(row, VerificationRef)
 
 
 async def audit_entries(
@@ -188,7 +207,7 @@ async def audit_entries(
     before_id: int | None = None,
     object_id: str | None = None,
     actor: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[AuditRow]:
     query = AuditLog.select()
     if object_id:
         query = query.where(AuditLog.object_id == object_id)
@@ -196,17 +215,18 @@ async def audit_entries(
         query = query.where(AuditLog.actor == actor)
     if before_id is not None:
         query = query.where(AuditLog.id < before_id)
-    return await query.order_by(AuditLog.id, ascending=False).limit(limit)
+    rows = await query.order_by(AuditLog.id, ascending=False).limit(limit)
+    return [typed({**r, "details": json_object(r["details"])}, AuditRow) for r in rows]
 
 
-async def clinics(*, include_archived: bool = False) -> list[dict[str, Any]]:
+async def clinics(*, include_archived: bool = False) -> list[ClinicRow]:
     query = Clinic.select()
     if not include_archived:
         query = query.where(Clinic.archived_at.is_null())
-    return await query.order_by(Clinic.name)
+    return [typed(r, ClinicRow) for r in await query.order_by(Clinic.name)]
 
 
-async def behind_schedule(clinic_id: UUID, *, limit: int) -> list[dict[str, Any]]:
+async def behind_schedule(clinic_id: UUID, *, limit: int) -> list[DeskReferral]:
     """Open referrals whose plan is behind its expected schedule: the follow-up list."""
     return _shown(
         await Referral.select(*REFERRAL_COLUMNS, Referral.expected_finish)
@@ -217,5 +237,6 @@ async def behind_schedule(clinic_id: UUID, *, limit: int) -> list[dict[str, Any]
             & Referral.step.is_in(IN_TREATMENT_STEPS)
         )
         .order_by(Referral.expected_finish)
-        .limit(limit)
+        .limit(limit),
+        DeskReferral,
     )

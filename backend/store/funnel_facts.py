@@ -9,6 +9,7 @@ from piccolo.query.functions.aggregate import Sum
 
 from backend.domain.funnel_facts import ReferralFacts
 from backend.store.engine import reports_node
+from backend.store.rows import FunnelSum, HealthFact, typed
 from backend.store.tables import FunnelFact, FunnelMonth
 
 Key = tuple[str, str, str, str, str, str]  # cohort, specialization, month, kind, split, reason
@@ -110,12 +111,17 @@ FUNNEL_KINDS = (
 )
 
 
-def _scope(clinic_ids: list[UUID] | None, specialization: str | None):
-    where = FunnelFact.id.is_not_null()
+def _scope(
+    clinic_ids: list[UUID] | None,
+    specialization: str | None,
+    table: type[FunnelFact] | type[FunnelMonth] = FunnelFact,
+):
+    """The rows of the given clinics (all: None; none: []) and main specialization."""
+    where = table.id.is_not_null()
     if clinic_ids is not None:
-        where &= FunnelFact.clinic.is_in(clinic_ids or [UUID(int=0)])
+        where &= table.clinic.is_in(clinic_ids or [UUID(int=0)])
     if specialization is not None:
-        where &= FunnelFact.specialization == specialization
+        where &= table.specialization == specialization
     return where
 
 
@@ -127,16 +133,10 @@ async def flows(
     sent_from: date | None = None,
     specialization: str | None = None,
     kinds: tuple[str, ...] = FUNNEL_KINDS,
-) -> list[dict[str, Any]]:
+) -> list[FunnelSum]:
     """Sums of every flow dated in [first, last] by kind, split and reason; with
     `sent_from`, only referrals sent on or after it."""
-    query = FunnelFact.select(
-        FunnelFact.kind,
-        FunnelFact.split,
-        FunnelFact.reason,
-        Sum(FunnelFact.amount).as_alias("amount"),
-        Sum(FunnelFact.count).as_alias("count"),
-    ).where(
+    query = _summed(FunnelFact, FunnelFact.kind, FunnelFact.split, FunnelFact.reason).where(
         FunnelFact.kind.is_in(list(kinds))
         & (FunnelFact.day >= first)
         & (FunnelFact.day <= last)
@@ -144,8 +144,10 @@ async def flows(
     )
     if sent_from is not None:
         query = query.where(FunnelFact.sent_day >= sent_from)
-    return await query.group_by(FunnelFact.kind, FunnelFact.split, FunnelFact.reason).run(
-        node=reports_node()
+    return _sums(
+        await query.group_by(FunnelFact.kind, FunnelFact.split, FunnelFact.reason).run(
+            node=reports_node()
+        )
     )
 
 
@@ -155,14 +157,10 @@ async def reserve(
     *,
     first: date | None = None,
     specialization: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[FunnelSum]:
     """Reserve movements dated up to `last` (from `first`, if given), by cohort."""
-    return await (
-        FunnelFact.select(
-            FunnelFact.cohort,
-            Sum(FunnelFact.amount).as_alias("amount"),
-            Sum(FunnelFact.count).as_alias("count"),
-        )
+    rows = await (
+        _summed(FunnelFact, FunnelFact.cohort)
         .where(
             (FunnelFact.kind == "reserve")
             & (FunnelFact.day <= last)
@@ -172,15 +170,24 @@ async def reserve(
         .group_by(FunnelFact.cohort)
         .run(node=reports_node())
     )
+    return _sums(rows, kind="reserve")
 
 
-def _month_scope(clinic_ids: list[UUID] | None, specialization: str | None):
-    where = FunnelMonth.id.is_not_null()
-    if clinic_ids is not None:
-        where &= FunnelMonth.clinic.is_in(clinic_ids or [UUID(int=0)])
-    if specialization is not None:
-        where &= FunnelMonth.specialization == specialization
-    return where
+def _summed(table: type[FunnelFact] | type[FunnelMonth], *keys):
+    """A select of the money and counts of `table`, summed by `keys`."""
+    return table.select(
+        *keys, Sum(table.amount).as_alias("amount"), Sum(table.count).as_alias("count")
+    )
+
+
+def _sums(rows: list[dict[str, Any]], **keys: str) -> list[FunnelSum]:
+    """Grouped sums as Structs (PostgreSQL sums big integers as decimals)."""
+    return [
+        typed(
+            {**r, **keys, "amount": int(r["amount"] or 0), "count": int(r["count"] or 0)}, FunnelSum
+        )
+        for r in rows
+    ]
 
 
 async def month_sums(
@@ -189,7 +196,7 @@ async def month_sums(
     *,
     reserve_through: str,
     specialization: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[FunnelSum]:
     """In one statement, what a period's funnel needs from the monthly sums: the flows
     of its whole months and the reserve movements of every month up to
     `reserve_through`, by month, cohort, kind, split and reason."""
@@ -202,16 +209,13 @@ async def month_sums(
         FunnelMonth.split,
         FunnelMonth.reason,
     ]
-    return await (
-        FunnelMonth.select(
-            *keys,
-            Sum(FunnelMonth.amount).as_alias("amount"),
-            Sum(FunnelMonth.count).as_alias("count"),
-        )
-        .where((flows | reserve) & _month_scope(clinic_ids, specialization))
+    rows = await (
+        _summed(FunnelMonth, *keys)
+        .where((flows | reserve) & _scope(clinic_ids, specialization, FunnelMonth))
         .group_by(*keys)
         .run(node=reports_node())
     )
+    return _sums(rows)
 
 
 def _columns(names: tuple[str, ...]) -> list:
@@ -231,25 +235,22 @@ async def cohort_sums(
     specialization: str | None = None,
     kinds: tuple[str, ...] = ("in", "executed"),
     by: tuple[str, ...] = (),
-) -> list[dict[str, Any]]:
+) -> list[FunnelSum]:
     """Sums of the referrals sent in each cohort month, by month and kind (and the
     columns named in `by`: specialization, split, reason)."""
     keys = [FunnelMonth.cohort, FunnelMonth.month, FunnelMonth.kind, *_columns(by)]
-    return await (
-        FunnelMonth.select(
-            *keys,
-            Sum(FunnelMonth.amount).as_alias("amount"),
-            Sum(FunnelMonth.count).as_alias("count"),
-        )
+    rows = await (
+        _summed(FunnelMonth, *keys)
         .where(
             FunnelMonth.kind.is_in(list(kinds))
             & (FunnelMonth.cohort >= first_cohort)
             & (FunnelMonth.cohort <= last_cohort)
-            & _month_scope(clinic_ids, specialization)
+            & _scope(clinic_ids, specialization, FunnelMonth)
         )
         .group_by(*keys)
         .run(node=reports_node())
     )
+    return _sums(rows)
 
 
 async def month_totals(
@@ -259,24 +260,21 @@ async def month_totals(
     specialization: str | None = None,
     kinds: tuple[str, ...] = ("in", "executed", "lost"),
     by: tuple[str, ...] = (),
-) -> list[dict[str, Any]]:
+) -> list[FunnelSum]:
     """Sums (money and counts) of the given kinds in each of the given months (and the
     columns named in `by`: specialization, split)."""
     keys = [FunnelMonth.month, FunnelMonth.kind, *_columns(by)]
-    return await (
-        FunnelMonth.select(
-            *keys,
-            Sum(FunnelMonth.amount).as_alias("amount"),
-            Sum(FunnelMonth.count).as_alias("count"),
-        )
+    rows = await (
+        _summed(FunnelMonth, *keys)
         .where(
             FunnelMonth.kind.is_in(list(kinds))
             & FunnelMonth.month.is_in(months)
-            & _month_scope(clinic_ids, specialization)
+            & _scope(clinic_ids, specialization, FunnelMonth)
         )
         .group_by(*keys)
         .run(node=reports_node())
     )
+    return _sums(rows)
 
 
 REASON_KINDS = ("lost", "revision")
@@ -289,34 +287,22 @@ async def reason_sums(
     months: list[str],
     *,
     specialization: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[FunnelSum]:
     """Lost money and plan revisions by clinic and reason: the whole `months` from the
     monthly sums, the days of [first, last] outside them from the facts."""
     whole = await (
-        FunnelMonth.select(
-            FunnelMonth.clinic,
-            FunnelMonth.kind,
-            FunnelMonth.reason,
-            Sum(FunnelMonth.amount).as_alias("amount"),
-            Sum(FunnelMonth.count).as_alias("count"),
-        )
+        _summed(FunnelMonth, FunnelMonth.clinic, FunnelMonth.kind, FunnelMonth.reason)
         .where(
             FunnelMonth.kind.is_in(list(REASON_KINDS))
             & FunnelMonth.month.is_in(months or ["-"])
-            & _month_scope(clinic_ids, specialization)
+            & _scope(clinic_ids, specialization, FunnelMonth)
         )
         .group_by(FunnelMonth.clinic, FunnelMonth.kind, FunnelMonth.reason)
         .run(node=reports_node())
     )
     outside = FunnelFact.month.not_in(months) if months else FunnelFact.id.is_not_null()
     days = await (
-        FunnelFact.select(
-            FunnelFact.clinic,
-            FunnelFact.kind,
-            FunnelFact.reason,
-            Sum(FunnelFact.amount).as_alias("amount"),
-            Sum(FunnelFact.count).as_alias("count"),
-        )
+        _summed(FunnelFact, FunnelFact.clinic, FunnelFact.kind, FunnelFact.reason)
         .where(
             FunnelFact.kind.is_in(list(REASON_KINDS))
             & (FunnelFact.day >= first)
@@ -327,13 +313,13 @@ async def reason_sums(
         .group_by(FunnelFact.clinic, FunnelFact.kind, FunnelFact.reason)
         .run(node=reports_node())
     )
-    return [*whole, *days]
+    return _sums([*whole, *days])
 
 
-async def health_observations(kinds: list[str], months: list[str]) -> list[dict[str, Any]]:
+async def health_observations(kinds: list[str], months: list[str]) -> list[HealthFact]:
     """Per-referral facts of `kinds` in `months` with the patient as an opaque key: the
     health department's aggregates (backend.services.health_stats) count from these."""
-    return await (
+    rows = await (
         FunnelFact.select(
             FunnelFact.month,
             FunnelFact.clinic,
@@ -345,3 +331,4 @@ async def health_observations(kinds: list[str], months: list[str]) -> list[dict[
         .where(FunnelFact.kind.is_in(kinds) & FunnelFact.month.is_in(months))
         .run(node=reports_node())
     )
+    return [typed(r, HealthFact) for r in rows]

@@ -7,6 +7,7 @@ from uuid import UUID
 import msgspec
 
 from backend.runtime.ids import new_id
+from backend.store.rows import DeliveryRow, IntegrationRow, TicketRow, json_object, typed
 from backend.store.tables import (
     ExternalLink,
     Inbox,
@@ -55,10 +56,10 @@ async def upsert(
     return integration_id
 
 
-def _decoded(row: dict[str, Any] | None) -> dict[str, Any] | None:
-    if row is not None and isinstance(row.get("config"), str):
-        row["config"] = msgspec.json.decode(row["config"])
-    return row
+def _decoded(row: dict[str, Any] | None) -> IntegrationRow | None:
+    if row is None:
+        return None
+    return typed({**row, "config": json_object(row["config"])}, IntegrationRow)
 
 
 def _select():
@@ -69,7 +70,7 @@ def _select():
     )
 
 
-async def of_clinic(clinic_id: UUID) -> dict[str, Any] | None:
+async def of_clinic(clinic_id: UUID) -> IntegrationRow | None:
     return _decoded(
         await _select()
         .where((Integration.clinic == clinic_id) & Integration.archived_at.is_null())
@@ -77,7 +78,7 @@ async def of_clinic(clinic_id: UUID) -> dict[str, Any] | None:
     )
 
 
-async def by_token_hash(token_hash: str) -> dict[str, Any] | None:
+async def by_token_hash(token_hash: str) -> IntegrationRow | None:
     return _decoded(
         await _select()
         .where((Integration.inbound_token_hash == token_hash) & Integration.archived_at.is_null())
@@ -85,9 +86,9 @@ async def by_token_hash(token_hash: str) -> dict[str, Any] | None:
     )
 
 
-async def of_system(system: str) -> list[dict[str, Any]]:
+async def of_system(system: str) -> list[IntegrationRow]:
     rows = await _select().where((Integration.system == system) & Integration.archived_at.is_null())
-    return [_decoded(r) for r in rows]
+    return [r for r in map(_decoded, rows) if r is not None]
 
 
 async def save_secrets(integration_id: UUID, secrets: str, now: datetime) -> None:
@@ -130,8 +131,16 @@ async def store_delivery(
     return rows[0]["id"] if rows else None
 
 
-async def delivery(inbox_id: int) -> dict[str, Any] | None:
-    return await Inbox.select().where(Inbox.id == inbox_id).first()
+def _delivery(row: dict[str, Any]) -> DeliveryRow:
+    decoded = {"result": json_object(row["result"])}
+    if "headers" in row:
+        decoded["headers"] = json_object(row["headers"])
+    return typed({**row, **decoded}, DeliveryRow)
+
+
+async def delivery(inbox_id: int) -> DeliveryRow | None:
+    row = await Inbox.select().where(Inbox.id == inbox_id).first()
+    return None if row is None else _delivery(row)
 
 
 async def finish_delivery(
@@ -155,7 +164,7 @@ async def finish_delivery(
 
 async def deliveries(
     *, clinic_id: UUID | None, status: str | None, limit: int, before_id: int | None = None
-) -> list[dict[str, Any]]:
+) -> list[DeliveryRow]:
     query = Inbox.select(
         Inbox.id,
         Inbox.clinic,
@@ -174,7 +183,7 @@ async def deliveries(
         query = query.where(Inbox.status == status)
     if before_id is not None:
         query = query.where(Inbox.id < before_id)
-    return await query.order_by(Inbox.id, ascending=False).limit(limit)
+    return [_delivery(r) for r in await query.order_by(Inbox.id, ascending=False).limit(limit)]
 
 
 async def unknown_stages(clinic_id: UUID, limit: int = 50) -> list[str]:
@@ -186,10 +195,7 @@ async def unknown_stages(clinic_id: UUID, limit: int = 50) -> list[str]:
     )
     stages: list[str] = []
     for row in rows:
-        result = row["result"]
-        for stage in (msgspec.json.decode(result) if isinstance(result, str) else result).get(
-            "unknown_stages", []
-        ):
+        for stage in json_object(row["result"]).get("unknown_stages", []):
             if stage not in stages:
                 stages.append(stage)
     return stages[:limit]
@@ -257,7 +263,7 @@ async def external_id_of(referral_id: UUID, system: str) -> str | None:
     return row["external_id"] if row else None
 
 
-async def integration(integration_id: UUID) -> dict[str, Any] | None:
+async def integration(integration_id: UUID) -> IntegrationRow | None:
     return _decoded(await _select().where(Integration.id == integration_id).first())
 
 
@@ -278,7 +284,7 @@ async def note_waiting(inbox_id: int, error: str) -> None:
 
 async def ticket_rows(
     clinic_id: UUID, start: datetime | None, end: datetime | None, limit: int, offset: int
-) -> list[dict[str, Any]]:
+) -> list[TicketRow]:
     """A clinic's referrals sent in [start, end], oldest first, with the patient's contact."""
     query = Referral.select(
         Referral.id,
@@ -298,7 +304,8 @@ async def ticket_rows(
         query = query.where(Referral.sent_at >= start)
     if end is not None:
         query = query.where(Referral.sent_at <= end)
-    return await query.order_by(Referral.sent_at).order_by(Referral.id).offset(offset).limit(limit)
+    rows = await query.order_by(Referral.sent_at).order_by(Referral.id).offset(offset).limit(limit)
+    return [typed(r, TicketRow) for r in rows]
 
 
 async def estimate_titles(referral_ids: list[UUID]) -> dict[UUID, list[str]]:

@@ -13,6 +13,7 @@ from uuid import UUID
 import msgspec
 
 from backend.store.engine import is_postgres
+from backend.store.rows import OutboxRow, json_object, typed
 from backend.store.tables import Outbox
 
 
@@ -166,8 +167,9 @@ async def count_by_status() -> dict[str, int]:
     return {r["status"]: r["n"] for r in rows}
 
 
-async def of_topic(topic: str) -> list[dict[str, Any]]:
-    return await Outbox.select().where(Outbox.topic == topic).order_by(Outbox.id)
+async def of_topic(topic: str) -> list[OutboxRow]:
+    rows = await Outbox.select().where(Outbox.topic == topic).order_by(Outbox.id)
+    return [typed({**r, "payload": json_object(r["payload"])}, OutboxRow) for r in rows]
 
 
 async def schedule(

@@ -5,6 +5,7 @@ from typing import Any
 from uuid import UUID
 
 from backend.store.engine import is_postgres
+from backend.store.rows import ClinicRow, PatientRow, StaffRow, typed
 from backend.store.tables import Clinic, Patient, StaffUser
 
 
@@ -37,23 +38,22 @@ async def insert_clinic(
     )
 
 
-async def clinic(clinic_id: UUID) -> dict[str, Any] | None:
-    return await Clinic.select().where(Clinic.id == clinic_id).first()
+async def clinic(clinic_id: UUID) -> ClinicRow | None:
+    row = await Clinic.select().where(Clinic.id == clinic_id).first()
+    return None if row is None else typed(row, ClinicRow)
 
 
-async def clinics() -> list[dict[str, Any]]:
-    return await Clinic.select().order_by(Clinic.name)
+async def patient_by_phone(phone: str) -> PatientRow | None:
+    row = await Patient.select().where(Patient.phone == phone).first()
+    return None if row is None else typed(row, PatientRow)
 
 
-async def patient_by_phone(phone: str) -> dict[str, Any] | None:
-    return await Patient.select().where(Patient.phone == phone).first()
+async def patient(patient_id: UUID) -> PatientRow | None:
+    row = await Patient.select().where(Patient.id == patient_id).first()
+    return None if row is None else typed(row, PatientRow)
 
 
-async def patient(patient_id: UUID) -> dict[str, Any] | None:
-    return await Patient.select().where(Patient.id == patient_id).first()
-
-
-async def patient_held(patient_id: UUID, *, exclusive: bool) -> dict[str, Any] | None:
+async def patient_held(patient_id: UUID, *, exclusive: bool) -> PatientRow | None:
     """The patient row, held until the write transaction ends: exclusively by erasure,
     shared by writers that must not add personal data to an erased patient. SQLite's
     write transactions already run one at a time (BEGIN IMMEDIATE)."""
@@ -61,7 +61,7 @@ async def patient_held(patient_id: UUID, *, exclusive: bool) -> dict[str, Any] |
         return await patient(patient_id)
     query = _PATIENT_FOR_UPDATE if exclusive else _PATIENT_FOR_SHARE
     rows = await Patient.raw(query, patient_id)
-    return rows[0] if rows else None
+    return typed(rows[0], PatientRow) if rows else None
 
 
 _PATIENT_FOR_UPDATE = "SELECT * FROM patient WHERE id = {} FOR UPDATE"
@@ -88,8 +88,9 @@ async def insert_patient(
     )
 
 
-async def staff_by_email(email: str) -> dict[str, Any] | None:
-    return await StaffUser.select().where(StaffUser.email == email).first()
+async def staff_by_email(email: str) -> StaffRow | None:
+    row = await StaffUser.select().where(StaffUser.email == email).first()
+    return None if row is None else typed(row, StaffRow)
 
 
 async def insert_staff(
@@ -117,8 +118,9 @@ async def insert_staff(
     )
 
 
-async def patient_by_firebase_uid(uid: str) -> dict[str, Any] | None:
-    return await Patient.select().where(Patient.firebase_uid == uid).first()
+async def patient_by_firebase_uid(uid: str) -> PatientRow | None:
+    row = await Patient.select().where(Patient.firebase_uid == uid).first()
+    return None if row is None else typed(row, PatientRow)
 
 
 async def update_patient(patient_id: UUID, values: dict[str, Any]) -> None:
@@ -127,7 +129,7 @@ async def update_patient(patient_id: UUID, values: dict[str, Any]) -> None:
     if "name" in values:
         row = await patient(patient_id)
         if row is not None:
-            columns[Patient.search_key] = search_key(values["name"], row["phone"])
+            columns[Patient.search_key] = search_key(values["name"], row.phone)
     if columns:
         await Patient.update(columns).where(Patient.id == patient_id)
 
@@ -149,3 +151,13 @@ async def update_clinic(clinic_id: UUID, values: dict[str, Any]) -> None:
 
 async def set_clinic_archived_at(clinic_id: UUID, at: datetime | None) -> None:
     await Clinic.update({Clinic.archived_at: at}).where(Clinic.id == clinic_id)
+
+
+async def staff_names(staff_ids: list[UUID]) -> dict[UUID, str]:
+    """Staff members' names (their e-mail when they have none), for lists of their work."""
+    if not staff_ids:
+        return {}
+    rows = await StaffUser.select(StaffUser.id, StaffUser.name, StaffUser.email).where(
+        StaffUser.id.is_in(staff_ids)
+    )
+    return {r["id"]: r["name"] or r["email"] for r in rows}

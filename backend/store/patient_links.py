@@ -2,10 +2,21 @@
 they open. Every secret is stored as a hash only."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
+from backend.store.rows import (
+    LinkedReferral,
+    PatientLinkRow,
+    ReferralOwner,
+    SmsCodeRow,
+    WebSessionRow,
+    json_object,
+    typed,
+)
 from backend.store.tables import PatientLink, PatientWebSession, Referral, SmsCode
+
+T = TypeVar("T")
 
 # What a page needs to decide whether a link still works, in one statement by its hash.
 _LINK_BY_HASH = (
@@ -37,19 +48,19 @@ async def insert_link(
     )
 
 
-async def link_by_hash(token_hash: str) -> dict[str, Any] | None:
+def _with_step_times(row: dict[str, Any], shape: type[T]) -> T:
+    return typed({**row, "step_at": json_object(row["step_at"])}, shape)
+
+
+async def link_by_hash(token_hash: str) -> LinkedReferral | None:
     rows = await PatientLink.raw(_LINK_BY_HASH, token_hash)
-    return rows[0] if rows else None
+    return _with_step_times(rows[0], LinkedReferral) if rows else None
 
 
-async def link(link_id: UUID) -> dict[str, Any] | None:
-    return await PatientLink.select().where(PatientLink.id == link_id).first()
-
-
-async def live_page_link(referral_id: UUID) -> dict[str, Any] | None:
+async def live_page_link(referral_id: UUID) -> PatientLinkRow | None:
     """The newest link of a referral that is not revoked and opens the page itself (no
     question first): the one a printed plan reuses."""
-    return (
+    row = (
         await PatientLink.select()
         .where(
             (PatientLink.referral == referral_id)
@@ -59,6 +70,7 @@ async def live_page_link(referral_id: UUID) -> dict[str, Any] | None:
         .order_by(PatientLink.created_at, ascending=False)
         .first()
     )
+    return None if row is None else typed(row, PatientLinkRow)
 
 
 async def any_revoked(referral_id: UUID) -> bool:
@@ -108,14 +120,16 @@ async def insert_code(
     )
 
 
-async def code(code_id: UUID) -> dict[str, Any] | None:
-    return await SmsCode.select().where(SmsCode.id == code_id).first()
+async def code(code_id: UUID) -> SmsCodeRow | None:
+    row = await SmsCode.select().where(SmsCode.id == code_id).first()
+    return None if row is None else typed(row, SmsCodeRow)
 
 
-async def live_codes(referral_id: UUID, now: datetime) -> list[dict[str, Any]]:
-    return await SmsCode.select().where(
+async def live_codes(referral_id: UUID, now: datetime) -> list[SmsCodeRow]:
+    rows = await SmsCode.select().where(
         (SmsCode.referral == referral_id) & SmsCode.used_at.is_null() & (SmsCode.expires_at > now)
     )
+    return [typed(r, SmsCodeRow) for r in rows]
 
 
 async def use_code(code_id: UUID, now: datetime) -> bool:
@@ -156,20 +170,18 @@ async def insert_session(
     )
 
 
-async def session_by_hash(token_hash: str) -> dict[str, Any] | None:
-    return (
-        await PatientWebSession.select().where(PatientWebSession.token_hash == token_hash).first()
-    )
+async def session_by_hash(token_hash: str) -> WebSessionRow | None:
+    row = await PatientWebSession.select().where(PatientWebSession.token_hash == token_hash).first()
+    return None if row is None else typed(row, WebSessionRow)
 
 
-async def sessions_of(patient_id: UUID) -> list[dict[str, Any]]:
-    return (
-        await PatientWebSession.select(
-            PatientWebSession.created_at, PatientWebSession.expires_at, PatientWebSession.revoked_at
-        )
+async def sessions_of(patient_id: UUID) -> list[WebSessionRow]:
+    rows = (
+        await PatientWebSession.select()
         .where(PatientWebSession.patient == patient_id)
         .order_by(PatientWebSession.created_at)
     )
+    return [typed(r, WebSessionRow) for r in rows]
 
 
 async def end_session(session_id: UUID, now: datetime) -> None:
@@ -187,14 +199,14 @@ async def end_sessions(patient_id: UUID, now: datetime) -> int:
     return len(rows)
 
 
-async def referral_owner(referral_id: UUID) -> dict[str, Any] | None:
+async def referral_owner(referral_id: UUID) -> ReferralOwner | None:
     """A referral's patient and state, for minting a link."""
     rows = await Referral.raw(
         "SELECT r.id, r.patient, r.step, r.step_at, r.sent_at, r.archived_at, p.erased_at "
         "FROM referral r JOIN patient p ON p.id = r.patient WHERE r.id = {}",
         referral_id,
     )
-    return rows[0] if rows else None
+    return _with_step_times(rows[0], ReferralOwner) if rows else None
 
 
 async def drop_hashes(patient_id: UUID) -> None:

@@ -10,7 +10,7 @@ import msgspec
 from backend.domain.plans import Explanation, PlanItem, ToothState, VariantInfo
 from backend.runtime.ids import new_id
 from backend.store.engine import reports_node
-from backend.store.rows import PlanRow, typed
+from backend.store.rows import CodedItem, PlanRow, typed
 from backend.store.tables import Plan, PlanExplanation, PlanVariant
 from backend.store.tables import PlanItem as PlanItemRow
 from backend.store.tables import ToothState as ToothStateRow
@@ -170,11 +170,11 @@ async def explanations_by_plan(referral_id: UUID) -> dict[UUID, list[Explanation
     return _by_plan(rows, Explanation)
 
 
-async def actual_coded_items_sent_between(start: datetime, end: datetime) -> list[dict[str, Any]]:
+async def actual_coded_items_sent_between(start: datetime, end: datetime) -> list[CodedItem]:
     """Coded lines of every actual plan version of the referrals sent in [start, end), with
     the version, the chosen variant and the referral's patient, clinic and sending time."""
     plan = PlanItemRow.plan
-    return await (
+    rows = await (
         PlanItemRow.select(
             PlanItemRow.code,
             PlanItemRow.specialization,
@@ -195,3 +195,4 @@ async def actual_coded_items_sent_between(start: datetime, end: datetime) -> lis
         )
         .run(node=reports_node())
     )
+    return [typed(r, CodedItem) for r in rows]

@@ -4,7 +4,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from backend.domain.plan_import import PriceLine
 from backend.runtime.ids import new_id
+from backend.store.rows import PriceRow, typed
 from backend.store.tables import PriceEntry
 
 EXCHANGE_SCOPE = "exchange"
@@ -25,20 +27,20 @@ def scope_of(clinic_id: UUID | None) -> str:
     return str(clinic_id) if clinic_id else EXCHANGE_SCOPE
 
 
-async def effective(clinic_id: UUID) -> dict[str, dict[str, Any]]:
+async def effective(clinic_id: UUID) -> dict[str, PriceLine]:
     """Code → line: the exchange's list with the clinic's own lines laid over it."""
     scopes = [EXCHANGE_SCOPE, str(clinic_id)]
     rows = await PriceEntry.select(PriceEntry.scope, *FIELDS).where(PriceEntry.scope.is_in(scopes))
     rows.sort(key=lambda r: scopes.index(r["scope"]))
-    return {r["code"]: r for r in rows}
+    return {r["code"]: typed(r, PriceLine) for r in rows}
 
 
-async def page(scope: str, *, after: str | None, limit: int) -> list[dict[str, Any]]:
+async def page(scope: str, *, after: str | None, limit: int) -> list[PriceRow]:
     """One scope's lines in code order, after the given code."""
     query = PriceEntry.select(*FIELDS).where(PriceEntry.scope == scope)
     if after:
         query = query.where(PriceEntry.code > after)
-    return await query.order_by(PriceEntry.code).limit(limit)
+    return [typed(r, PriceRow) for r in await query.order_by(PriceEntry.code).limit(limit)]
 
 
 async def upsert(scope: str, entries: list[dict[str, Any]], now: datetime) -> None:

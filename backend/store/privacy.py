@@ -84,43 +84,33 @@ async def referral_ids(patient_id: UUID) -> list[UUID]:
     return [r["id"] for r in rows]
 
 
-async def _patient_statements(referrals: list[UUID]) -> list[dict[str, Any]]:
+async def _events(referrals: list[UUID], which, *columns) -> list[dict[str, Any]]:
+    """The referrals' events that `which` picks, oldest first, payloads decoded."""
     if not referrals:
         return []
     rows = (
         await Event.select(
             Event.id,
             Event.referral,
-            Event.kind,
+            *columns,
             Event.occurred_at,
             Event.recorded_at,
             Event.payload,
         )
-        .where(Event.referral.is_in(referrals) & (Event.side == "patient"))
+        .where(Event.referral.is_in(referrals) & which)
         .order_by(Event.id)
     )
     return [{**r, "payload": _payload(r["payload"])} for r in rows]
+
+
+async def _patient_statements(referrals: list[UUID]) -> list[dict[str, Any]]:
+    return await _events(referrals, Event.side == "patient", Event.kind)
 
 
 async def _variant_choices(referrals: list[UUID]) -> list[dict[str, Any]]:
     """Every choice of a plan's variant, whoever recorded it (the patient, or a clinic or
     the exchange on the patient's word)."""
-    if not referrals:
-        return []
-    rows = (
-        await Event.select(
-            Event.id,
-            Event.referral,
-            Event.side,
-            Event.source,
-            Event.occurred_at,
-            Event.recorded_at,
-            Event.payload,
-        )
-        .where(Event.referral.is_in(referrals) & (Event.kind == "variant_chosen"))
-        .order_by(Event.id)
-    )
-    return [{**r, "payload": _payload(r["payload"])} for r in rows]
+    return await _events(referrals, Event.kind == "variant_chosen", Event.side, Event.source)
 
 
 async def holdings(patient_id: UUID) -> Holdings | None:
@@ -145,34 +135,16 @@ async def holdings(patient_id: UUID) -> Holdings | None:
 
     plans = await of_referrals(Plan, Plan.referral, Plan.version)
     plan_ids = [p["id"] for p in plans]
-    items = (
-        await PlanItem.select()
-        .where(PlanItem.plan.is_in(plan_ids))
-        .order_by(PlanItem.plan, PlanItem.position)
-        if plan_ids
-        else []
-    )
-    teeth = (
-        await ToothState.select()
-        .where(ToothState.plan.is_in(plan_ids))
-        .order_by(ToothState.plan, ToothState.tooth)
-        if plan_ids
-        else []
-    )
-    variants = (
-        await PlanVariant.select()
-        .where(PlanVariant.plan.is_in(plan_ids))
-        .order_by(PlanVariant.plan, PlanVariant.position)
-        if plan_ids
-        else []
-    )
-    explanations = (
-        await PlanExplanation.select()
-        .where(PlanExplanation.plan.is_in(plan_ids))
-        .order_by(PlanExplanation.plan, PlanExplanation.position)
-        if plan_ids
-        else []
-    )
+
+    async def of_plans(table, position) -> list[dict[str, Any]]:
+        if not plan_ids:
+            return []
+        return await table.select().where(table.plan.is_in(plan_ids)).order_by(table.plan, position)
+
+    items = await of_plans(PlanItem, PlanItem.position)
+    teeth = await of_plans(ToothState, ToothState.tooth)
+    variants = await of_plans(PlanVariant, PlanVariant.position)
+    explanations = await of_plans(PlanExplanation, PlanExplanation.position)
     return Holdings(
         patient=patient,
         referrals=referrals,

@@ -10,7 +10,7 @@ from backend.domain.funnel import ReferralFold
 from backend.domain.progress import Progress
 from backend.domain.verification import NEEDS_EXCHANGE, Verification, VerificationState, next_due
 from backend.store.engine import is_postgres
-from backend.store.rows import ReferralRow, typed
+from backend.store.rows import ClinicCard, PatientCard, ReferralRow, typed
 from backend.store.tables import Referral
 
 
@@ -72,7 +72,7 @@ async def get(referral_id: UUID) -> ReferralRow | None:
 
 async def with_parties(
     referral_id: UUID,
-) -> tuple[ReferralRow, dict[str, Any], dict[str, Any]] | None:
+) -> tuple[ReferralRow, ClinicCard, PatientCard] | None:
     """A referral, its clinic and its patient (name, phone, language, zone, erasure), in
     one statement (what every screen about the referral starts with)."""
     rows = await Referral.raw(
@@ -91,8 +91,7 @@ async def with_parties(
     clinic = {k.removeprefix("c_"): row.pop(k) for k in list(row) if k.startswith("c_")}
     patient = {k.removeprefix("p_"): row.pop(k) for k in list(row) if k.startswith("p_")}
     clinic["id"], patient["id"] = row["clinic"], row["patient"]
-    clinic["show_prices"] = bool(clinic["show_prices"])  # SQLite answers 0/1 here
-    return _referral(row), clinic, patient
+    return _referral(row), typed(clinic, ClinicCard), typed(patient, PatientCard)
 
 
 async def by_invite_code(code: str) -> ReferralRow | None:

@@ -5,7 +5,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from backend.store.tables import Appointment, Patient, SmsMessage
+from backend.store.rows import AppointmentRow, SmsMessageRow, SmsTotal, typed
+from backend.store.tables import Appointment, Patient, Referral, SmsMessage
 
 # Messages that went out, or are on their way: the weekly allowance counts these.
 SPENT = ("queued", "sending", "sent", "logged")
@@ -51,8 +52,9 @@ async def insert(
     return bool(rows)
 
 
-async def get(message_id: UUID) -> dict[str, Any] | None:
-    return await SmsMessage.select().where(SmsMessage.id == message_id).first()
+async def get(message_id: UUID) -> SmsMessageRow | None:
+    row = await SmsMessage.select().where(SmsMessage.id == message_id).first()
+    return None if row is None else typed(row, SmsMessageRow)
 
 
 async def spent_since(patient_id: UUID, since: datetime, *, kinds: tuple[str, ...]) -> int:
@@ -108,10 +110,11 @@ async def back_to_queue(message_id: UUID, reason: str) -> None:
     )
 
 
-async def appointment(appointment_id: UUID | None) -> dict[str, Any] | None:
+async def appointment(appointment_id: UUID | None) -> AppointmentRow | None:
     if appointment_id is None:
         return None
-    return await Appointment.select().where(Appointment.id == appointment_id).first()
+    row = await Appointment.select().where(Appointment.id == appointment_id).first()
+    return None if row is None else typed(row, AppointmentRow)
 
 
 async def block_number(patient_id: UUID, reason: str, now: datetime) -> None:
@@ -120,35 +123,31 @@ async def block_number(patient_id: UUID, reason: str, now: datetime) -> None:
     ).where((Patient.id == patient_id) & Patient.sms_blocked_at.is_null())
 
 
-async def of_patient(patient_id: UUID) -> list[dict[str, Any]]:
-    return (
-        await SmsMessage.select(
-            SmsMessage.kind,
-            SmsMessage.referral,
-            SmsMessage.status,
-            SmsMessage.reason,
-            SmsMessage.planned_at,
-            SmsMessage.sent_at,
-            SmsMessage.parts,
-        )
+async def of_patient(patient_id: UUID) -> list[SmsMessageRow]:
+    rows = (
+        await SmsMessage.select()
         .where(SmsMessage.patient == patient_id)
         .order_by(SmsMessage.planned_at)
     )
+    return [typed(r, SmsMessageRow) for r in rows]
 
 
-async def totals() -> list[dict[str, Any]]:
+async def totals() -> list[SmsTotal]:
     """Messages and billed parts by kind and status: what SMS cost (docs/sms.md)."""
-    return await SmsMessage.raw(
+    rows = await SmsMessage.raw(
         'SELECT "kind", "status", COUNT(*) AS "messages", COALESCE(SUM("parts"), 0) AS "parts" '
         'FROM "sms_message" GROUP BY "kind", "status" ORDER BY "kind", "status"'
     )
+    return [typed(r, SmsTotal) for r in rows]
 
 
-async def skip_reasons() -> list[dict[str, Any]]:
-    return await SmsMessage.raw(
+async def skip_reasons() -> list[SmsTotal]:
+    """Skipped messages by kind and reason, the commonest first."""
+    rows = await SmsMessage.raw(
         'SELECT "kind", "reason", COUNT(*) AS "messages" FROM "sms_message" '
         'WHERE "status" = \'skipped\' GROUP BY "kind", "reason" ORDER BY 3 DESC'
     )
+    return [typed(r, SmsTotal) for r in rows]
 
 
 async def without_the_app() -> dict[str, int]:
@@ -178,6 +177,4 @@ async def invite_went(referral_id: UUID) -> bool:
 
 
 async def referral_count() -> int:
-    from backend.store.tables import Referral
-
     return await Referral.count()

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from backend.store.rows import StaffAccountRow, typed
 from backend.store.tables import StaffSession, StaffUser
 
 COLUMNS = (
@@ -27,7 +28,7 @@ async def page(
     archived: bool | None,
     after_email: str | None,
     limit: int,
-) -> list[dict[str, Any]]:
+) -> list[StaffAccountRow]:
     """By e-mail; `archived` None: active and deactivated alike."""
     query = StaffUser.select(*COLUMNS)
     if clinic_id is not None:
@@ -40,11 +41,12 @@ async def page(
         query = query.where(StaffUser.archived_at.is_null())
     if after_email is not None:
         query = query.where(StaffUser.email > after_email)
-    return await query.order_by(StaffUser.email).limit(limit)
+    return [typed(r, StaffAccountRow) for r in await query.order_by(StaffUser.email).limit(limit)]
 
 
-async def get(staff_id: UUID) -> dict[str, Any] | None:
-    return await StaffUser.select(*COLUMNS).where(StaffUser.id == staff_id).first()
+async def get(staff_id: UUID) -> StaffAccountRow | None:
+    row = await StaffUser.select(*COLUMNS).where(StaffUser.id == staff_id).first()
+    return None if row is None else typed(row, StaffAccountRow)
 
 
 async def update(staff_id: UUID, values: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ from uuid import UUID
 
 import msgspec
 
+from backend.store.rows import AlertPerson, AlertRow, json_object, typed
 from backend.store.tables import Clinic, StaffAlert, StaffAlertDigest, StaffUser
 
 
@@ -39,26 +40,25 @@ async def insert(
     return rows[0]["id"] if rows else None
 
 
-def _decoded(row: dict[str, Any] | None) -> dict[str, Any] | None:
-    if row is not None and isinstance(row.get("details"), str):
-        row["details"] = msgspec.json.decode(row["details"])
-    return row
+def _alert(row: dict[str, Any]) -> AlertRow:
+    return typed({**row, "details": json_object(row["details"])}, AlertRow)
 
 
-async def get(alert_id: int) -> dict[str, Any] | None:
-    return _decoded(await StaffAlert.select().where(StaffAlert.id == alert_id).first())
+async def get(alert_id: int) -> AlertRow | None:
+    row = await StaffAlert.select().where(StaffAlert.id == alert_id).first()
+    return None if row is None else _alert(row)
 
 
-async def many(alert_ids: list[int]) -> list[dict[str, Any]]:
+async def many(alert_ids: list[int]) -> list[AlertRow]:
     if not alert_ids:
         return []
     rows = await StaffAlert.select().where(StaffAlert.id.is_in(alert_ids)).order_by(StaffAlert.id)
-    return [r for r in (_decoded(r) for r in rows) if r is not None]
+    return [_alert(r) for r in rows]
 
 
 async def recent(
     *, clinic_id: UUID | None, kinds: list[str] | None, limit: int, before_id: int | None
-) -> list[dict[str, Any]]:
+) -> list[AlertRow]:
     """Newest first: a clinic's alerts, or every clinic's of the given kinds."""
     query = StaffAlert.select()
     if clinic_id is not None:
@@ -68,10 +68,25 @@ async def recent(
     if before_id is not None:
         query = query.where(StaffAlert.id < before_id)
     rows = await query.order_by(StaffAlert.id, ascending=False).limit(limit)
-    return [r for r in (_decoded(r) for r in rows) if r is not None]
+    return [_alert(r) for r in rows]
 
 
-async def recipients(clinic_id: UUID | None, roles: list[str]) -> list[dict[str, Any]]:
+_PERSON = (
+    StaffUser.id,
+    StaffUser.email,
+    StaffUser.name,
+    StaffUser.role,
+    StaffUser.clinic,
+    StaffUser.alert_prefs,
+    StaffUser.archived_at,
+)
+
+
+def _person(row: dict[str, Any]) -> AlertPerson:
+    return typed({**row, "alert_prefs": json_object(row["alert_prefs"])}, AlertPerson)
+
+
+async def recipients(clinic_id: UUID | None, roles: list[str]) -> list[AlertPerson]:
     """Active staff of `roles` at the clinic, and the exchange's (no clinic) of `roles`."""
     if not roles:
         return []
@@ -80,30 +95,12 @@ async def recipients(clinic_id: UUID | None, roles: list[str]) -> list[dict[str,
         where &= (StaffUser.clinic == clinic_id) | StaffUser.clinic.is_null()
     else:
         where &= StaffUser.clinic.is_null()
-    return await StaffUser.select(
-        StaffUser.id,
-        StaffUser.email,
-        StaffUser.name,
-        StaffUser.role,
-        StaffUser.clinic,
-        StaffUser.alert_prefs,
-    ).where(where)
+    return [_person(r) for r in await StaffUser.select(*_PERSON).where(where)]
 
 
-async def staff(staff_id: UUID) -> dict[str, Any] | None:
-    return (
-        await StaffUser.select(
-            StaffUser.id,
-            StaffUser.email,
-            StaffUser.name,
-            StaffUser.role,
-            StaffUser.clinic,
-            StaffUser.alert_prefs,
-            StaffUser.archived_at,
-        )
-        .where(StaffUser.id == staff_id)
-        .first()
-    )
+async def staff(staff_id: UUID) -> AlertPerson | None:
+    row = await StaffUser.select(*_PERSON).where(StaffUser.id == staff_id).first()
+    return None if row is None else _person(row)
 
 
 async def save_prefs(staff_id: UUID, prefs: dict[str, Any]) -> None:

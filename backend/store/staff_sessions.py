@@ -1,9 +1,9 @@
 """Staff sessions by token hash."""
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
+from backend.store.rows import StaffSessionRow, typed
 from backend.store.tables import StaffSession, StaffUser
 
 
@@ -31,7 +31,7 @@ async def insert(
     )
 
 
-async def with_staff(token_hash: str) -> dict[str, Any] | None:
+async def with_staff(token_hash: str) -> StaffSessionRow | None:
     """The session and its staff member in one plain statement (this runs on every staff
     request)."""
     rows = await StaffSession.raw(
@@ -40,7 +40,7 @@ async def with_staff(token_hash: str) -> dict[str, Any] | None:
         "FROM staff_session s JOIN staff_user u ON u.id = s.staff WHERE s.token_hash = {}",
         token_hash,
     )
-    return rows[0] if rows else None
+    return typed(rows[0], StaffSessionRow) if rows else None
 
 
 async def touch(session_id: UUID, now: datetime) -> None:
@@ -53,10 +53,8 @@ async def revoke(session_id: UUID, now: datetime) -> None:
     )
 
 
-async def set_totp(staff_id: UUID, values: dict[str, Any]) -> None:
-    await StaffUser.update({getattr(StaffUser, k): v for k, v in values.items()}).where(
-        StaffUser.id == staff_id
-    )
+async def set_totp_secret(staff_id: UUID, secret: str) -> None:
+    await StaffUser.update({StaffUser.totp_secret: secret}).where(StaffUser.id == staff_id)
 
 
 async def use_totp_step(staff_id: UUID, step: int, now: datetime, confirm: bool) -> bool:

@@ -1,11 +1,11 @@
 """Verification rows: one per (referral, milestone), rewritten from the fold."""
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from backend.domain.verification import Verification
 from backend.runtime.ids import new_id
+from backend.store.rows import StoredVerification, typed
 from backend.store.tables import Verification as VerificationRow
 
 _UPDATED = (
@@ -74,8 +74,9 @@ async def save_all(
     )
 
 
-async def of_referral(referral_id: UUID) -> list[dict[str, Any]]:
-    return await VerificationRow.select().where(VerificationRow.referral == referral_id)
+async def of_referral(referral_id: UUID) -> list[StoredVerification]:
+    rows = await VerificationRow.select().where(VerificationRow.referral == referral_id)
+    return [typed(r, StoredVerification) for r in rows]
 
 
 async def count_by_state() -> dict[str, int]:

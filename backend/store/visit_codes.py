@@ -1,9 +1,9 @@
 """One-time visit codes, stored as HMACs."""
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
+from backend.store.rows import VisitCodeRow, typed
 from backend.store.tables import VisitCode
 
 
@@ -28,12 +28,13 @@ async def insert(
     )
 
 
-async def live_for(referral_id: UUID, now: datetime) -> list[dict[str, Any]]:
-    return await VisitCode.select().where(
+async def live_for(referral_id: UUID, now: datetime) -> list[VisitCodeRow]:
+    rows = await VisitCode.select().where(
         (VisitCode.referral == referral_id)
         & VisitCode.used_at.is_null()
         & (VisitCode.expires_at > now)
     )
+    return [typed(r, VisitCodeRow) for r in rows]
 
 
 async def use(code_id: UUID, now: datetime) -> bool:

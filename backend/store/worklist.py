@@ -4,6 +4,15 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from backend.store.rows import (
+    BehindPlan,
+    CallNoteRow,
+    MissedAppointment,
+    UnansweredCall,
+    WorkPerson,
+    json_object,
+    typed,
+)
 from backend.store.tables import Appointment, CallNote, Referral, Verification
 
 OPEN_STEPS = ["sent", "delivered", "unreachable", "contacted", "booked", "visited", "in_treatment"]
@@ -18,9 +27,14 @@ PEOPLE = (
 )
 
 
-async def uncontacted(clinic_id: UUID, *, limit: int) -> list[dict[str, Any]]:
+def _people(rows: list[dict[str, Any]]) -> list[WorkPerson]:
+    """Rows of PEOPLE as Structs (their step times are JSON text)."""
+    return [typed({**r, "step_at": json_object(r["step_at"])}, WorkPerson) for r in rows]
+
+
+async def uncontacted(clinic_id: UUID, *, limit: int) -> list[WorkPerson]:
     """Open referrals nobody has spoken to yet (an unanswered call does not count)."""
-    return (
+    return _people(
         await Referral.select(*PEOPLE)
         .where(
             (Referral.clinic == clinic_id)
@@ -32,7 +46,7 @@ async def uncontacted(clinic_id: UUID, *, limit: int) -> list[dict[str, Any]]:
     )
 
 
-async def nobody_called(clinic_id: UUID, *, limit: int) -> list[dict[str, Any]]:
+async def nobody_called(clinic_id: UUID, *, limit: int) -> list[UnansweredCall]:
     """Open referrals whose patient's last word is "nobody called", with no call by the
     clinic recorded since."""
     rows = (
@@ -50,18 +64,19 @@ async def nobody_called(clinic_id: UUID, *, limit: int) -> list[dict[str, Any]]:
         .order_by(Verification.patient_said_at)
         .limit(limit)
     )
+    found = [typed(r, UnansweredCall) for r in rows]
     return [
         r
-        for r in rows
-        if r["clinic_said_at"] is None
-        or (r["patient_said_at"] is not None and r["clinic_said_at"] < r["patient_said_at"])
+        for r in found
+        if r.clinic_said_at is None
+        or (r.patient_said_at is not None and r.clinic_said_at < r.patient_said_at)
     ]
 
 
-async def missed_appointments(clinic_id: UUID, *, limit: int) -> list[dict[str, Any]]:
+async def missed_appointments(clinic_id: UUID, *, limit: int) -> list[MissedAppointment]:
     """Open referrals whose latest appointment was missed or cancelled, or that the
     patient declined or asked to move: nobody has booked them again."""
-    return await Appointment.raw(
+    rows = await Appointment.raw(
         """
         SELECT a.id AS id, a.referral AS referral, a.status AS status,
                a.patient_status AS patient_status, a.starts_at AS starts_at
@@ -79,11 +94,12 @@ async def missed_appointments(clinic_id: UUID, *, limit: int) -> list[dict[str, 
         clinic_id,
         limit,
     )
+    return [typed(r, MissedAppointment) for r in rows]
 
 
-async def declined(clinic_id: UUID, *, since: datetime, limit: int) -> list[dict[str, Any]]:
+async def declined(clinic_id: UUID, *, since: datetime, limit: int) -> list[WorkPerson]:
     """Referrals the patient declined on the phone, with a reason, lately."""
-    return (
+    return _people(
         await Referral.select(*PEOPLE)
         .where(
             (Referral.clinic == clinic_id)
@@ -98,8 +114,8 @@ async def declined(clinic_id: UUID, *, since: datetime, limit: int) -> list[dict
     )
 
 
-async def behind(clinic_id: UUID, *, limit: int) -> list[dict[str, Any]]:
-    return (
+async def behind(clinic_id: UUID, *, limit: int) -> list[BehindPlan]:
+    rows = (
         await Referral.select(Referral.id, Referral.expected_finish, Referral.updated_at)
         .where(
             (Referral.clinic == clinic_id)
@@ -110,13 +126,14 @@ async def behind(clinic_id: UUID, *, limit: int) -> list[dict[str, Any]]:
         .order_by(Referral.expected_finish)
         .limit(limit)
     )
+    return [typed(r, BehindPlan) for r in rows]
 
 
-async def people(referral_ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
+async def people(referral_ids: list[UUID]) -> dict[UUID, WorkPerson]:
     if not referral_ids:
         return {}
     rows = await Referral.select(*PEOPLE).where(Referral.id.is_in(referral_ids))
-    return {r["id"]: r for r in rows}
+    return {r.id: r for r in _people(rows)}
 
 
 # --- call notes ------------------------------------------------------------------------
@@ -157,9 +174,9 @@ async def close_callbacks(referral_id: UUID, now: datetime) -> None:
     )
 
 
-async def open_callbacks(clinic_id: UUID, *, limit: int) -> list[dict[str, Any]]:
-    return (
-        await CallNote.select(CallNote.referral, CallNote.callback_at, CallNote.note)
+async def open_callbacks(clinic_id: UUID, *, limit: int) -> list[CallNoteRow]:
+    rows = (
+        await CallNote.select()
         .where(
             (CallNote.clinic == clinic_id)
             & CallNote.callback_at.is_not_null()
@@ -168,38 +185,21 @@ async def open_callbacks(clinic_id: UUID, *, limit: int) -> list[dict[str, Any]]
         .order_by(CallNote.callback_at)
         .limit(limit)
     )
+    return [typed(r, CallNoteRow) for r in rows]
 
 
-async def let_go(referral_ids: list[UUID]) -> list[dict[str, Any]]:
+async def let_go(referral_ids: list[UUID]) -> list[CallNoteRow]:
     if not referral_ids:
         return []
-    return await CallNote.select(CallNote.referral, CallNote.reason, CallNote.created_at).where(
+    rows = await CallNote.select().where(
         CallNote.referral.is_in(referral_ids) & (CallNote.outcome == "let_go")
     )
+    return [typed(r, CallNoteRow) for r in rows]
 
 
-async def history(referral_id: UUID, *, limit: int, before: datetime | None) -> list[dict]:
-    query = CallNote.select(
-        CallNote.id,
-        CallNote.outcome,
-        CallNote.reason,
-        CallNote.note,
-        CallNote.callback_at,
-        CallNote.callback_done_at,
-        CallNote.created_at,
-        CallNote.staff,
-    ).where(CallNote.referral == referral_id)
+async def history(referral_id: UUID, *, limit: int, before: datetime | None) -> list[CallNoteRow]:
+    query = CallNote.select().where(CallNote.referral == referral_id)
     if before is not None:
         query = query.where(CallNote.created_at < before)
-    return await query.order_by(CallNote.created_at, ascending=False).limit(limit)
-
-
-async def staff_names(staff_ids: list[UUID]) -> dict[UUID, str]:
-    from backend.store.tables import StaffUser
-
-    if not staff_ids:
-        return {}
-    rows = await StaffUser.select(StaffUser.id, StaffUser.name, StaffUser.email).where(
-        StaffUser.id.is_in(staff_ids)
-    )
-    return {r["id"]: r["name"] or r["email"] for r in rows}
+    rows = await query.order_by(CallNote.created_at, ascending=False).limit(limit)
+    return [typed(r, CallNoteRow) for r in rows]

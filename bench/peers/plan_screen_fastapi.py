@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 from fastapi import Depends, FastAPI, Header, HTTPException
-from sqlalchemy import BigInteger, ForeignKey, Integer, SmallInteger, String, Text, select
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, SmallInteger, String, Text, select
 from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP, UUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, selectinload
@@ -37,7 +37,7 @@ from backend.domain.verification import VerificationPolicy, verify
 from backend.routes import patient_present as present
 from backend.services.patient_reads import ReferralBundle, ReferralRow
 from backend.services.recording import progress_of
-from backend.services.referral_view import PlanVersion
+from backend.services.referral_view import ClinicCard, PatientCard, PlanVersion
 from backend.settings import load_settings
 
 Stamp = TIMESTAMP(timezone=True)
@@ -55,6 +55,8 @@ class Clinic(Base):
     address: Mapped[str] = mapped_column(Text)
     phone: Mapped[str] = mapped_column(String)
     timezone: Mapped[str] = mapped_column(String)
+    first_contact_sla_minutes: Mapped[int | None] = mapped_column(Integer)
+    show_prices_to_patients: Mapped[bool] = mapped_column(Boolean)
 
 
 class Patient(Base):
@@ -64,6 +66,7 @@ class Patient(Base):
     name: Mapped[str] = mapped_column(String)
     locale: Mapped[str] = mapped_column(String)
     timezone: Mapped[str] = mapped_column(String)
+    erased_at: Mapped[datetime | None] = mapped_column(Stamp)
 
 
 class Event(Base):
@@ -328,8 +331,14 @@ def create_app() -> FastAPI:
                 ReferralRow,
                 strict=False,
             ),
-            clinic=_columns(referral.clinic),
-            patient=_columns(referral.patient),
+            clinic=msgspec.convert(
+                {
+                    **_columns(referral.clinic),
+                    "show_prices": referral.clinic.show_prices_to_patients,
+                },
+                ClinicCard,
+            ),
+            patient=msgspec.convert(_columns(referral.patient), PatientCard),
             tz=ZoneInfo(referral.patient.timezone),
             fold=fold,
             # The default deadlines: the peer has no settings tables.

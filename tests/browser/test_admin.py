@@ -28,7 +28,7 @@ async def sign_in(page: Page, base: str, email: str, lang: str = "ru") -> None:
     await expect(page).to_have_url(re.compile(r"/admin/login"))
     await page.get_by_label("Эл. почта" if lang == "ru" else "E-mail").fill(email)
     await page.get_by_label("Пароль" if lang == "ru" else "Password").fill(DEMO_PASSWORD)
-    code = pyotp.TOTP(staff["totp_secret"]).now()
+    code = pyotp.TOTP(staff.totp_secret).now()
     await page.get_by_label(re.compile("аутентификатор|Authenticator")).fill(code)
     await page.get_by_role("button", name=re.compile("^(Вход|Sign in)$")).click()
     await expect(page).not_to_have_url(re.compile(r"/admin/login"))

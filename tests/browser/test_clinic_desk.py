@@ -84,7 +84,7 @@ async def test_the_clinic_answers_a_dispute_and_the_exchange_sees_it(live_server
     await expect(manager.get_by_role("heading", level=1)).to_have_text("Наши показатели")
     clinic = await parties.clinic(clinic_id)
     await expect(manager.locator("table.list").first.locator("tbody tr")).to_have_count(1)
-    await expect(manager.locator("table.list").first).to_contain_text(clinic["name"])
+    await expect(manager.locator("table.list").first).to_contain_text(clinic.name)
     await shot(manager, "clinic-scorecard", full_page=False)
 
     # The manager chooses alerts: a morning digest, in English.
@@ -127,6 +127,6 @@ async def test_the_exchange_deactivates_and_rekeys_staff(live_server, browser, d
     await expect(operator.locator(".qr svg")).to_be_visible()
     await expect(operator.get_by_role("status")).to_contain_text("Старые коды больше не действуют")
     staff = await parties.staff_by_email("coordinator3@plantrack.demo")
-    assert staff["totp_confirmed_at"] is None
+    assert staff.totp_confirmed_at is None
     actions = [r["action"] for r in await AuditLog.select(AuditLog.action)]
     assert "staff_deactivated" in actions and "staff_authenticator_reset" in actions

@@ -54,7 +54,7 @@ async def test_clinic_uploads_an_after_photo_the_patient_then_sees(
         tooth=36,
     )
     staff = await make_staff(Role.clinic_coordinator, clinic_id)
-    secret = (await parties.staff_by_email(staff.email))["totp_secret"]
+    secret = (await parties.staff_by_email(staff.email)).totp_secret
     upload = ARTIFACTS.parent / "after-36.jpg"
     upload.parent.mkdir(parents=True, exist_ok=True)
     upload.write_bytes(photo_with_gps((240, 240, 235)))

@@ -59,7 +59,7 @@ async def test_a_manager_and_the_operator_change_a_clinics_settings(live_server,
     keep(await shot(manager, "clinic-settings", full_page=False), "clinic-settings")
 
     entries = await desk.audit_entries(limit=10, object_id=str(clinic_id))
-    changes = [e["action"] for e in entries if e["action"].startswith("change_")]
+    changes = [e.action for e in entries if e.action.startswith("change_")]
     assert changes == ["change_norms", "change_settings"]
 
     # A bad sender name is refused with the reason, nothing saved.

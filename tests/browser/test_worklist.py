@@ -88,7 +88,7 @@ async def test_from_the_alert_to_the_outcome(live_server, browser, db):
     keep(await shot(page, "clinic-worklist", full_page=False), "clinic-worklist")
 
     # One click: booked for tomorrow at 11:30 (the clinic's time), with a note.
-    tomorrow = (utcnow() + timedelta(days=1)).astimezone(ZoneInfo(clinic["timezone"])).date()
+    tomorrow = (utcnow() + timedelta(days=1)).astimezone(ZoneInfo(clinic.timezone)).date()
     booking = card.locator("form.book-form")
     await booking.locator("input[name=appointment_date]").fill(tomorrow.isoformat())
     await booking.locator("input[name=appointment_time]").fill("11:30")

@@ -457,9 +457,7 @@ class FakeAmoCrm:
         key = "updated_at" if "order[updated_at]" in query else "id"
         direction = (query.get(f"order[{key}]") or ["asc"])[0]
         found.sort(key=lambda lead: (lead[key], lead["id"]), reverse=direction == "desc")
-        limit = min(int((query.get("limit") or ["50"])[0]), 250)
-        page = int((query.get("page") or ["1"])[0])
-        chunk = found[(page - 1) * limit : page * limit]
+        page, chunk, more = _page(found, query)
         if not chunk:
             await respond(send, 204)
             return
@@ -470,7 +468,7 @@ class FakeAmoCrm:
             return {"href": f"{self.base_url}/api/v4/leads?{urlencode({**given, 'page': n})}"}
 
         links = {"self": href(page)}
-        if page * limit < len(found):
+        if more:
             links["next"] = href(page + 1)
         links["first"] = href(1)
         if page > 1:
@@ -514,9 +512,7 @@ class FakeAmoCrm:
             for e in self.elements.values()
             if e["catalog_id"] == catalog_id and (not wanted or e["id"] in wanted)
         ]
-        limit = min(int((query.get("limit") or ["50"])[0]), 250)
-        page = int((query.get("page") or ["1"])[0])
-        chunk = found[(page - 1) * limit : page * limit]
+        page, chunk, _ = _page(found, query)
         if not chunk:
             await respond(send, 204)
             return
@@ -630,3 +626,11 @@ class FakeAmoCrm:
 
 def running(fake: FakeAmoCrm | None = None) -> Running[FakeAmoCrm]:
     return Running(fake or FakeAmoCrm())
+
+
+def _page(found: list, query: dict[str, list[str]]) -> tuple[int, list, bool]:
+    """The page a list request asks for (amoCRM: ?page=, ?limit= up to 250), its rows,
+    and whether more pages follow."""
+    limit = min(int((query.get("limit") or ["50"])[0]), 250)
+    page = int((query.get("page") or ["1"])[0])
+    return page, found[(page - 1) * limit : page * limit], page * limit < len(found)

@@ -44,7 +44,7 @@ async def make_staff(role: Role, clinic_id: UUID | None = None, email: str | Non
     email = email or f"{role.value}.{str(clinic_id)[-6:] if clinic_id else 'x'}@example.org"
     await add_staff(email=email, role=role, password=PASSWORD, clinic_id=clinic_id)
     row = await parties.staff_by_email(email)
-    return Staff(email=email, role=role, clinic_id=clinic_id, secret=row["totp_secret"])
+    return Staff(email=email, role=role, clinic_id=clinic_id, secret=row.totp_secret)
 
 
 async def sign_in(client: httpx.AsyncClient, staff: Staff) -> Staff:

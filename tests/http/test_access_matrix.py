@@ -707,7 +707,7 @@ async def world(client, db) -> tuple[dict[str, Any], list[Caller]]:
 
     spare_staff = await make_staff(COORD, clinic_a, email="spare.staff@example.org")
     ids = {
-        "spare_staff_id": (await staff_by_email(spare_staff.email))["id"],
+        "spare_staff_id": (await staff_by_email(spare_staff.email)).id,
         "referral_id": ref_a.referral_id,
         "spare_referral_id": spare.referral_id,
         "clinic_id": clinic_a,

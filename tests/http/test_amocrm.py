@@ -180,7 +180,7 @@ async def test_oauth_token_is_refreshed_once_and_kept(client, db, account):
     await work(db)
     lead_of(account, sent["invite_code"])
     row = await integration_store.of_clinic(clinic_id)
-    secrets = unseal(db.secret_key, row["secrets"])
+    secrets = unseal(db.secret_key, row.secrets)
     assert secrets["access_token"] == account.access_token != "expired-token-000"
     assert secrets["refresh_token"] == account.refresh_token != "amo-refresh-0"
     assert ("POST", "/oauth2/access_token") in account.requests

@@ -234,7 +234,7 @@ async def test_lost_events_are_caught_up_by_reconcile(client, db, portal):
     await work(db)
     assert await event_count(sent["id"]) == count
     row = await integration_store.of_clinic(clinic_id)
-    assert row["last_sync_at"] is not None
+    assert row.last_sync_at is not None
 
 
 async def test_events_arriving_in_reverse_order_settle_on_the_deals_state(client, db, portal):

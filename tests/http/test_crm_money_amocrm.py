@@ -309,7 +309,7 @@ async def changed_unheard(account, lead: Lead, catalogue_items: list[tuple[int, 
 
 
 async def synced_at(clinic_id) -> datetime | None:
-    return (await integration_store.of_clinic(clinic_id))["last_sync_at"]
+    return (await integration_store.of_clinic(clinic_id)).last_sync_at
 
 
 def passes(account) -> list[list[str]]:
@@ -464,7 +464,7 @@ async def test_an_amocrm_clinic_connected_before_the_reconcile_gets_its_first_pa
 ):
     ex, sent, lead, _t0 = await started(client, db, account, "+79161240025")
     clinic_id = await clinic_of(sent["id"])
-    integration_id = (await integration_store.of_clinic(clinic_id))["id"]
+    integration_id = (await integration_store.of_clinic(clinic_id)).id
     # As before this change: the clinic has no chain of passes.
     await Outbox.delete().where(Outbox.topic == crm_reconcile.RECONCILE)
     await changed_unheard(account, lead, catalogue(account))
@@ -472,8 +472,8 @@ async def test_an_amocrm_clinic_connected_before_the_reconcile_gets_its_first_pa
     later = utcnow() + crm_reconcile.RECONCILE_EVERY + timedelta(seconds=1)
     assert await m0043.start_chains(later) == 1
     assert await m0043.start_chains(later) == 1  # the same key: still one pass
-    chain = [r for r in await outbox.of_topic(crm_reconcile.RECONCILE) if r["status"] == "pending"]
-    payloads = [r["payload"] for r in chain]
+    chain = [r for r in await outbox.of_topic(crm_reconcile.RECONCILE) if r.status == "pending"]
+    payloads = [r.payload for r in chain]
     payloads = [json.loads(p) if isinstance(p, str) else p for p in payloads]
     assert payloads == [{"integration_id": str(integration_id)}]
     await work(db, now=later)

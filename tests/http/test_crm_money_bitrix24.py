@@ -502,7 +502,7 @@ async def test_a_pass_with_more_deals_than_it_reads_fails_visibly_and_skips_none
     for n in range(50):
         portal.add_deal(ORIGINATOR_ID="plantrack", ORIGIN_ID=f"old-{n}", CATEGORY_ID=1)
     ex, clinic_id, sent, deal, _t0 = await started(client, db, portal, "+79161230019")
-    synced = (await integration_store.of_clinic(clinic_id))["last_sync_at"]
+    synced = (await integration_store.of_clinic(clinic_id)).last_sync_at
     # ...and our deal's webhooks never arrive.
     now = seconds(utcnow())
     portal.set_rows(deal.id, the_plan_rows(portal), at=now - timedelta(seconds=1))
@@ -512,9 +512,9 @@ async def test_a_pass_with_more_deals_than_it_reads_fails_visibly_and_skips_none
     await work(db, now=later)
     # Not read, and the sync time has not moved past it.
     assert (await referral_money(client, ex, sent["id"]))["paid"] == 0
-    assert (await integration_store.of_clinic(clinic_id))["last_sync_at"] == synced
+    assert (await integration_store.of_clinic(clinic_id)).last_sync_at == synced
     monkeypatch.setattr(bitrix24_adapter, "MAX_PAGES", 2)
     await work(db, now=later + crm_reconcile.RECONCILE_EVERY + timedelta(seconds=1))
     money = await referral_money(client, ex, sent["id"])
     assert (money["planned"], money["paid"]) == (18_500_00, 7_000_00)
-    assert (await integration_store.of_clinic(clinic_id))["last_sync_at"] != synced
+    assert (await integration_store.of_clinic(clinic_id)).last_sync_at != synced

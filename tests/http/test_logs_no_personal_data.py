@@ -148,10 +148,10 @@ async def _journey(client) -> None:
     coord = await sign_in(
         client,
         Staff(
-            email=row["email"],
+            email=row.email,
             role=Role.clinic_coordinator,
-            clinic_id=row["clinic"],
-            secret=row["totp_secret"],
+            clinic_id=row.clinic,
+            secret=row.totp_secret,
         ),
     )
     for q in (NAME.split()[0], PHONE[-7:], PHONE, NAME):

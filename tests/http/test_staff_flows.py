@@ -91,8 +91,8 @@ async def test_exchange_sends_clinic_works_patient_disputes_exchange_rules(clien
         Staff(
             email="coord@clinic.ru",
             role=Role.clinic_coordinator,
-            clinic_id=row["clinic"],
-            secret=row["totp_secret"],
+            clinic_id=row.clinic,
+            secret=row.totp_secret,
         ),
     )
     h = coord.headers
@@ -199,9 +199,9 @@ async def test_exchange_sends_clinic_works_patient_disputes_exchange_rules(clien
     funnel = (await client.get(f"/api/v1/exchange/funnel?clinic_id={clinic_id}", headers=ex)).json()
     assert funnel["in_count"] == 1 and funnel["in_money"] == 1_400_000
     assert funnel["paid_money"] == 650_000 and len(funnel["months"]) == 6
-    audit = (
-        await client.get(f"/api/v1/exchange/audit?actor=staff:{row['id']}", headers=ex)
-    ).json()["items"]
+    audit = (await client.get(f"/api/v1/exchange/audit?actor=staff:{row.id}", headers=ex)).json()[
+        "items"
+    ]
     assert {"view_referral", "list_referrals"} <= {a["action"] for a in audit}
     assert all(a["ip"] for a in audit)
 

@@ -139,13 +139,13 @@ async def test_receipts_that_do_not_match_a_reported_payment_are_disputes(db):
         "amount_differs",
         "no_payment_reported",
     ]
-    states = {v["milestone"]: v["state"] for v in await verifications.of_referral(rid)}
+    states = {v.milestone: v.state for v in await verifications.of_referral(rid)}
     assert states[receipt_milestone(same.recorded.event.id)] == "verified"
     assert states[receipt_milestone(other.recorded.event.id)] == "disputed"
     assert states[receipt_milestone(unreported.recorded.event.id)] == "clinic_silent"
     # Both go to the exchange's dispute queue.
     queue = await desk.disputes(clinic_id=None, limit=10)
-    assert sorted(d["milestone"] for d in queue) == sorted(
+    assert sorted(d.milestone for d in queue) == sorted(
         receipt_milestone(r.recorded.event.id) for r in (other, unreported)
     )
 

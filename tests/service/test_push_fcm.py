@@ -150,9 +150,9 @@ async def test_quiet_hours_hold_a_question_but_not_the_two_hour_reminder(db, fak
     night = datetime(2026, 11, 2, 20, 0, tzinfo=UTC)  # 23:00 in Moscow
     await notify(sent, "question", "notify:q", now=night)
     await notify(sent, "remind_2h", "notify:r", now=night, urgent=True)
-    rows = {r["dedupe_key"]: r for r in await outbox.of_topic("notify")}
-    assert rows["notify:q"]["available_at"] == datetime(2026, 11, 3, 6, 0, tzinfo=UTC)  # 09:00
-    assert rows["notify:r"]["available_at"] == night
+    rows = {r.dedupe_key: r for r in await outbox.of_topic("notify")}
+    assert rows["notify:q"].available_at == datetime(2026, 11, 3, 6, 0, tzinfo=UTC)  # 09:00
+    assert rows["notify:r"].available_at == night
     await drain(handlers(sender), night, rounds=3)
     assert [m["data"]["kind"] for m in fake_fcm.received] == ["remind_2h"]
 
@@ -164,9 +164,7 @@ async def test_a_moved_appointment_gets_no_reminder_for_its_old_time(db, fake_fc
     later = NOW + timedelta(hours=1)
     await book(sent.referral_id, first + timedelta(days=2), occurred_at=later, now=later)
     timers = {
-        r["dedupe_key"]: r["status"]
-        for r in await outbox.of_topic("timer")
-        if "remind" in r["dedupe_key"]
+        r.dedupe_key: r.status for r in await outbox.of_topic("timer") if "remind" in r.dedupe_key
     }
     # Two reminders for each time; those for the first time are cancelled, never claimed.
     assert sorted(timers.values()) == ["cancelled", "cancelled", "pending", "pending"]
@@ -215,20 +213,20 @@ async def test_a_plan_behind_schedule_nudges_the_patient_and_lists_for_the_clini
     [behind] = [
         r
         for r in await outbox.of_topic("timer")
-        if ":behind:" in r["dedupe_key"] and r["status"] == "pending"
+        if ":behind:" in r.dedupe_key and r.status == "pending"
     ]
-    due = behind["available_at"]
+    due = behind.available_at
     assert due == visit + timedelta(days=180 + 7)
     assert (await referrals.get(sent.referral_id)).schedule == "on_track"
     await drain(handlers(None), due, rounds=3)
     assert (await referrals.get(sent.referral_id)).schedule == "behind"
-    kinds = [msgspec.json.decode(r["payload"])["kind"] for r in await outbox.of_topic("notify")]
+    kinds = [r.payload["kind"] for r in await outbox.of_topic("notify")]
     assert "behind" in kinds
     clinic_id = (await referrals.get(sent.referral_id)).clinic
     listed = await desk.behind_schedule(clinic_id, limit=500)
-    assert [r["id"] for r in listed] == [sent.referral_id]
+    assert [r.id for r in listed] == [sent.referral_id]
     # The exchange's list of plans past their schedule, across clinics, shows it alone.
     on_track = await make_referral(await make_clinic("Другая"), phone="+79160000999")
     assert on_track.referral_id != sent.referral_id
     across = await desk.referrals(clinic_id=None, behind=True, limit=10)
-    assert [r["id"] for r in across] == [sent.referral_id]
+    assert [r.id for r in across] == [sent.referral_id]

@@ -56,7 +56,7 @@ async def test_claim_moves_the_step_and_asks_the_patient(db):
 
     row = await referrals.get(sent.referral_id)
     assert (row.step, row.accepted_amount) == ("booked", 71_500_00)
-    states = {v["milestone"]: v["state"] for v in await verifications.of_referral(sent.referral_id)}
+    states = {v.milestone: v.state for v in await verifications.of_referral(sent.referral_id)}
     assert states["contacted"] == states["booked"] == "awaiting_patient"
     appts = await Appointment.select().where(Appointment.referral == sent.referral_id)
     assert [(a["starts_at"], a["status"]) for a in appts] == [(hours(48), "booked")]
@@ -65,7 +65,7 @@ async def test_claim_moves_the_step_and_asks_the_patient(db):
     assert sorted(q.kind for q in asked) == ["confirm_booking", "confirm_contact"]
     messages = await outbox.of_topic("notify")
     assert len(messages) == 2
-    assert {m["referral"] for m in messages} == {sent.referral_id}
+    assert {m.referral for m in messages} == {sent.referral_id}
 
 
 async def test_repeated_delivery_is_recorded_once(db):
@@ -169,16 +169,16 @@ async def test_a_silent_clinic_is_followed_by_a_question_at_its_sla(db):
     clinic = await make_clinic()  # Moscow; NOW is Monday 10:00 there
     sent = await make_referral(clinic)
     [timer] = await outbox.of_topic("timer")
-    assert timer["available_at"] == hours(2) and timer["status"] == "pending"
+    assert timer.available_at == hours(2) and timer.status == "pending"
     # (The patient's invite SMS is in the outbox too, due at once: only the timer counts.)
     await run_once(handlers(None), worker="w", now=hours(1))
-    assert (await outbox.of_topic("timer"))[0]["status"] == "pending"
+    assert (await outbox.of_topic("timer"))[0].status == "pending"
     await run_once(handlers(None), worker="w", now=hours(2))
-    assert (await outbox.of_topic("timer"))[0]["status"] == "done"
+    assert (await outbox.of_topic("timer"))[0].status == "done"
     asked = await questions.asked_for(sent.referral_id)
     assert [q.kind for q in asked] == ["contact_check"]
     [notice] = await outbox.of_topic("notify")
-    assert notice["payload"] and notice["status"] == "pending"
+    assert notice.payload and notice.status == "pending"
 
 
 async def test_ledger_is_append_only(db):
@@ -211,7 +211,7 @@ async def test_patient_answers_settle_the_verification(db):
         answer="no",
         now=hours(3),
     )
-    states = {v["milestone"]: v["state"] for v in await verifications.of_referral(sent.referral_id)}
+    states = {v.milestone: v.state for v in await verifications.of_referral(sent.referral_id)}
     assert (states["contacted"], states["booked"]) == ("verified", "disputed")
     row = await referrals.get(sent.referral_id)
     assert row.disputed_count == 1

@@ -5,7 +5,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-import msgspec
 import pytest
 
 from backend.domain.roles import Role
@@ -40,8 +39,8 @@ def viewer(role: Role, clinic_id: UUID | None = None) -> Viewer:
 
 
 async def contact_due(referral_id: UUID) -> datetime:
-    [v] = [v for v in await verifications.of_referral(referral_id) if v["milestone"] == "contacted"]
-    return v["due_at"]
+    [v] = [v for v in await verifications.of_referral(referral_id) if v.milestone == "contacted"]
+    return v.due_at
 
 
 async def restate_everything(now: datetime) -> None:
@@ -89,7 +88,7 @@ async def test_overdue_is_counted_in_the_clinics_working_hours_and_holidays(db):
     await restate_everything(changed_at)
     assert await contact_due(before.referral_id) == due
     latest = (await clinic_settings.settings_of(clinic)).restatement
-    assert latest["done"] == latest["total"] == 2 and latest["finished_at"] is not None
+    assert latest.done == latest.total == 2 and latest.finished_at is not None
 
     # Overdue comes at that moment, not a minute before; and the patient's question too.
     assert await reevaluate_due(now=due - timedelta(minutes=1)) == 0
@@ -99,9 +98,9 @@ async def test_overdue_is_counted_in_the_clinics_working_hours_and_holidays(db):
     timers = [
         t
         for t in await outbox.of_topic("timer")
-        if t["status"] == "pending" and t["referral"] == after.referral_id
+        if t.status == "pending" and t.referral == after.referral_id
     ]
-    assert [t["available_at"] for t in timers] == [due]
+    assert [t.available_at for t in timers] == [due]
 
     # The staff alerts and the coordinator's worklist keep the same clock.
     from backend.services import staff_alerts
@@ -118,12 +117,12 @@ async def test_overdue_is_counted_in_the_clinics_working_hours_and_holidays(db):
 
     # Every change is in the audit log, with what it was and what it became.
     entries = await desk.audit_entries(limit=10, object_id=str(clinic))
-    actions = [(e["action"], e["actor_role"]) for e in entries]
+    actions = [(e.action, e.actor_role) for e in entries]
     assert actions == [
         ("change_settings", "exchange_operator"),
         ("change_settings", "clinic_manager"),
     ]
-    details = msgspec.json.decode(entries[1]["details"])
+    details = entries[1].details
     assert details["opens"] == {"from": None, "to": "10:00:00"}
     assert details["holidays"] == {"from": None, "to": ["2026-11-09"]}
 
@@ -180,7 +179,7 @@ async def test_duration_norms_restate_expected_money(db):
     await restate_everything(now)
     assert await expected_by_month() == {"2026-11": 6_500_00, "2027-02": 65_000_00}
     [entry] = await desk.audit_entries(limit=5, object_id=str(clinic))
-    assert entry["action"] == "change_norms"
+    assert entry.action == "change_norms"
     # Back to the exchange's norm: restated again.
     await clinic_settings.change_norms(
         manager, clinic, [NormChange(specialization="implantology")], now=now
@@ -196,11 +195,9 @@ async def test_the_sla_changed_on_the_clinic_record_is_audited_and_restated_too(
     operator = viewer(Role.exchange_operator)
     await update_clinic(clinic, ClinicChange(first_contact_sla_minutes=240), viewer=operator)
     [entry] = await desk.audit_entries(limit=5, object_id=str(clinic))
-    assert msgspec.json.decode(entry["details"]) == {
-        "first_contact_sla_minutes": {"from": None, "to": 240}
-    }
+    assert entry.details == {"first_contact_sla_minutes": {"from": None, "to": 240}}
     view = await clinic_settings.settings_of(clinic)
     assert view.effective.first_contact_sla == timedelta(minutes=240)
-    assert view.restatement["reason"] == "settings: first_contact_sla_minutes"
+    assert view.restatement.reason == "settings: first_contact_sla_minutes"
     await update_clinic(clinic, ClinicChange(name="Улыбка-2"), viewer=operator)
     assert len(await desk.audit_entries(limit=5, object_id=str(clinic))) == 1  # no SLA change

@@ -87,8 +87,8 @@ async def test_a_sent_referral_invites_the_patient_by_sms_with_a_working_link(db
     assert row["parts"] == sms_parts(sms.text) == 2
     # The outbox and the log row hold neither the phone nor the link.
     [message] = await outbox.of_topic("sms")
-    assert message["status"] == "done"
-    assert "7916" not in message["payload"] and token not in message["payload"]
+    assert message.status == "done"
+    assert "7916" not in message.payload and token not in message.payload
     assert token not in str(row)
 
 
@@ -106,7 +106,7 @@ async def test_a_patient_with_the_app_gets_no_invite_and_no_question_sms(db, fak
     )
     assert fake.sent == []
     pushes = await outbox.of_topic("push")
-    assert pushes and {p["status"] for p in pushes} == {"logged"}
+    assert pushes and {p.status for p in pushes} == {"logged"}
 
 
 async def test_questions_asked_together_reach_a_patient_without_the_app_in_one_sms(db, fake, smsru):
@@ -137,9 +137,9 @@ async def test_a_number_sms_ru_refuses_is_marked_and_gets_nothing_more(db, fake,
     [invite] = await messages(kind="invite")
     assert invite["status"] == "failed" and invite["reason"].startswith("207")
     patient = await parties.patient(sent.patient_id)
-    assert patient["sms_blocked_at"] is not None and "207" in patient["sms_blocked_reason"]
+    assert patient.sms_blocked_at is not None and "207" in patient.sms_blocked_reason
     [message] = await outbox.of_topic("sms")
-    assert message["status"] == "skipped"
+    assert message.status == "skipped"
     # The next notification is refused before anything goes to SMS.ru.
     requests_before = len(fake.requests)
     await notifications.notify(
@@ -162,8 +162,8 @@ async def test_no_money_on_the_account_waits_and_sends_once_topped_up(db, fake, 
     work = handlers(None, db.secret_key, sms_delivery=delivery(db, smsru))
     await drain(work, NOW)
     [message] = await outbox.of_topic("sms")
-    assert message["status"] == "pending" and "no money" in message["last_error"]
-    assert message["available_at"] >= NOW + timedelta(minutes=30)
+    assert message.status == "pending" and "no money" in message.last_error
+    assert message.available_at >= NOW + timedelta(minutes=30)
     assert (await messages())[0]["status"] == "queued"
     fake.balance = 100
     await drain(work, NOW + timedelta(hours=1))
@@ -180,14 +180,14 @@ async def test_an_outage_is_retried_with_backoff_and_each_sms_goes_once(db, fake
     now = NOW
     for _ in range(6):  # down for a while; each round after the backoff of the last
         await run_once(work, worker="w1", now=now)
-        due = [r["available_at"] for r in await outbox.of_topic("sms") if r["status"] == "pending"]
+        due = [r.available_at for r in await outbox.of_topic("sms") if r.status == "pending"]
         assert len(due) == 3
         now = max(due)
     refused_while_down = fake.refused
     # The vendor failing answers the first call of a batch; the rest wait without a call.
     assert refused_while_down == 6
     rows = await outbox.of_topic("sms")
-    assert all(r["attempts"] == 6 for r in rows)
+    assert all(r.attempts == 6 for r in rows)
     fake.down = False
     await drain(work, now)
     assert sorted(s.number for s in fake.sent) == ["79161230010", "79161230011", "79161230012"]
@@ -215,10 +215,10 @@ async def test_a_hung_vendor_is_cut_at_the_timeout_and_nothing_else_waits_for_it
     assert len(fake.hung) == 1 and fake.sent == []
     assert took < 3, took
     rows = await outbox.of_topic("sms")
-    assert {r["status"] for r in rows} == {"pending"}
-    assert any("timed out" in (r["last_error"] or "") for r in rows)
-    [recall] = [r for r in await outbox.of_topic("notify") if r["dedupe_key"] == "notify:recall"]
-    assert recall["status"] == "skipped"  # the other topic went on (no device, not by SMS)
+    assert {r.status for r in rows} == {"pending"}
+    assert any("timed out" in (r.last_error or "") for r in rows)
+    [recall] = [r for r in await outbox.of_topic("notify") if r.dedupe_key == "notify:recall"]
+    assert recall.status == "skipped"  # the other topic went on (no device, not by SMS)
     fake.hang = False
     await drain(work, NOW + timedelta(minutes=5))
     for n in range(3):
@@ -324,7 +324,7 @@ async def test_errors_of_our_own_request_fail_without_retrying(db, fake, smsru):
     [row] = await messages()
     assert row["status"] == "failed" and "204" in row["reason"]
     [message] = await outbox.of_topic("sms")
-    assert message["status"] == "failed" and message["attempts"] == 1
+    assert message.status == "failed" and message.attempts == 1
 
 
 async def test_an_erased_patient_is_sent_nothing(db, fake, smsru):

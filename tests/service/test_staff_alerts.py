@@ -154,10 +154,10 @@ async def test_sla_alerts_wait_for_working_hours_and_others_for_the_morning(db, 
     assert [kind_of(m) for m in box.messages] == [AlertKind.new_referral]  # 19:00: not night
     # The SLA's 2 working hours: Saturday 19:00–20:00, then Monday 09:00–10:00.
     [due] = [
-        m for m in await outbox.of_topic(staff_alerts.TIMER) if m["dedupe_key"].endswith("sla_due")
+        m for m in await outbox.of_topic(staff_alerts.TIMER) if m.dedupe_key.endswith("sla_due")
     ]
     monday = saturday_evening + timedelta(days=1, hours=14)  # Mon 09:00
-    assert due["available_at"] == monday + timedelta(minutes=30)
+    assert due.available_at == monday + timedelta(minutes=30)
     await work(db, url, monday)
     assert len(box.messages) == 1
     await work(db, url, monday + timedelta(minutes=30))
@@ -184,14 +184,14 @@ async def test_a_digest_instead_and_preferences_per_person(db, smtp):
     coordinator, manager, _ = await people(clinic_id)
     c_row = await parties.staff_by_email(coordinator.email)
     await staff_alerts.set_preferences(
-        c_row["id"],
+        c_row.id,
         staff_alerts.AlertPrefs(digest=True, lang="en"),
         role=Role.clinic_coordinator,
     )
     m_row = await parties.staff_by_email(manager.email)
     # The manager wants only new referrals.
     saved = await staff_alerts.set_preferences(
-        m_row["id"],
+        m_row.id,
         staff_alerts.AlertPrefs(kinds=frozenset({AlertKind.new_referral})),
         role=Role.clinic_manager,
     )

@@ -72,13 +72,13 @@ async def until_delivered(topics, topic: str, *, rounds: int = 30) -> None:
     for _ in range(rounds):
         now += timedelta(minutes=1)
         await run_once(topics, worker="w", now=now)
-        if all(r["status"] != "pending" for r in await outbox.of_topic(topic)):
+        if all(r.status != "pending" for r in await outbox.of_topic(topic)):
             return
     raise AssertionError(f"{topic} still pending: {await outbox.of_topic(topic)}")
 
 
-async def pushes_pending() -> list[dict]:
-    return [r for r in await outbox.of_topic("push") if r["status"] == "pending"]
+async def pushes_pending() -> list[outbox.OutboxRow]:
+    return [r for r in await outbox.of_topic("push") if r.status == "pending"]
 
 
 @pytest.mark.parametrize("hangs", ["send", "oauth token"])
@@ -111,12 +111,12 @@ async def test_a_hung_fcm_costs_one_timeout_and_every_push_arrives_once(
             assert link.cut == link.hung
             assert gap < TIMEOUT / 2, f"the event loop stood still for {gap:.2f} s"
             pending = await pushes_pending()
-            assert len(pending) == PUSHES and {r["attempts"] for r in pending} == {1}
+            assert len(pending) == PUSHES and {r.attempts for r in pending} == {1}
             assert fcm.received == []
             # The CRM's messages went out in the same round.
             for s in sent:
                 test_amocrm.lead_of(crm, s["invite_code"])
-            assert {r["status"] for r in await outbox.of_topic(OUTBOUND)} == {"done"}
+            assert {r.status for r in await outbox.of_topic(OUTBOUND)} == {"done"}
 
             link.mode = "pass"
             await until_delivered(topics, "push")
@@ -127,7 +127,7 @@ async def test_a_hung_fcm_costs_one_timeout_and_every_push_arrives_once(
         f"{link.hung} connections held and cut, the loop never still for more than "
         f"{gap * 1000:.0f} ms; every push delivered once after"
     )
-    assert {r["status"] for r in await outbox.of_topic("push")} == {"done"}
+    assert {r.status for r in await outbox.of_topic("push")} == {"done"}
     tags = sorted(m["android"]["notification"]["tag"] for m in fcm.received)
     assert tags == sorted(f"n{i}" for i in range(PUSHES))  # each once, none twice
 
@@ -190,8 +190,8 @@ async def test_a_hung_crm_costs_one_timeout_and_each_referral_is_made_once(
             assert link.hung == 1 and link.cut == 1
             assert gap < TIMEOUT / 2, f"the event loop stood still for {gap:.2f} s"
             rows = await outbox.of_topic(OUTBOUND)
-            assert [r["status"] for r in rows] == ["pending"] * REFERRALS
-            assert all("did not answer" in (r["last_error"] or "") for r in rows), rows
+            assert [r.status for r in rows] == ["pending"] * REFERRALS
+            assert all("did not answer" in (r.last_error or "") for r in rows), rows
             # The pushes went out in the same round.
             assert len(fcm.received) == 20
 
@@ -201,7 +201,7 @@ async def test_a_hung_crm_costs_one_timeout_and_each_referral_is_made_once(
             await asyncio.sleep(TIMEOUT)  # the host's silence ends
             await run_once(topics, worker="w", now=utcnow() + timedelta(minutes=1))
             assert creations(system, crm) == 1
-            assert all(r["status"] == "pending" for r in await outbox.of_topic(OUTBOUND))
+            assert all(r.status == "pending" for r in await outbox.of_topic(OUTBOUND))
 
             crm.answers_lost = set()
             await asyncio.sleep(TIMEOUT)
@@ -214,7 +214,7 @@ async def test_a_hung_crm_costs_one_timeout_and_each_referral_is_made_once(
         f"a lost answer and the return, {creations(system, crm)} creations for "
         f"{REFERRALS} referrals"
     )
-    assert {r["status"] for r in await outbox.of_topic(OUTBOUND)} == {"done"}
+    assert {r.status for r in await outbox.of_topic(OUTBOUND)} == {"done"}
     for s in sent:
         made_once(system, crm, s)
     assert creations(system, crm) == REFERRALS  # the lost answer's lead was found, not remade

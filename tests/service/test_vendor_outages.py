@@ -32,15 +32,15 @@ async def outage_rounds(topic_handlers, topic: str, start: datetime) -> tuple[da
     seen."""
     now, tries = start, []
     while now - start < OUTAGE:
-        before = {r["id"]: r for r in await outbox.of_topic(topic)}
+        before = {r.id: r for r in await outbox.of_topic(topic)}
         await run_once(topic_handlers, worker="w", now=now)
         for row in await outbox.of_topic(topic):
-            if row["attempts"] > before[row["id"]]["attempts"]:
-                tries.append(row["attempts"])
-                assert row["status"] == "pending", row  # waiting, not given up
-                wait = (row["available_at"] - now).total_seconds()
-                cap = min(2.0 ** row["attempts"], worker.MAX_BACKOFF.total_seconds())
-                assert cap / 2 <= wait <= cap, (row["attempts"], wait)
+            if row.attempts > before[row.id].attempts:
+                tries.append(row.attempts)
+                assert row.status == "pending", row  # waiting, not given up
+                wait = (row.available_at - now).total_seconds()
+                cap = min(2.0**row.attempts, worker.MAX_BACKOFF.total_seconds())
+                assert cap / 2 <= wait <= cap, (row.attempts, wait)
         now += STEP
     return now, tries
 
@@ -48,7 +48,7 @@ async def outage_rounds(topic_handlers, topic: str, start: datetime) -> tuple[da
 async def until_done(topic_handlers, topic: str, now: datetime) -> datetime:
     for _ in range(200):
         await run_once(topic_handlers, worker="w", now=now)
-        if all(r["status"] != "pending" for r in await outbox.of_topic(topic)):
+        if all(r.status != "pending" for r in await outbox.of_topic(topic)):
             return now
         now += STEP * 6
     return now
@@ -82,7 +82,7 @@ async def test_pushes_wait_out_an_fcm_outage_and_arrive_once(db, fake_fcm: FakeF
         f"\nFCM down {OUTAGE}: {fake_fcm.refused} sends refused, {len(tries)} retries "
         f"(attempts up to {max(tries)}); all delivered {end - now} after it came back"
     )
-    assert {r["status"] for r in rows} == {"done"}
+    assert {r.status for r in rows} == {"done"}
     tags = sorted(m["android"]["notification"]["tag"] for m in fake_fcm.received)
     assert tags == sorted(f"n{i}" for i in range(n))  # every push once, none twice
 
@@ -105,7 +105,7 @@ async def test_referrals_wait_out_a_crm_outage_and_are_created_once(client, db, 
             await send(client, ex, clinic_id, f"+7916123470{i}", f"Пациент {i}") for i in range(3)
         ]
         topics = handlers(None, db.secret_key)
-        start = max(r["available_at"] for r in await outbox.of_topic(OUTBOUND))
+        start = max(r.available_at for r in await outbox.of_topic(OUTBOUND))
         now, tries = await outage_rounds(topics, OUTBOUND, start)
         assert crm.refused >= 3 * 5
         crm.down = False
@@ -115,7 +115,7 @@ async def test_referrals_wait_out_a_crm_outage_and_are_created_once(client, db, 
             f"\n{system} down {OUTAGE}: {crm.refused} calls refused, {len(tries)} retries "
             f"(attempts up to {max(tries)}); all created {end - now} after it came back"
         )
-        assert {r["status"] for r in rows} == {"done"}
+        assert {r.status for r in rows} == {"done"}
         for s in sent:  # each referral made exactly once in the CRM
             if system == "amocrm":
                 test_amocrm.lead_of(crm, s["invite_code"])

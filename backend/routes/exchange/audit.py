@@ -38,16 +38,8 @@ async def get_audit(
 ) -> s.AuditList:
     rows = await desk.audit_log(limit=limit + 1, before_id=cursor, object_id=object_id, actor=actor)
     page, more = rows[:limit], len(rows) > limit
-    items = [
-        s.AuditEntry(
-            **{
-                **{f: r[f] for f in s.AuditEntry.__struct_fields__ if f != "details"},
-                "details": msgspec.json.decode(r["details"]) if r["details"] else {},
-            }
-        )
-        for r in page
-    ]
-    return s.AuditList(items=items, next_cursor=str(page[-1]["id"]) if more and page else None)
+    items = [msgspec.convert(r, s.AuditEntry, from_attributes=True) for r in page]
+    return s.AuditList(items=items, next_cursor=str(page[-1].id) if more and page else None)
 
 
 router = exchange_router(get_audit)

@@ -125,7 +125,7 @@ async def list_inbox(
     page, more = rows[:limit], len(rows) > limit
     return s.DeliveryList(
         items=[present.delivery(r) for r in page],
-        next_cursor=str(page[-1]["id"]) if more and page else None,
+        next_cursor=str(page[-1].id) if more and page else None,
     )
 
 

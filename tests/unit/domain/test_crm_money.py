@@ -15,6 +15,7 @@ from backend.domain.crm_money import (
     title_key,
     tooth_of,
 )
+from backend.domain.plan_import import PriceLine
 from backend.domain.plans import PlanItem
 
 
@@ -102,13 +103,14 @@ def test_rows_as_the_plan_reprice_add_and_drop_and_the_same_rows_change_nothing(
 def test_a_new_line_takes_its_specialization_and_title_from_the_price_list():
     rows = [CrmRow(ref="9", title="", price=45_000_00, code="A16.07.054")]
     known = {
-        "A16.07.054": {
-            "code": "A16.07.054",
-            "specialization": "implantology",
-            "title_ru": "Имплантация",
-            "title_en": "Implant",
-            "course_days": 180,
-        }
+        "A16.07.054": PriceLine(
+            code="A16.07.054",
+            specialization="implantology",
+            title_ru="Имплантация",
+            title_en="Implant",
+            price=45_000_00,
+            course_days=180,
+        )
     }
     lines = plan_from_rows(
         match_rows(rows, []), [], rows_mean="plan", specialization="therapy", known=known

@@ -2,6 +2,7 @@
 installations write it, a referral as a ticket."""
 
 from datetime import UTC, datetime, timedelta, timezone
+from types import SimpleNamespace
 from uuid import uuid4
 
 import pytest
@@ -36,15 +37,15 @@ def test_a_query_ident_could_not_mean_is_refused(params):
 
 def test_a_referral_as_an_ident_ticket():
     rid = uuid4()
-    row = {
-        "id": rid,
-        "sent_at": datetime(2026, 3, 2, 6, 30, 15, 123, tzinfo=UTC),
-        "phone": "+79161234567",
-        "name": "Анна Иванова",
-        "invite_code": "K7Q2",
-        "currency": "RUB",
-        "estimated_amount": 14_000_00,
-    }
+    row = SimpleNamespace(
+        id=rid,
+        sent_at=datetime(2026, 3, 2, 6, 30, 15, 123, tzinfo=UTC),
+        phone="+79161234567",
+        name="Анна Иванова",
+        invite_code="K7Q2",
+        currency="RUB",
+        estimated_amount=14_000_00,
+    )
     ticket = ident.ticket(row, "Пломба; Гигиена", "Europe/Moscow")
     assert ticket["Id"] == str(rid) and ticket["DateAndTime"] == "2026-03-02T09:30:15+03:00"
     assert ticket["ClientPhone"] == "+79161234567" and ticket["FormName"] == ident.FORM_NAME
