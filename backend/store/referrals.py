@@ -6,11 +6,11 @@ from uuid import UUID
 
 import msgspec
 
-from backend.domain.funnel import ReferralFold
+from backend.domain.funnel import FoldState, ReferralFold
 from backend.domain.progress import Progress
 from backend.domain.verification import NEEDS_EXCHANGE, Verification, VerificationState, next_due
 from backend.store.engine import is_postgres
-from backend.store.rows import ReferralRow, typed
+from backend.store.rows import LockedReferral, ReferralRow, typed
 from backend.store.tables import Referral
 
 
@@ -40,19 +40,19 @@ async def insert(
     )
 
 
-async def lock(referral_id: UUID) -> dict[str, Any] | None:
+async def lock(referral_id: UUID) -> LockedReferral | None:
     """Read the referral and hold it until the transaction ends, so that two changes to
     one referral fold one after the other. SQLite's write transaction already holds the
     whole database (BEGIN IMMEDIATE); PostgreSQL locks the row — OF referral: a change
     to one referral must not lock its whole clinic."""
     query = _LOCK_FOR_UPDATE if is_postgres() else _LOCK
     rows = await Referral.raw(query, referral_id)
-    return rows[0] if rows else None
+    return typed(rows[0], LockedReferral) if rows else None
 
 
 _LOCK = (
-    'SELECT r.id, r.clinic, r.patient, c.first_contact_sla_minutes AS "clinic.first_contact_'
-    'sla_minutes", c.timezone AS "clinic.timezone" FROM referral r JOIN clinic c '
+    "SELECT r.id, r.clinic, r.patient, r.schedule, r.fold_state, c.timezone AS clinic_timezone, "
+    "c.first_contact_sla_minutes AS clinic_sla_minutes FROM referral r JOIN clinic c "
     "ON c.id = r.clinic WHERE r.id = {}"
 )
 _LOCK_FOR_UPDATE = _LOCK + " FOR UPDATE OF r"
@@ -100,13 +100,18 @@ async def by_invite_code(code: str) -> ReferralRow | None:
     return None if row is None else _referral(row)
 
 
+_state = msgspec.msgpack.Encoder()
+
+
 async def save_fold(
     referral_id: UUID,
+    state: FoldState,
     fold: ReferralFold,
     verifications: dict[str, Verification],
     progress: Progress,
     now: datetime,
 ) -> None:
+    """The referral's derived columns, and the fold in progress they came from."""
     states = [v.state for v in verifications.values()]
     m = fold.money
     variant = fold.plan.variant if fold.plan else None
@@ -135,6 +140,7 @@ async def save_fold(
             Referral.chosen_variant: variant,
             Referral.variant_chosen_by: chosen_by,
             Referral.folded_event_id: fold.last_event_id,
+            Referral.fold_state: _state.encode(state),
             Referral.updated_at: now,
         }
     ).where(Referral.id == referral_id)

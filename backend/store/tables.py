@@ -17,6 +17,7 @@ from piccolo.columns import (
     BigInt,
     BigSerial,
     Boolean,
+    Bytea,
     Date,
     ForeignKey,
     Integer,
@@ -134,6 +135,8 @@ class Referral(Table, tablename="referral"):
     chosen_variant = Varchar(length=8, null=True, default=None)  # the variant that counts
     variant_chosen_by = Varchar(length=10, null=True, default=None)  # patient|clinic|exchange
     folded_event_id = BigInt(default=0)
+    # The fold in progress (domain.funnel.FoldState, msgpack): see services.recording.
+    fold_state = Bytea(null=True, default=None)
     created_at = Timestamptz()
     updated_at = Timestamptz()
     archived_at = Timestamptz(null=True, default=None)
