@@ -9,6 +9,7 @@ import msgspec
 from backend.domain.funnel import FoldState, ReferralFold
 from backend.domain.progress import Progress
 from backend.domain.verification import NEEDS_EXCHANGE, Verification, VerificationState, next_due
+from backend.store import sql
 from backend.store.engine import is_postgres
 from backend.store.rows import LockedReferral, ReferralRow, typed
 from backend.store.tables import Referral
@@ -117,33 +118,36 @@ async def save_fold(
     variant = fold.plan.variant if fold.plan else None
     choice = fold.variant_choice
     chosen_by = choice.by if choice is not None and choice.variant == variant else None
-    await Referral.update(
-        {
-            Referral.step: fold.step.value,
-            Referral.reached: fold.reached.value,
-            Referral.step_at: msgspec.json.encode(fold.step_at).decode(),
-            Referral.closed_reason: fold.closed_reason,
-            Referral.accepted_at: fold.accepted_at,
-            Referral.currency: m.currency,
-            Referral.estimated_amount: m.estimated,
-            Referral.planned_amount: m.planned,
-            Referral.accepted_amount: m.accepted,
-            Referral.executed_amount: m.executed,
-            Referral.paid_amount: m.paid,
-            Referral.remaining_amount: m.remaining,
-            Referral.lost_amount: m.lost,
-            Referral.schedule: progress.schedule.value,
-            Referral.expected_finish: progress.expected_finish,
-            Referral.disputed_count: sum(s in NEEDS_EXCHANGE for s in states),
-            Referral.overdue_count: sum(s is VerificationState.overdue for s in states),
-            Referral.verification_due_at: next_due(verifications),
-            Referral.chosen_variant: variant,
-            Referral.variant_chosen_by: chosen_by,
-            Referral.folded_event_id: fold.last_event_id,
-            Referral.fold_state: _state.encode(state),
-            Referral.updated_at: now,
-        }
-    ).where(Referral.id == referral_id)
+    values = {
+        "step": fold.step.value,
+        "reached": fold.reached.value,
+        "step_at": msgspec.json.encode(fold.step_at).decode(),
+        "closed_reason": fold.closed_reason,
+        "accepted_at": fold.accepted_at,
+        "currency": m.currency,
+        "estimated_amount": m.estimated,
+        "planned_amount": m.planned,
+        "accepted_amount": m.accepted,
+        "executed_amount": m.executed,
+        "paid_amount": m.paid,
+        "remaining_amount": m.remaining,
+        "lost_amount": m.lost,
+        "schedule": progress.schedule.value,
+        "expected_finish": progress.expected_finish,
+        "disputed_count": sum(s in NEEDS_EXCHANGE for s in states),
+        "overdue_count": sum(s is VerificationState.overdue for s in states),
+        "verification_due_at": next_due(verifications),
+        "chosen_variant": variant,
+        "variant_chosen_by": chosen_by,
+        "folded_event_id": fold.last_event_id,
+        "fold_state": _state.encode(state),
+        "updated_at": now,
+    }
+    await Referral.raw(
+        f"UPDATE referral {sql.update_set(list(values))} WHERE id = {{}}",
+        *values.values(),
+        referral_id,
+    )
 
 
 async def due_for_reevaluation(now: datetime, limit: int) -> list[UUID]:
