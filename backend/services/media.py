@@ -11,8 +11,10 @@ from backend.domain.teeth import is_valid_tooth
 from backend.runtime.clock import utcnow
 from backend.runtime.ids import new_id
 from backend.runtime.media_files import MediaFiles
+from backend.services import changes
 from backend.services.errors import Invalid, NotFound
 from backend.store import media, referrals
+from backend.store.engine import write_transaction
 
 MAX_BYTES = 15 * 1024 * 1024
 MAX_PIXELS = 8000 * 8000
@@ -69,24 +71,27 @@ async def attach_media(
         raise Invalid(f"tooth: {tooth} is not an FDI tooth number")
     if len(caption) > 300:
         raise Invalid("caption: at most 300 characters")
-    if await referrals.get(referral_id) is None:
+    referral = await referrals.get(referral_id)
+    if referral is None:
         raise NotFound("no such referral")
     cleaned, content_type, extension = clean_image(data)
     media_id = new_id()
     key = f"{referral_id}/{media_id}.{extension}"
     files.put(key, cleaned)
-    await media.insert(
-        media_id=media_id,
-        referral_id=referral_id,
-        kind=kind,
-        phase=phase,
-        tooth=tooth,
-        caption=caption,
-        storage_key=key,
-        content_type=content_type,
-        size_bytes=len(cleaned),
-        sha256=hashlib.sha256(cleaned).hexdigest(),
-        uploaded_by=uploaded_by,
-        now=now,
-    )
+    async with write_transaction():
+        await media.insert(
+            media_id=media_id,
+            referral_id=referral_id,
+            kind=kind,
+            phase=phase,
+            tooth=tooth,
+            caption=caption,
+            storage_key=key,
+            content_type=content_type,
+            size_bytes=len(cleaned),
+            sha256=hashlib.sha256(cleaned).hexdigest(),
+            uploaded_by=uploaded_by,
+            now=now,
+        )
+        await changes.note(referral.patient, [(changes.PICTURE, media_id, referral_id)], now)
     return media_id

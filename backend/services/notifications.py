@@ -16,7 +16,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from backend.domain.working_time import quiet_until
-from backend.services import sms, texts
+from backend.services import changes, sms, texts
 from backend.services.profile import prefs_of, quiet_of
 from backend.store import devices, outbox, parties
 from backend.store.engine import write_transaction
@@ -110,6 +110,7 @@ async def fan_out(
         held = await parties.patient_held(patient["id"], exclusive=False)
         if held is None or held["erased_at"] is not None:
             return Outcome(status="skipped", detail="no patient")
+        cursor = await changes.latest(patient["id"])
         for device in targets:
             lang = device.locale if device.locale in texts.LANGS else patient["locale"]
             title, body = texts.PUSH[kind]["en" if lang == "en" else "ru"]
@@ -121,6 +122,8 @@ async def fan_out(
                     "question_id": payload.get("question_id"),
                     "appointment_id": payload.get("appointment_id"),
                     "notification_id": str(notify_id),
+                    # The sync feed's cursor now: newer than the app's, it has to sync.
+                    "cursor": str(cursor),
                 }.items()
                 if v
             }

@@ -27,7 +27,7 @@ from backend.domain.funnel import (
 )
 from backend.runtime.clock import utcnow
 from backend.runtime.ids import new_id
-from backend.services import staff_alerts
+from backend.services import changes, staff_alerts
 from backend.services.clinic_settings import rules_for
 from backend.services.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.services.notifications import notify
@@ -95,7 +95,8 @@ async def record_locked(
         results.append((event, duplicate))
     if any(not duplicate for _, duplicate in results):
         rules = await rules_of(referral)
-        await refresh(referral, events, now, state=state, rules=rules)
+        moved = [a.id for a in fold.appointments if a not in before.appointments]
+        await refresh(referral, events, now, state=state, rules=rules, moved=moved)
         new_events = [e for e, duplicate in results if not duplicate]
         await staff_alerts.after_record(referral, before, fold, new_events, now, rules=rules)
     return [Recorded(event=e, duplicate=d, fold=fold) for e, d in results]
@@ -203,9 +204,14 @@ async def refresh(
     *,
     state: FoldState | None = None,
     rules: ClinicRules | None = None,
+    moved: list[UUID] | None = None,
+    screen_changed: bool = True,
 ) -> ReferralFold:
     """Rewrite everything derived from a referral's ledger, as of `now`: its step and
-    money, verifications, appointments, questions and the timers its state calls for.
+    money, verifications, appointments, questions and the timers its state calls for,
+    and note for the patient's app what changed (backend.services.changes): the
+    referral unless `screen_changed` is False (a timer's look, a refold) and nothing it
+    shows moved, the questions asked or withdrawn, the appointments events `moved`.
     `state`: the fold in progress of `events`, when the caller has it."""
     referral_id = referral.id
     state = state or stored_state(referral, events)
@@ -219,8 +225,12 @@ async def refresh(
     await verifications.save_all(referral_id, derived.verdicts, now)
     await appointments.save_all(referral_id, fold.appointments, now)
     await questions.withdraw(list(derived.questions.withdraw))
+    noted: list[changes.Change] = [
+        (changes.QUESTION, q, referral_id) for q in derived.questions.withdraw
+    ] + [(changes.APPOINTMENT, a, referral_id) for a in moved or ()]
     for spec in derived.questions.ask:
         question_id = new_id()
+        noted.append((changes.QUESTION, question_id, referral_id))
         await questions.insert(
             question_id=question_id,
             referral_id=referral_id,
@@ -237,6 +247,9 @@ async def refresh(
             now=now,
         )
     await outbox.keep_timers(referral_id, TIMER_TOPICS, _timers_wanted(referral_id, derived), now)
+    if screen_changed or noted or derived.progress.schedule.value != referral.schedule:
+        noted.insert(0, (changes.REFERRAL, referral_id, referral_id))
+    await changes.note(referral.patient, noted, now)
     await staff_alerts.after_refresh(referral, fold, derived.progress.schedule.value, now, rules)
     return fold
 
@@ -306,4 +319,4 @@ async def refold_one(referral_id: UUID, now: datetime) -> None:
     async with write_transaction():
         referral = await referrals.lock(referral_id)
         if referral is not None:
-            await refresh(referral, await ledger.events_of(referral_id), now)
+            await refresh(referral, await ledger.events_of(referral_id), now, screen_changed=False)

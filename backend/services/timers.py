@@ -35,7 +35,7 @@ async def fire_timer(payload: dict[str, Any], now: datetime) -> Outcome:
         # Time has passed since the last event: bring the derived rows (a plan now behind
         # schedule, a deadline gone) up to this moment before deciding.
         rules = await rules_of(referral)
-        fold = await refresh(referral, events, now, rules=rules)
+        fold = await refresh(referral, events, now, rules=rules, screen_changed=False)
         asked = await questions.asked_for(referral_id)
         ctx = reminder_context(fold, oldest_open(asked, now), rules, now)
         decision = decide(timer, fold, ctx, now)
