@@ -8,9 +8,18 @@ from uuid import UUID
 import msgspec
 
 from backend.store import sql
+from backend.store.engine import is_postgres
 from backend.store.tables import PatientChange
 
 Change = tuple[str, UUID, UUID]  # kind, object id, referral id
+
+_NOTE_IN_ONE = (
+    "WITH s AS (UPDATE patient SET change_seq = change_seq + 1 WHERE id = {{}} "
+    "RETURNING change_seq) INSERT INTO patient_change "
+    "(patient, seq, kind, object_id, referral, at) "
+    "SELECT {{}}, s.change_seq, v.kind, v.object_id, v.referral, {{}} "
+    "FROM s, (VALUES {values}) AS v (kind, object_id, referral) RETURNING seq"
+)
 
 
 class ChangeRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -25,6 +34,17 @@ async def note(patient_id: UUID, changes: list[Change], now: datetime) -> int | 
     it returns; None when there is nothing to note or no such patient)."""
     if not changes:
         return None
+    noted = list(dict.fromkeys(changes))
+    if is_postgres():  # the number and the rows in one round trip
+        values = ", ".join("({}::varchar, {}::uuid, {}::uuid)" for _ in noted)
+        rows = await PatientChange.raw(
+            _NOTE_IN_ONE.format(values=values),
+            patient_id,
+            patient_id,
+            now,
+            *(x for change in noted for x in change),
+        )
+        return rows[0]["seq"] if rows else None
     rows = await PatientChange.raw(
         "UPDATE patient SET change_seq = change_seq + 1 WHERE id = {} RETURNING change_seq",
         patient_id,
@@ -33,16 +53,10 @@ async def note(patient_id: UUID, changes: list[Change], now: datetime) -> int | 
         return None
     seq = rows[0]["change_seq"]
     args: list[object] = []
-    for kind, object_id, referral_id in dict.fromkeys(changes):
+    for kind, object_id, referral_id in noted:
         args += [patient_id, seq, kind, object_id, referral_id, now]
-    await PatientChange.raw(
-        sql.insert(
-            "patient_change",
-            ("patient", "seq", "kind", "object_id", "referral", "at"),
-            len(args) // 6,
-        ),
-        *args,
-    )
+    columns = ("patient", "seq", "kind", "object_id", "referral", "at")
+    await PatientChange.raw(sql.insert("patient_change", columns, len(noted)), *args)
     return seq
 
 
