@@ -183,18 +183,11 @@ async def rules_of(referral: LockedReferral) -> ClinicRules:
 def stored_state(referral: LockedReferral, events: list[Event]) -> FoldState:
     """The fold in progress saved with the referral, if it is of these events (it saw
     the newest) and of this fold version; else the fold from scratch."""
-    if referral.fold_state:
-        try:
-            state = _read_state.decode(referral.fold_state)
-        except msgspec.MsgspecError:  # written by another fold version's shape
-            state = None
-        newest = events[-1].id if events else 0
-        if state is not None and state.version == FOLD_VERSION and state.last_event_id == newest:
-            return state
+    state = referrals.decode_state(referral.fold_state)
+    newest = events[-1].id if events else 0
+    if state is not None and state.version == FOLD_VERSION and state.last_event_id == newest:
+        return state
     return fold_state(events)
-
-
-_read_state = msgspec.msgpack.Decoder(FoldState)
 
 
 async def refresh(

@@ -101,7 +101,20 @@ async def by_invite_code(code: str) -> ReferralRow | None:
     return None if row is None else _referral(row)
 
 
-_state = msgspec.msgpack.Encoder()
+# JSON, not msgpack: msgpack's timestamps come back in UTC, and a fold keeps the offsets
+# its events were stated in (a question's subject names the appointment as stated).
+_state = msgspec.json.Encoder()
+_read_state = msgspec.json.Decoder(FoldState)
+
+
+def decode_state(blob: bytes | None) -> FoldState | None:
+    """A stored fold in progress; None when there is none or it is of another shape."""
+    if not blob:
+        return None
+    try:
+        return _read_state.decode(blob)
+    except msgspec.MsgspecError:  # written by another fold version's shape
+        return None
 
 
 async def save_fold(

@@ -149,7 +149,7 @@ class Referral(Table, tablename="referral"):
     chosen_variant = Varchar(length=8, null=True, default=None)  # the variant that counts
     variant_chosen_by = Varchar(length=10, null=True, default=None)  # patient|clinic|exchange
     folded_event_id = BigInt(default=0)
-    # The fold in progress (domain.funnel.FoldState, msgpack): see services.recording.
+    # The fold in progress (domain.funnel.FoldState, JSON): see services.recording.
     fold_state = Bytea(null=True, default=None)
     created_at = Timestamptz()
     updated_at = Timestamptz()

@@ -1,4 +1,4 @@
-"""A referral's fold in progress (backend.domain.funnel.FoldState, msgpack), kept with it
+"""A referral's fold in progress (backend.domain.funnel.FoldState, JSON), kept with it
 so a new event that sorts after the last one folded is applied to it instead of
 refolding the whole ledger. Empty until the referral's next change; a state of another
 fold version is ignored (refolded from the ledger)."""

@@ -2,7 +2,7 @@
 ledger and any arrival order, with corrections and rulings arriving among the rest, and
 with the state stored and read back between events as the recording does."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import msgspec
 from hypothesis import given, settings
@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from backend.domain.events import (
     Completed,
+    Contacted,
     Correction,
     Event,
     Received,
@@ -21,6 +22,7 @@ from backend.domain.events import (
 from backend.domain.funnel import (
     FOLD_VERSION,
     FoldState,
+    ReferralFold,
     advance,
     finish,
     fold_referral,
@@ -29,8 +31,15 @@ from backend.domain.funnel import (
 from tests.unit.domain.test_funnel_properties import REFERRAL, arrive, logical_events
 from tests.unit.ledger_builder import T0
 
-stored = msgspec.msgpack.Encoder()
-read_back = msgspec.msgpack.Decoder(FoldState)
+stored = msgspec.json.Encoder()  # as store.referrals keeps it
+read_back = msgspec.json.Decoder(FoldState)
+
+
+def spelled(fold: ReferralFold) -> tuple[bytes, frozenset[int]]:
+    """A fold as JSON (offsets spelled out: equal datetimes in other offsets compare
+    equal, but a question's subject names the time as stated), its one set apart (JSON
+    lists a set in no particular order)."""
+    return stored.encode(msgspec.structs.replace(fold, retracted=frozenset())), fold.retracted
 
 
 def take_backs(events: list[Event], draws: list[tuple[int, int, bool]]) -> list[Event]:
@@ -84,7 +93,10 @@ def recorded_one_by_one(events: list[Event]) -> tuple[FoldState, int]:
         if not advance(state, event):
             state = fold_state(ledger)
             refolds += 1
-        assert finish(state) == fold_referral(ledger), f"after event {event.id}"
+        # As JSON, and after a trip through the store.
+        full = spelled(fold_referral(ledger))
+        assert spelled(finish(state)) == full, event.id
+        assert spelled(finish(read_back.decode(stored.encode(state)))) == full, event.id
     return state, refolds
 
 
@@ -122,6 +134,17 @@ def test_a_late_statement_and_a_correction_refold():
     corrected = take_backs(arrive(logical, [0, 1, 2, 3]), [(4, 3, False)])
     _, refolds = recorded_one_by_one(corrected)
     assert refolds == 1
+
+
+def test_times_keep_the_offset_they_were_stated_in():
+    """A booking stated in Moscow time stays in Moscow time through the stored state (a
+    question's subject names the appointment as the clinic stated it)."""
+    msk = timezone(timedelta(hours=3))
+    visit = Contacted(outcome="booked", appointment_at=datetime(2026, 12, 2, 15, 30, tzinfo=msk))
+    events = arrive([(visit, Source.bitrix24, 1)], [0, 1, 2])
+    state, _ = recorded_one_by_one(events)
+    (appointment,) = finish(read_back.decode(stored.encode(state))).appointments
+    assert appointment.starts_at.utcoffset() == timedelta(hours=3)
 
 
 def test_a_state_of_another_version_is_not_advanced():
