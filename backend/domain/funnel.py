@@ -259,6 +259,11 @@ class ReferralFold(msgspec.Struct, frozen=True, kw_only=True):
         return self.step not in CLOSURES and self.step is not Step.completed
 
 
+def treatment_start(fold: ReferralFold) -> datetime | None:
+    """When treatment began: the first visit, else the first item done."""
+    return fold.step_at.get("visited") or min(fold.done_items.values(), default=None)
+
+
 def retracted_ids(events: Iterable[Event]) -> frozenset[int]:
     """Events taken back: by an active correction, or by a did-not-happen ruling.
 
@@ -363,25 +368,24 @@ def _patient_statements(event: Event, sent_at: datetime | None) -> list[tuple[st
     return []
 
 
-class _Walk:
-    """Mutable state of one fold; lives only inside fold_referral()."""
+class _Walk(msgspec.Struct, kw_only=True):
+    """The step machine's mutable state, part of a FoldState."""
 
-    def __init__(self) -> None:
-        self.reached = Step.sent
-        self.closure: Step | None = None
-        self.closed_reason: str | None = None
-        self.step_at: dict[str, datetime] = {}
-        self.sent_at: datetime | None = None
-        self.clinic_id: UUID | None = None
-        self.transferred_to: UUID | None = None
-        self.attempts = 0
-        self.unreachable_at: datetime | None = None
-        self.no_show = False
-        self.stopped = False
-        self.appointments: dict[UUID, Appointment] = {}
-        self.done: dict[UUID, datetime] = {}
-        self.paid = 0
-        self.payments: list[PaymentRef] = []
+    reached: Step = Step.sent
+    closure: Step | None = None
+    closed_reason: str | None = None
+    step_at: dict[str, datetime] = msgspec.field(default_factory=dict)
+    sent_at: datetime | None = None
+    clinic_id: UUID | None = None
+    transferred_to: UUID | None = None
+    attempts: int = 0
+    unreachable_at: datetime | None = None
+    no_show: bool = False
+    stopped: bool = False
+    appointments: dict[UUID, Appointment] = msgspec.field(default_factory=dict)
+    done: dict[UUID, datetime] = msgspec.field(default_factory=dict)
+    paid: int = 0
+    payments: list[PaymentRef] = msgspec.field(default_factory=list)
 
     def reach(self, step: Step, at: datetime) -> None:
         self.step_at.setdefault(step, at)
@@ -527,12 +531,9 @@ class _Walk:
 
 
 def _plan_versions(
-    events: list[Event], choice: VariantChoice | None = None
+    plan_sets: list[PlanSet], choice: VariantChoice | None = None
 ) -> tuple[PlanVersion | None, PlanVersion | None, dict]:
-    versions = sorted(
-        (e.body for e in events if isinstance(e.body, PlanSet)),
-        key=lambda b: b.version,
-    )
+    versions = sorted(plan_sets, key=lambda b: b.version)
     current = estimated = None
     price_of: dict[UUID, int] = {}
     for body in versions:
@@ -557,73 +558,118 @@ def _plan_versions(
     return current, estimated, price_of
 
 
-def fold_referral(
-    events: Iterable[Event], *, as_of: datetime | None = None, default_currency: str = "RUB"
-) -> ReferralFold:
-    """Where a referral stands, from its ledger alone.
+# Bump when the fold's rules or FoldState's shape change: a stored state of another
+# version is not used (the referral is refolded from its ledger the next time).
+FOLD_VERSION = 1
 
-    as_of: where it stood at that moment — events that happened before it, with every
-    correction known today applied (a correction restates the past; it is not news).
-    """
+OrderKey = tuple[datetime, int, str, str]
+
+
+class FoldState(msgspec.Struct, kw_only=True):
+    """A fold in progress: everything the walk over the live events has gathered, from
+    which `finish` makes the ReferralFold. Stored with the referral, so that a new event
+    that sorts after every event folded so far is applied to it (`advance`) instead of
+    refolding the whole ledger; `fold_state(events)` is the fold from scratch."""
+
+    version: int = FOLD_VERSION
+    walk: _Walk = msgspec.field(default_factory=_Walk)
+    receipts: list[ReceiptRef] = msgspec.field(default_factory=list)
+    clinic_claims: dict[str, list[ClinicClaimRef]] = msgspec.field(default_factory=dict)
+    patient_says: dict[str, list[PatientSays]] = msgspec.field(default_factory=dict)
+    resolutions: dict[str, ResolutionRef] = msgspec.field(default_factory=dict)
+    choice: VariantChoice | None = None
+    plan_sets: list[PlanSet] = msgspec.field(default_factory=list)
+    retracted: frozenset[int] = frozenset()
+    last_order: OrderKey | None = None  # fold_order of the last live event applied
+    last_event_id: int = 0  # the highest ledger id seen, retracted or not
+
+
+def fold_state(events: Iterable[Event], *, as_of: datetime | None = None) -> FoldState:
+    """The fold of a whole ledger, from scratch (see fold_referral for `as_of`)."""
     events = list(events)
     retracted = retracted_ids(events)
-    live = sorted(
-        (e for e in events if e.id not in retracted and (as_of is None or e.occurred_at < as_of)),
-        key=fold_order,
+    state = FoldState(retracted=retracted, last_event_id=max((e.id for e in events), default=0))
+    live = (e for e in events if e.id not in retracted and (as_of is None or e.occurred_at < as_of))
+    for event in sorted(live, key=fold_order):
+        _apply(state, event)
+    return state
+
+
+def advance(state: FoldState, event: Event) -> bool:
+    """Apply a new event to a fold in progress, in place, if it can be: it is newer than
+    every event seen and sorts after every event applied, and takes nothing back. False
+    (and the state untouched) when the ledger must be refolded: a late or back-dated
+    statement, a correction, a ruling that a claim did not happen."""
+    takes_back = isinstance(event.body, Correction) or (
+        isinstance(event.body, Resolution) and event.body.outcome == "did_not_happen"
     )
+    if (
+        takes_back
+        or state.version != FOLD_VERSION
+        or event.id <= state.last_event_id
+        or (state.last_order is not None and fold_order(event) <= state.last_order)
+    ):
+        return False
+    state.last_event_id = event.id
+    _apply(state, event)
+    return True
 
-    walk = _Walk()
-    receipts: list[ReceiptRef] = []
-    clinic_claims: dict[str, list[ClinicClaimRef]] = {}
-    patient_says: dict[str, list[PatientSays]] = {}
-    resolutions: dict[str, ResolutionRef] = {}
 
-    choice: VariantChoice | None = None
-    for event in live:
-        walk.apply(event)
-        body = event.body
-        if isinstance(body, PlanSet) and event.side is Side.clinic and _patient_chose(choice):
-            _claim_plan_change(clinic_claims, event)
-        stated = _stated_choice(event)
-        if stated is not None:
-            if isinstance(body, VariantChosen) and PLAN in clinic_claims:
-                # Choosing again after the clinic's change is agreeing with the new plan.
-                patient_says.setdefault(PLAN, []).append(
-                    PatientSays(event_id=event.id, answer="yes", occurred_at=event.occurred_at)
-                )
-            choice = stated
-        if event.side is Side.clinic or isinstance(body, VisitCosigned):
-            appointment_at = body.appointment_at if isinstance(body, Contacted) else None
-            for milestone in milestones_claimed(event):
-                clinic_claims.setdefault(milestone, []).append(
-                    ClinicClaimRef(
-                        event_id=event.id,
-                        occurred_at=event.occurred_at,
-                        recorded_at=event.recorded_at,
-                        appointment_at=appointment_at if milestone == BOOKED else None,
-                        cosigned=isinstance(body, VisitCosigned),
-                    )
-                )
-        if event.side is Side.patient and isinstance(body, ReceiptAttached):
-            receipts.append(
-                ReceiptRef(event_id=event.id, amount=body.amount, issued_at=body.issued_at)
+def _apply(state: FoldState, event: Event) -> None:
+    """One live event, in fold order."""
+    walk = state.walk
+    walk.apply(event)
+    body = event.body
+    state.last_order = fold_order(event)
+    if isinstance(body, PlanSet):
+        state.plan_sets.append(body)
+        if event.side is Side.clinic and _patient_chose(state.choice):
+            _claim_plan_change(state.clinic_claims, event)
+    stated = _stated_choice(event)
+    if stated is not None:
+        if isinstance(body, VariantChosen) and PLAN in state.clinic_claims:
+            # Choosing again after the clinic's change is agreeing with the new plan.
+            state.patient_says.setdefault(PLAN, []).append(
+                PatientSays(event_id=event.id, answer="yes", occurred_at=event.occurred_at)
             )
-        if event.side is Side.patient:
-            for milestone, said in _patient_statements(event, walk.sent_at):
-                patient_says.setdefault(milestone, []).append(said)
-        if isinstance(body, Resolution):
-            resolutions[body.milestone] = ResolutionRef(
-                event_id=event.id,
-                outcome=body.outcome,
-                occurred_at=event.occurred_at,
-                note=body.note,
+        state.choice = stated
+    if event.side is Side.clinic or isinstance(body, VisitCosigned):
+        appointment_at = body.appointment_at if isinstance(body, Contacted) else None
+        for milestone in milestones_claimed(event):
+            state.clinic_claims.setdefault(milestone, []).append(
+                ClinicClaimRef(
+                    event_id=event.id,
+                    occurred_at=event.occurred_at,
+                    recorded_at=event.recorded_at,
+                    appointment_at=appointment_at if milestone == BOOKED else None,
+                    cosigned=isinstance(body, VisitCosigned),
+                )
             )
+    if event.side is Side.patient and isinstance(body, ReceiptAttached):
+        state.receipts.append(
+            ReceiptRef(event_id=event.id, amount=body.amount, issued_at=body.issued_at)
+        )
+    if event.side is Side.patient:
+        for milestone, said in _patient_statements(event, walk.sent_at):
+            state.patient_says.setdefault(milestone, []).append(said)
+    if isinstance(body, Resolution):
+        state.resolutions[body.milestone] = ResolutionRef(
+            event_id=event.id,
+            outcome=body.outcome,
+            occurred_at=event.occurred_at,
+            note=body.note,
+        )
 
-    plan, estimated_plan, price_of = _plan_versions(live, choice)
+
+def finish(state: FoldState, *, default_currency: str = "RUB") -> ReferralFold:
+    """Where the referral stands, from a fold in progress (which it leaves as it is)."""
+    walk = state.walk
+    plan, estimated_plan, price_of = _plan_versions(state.plan_sets, state.choice)
     step = walk.current_step()
     money = _money(walk, step, plan, estimated_plan, price_of, default_currency)
     accepted_steps = [walk.step_at[s] for s in MAIN_LINE[RANK[Step.booked] :] if s in walk.step_at]
-
+    receipts = tuple(state.receipts)
+    payments = tuple(walk.payments)
     return ReferralFold(
         step=step,
         reached=walk.reached,
@@ -640,18 +686,29 @@ def fold_referral(
         plan=plan,
         estimated_plan=estimated_plan,
         done_items=dict(walk.done),
-        payments=tuple(walk.payments),
-        receipts=tuple(receipts),
-        receipt_matches=match_receipts(tuple(receipts), tuple(walk.payments)),
+        payments=payments,
+        receipts=receipts,
+        receipt_matches=match_receipts(receipts, payments),
         item_prices=price_of,
         money=money,
-        clinic_claims={k: tuple(v) for k, v in clinic_claims.items()},
-        patient_says={k: tuple(v) for k, v in patient_says.items()},
-        resolutions=resolutions,
-        retracted=retracted,
-        last_event_id=max((e.id for e in events), default=0),
-        variant_choice=choice,
+        clinic_claims={k: tuple(v) for k, v in state.clinic_claims.items()},
+        patient_says={k: tuple(v) for k, v in state.patient_says.items()},
+        resolutions=dict(state.resolutions),
+        retracted=state.retracted,
+        last_event_id=state.last_event_id,
+        variant_choice=state.choice,
     )
+
+
+def fold_referral(
+    events: Iterable[Event], *, as_of: datetime | None = None, default_currency: str = "RUB"
+) -> ReferralFold:
+    """Where a referral stands, from its ledger alone.
+
+    as_of: where it stood at that moment — events that happened before it, with every
+    correction known today applied (a correction restates the past; it is not news).
+    """
+    return finish(fold_state(events, as_of=as_of), default_currency=default_currency)
 
 
 def _stated_choice(event: Event) -> VariantChoice | None:

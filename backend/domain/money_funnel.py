@@ -42,6 +42,7 @@ from backend.domain.funnel import (
     fold_referral,
     item_milestone,
     receipt_milestone,
+    treatment_start,
 )
 from backend.domain.norms import Norms, Specialization
 from backend.domain.progress import item_due_dates, planned_schedule
@@ -175,11 +176,6 @@ def main_specialization(events: list[Event], fold: ReferralFold) -> str:
         return ""
     order = {str(s): n for n, s in enumerate(Specialization)}
     return min(money, key=lambda s: (-money[s], order.get(s, len(order)), s))
-
-
-def treatment_start(fold: ReferralFold) -> datetime | None:
-    """When treatment began: the first visit, else the first item done."""
-    return fold.step_at.get("visited") or min(fold.done_items.values(), default=None)
 
 
 def expected_dues(fold: ReferralFold, norms: Norms) -> list[tuple[int, datetime]]:

@@ -39,6 +39,7 @@ from backend.services import (
     notifications,
     sms,
     staff_alerts,
+    timers,
 )
 from backend.services.recording import reevaluate_due
 from backend.store import outbox, privacy
@@ -74,7 +75,7 @@ def one_by_one(handle: Callable[[Claimed, datetime], Awaitable[Outcome]]) -> Han
 
 
 async def handle_timer(message: Claimed, now: datetime) -> Outcome:
-    return await notifications.fire_timer(message.payload, now)
+    return await timers.fire_timer(message.payload, now)
 
 
 async def handle_notify(
@@ -300,7 +301,7 @@ def handlers(
         return await handle_notify(message, now, sms_limit=limit)
 
     topics = {
-        notifications.TIMER: one_by_one(handle_timer),
+        timers.TOPIC: one_by_one(handle_timer),
         clinic_settings.RESTATE: one_by_one(handle_restate),
         notifications.NOTIFY: one_by_one(notify),
         notifications.PUSH: push_handler(sender),

@@ -19,11 +19,20 @@ from backend.routes import patient_present as present
 from backend.routes import patient_schemas as s
 from backend.routes import plan_document
 from backend.routes.docs import example_body, responds
-from backend.routes.paging import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from backend.routes.paging import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    MAX_ROW_ID,
+    Cursor,
+    Limit,
+    decode_cursor,
+    encode_cursor,
+)
 from backend.routes.security import PatientPrincipal, patient_principal
 from backend.runtime.clock import utcnow
 from backend.services import (
     answers,
+    changes,
     patient_reads,
     patient_statements,
     privacy,
@@ -144,6 +153,42 @@ async def list_referrals(
     return s.ReferralPage(
         items=items,
         next_cursor=encode_cursor(last.sent_at, last.id) if more and last else None,
+    )
+
+
+Since = Annotated[
+    int,
+    QueryParameter(
+        ge=0,
+        le=MAX_ROW_ID,
+        description="the cursor of the last sync (0 or absent: everything)",
+        examples=[],
+    ),
+]
+
+
+@get(
+    "/changes",
+    summary="What changed since my last sync",
+    description=(
+        "Referrals (their plan screen), questions, appointments and pictures changed since "
+        "`since`, each once, at its last change, oldest first; fetch those again and keep "
+        "`cursor` for the next sync. Push messages carry `cursor` too: a push with a cursor "
+        "newer than yours means there is something to fetch."
+    ),
+    responses=responds(s.ChangesOut, ex.CHANGES, "Changes since the cursor", errors=(400, 401)),
+)
+async def list_changes(
+    patient: NamedDependency[PatientPrincipal], since: Since = 0, limit: Limit = MAX_LIMIT
+) -> s.ChangesOut:
+    page = await changes.since(patient.patient_id, since, limit)
+    return s.ChangesOut(
+        changes=[
+            s.ChangeOut(kind=c.kind, id=c.object_id, referral_id=c.referral, version=c.version)  # type: ignore[arg-type]
+            for c in page.changes
+        ],
+        cursor=page.cursor,
+        more=page.more,
     )
 
 
@@ -582,6 +627,7 @@ router = Router(
         put_device,
         delete_device,
         list_referrals,
+        list_changes,
         get_referral,
         teeth_svg,
         teeth_json,

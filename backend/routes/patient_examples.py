@@ -151,6 +151,16 @@ REFERRAL = {
     ],
 }
 
+CHANGES = {
+    "changes": [
+        {"kind": "referral", "id": RID, "referral_id": RID, "version": 41},
+        {"kind": "question", "id": Q, "referral_id": RID, "version": 41},
+        {"kind": "appointment", "id": APPT, "referral_id": RID, "version": 42},
+    ],
+    "cursor": 42,
+    "more": False,
+}
+
 REFERRAL_PAGE = {
     "items": [
         {

@@ -294,6 +294,22 @@ class ReferralPage(msgspec.Struct, frozen=True, kw_only=True):
     next_cursor: Annotated[str | None, msgspec.Meta(description="pass as ?cursor= for more")]
 
 
+class ChangeOut(msgspec.Struct, frozen=True, kw_only=True):
+    kind: Annotated[
+        Literal["referral", "question", "appointment", "picture"],
+        msgspec.Meta(description="what to fetch again: a referral's screen, a question, …"),
+    ]
+    id: UUID
+    referral_id: UUID
+    version: Annotated[int, msgspec.Meta(description="the change number it last changed at")]
+
+
+class ChangesOut(msgspec.Struct, frozen=True, kw_only=True):
+    changes: list[ChangeOut]
+    cursor: Annotated[int, msgspec.Meta(description="pass as ?since= next time")]
+    more: Annotated[bool, msgspec.Meta(description="another page is waiting: ask again now")]
+
+
 class QuestionPage(msgspec.Struct, frozen=True, kw_only=True):
     items: list[QuestionOut]
     next_cursor: str | None

@@ -13,7 +13,7 @@ from uuid import UUID
 
 import msgspec
 
-from backend.domain.money_funnel import treatment_start
+from backend.domain.funnel import treatment_start
 from backend.domain.odontogram import chart, render_svg
 from backend.domain.progress import planned_schedule
 from backend.domain.variants import chart_states

@@ -30,6 +30,7 @@ from backend.domain.clinic_settings import (
     policy_of,
     restates,
 )
+from backend.domain.derive import ClinicRules
 from backend.domain.norms import DurationNorm, Specialization
 from backend.domain.roles import Role
 from backend.domain.verification import VerificationPolicy
@@ -77,6 +78,19 @@ async def effective_for(
     """A clinic's settings in force (`clinic_sla`: its SLA column, if the caller has it)."""
     exchange, clinic = await store.layers(clinic_id, clinic_sla)
     return effective_settings(exchange, clinic)
+
+
+async def rules_for(clinic_id: UUID, timezone: str, sla_minutes: int | None) -> ClinicRules:
+    """A clinic's rules in one value (zone, settings in force, duration norms): two
+    indexed reads, its zone and SLA column given by the caller (a locked referral
+    carries both)."""
+    exchange, own = await store.layers(clinic_id, sla_minutes)
+    return ClinicRules(
+        clinic_id=clinic_id,
+        tz=ZoneInfo(timezone),
+        settings=effective_settings(exchange, own),
+        norms=await norms_for(clinic_id),
+    )
 
 
 async def policy_for(clinic: ClinicRow | ClinicCard) -> VerificationPolicy:

@@ -18,9 +18,9 @@ from backend.domain.roles import needs_clinic
 from backend.domain.verification import Verification, verify
 from backend.services import referral_view
 from backend.services.audit import Viewer, saw
+from backend.services.clinic_settings import policy_for
 from backend.services.errors import NotFound
 from backend.services.patient_reads import ReferralBundle, referral_bundle
-from backend.services.recording import policy_for
 from backend.services.referral_view import PlanVersion
 from backend.services.staff_auth import StaffPrincipal
 from backend.store import (

@@ -181,7 +181,7 @@ async def transfer_referral(
         old = await referrals.lock(referral_id)
         if old is None:
             raise NotFound("no such referral")
-        if old["clinic"] == to_clinic_id:
+        if old.clinic == to_clinic_id:
             raise Conflict("the referral is already at that clinic")
         target = await parties.clinic(to_clinic_id)
         if target is None or target.archived_at is not None:
@@ -200,7 +200,7 @@ async def transfer_referral(
         new_id_, plan_id, code = new_id(), new_id(), short_code()
         await referrals.insert(
             referral_id=new_id_,
-            patient_id=old["patient"],
+            patient_id=old.patient,
             clinic_id=to_clinic_id,
             invite_code=code,
             sent_at=now,

@@ -16,8 +16,10 @@ from backend.domain.teeth import is_valid_tooth
 from backend.runtime.clock import utcnow
 from backend.runtime.ids import new_id
 from backend.runtime.media_files import ORIGINAL, MediaFiles
+from backend.services import changes
 from backend.services.errors import Invalid, NotFound
 from backend.store import media, referrals
+from backend.store.engine import write_transaction
 from backend.store.rows import MediaRow, PictureSize
 
 MAX_BYTES = 15 * 1024 * 1024
@@ -195,30 +197,33 @@ async def attach_media(
         raise Invalid(f"tooth: {tooth} is not an FDI tooth number")
     if len(caption) > 300:
         raise Invalid("caption: at most 300 characters")
-    if await referrals.get(referral_id) is None:
+    referral = await referrals.get(referral_id)
+    if referral is None:
         raise NotFound("no such referral")
     ready = await asyncio.to_thread(prepare, data)
     media_id = new_id()
     key = f"{referral_id}/{media_id}.{ready.extension}"
     sizes = await _store_copies(files, key, ready.copies)
     await files.put(key, ready.data, ready.content_type)
-    await media.insert(
-        media_id=media_id,
-        referral_id=referral_id,
-        kind=kind,
-        phase=phase,
-        tooth=tooth,
-        caption=caption,
-        storage_key=key,
-        content_type=ready.content_type,
-        size_bytes=len(ready.data),
-        sha256=hashlib.sha256(ready.data).hexdigest(),
-        uploaded_by=uploaded_by,
-        width=ready.width,
-        height=ready.height,
-        sizes=sizes,
-        now=now,
-    )
+    async with write_transaction():
+        await media.insert(
+            media_id=media_id,
+            referral_id=referral_id,
+            kind=kind,
+            phase=phase,
+            tooth=tooth,
+            caption=caption,
+            storage_key=key,
+            content_type=ready.content_type,
+            size_bytes=len(ready.data),
+            sha256=hashlib.sha256(ready.data).hexdigest(),
+            uploaded_by=uploaded_by,
+            width=ready.width,
+            height=ready.height,
+            sizes=sizes,
+            now=now,
+        )
+        await changes.note(referral.patient, [(changes.PICTURE, media_id, referral_id)], now)
     return media_id
 
 

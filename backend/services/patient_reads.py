@@ -11,13 +11,14 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from backend.domain.derive import progress_of
 from backend.domain.funnel import ReferralFold
 from backend.domain.norms import Norms
 from backend.domain.progress import Progress
 from backend.domain.verification import Verification, verify
 from backend.services import referral_view
+from backend.services.clinic_settings import policy_for
 from backend.services.errors import NotFound
-from backend.services.recording import policy_for, progress_of
 from backend.services.referral_view import PlanVersion
 from backend.store import media, questions, referrals
 from backend.store.rows import ClinicCard, MediaRow, PatientCard, QuestionRow, ReferralRow

@@ -25,13 +25,14 @@ from backend.runtime.ids import new_id
 from backend.services.answers import when_called
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.services.recording import Recorded, Statement, record_locked
-from backend.store import contact_ratings, ledger, parties, referrals
+from backend.store import contact_ratings, ledger, referrals
 from backend.store.engine import write_transaction
+from backend.store.rows import LockedReferral
 
 
-async def _locked_own(patient_id: UUID, referral_id: UUID) -> dict:
+async def _locked_own(patient_id: UUID, referral_id: UUID) -> LockedReferral:
     row = await referrals.lock(referral_id)
-    if row is None or row["patient"] != patient_id:
+    if row is None or row.patient != patient_id:
         raise NotFound("no such referral")
     return row
 
@@ -197,10 +198,8 @@ async def attach_receipt(
     now = now or utcnow()
     async with write_transaction():
         referral = await _locked_own(patient_id, referral_id)
-        clinic = await parties.clinic(referral["clinic"])
-        assert clinic is not None
         try:
-            receipt = parse_receipt_qr(qr, ZoneInfo(clinic.timezone))
+            receipt = parse_receipt_qr(qr, ZoneInfo(referral.clinic_timezone))
         except BadReceipt as exc:
             raise Invalid(str(exc)) from exc
         if receipt.issued_at > now:

@@ -1,46 +1,51 @@
 """The one door into the ledger, for every source: panel, CRM, MIS, app, exchange.
 
-Recording a statement, in one transaction: lock the referral, fold what is known,
-ask the domain whether the statement may be made, append it (once per source and
-idempotency key), fold again, and rewrite what follows from the ledger — the
-referral's step and money, its verifications and appointments, the questions for
-the patient — with an outbox message for each new question.
+Recording a statement is one transaction of three moves. Load: the referral's row
+under a lock (it carries the clinic's zone and SLA), its ledger, its questions and its
+clinic's rules. Decide: the domain checks the statement (`authority`), folds the ledger
+and derives everything that follows from it (`domain.derive`). Save: the event, the
+referral's step and money, its verifications, appointments, questions, funnel facts and
+conversion position, the timers its state wants, and an outbox message per new question.
 """
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 import msgspec
 
 from backend.domain.authority import Refusal, RefusalKind, check_statement
-from backend.domain.conversion import position as conversion_position
+from backend.domain.derive import ClinicRules, Derived, derive
 from backend.domain.events import Body, Contacted, Correction, Event, Source, side_of
-from backend.domain.funnel import ReferralFold, fold_referral
-from backend.domain.funnel_facts import referral_facts
-from backend.domain.money_funnel import treatment_start
-from backend.domain.norms import Norms
-from backend.domain.progress import Progress, plan_progress
-from backend.domain.questions import plan_questions
-from backend.domain.verification import VerificationPolicy, verify
+from backend.domain.funnel import (
+    FOLD_VERSION,
+    FoldState,
+    ReferralFold,
+    advance,
+    finish,
+    fold_state,
+)
 from backend.runtime.clock import utcnow
 from backend.runtime.ids import new_id
+from backend.services import changes, staff_alerts
+from backend.services.clinic_settings import rules_for
 from backend.services.errors import Conflict, Forbidden, Invalid, NotFound
+from backend.services.notifications import notify
 from backend.store import (
     appointments,
     conversion,
     funnel_facts,
     ledger,
-    norms,
-    parties,
+    outbox,
     questions,
     referrals,
     verifications,
 )
 from backend.store.engine import write_transaction
-from backend.store.rows import ClinicCard, ClinicRow
+from backend.store.rows import LockedReferral
+
+REMINDER_TIMER = "timer"  # topic of a patient's reminders (backend.services.timers)
+TIMER_TOPICS = (REMINDER_TIMER, staff_alerts.TIMER)
 
 
 class Statement(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,25 +77,28 @@ async def record(
 
 
 async def record_locked(
-    referral: dict[str, Any], statements: list[Statement], now: datetime
+    referral: LockedReferral, statements: list[Statement], now: datetime
 ) -> list[Recorded]:
     """Record statements about a referral the caller has locked (see referrals.lock)."""
-    referral_id = referral["id"]
+    referral_id = referral.id
     events = await ledger.events_of(referral_id)
     results: list[tuple[Event, bool]] = []
-    fold = before = fold_referral(events)
+    state = stored_state(referral, events)
+    fold = before = finish(state)
     for statement in statements:
         event, duplicate = await _append(referral_id, statement, events, fold, now)
         if not duplicate:
             events.append(event)
-            fold = fold_referral(events)
+            if not advance(state, event):  # late, back-dated or taking something back
+                state = fold_state(events)
+            fold = finish(state)
         results.append((event, duplicate))
     if any(not duplicate for _, duplicate in results):
-        from backend.services import staff_alerts  # it reads recording's policy
-
-        await refresh(referral, events, now, fold=fold)
+        rules = await rules_of(referral)
+        moved = [a.id for a in fold.appointments if a not in before.appointments]
+        await refresh(referral, events, now, state=state, rules=rules, moved=moved)
         new_events = [e for e, duplicate in results if not duplicate]
-        await staff_alerts.after_record(referral, before, fold, new_events, now)
+        await staff_alerts.after_record(referral, before, fold, new_events, now, rules=rules)
     return [Recorded(event=e, duplicate=d, fold=fold) for e, d in results]
 
 
@@ -167,84 +175,103 @@ def _error(refusal: Refusal) -> Exception:
     return cls(refusal.message)
 
 
-async def policy_for(clinic: ClinicRow | ClinicCard) -> VerificationPolicy:
-    """The clinic's verification policy: its first-contact SLA counted in its working
-    hours and holidays (so "overdue" comes when its patient is asked), its answer
-    windows (backend.services.clinic_settings). `clinic`: its row."""
-    from backend.services.clinic_settings import policy_for as settings_policy
+async def rules_of(referral: LockedReferral) -> ClinicRules:
+    """The rules of a locked referral's clinic (its zone and SLA come with the lock)."""
+    return await rules_for(referral.clinic, referral.clinic_timezone, referral.clinic_sla_minutes)
 
-    return await settings_policy(clinic)
+
+def stored_state(referral: LockedReferral, events: list[Event]) -> FoldState:
+    """The fold in progress saved with the referral, if it is of these events (it saw
+    the newest) and of this fold version; else the fold from scratch."""
+    state = referrals.decode_state(referral.fold_state)
+    newest = events[-1].id if events else 0
+    if state is not None and state.version == FOLD_VERSION and state.last_event_id == newest:
+        return state
+    return fold_state(events)
 
 
 async def refresh(
-    referral: dict[str, Any],
+    referral: LockedReferral,
     events: list[Event],
     now: datetime,
     *,
-    fold: ReferralFold | None = None,
+    state: FoldState | None = None,
+    rules: ClinicRules | None = None,
+    moved: list[UUID] | None = None,
+    screen_changed: bool = True,
 ) -> ReferralFold:
     """Rewrite everything derived from a referral's ledger, as of `now`: its step and
-    money, verifications, appointments, questions and the timers its state calls for."""
-    from backend.services import staff_alerts
-    from backend.services.notifications import notify, schedule_timers
+    money, verifications, appointments, questions and the timers its state calls for,
+    and note for the patient's app what changed (backend.services.changes): the
+    referral unless `screen_changed` is False (a timer's look, a refold) and nothing it
+    shows moved, the questions asked or withdrawn, the appointments events `moved`.
+    `state`: the fold in progress of `events`, when the caller has it."""
+    referral_id = referral.id
+    state = state or stored_state(referral, events)
+    fold = finish(state)
+    rules = rules or await rules_of(referral)
+    derived = derive(events, fold, await questions.asked_for(referral_id), rules, now)
 
-    referral_id = referral["id"]
-    fold = fold or fold_referral(events)
-    clinic = await parties.clinic(referral["clinic"])
-    assert clinic is not None  # clinics are never deleted
-    tz = ZoneInfo(clinic.timezone)
-    policy = await policy_for(clinic)
-    verdicts = verify(fold, now, policy)
-    asked = await questions.asked_for(referral_id)
-    plan = plan_questions(fold, verdicts, asked, now=now, policy=policy)
-    norm_table = await norms.norms_for(referral["clinic"])
-    progress = progress_of(fold, norm_table, now)
-
-    await referrals.save_fold(referral_id, fold, verdicts, progress, now)
-    await funnel_facts.replace(
-        referral_id,
-        referral["clinic"],
-        referral_facts(events, tz, now, policy, fold=fold, verdicts=verdicts, norms=norm_table),
-    )
-    await conversion.replace(referral_id, conversion_position(events, tz, fold))
-    await verifications.save_all(referral_id, verdicts, now)
+    await referrals.save_fold(referral_id, state, fold, derived.verdicts, derived.progress, now)
+    await funnel_facts.replace(referral_id, referral.clinic, derived.facts)
+    await conversion.replace(referral_id, derived.conversion)
+    await verifications.save_all(referral_id, derived.verdicts, now)
     await appointments.save_all(referral_id, fold.appointments, now)
-    await questions.withdraw(list(plan.withdraw))
-    for spec in plan.ask:
+    await questions.withdraw(list(derived.questions.withdraw))
+    noted: list[changes.Change] = [
+        (changes.QUESTION, q, referral_id) for q in derived.questions.withdraw
+    ] + [(changes.APPOINTMENT, a, referral_id) for a in moved or ()]
+    for spec in derived.questions.ask:
         question_id = new_id()
+        noted.append((changes.QUESTION, question_id, referral_id))
         await questions.insert(
             question_id=question_id,
             referral_id=referral_id,
-            patient_id=referral["patient"],
+            patient_id=referral.patient,
             spec=spec,
             now=now,
         )
         await notify(
-            patient_id=referral["patient"],
+            patient_id=referral.patient,
             referral_id=referral_id,
             kind="question",
             question_id=question_id,
             dedupe_key=f"notify:question:{question_id}",
             now=now,
         )
-    if plan.ask or plan.withdraw:
-        asked = await questions.asked_for(referral_id)
-    await schedule_timers(referral, fold, asked, now)
-    await staff_alerts.after_refresh(referral, fold, progress.schedule.value, now, clinic=clinic)
+    await outbox.keep_timers(referral_id, TIMER_TOPICS, _timers_wanted(referral_id, derived), now)
+    if screen_changed or noted or derived.progress.schedule.value != referral.schedule:
+        noted.insert(0, (changes.REFERRAL, referral_id, referral_id))
+    await changes.note(referral.patient, noted, now)
+    await staff_alerts.after_refresh(referral, fold, derived.progress.schedule.value, now, rules)
     return fold
 
 
-def progress_of(fold: ReferralFold, norm_table: Norms, now: datetime) -> Progress:
-    """The plan's progress as the domain defines it (one definition for every reader)."""
-    appt = fold.current_appointment
-    return plan_progress(
-        fold.plan.chosen_lines() if fold.plan else (),
-        fold.done_items,
-        started_at=treatment_start(fold),
-        planned_start=appt.starts_at if appt else None,
-        norms=norm_table,
-        now=now,
-    )
+def _timers_wanted(referral_id: UUID, derived: Derived) -> list[outbox.Timer]:
+    """The outbox timers a referral's state wants: the patient's reminders
+    (backend.services.timers) and its staff alerts (backend.services.staff_alerts)."""
+    return [
+        outbox.Timer(
+            topic=REMINDER_TIMER,
+            dedupe_key=f"{REMINDER_TIMER}:{referral_id}:{t.key}",
+            payload={
+                "referral_id": str(referral_id),
+                "key": t.key,
+                "kind": t.kind.value,
+                "at": t.at.isoformat(),
+            },
+            at=t.at,
+        )
+        for t in derived.timers
+    ] + [
+        outbox.Timer(
+            topic=staff_alerts.TIMER,
+            dedupe_key=f"{staff_alerts.TIMER}:{referral_id}:{t.key}",
+            payload={"referral_id": str(referral_id), "key": t.key, "kind": t.kind},
+            at=t.at,
+        )
+        for t in derived.alert_timers
+    ]
 
 
 async def reevaluate_due(*, now: datetime | None = None, limit: int = 200) -> int:
@@ -285,4 +312,4 @@ async def refold_one(referral_id: UUID, now: datetime) -> None:
     async with write_transaction():
         referral = await referrals.lock(referral_id)
         if referral is not None:
-            await refresh(referral, await ledger.events_of(referral_id), now)
+            await refresh(referral, await ledger.events_of(referral_id), now, screen_changed=False)

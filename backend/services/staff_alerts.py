@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import msgspec
 
+from backend.domain.derive import ClinicRules
 from backend.domain.events import Event, Payment, Side
 from backend.domain.funnel import ReferralFold, fold_referral, milestones_claimed
 from backend.domain.roles import Role
@@ -32,7 +33,6 @@ from backend.domain.staff_alerts import (
     AlertKind,
     AlertPrefs,
     Raised,
-    alert_timers,
     alerts_of_events,
     digest_at,
     new_disputes,
@@ -47,13 +47,13 @@ from backend.integrations.base import CrmRejected, CrmTask, CrmUnavailable
 from backend.messages.email import MailRejected, MailUnavailable, SmtpMailer
 from backend.services import alert_texts
 from backend.services.audit import Viewer, saw
-from backend.services.clinic_settings import effective_for
+from backend.services.clinic_settings import effective_for, rules_for
 from backend.store import integrations as integration_store
 from backend.store import ledger, outbox, parties, referrals
 from backend.store import staff_alerts as store
 from backend.store.engine import write_transaction
 from backend.store.outbox import Outcome
-from backend.store.rows import AlertPerson, AlertRow, ClinicRow
+from backend.store.rows import AlertPerson, AlertRow, ClinicRow, LockedReferral
 
 log = logging.getLogger("plantrack.alerts")
 
@@ -95,15 +95,22 @@ async def sla_of(clinic: ClinicRow | None) -> timedelta:
 
 
 async def raise_alert(
-    raised: Raised, *, clinic: ClinicRow | None, referral_id: UUID | None, now: datetime
+    raised: Raised,
+    *,
+    clinic: ClinicRow | None,
+    referral_id: UUID | None,
+    now: datetime,
+    rules: ClinicRules | None = None,
 ) -> int | None:
     """Record the alert once and queue its fan-out for when it may go out (inside the
-    caller's transaction)."""
-    scope = str(referral_id) if referral_id else str(clinic.id if clinic else "exchange")
+    caller's transaction). `rules`: the clinic's, when the caller has them at hand (the
+    recording does), in place of `clinic`'s row and a read of its calendar."""
+    clinic_id = rules.clinic_id if rules else clinic.id if clinic else None
+    scope = str(referral_id or clinic_id or "exchange")
     alert_id = await store.insert(
         dedupe_key=f"{raised.kind.value}:{scope}:{raised.key}"[:200],
         kind=raised.kind.value,
-        clinic_id=clinic.id if clinic else None,
+        clinic_id=clinic_id,
         referral_id=referral_id,
         details=dict(raised.details),
         happened_at=raised.happened_at,
@@ -111,7 +118,7 @@ async def raise_alert(
     )
     if alert_id is None:
         return None
-    tz, hours = await clinic_calendar(clinic)
+    tz, hours = (rules.tz, rules.settings.hours) if rules else await clinic_calendar(clinic)
     await outbox.enqueue(
         topic=ALERT,
         payload={"alert_id": alert_id},
@@ -130,11 +137,13 @@ def _states(fold: ReferralFold, now: datetime) -> dict[str, str]:
 
 
 async def after_record(
-    referral: dict[str, Any],
+    referral: LockedReferral,
     before: ReferralFold,
     after: ReferralFold,
     new_events: list[Event],
     now: datetime,
+    *,
+    rules: ClinicRules,
 ) -> None:
     """In the recording's transaction: the alerts its new events raise."""
     raised = alerts_of_events(new_events)
@@ -146,47 +155,22 @@ async def after_record(
         for e in new_events
     ):
         raised += new_disputes(_states(before, now), _states(after, now), now)
-    if not raised:
-        return
-    clinic = await parties.clinic(referral["clinic"])
     for r in raised:
-        await raise_alert(r, clinic=clinic, referral_id=referral["id"], now=now)
+        await raise_alert(r, clinic=None, referral_id=referral.id, now=now, rules=rules)
 
 
 async def after_refresh(
-    referral: dict[str, Any],
-    fold: ReferralFold,
-    schedule: str,
-    now: datetime,
-    *,
-    clinic: ClinicRow | None,
+    referral: LockedReferral, fold: ReferralFold, schedule: str, now: datetime, rules: ClinicRules
 ) -> None:
-    """In every rewrite of a referral's derived rows: its timed alerts kept in step with
-    its state, and a plan that has just fallen behind."""
-    tz, hours = await clinic_calendar(clinic)
-    referral_id = referral["id"]
-    wanted = {
-        f"{TIMER}:{referral_id}:{t.key}": t
-        for t in alert_timers(fold, sla=await sla_of(clinic), tz=tz, hours=hours)
-    }
-    pending = await outbox.pending_keys(topic=TIMER, referral_id=referral_id)
-    await outbox.cancel(sorted(pending - set(wanted)), now)
-    for key, timer in wanted.items():
-        if key not in pending:
-            await outbox.schedule(
-                topic=TIMER,
-                payload={"referral_id": str(referral_id), "key": timer.key, "kind": timer.kind},
-                dedupe_key=key,
-                available_at=max(timer.at, now),
-                referral_id=referral_id,
-                now=now,
-            )
-    if schedule == "behind" and referral.get("schedule") != "behind" and fold.is_open:
+    """In every rewrite of a referral's derived rows (its timed alerts are kept by the
+    recording, with its other timers): a plan that has just fallen behind."""
+    if schedule == "behind" and referral.schedule != "behind" and fold.is_open:
         await raise_alert(
             Raised(kind=AlertKind.behind_schedule, key=f"behind:{now.date()}", happened_at=now),
-            clinic=clinic,
-            referral_id=referral_id,
+            clinic=None,
+            referral_id=referral.id,
             now=now,
+            rules=rules,
         )
 
 
@@ -197,9 +181,10 @@ async def fire_timer(payload: dict[str, Any], now: datetime) -> Outcome:
         if referral is None:
             return Outcome(status="skipped", detail="no such referral")
         fold = fold_referral(await ledger.events_of(referral_id))
-        clinic = await parties.clinic(referral["clinic"])
-        tz, hours = await clinic_calendar(clinic)
-        sla = await sla_of(clinic)
+        rules = await rules_for(
+            referral.clinic, referral.clinic_timezone, referral.clinic_sla_minutes
+        )
+        tz, hours, sla = rules.tz, rules.settings.hours, rules.settings.first_contact_sla
         if not still_wanted(payload["key"], fold, sla=sla, tz=tz, hours=hours):
             return Outcome(status="skipped", detail="no longer true")
         kind = AlertKind(payload["kind"])
@@ -224,9 +209,10 @@ async def fire_timer(payload: dict[str, Any], now: datetime) -> Outcome:
                 happened_at=now,
                 details={"due_at": due.isoformat()} if due else {},
             ),
-            clinic=clinic,
+            clinic=None,
             referral_id=referral_id,
             now=now,
+            rules=rules,
         )
     return Outcome(status="done", detail=kind.value)
 

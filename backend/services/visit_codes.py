@@ -65,7 +65,7 @@ async def redeem_code(
     code = "".join(ch for ch in code if ch.isdigit())
     async with write_transaction():
         referral = await referrals.lock(referral_id)
-        if referral is None or referral["patient"] != patient_id:
+        if referral is None or referral.patient != patient_id:
             raise NotFound("no such referral")
         if await throttle.current(key, window=WINDOW, now=now) >= MAX_WRONG:
             raise TooManyAttempts(

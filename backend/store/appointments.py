@@ -4,35 +4,32 @@ from datetime import datetime
 from uuid import UUID
 
 from backend.domain.funnel import Appointment
-from backend.store import rows
+from backend.store import rows, sql
 from backend.store.tables import Appointment as AppointmentRow
+
+_COLUMNS = (
+    "id",
+    "referral",
+    "starts_at",
+    "status",
+    "patient_status",
+    "booked_event_id",
+    "updated_at",
+)
 
 
 async def save_all(referral_id: UUID, appointments: tuple[Appointment, ...], now: datetime) -> None:
+    """The referral's appointments as the fold has them, in one upsert."""
     if not appointments:
         return
-    rows = [
-        AppointmentRow(
-            id=a.id,
-            referral=referral_id,
-            starts_at=a.starts_at,
-            status=a.status,
-            patient_status=a.patient_status,
-            booked_event_id=a.booked_event_id,
-            updated_at=now,
-        )
-        for a in appointments
-    ]
-    await AppointmentRow.insert(*rows).on_conflict(
-        target=(AppointmentRow.id,),
-        action="DO UPDATE",
-        values=(
-            AppointmentRow.starts_at,
-            AppointmentRow.status,
-            AppointmentRow.patient_status,
-            AppointmentRow.booked_event_id,
-            AppointmentRow.updated_at,
-        ),
+    args: list[object] = []
+    for a in appointments:
+        args += [a.id, referral_id, a.starts_at, a.status, a.patient_status, a.booked_event_id, now]
+    await AppointmentRow.raw(
+        sql.insert("appointment", _COLUMNS, len(appointments))
+        + " ON CONFLICT (id) DO UPDATE SET "
+        + sql.excluded(_COLUMNS[2:]),
+        *args,
     )
 
 

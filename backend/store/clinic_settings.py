@@ -48,7 +48,10 @@ async def layers(
     the clinic's first-contact SLA (its own column) unless the caller has its row."""
     scopes = [EXCHANGE] + ([str(clinic_id)] if clinic_id else [])
     rows = {
-        r["scope"]: r for r in await ClinicSetting.select().where(ClinicSetting.scope.is_in(scopes))
+        r["scope"]: r
+        for r in await ClinicSetting.raw(
+            "SELECT * FROM clinic_setting WHERE scope IN ({}, {})", scopes[0], scopes[-1]
+        )
     }
     sla = None if clinic_sla is UNKNOWN else clinic_sla
     if clinic_id is not None and clinic_sla is UNKNOWN:

@@ -14,21 +14,26 @@ from backend.store.tables import ConversionPosition as Row
 
 
 async def replace(referral_id: UUID, position: Position | None) -> None:
-    """The referral's position as it is now (none for a referral never sent)."""
-    await Row.delete().where(Row.id == referral_id)
+    """The referral's position as it is now (none for a referral never sent): one
+    upsert, or one delete when it has none."""
     if position is None:
+        await Row.raw("DELETE FROM conversion_position WHERE id = {}", referral_id)
         return
-    await Row.insert(
-        Row(
-            id=referral_id,
-            clinic=position.clinic_id,
-            sent_day=position.sent_day,
-            specialization=position.specialization,
-            coordinator=position.coordinator,
-            reached=position.reached,
-            status=position.status,
-            transfer=position.transfer,
-        )
+    await Row.raw(
+        "INSERT INTO conversion_position (id, clinic, sent_day, specialization, coordinator, "
+        "reached, status, transfer) VALUES ({}, {}, {}, {}, {}, {}, {}, {}) "
+        "ON CONFLICT (id) DO UPDATE SET clinic = excluded.clinic, "
+        "sent_day = excluded.sent_day, specialization = excluded.specialization, "
+        "coordinator = excluded.coordinator, reached = excluded.reached, "
+        "status = excluded.status, transfer = excluded.transfer",
+        referral_id,
+        position.clinic_id,
+        position.sent_day,
+        position.specialization,
+        position.coordinator,
+        position.reached,
+        position.status,
+        position.transfer,
     )
 
 

@@ -8,15 +8,29 @@ from uuid import UUID
 from piccolo.query.functions.aggregate import Sum
 
 from backend.domain.funnel_facts import ReferralFacts
+from backend.store import sql
 from backend.store.engine import reports_node
 from backend.store.rows import FunnelSum, HealthFact, typed
 from backend.store.tables import FunnelFact, FunnelMonth
 
 Key = tuple[str, str, str, str, str, str]  # cohort, specialization, month, kind, split, reason
 
-ADD_TO_MONTH = (
+_FACT_COLUMNS = (
+    "clinic",
+    "cohort",
+    "specialization",
+    "month",
+    "kind",
+    "split",
+    "reason",
+    "amount",
+    "count",
+    "day",
+    "sent_day",
+)
+ADD_TO_MONTHS = (
     'INSERT INTO "funnel_month" ("clinic", "cohort", "specialization", "month", "kind", '
-    '"split", "reason", "amount", "count") VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}) '
+    '"split", "reason", "amount", "count") VALUES {values} '
     'ON CONFLICT ("clinic", "month", "cohort", "specialization", "kind", "split", "reason") '
     "DO UPDATE SET "
     '"amount" = "funnel_month"."amount" + excluded."amount", '
@@ -90,14 +104,28 @@ async def replace(referral_id: UUID, clinic_id: UUID, facts: ReferralFacts | Non
             added.append(r)
     removed = [fact_id for ids in kept.values() for fact_id in ids]
     if removed:
-        await FunnelFact.delete().where(FunnelFact.id.is_in(removed))
+        await FunnelFact.raw(
+            f"DELETE FROM funnel_fact WHERE id IN ({sql.marks(len(removed))})",  # noqa: S608
+            *removed,
+        )
     if added:
         assert facts is not None
-        await FunnelFact.insert(
-            *(FunnelFact(referral=referral_id, currency=facts.currency, **r) for r in added)
+        args: list[Any] = []
+        for r in added:
+            args += [referral_id, facts.currency, *(r[c] for c in _FACT_COLUMNS)]
+        await FunnelFact.raw(
+            sql.insert("funnel_fact", ("referral", "currency", *_FACT_COLUMNS), len(added)),
+            *args,
         )
-    for (clinic, key), (amount, count) in sorted(changed, key=lambda kv: (str(kv[0][0]), kv[0][1])):
-        await FunnelMonth.raw(ADD_TO_MONTH, clinic, *key, amount, count).run()
+    if changed:
+        # One statement for every month the change touches (in a fixed order, so that
+        # two recordings touching the same months take their row locks alike).
+        args = []
+        for (clinic, key), (amount, count) in sorted(
+            changed, key=lambda kv: (str(kv[0][0]), kv[0][1])
+        ):
+            args += [clinic, *key, amount, count]
+        await FunnelMonth.raw(ADD_TO_MONTHS.format(values=sql.rows_of(len(changed), 9)), *args)
 
 
 FUNNEL_KINDS = (

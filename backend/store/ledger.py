@@ -54,21 +54,19 @@ async def append(
     idempotency_key: str,
 ) -> Event | None:
     """Append one event; None if this (source, key) is already in the ledger."""
-    row = EventRow(
-        referral=referral_id,
-        kind=kind_of(body),
-        source=source.value,
-        side=side_of(source, body).value,
-        actor=actor,
-        occurred_at=occurred_at,
-        recorded_at=recorded_at,
-        idempotency_key=idempotency_key,
-        payload=encode_body(body),
-    )
-    inserted = (
-        await EventRow.insert(row)
-        .on_conflict(target=(EventRow.source, EventRow.idempotency_key), action="DO NOTHING")
-        .returning(EventRow.id)
+    inserted = await EventRow.raw(
+        'INSERT INTO "event" (referral, kind, source, side, actor, occurred_at, recorded_at, '
+        "idempotency_key, payload) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}) "
+        "ON CONFLICT (source, idempotency_key) DO NOTHING RETURNING id",
+        referral_id,
+        kind_of(body),
+        source.value,
+        side_of(source, body).value,
+        actor,
+        occurred_at,
+        recorded_at,
+        idempotency_key,
+        encode_body(body),
     )
     if not inserted:
         return None

@@ -201,6 +201,52 @@ async def schedule(
     )
 
 
+class Timer(msgspec.Struct, frozen=True, kw_only=True):
+    """An outbox message due at a moment, named by its dedupe key (see keep_timers)."""
+
+    topic: str
+    dedupe_key: str
+    payload: dict[str, Any]
+    at: datetime
+
+
+async def keep_timers(
+    referral_id: UUID, topics: tuple[str, ...], wanted: list[Timer], now: datetime
+) -> None:
+    """Make a referral's pending timers of these topics exactly `wanted`: one read, then
+    one statement to cancel those no longer wanted and one to add the missing ones (a
+    cancelled timer comes back; one that fired stays fired)."""
+    marks = ", ".join("{}" for _ in topics)
+    rows = await Outbox.raw(
+        f'SELECT dedupe_key FROM "outbox" WHERE referral = {{}} AND topic IN ({marks}) '  # noqa: S608
+        "AND status = 'pending'",
+        referral_id,
+        *topics,
+    )
+    pending = {r["dedupe_key"] for r in rows}
+    await cancel(sorted(pending - {t.dedupe_key for t in wanted}), now)
+    missing = [t for t in wanted if t.dedupe_key not in pending]
+    if not missing:
+        return
+    values = ", ".join("({}, {}, {}, {}, 'pending', {}, 0, {})" for _ in missing)
+    args: list[Any] = []
+    for t in missing:
+        payload = msgspec.json.encode(t.payload).decode()
+        args += [t.topic, t.dedupe_key, referral_id, payload, max(t.at, now), now]
+    await Outbox.raw(
+        f"""
+        INSERT INTO "outbox" ("topic", "dedupe_key", "referral", "payload", "status",
+                              "available_at", "attempts", "created_at")
+        VALUES {values}
+        ON CONFLICT ("dedupe_key") DO UPDATE
+           SET "status" = 'pending', "available_at" = excluded."available_at",
+               "payload" = excluded."payload"
+         WHERE "outbox"."status" = 'cancelled'
+        """,  # noqa: S608 - only placeholders are interpolated
+        *args,
+    )
+
+
 async def pending_keys(*, topic: str, referral_id: UUID) -> set[str]:
     rows = await Outbox.select(Outbox.dedupe_key).where(
         (Outbox.topic == topic) & (Outbox.referral == referral_id) & (Outbox.status == "pending")
@@ -211,8 +257,12 @@ async def pending_keys(*, topic: str, referral_id: UUID) -> set[str]:
 async def cancel(dedupe_keys: list[str], now: datetime) -> None:
     """Withdraw messages not yet taken by a worker (a timer whose reason is gone)."""
     if dedupe_keys:
-        await Outbox.update({Outbox.status: "cancelled", Outbox.done_at: now}).where(
-            Outbox.dedupe_key.is_in(dedupe_keys) & (Outbox.status == "pending")
+        marks = ", ".join("{}" for _ in dedupe_keys)
+        await Outbox.raw(
+            f"UPDATE \"outbox\" SET status = 'cancelled', done_at = {{}} "  # noqa: S608
+            f"WHERE dedupe_key IN ({marks}) AND status = 'pending'",
+            now,
+            *dedupe_keys,
         )
 
 

@@ -118,7 +118,10 @@ async def holdings(patient_id: UUID) -> Holdings | None:
     if patient is None:
         return None
     referrals = (
-        await Referral.select().where(Referral.patient == patient_id).order_by(Referral.sent_at)
+        # Not the fold in progress: a cache of the ledger's, in the store's own encoding.
+        await Referral.select(*Referral.all_columns(exclude=[Referral.fold_state]))
+        .where(Referral.patient == patient_id)
+        .order_by(Referral.sent_at)
     )
     ids = [r["id"] for r in referrals]
     clinic_ids = list({r["clinic"] for r in referrals})

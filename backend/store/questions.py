@@ -9,15 +9,11 @@ from backend.store.tables import Question
 
 
 async def asked_for(referral_id: UUID) -> list[AskedQuestion]:
-    rows = await Question.select(
-        Question.id,
-        Question.kind,
-        Question.milestone,
-        Question.subject,
-        Question.status,
-        Question.asked_at,
-        Question.expires_at,
-    ).where(Question.referral == referral_id)
+    rows = await Question.raw(
+        "SELECT id, kind, milestone, subject, status, asked_at, expires_at FROM question "
+        "WHERE referral = {}",
+        referral_id,
+    )
     return [
         AskedQuestion(
             id=r["id"],

@@ -8,21 +8,24 @@ from backend.store.tables import RateLimit
 from backend.store.throttle import Count
 
 
-async def hit(key: str, *, window: timedelta, now: datetime) -> Count:
-    """Count one request; one statement, so concurrent processes never lose a count."""
+async def hit(key: str, *, window: timedelta, now: datetime, n: int = 1) -> Count:
+    """Count `n` requests; one statement, so concurrent processes never lose a count."""
     rows = await RateLimit.raw(
         """
-        INSERT INTO "rate_limit" ("key", "window_start", "hits") VALUES ({}, {}, 1)
+        INSERT INTO "rate_limit" ("key", "window_start", "hits") VALUES ({}, {}, {})
         ON CONFLICT ("key") DO UPDATE SET
-            "hits" = CASE WHEN "rate_limit"."window_start" <= {} THEN 1
-                          ELSE "rate_limit"."hits" + 1 END,
+            "hits" = CASE WHEN "rate_limit"."window_start" <= {} THEN {}
+                          ELSE "rate_limit"."hits" + {} END,
             "window_start" = CASE WHEN "rate_limit"."window_start" <= {} THEN {}
                                   ELSE "rate_limit"."window_start" END
         RETURNING "hits", "window_start"
         """,
         key,
         now,
+        n,
         now - window,
+        n,
+        n,
         now - window,
         now,
     )

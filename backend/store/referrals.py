@@ -6,11 +6,12 @@ from uuid import UUID
 
 import msgspec
 
-from backend.domain.funnel import ReferralFold
+from backend.domain.funnel import FoldState, ReferralFold
 from backend.domain.progress import Progress
 from backend.domain.verification import NEEDS_EXCHANGE, Verification, VerificationState, next_due
+from backend.store import sql
 from backend.store.engine import is_postgres
-from backend.store.rows import ClinicCard, PatientCard, ReferralRow, typed
+from backend.store.rows import ClinicCard, LockedReferral, PatientCard, ReferralRow, typed
 from backend.store.tables import Referral
 
 
@@ -40,19 +41,19 @@ async def insert(
     )
 
 
-async def lock(referral_id: UUID) -> dict[str, Any] | None:
+async def lock(referral_id: UUID) -> LockedReferral | None:
     """Read the referral and hold it until the transaction ends, so that two changes to
     one referral fold one after the other. SQLite's write transaction already holds the
     whole database (BEGIN IMMEDIATE); PostgreSQL locks the row — OF referral: a change
     to one referral must not lock its whole clinic."""
     query = _LOCK_FOR_UPDATE if is_postgres() else _LOCK
     rows = await Referral.raw(query, referral_id)
-    return rows[0] if rows else None
+    return typed(rows[0], LockedReferral) if rows else None
 
 
 _LOCK = (
-    'SELECT r.id, r.clinic, r.patient, c.first_contact_sla_minutes AS "clinic.first_contact_'
-    'sla_minutes", c.timezone AS "clinic.timezone" FROM referral r JOIN clinic c '
+    "SELECT r.id, r.clinic, r.patient, r.schedule, r.fold_state, c.timezone AS clinic_timezone, "
+    "c.first_contact_sla_minutes AS clinic_sla_minutes FROM referral r JOIN clinic c "
     "ON c.id = r.clinic WHERE r.id = {}"
 )
 _LOCK_FOR_UPDATE = _LOCK + " FOR UPDATE OF r"
@@ -99,44 +100,66 @@ async def by_invite_code(code: str) -> ReferralRow | None:
     return None if row is None else _referral(row)
 
 
+# JSON, not msgpack: msgpack's timestamps come back in UTC, and a fold keeps the offsets
+# its events were stated in (a question's subject names the appointment as stated).
+_state = msgspec.json.Encoder()
+_read_state = msgspec.json.Decoder(FoldState)
+
+
+def decode_state(blob: bytes | None) -> FoldState | None:
+    """A stored fold in progress; None when there is none or it is of another shape."""
+    if not blob:
+        return None
+    try:
+        return _read_state.decode(blob)
+    except msgspec.MsgspecError:  # written by another fold version's shape
+        return None
+
+
 async def save_fold(
     referral_id: UUID,
+    state: FoldState,
     fold: ReferralFold,
     verifications: dict[str, Verification],
     progress: Progress,
     now: datetime,
 ) -> None:
+    """The referral's derived columns, and the fold in progress they came from."""
     states = [v.state for v in verifications.values()]
     m = fold.money
     variant = fold.plan.variant if fold.plan else None
     choice = fold.variant_choice
     chosen_by = choice.by if choice is not None and choice.variant == variant else None
-    await Referral.update(
-        {
-            Referral.step: fold.step.value,
-            Referral.reached: fold.reached.value,
-            Referral.step_at: msgspec.json.encode(fold.step_at).decode(),
-            Referral.closed_reason: fold.closed_reason,
-            Referral.accepted_at: fold.accepted_at,
-            Referral.currency: m.currency,
-            Referral.estimated_amount: m.estimated,
-            Referral.planned_amount: m.planned,
-            Referral.accepted_amount: m.accepted,
-            Referral.executed_amount: m.executed,
-            Referral.paid_amount: m.paid,
-            Referral.remaining_amount: m.remaining,
-            Referral.lost_amount: m.lost,
-            Referral.schedule: progress.schedule.value,
-            Referral.expected_finish: progress.expected_finish,
-            Referral.disputed_count: sum(s in NEEDS_EXCHANGE for s in states),
-            Referral.overdue_count: sum(s is VerificationState.overdue for s in states),
-            Referral.verification_due_at: next_due(verifications),
-            Referral.chosen_variant: variant,
-            Referral.variant_chosen_by: chosen_by,
-            Referral.folded_event_id: fold.last_event_id,
-            Referral.updated_at: now,
-        }
-    ).where(Referral.id == referral_id)
+    values = {
+        "step": fold.step.value,
+        "reached": fold.reached.value,
+        "step_at": msgspec.json.encode(fold.step_at).decode(),
+        "closed_reason": fold.closed_reason,
+        "accepted_at": fold.accepted_at,
+        "currency": m.currency,
+        "estimated_amount": m.estimated,
+        "planned_amount": m.planned,
+        "accepted_amount": m.accepted,
+        "executed_amount": m.executed,
+        "paid_amount": m.paid,
+        "remaining_amount": m.remaining,
+        "lost_amount": m.lost,
+        "schedule": progress.schedule.value,
+        "expected_finish": progress.expected_finish,
+        "disputed_count": sum(s in NEEDS_EXCHANGE for s in states),
+        "overdue_count": sum(s is VerificationState.overdue for s in states),
+        "verification_due_at": next_due(verifications),
+        "chosen_variant": variant,
+        "variant_chosen_by": chosen_by,
+        "folded_event_id": fold.last_event_id,
+        "fold_state": _state.encode(state),
+        "updated_at": now,
+    }
+    await Referral.raw(
+        f"UPDATE referral {sql.update_set(list(values))} WHERE id = {{}}",
+        *values.values(),
+        referral_id,
+    )
 
 
 async def due_for_reevaluation(now: datetime, limit: int) -> list[UUID]:

@@ -103,6 +103,19 @@ class ReferralRow(msgspec.Struct, frozen=True, kw_only=True):
     archived_at: datetime | None
 
 
+class LockedReferral(msgspec.Struct, frozen=True, kw_only=True):
+    """A referral held for a change (store.referrals.lock): who, where, and what the
+    rules of its clinic need to know before loading anything else."""
+
+    id: UUID
+    clinic: UUID
+    patient: UUID
+    schedule: str  # as last derived: a plan that has just fallen behind raises an alert
+    clinic_timezone: str
+    clinic_sla_minutes: int | None  # the clinic's own first-contact SLA, if it set one
+    fold_state: bytes | None  # the fold in progress as last saved (domain.funnel.FoldState)
+
+
 class AppointmentRow(msgspec.Struct, frozen=True, kw_only=True):
     """A visit booked for a referral, as the fold derived it (FHIR status words)."""
 

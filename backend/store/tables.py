@@ -17,6 +17,7 @@ from piccolo.columns import (
     BigInt,
     BigSerial,
     Boolean,
+    Bytea,
     Date,
     ForeignKey,
     Integer,
@@ -88,6 +89,20 @@ class Patient(Table, tablename="patient"):
     # no more SMS go to it (backend.services.sms).
     sms_blocked_at = Timestamptz(null=True, default=None)
     sms_blocked_reason = Varchar(length=120, null=True, default=None)
+    change_seq = BigInt(default=0)  # the last of the patient's changes (PatientChange.seq)
+
+
+class PatientChange(Table, tablename="patient_change"):
+    """Something the app shows changed for a patient (backend.services.changes): the
+    sync feed. `seq` counts per patient, in commit order; index (patient, seq)."""
+
+    id = BigSerial(primary_key=True)
+    patient = UUID()
+    seq = BigInt(default=0)
+    kind = Varchar(length=12)  # referral | question | appointment | picture
+    object_id = UUID()
+    referral = UUID()
+    at = Timestamptz()
 
 
 class Device(Table, tablename="device"):
@@ -134,6 +149,8 @@ class Referral(Table, tablename="referral"):
     chosen_variant = Varchar(length=8, null=True, default=None)  # the variant that counts
     variant_chosen_by = Varchar(length=10, null=True, default=None)  # patient|clinic|exchange
     folded_event_id = BigInt(default=0)
+    # The fold in progress (domain.funnel.FoldState, JSON): see services.recording.
+    fold_state = Bytea(null=True, default=None)
     created_at = Timestamptz()
     updated_at = Timestamptz()
     archived_at = Timestamptz(null=True, default=None)
@@ -682,6 +699,7 @@ TABLES: list[type[Table]] = [
     Clinic,
     StaffUser,
     Patient,
+    PatientChange,
     Device,
     Referral,
     Plan,

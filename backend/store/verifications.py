@@ -5,21 +5,24 @@ from uuid import UUID
 
 from backend.domain.verification import Verification
 from backend.runtime.ids import new_id
+from backend.store import sql
 from backend.store.rows import StoredVerification, typed
 from backend.store.tables import Verification as VerificationRow
 
+# The columns rewritten from the fold, in _as_stored's order (then updated_at).
 _UPDATED = (
-    VerificationRow.state,
-    VerificationRow.claim_event_id,
-    VerificationRow.clinic_said_at,
-    VerificationRow.appointment_at,
-    VerificationRow.patient_event_id,
-    VerificationRow.patient_answer,
-    VerificationRow.patient_said_at,
-    VerificationRow.resolution_event_id,
-    VerificationRow.due_at,
-    VerificationRow.updated_at,
+    "state",
+    "claim_event_id",
+    "clinic_said_at",
+    "appointment_at",
+    "patient_event_id",
+    "patient_answer",
+    "patient_said_at",
+    "resolution_event_id",
+    "due_at",
 )
+_COLUMNS = ("id", "referral", "milestone", *_UPDATED, "updated_at")
+_STORED = f"SELECT milestone, {', '.join(_UPDATED)} FROM verification WHERE referral = {{}}"  # noqa: S608
 
 
 def _as_stored(v: Verification) -> tuple:
@@ -39,38 +42,23 @@ def _as_stored(v: Verification) -> tuple:
 async def save_all(
     referral_id: UUID, verifications: dict[str, Verification], now: datetime
 ) -> None:
-    """Upsert the verifications that differ from what is stored (usually one or two)."""
+    """Upsert the verifications that differ from what is stored (usually one or two),
+    in one statement."""
     stored = {
-        r["milestone"]: tuple(r[c._meta.name] for c in _UPDATED[:-1])
-        for r in await VerificationRow.select(VerificationRow.milestone, *_UPDATED[:-1]).where(
-            VerificationRow.referral == referral_id
-        )
+        r["milestone"]: tuple(r[c] for c in _UPDATED)
+        for r in await VerificationRow.raw(_STORED, referral_id)
     }
     changed = [v for m, v in verifications.items() if stored.get(m) != _as_stored(v)]
     if not changed:
         return
-    rows = [
-        VerificationRow(
-            id=new_id(),
-            referral=referral_id,
-            milestone=v.milestone,
-            state=v.state.value,
-            claim_event_id=max(v.claim_event_ids) if v.claim_event_ids else None,
-            clinic_said_at=v.clinic_said_at,
-            appointment_at=v.appointment_at,
-            patient_event_id=v.patient_event_id,
-            patient_answer=v.patient_answer,
-            patient_said_at=v.patient_said_at,
-            resolution_event_id=v.resolution_event_id,
-            due_at=v.due_at,
-            updated_at=now,
-        )
-        for v in changed
-    ]
-    await VerificationRow.insert(*rows).on_conflict(
-        target=(VerificationRow.referral, VerificationRow.milestone),
-        action="DO UPDATE",
-        values=_UPDATED,
+    args: list[object] = []
+    for v in changed:
+        args += [new_id(), referral_id, v.milestone, *_as_stored(v), now]
+    await VerificationRow.raw(
+        sql.insert("verification", _COLUMNS, len(changed))
+        + " ON CONFLICT (referral, milestone) DO UPDATE SET "
+        + sql.excluded((*_UPDATED, "updated_at")),
+        *args,
     )
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship,
 
 from backend.auth.tokens import PATIENT_AUDIENCE, InvalidToken, key_ring, read_access
 from backend.domain import plans as domain_plans
+from backend.domain.derive import progress_of
 from backend.domain.events import Event as LedgerEvent
 from backend.domain.events import EventBody, Side, Source
 from backend.domain.funnel import fold_referral
@@ -36,7 +37,6 @@ from backend.domain.norms import Specialization, effective_norms
 from backend.domain.verification import VerificationPolicy, verify
 from backend.routes import patient_present as present
 from backend.services.patient_reads import ReferralBundle, ReferralRow
-from backend.services.recording import progress_of
 from backend.services.referral_view import ClinicCard, PatientCard, PlanVersion
 from backend.settings import load_settings
 

@@ -157,6 +157,7 @@ ROUTES: list[Route] = [
     R("PATCH", f"{API}/me", PATIENT, body=pex.PROFILE_CHANGE),
     R("PUT", f"{API}/me/devices", PATIENT, body=pex.DEVICE_IN),
     R("GET", f"{API}/me/referrals", PATIENT),
+    R("GET", f"{API}/me/changes", PATIENT),
     R("GET", f"{API}/me/referrals/{{referral_id}}", PATIENT, scope=OWN_PATIENT),
     R("GET", f"{API}/me/referrals/{{referral_id}}/teeth.svg", PATIENT, scope=OWN_PATIENT),
     R("GET", f"{API}/me/referrals/{{referral_id}}/teeth", PATIENT, scope=OWN_PATIENT),

@@ -9,6 +9,7 @@ import pytest
 
 from backend.domain.roles import Role
 from backend.runtime.clock import utcnow
+from backend.services.errors import TooManyAttempts
 from backend.store import rate_limits as rate_limit_rows
 from backend.store.tables import Inbox, RateLimit
 from backend.web.rate_limits import _Pruning, charge
@@ -135,6 +136,35 @@ async def test_ended_windows_are_pruned(db):
     await charge(msgspec.structs.replace(db, rate_limit_auth=5), "auth", "new")
     keys = {row["key"] for row in await RateLimit.select(RateLimit.key)}
     assert keys == {"auth:recent", "auth:new"}
+
+
+async def test_large_budgets_are_counted_in_the_process_and_settled_in_batches(db):
+    """A patient's requests cost a write per batch (a twentieth of the budget), not per
+    request; this process still refuses the request past the budget exactly."""
+    settings = msgspec.structs.replace(db, rate_limit_patient=40, rate_limit_window_seconds=3600)
+    subject = str(uuid4())
+
+    async def stored() -> int:
+        row = await RateLimit.select().where(RateLimit.key == f"patient:{subject}").first()
+        return row["hits"]
+
+    for _ in range(10):
+        await charge(settings, "patient", subject)
+    # Settled at the 1st request (to learn the shared count), then every 2nd: the 10th
+    # waits in the process for its batch.
+    assert await stored() == 9
+    for _ in range(30):
+        await charge(settings, "patient", subject)
+    with pytest.raises(TooManyAttempts):
+        await charge(settings, "patient", subject)
+    assert await stored() == 41
+
+    # Sign-in budgets stay exact: every request is written.
+    exact = msgspec.structs.replace(db, rate_limit_auth=40)
+    for _ in range(3):
+        await charge(exact, "auth", subject)
+    row = await RateLimit.select().where(RateLimit.key == f"auth:{subject}").first()
+    assert row["hits"] == 3
 
 
 async def test_counters_skip_the_write_ahead_log_on_postgresql(db):
