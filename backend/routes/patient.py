@@ -1,6 +1,7 @@
 """The patient app's API: /api/v1/me. Every object is the caller's own; any other id
 is answered as missing (404)."""
 
+from datetime import timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -36,6 +37,9 @@ from backend.services import (
 from backend.services.errors import Invalid
 from backend.services.patient_reads import MediaRow
 from backend.services.recording import Recorded as RecordedResult
+from backend.web.app_version import AppVersionGate
+from backend.web.conditional import NO_ETAG, ConditionalGet
+from backend.web.idempotency import IdempotentPosts
 
 ID_ERRORS = (401, 404)
 
@@ -241,8 +245,15 @@ async def teeth_json(
     return present.teeth(teeth, phase, lang)
 
 
+# Links are signed as of the start of a five-minute slot: the same link all through it
+# (so an unchanged list keeps its ETag), valid five to ten minutes after it is given.
+LINK_SLOT_S = 300
+
+
 def _media_out(request: Request, row: MediaRow) -> s.MediaOut:
-    url, expires_at = signed_url(request.app.state.settings.secret_key, row.id, utcnow())
+    now = utcnow()
+    signed_at = now - timedelta(seconds=now.timestamp() % LINK_SLOT_S)
+    url, expires_at = signed_url(request.app.state.settings.secret_key, row.id, signed_at)
     return s.MediaOut(
         id=row.id,
         kind=row.kind,
@@ -258,8 +269,9 @@ def _media_out(request: Request, row: MediaRow) -> s.MediaOut:
 @get(
     "/referrals/{referral_id:uuid}/media",
     summary="Before/after pictures",
-    description="X-rays and photos of this referral, each with a signed URL valid for ten "
-    "minutes (fetch it without the Authorization header): all of them, grouped by phase "
+    description="X-rays and photos of this referral, each with a signed URL valid for five "
+    "to ten minutes (fetch it without the Authorization header; the same URL for five "
+    "minutes, so an unchanged list keeps its ETag): all of them, grouped by phase "
     "(before, progress, after), and before beside after for each tooth (or the whole "
     "mouth) and kind.",
     responses=responds(s.MediaList, ex.MEDIA_LIST, "The pictures", errors=ID_ERRORS),
@@ -276,7 +288,7 @@ async def list_media(
 @get(
     "/media/{media_id:uuid}",
     summary="One picture",
-    description="One picture with a fresh signed URL.",
+    description="One picture with a signed URL valid for five to ten minutes.",
     responses=responds(s.MediaOut, ex.MEDIA, "The picture", errors=ID_ERRORS),
 )
 async def get_media(
@@ -350,6 +362,7 @@ async def answer_question(
     responses=responds(
         bytes, "(PDF document)", "The plan", media_type="application/pdf", errors=ID_ERRORS
     ),
+    opt={NO_ETAG: True},  # made afresh on every request (its QR link, its date)
 )
 async def plan_pdf(
     request: Request, patient: NamedDependency[PatientPrincipal], referral_id: FromPath[UUID]
@@ -515,6 +528,7 @@ async def attach_receipt(
     "in are audited per list, not per patient). Nothing of anyone else. Amounts are in "
     "minor units, times in UTC.",
     responses=responds(privacy_body.PatientExport, ex.EXPORT, "The export", errors=(401, 404)),
+    opt={NO_ETAG: True},  # a download that must not be kept (no-store)
 )
 async def export_my_data(patient: NamedDependency[PatientPrincipal]) -> Response:
     found = await privacy.export(patient.patient_id)
@@ -580,6 +594,9 @@ router = Router(
         erase_my_data,
     ],
     dependencies={"patient": Provide(patient_principal)},
+    # Outermost first: an app too old is told so before anything else; a POST's key is
+    # checked after its caller; GET answers get their ETag last.
+    middleware=[AppVersionGate(), IdempotentPosts(identify=patient_principal), ConditionalGet()],
     security=[{"bearer": []}],
     tags=["patient"],
 )
