@@ -3,6 +3,7 @@ first answer again (status and body, marked Idempotent-Replayed) and the ledger 
 not change; the same key with another body is a 422 naming the key; a retry while the
 first is still being answered is a 409. Without the header nothing changes."""
 
+import asyncio
 import json
 from dataclasses import dataclass
 from datetime import timedelta
@@ -11,6 +12,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from backend.outbox.worker import run_forever
 from backend.routes.patient import router
 from backend.runtime.clock import utcnow
 from backend.services import idempotency
@@ -225,3 +227,22 @@ async def test_a_failed_or_abandoned_first_try_runs_again(db):
             patient, "dead", idempotency.fingerprint("GET", "/", "", b""), later
         )
     assert await idempotency.begin(patient, "dead", same, later) is None
+
+
+async def test_the_worker_sweeps_keys_past_their_day(db):
+    patient, now = uuid4(), utcnow()
+    same = idempotency.fingerprint("POST", "/x", "", b"{}")
+    await idempotency.begin(patient, "old", same, now - timedelta(hours=25))
+    await idempotency.begin(patient, "new", same, now)
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_forever({}, interval=0.01, stop=stop))
+    try:
+        for _ in range(6000):  # a bound on a hang, not a measure of speed
+            if await IdempotencyKey.count() == 1:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await worker
+    left = await IdempotencyKey.select(IdempotencyKey.key)
+    assert left == [{"key": "new"}]
