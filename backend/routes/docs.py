@@ -26,6 +26,12 @@ from litestar.plugins import OpenAPISchemaPlugin
 
 from backend.domain.roles import CLINIC_ROLES
 from backend.routes.exports import XLSX
+from backend.settings import APP_VERSION_PATTERN
+from backend.web.app_version import HEADER as VERSION_HEADER
+from backend.web.app_version import AppVersionGate
+from backend.web.conditional import NO_ETAG, ConditionalGet
+from backend.web.idempotency import HEADER as KEY_HEADER
+from backend.web.idempotency import KEY_PATTERN, IdempotentPosts
 
 
 class Problem(msgspec.Struct, frozen=True, kw_only=True):
@@ -430,13 +436,6 @@ def document_patient_http(app: Any) -> None:
     426 everywhere (backend.web.app_version), Idempotency-Key and its 409/422 on POSTs
     (backend.web.idempotency), If-None-Match, ETag and 304 on GETs that keep a tag
     (backend.web.conditional)."""
-    from backend.settings import APP_VERSION_PATTERN
-    from backend.web.app_version import HEADER as VERSION_HEADER
-    from backend.web.app_version import AppVersionGate
-    from backend.web.conditional import NO_ETAG, ConditionalGet
-    from backend.web.idempotency import HEADER as KEY_HEADER
-    from backend.web.idempotency import KEY_PATTERN, IdempotentPosts
-
     openapi: OpenAPI = app.openapi_schema
     for route in app.routes:
         path_item = (openapi.paths or {}).get(route.path_format)
