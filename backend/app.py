@@ -41,6 +41,7 @@ from backend.routes.docs import (
     ExactStructSchema,
     TimeOfDaySchema,
     complete_documentation,
+    document_patient_http,
     state_cross_field_rules,
 )
 from backend.routes.exchange import audit as exchange_audit
@@ -206,6 +207,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     complete_documentation(app)
     add_links(app.openapi_schema)
+    document_patient_http(app)
     state_cross_field_rules(app.openapi_schema)
     app.state.settings = settings
     app.state.key_ring = key_ring(settings)

@@ -5,12 +5,15 @@ generated secret, the Firebase Auth emulator, the embedded SQLite database.
 """
 
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Literal
 
 import msgspec
 
+# What the app sends as X-App-Version ("1.4.2"): one to four numbers with dots.
+APP_VERSION_PATTERN = r"^[0-9]{1,6}(\.[0-9]{1,6}){0,3}$"
 SECRET_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 MIN_SECRET_LENGTH = 32
 
@@ -92,6 +95,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     rate_limit_links: int = 120
     app_store_url: str = ""
     google_play_url: str = ""
+    # The oldest app version the patient API still serves (X-App-Version, "1.4.2"); an
+    # older app gets 426 with the store links above. Empty: every version is served.
+    min_app_version: str = ""
     # Staff alerts by e-mail: smtp://user:password@host:port (or smtps://); empty: the
     # e-mails are written to the log. The From address of every alert.
     smtp_url: str = msgspec.field(default="")
@@ -153,6 +159,7 @@ ENV_VARS = {
     "PLANTRACK_RATE_LIMIT_LINKS": "rate_limit_links",
     "PLANTRACK_APP_STORE_URL": "app_store_url",
     "PLANTRACK_GOOGLE_PLAY_URL": "google_play_url",
+    "PLANTRACK_MIN_APP_VERSION": "min_app_version",
     "PLANTRACK_SMTP_URL": "smtp_url",
     "PLANTRACK_SMTP_FROM": "smtp_from",
 }
@@ -268,6 +275,8 @@ def check_sms_settings(settings: Settings) -> None:
     ):
         if url and not url.startswith("https://"):
             raise SettingsError(f"{name}: an https:// address")
+    if settings.min_app_version and not re.match(APP_VERSION_PATTERN, settings.min_app_version):
+        raise SettingsError("PLANTRACK_MIN_APP_VERSION: a version like 1.4.2, or empty (off)")
 
 
 def _dev_secret(var_dir: Path) -> str:

@@ -35,6 +35,7 @@ from backend.services import (
     clinic_settings,
     crm_outbound,
     crm_reconcile,
+    idempotency,
     inbox,
     notifications,
     sms,
@@ -53,6 +54,8 @@ LEASE = timedelta(minutes=2)
 # after the first, so a vendor's outage of an hour or two delays a message, never drops it.
 MAX_ATTEMPTS = 16
 MAX_BACKOFF = timedelta(hours=1)
+# How often a worker deletes patients' idempotency keys past their 24 hours.
+SWEEP_EVERY = timedelta(hours=1)
 
 
 # A handler takes a topic's claimed messages and the batch's `now`, and says how each went.
@@ -392,6 +395,7 @@ async def run_forever(
     worker = worker_name()
     log.info("worker started", extra={"fields": {"worker": worker}})
     outage_since: float | None = None
+    next_sweep: datetime | None = None
     wait = interval
     while not stop.is_set():
         try:
@@ -409,6 +413,11 @@ async def run_forever(
                 outage_since, wait = None, interval
             handled = await run_once(topic_handlers, worker=worker, lease=lease, batch=batch)
             refolded = await reevaluate_due()
+            if next_sweep is None or utcnow() >= next_sweep:
+                next_sweep = utcnow() + SWEEP_EVERY
+                forgotten = await idempotency.sweep(utcnow())
+                if forgotten:
+                    log.info("idempotency keys swept", extra={"fields": {"deleted": forgotten}})
             if handled or refolded:
                 log.info(
                     "worker batch", extra={"fields": {"handled": handled, "refolded": refolded}}

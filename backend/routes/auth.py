@@ -12,6 +12,7 @@ from backend.routes.patient_schemas import PatientSignIn, RefreshIn, Tokens
 from backend.routes.security import patient_principal
 from backend.services import patient_auth
 from backend.services.errors import Unavailable
+from backend.web.app_version import AppVersionGate
 from backend.web.rate_limits import auth_budget
 
 
@@ -41,6 +42,7 @@ def _tokens(pair: patient_auth.TokenPair) -> Tokens:
     # budget must not stop apps renewing their sessions.
     guards=[auth_budget],
     responses=responds(Tokens, ex.TOKENS, "Signed in", errors=(401, 403, 422, 503)),
+    middleware=[AppVersionGate()],  # an app too old is told so before it signs in
 )
 async def sign_in_patient(
     request: Request, data: Annotated[PatientSignIn, example_body(ex.SIGN_IN)]
@@ -73,6 +75,7 @@ async def sign_in_patient(
     ),
     status_code=200,
     responses=responds(Tokens, ex.TOKENS, "A new pair", errors=(401,)),
+    middleware=[AppVersionGate()],
 )
 async def refresh(request: Request, data: Annotated[RefreshIn, example_body(ex.REFRESH)]) -> Tokens:
     pair = await patient_auth.refresh_session(

@@ -12,10 +12,13 @@ from litestar.openapi.spec import (
     Example,
     OpenAPI,
     OpenAPIFormat,
+    OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIResponse,
     OpenAPIType,
     Operation,
+    Parameter,
+    Reference,
     Schema,
 )
 from litestar.params import Body
@@ -23,6 +26,12 @@ from litestar.plugins import OpenAPISchemaPlugin
 
 from backend.domain.roles import CLINIC_ROLES
 from backend.routes.exports import XLSX
+from backend.settings import APP_VERSION_PATTERN
+from backend.web.app_version import HEADER as VERSION_HEADER
+from backend.web.app_version import AppVersionGate
+from backend.web.conditional import NO_ETAG, ConditionalGet
+from backend.web.idempotency import HEADER as KEY_HEADER
+from backend.web.idempotency import KEY_PATTERN, IdempotentPosts
 
 
 class Problem(msgspec.Struct, frozen=True, kw_only=True):
@@ -327,3 +336,174 @@ def state_cross_field_rules(openapi: OpenAPI) -> None:
     answer.description = (
         "called_on or called_at only with a yes to a contact question, and in the past"
     )
+
+
+IDEMPOTENCY_KEY = (
+    "Makes a retry of this request safe: send a new unique key (a UUID) with each new "
+    "request and the same key with its retries. The first answer (status and body) is "
+    "kept for 24 hours for this patient and given again to a retry with the same key and "
+    "the same request (the same JSON, however spelled), marked `Idempotent-Replayed: true`; "
+    "nothing is recorded twice. The same key with another request is a 422 naming the key; "
+    "a retry while the first is still being answered is a 409 with Retry-After. Answers "
+    "that say nothing final (401, 403, 429, 5xx) are not kept: a retry runs the request "
+    "again. Without the header every request is a new one."
+)
+APP_VERSION = (
+    "The app's version (1.4.2: one to four numbers). Below the server's minimum the "
+    "answer is 426 with the store links; malformed: 400. Without the header the request is "
+    "served (the web pages and clients that cannot say their version are not told apart)."
+)
+IF_NONE_MATCH = (
+    "The ETag of the answer the app already has: unchanged, the answer is 304 with no body."
+)
+ETAG = "A strong tag of this answer's body: send it as If-None-Match to be told it is unchanged"
+UPGRADE_EXAMPLE = {
+    "status": 426,
+    "title": "Upgrade Required",
+    "detail": "Эта версия приложения больше не поддерживается. Обновите приложение, чтобы "
+    "продолжить.",
+    "request_id": "3f2b6c0e9a7d4e1b8c5a2f0d6e9b1c4a",
+    "app_version": "1.3.9",
+    "min_app_version": "1.4.0",
+    "store_links": {
+        "app_store": "https://apps.apple.com/app/plantrack/id000000001",
+        "google_play": "https://play.google.com/store/apps/details?id=app.plantrack",
+    },
+}
+_TEXT = Schema(type=OpenAPIType.STRING)
+
+
+def _upgrade_required() -> OpenAPIResponse:
+    links = Schema(
+        type=OpenAPIType.OBJECT,
+        properties={"app_store": _TEXT, "google_play": _TEXT},
+        description="where the app is installed from (a store not configured is left out)",
+    )
+    problem = Schema(
+        type=OpenAPIType.OBJECT,
+        required=["status", "title", "detail", "request_id", "store_links"],
+        properties={
+            "status": Schema(type=OpenAPIType.INTEGER),
+            "title": _TEXT,
+            "detail": Schema(
+                type=OpenAPIType.STRING,
+                description="for the patient, in Russian (English with Accept-Language: en)",
+            ),
+            "request_id": _TEXT,
+            "app_version": _TEXT,
+            "min_app_version": _TEXT,
+            "store_links": links,
+        },
+    )
+    return OpenAPIResponse(
+        description="Upgrade Required: this app version is older than the server serves",
+        content={
+            "application/problem+json": OpenAPIMediaType(
+                schema=problem,
+                examples={"upgrade": Example(summary="Upgrade Required", value=UPGRADE_EXAMPLE)},
+            )
+        },
+    )
+
+
+def _header(name: str, description: str, pattern: str | None = None) -> Parameter:
+    return Parameter(
+        name=name,
+        param_in="header",
+        required=False,
+        description=description,
+        schema=Schema(type=OpenAPIType.STRING, pattern=pattern),
+    )
+
+
+def _problem_response(status: int, description: str) -> OpenAPIResponse:
+    spec = problems(status)[status]
+    example = spec.examples[0] if spec.examples else None
+    return OpenAPIResponse(
+        description=description,
+        content={
+            "application/problem+json": OpenAPIMediaType(
+                schema=Reference(ref="#/components/schemas/Problem"),
+                examples={"problem": example} if example else None,
+            )
+        },
+    )
+
+
+def document_patient_http(app: Any) -> None:
+    """What the patient router's middleware does, written into every operation it wraps
+    (read from the wiring itself, so the two cannot drift apart): X-App-Version and its
+    426 everywhere (backend.web.app_version), Idempotency-Key and its 409/422 on POSTs
+    (backend.web.idempotency), If-None-Match, ETag and 304 on GETs that keep a tag
+    (backend.web.conditional)."""
+    openapi: OpenAPI = app.openapi_schema
+    for route in app.routes:
+        path_item = (openapi.paths or {}).get(route.path_format)
+        if path_item is None:
+            continue
+        for handler in getattr(route, "route_handlers", ()):
+            wiring = handler.resolve_middleware()
+            for method in handler.http_methods:
+                operation = getattr(path_item, method.lower(), None)
+                if not isinstance(operation, Operation):
+                    continue
+                params = list(operation.parameters or [])
+                responses = dict(operation.responses or {})
+                if any(isinstance(m, AppVersionGate) for m in wiring):
+                    params.append(_header(VERSION_HEADER, APP_VERSION, APP_VERSION_PATTERN))
+                    responses["426"] = _upgrade_required()
+                if method == "POST" and any(isinstance(m, IdempotentPosts) for m in wiring):
+                    params.append(_header(KEY_HEADER, IDEMPOTENCY_KEY, KEY_PATTERN))
+                    _add_problem(
+                        responses,
+                        409,
+                        "a retry with the same Idempotency-Key while "
+                        "the first request is still being answered (Retry-After)",
+                    )
+                    _add_problem(
+                        responses,
+                        422,
+                        "the Idempotency-Key was used for another "
+                        "request (the problem names it as `idempotency_key`)",
+                    )
+                    for status, answer in responses.items():
+                        if status.startswith("2") and isinstance(answer, OpenAPIResponse):
+                            answer.headers = {
+                                **(answer.headers or {}),
+                                "Idempotent-Replayed": OpenAPIHeader(
+                                    schema=Schema(type=OpenAPIType.STRING, enum=["true"]),
+                                    description="this is the kept answer of an earlier "
+                                    "request with the same Idempotency-Key",
+                                ),
+                            }
+                if (
+                    method == "GET"
+                    and any(isinstance(m, ConditionalGet) for m in wiring)
+                    and not handler.opt.get(NO_ETAG)
+                ):
+                    params.append(_header("If-None-Match", IF_NONE_MATCH))
+                    tag = OpenAPIHeader(schema=_TEXT, description=ETAG, required=True)
+                    ok = responses.get("200")
+                    if isinstance(ok, OpenAPIResponse):
+                        ok.headers = {
+                            **(ok.headers or {}),
+                            "ETag": tag,
+                            "Cache-Control": OpenAPIHeader(
+                                schema=_TEXT, description="private, no-cache: personal data"
+                            ),
+                        }
+                    responses["304"] = OpenAPIResponse(
+                        description="Not Modified: the answer has the ETag sent as "
+                        "If-None-Match; no body",
+                        headers={"ETag": tag},
+                    )
+                operation.parameters = params
+                operation.responses = responses
+
+
+def _add_problem(responses: dict[str, Any], status: int, why: str) -> None:
+    given = responses.get(str(status))
+    if isinstance(given, OpenAPIResponse):
+        given.description = f"{given.description}; or {why}"
+    else:
+        responses[str(status)] = _problem_response(status, f"{_PROBLEM_TEXT[status]}; or {why}")

@@ -1,6 +1,7 @@
 """The patient app's API: /api/v1/me. Every object is the caller's own; any other id
 is answered as missing (404)."""
 
+from datetime import timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -45,6 +46,9 @@ from backend.services.errors import Invalid
 from backend.services.media import SizeLinks, picture_links
 from backend.services.patient_reads import MediaRow
 from backend.services.recording import Recorded as RecordedResult
+from backend.web.app_version import AppVersionGate
+from backend.web.conditional import NO_ETAG, ConditionalGet
+from backend.web.idempotency import IdempotentPosts
 
 ID_ERRORS = (401, 404)
 
@@ -297,8 +301,16 @@ def _size_out(size: SizeLinks) -> s.PictureSizeOut:
     )
 
 
+# Local links are signed as of the start of a five-minute slot: the same link all
+# through it (so an unchanged list keeps its ETag), valid five to ten minutes after it
+# is given. (An object store's presigned links carry its own clock: new each time.)
+LINK_SLOT_S = 300
+
+
 async def _media_out(request: Request, row: MediaRow) -> s.MediaOut:
-    links = await picture_links(request.app.state.media_files, row, utcnow())
+    now = utcnow()
+    signed_at = now - timedelta(seconds=now.timestamp() % LINK_SLOT_S)
+    links = await picture_links(request.app.state.media_files, row, signed_at)
     return s.MediaOut(
         id=row.id,
         kind=row.kind,
@@ -321,8 +333,9 @@ async def _media_out(request: Request, row: MediaRow) -> s.MediaOut:
 @get(
     "/referrals/{referral_id:uuid}/media",
     summary="Before/after pictures",
-    description="X-rays and photos of this referral, each with signed URLs valid for ten "
-    "minutes (fetch them without the Authorization header) in three sizes with their "
+    description="X-rays and photos of this referral, each with signed URLs valid for five "
+    "to ten minutes (fetch them without the Authorization header; the same URLs for five "
+    "minutes, so an unchanged list keeps its ETag) in three sizes with their "
     "pixels: thumb (320 px), screen (1600 px), original; WebP with a JPEG fallback. With "
     "the object store the URLs point at the store itself. All of them, grouped by phase "
     "(before, progress, after), and before beside after for each tooth (or the whole "
@@ -341,7 +354,7 @@ async def list_media(
 @get(
     "/media/{media_id:uuid}",
     summary="One picture",
-    description="One picture with a fresh signed URL.",
+    description="One picture with a signed URL valid for five to ten minutes.",
     responses=responds(s.MediaOut, ex.MEDIA, "The picture", errors=ID_ERRORS),
 )
 async def get_media(
@@ -415,6 +428,7 @@ async def answer_question(
     responses=responds(
         bytes, "(PDF document)", "The plan", media_type="application/pdf", errors=ID_ERRORS
     ),
+    opt={NO_ETAG: True},  # made afresh on every request (its QR link, its date)
 )
 async def plan_pdf(
     request: Request, patient: NamedDependency[PatientPrincipal], referral_id: FromPath[UUID]
@@ -580,6 +594,7 @@ async def attach_receipt(
     "in are audited per list, not per patient). Nothing of anyone else. Amounts are in "
     "minor units, times in UTC.",
     responses=responds(privacy_body.PatientExport, ex.EXPORT, "The export", errors=(401, 404)),
+    opt={NO_ETAG: True},  # a download that must not be kept (no-store)
 )
 async def export_my_data(patient: NamedDependency[PatientPrincipal]) -> Response:
     found = await privacy.export(patient.patient_id)
@@ -646,6 +661,9 @@ router = Router(
         erase_my_data,
     ],
     dependencies={"patient": Provide(patient_principal)},
+    # Outermost first: an app too old is told so before anything else; a POST's key is
+    # checked after its caller; GET answers get their ETag last.
+    middleware=[AppVersionGate(), IdempotentPosts(identify=patient_principal), ConditionalGet()],
     security=[{"bearer": []}],
     tags=["patient"],
 )

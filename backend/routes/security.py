@@ -29,7 +29,22 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
+# Where a request keeps its checked caller: the idempotency layer checks it before the
+# handler does (backend.web.idempotency), and the check (a rate-limit count, a session
+# read) is done once per request.
+_CHECKED = "patient_principal"
+
+
 async def patient_principal(request: Request) -> PatientPrincipal:
+    state = request.scope.setdefault("state", {})
+    checked = state.get(_CHECKED)
+    if isinstance(checked, PatientPrincipal):
+        return checked
+    state[_CHECKED] = principal = await _check_patient(request)
+    return principal
+
+
+async def _check_patient(request: Request) -> PatientPrincipal:
     token = bearer_token(request)
     try:
         claims = read_access(

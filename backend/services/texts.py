@@ -226,6 +226,11 @@ ERASURE: dict[str, dict[Lang, str]] = {
     },
 }
 
+UPGRADE: dict[Lang, str] = {
+    "ru": "Эта версия приложения больше не поддерживается. Обновите приложение, чтобы продолжить.",
+    "en": "This version of the app is no longer supported. Please update the app to continue.",
+}
+
 SPECIALIZATIONS: dict[str, dict[Lang, str]] = {
     "therapy": {"ru": "терапия", "en": "therapy"},
     "endodontics": {"ru": "эндодонтия", "en": "endodontics"},

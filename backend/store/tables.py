@@ -695,6 +695,27 @@ class CallNote(Table, tablename="call_note"):
     created_at = Timestamptz()
 
 
+class IdempotencyKey(Table, tablename="idempotency_key"):
+    """A patient's POST sent with an Idempotency-Key header: a hash of the request (its
+    method, path and body; never the body itself) and, once answered, the answer a retry
+    with the same key gets again. `state`: running, done, or released (the first try
+    ended without a final answer, so a retry runs it again). Unique (patient, key)
+    (m0044). Kept 24 hours; the worker deletes older rows (backend.services.idempotency):
+    a record of requests, not of the patient's treatment."""
+
+    id = UUID(primary_key=True)
+    patient = UUID()
+    key = Varchar(length=255)
+    fingerprint = Varchar(length=64)
+    state = Varchar(length=8)
+    created_at = Timestamptz()
+    lease_until = Timestamptz()
+    status = Integer(null=True, default=None)
+    content_type = Varchar(length=100, default="")
+    body = Text(null=True, default=None)
+    finished_at = Timestamptz(null=True, default=None)
+
+
 TABLES: list[type[Table]] = [
     Clinic,
     StaffUser,
@@ -737,4 +758,5 @@ TABLES: list[type[Table]] = [
     StaffAlert,
     StaffAlertDigest,
     CallNote,
+    IdempotencyKey,
 ]

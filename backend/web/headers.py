@@ -20,7 +20,8 @@ COMMON = [
     (b"referrer-policy", b"no-referrer"),
 ]
 # Answers under these paths may carry personal or health data: never stored by a
-# browser or a proxy, unless the route chose its own caching (private pictures).
+# browser or a proxy, unless the route chose its own caching (private pictures; the
+# patient API's GETs, `private, no-cache` with an ETag: backend.web.conditional).
 PERSONAL_PREFIXES = ("/api/", "/admin", "/media/", "/integrations/", "/p/")
 
 

@@ -132,13 +132,18 @@ async def test_after_erasure_nothing_of_the_patient_is_left(client, db):
     )
     assert device.status_code == 200
     questions = (await client.get("/api/v1/me/questions", headers=h)).json()["items"]
-    for q in questions:
+    # Sent with Idempotency-Keys, as the app sends them: the kept answers are searched too.
+    for n, q in enumerate(questions):
         answer = {"answer": "yes", "note": NOTE}
-        said = await client.post(f"/api/v1/me/questions/{q['id']}/answer", headers=h, json=answer)
+        said = await client.post(
+            f"/api/v1/me/questions/{q['id']}/answer",
+            headers={**h, "Idempotency-Key": f"answer-{n}"},
+            json=answer,
+        )
         assert said.status_code == 200, said.text
     rated = await client.post(
         f"/api/v1/me/referrals/{rid}/contact-rating",
-        headers=h,
+        headers={**h, "Idempotency-Key": "rating-1"},
         json={"called": True, "stars": 5, "comment": COMMENT},
     )
     assert rated.status_code == 200, rated.text

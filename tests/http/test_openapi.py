@@ -97,3 +97,33 @@ def test_examples_match_their_schemas():
     ]
     for example, schema in pairs:
         msgspec.json.decode(msgspec.json.encode(example), type=schema, strict=False)
+
+
+async def test_patient_routes_document_keys_tags_and_versions(client):
+    """Idempotency-Key on every patient POST, If-None-Match/ETag/304 on every patient GET
+    that keeps a tag, X-App-Version and its 426 on all of them, each with a description."""
+    doc = (await client.get("/schema/openapi.json")).json()
+    downloads = {"/api/v1/me/export", "/api/v1/me/referrals/{referral_id}/plan.pdf"}
+    seen = {"post": 0, "get": 0}
+    for path, item in doc["paths"].items():
+        if not path.startswith("/api/v1/me"):
+            continue
+        for method, op in item.items():
+            if method not in HTTP_METHODS:
+                continue
+            headers = {p["name"]: p for p in op.get("parameters", []) if p["in"] == "header"}
+            assert headers["X-App-Version"]["description"], path
+            assert "426" in op["responses"], path
+            if method == "post":
+                seen["post"] += 1
+                assert "24 hours" in headers["Idempotency-Key"]["description"], path
+                assert {"409", "422"} <= set(op["responses"]), path
+                assert "Idempotency-Key" in op["responses"]["422"]["description"], path
+            if method == "get" and path not in downloads:
+                seen["get"] += 1
+                assert headers["If-None-Match"]["description"], path
+                assert "304" in op["responses"], path
+                assert op["responses"]["200"]["headers"]["ETag"]["required"], path
+            elif method == "get":
+                assert "If-None-Match" not in headers and "304" not in op["responses"], path
+    assert seen == {"post": 8, "get": 8}

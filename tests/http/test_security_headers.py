@@ -33,14 +33,18 @@ async def test_production_answers_carry_hsts(db):
     assert response.headers["strict-transport-security"].startswith("max-age=63072000")
 
 
-async def test_personal_answers_are_never_stored(client, db):
+async def test_personal_answers_are_never_kept_by_shared_caches(client, db):
     clinic_id = await make_clinic()
     sent = await make_referral(clinic_id, phone="+79161110001")
     patient = await sign_in(client, "+79161110001", sent.invite_code)
+    # The patient's own GETs: the app (a private cache) may keep them with their ETag and
+    # must ask again before using them (tests/http/test_patient_etags.py); no proxy may.
     for path in ("/api/v1/me", "/api/v1/me/referrals", f"/api/v1/me/referrals/{sent.referral_id}"):
         response = await client.get(path, headers=patient.headers)
         assert response.status_code == 200, response.text
-        assert response.headers["cache-control"] == "no-store", path
+        assert response.headers["cache-control"] == "private, no-cache", path
+    export = await client.get("/api/v1/me/export", headers=patient.headers)
+    assert export.headers["cache-control"] == "no-store"
     refused = await client.get("/api/v1/me")  # errors about personal routes too
     assert refused.status_code == 401
     assert refused.headers["cache-control"] == "no-store"
