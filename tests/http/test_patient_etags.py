@@ -18,6 +18,7 @@ GETS = {
     "/referrals/{referral_id}/media": "application/json",
     "/media/{media_id}": "application/json",
     "/questions": "application/json",
+    "/changes": "application/json",
 }
 NO_ETAG = {"/referrals/{referral_id}/plan.pdf", "/export"}
 
