@@ -26,6 +26,11 @@ Channel = Literal["panel", "bitrix24", "amocrm", "webhook", "ident"]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
+# A first-contact SLA: a quarter of an hour to a week (a larger number would not even
+# fit the column).
+SlaMinutes = Annotated[int, msgspec.Meta(ge=15, le=7 * 24 * 60)]
+
+
 class ClinicIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: Name
     city: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
@@ -34,7 +39,7 @@ class ClinicIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     address: Annotated[str, msgspec.Meta(max_length=300)] = ""
     phone: Annotated[str, msgspec.Meta(max_length=32)] = ""
     delivery_channel: Channel = "panel"
-    first_contact_sla_minutes: Annotated[int, msgspec.Meta(ge=15, le=7 * 24 * 60)] | None = None
+    first_contact_sla_minutes: SlaMinutes | None = None
 
 
 class ClinicChange(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -45,7 +50,7 @@ class ClinicChange(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     address: str | msgspec.UnsetType = msgspec.UNSET
     phone: str | msgspec.UnsetType = msgspec.UNSET
     delivery_channel: Channel | msgspec.UnsetType = msgspec.UNSET
-    first_contact_sla_minutes: int | msgspec.UnsetType | None = msgspec.UNSET
+    first_contact_sla_minutes: SlaMinutes | msgspec.UnsetType | None = msgspec.UNSET
 
 
 def _check_clinic_fields(values: dict) -> dict:

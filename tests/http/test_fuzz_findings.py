@@ -30,6 +30,12 @@ async def test_inputs_the_fuzzer_found_are_bad_requests(client, db):
         ),
         # A NUL character in a search: PostgreSQL cannot compare or store it.
         "nul": await client.get("/api/v1/exchange/referrals?q=a%00b", headers=operator.headers),
+        # An SLA beyond PostgreSQL's integer (and beyond a week).
+        "sla": await client.patch(
+            f"/api/v1/exchange/clinics/{clinic}",
+            headers=operator.headers,
+            json={"first_contact_sla_minutes": -13581586242724732},
+        ),
     }
     for name, answer in answers.items():
         assert answer.status_code == 400, (name, answer.status_code, answer.text)
