@@ -25,6 +25,7 @@ from backend.domain.funnel import (
     finish,
     fold_state,
 )
+from backend.domain.questions import QuestionSpec
 from backend.runtime.clock import utcnow
 from backend.runtime.ids import new_id
 from backend.services import changes, staff_alerts
@@ -222,15 +223,8 @@ async def refresh(
         (changes.QUESTION, q, referral_id) for q in derived.questions.withdraw
     ] + [(changes.APPOINTMENT, a, referral_id) for a in moved or ()]
     for spec in derived.questions.ask:
-        question_id = new_id()
+        question_id = await ask(referral, spec, now)
         noted.append((changes.QUESTION, question_id, referral_id))
-        await questions.insert(
-            question_id=question_id,
-            referral_id=referral_id,
-            patient_id=referral.patient,
-            spec=spec,
-            now=now,
-        )
         await notify(
             patient_id=referral.patient,
             referral_id=referral_id,
@@ -245,6 +239,19 @@ async def refresh(
     await changes.note(referral.patient, noted, now)
     await staff_alerts.after_refresh(referral, fold, derived.progress.schedule.value, now, rules)
     return fold
+
+
+async def ask(referral: LockedReferral, spec: QuestionSpec, now: datetime) -> UUID:
+    """Put a question to the referral's patient (the caller notifies and notes it)."""
+    question_id = new_id()
+    await questions.insert(
+        question_id=question_id,
+        referral_id=referral.id,
+        patient_id=referral.patient,
+        spec=spec,
+        now=now,
+    )
+    return question_id
 
 
 def _timers_wanted(referral_id: UUID, derived: Derived) -> list[outbox.Timer]:

@@ -9,9 +9,9 @@ from uuid import UUID
 from backend.domain.derive import oldest_open, reminder_context
 from backend.domain.questions import QuestionKind, check_question
 from backend.domain.reminders import Action, Timer, TimerKind, decide
-from backend.runtime.ids import new_id
+from backend.services import changes
 from backend.services.notifications import notify
-from backend.services.recording import REMINDER_TIMER, refresh, rules_of
+from backend.services.recording import REMINDER_TIMER, ask, refresh, rules_of
 from backend.store import ledger, questions, referrals
 from backend.store.engine import write_transaction
 from backend.store.outbox import Outcome
@@ -48,19 +48,15 @@ async def fire_timer(payload: dict[str, Any], now: datetime) -> Outcome:
                 (q.milestone, q.subject) for q in asked
             }:
                 return Outcome(status="skipped", detail="already asked")
-            question_id = new_id()
-            await questions.insert(
-                question_id=question_id,
-                referral_id=referral_id,
-                patient_id=referral.patient,
-                spec=spec,
-                now=now,
+            question_id = await ask(referral, spec, now)
+            await changes.note(
+                referral.patient, [(changes.QUESTION, question_id, referral_id)], now
             )
         kind = "question" if decision.action is Action.ask else decision.kind.value
         dedupe = f"notify:{referral_id}:{timer.key}"
         if decision.kind is TimerKind.inactive:  # at most one nudge a week per patient
             year, week, _ = now.isocalendar()
-            dedupe = f"notify:inactive:{referral['patient']}:{year}-{week}"
+            dedupe = f"notify:inactive:{referral.patient}:{year}-{week}"
         await notify(
             patient_id=referral.patient,
             referral_id=referral_id,

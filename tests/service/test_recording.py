@@ -1,5 +1,6 @@
 """Recording statements: one transaction from ledger to derived rows and outbox."""
 
+from datetime import timedelta
 from uuid import uuid4
 
 import pytest
@@ -14,11 +15,12 @@ from backend.domain.events import (
     Source,
     Visited,
 )
+from backend.services import changes
 from backend.services.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.services.recording import Statement, record, reevaluate_due
 from backend.store import ledger, outbox, plans, questions, referrals, verifications
 from backend.store.tables import Appointment, Event
-from tests.factories import NOW, hours, make_clinic, make_referral
+from tests.factories import NOW, book, hours, make_clinic, make_referral
 
 
 def clinic_says(body, key=None, at=None, source=Source.clinic_panel):
@@ -177,6 +179,9 @@ async def test_a_silent_clinic_is_followed_by_a_question_at_its_sla(db):
     assert (await outbox.of_topic("timer"))[0].status == "done"
     asked = await questions.asked_for(sent.referral_id)
     assert [q.kind for q in asked] == ["contact_check"]
+    # The app's sync feed lists the question a timer asked.
+    feed = await changes.since(sent.patient_id, 0, 100)
+    assert ("question", asked[0].id) in {(c.kind, c.object_id) for c in feed.changes}
     [notice] = await outbox.of_topic("notify")
     assert notice.payload and notice.status == "pending"
 
@@ -242,3 +247,27 @@ async def test_another_patients_question_is_not_found(db):
         await answer_question(
             patient_id=second.patient_id, question_id=question.id, answer="yes", now=hours(3)
         )
+
+
+async def test_a_week_of_unanswered_questions_nudges_the_patient_once(db):
+    """The inactive timer: a week after the oldest open question, one nudge a week."""
+    from backend.domain.clinic_settings import SettingValues
+    from backend.outbox.worker import handlers, run_once
+    from backend.store import clinic_settings
+
+    clinic = await make_clinic()
+    await clinic_settings.save(
+        clinic, SettingValues(answer_window_hours=10 * 24), actor="test", now=NOW
+    )
+    sent = await make_referral(clinic)
+    await book(sent.referral_id, hours(24 * 20), now=hours(1))  # two questions asked
+    asked = await questions.asked_for(sent.referral_id)
+    assert len(asked) == 2
+    nudge = next(t for t in await outbox.of_topic("timer") if ":inactive:" in t.dedupe_key)
+    assert nudge.available_at == hours(1) + timedelta(days=7)
+    await run_once(handlers(None), worker="w", now=hours(7 * 24 + 3))
+    year, week, _ = hours(7 * 24 + 3).isocalendar()
+    notices = [
+        n for n in await outbox.of_topic("notify") if n.dedupe_key.startswith("notify:inactive:")
+    ]
+    assert [n.dedupe_key for n in notices] == [f"notify:inactive:{sent.patient_id}:{year}-{week}"]
