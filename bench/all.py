@@ -25,6 +25,7 @@ SUITE: list[tuple[str, list[str], list[str]]] = [
     # (module, full arguments, quick arguments)
     ("bench.plan_screen", [], ["--quick"]),
     ("bench.write_path", [], ["--quick"]),
+    ("bench.claim_profile", [], ["--quick"]),
     ("bench.webhook_ingest", [], ["--events", "1000", "--runs", "1"]),
     ("bench.push_throughput", [], ["--messages", "2000", "--runs", "1"]),
     ("bench.scaling", [], ["--quick"]),

@@ -1,6 +1,7 @@
 """Where a clinic claim's time goes, in-process (no HTTP): statements and CPU per claim.
 
     python -m bench.claim_profile [--referrals 2000] [--claims 1000] [--top 25]
+    python -m bench.claim_profile --quick             # 500 claims
 
 Builds a small city in a throwaway PostgreSQL cluster, then records payment claims on
 open referrals through `services.claims.record_clinic_claim` (the door every clinic
@@ -21,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import city
-from bench.common import SMOKE_HELP, smoke_run
+from bench.common import SMOKE_HELP, pg_version, record, smoke_run
 from bench.write_path import open_referrals
 from tests import pg_cluster
 
@@ -91,10 +92,15 @@ async def run(url: str, work: Path, clinics: int, claims: int, top: int) -> None
         for i in range(claims):
             await one(i)
         took = time.perf_counter() - started
-        print(
-            f"{claims:,} claims on {len(targets)} open referrals, one after another: "
-            f"{claims / took:,.0f} claims/s in-process ({took / claims * 1000:.2f} ms each); "
-            f"{counter.n / claims:.1f} statements per claim"
+        record(
+            "write path: one claim at a time, in-process",
+            [
+                f"{await pg_version(url)}; {len(targets)} open referrals; "
+                "services.claims.record_clinic_claim, no HTTP",
+                f"{claims:,} claims one after another: {claims / took:,.0f} claims/s "
+                f"({took / claims * 1000:.2f} ms each); "
+                f"{counter.n / claims:.1f} statements per claim",
+            ],
         )
         profile = cProfile.Profile()
         profile.enable()
@@ -115,8 +121,11 @@ def main() -> None:
     parser.add_argument("--clinics", type=int, default=20)
     parser.add_argument("--claims", type=int, default=1000)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--quick", action="store_true")
     parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = parser.parse_args()
+    if args.quick:
+        args.claims = 500
     if args.smoke:
         args.referrals, args.clinics, args.claims, args.top = 300, 5, 30, 5
         smoke_run()
