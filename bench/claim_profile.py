@@ -35,10 +35,8 @@ class StatementCounter:
 
         self.n = 0
         self.log: list[str] | None = None
-        self._patched: list[tuple[object, str, object]] = []
         for name in ("fetch", "execute", "fetchrow", "fetchval", "executemany"):
             original = getattr(asyncpg.connection.Connection, name)
-            self._patched.append((asyncpg.connection.Connection, name, original))
             setattr(asyncpg.connection.Connection, name, self._wrap(original))
 
     def _wrap(self, original):

@@ -15,6 +15,7 @@ import msgspec
 
 from backend.settings import Settings
 from tests.pg_cluster import free_port
+from tests.pictures import environment
 
 
 class ServerProcess:
@@ -28,16 +29,9 @@ class ServerProcess:
         self.env = {
             **os.environ,
             "PLANTRACK_ENV": "dev",
-            "PLANTRACK_DATABASE_URL": settings.database_url,
-            "PLANTRACK_SECRET_KEY": settings.secret_key,
+            # The test's database and media store (its bucket when it runs on one).
+            **environment(settings),
             "PLANTRACK_VAR_DIR": str(work),
-            "PLANTRACK_MEDIA_DIR": settings.media_dir,
-            # The object store when the test runs on it (empty: the media directory).
-            "PLANTRACK_MEDIA_URL": settings.media_url,
-            "AWS_ENDPOINT_URL": settings.s3_endpoint_url,
-            "AWS_ACCESS_KEY_ID": settings.s3_access_key_id,
-            "AWS_SECRET_ACCESS_KEY": settings.s3_secret_access_key,
-            "AWS_REGION": settings.s3_region,
             "PLANTRACK_DB_POOL_SIZE": "4",
             "PLANTRACK_LOG_LEVEL": "WARNING",
             "FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099",

@@ -172,35 +172,6 @@ async def of_topic(topic: str) -> list[OutboxRow]:
     return [typed({**r, "payload": json_object(r["payload"])}, OutboxRow) for r in rows]
 
 
-async def schedule(
-    *,
-    topic: str,
-    payload: dict[str, Any],
-    dedupe_key: str,
-    available_at: datetime,
-    referral_id: UUID | None,
-    now: datetime,
-) -> None:
-    """Add a timer, or bring back one that was cancelled; one that fired stays fired."""
-    await Outbox.raw(
-        """
-        INSERT INTO "outbox" ("topic", "dedupe_key", "referral", "payload", "status",
-                              "available_at", "attempts", "created_at")
-        VALUES ({}, {}, {}, {}, 'pending', {}, 0, {})
-        ON CONFLICT ("dedupe_key") DO UPDATE
-           SET "status" = 'pending', "available_at" = excluded."available_at",
-               "payload" = excluded."payload"
-         WHERE "outbox"."status" = 'cancelled'
-        """,
-        topic,
-        dedupe_key,
-        referral_id,
-        msgspec.json.encode(payload).decode(),
-        available_at,
-        now,
-    )
-
-
 class Timer(msgspec.Struct, frozen=True, kw_only=True):
     """An outbox message due at a moment, named by its dedupe key (see keep_timers)."""
 
@@ -210,19 +181,22 @@ class Timer(msgspec.Struct, frozen=True, kw_only=True):
     at: datetime
 
 
+def pending_timers_query(n_topics: int) -> str:
+    """A referral's pending messages of n topics (answered from outbox_pending_by_referral)."""
+    marks = ", ".join("{}" for _ in range(n_topics))
+    return (
+        f'SELECT dedupe_key FROM "outbox" WHERE referral = {{}} AND topic IN ({marks}) '  # noqa: S608
+        "AND status = 'pending'"
+    )
+
+
 async def keep_timers(
     referral_id: UUID, topics: tuple[str, ...], wanted: list[Timer], now: datetime
 ) -> None:
     """Make a referral's pending timers of these topics exactly `wanted`: one read, then
     one statement to cancel those no longer wanted and one to add the missing ones (a
     cancelled timer comes back; one that fired stays fired)."""
-    marks = ", ".join("{}" for _ in topics)
-    rows = await Outbox.raw(
-        f'SELECT dedupe_key FROM "outbox" WHERE referral = {{}} AND topic IN ({marks}) '  # noqa: S608
-        "AND status = 'pending'",
-        referral_id,
-        *topics,
-    )
+    rows = await Outbox.raw(pending_timers_query(len(topics)), referral_id, *topics)
     pending = {r["dedupe_key"] for r in rows}
     await cancel(sorted(pending - {t.dedupe_key for t in wanted}), now)
     missing = [t for t in wanted if t.dedupe_key not in pending]
@@ -245,13 +219,6 @@ async def keep_timers(
         """,  # noqa: S608 - only placeholders are interpolated
         *args,
     )
-
-
-async def pending_keys(*, topic: str, referral_id: UUID) -> set[str]:
-    rows = await Outbox.select(Outbox.dedupe_key).where(
-        (Outbox.topic == topic) & (Outbox.referral == referral_id) & (Outbox.status == "pending")
-    )
-    return {r["dedupe_key"] for r in rows}
 
 
 async def cancel(dedupe_keys: list[str], now: datetime) -> None:

@@ -5,13 +5,13 @@ soak found the scan: 2.8 ms per claim at 17,796 pending timers, growing with the
 from uuid import uuid4
 
 from backend.store.engine import is_postgres, write_transaction
+from backend.store.outbox import pending_timers_query
 from backend.store.tables import Outbox
 
 
-async def test_pending_keys_use_the_partial_index(db):
-    query = Outbox.select(Outbox.dedupe_key).where(
-        (Outbox.topic == "timer") & (Outbox.referral == uuid4()) & (Outbox.status == "pending")
-    )
+async def test_pending_timers_use_the_partial_index(db):
+    # The statement outbox.keep_timers sends, with its values written in.
+    query = pending_timers_query(2).format(f"'{uuid4()}'", "'timer'", "'staff_alert.timer'")
     if is_postgres():
         # An empty table is cheapest to scan; asked to avoid scans, the planner shows
         # whether the index can answer this query at all (its predicate must match).
