@@ -1,6 +1,7 @@
 """Funnel facts: each referral's dated movements (rewritten with its derived rows),
 and the sums reports are made of."""
 
+import hashlib
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -9,9 +10,9 @@ from piccolo.query.functions.aggregate import Sum
 
 from backend.domain.funnel_facts import ReferralFacts
 from backend.store import sql
-from backend.store.engine import reports_node
+from backend.store.engine import is_postgres, reports_node
 from backend.store.rows import FunnelSum, HealthFact, typed
-from backend.store.tables import FunnelFact, FunnelMonth
+from backend.store.tables import FunnelBalance, FunnelFact, FunnelMonth
 
 Key = tuple[str, str, str, str, str, str]  # cohort, specialization, month, kind, split, reason
 
@@ -126,6 +127,91 @@ async def replace(referral_id: UUID, clinic_id: UUID, facts: ReferralFacts | Non
         ):
             args += [clinic, *key, amount, count]
         await FunnelMonth.raw(ADD_TO_MONTHS.format(values=sql.rows_of(len(changed), 9)), *args)
+        await _move_balances(
+            [(clinic, key, amount, count) for (clinic, key), (amount, count) in changed]
+        )
+
+
+Balance = tuple[UUID, str, str]  # clinic, cohort, specialization
+
+# A month of a key with no row yet starts from the balance of the key's row before it.
+_OPEN_MONTHS = (
+    'INSERT INTO "funnel_balance" ("clinic", "cohort", "specialization", "month", "amount", '
+    '"count") VALUES {values} '
+    'ON CONFLICT ("clinic", "cohort", "specialization", "month") DO NOTHING'
+)
+_CARRIED = (
+    'COALESCE((SELECT b."{column}" FROM "funnel_balance" b WHERE b."clinic" = {{}} '
+    'AND b."cohort" = {{}} AND b."specialization" = {{}} AND b."month" < {{}} '
+    'ORDER BY b."month" DESC LIMIT 1), 0)'
+)
+# Every row of the key from the first changed month on takes the movements dated up to
+# its month; the rows before a new month learn where they now end.
+_MOVE = (
+    'UPDATE "funnel_balance" SET "amount" = "amount" + ({amount}), '
+    '"count" = "count" + ({count}), '
+    '"next_month" = COALESCE((SELECT MIN(n."month") FROM "funnel_balance" n '
+    'WHERE n."clinic" = "funnel_balance"."clinic" AND n."cohort" = "funnel_balance"."cohort" '
+    'AND n."specialization" = "funnel_balance"."specialization" '
+    'AND n."month" > "funnel_balance"."month"), \'9999-99\') '
+    'WHERE "clinic" = {{}} AND "cohort" = {{}} AND "specialization" = {{}} '
+    'AND "next_month" > {{}}'
+)
+_DATED = 'CASE WHEN "month" >= {} THEN CAST({} AS BIGINT) ELSE 0 END'
+
+
+def _lock_id(key: Balance) -> int:
+    """A key's transaction lock (PostgreSQL's advisory locks take a signed 64-bit id)."""
+    clinic, cohort, specialization = key
+    name = f"funnel_balance|{clinic}|{cohort}|{specialization}"
+    digest = hashlib.blake2b(name.encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+async def _move_balances(changed: list[tuple[UUID, Key, int, int]]) -> None:
+    """The reserve movements among `changed` added to the running balances: to the row of
+    their month (opened from the balance before it if new) and to every later row of
+    their key, so that a late or back-dated fact moves every month after it.
+
+    A key's rows are written under its transaction lock (PostgreSQL; SQLite has one
+    writer): two recordings of one key queue, so neither opens a month from a balance
+    the other is changing. Locks are taken in one order (by id), after the monthly
+    sums' rows, as every recording does."""
+    moves: dict[Balance, dict[str, list[int]]] = {}
+    for clinic, (cohort, specialization, month, kind, _split, _reason), amount, count in changed:
+        if kind != "reserve":
+            continue
+        by_month = moves.setdefault((clinic, cohort, specialization), {})
+        sums = by_month.setdefault(month, [0, 0])
+        sums[0] += amount
+        sums[1] += count
+    keys = sorted(
+        (key for key, by_month in moves.items() if any(v != [0, 0] for v in by_month.values())),
+        key=_lock_id,
+    )
+    if not keys:
+        return
+    if is_postgres():
+        await FunnelBalance.raw(
+            "SELECT " + ", ".join("pg_advisory_xact_lock({})" for _ in keys),
+            *(_lock_id(key) for key in keys),
+        )
+    carried = {c: _CARRIED.format(column=c) for c in ("amount", "count")}
+    row = f"({{}}, {{}}, {{}}, {{}}, {carried['amount']}, {carried['count']})"
+    values, args = [], []
+    for key in keys:
+        for month in sorted(moves[key]):
+            values.append(row)
+            args += [*key, month, *key, month, *key, month]
+    await FunnelBalance.raw(_OPEN_MONTHS.format(values=", ".join(values)), *args)
+    for key in keys:
+        dated = sorted(moves[key].items())
+        statement = _MOVE.format(
+            amount=" + ".join(_DATED for _ in dated), count=" + ".join(_DATED for _ in dated)
+        )
+        args = [m for month, (amount, _) in dated for m in (month, amount)]
+        args += [m for month, (_, count) in dated for m in (month, count)]
+        await FunnelBalance.raw(statement, *args, *key, dated[0][0])
 
 
 FUNNEL_KINDS = (
@@ -218,6 +304,30 @@ def _sums(rows: list[dict[str, Any]], **keys: str) -> list[FunnelSum]:
     ]
 
 
+_MONTH_SUMS = (
+    'SELECT "month", "cohort", "kind", "split", "reason", SUM("amount") AS "amount", '
+    'SUM("count") AS "count" FROM "funnel_month" WHERE "kind" IN ({kinds}) '
+    'AND "month" IN ({months}){scope} GROUP BY "month", "cohort", "kind", "split", "reason" '
+    "UNION ALL "
+    "SELECT '', \"cohort\", 'reserve', '', '', SUM(\"amount\"), SUM(\"count\") "
+    'FROM "funnel_balance" WHERE "next_month" > {{}} AND "month" <= {{}} '
+    'AND ("amount" <> 0 OR "count" <> 0){scope} GROUP BY "cohort"'
+)
+
+
+def _raw_scope(clinic_ids: list[UUID] | None, specialization: str | None) -> tuple[str, list]:
+    """`_scope` for a statement written out: its condition and arguments."""
+    where, args = "", []
+    if clinic_ids is not None:
+        ids = clinic_ids or [UUID(int=0)]
+        where += f' AND "clinic" IN ({sql.marks(len(ids))})'
+        args += ids
+    if specialization is not None:
+        where += ' AND "specialization" = {}'
+        args.append(specialization)
+    return where, args
+
+
 async def month_sums(
     clinic_ids: list[UUID] | None,
     months: list[str],
@@ -225,9 +335,30 @@ async def month_sums(
     reserve_through: str,
     specialization: str | None = None,
 ) -> list[FunnelSum]:
-    """In one statement, what a period's funnel needs from the monthly sums: the flows
-    of its whole months and the reserve movements of every month up to
-    `reserve_through`, by month, cohort, kind, split and reason."""
+    """In one statement, what a period's funnel needs: the flows of its whole months
+    from the monthly sums, by month, cohort, kind, split and reason; and the reserve at
+    the end of `reserve_through` by cohort (kind "reserve"), from the running balances:
+    one row per clinic, cohort and specialization still holding money or plans, however
+    long the history."""
+    months = months or ["-"]
+    scope, scope_args = _raw_scope(clinic_ids, specialization)
+    statement = _MONTH_SUMS.format(
+        kinds=sql.marks(len(FUNNEL_KINDS)), months=sql.marks(len(months)), scope=scope
+    )
+    args = [*FUNNEL_KINDS, *months, *scope_args, reserve_through, reserve_through, *scope_args]
+    return _sums(await FunnelMonth.raw(statement, *args).run(node=reports_node()))
+
+
+async def month_sums_from_movements(
+    clinic_ids: list[UUID] | None,
+    months: list[str],
+    *,
+    reserve_through: str,
+    specialization: str | None = None,
+) -> list[FunnelSum]:
+    """`month_sums` with the reserve summed from the movements of every month up to
+    `reserve_through` (what the balances replace, and are checked against: the
+    differential tests and bench.funnel_report)."""
     flows = FunnelMonth.kind.is_in(list(FUNNEL_KINDS)) & FunnelMonth.month.is_in(months or ["-"])
     reserve = (FunnelMonth.kind == "reserve") & (FunnelMonth.month <= reserve_through)
     keys = [

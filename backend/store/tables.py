@@ -510,6 +510,24 @@ class FunnelMonth(Table, tablename="funnel_month"):
     # unique (clinic, month, cohort, specialization, kind, split, reason)
 
 
+class FunnelBalance(Table, tablename="funnel_balance"):
+    """The reserve as a running balance per clinic, cohort and main specialization: a row
+    at `month` holds the closing reserve of that key for every month from `month` up to
+    (not including) `next_month` ('9999-99' for the key's last row). A month's reserve is
+    one row per key, however long the history; kept with the monthly sums
+    (store.funnel_facts), filled from them by m0050."""
+
+    id = BigSerial(primary_key=True)
+    clinic = UUID()
+    cohort = Varchar(length=7)
+    specialization = Varchar(length=20, default="")
+    month = Varchar(length=7)
+    next_month = Varchar(length=7, default="9999-99")
+    amount = BigInt(default=0)
+    count = BigInt(default=0)
+    # unique (clinic, cohort, specialization, month)
+
+
 class VisitCode(Table, tablename="visit_code"):
     """A one-time code the clinic shows at reception; the patient enters it to co-sign
     the visit. Only its HMAC is stored."""
@@ -748,6 +766,7 @@ TABLES: list[type[Table]] = [
     RateLimit,
     FunnelFact,
     FunnelMonth,
+    FunnelBalance,
     PatientLink,
     SmsMessage,
     SmsCode,
