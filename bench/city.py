@@ -412,6 +412,8 @@ async def load(url: str, start: int, stop: int, clinics: int, pool: ProcessPoolE
     """Referrals start..stop into the database; returns the number of events loaded."""
     import asyncpg
 
+    from backend.store.migrations.m0050_funnel_balance_filled import FILL as FILL_BALANCES
+
     conn = await asyncpg.connect(url)
     events = rows = 0
     began = time.perf_counter()
@@ -445,6 +447,9 @@ async def load(url: str, start: int, stop: int, clinics: int, pool: ProcessPoolE
             "SUM(amount), SUM(count) FROM funnel_fact "
             "GROUP BY clinic, cohort, specialization, month, kind, split, reason"
         )
+        # The reserve's running balances, from the monthly sums as migration m0050 does.
+        await conn.execute("TRUNCATE funnel_balance")
+        await conn.execute(FILL_BALANCES)
         # Events came with their own ids: the service's next one follows them.
         await conn.execute(
             "SELECT setval(pg_get_serial_sequence('event', 'id'), "
