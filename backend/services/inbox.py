@@ -82,6 +82,20 @@ async def accept(
             )
         return Accepted(status=403, detail=NOT_ACCEPTED)
     problem = adapter.check(body)
+    key = adapter.delivery_key(headers, body)
+    if problem is None:  # the common case: the delivery and its job, in one write
+        delivery_id = await store.receive_delivery(
+            clinic_id=conn.clinic_id,
+            system=system,
+            headers=headers,
+            body=text,
+            now=now,
+            delivery_key=key,
+            topic=INBOX,
+        )
+        if delivery_id is None:
+            return Accepted(status=200, detail="already received", duplicate=True)
+        return Accepted(status=202, detail="accepted", delivery_id=delivery_id)
     async with write_transaction():
         delivery_id = await store.store_delivery(
             clinic_id=conn.clinic_id,
@@ -89,22 +103,13 @@ async def accept(
             headers=headers,
             body=text,
             now=now,
-            delivery_key=adapter.delivery_key(headers, body),
-            status="failed" if problem else "received",
+            delivery_key=key,
+            status="failed",
             error=problem,
         )
-        if delivery_id is None:
-            return Accepted(status=200, detail="already received", duplicate=True)
-        if problem is None:
-            await outbox.enqueue(
-                topic=INBOX,
-                payload={"delivery_id": delivery_id},
-                now=now,
-                dedupe_key=f"inbox:{delivery_id}",
-            )
-    if problem is not None:
-        return Accepted(status=400, detail=problem, delivery_id=delivery_id)
-    return Accepted(status=202, detail="accepted", delivery_id=delivery_id)
+    if delivery_id is None:
+        return Accepted(status=200, detail="already received", duplicate=True)
+    return Accepted(status=400, detail=problem, delivery_id=delivery_id)
 
 
 async def process(
