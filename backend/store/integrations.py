@@ -10,6 +10,7 @@ from backend.runtime.ids import new_id
 from backend.store import outbox
 from backend.store.engine import is_postgres, write_transaction
 from backend.store.rows import DeliveryRow, IntegrationRow, TicketRow, json_object, typed
+from backend.store.sql import marks
 from backend.store.tables import (
     ExternalLink,
     Inbox,
@@ -214,6 +215,44 @@ def _delivery(row: dict[str, Any]) -> DeliveryRow:
 async def delivery(inbox_id: int) -> DeliveryRow | None:
     row = await Inbox.select().where(Inbox.id == inbox_id).first()
     return None if row is None else _delivery(row)
+
+
+async def deliveries_by_id(inbox_ids: list[int]) -> dict[int, DeliveryRow]:
+    """Deliveries with their headers and bodies, by id (the worker's batch), in one read."""
+    if not inbox_ids:
+        return {}
+    columns = "id, clinic, system, received_at, headers, body, status, delivery_key, error"
+    query = f"SELECT {columns}, result, attempts, processed_at FROM inbox WHERE id IN "  # noqa: S608
+    rows = await Inbox.raw(query + f"({marks(len(inbox_ids))})", *inbox_ids)
+    return {r["id"]: _delivery(r) for r in rows}
+
+
+# Every delivery of a batch finished in one statement (PostgreSQL): the values as arrays.
+_FINISH_MANY = """
+UPDATE inbox SET status = v.status, error = v.error, processed_at = {},
+       result = CAST(v.result AS jsonb), attempts = inbox.attempts + 1
+  FROM unnest(CAST({} AS bigint[]), CAST({} AS text[]), CAST({} AS text[]),
+              CAST({} AS text[])) AS v(id, status, error, result)
+ WHERE inbox.id = v.id
+"""
+
+
+async def finish_deliveries(
+    done: list[tuple[int, str, str | None, dict[str, Any]]], *, now: datetime
+) -> None:
+    """Finish deliveries, each (id, status, error, result), in the caller's transaction."""
+    if not is_postgres():
+        for inbox_id, status, error, result in done:
+            await finish_delivery(inbox_id, status=status, now=now, error=error, result=result)
+        return
+    await Inbox.raw(
+        _FINISH_MANY,
+        now,
+        [d[0] for d in done],
+        [d[1] for d in done],
+        [d[2] for d in done],
+        [msgspec.json.encode(d[3]).decode() for d in done],
+    )
 
 
 async def finish_delivery(
