@@ -29,7 +29,12 @@ from backend.routes.paging import (
     decode_cursor,
     encode_cursor,
 )
-from backend.routes.security import PatientPrincipal, patient_principal
+from backend.routes.security import (
+    PatientPrincipal,
+    patient_principal,
+    patient_signed,
+    session_ended,
+)
 from backend.runtime.clock import utcnow
 from backend.services import (
     answers,
@@ -43,7 +48,7 @@ from backend.services import (
     texts,
     visit_codes,
 )
-from backend.services.errors import Invalid
+from backend.services.errors import Invalid, NotAuthenticated
 from backend.services.media import SizeLinks, picture_links
 from backend.services.patient_reads import MediaRow, ReferralBundle
 from backend.services.recording import Recorded as RecordedResult
@@ -214,12 +219,19 @@ async def list_changes(
         "explained, appointments, open questions, and each milestone's confirmation state."
     ),
     responses=responds(s.ReferralOut, ex.REFERRAL, "The plan screen", errors=ID_ERRORS),
+    # The session is checked with the screen's read, in one statement (the hottest read).
+    dependencies={"patient": Provide(patient_signed)},
 )
 async def get_referral(
     patient: NamedDependency[PatientPrincipal], referral_id: FromPath[UUID]
 ) -> Response[s.ReferralOut]:
     # Served as stored while nothing it shows has changed (backend.services.screens).
-    body = await screens.plan_screen(patient.patient_id, referral_id, utcnow(), _render)
+    try:
+        body = await screens.plan_screen(
+            patient.patient_id, referral_id, utcnow(), _render, session=patient.session
+        )
+    except NotAuthenticated as exc:
+        raise session_ended() from exc
     return Response(body, media_type="application/json")
 
 

@@ -26,7 +26,7 @@ from datetime import datetime
 from uuid import UUID
 
 from backend.domain.derive import stable_until
-from backend.services.errors import NotFound
+from backend.services.errors import NotAuthenticated, NotFound
 from backend.services.patient_reads import ReferralBundle, referral_bundle
 from backend.store import screens
 from backend.store.screens import StoredScreen
@@ -49,9 +49,23 @@ def fresh(stored: StoredScreen, now: datetime) -> bool:
     )
 
 
-async def plan_screen(patient_id: UUID, referral_id: UUID, now: datetime, render: Render) -> bytes:
-    """The patient's plan screen of a referral of theirs (404 for any other), as JSON."""
-    stored = await screens.one(patient_id, referral_id)
+async def plan_screen(
+    patient_id: UUID,
+    referral_id: UUID,
+    now: datetime,
+    render: Render,
+    *,
+    session: UUID | None = None,
+) -> bytes:
+    """The patient's plan screen of a referral of theirs (404 for any other), as JSON.
+    `session`: the sign-in to check in the same statement (401 when it has ended), for
+    a caller that has not checked it yet."""
+    if session is None:
+        stored = await screens.one(patient_id, referral_id)
+    else:
+        live, stored = await screens.one_signed(session, patient_id, referral_id)
+        if not live:
+            raise NotAuthenticated("this session has ended; sign in again")
     if stored is None:
         raise NotFound("no such referral")
     if fresh(stored, now) and stored.screen is not None:

@@ -57,14 +57,33 @@ def _rows(rows: list[dict]) -> list[StoredScreen]:
     return [msgspec.convert(r, StoredScreen, strict=False) for r in rows]
 
 
+_ONE = "WHERE r.id = {} AND r.patient = {} AND r.archived_at IS NULL"
+# With the sign-in check (backend.store.sessions.family_live) in the same statement: the
+# session's counts always make one row, the screen joins it when there is one.
+_ONE_SIGNED = (
+    'SELECT k."issued", k."revoked", x.* FROM (SELECT COUNT(*) AS "issued", '  # noqa: S608
+    'COUNT("revoked_at") AS "revoked" FROM "patient_session" '
+    'WHERE "family" = {} AND "patient" = {}) AS k '
+    f"LEFT JOIN ({_READ}{_ONE}) AS x ON 1 = 1"
+)
+
+
 async def one(patient_id: UUID, referral_id: UUID) -> StoredScreen | None:
     """The patient's referral (None when it is not theirs or archived) with its screen."""
-    rows = await ReferralScreen.raw(
-        _READ + "WHERE r.id = {} AND r.patient = {} AND r.archived_at IS NULL",
-        referral_id,
-        patient_id,
-    )
+    rows = await ReferralScreen.raw(_READ + _ONE, referral_id, patient_id)
     return _rows(rows)[0] if rows else None
+
+
+async def one_signed(
+    family: UUID, patient_id: UUID, referral_id: UUID
+) -> tuple[bool, StoredScreen | None]:
+    """Whether the session `family` was issued to the patient and is live, and their
+    referral with its screen as `one` reads it: one statement for a whole screen read."""
+    rows = await ReferralScreen.raw(_ONE_SIGNED, family, patient_id, referral_id, patient_id)
+    row = rows[0]
+    live = row["issued"] > 0 and row["revoked"] == 0
+    found = row["referral"] is not None
+    return live, msgspec.convert(row, StoredScreen, strict=False) if found else None
 
 
 async def page(

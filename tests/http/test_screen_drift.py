@@ -33,6 +33,7 @@ from backend.domain.events import (
 from backend.domain.norms import DurationNorm, Specialization
 from backend.routes.patient import _render
 from backend.runtime.clock import utcnow
+from backend.runtime.ids import new_id
 from backend.services import exchange_admin, recording, screens
 from backend.services.errors import NotFound
 from backend.services.patient_reads import referral_bundle
@@ -225,3 +226,19 @@ async def test_the_app_gets_the_stored_screen_and_a_304_for_it(client, db):
     assert row is not None
     stored = await stored_screens.one(row.patient, world.referral_id)
     assert stored is not None and stored.screen == first.content
+
+
+async def test_a_stored_screen_is_not_served_once_the_session_has_ended(client, db):
+    """The screen's read checks the sign-in in its own statement: logging out ends it at
+    once, however fresh the stored screen."""
+    world = await patient_world(client, db)
+    url = f"{ME}/referrals/{world.referral_id}"
+    assert (await client.get(url, headers=world.me.headers)).status_code == 200
+    out = await client.post("/api/v1/auth/logout", headers=world.me.headers)
+    assert out.status_code == 204
+    ended = await client.get(url, headers=world.me.headers)
+    assert ended.status_code == 401 and "session has ended" in ended.json()["detail"]
+    assert ended.headers["www-authenticate"].startswith("Bearer")
+    # Not someone else's either: a missing referral with an ended session is still a 401.
+    missing = await client.get(f"{ME}/referrals/{new_id()}", headers=world.me.headers)
+    assert missing.status_code == 401
