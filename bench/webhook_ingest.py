@@ -42,6 +42,9 @@ def settings_env(url: str, var: Path, port: int) -> dict[str, str]:
         "PLANTRACK_SECRET_KEY": SECRET_KEY,
         "PLANTRACK_PORT": str(port),
         "PLANTRACK_LOG_LEVEL": "WARNING",
+        # The integration's budget (6,000 a minute by default) is below the rate measured
+        # here: the check runs on every delivery, as in production, but never refuses.
+        "PLANTRACK_RATE_LIMIT_WEBHOOKS": str(10**9),
     }
 
 
