@@ -53,14 +53,16 @@ setup = function(thread)
   threads[#threads + 1] = thread
 end
 for line in io.lines("%(tokens)s") do
-  local token, referral = line:match("(%%S+) (%%S+)")
-  pairs_[#pairs_ + 1] = {"Bearer " .. token, "%(path)s" .. referral}
+  local token, referral, tag = line:match("^(%%S+) (%%S+) ?(%%S*)$")
+  pairs_[#pairs_ + 1] = {"Bearer " .. token, "%(path)s" .. referral, tag}
 end
 math.randomseed(os.time() + tonumber(tostring({}):match("0x(%%x+)"), 16) %% 100000)
 
 request = function()
   local p = pairs_[math.random(#pairs_)]
-  return wrk.format("GET", p[2], {["Authorization"] = p[1]})
+  local headers = {["Authorization"] = p[1]}
+  if p[3] ~= "" then headers["If-None-Match"] = p[3] end
+  return wrk.format("GET", p[2], headers)
 end
 %(delay)s
 %(response)s
@@ -279,6 +281,94 @@ def mint_tokens(work: Path, patients: int, referrals: int, settings_env: dict) -
     return target
 
 
+def first_reads(url: str, tokens: Path, work: Path, in_flight: int = 16) -> tuple[float, Path]:
+    """Each patient's screen read once, as after a change each one is (the read builds
+    and stores it): the rate of those first reads, and the tokens with each screen's
+    ETag, for the 304 run (the app asking again with what it holds)."""
+
+    lines = tokens.read_text().splitlines()
+
+    async def read_all() -> list[str]:
+        tagged: list[str] = [""] * len(lines)
+        queue = list(enumerate(lines))
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+
+            async def reader() -> None:
+                while queue:
+                    i, line = queue.pop()
+                    token, referral = line.split()
+                    r = await client.get(
+                        PATH.format(referral), headers={"authorization": f"Bearer {token}"}
+                    )
+                    if r.status_code != 200:
+                        raise SystemExit(f"first read of {referral}: {r.status_code} {r.text}")
+                    tagged[i] = f"{line} {r.headers['etag']}"
+
+            await asyncio.gather(*(reader() for _ in range(in_flight)))
+        return tagged
+
+    started = time.perf_counter()
+    tagged = asyncio.run(read_all())
+    rate = len(tagged) / (time.perf_counter() - started)
+    target = work / "tokens-etags.txt"
+    target.write_text("\n".join(tagged) + "\n")
+    return rate, target
+
+
+def list_statements(env: dict[str, str], referrals: int = 20) -> tuple[int, int]:
+    """Statements one `GET /api/v1/me/referrals?limit=20` sends for a patient with 20
+    referrals, in-process through the whole app (sign-in check, rate budget, the page):
+    the first read (each row built and stored) and the next (as stored)."""
+    from backend.app import create_app
+    from backend.auth.tokens import PATIENT_AUDIENCE, issue_access, key_ring
+    from backend.domain.events import Source
+    from backend.services.referrals import PatientIn, send_referral
+    from backend.settings import load_settings
+    from bench.claim_profile import StatementCounter
+    from tests.conftest import running
+    from tests.factories import PLAN
+
+    settings = load_settings(env)
+
+    async def measure() -> tuple[int, int]:
+        app = create_app(settings)
+        async with running(app):
+            now = datetime.now(UTC)
+            phone = "+79000000000"  # the city's patient 0 (bench.city)
+            for n in range(referrals - 1):
+                await send_referral(
+                    patient=PatientIn(phone=phone, name="Пациент 0"),
+                    clinic_id=city.clinic_id(n % 5),
+                    plan=PLAN,
+                    source=Source.exchange,
+                    actor="bench",
+                    now=now - timedelta(minutes=n + 1),
+                )
+            token = issue_access(
+                key_ring(settings),
+                subject=city.patient_id(0),
+                session=city.session_family(0),
+                role="patient",
+                audience=PATIENT_AUDIENCE,
+                ttl=timedelta(hours=1),
+                now=now,
+            )
+            headers = {"authorization": f"Bearer {token}"}
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as c:
+                counted = []
+                counter = StatementCounter()
+                for _ in range(2):
+                    counter.n = 0
+                    r = await c.get("/api/v1/me/referrals?limit=20", headers=headers)
+                    if r.status_code != 200 or len(r.json()["items"]) != referrals:
+                        raise SystemExit(f"the list of {referrals}: {r.status_code} {r.text}")
+                    counted.append(counter.n)
+        return counted[0], counted[1]
+
+    return asyncio.run(measure())
+
+
 def same_screens(ours: str, peer: str, tokens: Path, sample: int = 50) -> int:
     """The peer must serve the same JSON as plantrack, or comparing them means nothing."""
     lines = tokens.read_text().splitlines()[:sample]
@@ -370,6 +460,10 @@ def main() -> None:
         with Server("granian", "plantrack", env) as ours, Server("granian", "peer", env) as peer:
             checked = same_screens(ours.url, peer.url, tokens)
         print(f"the peer serves the same JSON as plantrack ({checked} screens compared)")
+        with Server("granian", "plantrack", env) as s:
+            first_rate, tagged = first_reads(s.url, tokens, work)
+        print(f"first read of each screen (built and stored): {first_rate:.0f} req/s", flush=True)
+        not_modified = script(work, "not-modified", tagged, PATH.format(""))
 
         for server in ("uvicorn", "granian"):
             run(f"plan screen, {server}", server, "plantrack", screen, CONNECTIONS)
@@ -377,6 +471,10 @@ def main() -> None:
         ours = results[f"plan screen, {best}"][0]
         ceiling = run(f"bare /health, {best}", best, "plantrack", bare, CONNECTIONS)
         peer = run(f"peer plan screen, {best}", best, "peer", screen, CONNECTIONS)
+        unchanged = run(f"plan screen 304, {best}", best, "plantrack", not_modified, CONNECTIONS)
+
+        listed = list_statements(env)
+        print(f"list of 20: {listed[1]} statements as stored, {listed[0]} first", flush=True)
 
         # About 70% of the maximum: each of 16 connections waits between requests.
         target, connections = 0.7 * ours["rps"], 16
@@ -402,7 +500,12 @@ def main() -> None:
             f"ratios: plan screen / bare endpoint {ratio(ours['rps'], ceiling['rps'])} (target "
             f"≥ 0.40); plan screen / peer {ratio(ours['rps'], peer['rps'])} (target ≥ 1.5)",
             f"at {share:.0%} of max: p99 / p50 = {ratio(paced['p99_us'], paced['p50_us'])} "
-            "(target ≤ 3)",
+            "(target ≤ 2)",
+            f"plan screen 304 / bare endpoint {ratio(unchanged['rps'], ceiling['rps'])} "
+            "(target ≥ 0.60)",
+            f"first read of each screen (built and stored, 16 in flight): {first_rate:.0f} req/s",
+            f"list of 20 referrals: {listed[1]} statements per request as stored "
+            f"(target ≤ 3); {listed[0]} on the first read, which builds the 20 rows",
         ]
         record("patient plan screen under load", lines)
     finally:

@@ -20,11 +20,11 @@ from backend.domain.events import Event
 from backend.domain.funnel import ReferralFold, treatment_start
 from backend.domain.funnel_facts import ReferralFacts, referral_facts
 from backend.domain.norms import Norms
-from backend.domain.progress import BEHIND_GRACE, Progress, plan_progress
+from backend.domain.progress import BEHIND_GRACE, Progress, changes_at, plan_progress
 from backend.domain.questions import AskedQuestion, QuestionPlan, plan_questions
 from backend.domain.reminders import ReminderContext, Timer, timers_for
 from backend.domain.staff_alerts import AlertTimer, alert_timers
-from backend.domain.verification import Verification, VerificationPolicy, verify
+from backend.domain.verification import Verification, VerificationPolicy, next_due, verify
 
 
 class ClinicRules(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,7 +51,21 @@ def progress_of(fold: ReferralFold, norms: Norms, now: datetime) -> Progress:
         planned_start=appt.starts_at if appt else None,
         norms=norms,
         now=now,
+        stopped=not fold.is_open,
     )
+
+
+def stable_until(
+    verdicts: dict[str, Verification],
+    progress: Progress,
+    question_expiries: Sequence[datetime | None],
+    now: datetime,
+) -> datetime | None:
+    """Until when what a referral shows (its verdicts, progress and open questions, as
+    of `now`) reads the same if nothing happens: the first moment after `now` a verdict
+    falls due, a question expires or the progress moves by the clock. None: never."""
+    moments = [next_due(verdicts), changes_at(progress, now), *question_expiries]
+    return min((m for m in moments if m is not None and m > now), default=None)
 
 
 def oldest_open(asked: Sequence[AskedQuestion], now: datetime) -> datetime | None:

@@ -5,9 +5,14 @@ stage lasts as long as its longest item (its own course length, else the norm fo
 specialization). The schedule is re-planned from what actually happened: once a stage
 is done, the next one is expected to start then. `planned_finish` keeps the schedule
 as it was at the start, for comparing expected and actual duration.
+
+What has not happened yet is planned from the start of today (UTC), not from this
+instant: a screen reads the same all day unless something happens, and changes by
+itself only at the moments `changes_at` names. A stopped plan (the referral closed
+before it was done) expects nothing.
 """
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -25,6 +30,7 @@ class Schedule(StrEnum):
     on_track = "on_track"
     behind = "behind"
     done = "done"
+    stopped = "stopped"  # the referral closed before the plan was done
 
 
 class StageProgress(msgspec.Struct, frozen=True, kw_only=True):
@@ -102,18 +108,21 @@ def plan_progress(
     planned_start: datetime | None,
     norms: Norms,
     now: datetime,
+    stopped: bool = False,
 ) -> Progress:
     """Progress of the chosen lines of a plan.
 
     started_at: when treatment began (the first visit); planned_start: the booked
-    appointment, used for the expected finish of a plan not yet begun.
+    appointment, used for the expected finish of a plan not yet begun; stopped: the
+    referral closed before the plan was done (no dates are expected any more).
     """
     durations = stage_durations(lines, norms)
     by_stage: dict[int, list[PlanLine]] = {s: [] for s in durations}
     for line in lines:
         by_stage[line.stage].append(line)
 
-    anchor = started_at or planned_start or now
+    today = start_of_day(now)
+    anchor = started_at or planned_start or today
     planned = planned_schedule(lines, anchor, norms)
     stages: list[StageProgress] = []
     at = anchor
@@ -139,7 +148,7 @@ def plan_progress(
         elif current_stage is None:
             current_stage = stage
             # What is left cannot start before today, however late this stage is.
-            at = max(at + duration, now)
+            at = max(at + duration, today)
         else:
             at = at + duration
 
@@ -158,6 +167,8 @@ def plan_progress(
     behind_days = 0
     if current_stage is None and lines:
         schedule = Schedule.done
+    elif stopped:
+        schedule = Schedule.stopped
     elif started_at is None:
         schedule = Schedule.not_started
     else:
@@ -169,6 +180,12 @@ def plan_progress(
             schedule = Schedule.on_track
 
     last_done = max(done.values(), default=None) if current_stage is None and lines else None
+    if schedule is Schedule.stopped:
+        stages = [
+            msgspec.structs.replace(stage, expected_start=None, expected_end=None)
+            for stage in stages
+        ]
+        planned = {}
     return Progress(
         money_total=money_total,
         money_done=money_done,
@@ -184,3 +201,25 @@ def plan_progress(
         planned_finish=max((end for _, end in planned.values()), default=None),
         stages=tuple(stages),
     )
+
+
+def start_of_day(at: datetime) -> datetime:
+    """Midnight UTC of `at`'s day: the anchor of what is planned from today."""
+    return at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def changes_at(progress: Progress, now: datetime) -> datetime | None:
+    """The next moment after `now` at which `progress` would read differently with
+    nothing happening: the next day (what is left is planned from today) and, for a
+    begun plan, when its current stage falls behind or one more day behind."""
+    if progress.current_stage is None or progress.schedule is Schedule.stopped:
+        return None
+    moments = [start_of_day(now) + timedelta(days=1)]
+    current = next(s for s in progress.stages if s.stage == progress.current_stage)
+    if progress.schedule is not Schedule.not_started and current.expected_end is not None:
+        late = now - current.expected_end
+        moments.append(
+            current.expected_end
+            + (BEHIND_GRACE if late < BEHIND_GRACE else timedelta(days=late.days + 1))
+        )
+    return min(moments)

@@ -230,21 +230,23 @@ def integration_handlers(
         async def handle(messages: list[Claimed], now: datetime) -> list[Outcome]:
             async with vendor_http.client(timeout) as http:
                 done = [await run(m, http, now) for m in messages]
-            for m, d in zip(messages, done, strict=True):
-                if d.status == "failed":  # a person must look: tell them
-                    await staff_alerts.crm_failed(m.topic, m.payload, d.detail, now)
+            await alert_failed(messages, done, now)
             return done
 
         return handle
 
-    async def take_delivery(m: Claimed, http: httpx.AsyncClient, now: datetime) -> Outcome:
-        return await inbox.process(
-            m.payload["delivery_id"],
-            http,
-            secret_key=secret_key,
-            last_try=m.attempts >= MAX_ATTEMPTS,
-            now=now,
-        )
+    async def alert_failed(messages: list[Claimed], done: list[Outcome], now: datetime) -> None:
+        for m, d in zip(messages, done, strict=True):
+            if d.status == "failed":  # a person must look: tell them
+                await staff_alerts.crm_failed(m.topic, m.payload, d.detail, now)
+
+    async def take_deliveries(messages: list[Claimed], now: datetime) -> list[Outcome]:
+        """The batch's deliveries together (services.inbox.process_many)."""
+        async with vendor_http.client(timeout) as http:
+            jobs = [(m.payload["delivery_id"], m.attempts >= MAX_ATTEMPTS) for m in messages]
+            done = await inbox.process_many(jobs, http, secret_key=secret_key, now=now)
+        await alert_failed(messages, done, now)
+        return done
 
     async def push(m: Claimed, http: httpx.AsyncClient, now: datetime) -> Outcome:
         return await crm_outbound.push_referral(
@@ -265,7 +267,7 @@ def integration_handlers(
         )
 
     return {
-        inbox.INBOX: batch(take_delivery),
+        inbox.INBOX: take_deliveries,
         crm_outbound.OUTBOUND: batch(push),
         crm_reconcile.RECONCILE: batch(reconcile_pass),
     }

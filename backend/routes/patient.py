@@ -29,7 +29,12 @@ from backend.routes.paging import (
     decode_cursor,
     encode_cursor,
 )
-from backend.routes.security import PatientPrincipal, patient_principal
+from backend.routes.security import (
+    PatientPrincipal,
+    patient_principal,
+    patient_signed,
+    session_ended,
+)
 from backend.runtime.clock import utcnow
 from backend.services import (
     answers,
@@ -38,13 +43,14 @@ from backend.services import (
     patient_statements,
     privacy,
     profile,
+    screens,
     sms,
     texts,
     visit_codes,
 )
-from backend.services.errors import Invalid
+from backend.services.errors import Invalid, NotAuthenticated
 from backend.services.media import SizeLinks, picture_links
-from backend.services.patient_reads import MediaRow
+from backend.services.patient_reads import MediaRow, ReferralBundle
 from backend.services.recording import Recorded as RecordedResult
 from backend.web.app_version import AppVersionGate
 from backend.web.conditional import NO_ETAG, ConditionalGet
@@ -147,16 +153,23 @@ async def delete_device(patient: NamedDependency[PatientPrincipal], token: FromP
 async def list_referrals(
     patient: NamedDependency[PatientPrincipal], limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> s.ReferralPage:
-    now = utcnow()
-    rows = await patient_reads.referral_page(
-        patient.patient_id, now, limit=limit + 1, before=decode_cursor(cursor)
+    rows = await screens.list_rows(
+        patient.patient_id, utcnow(), _render, limit=limit + 1, before=decode_cursor(cursor)
     )
     page, more = rows[:limit], len(rows) > limit
-    items = [present.summary(row, bundle.clinic.name, bundle) for row, bundle in page]
+    items = [msgspec.json.decode(row, type=s.ReferralSummary) for _, row in page]
     last = page[-1][0] if page else None
     return s.ReferralPage(
         items=items,
-        next_cursor=encode_cursor(last.sent_at, last.id) if more and last else None,
+        next_cursor=encode_cursor(last.sent_at, last.referral) if more and last else None,
+    )
+
+
+def _render(bundle: ReferralBundle) -> tuple[bytes, bytes]:
+    """A referral's plan screen and its row in the list, as the patient reads them."""
+    return (
+        msgspec.json.encode(present.referral(bundle)),
+        msgspec.json.encode(present.summary(bundle.referral, bundle.clinic.name, bundle)),
     )
 
 
@@ -206,12 +219,20 @@ async def list_changes(
         "explained, appointments, open questions, and each milestone's confirmation state."
     ),
     responses=responds(s.ReferralOut, ex.REFERRAL, "The plan screen", errors=ID_ERRORS),
+    # The session is checked with the screen's read, in one statement (the hottest read).
+    dependencies={"patient": Provide(patient_signed)},
 )
 async def get_referral(
     patient: NamedDependency[PatientPrincipal], referral_id: FromPath[UUID]
-) -> s.ReferralOut:
-    bundle = await patient_reads.referral_bundle(patient.patient_id, referral_id, utcnow())
-    return present.referral(bundle)
+) -> Response[s.ReferralOut]:
+    # Served as stored while nothing it shows has changed (backend.services.screens).
+    try:
+        body = await screens.plan_screen(
+            patient.patient_id, referral_id, utcnow(), _render, session=patient.session
+        )
+    except NotAuthenticated as exc:
+        raise session_ended() from exc
+    return Response(body, media_type="application/json")
 
 
 Phase = Literal["before", "after", "now"]

@@ -140,7 +140,7 @@ class ProgressOut(msgspec.Struct, frozen=True, kw_only=True):
     items_total: int
     current_stage: int | None
     next_step: str
-    schedule: Literal["not_started", "on_track", "behind", "done"]
+    schedule: Literal["not_started", "on_track", "behind", "done", "stopped"]
     schedule_label: str
     behind_days: int
     expected_finish: datetime | None

@@ -44,7 +44,17 @@ async def patient_principal(request: Request) -> PatientPrincipal:
     return principal
 
 
-async def _check_patient(request: Request) -> PatientPrincipal:
+async def patient_signed(request: Request) -> PatientPrincipal:
+    """The caller's signed token, checked and charged, but not yet its session: for a
+    handler that checks the session in its own statement (the plan screen), and must."""
+    return await _check_patient(request, session=False)
+
+
+def session_ended() -> NotAuthorizedException:
+    return _unauthorized("this session has ended; sign in again", "invalid_token")
+
+
+async def _check_patient(request: Request, *, session: bool = True) -> PatientPrincipal:
     token = bearer_token(request)
     try:
         claims = read_access(
@@ -56,6 +66,6 @@ async def _check_patient(request: Request) -> PatientPrincipal:
         raise PermissionDeniedException(detail="this token is not a patient's")
     await charge(request.app.state.settings, "patient", str(claims.subject))
     # Logging out ends the session at once, not when the access token expires.
-    if not await session_live(claims.session, claims.subject):
-        raise _unauthorized("this session has ended; sign in again", "invalid_token")
+    if session and not await session_live(claims.session, claims.subject):
+        raise session_ended()
     return PatientPrincipal(patient_id=claims.subject, session=claims.session)

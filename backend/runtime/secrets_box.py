@@ -2,6 +2,7 @@
 HMAC-SHA256, from `cryptography`) under a key derived from PLANTRACK_SECRET_KEY."""
 
 import base64
+from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -14,7 +15,9 @@ class SecretsUnreadable(Exception):
     """The stored secrets were written under another PLANTRACK_SECRET_KEY."""
 
 
+@lru_cache(maxsize=4)
 def _fernet(secret_key: str) -> Fernet:
+    """The key derivation once per process and key (every delivery unseals)."""
     key = HKDF(
         algorithm=hashes.SHA256(), length=32, salt=None, info=b"plantrack:secrets-at-rest"
     ).derive(secret_key.encode())
@@ -28,7 +31,14 @@ def seal(secret_key: str, values: dict[str, Any]) -> str:
 def unseal(secret_key: str, token: str) -> dict[str, Any]:
     if not token:
         return {}
+    return msgspec.json.decode(_opened(secret_key, token))  # a fresh dict for each caller
+
+
+@lru_cache(maxsize=1024)
+def _opened(secret_key: str, token: str) -> bytes:
+    """A sealed value's plaintext, decrypted once per process: new secrets are a new
+    token, so a cached one is never stale (a wrong key raises, and is not cached)."""
     try:
-        return msgspec.json.decode(_fernet(secret_key).decrypt(token.encode()))
+        return _fernet(secret_key).decrypt(token.encode())
     except InvalidToken as exc:
         raise SecretsUnreadable("integration secrets cannot be read with this secret key") from exc

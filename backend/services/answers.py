@@ -9,7 +9,6 @@ from backend.domain.contact_time import BadCallTime, call_window, call_window_on
 from backend.domain.events import PatientAnswer, Source
 from backend.domain.funnel import CONTACTED
 from backend.runtime.clock import utcnow
-from backend.services import changes
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.services.recording import Recorded, Statement, record_locked
 from backend.store import parties, questions, referrals
@@ -90,7 +89,11 @@ async def answer_question(
                 )
             ],
             now,
+            answering=question_id,
         )
+        if recorded.duplicate:
+            # The question was read before the referral's lock: another answer to it came
+            # first (its key is the question's), and it is answered once.
+            raise Conflict("this question is completed, not open")
         await questions.mark_answered(question_id, answer, recorded.event.id, now)
-        await changes.note(patient_id, [(changes.QUESTION, question_id, question.referral)], now)
     return recorded

@@ -9,6 +9,7 @@ replay or a reconcile of the same state records nothing new, and a late delivery
 at the time the CRM says the change happened.
 """
 
+import asyncio
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -16,6 +17,8 @@ from uuid import UUID
 import httpx
 import msgspec
 
+from backend.domain.claims import to_event_body
+from backend.domain.events import Source
 from backend.integrations.adapters import ADAPTERS
 from backend.integrations.base import (
     Adapter,
@@ -30,6 +33,7 @@ from backend.services import crm_money
 from backend.services.claims import record_clinic_claim
 from backend.services.connections import connection, retry_later, token_hash
 from backend.services.errors import Conflict, NotFound, ServiceError
+from backend.services.recording import Statement, record_locked
 from backend.store import integrations as store
 from backend.store import outbox, referrals
 from backend.store.engine import write_transaction
@@ -82,6 +86,20 @@ async def accept(
             )
         return Accepted(status=403, detail=NOT_ACCEPTED)
     problem = adapter.check(body)
+    key = adapter.delivery_key(headers, body)
+    if problem is None:  # the common case: the delivery and its job, in one write
+        delivery_id = await store.receive_delivery(
+            clinic_id=conn.clinic_id,
+            system=system,
+            headers=headers,
+            body=text,
+            now=now,
+            delivery_key=key,
+            topic=INBOX,
+        )
+        if delivery_id is None:
+            return Accepted(status=200, detail="already received", duplicate=True)
+        return Accepted(status=202, detail="accepted", delivery_id=delivery_id)
     async with write_transaction():
         delivery_id = await store.store_delivery(
             clinic_id=conn.clinic_id,
@@ -89,22 +107,27 @@ async def accept(
             headers=headers,
             body=text,
             now=now,
-            delivery_key=adapter.delivery_key(headers, body),
-            status="failed" if problem else "received",
+            delivery_key=key,
+            status="failed",
             error=problem,
         )
-        if delivery_id is None:
-            return Accepted(status=200, detail="already received", duplicate=True)
-        if problem is None:
-            await outbox.enqueue(
-                topic=INBOX,
-                payload={"delivery_id": delivery_id},
-                now=now,
-                dedupe_key=f"inbox:{delivery_id}",
-            )
-    if problem is not None:
-        return Accepted(status=400, detail=problem, delivery_id=delivery_id)
-    return Accepted(status=202, detail="accepted", delivery_id=delivery_id)
+    if delivery_id is None:
+        return Accepted(status=200, detail="already received", duplicate=True)
+    return Accepted(status=400, detail=problem, delivery_id=delivery_id)
+
+
+GROUPS_AT_ONCE = 4  # referrals recorded side by side in a batch (each its own connection)
+
+
+class _Claim(msgspec.Struct, frozen=True):
+    """A change that is a plain claim about a referral it names (an MIS event): recorded
+    with the batch's other claims on that referral, in one recording."""
+
+    job: int  # the delivery's place in the batch
+    slot: int  # the change's place in the delivery
+    connection: Connection
+    source: Source
+    change: Change
 
 
 async def process(
@@ -116,35 +139,210 @@ async def process(
     now: datetime | None = None,
 ) -> Outcome:
     """Turn one stored delivery into claims. Safe to run again: nothing twice."""
+    [outcome] = await process_many([(delivery_id, last_try)], http, secret_key=secret_key, now=now)
+    return outcome
+
+
+async def process_many(
+    jobs: list[tuple[int, bool]],
+    http: httpx.AsyncClient,
+    *,
+    secret_key: str,
+    now: datetime | None = None,
+) -> list[Outcome]:
+    """Turn stored deliveries (id, last try?) into claims, in delivery order: read in one
+    statement, each clinic's integration once; the plain claims on one referral recorded
+    in one recording (load, decide, save once for all of them), a few referrals side by
+    side; the deliveries finished in one statement. Safe to run again: nothing twice
+    (each claim's key is the state it names)."""
     now = now or utcnow()
-    row = await store.delivery(delivery_id)
-    if row is None:
-        return Outcome(status="failed", detail="no such delivery")
-    if row.status == "rejected":
-        return Outcome(status="done")
-    integration = await store.of_clinic(row.clinic)
-    if integration is None or integration.system != row.system:
-        return await finish(delivery_id, now, failed="the clinic's integration has changed")
-    adapter = ADAPTERS[row.system]
-    conn = await connection(integration, secret_key)
-    headers = row.headers
-    headers = msgspec.json.decode(headers) if isinstance(headers, str) else headers
-    try:
-        if RECONCILE_HEADER in headers:
-            since = datetime.fromisoformat(headers[RECONCILE_HEADER])
-            changes = await adapter.recently_changed(conn, since, http)
-        else:
-            changes = await adapter.changes(conn, headers, row.body.encode(), http)
-    except CrmUnavailable as exc:
-        if last_try:
-            return await finish(delivery_id, now, failed=f"gave up: {exc}")
+    rows = await store.deliveries_by_id([delivery_id for delivery_id, _ in jobs])
+    integrations: dict[UUID, Connection | None] = {}
+    outcomes: list[Outcome | None] = [None] * len(jobs)
+    changed: dict[int, list[dict[str, Any] | None]] = {}  # job → its changes' outcomes
+    finished: list[tuple[int, str | None]] = []  # (job, failed) finished without changes
+    pending: dict[UUID, list[_Claim]] = {}
+    for job, (delivery_id, last_try) in enumerate(jobs):
+        row = rows.get(delivery_id)
+        if row is None:
+            outcomes[job] = Outcome(status="failed", detail="no such delivery")
+            continue
+        if row.status == "rejected":
+            outcomes[job] = Outcome(status="done")
+            continue
+        if row.clinic not in integrations:
+            integration = await store.of_clinic(row.clinic)
+            integrations[row.clinic] = (
+                None if integration is None else await connection(integration, secret_key)
+            )
+        conn = integrations[row.clinic]
+        if conn is None or conn.system != row.system:
+            finished.append((job, "the clinic's integration has changed"))
+            continue
+        adapter = ADAPTERS[row.system]
+        headers = row.headers or {}
+        try:
+            if RECONCILE_HEADER in headers:
+                since = datetime.fromisoformat(headers[RECONCILE_HEADER])
+                changes = await adapter.recently_changed(conn, since, http)
+            else:
+                changes = await adapter.changes(conn, headers, (row.body or "").encode(), http)
+        except CrmUnavailable as exc:
+            if last_try:
+                finished.append((job, f"gave up: {exc}"))
+                continue
+            async with write_transaction():
+                await store.note_waiting(delivery_id, f"will retry: {exc}")
+            outcomes[job] = retry_later(exc)
+            continue
+        except (CrmRejected, MalformedDelivery) as exc:
+            finished.append((job, str(exc)))
+            continue
+        slots: list[dict[str, Any] | None] = []
+        changed[job] = slots
+        for slot, change in enumerate(changes):
+            if _plain_claim(change):
+                assert change.referral_id is not None
+                claim = _Claim(job, slot, conn, adapter.source, change)
+                pending.setdefault(change.referral_id, []).append(claim)
+                slots.append(None)
+                continue
+            # Anything else may touch a referral with claims waiting: they go first.
+            await _record_claims(pending, changed, now)
+            pending = {}
+            slots.append(await apply_change(conn, adapter, change, now))
+    await _record_claims(pending, changed, now)
+
+    done: list[tuple[int, str, str | None, dict[str, Any]]] = []
+    for job, failed in finished:
+        done.append((jobs[job][0], "failed", failed, {"changes": [], "unknown_stages": []}))
+        outcomes[job] = Outcome(status="failed", detail=failed)
+    for job, slots in changed.items():
+        results = [o for o in slots if o is not None]
+        status, error = summarize(results)
+        unknown = sorted({o["stage"] for o in results if o["outcome"] == "unmapped"})
+        done.append((jobs[job][0], status, error, {"changes": results, "unknown_stages": unknown}))
+        outcomes[job] = Outcome(status="failed" if status == "failed" else "done", detail=error)
+    if done:
         async with write_transaction():
-            await store.note_waiting(delivery_id, f"will retry: {exc}")
-        return retry_later(exc)
-    except (CrmRejected, MalformedDelivery) as exc:
-        return await finish(delivery_id, now, failed=str(exc))
-    outcomes = [await apply_change(conn, adapter, change, now) for change in changes]
-    return await finish(delivery_id, now, outcomes=outcomes)
+            await store.finish_deliveries(done, now=now)
+    return [o if o is not None else Outcome(status="retry") for o in outcomes]
+
+
+def _plain_claim(change: Change) -> bool:
+    """A claim about the referral the change names itself, and nothing more."""
+    return (
+        change.claim is not None
+        and change.referral_id is not None
+        and change.external_id is None
+        and change.unknown_stage is None
+        and change.money is None
+        and change.plan is None
+        and change.cancel_item is None
+    )
+
+
+async def _record_claims(
+    pending: dict[UUID, list[_Claim]],
+    changed: dict[int, list[dict[str, Any] | None]],
+    now: datetime,
+) -> None:
+    """Each referral's waiting claims in one recording, GROUPS_AT_ONCE referrals at a
+    time; each change's outcome put in its delivery's place."""
+    gate = asyncio.Semaphore(GROUPS_AT_ONCE)
+
+    async def one(referral_id: UUID, claims: list[_Claim]) -> None:
+        async with gate:
+            for claim, outcome in zip(
+                claims, await _record_on(referral_id, claims, now), strict=True
+            ):
+                changed[claim.job][claim.slot] = outcome
+
+    await asyncio.gather(*(one(r, c) for r, c in pending.items()))
+
+
+async def _record_on(
+    referral_id: UUID, claims: list[_Claim], now: datetime
+) -> list[dict[str, Any]]:
+    """The claims on one referral, in order, in one transaction; if the recording refuses
+    one of them, each is recorded alone instead, so that only that one is refused."""
+    outcomes = [_outcome_of(c.change, referral_id) for c in claims]
+    try:
+        async with write_transaction():
+            referral = await referrals.lock(referral_id)
+            ours = [
+                i
+                for i, c in enumerate(claims)
+                if referral is not None and referral.clinic == c.connection.clinic_id
+            ]
+            recorded = []
+            if referral is not None and ours:
+                statements = [_statement(claims[i]) for i in ours]
+                recorded = await record_locked(referral, statements, now)
+    except ServiceError:
+        if len(claims) == 1:
+            claim = claims[0]
+            return [{**outcomes[0], **await _apply_claim_alone(claim, referral_id, now)}]
+        return [
+            {**o, **await _apply_claim_alone(c, referral_id, now)}
+            for c, o in zip(claims, outcomes, strict=True)
+        ]
+    for i in range(len(claims)):
+        if i not in ours:
+            outcomes[i] = {
+                **outcomes[i],
+                "referral_id": None,
+                "outcome": "refused",
+                "error": f"no referral {referral_id} at this clinic",
+            }
+    for i, r in zip(ours, recorded, strict=True):
+        outcomes[i] |= {
+            "outcome": "duplicate" if r.duplicate else "recorded",
+            "event_id": r.event.id,
+        }
+    return outcomes
+
+
+async def _apply_claim_alone(claim: _Claim, referral_id: UUID, now: datetime) -> dict[str, Any]:
+    try:
+        async with write_transaction():
+            referral = await referrals.lock(referral_id)
+            if referral is None or referral.clinic != claim.connection.clinic_id:
+                return {
+                    "referral_id": None,
+                    "outcome": "refused",
+                    "error": f"no referral {referral_id} at this clinic",
+                }
+            [recorded] = await record_locked(referral, [_statement(claim)], now)
+    except ServiceError as exc:
+        return {"outcome": "refused", "error": exc.detail}
+    return {
+        "outcome": "duplicate" if recorded.duplicate else "recorded",
+        "event_id": recorded.event.id,
+    }
+
+
+def _outcome_of(change: Change, referral_id: UUID) -> dict[str, Any]:
+    assert change.claim is not None
+    return {
+        "external_id": change.external_id,
+        "referral_id": str(referral_id),
+        "stage": change.stage,
+        "claim": type(change.claim).__struct_config__.tag,
+    }
+
+
+def _statement(claim: _Claim) -> Statement:
+    change = claim.change
+    assert change.claim is not None
+    conn = claim.connection
+    return Statement(
+        body=to_event_body(change.claim),
+        source=claim.source,
+        actor=f"{conn.system}:{change.external_id or change.key}"[:120],
+        idempotency_key=change.key,
+        occurred_at=change.claim.occurred_at,
+    )
 
 
 async def finish(

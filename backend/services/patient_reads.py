@@ -89,15 +89,6 @@ async def one_media(patient_id: UUID, media_id: UUID) -> MediaRow:
     return row
 
 
-async def referral_page(
-    patient_id: UUID, now: datetime, *, limit: int, before: tuple[datetime, UUID] | None
-) -> list[tuple[ReferralRow, ReferralBundle]]:
-    """The patient's referrals, newest first (up to `limit`, before the cursor), each with
-    its plan screen's bundle."""
-    rows = await referrals.for_patient(patient_id, limit=limit, before=before)
-    return [(row, await referral_bundle(patient_id, row.id, now)) for row in rows]
-
-
 async def open_questions(
     patient_id: UUID, now: datetime, *, limit: int, after: tuple[datetime, UUID] | None
 ) -> list[tuple[QuestionRow, ReferralBundle]]:

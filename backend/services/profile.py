@@ -7,8 +7,9 @@ from uuid import UUID
 import msgspec
 
 from backend.runtime.clock import utcnow
+from backend.services import changes
 from backend.services.errors import NotFound
-from backend.store import devices, parties
+from backend.store import devices, parties, referrals
 from backend.store.engine import write_transaction
 from backend.store.rows import DeviceRow, PatientRow
 
@@ -70,8 +71,14 @@ async def update_profile(patient_id: UUID, change: ProfileChange) -> PatientRow:
         values["quiet_hours_start"] = change.quiet_hours.start
         values["quiet_hours_end"] = change.quiet_hours.end
     async with write_transaction():
-        await profile(patient_id)
+        before = await profile(patient_id)
         await parties.update_patient(patient_id, values)
+        if values.get("locale", before.locale) != before.locale:
+            # Every screen reads differently in another language: the app fetches them
+            # again, and the stored ones are rebuilt (backend.services.screens).
+            referral_ids = await referrals.ids_of_patient(patient_id)
+            noted = [(changes.REFERRAL, r, r) for r in referral_ids]
+            await changes.note(patient_id, noted, utcnow())
     return await profile(patient_id)
 
 

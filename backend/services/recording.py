@@ -78,9 +78,14 @@ async def record(
 
 
 async def record_locked(
-    referral: LockedReferral, statements: list[Statement], now: datetime
+    referral: LockedReferral,
+    statements: list[Statement],
+    now: datetime,
+    *,
+    answering: UUID | None = None,
 ) -> list[Recorded]:
-    """Record statements about a referral the caller has locked (see referrals.lock)."""
+    """Record statements about a referral the caller has locked (see referrals.lock).
+    `answering`: the question the statements answer (see `refresh`)."""
     referral_id = referral.id
     events = await ledger.events_of(referral_id)
     results: list[tuple[Event, bool]] = []
@@ -97,7 +102,9 @@ async def record_locked(
     if any(not duplicate for _, duplicate in results):
         rules = await rules_of(referral)
         moved = [a.id for a in fold.appointments if a not in before.appointments]
-        await refresh(referral, events, now, state=state, rules=rules, moved=moved)
+        await refresh(
+            referral, events, now, state=state, rules=rules, moved=moved, answering=answering
+        )
         new_events = [e for e, duplicate in results if not duplicate]
         await staff_alerts.after_record(referral, before, fold, new_events, now, rules=rules)
     return [Recorded(event=e, duplicate=d, fold=fold) for e, d in results]
@@ -200,13 +207,16 @@ async def refresh(
     rules: ClinicRules | None = None,
     moved: list[UUID] | None = None,
     screen_changed: bool = True,
+    answering: UUID | None = None,
 ) -> ReferralFold:
     """Rewrite everything derived from a referral's ledger, as of `now`: its step and
     money, verifications, appointments, questions and the timers its state calls for,
     and note for the patient's app what changed (backend.services.changes): the
     referral unless `screen_changed` is False (a timer's look, a refold) and nothing it
     shows moved, the questions asked or withdrawn, the appointments events `moved`.
-    `state`: the fold in progress of `events`, when the caller has it."""
+    `state`: the fold in progress of `events`, when the caller has it. `answering`: the
+    question the new event answers — the caller marks it answered, so it is not withdrawn
+    here, and it is noted with the rest in one change."""
     referral_id = referral.id
     state = state or stored_state(referral, events)
     fold = finish(state)
@@ -218,9 +228,11 @@ async def refresh(
     await conversion.replace(referral_id, derived.conversion)
     await verifications.save_all(referral_id, derived.verdicts, now)
     await appointments.save_all(referral_id, fold.appointments, now)
-    await questions.withdraw(list(derived.questions.withdraw))
+    withdrawn = [q for q in derived.questions.withdraw if q != answering]
+    await questions.withdraw(withdrawn)
     noted: list[changes.Change] = [
-        (changes.QUESTION, q, referral_id) for q in derived.questions.withdraw
+        (changes.QUESTION, q, referral_id)
+        for q in ([answering, *withdrawn] if answering else withdrawn)
     ] + [(changes.APPOINTMENT, a, referral_id) for a in moved or ()]
     for spec in derived.questions.ask:
         question_id = await ask(referral, spec, now)

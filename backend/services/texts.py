@@ -94,6 +94,7 @@ SCHEDULE: dict[str, dict[Lang, str]] = {
     "on_track": {"ru": "Идёт по плану", "en": "On schedule"},
     "behind": {"ru": "Отстаёт от плана", "en": "Behind schedule"},
     "done": {"ru": "Выполнено", "en": "Done"},
+    "stopped": {"ru": "Лечение остановлено", "en": "Treatment stopped"},
 }
 
 # FHIR CarePlan activity status words.

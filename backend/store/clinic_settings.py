@@ -8,6 +8,7 @@ from uuid import UUID
 from backend.domain.clinic_settings import SettingValues
 from backend.domain.norms import DurationNorm as Norm
 from backend.runtime.ids import new_id
+from backend.store import screens
 from backend.store.rows import RestatementRow, typed
 from backend.store.tables import Clinic, ClinicSetting, Referral, Restatement
 from backend.store.tables import DurationNorm as NormRow
@@ -98,6 +99,7 @@ async def save(clinic_id: UUID | None, values: SettingValues, *, actor: str, now
         await Clinic.update(
             {Clinic.first_contact_sla_minutes: values.first_contact_sla_minutes}
         ).where(Clinic.id == clinic_id)
+    await screens.outdate_all()  # deadlines show in patients' screens
 
 
 async def own_norms(clinic_id: UUID | None) -> list[Norm]:
@@ -131,6 +133,7 @@ async def set_norm(clinic_id: UUID | None, norm: Norm, *, now: datetime) -> None
                 **{c._meta.name: v for c, v in values.items()},
             )
         )
+    await screens.outdate_all()  # expected dates show in patients' screens
 
 
 async def clear_norm(clinic_id: UUID | None, specialization: str) -> None:
@@ -140,6 +143,7 @@ async def clear_norm(clinic_id: UUID | None, specialization: str) -> None:
     await NormRow.delete().where(
         (NormRow.scope == scope) & (NormRow.specialization == specialization)
     )
+    await screens.outdate_all()
 
 
 # --- restatements --------------------------------------------------------------------

@@ -7,7 +7,10 @@ from uuid import UUID
 import msgspec
 
 from backend.runtime.ids import new_id
+from backend.store import outbox
+from backend.store.engine import is_postgres, write_transaction
 from backend.store.rows import DeliveryRow, IntegrationRow, TicketRow, json_object, typed
+from backend.store.sql import marks
 from backend.store.tables import (
     ExternalLink,
     Inbox,
@@ -79,11 +82,16 @@ async def of_clinic(clinic_id: UUID) -> IntegrationRow | None:
 
 
 async def by_token_hash(token_hash: str) -> IntegrationRow | None:
-    return _decoded(
-        await _select()
-        .where((Integration.inbound_token_hash == token_hash) & Integration.archived_at.is_null())
-        .first()
+    """Every delivery asks this first: written out (backend.store.sql's reason)."""
+    rows = await Integration.raw(
+        "SELECT i.id, i.clinic, i.system, i.inbound_token_hash, i.config, i.secrets, "
+        "i.last_sync_at, i.created_at, i.updated_at, i.archived_at, "
+        "c.timezone AS clinic_timezone "
+        "FROM integration i JOIN clinic c ON c.id = i.clinic "
+        "WHERE i.inbound_token_hash = {} AND i.archived_at IS NULL LIMIT 1",
+        token_hash,
     )
+    return _decoded(rows[0] if rows else None)
 
 
 async def of_system(system: str) -> list[IntegrationRow]:
@@ -131,6 +139,72 @@ async def store_delivery(
     return rows[0]["id"] if rows else None
 
 
+# The delivery and its outbox message in one statement (PostgreSQL): no transaction to
+# open and close around the ingest route's only write. A repeated delivery key inserts
+# neither row and answers no id.
+_RECEIVE = """
+WITH d AS (
+    INSERT INTO inbox (clinic, system, received_at, headers, body, status, delivery_key)
+    VALUES ({}, {}, {}, {}, {}, 'received', {})
+    ON CONFLICT (clinic, delivery_key) DO NOTHING
+    RETURNING id
+), o AS (
+    INSERT INTO outbox (topic, dedupe_key, payload, status, available_at, attempts, created_at)
+    SELECT {}, {} || d.id, jsonb_build_object('delivery_id', d.id), 'pending', {},
+           0, {}
+      FROM d
+)
+SELECT id FROM d
+"""
+
+
+async def receive_delivery(
+    *,
+    clinic_id: UUID,
+    system: str,
+    headers: dict[str, str],
+    body: str,
+    now: datetime,
+    delivery_key: str | None,
+    topic: str,
+) -> int | None:
+    """Store a delivery with the outbox message that hands it to the worker (`topic`,
+    payload {"delivery_id": id}, dedupe key "<topic>:<id>"), atomically; its id, or None
+    if this delivery key was stored before (nothing is written then)."""
+    if not is_postgres():
+        async with write_transaction():
+            delivery_id = await store_delivery(
+                clinic_id=clinic_id,
+                system=system,
+                headers=headers,
+                body=body,
+                now=now,
+                delivery_key=delivery_key,
+            )
+            if delivery_id is not None:
+                await outbox.enqueue(
+                    topic=topic,
+                    payload={"delivery_id": delivery_id},
+                    now=now,
+                    dedupe_key=f"{topic}:{delivery_id}",
+                )
+        return delivery_id
+    rows = await Inbox.raw(
+        _RECEIVE,
+        clinic_id,
+        system,
+        now,
+        msgspec.json.encode(headers).decode(),
+        body,
+        delivery_key,
+        topic,
+        f"{topic}:",
+        now,
+        now,
+    )
+    return rows[0]["id"] if rows else None
+
+
 def _delivery(row: dict[str, Any]) -> DeliveryRow:
     decoded = {"result": json_object(row["result"])}
     if "headers" in row:
@@ -141,6 +215,44 @@ def _delivery(row: dict[str, Any]) -> DeliveryRow:
 async def delivery(inbox_id: int) -> DeliveryRow | None:
     row = await Inbox.select().where(Inbox.id == inbox_id).first()
     return None if row is None else _delivery(row)
+
+
+async def deliveries_by_id(inbox_ids: list[int]) -> dict[int, DeliveryRow]:
+    """Deliveries with their headers and bodies, by id (the worker's batch), in one read."""
+    if not inbox_ids:
+        return {}
+    columns = "id, clinic, system, received_at, headers, body, status, delivery_key, error"
+    query = f"SELECT {columns}, result, attempts, processed_at FROM inbox WHERE id IN "  # noqa: S608
+    rows = await Inbox.raw(query + f"({marks(len(inbox_ids))})", *inbox_ids)
+    return {r["id"]: _delivery(r) for r in rows}
+
+
+# Every delivery of a batch finished in one statement (PostgreSQL): the values as arrays.
+_FINISH_MANY = """
+UPDATE inbox SET status = v.status, error = v.error, processed_at = {},
+       result = CAST(v.result AS jsonb), attempts = inbox.attempts + 1
+  FROM unnest(CAST({} AS bigint[]), CAST({} AS text[]), CAST({} AS text[]),
+              CAST({} AS text[])) AS v(id, status, error, result)
+ WHERE inbox.id = v.id
+"""
+
+
+async def finish_deliveries(
+    done: list[tuple[int, str, str | None, dict[str, Any]]], *, now: datetime
+) -> None:
+    """Finish deliveries, each (id, status, error, result), in the caller's transaction."""
+    if not is_postgres():
+        for inbox_id, status, error, result in done:
+            await finish_delivery(inbox_id, status=status, now=now, error=error, result=result)
+        return
+    await Inbox.raw(
+        _FINISH_MANY,
+        now,
+        [d[0] for d in done],
+        [d[1] for d in done],
+        [d[2] for d in done],
+        [msgspec.json.encode(d[3]).decode() for d in done],
+    )
 
 
 async def finish_delivery(

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from backend.store import screens
 from backend.store.engine import is_postgres
 from backend.store.rows import ClinicRow, PatientRow, StaffRow, typed
 from backend.store.tables import Clinic, Patient, StaffUser
@@ -140,6 +141,7 @@ async def set_delivery_channel(clinic_id: UUID, channel: str) -> None:
 
 async def set_show_prices(clinic_id: UUID, shown: bool) -> None:
     await Clinic.update({Clinic.show_prices_to_patients: shown}).where(Clinic.id == clinic_id)
+    await screens.outdate_all()  # prices show in its patients' screens
 
 
 async def update_clinic(clinic_id: UUID, values: dict[str, Any]) -> None:
@@ -147,10 +149,12 @@ async def update_clinic(clinic_id: UUID, values: dict[str, Any]) -> None:
     await Clinic.update({getattr(Clinic, name): v for name, v in values.items()}).where(
         Clinic.id == clinic_id
     )
+    await screens.outdate_all()  # its name, address, phone show in its patients' screens
 
 
 async def set_clinic_archived_at(clinic_id: UUID, at: datetime | None) -> None:
     await Clinic.update({Clinic.archived_at: at}).where(Clinic.id == clinic_id)
+    await screens.outdate_all()
 
 
 async def staff_names(staff_ids: list[UUID]) -> dict[UUID, str]:

@@ -18,7 +18,7 @@ from uuid import UUID
 import msgspec
 
 from backend.domain.erasure import Redaction, redaction, search_spellings
-from backend.store import outbox
+from backend.store import outbox, referrals, screens
 from backend.store.tables import (
     Appointment,
     AuditLog,
@@ -79,9 +79,7 @@ def _payload(raw: Any) -> dict[str, Any]:
     return msgspec.json.decode(raw) if isinstance(raw, str | bytes) else dict(raw)
 
 
-async def referral_ids(patient_id: UUID) -> list[UUID]:
-    rows = await Referral.select(Referral.id).where(Referral.patient == patient_id)
-    return [r["id"] for r in rows]
+referral_ids = referrals.ids_of_patient
 
 
 async def _events(referrals: list[UUID], which, *columns) -> list[dict[str, Any]]:
@@ -235,6 +233,7 @@ async def erase(patient_id: UUID, now: datetime) -> Erased:
         .returning(PatientSession.id)
     )
 
+    await screens.forget(patient_id)  # built from what is erased here
     ids = await referral_ids(patient_id)
     ledger_texts = 0
     for event in await _patient_statements(ids):

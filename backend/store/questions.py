@@ -56,19 +56,23 @@ async def withdraw(question_ids: list[UUID]) -> None:
 
 
 async def mark_answered(question_id: UUID, answer: str, event_id: int, at: datetime) -> None:
-    await Question.update(
-        {
-            Question.status: "completed",
-            Question.answer: answer,
-            Question.answer_event_id: event_id,
-            Question.answered_at: at,
-        }
-    ).where(Question.id == question_id)
+    await Question.raw(
+        "UPDATE question SET status = 'completed', answer = {}, answer_event_id = {}, "
+        "answered_at = {} WHERE id = {}",
+        answer,
+        event_id,
+        at,
+        question_id,
+    )
 
 
 async def get(question_id: UUID) -> QuestionRow | None:
-    row = await Question.select().where(Question.id == question_id).first()
-    return None if row is None else typed(row, QuestionRow)
+    rows = await Question.raw(
+        "SELECT id, referral, patient, kind, milestone, subject, about_at, item_id, status, "
+        "asked_at, expires_at, answered_at, answer, answer_event_id FROM question WHERE id = {}",
+        question_id,
+    )
+    return typed(rows[0], QuestionRow) if rows else None
 
 
 async def open_about(patient_id: UUID, referral_id: UUID, now: datetime) -> list[QuestionRow]:

@@ -211,6 +211,12 @@ async def for_patient(
     return [_referral(r) for r in rows]
 
 
+async def ids_of_patient(patient_id: UUID) -> list[UUID]:
+    """Every referral of the patient's, archived or not."""
+    rows = await Referral.select(Referral.id).where(Referral.patient == patient_id)
+    return [r["id"] for r in rows]
+
+
 async def ids_to_refold(only_missing_facts: bool, clinic_id: UUID | None = None) -> list[UUID]:
     """Every referral (of one clinic), or those without funnel facts (written before
     facts existed, or emptied by a migration that restates them)."""

@@ -105,6 +105,29 @@ class PatientChange(Table, tablename="patient_change"):
     at = Timestamptz()
 
 
+class ReferralScreen(Table, tablename="referral_screen"):
+    """The patient's plan screen of a referral as last built, encoded, with its list row
+    (backend.services.screens), and what it was built from: the patient's change number,
+    the screens' epoch, the format, and until when it reads the same by the clock."""
+
+    referral = UUID(primary_key=True)
+    patient = UUID(index=True)
+    built_seq = BigInt(default=0)
+    epoch = BigInt(default=0)
+    format = Integer(default=0)
+    valid_until = Timestamptz(null=True, default=None)
+    screen = Bytea(null=True, default=None)
+    summary = Bytea(null=True, default=None)
+
+
+class ScreenEpoch(Table, tablename="screen_epoch"):
+    """One row: raised by every edit of a clinic, its settings or its norms (or the
+    exchange's), which outdates every stored screen at once."""
+
+    id = Integer(primary_key=True, default=1)
+    epoch = BigInt(default=0)
+
+
 class Device(Table, tablename="device"):
     id = UUID(primary_key=True)
     patient = _fk(Patient)
@@ -739,6 +762,8 @@ TABLES: list[type[Table]] = [
     StaffUser,
     Patient,
     PatientChange,
+    ReferralScreen,
+    ScreenEpoch,
     Device,
     Referral,
     Plan,

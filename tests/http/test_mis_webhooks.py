@@ -259,3 +259,50 @@ async def test_events_delivered_out_of_order_fold_into_place(client, db):
         ("completed", completed_at),
     ]:
         assert abs(steps[step] - at) < timedelta(seconds=1), (step, steps)
+
+
+async def test_a_batch_records_each_claim_once_and_refuses_only_what_is_wrong(client, db):
+    """Deliveries the worker takes in one batch: the claims on one referral recorded
+    together in their order, a claim the ledger refuses and a referral of another clinic
+    failing only their own deliveries, a repeated delivery stored once."""
+    ex, clinic_id, path, secret = await setup(client)
+    first = (await send(client, ex, clinic_id, "+79161234591", "Анна Смирнова"))["id"]
+    second = (await send(client, ex, clinic_id, "+79161234592", "Ирина Смирнова"))["id"]
+    elsewhere = await make_clinic()
+    theirs = (await send(client, ex, elsewhere, "+79161234593", "Мария Смирнова"))["id"]
+    now = utcnow()
+    visit_at = now - timedelta(days=2)
+    deliveries = [
+        event(
+            "appointment.booked",
+            first,
+            appointment_at=visit_at.isoformat(),
+            occurred_at=(now - timedelta(days=4)).isoformat(),
+        ),
+        event("payment.received", second, amount=50_000),
+        event("visit.happened", first, occurred_at=visit_at.isoformat()),
+        event("item.done", first, item_id=str(uuid4())),  # no such procedure in the plan
+        event("payment.received", theirs, amount=70_000),  # not this clinic's referral
+        event("payment.received", first, amount=120_000),
+    ]
+    signed_ones = [signed(secret, e) for e in deliveries]
+    for body, headers in [*signed_ones, signed_ones[-1]]:  # the last one sent twice
+        assert (await client.post(path, content=body, headers=headers)).status_code in (200, 202)
+    assert await work(db) == len(deliveries)
+
+    rows = sorted(await inbox(client, ex, clinic_id=clinic_id), key=lambda r: r["id"])
+    assert [r["status"] for r in rows] == [
+        "processed",
+        "processed",
+        "processed",
+        "failed",
+        "failed",
+        "processed",
+    ]
+    assert "at this clinic" in (rows[4]["error"] or "")
+    card = (await client.get(f"/api/v1/exchange/referrals/{first}", headers=ex)).json()
+    assert card["step"] == "in_treatment"  # the payment: the first money came
+    # sent, plan, booked, visited, payment: the refused claim left nothing behind
+    assert await event_count(first) == 5
+    assert await event_count(second) == 3
+    assert await event_count(theirs) == 2

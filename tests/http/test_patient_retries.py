@@ -246,3 +246,18 @@ async def test_the_worker_sweeps_keys_past_their_day(db):
         await worker
     left = await IdempotencyKey.select(IdempotencyKey.key)
     assert left == [{"key": "new"}]
+
+
+async def test_two_answers_to_one_question_at_once_record_one(client, db):
+    """A double tap: "yes" and "no" to one question at the same moment, without keys.
+    One is recorded; the other is told the question is answered (409), never a 200 for
+    an answer the ledger does not hold."""
+    world = await patient_world(client, db)
+    url = world.path("/questions/{question_id}/answer")
+    events = await Event.count()
+    answers = await asyncio.gather(
+        client.post(url, headers=world.me.headers, json={"answer": "yes"}),
+        client.post(url, headers=world.me.headers, json={"answer": "no"}),
+    )
+    assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+    assert await Event.count() == events + 1

@@ -55,3 +55,23 @@ def test_expired_wrong_audience_none_and_forged_tokens_are_refused():
     forged = jwt.encode(claims, b"x" * 32, algorithm="HS256", headers={"kid": "k1"})
     with pytest.raises(InvalidToken):
         read_access(RING, forged, audience=PATIENT_AUDIENCE, now=NOW)
+
+
+def test_a_token_verified_once_is_kept_but_still_expires_and_forgeries_are_never_kept():
+    ring = KeyRing(signing_kid="k1", keys={"k1": b"k" * 32})
+    token = _issue(ring)
+    first = read_access(ring, token, audience=PATIENT_AUDIENCE, now=NOW)
+    assert ring.verified == {(token, PATIENT_AUDIENCE): first}
+    assert read_access(ring, token, audience=PATIENT_AUDIENCE, now=NOW) == first
+    with pytest.raises(InvalidToken, match="expired"):  # kept, yet the clock still rules
+        read_access(ring, token, audience=PATIENT_AUDIENCE, now=NOW + timedelta(hours=1))
+    with pytest.raises(InvalidToken):  # kept for one audience, not for another
+        read_access(ring, token, audience="plantrack:staff", now=NOW)
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    with pytest.raises(InvalidToken):
+        read_access(ring, forged, audience=PATIENT_AUDIENCE, now=NOW)
+    assert set(ring.verified) == {(token, PATIENT_AUDIENCE)}
+    # Another ring (other keys) does not know what this one verified.
+    other = KeyRing(signing_kid="k1", keys={"k1": b"z" * 32})
+    with pytest.raises(InvalidToken):
+        read_access(other, token, audience=PATIENT_AUDIENCE, now=NOW)

@@ -1,0 +1,236 @@
+"""The patient's write path: answers to verification questions per second through the
+real server.
+
+    python -m bench.answers [--referrals 20000] [--questions 12000] [--seconds 15]
+    python -m bench.answers --quick            # 5,000 referrals, 4,000 questions, 5 s
+
+Each answer is `POST /api/v1/me/questions/{id}/answer` ("yes", with its own
+Idempotency-Key, as the app sends it) by the patient the question was put to, with an
+access token as the app holds it, for a question still open in a city from
+`bench.city` (the clinic said a procedure was done; the patient confirms it): token
+check, the key kept for a retry, then in one transaction the question, the referral's
+lock, the answer in the ledger through the recording (verification, questions, funnel
+facts, timers, the patient's change note), the question marked answered. wrk drives it
+from a separate process, each question answered once; the server and workers as
+`bench.plan_screen` and `bench.write_path` run them. Afterwards the ledger is counted:
+every acknowledged answer must be there exactly once.
+"""
+
+import argparse
+import asyncio
+import os
+import random
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench import city
+from bench.common import SMOKE_HELP, WRK_DONE, pg_version, record, smoke_run
+from bench.plan_screen import WORKERS, Server, describe, wrk
+from tests import pg_cluster
+
+CONNECTIONS = 32
+TARGET = 1000  # answers a second (issue 21)
+
+LUA = """
+local lines = {}
+for line in io.lines("%(pairs)s") do
+  local token, question = line:match("(%%S+) (%%S+)")
+  lines[#lines + 1] = {"Bearer " .. token, "/api/v1/me/questions/" .. question .. "/answer"}
+end
+local prefix = tostring({}):match("0x(%%x+)") .. os.time()
+local n = 0
+local body = '{"answer": "yes"}'
+local threads = {}
+failed = ""  -- the first failures' statuses and problem titles, per thread
+
+setup = function(thread)
+  threads[#threads + 1] = thread
+end
+
+response = function(status, headers, text)
+  if status >= 300 and #failed < 2000 then
+    failed = failed .. status .. " " .. (text and text:match('"detail":"([^"]*)"') or "") .. "\\n"
+  end
+end
+
+request = function()
+  n = n + 1
+  -- Each question once, in order; past the last one the answers are 409s (counted).
+  local p = lines[math.min(n, #lines)]
+  return wrk.format("POST", p[2], {
+    ["Authorization"] = p[1],
+    ["Content-Type"] = "application/json",
+    ["Idempotency-Key"] = prefix .. "-" .. n,
+  }, body)
+end
+
+%(done)s"""
+
+
+QUESTIONS_SQL = """
+INSERT INTO question (id, referral, patient, kind, milestone, subject, about_at, item_id,
+                      status, asked_at, expires_at)
+SELECT gen_random_uuid(), e.referral, r.patient, 'confirm_item',
+       'item:' || (e.payload->>'item_id'), 'claim:' || e.id, e.occurred_at,
+       (e.payload->>'item_id')::uuid, 'requested', e.occurred_at + interval '5 minutes',
+       now() + interval '30 days'
+  FROM event e JOIN referral r ON r.id = e.referral
+ WHERE e.referral = $1 AND e.kind = 'item_done'
+   AND NOT EXISTS (SELECT 1 FROM event a WHERE a.referral = e.referral
+                      AND a.kind = 'patient_answer'
+                      AND a.payload->>'milestone' = 'item:' || (e.payload->>'item_id'))
+   AND NOT EXISTS (SELECT 1 FROM question q WHERE q.referral = e.referral
+                      AND q.milestone = 'item:' || (e.payload->>'item_id'))
+"""
+
+
+async def open_questions(url: str, work: Path, referrals: int, wanted: int) -> Path:
+    """Open questions on referrals still in treatment, about `wanted` of them: each
+    referral's derived rows written as the service writes them (the city loads only
+    ledgers and facts), then a question for every procedure the clinic said was done
+    and the patient has not confirmed (as the recording asks it; the city itself keeps
+    only the latest ones open, as of its own fixed day). Written as 'token question'
+    lines for the wrk script, each with an access token of its patient as the app
+    holds it, shuffled so that the connections do not queue on one referral's lock."""
+    import asyncpg
+
+    from backend.auth.tokens import PATIENT_AUDIENCE, issue_access, key_ring
+    from backend.services.recording import refresh
+    from backend.settings import load_settings
+    from backend.store import ledger
+    from backend.store import referrals as referral_rows
+    from backend.store.engine import close_engine, open_engine, write_transaction
+
+    settings = load_settings(city.env(url, work))
+    engine = await open_engine(settings)
+    conn = await asyncpg.connect(url)
+    ring = key_ring(settings)
+    now = datetime.now(UTC)
+    lines: list[str] = []
+    try:
+        await conn.execute(
+            "UPDATE question SET expires_at = now() + interval '30 days' WHERE status = 'requested'"
+        )
+        for n in range(referrals):
+            if len(lines) >= wanted:
+                break
+            referral_id = city.referral_id(n)
+            async with write_transaction():
+                referral = await referral_rows.lock(referral_id)
+                assert referral is not None
+                fold = await refresh(referral, await ledger.events_of(referral_id), now)
+            if fold.step.value not in ("booked", "visited", "in_treatment"):
+                continue
+            await conn.execute(QUESTIONS_SQL, referral_id)
+            asked = await conn.fetch(
+                "SELECT id FROM question WHERE referral = $1 AND status = 'requested'",
+                referral_id,
+            )
+            token = issue_access(
+                ring,
+                subject=city.patient_id(n),
+                session=city.session_family(n),
+                role="patient",
+                audience=PATIENT_AUDIENCE,
+                ttl=timedelta(hours=3),
+                now=now,
+            )
+            lines += [f"{token} {row['id']}" for row in asked]
+    finally:
+        await conn.close()
+        await close_engine(engine)
+    random.Random(21).shuffle(lines)
+    target = work / "answers.txt"
+    target.write_text("\n".join(lines) + "\n")
+    return target
+
+
+async def answers_in_ledger(url: str) -> tuple[int, int, int]:
+    """Answers recorded by the benchmark's patients, answer keys recorded twice, and
+    questions marked answered."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT count(*) AS n, count(*) - count(DISTINCT idempotency_key) AS repeated "
+            "FROM event WHERE kind = 'patient_answer' AND idempotency_key LIKE 'answer:%'"
+        )
+        answered = await conn.fetchval(
+            "SELECT count(*) FROM question WHERE status = 'completed' AND answer_event_id IN "
+            "(SELECT id FROM event WHERE kind = 'patient_answer' AND idempotency_key LIKE "
+            "'answer:%')"
+        )
+        return row["n"], row["repeated"], answered
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--referrals", type=int, default=20_000)
+    parser.add_argument("--clinics", type=int, default=200)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--questions", type=int, default=12_000, help="open questions to answer")
+    parser.add_argument("--server", default="granian", choices=("granian", "uvicorn"))
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
+    args = parser.parse_args()
+    if args.quick:
+        args.referrals, args.clinics, args.seconds, args.questions = 5000, 20, 5, 4000
+    if args.smoke:
+        args.referrals, args.clinics, args.seconds, args.questions = 300, 5, 1, 200
+        smoke_run()
+    work = Path(tempfile.mkdtemp(prefix="plantrack-answers-"))
+    base = pg_cluster.temp_base()
+    url = pg_cluster.start(base, extra_conf=city.PG_CONF)
+    env = city.env(url, work)
+    try:
+        city.build(url, work, args.referrals, args.clinics)
+        pairs = asyncio.run(open_questions(url, work, args.referrals, args.questions))
+        questions = len(pairs.read_text().splitlines())
+        lua = work / "answers.lua"
+        lua.write_text(LUA % {"pairs": pairs, "done": WRK_DONE})
+        with Server(args.server, "plantrack", env) as server:
+            result = wrk(server.url, lua, args.seconds, CONNECTIONS)
+            rss = server.max_worker_rss()
+        acknowledged = result["requests"] - result["non2xx"] - result["socket_errors"]
+        recorded, repeated, answered = asyncio.run(answers_in_ledger(url))
+        line = describe(f"patient answers, {args.server}", result, rss)
+        print(line)
+        # Every acknowledged answer is in the ledger once, its question answered; the only
+        # extras may be those still in flight when wrk stopped (one per connection at most).
+        whole = (
+            acknowledged <= recorded <= acknowledged + CONNECTIONS
+            and repeated == 0
+            and answered == recorded
+        )
+        ran_out = result["requests"] > questions
+        record(
+            "write path: patient answers",
+            [
+                f"{asyncio.run(pg_version(url))}; {args.referrals:,} referrals in "
+                f"{args.clinics} clinics; {questions:,} open questions, each answered once "
+                f"(yes, with an Idempotency-Key); {WORKERS} workers; wrk -t1 "
+                f"-c{CONNECTIONS} {args.seconds} s on the same {os.cpu_count()} cores",
+                line,
+                f"acknowledged (2xx) {acknowledged:,}, answers in the ledger {recorded:,}, "
+                f"questions answered {answered:,}, answer keys recorded twice {repeated}: "
+                + (
+                    "every acknowledged answer recorded once (the extras were in flight when "
+                    "wrk stopped)"
+                    if whole
+                    else "MISMATCH"
+                )
+                + ("; the questions ran out before wrk stopped (a bigger city)" if ran_out else ""),
+                f"target ≥ {TARGET:,} answers/s: "
+                + ("met" if result["rps"] >= TARGET else "missed"),
+            ],
+        )
+    finally:
+        pg_cluster.stop(base)
+
+
+if __name__ == "__main__":
+    main()
