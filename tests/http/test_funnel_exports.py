@@ -3,6 +3,7 @@
 import csv
 import io
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import openpyxl
 
@@ -176,8 +177,11 @@ async def test_plan_vs_fact_and_specializations(client, db):
 
 async def test_conversion_and_reasons_as_json_csv_and_xlsx(client, db):
     manager, _, now = await setup(client)  # booked by nobody; one item done
-    day = now.date().isoformat()
-    query = f"from={day}&to={day}"
+    # Days are the clinic's (Moscow): the referral, sent two hours ago, may fall on
+    # the day before today there.
+    moscow = ZoneInfo("Europe/Moscow")
+    first = (now - timedelta(hours=2)).astimezone(moscow).date().isoformat()
+    query = f"from={first}&to={now.astimezone(moscow).date().isoformat()}"
     answer = await client.get(f"/api/v1/clinic/funnel/conversion?{query}", headers=manager)
     assert answer.status_code == 200, answer.text
     body = answer.json()
