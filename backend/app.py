@@ -53,6 +53,7 @@ from backend.routes.exchange import referral_actions as exchange_referral_action
 from backend.routes.exchange import referrals as exchange_referrals
 from backend.routes.exchange import staff as exchange_staff
 from backend.routes.links import add_links
+from backend.routes.stored_screen import StoredScreenLane
 from backend.runtime.logs import configure_logging
 from backend.runtime.media_files import media_files_from
 from backend.settings import Settings, load_settings
@@ -212,10 +213,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app.state.settings = settings
     app.state.key_ring = key_ring(settings)
     app.state.media_files = media_files_from(settings)
-    # Outermost, so unmatched routes and error responses get a request id too.
+    # Outermost, so unmatched routes and error responses get a request id too; the plan
+    # screen's hot read is answered inside the shell's headers, before the router.
     app.asgi_handler = RequestContext(
         SecurityHeaders(
-            app.asgi_handler,
+            StoredScreenLane(app.asgi_handler, settings=settings, key_ring=app.state.key_ring),
             hsts=settings.env == "prod",
             image_origin=app.state.media_files.origin,
         ),

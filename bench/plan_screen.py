@@ -245,13 +245,17 @@ def pace(
     url: str, lua: Callable[[float], Path], target: float, connections: int, seconds: int = 3
 ) -> float:
     """The wait (ms) each of `connections` makes between requests for `target` req/s,
-    calibrated by two short runs (rate = connections / (wait + latency)). A machine too
-    busy to finish a request in a short run (a smoke run beside other work) measures 0:
-    paced then at one request a second, not divided by zero."""
+    calibrated by short runs (rate = connections / (wait + latency)) until one lands
+    within 5% of the target, four at most: latency falls as the load does, so one
+    correction overshoots. A machine too busy to finish a request in a short run (a
+    smoke run beside other work) measures 0: paced then at one request a second, not
+    divided by zero."""
     target = max(target, 1.0)
     delay_ms = connections * 1000 / target
-    for _ in range(2):
+    for _ in range(4):
         trial = wrk(url, lua(delay_ms), seconds, connections)
+        if abs(trial["rps"] - target) <= 0.05 * target:
+            break
         latency_ms = connections * 1000 / max(trial["rps"], 0.1) - delay_ms
         delay_ms = max(0.1, connections * 1000 / target - latency_ms)
     return delay_ms

@@ -79,11 +79,12 @@ async def one_signed(
 ) -> tuple[bool, StoredScreen | None]:
     """Whether the session `family` was issued to the patient and is live, and their
     referral with its screen as `one` reads it: one statement for a whole screen read."""
-    rows = await ReferralScreen.raw(_ONE_SIGNED, family, patient_id, referral_id, patient_id)
-    row = rows[0]
+    found = await sql.fetch_one(_ONE_SIGNED, family, patient_id, referral_id, patient_id)
+    row = dict(found or {})  # the session's counts always make one row
     live = row["issued"] > 0 and row["revoked"] == 0
-    found = row["referral"] is not None
-    return live, msgspec.convert(row, StoredScreen, strict=False) if found else None
+    if row["referral"] is None:
+        return live, None
+    return live, msgspec.convert(row, StoredScreen, strict=False)
 
 
 async def page(
