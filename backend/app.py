@@ -24,7 +24,6 @@ from admin import views as admin_views
 from backend import __doc__ as about
 from backend.auth.firebase import FirebaseVerifier
 from backend.auth.tokens import key_ring
-from backend.outbox.worker import run_forever, topics_from
 from backend.routes import (
     alert_preferences,
     auth,
@@ -117,6 +116,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if not settings.embedded_worker:
             yield
             return
+        # Imported only when it runs here: its senders (firebase-admin with google-auth,
+        # requests and urllib3; SMS; SMTP) would add ~10 MB to every web worker.
+        from backend.outbox.worker import run_forever, topics_from
+
         stop = asyncio.Event()
         async with topics_from(settings) as topics:
             deliver = run_forever(

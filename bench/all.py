@@ -31,6 +31,7 @@ SUITE: list[tuple[str, list[str], list[str]]] = [
     ("bench.push_throughput", [], ["--messages", "2000", "--runs", "1"]),
     ("bench.scaling", [], ["--quick"]),
     ("bench.funnel_report", [], ["--quick"]),
+    ("bench.worker_memory", [], ["--runs", "3"]),
 ]
 # The soak runs by hand (`make bench-soak`), but its smoke run is part of the smoke suite.
 SMOKE_ONLY = ["bench.soak"]

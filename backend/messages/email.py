@@ -11,7 +11,6 @@ that passes (4xx, a dropped connection, a timeout), so the worker retries only t
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlparse
 
-import aiosmtplib
 import msgspec
 
 TIMEOUT_S = 15
@@ -57,6 +56,9 @@ class SmtpMailer:
         self.sender = sender
 
     async def send(self, message: EmailMessage) -> None:
+        # Imported on the first e-mail: only the outbox worker sends, not the web workers.
+        import aiosmtplib
+
         if "From" not in message:
             message["From"] = self.sender
         c = self.config

@@ -5,7 +5,6 @@ import io
 from collections.abc import Sequence
 from typing import Annotated, Literal
 
-import xlsxwriter
 from litestar import Response
 from litestar.params import QueryParameter
 
@@ -29,6 +28,9 @@ def table_response(
         # A BOM, so that Excel opens the Cyrillic text as UTF-8 (Litestar adds the charset).
         body, media_type = ("\ufeff" + out.getvalue()).encode(), "text/csv"
     else:
+        # Imported on the first spreadsheet: every web worker would carry it otherwise.
+        import xlsxwriter
+
         buffer = io.BytesIO()
         book = xlsxwriter.Workbook(buffer, {"in_memory": True})
         sheet = book.add_worksheet(name[:31])

@@ -4,13 +4,11 @@ short-lived links to each."""
 
 import asyncio
 import hashlib
-import io
 from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
 import msgspec
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from backend.domain.teeth import is_valid_tooth
 from backend.runtime.clock import utcnow
@@ -59,96 +57,6 @@ class Prepared(msgspec.Struct, frozen=True, kw_only=True):
     width: int
     height: int
     copies: list[Copy]
-
-
-def _decode(data: bytes) -> tuple[Image.Image, str]:
-    if len(data) > MAX_BYTES:
-        raise Invalid(f"the picture is over {MAX_BYTES // (1024 * 1024)} MB")
-    try:
-        with Image.open(io.BytesIO(data)) as probe:
-            kind = probe.format or ""
-            if kind not in FORMATS:
-                raise Invalid("only JPEG, PNG and WebP pictures are accepted")
-            if probe.width * probe.height > MAX_PIXELS:
-                raise Invalid("the picture is too large")
-            probe.load()
-            # A phone's photo is stored sideways with an EXIF note to turn it; the note
-            # goes with the EXIF below, so the turn is made here.
-            image = ImageOps.exif_transpose(probe)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise Invalid("this is not a readable picture") from exc
-    return image, kind
-
-
-def clean_image(data: bytes) -> tuple[bytes, str, str]:
-    """Re-encode the picture: a photo's EXIF can hold GPS position and device ids, which
-    have no business in a patient's record. Returns (bytes, content type, extension)."""
-    image, kind = _decode(data)
-    return (_encode_original(image, kind), *FORMATS[kind])
-
-
-def _encode_original(image: Image.Image, kind: str) -> bytes:
-    out = io.BytesIO()
-    save = {"JPEG": {"quality": 90}, "WEBP": {"quality": 90}, "PNG": {"optimize": True}}[kind]
-    image.save(out, format=kind, **save)
-    return out.getvalue()
-
-
-def _displayable(image: Image.Image) -> Image.Image:
-    """8 bits a channel, as WebP and JPEG take them: a 16-bit X-ray scaled down (not
-    clipped), a palette opened, CMYK turned to RGB."""
-    if image.mode in ("RGB", "RGBA", "L"):
-        return image
-    if image.mode.startswith("I"):  # 16- or 32-bit grey
-        return image.convert("I").point(lambda v: v * (1 / 256)).convert("L")
-    if image.mode in ("LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        return image.convert("RGBA")
-    return image.convert("RGB")
-
-
-def _flat(image: Image.Image) -> Image.Image:
-    """JPEG has no transparency: transparent parts on white, as a page shows them."""
-    if image.mode != "RGBA":
-        return image
-    white = Image.new("RGB", image.size, (255, 255, 255))
-    white.paste(image, mask=image.getchannel("A"))
-    return white
-
-
-def make_copies(image: Image.Image) -> list[Copy]:
-    """The thumbnail and the screen size, each in WebP and JPEG."""
-    base = _displayable(image)
-    copies = []
-    for name, longest in SIZES:
-        scaled = base.copy()
-        scaled.thumbnail((longest, longest), Image.Resampling.LANCZOS, reducing_gap=3.0)
-        for fmt, (pil_format, _, _, options) in COPY_FORMATS.items():
-            out = io.BytesIO()
-            (_flat(scaled) if fmt == "jpeg" else scaled).save(out, format=pil_format, **options)
-            copies.append(
-                Copy(
-                    name=name,
-                    format=fmt,
-                    data=out.getvalue(),
-                    width=scaled.width,
-                    height=scaled.height,
-                )
-            )
-    return copies
-
-
-def prepare(data: bytes) -> Prepared:
-    """Check, clean and copy an uploaded picture (CPU work: run it in a thread)."""
-    image, kind = _decode(data)
-    content_type, extension = FORMATS[kind]
-    return Prepared(
-        data=_encode_original(image, kind),
-        content_type=content_type,
-        extension=extension,
-        width=image.width,
-        height=image.height,
-        copies=make_copies(image),
-    )
 
 
 def _copy_key(original_key: str, copy: Copy) -> str:
@@ -200,6 +108,9 @@ async def attach_media(
     referral = await referrals.get(referral_id)
     if referral is None:
         raise NotFound("no such referral")
+    # Pillow is imported on the first picture: most web workers never take one.
+    from backend.services.picture_copies import prepare
+
     ready = await asyncio.to_thread(prepare, data)
     media_id = new_id()
     key = f"{referral_id}/{media_id}.{ready.extension}"
@@ -233,10 +144,12 @@ async def add_missing_sizes(
     """Give the pictures stored before sizes their copies (`plantrack media-sizes`); how
     many were done. Safe to run again, and beside the service: a picture erased meanwhile
     loses the copies made for it."""
+    from backend.services.picture_copies import decode, make_copies  # Pillow: see attach_media
+
     done = 0
     while rows := await media.without_sizes(batch):
         for row in rows:
-            image, _ = await asyncio.to_thread(_decode, await files.get(row.storage_key))
+            image, _ = await asyncio.to_thread(decode, await files.get(row.storage_key))
             copies = await asyncio.to_thread(make_copies, image)
             sizes = await _store_copies(files, row.storage_key, copies)
             if not await media.set_sizes(

@@ -10,12 +10,11 @@ import hashlib
 import io
 import secrets
 from datetime import datetime, timedelta
+from functools import cache
 from uuid import UUID
 
 import msgspec
 import pyotp
-import qrcode
-import qrcode.image.svg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -34,8 +33,14 @@ TOUCH_EVERY = timedelta(seconds=60)  # last_seen_at is written at most once a mi
 ISSUER = "plantrack"
 
 _hasher = PasswordHasher()
-# Verified when the e-mail is unknown, so both answers take the same time.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified when the e-mail is unknown, so both answers take the same time. Made on
+    the first sign-in, not at import: hashing takes argon2's 64 MB for a moment, which
+    every web worker would reach at start."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 class StaffPrincipal(msgspec.Struct, frozen=True, kw_only=True):
@@ -70,6 +75,11 @@ def provisioning_uri(secret: str, email: str) -> str:
 
 
 def qr_svg(text: str) -> str:
+    # Imported on the first QR code (setting up an authenticator): qrcode brings Pillow,
+    # which every web worker would carry otherwise.
+    import qrcode
+    import qrcode.image.svg
+
     image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
     out = io.BytesIO()
     image.save(out)
@@ -120,9 +130,10 @@ async def sign_in(
                 "too many failed sign-ins; try again in 15 minutes",
                 retry_after=int(WINDOW.total_seconds()),
             )
+    dummy = _dummy_hash()  # before the look-up: the first sign-in pays for it either way
     staff = await parties.staff_by_email(email)
     try:
-        _hasher.verify(staff.password_hash if staff else _DUMMY_HASH, password)
+        _hasher.verify(staff.password_hash if staff else dummy, password)
         password_ok = staff is not None and staff.archived_at is None
     except (VerificationError, InvalidHashError):
         password_ok = False

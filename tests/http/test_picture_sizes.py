@@ -13,7 +13,8 @@ from msgspec.structs import replace
 from PIL import Image
 
 from backend.runtime.ids import new_id
-from backend.services.media import attach_media, make_copies
+from backend.services.media import attach_media
+from backend.services.picture_copies import make_copies
 from backend.store import media
 from tests.conftest import new_bucket
 from tests.factories import NOW, make_clinic, make_referral
