@@ -32,6 +32,7 @@ SUITE: list[tuple[str, list[str], list[str]]] = [
     ("bench.scaling", [], ["--quick"]),
     ("bench.funnel_report", [], ["--quick"]),
     ("bench.worker_memory", [], ["--runs", "3"]),
+    ("bench.worker_growth", [], ["--quick"]),
 ]
 # The soak runs by hand (`make bench-soak`), but its smoke run is part of the smoke suite.
 SMOKE_ONLY = ["bench.soak"]
