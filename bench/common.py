@@ -96,8 +96,10 @@ def record(title: str, lines: list[str]) -> None:
     print("\n".join(block), flush=True)
     if _smoke:
         return
+    # A blank line before the heading, whatever the last entry ended with.
+    ended = RESULTS.read_text().endswith("\n\n") if RESULTS.exists() else True
     with open(RESULTS, "a") as f:
-        f.write("\n".join(block) + "\n")
+        f.write(("" if ended else "\n") + "\n".join(block) + "\n")
 
 
 __all__ = ["median", "record"]
