@@ -28,6 +28,22 @@ end
 """
 
 
+def paced(delay_ms: float) -> str:
+    """wrk's `delay` for a wait of `delay_ms` between a connection's requests ("" for
+    none). wrk waits whole milliseconds (it truncates what `delay` returns), which at
+    thousands of requests a second is far off the rate asked for: the fractions are
+    carried over, so the waits average out to the one asked for."""
+    if not delay_ms:
+        return ""
+    return f"""local owed = 0
+delay = function()
+  owed = owed + {delay_ms:.3f}
+  local whole = math.floor(owed)
+  owed = owed - whole
+  return whole
+end"""
+
+
 _POSTS = """
 local targets = {}
 for line in io.lines("%(pairs)s") do
@@ -70,14 +86,13 @@ def wrk_posts(pairs: Path, path: str, body: str, *, pick: str, delay_ms: float =
     line (Lua, from `targets` and the request number `n`); with `delay_ms` each
     connection waits between requests. Failures' statuses and problems are printed."""
     before, after = path.split("{}")
-    delay = f"delay = function() return {delay_ms:.3f} end" if delay_ms else ""
     return _POSTS % {
         "pairs": pairs,
         "before": before,
         "after": after,
         "body": body,
         "pick": pick,
-        "delay": delay,
+        "delay": paced(delay_ms),
         "done": WRK_DONE,
     }
 
