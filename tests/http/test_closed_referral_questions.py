@@ -91,6 +91,10 @@ async def test_closing_withdraws_the_booking_question_and_the_screen_points_at_n
     # call and the procedure are the clinic's word on what happened: still asked.
     left = await world.questions()
     assert set(left) == {"confirm_contact", "confirm_item"}
+    # Its notice, not sent yet, is not sent; the kept questions' still are.
+    notices = {n.dedupe_key: n.status for n in await outbox.of_topic("notify")}
+    assert notices[f"notify:question:{booking['id']}"] == "cancelled"
+    assert notices[f"notify:question:{left['confirm_item']['id']}"] == "pending"
     screen = await world.screen()
     assert screen["step"] == "closed" and screen["progress"]["schedule"] == "stopped"
     assert {q["kind"] for q in screen["questions"]} == {"confirm_contact", "confirm_item"}
