@@ -25,47 +25,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench import city
-from bench.common import SMOKE_HELP, WRK_DONE, pg_version, record, smoke_run
+from bench.common import SMOKE_HELP, pg_version, record, smoke_run, wrk_posts
 from bench.plan_screen import WORKERS, Server, describe, wrk
 from tests import pg_cluster
 
 CONNECTIONS = 32
 TARGET = 1000  # answers a second (issue 21)
 
-LUA = """
-local lines = {}
-for line in io.lines("%(pairs)s") do
-  local token, question = line:match("(%%S+) (%%S+)")
-  lines[#lines + 1] = {"Bearer " .. token, "/api/v1/me/questions/" .. question .. "/answer"}
-end
-local prefix = tostring({}):match("0x(%%x+)") .. os.time()
-local n = 0
-local body = '{"answer": "yes"}'
-local threads = {}
-failed = ""  -- the first failures' statuses and problem titles, per thread
-
-setup = function(thread)
-  threads[#threads + 1] = thread
-end
-
-response = function(status, headers, text)
-  if status >= 300 and #failed < 2000 then
-    failed = failed .. status .. " " .. (text and text:match('"detail":"([^"]*)"') or "") .. "\\n"
-  end
-end
-
-request = function()
-  n = n + 1
-  -- Each question once, in order; past the last one the answers are 409s (counted).
-  local p = lines[math.min(n, #lines)]
-  return wrk.format("POST", p[2], {
-    ["Authorization"] = p[1],
-    ["Content-Type"] = "application/json",
-    ["Idempotency-Key"] = prefix .. "-" .. n,
-  }, body)
-end
-
-%(done)s"""
+# Each question once, in order; past the last one the answers are 409s (counted).
+ONCE_EACH = "targets[math.min(n, #targets)]"
 
 
 QUESTIONS_SQL = """
@@ -191,7 +159,8 @@ def main() -> None:
         pairs = asyncio.run(open_questions(url, work, args.referrals, args.questions))
         questions = len(pairs.read_text().splitlines())
         lua = work / "answers.lua"
-        lua.write_text(LUA % {"pairs": pairs, "done": WRK_DONE})
+        path = "/api/v1/me/questions/{}/answer"
+        lua.write_text(wrk_posts(pairs, path, '{"answer": "yes"}', pick=ONCE_EACH))
         with Server(args.server, "plantrack", env) as server:
             result = wrk(server.url, lua, args.seconds, CONNECTIONS)
             rss = server.max_worker_rss()

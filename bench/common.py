@@ -28,6 +28,75 @@ end
 """
 
 
+def paced(delay_ms: float) -> str:
+    """wrk's `delay` for a wait of `delay_ms` between a connection's requests ("" for
+    none). wrk waits whole milliseconds (it truncates what `delay` returns), which at
+    thousands of requests a second is far off the rate asked for: the fractions are
+    carried over, so the waits average out to the one asked for."""
+    if not delay_ms:
+        return ""
+    return f"""local owed = 0
+delay = function()
+  owed = owed + {delay_ms:.3f}
+  local whole = math.floor(owed)
+  owed = owed - whole
+  return whole
+end"""
+
+
+_POSTS = """
+local targets = {}
+for line in io.lines("%(pairs)s") do
+  local token, id = line:match("(%%S+) (%%S+)")
+  targets[#targets + 1] = {"Bearer " .. token, "%(before)s" .. id .. "%(after)s"}
+end
+local prefix = tostring({}):match("0x(%%x+)") .. os.time()
+local n = 0
+local body = '%(body)s'
+local threads = {}
+failed = ""  -- the first failures' statuses and problem titles, per thread
+
+setup = function(thread)
+  threads[#threads + 1] = thread
+end
+
+response = function(status, headers, text)
+  if status >= 300 and #failed < 2000 then
+    failed = failed .. status .. " " .. (text and text:match('"detail":"([^"]*)"') or "") .. "\\n"
+  end
+end
+
+%(delay)s
+request = function()
+  n = n + 1
+  local p = %(pick)s
+  return wrk.format("POST", p[2], {
+    ["Authorization"] = p[1],
+    ["Content-Type"] = "application/json",
+    ["Idempotency-Key"] = prefix .. "-" .. n,
+  }, body)
+end
+
+%(done)s"""
+
+
+def wrk_posts(pairs: Path, path: str, body: str, *, pick: str, delay_ms: float = 0) -> str:
+    """A wrk script POSTing `body` as the callers of `pairs` (lines "token id") to `path`
+    with the id in place of its `{}`, each with its own Idempotency-Key; `pick` chooses a
+    line (Lua, from `targets` and the request number `n`); with `delay_ms` each
+    connection waits between requests. Failures' statuses and problems are printed."""
+    before, after = path.split("{}")
+    return _POSTS % {
+        "pairs": pairs,
+        "before": before,
+        "after": after,
+        "body": body,
+        "pick": pick,
+        "delay": paced(delay_ms),
+        "done": WRK_DONE,
+    }
+
+
 def smoke_run() -> None:
     """This process is a smoke run (`--smoke`, `make bench-smoke`): its figures say only
     that the benchmark works, so `record` prints them and keeps RESULTS.md as it is."""
@@ -96,8 +165,10 @@ def record(title: str, lines: list[str]) -> None:
     print("\n".join(block), flush=True)
     if _smoke:
         return
+    # A blank line before the heading, whatever the last entry ended with.
+    ended = RESULTS.read_text().endswith("\n\n") if RESULTS.exists() else True
     with open(RESULTS, "a") as f:
-        f.write("\n".join(block) + "\n")
+        f.write(("" if ended else "\n") + "\n".join(block) + "\n")
 
 
 __all__ = ["median", "record"]

@@ -38,7 +38,7 @@ from threading import Event, Thread
 import httpx
 
 from bench import city
-from bench.common import SMOKE_HELP, WRK_DONE, pg_version, record, smoke_run
+from bench.common import SMOKE_HELP, WRK_DONE, paced, pg_version, record, smoke_run
 from bench.push_throughput import free_port
 from tests import pg_cluster
 
@@ -221,7 +221,7 @@ def script(
     delay_ms: float = 0,
     failures: bool = False,
 ) -> Path:
-    delay = f"delay = function() return {delay_ms:.3f} end" if delay_ms else ""
+    delay = paced(delay_ms)
     response = FAILURES if failures else ""
     text = LUA % {
         "tokens": tokens,
@@ -494,10 +494,10 @@ def main() -> None:
 
             delay_ms = pace(s.url, paced_script, target, connections, min(3, args.seconds))
             lua = paced_script(delay_ms)
-            paced = wrk(s.url, lua, args.seconds, connections)
-            share = paced["rps"] / ours["rps"] if ours["rps"] else 0.0
+            steady = wrk(s.url, lua, args.seconds, connections)
+            share = steady["rps"] / ours["rps"] if ours["rps"] else 0.0
             name = f"plan screen paced at {share:.0%} of max (aimed at 70%), {best}"
-            results[name] = (paced, s.max_worker_rss())
+            results[name] = (steady, s.max_worker_rss())
         print(describe(name, *results[name]), flush=True)
 
         lines = [
@@ -509,7 +509,7 @@ def main() -> None:
             f"server picked: {best}",
             f"ratios: plan screen / bare endpoint {ratio(ours['rps'], ceiling['rps'])} (target "
             f"≥ 0.40); plan screen / peer {ratio(ours['rps'], peer['rps'])} (target ≥ 1.5)",
-            f"at {share:.0%} of max: p99 / p50 = {ratio(paced['p99_us'], paced['p50_us'])} "
+            f"at {share:.0%} of max: p99 / p50 = {ratio(steady['p99_us'], steady['p50_us'])} "
             "(target ≤ 2)",
             f"plan screen 304 / bare endpoint {ratio(unchanged['rps'], ceiling['rps'])} "
             "(target ≥ 0.60)",

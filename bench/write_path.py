@@ -22,48 +22,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench import city
-from bench.common import SMOKE_HELP, WRK_DONE, pg_version, record, smoke_run
+from bench.common import SMOKE_HELP, pg_version, record, smoke_run, wrk_posts
 from bench.plan_screen import WORKERS, Server, describe, wrk
 from tests import pg_cluster
 
 STAFF = 20  # coordinators, one per clinic
 PER_STAFF = 100  # referrals each writes to
 CONNECTIONS = 32
-
-LUA = """
-local pairs_ = {}
-for line in io.lines("%(pairs)s") do
-  local token, referral = line:match("(%%S+) (%%S+)")
-  pairs_[#pairs_ + 1] = {"Bearer " .. token, "/api/v1/clinic/referrals/" .. referral .. "/claims"}
-end
-local prefix = tostring({}):match("0x(%%x+)") .. os.time()
-local n = 0
-local body = '{"kind": "payment", "amount": 150000}'
-local threads = {}
-failed = ""  -- the first failures' statuses and problem titles, per thread
-
-setup = function(thread)
-  threads[#threads + 1] = thread
-end
-
-response = function(status, headers, text)
-  if status >= 300 and #failed < 2000 then
-    failed = failed .. status .. " " .. (text and text:match('"detail":"([^"]*)"') or "") .. "\\n"
-  end
-end
-
-%(delay)s
-request = function()
-  n = n + 1
-  local p = pairs_[math.random(#pairs_)]
-  return wrk.format("POST", p[2], {
-    ["Authorization"] = p[1],
-    ["Content-Type"] = "application/json",
-    ["Idempotency-Key"] = prefix .. "-" .. n,
-  }, body)
-end
-
-%(done)s"""
 
 
 async def staff_token(role: str, clinic: int | None, email: str, now: datetime) -> str:
@@ -139,9 +104,11 @@ async def open_referrals(clinic: int, clinics: int, now: datetime) -> list[str]:
 
 def claims_script(work: Path, pairs: Path, delay_ms: float = 0, name: str = "claims") -> Path:
     """The wrk script for claims; with `delay_ms`, each connection waits between requests."""
-    delay = f"delay = function() return {delay_ms:.3f} end" if delay_ms else ""
     target = work / f"{name}.lua"
-    target.write_text(LUA % {"pairs": pairs, "delay": delay, "done": WRK_DONE})
+    path, body = "/api/v1/clinic/referrals/{}/claims", '{"kind": "payment", "amount": 150000}'
+    target.write_text(
+        wrk_posts(pairs, path, body, pick="targets[math.random(#targets)]", delay_ms=delay_ms)
+    )
     return target
 
 

@@ -258,6 +258,11 @@ class ReferralFold(msgspec.Struct, frozen=True, kw_only=True):
     def is_open(self) -> bool:
         return self.step not in CLOSURES and self.step is not Step.completed
 
+    @property
+    def is_closed(self) -> bool:
+        """Ended without completion: declined, closed or transferred (until reopened)."""
+        return self.step in CLOSURES
+
 
 def treatment_start(fold: ReferralFold) -> datetime | None:
     """When treatment began: the first visit, else the first item done."""

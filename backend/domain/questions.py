@@ -4,7 +4,10 @@ A question is a FHIR-Task-like request for one tap ("Did «Clinic» call you?").
 rules here look at the referral's verification states and the questions already
 asked, and say what to ask and what to withdraw; the service writes the rows and the
 outbox messages that announce them. Questions for a clinic that stayed silent are asked
-when a timer says so (backend.domain.reminders), with `check_question()`.
+when a timer says so (backend.domain.reminders), with `check_question()`. A referral that
+ended without completion (closed, declined, transferred) asks only what verifies a fact
+its clinic already reported (`ASKED_AFTER_CLOSING`); the rest is withdrawn, and asked
+again if the referral is reopened.
 """
 
 from datetime import datetime
@@ -45,6 +48,22 @@ CONFIRM_KIND = {
 }
 
 
+# Questions about something the clinic reports as done, in the past: the patient can still
+# answer them once the referral has ended, and the exchange still needs the answer — a
+# decline logged without a call, a visit, an item (its money is executed) before the
+# patient stopped are the clinic's word alone without it. Every other kind asks about what
+# the ending made moot: a booking to come, a plan to agree to, a completion that did not
+# come, or the silent clinic's checks (which verify no reported fact).
+ASKED_AFTER_CLOSING = frozenset(
+    {QuestionKind.confirm_contact, QuestionKind.confirm_visit, QuestionKind.confirm_item}
+)
+
+
+def asked_after_closing(kind: QuestionKind) -> bool:
+    """Whether a question of this kind is asked (and stays open) on a closed referral."""
+    return kind in ASKED_AFTER_CLOSING
+
+
 class AskedQuestion(msgspec.Struct, frozen=True, kw_only=True):
     """A question already in the store, as the rules need to see it."""
 
@@ -53,6 +72,7 @@ class AskedQuestion(msgspec.Struct, frozen=True, kw_only=True):
     milestone: str
     subject: str  # what exactly was asked about: a claim, an appointment
     open: bool
+    withdrawn: bool = False  # taken back unanswered (FHIR Task `cancelled`)
     asked_at: datetime | None = None
     expires_at: datetime | None = None
 
@@ -64,6 +84,8 @@ class QuestionSpec(msgspec.Struct, frozen=True, kw_only=True):
     about_at: datetime | None  # the date the question names (call, appointment, visit)
     item_id: UUID | None
     expires_at: datetime
+    # The withdrawn question on the same subject, asked again (one question per subject).
+    again: UUID | None = None
 
 
 class QuestionPlan(msgspec.Struct, frozen=True, kw_only=True):
@@ -87,8 +109,13 @@ def plan_questions(
     policy = policy or VerificationPolicy()
     ask: list[QuestionSpec] = []
     withdraw: list[UUID] = []
-    subjects = {(q.milestone, q.subject) for q in asked}
+    # One question per subject. A withdrawn one was never answered: should the same thing
+    # await the patient again (the referral reopened, a booking moved back, a retracted
+    # claim restored), that question is asked again.
+    subjects = {(q.milestone, q.subject) for q in asked if not q.withdrawn}
+    withdrawn = {(q.milestone, q.subject): q.id for q in asked if q.withdrawn}
     expires_at = now + policy.answer_window
+    closed = fold.is_closed
 
     for milestone, v in verifications.items():
         open_here = [q for q in asked if q.open and q.milestone == milestone]
@@ -102,26 +129,39 @@ def plan_questions(
             check_answered_by_claim = is_check and v.claim_event_ids
             # The clinic took its claim back (a correction): nothing left to confirm.
             claim_taken_back = not is_check and subject is None
-            if v.state in _SETTLED or stale_booking or check_answered_by_claim or claim_taken_back:
+            # The referral ended: what verifies no reported fact is no longer asked.
+            moot = closed and not asked_after_closing(q.kind)
+            if (
+                v.state in _SETTLED
+                or stale_booking
+                or check_answered_by_claim
+                or claim_taken_back
+                or moot
+            ):
                 withdraw.append(q.id)
         still_open = [q for q in open_here if q.id not in withdraw]
 
         if (
-            v.state is VerificationState.awaiting_patient
-            and subject is not None
-            and not still_open
-            and (milestone, subject) not in subjects
+            v.state is not VerificationState.awaiting_patient
+            or subject is None
+            or still_open
+            or (milestone, subject) in subjects
         ):
-            ask.append(
-                QuestionSpec(
-                    kind=_confirm_kind(milestone),
-                    milestone=milestone,
-                    subject=subject,
-                    about_at=v.appointment_at if milestone == BOOKED else v.clinic_said_at,
-                    item_id=_item_id(milestone),
-                    expires_at=min(v.due_at or expires_at, expires_at),
-                )
+            continue
+        kind = _confirm_kind(milestone)
+        if closed and not asked_after_closing(kind):
+            continue
+        ask.append(
+            QuestionSpec(
+                kind=kind,
+                milestone=milestone,
+                subject=subject,
+                about_at=v.appointment_at if milestone == BOOKED else v.clinic_said_at,
+                item_id=_item_id(milestone),
+                expires_at=min(v.due_at or expires_at, expires_at),
+                again=withdrawn.get((milestone, subject)),
             )
+        )
     return QuestionPlan(ask=tuple(ask), withdraw=tuple(withdraw))
 
 

@@ -89,7 +89,9 @@ def timers_for(fold: ReferralFold, ctx: ReminderContext) -> list[Timer]:
             Timer(key=f"behind:{ctx.behind_stage}", kind=TimerKind.behind, at=ctx.behind_since)
         )
 
-    if ctx.oldest_open_question_at is not None:
+    # A referral that ended is not a reason to nag: a question still open on it (one that
+    # verifies what the clinic reported, backend.domain.questions) had its one push.
+    if ctx.oldest_open_question_at is not None and not fold.is_closed:
         at = ctx.oldest_open_question_at + INACTIVE_AFTER
         timers.append(
             Timer(

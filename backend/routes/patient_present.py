@@ -82,12 +82,14 @@ def next_step(b: ReferralBundle, lang: Lang) -> str:
     step, fold = b.fold.step, b.fold
     phone = b.clinic.phone
     appointment = fold.current_appointment
+    # A referral that ended sends the patient nowhere, not even to a question still open
+    # on it (backend.domain.questions.ASKED_AFTER_CLOSING): that one waits in the list.
+    if fold.is_closed:
+        return texts.NEXT_STEP["closed"][lang]
     if b.open_questions:
         return texts.NEXT_STEP["answer"][lang]
     if step is Step.completed:
         return texts.NEXT_STEP["done"][lang]
-    if not fold.is_open:
-        return texts.NEXT_STEP["closed"][lang]
     if appointment is not None and appointment.status == "booked":
         return texts.NEXT_STEP["appointment"][lang].format(
             when=texts.day_time(appointment.starts_at, b.tz, lang)

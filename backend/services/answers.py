@@ -61,6 +61,8 @@ async def answer_question(
         question = await questions.get(question_id)
         if question is None or question.patient != patient_id:
             raise NotFound("no such question")
+        if question.status == "cancelled":
+            raise Conflict("this question was withdrawn: it needs no answer any more")
         if question.status != "requested":
             raise Conflict(f"this question is {question.status}, not open")
         if question.expires_at <= now:

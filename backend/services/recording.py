@@ -9,7 +9,7 @@ conversion position, the timers its state wants, and an outbox message per new q
 """
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 import msgspec
@@ -221,7 +221,8 @@ async def refresh(
     state = state or stored_state(referral, events)
     fold = finish(state)
     rules = rules or await rules_of(referral)
-    derived = derive(events, fold, await questions.asked_for(referral_id), rules, now)
+    asked = await questions.asked_for(referral_id)
+    derived = derive(events, fold, asked, rules, now)
 
     await referrals.save_fold(referral_id, state, fold, derived.verdicts, derived.progress, now)
     await funnel_facts.replace(referral_id, referral.clinic, derived.facts)
@@ -230,6 +231,11 @@ async def refresh(
     await appointments.save_all(referral_id, fold.appointments, now)
     withdrawn = [q for q in derived.questions.withdraw if q != answering]
     await questions.withdraw(withdrawn)
+    # Nor is the patient told of a withdrawn question, if the notice still waits (quiet hours).
+    await outbox.cancel(
+        [key for q in asked if q.id in withdrawn for key in _question_notices(q.id, q.asked_at)],
+        now,
+    )
     noted: list[changes.Change] = [
         (changes.QUESTION, q, referral_id)
         for q in ([answering, *withdrawn] if answering else withdrawn)
@@ -242,7 +248,7 @@ async def refresh(
             referral_id=referral_id,
             kind="question",
             question_id=question_id,
-            dedupe_key=f"notify:question:{question_id}",
+            dedupe_key=_question_notices(question_id, now)[1 if spec.again else 0],
             now=now,
         )
     await outbox.keep_timers(referral_id, TIMER_TOPICS, _timers_wanted(referral_id, derived), now)
@@ -254,7 +260,11 @@ async def refresh(
 
 
 async def ask(referral: LockedReferral, spec: QuestionSpec, now: datetime) -> UUID:
-    """Put a question to the referral's patient (the caller notifies and notes it)."""
+    """Put a question to the referral's patient (the caller notifies and notes it); a
+    withdrawn one asked again keeps its id."""
+    if spec.again is not None:
+        await questions.ask_again(spec.again, spec, now)
+        return spec.again
     question_id = new_id()
     await questions.insert(
         question_id=question_id,
@@ -264,6 +274,15 @@ async def ask(referral: LockedReferral, spec: QuestionSpec, now: datetime) -> UU
         now=now,
     )
     return question_id
+
+
+def _question_notices(question_id: UUID, asked_at: datetime | None) -> list[str]:
+    """The dedupe keys of a question's notice: when first asked, and when asked again
+    (at `asked_at`, after a reopening)."""
+    first = f"notify:question:{question_id}"
+    if asked_at is None:
+        return [first]
+    return [first, f"{first}:{asked_at.astimezone(UTC).isoformat(timespec='seconds')}"]
 
 
 def _timers_wanted(referral_id: UUID, derived: Derived) -> list[outbox.Timer]:

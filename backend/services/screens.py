@@ -33,7 +33,7 @@ from backend.store.screens import StoredScreen
 
 # Raise when what a stored screen holds changes shape or wording (the patient
 # presenter, its texts, the rules it shows), so screens stored before are rebuilt.
-FORMAT = 1
+FORMAT = 2
 
 # What a bundle looks like to the patient: (the plan screen, the list row), as JSON.
 Render = Callable[[ReferralBundle], tuple[bytes, bytes]]

@@ -36,6 +36,11 @@ _engine: Engine | None = None
 
 REPORTS = "reports"  # the engine node read-only reports run on
 
+# See planned_once_pool. The stored screens' reads keep one statement in flight per
+# process (store.coalesce); a second connection lets one open while the other is busy.
+PLANNED_ONCE_CONNECTIONS = 2
+_planned_once: asyncpg.Pool | None = None
+
 
 def make_engine(url: str, reports_url: str = "") -> Engine:
     if url.startswith("sqlite:///"):
@@ -80,19 +85,40 @@ async def open_engine(settings: Settings) -> Engine:
     connections as they are needed, so a server or a worker that starts while PostgreSQL
     is down (a node rebooting, a failover under way) starts anyway and answers 503 or
     waits, as it would had the database gone away later."""
+    global _planned_once
     engine = bind(make_engine(settings.database_url, settings.reports_database_url))
     if isinstance(engine, PostgresEngine):
         for node in (engine, *engine.extra_nodes.values()):
             await node.start_connection_pool(
                 min_size=0, max_size=settings.db_pool_size, connection_class=_Connection
             )
+        _planned_once = await asyncpg.create_pool(
+            settings.database_url,
+            min_size=0,
+            max_size=PLANNED_ONCE_CONNECTIONS,
+            connection_class=_Connection,
+            server_settings={"plan_cache_mode": "force_generic_plan"},
+        )
     else:
         # WAL lets readers go on while one writer writes; it persists in the file.
         await engine._run_in_new_connection("PRAGMA journal_mode=WAL")
     return engine
 
 
+def planned_once_pool() -> asyncpg.Pool | None:
+    """Connections whose statements are planned once, when first prepared, not at every
+    call (PostgreSQL's plan_cache_mode = force_generic_plan), for the hottest read, which
+    is written to have one good plan whatever its arguments: the stored screens' batch
+    (store.screens). PostgreSQL would otherwise plan it afresh at every call (its arrays'
+    lengths vary), which costs more than running it. None on SQLite."""
+    return _planned_once
+
+
 async def close_engine(engine: Engine) -> None:
+    global _planned_once
+    if _planned_once is not None:
+        await _planned_once.close()
+        _planned_once = None
     if isinstance(engine, PostgresEngine):
         for node in (engine, *engine.extra_nodes.values()):
             if node.pool is not None:

@@ -21,6 +21,7 @@ async def asked_for(referral_id: UUID) -> list[AskedQuestion]:
             milestone=r["milestone"],
             subject=r["subject"],
             open=r["status"] == "requested",
+            withdrawn=r["status"] == "cancelled",
             asked_at=r["asked_at"],
             expires_at=r["expires_at"],
         )
@@ -45,6 +46,18 @@ async def insert(
             asked_at=now,
             expires_at=spec.expires_at,
         )
+    )
+
+
+async def ask_again(question_id: UUID, spec: QuestionSpec, now: datetime) -> None:
+    """A withdrawn question is requested again (the same subject, asked anew from now)."""
+    await Question.raw(
+        "UPDATE question SET status = 'requested', asked_at = {}, expires_at = {}, "
+        "about_at = {} WHERE id = {} AND status = 'cancelled'",
+        now,
+        spec.expires_at,
+        spec.about_at,
+        question_id,
     )
 
 

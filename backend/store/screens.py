@@ -2,12 +2,15 @@
 built from and what that is now, saved after a build, outdated all at once by raising
 the epoch. Plain SQL: a screen read is the patient API's hottest statement."""
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import msgspec
 
 from backend.store import sql
+from backend.store.coalesce import Coalesced
 from backend.store.tables import ReferralScreen
 
 _READ = (
@@ -74,12 +77,47 @@ async def one(patient_id: UUID, referral_id: UUID) -> StoredScreen | None:
     return _rows(rows)[0] if rows else None
 
 
+# The same for many reads at once (PostgreSQL): each (family, patient, referral) of the
+# arrays makes one row, numbered by its place. The session's counts are an aggregate, so
+# they too are looked up for each key.
+_MANY_SIGNED = (
+    'SELECT q.i, k."issued", k."revoked", x.* '  # noqa: S608
+    "FROM unnest({}::uuid[], {}::uuid[], {}::uuid[]) WITH ORDINALITY "
+    "AS q(family, patient, referral, i) "
+    'CROSS JOIN LATERAL (SELECT COUNT(*) AS "issued", COUNT("revoked_at") AS "revoked" '
+    'FROM "patient_session" WHERE "family" = q.family AND "patient" = q.patient) AS k '
+    f"LEFT JOIN LATERAL ({_READ}"
+    # LIMIT 1 (an id finds one row anyway) keeps the subquery apart, looked up by index
+    # for each key: one plan whatever the count, as it is planned once (store.engine).
+    "WHERE r.id = q.referral AND r.patient = q.patient AND r.archived_at IS NULL LIMIT 1) "
+    "AS x ON true"
+)
+
+Signed = tuple[UUID, UUID, UUID]  # (session family, patient, referral)
+
+
+async def _many_signed(keys: Sequence[Signed]) -> list[Mapping[str, Any]]:
+    pool = sql.read_pool()
+    assert pool is not None, "read by one_signed on PostgreSQL only"
+    columns = [[key[n] for key in keys] for n in range(3)]
+    rows = await sql.fetch_pooled(pool, _MANY_SIGNED, *columns)
+    by_place = {row["i"]: row for row in rows}
+    return [by_place[i] for i in range(1, len(keys) + 1)]
+
+
+_signed_reads = Coalesced(_many_signed)
+
+
 async def one_signed(
     family: UUID, patient_id: UUID, referral_id: UUID
 ) -> tuple[bool, StoredScreen | None]:
     """Whether the session `family` was issued to the patient and is live, and their
-    referral with its screen as `one` reads it: one statement for a whole screen read."""
-    found = await sql.fetch_one(_ONE_SIGNED, family, patient_id, referral_id, patient_id)
+    referral with its screen as `one` reads it: one statement for a whole screen read
+    (on PostgreSQL shared with the reads that arrive meanwhile: store.coalesce)."""
+    if sql.read_pool() is not None:
+        found = await _signed_reads((family, patient_id, referral_id))
+    else:
+        found = await sql.fetch_one(_ONE_SIGNED, family, patient_id, referral_id, patient_id)
     row = dict(found or {})  # the session's counts always make one row
     live = row["issued"] > 0 and row["revoked"] == 0
     if row["referral"] is None:

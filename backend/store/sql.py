@@ -7,10 +7,11 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
+from asyncpg import Pool
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.querystring import QueryString
 
-from backend.store.engine import current_engine
+from backend.store.engine import current_engine, planned_once_pool
 
 
 def marks(n: int) -> str:
@@ -48,16 +49,29 @@ def _numbered(query: str) -> str:
     return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
 
 
-async def fetch_one(query: str, *args: Any) -> Mapping[str, Any] | None:
-    """The first row of a read, for the hottest reads. On PostgreSQL outside a
-    transaction it goes straight to the pool, where asyncpg keeps the statement
-    prepared: no query building and no row copying per call (a third of a stored
-    screen's read through Piccolo). Elsewhere (SQLite, or inside a transaction, whose
-    connection it must use) through Piccolo."""
+def read_pool() -> Pool | None:
+    """The PostgreSQL connections whose statements are planned once
+    (`engine.planned_once_pool`), for a read outside any transaction (inside one, the
+    read must use the transaction's connection); None on SQLite or inside a transaction.
+    Only for statements written to have one good plan whatever their arguments."""
     engine = current_engine()
-    pool = engine.pool if isinstance(engine, PostgresEngine) else None
-    if pool is not None and engine.current_transaction.get() is None:
-        async with pool.acquire() as connection:
-            return await connection.fetchrow(_numbered(query), *args)
-    rows = await engine.run_querystring(QueryString(query, *args))
+    if isinstance(engine, PostgresEngine) and engine.current_transaction.get() is None:
+        return planned_once_pool()
+    return None
+
+
+async def fetch_one(query: str, *args: Any) -> Mapping[str, Any] | None:
+    """The first row of a read, for the hottest reads: on PostgreSQL outside a
+    transaction straight from `read_pool`, where asyncpg keeps the statement prepared
+    and planned (no query building, no row copying, no planning per call); elsewhere
+    through Piccolo."""
+    pool = read_pool()
+    if pool is not None:
+        return await pool.fetchrow(_numbered(query), *args)
+    rows = await current_engine().run_querystring(QueryString(query, *args))
     return rows[0] if rows else None
+
+
+async def fetch_pooled(pool: Pool, query: str, *args: Any) -> list[Mapping[str, Any]]:
+    """Every row of a read straight from `read_pool`, prepared and planned once."""
+    return await pool.fetch(_numbered(query), *args)

@@ -4,9 +4,28 @@ from datetime import UTC, datetime, time, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from backend.domain.events import Completed, Contacted, NoShow, PatientReport, Sent, Source, Visited
+import pytest
+
+from backend.domain.events import (
+    Closed,
+    Completed,
+    Contacted,
+    NoShow,
+    PatientReport,
+    Reopened,
+    Sent,
+    Source,
+    Visited,
+)
 from backend.domain.funnel import fold_referral
-from backend.domain.reminders import Action, ReminderContext, TimerKind, decide, timers_for
+from backend.domain.reminders import (
+    Action,
+    ReminderContext,
+    Timer,
+    TimerKind,
+    decide,
+    timers_for,
+)
 from backend.domain.working_time import add_working_time, quiet_until
 from tests.unit.ledger_builder import CLINIC, Ledger, at
 
@@ -144,6 +163,36 @@ def test_behind_and_inactive_timers_come_from_the_context():
     timers = kinds(sent(), ctx)
     assert timers["behind:2"] == at(500)
     assert timers[f"inactive:{at(10).isoformat()}"] == at(10) + timedelta(days=7)
+
+
+@pytest.mark.parametrize(
+    "closing",
+    [Closed(reason="moved away"), Contacted(outcome="declined", reason="price")],
+    ids=["closed", "declined"],
+)
+def test_an_ended_referral_reminds_of_nothing_until_it_is_reopened(closing):
+    """Not even of a question still open on it (one that verifies a reported fact,
+    backend.domain.questions.ASKED_AFTER_CLOSING): it had its push when asked."""
+    ledger = sent()
+    ledger.add(
+        Contacted(outcome="booked", appointment_at=at(72), appointment_id=UUID(int=1)), hours=1
+    )
+    ctx = ReminderContext(clinic_tz=MSK, oldest_open_question_at=at(1))
+    before = kinds(ledger, ctx)
+    assert {k.split(":")[0] for k in before} == {
+        "remind_24h",
+        "remind_2h",
+        "visit_check",
+        "inactive",
+    }
+    ledger.add(closing, hours=2)
+    fold = fold_referral(ledger.events)
+    assert timers_for(fold, ctx) == []
+    for key, due in before.items():  # one already scheduled looks again, and does nothing
+        timer = Timer(key=key, kind=TimerKind(key.split(":")[0]), at=due)
+        assert decide(timer, fold, ctx, due) is None
+    ledger.add(Reopened(reason="came back"), hours=3, source=Source.exchange)
+    assert kinds(ledger, ctx) == before
 
 
 def test_timers_are_utc_aware():
