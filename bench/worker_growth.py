@@ -4,9 +4,10 @@
     python -m bench.worker_growth --quick     # 20,000 reads of 1,000 patients' screens
     python -m bench.worker_growth --smoke     # 2,000 reads, nothing recorded
 
-A small city (`bench.city`) in a throwaway PostgreSQL; this process is the worker: the
-app built as a server builds it, its lifespan entered, and `GET /api/v1/me/referrals/{id}`
-sent through httpx's ASGI transport (16 at a time, patients in turn, as
+A small city (`bench.city`) in a throwaway PostgreSQL; a fresh process (spawned, so the
+city's building is not in its heap) is the worker: the app built as a server builds it,
+its lifespan entered, and `GET /api/v1/me/referrals/{id}` sent through httpx's ASGI
+transport (16 at a time, patients in turn, as
 `bench.plan_screen`'s tokens: distinct patients beyond the token cache's 5,000 if
 `--patients` says so). RSS (VmRSS) is printed after the first tenth of the reads (the
 warm-up: pools, caches and first-use imports filled) and after every tenth since; the
@@ -16,6 +17,7 @@ reach (still counted), as in `bench.plan_screen`.
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import tempfile
 import time
@@ -67,6 +69,10 @@ async def serve(env: dict[str, str], pairs: list[list[str]], reads: int) -> tupl
     return samples, statuses
 
 
+def serve_in_process(env: dict[str, str], pairs: list[list[str]], reads: int) -> tuple:
+    return asyncio.run(serve(env, pairs, reads))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reads", type=int, default=200_000)
@@ -91,7 +97,8 @@ def main() -> None:
         tokens = mint_tokens(work, args.patients, args.referrals, env)
         began = time.perf_counter()
         pairs = [line.split() for line in tokens.read_text().splitlines()]
-        samples, statuses = asyncio.run(serve(env, pairs, args.reads))
+        with multiprocessing.get_context("spawn").Pool(1) as worker:
+            samples, statuses = worker.apply(serve_in_process, (env, pairs, args.reads))
         took = time.perf_counter() - began
         version = asyncio.run(pg_version(url))
     finally:
@@ -102,7 +109,7 @@ def main() -> None:
         "worker memory while serving plan screens",
         [
             f"{version}; {args.referrals:,} referrals in {clinics} clinics; "
-            f"{args.patients:,} patients' tokens in turn; one process, the app in it, "
+            f"{args.patients:,} patients' tokens in turn; a fresh process with the app in it, "
             f"httpx ASGI transport, {IN_FLIGHT} reads at a time",
             f"{args.reads:,} reads in {took:.0f} s; answers: "
             + ", ".join(f"{n:,} × {status}" for status, n in sorted(statuses.items())),
