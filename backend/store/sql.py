@@ -4,7 +4,7 @@ not the building of a query. Both engines read them (PostgreSQL and SQLite share
 `INSERT … ON CONFLICT`, `RETURNING` and `excluded.`)."""
 
 from collections.abc import Mapping, Sequence
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 from asyncpg import Pool
@@ -41,10 +41,10 @@ def excluded(columns: Sequence[str]) -> str:
     return ", ".join(f"{c} = excluded.{c}" for c in columns)
 
 
-@cache
+@lru_cache(maxsize=64)
 def _numbered(query: str) -> str:
     """Piccolo's `{}` placeholders as asyncpg's `$1, $2, …` (our statements hold no
-    other braces)."""
+    other braces). Kept for the few hot statements, which are constants."""
     parts = query.split("{}")
     return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
 
