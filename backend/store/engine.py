@@ -39,7 +39,8 @@ REPORTS = "reports"  # the engine node read-only reports run on
 # See planned_once_pool. The stored screens' reads keep one statement in flight per
 # process (store.coalesce); a second connection lets one open while the other is busy.
 PLANNED_ONCE_CONNECTIONS = 2
-_planned_once: asyncpg.Pool | None = None
+# By engine: a test's engine and its app's are two, each closing its own.
+_planned_once: dict[int, asyncpg.Pool] = {}
 
 
 def make_engine(url: str, reports_url: str = "") -> Engine:
@@ -85,14 +86,13 @@ async def open_engine(settings: Settings) -> Engine:
     connections as they are needed, so a server or a worker that starts while PostgreSQL
     is down (a node rebooting, a failover under way) starts anyway and answers 503 or
     waits, as it would had the database gone away later."""
-    global _planned_once
     engine = bind(make_engine(settings.database_url, settings.reports_database_url))
     if isinstance(engine, PostgresEngine):
         for node in (engine, *engine.extra_nodes.values()):
             await node.start_connection_pool(
                 min_size=0, max_size=settings.db_pool_size, connection_class=_Connection
             )
-        _planned_once = await asyncpg.create_pool(
+        _planned_once[id(engine)] = await asyncpg.create_pool(
             settings.database_url,
             min_size=0,
             max_size=PLANNED_ONCE_CONNECTIONS,
@@ -111,14 +111,13 @@ def planned_once_pool() -> asyncpg.Pool | None:
     is written to have one good plan whatever its arguments: the stored screens' batch
     (store.screens). PostgreSQL would otherwise plan it afresh at every call (its arrays'
     lengths vary), which costs more than running it. None on SQLite."""
-    return _planned_once
+    return _planned_once.get(id(current_engine()))
 
 
 async def close_engine(engine: Engine) -> None:
-    global _planned_once
-    if _planned_once is not None:
-        await _planned_once.close()
-        _planned_once = None
+    planned_once = _planned_once.pop(id(engine), None)
+    if planned_once is not None:
+        await planned_once.close()
     if isinstance(engine, PostgresEngine):
         for node in (engine, *engine.extra_nodes.values()):
             if node.pool is not None:
