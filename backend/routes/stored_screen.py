@@ -27,7 +27,7 @@ from backend.web.rate_limits import charge
 _PATH = re.compile(
     r"/api/v1/me/referrals/([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
 )
-TEMPLATE = "/api/v1/me/referrals/{referral_id:uuid}"
+TEMPLATE = "/api/v1/me/referrals/{referral_id}"
 JSON = b"application/json"
 # Headers that need the router: the app's version (426 for an old one) and a browser's
 # origin (CORS).

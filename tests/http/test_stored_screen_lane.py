@@ -2,6 +2,7 @@
 answers a stored fresh screen exactly as the route would, and passes everything else
 on to the route, whose answer is then the one the patient gets."""
 
+import logging
 from uuid import uuid4
 
 import httpx
@@ -70,7 +71,8 @@ def same(a: httpx.Response, b: httpx.Response) -> None:
     }
 
 
-async def test_a_stored_screen_is_answered_here_as_the_route_answers_it(client, db):
+async def test_a_stored_screen_is_answered_here_as_the_route_answers_it(client, db, caplog):
+    caplog.set_level(logging.INFO, logger="plantrack.http")
     world = await patient_world(client, db)
     lane, url, h = lane_of(client), world.path(SCREEN), world.me.headers
     built = await client.get(url, headers=h)  # built and stored, if it was not yet
@@ -91,6 +93,13 @@ async def test_a_stored_screen_is_answered_here_as_the_route_answers_it(client, 
     listed = {**h, "If-None-Match": f'"other", W/{here.headers["etag"]}'}
     assert (await client.get(url, headers=listed)).status_code == 304
     assert router.calls == 0
+
+    # The access log names the route as the router does.
+    caplog.clear()
+    await client.get(url, headers=h)
+    await by_the_route(client, lane, "GET", url, headers=h)
+    logged = [r.fields["route"] for r in caplog.records if r.name == "plantrack.http"]
+    assert logged == ["/api/v1/me/referrals/{referral_id}"] * 2
 
 
 async def test_everything_else_goes_to_the_route(client, db):
