@@ -24,7 +24,7 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -520,23 +520,18 @@ class Throwaway:
 
 @contextmanager
 def throwaway(
-    name: str,
-    referrals: int,
-    clinics: int,
-    *,
-    patients: int = 0,
-    settings: Mapping[str, str] | None = None,
+    name: str, referrals: int, clinics: int, patients: int = 0, **settings: str
 ) -> Iterator[Throwaway]:
     """A city of `referrals` in `clinics` in a throwaway PostgreSQL, with access tokens
-    for `patients` of its patients (none when 0); `settings` are added to the
-    environment (`env`). The cluster is stopped when the block ends."""
+    for `patients` of its patients (none when 0); `settings` (PLANTRACK_… variables) are
+    added to the environment (`env`). The cluster is stopped when the block ends."""
     from tests import pg_cluster
 
     work = Path(tempfile.mkdtemp(prefix=f"plantrack-{name}-"))
     base = pg_cluster.temp_base()
     url = pg_cluster.start(base, extra_conf=PG_CONF)
     try:
-        settings_env = {**env(url, work), **(settings or {})}
+        settings_env = {**env(url, work), **settings}
         build(url, work, referrals, clinics)
         tokens = mint_tokens(work, patients, referrals, settings_env) if patients else None
         yield Throwaway(url=url, base=base, work=work, env=settings_env, tokens=tokens)

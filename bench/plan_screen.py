@@ -418,9 +418,13 @@ def main() -> None:
     # wrk reads each patient's screen far more often than a person could (50 patients
     # share thousands of reads a second in a smoke run): the budget is raised out of
     # reach, its counting still runs on every request.
-    budget = {"PLANTRACK_RATE_LIMIT_PATIENT": str(PATIENT_BUDGET)}
+    budget = str(PATIENT_BUDGET)
     with city.throwaway(
-        "plan-screen", args.referrals, args.clinics, patients=args.patients, settings=budget
+        "plan-screen",
+        args.referrals,
+        args.clinics,
+        args.patients,
+        PLANTRACK_RATE_LIMIT_PATIENT=budget,
     ) as c:
         url, work, env, tokens = c.url, c.work, c.env, c.tokens
         screen = script(work, "screen", tokens, PATH.format(""))

@@ -228,7 +228,7 @@ def main() -> None:
     slices, window = args.minutes, min(5, max(1, args.minutes // 2))
 
     started = time.monotonic()
-    with city.throwaway("soak", args.referrals, args.clinics, patients=args.patients) as c:
+    with city.throwaway("soak", args.referrals, args.clinics, args.patients) as c:
         url, base, work, env, tokens = c.url, c.base, c.work, c.env, c.tokens
         pairs = asyncio.run(coordinators(url, work, args.clinics, staff=args.staff))
         claim_lines = pairs.read_text().split()

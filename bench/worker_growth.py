@@ -84,9 +84,9 @@ def main() -> None:
     if args.smoke:
         args.reads, args.patients, args.referrals, clinics = 2000, 50, 300, 5
         smoke_run()
-    budget = {"PLANTRACK_RATE_LIMIT_PATIENT": str(PATIENT_BUDGET)}
+    budget = str(PATIENT_BUDGET)
     with city.throwaway(
-        "worker-growth", args.referrals, clinics, patients=args.patients, settings=budget
+        "worker-growth", args.referrals, clinics, args.patients, PLANTRACK_RATE_LIMIT_PATIENT=budget
     ) as c:
         began = time.perf_counter()
         pairs = [line.split() for line in c.tokens.read_text().splitlines()]
