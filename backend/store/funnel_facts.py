@@ -12,7 +12,7 @@ from backend.domain.funnel_facts import ReferralFacts
 from backend.store import sql
 from backend.store.engine import is_postgres, reports_node
 from backend.store.rows import FunnelSum, HealthFact, typed
-from backend.store.tables import FunnelBalance, FunnelFact, FunnelMonth
+from backend.store.tables import FunnelFact, FunnelMonth
 
 Key = tuple[str, str, str, str, str, str]  # cohort, specialization, month, kind, split, reason
 
@@ -54,14 +54,19 @@ def _comparable(row: dict[str, Any]) -> tuple:
     )
 
 
-async def replace(referral_id: UUID, clinic_id: UUID, facts: ReferralFacts | None) -> None:
+STORED_COLUMNS = ("id", *_FACT_COLUMNS, "currency")
+STORED = f"SELECT {', '.join(STORED_COLUMNS)} FROM funnel_fact WHERE referral = {{}}"  # noqa: S608
+
+
+async def replace(
+    referral_id: UUID,
+    clinic_id: UUID,
+    facts: ReferralFacts | None,
+    old: list[dict[str, Any]],
+) -> None:
     """The referral's facts as they are now, and the difference added to the monthly
-    sums. Derived rows, not records: the ledger keeps the history, these follow it."""
-    old = await FunnelFact.raw(
-        "SELECT id, clinic, cohort, specialization, month, kind, split, reason, amount, count, "
-        "day, sent_day, currency FROM funnel_fact WHERE referral = {}",
-        referral_id,
-    )
+    sums. Derived rows, not records: the ledger keeps the history, these follow it.
+    `old`: its facts as stored (rows of STORED, read with the recording's others)."""
     rows = [
         {
             "clinic": clinic_id,
@@ -105,7 +110,7 @@ async def replace(referral_id: UUID, clinic_id: UUID, facts: ReferralFacts | Non
             added.append(r)
     removed = [fact_id for ids in kept.values() for fact_id in ids]
     if removed:
-        await FunnelFact.raw(
+        await sql.run(
             f"DELETE FROM funnel_fact WHERE id IN ({sql.marks(len(removed))})",  # noqa: S608
             *removed,
         )
@@ -114,7 +119,7 @@ async def replace(referral_id: UUID, clinic_id: UUID, facts: ReferralFacts | Non
         args: list[Any] = []
         for r in added:
             args += [referral_id, facts.currency, *(r[c] for c in _FACT_COLUMNS)]
-        await FunnelFact.raw(
+        await sql.run(
             sql.insert("funnel_fact", ("referral", "currency", *_FACT_COLUMNS), len(added)),
             *args,
         )
@@ -126,7 +131,7 @@ async def replace(referral_id: UUID, clinic_id: UUID, facts: ReferralFacts | Non
             changed, key=lambda kv: (str(kv[0][0]), kv[0][1])
         ):
             args += [clinic, *key, amount, count]
-        await FunnelMonth.raw(ADD_TO_MONTHS.format(values=sql.rows_of(len(changed), 9)), *args)
+        await sql.run(ADD_TO_MONTHS.format(values=sql.rows_of(len(changed), 9)), *args)
         await _move_balances(
             [(clinic, key, amount, count) for (clinic, key), (amount, count) in changed]
         )
@@ -192,7 +197,7 @@ async def _move_balances(changed: list[tuple[UUID, Key, int, int]]) -> None:
     if not keys:
         return
     if is_postgres():
-        await FunnelBalance.raw(
+        await sql.run(
             "SELECT " + ", ".join("pg_advisory_xact_lock({})" for _ in keys),
             *(_lock_id(key) for key in keys),
         )
@@ -203,7 +208,7 @@ async def _move_balances(changed: list[tuple[UUID, Key, int, int]]) -> None:
         for month in sorted(moves[key]):
             values.append(row)
             args += [*key, month, *key, month, *key, month]
-    await FunnelBalance.raw(_OPEN_MONTHS.format(values=", ".join(values)), *args)
+    await sql.run(_OPEN_MONTHS.format(values=", ".join(values)), *args)
     for key in keys:
         dated = sorted(moves[key].items())
         statement = _MOVE.format(
@@ -211,7 +216,7 @@ async def _move_balances(changed: list[tuple[UUID, Key, int, int]]) -> None:
         )
         args = [m for month, (amount, _) in dated for m in (month, amount)]
         args += [m for month, (_, count) in dated for m in (month, count)]
-        await FunnelBalance.raw(statement, *args, *key, dated[0][0])
+        await sql.run(statement, *args, *key, dated[0][0])
 
 
 FUNNEL_KINDS = (
