@@ -39,8 +39,10 @@ REPORTS = "reports"  # the engine node read-only reports run on
 # See planned_once_pool. The stored screens' reads keep one statement in flight per
 # process (store.coalesce); a second connection lets one open while the other is busy.
 PLANNED_ONCE_CONNECTIONS = 2
-# By engine: a test's engine and its app's are two, each closing its own.
-_planned_once: dict[int, asyncpg.Pool] = {}
+# By engine: a test's engine and its app's are two, each closing its own. The engine is
+# kept beside its pool (Piccolo's engines take no weak references) so that its id is
+# not reused by another engine, which would then find a pool of a closed event loop.
+_planned_once: dict[int, tuple[Engine, asyncpg.Pool]] = {}
 
 
 def make_engine(url: str, reports_url: str = "") -> Engine:
@@ -92,13 +94,14 @@ async def open_engine(settings: Settings) -> Engine:
             await node.start_connection_pool(
                 min_size=0, max_size=settings.db_pool_size, connection_class=_Connection
             )
-        _planned_once[id(engine)] = await asyncpg.create_pool(
+        pool = await asyncpg.create_pool(
             settings.database_url,
             min_size=0,
             max_size=PLANNED_ONCE_CONNECTIONS,
             connection_class=_Connection,
             server_settings={"plan_cache_mode": "force_generic_plan"},
         )
+        _planned_once[id(engine)] = (engine, pool)
     else:
         # WAL lets readers go on while one writer writes; it persists in the file.
         await engine._run_in_new_connection("PRAGMA journal_mode=WAL")
@@ -111,13 +114,14 @@ def planned_once_pool() -> asyncpg.Pool | None:
     is written to have one good plan whatever its arguments: the stored screens' batch
     (store.screens). PostgreSQL would otherwise plan it afresh at every call (its arrays'
     lengths vary), which costs more than running it. None on SQLite."""
-    return _planned_once.get(id(current_engine()))
+    kept = _planned_once.get(id(current_engine()))
+    return kept[1] if kept is not None else None
 
 
 async def close_engine(engine: Engine) -> None:
-    planned_once = _planned_once.pop(id(engine), None)
-    if planned_once is not None:
-        await planned_once.close()
+    kept = _planned_once.pop(id(engine), None)
+    if kept is not None:
+        await kept[1].close()
     if isinstance(engine, PostgresEngine):
         for node in (engine, *engine.extra_nodes.values()):
             if node.pool is not None:
