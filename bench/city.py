@@ -413,6 +413,7 @@ async def load(url: str, start: int, stop: int, clinics: int, pool: ProcessPoolE
     import asyncpg
 
     from backend.store.migrations.m0050_funnel_balance_filled import FILL as FILL_BALANCES
+    from backend.store.migrations.m0052_funnel_month_flow_filled import FILL as FILL_FLOWS
 
     conn = await asyncpg.connect(url)
     events = rows = 0
@@ -447,6 +448,9 @@ async def load(url: str, start: int, stop: int, clinics: int, pool: ProcessPoolE
             "SUM(amount), SUM(count) FROM funnel_fact "
             "GROUP BY clinic, cohort, specialization, month, kind, split, reason"
         )
+        # The month's flows without the cohort, from the monthly sums as m0052 does.
+        await conn.execute("TRUNCATE funnel_month_flow")
+        await conn.execute(FILL_FLOWS)
         # The reserve's running balances, from the monthly sums as migration m0050 does.
         await conn.execute("TRUNCATE funnel_balance")
         await conn.execute(FILL_BALANCES)

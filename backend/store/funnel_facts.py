@@ -12,7 +12,7 @@ from backend.domain.funnel_facts import ReferralFacts
 from backend.store import sql
 from backend.store.engine import is_postgres, reports_node
 from backend.store.rows import FunnelSum, HealthFact, typed
-from backend.store.tables import FunnelBalance, FunnelFact, FunnelMonth
+from backend.store.tables import FunnelBalance, FunnelFact, FunnelMonth, FunnelMonthFlow
 
 Key = tuple[str, str, str, str, str, str]  # cohort, specialization, month, kind, split, reason
 
@@ -36,6 +36,14 @@ ADD_TO_MONTHS = (
     "DO UPDATE SET "
     '"amount" = "funnel_month"."amount" + excluded."amount", '
     '"count" = "funnel_month"."count" + excluded."count"'
+)
+ADD_TO_FLOWS = (
+    'INSERT INTO "funnel_month_flow" ("clinic", "month", "kind", "split", "reason", '
+    '"cohort", "amount", "count") VALUES {values} '
+    'ON CONFLICT ("month", "clinic", "kind", "split", "reason", "cohort") '
+    "DO UPDATE SET "
+    '"amount" = "funnel_month_flow"."amount" + excluded."amount", '
+    '"count" = "funnel_month_flow"."count" + excluded."count"'
 )
 
 
@@ -119,20 +127,58 @@ async def replace(referral_id: UUID, clinic_id: UUID, facts: ReferralFacts | Non
             *args,
         )
     if changed:
-        # One statement for every month the change touches (in a fixed order, so that
-        # two recordings touching the same months take their row locks alike).
-        args = []
-        for (clinic, key), (amount, count) in sorted(
-            changed, key=lambda kv: (str(kv[0][0]), kv[0][1])
-        ):
-            args += [clinic, *key, amount, count]
-        await FunnelMonth.raw(ADD_TO_MONTHS.format(values=sql.rows_of(len(changed), 9)), *args)
+        await _add_to_months(changed)
         await _move_balances(
             [(clinic, key, amount, count) for (clinic, key), (amount, count) in changed]
         )
 
 
+async def _add_to_months(changed: list[tuple[tuple[UUID, Key], list[int]]]) -> None:
+    """The differences added to the monthly sums and, for the flows, to their sums per
+    clinic (funnel_month_flow): on PostgreSQL in one statement, the first
+    as its WITH; SQLite (no writes in WITH) takes two. Each in a fixed order, so that
+    two recordings touching the same months take their row locks alike."""
+    args: list[Any] = []
+    for (clinic, key), (amount, count) in sorted(changed, key=lambda kv: (str(kv[0][0]), kv[0][1])):
+        args += [clinic, *key, amount, count]
+    months = ADD_TO_MONTHS.format(values=sql.rows_of(len(changed), 9))
+    flows = _flows_of(changed)
+    if not flows:
+        await FunnelMonth.raw(months, *args)
+        return
+    flow_args: list[Any] = []
+    for (clinic, *key), (amount, count) in flows:
+        flow_args += [clinic, *key, amount, count]
+    to_flows = ADD_TO_FLOWS.format(values=sql.rows_of(len(flows), 8))
+    if is_postgres():
+        await FunnelMonth.raw(f'WITH "months" AS ({months}) {to_flows}', *args, *flow_args)
+    else:
+        await FunnelMonth.raw(months, *args)
+        await FunnelMonthFlow.raw(to_flows, *flow_args)
+
+
+def _flows_of(changed: list[tuple[tuple[UUID, Key], list[int]]]) -> list[tuple[tuple, list[int]]]:
+    """The flows among the changed monthly sums, summed over the specializations and
+    without the cohort where the referral was sent before the month, in
+    funnel_month_flow's key order."""
+    flows: dict[tuple, list[int]] = {}
+    for (clinic, (cohort, _specialization, month, kind, split, reason)), (amount, count) in changed:
+        if kind not in FUNNEL_KINDS:
+            continue
+        kept = cohort if cohort >= month else ""
+        sums = flows.setdefault((clinic, month, kind, split, reason, kept), [0, 0])
+        sums[0] += amount
+        sums[1] += count
+    return sorted(
+        ((k, v) for k, v in flows.items() if v != [0, 0]),
+        key=lambda kv: (kv[0][1], str(kv[0][0]), kv[0][2:]),
+    )
+
+
 Balance = tuple[UUID, str, str]  # clinic, cohort, specialization
+# The specialization of the balances of every specialization (the month report of all
+# of them reads one row per clinic and cohort, not per specialization too).
+EVERY_SPECIALIZATION = "*"
 
 # A month of a key with no row yet starts from the balance of the key's row before it.
 _OPEN_MONTHS = (
@@ -154,7 +200,7 @@ _MOVE = (
     'WHERE n."clinic" = "funnel_balance"."clinic" AND n."cohort" = "funnel_balance"."cohort" '
     'AND n."specialization" = "funnel_balance"."specialization" '
     'AND n."month" > "funnel_balance"."month"), \'9999-99\') '
-    'WHERE "clinic" = {{}} AND "cohort" = {{}} AND "specialization" = {{}} '
+    'WHERE "clinic" = {{}} AND "cohort" = {{}} AND "specialization" IN ({specializations}) '
     'AND "next_month" > {{}}'
 )
 _DATED = 'CASE WHEN "month" >= {} THEN CAST({} AS BIGINT) ELSE 0 END'
@@ -171,7 +217,9 @@ def _lock_id(key: Balance) -> int:
 async def _move_balances(changed: list[tuple[UUID, Key, int, int]]) -> None:
     """The reserve movements among `changed` added to the running balances: to the row of
     their month (opened from the balance before it if new) and to every later row of
-    their key, so that a late or back-dated fact moves every month after it.
+    their key, so that a late or back-dated fact moves every month after it; and alike
+    to the balances of every specialization of their clinic and cohort. Keys moved alike
+    (a recording's one specialization and every specialization) move in one statement.
 
     A key's rows are written under its transaction lock (PostgreSQL; SQLite has one
     writer): two recordings of one key queue, so neither opens a month from a balance
@@ -181,14 +229,13 @@ async def _move_balances(changed: list[tuple[UUID, Key, int, int]]) -> None:
     for clinic, (cohort, specialization, month, kind, _split, _reason), amount, count in changed:
         if kind != "reserve":
             continue
-        by_month = moves.setdefault((clinic, cohort, specialization), {})
-        sums = by_month.setdefault(month, [0, 0])
-        sums[0] += amount
-        sums[1] += count
-    keys = sorted(
-        (key for key, by_month in moves.items() if any(v != [0, 0] for v in by_month.values())),
-        key=_lock_id,
-    )
+        for key in ((clinic, cohort, specialization), (clinic, cohort, EVERY_SPECIALIZATION)):
+            sums = moves.setdefault(key, {}).setdefault(month, [0, 0])
+            sums[0] += amount
+            sums[1] += count
+    # Every key moved has a month that changed (every specialization's too, even where
+    # two of its specializations' movements cancel: it keeps a row at each such month).
+    keys = sorted(moves, key=_lock_id)
     if not keys:
         return
     if is_postgres():
@@ -204,14 +251,22 @@ async def _move_balances(changed: list[tuple[UUID, Key, int, int]]) -> None:
             values.append(row)
             args += [*key, month, *key, month, *key, month]
     await FunnelBalance.raw(_OPEN_MONTHS.format(values=", ".join(values)), *args)
-    for key in keys:
-        dated = sorted(moves[key].items())
+    alike: dict[tuple, list[str]] = {}
+    for clinic, cohort, specialization in keys:
+        dated = tuple(
+            (month, tuple(sums))
+            for month, sums in sorted(moves[clinic, cohort, specialization].items())
+        )
+        alike.setdefault((clinic, cohort, dated), []).append(specialization)
+    for (clinic, cohort, dated), specializations in alike.items():
         statement = _MOVE.format(
-            amount=" + ".join(_DATED for _ in dated), count=" + ".join(_DATED for _ in dated)
+            amount=" + ".join(_DATED for _ in dated),
+            count=" + ".join(_DATED for _ in dated),
+            specializations=sql.marks(len(specializations)),
         )
         args = [m for month, (amount, _) in dated for m in (month, amount)]
         args += [m for month, (_, count) in dated for m in (month, count)]
-        await FunnelBalance.raw(statement, *args, *key, dated[0][0])
+        await FunnelBalance.raw(statement, *args, clinic, cohort, *specializations, dated[0][0])
 
 
 FUNNEL_KINDS = (
@@ -306,12 +361,13 @@ def _sums(rows: list[dict[str, Any]], **keys: str) -> list[FunnelSum]:
 
 _MONTH_SUMS = (
     'SELECT "month", "cohort", "kind", "split", "reason", SUM("amount") AS "amount", '
-    'SUM("count") AS "count" FROM "funnel_month" WHERE "kind" IN ({kinds}) '
+    'SUM("count") AS "count" FROM "{flows}" WHERE "kind" IN ({kinds}) '
     'AND "month" IN ({months}){scope} GROUP BY "month", "cohort", "kind", "split", "reason" '
     "UNION ALL "
     "SELECT '', \"cohort\", 'reserve', '', '', SUM(\"amount\"), SUM(\"count\") "
     'FROM "funnel_balance" WHERE "next_month" > {{}} AND "month" <= {{}} '
-    'AND ("amount" <> 0 OR "count" <> 0){scope} GROUP BY "cohort"'
+    'AND ("amount" <> 0 OR "count" <> 0){clinics} AND "specialization" = {{}} '
+    'GROUP BY "cohort"'
 )
 
 
@@ -336,16 +392,30 @@ async def month_sums(
     specialization: str | None = None,
 ) -> list[FunnelSum]:
     """In one statement, what a period's funnel needs: the flows of its whole months
-    from the monthly sums, by month, cohort, kind, split and reason; and the reserve at
-    the end of `reserve_through` by cohort (kind "reserve"), from the running balances:
-    one row per clinic, cohort and specialization still holding money or plans, however
-    long the history."""
+    by month, cohort, kind, split and reason; and the reserve at the end of
+    `reserve_through` by cohort (kind "reserve"), from the running balances: one row per
+    clinic and cohort (and specialization, if one is asked for) still holding money or
+    plans, however long the history.
+
+    The flows of one month of every specialization come from their sums per clinic
+    (funnel_month_flow: not per cohort and specialization too), whose cohort is '' for
+    referrals sent before the month, which is all the report asks of it (plans sent in
+    the period). Several months, or one specialization, come from the monthly sums by
+    cohort, where a referral sent in the period's first month is told apart in its
+    later months too."""
     months = months or ["-"]
     scope, scope_args = _raw_scope(clinic_ids, specialization)
+    clinics, clinic_args = _raw_scope(clinic_ids, None)
+    per_clinic = len(months) == 1 and specialization is None
     statement = _MONTH_SUMS.format(
-        kinds=sql.marks(len(FUNNEL_KINDS)), months=sql.marks(len(months)), scope=scope
+        flows="funnel_month_flow" if per_clinic else "funnel_month",
+        kinds=sql.marks(len(FUNNEL_KINDS)),
+        months=sql.marks(len(months)),
+        scope=scope,
+        clinics=clinics,
     )
-    args = [*FUNNEL_KINDS, *months, *scope_args, reserve_through, reserve_through, *scope_args]
+    args = [*FUNNEL_KINDS, *months, *scope_args, reserve_through, reserve_through]
+    args += [*clinic_args, specialization or EVERY_SPECIALIZATION]
     return _sums(await FunnelMonth.raw(statement, *args).run(node=reports_node()))
 
 

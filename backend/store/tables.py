@@ -538,7 +538,9 @@ class FunnelBalance(Table, tablename="funnel_balance"):
     at `month` holds the closing reserve of that key for every month from `month` up to
     (not including) `next_month` ('9999-99' for the key's last row). A month's reserve is
     one row per key, however long the history; kept with the monthly sums
-    (store.funnel_facts), filled from them by m0050."""
+    (store.funnel_facts), filled from them by m0050. Specialization '*' holds every
+    specialization's reserve (the report of all of them reads a row per clinic and
+    cohort), filled by m0052."""
 
     id = BigSerial(primary_key=True)
     clinic = UUID()
@@ -549,6 +551,26 @@ class FunnelBalance(Table, tablename="funnel_balance"):
     amount = BigInt(default=0)
     count = BigInt(default=0)
     # unique (clinic, cohort, specialization, month)
+
+
+class FunnelMonthFlow(Table, tablename="funnel_month_flow"):
+    """The monthly sums of the flows (kinds in store.funnel_facts.FUNNEL_KINDS) per
+    clinic, without the cohort and the specialization: the month's report of every
+    specialization reads one row per clinic, kind, split and reason, however many
+    cohorts move in it. `cohort` is kept only for referrals not sent before the month
+    (the report's plans sent in the period; '' for the rest). Kept with the monthly sums
+    (store.funnel_facts), filled from them by m0052."""
+
+    id = BigSerial(primary_key=True)
+    clinic = UUID()
+    month = Varchar(length=7)
+    kind = Varchar(length=24)
+    split = Varchar(length=12, default="")
+    reason = Varchar(length=200, default="")
+    cohort = Varchar(length=7, default="")
+    amount = BigInt(default=0)
+    count = BigInt(default=0)
+    # unique (month, clinic, kind, split, reason, cohort)
 
 
 class VisitCode(Table, tablename="visit_code"):
@@ -792,6 +814,7 @@ TABLES: list[type[Table]] = [
     FunnelFact,
     FunnelMonth,
     FunnelBalance,
+    FunnelMonthFlow,
     PatientLink,
     SmsMessage,
     SmsCode,
