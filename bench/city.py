@@ -413,7 +413,12 @@ async def load(url: str, start: int, stop: int, clinics: int, pool: ProcessPoolE
     import asyncpg
 
     from backend.store.migrations.m0050_funnel_balance_filled import FILL as FILL_BALANCES
-    from backend.store.migrations.m0052_funnel_month_flow_filled import FILL as FILL_FLOWS
+    from backend.store.migrations.m0052_funnel_month_flow_filled import (
+        FILL as FILL_FLOWS,
+    )
+    from backend.store.migrations.m0052_funnel_month_flow_filled import (
+        FILL_EVERY_SPECIALIZATION,
+    )
 
     conn = await asyncpg.connect(url)
     events = rows = 0
@@ -454,6 +459,7 @@ async def load(url: str, start: int, stop: int, clinics: int, pool: ProcessPoolE
         # The reserve's running balances, from the monthly sums as migration m0050 does.
         await conn.execute("TRUNCATE funnel_balance")
         await conn.execute(FILL_BALANCES)
+        await conn.execute(FILL_EVERY_SPECIALIZATION)
         # Events came with their own ids: the service's next one follows them.
         await conn.execute(
             "SELECT setval(pg_get_serial_sequence('event', 'id'), "

@@ -45,6 +45,10 @@ STATEMENTS = [
     '("month", "clinic", "kind", "split", "reason", "cohort")',
     FILL,
     FILL_EVERY_SPECIALIZATION,
+    # The reserve at a month is now always read for one specialization or '*'.
+    'CREATE INDEX ix_funnel_balance_open_of ON "funnel_balance" '
+    '("specialization", "next_month", "month") WHERE "amount" <> 0 OR "count" <> 0',
+    "DROP INDEX ix_funnel_balance_open",
 ]
 
 
