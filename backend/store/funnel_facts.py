@@ -135,9 +135,10 @@ async def replace(referral_id: UUID, clinic_id: UUID, facts: ReferralFacts | Non
 
 async def _add_to_months(changed: list[tuple[tuple[UUID, Key], list[int]]]) -> None:
     """The differences added to the monthly sums and, for the flows, to their sums per
-    clinic (funnel_month_flow): on PostgreSQL in one statement, the first
-    as its WITH; SQLite (no writes in WITH) takes two. Each in a fixed order, so that
-    two recordings touching the same months take their row locks alike."""
+    clinic (funnel_month_flow): on PostgreSQL in one statement, the first as its WITH
+    (no round trip more); SQLite, which writes nothing in a WITH, takes two. Each in a
+    fixed order, so that two recordings touching the same months take their row locks
+    alike."""
     args: list[Any] = []
     for (clinic, key), (amount, count) in sorted(changed, key=lambda kv: (str(kv[0][0]), kv[0][1])):
         args += [clinic, *key, amount, count]
