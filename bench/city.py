@@ -417,7 +417,7 @@ async def load(url: str, start: int, stop: int, clinics: int, pool: ProcessPoolE
         FILL as FILL_FLOWS,
     )
     from backend.store.migrations.m0052_funnel_month_flow_filled import (
-        FILL_EVERY_SPECIALIZATION,
+        FILL_CLINIC_BALANCES,
     )
 
     conn = await asyncpg.connect(url)
@@ -458,8 +458,9 @@ async def load(url: str, start: int, stop: int, clinics: int, pool: ProcessPoolE
         await conn.execute(FILL_FLOWS)
         # The reserve's running balances, from the monthly sums as migration m0050 does.
         await conn.execute("TRUNCATE funnel_balance")
+        await conn.execute("TRUNCATE funnel_clinic_balance")
         await conn.execute(FILL_BALANCES)
-        await conn.execute(FILL_EVERY_SPECIALIZATION)
+        await conn.execute(FILL_CLINIC_BALANCES)
         # Events came with their own ids: the service's next one follows them.
         await conn.execute(
             "SELECT setval(pg_get_serial_sequence('event', 'id'), "

@@ -12,7 +12,7 @@ from backend.domain.funnel_facts import ReferralFacts
 from backend.store import sql
 from backend.store.engine import is_postgres, reports_node
 from backend.store.rows import FunnelSum, HealthFact, typed
-from backend.store.tables import FunnelBalance, FunnelFact, FunnelMonth, FunnelMonthFlow
+from backend.store.tables import FunnelBalance, FunnelFact, FunnelMonth
 
 Key = tuple[str, str, str, str, str, str]  # cohort, specialization, month, kind, split, reason
 
@@ -151,11 +151,7 @@ async def _add_to_months(changed: list[tuple[tuple[UUID, Key], list[int]]]) -> N
     for (clinic, *key), (amount, count) in flows:
         flow_args += [clinic, *key, amount, count]
     to_flows = ADD_TO_FLOWS.format(values=sql.rows_of(len(flows), 8))
-    if is_postgres():
-        await FunnelMonth.raw(f'WITH "months" AS ({months}) {to_flows}', *args, *flow_args)
-    else:
-        await FunnelMonth.raw(months, *args)
-        await FunnelMonthFlow.raw(to_flows, *flow_args)
+    await sql.run_together([(months, args), (to_flows, flow_args)])
 
 
 def _flows_of(changed: list[tuple[tuple[UUID, Key], list[int]]]) -> list[tuple[tuple, list[int]]]:
@@ -176,98 +172,115 @@ def _flows_of(changed: list[tuple[tuple[UUID, Key], list[int]]]) -> list[tuple[t
     )
 
 
-Balance = tuple[UUID, str, str]  # clinic, cohort, specialization
-# The specialization of the balances of every specialization (the month report of all
-# of them reads one row per clinic and cohort, not per specialization too).
-EVERY_SPECIALIZATION = "*"
-
-# A month of a key with no row yet starts from the balance of the key's row before it.
-_OPEN_MONTHS = (
-    'INSERT INTO "funnel_balance" ("clinic", "cohort", "specialization", "month", "amount", '
-    '"count") VALUES {values} '
-    'ON CONFLICT ("clinic", "cohort", "specialization", "month") DO NOTHING'
-)
-_CARRIED = (
-    'COALESCE((SELECT b."{column}" FROM "funnel_balance" b WHERE b."clinic" = {{}} '
-    'AND b."cohort" = {{}} AND b."specialization" = {{}} AND b."month" < {{}} '
-    'ORDER BY b."month" DESC LIMIT 1), 0)'
-)
-# Every row of the key from the first changed month on takes the movements dated up to
-# its month; the rows before a new month learn where they now end.
-_MOVE = (
-    'UPDATE "funnel_balance" SET "amount" = "amount" + ({amount}), '
-    '"count" = "count" + ({count}), '
-    '"next_month" = COALESCE((SELECT MIN(n."month") FROM "funnel_balance" n '
-    'WHERE n."clinic" = "funnel_balance"."clinic" AND n."cohort" = "funnel_balance"."cohort" '
-    'AND n."specialization" = "funnel_balance"."specialization" '
-    'AND n."month" > "funnel_balance"."month"), \'9999-99\') '
-    'WHERE "clinic" = {{}} AND "cohort" = {{}} AND "specialization" IN ({specializations}) '
-    'AND "next_month" > {{}}'
-)
-_DATED = 'CASE WHEN "month" >= {} THEN CAST({} AS BIGINT) ELSE 0 END'
+# The reserve's running balances: per clinic, cohort and main specialization, and per
+# clinic and cohort over every specialization (what the report of all of them reads).
+BALANCES: dict[str, tuple[str, ...]] = {
+    "funnel_balance": ("clinic", "cohort", "specialization"),
+    "funnel_clinic_balance": ("clinic", "cohort"),
+}
+Balance = tuple[str, tuple]  # table, key (values of its BALANCES columns)
 
 
-def _lock_id(key: Balance) -> int:
+def _equal(columns: tuple[str, ...], alias: str = "", of: str = "") -> str:
+    """`a = {} AND b = {} …` over a balance's key columns; with `of`, each equal to the
+    same column of that table instead."""
+    return " AND ".join(f'{alias}"{c}" = ' + (f'{of}."{c}"' if of else "{}") for c in columns)
+
+
+def _open_months(table: str, rows: int) -> str:
+    """A month of a key with no row yet starts from the balance of the key's row
+    before it."""
+    columns = BALANCES[table]
+    carried = [
+        f'COALESCE((SELECT b."{c}" FROM "{table}" b WHERE {_equal(columns, "b.")} '  # noqa: S608
+        f'AND b."month" < {{}} ORDER BY b."month" DESC LIMIT 1), 0)'
+        for c in ("amount", "count")
+    ]
+    row = f"({sql.marks(len(columns) + 1)}, {', '.join(carried)})"
+    names = ", ".join(f'"{c}"' for c in columns)
+    return (
+        f'INSERT INTO "{table}" ({names}, "month", "amount", "count") '  # noqa: S608
+        f"VALUES {', '.join(row for _ in range(rows))} "
+        f'ON CONFLICT ({names}, "month") DO NOTHING'
+    )
+
+
+def _move(table: str, months: int) -> str:
+    """Every row of the key from the first changed month on takes the movements dated
+    up to its month; the rows before a new month learn where they now end."""
+    columns = BALANCES[table]
+    same = _equal(columns, "n.", of=f'"{table}"')
+    dated = " + ".join(
+        'CASE WHEN "month" >= {} THEN CAST({} AS BIGINT) ELSE 0 END' for _ in range(months)
+    )
+    return (
+        f'UPDATE "{table}" SET "amount" = "amount" + ({dated}), '  # noqa: S608
+        f'"count" = "count" + ({dated}), '
+        f'"next_month" = COALESCE((SELECT MIN(n."month") FROM "{table}" n '
+        f"WHERE {same} "
+        f'AND n."month" > "{table}"."month"), \'9999-99\') '
+        f'WHERE {_equal(columns)} AND "next_month" > {{}}'
+    )
+
+
+def _lock_id(balance: Balance) -> int:
     """A key's transaction lock (PostgreSQL's advisory locks take a signed 64-bit id)."""
-    clinic, cohort, specialization = key
-    name = f"funnel_balance|{clinic}|{cohort}|{specialization}"
+    table, key = balance
+    name = "|".join([table, *map(str, key)])
     digest = hashlib.blake2b(name.encode(), digest_size=8)
     return int.from_bytes(digest.digest(), "big", signed=True)
 
 
 async def _move_balances(changed: list[tuple[UUID, Key, int, int]]) -> None:
-    """The reserve movements among `changed` added to the running balances: to the row of
-    their month (opened from the balance before it if new) and to every later row of
-    their key, so that a late or back-dated fact moves every month after it; and alike
-    to the balances of every specialization of their clinic and cohort. Keys moved alike
-    (a recording's one specialization and every specialization) move in one statement.
+    """The reserve movements among `changed` added to the running balances (of their
+    specialization, and of every specialization): to the row of their month (opened
+    from the balance before it if new) and to every later row of their key, so that a
+    late or back-dated fact moves every month after it.
 
     A key's rows are written under its transaction lock (PostgreSQL; SQLite has one
     writer): two recordings of one key queue, so neither opens a month from a balance
     the other is changing. Locks are taken in one order (by id), after the monthly
-    sums' rows, as every recording does."""
+    sums' rows, as every recording does. On PostgreSQL the months are opened in one
+    statement and moved in another, whatever the number of keys."""
     moves: dict[Balance, dict[str, list[int]]] = {}
     for clinic, (cohort, specialization, month, kind, _split, _reason), amount, count in changed:
         if kind != "reserve":
             continue
-        for key in ((clinic, cohort, specialization), (clinic, cohort, EVERY_SPECIALIZATION)):
-            sums = moves.setdefault(key, {}).setdefault(month, [0, 0])
+        for balance in (
+            ("funnel_balance", (clinic, cohort, specialization)),
+            ("funnel_clinic_balance", (clinic, cohort)),
+        ):
+            sums = moves.setdefault(balance, {}).setdefault(month, [0, 0])
             sums[0] += amount
             sums[1] += count
-    # Every key moved has a month that changed (every specialization's too, even where
-    # two of its specializations' movements cancel: it keeps a row at each such month).
-    keys = sorted(moves, key=_lock_id)
-    if not keys:
+    # Every key moved has a month that changed (the clinic's too, even where two of its
+    # specializations' movements cancel: it keeps a row at each such month, as the
+    # filling from the monthly sums does).
+    balances = sorted(moves, key=_lock_id)
+    if not balances:
         return
     if is_postgres():
         await FunnelBalance.raw(
-            "SELECT " + ", ".join("pg_advisory_xact_lock({})" for _ in keys),
-            *(_lock_id(key) for key in keys),
+            "SELECT " + ", ".join("pg_advisory_xact_lock({})" for _ in balances),
+            *(_lock_id(balance) for balance in balances),
         )
-    carried = {c: _CARRIED.format(column=c) for c in ("amount", "count")}
-    row = f"({{}}, {{}}, {{}}, {{}}, {carried['amount']}, {carried['count']})"
-    values, args = [], []
-    for key in keys:
-        for month in sorted(moves[key]):
-            values.append(row)
-            args += [*key, month, *key, month, *key, month]
-    await FunnelBalance.raw(_OPEN_MONTHS.format(values=", ".join(values)), *args)
-    alike: dict[tuple, list[str]] = {}
-    for clinic, cohort, specialization in keys:
-        dated = tuple(
-            (month, tuple(sums))
-            for month, sums in sorted(moves[clinic, cohort, specialization].items())
-        )
-        alike.setdefault((clinic, cohort, dated), []).append(specialization)
-    for (clinic, cohort, dated), specializations in alike.items():
-        statement = _MOVE.format(
-            amount=" + ".join(_DATED for _ in dated),
-            count=" + ".join(_DATED for _ in dated),
-            specializations=sql.marks(len(specializations)),
-        )
-        args = [m for month, (amount, _) in dated for m in (month, amount)]
-        args += [m for month, (_, count) in dated for m in (month, count)]
-        await FunnelBalance.raw(statement, *args, clinic, cohort, *specializations, dated[0][0])
+    opened: dict[str, list[list]] = {}
+    for table, key in balances:
+        for month in sorted(moves[table, key]):
+            opened.setdefault(table, []).append([*key, month, *key, month, *key, month])
+    await sql.run_together(
+        [
+            (_open_months(t, len(rows)), [a for row in rows for a in row])
+            for t, rows in opened.items()
+        ]
+    )
+    moving = []
+    for table, key in balances:
+        dated = sorted(moves[table, key].items())
+        args = [a for month, (amount, _) in dated for a in (month, amount)]
+        args += [a for month, (_, count) in dated for a in (month, count)]
+        moving.append((_move(table, len(dated)), [*args, *key, dated[0][0]]))
+    await sql.run_together(moving)
 
 
 FUNNEL_KINDS = (
@@ -366,9 +379,8 @@ _MONTH_SUMS = (
     'AND "month" IN ({months}){scope} GROUP BY "month", "cohort", "kind", "split", "reason" '
     "UNION ALL "
     "SELECT '', \"cohort\", 'reserve', '', '', SUM(\"amount\"), SUM(\"count\") "
-    'FROM "funnel_balance" WHERE "next_month" > {{}} AND "month" <= {{}} '
-    'AND ("amount" <> 0 OR "count" <> 0){clinics} AND "specialization" = {{}} '
-    'GROUP BY "cohort"'
+    'FROM "{balances}" WHERE "next_month" > {{}} AND "month" <= {{}} '
+    'AND ("amount" <> 0 OR "count" <> 0){scope} GROUP BY "cohort"'
 )
 
 
@@ -395,8 +407,8 @@ async def month_sums(
     """In one statement, what a period's funnel needs: the flows of its whole months
     by month, cohort, kind, split and reason; and the reserve at the end of
     `reserve_through` by cohort (kind "reserve"), from the running balances: one row per
-    clinic and cohort (and specialization, if one is asked for) still holding money or
-    plans, however long the history.
+    clinic and cohort (funnel_clinic_balance; and specialization, if one is asked for:
+    funnel_balance) still holding money or plans, however long the history.
 
     The flows of one month of every specialization come from their sums per clinic
     (funnel_month_flow: not per cohort and specialization too), whose cohort is '' for
@@ -406,17 +418,16 @@ async def month_sums(
     later months too."""
     months = months or ["-"]
     scope, scope_args = _raw_scope(clinic_ids, specialization)
-    clinics, clinic_args = _raw_scope(clinic_ids, None)
-    per_clinic = len(months) == 1 and specialization is None
     statement = _MONTH_SUMS.format(
-        flows="funnel_month_flow" if per_clinic else "funnel_month",
+        flows="funnel_month_flow"
+        if len(months) == 1 and specialization is None
+        else "funnel_month",
+        balances="funnel_clinic_balance" if specialization is None else "funnel_balance",
         kinds=sql.marks(len(FUNNEL_KINDS)),
         months=sql.marks(len(months)),
         scope=scope,
-        clinics=clinics,
     )
-    args = [*FUNNEL_KINDS, *months, *scope_args, reserve_through, reserve_through]
-    args += [*clinic_args, specialization or EVERY_SPECIALIZATION]
+    args = [*FUNNEL_KINDS, *months, *scope_args, reserve_through, reserve_through, *scope_args]
     return _sums(await FunnelMonth.raw(statement, *args).run(node=reports_node()))
 
 

@@ -49,6 +49,22 @@ def _numbered(query: str) -> str:
     return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
 
 
+async def run_together(statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+    """Writes that do not read each other's rows, in order: on PostgreSQL as one
+    statement (all but the last as its WITH: one round trip), on SQLite (which writes
+    nothing in a WITH) one by one."""
+    engine = current_engine()
+    if isinstance(engine, PostgresEngine) and len(statements) > 1:
+        parts = [f'"w{n}" AS ({query})' for n, (query, _) in enumerate(statements[:-1])]
+        query = f"WITH {', '.join(parts)} {statements[-1][0]}"
+        await engine.run_querystring(
+            QueryString(query, *(a for _, args in statements for a in args))
+        )
+        return
+    for query, args in statements:
+        await engine.run_querystring(QueryString(query, *args))
+
+
 def read_pool() -> Pool | None:
     """The PostgreSQL connections whose statements are planned once
     (`engine.planned_once_pool`), for a read outside any transaction (inside one, the

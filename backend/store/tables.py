@@ -538,9 +538,7 @@ class FunnelBalance(Table, tablename="funnel_balance"):
     at `month` holds the closing reserve of that key for every month from `month` up to
     (not including) `next_month` ('9999-99' for the key's last row). A month's reserve is
     one row per key, however long the history; kept with the monthly sums
-    (store.funnel_facts), filled from them by m0050. Specialization '*' holds every
-    specialization's reserve (the report of all of them reads a row per clinic and
-    cohort), filled by m0052."""
+    (store.funnel_facts), filled from them by m0050."""
 
     id = BigSerial(primary_key=True)
     clinic = UUID()
@@ -551,6 +549,22 @@ class FunnelBalance(Table, tablename="funnel_balance"):
     amount = BigInt(default=0)
     count = BigInt(default=0)
     # unique (clinic, cohort, specialization, month)
+
+
+class FunnelClinicBalance(Table, tablename="funnel_clinic_balance"):
+    """FunnelBalance per clinic and cohort over every specialization: the report of all
+    specializations reads one row per clinic and cohort, not per specialization too.
+    Kept with the balances per specialization (store.funnel_facts), filled from the
+    monthly sums by m0052."""
+
+    id = BigSerial(primary_key=True)
+    clinic = UUID()
+    cohort = Varchar(length=7)
+    month = Varchar(length=7)
+    next_month = Varchar(length=7, default="9999-99")
+    amount = BigInt(default=0)
+    count = BigInt(default=0)
+    # unique (clinic, cohort, month)
 
 
 class FunnelMonthFlow(Table, tablename="funnel_month_flow"):
@@ -814,6 +828,7 @@ TABLES: list[type[Table]] = [
     FunnelFact,
     FunnelMonth,
     FunnelBalance,
+    FunnelClinicBalance,
     FunnelMonthFlow,
     PatientLink,
     SmsMessage,

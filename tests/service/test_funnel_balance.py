@@ -2,8 +2,8 @@
 flows per clinic (funnel_month_flow) against what they replace: after stories recorded
 out of order — items reported days and months late, closings back-dated before
 earlier-recorded work — in several clinics, the period funnel read from them equals the
-one that sums every month's movements by cohort; each balance row (of a specialization,
-and of every specialization) is the sum of its key's movements up to its month; each
+one that sums every month's movements by cohort; each balance row (per specialization,
+and per clinic over every specialization) is the sum of its key's movements up to its month; each
 flow row is the facts of its clinic, month, kind, split and reason summed; migrations
 m0050 and m0052 fill the same rows from the monthly sums, and a refold keeps them. On
 SQLite and PostgreSQL, with concurrent recordings of one key on the latter."""
@@ -32,7 +32,7 @@ from backend.store.migrations.m0052_funnel_month_flow_filled import (
     FILL as FILL_FLOWS,
 )
 from backend.store.migrations.m0052_funnel_month_flow_filled import (
-    FILL_EVERY_SPECIALIZATION,
+    FILL_CLINIC_BALANCES,
 )
 from backend.store.tables import FunnelBalance
 from tests.factories import make_clinic
@@ -40,7 +40,6 @@ from tests.factories import make_clinic
 NOW = datetime(2027, 6, 1, 12, tzinfo=UTC)
 BASE = date(2026, 9, 1)
 SPECS = ["therapy", "implantology"]
-BALANCE_COLUMNS = '"clinic", "cohort", "specialization", "month", "next_month", "amount", "count"'
 FLOW_COLUMNS = '"clinic", "month", "kind", "split", "reason", "cohort", "amount", "count"'
 FLOWS_FROM_FACTS = (
     'SELECT "clinic", "month", "kind", "split", "reason", "cohort", SUM("amount") AS '
@@ -109,33 +108,36 @@ async def rows(statement: str, *args) -> list[tuple]:
     )
 
 
-async def balances() -> list[tuple]:
-    return await rows(f'SELECT {BALANCE_COLUMNS} FROM "funnel_balance"')  # noqa: S608
+async def balances(table: str = "funnel_balance") -> list[tuple]:
+    columns = ", ".join(f'"{c}"' for c in funnel_facts.BALANCES[table])
+    return await rows(
+        f'SELECT {columns}, "month", "next_month", "amount", "count" FROM "{table}"'  # noqa: S608
+    )
 
 
 async def assert_balances_are_running_sums() -> None:
     """Each row: its key's reserve movements summed up to its month, holding until the
-    key's next row; and a row for exactly the months that have movements. The key's
-    specialization '*' stands for every specialization of its clinic and cohort."""
-    summed = await rows(
-        'WITH "moves" AS (SELECT "clinic", "cohort", "specialization", "month", "amount", '
-        '"count" FROM "funnel_month" WHERE "kind" = \'reserve\' UNION ALL '
-        'SELECT "clinic", "cohort", \'*\', "month", "amount", "count" FROM "funnel_month" '
-        "WHERE \"kind\" = 'reserve') "
-        'SELECT m."clinic", m."cohort", m."specialization", m."month", '
-        'COALESCE((SELECT MIN(n."month") FROM "moves" n '
-        'WHERE n."clinic" = m."clinic" AND n."cohort" = m."cohort" '
-        'AND n."specialization" = m."specialization" AND n."month" > m."month"), '
-        "'9999-99') AS \"next\", "
-        '(SELECT SUM(p."amount") FROM "moves" p '
-        'WHERE p."clinic" = m."clinic" AND p."cohort" = m."cohort" '
-        'AND p."specialization" = m."specialization" AND p."month" <= m."month") AS "amount", '
-        '(SELECT SUM(p."count") FROM "moves" p '
-        'WHERE p."clinic" = m."clinic" AND p."cohort" = m."cohort" '
-        'AND p."specialization" = m."specialization" AND p."month" <= m."month") AS "count" '
-        'FROM (SELECT DISTINCT "clinic", "cohort", "specialization", "month" FROM "moves") m'
-    )
-    assert await balances() == summed
+    key's next row; and a row for exactly the months that have movements. Per clinic,
+    cohort and specialization (funnel_balance), and per clinic and cohort over every
+    specialization (funnel_clinic_balance)."""
+    for table, key in funnel_facts.BALANCES.items():
+        columns = ", ".join(f'"{c}"' for c in key)
+
+        def same(alias: str, key=key) -> str:
+            return " AND ".join(f'{alias}."{c}" = m."{c}"' for c in key)
+
+        summed = await rows(
+            'WITH "moves" AS (SELECT * FROM "funnel_month" WHERE "kind" = \'reserve\') '  # noqa: S608
+            f'SELECT {", ".join(f"m.{c}" for c in columns.split(", "))}, m."month", '
+            f'COALESCE((SELECT MIN(n."month") FROM "moves" n WHERE {same("n")} '
+            'AND n."month" > m."month"), \'9999-99\') AS "next", '
+            f'(SELECT SUM(p."amount") FROM "moves" p WHERE {same("p")} '
+            'AND p."month" <= m."month") AS "amount", '
+            f'(SELECT SUM(p."count") FROM "moves" p WHERE {same("p")} '
+            'AND p."month" <= m."month") AS "count" '
+            f'FROM (SELECT DISTINCT {columns}, "month" FROM "moves") m'
+        )
+        assert await balances(table) == summed, table
 
 
 async def flows() -> list[tuple]:
@@ -197,12 +199,13 @@ async def assert_reports_agree(
 async def assert_fill_rebuilds_them() -> None:
     """Migrations m0050's and m0052's fillings, run on the monthly sums, give the same
     rows."""
-    kept, kept_flows = await balances(), await flows()
-    await FunnelBalance.raw('DELETE FROM "funnel_balance"')
-    await FunnelBalance.raw('DELETE FROM "funnel_month_flow"')
-    for statement in (FILL, FILL_EVERY_SPECIALIZATION, FILL_FLOWS):
+    kept = [await balances(table) for table in funnel_facts.BALANCES]
+    kept_flows = await flows()
+    for table in ("funnel_balance", "funnel_clinic_balance", "funnel_month_flow"):
+        await FunnelBalance.raw(f'DELETE FROM "{table}"')  # noqa: S608
+    for statement in (FILL, FILL_CLINIC_BALANCES, FILL_FLOWS):
         await current_engine().run_ddl(statement)
-    assert await balances() == kept
+    assert [await balances(table) for table in funnel_facts.BALANCES] == kept
     assert await flows() == kept_flows
 
 
@@ -261,13 +264,14 @@ async def test_refold_keeps_the_balances(db):
         sent = BASE + timedelta(days=20 * n)
         referral_id = await send(clinic, sent, [10_000 * (n + 1), 70_000])
         await play(referral_id, sent, [("item", 40, 1), ("item", 3, 0)][: n % 3])
-    kept, kept_flows = await balances(), await flows()
-    assert kept and kept_flows
+    kept = [await balances(table) for table in funnel_facts.BALANCES]
+    kept_flows = await flows()
+    assert all(kept) and kept_flows
     # A refold writes only differences; from facts removed it rewrites every sum.
-    for table in ("funnel_fact", "funnel_month", "funnel_balance", "funnel_month_flow"):
+    for table in ("funnel_fact", "funnel_month", *funnel_facts.BALANCES, "funnel_month_flow"):
         await FunnelBalance.raw(f'DELETE FROM "{table}"')  # noqa: S608
     assert await refold_all(now=NOW) == 4
-    assert await balances() == kept
+    assert [await balances(table) for table in funnel_facts.BALANCES] == kept
     assert await flows() == kept_flows
 
 
@@ -289,4 +293,5 @@ async def test_concurrent_recordings_of_one_key_lose_nothing(db, monkeypatch):
     f = await reports.funnel(None, first=date(2026, 10, 1), last=date(2026, 10, 31))
     # Left at October's end: 40,000 of the plans done in order, 10,000 of the others.
     assert (f.reserve_money, f.reserve_count) == (4 * 40_000 + 4 * 10_000, 8)
-    assert len(await balances()) == 6  # September to November, one key and '*'
+    assert len(await balances()) == 3  # September to November, one key
+    assert len(await balances("funnel_clinic_balance")) == 3

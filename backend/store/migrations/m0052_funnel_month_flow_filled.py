@@ -1,16 +1,16 @@
 """funnel_month_flow's key (which is also its read index: a month, all clinics or
 some), and its rows from the monthly sums' flows (a migration's raw step runs before
 its tables are made, hence apart from m0051): the cohort is kept only where the
-referral was not sent before the month. And the reserve's running balances of every
-specialization (funnel_balance rows with specialization '*'), from the monthly sums'
-reserve movements as m0050 fills the rows of each specialization."""
+referral was not sent before the month. And funnel_clinic_balance's key and read index,
+and its rows from the monthly sums' reserve movements, as m0050 fills funnel_balance's
+summed over the specializations."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 
 ID = "2026-12-03T06:40:52:000052"
 VERSION = "1.38.0"
-DESCRIPTION = "funnel_month_flow keyed and filled from funnel_month"
+DESCRIPTION = "funnel_month_flow and funnel_clinic_balance keyed and filled from funnel_month"
 
 # The kinds of store.funnel_facts.FUNNEL_KINDS as they were when this was written.
 FILL = (
@@ -27,10 +27,10 @@ FILL = (
 )
 
 # As m0050's FILL, summed over the specializations.
-FILL_EVERY_SPECIALIZATION = (
-    'INSERT INTO "funnel_balance" ("clinic", "cohort", "specialization", "month", '
+FILL_CLINIC_BALANCES = (
+    'INSERT INTO "funnel_clinic_balance" ("clinic", "cohort", "month", '
     '"amount", "count", "next_month") '
-    'SELECT "clinic", "cohort", \'*\', "month", '
+    'SELECT "clinic", "cohort", "month", '
     'SUM("amount") OVER running, SUM("count") OVER running, '
     "COALESCE(LEAD(\"month\") OVER running, '9999-99') "
     'FROM (SELECT "clinic", "cohort", "month", '
@@ -44,11 +44,12 @@ STATEMENTS = [
     'CREATE UNIQUE INDEX ux_funnel_month_flow ON "funnel_month_flow" '
     '("month", "clinic", "kind", "split", "reason", "cohort")',
     FILL,
-    FILL_EVERY_SPECIALIZATION,
-    # The reserve at a month is now always read for one specialization or '*'.
-    'CREATE INDEX ix_funnel_balance_open_of ON "funnel_balance" '
-    '("specialization", "next_month", "month") WHERE "amount" <> 0 OR "count" <> 0',
-    "DROP INDEX ix_funnel_balance_open",
+    'CREATE UNIQUE INDEX ux_funnel_clinic_balance ON "funnel_clinic_balance" '
+    '("clinic", "cohort", "month")',
+    # The reserve at a month: the rows holding at it, only those with money or plans in.
+    'CREATE INDEX ix_funnel_clinic_balance_open ON "funnel_clinic_balance" '
+    '("next_month", "month") WHERE "amount" <> 0 OR "count" <> 0',
+    FILL_CLINIC_BALANCES,
 ]
 
 
