@@ -64,9 +64,8 @@ async def open_questions(url: str, work: Path, referrals: int, wanted: int) -> P
     import asyncpg
 
     from backend.auth.tokens import PATIENT_AUDIENCE, issue_access, key_ring
-    from backend.services.recording import refresh
+    from backend.services.recording import load, refresh
     from backend.settings import load_settings
-    from backend.store import ledger
     from backend.store import referrals as referral_rows
     from backend.store.engine import close_engine, open_engine, write_transaction
 
@@ -87,7 +86,7 @@ async def open_questions(url: str, work: Path, referrals: int, wanted: int) -> P
             async with write_transaction():
                 referral = await referral_rows.lock(referral_id)
                 assert referral is not None
-                fold = await refresh(referral, await ledger.events_of(referral_id), now)
+                fold = await refresh(referral, await load(referral_id), now)
             if fold.step.value not in ("booked", "visited", "in_treatment"):
                 continue
             await conn.execute(QUESTIONS_SQL, referral_id)

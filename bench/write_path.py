@@ -83,8 +83,8 @@ async def coordinators(url: str, work: Path, clinics: int, staff: int = STAFF) -
 async def open_referrals(clinic: int, clinics: int, now: datetime) -> list[str]:
     """Referrals of one clinic still in treatment, their derived rows written as the
     service writes them (the city loads only ledgers and funnel facts)."""
-    from backend.services.recording import refresh
-    from backend.store import ledger, referrals
+    from backend.services.recording import load, refresh
+    from backend.store import referrals
     from backend.store.engine import write_transaction
 
     found: list[str] = []
@@ -94,7 +94,7 @@ async def open_referrals(clinic: int, clinics: int, now: datetime) -> list[str]:
             referral = await referrals.lock(referral_id)
             if referral is None:
                 break
-            fold = await refresh(referral, await ledger.events_of(referral_id), now)
+            fold = await refresh(referral, await load(referral_id), now)
         if fold.step.value in ("booked", "visited", "in_treatment"):
             found.append(str(referral_id))
         if len(found) == PER_STAFF:

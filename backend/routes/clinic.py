@@ -139,7 +139,6 @@ async def post_claim(
     referral_id: FromPath[UUID],
     data: Annotated[Claim, example_body(ex.CLAIM_IN)],
 ) -> s.ClaimRecorded:
-    await desk.referral_in_scope(staff, referral_id)
     key = request.headers.get("idempotency-key")
     result = await record_clinic_claim(
         referral_id,
@@ -147,6 +146,7 @@ async def post_claim(
         source=Source.clinic_panel,
         actor=staff.actor,
         idempotency_key=f"panel:{staff.clinic_id}:{key}" if key else None,
+        clinic_id=desk.clinic_scope(staff),
     )
     return present.recorded(result)
 

@@ -19,8 +19,10 @@ async def record_clinic_claim(
     actor: str,
     idempotency_key: str | None = None,
     now: datetime | None = None,
+    clinic_id: UUID | None = None,
 ) -> Recorded:
-    """Whichever door a clinic's statement came through, it is recorded the same way."""
+    """Whichever door a clinic's statement came through, it is recorded the same way
+    (`clinic_id`: the clinic the referral must be of, for its staff)."""
     return await record(
         referral_id,
         Statement(
@@ -31,6 +33,7 @@ async def record_clinic_claim(
             occurred_at=claim.occurred_at,
         ),
         now=now or utcnow(),
+        clinic_id=clinic_id,
     )
 
 

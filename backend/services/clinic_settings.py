@@ -80,17 +80,35 @@ async def effective_for(
     return effective_settings(exchange, clinic)
 
 
-async def rules_for(clinic_id: UUID, timezone: str, sla_minutes: int | None) -> ClinicRules:
+async def rules_for(
+    clinic_id: UUID, timezone: str, sla_minutes: int | None, *, epoch: int | None = None
+) -> ClinicRules:
     """A clinic's rules in one value (zone, settings in force, duration norms): two
     indexed reads, its zone and SLA column given by the caller (a locked referral
-    carries both)."""
+    carries both). With `epoch` (the screens' epoch, which every edit of a clinic, its
+    settings or norms raises in its own transaction), kept per process under it: the
+    recording reads them for every claim, and they change a few times a year."""
+    key = (clinic_id, timezone, sla_minutes, epoch)
+    if epoch is not None and (kept := _kept_rules.get(key)) is not None:
+        return kept
     exchange, own = await store.layers(clinic_id, sla_minutes)
-    return ClinicRules(
+    rules = ClinicRules(
         clinic_id=clinic_id,
         tz=ZoneInfo(timezone),
         settings=effective_settings(exchange, own),
         norms=await norms_for(clinic_id),
     )
+    if epoch is not None:
+        if len(_kept_rules) >= KEPT_RULES:
+            _kept_rules.pop(next(iter(_kept_rules)))  # the oldest kept
+        _kept_rules[key] = rules
+    return rules
+
+
+# Rules read under an epoch that was current when read (a later edit raises it, so the
+# next look-up misses). Bounded: one entry per clinic and epoch, a few KB each.
+KEPT_RULES = 2048
+_kept_rules: dict[tuple[UUID, str, int | None, int | None], ClinicRules] = {}
 
 
 async def policy_for(clinic: ClinicRow | ClinicCard) -> VerificationPolicy:

@@ -39,6 +39,7 @@ from backend.store import (
     ledger,
     outbox,
     questions,
+    recording_reads,
     referrals,
     verifications,
 )
@@ -66,13 +67,19 @@ class Recorded(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def record(
-    referral_id: UUID, statement: Statement, *, now: datetime | None = None
+    referral_id: UUID,
+    statement: Statement,
+    *,
+    now: datetime | None = None,
+    clinic_id: UUID | None = None,
 ) -> Recorded:
-    """Record one statement about a referral. Raises NotFound, Forbidden, Invalid, Conflict."""
+    """Record one statement about a referral (of `clinic_id`'s, when given: staff of a
+    clinic see no other's; the lock row carries the clinic, so this costs no read).
+    Raises NotFound, Forbidden, Invalid, Conflict."""
     now = now or utcnow()
     async with write_transaction():
         referral = await referrals.lock(referral_id)
-        if referral is None:
+        if referral is None or (clinic_id is not None and referral.clinic != clinic_id):
             raise NotFound("no such referral")
         return (await record_locked(referral, [statement], now))[0]
 
@@ -87,7 +94,8 @@ async def record_locked(
     """Record statements about a referral the caller has locked (see referrals.lock).
     `answering`: the question the statements answer (see `refresh`)."""
     referral_id = referral.id
-    events = await ledger.events_of(referral_id)
+    stored = await load(referral_id)
+    events = stored.events
     results: list[tuple[Event, bool]] = []
     state = stored_state(referral, events)
     fold = before = finish(state)
@@ -103,7 +111,7 @@ async def record_locked(
         rules = await rules_of(referral)
         moved = [a.id for a in fold.appointments if a not in before.appointments]
         await refresh(
-            referral, events, now, state=state, rules=rules, moved=moved, answering=answering
+            referral, stored, now, state=state, rules=rules, moved=moved, answering=answering
         )
         new_events = [e for e, duplicate in results if not duplicate]
         await staff_alerts.after_record(referral, before, fold, new_events, now, rules=rules)
@@ -184,8 +192,14 @@ def _error(refusal: Refusal) -> Exception:
 
 
 async def rules_of(referral: LockedReferral) -> ClinicRules:
-    """The rules of a locked referral's clinic (its zone and SLA come with the lock)."""
-    return await rules_for(referral.clinic, referral.clinic_timezone, referral.clinic_sla_minutes)
+    """The rules of a locked referral's clinic (its zone, SLA and the epoch its rules
+    are kept under come with the lock)."""
+    return await rules_for(
+        referral.clinic,
+        referral.clinic_timezone,
+        referral.clinic_sla_minutes,
+        epoch=referral.rules_epoch,
+    )
 
 
 def stored_state(referral: LockedReferral, events: list[Event]) -> FoldState:
@@ -198,9 +212,14 @@ def stored_state(referral: LockedReferral, events: list[Event]) -> FoldState:
     return fold_state(events)
 
 
+async def load(referral_id: UUID) -> recording_reads.Stored:
+    """What a recording reads of a referral it holds locked (see `refresh`)."""
+    return await recording_reads.load(referral_id, TIMER_TOPICS)
+
+
 async def refresh(
     referral: LockedReferral,
-    events: list[Event],
+    stored: recording_reads.Stored,
     now: datetime,
     *,
     state: FoldState | None = None,
@@ -209,26 +228,28 @@ async def refresh(
     screen_changed: bool = True,
     answering: UUID | None = None,
 ) -> ReferralFold:
-    """Rewrite everything derived from a referral's ledger, as of `now`: its step and
-    money, verifications, appointments, questions and the timers its state calls for,
+    """Rewrite everything derived from a referral's ledger (`stored.events`, with the
+    derived rows as `load` read them), as of `now`: its step and money, verifications,
+    appointments, questions and the timers its state calls for, by difference,
     and note for the patient's app what changed (backend.services.changes): the
     referral unless `screen_changed` is False (a timer's look, a refold) and nothing it
-    shows moved, the questions asked or withdrawn, the appointments events `moved`.
+    shows moved, the questions asked or withdrawn, the appointments events `moved`
+    (only those are written; all when None: a timer's look, a refold).
     `state`: the fold in progress of `events`, when the caller has it. `answering`: the
     question the new event answers — the caller marks it answered, so it is not withdrawn
     here, and it is noted with the rest in one change."""
-    referral_id = referral.id
+    referral_id, events, asked = referral.id, stored.events, stored.asked
     state = state or stored_state(referral, events)
     fold = finish(state)
     rules = rules or await rules_of(referral)
-    asked = await questions.asked_for(referral_id)
     derived = derive(events, fold, asked, rules, now)
 
     await referrals.save_fold(referral_id, state, fold, derived.verdicts, derived.progress, now)
-    await funnel_facts.replace(referral_id, referral.clinic, derived.facts)
-    await conversion.replace(referral_id, derived.conversion)
-    await verifications.save_all(referral_id, derived.verdicts, now)
-    await appointments.save_all(referral_id, fold.appointments, now)
+    await funnel_facts.replace(referral_id, referral.clinic, derived.facts, stored.facts)
+    await conversion.replace(referral_id, derived.conversion, stored.conversion)
+    await verifications.save_all(referral_id, derived.verdicts, now, stored.verifications)
+    changed = [a for a in fold.appointments if moved is None or a.id in moved]
+    await appointments.save_all(referral_id, tuple(changed), now)
     withdrawn = [q for q in derived.questions.withdraw if q != answering]
     await questions.withdraw(withdrawn)
     # Nor is the patient told of a withdrawn question, if the notice still waits (quiet hours).
@@ -251,7 +272,7 @@ async def refresh(
             dedupe_key=_question_notices(question_id, now)[1 if spec.again else 0],
             now=now,
         )
-    await outbox.keep_timers(referral_id, TIMER_TOPICS, _timers_wanted(referral_id, derived), now)
+    await outbox.keep_timers(referral_id, stored.timers, _timers_wanted(referral_id, derived), now)
     if screen_changed or noted or derived.progress.schedule.value != referral.schedule:
         noted.insert(0, (changes.REFERRAL, referral_id, referral_id))
     await changes.note(referral.patient, noted, now)
@@ -322,7 +343,7 @@ async def reevaluate_due(*, now: datetime | None = None, limit: int = 200) -> in
             referral = await referrals.lock(referral_id)
             if referral is None:
                 continue
-            await refresh(referral, await ledger.events_of(referral_id), now)
+            await refresh(referral, await load(referral_id), now)
             done += 1
     return done
 
@@ -350,4 +371,4 @@ async def refold_one(referral_id: UUID, now: datetime) -> None:
     async with write_transaction():
         referral = await referrals.lock(referral_id)
         if referral is not None:
-            await refresh(referral, await ledger.events_of(referral_id), now, screen_changed=False)
+            await refresh(referral, await load(referral_id), now, screen_changed=False)

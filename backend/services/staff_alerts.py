@@ -182,7 +182,10 @@ async def fire_timer(payload: dict[str, Any], now: datetime) -> Outcome:
             return Outcome(status="skipped", detail="no such referral")
         fold = fold_referral(await ledger.events_of(referral_id))
         rules = await rules_for(
-            referral.clinic, referral.clinic_timezone, referral.clinic_sla_minutes
+            referral.clinic,
+            referral.clinic_timezone,
+            referral.clinic_sla_minutes,
+            epoch=referral.rules_epoch,
         )
         tz, hours, sla = rules.tz, rules.settings.hours, rules.settings.first_contact_sla
         if not still_wanted(payload["key"], fold, sla=sla, tz=tz, hours=hours):

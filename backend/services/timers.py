@@ -11,8 +11,8 @@ from backend.domain.questions import QuestionKind, check_question
 from backend.domain.reminders import Action, Timer, TimerKind, decide
 from backend.services import changes
 from backend.services.notifications import notify
-from backend.services.recording import REMINDER_TIMER, ask, refresh, rules_of
-from backend.store import ledger, questions, referrals
+from backend.services.recording import REMINDER_TIMER, ask, load, refresh, rules_of
+from backend.store import questions, referrals
 from backend.store.engine import write_transaction
 from backend.store.outbox import Outcome
 
@@ -31,11 +31,11 @@ async def fire_timer(payload: dict[str, Any], now: datetime) -> Outcome:
         referral = await referrals.lock(referral_id)
         if referral is None:
             return Outcome(status="skipped", detail="no such referral")
-        events = await ledger.events_of(referral_id)
+        stored = await load(referral_id)
         # Time has passed since the last event: bring the derived rows (a plan now behind
         # schedule, a deadline gone) up to this moment before deciding.
         rules = await rules_of(referral)
-        fold = await refresh(referral, events, now, rules=rules, screen_changed=False)
+        fold = await refresh(referral, stored, now, rules=rules, screen_changed=False)
         asked = await questions.asked_for(referral_id)
         ctx = reminder_context(fold, oldest_open(asked, now), rules, now)
         decision = decide(timer, fold, ctx, now)

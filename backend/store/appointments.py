@@ -25,7 +25,7 @@ async def save_all(referral_id: UUID, appointments: tuple[Appointment, ...], now
     args: list[object] = []
     for a in appointments:
         args += [a.id, referral_id, a.starts_at, a.status, a.patient_status, a.booked_event_id, now]
-    await AppointmentRow.raw(
+    await sql.run(
         sql.insert("appointment", _COLUMNS, len(appointments))
         + " ON CONFLICT (id) DO UPDATE SET "
         + sql.excluded(_COLUMNS[2:]),

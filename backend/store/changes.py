@@ -9,7 +9,6 @@ import msgspec
 
 from backend.store import sql
 from backend.store.engine import is_postgres
-from backend.store.tables import PatientChange
 
 Change = tuple[str, UUID, UUID]  # kind, object id, referral id
 
@@ -37,7 +36,7 @@ async def note(patient_id: UUID, changes: list[Change], now: datetime) -> int | 
     noted = list(dict.fromkeys(changes))
     if is_postgres():  # the number and the rows in one round trip
         values = ", ".join("({}::varchar, {}::uuid, {}::uuid)" for _ in noted)
-        rows = await PatientChange.raw(
+        rows = await sql.run(
             _NOTE_IN_ONE.format(values=values),
             patient_id,
             patient_id,
@@ -45,7 +44,7 @@ async def note(patient_id: UUID, changes: list[Change], now: datetime) -> int | 
             *(x for change in noted for x in change),
         )
         return rows[0]["seq"] if rows else None
-    rows = await PatientChange.raw(
+    rows = await sql.run(
         "UPDATE patient SET change_seq = change_seq + 1 WHERE id = {} RETURNING change_seq",
         patient_id,
     )
@@ -56,7 +55,7 @@ async def note(patient_id: UUID, changes: list[Change], now: datetime) -> int | 
     for kind, object_id, referral_id in noted:
         args += [patient_id, seq, kind, object_id, referral_id, now]
     columns = ("patient", "seq", "kind", "object_id", "referral", "at")
-    await PatientChange.raw(sql.insert("patient_change", columns, len(noted)), *args)
+    await sql.run(sql.insert("patient_change", columns, len(noted)), *args)
     return seq
 
 
@@ -65,7 +64,7 @@ async def since(
 ) -> list[ChangeRow]:
     """Each object changed after `cursor` (and up to `through`), once, at its last
     change, oldest first; at most `limit` unless `through` bounds the page."""
-    rows = await PatientChange.raw(
+    rows = await sql.run(
         "SELECT kind, object_id, referral, MAX(seq) AS version FROM patient_change "
         "WHERE patient = {} AND seq > {} AND seq <= {} GROUP BY kind, object_id, referral "
         "ORDER BY version, kind, object_id LIMIT {}",
@@ -78,5 +77,5 @@ async def since(
 
 
 async def latest(patient_id: UUID) -> int:
-    rows = await PatientChange.raw("SELECT change_seq FROM patient WHERE id = {}", patient_id)
+    rows = await sql.run("SELECT change_seq FROM patient WHERE id = {}", patient_id)
     return rows[0]["change_seq"] if rows else 0

@@ -9,24 +9,24 @@ from piccolo.query.functions.aggregate import Count
 
 from backend.domain.conversion import Count as Counted
 from backend.domain.conversion import Position
+from backend.store import sql
 from backend.store.engine import reports_node
 from backend.store.tables import ConversionPosition as Row
 
+STORED_COLUMNS = (
+    "clinic",
+    "sent_day",
+    "specialization",
+    "coordinator",
+    "reached",
+    "status",
+    "transfer",
+)
+STORED = f"SELECT {', '.join(STORED_COLUMNS)} FROM conversion_position WHERE id = {{}}"  # noqa: S608
 
-async def replace(referral_id: UUID, position: Position | None) -> None:
-    """The referral's position as it is now (none for a referral never sent): one
-    upsert, or one delete when it has none."""
-    if position is None:
-        await Row.raw("DELETE FROM conversion_position WHERE id = {}", referral_id)
-        return
-    await Row.raw(
-        "INSERT INTO conversion_position (id, clinic, sent_day, specialization, coordinator, "
-        "reached, status, transfer) VALUES ({}, {}, {}, {}, {}, {}, {}, {}) "
-        "ON CONFLICT (id) DO UPDATE SET clinic = excluded.clinic, "
-        "sent_day = excluded.sent_day, specialization = excluded.specialization, "
-        "coordinator = excluded.coordinator, reached = excluded.reached, "
-        "status = excluded.status, transfer = excluded.transfer",
-        referral_id,
+
+def _as_stored(position: Position) -> tuple:
+    return (
         position.clinic_id,
         position.sent_day,
         position.specialization,
@@ -34,6 +34,27 @@ async def replace(referral_id: UUID, position: Position | None) -> None:
         position.reached,
         position.status,
         position.transfer,
+    )
+
+
+async def replace(referral_id: UUID, position: Position | None, stored: tuple | None) -> None:
+    """The referral's position as it is now (none for a referral never sent): one
+    upsert, or one delete when it has none; nothing when it is as `stored` (the row of
+    STORED as a tuple; None: none)."""
+    if (None if position is None else _as_stored(position)) == stored:
+        return
+    if position is None:
+        await sql.run("DELETE FROM conversion_position WHERE id = {}", referral_id)
+        return
+    await sql.run(
+        "INSERT INTO conversion_position (id, clinic, sent_day, specialization, coordinator, "
+        "reached, status, transfer) VALUES ({}, {}, {}, {}, {}, {}, {}, {}) "
+        "ON CONFLICT (id) DO UPDATE SET clinic = excluded.clinic, "
+        "sent_day = excluded.sent_day, specialization = excluded.specialization, "
+        "coordinator = excluded.coordinator, reached = excluded.reached, "
+        "status = excluded.status, transfer = excluded.transfer",
+        referral_id,
+        *_as_stored(position),
     )
 
 

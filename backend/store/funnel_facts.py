@@ -12,7 +12,7 @@ from backend.domain.funnel_facts import ReferralFacts
 from backend.store import sql
 from backend.store.engine import is_postgres, reports_node
 from backend.store.rows import FunnelSum, HealthFact, typed
-from backend.store.tables import FunnelBalance, FunnelFact, FunnelMonth
+from backend.store.tables import FunnelFact, FunnelMonth
 
 Key = tuple[str, str, str, str, str, str]  # cohort, specialization, month, kind, split, reason
 
@@ -62,14 +62,19 @@ def _comparable(row: dict[str, Any]) -> tuple:
     )
 
 
-async def replace(referral_id: UUID, clinic_id: UUID, facts: ReferralFacts | None) -> None:
+STORED_COLUMNS = ("id", *_FACT_COLUMNS, "currency")
+STORED = f"SELECT {', '.join(STORED_COLUMNS)} FROM funnel_fact WHERE referral = {{}}"  # noqa: S608
+
+
+async def replace(
+    referral_id: UUID,
+    clinic_id: UUID,
+    facts: ReferralFacts | None,
+    old: list[dict[str, Any]],
+) -> None:
     """The referral's facts as they are now, and the difference added to the monthly
-    sums. Derived rows, not records: the ledger keeps the history, these follow it."""
-    old = await FunnelFact.raw(
-        "SELECT id, clinic, cohort, specialization, month, kind, split, reason, amount, count, "
-        "day, sent_day, currency FROM funnel_fact WHERE referral = {}",
-        referral_id,
-    )
+    sums. Derived rows, not records: the ledger keeps the history, these follow it.
+    `old`: its facts as stored (rows of STORED, read with the recording's others)."""
     rows = [
         {
             "clinic": clinic_id,
@@ -113,7 +118,7 @@ async def replace(referral_id: UUID, clinic_id: UUID, facts: ReferralFacts | Non
             added.append(r)
     removed = [fact_id for ids in kept.values() for fact_id in ids]
     if removed:
-        await FunnelFact.raw(
+        await sql.run(
             f"DELETE FROM funnel_fact WHERE id IN ({sql.marks(len(removed))})",  # noqa: S608
             *removed,
         )
@@ -122,7 +127,7 @@ async def replace(referral_id: UUID, clinic_id: UUID, facts: ReferralFacts | Non
         args: list[Any] = []
         for r in added:
             args += [referral_id, facts.currency, *(r[c] for c in _FACT_COLUMNS)]
-        await FunnelFact.raw(
+        await sql.run(
             sql.insert("funnel_fact", ("referral", "currency", *_FACT_COLUMNS), len(added)),
             *args,
         )
@@ -145,7 +150,7 @@ async def _add_to_months(changed: list[tuple[tuple[UUID, Key], list[int]]]) -> N
     months = ADD_TO_MONTHS.format(values=sql.rows_of(len(changed), 9))
     flows = _flows_of(changed)
     if not flows:
-        await FunnelMonth.raw(months, *args)
+        await sql.run(months, *args)
         return
     flow_args: list[Any] = []
     for (clinic, *key), (amount, count) in flows:
@@ -260,7 +265,7 @@ async def _move_balances(changed: list[tuple[UUID, Key, int, int]]) -> None:
     if not balances:
         return
     if is_postgres():
-        await FunnelBalance.raw(
+        await sql.run(
             "SELECT " + ", ".join("pg_advisory_xact_lock({})" for _ in balances),
             *(_lock_id(balance) for balance in balances),
         )

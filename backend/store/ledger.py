@@ -7,6 +7,7 @@ from uuid import UUID
 import msgspec
 
 from backend.domain.events import Body, Event, Side, Source, body_decoder, kind_of, side_of
+from backend.store import sql
 from backend.store.tables import Event as EventRow
 
 
@@ -54,7 +55,7 @@ async def append(
     idempotency_key: str,
 ) -> Event | None:
     """Append one event; None if this (source, key) is already in the ledger."""
-    inserted = await EventRow.raw(
+    inserted = await sql.run(
         'INSERT INTO "event" (referral, kind, source, side, actor, occurred_at, recorded_at, '
         "idempotency_key, payload) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}) "
         "ON CONFLICT (source, idempotency_key) DO NOTHING RETURNING id",
@@ -90,13 +91,27 @@ async def by_key(source: Source, idempotency_key: str) -> Event | None:
     return _to_event(rows[0]) if rows else None
 
 
+EVENT_COLUMNS = (
+    "id",
+    "referral",
+    "source",
+    "side",
+    "actor",
+    "occurred_at",
+    "recorded_at",
+    "idempotency_key",
+    "payload",
+)
+EVENTS_OF = f"SELECT {', '.join(EVENT_COLUMNS)} FROM event WHERE referral = {{}} ORDER BY id"  # noqa: S608
+
+
+def events_from(rows: list[dict[str, Any]]) -> list[Event]:
+    """Rows of EVENTS_OF as events, in ledger order."""
+    return sorted((_to_event(r) for r in rows), key=lambda e: e.id)
+
+
 async def events_of(referral_id: UUID) -> list[Event]:
-    rows = await EventRow.raw(
-        "SELECT id, referral, source, side, actor, occurred_at, recorded_at, idempotency_key, "
-        "payload FROM event WHERE referral = {} ORDER BY id",
-        referral_id,
-    )
-    return [_to_event(r) for r in rows]
+    return events_from(await sql.run(EVENTS_OF, referral_id))
 
 
 async def count() -> int:

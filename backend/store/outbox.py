@@ -12,6 +12,7 @@ from uuid import UUID
 
 import msgspec
 
+from backend.store import sql
 from backend.store.engine import is_postgres
 from backend.store.rows import OutboxRow, json_object, typed
 from backend.store.tables import Outbox
@@ -79,7 +80,7 @@ async def claim(
     only = ""
     if topics is not None:
         only = "AND topic IN ({})".format(", ".join("{}" for _ in topics)) if topics else "AND 0=1"
-    rows = await Outbox.raw(
+    rows = await sql.run(
         f"""
         UPDATE "outbox"
            SET status = 'in_flight', locked_by = {{}}, locked_until = {{}},
@@ -115,7 +116,7 @@ async def finish(
     message_id: int, *, worker: str, status: str, now: datetime, error: str | None = None
 ) -> bool:
     """Record the outcome, only if this worker still holds the message."""
-    rows = await Outbox.raw(
+    rows = await sql.run(
         """
         UPDATE "outbox" SET status = {}, done_at = {}, last_error = {},
                locked_by = NULL, locked_until = NULL
@@ -132,7 +133,7 @@ async def finish(
 
 
 async def retry_later(message_id: int, *, worker: str, at: datetime, error: str) -> bool:
-    rows = await Outbox.raw(
+    rows = await sql.run(
         """
         UPDATE "outbox" SET status = 'pending', available_at = {}, last_error = {},
                locked_by = NULL, locked_until = NULL
@@ -151,7 +152,7 @@ async def release_held(*, worker: str) -> int:
     """Hand back every message `worker` holds, due now: for a worker that lost the
     database mid-batch and does not know which outcomes were recorded. A message it had
     already delivered goes out again, as after an expired lease."""
-    rows = await Outbox.raw(
+    rows = await sql.run(
         """
         UPDATE "outbox" SET status = 'pending', locked_by = NULL, locked_until = NULL
          WHERE locked_by = {} AND status = 'in_flight'
@@ -163,7 +164,7 @@ async def release_held(*, worker: str) -> int:
 
 
 async def count_by_status() -> dict[str, int]:
-    rows = await Outbox.raw('SELECT status, COUNT(*) AS n FROM "outbox" GROUP BY status')
+    rows = await sql.run('SELECT status, COUNT(*) AS n FROM "outbox" GROUP BY status')
     return {r["status"]: r["n"] for r in rows}
 
 
@@ -191,13 +192,12 @@ def pending_timers_query(n_topics: int) -> str:
 
 
 async def keep_timers(
-    referral_id: UUID, topics: tuple[str, ...], wanted: list[Timer], now: datetime
+    referral_id: UUID, pending: set[str], wanted: list[Timer], now: datetime
 ) -> None:
-    """Make a referral's pending timers of these topics exactly `wanted`: one read, then
-    one statement to cancel those no longer wanted and one to add the missing ones (a
-    cancelled timer comes back; one that fired stays fired)."""
-    rows = await Outbox.raw(pending_timers_query(len(topics)), referral_id, *topics)
-    pending = {r["dedupe_key"] for r in rows}
+    """Make a referral's pending timers (`pending`: their dedupe keys, read with
+    `pending_timers_query`) exactly `wanted`: one statement to cancel those no longer
+    wanted and one to add the missing ones (a cancelled timer comes back; one that
+    fired stays fired)."""
     await cancel(sorted(pending - {t.dedupe_key for t in wanted}), now)
     missing = [t for t in wanted if t.dedupe_key not in pending]
     if not missing:
@@ -207,7 +207,7 @@ async def keep_timers(
     for t in missing:
         payload = msgspec.json.encode(t.payload).decode()
         args += [t.topic, t.dedupe_key, referral_id, payload, max(t.at, now), now]
-    await Outbox.raw(
+    await sql.run(
         f"""
         INSERT INTO "outbox" ("topic", "dedupe_key", "referral", "payload", "status",
                               "available_at", "attempts", "created_at")
@@ -225,7 +225,7 @@ async def cancel(dedupe_keys: list[str], now: datetime) -> None:
     """Withdraw messages not yet taken by a worker (a timer whose reason is gone)."""
     if dedupe_keys:
         marks = ", ".join("{}" for _ in dedupe_keys)
-        await Outbox.raw(
+        await sql.run(
             f"UPDATE \"outbox\" SET status = 'cancelled', done_at = {{}} "  # noqa: S608
             f"WHERE dedupe_key IN ({marks}) AND status = 'pending'",
             now,
@@ -240,7 +240,7 @@ async def finish_many(
     if not message_ids:
         return 0
     marks = ", ".join("{}" for _ in message_ids)
-    rows = await Outbox.raw(
+    rows = await sql.run(
         f"""
         UPDATE "outbox" SET status = {{}}, done_at = {{}}, last_error = {{}},
                locked_by = NULL, locked_until = NULL

@@ -1,19 +1,24 @@
 """Questions to patients: what was asked, what is open, what was answered."""
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from backend.domain.questions import AskedQuestion, QuestionKind, QuestionSpec
+from backend.store import sql
 from backend.store.rows import QuestionRow, typed
 from backend.store.tables import Question
 
+ASKED_COLUMNS = ("id", "kind", "milestone", "subject", "status", "asked_at", "expires_at")
+ASKED_FOR = f"SELECT {', '.join(ASKED_COLUMNS)} FROM question WHERE referral = {{}}"  # noqa: S608
+
 
 async def asked_for(referral_id: UUID) -> list[AskedQuestion]:
-    rows = await Question.raw(
-        "SELECT id, kind, milestone, subject, status, asked_at, expires_at FROM question "
-        "WHERE referral = {}",
-        referral_id,
-    )
+    return asked_from(await sql.run(ASKED_FOR, referral_id))
+
+
+def asked_from(rows: list[dict[str, Any]]) -> list[AskedQuestion]:
+    """Rows of ASKED_FOR as the domain's asked questions."""
     return [
         AskedQuestion(
             id=r["id"],
@@ -51,7 +56,7 @@ async def insert(
 
 async def ask_again(question_id: UUID, spec: QuestionSpec, now: datetime) -> None:
     """A withdrawn question is requested again (the same subject, asked anew from now)."""
-    await Question.raw(
+    await sql.run(
         "UPDATE question SET status = 'requested', asked_at = {}, expires_at = {}, "
         "about_at = {} WHERE id = {} AND status = 'cancelled'",
         now,
@@ -69,7 +74,7 @@ async def withdraw(question_ids: list[UUID]) -> None:
 
 
 async def mark_answered(question_id: UUID, answer: str, event_id: int, at: datetime) -> None:
-    await Question.raw(
+    await sql.run(
         "UPDATE question SET status = 'completed', answer = {}, answer_event_id = {}, "
         "answered_at = {} WHERE id = {}",
         answer,
@@ -80,7 +85,7 @@ async def mark_answered(question_id: UUID, answer: str, event_id: int, at: datet
 
 
 async def get(question_id: UUID) -> QuestionRow | None:
-    rows = await Question.raw(
+    rows = await sql.run(
         "SELECT id, referral, patient, kind, milestone, subject, about_at, item_id, status, "
         "asked_at, expires_at, answered_at, answer, answer_event_id FROM question WHERE id = {}",
         question_id,
@@ -90,7 +95,7 @@ async def get(question_id: UUID) -> QuestionRow | None:
 
 async def open_about(patient_id: UUID, referral_id: UUID, now: datetime) -> list[QuestionRow]:
     """A patient's open, unexpired questions about one referral, oldest first."""
-    rows = await Question.raw(
+    rows = await sql.run(
         "SELECT * FROM question WHERE patient = {} AND referral = {} AND status = 'requested' "
         "AND expires_at > {} ORDER BY asked_at, id",
         patient_id,

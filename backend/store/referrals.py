@@ -47,14 +47,15 @@ async def lock(referral_id: UUID) -> LockedReferral | None:
     whole database (BEGIN IMMEDIATE); PostgreSQL locks the row — OF referral: a change
     to one referral must not lock its whole clinic."""
     query = _LOCK_FOR_UPDATE if is_postgres() else _LOCK
-    rows = await Referral.raw(query, referral_id)
+    rows = await sql.run(query, referral_id)
     return typed(rows[0], LockedReferral) if rows else None
 
 
 _LOCK = (
     "SELECT r.id, r.clinic, r.patient, r.schedule, r.fold_state, c.timezone AS clinic_timezone, "
-    "c.first_contact_sla_minutes AS clinic_sla_minutes FROM referral r JOIN clinic c "
-    "ON c.id = r.clinic WHERE r.id = {}"
+    "c.first_contact_sla_minutes AS clinic_sla_minutes, "
+    "COALESCE((SELECT epoch FROM screen_epoch WHERE id = 1), 0) AS rules_epoch "
+    "FROM referral r JOIN clinic c ON c.id = r.clinic WHERE r.id = {}"
 )
 _LOCK_FOR_UPDATE = _LOCK + " FOR UPDATE OF r"
 
@@ -67,7 +68,7 @@ def _referral(row: dict[str, Any]) -> ReferralRow:
 
 
 async def get(referral_id: UUID) -> ReferralRow | None:
-    rows = await Referral.raw("SELECT * FROM referral WHERE id = {}", referral_id)
+    rows = await sql.run("SELECT * FROM referral WHERE id = {}", referral_id)
     return _referral(rows[0]) if rows else None
 
 
@@ -76,7 +77,7 @@ async def with_parties(
 ) -> tuple[ReferralRow, ClinicCard, PatientCard] | None:
     """A referral, its clinic and its patient (name, phone, language, zone, erasure), in
     one statement (what every screen about the referral starts with)."""
-    rows = await Referral.raw(
+    rows = await sql.run(
         "SELECT r.*, c.name AS c_name, c.city AS c_city, c.address AS c_address, "
         "c.phone AS c_phone, c.timezone AS c_timezone, "
         "c.first_contact_sla_minutes AS c_first_contact_sla_minutes, "
@@ -155,7 +156,7 @@ async def save_fold(
         "fold_state": _state.encode(state),
         "updated_at": now,
     }
-    await Referral.raw(
+    await sql.run(
         f"UPDATE referral {sql.update_set(list(values))} WHERE id = {{}}",
         *values.values(),
         referral_id,
@@ -173,9 +174,7 @@ async def due_for_reevaluation(now: datetime, limit: int) -> list[UUID]:
 
 
 async def count_by_step() -> dict[str, int]:
-    rows = await Referral.raw(
-        'SELECT step, COUNT(*) AS n FROM "referral" GROUP BY step ORDER BY step'
-    )
+    rows = await sql.run('SELECT step, COUNT(*) AS n FROM "referral" GROUP BY step ORDER BY step')
     return {r["step"]: r["n"] for r in rows}
 
 

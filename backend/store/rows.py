@@ -114,6 +114,10 @@ class LockedReferral(msgspec.Struct, frozen=True, kw_only=True):
     clinic_timezone: str
     clinic_sla_minutes: int | None  # the clinic's own first-contact SLA, if it set one
     fold_state: bytes | None  # the fold in progress as last saved (domain.funnel.FoldState)
+    # The screens' epoch as the lock found it: every edit of a clinic, its settings or
+    # norms raises it (store.screens.outdate_all), so the clinic's rules are kept per
+    # process under it (services.clinic_settings.rules_for).
+    rules_epoch: int = 0
 
 
 class AppointmentRow(msgspec.Struct, frozen=True, kw_only=True):

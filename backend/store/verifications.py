@@ -1,6 +1,7 @@
 """Verification rows: one per (referral, milestone), rewritten from the fold."""
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from backend.domain.verification import Verification
@@ -22,7 +23,8 @@ _UPDATED = (
     "due_at",
 )
 _COLUMNS = ("id", "referral", "milestone", *_UPDATED, "updated_at")
-_STORED = f"SELECT milestone, {', '.join(_UPDATED)} FROM verification WHERE referral = {{}}"  # noqa: S608
+STORED_COLUMNS = ("milestone", *_UPDATED)
+STORED = f"SELECT {', '.join(STORED_COLUMNS)} FROM verification WHERE referral = {{}}"  # noqa: S608
 
 
 def _as_stored(v: Verification) -> tuple:
@@ -39,22 +41,26 @@ def _as_stored(v: Verification) -> tuple:
     )
 
 
+def stored_from(rows: list[dict[str, Any]]) -> dict[str, tuple]:
+    """Rows of STORED by milestone, comparable with what `save_all` would write."""
+    return {r["milestone"]: tuple(r[c] for c in _UPDATED) for r in rows}
+
+
 async def save_all(
-    referral_id: UUID, verifications: dict[str, Verification], now: datetime
+    referral_id: UUID,
+    verifications: dict[str, Verification],
+    now: datetime,
+    stored: dict[str, tuple],
 ) -> None:
-    """Upsert the verifications that differ from what is stored (usually one or two),
-    in one statement."""
-    stored = {
-        r["milestone"]: tuple(r[c] for c in _UPDATED)
-        for r in await VerificationRow.raw(_STORED, referral_id)
-    }
+    """Upsert the verifications that differ from what is stored (`stored_from`; usually
+    one or two), in one statement."""
     changed = [v for m, v in verifications.items() if stored.get(m) != _as_stored(v)]
     if not changed:
         return
     args: list[object] = []
     for v in changed:
         args += [new_id(), referral_id, v.milestone, *_as_stored(v), now]
-    await VerificationRow.raw(
+    await sql.run(
         sql.insert("verification", _COLUMNS, len(changed))
         + " ON CONFLICT (referral, milestone) DO UPDATE SET "
         + sql.excluded((*_UPDATED, "updated_at")),
@@ -68,7 +74,7 @@ async def of_referral(referral_id: UUID) -> list[StoredVerification]:
 
 
 async def count_by_state() -> dict[str, int]:
-    rows = await VerificationRow.raw(
+    rows = await sql.run(
         'SELECT state, COUNT(*) AS n FROM "verification" GROUP BY state ORDER BY state'
     )
     return {r["state"]: r["n"] for r in rows}

@@ -288,7 +288,9 @@ async def test_a_batch_records_each_claim_once_and_refuses_only_what_is_wrong(cl
     signed_ones = [signed(secret, e) for e in deliveries]
     for body, headers in [*signed_ones, signed_ones[-1]]:  # the last one sent twice
         assert (await client.post(path, content=body, headers=headers)).status_code in (200, 202)
-    assert await work(db) == len(deliveries)
+    # Each delivery is handled (its row below); the notices of the questions the claims
+    # raise go out too in the patient's daytime and wait at night, so more may be.
+    assert await work(db) >= len(deliveries)
 
     rows = sorted(await inbox(client, ex, clinic_id=clinic_id), key=lambda r: r["id"])
     assert [r["status"] for r in rows] == [

@@ -201,3 +201,38 @@ async def test_the_sla_changed_on_the_clinic_record_is_audited_and_restated_too(
     assert view.restatement.reason == "settings: first_contact_sla_minutes"
     await update_clinic(clinic, ClinicChange(name="Улыбка-2"), viewer=operator)
     assert len(await desk.audit_entries(limit=5, object_id=str(clinic))) == 1  # no SLA change
+
+
+async def test_a_clinics_rules_are_kept_per_process_until_an_edit_raises_the_epoch(db):
+    """The recording reads its clinic's rules for every claim: they are kept under the
+    screens' epoch the lock row carries, and any edit of the settings or norms raises
+    it, so the next recording reads them afresh."""
+    from backend.services.recording import rules_of
+    from backend.store.engine import write_transaction
+
+    clinic = await make_clinic()
+    manager = viewer(Role.clinic_manager, clinic)
+    sent = await make_referral(clinic, phone="+79160002101")
+
+    async def rules():
+        async with write_transaction():
+            locked = await referrals.lock(sent.referral_id)
+            return locked.rules_epoch, await rules_of(locked)
+
+    epoch, first = await rules()
+    again_epoch, again = await rules()
+    assert (again_epoch, again) == (epoch, first) and again is first  # kept, not read
+
+    await clinic_settings.change_norms(
+        manager,
+        clinic,
+        [NormChange(specialization="implantology", chair_minutes=480, course_days=90)],
+    )
+    norm_epoch, after_norms = await rules()
+    assert norm_epoch > epoch
+    assert after_norms.norms["implantology"].course_days == 90
+
+    await clinic_settings.change_settings(manager, clinic, {"opens": time(10), "closes": time(18)})
+    settings_epoch, after_settings = await rules()
+    assert settings_epoch > norm_epoch
+    assert after_settings.settings.hours.opens == time(10)
