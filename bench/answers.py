@@ -20,14 +20,12 @@ import argparse
 import asyncio
 import os
 import random
-import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench import city
 from bench.common import SMOKE_HELP, pg_version, record, smoke_run, wrk_posts
 from bench.plan_screen import WORKERS, Server, describe, wrk
-from tests import pg_cluster
 
 CONNECTIONS = 32
 TARGET = 1000  # answers a second (issue 21)
@@ -149,12 +147,8 @@ def main() -> None:
     if args.smoke:
         args.referrals, args.clinics, args.seconds, args.questions = 300, 5, 1, 200
         smoke_run()
-    work = Path(tempfile.mkdtemp(prefix="plantrack-answers-"))
-    base = pg_cluster.temp_base()
-    url = pg_cluster.start(base, extra_conf=city.PG_CONF)
-    env = city.env(url, work)
-    try:
-        city.build(url, work, args.referrals, args.clinics)
+    with city.throwaway("answers", args.referrals, args.clinics) as c:
+        url, work, env = c.url, c.work, c.env
         pairs = asyncio.run(open_questions(url, work, args.referrals, args.questions))
         questions = len(pairs.read_text().splitlines())
         lua = work / "answers.lua"
@@ -196,8 +190,6 @@ def main() -> None:
                 + ("met" if result["rps"] >= TARGET else "missed"),
             ],
         )
-    finally:
-        pg_cluster.stop(base)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,10 @@ their ledgers over 24 months, funnel facts, devices, open questions and app sess
 
     python -m bench.city --referrals 1000000 [--clinics 500]   # into a throwaway cluster
 
+A benchmark opens with `throwaway(...)`: a city in a PostgreSQL of its own, access tokens
+for some of its patients, the settings its servers run with; the cluster is stopped on
+the way out, whatever happened.
+
 Each referral is one story (booked, visited, 3–15 items done one by one with payments and
 patient confirmations, completed, declined or closed), written as ledger events and
 folded by the domain into its funnel facts — the same code the service runs on every
@@ -20,7 +24,10 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -483,6 +490,64 @@ def grow(url: str, loaded: int, size: int, clinics: int, pool: ProcessPoolExecut
         flush=True,
     )
     return events
+
+
+def mint_tokens(work: Path, patients: int, referrals: int, settings_env: dict) -> Path:
+    """Access tokens for patients spread over the whole city, as the app would hold: a
+    file of lines `token referral_id`."""
+    from backend.auth.tokens import PATIENT_AUDIENCE, issue_access, key_ring
+    from backend.settings import load_settings
+
+    ring = key_ring(load_settings(settings_env))
+    now = datetime.now(UTC)
+    step = max(1, referrals // patients)
+    lines = []
+    for n in range(0, step * patients, step):
+        token = issue_access(
+            ring,
+            subject=patient_id(n),
+            session=session_family(n),
+            role="patient",
+            audience=PATIENT_AUDIENCE,
+            ttl=timedelta(hours=3),
+            now=now,
+        )
+        lines.append(f"{token} {referral_id(n)}")
+    target = work / "tokens.txt"
+    target.write_text("\n".join(lines) + "\n")
+    return target
+
+
+@dataclass(frozen=True)
+class Throwaway:
+    """A benchmark's city, while its `with` block runs."""
+
+    url: str  # the PostgreSQL it is in
+    base: Path  # that cluster's directory
+    work: Path  # the benchmark's own directory (PLANTRACK_VAR_DIR)
+    env: dict[str, str]  # the settings its servers and scripts run with
+    tokens: Path | None  # from `mint_tokens`, when patients' tokens were asked for
+
+
+@contextmanager
+def throwaway(
+    name: str, referrals: int, clinics: int, patients: int = 0, **settings: str
+) -> Iterator[Throwaway]:
+    """A city of `referrals` in `clinics` in a throwaway PostgreSQL, with access tokens
+    for `patients` of its patients (none when 0); `settings` (PLANTRACK_… variables) are
+    added to the environment (`env`). The cluster is stopped when the block ends."""
+    from tests import pg_cluster
+
+    work = Path(tempfile.mkdtemp(prefix=f"plantrack-{name}-"))
+    base = pg_cluster.temp_base()
+    url = pg_cluster.start(base, extra_conf=PG_CONF)
+    try:
+        settings_env = {**env(url, work), **settings}
+        build(url, work, referrals, clinics)
+        tokens = mint_tokens(work, patients, referrals, settings_env) if patients else None
+        yield Throwaway(url=url, base=base, work=work, env=settings_env, tokens=tokens)
+    finally:
+        pg_cluster.stop(base)
 
 
 def main() -> None:

@@ -16,7 +16,6 @@ import asyncio
 import cProfile
 import io
 import pstats
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +23,6 @@ from pathlib import Path
 from bench import city
 from bench.common import SMOKE_HELP, pg_version, record, smoke_run
 from bench.write_path import open_referrals
-from tests import pg_cluster
 
 
 class StatementCounter:
@@ -128,14 +126,8 @@ def main() -> None:
     if args.smoke:
         args.referrals, args.clinics, args.claims, args.top = 300, 5, 30, 5
         smoke_run()
-    work = Path(tempfile.mkdtemp(prefix="plantrack-claim-profile-"))
-    base = pg_cluster.temp_base()
-    url = pg_cluster.start(base, extra_conf=city.PG_CONF)
-    try:
-        city.build(url, work, args.referrals, args.clinics)
-        asyncio.run(run(url, work, args.clinics, args.claims, args.top))
-    finally:
-        pg_cluster.stop(base)
+    with city.throwaway("claim-profile", args.referrals, args.clinics) as c:
+        asyncio.run(run(c.url, c.work, args.clinics, args.claims, args.top))
 
 
 if __name__ == "__main__":

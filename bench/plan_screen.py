@@ -27,7 +27,6 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -40,7 +39,6 @@ import httpx
 from bench import city
 from bench.common import SMOKE_HELP, WRK_DONE, paced, pg_version, record, smoke_run
 from bench.push_throughput import free_port
-from tests import pg_cluster
 
 WORKERS = 2
 CONNECTIONS = 64
@@ -261,31 +259,6 @@ def pace(
     return delay_ms
 
 
-def mint_tokens(work: Path, patients: int, referrals: int, settings_env: dict) -> Path:
-    """Access tokens for patients spread over the whole city, as the app would hold."""
-    from backend.auth.tokens import PATIENT_AUDIENCE, issue_access, key_ring
-    from backend.settings import load_settings
-
-    ring = key_ring(load_settings(settings_env))
-    now = datetime.now(UTC)
-    step = max(1, referrals // patients)
-    lines = []
-    for n in range(0, step * patients, step):
-        token = issue_access(
-            ring,
-            subject=city.patient_id(n),
-            session=city.session_family(n),
-            role="patient",
-            audience=PATIENT_AUDIENCE,
-            ttl=timedelta(hours=3),
-            now=now,
-        )
-        lines.append(f"{token} {city.referral_id(n)}")
-    target = work / "tokens.txt"
-    target.write_text("\n".join(lines) + "\n")
-    return target
-
-
 def first_reads(url: str, tokens: Path, work: Path, in_flight: int = 16) -> tuple[float, Path]:
     """Each patient's screen read once, as after a change each one is (the read builds
     and stores it): the rate of those first reads, and the tokens with each screen's
@@ -442,17 +415,18 @@ def main() -> None:
         smoke_run()
     warm_up = min(2, args.seconds)
 
-    work = Path(tempfile.mkdtemp(prefix="plantrack-plan-screen-"))
-    base = pg_cluster.temp_base()
-    url = pg_cluster.start(base, extra_conf=city.PG_CONF)
-    env = city.env(url, work)
     # wrk reads each patient's screen far more often than a person could (50 patients
     # share thousands of reads a second in a smoke run): the budget is raised out of
     # reach, its counting still runs on every request.
-    env["PLANTRACK_RATE_LIMIT_PATIENT"] = str(PATIENT_BUDGET)
-    try:
-        city.build(url, work, args.referrals, args.clinics)
-        tokens = mint_tokens(work, args.patients, args.referrals, env)
+    budget = str(PATIENT_BUDGET)
+    with city.throwaway(
+        "plan-screen",
+        args.referrals,
+        args.clinics,
+        args.patients,
+        PLANTRACK_RATE_LIMIT_PATIENT=budget,
+    ) as c:
+        url, work, env, tokens = c.url, c.work, c.env, c.tokens
         screen = script(work, "screen", tokens, PATH.format(""))
         bare = script(work, "bare", tokens, "/health?")
         lines = []
@@ -521,8 +495,6 @@ def main() -> None:
         if refused:  # a 4xx/5xx measures an error page, not the screen
             raise SystemExit(f"answers other than 2xx/304 in: {refused}")
         record("patient plan screen under load", lines)
-    finally:
-        pg_cluster.stop(base)
 
 
 if __name__ == "__main__":

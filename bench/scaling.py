@@ -19,7 +19,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime
@@ -133,116 +132,116 @@ def main() -> None:
     if args.smoke:
         args.referrals, args.clinics, args.seconds = 300, 5, 2
         smoke_run()
-    work = Path(tempfile.mkdtemp(prefix="plantrack-scaling-"))
-    primary_base, replica_base = pg_cluster.temp_base(), pg_cluster.temp_base()
-    primary = pg_cluster.start(primary_base, extra_conf=city.PG_CONF)
+    replica_base = pg_cluster.temp_base()
     workers: list[subprocess.Popen] = []
-    try:
-        city.build(primary, work, args.referrals, args.clinics)
-        pairs = asyncio.run(coordinators(primary, work, args.clinics))
-        token = asyncio.run(analyst(primary, work))
-        started = time.perf_counter()
-        replica = pg_cluster.start_replica(primary, replica_base)
-        print(f"streaming replica ready in {time.perf_counter() - started:.1f} s", flush=True)
-        env = {**city.env(primary, work), "PLANTRACK_REPORTS_DATABASE_URL": replica}
-        lua = claims_script(work, pairs)
-        outbox_before = asyncio.run(fetch(primary, "SELECT count(*) AS n FROM outbox"))[0]["n"]
-        for _ in range(2):
-            workers.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "backend.cli", "worker", "--interval", "0.2"],
-                    env={**os.environ, **env},
-                    stdout=subprocess.DEVNULL,
+    with city.throwaway("scaling", args.referrals, args.clinics) as c:
+        primary, work = c.url, c.work
+        try:
+            pairs = asyncio.run(coordinators(primary, work, args.clinics))
+            token = asyncio.run(analyst(primary, work))
+            started = time.perf_counter()
+            replica = pg_cluster.start_replica(primary, replica_base)
+            print(f"streaming replica ready in {time.perf_counter() - started:.1f} s", flush=True)
+            env = {**c.env, "PLANTRACK_REPORTS_DATABASE_URL": replica}
+            lua = claims_script(work, pairs)
+            outbox_before = asyncio.run(fetch(primary, "SELECT count(*) AS n FROM outbox"))[0]["n"]
+            for _ in range(2):
+                workers.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "backend.cli", "worker", "--interval", "0.2"],
+                        env={**os.environ, **env},
+                        stdout=subprocess.DEVNULL,
+                    )
                 )
-            )
-        one = ("granian", "plantrack", env, 1)
-        with Server(*one) as a, Server(*one) as b:
-            replica_xacts = asyncio.run(fetch(replica, XACTS))[0]["n"]
-            stop, asked, holders = threading.Event(), [], []
-            reader = threading.Thread(target=ask_reports, args=([a.url, b.url], token, stop, asked))
-            watcher = threading.Thread(target=watch_workers, args=(primary, stop, holders))
-            reader.start()
-            watcher.start()
-            results: dict[str, dict] = {}
+            one = ("granian", "plantrack", env, 1)
+            with Server(*one) as a, Server(*one) as b:
+                replica_xacts = asyncio.run(fetch(replica, XACTS))[0]["n"]
+                stop, asked, holders = threading.Event(), [], []
+                reader = threading.Thread(
+                    target=ask_reports, args=([a.url, b.url], token, stop, asked)
+                )
+                watcher = threading.Thread(target=watch_workers, args=(primary, stop, holders))
+                reader.start()
+                watcher.start()
+                results: dict[str, dict] = {}
 
-            def drive(name: str, url: str) -> None:
-                results[name] = wrk(url, lua, args.seconds, CONNECTIONS // 2)
+                def drive(name: str, url: str) -> None:
+                    results[name] = wrk(url, lua, args.seconds, CONNECTIONS // 2)
 
-            drivers = [
-                threading.Thread(target=drive, args=(name, s.url))
-                for name, s in (("a", a), ("b", b))
+                drivers = [
+                    threading.Thread(target=drive, args=(name, s.url))
+                    for name, s in (("a", a), ("b", b))
+                ]
+                for d in drivers:
+                    d.start()
+                for d in drivers:
+                    d.join()
+                stop.set()
+                reader.join()
+                # Transactions the standby served while the reports were asked (the funnel's
+                # statements; nothing else reads it until here).
+                replica_xacts = asyncio.run(fetch(replica, XACTS))[0]["n"] - replica_xacts - 1
+                replay_s = asyncio.run(catch_up(primary, replica))
+                watcher.join()
+            deadline = time.monotonic() + 120
+            pending = -1
+            while time.monotonic() < deadline:
+                pending = asyncio.run(fetch(primary, PENDING))[0]["n"]
+                if pending == 0:
+                    break
+                time.sleep(1)
+            finished = asyncio.run(fetch(primary, FINISHED))
+            failed = asyncio.run(fetch(primary, FAILED))[0]["n"]
+            version = asyncio.run(pg_version(primary))
+            created = asyncio.run(fetch(primary, "SELECT count(*) AS n FROM outbox"))[0]["n"]
+            workers_seen = set().union(*holders) if holders else set()
+            both = sum(1 for h in holders if len(h) >= 2)
+            asyncio.run(catch_up(primary, replica))  # then the sums must be the same
+            sums = "SELECT count(*) AS rows, COALESCE(sum(amount), 0) AS amount FROM funnel_month"
+            on_primary = asyncio.run(fetch(primary, sums))[0]
+            on_replica = asyncio.run(fetch(replica, sums))[0]
+
+            claims = {n: r["requests"] - r["non2xx"] for n, r in results.items()}
+            rps = {n: r["rps"] for n, r in results.items()}
+            ok = [t for status, t in asked if status == 200]
+            lines = [
+                f"{version} primary + streaming hot standby (pg_basebackup -R), loopback; "
+                f"{args.referrals:,} referrals in {args.clinics} clinics; two Granian instances "
+                f"(1 worker each) and two `plantrack worker` processes on the same "
+                f"{os.cpu_count()} cores; "
+                f"{args.seconds} s of load",
+                f"clinic claims: instance A {rps['a']:,.0f}/s, instance B {rps['b']:,.0f}/s, "
+                f"together {sum(rps.values()):,.0f}/s; acknowledged {sum(claims.values()):,}, "
+                f"errors {sum(r['non2xx'] + r['socket_errors'] for r in results.values()):.0f}",
+                f"last month's funnel for the exchange, reports on the replica, during the load: "
+                f"{len(ok)} of {len(asked)} answered 200 (the standby committed {replica_xacts:,} "
+                f"read transactions meanwhile), median "
+                f"{median(ok) * 1000 if ok else float('nan'):.0f} ms, slowest "
+                f"{max(ok, default=0) * 1000:.0f} ms",
+                f"outbox: {created - outbox_before:,} messages written during the run, "
+                f"{pending} due ones left after draining; {len(workers_seen)} workers seen holding "
+                f"messages, both at once in {both} of {len(holders)} samples; finished messages "
+                "by attempts: "
+                + ", ".join(f"{r['attempts']}: {r['n']:,}" for r in finished)
+                + f"; failed {failed}"
+                + (
+                    " (none handled twice)"
+                    if finished and all(r["attempts"] == 1 for r in finished)
+                    else " (some were claimed again after a lease ran out, or none finished)"
+                ),
+                f"replica: at the end of the load it replayed everything the primary had written "
+                f"in {replay_s * 1000:.0f} ms; monthly sums {on_replica['rows']:,} rows / "
+                f"{on_replica['amount']:,} kopecks on the replica vs {on_primary['rows']:,} / "
+                f"{on_primary['amount']:,} on the primary "
+                f"({'equal' if dict(on_replica) == dict(on_primary) else 'DIFFERENT'})",
             ]
-            for d in drivers:
-                d.start()
-            for d in drivers:
-                d.join()
-            stop.set()
-            reader.join()
-            # Transactions the standby served while the reports were asked (the funnel's
-            # statements; nothing else reads it until here).
-            replica_xacts = asyncio.run(fetch(replica, XACTS))[0]["n"] - replica_xacts - 1
-            replay_s = asyncio.run(catch_up(primary, replica))
-            watcher.join()
-        deadline = time.monotonic() + 120
-        pending = -1
-        while time.monotonic() < deadline:
-            pending = asyncio.run(fetch(primary, PENDING))[0]["n"]
-            if pending == 0:
-                break
-            time.sleep(1)
-        finished = asyncio.run(fetch(primary, FINISHED))
-        failed = asyncio.run(fetch(primary, FAILED))[0]["n"]
-        version = asyncio.run(pg_version(primary))
-        created = asyncio.run(fetch(primary, "SELECT count(*) AS n FROM outbox"))[0]["n"]
-        workers_seen = set().union(*holders) if holders else set()
-        both = sum(1 for h in holders if len(h) >= 2)
-        asyncio.run(catch_up(primary, replica))  # then the sums must be the same
-        sums = "SELECT count(*) AS rows, COALESCE(sum(amount), 0) AS amount FROM funnel_month"
-        on_primary = asyncio.run(fetch(primary, sums))[0]
-        on_replica = asyncio.run(fetch(replica, sums))[0]
-
-        claims = {n: r["requests"] - r["non2xx"] for n, r in results.items()}
-        rps = {n: r["rps"] for n, r in results.items()}
-        ok = [t for status, t in asked if status == 200]
-        lines = [
-            f"{version} primary + streaming hot standby (pg_basebackup -R), loopback; "
-            f"{args.referrals:,} referrals in {args.clinics} clinics; two Granian instances "
-            f"(1 worker each) and two `plantrack worker` processes on the same "
-            f"{os.cpu_count()} cores; "
-            f"{args.seconds} s of load",
-            f"clinic claims: instance A {rps['a']:,.0f}/s, instance B {rps['b']:,.0f}/s, "
-            f"together {sum(rps.values()):,.0f}/s; acknowledged {sum(claims.values()):,}, "
-            f"errors {sum(r['non2xx'] + r['socket_errors'] for r in results.values()):.0f}",
-            f"last month's funnel for the exchange, reports on the replica, during the load: "
-            f"{len(ok)} of {len(asked)} answered 200 (the standby committed {replica_xacts:,} "
-            f"read transactions meanwhile), median "
-            f"{median(ok) * 1000 if ok else float('nan'):.0f} ms, slowest "
-            f"{max(ok, default=0) * 1000:.0f} ms",
-            f"outbox: {created - outbox_before:,} messages written during the run, "
-            f"{pending} due ones left after draining; {len(workers_seen)} workers seen holding "
-            f"messages, both at once in {both} of {len(holders)} samples; finished messages "
-            "by attempts: "
-            + ", ".join(f"{r['attempts']}: {r['n']:,}" for r in finished)
-            + f"; failed {failed}"
-            + (
-                " (none handled twice)"
-                if finished and all(r["attempts"] == 1 for r in finished)
-                else " (some were claimed again after a lease ran out, or none finished)"
-            ),
-            f"replica: at the end of the load it replayed everything the primary had written "
-            f"in {replay_s * 1000:.0f} ms; monthly sums {on_replica['rows']:,} rows / "
-            f"{on_replica['amount']:,} kopecks on the replica vs {on_primary['rows']:,} / "
-            f"{on_primary['amount']:,} on the primary "
-            f"({'equal' if dict(on_replica) == dict(on_primary) else 'DIFFERENT'})",
-        ]
-        record("scaling: two instances, two workers, a streaming replica", lines)
-    finally:
-        for w in workers:
-            w.terminate()
-        for w in workers:
-            w.wait(30)
-        pg_cluster.stop(replica_base)
-        pg_cluster.stop(primary_base)
+            record("scaling: two instances, two workers, a streaming replica", lines)
+        finally:
+            for w in workers:
+                w.terminate()
+            for w in workers:
+                w.wait(30)
+            pg_cluster.stop(replica_base)
 
 
 if __name__ == "__main__":

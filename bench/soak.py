@@ -34,7 +34,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -44,10 +43,9 @@ from statistics import median
 from backend.settings import Settings
 from bench import city
 from bench.common import SMOKE_HELP, pg_version, record, smoke_run
-from bench.plan_screen import PATH, WORKERS, Server, descendants, mint_tokens, pace, rss_mb, script
+from bench.plan_screen import PATH, WORKERS, Server, descendants, pace, rss_mb, script
 from bench.plan_screen import wrk as run_wrk
 from bench.write_path import claims_in_ledger, claims_script, coordinators
-from tests import pg_cluster
 
 SCREEN_SHARE = 0.7  # of the load: patients read far more than clinics write
 MAX_CONNECTIONS = {"screens": 64, "claims": 32}
@@ -229,14 +227,9 @@ def main() -> None:
     warm_up, alone, trial = (1, 1, 1) if args.smoke else (2, 10, 3)
     slices, window = args.minutes, min(5, max(1, args.minutes // 2))
 
-    work = Path(tempfile.mkdtemp(prefix="plantrack-soak-"))
-    base = pg_cluster.temp_base()
-    url = pg_cluster.start(base, extra_conf=city.PG_CONF)
-    env = city.env(url, work)
-    try:
-        started = time.monotonic()
-        city.build(url, work, args.referrals, args.clinics)
-        tokens = mint_tokens(work, args.patients, args.referrals, env)
+    started = time.monotonic()
+    with city.throwaway("soak", args.referrals, args.clinics, args.patients) as c:
+        url, base, work, env, tokens = c.url, c.base, c.work, c.env, c.tokens
         pairs = asyncio.run(coordinators(url, work, args.clinics, staff=args.staff))
         claim_lines = pairs.read_text().split()
         staff = len(set(claim_lines[0::2]))
@@ -351,8 +344,6 @@ def main() -> None:
             *([stopped] if stopped else []),
         ]
         record(f"soak: {slices} × {args.slice} s of mixed load", lines)
-    finally:
-        pg_cluster.stop(base)
 
 
 def summary(

@@ -19,17 +19,14 @@ import argparse
 import asyncio
 import multiprocessing
 import os
-import tempfile
 import time
 from itertools import cycle
-from pathlib import Path
 
 import httpx
 
 from bench import city
 from bench.common import SMOKE_HELP, pg_version, record, smoke_run
-from bench.plan_screen import PATH, PATIENT_BUDGET, mint_tokens
-from tests import pg_cluster
+from bench.plan_screen import PATH, PATIENT_BUDGET
 
 IN_FLIGHT = 16
 
@@ -87,22 +84,16 @@ def main() -> None:
     if args.smoke:
         args.reads, args.patients, args.referrals, clinics = 2000, 50, 300, 5
         smoke_run()
-    work = Path(tempfile.mkdtemp(prefix="plantrack-worker-growth-"))
-    base = pg_cluster.temp_base()
-    url = pg_cluster.start(base, extra_conf=city.PG_CONF)
-    env = city.env(url, work)
-    env["PLANTRACK_RATE_LIMIT_PATIENT"] = str(PATIENT_BUDGET)
-    try:
-        city.build(url, work, args.referrals, clinics)
-        tokens = mint_tokens(work, args.patients, args.referrals, env)
+    budget = str(PATIENT_BUDGET)
+    with city.throwaway(
+        "worker-growth", args.referrals, clinics, args.patients, PLANTRACK_RATE_LIMIT_PATIENT=budget
+    ) as c:
         began = time.perf_counter()
-        pairs = [line.split() for line in tokens.read_text().splitlines()]
+        pairs = [line.split() for line in c.tokens.read_text().splitlines()]
         with multiprocessing.get_context("spawn").Pool(1) as worker:
-            samples, statuses = worker.apply(serve_in_process, (env, pairs, args.reads))
+            samples, statuses = worker.apply(serve_in_process, (c.env, pairs, args.reads))
         took = time.perf_counter() - began
-        version = asyncio.run(pg_version(url))
-    finally:
-        pg_cluster.stop(base)
+        version = asyncio.run(pg_version(c.url))
     warm, last = samples[0], samples[-1]
     per_10k = (last - warm) / max(1, args.reads - args.reads // 10) * 10_000
     record(

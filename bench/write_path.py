@@ -17,14 +17,12 @@ import asyncio
 import hashlib
 import os
 import secrets
-import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench import city
 from bench.common import SMOKE_HELP, pg_version, record, smoke_run, wrk_posts
 from bench.plan_screen import WORKERS, Server, describe, wrk
-from tests import pg_cluster
 
 STAFF = 20  # coordinators, one per clinic
 PER_STAFF = 100  # referrals each writes to
@@ -141,12 +139,8 @@ def main() -> None:
     if args.smoke:
         args.referrals, args.clinics, args.seconds = 300, 5, 1
         smoke_run()
-    work = Path(tempfile.mkdtemp(prefix="plantrack-write-path-"))
-    base = pg_cluster.temp_base()
-    url = pg_cluster.start(base, extra_conf=city.PG_CONF)
-    env = city.env(url, work)
-    try:
-        city.build(url, work, args.referrals, args.clinics)
+    with city.throwaway("write-path", args.referrals, args.clinics) as c:
+        url, work, env = c.url, c.work, c.env
         pairs = asyncio.run(coordinators(url, work, args.clinics))
         lua = claims_script(work, pairs)
         with Server(args.server, "plantrack", env) as server:
@@ -178,8 +172,6 @@ def main() -> None:
                 f"target ≥ 1,000 claims/s: {'met' if result['rps'] >= 1000 else 'missed'}",
             ],
         )
-    finally:
-        pg_cluster.stop(base)
 
 
 if __name__ == "__main__":

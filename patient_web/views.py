@@ -13,7 +13,7 @@ import base64
 import hashlib
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -41,6 +41,7 @@ from backend.services.media import picture_links
 from backend.services.patient_links import LinkAccess
 from backend.services.patient_reads import ReferralBundle
 from backend.web.rate_limits import charge, client_address, link_budget
+from patient_web import forms
 from patient_web.i18n import WORDS, Lang, word
 
 COOKIE = "plantrack_patient"
@@ -238,10 +239,6 @@ def _call_days(bundle: ReferralBundle, now: datetime) -> dict[str, str]:
     return {"today": today.isoformat(), "min": min(sent, today).isoformat()}
 
 
-# The date field's value: an ISO day (what <input type=date> sends), or empty for "not said".
-CallDay = Annotated[str, msgspec.Meta(max_length=10, pattern=r"^(\d{4}-\d{2}-\d{2})?$")]
-
-
 def _day(value: str) -> date | None:
     if not value:
         return None
@@ -265,11 +262,6 @@ async def question_page(
     return await _index(request, token, first=question_id)
 
 
-class AnswerForm(msgspec.Struct, kw_only=True):
-    answer: Literal["yes", "no", "unsure"]
-    called_day: CallDay = ""
-
-
 def _back(token: str, done: str, anchor: str = "") -> Redirect:
     return Redirect(path=f"/p/{token}?done={done}{anchor}", status_code=303)
 
@@ -279,7 +271,7 @@ async def answer(
     request: Request,
     token: FromPath[str],
     question_id: FromPath[UUID],
-    data: Annotated[AnswerForm, Form],
+    data: Annotated[forms.AnswerForm, Form],
 ) -> Response:
     now = utcnow()
     access = await _open(request, token, now)
@@ -310,13 +302,9 @@ def _bad_day(request: Request, access: LinkAccess) -> Template:
     )
 
 
-class VariantForm(msgspec.Struct, kw_only=True):
-    variant: Annotated[str, msgspec.Meta(min_length=1, max_length=8)]
-
-
 @post("/{token:str}/variant", guards=[link_budget], include_in_schema=False)
 async def choose_variant(
-    request: Request, token: FromPath[str], data: Annotated[VariantForm, Form]
+    request: Request, token: FromPath[str], data: Annotated[forms.VariantForm, Form]
 ) -> Response:
     """The choice of a variant, as the app's: the variants are health data, so a phone
     that is not proved is sent to prove itself first."""
@@ -331,10 +319,6 @@ async def choose_variant(
     return _back(token, "chosen", "#options-title")
 
 
-class ReplyForm(msgspec.Struct, kw_only=True):
-    response: Literal["confirm", "decline", "reschedule"]
-
-
 @post(
     "/{token:str}/appointments/{appointment_id:uuid}", guards=[link_budget], include_in_schema=False
 )
@@ -342,7 +326,7 @@ async def reply(
     request: Request,
     token: FromPath[str],
     appointment_id: FromPath[UUID],
-    data: Annotated[ReplyForm, Form],
+    data: Annotated[forms.ReplyForm, Form],
 ) -> Response:
     now = utcnow()
     access = await _open(request, token, now)
@@ -353,15 +337,9 @@ async def reply(
     return _back(token, "replied")
 
 
-class RatingForm(msgspec.Struct, kw_only=True):
-    called: Literal["yes", "no"]
-    stars: Literal["", "1", "2", "3", "4", "5"] = ""
-    called_day: CallDay = ""
-
-
 @post("/{token:str}/rating", guards=[link_budget], include_in_schema=False)
 async def rate(
-    request: Request, token: FromPath[str], data: Annotated[RatingForm, Form]
+    request: Request, token: FromPath[str], data: Annotated[forms.RatingForm, Form]
 ) -> Response:
     now = utcnow()
     access = await _open(request, token, now)
@@ -451,10 +429,6 @@ async def plan(request: Request, token: FromPath[str], sent: FromQuery[bool] = F
     )
 
 
-class CodeForm(msgspec.Struct, kw_only=True):
-    code: Annotated[str, msgspec.Meta(max_length=20)] = ""
-
-
 @post("/{token:str}/code", guards=[link_budget], include_in_schema=False, status_code=200)
 async def send_code(request: Request, token: FromPath[str]) -> Response:
     now = utcnow()
@@ -491,7 +465,7 @@ async def _too_many(
 
 @post("/{token:str}/session", guards=[link_budget], include_in_schema=False, status_code=200)
 async def sign_in(
-    request: Request, token: FromPath[str], data: Annotated[CodeForm, Form]
+    request: Request, token: FromPath[str], data: Annotated[forms.CodeForm, Form]
 ) -> Response:
     now = utcnow()
     access = await _open(request, token, now)
@@ -519,13 +493,9 @@ async def sign_in(
     return response
 
 
-class SignOutForm(msgspec.Struct, kw_only=True):
-    everywhere: Literal["", "yes"] = ""
-
-
 @post("/{token:str}/sign-out", guards=[link_budget], include_in_schema=False)
 async def sign_out(
-    request: Request, token: FromPath[str], data: Annotated[SignOutForm, Form]
+    request: Request, token: FromPath[str], data: Annotated[forms.SignOutForm, Form]
 ) -> Response:
     now = utcnow()
     access = await _open(request, token, now)

@@ -173,7 +173,10 @@ class Appointment(msgspec.Struct, frozen=True, kw_only=True):
     patient_status: str = "needs-action"
 
 
-class PlanVersion(msgspec.Struct, frozen=True, kw_only=True):
+class FoldedPlan(msgspec.Struct, frozen=True, kw_only=True):
+    """A version of the plan as the ledger folds it: its priced lines and the variant that
+    counts (services.referral_view.PlanVersion is the stored version, items and teeth)."""
+
     plan_id: UUID
     version: int
     origin: str
@@ -234,8 +237,8 @@ class ReferralFold(msgspec.Struct, frozen=True, kw_only=True):
     no_show: bool
     patient_stopped: bool
     appointments: tuple[Appointment, ...]
-    plan: PlanVersion | None
-    estimated_plan: PlanVersion | None
+    plan: FoldedPlan | None
+    estimated_plan: FoldedPlan | None
     done_items: dict[UUID, datetime]
     payments: tuple[PaymentRef, ...]
     receipts: tuple[ReceiptRef, ...]
@@ -537,7 +540,7 @@ class _Walk(msgspec.Struct, kw_only=True):
 
 def _plan_versions(
     plan_sets: list[PlanSet], choice: VariantChoice | None = None
-) -> tuple[PlanVersion | None, PlanVersion | None, dict]:
+) -> tuple[FoldedPlan | None, FoldedPlan | None, dict]:
     versions = sorted(plan_sets, key=lambda b: b.version)
     current = estimated = None
     price_of: dict[UUID, int] = {}
@@ -547,7 +550,7 @@ def _plan_versions(
         chosen = choice.variant if choice is not None and choice.variant in offered else None
         if chosen is None and body.chosen_variant in offered:
             chosen = body.chosen_variant
-        version = PlanVersion(
+        version = FoldedPlan(
             plan_id=body.plan_id,
             version=body.version,
             origin=body.origin,
@@ -746,8 +749,8 @@ def _claim_plan_change(clinic_claims: dict[str, list[ClinicClaimRef]], event: Ev
 def _money(
     walk: _Walk,
     step: Step,
-    plan: PlanVersion | None,
-    estimated_plan: PlanVersion | None,
+    plan: FoldedPlan | None,
+    estimated_plan: FoldedPlan | None,
     price_of: dict[UUID, int],
     default_currency: str,
 ) -> MoneyFigures:

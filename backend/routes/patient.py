@@ -643,7 +643,7 @@ async def export_my_data(patient: NamedDependency[PatientPrincipal]) -> Response
 )
 async def erase_my_data(
     patient: NamedDependency[PatientPrincipal],
-    data: Annotated[privacy_body.ErasureIn, example_body(ex.ERASURE_IN)],
+    data: Annotated[s.ErasureIn, example_body(ex.ERASURE_IN)],
 ) -> privacy_body.ErasureOut:
     lang = await _lang(patient)
     try:

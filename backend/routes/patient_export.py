@@ -257,12 +257,6 @@ class PatientExport(msgspec.Struct, frozen=True, kw_only=True):
     call_notes: list[ExportCallNote] = []
 
 
-class ErasureIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    confirm: Annotated[
-        str, msgspec.Meta(max_length=32, description='exactly "erase"; anything else is refused')
-    ]
-
-
 class ErasureOut(msgspec.Struct, frozen=True, kw_only=True):
     erased_at: datetime
     status: Literal["erased"]

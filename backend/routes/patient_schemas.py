@@ -1,4 +1,7 @@
-"""Request and response bodies of the patient app API (/api/v1/auth, /api/v1/me)."""
+"""Request and response bodies of the patient app API (/api/v1/auth, /api/v1/me): every
+body a patient route reads, in one place (the export's answer is in patient_export.py). A
+service command a route passes on as it is (`profile.ProfileChange`) lives with its
+service."""
 
 from datetime import datetime
 from typing import Annotated, Literal
@@ -438,6 +441,12 @@ class ReportIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     occurred_at: datetime | None = None
     appointment_at: datetime | None = None
     note: Text | None = None
+
+
+class ErasureIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    confirm: Annotated[
+        str, msgspec.Meta(max_length=32, description='exactly "erase"; anything else is refused')
+    ]
 
 
 class ReceiptIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

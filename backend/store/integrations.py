@@ -39,6 +39,7 @@ async def upsert(
         Integration.secrets: secrets,
         Integration.updated_at: now,
         Integration.archived_at: None,
+        Integration.version: Integration.version + 1,
     }
     if existing is not None:
         await Integration.update(values).where(Integration.id == existing["id"])
@@ -85,7 +86,7 @@ async def by_token_hash(token_hash: str) -> IntegrationRow | None:
     """Every delivery asks this first: written out (backend.store.sql's reason)."""
     rows = await Integration.raw(
         "SELECT i.id, i.clinic, i.system, i.inbound_token_hash, i.config, i.secrets, "
-        "i.last_sync_at, i.created_at, i.updated_at, i.archived_at, "
+        "i.last_sync_at, i.created_at, i.updated_at, i.archived_at, i.version, "
         "c.timezone AS clinic_timezone "
         "FROM integration i JOIN clinic c ON c.id = i.clinic "
         "WHERE i.inbound_token_hash = {} AND i.archived_at IS NULL LIMIT 1",
@@ -100,9 +101,13 @@ async def of_system(system: str) -> list[IntegrationRow]:
 
 
 async def save_secrets(integration_id: UUID, secrets: str, now: datetime) -> None:
-    await Integration.update({Integration.secrets: secrets, Integration.updated_at: now}).where(
-        Integration.id == integration_id
-    )
+    await Integration.update(
+        {
+            Integration.secrets: secrets,
+            Integration.updated_at: now,
+            Integration.version: Integration.version + 1,
+        }
+    ).where(Integration.id == integration_id)
 
 
 async def mark_synced(integration_id: UUID, at: datetime) -> None:
@@ -139,13 +144,35 @@ async def store_delivery(
     return rows[0]["id"] if rows else None
 
 
+class KnownIntegration(msgspec.Struct, frozen=True):
+    """The integration a delivery's sender was authenticated against, as it was read."""
+
+    id: UUID
+    token_hash: str
+    version: int
+
+
+class Received(msgspec.Struct, frozen=True):
+    current: bool  # False: the integration has changed (or gone) since it was read
+    delivery_id: int | None  # None: not written (changed, or a repeated delivery key)
+
+
 # The delivery and its outbox message in one statement (PostgreSQL): no transaction to
-# open and close around the ingest route's only write. A repeated delivery key inserts
-# neither row and answers no id.
+# open and close around the ingest route's only write. It writes only while the
+# integration is the one the sender was checked against (same token, same version, not
+# archived), so a process that keeps integrations in memory learns of a rotation or a
+# revocation here, on the very next delivery. A repeated delivery key inserts neither
+# row and answers no id. INSERT … SELECT does not type its parameters by the target
+# columns as VALUES does: hence the casts.
 _RECEIVE = """
-WITH d AS (
+WITH live AS (
+    SELECT 1 FROM integration
+     WHERE id = {} AND inbound_token_hash = {} AND version = {} AND archived_at IS NULL
+), d AS (
     INSERT INTO inbox (clinic, system, received_at, headers, body, status, delivery_key)
-    VALUES ({}, {}, {}, {}, {}, 'received', {})
+    SELECT {}::uuid, {}::varchar, {}::timestamptz, {}::jsonb, {}::text, 'received',
+           {}::varchar
+      FROM live
     ON CONFLICT (clinic, delivery_key) DO NOTHING
     RETURNING id
 ), o AS (
@@ -154,12 +181,13 @@ WITH d AS (
            0, {}
       FROM d
 )
-SELECT id FROM d
+SELECT EXISTS (SELECT 1 FROM live) AS current, (SELECT id FROM d) AS id
 """
 
 
 async def receive_delivery(
     *,
+    integration: KnownIntegration,
     clinic_id: UUID,
     system: str,
     headers: dict[str, str],
@@ -167,12 +195,20 @@ async def receive_delivery(
     now: datetime,
     delivery_key: str | None,
     topic: str,
-) -> int | None:
+) -> Received:
     """Store a delivery with the outbox message that hands it to the worker (`topic`,
-    payload {"delivery_id": id}, dedupe key "<topic>:<id>"), atomically; its id, or None
-    if this delivery key was stored before (nothing is written then)."""
+    payload {"delivery_id": id}, dedupe key "<topic>:<id>"), atomically, if `integration`
+    is still as it was read; nothing is written for a repeated delivery key."""
     if not is_postgres():
         async with write_transaction():
+            live = await Integration.exists().where(
+                (Integration.id == integration.id)
+                & (Integration.inbound_token_hash == integration.token_hash)
+                & (Integration.version == integration.version)
+                & Integration.archived_at.is_null()
+            )
+            if not live:
+                return Received(current=False, delivery_id=None)
             delivery_id = await store_delivery(
                 clinic_id=clinic_id,
                 system=system,
@@ -188,9 +224,12 @@ async def receive_delivery(
                     now=now,
                     dedupe_key=f"{topic}:{delivery_id}",
                 )
-        return delivery_id
-    rows = await Inbox.raw(
+        return Received(current=True, delivery_id=delivery_id)
+    [row] = await Inbox.raw(
         _RECEIVE,
+        integration.id,
+        integration.token_hash,
+        integration.version,
         clinic_id,
         system,
         now,
@@ -202,7 +241,7 @@ async def receive_delivery(
         now,
         now,
     )
-    return rows[0]["id"] if rows else None
+    return Received(current=row["current"], delivery_id=row["id"])
 
 
 def _delivery(row: dict[str, Any]) -> DeliveryRow:

@@ -634,6 +634,7 @@ class IntegrationRow(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime
     archived_at: datetime | None
     clinic_timezone: str
+    version: int  # raised by every change of token, secrets or settings
 
 
 class DeliveryRow(msgspec.Struct, frozen=True, kw_only=True):

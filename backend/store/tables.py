@@ -443,6 +443,9 @@ class Integration(Table, tablename="integration"):
     created_at = Timestamptz()
     updated_at = Timestamptz()
     archived_at = Timestamptz(null=True, default=None)
+    # Raised with every change of the token, secrets or settings: a process that keeps
+    # the integration in memory writes a delivery only while this is what it read.
+    version = Integer(default=0)
 
 
 class Inbox(Table, tablename="inbox"):

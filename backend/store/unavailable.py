@@ -3,7 +3,8 @@
 An outage (PostgreSQL stopped, restarting, out of connections, the network gone; an
 SQLite file locked past the busy timeout) is answered 503 with Retry-After, and waited
 out by workers; anything else stays a 500. The error may come wrapped (a rollback that
-fails after the statement that failed), so the whole cause chain is looked at.
+fails after the statement that failed), so the whole cause chain is looked at. Text
+PostgreSQL cannot store is the request's fault: `UNSTORABLE_TEXT`, answered 400.
 """
 
 import errno
@@ -26,6 +27,11 @@ _POSTGRES_OUTAGES = (
     # standby; the connection is dropped and the next one finds the new primary.
     asyncpg.exceptions.TargetServerAttributeNotMatched,
     asyncpg.exceptions.ReadOnlySQLTransactionError,  # 25006
+)
+# PostgreSQL's text holds no NUL character (SQLite's does): the request's fault, not ours.
+UNSTORABLE_TEXT: tuple[type[Exception], ...] = (
+    asyncpg.exceptions.CharacterNotInRepertoireError,
+    asyncpg.exceptions.UntranslatableCharacterError,
 )
 _NETWORK_ERRNOS = {
     errno.ECONNREFUSED,

@@ -4,7 +4,6 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from asyncpg.exceptions import CharacterNotInRepertoireError, UntranslatableCharacterError
 from litestar.exceptions import HTTPException
 from litestar.plugins.problem_details import (
     ProblemDetailsConfig,
@@ -14,7 +13,7 @@ from litestar.plugins.problem_details import (
 
 from backend.runtime.logs import request_id
 from backend.services.errors import ServiceError
-from backend.store.unavailable import RETRY_AFTER_S, is_unavailable
+from backend.store.unavailable import RETRY_AFTER_S, UNSTORABLE_TEXT, is_unavailable
 
 log = logging.getLogger("plantrack.errors")
 
@@ -81,8 +80,7 @@ problem_details = ProblemDetailsPlugin(
             HTTPException: _from_http,
             ServiceError: _from_service,
             UnicodeDecodeError: _from_undecodable,
-            CharacterNotInRepertoireError: _from_unstorable_text,
-            UntranslatableCharacterError: _from_unstorable_text,
+            **dict.fromkeys(UNSTORABLE_TEXT, _from_unstorable_text),
             Exception: _from_unexpected,
         },
     )

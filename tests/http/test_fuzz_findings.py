@@ -44,3 +44,21 @@ async def test_inputs_the_fuzzer_found_are_bad_requests(client, db):
     # A picture link with a non-ASCII signature is a wrong link: 404, like any other.
     odd = await client.get(f"/media/{sent.referral_id}?exp=99999999999&sig=%C3%A9%E2%82%AC")
     assert odd.status_code == 404, odd.text
+
+
+async def test_a_nul_in_a_body_is_a_bad_request_where_it_cannot_be_stored(client, db):
+    """PostgreSQL's text holds no NUL character (store.unavailable.UNSTORABLE_TEXT): that
+    is a 400 problem document, never a 500. SQLite stores the text as given."""
+    clinic = await make_clinic()
+    operator = await sign_in(client, await make_staff(Role.exchange_operator))
+    answer = await client.patch(
+        f"/api/v1/exchange/clinics/{clinic}",
+        headers=operator.headers,
+        json={"address": "ул. Ленина\x00, 1"},
+    )
+    if db.database_url.startswith("sqlite"):
+        assert answer.status_code == 200, answer.text
+        return
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert "NUL" in answer.json()["detail"]

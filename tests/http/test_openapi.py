@@ -65,7 +65,7 @@ def test_examples_match_their_schemas():
         (ex.RECEIPT_IN, s.ReceiptIn),
         (ex.EXPORT, px.PatientExport),
         (ex.ERASED, px.ErasureOut),
-        (ex.ERASURE_IN, px.ErasureIn),
+        (ex.ERASURE_IN, s.ErasureIn),
         (sx.SIGN_IN, sb.StaffSignIn),
         (sx.SESSION, ss.StaffSession),
         (sx.REFERRAL_LIST, ss.ReferralList),

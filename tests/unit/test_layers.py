@@ -44,6 +44,21 @@ MAY_IMPORT: dict[str, set[str]] = {
 # (file, layer it may not import) — what issue 23 has still to move, nothing else.
 STILL_TO_MOVE: set[tuple[str, str]] = set()
 
+# Every query lives in the store: the database's own modules (the drivers, the ORM, the
+# tables, the written-out SQL) are imported there and by the composition roots only, so a
+# service cannot build a query even with the store's tables in reach.
+DATABASE = (
+    "piccolo",
+    "asyncpg",
+    "aiosqlite",
+    "sqlite3",
+    "psycopg",
+    "sqlalchemy",
+    "backend.store.tables",
+    "backend.store.sql",
+)
+DATABASE_IMPORTERS = {"store", "piccolo_conf", "ops", "app", "cli"}
+
 
 def layer_of(module: str) -> str | None:
     parts = module.split(".")
@@ -79,6 +94,17 @@ def violations(module: str, source: str) -> set[str]:
     return found
 
 
+def database_imports(module: str, source: str) -> set[str]:
+    """The database's own modules that `module` imports and may not."""
+    if layer_of(module) in DATABASE_IMPORTERS | {None}:
+        return set()
+    return {
+        name
+        for name in imported_modules(source)
+        if any(name == d or name.startswith(f"{d}.") for d in DATABASE)
+    }
+
+
 def project_modules() -> list[tuple[str, Path]]:
     paths = [
         *(ROOT / "backend").rglob("*.py"),
@@ -109,6 +135,14 @@ def test_each_package_imports_only_the_layers_below_it():
     assert STILL_TO_MOVE - found == set(), "moved: delete these lines from STILL_TO_MOVE"
 
 
+def test_queries_live_in_the_store():
+    found = set()
+    for module, path in project_modules():
+        for name in database_imports(module, path.read_text()):
+            found.add((str(path.relative_to(ROOT)), name))
+    assert found == set(), "the database reached outside backend/store/"
+
+
 # A planted violation of each rule is caught: the checker cannot pass by seeing nothing.
 PLANTED = [
     ("backend.domain.plans", "from backend.store import ledger"),
@@ -127,6 +161,20 @@ PLANTED = [
     ("backend.runtime.clock", "from backend.services import claims"),
     ("backend.web.errors", "from backend.routes import patient"),
     ("backend.outbox.worker", "from backend.routes import patient"),
+    ("backend.settings", "from backend.store import engine"),
+    ("backend.piccolo_conf", "from backend.services import claims"),
+    ("backend.auth.tokens", "from backend.store import sessions"),
+]
+
+PLANTED_QUERIES = [
+    ("backend.services.desk", "from backend.store.tables import Clinic"),
+    ("backend.services.desk", "from backend.store import sql"),
+    ("backend.services.desk", "from piccolo.query import Select"),
+    ("backend.routes.clinic", "import asyncpg"),
+    ("backend.web.errors", "from asyncpg.exceptions import CharacterNotInRepertoireError"),
+    ("backend.integrations.bitrix24", "import sqlite3"),
+    ("admin.views", "from backend.store.tables import Referral"),
+    ("patient_web.views", "import aiosqlite"),
 ]
 
 
@@ -135,7 +183,17 @@ def test_a_planted_violation_is_caught(module, line):
     assert violations(module, line), f"{module} importing by `{line}` passed the check"
 
 
+@pytest.mark.parametrize(("module", "line"), PLANTED_QUERIES)
+def test_a_planted_query_outside_the_store_is_caught(module, line):
+    assert database_imports(module, line), f"{module} importing by `{line}` passed the check"
+
+
 def test_what_the_rules_allow_passes():
     assert violations("backend.routes.clinic", "from backend.services import claims") == set()
     assert violations("backend.services.claims", "from backend.store import ledger") == set()
     assert violations("backend.cli", "from backend.store import ledger") == set()
+    assert (
+        database_imports("backend.store.ledger", "from backend.store.tables import Event") == set()
+    )
+    assert database_imports("backend.services.claims", "from backend.store import ledger") == set()
+    assert database_imports("backend.ops.backup", "import sqlite3") == set()
