@@ -420,6 +420,12 @@ async def load(url: str, start: int, stop: int, clinics: int, pool: ProcessPoolE
     import asyncpg
 
     from backend.store.migrations.m0050_funnel_balance_filled import FILL as FILL_BALANCES
+    from backend.store.migrations.m0052_funnel_month_flow_filled import (
+        FILL as FILL_FLOWS,
+    )
+    from backend.store.migrations.m0052_funnel_month_flow_filled import (
+        FILL_CLINIC_BALANCES,
+    )
 
     conn = await asyncpg.connect(url)
     events = rows = 0
@@ -454,9 +460,14 @@ async def load(url: str, start: int, stop: int, clinics: int, pool: ProcessPoolE
             "SUM(amount), SUM(count) FROM funnel_fact "
             "GROUP BY clinic, cohort, specialization, month, kind, split, reason"
         )
+        # The month's flows without the cohort, from the monthly sums as m0052 does.
+        await conn.execute("TRUNCATE funnel_month_flow")
+        await conn.execute(FILL_FLOWS)
         # The reserve's running balances, from the monthly sums as migration m0050 does.
         await conn.execute("TRUNCATE funnel_balance")
+        await conn.execute("TRUNCATE funnel_clinic_balance")
         await conn.execute(FILL_BALANCES)
+        await conn.execute(FILL_CLINIC_BALANCES)
         # Events came with their own ids: the service's next one follows them.
         await conn.execute(
             "SELECT setval(pg_get_serial_sequence('event', 'id'), "

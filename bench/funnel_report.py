@@ -3,6 +3,11 @@ aggregate over the same facts.
 
     python -m bench.funnel_report [--sizes 10000,100000,1000000] [--clinics 500]
     python -m bench.funnel_report --quick        # 2k and 20k referrals, 50 clinics
+    python -m bench.funnel_report --beside main  # and main's code on the same city
+
+With `--beside REF`, at each size the same measurements are also taken by the code of
+git commit REF (checked out in a throwaway worktree, run in its own process against the
+same database; the city's tables are this code's), side by side in the same run.
 
 The city grows step by step (`bench.city`: stories over 24 months folded by the domain
 into their funnel facts, loaded with COPY; the monthly sums built from the facts as the
@@ -12,7 +17,11 @@ report, for all clinics and for one, and of the hand-written aggregate.
 
 import argparse
 import asyncio
+import contextlib
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -119,6 +128,52 @@ async def measure(url: str, var: Path, runs: int) -> dict[str, float]:
     return {k: median(v) * 1000 for k, v in timings.items()}
 
 
+# What a commit's own code measures, run from its checkout (its `bench` and `backend`).
+_BESIDE = (
+    "import asyncio, json, sys; from pathlib import Path; from bench.funnel_report import "
+    "measure; print(json.dumps(asyncio.run(measure(sys.argv[1], Path(sys.argv[2]), "
+    "int(sys.argv[3])))))"
+)
+
+
+@contextmanager
+def checkout(ref: str) -> Iterator[Path]:
+    """Commit `ref` in a throwaway git worktree."""
+    root = Path(__file__).resolve().parents[1]
+    where = Path(tempfile.mkdtemp(prefix="plantrack-beside-")) / "tree"
+    subprocess.run(["git", "worktree", "add", "--detach", str(where), ref], cwd=root, check=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(where)], cwd=root, check=True)
+
+
+def measure_beside(tree: Path, url: str, var: Path, runs: int) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, "-c", _BESIDE, url, str(var), str(runs)],
+        cwd=tree,
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def report_line(size: int, events: int, ms: dict[str, float], who: str = "") -> str:
+    return (
+        f"{size:>9,} referrals, {events:>10,} events{who}: month report all clinics "
+        f"{ms['all']:.1f} ms (hand-written SQL {ms['sql_all']:.1f} ms, ratio "
+        f"{ms['all'] / ms['sql_all']:.2f}); one clinic {ms['one']:.1f} ms (SQL "
+        f"{ms['sql_one']:.1f} ms, ratio {ms['one'] / ms['sql_one']:.2f}); "
+        f"reserve summed from every month's movements (before the balances): all "
+        f"clinics {ms['moves_all']:.1f} ms, one clinic {ms['moves_one']:.1f} ms; "
+        f"plan vs fact {ms['plan_fact']:.1f} ms; health cells {ms['health']:.0f} ms; "
+        f"conversion all clinics {ms['conv_all']:.1f} ms, one clinic "
+        f"{ms['conv_one']:.1f} ms"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="10000,100000,1000000")
@@ -126,6 +181,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--quick", action="store_true", help="2k and 20k referrals, 50 clinics")
     parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
+    parser.add_argument("--beside", metavar="REF", help="also measure commit REF's code")
     args = parser.parse_args()
     sizes = [2000, 20000] if args.quick else [int(s) for s in args.sizes.split(",")]
     clinics = 50 if args.quick else args.clinics
@@ -138,24 +194,23 @@ def main() -> None:
     url = pg_cluster.start(base, extra_conf=city.PG_CONF)
     lines, loaded, events = [], 0, 0
     by_size: dict[int, dict[str, float]] = {}
+    beside: dict[int, dict[str, float]] = {}
     try:
         asyncio.run(city.add_clinics(url, var, clinics))
-        with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        with (
+            ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as pool,
+            checkout(args.beside) if args.beside else contextlib.nullcontext() as tree,
+        ):
             for size in sizes:
                 events += city.grow(url, loaded, size, clinics, pool)
                 loaded = size
+                if tree is not None:
+                    beside[size] = measure_beside(tree, url, var, args.runs)
+                    line = report_line(size, events, beside[size], f", {args.beside}'s code")
+                    print(line, flush=True)
+                    lines.append(line)
                 ms = asyncio.run(measure(url, var, args.runs))
-                line = (
-                    f"{size:>9,} referrals, {events:>10,} events: month report all clinics "
-                    f"{ms['all']:.1f} ms (hand-written SQL {ms['sql_all']:.1f} ms, ratio "
-                    f"{ms['all'] / ms['sql_all']:.2f}); one clinic {ms['one']:.1f} ms (SQL "
-                    f"{ms['sql_one']:.1f} ms, ratio {ms['one'] / ms['sql_one']:.2f}); "
-                    f"reserve summed from every month's movements (before the balances): all "
-                    f"clinics {ms['moves_all']:.1f} ms, one clinic {ms['moves_one']:.1f} ms; "
-                    f"plan vs fact {ms['plan_fact']:.1f} ms; health cells {ms['health']:.0f} ms; "
-                    f"conversion all clinics {ms['conv_all']:.1f} ms, one clinic "
-                    f"{ms['conv_one']:.1f} ms"
-                )
+                line = report_line(size, events, ms, ", this code" if tree else "")
                 print(line, flush=True)
                 lines.append(line)
                 by_size[size] = ms
@@ -166,6 +221,14 @@ def main() -> None:
                 f"all-clinics month report, {large:,} / {small:,} referrals: "
                 f"×{growth['all']:.2f} from the running balances, ×{growth['moves_all']:.2f} "
                 "summing every month's movements"
+            )
+            print(line, flush=True)
+            lines.append(line)
+        if len(beside) > 1:
+            small, large = min(beside), max(beside)
+            line = (
+                f"{args.beside}'s code: all-clinics month report, {large:,} / {small:,} "
+                f"referrals: ×{beside[large]['all'] / beside[small]['all']:.2f}"
             )
             print(line, flush=True)
             lines.append(line)

@@ -37,6 +37,14 @@ ADD_TO_MONTHS = (
     '"amount" = "funnel_month"."amount" + excluded."amount", '
     '"count" = "funnel_month"."count" + excluded."count"'
 )
+ADD_TO_FLOWS = (
+    'INSERT INTO "funnel_month_flow" ("clinic", "month", "kind", "split", "reason", '
+    '"cohort", "amount", "count") VALUES {values} '
+    'ON CONFLICT ("month", "clinic", "kind", "split", "reason", "cohort") '
+    "DO UPDATE SET "
+    '"amount" = "funnel_month_flow"."amount" + excluded."amount", '
+    '"count" = "funnel_month_flow"."count" + excluded."count"'
+)
 
 
 def _comparable(row: dict[str, Any]) -> tuple:
@@ -124,99 +132,160 @@ async def replace(
             *args,
         )
     if changed:
-        # One statement for every month the change touches (in a fixed order, so that
-        # two recordings touching the same months take their row locks alike).
-        args = []
-        for (clinic, key), (amount, count) in sorted(
-            changed, key=lambda kv: (str(kv[0][0]), kv[0][1])
-        ):
-            args += [clinic, *key, amount, count]
-        await sql.run(ADD_TO_MONTHS.format(values=sql.rows_of(len(changed), 9)), *args)
+        await _add_to_months(changed)
         await _move_balances(
             [(clinic, key, amount, count) for (clinic, key), (amount, count) in changed]
         )
 
 
-Balance = tuple[UUID, str, str]  # clinic, cohort, specialization
-
-# A month of a key with no row yet starts from the balance of the key's row before it.
-_OPEN_MONTHS = (
-    'INSERT INTO "funnel_balance" ("clinic", "cohort", "specialization", "month", "amount", '
-    '"count") VALUES {values} '
-    'ON CONFLICT ("clinic", "cohort", "specialization", "month") DO NOTHING'
-)
-_CARRIED = (
-    'COALESCE((SELECT b."{column}" FROM "funnel_balance" b WHERE b."clinic" = {{}} '
-    'AND b."cohort" = {{}} AND b."specialization" = {{}} AND b."month" < {{}} '
-    'ORDER BY b."month" DESC LIMIT 1), 0)'
-)
-# Every row of the key from the first changed month on takes the movements dated up to
-# its month; the rows before a new month learn where they now end.
-_MOVE = (
-    'UPDATE "funnel_balance" SET "amount" = "amount" + ({amount}), '
-    '"count" = "count" + ({count}), '
-    '"next_month" = COALESCE((SELECT MIN(n."month") FROM "funnel_balance" n '
-    'WHERE n."clinic" = "funnel_balance"."clinic" AND n."cohort" = "funnel_balance"."cohort" '
-    'AND n."specialization" = "funnel_balance"."specialization" '
-    'AND n."month" > "funnel_balance"."month"), \'9999-99\') '
-    'WHERE "clinic" = {{}} AND "cohort" = {{}} AND "specialization" = {{}} '
-    'AND "next_month" > {{}}'
-)
-_DATED = 'CASE WHEN "month" >= {} THEN CAST({} AS BIGINT) ELSE 0 END'
+async def _add_to_months(changed: list[tuple[tuple[UUID, Key], list[int]]]) -> None:
+    """The differences added to the monthly sums and, for the flows, to their sums per
+    clinic (funnel_month_flow): on PostgreSQL in one statement, the first as its WITH
+    (no round trip more); SQLite, which writes nothing in a WITH, takes two. Each in a
+    fixed order, so that two recordings touching the same months take their row locks
+    alike."""
+    args: list[Any] = []
+    for (clinic, key), (amount, count) in sorted(changed, key=lambda kv: (str(kv[0][0]), kv[0][1])):
+        args += [clinic, *key, amount, count]
+    months = ADD_TO_MONTHS.format(values=sql.rows_of(len(changed), 9))
+    flows = _flows_of(changed)
+    if not flows:
+        await sql.run(months, *args)
+        return
+    flow_args: list[Any] = []
+    for (clinic, *key), (amount, count) in flows:
+        flow_args += [clinic, *key, amount, count]
+    to_flows = ADD_TO_FLOWS.format(values=sql.rows_of(len(flows), 8))
+    await sql.run_together([(months, args), (to_flows, flow_args)])
 
 
-def _lock_id(key: Balance) -> int:
+def _flows_of(changed: list[tuple[tuple[UUID, Key], list[int]]]) -> list[tuple[tuple, list[int]]]:
+    """The flows among the changed monthly sums, summed over the specializations and
+    without the cohort where the referral was sent before the month, in
+    funnel_month_flow's key order."""
+    flows: dict[tuple, list[int]] = {}
+    for (clinic, (cohort, _specialization, month, kind, split, reason)), (amount, count) in changed:
+        if kind not in FUNNEL_KINDS:
+            continue
+        kept = cohort if cohort >= month else ""
+        sums = flows.setdefault((clinic, month, kind, split, reason, kept), [0, 0])
+        sums[0] += amount
+        sums[1] += count
+    return sorted(
+        ((k, v) for k, v in flows.items() if v != [0, 0]),
+        key=lambda kv: (kv[0][1], str(kv[0][0]), kv[0][2:]),
+    )
+
+
+# The reserve's running balances: per clinic, cohort and main specialization, and per
+# clinic and cohort over every specialization (what the report of all of them reads).
+BALANCES: dict[str, tuple[str, ...]] = {
+    "funnel_balance": ("clinic", "cohort", "specialization"),
+    "funnel_clinic_balance": ("clinic", "cohort"),
+}
+Balance = tuple[str, tuple]  # table, key (values of its BALANCES columns)
+
+
+def _equal(columns: tuple[str, ...], alias: str = "", of: str = "") -> str:
+    """`a = {} AND b = {} …` over a balance's key columns; with `of`, each equal to the
+    same column of that table instead."""
+    return " AND ".join(f'{alias}"{c}" = ' + (f'{of}."{c}"' if of else "{}") for c in columns)
+
+
+def _open_months(table: str, rows: int) -> str:
+    """A month of a key with no row yet starts from the balance of the key's row
+    before it."""
+    columns = BALANCES[table]
+    carried = [
+        f'COALESCE((SELECT b."{c}" FROM "{table}" b WHERE {_equal(columns, "b.")} '  # noqa: S608
+        f'AND b."month" < {{}} ORDER BY b."month" DESC LIMIT 1), 0)'
+        for c in ("amount", "count")
+    ]
+    row = f"({sql.marks(len(columns) + 1)}, {', '.join(carried)})"
+    names = ", ".join(f'"{c}"' for c in columns)
+    return (
+        f'INSERT INTO "{table}" ({names}, "month", "amount", "count") '  # noqa: S608
+        f"VALUES {', '.join(row for _ in range(rows))} "
+        f'ON CONFLICT ({names}, "month") DO NOTHING'
+    )
+
+
+def _move(table: str, months: int) -> str:
+    """Every row of the key from the first changed month on takes the movements dated
+    up to its month; the rows before a new month learn where they now end."""
+    columns = BALANCES[table]
+    same = _equal(columns, "n.", of=f'"{table}"')
+    dated = " + ".join(
+        'CASE WHEN "month" >= {} THEN CAST({} AS BIGINT) ELSE 0 END' for _ in range(months)
+    )
+    return (
+        f'UPDATE "{table}" SET "amount" = "amount" + ({dated}), '  # noqa: S608
+        f'"count" = "count" + ({dated}), '
+        f'"next_month" = COALESCE((SELECT MIN(n."month") FROM "{table}" n '
+        f"WHERE {same} "
+        f'AND n."month" > "{table}"."month"), \'9999-99\') '
+        f'WHERE {_equal(columns)} AND "next_month" > {{}}'
+    )
+
+
+def _lock_id(balance: Balance) -> int:
     """A key's transaction lock (PostgreSQL's advisory locks take a signed 64-bit id)."""
-    clinic, cohort, specialization = key
-    name = f"funnel_balance|{clinic}|{cohort}|{specialization}"
+    table, key = balance
+    name = "|".join([table, *map(str, key)])
     digest = hashlib.blake2b(name.encode(), digest_size=8)
     return int.from_bytes(digest.digest(), "big", signed=True)
 
 
 async def _move_balances(changed: list[tuple[UUID, Key, int, int]]) -> None:
-    """The reserve movements among `changed` added to the running balances: to the row of
-    their month (opened from the balance before it if new) and to every later row of
-    their key, so that a late or back-dated fact moves every month after it.
+    """The reserve movements among `changed` added to the running balances (of their
+    specialization, and of every specialization): to the row of their month (opened
+    from the balance before it if new) and to every later row of their key, so that a
+    late or back-dated fact moves every month after it.
 
     A key's rows are written under its transaction lock (PostgreSQL; SQLite has one
     writer): two recordings of one key queue, so neither opens a month from a balance
     the other is changing. Locks are taken in one order (by id), after the monthly
-    sums' rows, as every recording does."""
+    sums' rows, as every recording does. On PostgreSQL the months are opened in one
+    statement and moved in another, whatever the number of keys."""
     moves: dict[Balance, dict[str, list[int]]] = {}
     for clinic, (cohort, specialization, month, kind, _split, _reason), amount, count in changed:
         if kind != "reserve":
             continue
-        by_month = moves.setdefault((clinic, cohort, specialization), {})
-        sums = by_month.setdefault(month, [0, 0])
-        sums[0] += amount
-        sums[1] += count
-    keys = sorted(
-        (key for key, by_month in moves.items() if any(v != [0, 0] for v in by_month.values())),
-        key=_lock_id,
-    )
-    if not keys:
+        for balance in (
+            ("funnel_balance", (clinic, cohort, specialization)),
+            ("funnel_clinic_balance", (clinic, cohort)),
+        ):
+            sums = moves.setdefault(balance, {}).setdefault(month, [0, 0])
+            sums[0] += amount
+            sums[1] += count
+    # Every key moved has a month that changed (the clinic's too, even where two of its
+    # specializations' movements cancel: it keeps a row at each such month, as the
+    # filling from the monthly sums does).
+    balances = sorted(moves, key=_lock_id)
+    if not balances:
         return
     if is_postgres():
         await sql.run(
-            "SELECT " + ", ".join("pg_advisory_xact_lock({})" for _ in keys),
-            *(_lock_id(key) for key in keys),
+            "SELECT " + ", ".join("pg_advisory_xact_lock({})" for _ in balances),
+            *(_lock_id(balance) for balance in balances),
         )
-    carried = {c: _CARRIED.format(column=c) for c in ("amount", "count")}
-    row = f"({{}}, {{}}, {{}}, {{}}, {carried['amount']}, {carried['count']})"
-    values, args = [], []
-    for key in keys:
-        for month in sorted(moves[key]):
-            values.append(row)
-            args += [*key, month, *key, month, *key, month]
-    await sql.run(_OPEN_MONTHS.format(values=", ".join(values)), *args)
-    for key in keys:
-        dated = sorted(moves[key].items())
-        statement = _MOVE.format(
-            amount=" + ".join(_DATED for _ in dated), count=" + ".join(_DATED for _ in dated)
-        )
-        args = [m for month, (amount, _) in dated for m in (month, amount)]
-        args += [m for month, (_, count) in dated for m in (month, count)]
-        await sql.run(statement, *args, *key, dated[0][0])
+    opened: dict[str, list[list]] = {}
+    for table, key in balances:
+        for month in sorted(moves[table, key]):
+            opened.setdefault(table, []).append([*key, month, *key, month, *key, month])
+    await sql.run_together(
+        [
+            (_open_months(t, len(rows)), [a for row in rows for a in row])
+            for t, rows in opened.items()
+        ]
+    )
+    moving = []
+    for table, key in balances:
+        dated = sorted(moves[table, key].items())
+        args = [a for month, (amount, _) in dated for a in (month, amount)]
+        args += [a for month, (_, count) in dated for a in (month, count)]
+        moving.append((_move(table, len(dated)), [*args, *key, dated[0][0]]))
+    await sql.run_together(moving)
 
 
 FUNNEL_KINDS = (
@@ -311,11 +380,11 @@ def _sums(rows: list[dict[str, Any]], **keys: str) -> list[FunnelSum]:
 
 _MONTH_SUMS = (
     'SELECT "month", "cohort", "kind", "split", "reason", SUM("amount") AS "amount", '
-    'SUM("count") AS "count" FROM "funnel_month" WHERE "kind" IN ({kinds}) '
+    'SUM("count") AS "count" FROM "{flows}" WHERE "kind" IN ({kinds}) '
     'AND "month" IN ({months}){scope} GROUP BY "month", "cohort", "kind", "split", "reason" '
     "UNION ALL "
     "SELECT '', \"cohort\", 'reserve', '', '', SUM(\"amount\"), SUM(\"count\") "
-    'FROM "funnel_balance" WHERE "next_month" > {{}} AND "month" <= {{}} '
+    'FROM "{balances}" WHERE "next_month" > {{}} AND "month" <= {{}} '
     'AND ("amount" <> 0 OR "count" <> 0){scope} GROUP BY "cohort"'
 )
 
@@ -341,14 +410,27 @@ async def month_sums(
     specialization: str | None = None,
 ) -> list[FunnelSum]:
     """In one statement, what a period's funnel needs: the flows of its whole months
-    from the monthly sums, by month, cohort, kind, split and reason; and the reserve at
-    the end of `reserve_through` by cohort (kind "reserve"), from the running balances:
-    one row per clinic, cohort and specialization still holding money or plans, however
-    long the history."""
+    by month, cohort, kind, split and reason; and the reserve at the end of
+    `reserve_through` by cohort (kind "reserve"), from the running balances: one row per
+    clinic and cohort (funnel_clinic_balance; and specialization, if one is asked for:
+    funnel_balance) still holding money or plans, however long the history.
+
+    The flows of one month of every specialization come from their sums per clinic
+    (funnel_month_flow: not per cohort and specialization too), whose cohort is '' for
+    referrals sent before the month, which is all the report asks of it (plans sent in
+    the period). Several months, or one specialization, come from the monthly sums by
+    cohort, where a referral sent in the period's first month is told apart in its
+    later months too."""
     months = months or ["-"]
     scope, scope_args = _raw_scope(clinic_ids, specialization)
     statement = _MONTH_SUMS.format(
-        kinds=sql.marks(len(FUNNEL_KINDS)), months=sql.marks(len(months)), scope=scope
+        flows="funnel_month_flow"
+        if len(months) == 1 and specialization is None
+        else "funnel_month",
+        balances="funnel_clinic_balance" if specialization is None else "funnel_balance",
+        kinds=sql.marks(len(FUNNEL_KINDS)),
+        months=sql.marks(len(months)),
+        scope=scope,
     )
     args = [*FUNNEL_KINDS, *months, *scope_args, reserve_through, reserve_through, *scope_args]
     return _sums(await FunnelMonth.raw(statement, *args).run(node=reports_node()))

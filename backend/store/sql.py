@@ -87,3 +87,18 @@ async def run(query: str, *args: Any) -> list[dict[str, Any]]:
         return [dict(r) for r in await tx.connection.fetch(_numbered(query), *args)]
     rows = await engine.run_querystring(QueryString(query, *args))
     return engine.transform_response_to_dicts(rows) if rows else []
+
+
+async def run_together(statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+    """Writes that do not read each other's rows, in order (`run` each): on PostgreSQL
+    as one statement (all but the last as its WITH: one round trip), on SQLite (which
+    writes nothing in a WITH) one by one."""
+    if isinstance(current_engine(), PostgresEngine) and len(statements) > 1:
+        parts = [f'"w{n}" AS ({query})' for n, (query, _) in enumerate(statements[:-1])]
+        await run(
+            f"WITH {', '.join(parts)} {statements[-1][0]}",
+            *(a for _, args in statements for a in args),
+        )
+        return
+    for query, args in statements:
+        await run(query, *args)

@@ -554,6 +554,42 @@ class FunnelBalance(Table, tablename="funnel_balance"):
     # unique (clinic, cohort, specialization, month)
 
 
+class FunnelClinicBalance(Table, tablename="funnel_clinic_balance"):
+    """FunnelBalance per clinic and cohort over every specialization: the report of all
+    specializations reads one row per clinic and cohort, not per specialization too.
+    Kept with the balances per specialization (store.funnel_facts), filled from the
+    monthly sums by m0052."""
+
+    id = BigSerial(primary_key=True)
+    clinic = UUID()
+    cohort = Varchar(length=7)
+    month = Varchar(length=7)
+    next_month = Varchar(length=7, default="9999-99")
+    amount = BigInt(default=0)
+    count = BigInt(default=0)
+    # unique (clinic, cohort, month)
+
+
+class FunnelMonthFlow(Table, tablename="funnel_month_flow"):
+    """The monthly sums of the flows (kinds in store.funnel_facts.FUNNEL_KINDS) per
+    clinic, without the cohort and the specialization: the month's report of every
+    specialization reads one row per clinic, kind, split and reason, however many
+    cohorts move in it. `cohort` is kept only for referrals not sent before the month
+    (the report's plans sent in the period; '' for the rest). Kept with the monthly sums
+    (store.funnel_facts), filled from them by m0052."""
+
+    id = BigSerial(primary_key=True)
+    clinic = UUID()
+    month = Varchar(length=7)
+    kind = Varchar(length=24)
+    split = Varchar(length=12, default="")
+    reason = Varchar(length=200, default="")
+    cohort = Varchar(length=7, default="")
+    amount = BigInt(default=0)
+    count = BigInt(default=0)
+    # unique (month, clinic, kind, split, reason, cohort)
+
+
 class VisitCode(Table, tablename="visit_code"):
     """A one-time code the clinic shows at reception; the patient enters it to co-sign
     the visit. Only its HMAC is stored."""
@@ -795,6 +831,8 @@ TABLES: list[type[Table]] = [
     FunnelFact,
     FunnelMonth,
     FunnelBalance,
+    FunnelClinicBalance,
+    FunnelMonthFlow,
     PatientLink,
     SmsMessage,
     SmsCode,

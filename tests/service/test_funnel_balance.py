@@ -1,10 +1,12 @@
-"""The reserve's running balances (store.funnel_facts, funnel_balance) against the
-movements they replace: after stories recorded out of order — items reported days and
-months late, closings back-dated before earlier-recorded work — in several clinics, the
-period funnel read from the balances equals the one that sums every month's movements;
-each balance row is the sum of its key's movements up to its month; migration m0050
-fills the same rows from the monthly sums, and a refold keeps them. On SQLite and
-PostgreSQL, with concurrent recordings of one key on the latter."""
+"""The reserve's running balances (store.funnel_facts, funnel_balance) and the month's
+flows per clinic (funnel_month_flow) against what they replace: after stories recorded
+out of order — items reported days and months late, closings back-dated before
+earlier-recorded work — in several clinics, the period funnel read from them equals the
+one that sums every month's movements by cohort; each balance row (per specialization,
+and per clinic over every specialization) is the sum of its key's movements up to its month; each
+flow row is the facts of its clinic, month, kind, split and reason summed; migrations
+m0050 and m0052 fill the same rows from the monthly sums, and a refold keeps them. On
+SQLite and PostgreSQL, with concurrent recordings of one key on the latter."""
 
 import asyncio
 import contextlib
@@ -26,13 +28,27 @@ from backend.services.referrals import PatientIn, PlanIn, PlanItemIn, send_refer
 from backend.store import funnel_facts, ledger
 from backend.store.engine import current_engine
 from backend.store.migrations.m0050_funnel_balance_filled import FILL
+from backend.store.migrations.m0052_funnel_month_flow_filled import (
+    FILL as FILL_FLOWS,
+)
+from backend.store.migrations.m0052_funnel_month_flow_filled import (
+    FILL_CLINIC_BALANCES,
+)
 from backend.store.tables import FunnelBalance
 from tests.factories import make_clinic
 
 NOW = datetime(2027, 6, 1, 12, tzinfo=UTC)
 BASE = date(2026, 9, 1)
 SPECS = ["therapy", "implantology"]
-BALANCE_COLUMNS = '"clinic", "cohort", "specialization", "month", "next_month", "amount", "count"'
+FLOW_COLUMNS = '"clinic", "month", "kind", "split", "reason", "cohort", "amount", "count"'
+FLOWS_FROM_FACTS = (
+    'SELECT "clinic", "month", "kind", "split", "reason", "cohort", SUM("amount") AS '
+    '"amount", SUM("count") AS "count" FROM (SELECT "clinic", "month", "kind", "split", '
+    '"reason", CASE WHEN "cohort" >= "month" THEN "cohort" ELSE \'\' END AS "cohort", '
+    '"amount", "count" FROM "funnel_fact" WHERE "kind" IN ({kinds})) AS f '
+    'GROUP BY "clinic", "month", "kind", "split", "reason", "cohort" '
+    'HAVING SUM("amount") <> 0 OR SUM("count") <> 0'
+)
 
 # One step: what, how many days after the sending it happened, which item.
 step = st.tuples(
@@ -92,28 +108,55 @@ async def rows(statement: str, *args) -> list[tuple]:
     )
 
 
-async def balances() -> list[tuple]:
-    return await rows(f'SELECT {BALANCE_COLUMNS} FROM "funnel_balance"')  # noqa: S608
+async def balances(table: str = "funnel_balance") -> list[tuple]:
+    columns = ", ".join(f'"{c}"' for c in funnel_facts.BALANCES[table])
+    return await rows(
+        f'SELECT {columns}, "month", "next_month", "amount", "count" FROM "{table}"'  # noqa: S608
+    )
 
 
 async def assert_balances_are_running_sums() -> None:
     """Each row: its key's reserve movements summed up to its month, holding until the
-    key's next row; and a row for exactly the months that have movements."""
-    summed = await rows(
-        'SELECT m."clinic", m."cohort", m."specialization", m."month", '
-        'COALESCE((SELECT MIN(n."month") FROM "funnel_month" n WHERE n."kind" = \'reserve\' '
-        'AND n."clinic" = m."clinic" AND n."cohort" = m."cohort" '
-        'AND n."specialization" = m."specialization" AND n."month" > m."month"), '
-        "'9999-99') AS \"next\", "
-        '(SELECT SUM(p."amount") FROM "funnel_month" p WHERE p."kind" = \'reserve\' '
-        'AND p."clinic" = m."clinic" AND p."cohort" = m."cohort" '
-        'AND p."specialization" = m."specialization" AND p."month" <= m."month") AS "amount", '
-        '(SELECT SUM(p."count") FROM "funnel_month" p WHERE p."kind" = \'reserve\' '
-        'AND p."clinic" = m."clinic" AND p."cohort" = m."cohort" '
-        'AND p."specialization" = m."specialization" AND p."month" <= m."month") AS "count" '
-        'FROM "funnel_month" m WHERE m."kind" = \'reserve\''
+    key's next row; and a row for exactly the months that have movements. Per clinic,
+    cohort and specialization (funnel_balance), and per clinic and cohort over every
+    specialization (funnel_clinic_balance)."""
+    for table, key in funnel_facts.BALANCES.items():
+        columns = ", ".join(f'"{c}"' for c in key)
+
+        def same(alias: str, key=key) -> str:
+            return " AND ".join(f'{alias}."{c}" = m."{c}"' for c in key)
+
+        summed = await rows(
+            'WITH "moves" AS (SELECT * FROM "funnel_month" WHERE "kind" = \'reserve\') '  # noqa: S608
+            f'SELECT {", ".join(f"m.{c}" for c in columns.split(", "))}, m."month", '
+            f'COALESCE((SELECT MIN(n."month") FROM "moves" n WHERE {same("n")} '
+            'AND n."month" > m."month"), \'9999-99\') AS "next", '
+            f'(SELECT SUM(p."amount") FROM "moves" p WHERE {same("p")} '
+            'AND p."month" <= m."month") AS "amount", '
+            f'(SELECT SUM(p."count") FROM "moves" p WHERE {same("p")} '
+            'AND p."month" <= m."month") AS "count" '
+            f'FROM (SELECT DISTINCT {columns}, "month" FROM "moves") m'
+        )
+        assert await balances(table) == summed, table
+
+
+async def flows() -> list[tuple]:
+    """funnel_month_flow's rows holding money or counts (a sum taken back to nothing
+    may keep its row)."""
+    return await rows(
+        f'SELECT {FLOW_COLUMNS} FROM "funnel_month_flow" '  # noqa: S608
+        'WHERE "amount" <> 0 OR "count" <> 0'
     )
-    assert await balances() == summed
+
+
+async def assert_flows_are_the_facts_summed() -> None:
+    """Each month's flows per clinic, kind, split and reason are the facts' (not the
+    monthly sums', which are kept by the same code), the cohort kept only where the
+    referral was not sent before the month."""
+    kinds = funnel_facts.FUNNEL_KINDS
+    marks = ", ".join("{}" for _ in kinds)
+    summed = await rows(FLOWS_FROM_FACTS.format(kinds=marks), *kinds)
+    assert await flows() == summed
 
 
 def month_ends(first: date, months: int) -> list[tuple[date, date]]:
@@ -154,11 +197,16 @@ async def assert_reports_agree(
 
 
 async def assert_fill_rebuilds_them() -> None:
-    """Migration m0050's filling, run on the monthly sums, gives the same rows."""
-    kept = await balances()
-    await FunnelBalance.raw('DELETE FROM "funnel_balance"')
-    await current_engine().run_ddl(FILL)
-    assert await balances() == kept
+    """Migrations m0050's and m0052's fillings, run on the monthly sums, give the same
+    rows."""
+    kept = [await balances(table) for table in funnel_facts.BALANCES]
+    kept_flows = await flows()
+    for table in ("funnel_balance", "funnel_clinic_balance", "funnel_month_flow"):
+        await FunnelBalance.raw(f'DELETE FROM "{table}"')  # noqa: S608
+    for statement in (FILL, FILL_CLINIC_BALANCES, FILL_FLOWS):
+        await current_engine().run_ddl(statement)
+    assert [await balances(table) for table in funnel_facts.BALANCES] == kept
+    assert await flows() == kept_flows
 
 
 @settings(
@@ -175,6 +223,7 @@ async def test_reserve_from_balances_equals_the_summed_movements(db, monkeypatch
         await play(referral_id, sent, steps)
 
     await assert_balances_are_running_sums()
+    await assert_flows_are_the_facts_summed()
     await assert_reports_agree(monkeypatch, [None, clinics[:1], clinics[1:]])
     await assert_fill_rebuilds_them()
 
@@ -191,6 +240,7 @@ async def test_a_back_dated_fact_moves_every_later_month(db, monkeypatch):
     before = await reports.funnel(None, first=date(2027, 1, 1), last=date(2027, 1, 31))
     await play(first, sent, [("item", 5, 1), ("closed", 60, 0)])
     await assert_balances_are_running_sums()
+    await assert_flows_are_the_facts_summed()
     await assert_reports_agree(monkeypatch, [None, clinics[:1]])
 
     reserve_at = {}
@@ -214,14 +264,15 @@ async def test_refold_keeps_the_balances(db):
         sent = BASE + timedelta(days=20 * n)
         referral_id = await send(clinic, sent, [10_000 * (n + 1), 70_000])
         await play(referral_id, sent, [("item", 40, 1), ("item", 3, 0)][: n % 3])
-    kept = await balances()
-    assert kept
+    kept = [await balances(table) for table in funnel_facts.BALANCES]
+    kept_flows = await flows()
+    assert all(kept) and kept_flows
     # A refold writes only differences; from facts removed it rewrites every sum.
-    await FunnelBalance.raw('DELETE FROM "funnel_fact"')
-    await FunnelBalance.raw('DELETE FROM "funnel_month"')
-    await FunnelBalance.raw('DELETE FROM "funnel_balance"')
+    for table in ("funnel_fact", "funnel_month", *funnel_facts.BALANCES, "funnel_month_flow"):
+        await FunnelBalance.raw(f'DELETE FROM "{table}"')  # noqa: S608
     assert await refold_all(now=NOW) == 4
-    assert await balances() == kept
+    assert [await balances(table) for table in funnel_facts.BALANCES] == kept
+    assert await flows() == kept_flows
 
 
 async def test_concurrent_recordings_of_one_key_lose_nothing(db, monkeypatch):
@@ -237,8 +288,10 @@ async def test_concurrent_recordings_of_one_key_lose_nothing(db, monkeypatch):
 
     await asyncio.gather(*(work(n, r) for n, r in enumerate(referrals)))
     await assert_balances_are_running_sums()
+    await assert_flows_are_the_facts_summed()
     await assert_reports_agree(monkeypatch, [None])
     f = await reports.funnel(None, first=date(2026, 10, 1), last=date(2026, 10, 31))
     # Left at October's end: 40,000 of the plans done in order, 10,000 of the others.
     assert (f.reserve_money, f.reserve_count) == (4 * 40_000 + 4 * 10_000, 8)
     assert len(await balances()) == 3  # September to November, one key
+    assert len(await balances("funnel_clinic_balance")) == 3
