@@ -16,59 +16,22 @@ from backend.domain.events import (
     Payment,
     PlanLine,
     PlanSet,
-    Sent,
     Source,
     Transferred,
     Visited,
 )
 from backend.domain.funnel import fold_referral
 from backend.domain.funnel_facts import TRANSFER, referral_facts
-from tests.unit.ledger_builder import CLINIC, T0, Ledger
+from tests.unit.domain import stories
+from tests.unit.domain.stories import MSK, PLAN_ID, A, B, booked
+from tests.unit.ledger_builder import T0, Ledger
 
-MSK = ZoneInfo("Europe/Moscow")
 NSK = ZoneInfo("Asia/Novosibirsk")
-A, B, C = UUID(int=1), UUID(int=2), UUID(int=3)
-PLAN_ID = UUID(int=9)
 
 
-class Story(Ledger):
-    """A referral sent at `sent_at` with an estimate of `prices` (items A, B, C)."""
-
-    def __init__(
-        self,
-        sent_at: datetime,
-        prices=(10_000_00, 20_000_00),
-        *,
-        currency="RUB",
-        specialization="therapy",
-        transferred_from: UUID | None = None,
-    ) -> None:
-        super().__init__()
-        self.t0 = sent_at
-        lines = [
-            PlanLine(item_id=i, price=p, specialization=specialization)
-            for i, p in zip((A, B, C), prices, strict=False)
-        ]
-        estimate = PlanSet(
-            plan_id=PLAN_ID, version=1, origin="estimated", currency=currency, lines=lines
-        )
-        self.say(estimate, sent_at, Source.exchange)
-        self.say(
-            Sent(clinic_id=CLINIC, transferred_from=transferred_from), sent_at, Source.exchange
-        )
-
-    def say(self, body, at: datetime, source=Source.clinic_panel):
-        return self.add(body, hours=(at - T0).total_seconds() / 3600, source=source)
-
-    def later(self, body, hours: float, source=Source.clinic_panel):
-        return self.say(body, self.t0 + timedelta(hours=hours), source)
-
+class Story(stories.Story):
     def facts(self, tz=MSK, now: datetime | None = None):
-        return referral_facts(fold_referral(self.events), tz, now or self.t0 + timedelta(days=400))
-
-
-def booked(at: datetime) -> Contacted:
-    return Contacted(outcome="booked", appointment_at=at, appointment_id=UUID(int=77))
+        return referral_facts(self.fold, tz, now or self.t0 + timedelta(days=400))
 
 
 def of(facts, kind):
