@@ -15,7 +15,8 @@ PLAN_ID = UUID(int=9)
 
 
 class Story(Ledger):
-    """A referral sent at `sent_at` with an estimate of `prices` (items A, B, C)."""
+    """A referral sent at `sent_at` with an estimate of `prices` (items A, B, C), or of
+    `lines` when given."""
 
     def __init__(
         self,
@@ -26,10 +27,11 @@ class Story(Ledger):
         specialization="therapy",
         transferred_from: UUID | None = None,
         clinic: UUID = CLINIC,
+        lines: list[PlanLine] | None = None,
     ) -> None:
         super().__init__()
         self.t0 = sent_at
-        lines = [
+        lines = lines or [
             PlanLine(item_id=i, price=p, specialization=specialization)
             for i, p in zip((A, B, C), prices, strict=False)
         ]
