@@ -6,6 +6,8 @@ from datetime import date, datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from hypothesis import given, settings
+
 from backend.domain.events import (
     Closed,
     Completed,
@@ -22,8 +24,10 @@ from backend.domain.events import (
 )
 from backend.domain.funnel import fold_referral
 from backend.domain.funnel_facts import TRANSFER, referral_facts
+from backend.domain.money_funnel import ended_at, undone_before
 from tests.unit.domain import stories
 from tests.unit.domain.stories import MSK, PLAN_ID, A, B, booked
+from tests.unit.domain.test_funnel_properties import arrive, logical_events
 from tests.unit.ledger_builder import T0, Ledger
 
 NSK = ZoneInfo("Asia/Novosibirsk")
@@ -347,3 +351,26 @@ def test_every_referral_has_exactly_one_in_fact_and_reserve_balances_to_zero_whe
     assert sum(f.count for f in of(facts, "reserve")) == 0
     [lost] = of(facts, "lost")
     assert lost.amount == 4_00
+
+
+# --- over generated ledgers (the strategies of test_funnel_properties) -------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(logical=logical_events)
+def test_the_reserve_never_goes_negative_and_ends_at_what_is_left_undone(logical):
+    events = arrive(logical, list(range(len(logical) + 2)))
+    fold = fold_referral(events)
+    facts = referral_facts(fold, MSK, T0 + timedelta(days=60))
+    assert Counter(f.kind for f in facts.facts)["in"] == 1
+    running_money = running_count = 0
+    for day in sorted({f.day for f in of(facts, "reserve")}):
+        moves = [f for f in of(facts, "reserve") if f.day == day]
+        running_money += sum(f.amount for f in moves)
+        running_count += sum(f.count for f in moves)
+        assert running_money >= 0 and running_count in (0, 1)
+    left = 0 if ended_at(fold) is not None else undone_before(fold, T0 + timedelta(days=3650))
+    assert running_money == left
+    assert running_count == (1 if left else 0)
+    assert sum(f.amount for f in of(facts, "executed")) == fold.money.executed
+    assert sum(f.amount for f in of(facts, "paid")) == fold.money.paid
