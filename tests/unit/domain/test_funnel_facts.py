@@ -18,6 +18,7 @@ from backend.domain.events import (
     Payment,
     PlanLine,
     PlanSet,
+    ReceiptAttached,
     Source,
     Transferred,
     Visited,
@@ -36,6 +37,10 @@ NSK = ZoneInfo("Asia/Novosibirsk")
 class Story(stories.Story):
     def facts(self, tz=MSK, now: datetime | None = None):
         return referral_facts(self.fold, tz, now or self.t0 + timedelta(days=400))
+
+
+def receipt(amount: int, issued_at: datetime) -> ReceiptAttached:
+    return ReceiptAttached(amount=amount, issued_at=issued_at, fn="1", fd="2", fp="3")
 
 
 def of(facts, kind):
@@ -374,3 +379,13 @@ def test_the_reserve_never_goes_negative_and_ends_at_what_is_left_undone(logical
     assert running_count == (1 if left else 0)
     assert sum(f.amount for f in of(facts, "executed")) == fold.money.executed
     assert sum(f.amount for f in of(facts, "paid")) == fold.money.paid
+
+
+def test_a_payment_backed_by_the_patients_receipt_is_verified_and_one_that_differs_disputed():
+    s = Story(datetime(2026, 11, 3, 9, tzinfo=MSK))
+    s.later(Payment(amount=7_000_00), 24)
+    s.later(Payment(amount=3_000_00), 200)
+    s.later(receipt(7_000_00, s.t0 + timedelta(hours=24)), 30, Source.patient_app)
+    s.later(receipt(2_500_00, s.t0 + timedelta(hours=200)), 205, Source.patient_app)
+    paid = {f.amount: f.split for f in of(s.facts(), "paid")}
+    assert paid == {7_000_00: "verified", 3_000_00: "disputed"}
