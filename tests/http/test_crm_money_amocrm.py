@@ -33,9 +33,8 @@ from tests.http.crm_twin import (
 )
 from tests.http.integration_client import (
     FORM,
-    connect,
+    connect_new_clinic,
     event_count,
-    inbound_path,
     inbox,
     send,
     step_of,
@@ -74,10 +73,7 @@ def account():
 
 def config(account, **extra) -> dict:
     return {
-        "system": "amocrm",
-        "base_url": account.base_url,
-        "account_id": str(account.account_id),
-        "access_token": account.access_token,
+        **account.connection(),
         "pipeline_id": str(PIPE),
         "fields": {
             "appointment_at": str(VISIT),
@@ -91,10 +87,7 @@ def config(account, **extra) -> dict:
 
 
 async def setup(client, account, **extra):
-    operator = await sign_in(client, await make_staff(Role.exchange_operator))
-    clinic_id = await make_clinic("amo-клиника")
-    configured = await connect(client, operator.headers, clinic_id, config(account, **extra))
-    return operator.headers, clinic_id, inbound_path(configured)
+    return await connect_new_clinic(client, config(account, **extra), name="amo-клиника")
 
 
 class Lead:

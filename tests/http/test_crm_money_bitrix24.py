@@ -29,9 +29,8 @@ from tests.http.crm_twin import (
 )
 from tests.http.integration_client import (
     FORM,
-    connect,
+    connect_new_clinic,
     event_count,
-    inbound_path,
     inbox,
     send,
     step_of,
@@ -75,10 +74,7 @@ def portal():
 
 def config(portal, **extra) -> dict:
     return {
-        "system": "bitrix24",
-        "rest_url": portal.rest_url,
-        "application_token": portal.application_token,
-        "member_id": portal.member_id,
+        **portal.connection(),
         "category_id": 1,
         "fields": FIELDS,
         "stage_map": STAGES,
@@ -88,10 +84,7 @@ def config(portal, **extra) -> dict:
 
 
 async def setup(client, portal, **extra):
-    operator = await sign_in(client, await make_staff(Role.exchange_operator))
-    clinic_id = await make_clinic("Битрикс-клиника")
-    configured = await connect(client, operator.headers, clinic_id, config(portal, **extra))
-    return operator.headers, clinic_id, inbound_path(configured)
+    return await connect_new_clinic(client, config(portal, **extra), name="Битрикс-клиника")
 
 
 def our_deal(portal, referral_id: str) -> int:
