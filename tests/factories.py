@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from backend.domain.events import Contacted, Source
+from backend.domain.events import Closed, Contacted, Source
 from backend.runtime.clock import utcnow
 from backend.runtime.ids import new_id
 from backend.services import patient_links
@@ -101,6 +101,19 @@ async def book(
             occurred_at=occurred_at,
         ),
         now=now,
+    )
+
+
+async def close(referral_id: UUID, reason: str, occurred_at: datetime | None = None):
+    """The clinic's word that the referral is over (`reason`), as of `occurred_at`."""
+    return await record(
+        referral_id,
+        Statement(
+            body=Closed(reason=reason),
+            source=Source.clinic_panel,
+            actor="staff:test",
+            occurred_at=occurred_at,
+        ),
     )
 
 

@@ -48,7 +48,7 @@ from backend.integrations.base import (
     stage_change,
     unreadable,
 )
-from backend.integrations.forms import MalformedForm, parse_bracket_form
+from backend.integrations.forms import delivery_form, form_part
 from backend.integrations.money import BadMoney, decimal_of, minor_units
 from backend.integrations.vendor_http import json_or_none, retry_after, send, spacing
 
@@ -74,11 +74,8 @@ class AmoCrm(Adapter):
     crm = True
 
     def authenticate(self, conn: Connection, headers: dict[str, str], body: bytes) -> bool:
-        try:
-            account = parse_bracket_form(body).get("account")
-        except (MalformedForm, UnicodeDecodeError):
-            return False
-        if not isinstance(account, dict):
+        account = form_part(body, "account")
+        if account is None:
             return False
         if "id" in account:
             given, expected = str(account["id"]), str(conn.config["account_id"])
@@ -93,10 +90,7 @@ class AmoCrm(Adapter):
     async def changes(
         self, conn: Connection, headers: dict[str, str], body: bytes, http: httpx.AsyncClient
     ) -> list[Change]:
-        try:
-            form = parse_bracket_form(body)
-        except (MalformedForm, UnicodeDecodeError) as exc:
-            raise MalformedDelivery(str(exc)) from exc
+        form = delivery_form(body)
         lead_ids = _lead_ids(form)
         if not lead_ids:
             return [Change(external_id="delivery", note="no lead in the delivery")]

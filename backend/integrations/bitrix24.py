@@ -44,7 +44,7 @@ from backend.integrations.base import (
     stage_change,
     unreadable,
 )
-from backend.integrations.forms import MalformedForm, parse_bracket_form
+from backend.integrations.forms import delivery_form, form_part
 from backend.integrations.money import BadMoney, bitrix_money, decimal_of, minor_units
 from backend.integrations.vendor_http import json_or_none, limiter, send
 
@@ -84,11 +84,8 @@ class Bitrix24(Adapter):
     crm = True
 
     def authenticate(self, conn: Connection, headers: dict[str, str], body: bytes) -> bool:
-        try:
-            auth = parse_bracket_form(body).get("auth")
-        except (MalformedForm, UnicodeDecodeError):
-            return False
-        if not isinstance(auth, dict):
+        auth = form_part(body, "auth")
+        if auth is None:
             return False
         token = str(auth.get("application_token", ""))
         ok = hmac.compare_digest(token.encode(), conn.secrets["application_token"].encode())
@@ -102,10 +99,7 @@ class Bitrix24(Adapter):
     async def changes(
         self, conn: Connection, headers: dict[str, str], body: bytes, http: httpx.AsyncClient
     ) -> list[Change]:
-        try:
-            form = parse_bracket_form(body)
-        except (MalformedForm, UnicodeDecodeError) as exc:
-            raise MalformedDelivery(str(exc)) from exc
+        form = delivery_form(body)
         event = str(form.get("event", "")).upper()
         data = form.get("data")
         fields = data.get("FIELDS") if isinstance(data, dict) else None

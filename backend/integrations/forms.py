@@ -5,6 +5,8 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
+from backend.integrations.base import MalformedDelivery
+
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 
 
@@ -13,8 +15,8 @@ class MalformedForm(ValueError):
 
 
 def parse_bracket_form(body: bytes | str) -> dict[str, Any]:
-    text = body.decode("utf-8") if isinstance(body, bytes) else body
     try:
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
     except ValueError as exc:
         raise MalformedForm(f"not a form body: {exc}") from exc
@@ -32,3 +34,21 @@ def parse_bracket_form(body: bytes | str) -> dict[str, Any]:
             node = child
         node[parts[-1]] = value
     return root
+
+
+def delivery_form(body: bytes) -> dict[str, Any]:
+    """A vendor's delivery read as a form; one that is not a form cannot be read."""
+    try:
+        return parse_bracket_form(body)
+    except MalformedForm as exc:
+        raise MalformedDelivery(str(exc)) from exc
+
+
+def form_part(body: bytes, name: str) -> dict[str, Any] | None:
+    """The part of a delivery's form under `name` (the vendor's signature, say), or None
+    when the body is no form or the part is not a group of keys."""
+    try:
+        part = parse_bracket_form(body).get(name)
+    except MalformedForm:
+        return None
+    return part if isinstance(part, dict) else None

@@ -92,8 +92,21 @@ def _months(first: str | None, last: str | None, now: datetime) -> tuple[str, st
     return first or reports.add_months(last, -11), last
 
 
-def _rows(items: list, fields: tuple[str, ...]) -> list[list]:
-    return [[getattr(i, f) for f in fields] for i in items]
+def _answer(
+    table: type[CellTable | PriceTable],
+    row: type[Cell | PriceSpread],
+    name: str,
+    first: str,
+    last: str,
+    items: list,
+    format: str,
+) -> Response:
+    """The months' table as JSON, or as a CSV or XLSX download (`name`-first-last)."""
+    if format == "json":
+        return Response(table(first=first, last=last, min_patients=MIN_PATIENTS, items=items))
+    fields = row.__struct_fields__
+    rows = [[getattr(i, f) for f in fields] for i in items]
+    return table_response(f"{name}-{first}-{last}", format, fields, rows)
 
 
 @get(
@@ -113,10 +126,7 @@ async def get_aggregates(
 ) -> Response:
     first, last = _months(first, last, utcnow())
     items = await health_stats.aggregates(first, last)
-    if format == "json":
-        return Response(CellTable(first=first, last=last, min_patients=MIN_PATIENTS, items=items))
-    fields = Cell.__struct_fields__
-    return table_response(f"health-{first}-{last}", format, fields, _rows(items, fields))
+    return _answer(CellTable, Cell, "health", first, last, items, format)
 
 
 @get(
@@ -133,10 +143,7 @@ async def get_prices(
 ) -> Response:
     first, last = _months(first, last, utcnow())
     items = await health_stats.price_spreads(first, last)
-    if format == "json":
-        return Response(PriceTable(first=first, last=last, min_patients=MIN_PATIENTS, items=items))
-    fields = PriceSpread.__struct_fields__
-    return table_response(f"prices-{first}-{last}", format, fields, _rows(items, fields))
+    return _answer(PriceTable, PriceSpread, "prices", first, last, items, format)
 
 
 router = Router(

@@ -5,6 +5,8 @@ differences come from the domain; this only names and formats them."""
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import msgspec
+
 from backend.domain.funnel import ITEM_PREFIX, RECEIPT_PREFIX, Step
 from backend.domain.norms import effective_norms
 from backend.domain.odontogram import ChartTooth, chart
@@ -124,15 +126,7 @@ def referral(b: ReferralBundle) -> s.ReferralOut:
 
     def item_out(item: PlanItem, stage_current: bool) -> s.PlanItemOut:
         done_at = fold.done_items.get(item.item_id)
-        status = (
-            "completed"
-            if done_at
-            else "stopped"
-            if closed
-            else "in-progress"
-            if stage_current
-            else "not-started"
-        )
+        status = _status(done_at is not None, closed, stage_current)
         verdict = verdicts.get(f"{ITEM_PREFIX}{item.item_id}")
         return s.PlanItemOut(
             item_id=item.item_id,
@@ -151,15 +145,7 @@ def referral(b: ReferralBundle) -> s.ReferralOut:
     for stage in b.progress.stages:
         current = stage.stage == b.progress.current_stage
         stage_items = [item_out(i, current) for i in items.values() if i.stage == stage.stage]
-        status = (
-            "completed"
-            if stage.items_done == stage.items_total
-            else "stopped"
-            if closed
-            else "in-progress"
-            if current
-            else "not-started"
-        )
+        status = _status(stage.items_done == stage.items_total, closed, current)
         specs = sorted(
             {
                 texts.SPECIALIZATIONS[i.specialization][lang]
@@ -228,13 +214,7 @@ def referral(b: ReferralBundle) -> s.ReferralOut:
         step_label=texts.STEPS[fold.step.value][lang],
         closed_reason=fold.closed_reason,
         sent_at=local(b.referral.sent_at, tz),
-        clinic=s.ClinicOut(
-            id=clinic.id,
-            name=clinic.name,
-            city=clinic.city,
-            address=clinic.address,
-            phone=clinic.phone,
-        ),
+        clinic=msgspec.convert(clinic, s.ClinicOut, from_attributes=True),
         progress=progress,
         stages=stages,
         plan_comparison=comparison(b, lang),
@@ -256,6 +236,15 @@ def referral(b: ReferralBundle) -> s.ReferralOut:
         prices_shown=prices_shown(b),
         plan_pdf_url=f"/api/v1/me/referrals/{b.referral.id}/plan.pdf",
     )
+
+
+def _status(done: bool, closed: bool, current: bool) -> str:
+    """Where a procedure or a stage is, as the patient's plan shows it."""
+    if done:
+        return "completed"
+    if closed:
+        return "stopped"
+    return "in-progress" if current else "not-started"
 
 
 def _item_uuid(milestone: str):

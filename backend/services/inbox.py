@@ -34,7 +34,7 @@ from backend.services import crm_money
 from backend.services.claims import record_clinic_claim
 from backend.services.connections import connection, retry_later, token_hash
 from backend.services.errors import Conflict, NotFound, ServiceError
-from backend.services.recording import Statement, record_locked
+from backend.services.recording import Recorded, Statement, record_locked
 from backend.store import integrations as store
 from backend.store import outbox, referrals
 from backend.store.engine import write_transaction
@@ -361,17 +361,9 @@ async def _record_on(
         ]
     for i in range(len(claims)):
         if i not in ours:
-            outcomes[i] = {
-                **outcomes[i],
-                "referral_id": None,
-                "outcome": "refused",
-                "error": f"no referral {referral_id} at this clinic",
-            }
+            outcomes[i] = {**outcomes[i], **_not_at_this_clinic(referral_id)}
     for i, r in zip(ours, recorded, strict=True):
-        outcomes[i] |= {
-            "outcome": "duplicate" if r.duplicate else "recorded",
-            "event_id": r.event.id,
-        }
+        outcomes[i] |= _recorded(r)
     return outcomes
 
 
@@ -380,14 +372,22 @@ async def _apply_claim_alone(claim: _Claim, referral_id: UUID, now: datetime) ->
         async with write_transaction():
             referral = await referrals.lock(referral_id)
             if referral is None or referral.clinic != claim.connection.clinic_id:
-                return {
-                    "referral_id": None,
-                    "outcome": "refused",
-                    "error": f"no referral {referral_id} at this clinic",
-                }
+                return _not_at_this_clinic(referral_id)
             [recorded] = await record_locked(referral, [_statement(claim)], now)
     except ServiceError as exc:
         return {"outcome": "refused", "error": exc.detail}
+    return _recorded(recorded)
+
+
+def _not_at_this_clinic(referral_id: UUID) -> dict[str, Any]:
+    return {
+        "referral_id": None,
+        "outcome": "refused",
+        "error": f"no referral {referral_id} at this clinic",
+    }
+
+
+def _recorded(recorded: Recorded) -> dict[str, Any]:
     return {
         "outcome": "duplicate" if recorded.duplicate else "recorded",
         "event_id": recorded.event.id,
@@ -517,10 +517,7 @@ async def _apply_claim(
         )
     except ServiceError as exc:
         return {"outcome": "refused", "error": exc.detail}
-    return {
-        "outcome": "duplicate" if recorded.duplicate else "recorded",
-        "event_id": recorded.event.id,
-    }
+    return _recorded(recorded)
 
 
 async def _apply_statement(

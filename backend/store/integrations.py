@@ -5,6 +5,7 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
+from piccolo.columns.combination import Combination
 
 from backend.runtime.ids import new_id
 from backend.store import outbox
@@ -370,39 +371,31 @@ async def link(
     )
 
 
-async def linked_referral(clinic_id: UUID, system: str, external_id: str) -> UUID | None:
-    row = (
-        await ExternalLink.select(ExternalLink.referral)
-        .where(
-            (ExternalLink.clinic == clinic_id)
-            & (ExternalLink.system == system)
-            & (ExternalLink.external_id == external_id)
-        )
-        .first()
+def _the_link(clinic_id: UUID, system: str, external_id: str) -> Combination:
+    """The link of a vendor's object (a deal, a lead) in a clinic's system."""
+    return (
+        (ExternalLink.clinic == clinic_id)
+        & (ExternalLink.system == system)
+        & (ExternalLink.external_id == external_id)
     )
+
+
+async def linked_referral(clinic_id: UUID, system: str, external_id: str) -> UUID | None:
+    where = _the_link(clinic_id, system, external_id)
+    row = await ExternalLink.select(ExternalLink.referral).where(where).first()
     return row["referral"] if row else None
 
 
 async def link_state(clinic_id: UUID, system: str, external_id: str) -> datetime | None:
     """The vendor's time of the object's state whose money was applied last."""
-    row = (
-        await ExternalLink.select(ExternalLink.state_at)
-        .where(
-            (ExternalLink.clinic == clinic_id)
-            & (ExternalLink.system == system)
-            & (ExternalLink.external_id == external_id)
-        )
-        .first()
-    )
+    where = _the_link(clinic_id, system, external_id)
+    row = await ExternalLink.select(ExternalLink.state_at).where(where).first()
     return row["state_at"] if row else None
 
 
 async def save_link_state(clinic_id: UUID, system: str, external_id: str, at: datetime) -> None:
-    await ExternalLink.update({ExternalLink.state_at: at}).where(
-        (ExternalLink.clinic == clinic_id)
-        & (ExternalLink.system == system)
-        & (ExternalLink.external_id == external_id)
-    )
+    where = _the_link(clinic_id, system, external_id)
+    await ExternalLink.update({ExternalLink.state_at: at}).where(where)
 
 
 async def external_id_of(referral_id: UUID, system: str) -> str | None:

@@ -94,6 +94,15 @@ class FakeAmoCrm:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def connection(self) -> dict[str, str]:
+        """The integration's settings that reach this account (the rest is the test's)."""
+        return {
+            "system": "amocrm",
+            "base_url": self.base_url,
+            "account_id": str(self.account_id),
+            "access_token": self.access_token,
+        }
+
     def new_id(self) -> int:
         with self.lock:
             self._next_id += 1

@@ -133,6 +133,15 @@ class FakeBitrix24:
     def rest_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/rest/{self.user}/{self.secret}/"
 
+    def connection(self) -> dict[str, str]:
+        """The integration's settings that reach this portal and check its deliveries."""
+        return {
+            "system": "bitrix24",
+            "rest_url": self.rest_url,
+            "application_token": self.application_token,
+            "member_id": self.member_id,
+        }
+
     @property
     def domain(self) -> str:
         return f"127.0.0.1:{self.port}"

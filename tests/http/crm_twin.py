@@ -159,12 +159,20 @@ def twin_items(card: dict[str, Any]) -> list[PlanItemIn]:
     ]
 
 
-async def both_patients_answer(
-    client: httpx.AsyncClient, patients: tuple[tuple[str, str], ...], answers: dict[str, str]
-) -> None:
-    """Each (phone, invite code) answers its questions alike (`answer_like_a_patient`)."""
+async def the_twins_funnel(
+    client: httpx.AsyncClient,
+    patients: tuple[tuple[str, str], ...],
+    answers: dict[str, str],
+    crm_manager: Staff,
+    panel_manager: Staff,
+) -> dict[str, Any]:
+    """Each (phone, invite code) answers its questions alike (`answer_like_a_patient`);
+    then the CRM clinic's funnel is the panel twin's, to the figure. That funnel."""
     for phone, invite in patients:
         await answer_like_a_patient(client, phone, invite, answers)
+    funnel = await funnel_of(client, crm_manager)
+    assert funnel == await funnel_of(client, panel_manager)
+    return funnel
 
 
 def assert_the_whole_plan_done_and_paid(funnel: dict[str, Any]) -> None:

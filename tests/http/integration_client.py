@@ -8,11 +8,14 @@ from uuid import UUID
 
 import httpx
 
+from backend.domain.roles import Role
 from backend.outbox.worker import handlers, run_once
 from backend.runtime.clock import utcnow
 from backend.settings import Settings
 from backend.store.tables import Event
+from tests.factories import make_clinic
 from tests.http.patient_client import sign_in as patient_sign_in
+from tests.http.staff_client import make_staff, sign_in
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 
@@ -41,6 +44,17 @@ async def connect(
 
 def inbound_path(configured: dict[str, Any]) -> str:
     return urlparse(configured["integration"]["inbound_url"]).path
+
+
+async def connect_new_clinic(
+    client: httpx.AsyncClient, config: dict[str, Any], **clinic: Any
+) -> tuple[dict, UUID, str]:
+    """An exchange operator connects a new clinic (`clinic`: as `make_clinic` takes it) to
+    its system: the operator's headers, the clinic and the path its system delivers to."""
+    operator = await sign_in(client, await make_staff(Role.exchange_operator))
+    clinic_id = await make_clinic(**clinic)
+    configured = await connect(client, operator.headers, clinic_id, config)
+    return operator.headers, clinic_id, inbound_path(configured)
 
 
 async def send(

@@ -6,25 +6,22 @@ from datetime import timedelta
 
 import pytest
 
-from backend.domain.roles import Role
 from backend.integrations import amocrm as amocrm_adapter
 from backend.runtime.clock import utcnow
 from backend.runtime.secrets_box import unseal
 from backend.store import integrations as integration_store
-from tests.factories import make_clinic
 from tests.fakes import amocrm
 from tests.http.integration_client import (
     FORM,
     connect,
+    connect_new_clinic,
     event_count,
-    inbound_path,
     inbox,
     question_kinds,
     send,
     step_of,
     work,
 )
-from tests.http.staff_client import make_staff, sign_in
 
 PIPE = 5389528
 NEW, BOOKED, CAME = 47888833, 47888834, 47888835
@@ -50,10 +47,7 @@ def account():
 
 def config(account, **extra) -> dict:
     return {
-        "system": "amocrm",
-        "base_url": account.base_url,
-        "account_id": str(account.account_id),
-        "access_token": account.access_token,
+        **account.connection(),
         "pipeline_id": str(PIPE),
         "fields": {"appointment_at": str(VISIT_FIELD)},
         "stage_map": stage_map(),
@@ -62,10 +56,7 @@ def config(account, **extra) -> dict:
 
 
 async def setup(client, account, **extra):
-    operator = await sign_in(client, await make_staff(Role.exchange_operator))
-    clinic_id = await make_clinic()
-    configured = await connect(client, operator.headers, clinic_id, config(account, **extra))
-    return operator.headers, clinic_id, inbound_path(configured)
+    return await connect_new_clinic(client, config(account, **extra))
 
 
 def lead_of(account, invite_code: str) -> int:

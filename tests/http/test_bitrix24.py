@@ -7,25 +7,22 @@ from uuid import uuid4
 
 import pytest
 
-from backend.domain.roles import Role
 from backend.runtime.clock import utcnow
 from backend.services import crm_reconcile
 from backend.store import integrations as integration_store
-from tests.factories import make_clinic
 from tests.fakes import bitrix24
 from tests.fakes.bitrix24 import bitrix_time
 from tests.http.integration_client import (
     FORM,
     connect,
+    connect_new_clinic,
     event_count,
-    inbound_path,
     inbox,
     question_kinds,
     send,
     step_of,
     work,
 )
-from tests.http.staff_client import make_staff, sign_in
 
 STAGES = {
     "C1:NEW": {"kind": "received"},
@@ -44,10 +41,7 @@ def portal():
 
 def config(portal, **extra) -> dict:
     return {
-        "system": "bitrix24",
-        "rest_url": portal.rest_url,
-        "application_token": portal.application_token,
-        "member_id": portal.member_id,
+        **portal.connection(),
         "category_id": 1,
         "fields": {"appointment_at": "UF_CRM_VISIT_AT"},
         "stage_map": STAGES,
@@ -56,10 +50,7 @@ def config(portal, **extra) -> dict:
 
 
 async def setup(client, portal):
-    operator = await sign_in(client, await make_staff(Role.exchange_operator))
-    clinic_id = await make_clinic()
-    configured = await connect(client, operator.headers, clinic_id, config(portal))
-    return operator.headers, clinic_id, inbound_path(configured)
+    return await connect_new_clinic(client, config(portal))
 
 
 def our_deal(portal, referral_id: str) -> int:

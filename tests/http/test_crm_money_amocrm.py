@@ -25,17 +25,15 @@ from tests.http.crm_twin import (
     PanelTwin,
     assert_the_clinics_plan,
     assert_the_whole_plan_done_and_paid,
-    both_patients_answer,
-    funnel_of,
     referral_money,
     seconds,
+    the_twins_funnel,
     twin_items,
 )
 from tests.http.integration_client import (
     FORM,
-    connect,
+    connect_new_clinic,
     event_count,
-    inbound_path,
     inbox,
     send,
     step_of,
@@ -74,10 +72,7 @@ def account():
 
 def config(account, **extra) -> dict:
     return {
-        "system": "amocrm",
-        "base_url": account.base_url,
-        "account_id": str(account.account_id),
-        "access_token": account.access_token,
+        **account.connection(),
         "pipeline_id": str(PIPE),
         "fields": {
             "appointment_at": str(VISIT),
@@ -91,10 +86,7 @@ def config(account, **extra) -> dict:
 
 
 async def setup(client, account, **extra):
-    operator = await sign_in(client, await make_staff(Role.exchange_operator))
-    clinic_id = await make_clinic("amo-клиника")
-    configured = await connect(client, operator.headers, clinic_id, config(account, **extra))
-    return operator.headers, clinic_id, inbound_path(configured)
+    return await connect_new_clinic(client, config(account, **extra), name="amo-клиника")
 
 
 class Lead:
@@ -186,9 +178,7 @@ async def test_an_amocrm_lead_makes_the_same_money_funnel_as_the_panel(client, d
     await twin.claim({"kind": "payment", "amount": 7_500_00, "occurred_at": at[5]})
 
     patients = (("+79161240001", crm["invite_code"]), ("+79161240002", panel["invite_code"]))
-    await both_patients_answer(client, patients, ANSWERS)
-    half = await funnel_of(client, crm_manager)
-    assert half == await funnel_of(client, twin.manager)
+    half = await the_twins_funnel(client, patients, ANSWERS, crm_manager, twin.manager)
     assert (half["executed_money"], half["paid_money"], half["reserve_money"]) == (
         14_500_00,
         14_500_00,
@@ -209,10 +199,7 @@ async def test_an_amocrm_lead_makes_the_same_money_funnel_as_the_panel(client, d
     await work(db)
     assert await event_count(crm["id"]) == count
 
-    patients = (("+79161240001", crm["invite_code"]), ("+79161240002", panel["invite_code"]))
-    await both_patients_answer(client, patients, ANSWERS)
-    crm_funnel = await funnel_of(client, crm_manager)
-    assert crm_funnel == await funnel_of(client, twin.manager)
+    crm_funnel = await the_twins_funnel(client, patients, ANSWERS, crm_manager, twin.manager)
     assert_the_whole_plan_done_and_paid(crm_funnel)
 
 

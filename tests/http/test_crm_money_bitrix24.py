@@ -21,17 +21,15 @@ from tests.http.crm_twin import (
     PanelTwin,
     assert_the_clinics_plan,
     assert_the_whole_plan_done_and_paid,
-    both_patients_answer,
-    funnel_of,
     referral_money,
     seconds,
+    the_twins_funnel,
     twin_items,
 )
 from tests.http.integration_client import (
     FORM,
-    connect,
+    connect_new_clinic,
     event_count,
-    inbound_path,
     inbox,
     send,
     step_of,
@@ -75,10 +73,7 @@ def portal():
 
 def config(portal, **extra) -> dict:
     return {
-        "system": "bitrix24",
-        "rest_url": portal.rest_url,
-        "application_token": portal.application_token,
-        "member_id": portal.member_id,
+        **portal.connection(),
         "category_id": 1,
         "fields": FIELDS,
         "stage_map": STAGES,
@@ -88,10 +83,7 @@ def config(portal, **extra) -> dict:
 
 
 async def setup(client, portal, **extra):
-    operator = await sign_in(client, await make_staff(Role.exchange_operator))
-    clinic_id = await make_clinic("Битрикс-клиника")
-    configured = await connect(client, operator.headers, clinic_id, config(portal, **extra))
-    return operator.headers, clinic_id, inbound_path(configured)
+    return await connect_new_clinic(client, config(portal, **extra), name="Битрикс-клиника")
 
 
 def our_deal(portal, referral_id: str) -> int:
@@ -202,12 +194,7 @@ async def test_a_bitrix24_deal_makes_the_same_money_funnel_as_the_panel(client, 
 
     # Half way: the same funnel, with the extraction still in reserve.
     patients = (("+79161230001", crm["invite_code"]), ("+79161230002", panel["invite_code"]))
-    await both_patients_answer(client, patients, ANSWERS)
-    half_crm, half_panel = (
-        await funnel_of(client, crm_manager),
-        await funnel_of(client, twin.manager),
-    )
-    assert half_crm == half_panel
+    half_crm = await the_twins_funnel(client, patients, ANSWERS, crm_manager, twin.manager)
     assert (half_crm["executed_money"], half_crm["paid_money"]) == (14_500_00, 14_500_00)
     assert half_crm["reserve_money"] == 4_000_00 and half_crm["reserve_count"] == 1
 
@@ -231,13 +218,7 @@ async def test_a_bitrix24_deal_makes_the_same_money_funnel_as_the_panel(client, 
         d["status"] == "processed" for d in await inbox(client, ex, clinic_id=str(clinic_id))
     )
 
-    patients = (("+79161230001", crm["invite_code"]), ("+79161230002", panel["invite_code"]))
-    await both_patients_answer(client, patients, ANSWERS)
-    crm_funnel, panel_funnel = (
-        await funnel_of(client, crm_manager),
-        await funnel_of(client, twin.manager),
-    )
-    assert crm_funnel == panel_funnel
+    crm_funnel = await the_twins_funnel(client, patients, ANSWERS, crm_manager, twin.manager)
     assert_the_whole_plan_done_and_paid(crm_funnel)
 
 

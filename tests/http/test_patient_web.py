@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from backend.domain.contact_time import reported_call_time
-from backend.domain.events import Closed, ItemDone, Source, Visited
+from backend.domain.events import ItemDone, Source, Visited
 from backend.runtime.clock import utcnow
 from backend.services import patient_links, reports
 from backend.services.privacy import erase
@@ -29,7 +29,7 @@ from backend.store.tables import (
     SmsMessage,
     Verification,
 )
-from tests.factories import book, make_clinic, make_referral, page_token
+from tests.factories import book, close, make_clinic, make_referral, page_token
 
 CSRF = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
@@ -155,15 +155,7 @@ async def test_wrong_revoked_expired_and_erased_links_are_the_same_plain_404(cli
         (await patient_links.open_link(revoked, utcnow())).referral_id, utcnow()
     )
     long_ago = utcnow() - timedelta(days=31)
-    await record(
-        closed.referral_id,
-        Statement(
-            body=Closed(reason="переезд"),
-            source=Source.clinic_panel,
-            actor="staff:t",
-            occurred_at=long_ago,
-        ),
-    )
+    await close(closed.referral_id, "переезд", long_ago)
     await erase(erased.patient_id, confirm="erase")
     bodies = set()
     for token in ("NotARealLinkToken00000", "short", "x" * 300, revoked, expired, gone):
@@ -178,15 +170,7 @@ async def test_a_closed_referral_keeps_its_link_for_a_month(client, db):
     sent, token = await referral_with_link(
         db, phone="+79161240024", booked=False, sent_ago=timedelta(days=60)
     )
-    await record(
-        sent.referral_id,
-        Statement(
-            body=Closed(reason="переезд"),
-            source=Source.clinic_panel,
-            actor="staff:t",
-            occurred_at=utcnow() - timedelta(days=29),
-        ),
-    )
+    await close(sent.referral_id, "переезд", utcnow() - timedelta(days=29))
     assert (await client.get(f"/p/{token}")).status_code == 200
 
 
@@ -511,15 +495,7 @@ async def test_the_dev_link_opens_the_latest_referral_whose_page_still_opens(cli
     now = utcnow()
     older = await make_referral(clinic_id, phone=phone, at=now - timedelta(days=90))
     newer = await make_referral(clinic_id, phone=phone, at=now - timedelta(days=80))
-    await record(
-        newer.referral_id,
-        Statement(
-            body=Closed(reason="переезд"),
-            source=Source.clinic_panel,
-            actor="staff:t",
-            occurred_at=now - timedelta(days=40),
-        ),
-    )
+    await close(newer.referral_id, "переезд", now - timedelta(days=40))
     url = await patient_links.latest_link(
         phone, secret=db.secret_key, public_url="http://test", now=now
     )
@@ -528,15 +504,7 @@ async def test_the_dev_link_opens_the_latest_referral_whose_page_still_opens(cli
     access = await patient_links.open_link(url.rsplit("/", 1)[1], now)
     assert access.referral_id == older.referral_id
     # With every referral long over there is no page to give.
-    await record(
-        older.referral_id,
-        Statement(
-            body=Closed(reason="переезд"),
-            source=Source.clinic_panel,
-            actor="staff:t",
-            occurred_at=now - timedelta(days=40),
-        ),
-    )
+    await close(older.referral_id, "переезд", now - timedelta(days=40))
     none = await patient_links.latest_link(
         phone, secret=db.secret_key, public_url="http://test", now=now
     )

@@ -11,15 +11,13 @@ from uuid import UUID
 
 import pytest
 
-from backend.domain.events import Closed, Source
 from backend.domain.roles import Role
 from backend.routes import plan_document
 from backend.runtime.clock import utcnow
 from backend.services import patient_links, patient_reads
 from backend.services.plan_print import plan_html, plan_pdf, qr_uri
-from backend.services.recording import Statement, record
 from backend.store.tables import PatientLink
-from tests.factories import make_clinic
+from tests.factories import close, make_clinic
 from tests.http.patient_client import sign_in as patient_sign_in
 from tests.http.staff_client import make_staff, sign_in
 from tests.http.test_plan_variants import THREE_OPTIONS
@@ -198,12 +196,7 @@ async def test_the_patients_print_leads_to_their_own_page_and_staff_prints_to_no
 async def test_a_closed_referral_prints_no_link(client, db, tmp_path):
     _, referral_id = await _referral(client)
     patient = await patient_sign_in(client, PHONE)
-    await record(
-        UUID(referral_id),
-        Statement(
-            body=Closed(reason="patient_refused"), source=Source.clinic_panel, actor="staff:test"
-        ),
-    )
+    await close(UUID(referral_id), "patient_refused")
     got = await client.get(f"{API}/me/referrals/{referral_id}/plan.pdf", headers=patient.headers)
     assert got.status_code == 200
     assert "/p/" not in pdf_text(got.content, tmp_path, "plan-qr-closed")

@@ -4,6 +4,8 @@ cases between them."""
 from datetime import timedelta
 from uuid import UUID
 
+import pytest
+
 from backend.domain.events import (
     AppointmentResponse,
     Contacted,
@@ -50,18 +52,16 @@ def booking(hours_ahead: float = 48) -> Contacted:
     return Contacted(outcome="booked", appointment_at=at(hours_ahead), appointment_id=APPT)
 
 
-def test_clinic_claims_and_patient_confirms_is_verified():
+@pytest.mark.parametrize(
+    ("said", "verdict"),
+    [("yes", V.verified), ("no", V.disputed), ("unsure", V.awaiting_patient)],
+)
+def test_the_clinic_claims_and_the_patient_answers(said, verdict):
+    """Yes verifies the claim, no disputes it; unsure is not an answer."""
     ledger = sent()
     ledger.add(booking(), hours=2)
-    ledger.add(answer("contacted", "yes"), hours=3, source=Source.patient_app)
-    assert state(ledger, "contacted", 4) is V.verified
-
-
-def test_clinic_claims_and_patient_denies_is_disputed():
-    ledger = sent()
-    ledger.add(booking(), hours=2)
-    ledger.add(answer("contacted", "no"), hours=3, source=Source.patient_app)
-    assert state(ledger, "contacted", 4) is V.disputed
+    ledger.add(answer("contacted", said), hours=3, source=Source.patient_app)
+    assert state(ledger, "contacted", 4) is verdict
 
 
 def test_no_answer_is_awaiting_then_unverified_after_the_window():
@@ -70,13 +70,6 @@ def test_no_answer_is_awaiting_then_unverified_after_the_window():
     window = POLICY.answer_window.total_seconds() / 3600
     assert state(ledger, "contacted", 2 + window - 1) is V.awaiting_patient
     assert state(ledger, "contacted", 2 + window) is V.unverified
-
-
-def test_unsure_is_not_an_answer():
-    ledger = sent()
-    ledger.add(booking(), hours=2)
-    ledger.add(answer("contacted", "unsure"), hours=3, source=Source.patient_app)
-    assert state(ledger, "contacted", 4) is V.awaiting_patient
 
 
 def test_patient_says_it_happened_and_clinic_silent():

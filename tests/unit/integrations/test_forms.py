@@ -3,7 +3,8 @@
 
 import pytest
 
-from backend.integrations.forms import MalformedForm, parse_bracket_form
+from backend.integrations.base import MalformedDelivery
+from backend.integrations.forms import MalformedForm, delivery_form, form_part, parse_bracket_form
 
 
 def test_bracket_keys_become_nested_dicts():
@@ -24,3 +25,18 @@ def test_bracket_keys_become_nested_dicts():
 def test_an_unreadable_form_is_refused(body):
     with pytest.raises(MalformedForm):
         parse_bracket_form(body)
+
+
+def test_a_delivery_that_is_no_form_cannot_be_read():
+    assert delivery_form(b"a[b]=1") == {"a": {"b": "1"}}
+    for body in (b"a=1&a[b]=2", b"\xff\xfe=1"):
+        with pytest.raises(MalformedDelivery):
+            delivery_form(body)
+
+
+def test_a_part_of_the_form_is_a_group_of_keys_or_nothing():
+    assert form_part(b"auth[member_id]=m1&event=X", "auth") == {"member_id": "m1"}
+    assert form_part(b"auth=plain", "auth") is None
+    assert form_part(b"event=X", "auth") is None
+    assert form_part(b"\xff=1", "auth") is None
+    assert form_part(b"novalue", "auth") is None
