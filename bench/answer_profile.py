@@ -21,13 +21,22 @@ import io
 import pstats
 import time
 import uuid
+from collections import Counter
 
 from bench import city
 from bench.common import SMOKE_HELP, pg_version, record, smoke_run
 
+WARM = 20  # answers before measuring: caches and prepared statements
+TALLY = 100  # answers whose statements are tallied by kind
+
 
 async def run(
-    env: dict[str, str], url: str, pairs: list[tuple[str, str]], top: int, stats: str | None
+    env: dict[str, str],
+    url: str,
+    pairs: list[tuple[str, str]],
+    n: int,
+    top: int,
+    stats: str | None,
 ) -> None:
     import httpx
 
@@ -56,8 +65,7 @@ async def run(
                 if r.status_code != 200:
                     raise SystemExit(f"answer {question}: {r.status_code} {r.text}")
 
-            warm = 20
-            for _ in range(warm):  # warm caches and prepared statements
+            for _ in range(WARM):  # warm caches and prepared statements
                 await one()
             counter.log = []
             await one()
@@ -65,12 +73,21 @@ async def run(
             for sql in counter.log:
                 print("  ", sql)
             counter.log = None
-            n = (len(pairs) - warm - 1) * 2 // 3
             counter.n = 0
             started, cpu = time.perf_counter(), time.process_time()
             for _ in range(n):
                 await one()
             took, cpu = time.perf_counter() - started, time.process_time() - cpu
+            statements = counter.n
+            # The statements not in every answer: what the sample above did not show.
+            counter.log = []
+            for _ in range(TALLY):
+                await one()
+            kinds = Counter(sql[:70] for sql in counter.log)
+            print(f"statements by kind over the next {TALLY} answers:")
+            for sql, times in kinds.most_common():
+                print(f"  {times:5} {sql}")
+            counter.log = None
             record(
                 "write path: one patient answer at a time, in-process",
                 [
@@ -78,7 +95,7 @@ async def run(
                     "the app in this process (httpx ASGI transport, no sockets), each with an "
                     "Idempotency-Key",
                     f"{n:,} answers one after another: {n / took:,.0f} answers/s "
-                    f"({took / n * 1000:.2f} ms each); {counter.n / n:.1f} statements per "
+                    f"({took / n * 1000:.2f} ms each); {statements / n:.1f} statements per "
                     f"answer; this process's CPU {cpu / n * 1000:.2f} ms an answer (the rest "
                     "is waiting on PostgreSQL)",
                 ],
@@ -86,7 +103,7 @@ async def run(
             if top:
                 profile = cProfile.Profile()
                 profile.enable()
-                for _ in range(len(pairs) - warm - 1 - n):
+                for _ in range(n // 2):
                     await one()
                 profile.disable()
                 if stats:
@@ -115,13 +132,13 @@ def main() -> None:
         args.referrals, args.clinics, args.answers, args.top = 300, 5, 60, 5
         smoke_run()
     with city.throwaway("answer-profile", args.referrals, args.clinics) as c:
-        # Half again as many questions as answers: a third of them for the profiler.
-        wanted = args.answers * 3 // 2 + 21
+        # The warm-up, the one printed, the measured, the tallied, the profiled.
+        wanted = WARM + 1 + args.answers + TALLY + args.answers // 2
         lines = asyncio.run(open_questions(c.url, c.work, args.referrals, wanted))
         pairs = [tuple(line.split()) for line in lines.read_text().splitlines() if line]
         if len(pairs) < wanted:
             raise SystemExit(f"only {len(pairs)} open questions: a bigger city (--referrals)")
-        asyncio.run(run(c.env, c.url, pairs[:wanted], args.top, args.stats))
+        asyncio.run(run(c.env, c.url, pairs[:wanted], args.answers, args.top, args.stats))
 
 
 if __name__ == "__main__":
