@@ -176,6 +176,7 @@ def story(n: int, clinics: int) -> Rows:
         Visited,
         side_of,
     )
+    from backend.domain.funnel import fold_referral
     from backend.domain.funnel_facts import referral_facts
 
     rng = random.Random(n)
@@ -251,8 +252,9 @@ def story(n: int, clinics: int) -> Rows:
         )
         for k, (body, source, t) in enumerate(said)
     ]
-    facts = referral_facts(events, tz, NOW)
-    place = conversion_position(events, tz)
+    fold = fold_referral(events)
+    facts = referral_facts(fold, tz, NOW)
+    place = conversion_position(fold, tz)
     rows: Rows = {name: [] for name in TABLES}
     if place is not None:
         rows["conversion_position"].append(

@@ -35,8 +35,8 @@ from uuid import UUID
 
 import msgspec
 
-from backend.domain.events import Contacted, Event
-from backend.domain.funnel import RANK, ReferralFold, Step, fold_order, fold_referral
+from backend.domain.events import Event
+from backend.domain.funnel import RANK, ReferralFold, Step, fold_referral
 from backend.domain.money_funnel import is_transfer, main_specialization
 
 STEPS: tuple[str, ...] = ("sent", "contacted", "booked", "visited", "in_treatment", "completed")
@@ -62,23 +62,7 @@ class Position(msgspec.Struct, frozen=True, kw_only=True):
     transfer: bool
 
 
-def coordinator_of(events: list[Event], fold: ReferralFold) -> str:
-    """Who made the first contact claim that stands (retracted ones do not count)."""
-    contacts = sorted(
-        (
-            e
-            for e in events
-            if isinstance(e.body, Contacted)
-            and e.body.outcome != "unreachable"
-            and e.id not in fold.retracted
-        ),
-        key=fold_order,
-    )
-    return contacts[0].actor if contacts else ""
-
-
-def position(events: list[Event], tz: tzinfo, fold: ReferralFold | None = None) -> Position | None:
-    fold = fold or fold_referral(events)
+def position(fold: ReferralFold, tz: tzinfo) -> Position | None:
     if fold.sent_at is None or fold.clinic_id is None:
         return None
     if fold.reached is Step.completed:
@@ -91,11 +75,11 @@ def position(events: list[Event], tz: tzinfo, fold: ReferralFold | None = None) 
     return Position(
         clinic_id=fold.clinic_id,
         sent_day=fold.sent_at.astimezone(tz).date(),
-        specialization=main_specialization(events, fold),
-        coordinator=coordinator_of(events, fold),
+        specialization=main_specialization(fold),
+        coordinator=fold.coordinator,
         reached=step_index(fold.reached),
         status=status,
-        transfer=is_transfer(events),
+        transfer=is_transfer(fold),
     )
 
 
@@ -253,7 +237,9 @@ def period_conversion(
     """The definition: fold every ledger, take the period's referrals (of one main
     specialization, if asked) and each of their clinics' recent ones (all cases), and
     build the table."""
-    positions = [p for _, events, tz in histories if (p := position(events, tz)) is not None]
+    positions = [
+        p for _, events, tz in histories if (p := position(fold_referral(events), tz)) is not None
+    ]
     positions = [p for p in positions if not p.transfer]
     cohort = [
         p

@@ -16,7 +16,6 @@ import msgspec
 from backend.domain.clinic_settings import EffectiveSettings, policy_of
 from backend.domain.conversion import Position
 from backend.domain.conversion import position as conversion_position
-from backend.domain.events import Event
 from backend.domain.funnel import ReferralFold, treatment_start
 from backend.domain.funnel_facts import ReferralFacts, referral_facts
 from backend.domain.norms import Norms
@@ -118,13 +117,12 @@ class Derived(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def derive(
-    events: list[Event],
     fold: ReferralFold,
     asked: Sequence[AskedQuestion],
     rules: ClinicRules,
     now: datetime,
 ) -> Derived:
-    """Everything derived from a referral's ledger (`fold` is of `events`) at `now`;
+    """Everything derived from a referral's ledger (its `fold`) at `now`;
     `asked`: its questions in the store. The timers see the questions as they will be
     once the questions plan is carried out."""
     policy = rules.policy
@@ -142,10 +140,8 @@ def derive(
         verdicts=verdicts,
         progress=progress,
         questions=plan,
-        facts=referral_facts(
-            events, rules.tz, now, policy, fold=fold, verdicts=verdicts, norms=rules.norms
-        ),
-        conversion=conversion_position(events, rules.tz, fold),
+        facts=referral_facts(fold, rules.tz, now, policy, verdicts=verdicts, norms=rules.norms),
+        conversion=conversion_position(fold, rules.tz),
         timers=timers_for(fold, reminder_context(fold, oldest, rules, now, progress)),
         alert_timers=alert_timers(
             fold,

@@ -201,6 +201,14 @@ class FoldedPlan(msgspec.Struct, frozen=True, kw_only=True):
         return sum(line.price for line in self.chosen_lines())
 
 
+class StatedPlan(msgspec.Struct, frozen=True, kw_only=True):
+    """A plan version as the ledger states it, and when (a revision counts on its day)."""
+
+    body: PlanSet
+    event_id: int
+    occurred_at: datetime
+
+
 class VariantChoice(msgspec.Struct, frozen=True, kw_only=True):
     """Who chose which variant, when: the patient in the app, or a clinic's or the
     exchange's plan version naming one. The latest statement stands."""
@@ -251,6 +259,12 @@ class ReferralFold(msgspec.Struct, frozen=True, kw_only=True):
     retracted: frozenset[int]
     last_event_id: int
     variant_choice: VariantChoice | None = None  # as stated; `plan.variant` is what counts
+    # What the money funnel takes from the ledger besides the step and the plan
+    # (backend.domain.money_funnel), so that a referral's facts need no events:
+    sent_estimate: PlanSet | None = None  # the exchange's first estimate (money_funnel)
+    transferred_from: UUID | None = None  # the referral it continues, when moved here
+    coordinator: str = ""  # who made the first contact claim that stands
+    plan_sets: tuple[StatedPlan, ...] = ()  # the live plan versions, in fold order
 
     @property
     def current_appointment(self) -> Appointment | None:
@@ -539,9 +553,9 @@ class _Walk(msgspec.Struct, kw_only=True):
 
 
 def _plan_versions(
-    plan_sets: list[PlanSet], choice: VariantChoice | None = None
+    plan_sets: list[StatedPlan], choice: VariantChoice | None = None
 ) -> tuple[FoldedPlan | None, FoldedPlan | None, dict]:
-    versions = sorted(plan_sets, key=lambda b: b.version)
+    versions = sorted((p.body for p in plan_sets), key=lambda b: b.version)
     current = estimated = None
     price_of: dict[UUID, int] = {}
     for body in versions:
@@ -568,7 +582,7 @@ def _plan_versions(
 
 # Bump when the fold's rules or FoldState's shape change: a stored state of another
 # version is not used (the referral is refolded from its ledger the next time).
-FOLD_VERSION = 1
+FOLD_VERSION = 2
 
 OrderKey = tuple[datetime, int, str, str]
 
@@ -586,7 +600,10 @@ class FoldState(msgspec.Struct, kw_only=True):
     patient_says: dict[str, list[PatientSays]] = msgspec.field(default_factory=dict)
     resolutions: dict[str, ResolutionRef] = msgspec.field(default_factory=dict)
     choice: VariantChoice | None = None
-    plan_sets: list[PlanSet] = msgspec.field(default_factory=list)
+    plan_sets: list[StatedPlan] = msgspec.field(default_factory=list)
+    sent_estimate: PlanSet | None = None  # of every event seen, retracted too (_note)
+    transferred_from: UUID | None = None  # of every event seen, retracted too (_note)
+    coordinator: str | None = None  # the actor of the first live contact that stands
     retracted: frozenset[int] = frozenset()
     last_order: OrderKey | None = None  # fold_order of the last live event applied
     last_event_id: int = 0  # the highest ledger id seen, retracted or not
@@ -597,6 +614,8 @@ def fold_state(events: Iterable[Event], *, as_of: datetime | None = None) -> Fol
     events = list(events)
     retracted = retracted_ids(events)
     state = FoldState(retracted=retracted, last_event_id=max((e.id for e in events), default=0))
+    for event in events:
+        _note(state, event)
     live = (e for e in events if e.id not in retracted and (as_of is None or e.occurred_at < as_of))
     for event in sorted(live, key=fold_order):
         _apply(state, event)
@@ -619,8 +638,22 @@ def advance(state: FoldState, event: Event) -> bool:
     ):
         return False
     state.last_event_id = event.id
+    _note(state, event)
     _apply(state, event)
     return True
+
+
+def _note(state: FoldState, event: Event) -> None:
+    """What the money funnel reads of the whole ledger, in ledger order, taken-back
+    statements included: the estimate as the exchange sent it (the first by version)
+    and whether the referral came by transfer."""
+    body = event.body
+    if isinstance(body, PlanSet) and body.origin == "estimated":
+        first = state.sent_estimate
+        if first is None or body.version < first.version:
+            state.sent_estimate = body
+    elif isinstance(body, Sent) and body.transferred_from and state.transferred_from is None:
+        state.transferred_from = body.transferred_from
 
 
 def _apply(state: FoldState, event: Event) -> None:
@@ -630,7 +663,9 @@ def _apply(state: FoldState, event: Event) -> None:
     body = event.body
     state.last_order = fold_order(event)
     if isinstance(body, PlanSet):
-        state.plan_sets.append(body)
+        state.plan_sets.append(
+            StatedPlan(body=body, event_id=event.id, occurred_at=event.occurred_at)
+        )
         if event.side is Side.clinic and _patient_chose(state.choice):
             _claim_plan_change(state.clinic_claims, event)
     stated = _stated_choice(event)
@@ -653,6 +688,8 @@ def _apply(state: FoldState, event: Event) -> None:
                     cosigned=isinstance(body, VisitCosigned),
                 )
             )
+    if state.coordinator is None and isinstance(body, Contacted) and body.outcome != "unreachable":
+        state.coordinator = event.actor
     if event.side is Side.patient and isinstance(body, ReceiptAttached):
         state.receipts.append(
             ReceiptRef(event_id=event.id, amount=body.amount, issued_at=body.issued_at)
@@ -705,6 +742,10 @@ def finish(state: FoldState, *, default_currency: str = "RUB") -> ReferralFold:
         retracted=state.retracted,
         last_event_id=state.last_event_id,
         variant_choice=state.choice,
+        sent_estimate=state.sent_estimate,
+        transferred_from=state.transferred_from,
+        coordinator=state.coordinator or "",
+        plan_sets=tuple(state.plan_sets),
     )
 
 

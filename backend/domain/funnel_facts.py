@@ -25,8 +25,7 @@ from datetime import date, datetime, timedelta, tzinfo
 
 import msgspec
 
-from backend.domain.events import Event
-from backend.domain.funnel import ReferralFold, Step, fold_referral, item_milestone
+from backend.domain.funnel import ReferralFold, Step, item_milestone
 from backend.domain.money_funnel import (
     duration_days,
     ended_at,
@@ -71,18 +70,16 @@ class ReferralFacts(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def referral_facts(
-    events: list[Event],
+    fold: ReferralFold,
     tz: tzinfo,
     now: datetime,
     policy: VerificationPolicy | None = None,
-    fold: ReferralFold | None = None,
     verdicts: dict[str, Verification] | None = None,
     norms: Norms | None = None,
 ) -> ReferralFacts | None:
-    """None for a referral that was never sent. `fold` and `verdicts`, when the caller
-    has them, must be of these events at `now`; `norms` are the clinic's (the
-    exchange's defaults if not given)."""
-    fold = fold or fold_referral(events)
+    """The movements of one referral (its fold), as of `now`; None for a referral that
+    was never sent. `verdicts`, when the caller has them, must be of this fold at `now`;
+    `norms` are the clinic's (the exchange's defaults if not given)."""
     if fold.sent_at is None:
         return None
     if verdicts is None:
@@ -100,10 +97,10 @@ def referral_facts(
         return split_of(verdict.state if verdict else None)
 
     sent_day = day(fold.sent_at)
-    estimate = estimate_as_sent(events, fold.variant_choice)
+    estimate = estimate_as_sent(fold)
     # A transfer's money came in with the referral it continues: not "in" again. Its
     # case figures are tagged, so that the per-case tables count each case once.
-    transfer = is_transfer(events)
+    transfer = is_transfer(fold)
     tag = TRANSFER if transfer else ""
     facts = [
         Fact(kind="transferred_in" if transfer else "in", day=sent_day, amount=estimate, count=1)
@@ -168,14 +165,14 @@ def referral_facts(
         )
     facts += [
         Fact(kind="revision", day=day(r.at), amount=r.change, count=1, reason=r.reason)
-        for r in plan_revisions(events, fold)
+        for r in plan_revisions(fold)
     ]
     facts += _reserve(fold, ended, sent_day, day)
     facts += _plan_vs_fact(fold, norms or effective_norms(), day, tag)
     return ReferralFacts(
         sent_day=sent_day,
         cohort=sent_day.strftime("%Y-%m"),
-        specialization=main_specialization(events, fold),
+        specialization=main_specialization(fold),
         currency=fold.money.currency,
         facts=tuple(facts),
     )

@@ -33,7 +33,7 @@ from uuid import UUID
 
 import msgspec
 
-from backend.domain.events import Event, PlanLine, PlanSet, Sent
+from backend.domain.events import Event, PlanLine
 from backend.domain.funnel import (
     CLOSURES,
     ReferralFold,
@@ -133,18 +133,14 @@ def local_midnight(day: date, tz: tzinfo) -> datetime:
 
 
 def estimate_lines_as_sent(
-    events: list[Event], choice: VariantChoice | None = None
+    fold: ReferralFold, choice: VariantChoice | None = None
 ) -> tuple[PlanLine, ...]:
     """The first estimated plan's counted lines: what the exchange sent, before any
-    revision; of its variants the one chosen since (`choice`, when the estimate offers
-    it), else the one it named, else the first."""
-    versions = sorted(
-        (e.body for e in events if isinstance(e.body, PlanSet) and e.body.origin == "estimated"),
-        key=lambda b: b.version,
-    )
-    if not versions:
+    revision (`fold.sent_estimate`); of its variants the one chosen since (`choice`, when
+    the estimate offers it), else the one it named, else the first."""
+    first = fold.sent_estimate
+    if first is None:
         return ()
-    first = versions[0]
     offered = sorted({line.variant for line in first.lines if line.variant})
     if choice is not None and choice.variant in offered:
         variant: str | None = choice.variant
@@ -155,20 +151,21 @@ def estimate_lines_as_sent(
     return tuple(line for line in first.lines if line.variant in (None, variant))
 
 
-def estimate_as_sent(events: list[Event], choice: VariantChoice | None = None) -> int:
-    return sum(line.price for line in estimate_lines_as_sent(events, choice))
+def estimate_as_sent(fold: ReferralFold) -> int:
+    """The estimate as sent, of the variant the patient chose since (when offered)."""
+    return sum(line.price for line in estimate_lines_as_sent(fold, fold.variant_choice))
 
 
-def is_transfer(events: list[Event]) -> bool:
+def is_transfer(fold: ReferralFold) -> bool:
     """The referral continues another one that moved clinics (its money came in then)."""
-    return any(isinstance(e.body, Sent) and e.body.transferred_from for e in events)
+    return fold.transferred_from is not None
 
 
-def main_specialization(events: list[Event], fold: ReferralFold) -> str:
+def main_specialization(fold: ReferralFold) -> str:
     """What kind of case a referral is: the specialization carrying most of the money of
     the estimate as sent (of the current plan if none was sent); ties go to the first in
     the list of specializations. Fixed at sending, so a case never changes column."""
-    lines = estimate_lines_as_sent(events) or (fold.plan.chosen_lines() if fold.plan else ())
+    lines = estimate_lines_as_sent(fold) or (fold.plan.chosen_lines() if fold.plan else ())
     money: dict[str, int] = {}
     for line in lines:
         money[line.specialization] = money.get(line.specialization, 0) + line.price
@@ -265,12 +262,12 @@ def period_funnel(
         sent_at = fold.sent_at
         within = partial(_within, sent_at=sent_at, start=start, end=end)
 
-        if new and is_transfer(events):
+        if new and is_transfer(fold):
             funnel.transferred_in_count += 1
-            funnel.transferred_in_money += estimate_as_sent(events, fold.variant_choice)
+            funnel.transferred_in_money += estimate_as_sent(fold)
         elif new:
             funnel.in_count += 1
-            funnel.in_money += estimate_as_sent(events, fold.variant_choice)
+            funnel.in_money += estimate_as_sent(fold)
 
         if fold.accepted_at is not None and within(fold.accepted_at):
             funnel.accepted_count += 1

@@ -109,17 +109,17 @@ def by_specialization(
         fold = fold_referral(events)
         if fold.sent_at is None:
             continue
-        spec = main_specialization(events, fold)
+        spec = main_specialization(fold)
         row = rows.setdefault(spec, SpecializationRow(specialization=spec))
         # A case is counted where it was first sent: a transfer continues a case (its
         # estimate is what was left of it), so it is not a case of its own here.
-        if first <= _month(fold.sent_at, fold.sent_at, tz) <= last and not is_transfer(events):
+        if first <= _month(fold.sent_at, fold.sent_at, tz) <= last and not is_transfer(fold):
             row.referrals += 1
-            row.estimate_money += estimate_as_sent(events, fold.variant_choice)
+            row.estimate_money += estimate_as_sent(fold)
             if fold.accepted_at is not None:
                 row.accepted += 1
                 row.plan_money += fold.money.planned
-                row.accepted_estimate_money += estimate_as_sent(events, fold.variant_choice)
+                row.accepted_estimate_money += estimate_as_sent(fold)
             if fold.done_items:
                 row.treated += 1
                 row.executed_money += sum(fold.item_prices.get(i, 0) for i in fold.done_items)

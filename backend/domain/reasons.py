@@ -36,24 +36,19 @@ def _total(body: PlanSet) -> int:
     return sum(line.price for line in body.lines if line.variant in (None, variant))
 
 
-def plan_revisions(events: list[Event], fold: ReferralFold) -> list[Revision]:
+def plan_revisions(fold: ReferralFold) -> list[Revision]:
     """Every plan version from the clinic's side (origin "actual") with the money it
     changed against the version before it; versions taken back by a correction are not
     revisions. The exchange's own estimates are not the clinic's revisions."""
     if fold.sent_at is None:
         return []
-    sets = sorted(
-        (e for e in events if isinstance(e.body, PlanSet) and e.id not in fold.retracted),
-        key=lambda e: e.body.version,  # type: ignore[union-attr]
-    )
     out, previous = [], None
-    for event in sets:
-        body = event.body
-        assert isinstance(body, PlanSet)
+    for stated in sorted(fold.plan_sets, key=lambda p: (p.body.version, p.event_id)):
+        body = stated.body
         if previous is not None and body.origin == "actual":
             out.append(
                 Revision(
-                    at=max(event.occurred_at, fold.sent_at),
+                    at=max(stated.occurred_at, fold.sent_at),
                     version=body.version,
                     reason=(body.reason or NO_REASON).strip(),
                     change=_total(body) - _total(previous),
@@ -96,7 +91,7 @@ def reasons_by_clinic(
             r = row(fold.clinic_id, "lost", lost_reason(fold))
             r.count += 1
             r.money += fold.money.lost
-        for revision in plan_revisions(events, fold):
+        for revision in plan_revisions(fold):
             if start <= revision.at < end:
                 r = row(fold.clinic_id, "revision", revision.reason)
                 r.count += 1

@@ -38,6 +38,7 @@ from backend.services import (
     idempotency,
     inbox,
     notifications,
+    restatements,
     sms,
     staff_alerts,
     timers,
@@ -90,7 +91,7 @@ async def handle_notify(
 async def handle_restate(message: Claimed, now: datetime) -> Outcome:
     """One chunk of a restatement (reports re-folded after a settings change); the next
     chunk is its own message, so a long one never runs out of attempts."""
-    await clinic_settings.run_restatement(UUID(message.payload["restatement_id"]), now=now)
+    await restatements.run_restatement(UUID(message.payload["restatement_id"]), now=now)
     return Outcome(status="done")
 
 

@@ -3,9 +3,9 @@ the first-contact SLA and answer windows, the SMS sender name, duration norms.
 
 Every change is written to the audit log with what it was and what it became. A change
 that moves verification deadlines or expected money starts a restatement: the worker
-re-folds the referrals it touches in chunks (topic RESTATE), one transaction per
-referral, with its progress in the `restatement` row (and in the worker's log), so the
-reports follow as docs/metrics.md says.
+re-folds the referrals it touches in chunks (topic RESTATE, backend.services.restatements),
+one transaction per referral, with its progress in the `restatement` row (and in the
+worker's log), so the reports follow as docs/metrics.md says.
 
 Who may change what: a clinic's manager sets its working hours, holidays, sender name
 and duration norms; the first-contact SLA and the answer windows are the exchange's
@@ -46,7 +46,6 @@ from backend.store.rows import ClinicCard, ClinicRow, RestatementRow
 log = logging.getLogger("plantrack.settings")
 
 RESTATE = "restate"
-CHUNK = 200
 EXCHANGE_ONLY = frozenset({"first_contact_sla_minutes", "answer_window_hours", "visit_grace_hours"})
 
 
@@ -311,47 +310,3 @@ async def request_restatement(
         now=now,
     )
     return restatement_id
-
-
-async def run_restatement(restatement_id: UUID, *, now: datetime, chunk: int = CHUNK) -> bool:
-    """Re-fold the next chunk of a restatement's referrals; True when it has finished.
-    Each referral in its own transaction, as `plantrack refold` does; a chunk repeated
-    after a crash re-folds a few referrals twice, which changes nothing."""
-    from backend.services.recording import refold_one  # recording imports this module
-
-    row = await store.restatement(restatement_id)
-    if row is None or row.finished_at is not None:
-        return True
-    ids = await store.next_referrals(row.scope, row.last_referral, chunk)
-    for referral_id in ids:
-        await refold_one(referral_id, now)
-    done = row.done + len(ids)
-    finished = len(ids) < chunk
-    async with write_transaction():
-        await store.advance(
-            restatement_id,
-            last=ids[-1] if ids else row.last_referral,
-            done=done,
-            total=row.total,
-            finished_at=now if finished else None,
-        )
-        if not finished:
-            await outbox.enqueue(
-                topic=RESTATE,
-                payload={"restatement_id": str(restatement_id)},
-                dedupe_key=f"restate:{restatement_id}:{done}",
-                now=now,
-            )
-    log.info(
-        "restating reports",
-        extra={
-            "fields": {
-                "restatement_id": str(restatement_id),
-                "scope": row.scope,
-                "done": done,
-                "total": row.total,
-                "finished": finished,
-            }
-        },
-    )
-    return finished

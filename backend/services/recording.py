@@ -92,19 +92,24 @@ async def record_locked(
     answering: UUID | None = None,
 ) -> list[Recorded]:
     """Record statements about a referral the caller has locked (see referrals.lock).
-    `answering`: the question the statements answer (see `refresh`)."""
+    `answering`: the question the statements answer (see `refresh`).
+
+    The fold in progress stored with the referral takes each new statement that sorts
+    after everything it has seen (`advance`); the ledger is read only when one does not
+    (a late or back-dated statement, a correction, a ruling), or when the stored fold is
+    not of the whole ledger."""
     referral_id = referral.id
     stored = await load(referral_id)
-    events = stored.events
-    results: list[tuple[Event, bool]] = []
-    state = stored_state(referral, events)
+    history = _History(referral_id)
+    state = await current_state(referral, stored, history)
     fold = before = finish(state)
+    results: list[tuple[Event, bool]] = []
     for statement in statements:
-        event, duplicate = await _append(referral_id, statement, events, fold, now)
+        event, duplicate = await _append(referral_id, statement, history, fold, now)
         if not duplicate:
-            events.append(event)
-            if not advance(state, event):  # late, back-dated or taking something back
-                state = fold_state(events)
+            history.add(event)
+            if not advance(state, event):
+                state = fold_state(await history.events())
             fold = finish(state)
         results.append((event, duplicate))
     if any(not duplicate for _, duplicate in results):
@@ -118,34 +123,48 @@ async def record_locked(
     return [Recorded(event=e, duplicate=d, fold=fold) for e, d in results]
 
 
+class _History:
+    """A locked referral's ledger, read once and only if a recording needs it."""
+
+    def __init__(self, referral_id: UUID) -> None:
+        self.referral_id = referral_id
+        self._events: list[Event] | None = None
+
+    async def events(self) -> list[Event]:
+        if self._events is None:
+            self._events = await ledger.events_of(self.referral_id)
+        return self._events
+
+    def add(self, event: Event) -> None:
+        """An event this transaction appended (a later read sees it by itself)."""
+        if self._events is not None:
+            self._events.append(event)
+
+
 async def _append(
     referral_id: UUID,
     statement: Statement,
-    events: list[Event],
+    history: _History,
     fold: ReferralFold,
     now: datetime,
 ) -> tuple[Event, bool]:
     key = statement.idempotency_key or f"auto:{new_id()}"
-    # A redelivery is answered as the first delivery was, before any check that the
-    # referral's later state might now fail. Most land on the same referral, whose
-    # events are in hand; a key used on another referral is caught by the insert.
-    existing = next(
-        (e for e in events if e.source == statement.source and e.idempotency_key == key), None
-    )
-    if existing is not None:
-        return _same_delivery(existing, referral_id, statement), True
-
     body = _completed(statement.body)
     side = side_of(statement.source, body)
     occurred_at = statement.occurred_at or now
     retracts_side = None
     if isinstance(body, Correction):
-        target = next((e for e in events if e.id == body.retracts), None)
+        target = next((e for e in await history.events() if e.id == body.retracts), None)
         retracts_side = target.side if target is not None else None
     refusal = check_statement(
         side, body, fold, occurred_at=occurred_at, now=now, retracts_side=retracts_side
     )
     if refusal is not None:
+        # A redelivery is answered as the first delivery was, although the referral's
+        # later state now fails the check; the insert below catches the others.
+        existing = await ledger.by_key(statement.source, key)
+        if existing is not None:
+            return _same_delivery(existing, referral_id, statement), True
         raise _error(refusal)
 
     event = await ledger.append(
@@ -157,7 +176,7 @@ async def _append(
         recorded_at=now,
         idempotency_key=key,
     )
-    if event is None:  # lost a race to an identical delivery
+    if event is None:  # a redelivery, or a lost race to an identical delivery
         existing = await ledger.by_key(statement.source, key)
         assert existing is not None
         return _same_delivery(existing, referral_id, statement), True
@@ -202,14 +221,16 @@ async def rules_of(referral: LockedReferral) -> ClinicRules:
     )
 
 
-def stored_state(referral: LockedReferral, events: list[Event]) -> FoldState:
-    """The fold in progress saved with the referral, if it is of these events (it saw
-    the newest) and of this fold version; else the fold from scratch."""
+async def current_state(
+    referral: LockedReferral, stored: recording_reads.Stored, history: _History | None = None
+) -> FoldState:
+    """The fold in progress stored with the referral, if it is of this fold version and
+    saw the newest event in the ledger (as every recording leaves it); else the fold of
+    the ledger from scratch."""
     state = referrals.decode_state(referral.fold_state)
-    newest = events[-1].id if events else 0
-    if state is not None and state.version == FOLD_VERSION and state.last_event_id == newest:
+    if state is not None and state.version == FOLD_VERSION and state.last_event_id == stored.newest:
         return state
-    return fold_state(events)
+    return fold_state(await (history or _History(referral.id)).events())
 
 
 async def load(referral_id: UUID) -> recording_reads.Stored:
@@ -228,21 +249,21 @@ async def refresh(
     screen_changed: bool = True,
     answering: UUID | None = None,
 ) -> ReferralFold:
-    """Rewrite everything derived from a referral's ledger (`stored.events`, with the
-    derived rows as `load` read them), as of `now`: its step and money, verifications,
+    """Rewrite everything derived from a referral's ledger (its fold, with the derived
+    rows as `load` read them), as of `now`: its step and money, verifications,
     appointments, questions and the timers its state calls for, by difference,
     and note for the patient's app what changed (backend.services.changes): the
     referral unless `screen_changed` is False (a timer's look, a refold) and nothing it
     shows moved, the questions asked or withdrawn, the appointments events `moved`
     (only those are written; all when None: a timer's look, a refold).
-    `state`: the fold in progress of `events`, when the caller has it. `answering`: the
+    `state`: the fold in progress of the ledger, when the caller has it. `answering`: the
     question the new event answers — the caller marks it answered, so it is not withdrawn
     here, and it is noted with the rest in one change."""
-    referral_id, events, asked = referral.id, stored.events, stored.asked
-    state = state or stored_state(referral, events)
+    referral_id, asked = referral.id, stored.asked
+    state = state or await current_state(referral, stored)
     fold = finish(state)
     rules = rules or await rules_of(referral)
-    derived = derive(events, fold, asked, rules, now)
+    derived = derive(fold, asked, rules, now)
 
     await referrals.save_fold(referral_id, state, fold, derived.verdicts, derived.progress, now)
     await funnel_facts.replace(referral_id, referral.clinic, derived.facts, stored.facts)
@@ -371,4 +392,6 @@ async def refold_one(referral_id: UUID, now: datetime) -> None:
     async with write_transaction():
         referral = await referrals.lock(referral_id)
         if referral is not None:
-            await refresh(referral, await load(referral_id), now, screen_changed=False)
+            # A repair trusts the ledger alone, not the fold stored with the referral.
+            state = fold_state(await ledger.events_of(referral_id))
+            await refresh(referral, await load(referral_id), now, state=state, screen_changed=False)

@@ -1,6 +1,7 @@
-"""What the recording reads of a referral it holds locked: its ledger, and the derived
-rows it rewrites by difference (questions, funnel facts, verifications, conversion
-position, pending timers).
+"""What the recording reads of a referral it holds locked: the id of its newest event
+(the fold in progress stored with it is current if it saw that one; the ledger itself is
+read only when it is not), and the derived rows it rewrites by difference (questions,
+funnel facts, verifications, conversion position, pending timers).
 
 On PostgreSQL they come in one statement, each as an array of rows (asyncpg decodes
 the anonymous records with their types): a claim's reads cost one round trip, not six.
@@ -12,14 +13,13 @@ from uuid import UUID
 
 import msgspec
 
-from backend.domain.events import Event
 from backend.domain.questions import AskedQuestion
 from backend.store import conversion, funnel_facts, ledger, outbox, questions, sql, verifications
 from backend.store.engine import is_postgres
 
 
 class Stored(msgspec.Struct, kw_only=True):
-    events: list[Event]  # in ledger order; the recording appends what it records
+    newest: int  # the id of the referral's newest event (0: none)
     asked: list[AskedQuestion]
     facts: list[dict[str, Any]]  # rows of funnel_facts.STORED
     verifications: dict[str, tuple]  # verifications.stored_from
@@ -31,7 +31,7 @@ def _reads(timer_topics: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
     """Each read with its columns, in the order `Stored` is made from."""
     timers = outbox.pending_timers_query(len(timer_topics))
     return [
-        (ledger.EVENTS_OF, ledger.EVENT_COLUMNS),
+        (ledger.NEWEST_OF, ("newest",)),
         (questions.ASKED_FOR, questions.ASKED_COLUMNS),
         (funnel_facts.STORED, funnel_facts.STORED_COLUMNS),
         (verifications.STORED, verifications.STORED_COLUMNS),
@@ -57,9 +57,9 @@ async def load(referral_id: UUID, timer_topics: tuple[str, ...]) -> Stored:
         ]
     else:
         results = [await sql.run(q, *args) for (q, _), args in zip(reads, args_of, strict=True)]
-    events, asked, facts, verified, position, timers = results
+    newest, asked, facts, verified, position, timers = results
     return Stored(
-        events=ledger.events_from(events),
+        newest=newest[0]["newest"],
         asked=questions.asked_from(asked),
         facts=facts,
         verifications=verifications.stored_from(verified),

@@ -219,9 +219,9 @@ def cohorts_by_fold(folded, first: str, current: str) -> list[tuple]:
         fold = fold_referral(events)
         cohort = fold.sent_at.astimezone(tz).strftime("%Y-%m")
         entry = money_in.setdefault(cohort, [0, 0])
-        if not is_transfer(events):  # a transfer's money came in with the original
+        if not is_transfer(fold):  # a transfer's money came in with the original
             entry[0] += 1
-            entry[1] += estimate_as_sent(events, fold.variant_choice)
+            entry[1] += estimate_as_sent(fold)
         for item_id, done_at in fold.done_items.items():
             month = max(done_at, fold.sent_at).astimezone(tz).strftime("%Y-%m")
             executed[(cohort, month)] = executed.get((cohort, month), 0) + fold.item_prices.get(
@@ -378,7 +378,7 @@ async def test_reports_agree_with_folding_the_raw_events(db, stories):
 
         # One kind of case: the same reports narrowed to referrals of that specialization.
         spec = SPECS[1]
-        narrowed = [h for h in folded if main_specialization(h[1], fold_referral(h[1])) == spec]
+        narrowed = [h for h in folded if main_specialization(fold_referral(h[1])) == spec]
         for first, last in periods(BASE)[:3]:
             expected = period_funnel(narrowed, first=first, last=last, now=NOW)
             got = await reports.funnel(scope, first=first, last=last, specialization=spec)

@@ -6,12 +6,14 @@ from uuid import uuid4
 import pytest
 
 from backend.domain.events import (
+    Closed,
     Contacted,
     Correction,
     ItemDone,
     PatientReport,
     Payment,
     Received,
+    Reopened,
     Source,
     Visited,
 )
@@ -19,6 +21,7 @@ from backend.services import changes
 from backend.services.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.services.recording import Statement, record, reevaluate_due
 from backend.store import ledger, outbox, plans, questions, referrals, verifications
+from backend.store.engine import write_transaction
 from backend.store.tables import Appointment, Event
 from tests.factories import NOW, book, hours, make_clinic, make_referral
 
@@ -86,6 +89,57 @@ async def test_reused_key_for_a_different_statement_is_a_conflict(db):
     await record(sent.referral_id, clinic_says(Visited(), key="k1"), now=hours(3))
     with pytest.raises(Conflict):
         await record(sent.referral_id, clinic_says(Payment(amount=100), key="k1"), now=hours(4))
+
+
+async def test_a_redelivery_is_answered_as_the_first_although_the_state_now_refuses_it(db):
+    # The recording checks a statement against the referral's state before its key: a
+    # reopening delivered again finds the referral open, which a new reopening is not
+    # allowed to find; the redelivery is still answered as the first delivery was.
+    clinic = await make_clinic()
+    sent = await make_referral(clinic)
+    await record(sent.referral_id, clinic_says(Closed(reason="refused")), now=hours(2))
+
+    def reopening(key: str) -> Statement:
+        return Statement(
+            body=Reopened(reason="the patient called back"),
+            source=Source.exchange,
+            actor="exchange:1",
+            idempotency_key=key,
+        )
+
+    first = await record(sent.referral_id, reopening("r1"), now=hours(3))
+    again = await record(sent.referral_id, reopening("r1"), now=hours(4))
+    assert not first.duplicate and again.duplicate
+    assert again.event.id == first.event.id
+    with pytest.raises(Conflict, match="nothing to reopen"):
+        await record(sent.referral_id, reopening("r2"), now=hours(5))
+    kinds = [e.kind for e in await ledger.events_of(sent.referral_id)]
+    assert kinds.count("reopened") == 1
+
+
+async def test_an_event_the_stored_fold_has_not_seen_is_folded_from_the_ledger(db):
+    # The fold kept with the referral is used only if it saw the newest event: one
+    # appended without a recording (an older release, a repair by hand) is not lost.
+    clinic = await make_clinic()
+    sent = await make_referral(clinic)
+    await record(sent.referral_id, clinic_says(Visited(), at=hours(2)), now=hours(2))
+    items = await plans.items_of((await plans.versions_of(sent.referral_id))[0].id)
+    async with write_transaction():
+        await ledger.append(
+            referral_id=sent.referral_id,
+            body=ItemDone(item_id=items[0].item_id),
+            source=Source.clinic_panel,
+            actor="staff:1",
+            occurred_at=hours(3),
+            recorded_at=hours(3),
+            idempotency_key="behind-the-back",
+        )
+    assert (await referrals.get(sent.referral_id)).executed_amount == 0
+
+    result = await record(sent.referral_id, clinic_says(Payment(amount=100_00)), now=hours(4))
+    assert items[0].item_id in result.fold.done_items
+    row = await referrals.get(sent.referral_id)
+    assert (row.step, row.executed_amount, row.paid_amount) == ("in_treatment", 6_500_00, 100_00)
 
 
 async def test_late_event_folds_in_its_place(db):

@@ -27,10 +27,10 @@ def estimate(*lines: tuple[str, int]) -> list[Event]:
 
 def test_the_main_specialization_carries_most_of_the_estimate():
     events = estimate(("therapy", 6_500_00), ("therapy", 6_500_00), ("surgery", 12_000_00))
-    assert main_specialization(events, fold_referral(events)) == "therapy"
+    assert main_specialization(fold_referral(events)) == "therapy"
     # A tie goes to the specialization listed first (therapy before surgery).
     tie = estimate(("surgery", 1_000_00), ("therapy", 1_000_00))
-    assert main_specialization(tie, fold_referral(tie)) == "therapy"
+    assert main_specialization(fold_referral(tie)) == "therapy"
 
 
 def test_averages_round_half_up_and_say_when_there_is_nothing():
