@@ -48,7 +48,7 @@ from backend.services import (
     texts,
     visit_codes,
 )
-from backend.services.errors import Invalid, NotAuthenticated
+from backend.services.errors import Invalid, NotAuthenticated, NotFound
 from backend.services.media import SizeLinks, picture_links
 from backend.services.patient_reads import MediaRow, ReferralBundle
 from backend.services.recording import Recorded as RecordedResult
@@ -82,8 +82,11 @@ def _recorded(result: RecordedResult, lang: texts.Lang) -> s.Recorded:
 
 
 async def _lang(patient: PatientPrincipal) -> texts.Lang:
-    row = await profile.profile(patient.patient_id)
-    return row.locale if row.locale in texts.LANGS else "ru"
+    return _lang_of((await profile.profile(patient.patient_id)).locale)
+
+
+def _lang_of(locale: str) -> texts.Lang:
+    return locale if locale in texts.LANGS else "ru"
 
 
 @get(
@@ -426,7 +429,7 @@ async def answer_question(
     question_id: FromPath[UUID],
     data: Annotated[s.AnswerIn, example_body(ex.ANSWER_IN)],
 ) -> s.Recorded:
-    result = await answers.answer_question(
+    answered = await answers.answer_question(
         patient_id=patient.patient_id,
         question_id=question_id,
         answer=data.answer,
@@ -434,7 +437,11 @@ async def answer_question(
         called_on=data.called_on,
         called_at=data.called_at,
     )
-    return _recorded(result, await _lang(patient))
+    # The language came with the question (no second read); an erased patient is
+    # answered as `_lang` answers it.
+    if answered.locale is None:
+        raise NotFound("no such patient")
+    return _recorded(answered.recorded, _lang_of(answered.locale))
 
 
 @get(

@@ -5,13 +5,15 @@ from typing import Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+import msgspec
+
 from backend.domain.contact_time import BadCallTime, call_window, call_window_on
 from backend.domain.events import PatientAnswer, Source
 from backend.domain.funnel import CONTACTED
 from backend.runtime.clock import utcnow
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.services.recording import Recorded, Statement, record_locked
-from backend.store import parties, questions, referrals
+from backend.store import parties, questions
 from backend.store.engine import write_transaction
 
 
@@ -21,14 +23,19 @@ async def when_called(
     called_at: datetime | None,
     now: datetime,
     called_day: date | None = None,
+    *,
+    timezone: str | None = None,
 ) -> dict:
     """The answer to "when did they call?" as event fields: the words and the span they
-    mean in the patient's own zone (backend.domain.contact_time). The web page's date
-    field gives a calendar day (`called_day`) instead of the words or a time."""
+    mean in the patient's own zone (backend.domain.contact_time; `timezone`, when the
+    caller has read it). The web page's date field gives a calendar day (`called_day`)
+    instead of the words or a time."""
     if called_on is None and called_at is None and called_day is None:
         return {}
-    patient = await parties.patient(patient_id)
-    tz = ZoneInfo(patient.timezone if patient else "Europe/Moscow")
+    if timezone is None:
+        patient = await parties.patient(patient_id)
+        timezone = patient.timezone if patient else "Europe/Moscow"
+    tz = ZoneInfo(timezone)
     try:
         if called_day is not None:
             if called_on is not None or called_at is not None:
@@ -39,6 +46,13 @@ async def when_called(
     except BadCallTime as exc:
         raise Invalid(str(exc)) from exc
     return {"called_on": said, "called_after": after, "called_before": before}
+
+
+class Answered(msgspec.Struct, frozen=True, kw_only=True):
+    recorded: Recorded
+    # The patient's language, read with the question, for the reply; None: the patient
+    # was erased (read as the profile reads it).
+    locale: str | None
 
 
 async def answer_question(
@@ -52,26 +66,28 @@ async def answer_question(
     called_day: date | None = None,
     source: Source = Source.patient_app,
     now: datetime | None = None,
-) -> Recorded:
+) -> Answered:
     """Answer one of the patient's own open questions. Another patient's question is
     answered exactly like a missing one. A "yes" to a contact question may say when the
-    call came (called_on or called_at)."""
+    call came (called_on or called_at). The question, its referral's lock and the
+    patient's language and zone are one statement."""
     now = now or utcnow()
     async with write_transaction():
-        question = await questions.get(question_id)
-        if question is None or question.patient != patient_id:
+        found = await questions.to_answer(question_id, patient_id)
+        if found is None:
             raise NotFound("no such question")
+        question, referral = found.question, found.referral
         if question.status == "cancelled":
             raise Conflict("this question was withdrawn: it needs no answer any more")
         if question.status != "requested":
             raise Conflict(f"this question is {question.status}, not open")
         if question.expires_at <= now:
             raise Conflict("this question has expired")
-        when = await when_called(patient_id, called_on, called_at, now, called_day)
+        when = await when_called(
+            patient_id, called_on, called_at, now, called_day, timezone=found.patient_timezone
+        )
         if when and (question.milestone != CONTACTED or answer != "yes"):
             raise Invalid("called_on and called_at go only with a 'yes' to a contact question")
-        referral = await referrals.lock(question.referral)
-        assert referral is not None
         body = PatientAnswer(
             question_id=question_id,
             milestone=question.milestone,
@@ -98,4 +114,6 @@ async def answer_question(
             # first (its key is the question's), and it is answered once.
             raise Conflict("this question is completed, not open")
         await questions.mark_answered(question_id, answer, recorded.event.id, now)
-    return recorded
+    return Answered(
+        recorded=recorded, locale=None if found.patient_erased else found.patient_locale
+    )

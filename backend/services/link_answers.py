@@ -38,7 +38,7 @@ async def answer(
     question = await question_of(access, question_id)
     if answer != "yes" or question.milestone != CONTACTED:
         called_day = None
-    return await answers.answer_question(
+    answered = await answers.answer_question(
         patient_id=access.patient_id,
         question_id=question_id,
         answer=answer,
@@ -46,6 +46,7 @@ async def answer(
         source=Source.patient_sms,
         now=now,
     )
+    return answered.recorded
 
 
 async def respond(

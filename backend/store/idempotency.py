@@ -7,6 +7,7 @@ from uuid import UUID
 import msgspec
 
 from backend.runtime.ids import new_id
+from backend.store import sql
 from backend.store.tables import IdempotencyKey
 
 State = Literal["running", "done", "released"]
@@ -34,7 +35,7 @@ async def claim(
     one wins): a new key; one past its 24 hours, whatever it was for; or one for this
     same request whose first try ended without an answer (released) or whose lease ran
     out (its process died). False: the key is someone else's for now; read it."""
-    rows = await IdempotencyKey.raw(
+    rows = await sql.run(
         """
         INSERT INTO "idempotency_key"
             ("id", "patient", "key", "fingerprint", "state", "created_at", "lease_until",
@@ -88,27 +89,26 @@ async def keep(
     patient_id: UUID, key: str, *, status: int, content_type: str, body: str, now: datetime
 ) -> None:
     """The answer of a claimed key, for its retries."""
-    await IdempotencyKey.update(
-        {
-            IdempotencyKey.state: "done",
-            IdempotencyKey.status: status,
-            IdempotencyKey.content_type: content_type,
-            IdempotencyKey.body: body,
-            IdempotencyKey.finished_at: now,
-        }
-    ).where(
-        (IdempotencyKey.patient == patient_id)
-        & (IdempotencyKey.key == key)
-        & (IdempotencyKey.state == "running")
+    await sql.run(
+        'UPDATE "idempotency_key" SET "state" = \'done\', "status" = {}, "content_type" = {}, '
+        '"body" = {}, "finished_at" = {} '
+        'WHERE "patient" = {} AND "key" = {} AND "state" = \'running\'',
+        status,
+        content_type,
+        body,
+        now,
+        patient_id,
+        key,
     )
 
 
 async def release(patient_id: UUID, key: str) -> None:
     """The claimed key's request ended without an answer to keep: a retry runs it again."""
-    await IdempotencyKey.update({IdempotencyKey.state: "released"}).where(
-        (IdempotencyKey.patient == patient_id)
-        & (IdempotencyKey.key == key)
-        & (IdempotencyKey.state == "running")
+    await sql.run(
+        'UPDATE "idempotency_key" SET "state" = \'released\' '
+        'WHERE "patient" = {} AND "key" = {} AND "state" = \'running\'',
+        patient_id,
+        key,
     )
 
 

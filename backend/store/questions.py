@@ -6,9 +6,27 @@ from uuid import UUID
 
 from backend.domain.questions import AskedQuestion, QuestionKind, QuestionSpec
 from backend.store import sql
-from backend.store.rows import QuestionRow, typed
+from backend.store.engine import is_postgres
+from backend.store.rows import LockedReferral, QuestionRow, QuestionToAnswer, typed
 from backend.store.tables import Question
 
+QUESTION_COLUMNS = (
+    "id",
+    "referral",
+    "patient",
+    "kind",
+    "milestone",
+    "subject",
+    "about_at",
+    "item_id",
+    "status",
+    "asked_at",
+    "expires_at",
+    "answered_at",
+    "answer",
+    "answer_event_id",
+)
+_GET = f"SELECT {', '.join(QUESTION_COLUMNS)} FROM question WHERE id = {{}}"  # noqa: S608
 ASKED_COLUMNS = ("id", "kind", "milestone", "subject", "status", "asked_at", "expires_at")
 ASKED_FOR = f"SELECT {', '.join(ASKED_COLUMNS)} FROM question WHERE referral = {{}}"  # noqa: S608
 
@@ -85,12 +103,45 @@ async def mark_answered(question_id: UUID, answer: str, event_id: int, at: datet
 
 
 async def get(question_id: UUID) -> QuestionRow | None:
-    rows = await sql.run(
-        "SELECT id, referral, patient, kind, milestone, subject, about_at, item_id, status, "
-        "asked_at, expires_at, answered_at, answer, answer_event_id FROM question WHERE id = {}",
-        question_id,
-    )
+    rows = await sql.run(_GET, question_id)
     return typed(rows[0], QuestionRow) if rows else None
+
+
+# The question, its referral's lock row (as store.referrals.lock reads it) and the
+# patient's language and zone, in one statement: an answer's first round trip.
+_TO_ANSWER = (
+    f"SELECT {', '.join(f'q.{c}' for c in QUESTION_COLUMNS)}, "  # noqa: S608 (names are ours)
+    "r.clinic AS r_clinic, r.schedule AS r_schedule, r.fold_state AS r_fold_state, "
+    "c.timezone AS r_clinic_timezone, c.first_contact_sla_minutes AS r_clinic_sla_minutes, "
+    "COALESCE((SELECT epoch FROM screen_epoch WHERE id = 1), 0) AS r_rules_epoch, "
+    "p.locale AS p_locale, p.timezone AS p_timezone, p.erased_at AS p_erased_at "
+    "FROM question q JOIN referral r ON r.id = q.referral JOIN clinic c ON c.id = r.clinic "
+    "JOIN patient p ON p.id = q.patient WHERE q.id = {} AND q.patient = {}"
+)
+_TO_ANSWER_FOR_UPDATE = _TO_ANSWER + " FOR UPDATE OF r"
+
+
+async def to_answer(question_id: UUID, patient_id: UUID) -> QuestionToAnswer | None:
+    """The patient's own question with its referral locked until the transaction ends
+    (as store.referrals.lock: the row only, on PostgreSQL; SQLite's write transaction
+    holds the whole database), in one statement. None for a missing question and for
+    another patient's alike: nothing of theirs is read or locked. The question is as
+    read before the lock was granted: an answer that came first is caught by its key."""
+    rows = await sql.run(
+        _TO_ANSWER_FOR_UPDATE if is_postgres() else _TO_ANSWER, question_id, patient_id
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    referral = {k.removeprefix("r_"): row.pop(k) for k in list(row) if k.startswith("r_")}
+    referral["id"], referral["patient"] = row["referral"], row["patient"]
+    return QuestionToAnswer(
+        question=typed(row, QuestionRow),
+        referral=typed(referral, LockedReferral),
+        patient_locale=row["p_locale"],
+        patient_timezone=row["p_timezone"],
+        patient_erased=row["p_erased_at"] is not None,
+    )
 
 
 async def open_about(patient_id: UUID, referral_id: UUID, now: datetime) -> list[QuestionRow]:

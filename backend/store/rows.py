@@ -181,6 +181,17 @@ class QuestionRow(msgspec.Struct, frozen=True, kw_only=True):
     answer_event_id: int | None
 
 
+class QuestionToAnswer(msgspec.Struct, frozen=True, kw_only=True):
+    """A patient's own question with its referral held for the answer
+    (store.questions.to_answer), and what the answer's reply needs of the patient."""
+
+    question: QuestionRow
+    referral: LockedReferral
+    patient_locale: str
+    patient_timezone: str
+    patient_erased: bool
+
+
 class ClinicRow(msgspec.Struct, frozen=True, kw_only=True):
     """A partner clinic: where it is, how referrals reach it, its first-contact promise."""
 

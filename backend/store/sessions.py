@@ -3,6 +3,7 @@
 from datetime import datetime
 from uuid import UUID
 
+from backend.store import sql
 from backend.store.rows import SessionRow, typed
 from backend.store.tables import PatientSession
 
@@ -53,7 +54,7 @@ async def revoke_family(family: UUID, now: datetime) -> None:
 async def family_live(family: UUID, patient_id: UUID) -> bool:
     """True if this family was issued to this patient and is not revoked. Asked on every
     patient request: one plain statement on the family index."""
-    rows = await PatientSession.raw(
+    rows = await sql.run(
         'SELECT COUNT(*) AS "issued", COUNT("revoked_at") AS "revoked" FROM "patient_session" '
         'WHERE "family" = {} AND "patient" = {}',
         family,

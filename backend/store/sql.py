@@ -78,13 +78,17 @@ async def fetch_pooled(pool: Pool, query: str, *args: Any) -> list[Mapping[str, 
 
 
 async def run(query: str, *args: Any) -> list[dict[str, Any]]:
-    """The rows of a statement, as `Table.raw` gives them, for the recording's
-    statements: inside a PostgreSQL transaction sent straight on its connection (asyncpg
-    keeps it prepared), without building a Piccolo query for each of a claim's dozen
-    statements; elsewhere through Piccolo."""
+    """The rows of a statement, as `Table.raw` gives them, for the hot statements (the
+    recording's, a patient request's session and key): on PostgreSQL sent straight on
+    the transaction's connection, or outside one on a connection of the engine's pool
+    (asyncpg keeps it prepared), without building a Piccolo query for each; elsewhere
+    (SQLite, an engine whose pool is not started) through Piccolo."""
     engine = current_engine()
-    if isinstance(engine, PostgresEngine) and (tx := engine.current_transaction.get()):
-        return [dict(r) for r in await tx.connection.fetch(_numbered(query), *args)]
+    if isinstance(engine, PostgresEngine):
+        if tx := engine.current_transaction.get():
+            return [dict(r) for r in await tx.connection.fetch(_numbered(query), *args)]
+        if engine.pool is not None:
+            return [dict(r) for r in await engine.pool.fetch(_numbered(query), *args)]
     rows = await engine.run_querystring(QueryString(query, *args))
     return engine.transform_response_to_dicts(rows) if rows else []
 
