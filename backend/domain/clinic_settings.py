@@ -124,7 +124,7 @@ def check_values(values: SettingValues) -> list[str]:
         value = getattr(values, field)
         if value is not None and not low <= value <= high:
             problems.append(f"{field}: from {low} to {high}")
-    if values.sender_name is not None and not SENDER_NAME.match(values.sender_name):
+    if values.sender_name is not None and not SENDER_NAME.fullmatch(values.sender_name):
         problems.append(
             "sender_name: 3 to 11 Latin letters, digits, spaces, dots or hyphens, with a letter"
         )

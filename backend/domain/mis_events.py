@@ -8,6 +8,7 @@ from uuid import UUID
 import msgspec
 
 from backend.domain.norms import Specialization
+from backend.domain.teeth import Tooth
 
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 
@@ -58,7 +59,7 @@ class PlanLineData(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     title_ru: Annotated[str, msgspec.Meta(max_length=300)] = ""
     title_en: Annotated[str, msgspec.Meta(max_length=300)] = ""
     code: Annotated[str, msgspec.Meta(max_length=32)] = ""
-    tooth: Annotated[int, msgspec.Meta(ge=11, le=85)] | None = None
+    tooth: Tooth | None = None
     stage: Annotated[int, msgspec.Meta(ge=1, le=20)] = 1
     variant: Annotated[str, msgspec.Meta(pattern="^[A-Z]$")] | None = None
     chair_minutes: Annotated[int, msgspec.Meta(ge=0, le=10_000)] | None = None

@@ -102,7 +102,7 @@ def scorecard(
         claims = fold.clinic_claims.get(CONTACTED, ())
         if claims:
             first = min(c.occurred_at for c in claims)
-            clinic_hours.append(_hours(first - fold.sent_at))
+            clinic_hours.append(_hours(max(first - fold.sent_at, timedelta(0))))
         said = fold.patient_says.get(CONTACTED, ())
         # When the patient says the call came (never the moment they tapped "yes").
         called = [s.happened_at for s in said if s.answer == "yes" and s.happened_at]

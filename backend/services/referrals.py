@@ -9,7 +9,7 @@ import msgspec
 from backend.domain.events import PlanLine, PlanSet, Sent, Source
 from backend.domain.norms import Specialization
 from backend.domain.plans import Explanation, PlanItem, ToothState, VariantInfo
-from backend.domain.teeth import VALID_TEETH, ToothCondition, is_valid_tooth
+from backend.domain.teeth import Tooth, ToothCondition, is_valid_tooth
 from backend.runtime.clock import utcnow
 from backend.runtime.ids import new_id, short_code
 from backend.services import sms
@@ -21,12 +21,6 @@ from backend.store import ledger, parties, plans, referrals
 from backend.store.engine import write_transaction
 
 Price = Annotated[int, msgspec.Meta(ge=0, le=100_000_000_00, description="minor units")]
-# Exactly the FDI numbers (11-18 … 81-85): the document lists them, so it allows no
-# number the API refuses (19 or 50 lie between 11 and 85 and are no tooth).
-Tooth = Annotated[
-    Literal[tuple(sorted(VALID_TEETH))],  # type: ignore[valid-type]
-    msgspec.Meta(description="FDI tooth number"),
-]
 
 
 class PatientIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

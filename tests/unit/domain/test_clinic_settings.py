@@ -162,15 +162,7 @@ def test_a_sender_name_operators_accept(name):
         "Smile_1",
         "",
         "...",
-        pytest.param(
-            "Smile\n",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="SENDER_NAME ends in `$`, which re.match lets match before a final "
-                "newline, so check_values accepts 'Smile\\n'; the settings route strips "
-                "the name first, so HTTP cannot send one today (fix: fullmatch or \\Z)",
-            ),
-        ),
+        "Smile\n",
     ],
 )
 def test_a_sender_name_operators_refuse(name):

@@ -190,14 +190,6 @@ def test_a_plan_item_at_its_bounds_is_taken_with_the_defaults():
     refused("plan.revised", reason="x", items=[PLAN_ITEM], chosen_variant="z")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PlanLineData.tooth is a range 11..85, so 19, 20, 49, 50 or 56 (no FDI tooth) "
-    "decode and the webhook answers 202; the plan is refused later by "
-    "services/referrals._check_plan and shows as a failed delivery. The referral API's "
-    "Tooth type lists exactly domain.teeth.VALID_TEETH so that its schema allows no number "
-    "the API refuses; the MIS schema does not",
-)
 @pytest.mark.parametrize("tooth", [19, 50])
 def test_a_tooth_that_is_no_fdi_number_is_refused_at_the_door(tooth):
     refused("plan.revised", reason="x", items=[{**PLAN_ITEM, "tooth": tooth}])

@@ -102,13 +102,6 @@ def test_a_call_the_patient_dates_before_the_sending_counts_as_zero_hours():
     assert card(s).first_contact_hours_patient == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scorecard takes the clinic's first contact claim minus sent_at unclamped, so a "
-    "claim back-dated before the sending (authority refuses only future times) gives "
-    "negative hours and lowers the clinic's median; the patient's side is clamped at 0 and "
-    "docs/metrics.md's ground rule counts anything before the sending as at the sending",
-)
 def test_a_contact_claim_dated_before_the_sending_counts_as_zero_hours():
     s = story()
     s.later(booked(s.t0 + timedelta(days=2)), -3)  # the clinic's clock is off
