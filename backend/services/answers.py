@@ -113,7 +113,6 @@ async def answer_question(
             # The question was read before the referral's lock: another answer to it came
             # first (its key is the question's), and it is answered once.
             raise Conflict("this question is completed, not open")
-        await questions.mark_answered(question_id, answer, recorded.event.id, now)
     return Answered(
         recorded=recorded, locale=None if found.patient_erased else found.patient_locale
     )

@@ -16,7 +16,15 @@ import msgspec
 
 from backend.domain.authority import Refusal, RefusalKind, check_statement
 from backend.domain.derive import ClinicRules, Derived, derive
-from backend.domain.events import Body, Contacted, Correction, Event, Source, side_of
+from backend.domain.events import (
+    Body,
+    Contacted,
+    Correction,
+    Event,
+    PatientAnswer,
+    Source,
+    side_of,
+)
 from backend.domain.funnel import (
     FOLD_VERSION,
     FoldState,
@@ -92,7 +100,8 @@ async def record_locked(
     answering: UUID | None = None,
 ) -> list[Recorded]:
     """Record statements about a referral the caller has locked (see referrals.lock).
-    `answering`: the question the statements answer (see `refresh`).
+    `answering`: the question the statements answer: marked answered with the event
+    that answers it (in the same statement on PostgreSQL), and see `refresh`.
 
     The fold in progress stored with the referral takes each new statement that sorts
     after everything it has seen (`advance`); the ledger is read only when one does not
@@ -105,7 +114,7 @@ async def record_locked(
     fold = before = finish(state)
     results: list[tuple[Event, bool]] = []
     for statement in statements:
-        event, duplicate = await _append(referral_id, statement, history, fold, now)
+        event, duplicate = await _append(referral_id, statement, history, fold, now, answering)
         if not duplicate:
             history.add(event)
             if not advance(state, event):
@@ -147,6 +156,7 @@ async def _append(
     history: _History,
     fold: ReferralFold,
     now: datetime,
+    answering: UUID | None = None,
 ) -> tuple[Event, bool]:
     key = statement.idempotency_key or f"auto:{new_id()}"
     body = _completed(statement.body)
@@ -175,6 +185,9 @@ async def _append(
         occurred_at=occurred_at,
         recorded_at=now,
         idempotency_key=key,
+        answers=(answering, body.answer)
+        if isinstance(body, PatientAnswer) and body.question_id == answering
+        else None,
     )
     if event is None:  # a redelivery, or a lost race to an identical delivery
         existing = await ledger.by_key(statement.source, key)

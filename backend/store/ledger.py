@@ -7,7 +7,8 @@ from uuid import UUID
 import msgspec
 
 from backend.domain.events import Body, Event, Side, Source, body_decoder, kind_of, side_of
-from backend.store import sql
+from backend.store import questions, sql
+from backend.store.engine import is_postgres
 from backend.store.tables import Event as EventRow
 
 
@@ -53,12 +54,24 @@ async def append(
     occurred_at: datetime,
     recorded_at: datetime,
     idempotency_key: str,
+    answers: tuple[UUID, str] | None = None,
 ) -> Event | None:
-    """Append one event; None if this (source, key) is already in the ledger."""
-    inserted = await sql.run(
+    """Append one event; None if this (source, key) is already in the ledger.
+    `answers`: the question the event answers, and the answer, marked answered with it
+    (store.questions.mark_answered), in the same statement on PostgreSQL."""
+    insert = (
         'INSERT INTO "event" (referral, kind, source, side, actor, occurred_at, recorded_at, '
         "idempotency_key, payload) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}) "
-        "ON CONFLICT (source, idempotency_key) DO NOTHING RETURNING id",
+        "ON CONFLICT (source, idempotency_key) DO NOTHING RETURNING id"
+    )
+    marking: list[Any] = []
+    if answers is not None and is_postgres():
+        # A repeated delivery inserts nothing, so `e` is empty and nothing is marked.
+        mark = questions.MARK_ANSWERED_FROM_E
+        insert = f"WITH e AS ({insert}), q AS ({mark}) SELECT id FROM e"  # noqa: S608 (ours)
+        marking = [answers[1], recorded_at, answers[0]]
+    inserted = await sql.run(
+        insert,
         referral_id,
         kind_of(body),
         source.value,
@@ -68,9 +81,12 @@ async def append(
         recorded_at,
         idempotency_key,
         encode_body(body),
+        *marking,
     )
     if not inserted:
         return None
+    if answers is not None and not marking:
+        await questions.mark_answered(answers[0], answers[1], inserted[0]["id"], recorded_at)
     return Event(
         id=inserted[0]["id"],
         referral_id=referral_id,

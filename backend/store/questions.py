@@ -91,6 +91,13 @@ async def withdraw(question_ids: list[UUID]) -> None:
         )
 
 
+# The question marked answered by the event a WITH named `e` inserts (store.ledger.append).
+MARK_ANSWERED_FROM_E = (
+    "UPDATE question SET status = 'completed', answer = {}, answer_event_id = e.id, "
+    "answered_at = {} FROM e WHERE question.id = {}"
+)
+
+
 async def mark_answered(question_id: UUID, answer: str, event_id: int, at: datetime) -> None:
     await sql.run(
         "UPDATE question SET status = 'completed', answer = {}, answer_event_id = {}, "

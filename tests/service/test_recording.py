@@ -274,6 +274,13 @@ async def test_patient_answers_settle_the_verification(db):
     assert (states["contacted"], states["booked"]) == ("verified", "disputed")
     row = await referrals.get(sent.referral_id)
     assert row.disputed_count == 1
+    # Each question is marked answered by the event that answers it.
+    events = {e.id: e for e in await ledger.events_of(sent.referral_id)}
+    for kind, said in (("confirm_contact", "yes"), ("confirm_booking", "no")):
+        q = await questions.get(asked[kind].id)
+        assert (q.status, q.answer, q.answered_at) == ("completed", said, hours(3))
+        answer = events[q.answer_event_id].body
+        assert (answer.question_id, answer.answer) == (q.id, said)
     # Loaded back from the ledger, the events fold to the same verdicts.
     from backend.domain.funnel import fold_referral
     from backend.domain.verification import verify
