@@ -49,9 +49,17 @@ class Story(Ledger):
     def later(self, body, hours: float, source=Source.clinic_panel):
         return self.say(body, self.t0 + timedelta(hours=hours), source)
 
-    def revise(self, hours: float, prices, *, version: int, reason: str | None = "revised"):
-        """The clinic's own plan version: items A, B, C at `prices`."""
-        lines = [
+    def revise(
+        self,
+        hours: float,
+        prices=(),
+        *,
+        version: int,
+        reason: str | None = "revised",
+        lines: list[PlanLine] | None = None,
+    ):
+        """The clinic's own plan version: items A, B, C at `prices` (therapy), or `lines`."""
+        lines = lines or [
             PlanLine(item_id=i, price=p, specialization="therapy")
             for i, p in zip((A, B, C), prices, strict=False)
         ]

@@ -316,17 +316,7 @@ def test_a_referral_without_money_has_no_reserve_movements():
 
 def test_each_clinic_revision_is_a_fact_with_its_reason_and_change():
     s = Story(datetime(2026, 11, 3, 9, tzinfo=MSK))
-    s.later(
-        PlanSet(
-            plan_id=PLAN_ID,
-            version=2,
-            origin="actual",
-            currency="RUB",
-            lines=[PlanLine(item_id=A, price=10_000_00, specialization="therapy")],
-            reason="B not needed",
-        ),
-        48,
-    )
+    s.revise(48, (10_000_00,), version=2, reason="B not needed")
     [revision] = of(s.facts(), "revision")
     assert (revision.day, revision.amount, revision.count, revision.reason) == (
         date(2026, 11, 5),

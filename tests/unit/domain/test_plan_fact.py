@@ -12,13 +12,12 @@ from backend.domain.events import (
     PatientAnswer,
     Payment,
     PlanLine,
-    PlanSet,
     Source,
     Visited,
 )
 from backend.domain.norms import DurationNorm, Specialization, effective_norms
 from backend.domain.plan_fact import average, by_specialization, plan_vs_fact
-from tests.unit.domain.stories import MSK, PLAN_ID, A, B, C, Story, booked
+from tests.unit.domain.stories import MSK, A, B, C, Story, booked
 from tests.unit.ledger_builder import Ledger
 
 NOW = datetime(2027, 6, 1, tzinfo=MSK)
@@ -209,16 +208,11 @@ def test_a_tie_goes_to_the_specialization_listed_first():
 
 def test_the_clinics_revision_does_not_move_a_case_between_columns():
     s = mixed(datetime(2026, 11, 3, 9, tzinfo=MSK), [(5_000_00, "hygiene")])
-    s.later(
-        PlanSet(
-            plan_id=PLAN_ID,
-            version=2,
-            origin="actual",
-            currency="RUB",
-            lines=[PlanLine(item_id=C, price=90_000_00, specialization="implantology")],
-            reason="implant",
-        ),
+    s.revise(
         24,
+        version=2,
+        reason="implant",
+        lines=[PlanLine(item_id=C, price=90_000_00, specialization="implantology")],
     )
     assert [r.specialization for r in specs(s)] == ["hygiene"]
 
