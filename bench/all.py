@@ -26,6 +26,7 @@ SUITE: list[tuple[str, list[str], list[str]]] = [
     ("bench.plan_screen", [], ["--quick"]),
     ("bench.write_path", [], ["--quick"]),
     ("bench.claim_profile", [], ["--quick"]),
+    ("bench.answer_profile", [], ["--quick"]),
     ("bench.answers", [], ["--quick"]),
     ("bench.webhook_ingest", [], ["--events", "1000", "--runs", "1"]),
     ("bench.push_throughput", [], ["--messages", "2000", "--runs", "1"]),
