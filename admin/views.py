@@ -300,16 +300,14 @@ async def referrals_page(
     q: FromQuery[str] = "",
     clinic: FromQuery[str] = "",
 ) -> Template:
-    clinic_id = _uuid(clinic)
-    rows = await desk.list_referrals(
-        viewer,
-        clinic_id=clinic_id,
-        step=step if step in Step.__members__ else None,
+    filters = desk.ReferralFilter(
+        clinic_id=_uuid(clinic),
+        step=Step[step] if step in Step.__members__ else None,
         overdue=overdue,
         disputed=disputed,
         search=q or None,
-        limit=200,
     )
+    rows = await desk.list_referrals(viewer, filters, limit=200)
     clinics = await exchange_admin.clinics() if viewer.principal.clinic_id is None else []
     return await page(
         request,
