@@ -2,20 +2,16 @@
 
 from datetime import timedelta
 
-from backend.domain.events import Contacted, ItemDone, Payment, Source
+from backend.domain.events import ItemDone, Payment
 from backend.runtime.clock import utcnow
-from backend.services.recording import Statement, record
+from backend.services.recording import record
 from backend.services.visit_codes import issue_code
 from backend.store import plans
-from tests.factories import make_clinic, make_referral
+from tests.factories import book, clinic_says, make_clinic, make_referral
 from tests.http.patient_client import firebase_token, sign_in
 from tests.pictures import attach_picture
 
 PHONE_A, PHONE_B = "+79161234567", "+79167654321"
-
-
-def clinic_says(body, **kw):
-    return Statement(body=body, source=Source.clinic_panel, actor="staff:test", **kw)
 
 
 async def test_patient_journey(client, db):
@@ -23,13 +19,7 @@ async def test_patient_journey(client, db):
     clinic = await make_clinic()
     sent = await make_referral(clinic, phone=PHONE_A, at=now - timedelta(hours=3))
     appointment_at = (now + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
-    await record(
-        sent.referral_id,
-        clinic_says(
-            Contacted(outcome="booked", appointment_at=appointment_at),
-            occurred_at=now - timedelta(hours=1),
-        ),
-    )
+    await book(sent.referral_id, appointment_at, occurred_at=now - timedelta(hours=1))
     picture = await attach_picture(db, sent.referral_id, kind="xray", caption="ОПТГ")
 
     # Sign in with the invite link's code and the phone Firebase verified.
@@ -202,10 +192,7 @@ async def test_second_patient_gets_404_on_every_id_of_the_first(client, db):
     clinic = await make_clinic()
     first = await make_referral(clinic, phone=PHONE_A, at=now - timedelta(hours=3))
     await make_referral(clinic, phone=PHONE_B, at=now - timedelta(hours=3))
-    await record(
-        first.referral_id,
-        clinic_says(Contacted(outcome="booked", appointment_at=now + timedelta(days=1))),
-    )
+    await book(first.referral_id, now + timedelta(days=1))
     picture = await attach_picture(db, first.referral_id)
     a = await sign_in(client, PHONE_A)
     await client.put(
