@@ -24,15 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench import city
-from bench.common import (
-    acknowledged,
-    keys_in_ledger,
-    pg_version,
-    record,
-    recorded_once,
-    sized,
-    wrk_posts,
-)
+from bench.common import keys_in_ledger, ledger_check, pg_version, record, sized, wrk_posts
 from bench.plan_screen import WORKERS, Server, describe, wrk
 
 CONNECTIONS = 32
@@ -161,12 +153,12 @@ def main() -> None:
         with Server(args.server, "plantrack", env) as server:
             result = wrk(server.url, lua, args.seconds, CONNECTIONS)
             rss = server.max_worker_rss()
-        done = acknowledged(result)
         recorded, repeated, answered = asyncio.run(answers_in_ledger(url))
+        done, once = ledger_check(result, recorded, repeated, CONNECTIONS)
         line = describe(f"patient answers, {args.server}", result, rss)
         print(line)
         # Every acknowledged answer is in the ledger once, its question answered.
-        whole = recorded_once(done, recorded, repeated, CONNECTIONS) and answered == recorded
+        whole = once and answered == recorded
         ran_out = result["requests"] > questions
         record(
             "write path: patient answers",

@@ -152,6 +152,13 @@ def recorded_once(acknowledged: int, recorded: int, repeated: int, in_flight: in
     return acknowledged <= recorded <= acknowledged + in_flight and repeated == 0
 
 
+def ledger_check(result: dict, recorded: int, repeated: int, in_flight: int) -> tuple[int, bool]:
+    """The writes of a wrk run acknowledged (2xx), and whether each is in the ledger once
+    (`recorded` events, `repeated` keys; see `recorded_once`)."""
+    done = acknowledged(result)
+    return done, recorded_once(done, recorded, repeated, in_flight)
+
+
 def machine() -> str:
     cores = os.cpu_count()
     try:

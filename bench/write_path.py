@@ -21,15 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench import city
-from bench.common import (
-    acknowledged,
-    keys_in_ledger,
-    pg_version,
-    record,
-    recorded_once,
-    sized,
-    wrk_posts,
-)
+from bench.common import keys_in_ledger, ledger_check, pg_version, record, sized, wrk_posts
 from bench.plan_screen import WORKERS, Server, describe, wrk
 
 STAFF = 20  # coordinators, one per clinic
@@ -141,11 +133,10 @@ def main() -> None:
         with Server(args.server, "plantrack", env) as server:
             result = wrk(server.url, lua, args.seconds, CONNECTIONS)
             rss = server.max_worker_rss()
-        done = acknowledged(result)
         recorded, repeated = asyncio.run(claims_in_ledger(url))
+        done, whole = ledger_check(result, recorded, repeated, CONNECTIONS)
         line = describe(f"clinic claims, {args.server}", result, rss)
         print(line)
-        whole = recorded_once(done, recorded, repeated, CONNECTIONS)
         record(
             "write path: clinic claims",
             [

@@ -48,3 +48,11 @@ def test_a_write_is_recorded_once_or_the_check_fails():
     assert not common.recorded_once(100, 105, 0, in_flight=4)
     assert not common.recorded_once(100, 100, 1, in_flight=4)  # a key recorded twice
     assert common.acknowledged({"requests": 10, "non2xx": 2, "socket_errors": 1}) == 7
+    assert common.ledger_check({"requests": 10, "non2xx": 2, "socket_errors": 1}, 8, 0, 1) == (
+        7,
+        True,
+    )
+    assert common.ledger_check({"requests": 10, "non2xx": 0, "socket_errors": 0}, 9, 0, 1) == (
+        10,
+        False,
+    )
