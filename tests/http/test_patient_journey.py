@@ -9,6 +9,7 @@ from backend.services.visit_codes import issue_code
 from backend.store import plans
 from tests.factories import book, clinic_says, make_clinic, make_referral
 from tests.http.patient_client import firebase_token, sign_in
+from tests.http.problems import assert_problem
 from tests.pictures import attach_picture
 
 PHONE_A, PHONE_B = "+79161234567", "+79167654321"
@@ -228,8 +229,7 @@ async def test_second_patient_gets_404_on_every_id_of_the_first(client, db):
     ]
     for method, url, body in attempts:
         response = await client.request(method, url, headers=b.headers, json=body)
-        assert response.status_code == 404, (method, url, response.status_code, response.text)
-        assert response.headers["content-type"].startswith("application/problem+json")
+        assert_problem(response, 404, method, url)
     # B's own list is B's alone, and A's things are untouched.
     assert len((await client.get("/api/v1/me/referrals", headers=b.headers)).json()["items"]) == 1
     screen = (await client.get(f"/api/v1/me/referrals/{rid}", headers=a.headers)).json()

@@ -15,6 +15,7 @@ from backend.store.tables import ContactRating, Device, Event, Patient, PatientS
 from tests.factories import PLAN, book, clinic_says, make_clinic, make_referral
 from tests.http.patient_client import SignedIn, firebase_token
 from tests.http.patient_client import sign_in as patient_sign_in
+from tests.http.problems import assert_problem
 from tests.http.staff_client import make_staff, sign_in
 
 A_PHONE, A_NAME = "+79161112233", "Анна Иванова"
@@ -122,8 +123,7 @@ async def test_erasure_needs_the_word(client, db):
     _, (_, a), _ = await _setup(client)
     for body in ({"confirm": "yes"}, {"confirm": "ERASE "}, {}, {"confirm": "erase", "x": 1}):
         refused = await client.post("/api/v1/me/erasure", headers=a.headers, json=body)
-        assert refused.status_code == 400, (body, refused.text)
-        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert_problem(refused, 400, body)
     said = (
         await client.post("/api/v1/me/erasure", headers=a.headers, json={"confirm": "no"})
     ).json()
