@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from backend.domain.events import Resolution, Sent, Source, Transferred
+from backend.domain.events import Body, Resolution, Sent, Source, Transferred
 from backend.domain.funnel import fold_referral
 from backend.runtime.clock import utcnow
 from backend.runtime.ids import new_id, short_code
@@ -133,6 +133,11 @@ async def set_clinic_archived(clinic_id: UUID, archived: bool) -> ClinicRow:
     return clinic
 
 
+def _exchange_says(body: Body, actor: str, key: str) -> Statement:
+    """What the exchange's operator (`actor`) records about a referral."""
+    return Statement(body=body, source=Source.exchange, actor=actor, idempotency_key=key)
+
+
 async def resolve_dispute(
     verification_id: UUID,
     *,
@@ -151,11 +156,10 @@ async def resolve_dispute(
         raise Conflict(f"this milestone is {row.state}, not in dispute")
     return await record(
         row.referral,
-        Statement(
-            body=Resolution(milestone=row.milestone, outcome=outcome, note=note.strip()),
-            source=Source.exchange,
-            actor=actor,
-            idempotency_key=f"resolution:{verification_id}:{new_id()}",
+        _exchange_says(
+            Resolution(milestone=row.milestone, outcome=outcome, note=note.strip()),
+            actor,
+            f"resolution:{verification_id}:{new_id()}",
         ),
         now=now or utcnow(),
     )
@@ -229,11 +233,10 @@ async def transfer_referral(
         await record_locked(
             old,
             [
-                Statement(
-                    body=Transferred(to_referral_id=new_id_, to_clinic_id=to_clinic_id),
-                    source=Source.exchange,
-                    actor=actor,
-                    idempotency_key=f"transfer:{referral_id}:{new_id_}",
+                _exchange_says(
+                    Transferred(to_referral_id=new_id_, to_clinic_id=to_clinic_id),
+                    actor,
+                    f"transfer:{referral_id}:{new_id_}",
                 )
             ],
             now,
@@ -243,19 +246,17 @@ async def transfer_referral(
         await record_locked(
             locked_new,
             [
-                Statement(
-                    body=plan_set_event(
+                _exchange_says(
+                    plan_set_event(
                         plan_id, 1, "estimated", fold.money.currency, items, None, reason
                     ),
-                    source=Source.exchange,
-                    actor=actor,
-                    idempotency_key=f"plan:{plan_id}",
+                    actor,
+                    f"plan:{plan_id}",
                 ),
-                Statement(
-                    body=Sent(clinic_id=to_clinic_id, transferred_from=referral_id),
-                    source=Source.exchange,
-                    actor=actor,
-                    idempotency_key=f"sent:{new_id_}",
+                _exchange_says(
+                    Sent(clinic_id=to_clinic_id, transferred_from=referral_id),
+                    actor,
+                    f"sent:{new_id_}",
                 ),
             ],
             now,
