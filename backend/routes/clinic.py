@@ -16,7 +16,7 @@ from backend.routes import staff_bodies as b
 from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
-from backend.routes.docs import PictureForm, example_body, responds
+from backend.routes.docs import ID_ERRORS, PictureForm, example_body, responds
 from backend.routes.media import MAX_UPLOAD, PictureUpload, picture_form, store_picture
 from backend.routes.paging import (
     DEFAULT_LIMIT,
@@ -40,7 +40,6 @@ from backend.services.referrals import PlanIn, revise_plan
 from backend.services.staff_auth import StaffPrincipal, qr_svg
 
 StepFilter = Annotated[Step | None, QueryParameter(description="only referrals at this step")]
-ID_ERRORS = (401, 403, 404)
 
 
 @get(

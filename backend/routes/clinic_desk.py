@@ -15,7 +15,7 @@ from backend.routes import clinic_loop_examples as ex
 from backend.routes import staff_bodies as b
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
-from backend.routes.docs import example_body, responds
+from backend.routes.docs import ID_ERRORS, example_body, responds
 from backend.routes.paging import (
     DEFAULT_LIMIT,
     Cursor,
@@ -34,7 +34,6 @@ from backend.services import clinic_view, staff_alerts, worklist
 from backend.services.audit import Viewer
 from backend.services.staff_auth import StaffPrincipal
 
-ID_ERRORS = (401, 403, 404)
 Offset = Annotated[
     int | None,
     QueryParameter(ge=0, le=100_000, description="next_cursor of the last page", examples=[]),

@@ -58,6 +58,10 @@ _PROBLEM_TEXT = {
 }
 
 
+# A staff route about one object: no token, not this role, no such object (or not yours).
+ID_ERRORS = (401, 403, 404)
+
+
 def problems(*statuses: int) -> dict[int, ResponseSpec]:
     return {
         status: ResponseSpec(

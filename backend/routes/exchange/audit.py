@@ -20,8 +20,6 @@ from backend.services import (
     desk,
 )
 
-ID_ERRORS = (401, 403, 404)
-
 
 @get(
     "/audit",

@@ -12,7 +12,7 @@ from backend.routes import settings as settings_routes
 from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
-from backend.routes.docs import example_body, responds
+from backend.routes.docs import ID_ERRORS, example_body, responds
 from backend.routes.exchange import exchange_router
 from backend.routes.staff_security import EXCHANGE_READERS, OPERATOR, roles
 from backend.services import (
@@ -21,8 +21,6 @@ from backend.services import (
 )
 from backend.services.audit import Viewer
 from backend.services.staff_auth import StaffPrincipal
-
-ID_ERRORS = (401, 403, 404)
 
 
 @get(

@@ -28,8 +28,6 @@ from backend.services import (
 from backend.services.audit import Viewer
 from backend.services.staff_auth import StaffPrincipal
 
-ID_ERRORS = (401, 403, 404)
-
 
 @get(
     "/disputes",

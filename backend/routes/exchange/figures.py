@@ -16,8 +16,6 @@ from backend.services import (
     reports,
 )
 
-ID_ERRORS = (401, 403, 404)
-
 
 @get(
     "/scorecards",

@@ -11,7 +11,7 @@ from backend.domain.integration_settings import IntegrationIn
 from backend.routes import staff_examples as ex
 from backend.routes import staff_present as present
 from backend.routes import staff_schemas as s
-from backend.routes.docs import example_body, responds
+from backend.routes.docs import ID_ERRORS, example_body, responds
 from backend.routes.exchange import exchange_router
 from backend.routes.paging import (
     DEFAULT_LIMIT,
@@ -25,8 +25,6 @@ from backend.services import (
     integration_desk,
     integration_setup,
 )
-
-ID_ERRORS = (401, 403, 404)
 
 
 @put(

@@ -23,8 +23,6 @@ from backend.services import (
 )
 from backend.services.staff_auth import StaffPrincipal
 
-ID_ERRORS = (401, 403, 404)
-
 
 @post(
     "/referrals/{referral_id:uuid}/media",

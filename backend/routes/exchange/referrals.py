@@ -14,7 +14,7 @@ from backend.routes import staff_bodies as b
 from backend.routes import staff_examples as ex
 from backend.routes import staff_schemas as s
 from backend.routes.clinic import referral_card, referral_page
-from backend.routes.docs import example_body, responds
+from backend.routes.docs import ID_ERRORS, example_body, responds
 from backend.routes.exchange import exchange_router
 from backend.routes.paging import (
     DEFAULT_LIMIT,
@@ -26,8 +26,6 @@ from backend.services import desk
 from backend.services.audit import Viewer
 from backend.services.referrals import send_referral
 from backend.services.staff_auth import StaffPrincipal
-
-ID_ERRORS = (401, 403, 404)
 
 
 @post(
