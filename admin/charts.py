@@ -8,7 +8,7 @@ eyes; shading uses pattern as well as tone, and every bar is labelled with its n
 from xml.sax.saxutils import escape
 
 from admin.i18n import Lang, word
-from backend.domain.money_funnel import Funnel
+from backend.domain.money_funnel import Funnel, Split
 from backend.services import texts
 
 GREEN, BLUE, YELLOW, RED, GREY = "#009E73", "#0072B2", "#E69F00", "#D55E00", "#7B8794"
@@ -27,43 +27,22 @@ def _money(amount: int, lang: Lang) -> str:
     return texts.money(amount, "RUB", lang)
 
 
+def _shades(split: Split) -> list[tuple[str, int]]:
+    """A bar's parts by verification."""
+    return [
+        ("verified", split.verified),
+        ("unverified", split.unverified),
+        ("disputed", split.disputed),
+    ]
+
+
 def funnel_bars(f: Funnel, lang: Lang) -> str:
     """One bar per figure, as long as its money, split verified / unverified / disputed."""
     rows: list[tuple[str, str, int, list[tuple[str, int]], str]] = [
         ("in", GREEN, f.in_money, [("verified", f.in_money)], f"{f.in_count}"),
-        (
-            "accepted",
-            GREEN,
-            f.accepted_money,
-            [
-                ("verified", f.accepted_split.verified),
-                ("unverified", f.accepted_split.unverified),
-                ("disputed", f.accepted_split.disputed),
-            ],
-            f"{f.accepted_count}",
-        ),
-        (
-            "executed",
-            BLUE,
-            f.executed_money,
-            [
-                ("verified", f.executed_split.verified),
-                ("unverified", f.executed_split.unverified),
-                ("disputed", f.executed_split.disputed),
-            ],
-            "",
-        ),
-        (
-            "paid",
-            BLUE,
-            f.paid_money,
-            [
-                ("verified", f.paid_split.verified),
-                ("unverified", f.paid_split.unverified),
-                ("disputed", f.paid_split.disputed),
-            ],
-            "",
-        ),
+        ("accepted", GREEN, f.accepted_money, _shades(f.accepted_split), f"{f.accepted_count}"),
+        ("executed", BLUE, f.executed_money, _shades(f.executed_split), ""),
+        ("paid", BLUE, f.paid_money, _shades(f.paid_split), ""),
         ("reserve", YELLOW, f.reserve_money, [("verified", f.reserve_money)], f"{f.reserve_count}"),
         ("lost", RED, f.lost_money, [("verified", f.lost_money)], f"{f.lost_count}"),
     ]
