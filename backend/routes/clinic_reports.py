@@ -15,8 +15,6 @@ from backend.routes.exports import Cell, table_response
 from backend.services import conversion, exchange_admin, reasons
 from backend.services.texts import SPECIALIZATIONS
 
-ERRORS = (400, 401, 403, 422)
-
 
 class ReasonOut(msgspec.Struct, frozen=True, kw_only=True):
     clinic_id: UUID

@@ -60,6 +60,8 @@ _PROBLEM_TEXT = {
 
 # A staff route about one object: no token, not this role, no such object (or not yours).
 ID_ERRORS = (401, 403, 404)
+# A report table: a malformed or unacceptable period, specialization or format, besides access.
+TABLE_ERRORS = (400, 401, 403, 422)
 
 
 def problems(*statuses: int) -> dict[int, ResponseSpec]:

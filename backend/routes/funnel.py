@@ -31,7 +31,7 @@ from backend.routes.clinic_reports import (
     conversion_table,
     reason_table,
 )
-from backend.routes.docs import responds
+from backend.routes.docs import TABLE_ERRORS, responds
 from backend.routes.exports import Cell, Format, table_response
 from backend.routes.staff_security import CLINIC_MANAGER, EXCHANGE_READERS, roles
 from backend.runtime.clock import utcnow
@@ -248,7 +248,6 @@ COHORTS_TEXT = (
     "estimated money, and the money executed in that month, the next, … with the "
     "cumulative share. ?format=csv or xlsx downloads it."
 )
-TABLE_ERRORS = (400, 401, 403, 422)
 
 
 @dataclass(frozen=True)

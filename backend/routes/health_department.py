@@ -9,7 +9,7 @@ import msgspec
 from litestar import Response, Router, get
 
 from backend.domain.health_stats import MIN_PATIENTS, Cell, PriceSpread
-from backend.routes.docs import responds
+from backend.routes.docs import TABLE_ERRORS, responds
 from backend.routes.exports import Format, table_response
 from backend.routes.funnel import FromMonth, ToMonth
 from backend.routes.staff_security import EXCHANGE_READERS, HEALTH, roles, staff_guard
@@ -119,7 +119,7 @@ def _answer(
     f"{MIN_PATIENTS} distinct patients is suppressed; a median over fewer than "
     f"{MIN_PATIENTS} values is withheld. No totals. ?format=csv or xlsx downloads it.",
     opt=roles(READERS),
-    responses=responds(CellTable, CELL_EXAMPLE, "Anonymised cells", errors=(400, 401, 403, 422)),
+    responses=responds(CellTable, CELL_EXAMPLE, "Anonymised cells", errors=TABLE_ERRORS),
 )
 async def get_aggregates(
     first: FromMonth = None, last: ToMonth = None, format: Format = "json"
@@ -136,7 +136,7 @@ async def get_aggregates(
     "item code: the lowest, quartiles and highest price in the clinics' current plans. "
     f"Fewer than {MIN_PATIENTS} patients: suppressed. ?format=csv or xlsx downloads it.",
     opt=roles(READERS),
-    responses=responds(PriceTable, PRICE_EXAMPLE, "Price spreads", errors=(400, 401, 403, 422)),
+    responses=responds(PriceTable, PRICE_EXAMPLE, "Price spreads", errors=TABLE_ERRORS),
 )
 async def get_prices(
     first: FromMonth = None, last: ToMonth = None, format: Format = "json"
