@@ -229,12 +229,8 @@ class ExportSms(msgspec.Struct, frozen=True, kw_only=True):
     parts: int
 
 
-class ExportWebSession(msgspec.Struct, frozen=True, kw_only=True):
+class ExportWebSession(ExportSession, frozen=True, kw_only=True):
     """A browser where the patient proved the phone with an SMS code."""
-
-    created_at: datetime
-    expires_at: datetime
-    revoked_at: datetime | None
 
 
 class PatientExport(msgspec.Struct, frozen=True, kw_only=True):
