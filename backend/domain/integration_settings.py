@@ -67,14 +67,13 @@ class Fields(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     ) = None
 
 
-class Bitrix24In(
-    msgspec.Struct,
-    tag="bitrix24",
-    tag_field="system",
-    frozen=True,
-    kw_only=True,
-    forbid_unknown_fields=True,
+class SystemIn(
+    msgspec.Struct, tag_field="system", frozen=True, kw_only=True, forbid_unknown_fields=True
 ):
+    """A clinic system's connection, told apart by `system`; unknown fields are refused."""
+
+
+class Bitrix24In(SystemIn, tag="bitrix24", kw_only=True):
     rest_url: Annotated[
         str,
         msgspec.Meta(
@@ -104,14 +103,7 @@ class Bitrix24In(
     default_specialization: Specialization = Specialization.therapy  # of a new CRM line
 
 
-class AmoCrmIn(
-    msgspec.Struct,
-    tag="amocrm",
-    tag_field="system",
-    frozen=True,
-    kw_only=True,
-    forbid_unknown_fields=True,
-):
+class AmoCrmIn(SystemIn, tag="amocrm", kw_only=True):
     base_url: Annotated[
         str,
         msgspec.Meta(description="https://SUBDOMAIN.amocrm.ru", pattern=r"^https?://[^/?#\s]+/?$"),
@@ -130,25 +122,11 @@ class AmoCrmIn(
     default_specialization: Specialization = Specialization.therapy
 
 
-class WebhookIn(
-    msgspec.Struct,
-    tag="webhook",
-    tag_field="system",
-    frozen=True,
-    kw_only=True,
-    forbid_unknown_fields=True,
-):
+class WebhookIn(SystemIn, tag="webhook", kw_only=True):
     """A medical information system posting signed webhooks (Standard Webhooks)."""
 
 
-class IdentIn(
-    msgspec.Struct,
-    tag="ident",
-    tag_field="system",
-    frozen=True,
-    kw_only=True,
-    forbid_unknown_fields=True,
-):
+class IdentIn(SystemIn, tag="ident", kw_only=True):
     """IDENT pulls referrals as tickets with its integration key."""
 
 
