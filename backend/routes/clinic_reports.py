@@ -11,6 +11,7 @@ from litestar import Response
 
 from backend.domain.conversion import ConversionRow
 from backend.domain.reasons import ReasonRow
+from backend.routes import staff_present as present
 from backend.routes.exports import Cell, table_response
 from backend.services import conversion, exchange_admin, reasons
 from backend.services.texts import SPECIALIZATIONS
@@ -97,14 +98,7 @@ async def reason_table(
 
 
 def reason_out(r: ReasonRow, names: dict[UUID, str]) -> ReasonOut:
-    return ReasonOut(
-        clinic_id=r.clinic_id,
-        clinic_name=names.get(r.clinic_id, ""),
-        kind=r.kind,
-        reason=r.reason,
-        count=r.count,
-        money=r.money,
-    )
+    return present.as_answer(r, ReasonOut, clinic_name=names.get(r.clinic_id, ""))
 
 
 # --- conversion with forecast -------------------------------------------------------------

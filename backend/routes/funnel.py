@@ -122,19 +122,8 @@ def cohort_out(
     clinic_ids: list[UUID] | None, first: str, last: str, rows: list[CohortRow], format: str
 ) -> s.CohortTable | Response:
     if format == "json":
-        return s.CohortTable(
-            clinics=clinic_ids,
-            items=[
-                s.CohortOut(
-                    cohort=r.cohort,
-                    referrals=r.referrals,
-                    in_money=r.in_money,
-                    executed=r.executed,
-                    share=r.share,
-                )
-                for r in rows
-            ],
-        )
+        items = msgspec.convert(rows, list[s.CohortOut], from_attributes=True)
+        return s.CohortTable(clinics=clinic_ids, items=items)
     width = max((len(r.executed) for r in rows), default=0)
     headers = COHORT_HEADERS + [f"executed M+{k}" for k in range(width)]
     headers += [f"share M+{k}, %" for k in range(width)]
@@ -158,18 +147,7 @@ def plan_fact_out(
     format: str,
 ) -> s.PlanFactTable | Response:
     items = [
-        s.PlanFactOut(
-            month=r.month,
-            expected=r.expected,
-            executed=r.executed,
-            executed_split=s.SplitOut(
-                verified=r.executed_split.verified,
-                unverified=r.executed_split.unverified,
-                disputed=r.executed_split.disputed,
-            ),
-            paid=r.paid,
-            executed_share=_share(r.executed, r.expected),
-        )
+        present.as_answer(r, s.PlanFactOut, executed_share=_share(r.executed, r.expected))
         for r in rows
     ]
     if format == "json":

@@ -26,7 +26,7 @@ from backend.services.reports import ClinicScore, MonthFlow
 T = TypeVar("T")
 
 
-def _out(row: msgspec.Struct, shape: type[T], **more: Any) -> T:
+def as_answer(row: msgspec.Struct, shape: type[T], **more: Any) -> T:
     """A row (or a figure) as an answer: its fields by name, `more` added or renamed."""
     return msgspec.convert({**msgspec.structs.asdict(row), **more}, shape, from_attributes=True)
 
@@ -39,7 +39,7 @@ def referral_rows(rows: list[DeskReferral], limit: int, *, with_phone: bool) -> 
             name: s.Amount(amount=getattr(r, f"{name}_amount"), currency=r.currency)
             for name in ("planned", "executed", "paid", "remaining")
         }
-        return _out(
+        return as_answer(
             r,
             s.ReferralRow,
             **money,
@@ -57,11 +57,11 @@ def referral_rows(rows: list[DeskReferral], limit: int, *, with_phone: bool) -> 
 
 
 def rating(r: DeskRating) -> s.RatingOut:
-    return _out(r, s.RatingOut, referral_id=r.referral)
+    return as_answer(r, s.RatingOut, referral_id=r.referral)
 
 
 def nobody_called(r: NobodyCalled) -> s.NobodyCalledRow:
-    return _out(r, s.NobodyCalledRow, referral_id=r.referral, said_at=r.patient_said_at)
+    return as_answer(r, s.NobodyCalledRow, referral_id=r.referral, said_at=r.patient_said_at)
 
 
 def card(c: ReferralCard, appointments: list[AppointmentRow]) -> s.ReferralCardOut:
@@ -77,7 +77,7 @@ def card(c: ReferralCard, appointments: list[AppointmentRow]) -> s.ReferralCardO
             total=sum(i.price for i in v.counted_items),
             chosen_variant=v.variant,
             variants=[
-                _out(
+                as_answer(
                     o.info,
                     s.VariantSummaryOut,
                     variant=o.variant,
@@ -96,9 +96,12 @@ def card(c: ReferralCard, appointments: list[AppointmentRow]) -> s.ReferralCardO
                 if o.variant is not None
             ],
             explanations=[
-                _out(e, s.ExplanationOut, specialists=list(e.specialists)) for e in v.explanations
+                as_answer(e, s.ExplanationOut, specialists=list(e.specialists))
+                for e in v.explanations
             ],
-            items=[_out(i, s.PlanItemOut, done_at=fold.done_items.get(i.item_id)) for i in v.items],
+            items=[
+                as_answer(i, s.PlanItemOut, done_at=fold.done_items.get(i.item_id)) for i in v.items
+            ],
         )
         for v in c.plans
     ]
@@ -112,7 +115,7 @@ def card(c: ReferralCard, appointments: list[AppointmentRow]) -> s.ReferralCardO
         clinic_name=c.clinic.name,
         invite_code=c.referral.invite_code,
         transferred_from=c.referral.transferred_from,
-        patient=_out(c.patient, s.PatientOut),
+        patient=as_answer(c.patient, s.PatientOut),
         step=fold.step.value,
         step_at=fold.step_at,
         closed_reason=fold.closed_reason,
@@ -120,7 +123,7 @@ def card(c: ReferralCard, appointments: list[AppointmentRow]) -> s.ReferralCardO
         currency=fold.money.currency,
         plans=plans,
         verifications=[
-            _out(v, s.VerificationOut, state=v.state.value) for v in c.verifications.values()
+            as_answer(v, s.VerificationOut, state=v.state.value) for v in c.verifications.values()
         ],
         appointments=msgspec.convert(appointments, list[s.AppointmentOut], from_attributes=True),
         contact_rating=rating,
@@ -156,24 +159,21 @@ def timeline(c: ReferralCard) -> s.Timeline:
 def funnel(f: Funnel, clinics: list | None, months: list[MonthFlow]) -> s.FunnelOut:
     """Every figure of the funnel by its name; the lost money as a list by reason, and
     the months and the pace of the reserve beside it."""
-    return _out(
+    return as_answer(
         f,
         s.FunnelOut,
         clinics=clinics,
         lost_by_reason=[
             s.LostOut(reason=k, count=v.count, money=v.money) for k, v in f.lost_by_reason.items()
         ],
-        months=[
-            s.MonthOut(month=m.month, inflow=m.inflow, executed=m.executed, lost=m.lost)
-            for m in months
-        ],
+        months=msgspec.convert(months, list[s.MonthOut], from_attributes=True),
         # The pace: the three complete months before the current one.
         reserve_months=months_of_reserve(f.reserve_money, [m.executed for m in months[-4:-1]]),
     )
 
 
 def scorecard(score: ClinicScore) -> s.ScorecardOut:
-    return _out(
+    return as_answer(
         score.card,
         s.ScorecardOut,
         clinic_id=score.clinic_id,
@@ -183,7 +183,7 @@ def scorecard(score: ClinicScore) -> s.ScorecardOut:
 
 
 def dispute(d: Dispute, now: datetime) -> s.DisputeOut:
-    return _out(d, s.DisputeOut, age_days=(now - d.since).days)
+    return as_answer(d, s.DisputeOut, age_days=(now - d.since).days)
 
 
 def dispute_page(rows: list[Dispute], limit: int, now: datetime) -> s.DisputeList:
@@ -213,4 +213,4 @@ def integration_out(view: Any) -> s.IntegrationOut | None:
 
 
 def delivery(row: DeliveryRow, *, detail: bool = False) -> s.DeliveryOut:
-    return _out(row, s.DeliveryDetail if detail else s.DeliveryOut, clinic_id=row.clinic)
+    return as_answer(row, s.DeliveryDetail if detail else s.DeliveryOut, clinic_id=row.clinic)
