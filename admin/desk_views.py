@@ -17,7 +17,17 @@ from litestar.response import Redirect, Template
 
 from admin import forms
 from admin.desk_i18n import ALERT_KINDS, REASONS
-from admin.views import Form, _detail, _uuid, admin_router, lang_of, page, staff_get, staff_post
+from admin.views import (
+    Form,
+    _detail,
+    _uuid,
+    admin_router,
+    lang_of,
+    page,
+    scorecards_steps,
+    staff_get,
+    staff_post,
+)
 from backend.domain.roles import Role
 from backend.domain.staff_alerts import DEFAULT_KINDS, AlertKind, AlertPrefs, may_receive
 from backend.domain.worklist import CAN_LET_GO
@@ -139,8 +149,6 @@ async def answer_dispute(
 
 @staff_get("/scorecard", CLINIC_MANAGER)
 async def scorecard_page(request: Request, staff: NamedDependency[StaffPrincipal]) -> Template:
-    from admin.views import scorecards_steps
-
     score = await clinic_view.own_scorecard(staff)
     return await page(
         request, "scorecards.html", scores=[score], steps=scorecards_steps(), own=True
@@ -247,21 +255,6 @@ async def change_role(
     return await _account_action(
         lambda: staff_accounts.change_role(viewer, staff_id, Role(data.role), _uuid(data.clinic))
     )
-
-
-async def staff_accounts_context(after: str | None, role: str, clinic: str) -> dict:
-    """The accounts list on the staff page: a page at a time, by e-mail."""
-    rows = await staff_accounts.list_accounts(
-        clinic_id=_uuid(clinic),
-        role=Role(role) if role in Role.__members__ else None,
-        after_email=after or None,
-        limit=PAGE + 1,
-    )
-    return {
-        "accounts": rows[:PAGE],
-        "next_after": rows[PAGE - 1].email if len(rows) > PAGE else None,
-        "f": {"role": role, "clinic": clinic},
-    }
 
 
 router = admin_router(

@@ -66,6 +66,7 @@ from backend.services import (
     funnel_reports,
     patient_prices,
     reports,
+    staff_accounts,
     staff_auth,
     texts,
     visit_codes,
@@ -82,6 +83,7 @@ from backend.web.rate_limits import auth_budget
 
 LANG_COOKIE = "plantrack_lang"
 EXCHANGE_TZ = reports.EXCHANGE_TZ
+ACCOUNTS_PAGE = 25  # staff accounts a page
 Form = Body(media_type=RequestEncodingType.URL_ENCODED)
 
 
@@ -298,16 +300,14 @@ async def referrals_page(
     q: FromQuery[str] = "",
     clinic: FromQuery[str] = "",
 ) -> Template:
-    clinic_id = _uuid(clinic)
-    rows = await desk.list_referrals(
-        viewer,
-        clinic_id=clinic_id,
-        step=step if step in Step.__members__ else None,
+    filters = desk.ReferralFilter(
+        clinic_id=_uuid(clinic),
+        step=Step[step] if step in Step.__members__ else None,
         overdue=overdue,
         disputed=disputed,
         search=q or None,
-        limit=200,
     )
+    rows = await desk.list_referrals(viewer, filters, limit=200)
     clinics = await exchange_admin.clinics() if viewer.principal.clinic_id is None else []
     return await page(
         request,
@@ -724,6 +724,21 @@ async def archive_clinic(clinic_id: FromPath[UUID], restore: FromQuery[bool] = F
     return Redirect(path="/admin/clinics?msg=saved", status_code=303)
 
 
+async def staff_accounts_context(after: str | None, role: str, clinic: str) -> dict:
+    """The accounts list on the staff page: a page at a time, by e-mail."""
+    rows = await staff_accounts.list_accounts(
+        clinic_id=_uuid(clinic),
+        role=Role(role) if role in Role.__members__ else None,
+        after_email=after or None,
+        limit=ACCOUNTS_PAGE + 1,
+    )
+    return {
+        "accounts": rows[:ACCOUNTS_PAGE],
+        "next_after": rows[ACCOUNTS_PAGE - 1].email if len(rows) > ACCOUNTS_PAGE else None,
+        "f": {"role": role, "clinic": clinic},
+    }
+
+
 @staff_get("/staff", OPERATOR)
 async def staff_page(
     request: Request,
@@ -731,8 +746,6 @@ async def staff_page(
     role: FromQuery[str] = "",
     clinic: FromQuery[str] = "",
 ) -> Template:
-    from admin.desk_views import staff_accounts_context
-
     return await page(
         request,
         "staff.html",
@@ -747,11 +760,8 @@ async def staff_page(
 async def create_staff(
     request: Request, viewer: NamedDependency[Viewer], data: Annotated[forms.StaffForm, Form]
 ) -> Response:
-    from admin.desk_views import staff_accounts_context
-    from backend.services.staff_accounts import create as create_account
-
     try:
-        made = await create_account(
+        made = await staff_accounts.create(
             viewer,
             email=data.email,
             role=Role(data.role),

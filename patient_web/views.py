@@ -29,7 +29,7 @@ from backend.domain.plans import of_variant
 from backend.domain.variants import chart_states
 from backend.routes import patient_present as present
 from backend.runtime.clock import utcnow
-from backend.services import link_answers, patient_links, patient_reads, texts
+from backend.services import link_answers, patient_links, patient_reads, sms, texts
 from backend.services.errors import (
     Conflict,
     Invalid,
@@ -435,9 +435,7 @@ async def send_code(request: Request, token: FromPath[str]) -> Response:
     access = await _open(request, token, now)
     lang = lang_of(request, access.locale)
     try:
-        await patient_links.request_code(
-            access, secret=request.app.state.settings.secret_key, now=now
-        )
+        await sms.request_code(access, secret=request.app.state.settings.secret_key, now=now)
     except TooManyAttempts as exc:
         return await _too_many(request, token, access, lang, exc, sent=True)
     except Conflict:

@@ -274,6 +274,40 @@ def integration_handlers(
     }
 
 
+def alert_handlers(channels: staff_alerts.Channels) -> dict[str, Handler]:
+    """Staff alerts (backend.services.staff_alerts): their timers, the fan-out to each
+    person, e-mails and digests over the channels, tasks in the clinic's CRM."""
+
+    async def timer(m: Claimed, now: datetime) -> Outcome:
+        return await staff_alerts.fire_timer(m.payload, now)
+
+    async def fan_out(m: Claimed, now: datetime) -> Outcome:
+        return await staff_alerts.fan_out(int(m.payload["alert_id"]), now)
+
+    async def email(m: Claimed, now: datetime) -> Outcome:
+        return await staff_alerts.send_email(m.payload, channels)
+
+    async def digest(m: Claimed, now: datetime) -> Outcome:
+        return await staff_alerts.send_digest(m.payload, channels, now)
+
+    async def crm_tasks(messages: list[Claimed], now: datetime) -> list[Outcome]:
+        async with httpx.AsyncClient() as http:
+            return [
+                await staff_alerts.create_crm_task(
+                    m.payload, channels, http, last_try=m.attempts >= MAX_ATTEMPTS
+                )
+                for m in messages
+            ]
+
+    return {
+        staff_alerts.TIMER: one_by_one(timer),
+        staff_alerts.ALERT: one_by_one(fan_out),
+        staff_alerts.EMAIL: one_by_one(email),
+        staff_alerts.DIGEST: one_by_one(digest),
+        staff_alerts.CRM_TASK: crm_tasks,
+    }
+
+
 def media_erase_handler(files: MediaFiles) -> Handler:
     """Picture files of an erased patient, every size, removed from the media store
     (idempotent: a file already gone is fine, so a retry or a second worker does no harm)."""
@@ -289,7 +323,7 @@ def media_erase_handler(files: MediaFiles) -> Handler:
 def handlers(
     sender: FcmSender | None = None,
     secret_key: str | None = None,
-    alerts: "staff_alerts.Channels | None" = None,
+    alerts: staff_alerts.Channels | None = None,
     *,
     vendor_timeout: float = vendor_http.TIMEOUT_S,
     media_files: MediaFiles | None = None,
@@ -299,8 +333,6 @@ def handlers(
     staff alerts with their channels (e-mail, CRM tasks); SMS with a delivery (make_sms);
     erased patients' picture files only with the media store (a worker takes only the
     topics it has handlers for)."""
-    from backend.outbox.staff_alerts import alert_handlers
-
     limit = sms_delivery.weekly_limit if sms_delivery else sms.DEFAULT_WEEKLY_LIMIT
 
     async def notify(message: Claimed, now: datetime) -> Outcome:
@@ -444,7 +476,7 @@ async def run_forever(
             await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
-def make_alert_channels(settings) -> "staff_alerts.Channels":
+def make_alert_channels(settings) -> staff_alerts.Channels:
     """E-mail over PLANTRACK_SMTP_URL (or to the log without it) and CRM tasks."""
     from backend.messages.email import SmtpMailer
 

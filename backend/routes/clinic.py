@@ -1,6 +1,6 @@
 """The clinic's API: /api/v1/clinic. Its own referrals only; anything else is a 404."""
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from litestar import Request, Response, get, post, put
@@ -59,31 +59,15 @@ async def list_referrals(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> s.ReferralList:
-    return await referral_page(viewer, step, overdue, disputed, q, limit, cursor)
+    filters = desk.ReferralFilter(step=step, overdue=overdue, disputed=disputed, search=q)
+    return await referral_page(viewer, filters, limit, cursor)
 
 
 async def referral_page(
-    viewer: Viewer,
-    step: Step | None,
-    overdue: bool,
-    disputed: bool,
-    q: str | None,
-    limit: int,
-    cursor: str | None,
-    **narrower: Any,
+    viewer: Viewer, filters: desk.ReferralFilter, limit: int, cursor: str | None
 ) -> s.ReferralList:
-    """A page of referrals with the desk's filters; the exchange's list narrows by clinic
-    and schedule too (`narrower`, as services.desk.list_referrals takes them)."""
-    rows = await desk.list_referrals(
-        viewer,
-        step=step.value if step else None,
-        overdue=overdue,
-        disputed=disputed,
-        search=q,
-        limit=limit + 1,
-        before=decode_cursor(cursor),
-        **narrower,
-    )
+    """A page of referrals with the desk's filters (the exchange's list has more)."""
+    rows = await desk.list_referrals(viewer, filters, limit=limit + 1, before=decode_cursor(cursor))
     return present.referral_rows(rows, limit, with_phone=True)
 
 

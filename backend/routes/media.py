@@ -20,7 +20,7 @@ from backend.services.errors import Invalid
 from backend.services.media import attach_media, served_key
 from backend.services.referrals import Tooth
 
-MAX_UPLOAD = 15 * 1024 * 1024  # as services.media.MAX_BYTES; the body limit adds the form
+MAX_UPLOAD = 15 * 1024 * 1024  # as services.picture_formats.MAX_BYTES; the body limit adds the form
 
 
 @dataclass

@@ -8,13 +8,15 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from backend.domain.contact_time import BadCallTime, call_window, call_window_on
-from backend.domain.events import PatientAnswer, Source
+from backend.domain.events import Body, PatientAnswer, Source
 from backend.domain.funnel import CONTACTED
 from backend.runtime.clock import utcnow
+from backend.runtime.ids import new_id
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.services.recording import Recorded, Statement, record_locked
 from backend.store import parties, questions
 from backend.store.engine import write_transaction
+from backend.store.rows import LockedReferral
 
 
 async def when_called(
@@ -46,6 +48,36 @@ async def when_called(
     except BadCallTime as exc:
         raise Invalid(str(exc)) from exc
     return {"called_on": said, "called_after": after, "called_before": before}
+
+
+async def say(
+    patient_id: UUID,
+    referral: LockedReferral,
+    body: Body,
+    now: datetime,
+    *,
+    key: str | None = None,
+    occurred_at: datetime | None = None,
+    source: Source = Source.patient_app,
+    answering: UUID | None = None,
+) -> Recorded:
+    """What a patient says, recorded in their name on their locked referral (an answer
+    names its question in `answering`). Without a key each saying is its own."""
+    [recorded] = await record_locked(
+        referral,
+        [
+            Statement(
+                body=body,
+                source=source,
+                actor=f"patient:{patient_id}",
+                idempotency_key=key or f"patient:{new_id()}",
+                occurred_at=occurred_at,
+            )
+        ],
+        now,
+        answering=answering,
+    )
+    return recorded
 
 
 class Answered(msgspec.Struct, frozen=True, kw_only=True):
@@ -96,17 +128,13 @@ async def answer_question(
             note=note,
             **when,
         )
-        [recorded] = await record_locked(
+        recorded = await say(
+            patient_id,
             referral,
-            [
-                Statement(
-                    body=body,
-                    source=source,
-                    actor=f"patient:{patient_id}",
-                    idempotency_key=f"answer:{question_id}",
-                )
-            ],
+            body,
             now,
+            key=f"answer:{question_id}",
+            source=source,
             answering=question_id,
         )
         if recorded.duplicate:

@@ -33,6 +33,7 @@ from backend.store import (
     privacy,
     referrals,
 )
+from backend.store.desk import ReferralFilter
 from backend.store.rows import (
     AppointmentRow,
     AuditRow,
@@ -67,37 +68,23 @@ async def referral_in_scope(principal: StaffPrincipal, referral_id: UUID) -> Ref
 
 async def list_referrals(
     viewer: Viewer,
+    filters: ReferralFilter,
     *,
-    clinic_id: UUID | None = None,
-    step: str | None = None,
-    overdue: bool = False,
-    disputed: bool = False,
-    behind: bool = False,
-    search: str | None = None,
     limit: int,
     before: tuple[datetime, UUID] | None = None,
 ) -> list[DeskReferral]:
     scope = clinic_scope(viewer.principal)
     if scope is not None:
-        if clinic_id is not None and clinic_id != scope:
+        if filters.clinic_id not in (None, scope):
             return []  # another clinic's list is as empty as a missing one
-        clinic_id = scope
-    rows = await desk.referrals(
-        clinic_id=clinic_id,
-        step=step,
-        overdue=overdue,
-        disputed=disputed,
-        behind=behind,
-        search=search,
-        limit=limit,
-        before=before,
-    )
+        filters = msgspec.structs.replace(filters, clinic_id=scope)
+    rows = await desk.referrals(filters, limit=limit, before=before)
     await saw(
         viewer,
         action="list_referrals",
         object_kind="clinic",
-        object_id=str(clinic_id or "all"),
-        details={"shown": len(rows), "search": bool(search)},
+        object_id=str(filters.clinic_id or "all"),
+        details={"shown": len(rows), "search": bool(filters.search)},
     )
     return rows
 

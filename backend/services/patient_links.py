@@ -26,7 +26,7 @@ import msgspec
 from backend.domain.funnel import CLOSURES, Step
 from backend.domain.sms import link_works
 from backend.runtime.ids import new_id
-from backend.services.errors import Conflict, Invalid, NotFound, TooManyAttempts
+from backend.services.errors import Invalid, NotFound, TooManyAttempts
 from backend.store import parties, patient_links, throttle
 from backend.store.engine import write_transaction
 from backend.store.rows import WebSessionRow
@@ -180,34 +180,27 @@ def _code_hash(secret: str, referral_id: UUID, code: str) -> str:
     ).hexdigest()
 
 
-async def request_code(access: LinkAccess, *, secret: str, now: datetime) -> None:
-    """Send a sign-in code by SMS to the referred phone (at most three per 15 minutes)."""
-    from backend.services import sms  # sms mints links with this module
-
+async def issue_code(access: LinkAccess, *, secret: str, now: datetime) -> UUID:
+    """A new sign-in code for the link's referral, in the caller's transaction (its SMS
+    is queued there too: backend.services.sms.request_code): at most three per 15
+    minutes. Only its HMAC is stored; the digits are derived from the id (`code_of`)."""
     key = f"sms-code-sent:{access.referral_id}"
-    async with write_transaction():
-        if await throttle.current(key, window=CODES_WINDOW, now=now) >= MAX_CODES_SENT:
-            raise TooManyAttempts(
-                "codes were sent a moment ago; wait for them, or try again in 15 minutes",
-                retry_after=int(CODES_WINDOW.total_seconds()),
-            )
-        code_id = new_id()
-        await patient_links.insert_code(
-            code_id=code_id,
-            referral_id=access.referral_id,
-            patient_id=access.patient_id,
-            code_hash=_code_hash(secret, access.referral_id, code_of(secret, code_id)),
-            now=now,
-            expires_at=now + CODE_TTL,
+    if await throttle.current(key, window=CODES_WINDOW, now=now) >= MAX_CODES_SENT:
+        raise TooManyAttempts(
+            "codes were sent a moment ago; wait for them, or try again in 15 minutes",
+            retry_after=int(CODES_WINDOW.total_seconds()),
         )
-        if not await sms.queue_code(
-            patient_id=access.patient_id,
-            referral_id=access.referral_id,
-            code_id=code_id,
-            now=now,
-        ):
-            raise Conflict("this number does not take SMS")
-        await throttle.hit(key, window=CODES_WINDOW, now=now)
+    code_id = new_id()
+    await patient_links.insert_code(
+        code_id=code_id,
+        referral_id=access.referral_id,
+        patient_id=access.patient_id,
+        code_hash=_code_hash(secret, access.referral_id, code_of(secret, code_id)),
+        now=now,
+        expires_at=now + CODE_TTL,
+    )
+    await throttle.hit(key, window=CODES_WINDOW, now=now)
+    return code_id
 
 
 class Proved(msgspec.Struct, frozen=True, kw_only=True):

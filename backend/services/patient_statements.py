@@ -11,7 +11,6 @@ import msgspec
 
 from backend.domain.events import (
     AppointmentResponse,
-    Body,
     ContactRating,
     PatientReport,
     ReceiptAttached,
@@ -21,10 +20,9 @@ from backend.domain.events import (
 from backend.domain.funnel import fold_referral
 from backend.domain.receipts import BadReceipt, ReceiptMatch, match_receipt, parse_receipt_qr
 from backend.runtime.clock import utcnow
-from backend.runtime.ids import new_id
-from backend.services.answers import when_called
+from backend.services.answers import say, when_called
 from backend.services.errors import Conflict, Invalid, NotFound
-from backend.services.recording import Recorded, Statement, record_locked
+from backend.services.recording import Recorded
 from backend.store import contact_ratings, ledger, referrals
 from backend.store.engine import write_transaction
 from backend.store.rows import LockedReferral
@@ -35,32 +33,6 @@ async def _locked_own(patient_id: UUID, referral_id: UUID) -> LockedReferral:
     if row is None or row.patient != patient_id:
         raise NotFound("no such referral")
     return row
-
-
-async def _say(
-    patient_id: UUID,
-    referral: dict,
-    body: Body,
-    now: datetime,
-    *,
-    key: str | None = None,
-    occurred_at: datetime | None = None,
-    source: Source = Source.patient_app,
-) -> Recorded:
-    [recorded] = await record_locked(
-        referral,
-        [
-            Statement(
-                body=body,
-                source=source,
-                actor=f"patient:{patient_id}",
-                idempotency_key=key or f"patient:{new_id()}",
-                occurred_at=occurred_at,
-            )
-        ],
-        now,
-    )
-    return recorded
 
 
 async def rate_contact(
@@ -84,7 +56,7 @@ async def rate_contact(
         raise Invalid("called_on and called_at go only with called: true")
     async with write_transaction():
         referral = await _locked_own(patient_id, referral_id)
-        recorded = await _say(
+        recorded = await say(
             patient_id,
             referral,
             ContactRating(called=called, stars=stars, comment=comment, **when),
@@ -121,7 +93,7 @@ async def respond_to_appointment(
         appointment = next((a for a in fold.appointments if a.id == appointment_id), None)
         if appointment is None or appointment.status != "booked":
             raise Conflict("this appointment is no longer booked")
-        return await _say(
+        return await say(
             patient_id,
             referral,
             AppointmentResponse(appointment_id=appointment_id, response=response, note=note),
@@ -143,7 +115,7 @@ async def report(
     now = now or utcnow()
     async with write_transaction():
         referral = await _locked_own(patient_id, referral_id)
-        return await _say(
+        return await say(
             patient_id,
             referral,
             PatientReport(about=about, appointment_at=appointment_at, note=note),
@@ -166,21 +138,9 @@ async def choose_variant(
     async with write_transaction():
         referral = await _locked_own(patient_id, referral_id)
         fold = fold_referral(await ledger.events_of(referral_id))
-        [recorded] = await record_locked(
-            referral,
-            [
-                Statement(
-                    body=VariantChosen(
-                        variant=variant, version=fold.plan.version if fold.plan else 0
-                    ),
-                    source=source,
-                    actor=f"patient:{patient_id}",
-                    idempotency_key=f"patient:{new_id()}",
-                )
-            ],
-            now,
-        )
-    return recorded
+        version = fold.plan.version if fold.plan else 0
+        chosen = VariantChosen(variant=variant, version=version)
+        return await say(patient_id, referral, chosen, now, source=source)
 
 
 class ReceiptResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -204,7 +164,7 @@ async def attach_receipt(
             raise Invalid(str(exc)) from exc
         if receipt.issued_at > now:
             raise Invalid("the receipt's time is in the future")
-        recorded = await _say(
+        recorded = await say(
             patient_id,
             referral,
             ReceiptAttached(

@@ -7,7 +7,7 @@ import io
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from backend.services.errors import Invalid
-from backend.services.media import (
+from backend.services.picture_formats import (
     COPY_FORMATS,
     FORMATS,
     MAX_BYTES,

@@ -7,7 +7,7 @@ way out through the outbox.
   becomes an SMS instead of pushes (`from_notification`), if its kind goes by SMS, the
   patient's weekly allowance has room (urgent reminders first) and the number was not
   refused; questions asked together share one SMS.
-- A sign-in code the patient asked for on the web page (`queue_code`).
+- A sign-in code the patient asked for on the web page (`request_code`).
 
 Each becomes a row of `sms_message` (refusals too, with the reason: they are the
 figures of docs/sms.md) and an outbox message of topic `sms`. The text, the phone and
@@ -37,6 +37,8 @@ from backend.domain.working_time import quiet_until
 from backend.messages.sms import Sms, SmsResult
 from backend.runtime.ids import new_id
 from backend.services import clinic_settings, patient_links, texts
+from backend.services.errors import Conflict
+from backend.services.patient_links import LinkAccess
 from backend.services.profile import prefs_of, quiet_of
 from backend.store import devices, outbox, parties, questions, referrals
 from backend.store import patient_links as link_rows
@@ -181,21 +183,23 @@ async def from_notification(
         )
 
 
-async def queue_code(*, patient_id: UUID, referral_id: UUID, code_id: UUID, now: datetime) -> bool:
-    """A sign-in code, at once (the patient is waiting for it); False: number refused."""
-    patient = await parties.patient(patient_id)
-    if patient is None or patient.erased_at is not None or patient.sms_blocked_at:
-        return False
-    await _queue(
-        kind=SmsKind.code,
-        source_key=f"code:{code_id}",
-        patient_id=patient_id,
-        referral_id=referral_id,
-        planned_at=now,
-        now=now,
-        code_id=code_id,
-    )
-    return True
+async def request_code(access: LinkAccess, *, secret: str, now: datetime) -> None:
+    """A sign-in code the patient asked for on the web page, sent at once (the patient
+    is waiting for it); at most three per 15 minutes (patient_links.issue_code)."""
+    async with write_transaction():
+        code_id = await patient_links.issue_code(access, secret=secret, now=now)
+        patient = await parties.patient(access.patient_id)
+        if patient is None or patient.erased_at is not None or patient.sms_blocked_at:
+            raise Conflict("this number does not take SMS")  # the code goes unsaved
+        await _queue(
+            kind=SmsKind.code,
+            source_key=f"code:{code_id}",
+            patient_id=access.patient_id,
+            referral_id=access.referral_id,
+            planned_at=now,
+            now=now,
+            code_id=code_id,
+        )
 
 
 # --- sending -------------------------------------------------------------------------------

@@ -4,6 +4,9 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
+import msgspec
+
+from backend.domain.funnel import Step
 from backend.store.privacy import ERASED_NAME
 from backend.store.rows import (
     AuditRow,
@@ -55,32 +58,36 @@ def _shown(rows: list[dict[str, Any]], shape: type[T]) -> list[T]:
     return [typed(row, shape) for row in rows]
 
 
+class ReferralFilter(msgspec.Struct, frozen=True, kw_only=True):
+    """Which referrals a desk's list shows: those that pass every filter set (none set:
+    all, newest first)."""
+
+    clinic_id: UUID | None = None
+    step: Step | None = None
+    overdue: bool = False  # a milestone past its verification deadline
+    disputed: bool = False  # a milestone in dispute
+    behind: bool = False  # an open plan past its expected schedule (the duration norms)
+    search: str | None = None  # a part of the patient's name or phone
+
+
 async def referrals(
-    *,
-    clinic_id: UUID | None,
-    step: str | None = None,
-    overdue: bool = False,
-    disputed: bool = False,
-    behind: bool = False,
-    search: str | None = None,
-    limit: int,
-    before: tuple[datetime, UUID] | None = None,
+    filters: ReferralFilter, *, limit: int, before: tuple[datetime, UUID] | None = None
 ) -> list[DeskReferral]:
     query = Referral.select(*REFERRAL_COLUMNS).where(Referral.archived_at.is_null())
-    if behind:  # open plans past their expected schedule
+    if filters.behind:
         query = query.where(
             (Referral.schedule == "behind") & Referral.step.is_in(IN_TREATMENT_STEPS)
         )
-    if clinic_id is not None:
-        query = query.where(Referral.clinic == clinic_id)
-    if step:
-        query = query.where(Referral.step == step)
-    if overdue:
+    if filters.clinic_id is not None:
+        query = query.where(Referral.clinic == filters.clinic_id)
+    if filters.step is not None:
+        query = query.where(Referral.step == filters.step.value)
+    if filters.overdue:
         query = query.where(Referral.overdue_count > 0)
-    if disputed:
+    if filters.disputed:
         query = query.where(Referral.disputed_count > 0)
-    if search:
-        needle = search.casefold().replace("%", "").replace("_", "")
+    if filters.search:
+        needle = filters.search.casefold().replace("%", "").replace("_", "")
         bare = needle.translate(str.maketrans("", "", " -()+"))
         if len(bare) >= 4 and bare.isdigit():
             needle = bare  # a phone number typed with spaces, dashes or brackets

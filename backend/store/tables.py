@@ -270,9 +270,10 @@ class Media(Table, tablename="media"):
     created_at = Timestamptz()
     archived_at = Timestamptz(null=True, default=None)
     uploaded_by = Varchar(length=120, default="")  # staff:<id>; "" for older pictures
-    # The uploaded picture's pixels, and its smaller copies for phones (store.media.SIZES):
-    # [{"name", "format", "key", "width", "height", "size_bytes"}]; null and [] for
-    # pictures stored before sizes (filled by `plantrack media-sizes`).
+    # The uploaded picture's pixels, and its smaller copies for phones
+    # (services.picture_formats.SIZES): [{"name", "format", "key", "width", "height",
+    # "size_bytes"}]; null and [] for pictures stored before sizes (filled by
+    # `plantrack media-sizes`).
     width = Integer(null=True, default=None)
     height = Integer(null=True, default=None)
     sizes = JSONB(default="[]")

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from backend.domain.roles import Role
 from backend.runtime.clock import utcnow
-from backend.services import patient_links
+from backend.services import patient_links, sms
 from backend.store.tables import Event, Referral
 from tests.factories import make_clinic, page_token
 from tests.http.staff_client import make_staff, sign_in
@@ -31,7 +31,7 @@ async def proved_cookie(db, token: str) -> str:
     """A browser session for the link's phone, as the SMS code opens one."""
     now = utcnow()
     access = await patient_links.open_link(token, now)
-    await patient_links.request_code(access, secret=db.secret_key, now=now)
+    await sms.request_code(access, secret=db.secret_key, now=now)
     code = await sms_code(db, access.referral_id)
     proved = await patient_links.prove(access, code, secret=db.secret_key, now=now)
     return proved.cookie

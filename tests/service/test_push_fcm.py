@@ -228,5 +228,5 @@ async def test_a_plan_behind_schedule_nudges_the_patient_and_lists_for_the_clini
     # The exchange's list of plans past their schedule, across clinics, shows it alone.
     on_track = await make_referral(await make_clinic("Другая"), phone="+79160000999")
     assert on_track.referral_id != sent.referral_id
-    across = await desk.referrals(clinic_id=None, behind=True, limit=10)
+    across = await desk.referrals(desk.ReferralFilter(behind=True), limit=10)
     assert [r.id for r in across] == [sent.referral_id]

@@ -373,7 +373,8 @@ async def test_the_demo_never_sends_its_made_up_numbers(db, smsru):
 
 
 async def test_no_phone_link_or_code_reaches_the_log(db, fake, smsru, logs_at_debug):  # noqa: F811
-    from backend.services.patient_links import LinkAccess, request_code
+    from backend.services.patient_links import LinkAccess
+    from backend.services.sms import request_code
 
     clinic = await make_clinic()
     sent = await make_referral(clinic, phone="+79161230111", at=NOW)

@@ -1,5 +1,6 @@
 """The layers of docs/architecture.md, enforced: each package imports only the layers
-below it, so the house stays in order after the next change too.
+below it, and no module imports one that imports it back (through any chain of
+modules), so the house stays in order after the next change too.
 
 Imports are read from the source (ast), module-level and inside functions alike. An
 import that breaks a rule and cannot move yet is listed by file in `STILL_TO_MOVE` (empty
@@ -8,6 +9,7 @@ that is gone (then delete its line).
 """
 
 import ast
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -121,6 +123,76 @@ def project_modules() -> list[tuple[str, Path]]:
     return modules
 
 
+def project_imports(module: str, source: str, known: Iterable[str], package: str) -> set[str]:
+    """The project modules `module` imports, relative imports resolved from `package`
+    (the one it is in: itself for an `__init__`); `from m import name` counts as m.name
+    when that is a module, else as m."""
+    known = set(known)
+
+    def found(name: str) -> str | None:  # the longest known module that `name` is in
+        while name and name not in known:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {found(alias.name) for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, base] if base else parts)
+            names |= {found(f"{base}.{alias.name}") or found(base) for alias in node.names}
+    return names - {None, module}
+
+
+def import_graph(sources: dict[str, tuple[str, bool]]) -> dict[str, set[str]]:
+    """Who imports whom among the project's modules; `sources`: module → (source, is
+    it a package's `__init__`)."""
+    return {
+        module: project_imports(
+            module, source, sources, module if is_package else module.rpartition(".")[0]
+        )
+        for module, (source, is_package) in sources.items()
+    }
+
+
+def shortest_chains(graph: dict[str, set[str]], start: str) -> dict[str, list[str]]:
+    """The shortest chain of imports from `start` to each module it reaches; `start`
+    itself among them when it is on a cycle."""
+    chains: dict[str, list[str]] = {}
+    frontier = [[start]]
+    while frontier:
+        reached = []
+        for chain in frontier:
+            for target in sorted(graph.get(chain[-1], ())):
+                if target not in chains:
+                    chains[target] = [*chain, target]
+                    reached.append(chains[target])
+        frontier = reached
+    return chains
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[str]:
+    """One cycle, written out, for each tangle of modules that import each other: the
+    shortest through its first module by name, and how many modules the tangle holds."""
+    chains = {module: shortest_chains(graph, module) for module in graph}
+    cycles, tangled = [], set()
+    for module in sorted(graph):
+        if module in chains[module] and module not in tangled:
+            tangle = {other for other in chains[module] if module in chains[other]}
+            tangled |= tangle
+            cycles.append(f"{' → '.join(chains[module][module])} ({len(tangle)} modules)")
+    return cycles
+
+
+def project_sources() -> dict[str, tuple[str, bool]]:
+    return {
+        module: (path.read_text(), path.name == "__init__.py") for module, path in project_modules()
+    }
+
+
 def test_every_layer_of_the_code_is_named_in_the_rules():
     layers = {layer_of(m) for m, _ in project_modules()} - {None}
     assert layers - set(MAY_IMPORT) == set()
@@ -141,6 +213,12 @@ def test_queries_live_in_the_store():
         for name in database_imports(module, path.read_text()):
             found.add((str(path.relative_to(ROOT)), name))
     assert found == set(), "the database reached outside backend/store/"
+
+
+def test_no_module_imports_itself_back():
+    """Imports inside functions count: deferring one hides a cycle from Python, not from
+    the reader. What two modules both need lives below both."""
+    assert import_cycles(import_graph(project_sources())) == [], "modules importing each other"
 
 
 # A planted violation of each rule is caught: the checker cannot pass by seeing nothing.
@@ -197,3 +275,41 @@ def test_what_the_rules_allow_passes():
     )
     assert database_imports("backend.services.claims", "from backend.store import ledger") == set()
     assert database_imports("backend.ops.backup", "import sqlite3") == set()
+
+
+# (module, planted source, the cycle named)
+PLANTED_CYCLES = [
+    (
+        "backend.services.picture_formats",
+        "def later():\n    from backend.services import media",  # inside a function
+        "backend.services.media → backend.services.picture_formats → backend.services.media"
+        " (3 modules)",  # picture_copies too: media → picture_copies → picture_formats
+    ),
+    (
+        "backend.services.patient_links",
+        "from backend.services.sms import request_code",
+        "backend.services.patient_links → backend.services.sms → backend.services.patient_links"
+        " (2 modules)",
+    ),
+    (
+        "backend.store.engine",
+        "def later():\n    from . import ledger",  # relative, inside a function
+        "backend.store.engine → backend.store.ledger → backend.store.engine (4 modules)",
+    ),
+    (
+        "backend.domain.contact_time",
+        "import backend.domain.worklist",  # around through the modules between
+        "backend.domain.contact_time → backend.domain.worklist → backend.domain.staff_alerts"
+        " → backend.domain.funnel → backend.domain.contact_time (4 modules)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("module", "planted", "named"), PLANTED_CYCLES, ids=[m for m, _, _ in PLANTED_CYCLES]
+)
+def test_a_planted_import_cycle_is_caught_and_named(module, planted, named):
+    sources = project_sources()
+    source, is_package = sources[module]
+    sources[module] = (f"{source}\n{planted}\n", is_package)
+    assert import_cycles(import_graph(sources)) == [named]

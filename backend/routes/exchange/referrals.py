@@ -22,6 +22,7 @@ from backend.routes.paging import (
     Limit,
 )
 from backend.routes.staff_security import OPERATOR, roles
+from backend.services import desk
 from backend.services.audit import Viewer
 from backend.services.referrals import send_referral
 from backend.services.staff_auth import StaffPrincipal
@@ -83,9 +84,15 @@ async def list_referrals(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> s.ReferralList:
-    return await referral_page(
-        viewer, step, overdue, disputed, q, limit, cursor, clinic_id=clinic_id, behind=behind
+    filters = desk.ReferralFilter(
+        clinic_id=clinic_id,
+        step=step,
+        overdue=overdue,
+        disputed=disputed,
+        behind=behind,
+        search=q,
     )
+    return await referral_page(viewer, filters, limit, cursor)
 
 
 @get(
