@@ -297,13 +297,12 @@ async def process_many(
 
     done: list[FinishedDelivery] = []
     for job, failed in finished:
-        result = DeliveryResult()
+        result = DeliveryResult()  # nothing read: no changes
         done.append(FinishedDelivery(id=jobs[job][0], status="failed", error=failed, result=result))
-        outcomes[job] = Outcome(status="failed", detail=failed)
+        outcomes[job] = _job_outcome(done[-1])
     for job, slots in changed.items():
-        delivery = _finished(jobs[job][0], [o for o in slots if o is not None])
-        done.append(delivery)
-        outcomes[job] = _job_outcome(delivery)
+        done.append(_finished(jobs[job][0], [o for o in slots if o is not None]))
+        outcomes[job] = _job_outcome(done[-1])
     if done:
         async with write_transaction():
             await store.finish_deliveries(done, now=now)

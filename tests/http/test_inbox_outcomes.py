@@ -94,85 +94,26 @@ async def test_an_mis_deliverys_outcomes_are_stored_as_they_always_were(client, 
     await post("visit.happened", theirs)
     await post("visit.happened", missing)
     await work(db)
-    events = await event_names(rid, "E")
     visit, refused, not_ours, nowhere = await newest(client, ex, clinic_id, 4)
-    assert_stored(
-        await stored(visit["id"]),
-        names,
-        events,
-        {
-            "changes": [
-                {
-                    "external_id": None,
-                    "referral_id": "RID",
-                    "stage": None,
-                    "claim": "visited",
-                    "outcome": "recorded",
-                    "event_id": "E#2",
-                }
-            ],
-            "unknown_stages": [],
-        },
-    )
-    assert_stored(
-        await stored(refused["id"]),
-        names,
-        events,
-        {
-            "changes": [
-                {
-                    "external_id": None,
-                    "referral_id": "RID",
-                    "stage": None,
-                    "claim": "item_done",
-                    "outcome": "refused",
-                    "error": "item_id is not in any version of this referral's plan",
-                }
-            ],
-            "unknown_stages": [],
-        },
-    )
+
+    async def pin(delivery: dict, claim: str | None, outcome: str, **rest: Any) -> None:
+        """One MIS event's change (an MIS names no object and no stage), as stored."""
+        change = {"external_id": None, "referral_id": "RID", "stage": None, "claim": claim}
+        expected = {"changes": [{**change, "outcome": outcome, **rest}], "unknown_stages": []}
+        events = await event_names(rid, "E")
+        assert_stored(await stored(delivery["id"]), names, events, expected)
+
+    await pin(visit, "visited", "recorded", event_id="E#2")
+    error = "item_id is not in any version of this referral's plan"
+    await pin(refused, "item_done", "refused", error=error)
     for delivery, who in ((not_ours, "THEIRS"), (nowhere, "MISSING")):
-        assert_stored(
-            await stored(delivery["id"]),
-            names,
-            events,
-            {
-                "changes": [
-                    {
-                        "external_id": None,
-                        "referral_id": None,
-                        "stage": None,
-                        "claim": "visited",
-                        "outcome": "refused",
-                        "error": f"no referral {who} at this clinic",
-                    }
-                ],
-                "unknown_stages": [],
-            },
-        )
+        error = f"no referral {who} at this clinic"
+        await pin(delivery, "visited", "refused", referral_id=None, error=error)
 
     # Replayed: the same claim is a duplicate of the event it made.
     await client.post(f"/api/v1/exchange/inbox/{visit['id']}/replay", headers=ex)
     await work(db)
-    assert_stored(
-        await stored(visit["id"]),
-        names,
-        events,
-        {
-            "changes": [
-                {
-                    "external_id": None,
-                    "referral_id": "RID",
-                    "stage": None,
-                    "claim": "visited",
-                    "outcome": "duplicate",
-                    "event_id": "E#2",
-                }
-            ],
-            "unknown_stages": [],
-        },
-    )
+    await pin(visit, "visited", "duplicate", event_id="E#2")
 
     # A plan the MIS states, and a procedure it cancels (one not done: refused, then one
     # done: its correction).
@@ -190,62 +131,11 @@ async def test_an_mis_deliverys_outcomes_are_stored_as_they_always_were(client, 
     await work(db)
     await post("item.cancelled", item_id=item_id, reason="сторно")
     await work(db)
-    events = await event_names(rid, "E")
     plan, not_done, _done, cancelled = await newest(client, ex, clinic_id, 4)
-    assert_stored(
-        await stored(plan["id"]),
-        names,
-        events,
-        {
-            "changes": [
-                {
-                    "external_id": None,
-                    "referral_id": "RID",
-                    "stage": None,
-                    "claim": None,
-                    "outcome": "recorded",
-                    "plan_version": 2,
-                }
-            ],
-            "unknown_stages": [],
-        },
-    )
-    assert_stored(
-        await stored(not_done["id"]),
-        names,
-        events,
-        {
-            "changes": [
-                {
-                    "external_id": None,
-                    "referral_id": "RID",
-                    "stage": None,
-                    "claim": None,
-                    "outcome": "refused",
-                    "error": "item ITEM is not reported done: nothing to cancel",
-                }
-            ],
-            "unknown_stages": [],
-        },
-    )
-    assert_stored(
-        await stored(cancelled["id"]),
-        names,
-        events,
-        {
-            "changes": [
-                {
-                    "external_id": None,
-                    "referral_id": "RID",
-                    "stage": None,
-                    "claim": None,
-                    "outcome": "recorded",
-                    "corrections": ["E#5"],
-                }
-            ],
-            "unknown_stages": [],
-        },
-    )
+    await pin(plan, None, "recorded", plan_version=2)
+    error = "item ITEM is not reported done: nothing to cancel"
+    await pin(not_done, None, "refused", error=error)
+    await pin(cancelled, None, "recorded", corrections=["E#5"])
 
 
 STAGES = {
