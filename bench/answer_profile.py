@@ -24,7 +24,7 @@ import uuid
 from collections import Counter
 
 from bench import city
-from bench.common import SMOKE_HELP, pg_version, record, smoke_run
+from bench.common import pg_version, record, sized
 
 WARM = 20  # answers before measuring: caches and prepared statements
 TALLY = 100  # answers whose statements are tallied by kind
@@ -123,14 +123,11 @@ def main() -> None:
     parser.add_argument("--answers", type=int, default=1000)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--stats", help="also write the profile here (for pstats)")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
-    args = parser.parse_args()
-    if args.quick:
-        args.answers = 500
-    if args.smoke:
-        args.referrals, args.clinics, args.answers, args.top = 300, 5, 60, 5
-        smoke_run()
+    args = sized(
+        parser,
+        quick={"answers": 500},
+        smoke={"referrals": 300, "clinics": 5, "answers": 60, "top": 5},
+    )
     with city.throwaway("answer-profile", args.referrals, args.clinics) as c:
         # The warm-up, the one printed, the measured, the tallied, the profiled.
         wanted = WARM + 1 + args.answers + TALLY + args.answers // 2

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench import city
-from bench.common import SMOKE_HELP, pg_version, record, smoke_run, wrk_posts
+from bench.common import keys_in_ledger, ledger_check, pg_version, record, sized, wrk_posts
 from bench.plan_screen import WORKERS, Server, describe, wrk
 
 CONNECTIONS = 32
@@ -111,23 +111,22 @@ async def open_questions(url: str, work: Path, referrals: int, wanted: int) -> P
     return target
 
 
+ANSWERS = "kind = 'patient_answer' AND idempotency_key LIKE 'answer:%'"
+
+
 async def answers_in_ledger(url: str) -> tuple[int, int, int]:
     """Answers recorded by the benchmark's patients, answer keys recorded twice, and
     questions marked answered."""
     import asyncpg
 
+    recorded, repeated = await keys_in_ledger(url, ANSWERS)
     conn = await asyncpg.connect(url)
     try:
-        row = await conn.fetchrow(
-            "SELECT count(*) AS n, count(*) - count(DISTINCT idempotency_key) AS repeated "
-            "FROM event WHERE kind = 'patient_answer' AND idempotency_key LIKE 'answer:%'"
-        )
         answered = await conn.fetchval(
             "SELECT count(*) FROM question WHERE status = 'completed' AND answer_event_id IN "
-            "(SELECT id FROM event WHERE kind = 'patient_answer' AND idempotency_key LIKE "
-            "'answer:%')"
+            f"(SELECT id FROM event WHERE {ANSWERS})"
         )
-        return row["n"], row["repeated"], answered
+        return recorded, repeated, answered
     finally:
         await conn.close()
 
@@ -139,14 +138,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--questions", type=int, default=12_000, help="open questions to answer")
     parser.add_argument("--server", default="granian", choices=("granian", "uvicorn"))
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
-    args = parser.parse_args()
-    if args.quick:
-        args.referrals, args.clinics, args.seconds, args.questions = 5000, 20, 5, 4000
-    if args.smoke:
-        args.referrals, args.clinics, args.seconds, args.questions = 300, 5, 1, 200
-        smoke_run()
+    args = sized(
+        parser,
+        quick={"referrals": 5000, "clinics": 20, "seconds": 5, "questions": 4000},
+        smoke={"referrals": 300, "clinics": 5, "seconds": 1, "questions": 200},
+    )
     with city.throwaway("answers", args.referrals, args.clinics) as c:
         url, work, env = c.url, c.work, c.env
         pairs = asyncio.run(open_questions(url, work, args.referrals, args.questions))
@@ -157,17 +153,12 @@ def main() -> None:
         with Server(args.server, "plantrack", env) as server:
             result = wrk(server.url, lua, args.seconds, CONNECTIONS)
             rss = server.max_worker_rss()
-        acknowledged = result["requests"] - result["non2xx"] - result["socket_errors"]
         recorded, repeated, answered = asyncio.run(answers_in_ledger(url))
+        done, once = ledger_check(result, recorded, repeated, CONNECTIONS)
         line = describe(f"patient answers, {args.server}", result, rss)
         print(line)
-        # Every acknowledged answer is in the ledger once, its question answered; the only
-        # extras may be those still in flight when wrk stopped (one per connection at most).
-        whole = (
-            acknowledged <= recorded <= acknowledged + CONNECTIONS
-            and repeated == 0
-            and answered == recorded
-        )
+        # Every acknowledged answer is in the ledger once, its question answered.
+        whole = once and answered == recorded
         ran_out = result["requests"] > questions
         record(
             "write path: patient answers",
@@ -177,7 +168,7 @@ def main() -> None:
                 f"(yes, with an Idempotency-Key); {WORKERS} workers; wrk -t1 "
                 f"-c{CONNECTIONS} {args.seconds} s on the same {os.cpu_count()} cores",
                 line,
-                f"acknowledged (2xx) {acknowledged:,}, answers in the ledger {recorded:,}, "
+                f"acknowledged (2xx) {done:,}, answers in the ledger {recorded:,}, "
                 f"questions answered {answered:,}, answer keys recorded twice {repeated}: "
                 + (
                     "every acknowledged answer recorded once (the extras were in flight when "

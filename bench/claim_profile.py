@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import city
-from bench.common import SMOKE_HELP, pg_version, record, smoke_run
+from bench.common import pg_version, record, sized
 from bench.write_path import open_referrals
 
 
@@ -118,14 +118,11 @@ def main() -> None:
     parser.add_argument("--clinics", type=int, default=20)
     parser.add_argument("--claims", type=int, default=1000)
     parser.add_argument("--top", type=int, default=25)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
-    args = parser.parse_args()
-    if args.quick:
-        args.claims = 500
-    if args.smoke:
-        args.referrals, args.clinics, args.claims, args.top = 300, 5, 30, 5
-        smoke_run()
+    args = sized(
+        parser,
+        quick={"claims": 500},
+        smoke={"referrals": 300, "clinics": 5, "claims": 30, "top": 5},
+    )
     with city.throwaway("claim-profile", args.referrals, args.clinics) as c:
         asyncio.run(run(c.url, c.work, args.clinics, args.claims, args.top))
 

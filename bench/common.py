@@ -1,5 +1,6 @@
 """What every benchmark shares: the machine it ran on, and RESULTS.md."""
 
+import argparse
 import os
 import platform
 import subprocess
@@ -102,6 +103,60 @@ def smoke_run() -> None:
     that the benchmark works, so `record` prints them and keeps RESULTS.md as it is."""
     global _smoke
     _smoke = True
+
+
+def sized(
+    parser: argparse.ArgumentParser, *, smoke: dict, quick: dict | None = None
+) -> argparse.Namespace:
+    """The benchmark's command line with `--quick` (the sizes in `quick`; only where
+    given) and `--smoke` (the sizes in `smoke`, and nothing recorded: `smoke_run`)."""
+    if quick is not None:
+        sizes = ", ".join(
+            f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in quick.items()
+        )
+        parser.add_argument("--quick", action="store_true", help=f"smaller: {sizes}")
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
+    args = parser.parse_args()
+    if quick is not None and args.quick:
+        vars(args).update(quick)
+    if args.smoke:
+        vars(args).update(smoke)
+        smoke_run()
+    return args
+
+
+def acknowledged(result: dict) -> int:
+    """The requests of a wrk run answered with a 2xx."""
+    return int(result["requests"] - result["non2xx"] - result["socket_errors"])
+
+
+async def keys_in_ledger(url: str, where: str) -> tuple[int, int]:
+    """The ledger's events `where` (SQL on `event`), and how many of their idempotency
+    keys appear twice."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT count(*) AS n, count(*) - count(DISTINCT idempotency_key) AS repeated "
+            f"FROM event WHERE {where}"
+        )
+        return row["n"], row["repeated"]
+    finally:
+        await conn.close()
+
+
+def recorded_once(acknowledged: int, recorded: int, repeated: int, in_flight: int) -> bool:
+    """Every acknowledged write is in the ledger, once; the only extras may be the
+    requests still in flight when wrk stopped (`in_flight`: one per connection)."""
+    return acknowledged <= recorded <= acknowledged + in_flight and repeated == 0
+
+
+def ledger_check(result: dict, recorded: int, repeated: int, in_flight: int) -> tuple[int, bool]:
+    """The writes of a wrk run acknowledged (2xx), and whether each is in the ledger once
+    (`recorded` events, `repeated` keys; see `recorded_once`)."""
+    done = acknowledged(result)
+    return done, recorded_once(done, recorded, repeated, in_flight)
 
 
 def machine() -> str:

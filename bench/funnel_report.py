@@ -33,7 +33,7 @@ from statistics import median
 
 from bench import city
 from bench.city import clinic_id
-from bench.common import SMOKE_HELP, pg_version, record, smoke_run
+from bench.common import pg_version, record, sized
 from tests import pg_cluster
 
 MONTH = (date(2026, 10, 1), date(2026, 10, 31))  # the last whole month
@@ -179,15 +179,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--clinics", type=int, default=500)
     parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--quick", action="store_true", help="2k and 20k referrals, 50 clinics")
-    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     parser.add_argument("--beside", metavar="REF", help="also measure commit REF's code")
-    args = parser.parse_args()
-    sizes = [2000, 20000] if args.quick else [int(s) for s in args.sizes.split(",")]
-    clinics = 50 if args.quick else args.clinics
-    if args.smoke:
-        sizes, clinics, args.runs = [200, 400], 10, 3
-        smoke_run()
+    args = sized(
+        parser,
+        quick={"sizes": "2000,20000", "clinics": 50},
+        smoke={"sizes": "200,400", "clinics": 10, "runs": 3},
+    )
+    sizes, clinics = [int(s) for s in args.sizes.split(",")], args.clinics
 
     var = Path(tempfile.mkdtemp(prefix="plantrack-bench-"))
     base = pg_cluster.temp_base()

@@ -37,7 +37,7 @@ from threading import Event, Thread
 import httpx
 
 from bench import city
-from bench.common import SMOKE_HELP, WRK_DONE, paced, pg_version, record, smoke_run
+from bench.common import WRK_DONE, paced, pg_version, record, sized
 from bench.push_throughput import free_port
 
 WORKERS = 2
@@ -405,14 +405,11 @@ def main() -> None:
     parser.add_argument("--clinics", type=int, default=500)
     parser.add_argument("--patients", type=int, default=5000, help="distinct tokens")
     parser.add_argument("--seconds", type=int, default=15, help="length of each wrk run")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
-    args = parser.parse_args()
-    if args.quick:
-        args.referrals, args.clinics, args.patients, args.seconds = 5000, 50, 1000, 5
-    if args.smoke:
-        args.referrals, args.clinics, args.patients, args.seconds = 300, 5, 50, 1
-        smoke_run()
+    args = sized(
+        parser,
+        quick={"referrals": 5000, "clinics": 50, "patients": 1000, "seconds": 5},
+        smoke={"referrals": 300, "clinics": 5, "patients": 50, "seconds": 1},
+    )
     warm_up = min(2, args.seconds)
 
     # wrk reads each patient's screen far more often than a person could (50 patients

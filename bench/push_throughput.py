@@ -16,7 +16,7 @@ from uuid import uuid4
 
 import httpx
 
-from bench.common import SMOKE_HELP, median, record, smoke_run
+from bench.common import median, record, sized
 from tests import pg_cluster
 from tests.fakes.service_account import write_key
 
@@ -146,11 +146,10 @@ def main() -> None:
         default=50,
         help="messages per send_each_async call (all sent at once)",
     )
-    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
-    args = parser.parse_args()
-    if args.smoke:
-        args.messages, args.runs = 200, 1
-        smoke_run()
+    args = sized(
+        parser,
+        smoke={"messages": 200, "runs": 1},
+    )
 
     work = Path(tempfile.mkdtemp(prefix="plantrack-bench-"))
     port = free_port()

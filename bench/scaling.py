@@ -28,7 +28,7 @@ from statistics import median
 import httpx
 
 from bench import city
-from bench.common import SMOKE_HELP, pg_version, record, smoke_run
+from bench.common import pg_version, record, sized
 from bench.plan_screen import Server, wrk
 from bench.write_path import CONNECTIONS, claims_script, coordinators, staff_token
 from tests import pg_cluster
@@ -124,14 +124,11 @@ def main() -> None:
     parser.add_argument("--referrals", type=int, default=20_000)
     parser.add_argument("--clinics", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=20)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
-    args = parser.parse_args()
-    if args.quick:
-        args.referrals, args.clinics, args.seconds = 2000, 20, 8
-    if args.smoke:
-        args.referrals, args.clinics, args.seconds = 300, 5, 2
-        smoke_run()
+    args = sized(
+        parser,
+        quick={"referrals": 2000, "clinics": 20, "seconds": 8},
+        smoke={"referrals": 300, "clinics": 5, "seconds": 2},
+    )
     replica_base = pg_cluster.temp_base()
     workers: list[subprocess.Popen] = []
     with city.throwaway("scaling", args.referrals, args.clinics) as c:

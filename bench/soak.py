@@ -42,7 +42,7 @@ from statistics import median
 
 from backend.settings import Settings
 from bench import city
-from bench.common import SMOKE_HELP, pg_version, record, smoke_run
+from bench.common import pg_version, record, recorded_once, sized
 from bench.plan_screen import PATH, WORKERS, Server, descendants, pace, rss_mb, script
 from bench.plan_screen import wrk as run_wrk
 from bench.write_path import claims_in_ledger, claims_script, coordinators
@@ -212,16 +212,25 @@ def main() -> None:
     # more in half an hour (each claim refolds its referral's whole ledger).
     parser.add_argument("--staff", type=int, default=200, help="coordinators, one per clinic")
     parser.add_argument("--load", type=float, default=0.5, help="share of the maximum")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
-    args = parser.parse_args()
-    if args.quick:
-        args.referrals, args.clinics, args.patients, args.staff = 2000, 20, 1000, 20
-        args.minutes, args.slice = 3, 20
-    if args.smoke:
-        args.referrals, args.clinics, args.patients, args.staff = 300, 5, 50, 5
-        args.minutes, args.slice = 2, 1
-        smoke_run()
+    args = sized(
+        parser,
+        quick={
+            "referrals": 2000,
+            "clinics": 20,
+            "patients": 1000,
+            "staff": 20,
+            "minutes": 3,
+            "slice": 20,
+        },
+        smoke={
+            "referrals": 300,
+            "clinics": 5,
+            "patients": 50,
+            "staff": 5,
+            "minutes": 2,
+            "slice": 1,
+        },
+    )
     # Each stream's maximum is measured over 10 s (after 2 s of warm-up), each pace trial
     # over 3 s; a smoke run keeps every wrk run to a second.
     warm_up, alone, trial = (1, 1, 1) if args.smoke else (2, 10, 3)
@@ -322,7 +331,7 @@ def main() -> None:
         # be those in flight when a slice's wrk stopped (at most one per connection).
         recorded -= recorded_before
         in_flight = PACED_CONNECTIONS["claims"] * slices
-        whole = acknowledged <= recorded <= acknowledged + in_flight and repeated == 0
+        whole = recorded_once(acknowledged, recorded, repeated, in_flight)
         lines = [
             f"{pg}; {args.referrals:,} referrals in {args.clinics} clinics; "
             f"{args.patients:,} patients' tokens; {staff} coordinators × open referrals "

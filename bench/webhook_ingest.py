@@ -27,7 +27,7 @@ from uuid import uuid4
 import httpx
 from standardwebhooks import Webhook
 
-from bench.common import SMOKE_HELP, median, record, smoke_run
+from bench.common import median, record, sized
 from bench.push_throughput import free_port
 from tests import pg_cluster
 
@@ -237,11 +237,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--batch", type=int, default=500, help="messages the worker claims a poll")
-    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
-    args = parser.parse_args()
-    if args.smoke:
-        args.events, args.concurrency, args.runs = 100, 8, 1
-        smoke_run()
+    args = sized(
+        parser,
+        smoke={"events": 100, "concurrency": 8, "runs": 1},
+    )
 
     work = Path(tempfile.mkdtemp(prefix="plantrack-bench-"))
     cluster = pg_cluster.temp_base()

@@ -25,7 +25,7 @@ from itertools import cycle
 import httpx
 
 from bench import city
-from bench.common import SMOKE_HELP, pg_version, record, smoke_run
+from bench.common import pg_version, record, sized
 from bench.plan_screen import PATH, PATIENT_BUDGET
 
 IN_FLIGHT = 16
@@ -75,15 +75,12 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=200_000)
     parser.add_argument("--patients", type=int, default=5000, help="distinct tokens")
     parser.add_argument("--referrals", type=int, default=10_000)
-    parser.add_argument("--quick", action="store_true", help="20,000 reads, 1,000 patients")
-    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
-    args = parser.parse_args()
-    clinics = 50
-    if args.quick:
-        args.reads, args.patients = 20_000, 1000
-    if args.smoke:
-        args.reads, args.patients, args.referrals, clinics = 2000, 50, 300, 5
-        smoke_run()
+    args = sized(
+        parser,
+        quick={"reads": 20_000, "patients": 1000},
+        smoke={"reads": 2000, "patients": 50, "referrals": 300},
+    )
+    clinics = 5 if args.smoke else 50
     budget = str(PATIENT_BUDGET)
     with city.throwaway(
         "worker-growth", args.referrals, clinics, args.patients, PLANTRACK_RATE_LIMIT_PATIENT=budget

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from statistics import median
 
-from bench.common import SMOKE_HELP, record, smoke_run
+from bench.common import record, sized
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -148,11 +148,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--against", help="a git ref measured beside this tree, e.g. main")
     parser.add_argument("--runs", type=int, default=5, help="processes per figure (median)")
-    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
-    args = parser.parse_args()
-    if args.smoke:
-        smoke_run()
-        args.runs = 1
+    args = sized(parser, smoke={"runs": 1})
     with tempfile.TemporaryDirectory(prefix="plantrack-memory-") as tmp:
         work = Path(tmp)
         lines = [f"fresh interpreter per figure, median of {args.runs}; SQLite settings"]

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench import city
-from bench.common import SMOKE_HELP, pg_version, record, smoke_run, wrk_posts
+from bench.common import keys_in_ledger, ledger_check, pg_version, record, sized, wrk_posts
 from bench.plan_screen import WORKERS, Server, describe, wrk
 
 STAFF = 20  # coordinators, one per clinic
@@ -112,17 +112,7 @@ def claims_script(work: Path, pairs: Path, delay_ms: float = 0, name: str = "cla
 
 async def claims_in_ledger(url: str) -> tuple[int, int]:
     """Claims the benchmark recorded, and how many idempotency keys appear twice."""
-    import asyncpg
-
-    conn = await asyncpg.connect(url)
-    try:
-        row = await conn.fetchrow(
-            "SELECT count(*) AS n, count(*) - count(DISTINCT idempotency_key) AS repeated "
-            "FROM event WHERE source = 'clinic_panel' AND idempotency_key LIKE 'panel:%'"
-        )
-        return row["n"], row["repeated"]
-    finally:
-        await conn.close()
+    return await keys_in_ledger(url, "source = 'clinic_panel' AND idempotency_key LIKE 'panel:%'")
 
 
 def main() -> None:
@@ -131,14 +121,11 @@ def main() -> None:
     parser.add_argument("--clinics", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--server", default="granian", choices=("granian", "uvicorn"))
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
-    args = parser.parse_args()
-    if args.quick:
-        args.referrals, args.clinics, args.seconds = 2000, 20, 5
-    if args.smoke:
-        args.referrals, args.clinics, args.seconds = 300, 5, 1
-        smoke_run()
+    args = sized(
+        parser,
+        quick={"referrals": 2000, "clinics": 20, "seconds": 5},
+        smoke={"referrals": 300, "clinics": 5, "seconds": 1},
+    )
     with city.throwaway("write-path", args.referrals, args.clinics) as c:
         url, work, env = c.url, c.work, c.env
         pairs = asyncio.run(coordinators(url, work, args.clinics))
@@ -146,13 +133,10 @@ def main() -> None:
         with Server(args.server, "plantrack", env) as server:
             result = wrk(server.url, lua, args.seconds, CONNECTIONS)
             rss = server.max_worker_rss()
-        acknowledged = result["requests"] - result["non2xx"] - result["socket_errors"]
         recorded, repeated = asyncio.run(claims_in_ledger(url))
+        done, whole = ledger_check(result, recorded, repeated, CONNECTIONS)
         line = describe(f"clinic claims, {args.server}", result, rss)
         print(line)
-        # Every acknowledged claim is in the ledger, once; the only extras may be the
-        # requests still in flight when wrk stopped (at most one per connection).
-        whole = acknowledged <= recorded <= acknowledged + CONNECTIONS and repeated == 0
         record(
             "write path: clinic claims",
             [
@@ -161,7 +145,7 @@ def main() -> None:
                 f"{PER_STAFF} referrals; {WORKERS} workers; wrk -t1 -c{CONNECTIONS} "
                 f"{args.seconds} s on the same {os.cpu_count()} cores",
                 line,
-                f"acknowledged (2xx) {acknowledged:,}, claims in the ledger {recorded:,}, "
+                f"acknowledged (2xx) {done:,}, claims in the ledger {recorded:,}, "
                 f"idempotency keys recorded twice {repeated}: "
                 + (
                     "every acknowledged claim recorded once (the extras were in flight when "

@@ -71,17 +71,30 @@ PLAN = PlanIn(
 
 
 async def make_referral(
-    clinic_id: UUID, phone: str = "+79161234567", at=NOW, key: str | None = None
+    clinic_id: UUID,
+    phone: str = "+79161234567",
+    at=NOW,
+    key: str | None = None,
+    *,
+    name: str = "Анна Иванова",
+    plan: PlanIn = PLAN,
 ) -> SentReferral:
+    """A referral the exchange sent at `at` (with `plan`, PLAN unless given)."""
     return await send_referral(
-        patient=PatientIn(phone=phone, name="Анна Иванова"),
+        patient=PatientIn(phone=phone, name=name),
         clinic_id=clinic_id,
-        plan=PLAN,
+        plan=plan,
         source=Source.exchange,
         actor="test",
         idempotency_key=key,
         now=at,
     )
+
+
+def clinic_says(body, **more) -> Statement:
+    """The clinic's word (`body`, an event) as its panel records it (`more`: as
+    `Statement` takes it, e.g. `occurred_at`)."""
+    return Statement(body=body, source=Source.clinic_panel, actor="staff:test", **more)
 
 
 async def book(
@@ -92,29 +105,13 @@ async def book(
 ):
     """The clinic's word that it called and booked the patient (a question follows),
     recorded at `now` (the clock's time by default)."""
-    return await record(
-        referral_id,
-        Statement(
-            body=Contacted(outcome="booked", appointment_at=appointment_at),
-            source=Source.clinic_panel,
-            actor="staff:test",
-            occurred_at=occurred_at,
-        ),
-        now=now,
-    )
+    booked = Contacted(outcome="booked", appointment_at=appointment_at)
+    return await record(referral_id, clinic_says(booked, occurred_at=occurred_at), now=now)
 
 
 async def close(referral_id: UUID, reason: str, occurred_at: datetime | None = None):
     """The clinic's word that the referral is over (`reason`), as of `occurred_at`."""
-    return await record(
-        referral_id,
-        Statement(
-            body=Closed(reason=reason),
-            source=Source.clinic_panel,
-            actor="staff:test",
-            occurred_at=occurred_at,
-        ),
-    )
+    return await record(referral_id, clinic_says(Closed(reason=reason), occurred_at=occurred_at))
 
 
 async def page_token(

@@ -1,13 +1,17 @@
 """Pictures in tests: the same tests on the media directory and on the object store."""
 
 import asyncio
+import io
 import os
 import sys
+from uuid import UUID
 
 import httpx
 import pytest
+from PIL import Image
 
 from backend.runtime.media_files import MediaFiles, media_files_from
+from backend.services.media import attach_media
 from backend.settings import Settings
 
 # Run a test on both stores: `@ON_BOTH_STORES` (the `db` fixture makes the bucket).
@@ -16,6 +20,22 @@ ON_BOTH_STORES = pytest.mark.parametrize("media_backend", ["local", "s3"], indir
 
 def files_of(settings: Settings) -> MediaFiles:
     return media_files_from(settings)
+
+
+def png(width: int = 32, height: int = 32) -> bytes:
+    """A small PNG, as a clinic might upload."""
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+async def attach_picture(
+    settings: Settings, referral_id: UUID, *, kind: str = "photo", **more
+) -> UUID:
+    """A picture the clinic attached to a referral, before treatment (`more`: as
+    `attach_media` takes it; a small PNG unless `data`)."""
+    more = {"data": png(), "phase": "before", **more}
+    return await attach_media(files_of(settings), referral_id=referral_id, kind=kind, **more)
 
 
 async def fetch_picture(client: httpx.AsyncClient, url: str) -> httpx.Response:

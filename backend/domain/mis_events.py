@@ -47,6 +47,9 @@ class ItemCancelData(ItemData, frozen=True):
     reason: Reason | None = None
 
 
+Price = Annotated[int, msgspec.Meta(ge=0, le=100_000_000_00, description="minor units")]
+
+
 class PlanLineData(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One procedure of the clinic's plan, as the referral card and the panel write it."""
 
@@ -55,7 +58,7 @@ class PlanLineData(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         msgspec.Meta(description="keep a line's item_id to say it is the same procedure"),
     ] = None
     specialization: Specialization
-    price: Annotated[int, msgspec.Meta(ge=0, le=100_000_000_00, description="minor units")]
+    price: Price
     title_ru: Annotated[str, msgspec.Meta(max_length=300)] = ""
     title_en: Annotated[str, msgspec.Meta(max_length=300)] = ""
     code: Annotated[str, msgspec.Meta(max_length=32)] = ""

@@ -6,6 +6,7 @@ from uuid import UUID
 
 import msgspec
 
+from backend.domain.mis_events import Price
 from backend.domain.norms import Specialization
 from backend.domain.plan_import import (
     DEFAULT_MIN_PROBABILITY,
@@ -21,7 +22,6 @@ from backend.services.referrals import (
     PatientIn,
     PlanIn,
     PlanItemIn,
-    Price,
     SentReferral,
     ToothIn,
     send_referral,

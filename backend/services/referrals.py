@@ -7,6 +7,7 @@ from uuid import UUID
 import msgspec
 
 from backend.domain.events import PlanLine, PlanSet, Sent, Source
+from backend.domain.mis_events import PlanLineData
 from backend.domain.norms import Specialization
 from backend.domain.plans import Explanation, PlanItem, ToothState, VariantInfo
 from backend.domain.teeth import Tooth, ToothCondition, is_valid_tooth
@@ -20,8 +21,6 @@ from backend.services.recording import Statement, record_locked
 from backend.store import ledger, parties, plans, referrals
 from backend.store.engine import write_transaction
 
-Price = Annotated[int, msgspec.Meta(ge=0, le=100_000_000_00, description="minor units")]
-
 
 class PatientIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     phone: Annotated[str, msgspec.Meta(min_length=5, max_length=32)]
@@ -29,20 +28,10 @@ class PatientIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     locale: Literal["ru", "en"] = "ru"
 
 
-class PlanItemIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    specialization: Specialization
-    price: Price
-    title_ru: Annotated[str, msgspec.Meta(max_length=300)] = ""
-    title_en: Annotated[str, msgspec.Meta(max_length=300)] = ""
-    code: Annotated[str, msgspec.Meta(max_length=32)] = ""
-    tooth: Tooth | None = None
-    stage: Annotated[int, msgspec.Meta(ge=1, le=20)] = 1
-    variant: Annotated[str, msgspec.Meta(pattern="^[A-Z]$")] | None = None
-    chair_minutes: Annotated[int, msgspec.Meta(ge=0, le=10_000)] | None = None
-    course_days: Annotated[int, msgspec.Meta(ge=0, le=2_000)] | None = None
-    # A revision keeps an item's id to say "this is the same procedure"; a new plan may
-    # name its items (the exchange's own ids for them), each once.
-    item_id: UUID | None = None
+class PlanItemIn(PlanLineData, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One procedure of a plan the exchange sends or a clinic revises: the same line an
+    MIS writes (its fields and limits are the domain's). A revision keeps an item's id to
+    say "this is the same procedure"; a new plan may name its items, each once."""
 
 
 Letter = Annotated[str, msgspec.Meta(pattern="^[A-Z]$", description="A, B, C…")]

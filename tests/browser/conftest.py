@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 from backend.settings import Settings
 from tests.live_server import serve
@@ -59,3 +59,16 @@ async def shot(page, name: str, *, full_page: bool = True) -> Path:
     path = ARTIFACTS / f"{name}.png"
     await page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+async def visited_and_first_procedure(page: Page, procedure: str) -> None:
+    """On a referral's page of the clinic panel: the patient came, and the procedure whose
+    title has `procedure` is done; the referral is then in treatment."""
+    await page.locator("#visited-btn").click()
+    await expect(page.locator("#step")).to_have_text("Был на приёме")
+    item = page.locator("#item-form")
+    choice = item.get_by_label("Процедура выполнена")
+    done = choice.locator("option", has_text=procedure)
+    await choice.select_option(await done.get_attribute("value"))
+    await item.get_by_role("button", name="Записать").click()
+    await expect(page.locator("#step")).to_have_text("Лечится")

@@ -16,7 +16,7 @@ from backend.services.answers import answer_question
 from backend.services.referrals import PatientIn, PlanIn, PlanItemIn, send_referral
 from backend.store import parties, questions
 from backend.store.tables import Clinic, StaffSession
-from tests.browser.conftest import ARTIFACTS, shot
+from tests.browser.conftest import ARTIFACTS, shot, visited_and_first_procedure
 
 DOCS = ARTIFACTS.parents[1] / "docs" / "screenshots"
 
@@ -94,14 +94,7 @@ async def test_clinic_works_a_referral_and_the_exchange_rules(live_server, brows
     await call.locator("input[name=appointment_date]").fill(tomorrow)
     await call.get_by_role("button", name="Записать").click()
     await expect(coord.locator("#step")).to_have_text("Записан")
-    await coord.locator("#visited-btn").click()
-    await expect(coord.locator("#step")).to_have_text("Был на приёме")
-    item = coord.locator("#item-form")
-    choice = item.get_by_label("Процедура выполнена")
-    caries = choice.locator("option", has_text="кариеса")
-    await choice.select_option(await caries.get_attribute("value"))
-    await item.get_by_role("button", name="Записать").click()
-    await expect(coord.locator("#step")).to_have_text("Лечится")
+    await visited_and_first_procedure(coord, "кариеса")
     await expect(coord.locator("#executed")).to_contain_text("6")
     keep(await shot(coord, "clinic-referral"), "clinic-referral")
 

@@ -22,7 +22,7 @@ from backend.runtime.clock import utcnow
 from backend.runtime.ids import new_id
 from backend.store import parties
 from backend.store.tables import Event, SmsMessage
-from tests.browser.conftest import ARTIFACTS, shot
+from tests.browser.conftest import ARTIFACTS, shot, visited_and_first_procedure
 from tests.browser.test_admin import keep
 from tests.fakes.smsru import FakeSmsRu, running_smsru
 from tests.http.staff_client import PASSWORD, Staff, make_staff
@@ -238,14 +238,7 @@ async def test_a_patient_without_the_app_is_verified_through_sms_and_the_browser
     assert answer["source"] == "patient_sms"
 
     # The visit and a first procedure, so the plan has moved.
-    await desk.locator("#visited-btn").click()
-    await expect(desk.locator("#step")).to_have_text("Был на приёме")
-    item = desk.locator("#item-form")
-    choice = item.get_by_label("Процедура выполнена")
-    caries = choice.locator("option", has_text="кариеса")
-    await choice.select_option(await caries.get_attribute("value"))
-    await item.get_by_role("button", name="Записать").click()
-    await expect(desk.locator("#step")).to_have_text("Лечится")
+    await visited_and_first_procedure(desk, "кариеса")
 
     # The whole plan: only after the phone is proved with a code sent by SMS.
     await phone.goto(link)

@@ -67,6 +67,14 @@ STATUSES = [
     _status("STATUS", "CONVERTED", "Качественный лид", 60, "S"),
     _status("STATUS", "JUNK", "Некачественный лид", 70, "F"),
 ]
+# What a clinic says each stage of funnel 1 means, as the tests connect it to plantrack.
+STAGE_MAP = {
+    "C1:NEW": {"kind": "received"},
+    "C1:PREPARATION": {"kind": "contacted", "outcome": "booked"},
+    "C1:EXECUTING": {"kind": "visited"},
+    "C1:WON": {"kind": "completed"},
+    "C1:LOSE": {"kind": "closed", "reason": "отказ в CRM"},
+}
 
 
 def _field(type_: str, title: str, **extra: Any) -> dict[str, Any]:
@@ -132,6 +140,12 @@ class FakeBitrix24:
     @property
     def rest_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/rest/{self.user}/{self.secret}/"
+
+    def deal_of(self, referral_id: str) -> int:
+        """The id of the one deal plantrack made for the referral."""
+        found = [d for d in self.deals.values() if d["ORIGIN_ID"] == referral_id]
+        assert len(found) == 1, found
+        return int(found[0]["ID"])
 
     def connection(self) -> dict[str, str]:
         """The integration's settings that reach this portal and check its deliveries."""

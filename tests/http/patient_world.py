@@ -12,16 +12,16 @@ import httpx
 import msgspec
 from PIL import Image
 
-from backend.domain.events import ItemDone, Payment, Source
+from backend.domain.events import ItemDone, Payment
 from backend.runtime.clock import utcnow
 from backend.runtime.media_files import LocalMediaFiles
 from backend.services.media import attach_media
-from backend.services.recording import Statement, record
-from backend.services.referrals import PatientIn, PlanItemIn, send_referral
+from backend.services.recording import record
+from backend.services.referrals import PlanItemIn
 from backend.services.visit_codes import issue_code
 from backend.settings import Settings
 from backend.store import plans
-from tests.factories import PLAN, book, make_clinic
+from tests.factories import PLAN, book, clinic_says, make_clinic, make_referral
 from tests.http.patient_client import SignedIn, sign_in
 
 PHONE = "+79161230044"
@@ -73,26 +73,16 @@ def _picture() -> bytes:
 async def patient_world(client: httpx.AsyncClient, db: Settings, *, paid: bool = True) -> World:
     now = utcnow()
     clinic = await make_clinic()
-    sent = await send_referral(
-        patient=PatientIn(phone=PHONE, name="Анна Иванова"),
-        clinic_id=clinic,
-        plan=TWO_OPTIONS,
-        source=Source.exchange,
-        actor="test",
-        now=now - timedelta(hours=3),
-    )
+    sent = await make_referral(clinic, PHONE, at=now - timedelta(hours=3), plan=TWO_OPTIONS)
     rid = sent.referral_id
     await book(rid, (now + timedelta(days=2)).replace(minute=0, second=0, microsecond=0))
     code = await issue_code(rid, secret=db.secret_key, issued_by="staff:test")
     qr = ""
     if paid:
-        clinic_says = {"source": Source.clinic_panel, "actor": "staff:test"}
         filling = (await plans.items_of((await plans.versions_of(rid))[0].id))[0]
         paid_at = now - timedelta(minutes=30)
-        await record(rid, Statement(body=ItemDone(item_id=filling.item_id), **clinic_says))
-        await record(
-            rid, Statement(body=Payment(amount=6_500_00), occurred_at=paid_at, **clinic_says)
-        )
+        await record(rid, clinic_says(ItemDone(item_id=filling.item_id)))
+        await record(rid, clinic_says(Payment(amount=6_500_00), occurred_at=paid_at))
         stamp = paid_at.astimezone(ZoneInfo("Europe/Moscow"))
         qr = f"t={stamp:%Y%m%dT%H%M}&s=6500.00&fn=9960440300000001&i=1234&fp=2840123456&n=1"
     media_id = await attach_media(

@@ -11,14 +11,11 @@ Refusals change nothing: before a route's allowed callers go, the rows a refused
 call could have written are compared with how they were.
 """
 
-import io
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from uuid import uuid4
-
-from PIL import Image
 
 from admin.views import COOKIE
 from backend.domain.roles import Role
@@ -26,7 +23,6 @@ from backend.routes import patient_examples as pex
 from backend.routes import settings as settings_routes
 from backend.routes import staff_examples as sex
 from backend.runtime.clock import utcnow
-from backend.services.media import attach_media
 from backend.services.visit_codes import issue_code
 from backend.store.parties import staff_by_email
 from backend.store.tables import (
@@ -44,7 +40,7 @@ from backend.store.tables import (
 from tests.factories import book, make_clinic, make_referral
 from tests.http.patient_client import sign_in as patient_sign_in
 from tests.http.staff_client import make_staff, sign_in
-from tests.pictures import files_of
+from tests.pictures import attach_picture, png
 
 COORD, MANAGER, OPERATOR, ANALYST, HEALTH = (
     Role.clinic_coordinator,
@@ -657,12 +653,6 @@ async def row_counts() -> dict[str, int]:
     return counts
 
 
-def png_bytes() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (32, 32), (200, 30, 30)).save(out, format="PNG")
-    return out.getvalue()
-
-
 async def world(client, db) -> tuple[dict[str, Any], list[Caller]]:
     """World A and world B: a clinic, a patient with a referral, its question,
     appointment, picture and device in each; staff of every role."""
@@ -673,13 +663,7 @@ async def world(client, db) -> tuple[dict[str, Any], list[Caller]]:
     spare = await make_referral(clinic_a, phone="+79161110003", at=now - timedelta(hours=3))
     await make_referral(clinic_b, phone="+79161110002", at=now - timedelta(hours=3))
     await book(ref_a.referral_id, now + timedelta(days=1))
-    media_id = await attach_media(
-        files_of(db),
-        referral_id=ref_a.referral_id,
-        data=png_bytes(),
-        kind="photo",
-        phase="before",
-    )
+    media_id = await attach_picture(db, ref_a.referral_id)
     code = await issue_code(ref_a.referral_id, secret=db.secret_key, issued_by="staff:test")
     patient_a = await patient_sign_in(client, "+79161110001")
     patient_b = await patient_sign_in(client, "+79161110002")
@@ -763,7 +747,7 @@ async def ask(client, route: Route, caller: Caller, here: dict[str, Any], n: int
         body = {"code": ids["visit_code"]}
     if route.files is not None:
         kwargs["files"] = {
-            k: (name, png_bytes() if data == PNG else data, kind)
+            k: (name, png() if data == PNG else data, kind)
             for k, (name, data, kind) in route.files.items()
         }
         kwargs["data"] = route.form or {}

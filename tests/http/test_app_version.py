@@ -10,6 +10,7 @@ from backend.web.app_version import parse_version
 from tests.http.app_with import app_with
 from tests.http.patient_client import firebase_token
 from tests.http.patient_world import ME, patient_world
+from tests.http.problems import assert_problem
 
 STORES = {
     "app_store_url": "https://apps.apple.com/app/plantrack/id000000001",
@@ -38,8 +39,7 @@ async def test_an_old_app_is_told_to_update(client, db):
     async with app_with(db, min_app_version="1.4.0", **STORES) as app:
         h = world.me.headers
         old = await app.get(f"{ME}/referrals", headers={**h, "X-App-Version": "1.3.9"})
-        assert old.status_code == 426, old.text
-        assert old.headers["content-type"].startswith("application/problem+json")
+        assert_problem(old, 426)
         problem = old.json()
         assert problem["title"] == "Upgrade Required"
         assert problem["store_links"] == {

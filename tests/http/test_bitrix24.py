@@ -24,14 +24,6 @@ from tests.http.integration_client import (
     work,
 )
 
-STAGES = {
-    "C1:NEW": {"kind": "received"},
-    "C1:PREPARATION": {"kind": "contacted", "outcome": "booked"},
-    "C1:EXECUTING": {"kind": "visited"},
-    "C1:WON": {"kind": "completed"},
-    "C1:LOSE": {"kind": "closed", "reason": "отказ в CRM"},
-}
-
 
 @pytest.fixture
 def portal():
@@ -44,19 +36,13 @@ def config(portal, **extra) -> dict:
         **portal.connection(),
         "category_id": 1,
         "fields": {"appointment_at": "UF_CRM_VISIT_AT"},
-        "stage_map": STAGES,
+        "stage_map": bitrix24.STAGE_MAP,
         **extra,
     }
 
 
 async def setup(client, portal):
     return await connect_new_clinic(client, config(portal))
-
-
-def our_deal(portal, referral_id: str) -> int:
-    found = [d for d in portal.deals.values() if d["ORIGIN_ID"] == referral_id]
-    assert len(found) == 1, found
-    return int(found[0]["ID"])
 
 
 async def test_a_referral_goes_from_sent_to_completed_through_bitrix24(client, db, portal):
@@ -67,7 +53,7 @@ async def test_a_referral_goes_from_sent_to_completed_through_bitrix24(client, d
     await work(db)
 
     # The referral is a deal in the clinic's pipeline, with a contact, linked to us.
-    deal_id = our_deal(portal, rid)
+    deal_id = portal.deal_of(rid)
     deal = portal.deals[deal_id]
     assert deal["STAGE_ID"] == "C1:NEW" and deal["CATEGORY_ID"] == "1"
     assert deal["ORIGINATOR_ID"] == "plantrack" and deal["OPPORTUNITY"] == "14000.00"
@@ -139,7 +125,7 @@ async def test_wrong_token_unknown_stage_and_malformed_events_are_kept_and_shown
     ex, clinic_id, path = await setup(client, portal)
     sent = await send(client, ex, clinic_id, "+79161234568", "Пётр Сидоров")
     await work(db)
-    deal_id = our_deal(portal, sent["id"])
+    deal_id = portal.deal_of(sent["id"])
 
     # An unknown URL and a wrong application token get the same answer.
     unknown = await client.post(
@@ -169,7 +155,7 @@ async def test_wrong_token_unknown_stage_and_malformed_events_are_kept_and_shown
         client,
         ex,
         clinic_id,
-        config(portal, stage_map={**STAGES, "C1:UC_THINKING": {"kind": "received"}}),
+        config(portal, stage_map={**bitrix24.STAGE_MAP, "C1:UC_THINKING": {"kind": "received"}}),
     )
     await client.post(f"/api/v1/exchange/inbox/{unmapped[0]['id']}/replay", headers=ex)
     await work(db)
@@ -208,7 +194,7 @@ async def test_lost_events_are_caught_up_by_reconcile(client, db, portal):
     ex, clinic_id, _path = await setup(client, portal)
     sent = await send(client, ex, clinic_id, "+79161234569", "Ольга Смирнова")
     await work(db)
-    deal_id = our_deal(portal, sent["id"])
+    deal_id = portal.deal_of(sent["id"])
 
     # The portal moves the deal but its event never reaches us (Bitrix24 does not retry).
     portal.move(
@@ -232,7 +218,7 @@ async def test_events_arriving_in_reverse_order_settle_on_the_deals_state(client
     ex, clinic_id, path = await setup(client, portal)
     sent = await send(client, ex, clinic_id, "+79161234572", "Вера Орлова")
     await work(db)
-    deal_id = our_deal(portal, sent["id"])
+    deal_id = portal.deal_of(sent["id"])
     now = utcnow()
     visit_at = now - timedelta(days=1)
     # Two moves, both events queued; the second move's event overtakes the first's.
@@ -267,7 +253,7 @@ async def test_rate_limit_and_outage_are_waited_out_and_a_deal_is_made_once(clie
     portal.down, portal.bucket_size, portal.drain_per_second = False, 50, 2
     for minutes in (30, 90, 180):
         await work(db, now=utcnow() + timedelta(minutes=minutes))
-    our_deal(portal, sent["id"])
+    portal.deal_of(sent["id"])
     assert len(portal.contacts) == 1
     assert portal.methods_called().count("crm.deal.add") == 1
 
@@ -293,7 +279,7 @@ async def test_the_portals_stages_are_shown_beside_the_map(client, db, portal):
         client,
         ex,
         clinic_id,
-        config(portal, stage_map={**STAGES, "C1:WONN": {"kind": "completed"}}),
+        config(portal, stage_map={**bitrix24.STAGE_MAP, "C1:WONN": {"kind": "completed"}}),
     )
     assert (await client.get(url, headers=ex)).json()["map_keys_not_in_crm"] == ["C1:WONN"]
     portal.down = True

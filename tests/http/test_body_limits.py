@@ -14,6 +14,7 @@ from backend.store.tables import Inbox, Media, PriceEntry
 from tests.factories import make_clinic, make_referral
 from tests.http.integration_client import connect, inbound_path
 from tests.http.patient_client import sign_in as patient_sign_in
+from tests.http.problems import assert_problem
 from tests.http.staff_client import make_staff, sign_in
 from tests.pictures import ON_BOTH_STORES, files_of
 
@@ -27,8 +28,7 @@ def padded(payload: dict, size: int) -> bytes:
 
 
 def assert_too_large(response) -> None:
-    assert response.status_code == 413, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
+    assert_problem(response, 413)
     assert response.json()["status"] == 413
 
 

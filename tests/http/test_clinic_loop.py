@@ -14,6 +14,7 @@ from backend.services.patient_statements import attach_receipt
 from backend.store import questions
 from backend.store.tables import AuditLog, CallNote, StaffUser
 from tests.factories import make_clinic, make_referral
+from tests.http.problems import assert_problem
 from tests.http.staff_client import PASSWORD, make_staff, sign_in
 
 API = "/api/v1"
@@ -79,8 +80,7 @@ async def test_the_worklist_orders_by_urgency_and_outcomes_take_items_off(client
         answer = await client.post(
             f"{API}/clinic/referrals/{late.referral_id}/outcomes", headers=coord.headers, json=body
         )
-        assert 400 <= answer.status_code < 500, (body, answer.text)
-        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert_problem(answer, None, body)
     foreign = await client.post(
         f"{API}/clinic/referrals/{other.referral_id}/outcomes",
         headers=coord.headers,

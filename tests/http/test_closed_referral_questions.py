@@ -18,6 +18,7 @@ from backend.store import clinic_settings, outbox, plans, questions
 from tests.factories import book, make_clinic, make_referral
 from tests.http.patient_client import SignedIn
 from tests.http.patient_client import sign_in as patient_sign_in
+from tests.http.problems import assert_problem
 from tests.http.staff_client import make_staff
 from tests.http.staff_client import sign_in as staff_sign_in
 
@@ -110,8 +111,7 @@ async def test_closing_withdraws_the_booking_question_and_the_screen_points_at_n
     late = await client.post(
         f"{ME}/questions/{booking['id']}/answer", headers=world.me.headers, json={"answer": "yes"}
     )
-    assert late.status_code == 409, late.text
-    assert late.headers["content-type"].startswith("application/problem+json")
+    assert_problem(late, 409)
     assert "withdrawn" in late.json()["detail"]
 
     # A question kept open is answered as any other; the referral stays closed.

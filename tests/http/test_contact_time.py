@@ -11,6 +11,7 @@ from backend.services import reports
 from backend.services.recording import Statement, record
 from tests.factories import make_clinic, make_referral
 from tests.http.patient_client import sign_in
+from tests.http.problems import assert_problem
 
 
 async def test_the_patient_says_when_they_were_called(client, db):
@@ -43,8 +44,7 @@ async def test_the_patient_says_when_they_were_called(client, db):
         {"answer": "yes", "called_at": (now + timedelta(hours=1)).isoformat()},
     ):
         refused = await client.post(url, headers=me.headers, json=bad)
-        assert refused.status_code == 422, bad
-        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert_problem(refused, 422, bad)
     wrong_question = await client.post(
         f"/api/v1/me/questions/{booking['id']}/answer",
         headers=me.headers,

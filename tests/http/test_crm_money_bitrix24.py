@@ -38,14 +38,11 @@ from tests.http.integration_client import (
 from tests.http.patient_client import sign_in as patient_sign_in
 from tests.http.staff_client import make_staff, sign_in
 
+# Funnel 1 with two stages more: procedures done (those listed), all of them done.
 STAGES = {
-    "C1:NEW": {"kind": "received"},
-    "C1:PREPARATION": {"kind": "contacted", "outcome": "booked"},
-    "C1:EXECUTING": {"kind": "visited"},
+    **bitrix24.STAGE_MAP,
     "C1:UC_TREATMENT": {"kind": "item_done"},
     "C1:UC_DONE": {"kind": "item_done", "items": "all"},
-    "C1:WON": {"kind": "completed"},
-    "C1:LOSE": {"kind": "closed", "reason": "отказ в CRM"},
 }
 FIELDS = {
     "appointment_at": "UF_CRM_VISIT_AT",
@@ -84,11 +81,6 @@ def config(portal, **extra) -> dict:
 
 async def setup(client, portal, **extra):
     return await connect_new_clinic(client, config(portal, **extra), name="Битрикс-клиника")
-
-
-def our_deal(portal, referral_id: str) -> int:
-    (deal,) = [d for d in portal.deals.values() if d["ORIGIN_ID"] == referral_id]
-    return int(deal["ID"])
 
 
 def when(text: str) -> datetime:
@@ -141,7 +133,7 @@ async def test_a_bitrix24_deal_makes_the_same_money_funnel_as_the_panel(client, 
     ex, clinic_id, path = await setup(client, portal)
     crm = await send(client, ex, clinic_id, "+79161230001", "Анна Иванова")
     await work(db)
-    deal = Deal(client, db, portal, path, our_deal(portal, crm["id"]))
+    deal = Deal(client, db, portal, path, portal.deal_of(crm["id"]))
     twin = PanelTwin(client, await make_clinic("Панель-клиника"))
     panel = await twin.start(ex, "+79161230002", "Анна Петрова")
     crm_manager = await sign_in(client, await make_staff(Role.clinic_manager, clinic_id))
@@ -228,7 +220,7 @@ async def started(client, db, portal, phone: str, **extra):
     ex, clinic_id, path = await setup(client, portal, **extra)
     sent = await send(client, ex, clinic_id, phone, "Вера Орлова")
     await work(db)
-    deal = Deal(client, db, portal, path, our_deal(portal, sent["id"]))
+    deal = Deal(client, db, portal, path, portal.deal_of(sent["id"]))
     t0 = seconds(utcnow() - timedelta(hours=5))
     deal.made_at(t0)
     return ex, clinic_id, sent, deal, t0

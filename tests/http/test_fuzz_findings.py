@@ -3,6 +3,7 @@ now a 400 problem document."""
 
 from backend.domain.roles import Role
 from tests.factories import make_clinic, make_referral
+from tests.http.problems import assert_problem
 from tests.http.staff_client import make_staff, sign_in
 
 
@@ -38,8 +39,7 @@ async def test_inputs_the_fuzzer_found_are_bad_requests(client, db):
         ),
     }
     for name, answer in answers.items():
-        assert answer.status_code == 400, (name, answer.status_code, answer.text)
-        assert answer.headers["content-type"].startswith("application/problem+json"), name
+        assert_problem(answer, 400, name)
         assert "Traceback" not in answer.text and "SELECT" not in answer.text, name
     # A picture link with a non-ASCII signature is a wrong link: 404, like any other.
     odd = await client.get(f"/media/{sent.referral_id}?exp=99999999999&sig=%C3%A9%E2%82%AC")
@@ -59,6 +59,5 @@ async def test_a_nul_in_a_body_is_a_bad_request_where_it_cannot_be_stored(client
     if db.database_url.startswith("sqlite"):
         assert answer.status_code == 200, answer.text
         return
-    assert answer.status_code == 400, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert_problem(answer, 400)
     assert "NUL" in answer.json()["detail"]

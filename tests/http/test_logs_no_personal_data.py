@@ -16,14 +16,12 @@ from uuid import UUID
 
 import pytest
 
-from backend.domain.events import Source
 from backend.domain.roles import Role
 from backend.outbox.worker import handlers, run_once
 from backend.runtime.clock import utcnow
 from backend.runtime.logs import JsonFormatter, configure_logging
-from backend.services.referrals import PatientIn, send_referral
 from backend.store import parties
-from tests.factories import PLAN, book
+from tests.factories import book, make_referral
 from tests.http.patient_client import firebase_token
 from tests.http.patient_client import sign_in as patient_sign_in
 from tests.http.staff_client import PASSWORD, Staff, make_staff, sign_in
@@ -108,14 +106,7 @@ async def _journey(client) -> None:
     assert sent.status_code == 201, sent.text
     rid = sent.json()["id"]
     now = utcnow()
-    await send_referral(
-        patient=PatientIn(phone=PHONE_B, name=NAME_B),
-        clinic_id=UUID(clinic),
-        plan=PLAN,
-        source=Source.exchange,
-        actor="test",
-        now=now,
-    )
+    await make_referral(UUID(clinic), PHONE_B, at=now, name=NAME_B)
     await book(UUID(rid), now + timedelta(days=1))
 
     # The patient: sign in, profile, device, answers with notes, rating, report, export.

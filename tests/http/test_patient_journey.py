@@ -1,31 +1,18 @@
 """The patient app's whole journey over HTTP, and a second patient who can see none of it."""
 
-import io
 from datetime import timedelta
 
-from PIL import Image
-
-from backend.domain.events import Contacted, ItemDone, Payment, Source
+from backend.domain.events import ItemDone, Payment
 from backend.runtime.clock import utcnow
-from backend.services.media import attach_media
-from backend.services.recording import Statement, record
+from backend.services.recording import record
 from backend.services.visit_codes import issue_code
 from backend.store import plans
-from tests.factories import make_clinic, make_referral
+from tests.factories import book, clinic_says, make_clinic, make_referral
 from tests.http.patient_client import firebase_token, sign_in
-from tests.pictures import files_of
+from tests.http.problems import assert_problem
+from tests.pictures import attach_picture
 
 PHONE_A, PHONE_B = "+79161234567", "+79167654321"
-
-
-def clinic_says(body, **kw):
-    return Statement(body=body, source=Source.clinic_panel, actor="staff:test", **kw)
-
-
-def png_bytes() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (64, 40), (20, 20, 30)).save(out, format="PNG")
-    return out.getvalue()
 
 
 async def test_patient_journey(client, db):
@@ -33,22 +20,8 @@ async def test_patient_journey(client, db):
     clinic = await make_clinic()
     sent = await make_referral(clinic, phone=PHONE_A, at=now - timedelta(hours=3))
     appointment_at = (now + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
-    await record(
-        sent.referral_id,
-        clinic_says(
-            Contacted(outcome="booked", appointment_at=appointment_at),
-            occurred_at=now - timedelta(hours=1),
-        ),
-    )
-    files = files_of(db)
-    picture = await attach_media(
-        files,
-        referral_id=sent.referral_id,
-        data=png_bytes(),
-        kind="xray",
-        phase="before",
-        caption="ОПТГ",
-    )
+    await book(sent.referral_id, appointment_at, occurred_at=now - timedelta(hours=1))
+    picture = await attach_picture(db, sent.referral_id, kind="xray", caption="ОПТГ")
 
     # Sign in with the invite link's code and the phone Firebase verified.
     me = await sign_in(client, PHONE_A, invite_code=sent.invite_code)
@@ -220,17 +193,8 @@ async def test_second_patient_gets_404_on_every_id_of_the_first(client, db):
     clinic = await make_clinic()
     first = await make_referral(clinic, phone=PHONE_A, at=now - timedelta(hours=3))
     await make_referral(clinic, phone=PHONE_B, at=now - timedelta(hours=3))
-    await record(
-        first.referral_id,
-        clinic_says(Contacted(outcome="booked", appointment_at=now + timedelta(days=1))),
-    )
-    picture = await attach_media(
-        files_of(db),
-        referral_id=first.referral_id,
-        data=png_bytes(),
-        kind="photo",
-        phase="before",
-    )
+    await book(first.referral_id, now + timedelta(days=1))
+    picture = await attach_picture(db, first.referral_id)
     a = await sign_in(client, PHONE_A)
     await client.put(
         "/api/v1/me/devices",
@@ -265,8 +229,7 @@ async def test_second_patient_gets_404_on_every_id_of_the_first(client, db):
     ]
     for method, url, body in attempts:
         response = await client.request(method, url, headers=b.headers, json=body)
-        assert response.status_code == 404, (method, url, response.status_code, response.text)
-        assert response.headers["content-type"].startswith("application/problem+json")
+        assert_problem(response, 404, method, url)
     # B's own list is B's alone, and A's things are untouched.
     assert len((await client.get("/api/v1/me/referrals", headers=b.headers)).json()["items"]) == 1
     screen = (await client.get(f"/api/v1/me/referrals/{rid}", headers=a.headers)).json()

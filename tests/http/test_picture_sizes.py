@@ -13,13 +13,19 @@ from msgspec.structs import replace
 from PIL import Image
 
 from backend.runtime.ids import new_id
-from backend.services.media import attach_media
 from backend.services.picture_copies import make_copies
 from backend.store import media
 from tests.conftest import new_bucket
 from tests.factories import NOW, make_clinic, make_referral
 from tests.http.patient_client import sign_in
-from tests.pictures import ON_BOTH_STORES, fetch_picture, files_of, plantrack, stored
+from tests.pictures import (
+    ON_BOTH_STORES,
+    attach_picture,
+    fetch_picture,
+    files_of,
+    plantrack,
+    stored,
+)
 
 PHONE = "+79165550101"
 
@@ -44,9 +50,7 @@ async def listed(client, headers, referral_id) -> list[dict]:
 async def test_the_app_gets_each_size_with_its_pixels_and_a_link(client, db, media_backend):
     sent = await make_referral(await make_clinic(), phone=PHONE)
     original = xray()
-    await attach_media(
-        files_of(db), referral_id=sent.referral_id, data=original, kind="xray", phase="before"
-    )
+    await attach_picture(db, sent.referral_id, kind="xray", data=original)
     me = await sign_in(client, PHONE, invite_code=sent.invite_code)
     [picture] = await listed(client, me.headers, sent.referral_id)
 
@@ -155,9 +159,7 @@ async def test_a_media_backup_holds_every_object_and_restores_into_an_empty_stor
     db, tmp_path: Path, media_backend
 ):
     sent = await make_referral(await make_clinic(), phone=PHONE)
-    await attach_media(
-        files_of(db), referral_id=sent.referral_id, data=xray(900, 600), kind="xray", phase="before"
-    )
+    await attach_picture(db, sent.referral_id, kind="xray", data=xray(900, 600))
     before = await stored(db)
     assert len(before) == 5
     target = tmp_path / "media-backup"

@@ -6,16 +6,16 @@ from datetime import timedelta
 
 import msgspec
 
-from backend.domain.events import Contacted, ItemDone, Payment, Source
+from backend.domain.events import ItemDone, Payment
 from backend.domain.roles import Role
 from backend.runtime.clock import utcnow
-from backend.services.recording import Statement, record
-from backend.services.referrals import PatientIn, send_referral
+from backend.services.recording import record
 from backend.store import plans
 from backend.store.tables import ContactRating, Device, Event, Patient, PatientSession
-from tests.factories import PLAN, make_clinic
+from tests.factories import PLAN, book, clinic_says, make_clinic, make_referral
 from tests.http.patient_client import SignedIn, firebase_token
 from tests.http.patient_client import sign_in as patient_sign_in
+from tests.http.problems import assert_problem
 from tests.http.staff_client import make_staff, sign_in
 
 A_PHONE, A_NAME = "+79161112233", "Анна Иванова"
@@ -25,28 +25,11 @@ B_NOTE = "Мне не звонили вообще"
 A_TOKEN, B_TOKEN = "fcm-token-of-anna-0123456789", "fcm-token-of-boris-0123456789"
 
 
-def clinic_says(body, **kw) -> Statement:
-    return Statement(body=body, source=Source.clinic_panel, actor="staff:test", **kw)
-
-
 async def _patient_with_history(client, clinic, phone, name, note, token) -> tuple:
     """A referral worked by the clinic, and a patient who answered, rated and reported."""
     now = utcnow()
-    sent = await send_referral(
-        patient=PatientIn(phone=phone, name=name),
-        clinic_id=clinic,
-        plan=PLAN,
-        source=Source.exchange,
-        actor="test",
-        now=now - timedelta(hours=5),
-    )
-    await record(
-        sent.referral_id,
-        clinic_says(
-            Contacted(outcome="booked", appointment_at=now + timedelta(days=2)),
-            occurred_at=now - timedelta(hours=4),
-        ),
-    )
+    sent = await make_referral(clinic, phone, at=now - timedelta(hours=5), name=name)
+    await book(sent.referral_id, now + timedelta(days=2), occurred_at=now - timedelta(hours=4))
     me = await patient_sign_in(client, phone, invite_code=sent.invite_code)
     h = me.headers
     device = await client.put(
@@ -140,8 +123,7 @@ async def test_erasure_needs_the_word(client, db):
     _, (_, a), _ = await _setup(client)
     for body in ({"confirm": "yes"}, {"confirm": "ERASE "}, {}, {"confirm": "erase", "x": 1}):
         refused = await client.post("/api/v1/me/erasure", headers=a.headers, json=body)
-        assert refused.status_code == 400, (body, refused.text)
-        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert_problem(refused, 400, body)
     said = (
         await client.post("/api/v1/me/erasure", headers=a.headers, json={"confirm": "no"})
     ).json()
@@ -221,14 +203,7 @@ async def test_erasure_anonymises_and_keeps_every_figure(client, db):
 async def test_an_erased_phone_can_be_referred_again_as_a_new_patient(client, db):
     clinic, (a_sent, a), _ = await _setup(client)
     await client.post("/api/v1/me/erasure", headers=a.headers, json={"confirm": "erase"})
-    again = await send_referral(
-        patient=PatientIn(phone=A_PHONE, name=A_NAME),
-        clinic_id=clinic,
-        plan=PLAN,
-        source=Source.exchange,
-        actor="test",
-        now=utcnow(),
-    )
+    again = await make_referral(clinic, A_PHONE, at=utcnow(), name=A_NAME)
     assert again.patient_id != a_sent.patient_id
     fresh: SignedIn = await patient_sign_in(client, A_PHONE)
     export = (await client.get("/api/v1/me/export", headers=fresh.headers)).json()

@@ -18,6 +18,7 @@ from tests.http.app_with import app_with
 from tests.http.integration_client import connect, inbound_path
 from tests.http.patient_client import firebase_token
 from tests.http.patient_client import sign_in as patient_sign_in
+from tests.http.problems import assert_problem
 from tests.http.staff_client import make_staff, sign_in
 from tests.http.test_mis_webhooks import event, signed
 
@@ -31,8 +32,7 @@ SMALL = {
 
 
 def assert_limited(response) -> None:
-    assert response.status_code == 429, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
+    assert_problem(response, 429)
     assert response.json()["status"] == 429
     assert 1 <= int(response.headers["retry-after"]) <= 3600
 

@@ -4,6 +4,7 @@ import json
 import logging
 
 from backend.store.engine import current_engine
+from tests.http.problems import assert_problem
 
 
 async def test_health_and_ready(client):
@@ -26,8 +27,7 @@ async def test_openapi_document_is_served(client):
 
 async def test_unknown_route_is_a_problem_document_with_a_request_id(client):
     response = await client.get("/no/such/thing")
-    assert response.status_code == 404
-    assert response.headers["content-type"].startswith("application/problem+json")
+    assert_problem(response, 404)
     body = response.json()
     assert body["status"] == 404 and body["title"] == "Not Found"
     assert body["request_id"] == response.headers["x-request-id"]
@@ -52,8 +52,7 @@ async def test_not_ready_when_the_database_is_gone(client, db):
         await engine.close_connection_pool()
         engine.config = {"dsn": "postgresql://nobody@127.0.0.1:1/none", "timeout": 2}
     response = await client.get("/ready")
-    assert response.status_code == 503
-    assert response.headers["content-type"].startswith("application/problem+json")
+    assert_problem(response, 503)
     assert "database" in response.json()["detail"]
 
 

@@ -37,7 +37,6 @@ import msgspec
 from backend.domain.roles import Role
 from backend.routes.staff_examples import CLINIC, ITEM, PRICES_IN
 from backend.runtime.clock import utcnow
-from backend.services.referrals import PatientIn, send_referral
 from tests.factories import PLAN, book, make_clinic, make_referral
 from tests.http.patient_client import sign_in as patient_sign_in
 from tests.http.staff_client import make_staff, sign_in
@@ -86,13 +85,8 @@ async def world(base: str) -> World:
     spare = await make_clinic("Клиника Б")
     # The patient's referral: its first item has the id the plan revision's example names.
     first = msgspec.structs.replace(PLAN.items[0], item_id=UUID(ITEM))
-    sent = await send_referral(
-        patient=PatientIn(phone="+79161110051", name="Анна Иванова"),
-        clinic_id=clinic,
-        plan=msgspec.structs.replace(PLAN, items=[first, *PLAN.items[1:]]),
-        actor="test",
-        now=now - timedelta(hours=3),
-    )
+    plan = msgspec.structs.replace(PLAN, items=[first, *PLAN.items[1:]])
+    sent = await make_referral(clinic, "+79161110051", at=now - timedelta(hours=3), plan=plan)
     await make_referral(clinic, phone="+79161110052", at=now - timedelta(hours=3))
     await book(sent.referral_id, now + timedelta(days=1))
     async with httpx.AsyncClient(base_url=base) as client:
