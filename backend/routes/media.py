@@ -12,15 +12,16 @@ from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, KwargDefinition, QueryParameter
 from litestar.response import File
 
+from backend.domain.teeth import Tooth
 from backend.routes.docs import responds
 from backend.runtime.clock import utcnow
 from backend.runtime.media_files import CACHE_CONTROL, ORIGINAL, LocalMediaFiles, check_signature
 from backend.services import patient_reads
 from backend.services.errors import Invalid
 from backend.services.media import attach_media, served_key
-from backend.services.referrals import Tooth
+from backend.services.picture_formats import MAX_BYTES
 
-MAX_UPLOAD = 15 * 1024 * 1024  # as services.picture_formats.MAX_BYTES; the body limit adds the form
+MAX_UPLOAD = MAX_BYTES  # a picture's own limit; the request's body limit adds the form's
 
 
 @dataclass

@@ -70,14 +70,17 @@ class ReferralFilter(msgspec.Struct, frozen=True, kw_only=True):
     search: str | None = None  # a part of the patient's name or phone
 
 
+def _behind():
+    """An open plan past its expected schedule (the duration norms), in treatment."""
+    return (Referral.schedule == "behind") & Referral.step.is_in(IN_TREATMENT_STEPS)
+
+
 async def referrals(
     filters: ReferralFilter, *, limit: int, before: tuple[datetime, UUID] | None = None
 ) -> list[DeskReferral]:
     query = Referral.select(*REFERRAL_COLUMNS).where(Referral.archived_at.is_null())
     if filters.behind:
-        query = query.where(
-            (Referral.schedule == "behind") & Referral.step.is_in(IN_TREATMENT_STEPS)
-        )
+        query = query.where(_behind())
     if filters.clinic_id is not None:
         query = query.where(Referral.clinic == filters.clinic_id)
     if filters.step is not None:
@@ -237,12 +240,7 @@ async def behind_schedule(clinic_id: UUID, *, limit: int) -> list[DeskReferral]:
     """Open referrals whose plan is behind its expected schedule: the follow-up list."""
     return _shown(
         await Referral.select(*REFERRAL_COLUMNS, Referral.expected_finish)
-        .where(
-            (Referral.clinic == clinic_id)
-            & (Referral.schedule == "behind")
-            & Referral.archived_at.is_null()
-            & Referral.step.is_in(IN_TREATMENT_STEPS)
-        )
+        .where((Referral.clinic == clinic_id) & Referral.archived_at.is_null() & _behind())
         .order_by(Referral.expected_finish)
         .limit(limit),
         DeskReferral,
