@@ -315,6 +315,7 @@ DISPUTES = {
                 "recorded_at": T,
                 "note": None,
                 "answer": None,
+                "amount": None,
             },
             "patient_word": {
                 "event_id": 15,
@@ -325,6 +326,7 @@ DISPUTES = {
                 "recorded_at": T,
                 "note": "Я не был в клинике",
                 "answer": "no",
+                "amount": None,
             },
             "receipts": [],
             "visit_code_used": False,

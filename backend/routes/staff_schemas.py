@@ -397,6 +397,37 @@ class MediaCreated(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
 
 
+class DisputeWordOut(msgspec.Struct, frozen=True, kw_only=True):
+    """One side's word on the milestone: the clinic's claim or the patient's answer."""
+
+    event_id: int
+    kind: str
+    source: str
+    actor: str
+    occurred_at: datetime
+    recorded_at: datetime
+    note: str | None
+    answer: str | None  # a patient's answer
+    amount: int | None  # a payment or a receipt: the sum it states, in minor units
+
+
+class DisputeReceiptOut(msgspec.Struct, frozen=True, kw_only=True):
+    """A fiscal receipt the patient attached (its fiscal ids: fn, fd)."""
+
+    amount: int
+    issued_at: datetime
+    fn: str
+    fd: str
+
+
+class DisputeReplyOut(msgspec.Struct, frozen=True, kw_only=True):
+    """The clinic's words on the dispute."""
+
+    note: str
+    actor: str
+    recorded_at: datetime
+
+
 class DisputeOut(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     referral_id: UUID
@@ -406,14 +437,14 @@ class DisputeOut(msgspec.Struct, frozen=True, kw_only=True):
     milestone: str
     item_title: str | None
     state: Literal["disputed", "clinic_silent"]
-    clinic_claim: dict[str, Any] | None
-    patient_word: dict[str, Any] | None
-    receipts: list[dict[str, Any]]
+    clinic_claim: DisputeWordOut | None
+    patient_word: DisputeWordOut | None
+    receipts: list[DisputeReceiptOut]
     visit_code_used: bool
     since: datetime
     age_days: int
-    # The clinic's answers: {note, actor, recorded_at}, oldest first.
-    clinic_answers: list[dict[str, Any]] = []
+    # The clinic's answers, oldest first.
+    clinic_answers: list[DisputeReplyOut] = []
 
 
 class DisputeList(msgspec.Struct, frozen=True, kw_only=True):

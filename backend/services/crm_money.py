@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from msgspec import UNSET
+
 from backend.domain.claims import ItemDoneIn, PaymentIn
 from backend.domain.crm_money import (
     CrmMoney,
@@ -36,6 +38,7 @@ from backend.services.referrals import PlanIn, PlanItemIn
 from backend.store import integrations as links
 from backend.store import ledger, plans, prices, referrals
 from backend.store.engine import write_transaction
+from backend.store.rows import MoneyDone
 
 DONE, DONE_BY_STAGE, PAID, PAYMENT, PLAN, UNDO = (
     "done",
@@ -145,22 +148,18 @@ async def apply_money(
     money: CrmMoney,
     referral_id: UUID,
     now: datetime,
-) -> dict[str, Any]:
+) -> MoneyDone:
     """Record what a deal or lead says about money. Returns what was done, for the inbox:
     status recorded | same | stale | refused (with errors) and the details."""
     base = f"{clinic_id}:{external_id}:"
     actor = f"{system}:{external_id}"[:120]
     errors = list(money.problems)
-    done: dict[str, Any] = {
-        "plan_version": None,
-        "added_lines": [],
-        "items_done": [],
-        "payments": [],
-        "corrections": [],
-        "unmatched_done_rows": [],
-        "deal_amount": money.amount,
-        "rows_amount": sum(r.price for r in money.rows) if money.rows else None,
-    }
+    plan_version: int | None = None
+    added_lines: list[str] = []
+    items_done: list[str] = []
+    payments: list[int] = []
+    corrections: list[int] = []
+    unmatched: list[str] = []
     at = min(money.state_at or now, now)
     recorded = False
 
@@ -189,20 +188,20 @@ async def apply_money(
         except ServiceError as exc:
             errors.append(f"correction of {event.id}: {exc.detail}")
             return False
-        done["corrections"].append(event.id)
+        corrections.append(event.id)
         return not result.duplicate
 
     async with write_transaction() as tx:
         referral = await referrals.lock(referral_id)
         if referral is None:
-            return {"status": "refused", "errors": ["no such referral"]}
+            return MoneyDone(status="refused", errors=("no such referral",))
         last = await links.link_state(clinic_id, system, external_id)
         if money.state_at is not None and last is not None and money.state_at < last:
-            return {
-                "status": "stale",
-                "note": f"the CRM showed a state of {money.state_at.isoformat()}, older than "
+            return MoneyDone(
+                status="stale",
+                note=f"the CRM showed a state of {money.state_at.isoformat()}, older than "
                 f"the one applied ({last.isoformat()}): not applied",
-            }
+            )
         currency = (await referrals.get(referral_id)).currency  # type: ignore[union-attr]
 
         # 1. The rows as the plan (or as rows done that the plan lacks).
@@ -248,8 +247,8 @@ async def apply_money(
             else:
                 await savepoint.release()
                 recorded |= new_version != version
-                done["plan_version"] = new_version
-                done["added_lines"] = [line.title_ru for line in lines if line.item_id is None]
+                plan_version = new_version
+                added_lines = [line.title_ru for line in lines if line.item_id is None]
                 version, current, earlier, chosen = await _plan_now(referral_id)
                 matched = match_rows(rows, current, earlier)
 
@@ -264,7 +263,7 @@ async def apply_money(
             said_done = [item_of[r.ref] for r in rows if r.ref in item_of]
         else:
             found, unknown = listed_rows(money.done_refs, rows)
-            done["unmatched_done_rows"] = unknown
+            unmatched = unknown
             said_done = [item_of[r.ref] for r in found if r.ref in item_of]
         said_ids = {i.item_id for i in said_done}
         for item in said_done:
@@ -273,7 +272,7 @@ async def apply_money(
             key = mine.next_key(f"{base}{DONE}:{item.item_id}:")
             if key and await claim(ItemDoneIn(item_id=item.item_id, occurred_at=at), key):
                 recorded = True
-                done["items_done"].append(str(item.item_id))
+                items_done.append(str(item.item_id))
         if listing and (rows or money.rows_mean == "done"):
             for event in mine.live(f"{base}{DONE}:"):
                 if isinstance(event.body, ItemDone) and event.body.item_id not in said_ids:
@@ -288,7 +287,7 @@ async def apply_money(
                 key = f"{base}{DONE_BY_STAGE}:{line.item_id}"
                 if await claim(ItemDoneIn(item_id=line.item_id, occurred_at=when), key):
                     recorded = True
-                    done["items_done"].append(str(line.item_id))
+                    items_done.append(str(line.item_id))
 
         # 3. Payments: the amount paid so far, or the CRM's payment objects.
         if money.paid_total is not None:
@@ -315,17 +314,27 @@ async def apply_money(
                     key = f"{base}{PAID}:{money.paid_total}:{generation}"
                     if await claim(PaymentIn(amount=more, occurred_at=at), key):
                         recorded = True
-                        done["payments"].append(more)
+                        payments.append(more)
         if money.payments is not None:
             recorded |= await _payment_objects(
-                money, referral_id, base, currency, errors, done, claim, undo, source
+                money, referral_id, base, currency, errors, payments, claim, undo, source
             )
 
         if money.state_at is not None and (last is None or money.state_at > last):
             await links.save_link_state(clinic_id, system, external_id, money.state_at)
 
-    status = "refused" if errors else "recorded" if recorded else "same"
-    return {"status": status, **done, **({"errors": errors} if errors else {})}
+    return MoneyDone(
+        status="refused" if errors else "recorded" if recorded else "same",
+        plan_version=plan_version,
+        added_lines=tuple(added_lines),
+        items_done=tuple(items_done),
+        payments=tuple(payments),
+        corrections=tuple(corrections),
+        unmatched_done_rows=tuple(unmatched),
+        deal_amount=money.amount,
+        rows_amount=sum(r.price for r in money.rows) if money.rows else None,
+        errors=tuple(errors) if errors else UNSET,
+    )
 
 
 async def _payment_objects(
@@ -334,7 +343,7 @@ async def _payment_objects(
     base: str,
     currency: str,
     errors: list[str],
-    done: dict[str, Any],
+    payments: list[int],
     claim: Any,
     undo: Any,
     source: Source,
@@ -367,7 +376,7 @@ async def _payment_objects(
         when = paid_at.get(ref) or money.state_at
         if await claim(PaymentIn(amount=amount, occurred_at=when), key):
             recorded = True
-            done["payments"].append(amount)
+            payments.append(amount)
     return recorded
 
 

@@ -68,7 +68,7 @@ async def reconcile(
         return Outcome(status="failed", detail=str(exc))
     outcomes = [await apply_change(conn, adapter, change, now) for change in changes]
     async with write_transaction():
-        if any(o["outcome"] not in ("duplicate", "ignored") for o in outcomes):
+        if any(o.outcome not in ("duplicate", "ignored") for o in outcomes):
             delivery_id = await store.store_delivery(
                 clinic_id=conn.clinic_id,
                 system=system,

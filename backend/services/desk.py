@@ -6,7 +6,7 @@ read that shows a patient's personal data is written to the audit log.
 """
 
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 import msgspec
@@ -167,6 +167,37 @@ async def follow_up(
     return await _listed(viewer, "list_follow_up", clinic_id, rows)
 
 
+class DisputeWord(msgspec.Struct, frozen=True, kw_only=True):
+    """One side's word on a milestone in dispute: the clinic's claim or the patient's."""
+
+    event_id: int
+    kind: str
+    source: str
+    actor: str
+    occurred_at: datetime
+    recorded_at: datetime
+    note: str | None  # the event's note, comment or reason
+    answer: str | None  # a patient's answer
+    amount: int | None  # a payment or a receipt: the sum it states
+
+
+class DisputeReceipt(msgspec.Struct, frozen=True, kw_only=True):
+    """A fiscal receipt the patient attached: evidence of payment."""
+
+    amount: int
+    issued_at: datetime
+    fn: str
+    fd: str
+
+
+class DisputeReply(msgspec.Struct, frozen=True, kw_only=True):
+    """The clinic's own words on the dispute (an answer, never a claim)."""
+
+    note: str
+    actor: str
+    recorded_at: datetime
+
+
 class Dispute(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     referral_id: UUID
@@ -176,29 +207,29 @@ class Dispute(msgspec.Struct, frozen=True, kw_only=True):
     milestone: str
     item_title: str | None  # for a plan item's milestone: which procedure
     state: str
-    clinic_claim: dict[str, Any] | None  # kind, source, actor, occurred_at, recorded_at
-    patient_word: dict[str, Any] | None  # kind, answer, occurred_at, note
-    receipts: list[dict[str, Any]]
+    clinic_claim: DisputeWord | None
+    patient_word: DisputeWord | None
+    receipts: list[DisputeReceipt]
     visit_code_used: bool
     since: datetime
     patient_erased: bool = False
     # The clinic's answers to this dispute (its words join the evidence), oldest first.
-    clinic_answers: list[dict[str, Any]] = []
+    clinic_answers: list[DisputeReply] = []
 
 
-def _event_summary(event: Event) -> dict[str, Any]:
+def _word(event: Event) -> DisputeWord:
     body = msgspec.to_builtins(event.body)
-    return {
-        "event_id": event.id,
-        "kind": event.kind,
-        "source": event.source.value,
-        "actor": event.actor,
-        "occurred_at": event.occurred_at,
-        "recorded_at": event.recorded_at,
-        "note": body.get("note") or body.get("comment") or body.get("reason"),
-        "answer": body.get("answer"),
-        "amount": body.get("amount"),  # a payment or a receipt: the sum it states
-    }
+    return DisputeWord(
+        event_id=event.id,
+        kind=event.kind,
+        source=event.source.value,
+        actor=event.actor,
+        occurred_at=event.occurred_at,
+        recorded_at=event.recorded_at,
+        note=body.get("note") or body.get("comment") or body.get("reason"),
+        answer=body.get("answer"),
+        amount=body.get("amount"),
+    )
 
 
 async def dispute_queue(
@@ -228,21 +259,18 @@ async def dispute_queue(
         found = {
             "patient_erased": row.patient_erased_at is not None,
             "item_title": item_title,
-            "clinic_claim": _event_summary(claim) if claim else None,
-            "patient_word": _event_summary(word) if word else None,
+            "clinic_claim": _word(claim) if claim else None,
+            "patient_word": _word(word) if word else None,
             "receipts": [
-                {
-                    "amount": e.body.amount,
-                    "issued_at": e.body.issued_at,
-                    "fn": e.body.fn,
-                    "fd": e.body.fd,
-                }
+                DisputeReceipt(
+                    amount=e.body.amount, issued_at=e.body.issued_at, fn=e.body.fn, fd=e.body.fd
+                )
                 for e in events.values()
                 if isinstance(e.body, ReceiptAttached)
             ],
             "visit_code_used": any(isinstance(e.body, VisitCosigned) for e in events.values()),
             "clinic_answers": [
-                {"note": e.body.note, "actor": e.actor, "recorded_at": e.recorded_at}
+                DisputeReply(note=e.body.note, actor=e.actor, recorded_at=e.recorded_at)
                 for e in sorted(events.values(), key=lambda e: e.id)
                 if isinstance(e.body, DisputeAnswer) and e.body.milestone == row.milestone
             ],

@@ -17,6 +17,8 @@ from uuid import UUID
 
 import httpx
 import msgspec
+from msgspec import UNSET, UnsetType
+from msgspec.structs import replace
 
 from backend.domain.claims import to_event_body
 from backend.domain.events import Source
@@ -39,7 +41,15 @@ from backend.store import integrations as store
 from backend.store import outbox, referrals
 from backend.store.engine import write_transaction
 from backend.store.outbox import Outcome
-from backend.store.rows import DeliveryRow
+from backend.store.rows import (
+    ChangeOutcome,
+    ChangeStatus,
+    DeliveryResult,
+    DeliveryRow,
+    DeliveryStatus,
+    FinishedDelivery,
+    MoneyDone,
+)
 
 INBOX = "inbox"  # the outbox topic of a stored delivery: {"delivery_id": …}
 NOT_ACCEPTED = "not accepted"  # the same words for an unknown URL and a wrong secret
@@ -231,7 +241,7 @@ async def process_many(
     rows = await store.deliveries_by_id([delivery_id for delivery_id, _ in jobs])
     integrations: dict[UUID, Connection | None] = {}
     outcomes: list[Outcome | None] = [None] * len(jobs)
-    changed: dict[int, list[dict[str, Any] | None]] = {}  # job → its changes' outcomes
+    changed: dict[int, list[ChangeOutcome | None]] = {}  # job → its changes' outcomes
     finished: list[tuple[int, str | None]] = []  # (job, failed) finished without changes
     pending: dict[UUID, list[_Claim]] = {}
     for job, (delivery_id, last_try) in enumerate(jobs):
@@ -270,7 +280,7 @@ async def process_many(
         except (CrmRejected, MalformedDelivery) as exc:
             finished.append((job, str(exc)))
             continue
-        slots: list[dict[str, Any] | None] = []
+        slots: list[ChangeOutcome | None] = []
         changed[job] = slots
         for slot, change in enumerate(changes):
             if _plain_claim(change):
@@ -285,16 +295,14 @@ async def process_many(
             slots.append(await apply_change(conn, adapter, change, now))
     await _record_claims(pending, changed, now)
 
-    done: list[tuple[int, str, str | None, dict[str, Any]]] = []
+    done: list[FinishedDelivery] = []
     for job, failed in finished:
-        done.append((jobs[job][0], "failed", failed, {"changes": [], "unknown_stages": []}))
-        outcomes[job] = Outcome(status="failed", detail=failed)
+        result = DeliveryResult()  # nothing read: no changes
+        done.append(FinishedDelivery(id=jobs[job][0], status="failed", error=failed, result=result))
+        outcomes[job] = _job_outcome(done[-1])
     for job, slots in changed.items():
-        results = [o for o in slots if o is not None]
-        status, error = summarize(results)
-        unknown = sorted({o["stage"] for o in results if o["outcome"] == "unmapped"})
-        done.append((jobs[job][0], status, error, {"changes": results, "unknown_stages": unknown}))
-        outcomes[job] = Outcome(status="failed" if status == "failed" else "done", detail=error)
+        done.append(_finished(jobs[job][0], [o for o in slots if o is not None]))
+        outcomes[job] = _job_outcome(done[-1])
     if done:
         async with write_transaction():
             await store.finish_deliveries(done, now=now)
@@ -316,7 +324,7 @@ def _plain_claim(change: Change) -> bool:
 
 async def _record_claims(
     pending: dict[UUID, list[_Claim]],
-    changed: dict[int, list[dict[str, Any] | None]],
+    changed: dict[int, list[ChangeOutcome | None]],
     now: datetime,
 ) -> None:
     """Each referral's waiting claims in one recording, GROUPS_AT_ONCE referrals at a
@@ -333,12 +341,9 @@ async def _record_claims(
     await asyncio.gather(*(one(r, c) for r, c in pending.items()))
 
 
-async def _record_on(
-    referral_id: UUID, claims: list[_Claim], now: datetime
-) -> list[dict[str, Any]]:
+async def _record_on(referral_id: UUID, claims: list[_Claim], now: datetime) -> list[ChangeOutcome]:
     """The claims on one referral, in order, in one transaction; if the recording refuses
     one of them, each is recorded alone instead, so that only that one is refused."""
-    outcomes = [_outcome_of(c.change, referral_id) for c in claims]
     try:
         async with write_transaction():
             referral = await referrals.lock(referral_id)
@@ -352,56 +357,50 @@ async def _record_on(
                 statements = [_statement(claims[i]) for i in ours]
                 recorded = await record_locked(referral, statements, now)
     except ServiceError:
-        if len(claims) == 1:
-            claim = claims[0]
-            return [{**outcomes[0], **await _apply_claim_alone(claim, referral_id, now)}]
-        return [
-            {**o, **await _apply_claim_alone(c, referral_id, now)}
-            for c, o in zip(claims, outcomes, strict=True)
-        ]
-    for i in range(len(claims)):
-        if i not in ours:
-            outcomes[i] = {**outcomes[i], **_not_at_this_clinic(referral_id)}
-    for i, r in zip(ours, recorded, strict=True):
-        outcomes[i] |= _recorded(r)
-    return outcomes
+        return [await _apply_claim_alone(c, referral_id, now) for c in claims]
+    made = dict(zip(ours, recorded, strict=True))
+    return [
+        _recorded(c.change, referral_id, made[i])
+        if i in made
+        else _not_at_this_clinic(c.change, referral_id)
+        for i, c in enumerate(claims)
+    ]
 
 
-async def _apply_claim_alone(claim: _Claim, referral_id: UUID, now: datetime) -> dict[str, Any]:
+async def _apply_claim_alone(claim: _Claim, referral_id: UUID, now: datetime) -> ChangeOutcome:
+    change = claim.change
     try:
         async with write_transaction():
             referral = await referrals.lock(referral_id)
             if referral is None or referral.clinic != claim.connection.clinic_id:
-                return _not_at_this_clinic(referral_id)
+                return _not_at_this_clinic(change, referral_id)
             [recorded] = await record_locked(referral, [_statement(claim)], now)
     except ServiceError as exc:
-        return {"outcome": "refused", "error": exc.detail}
-    return _recorded(recorded)
+        return _outcome(change, referral_id, "refused", error=exc.detail)
+    return _recorded(change, referral_id, recorded)
 
 
-def _not_at_this_clinic(referral_id: UUID) -> dict[str, Any]:
-    return {
-        "referral_id": None,
-        "outcome": "refused",
-        "error": f"no referral {referral_id} at this clinic",
-    }
+def _outcome(
+    change: Change, referral_id: UUID | None, outcome: ChangeStatus, **more: Any
+) -> ChangeOutcome:
+    """A change's outcome: the object and claim it named, what became of it."""
+    return ChangeOutcome(
+        external_id=change.external_id,
+        referral_id=referral_id,
+        stage=change.stage,
+        claim=type(change.claim).__struct_config__.tag if change.claim else None,
+        outcome=outcome,
+        **more,
+    )
 
 
-def _recorded(recorded: Recorded) -> dict[str, Any]:
-    return {
-        "outcome": "duplicate" if recorded.duplicate else "recorded",
-        "event_id": recorded.event.id,
-    }
+def _not_at_this_clinic(change: Change, referral_id: UUID) -> ChangeOutcome:
+    return _outcome(change, None, "refused", error=f"no referral {referral_id} at this clinic")
 
 
-def _outcome_of(change: Change, referral_id: UUID) -> dict[str, Any]:
-    assert change.claim is not None
-    return {
-        "external_id": change.external_id,
-        "referral_id": str(referral_id),
-        "stage": change.stage,
-        "claim": type(change.claim).__struct_config__.tag,
-    }
+def _recorded(change: Change, referral_id: UUID, recorded: Recorded) -> ChangeOutcome:
+    outcome = "duplicate" if recorded.duplicate else "recorded"
+    return _outcome(change, referral_id, outcome, event_id=recorded.event.id)
 
 
 def _statement(claim: _Claim) -> Statement:
@@ -417,59 +416,60 @@ def _statement(claim: _Claim) -> Statement:
     )
 
 
-async def finish(
-    delivery_id: int,
-    now: datetime,
-    *,
-    failed: str | None = None,
-    outcomes: list[dict[str, Any]] | None = None,
-) -> Outcome:
-    status, error = ("failed", failed) if failed else summarize(outcomes or [])
-    unknown = sorted({o["stage"] for o in outcomes or [] if o["outcome"] == "unmapped"})
-    result = {"changes": outcomes or [], "unknown_stages": unknown}
+async def finish(delivery_id: int, now: datetime, outcomes: list[ChangeOutcome]) -> Outcome:
+    """Finish a delivery made of changes already applied (a reconcile pass's)."""
+    delivery = _finished(delivery_id, outcomes)
     async with write_transaction():
-        await store.finish_delivery(delivery_id, status=status, now=now, error=error, result=result)
-    return Outcome(status="failed" if status == "failed" else "done", detail=error)
+        await store.finish_delivery(delivery, now=now)
+    return _job_outcome(delivery)
 
 
-def summarize(outcomes: list[dict[str, Any]]) -> tuple[str, str | None]:
+def _finished(delivery_id: int, outcomes: list[ChangeOutcome]) -> FinishedDelivery:
+    status, error = summarize(outcomes)
+    unknown = sorted({o.stage for o in outcomes if o.outcome == "unmapped" and o.stage is not None})
+    result = DeliveryResult(changes=tuple(outcomes), unknown_stages=tuple(unknown))
+    return FinishedDelivery(id=delivery_id, status=status, error=error, result=result)
+
+
+def _job_outcome(delivery: FinishedDelivery) -> Outcome:
+    return Outcome(
+        status="failed" if delivery.status == "failed" else "done", detail=delivery.error
+    )
+
+
+def summarize(outcomes: list[ChangeOutcome]) -> tuple[DeliveryStatus, str | None]:
     """A delivery's status from its changes': failed > unmapped > processed > ignored."""
-    refused = [o for o in outcomes if o["outcome"] == "refused"]
+    refused = [o for o in outcomes if o.outcome == "refused"]
     if refused:
-        what = (f"{o['external_id'] or o['referral_id']}: {o['error']}" for o in refused)
+        what = (f"{o.external_id or o.referral_id}: {o.error}" for o in refused)
         return "failed", "; ".join(what)
-    if any(o["outcome"] == "unmapped" for o in outcomes):
+    if any(o.outcome == "unmapped" for o in outcomes):
         return "unmapped", "stage not in the stage map"
-    unmatched = [r for o in outcomes for r in (o.get("money") or {}).get("unmatched_done_rows", [])]
+    money = [o.money for o in outcomes if o.money is not UNSET]
+    unmatched = [r for m in money for r in m.unmatched_done_rows or ()]
     if unmatched:
         listed = ", ".join(f"«{r}»" for r in unmatched)
         return "unmapped", f"the done rows field lists what is no product row: {listed}"
-    if any(o["outcome"] in ("recorded", "duplicate") for o in outcomes):
+    if any(o.outcome in ("recorded", "duplicate") for o in outcomes):
         return "processed", None
     return "ignored", None
 
 
 async def apply_change(
     conn: Connection, adapter: Adapter, change: Change, now: datetime
-) -> dict[str, Any]:
+) -> ChangeOutcome:
     """Record one change as a claim, if it is about one of our referrals at this clinic."""
-    outcome: dict[str, Any] = {
-        "external_id": change.external_id,
-        "referral_id": None,
-        "stage": change.stage,
-        "claim": type(change.claim).__struct_config__.tag if change.claim else None,
-    }
     referral_id, refusal = await _referral_of(conn, change, now)
     if refusal is not None:
-        return {**outcome, "outcome": "refused", "error": refusal}
+        return _outcome(change, None, "refused", error=refusal)
     if referral_id is None:
-        return {**outcome, "outcome": "ignored", "note": change.note or "not a referral of ours"}
-    outcome["referral_id"] = str(referral_id)
+        return _outcome(change, None, "ignored", note=change.note or "not a referral of ours")
     if change.plan is not None or change.cancel_item is not None:
-        return {**outcome, **await _apply_statement(conn, adapter, change, referral_id, now)}
+        return await _apply_statement(conn, adapter, change, referral_id, now)
+    money: MoneyDone | UnsetType = UNSET
     if change.money is not None:
         # Money first: a stage's claim may need the lines the rows add to the plan.
-        outcome["money"] = await crm_money.apply_money(
+        money = await crm_money.apply_money(
             clinic_id=conn.clinic_id,
             system=conn.system,
             config=conn.config,
@@ -480,32 +480,31 @@ async def apply_change(
             referral_id=referral_id,
             now=now,
         )
-    return _with_money(outcome, await _apply_claim(conn, adapter, change, referral_id, now))
+    return _with_money(await _apply_claim(conn, adapter, change, referral_id, now), money)
 
 
-def _with_money(outcome: dict[str, Any], stage: dict[str, Any]) -> dict[str, Any]:
+def _with_money(stage: ChangeOutcome, money: MoneyDone | UnsetType) -> ChangeOutcome:
     """The change's outcome: its stage's, unless its money was refused (the delivery
     fails, visibly) or recorded something the stage did not."""
-    merged = {**outcome, **stage}
-    money = outcome.get("money")
-    if money is None:
-        return merged
-    if money["status"] == "refused":
-        errors = "; ".join(money.get("errors", []))
-        previous = f"{stage['error']}; " if stage.get("error") else ""
-        return {**merged, "outcome": "refused", "error": previous + errors}
-    if money["status"] == "recorded" and merged["outcome"] in ("ignored", "duplicate"):
-        return {**merged, "outcome": "recorded"}
-    return merged
+    if money is UNSET:
+        return stage
+    outcome = replace(stage, money=money)
+    if money.status == "refused":
+        errors = "; ".join(money.errors or ())
+        previous = f"{stage.error}; " if stage.error else ""
+        return replace(outcome, outcome="refused", error=previous + errors)
+    if money.status == "recorded" and stage.outcome in ("ignored", "duplicate"):
+        return replace(outcome, outcome="recorded")
+    return outcome
 
 
 async def _apply_claim(
     conn: Connection, adapter: Adapter, change: Change, referral_id: UUID, now: datetime
-) -> dict[str, Any]:
+) -> ChangeOutcome:
     if change.unknown_stage is not None:
-        return {"outcome": "unmapped"}
+        return _outcome(change, referral_id, "unmapped")
     if change.claim is None:
-        return {"outcome": "ignored", "note": change.note}
+        return _outcome(change, referral_id, "ignored", note=change.note)
     try:
         recorded = await record_clinic_claim(
             referral_id,
@@ -516,13 +515,13 @@ async def _apply_claim(
             now=now,
         )
     except ServiceError as exc:
-        return {"outcome": "refused", "error": exc.detail}
-    return _recorded(recorded)
+        return _outcome(change, referral_id, "refused", error=exc.detail)
+    return _recorded(change, referral_id, recorded)
 
 
 async def _apply_statement(
     conn: Connection, adapter: Adapter, change: Change, referral_id: UUID, now: datetime
-) -> dict[str, Any]:
+) -> ChangeOutcome:
     """A plan version or a cancelled procedure an MIS states outright."""
     assert change.key is not None
     actor = f"{conn.system}:{change.key.split(':', 1)[-1]}"[:120]
@@ -537,7 +536,8 @@ async def _apply_statement(
                 occurred_at=change.at,
                 now=now,
             )
-            return {"outcome": "recorded" if new else "duplicate", "plan_version": version}
+            outcome = "recorded" if new else "duplicate"
+            return _outcome(change, referral_id, outcome, plan_version=version)
         assert change.cancel_item is not None
         made = await crm_money.cancel_item(
             referral_id,
@@ -550,8 +550,8 @@ async def _apply_statement(
             now=now,
         )
     except ServiceError as exc:
-        return {"outcome": "refused", "error": exc.detail}
-    return {"outcome": "recorded", "corrections": made}
+        return _outcome(change, referral_id, "refused", error=exc.detail)
+    return _outcome(change, referral_id, "recorded", corrections=tuple(made))
 
 
 async def _referral_of(

@@ -10,7 +10,14 @@ from piccolo.columns.combination import Combination
 from backend.runtime.ids import new_id
 from backend.store import outbox
 from backend.store.engine import is_postgres, write_transaction
-from backend.store.rows import DeliveryRow, IntegrationRow, TicketRow, json_object, typed
+from backend.store.rows import (
+    DeliveryRow,
+    FinishedDelivery,
+    IntegrationRow,
+    TicketRow,
+    json_object,
+    typed,
+)
 from backend.store.sql import marks
 from backend.store.tables import (
     ExternalLink,
@@ -277,41 +284,32 @@ UPDATE inbox SET status = v.status, error = v.error, processed_at = {},
 """
 
 
-async def finish_deliveries(
-    done: list[tuple[int, str, str | None, dict[str, Any]]], *, now: datetime
-) -> None:
-    """Finish deliveries, each (id, status, error, result), in the caller's transaction."""
+async def finish_deliveries(done: list[FinishedDelivery], *, now: datetime) -> None:
+    """Finish deliveries in the caller's transaction, each result encoded once here."""
     if not is_postgres():
-        for inbox_id, status, error, result in done:
-            await finish_delivery(inbox_id, status=status, now=now, error=error, result=result)
+        for delivery in done:
+            await finish_delivery(delivery, now=now)
         return
     await Inbox.raw(
         _FINISH_MANY,
         now,
-        [d[0] for d in done],
-        [d[1] for d in done],
-        [d[2] for d in done],
-        [msgspec.json.encode(d[3]).decode() for d in done],
+        [d.id for d in done],
+        [d.status for d in done],
+        [d.error for d in done],
+        [msgspec.json.encode(d.result).decode() for d in done],
     )
 
 
-async def finish_delivery(
-    inbox_id: int,
-    *,
-    status: str,
-    now: datetime,
-    error: str | None = None,
-    result: dict[str, Any] | None = None,
-) -> None:
+async def finish_delivery(delivery: FinishedDelivery, *, now: datetime) -> None:
     await Inbox.update(
         {
-            Inbox.status: status,
-            Inbox.error: error,
+            Inbox.status: delivery.status,
+            Inbox.error: delivery.error,
             Inbox.processed_at: now,
-            Inbox.result: msgspec.json.encode(result or {}).decode(),
+            Inbox.result: msgspec.json.encode(delivery.result).decode(),
             Inbox.attempts: Inbox.attempts + 1,
         }
-    ).where(Inbox.id == inbox_id)
+    ).where(Inbox.id == delivery.id)
 
 
 async def deliveries(

@@ -2,10 +2,11 @@
 from the database's row (msgspec.convert), so callers read attributes, not keys."""
 
 from datetime import datetime, time
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 T = TypeVar("T")
 
@@ -664,6 +665,70 @@ class DeliveryRow(msgspec.Struct, frozen=True, kw_only=True):
     processed_at: datetime | None
     headers: dict[str, Any] | None = None
     body: str | None = None
+
+
+# A delivery's result, as the inbox stores it (JSON in `inbox.result`) and operators read
+# it. Its shape is older than these Structs and rows stored long ago are read next to new
+# ones, so each field keeps what it always was: a None field is written as null, an UNSET
+# one is left out (tests/http/test_inbox_outcomes.py pins each kind, key by key).
+
+
+class MoneyDone(msgspec.Struct, frozen=True, kw_only=True):
+    """What a change's money recorded (services.crm_money.apply_money): the details when
+    it was applied; only the errors when there was no referral to apply it to; only a
+    note when the state was older than the one applied."""
+
+    status: Literal["recorded", "same", "stale", "refused"]
+    plan_version: int | UnsetType | None = UNSET  # the plan version the rows made
+    added_lines: tuple[str, ...] | UnsetType = UNSET  # rows new to the plan, by title
+    items_done: tuple[str, ...] | UnsetType = UNSET  # item ids
+    payments: tuple[int, ...] | UnsetType = UNSET
+    corrections: tuple[int, ...] | UnsetType = UNSET  # event ids taken back
+    unmatched_done_rows: tuple[str, ...] | UnsetType = UNSET
+    deal_amount: int | UnsetType | None = UNSET
+    rows_amount: int | UnsetType | None = UNSET
+    errors: tuple[str, ...] | UnsetType = UNSET  # only when refused
+    note: str | UnsetType = UNSET  # only when stale
+
+
+ChangeStatus = Literal["recorded", "duplicate", "refused", "ignored", "unmapped"]
+
+
+class ChangeOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """What became of one change a delivery carried (services.inbox): the object and the
+    claim it named, then the outcome and what goes with it."""
+
+    external_id: str | None  # the vendor's object ("deal:759"); None for an MIS event
+    referral_id: UUID | None  # None: not one of ours, or not at this clinic
+    stage: str | None
+    claim: str | None  # the claim's kind
+    money: MoneyDone | UnsetType = UNSET  # when the change carried money
+    outcome: ChangeStatus
+    event_id: int | UnsetType = UNSET  # the claim's event (recorded or duplicate)
+    note: str | UnsetType | None = UNSET  # why it was ignored
+    plan_version: int | UnsetType = UNSET  # a plan an MIS stated
+    corrections: tuple[int, ...] | UnsetType = UNSET  # a procedure an MIS cancelled
+    error: str | UnsetType = UNSET  # why it was refused
+
+
+class DeliveryResult(msgspec.Struct, frozen=True, kw_only=True):
+    """What a delivery's changes became, and the stages they named that the stage map
+    does not know (read back by store.integrations.unknown_stages)."""
+
+    changes: tuple[ChangeOutcome, ...] = ()
+    unknown_stages: tuple[str, ...] = ()
+
+
+DeliveryStatus = Literal["processed", "ignored", "unmapped", "failed"]
+
+
+class FinishedDelivery(msgspec.Struct, frozen=True, kw_only=True):
+    """A delivery's end, as the worker writes it: status, error and result."""
+
+    id: int
+    status: DeliveryStatus
+    error: str | None
+    result: DeliveryResult
 
 
 class TicketRow(msgspec.Struct, frozen=True, kw_only=True):

@@ -10,6 +10,7 @@ from backend.domain.roles import Role
 from backend.runtime.clock import utcnow
 from backend.services.answers import answer_question
 from backend.services.claims import record_clinic_claim
+from backend.services.patient_statements import attach_receipt
 from backend.store import questions
 from backend.store.tables import AuditLog, CallNote, StaffUser
 from tests.factories import make_clinic, make_referral
@@ -121,10 +122,42 @@ async def test_the_clinic_answers_a_dispute_about_itself(client, db):
     assert answered.status_code == 200, answered.text
     assert answered.json()["step"] == "visited"  # an answer moves nothing
 
-    [seen] = (await client.get(f"{API}/exchange/disputes", headers=operator.headers)).json()[
-        "items"
-    ]
+    stamp = now - timedelta(hours=1)
+    qr = f"t={stamp:%Y%m%dT%H%M}&s=6500.00&fn=9960440300000001&i=1234&fp=2840123456&n=1"
+    await attach_receipt(sent.patient_id, sent.referral_id, qr=qr)
+    listed = (await client.get(f"{API}/exchange/disputes", headers=operator.headers)).json()
+    [seen] = [d for d in listed["items"] if d["milestone"] == "visited"]
     assert [a["note"] for a in seen["clinic_answers"]] == ["Был, есть подпись"]
+    # Both sides' words and the evidence, key by key (nulls included), as the desk's pages
+    # and the API's users read them.
+    stamps = ("event_id", "occurred_at", "recorded_at")
+    word = ["event_id", "kind", "source", "actor", "occurred_at", "recorded_at", "note"]
+    assert list(seen["clinic_claim"]) == list(seen["patient_word"]) == [*word, "answer", "amount"]
+    assert {k: v for k, v in seen["clinic_claim"].items() if k not in stamps} == {
+        "kind": "visited",
+        "source": "clinic_panel",
+        "actor": "staff:test",
+        "note": None,
+        "answer": None,
+        "amount": None,
+    }
+    assert {k: v for k, v in seen["patient_word"].items() if k not in stamps} == {
+        "kind": "patient_answer",
+        "source": "patient_app",
+        "actor": f"patient:{sent.patient_id}",
+        "note": None,
+        "answer": "no",
+        "amount": None,
+    }
+    [receipt] = seen["receipts"]
+    assert list(receipt) == ["amount", "issued_at", "fn", "fd"]
+    assert (receipt["amount"], receipt["fn"], receipt["fd"]) == (
+        6500_00,
+        "9960440300000001",
+        "1234",
+    )
+    assert receipt["issued_at"] == f"{stamp:%Y-%m-%dT%H:%M}:00+03:00"  # the QR's time, Moscow
+    assert list(seen["clinic_answers"][0]) == ["note", "actor", "recorded_at"]
     timeline = (
         await client.get(
             f"{API}/clinic/referrals/{sent.referral_id}/timeline", headers=coord.headers

@@ -157,7 +157,7 @@ def made_once(system: str, crm, sent: dict) -> None:
     if system == "amocrm":
         test_amocrm.lead_of(crm, sent["invite_code"])  # asserts exactly one
     else:
-        test_bitrix24.our_deal(crm, sent["id"])
+        crm.deal_of(sent["id"])  # asserts exactly one
 
 
 @pytest.mark.parametrize("system", ["amocrm", "bitrix24"])

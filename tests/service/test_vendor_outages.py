@@ -120,7 +120,7 @@ async def test_referrals_wait_out_a_crm_outage_and_are_created_once(client, db, 
             if system == "amocrm":
                 test_amocrm.lead_of(crm, s["invite_code"])
             else:
-                test_bitrix24.our_deal(crm, s["id"])
+                crm.deal_of(s["id"])
         if system == "amocrm":
             assert _amocrm_created(crm) == 3
         else:
