@@ -5,6 +5,7 @@ which keys are there, which are null — because operators read it, the clinic's
 stages are read back from it, and rows stored long ago are read next to new ones."""
 
 import json
+import re
 from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -48,7 +49,8 @@ def shape(raw: str, names: dict[str, str], events: dict[int, str]) -> Any:
             return [walk(v, key) for v in value]
         if isinstance(value, str):
             for real, name in names.items():
-                value = value.replace(real, name)
+                # Whole ids only: a short one (a deal's number) may occur inside a UUID.
+                value = re.sub(rf"(?<![0-9a-f-]){re.escape(real)}(?![0-9a-f-])", name, value)
             return value
         if isinstance(value, int) and key in ("event_id", "corrections"):
             return events.get(value, value)
