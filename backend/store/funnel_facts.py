@@ -421,6 +421,17 @@ async def month_sums(
     the period). Several months, or one specialization, come from the monthly sums by
     cohort, where a referral sent in the period's first month is told apart in its
     later months too."""
+    statement, args = month_sums_query(clinic_ids, months, reserve_through, specialization)
+    return _sums(await FunnelMonth.raw(statement, *args).run(node=reports_node()))
+
+
+def month_sums_query(
+    clinic_ids: list[UUID] | None,
+    months: list[str],
+    reserve_through: str,
+    specialization: str | None = None,
+) -> tuple[str, list]:
+    """`month_sums`'s statement and its arguments."""
     months = months or ["-"]
     scope, scope_args = _raw_scope(clinic_ids, specialization)
     statement = _MONTH_SUMS.format(
@@ -433,7 +444,7 @@ async def month_sums(
         scope=scope,
     )
     args = [*FUNNEL_KINDS, *months, *scope_args, reserve_through, reserve_through, *scope_args]
-    return _sums(await FunnelMonth.raw(statement, *args).run(node=reports_node()))
+    return statement, args
 
 
 async def month_sums_from_movements(
