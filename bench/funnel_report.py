@@ -171,9 +171,11 @@ def measure_beside(tree: Path, url: str, var: Path, runs: int) -> dict[str, floa
 
 
 def report_line(size: int, events: int, ms: dict[str, float], who: str = "") -> str:
+    # An older commit's code (--beside) may not time the report back to back.
+    warm = f"{ms['warm']:.1f} ms" if "warm" in ms else "not timed"
     return (
         f"{size:>9,} referrals, {events:>10,} events{who}: month report all clinics "
-        f"{ms['all']:.1f} ms after the other reports, {ms.get('warm', 0):.1f} ms back to back "
+        f"{ms['all']:.1f} ms after the other reports, {warm} back to back "
         f"(hand-written SQL {ms['sql_all']:.1f} ms, ratio "
         f"{ms['all'] / ms['sql_all']:.2f}); one clinic {ms['one']:.1f} ms (SQL "
         f"{ms['sql_one']:.1f} ms, ratio {ms['one'] / ms['sql_one']:.2f}); "
